@@ -1,0 +1,47 @@
+# rill: the user's entry points. Everything real happens in CMake; this file
+# only strings the steps together so that `make run` and `make test` work as
+# the first commands on a fresh Debian 12 machine.
+#
+#   make deps    install missing Debian packages (apt-get; needs root)
+#   make build   configure and build (build/)
+#   make run     deps + build, then run the main job
+#   make test    deps + build, then every test suite
+#   make bench   deps + build (optimised), run the benchmarks, write bench/results.json
+#   make install install to PREFIX (default /usr/local)
+#   make clean   remove build directories
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+# CI builds with -Werror; a user's build only warns.
+WERROR   ?= $(if $(CI),ON,OFF)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test bench install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DRILL_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/bin/rill --version
+
+test: build
+	@scripts/test.sh $(BUILD) -j $(JOBS)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf build build-* bench/results.json

@@ -1,0 +1,58 @@
+/* rill_queue: a fixed-capacity message queue into (or out of) a real-time
+ * thread.
+ *
+ * Messages are small, self-contained values (a command struct, an event)
+ * of at most `max_msg_size` bytes, copied in and out whole: the queue never
+ * splits, reorders or allocates. All memory is allocated by
+ * rill_queue_create.
+ *
+ * Threads. One producer thread posts and one consumer thread pops; both
+ * sides are wait-free (no locks, no allocation, no system calls) and so safe
+ * on a real-time thread. If several threads need to post, they must
+ * serialise among themselves (e.g. with a mutex held only by producers; the
+ * real-time consumer never waits on it).
+ */
+#ifndef RILL_QUEUE_H
+#define RILL_QUEUE_H
+
+#include "rill/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rill_queue rill_queue;
+
+/* A queue of `capacity` messages (rounded up to a power of two) of up to
+ * `max_msg_size` bytes each. Returns 0, RILL_EINVAL or RILL_ENOMEM. */
+RILL_API int rill_queue_create(size_t max_msg_size, size_t capacity,
+                               rill_queue **out);
+
+/* Free the queue and any messages still in it. NULL is a no-op. */
+RILL_API void rill_queue_destroy(rill_queue *q);
+
+/* Messages the queue can hold (a power of two). Any thread. */
+RILL_API size_t rill_queue_capacity(const rill_queue *q);
+
+/* Largest message in bytes. Any thread. */
+RILL_API size_t rill_queue_max_msg_size(const rill_queue *q);
+
+/* Producer: copy a message of `size` bytes in. Returns 0, RILL_EFULL (the
+ * consumer has not caught up; nothing was queued) or RILL_ETOOBIG. */
+RILL_API int rill_queue_post(rill_queue *q, const void *msg, size_t size);
+
+/* Consumer: copy the oldest message into `out` (room for `out_cap` bytes),
+ * store its size in `*size` (may be NULL) and remove it. Returns 0,
+ * RILL_EEMPTY, or RILL_ETOOBIG if `out_cap` is too small (the message stays
+ * queued and `*size` tells how much room it needs). */
+RILL_API int rill_queue_pop(rill_queue *q, void *out, size_t out_cap,
+                            size_t *size);
+
+/* Consumer: number of messages waiting (a lower bound). */
+RILL_API size_t rill_queue_count(const rill_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RILL_QUEUE_H */

@@ -1,0 +1,91 @@
+/* The rill command line: one binary, one subcommand per job.
+ *
+ * Exit codes scripts can rely on: 0 success, 1 the job failed (the message
+ * says why), 2 the command line was wrong (usage is printed).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rill/rill.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"version", "print the version of rill and of librill", cmd_version},
+    {"help", "show help for rill or for one command", cmd_help},
+};
+
+static const command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: rill [--version] [--help] COMMAND [ARGS...]\n\n"
+                 "rill streams live audio and sensor data.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'rill COMMAND --help' for the options of a command.\n"
+                 "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static int cmd_version(int argc, char **argv) {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: rill version\n\nPrints the version of the rill tool "
+               "and of the librill it runs on.\n\nexample:\n  rill version\n");
+        return EXIT_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "rill version: unexpected argument '%s'\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    printf("rill %s (librill %s)\n", RILL_VERSION_STRING, rill_version_string());
+    return EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const command *c = find_command(argv[1]);
+    if (c == NULL) {
+        fprintf(stderr, "rill help: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    char *help_argv[] = {argv[1], "--help", NULL};
+    return c->run(2, help_argv);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        return cmd_version(1, argv + 1);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const command *c = find_command(argv[1]);
+    if (c == NULL) {
+        fprintf(stderr, "rill: unknown command '%s'\n\n", argv[1]);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}
