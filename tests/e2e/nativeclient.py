@@ -1,0 +1,229 @@
+"""A client for rill's native mode.
+
+A control socket that sends {"rill":"hello","version":1} gets a hello back and
+from then on receives its data as binary messages on the same socket, one per
+buffer, each with a 32-byte little-endian header (docs/PROTOCOL.md):
+
+  off size field
+    0    1 version (1)
+    1    1 kind: 0 stream buffer, 1 monitor value, 2 end of stream
+    2    1 type letter
+    3    1 flags: bit0 sparse (u32 relative timestamps follow the values after
+               padding to a multiple of 4), bit1 last buffer of the stream
+    4    4 variable id
+    8    8 sequence number (per variable, +1 per message)
+   16    8 first timestamp
+   24    4 value count
+   28    4 dropped (buffers of this variable dropped for this client since
+               the previous delivered message)
+   32    . values, then (sparse) padding and count u32 relative timestamps
+"""
+
+import asyncio
+import json
+import socket
+import struct
+import time
+
+import websockets
+
+from belaclient import (DEFAULT_TIMEOUT, TYPE_CODE, TYPE_SIZE, BelaClient, ProtocolError,
+                        within)
+
+HEADER = struct.Struct("<BBcBIQQII")
+assert HEADER.size == 32
+KIND_STREAM, KIND_MONITOR, KIND_END = 0, 1, 2
+FLAG_SPARSE, FLAG_LAST = 0x01, 0x02
+
+
+def parse_native(msg):
+    """Parse and strictly validate one native message; raise ProtocolError."""
+    if len(msg) < 32:
+        raise ProtocolError(f"native message of {len(msg)} bytes is shorter than the header")
+    version, kind, tletter, flags, vid, seq, first_ts, count, dropped = HEADER.unpack_from(msg)
+    vtype = tletter.decode("latin-1")
+    if version != 1:
+        raise ProtocolError(f"native version {version}")
+    if kind not in (KIND_STREAM, KIND_MONITOR, KIND_END):
+        raise ProtocolError(f"native kind {kind}")
+    if vtype not in TYPE_SIZE:
+        raise ProtocolError(f"native type letter {tletter!r}")
+    if flags & ~0x03:
+        raise ProtocolError(f"unknown native flag bits {flags:#x}")
+    size = TYPE_SIZE[vtype]
+    values_end = 32 + count * size
+    rel = None
+    if flags & FLAG_SPARSE:
+        rel_start = (values_end + 3) // 4 * 4
+        expected = rel_start + 4 * count
+        if len(msg) != expected:
+            raise ProtocolError(f"sparse native message is {len(msg)} bytes, expected {expected} "
+                                f"for {count} values of {vtype}")
+        if any(msg[values_end:rel_start]):
+            raise ProtocolError("non-zero padding before the relative timestamps")
+        rel = list(struct.unpack_from(f"<{count}I", msg, rel_start))
+    elif len(msg) != values_end:
+        raise ProtocolError(f"native message is {len(msg)} bytes, expected {values_end} "
+                            f"for {count} values of {vtype}")
+    values = list(struct.unpack_from(f"<{count}{TYPE_CODE[vtype]}", msg, 32))
+    if kind == KIND_MONITOR and count != 1:
+        raise ProtocolError(f"monitor message with count {count}")
+    if kind == KIND_END and count != 0:
+        raise ProtocolError(f"end-of-stream message with count {count}")
+    if kind == KIND_STREAM and count == 0:
+        raise ProtocolError("stream message with count 0")
+    return {"kind": kind, "type": vtype, "flags": flags, "id": vid, "seq": seq,
+            "first_ts": first_ts, "count": count, "dropped": dropped, "values": values,
+            "rel": rel, "len": len(msg)}
+
+
+class NativeClient(BelaClient):
+    """A control socket in native mode; no /gui_data socket is opened."""
+
+    def __init__(self, base_url, token=None, small_rcvbuf=False, **kw):
+        super().__init__(base_url, token=token, **kw)
+        self.hello = None
+        self.messages = []        # every parsed binary message, in arrival order
+        self.by_var = {}          # id -> list of messages
+        self.small_rcvbuf = small_rcvbuf
+        self.paused = False
+        self._resume = None
+
+    async def _open(self, path, timeout):
+        kwargs = dict(open_timeout=timeout, close_timeout=1, ping_interval=None,
+                      max_size=2 ** 22, compression=None)
+        if self.small_rcvbuf:
+            # A reader that can be stalled: tiny kernel receive buffer, and the
+            # library keeps at most one message and a few KiB of bytes.
+            host, port = self.base_url.split("//", 1)[1].rsplit(":", 1)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            await within(loop.sock_connect(sock, (host, int(port))), timeout, "TCP connect")
+            kwargs.update(sock=sock, max_queue=1, read_limit=4096)
+        return await within(websockets.connect(self.url(path), **kwargs), timeout,
+                            f"opening /{path}")
+
+    async def connect(self, timeout=DEFAULT_TIMEOUT, reply=True):
+        self._resume = asyncio.Event()
+        self._resume.set()
+        await self.open_control_only(timeout)
+        if reply:
+            await self.send_control({"event": "connection-reply"})
+        await self.send_control({"rill": "hello", "version": 1})
+        await self.changed.wait_until(lambda: self.hello is not None or self.control_closed(),
+                                      timeout, "the native hello reply")
+        if self.hello is None:
+            raise AssertionError("control socket closed before the native hello reply")
+        lst = await self.list(timeout)
+        self.sample_rate = lst["sampleRate"]
+        self.vars = [dict(v) for v in lst["watchers"]]
+        for i, v in enumerate(self.vars):
+            self.buffers.setdefault(v["name"], [])
+            self.monitor.setdefault(v["name"], [])
+            self.by_var.setdefault(i, [])
+        return lst
+
+    def _handle_control(self, raw):
+        if isinstance(raw, str):
+            try:
+                msg = json.loads(raw)
+            except ValueError:
+                msg = None
+            if isinstance(msg, dict) and msg.get("rill") == "hello":
+                self.hello = msg
+                return
+        super()._handle_control(raw)
+
+    def _handle_control_binary(self, raw):
+        if self.hello is None:
+            self.violations.append(f"binary message before the hello reply ({len(raw)} bytes)")
+            return
+        try:
+            m = parse_native(raw)
+        except ProtocolError as e:
+            self.violations.append(str(e))
+            return
+        m["t"] = time.monotonic()
+        self.messages.append(m)
+        self.by_var.setdefault(m["id"], []).append(m)
+        if m["id"] < len(self.vars):
+            name = self.vars[m["id"]]["name"]
+            if m["type"] != self.vars[m["id"]]["type"]:
+                self.violations.append(f"native message for {name} has type {m['type']}")
+            if m["kind"] == KIND_MONITOR:
+                self.monitor[name].append((m["first_ts"], m["values"][0]))
+        else:
+            self.violations.append(f"native message for unknown id {m['id']}")
+
+    async def _control_loop(self):
+        try:
+            while True:
+                if not self._resume.is_set():
+                    await self._resume.wait()
+                raw = await self.control.recv()
+                self.control_raw.append((time.monotonic(), raw if isinstance(raw, str) else len(raw)))
+                self._handle_control(raw)
+                self.changed.notify()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.changed.notify()
+
+    def pause(self):
+        """Stop reading the socket (the server's queue for us fills up)."""
+        self._resume.clear()
+
+    def resume(self):
+        self._resume.set()
+
+    # ---- native commands ---------------------------------------------------
+
+    async def watch(self, names, timestamps=None, durations=None, lengths=None, **extra):
+        cmd = {"cmd": "watch", "watchers": list(names)}
+        if timestamps is not None:
+            cmd["timestamps"] = list(timestamps)
+        if durations is not None:
+            cmd["durations"] = list(durations)
+        if lengths is not None:
+            cmd["lengths"] = list(lengths)
+        cmd.update(extra)
+        await self.send_commands(cmd)
+
+    async def unwatch(self, names):
+        await self.send_commands({"cmd": "unwatch", "watchers": list(names)})
+
+    def var_id(self, name):
+        for i, v in enumerate(self.vars):
+            if v["name"] == name:
+                return i
+        raise KeyError(name)
+
+    def stream(self, name):
+        """Messages of one variable (stream, monitor and end), in order."""
+        return self.by_var.get(self.var_id(name), [])
+
+    def stream_ended(self, name):
+        ms = [m for m in self.stream(name) if m["kind"] != KIND_MONITOR]
+        return bool(ms) and (ms[-1]["kind"] == KIND_END or ms[-1]["flags"] & FLAG_LAST)
+
+    async def wait_values(self, name, count, timeout=DEFAULT_TIMEOUT):
+        def have():
+            return sum(m["count"] for m in self.stream(name) if m["kind"] == KIND_STREAM)
+        await self.changed.wait_until(lambda: have() >= count, timeout,
+                                      f"{count} native values of {name} (have {have()})")
+
+    async def wait_messages(self, name, count, timeout=DEFAULT_TIMEOUT):
+        def have():
+            return sum(1 for m in self.stream(name) if m["kind"] == KIND_STREAM)
+        await self.changed.wait_until(lambda: have() >= count, timeout,
+                                      f"{count} native buffers of {name} (have {have()})")
+
+    async def wait_end(self, name, timeout=DEFAULT_TIMEOUT):
+        await self.changed.wait_until(lambda: self.stream_ended(name), timeout,
+                                      f"the end of the native stream of {name}")
+
+    def drop_notices(self, name=None):
+        return [e for e in self.events if e.get("event") == "dropped"
+                and (name is None or e.get("watcher") == name)]
