@@ -9,5 +9,6 @@
 #include "rill/core.h"
 #include "rill/queue.h"
 #include "rill/ring.h"
+#include "rill/watch.h"
 
 #endif /* RILL_RILL_H */

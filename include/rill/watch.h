@@ -1,0 +1,100 @@
+/* rill watch: variables a program exposes to remote clients (the Bela
+ * Watcher model), watched, logged, monitored and controlled over the
+ * network.
+ *
+ * The value types shared by the server, the log files and the clients,
+ * and the device API: the variables a program declares on its rill_server
+ * and sets from its real-time loop (server.h has the server itself).
+ */
+#ifndef RILL_WATCH_H
+#define RILL_WATCH_H
+
+#include <stdbool.h>
+
+#include "rill/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Defined in server.h; variables belong to a server. */
+typedef struct rill_server rill_server;
+
+/* The C type of a watched variable. On the wire each is one letter, the
+ * one Bela's Watcher takes from the C++ type name (docs/PROTOCOL.md). */
+typedef enum rill_type {
+    RILL_TYPE_CHAR = 0,   /* 'c': one byte, unsigned as on ARM Linux */
+    RILL_TYPE_INT32 = 1,  /* 'i': int32_t */
+    RILL_TYPE_UINT32 = 2, /* 'j': uint32_t */
+    RILL_TYPE_FLOAT = 3,  /* 'f': IEEE binary32 */
+    RILL_TYPE_DOUBLE = 4  /* 'd': IEEE binary64 */
+} rill_type;
+
+/* How values are timestamped in a stream buffer. Dense: value i of a
+ * buffer is taken to belong to tick ref + i. Sparse: every value carries
+ * its own tick, relative to the buffer's first. The numbers are the
+ * "timestampMode" of the Bela list reply. */
+typedef enum rill_ts_mode {
+    RILL_TS_DENSE = 0,
+    RILL_TS_SPARSE = 1
+} rill_ts_mode;
+
+/* Size in bytes of one value (1, 4 or 8), or 0 if `type` is not a
+ * rill_type. Any thread, including real-time ones. */
+RILL_API size_t rill_type_size(rill_type type);
+
+/* The wire letter ('c', 'i', 'j', 'f', 'd'), or '\0' if `type` is not a
+ * rill_type. Any thread. */
+RILL_API char rill_type_letter(rill_type type);
+
+/* The type a wire letter stands for. Returns 0 and sets *out, or
+ * RILL_EINVAL for any other letter (and for a NULL `out`). Any thread. */
+RILL_API int rill_type_from_letter(char letter, rill_type *out);
+
+/* A static lower-case name ("char", "int32", "uint32", "float", "double"),
+ * or "unknown". Never NULL. Any thread. */
+RILL_API const char *rill_type_name(rill_type type);
+
+/* ---- Device API: variables of a rill_server ---------------------------- */
+
+typedef struct rill_var rill_var;
+
+/* Declare a variable on a server. `name` is copied (1 to 63 bytes, unique on
+ * the server). The first 100 variables are visible to compatibility (pybela)
+ * clients, which cannot address more. Returns NULL on a bad argument, a
+ * duplicate name, a full table (rill_server_config.max_vars) or no memory;
+ * the log says which. Any non-real-time thread, before or while serving.
+ * The server owns the variable: it lives until rill_server_destroy. */
+RILL_API rill_var *rill_var_create(rill_server *srv, const char *name,
+                                   rill_type type, rill_ts_mode mode);
+
+/* Set the variable's value for the current tick: it is streamed, logged and
+ * monitored as clients asked. Real-time thread only (the one that ticks);
+ * wait-free: no allocation, lock or system call. The type of the function
+ * should match the variable's; a different one converts as C does. */
+RILL_API void rill_var_set_char(rill_var *var, char value);
+RILL_API void rill_var_set_int32(rill_var *var, int32_t value);
+RILL_API void rill_var_set_uint32(rill_var *var, uint32_t value);
+RILL_API void rill_var_set_float(rill_var *var, float value);
+RILL_API void rill_var_set_double(rill_var *var, double value);
+
+/* The value the program should read: the value a client set remotely while
+ * the variable is controlled (control/set/setMask), otherwise the last value
+ * set locally. Exact for every type (all fit in a double). Any thread;
+ * wait-free. */
+RILL_API double rill_var_get(const rill_var *var);
+
+/* True while a client controls the variable. Any thread. */
+RILL_API bool rill_var_controlled(const rill_var *var);
+
+RILL_API const char *rill_var_name(const rill_var *var);
+RILL_API rill_type rill_var_type(const rill_var *var);
+RILL_API rill_ts_mode rill_var_mode(const rill_var *var);
+/* The variable's id: its index in the list reply and on the wire. */
+RILL_API uint32_t rill_var_id(const rill_var *var);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RILL_WATCH_H */
