@@ -81,6 +81,23 @@ def is_list_reply(msg):
         and "sampleRate" in msg["watcher"]
 
 
+class ViolationList(list):
+    """A list that keeps only the first 20 entries (and counts the rest)."""
+
+    def __init__(self):
+        super().__init__()
+        self.more = 0
+
+    def append(self, item):
+        if len(self) < 20:
+            super().append(item)
+        else:
+            self.more += 1
+
+    def __repr__(self):
+        return super().__repr__() + (f" (+{self.more} more)" if self.more else "")
+
+
 class Waitable:
     """A tiny condition: wake waiters whenever something new arrived."""
 
@@ -98,6 +115,8 @@ class Waitable:
                 return result
             left = deadline - time.monotonic()
             if left <= 0:
+                if callable(what):
+                    what = what()
                 raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
             self._event.clear()
             try:
@@ -129,7 +148,8 @@ class BelaClient:
         self.log_notices = []     # §2.5 log-scheduled notifications
         self.other_control = []   # anything else that is a JSON object
         self.control_raw = []     # (time, text) of every control message
-        self.violations = []      # things that would break pybela
+        self.violations = ViolationList()  # things that would break pybela
+        self._early_data = []     # data that arrived before the connect-time list
         self.buffers = {}         # name -> list of stream buffer dicts
         self.monitor = {}         # name -> list of (timestamp, value)
         self.data_log = []        # (kind, name, ...) arrival order on the data path
@@ -191,6 +211,9 @@ class BelaClient:
             v["data_length"] = n
             self.buffers.setdefault(v["name"], [])
             self.monitor.setdefault(v["name"], [])
+        early, self._early_data = self._early_data, []
+        for raw in early:
+            self._handle_data(raw)
         return lst
 
     async def close(self):
@@ -368,6 +391,10 @@ class BelaClient:
             self.changed.notify()
 
     def _handle_data(self, raw):
+        if not self.vars:
+            # pybela ignores data until it streams; we keep it for after the list.
+            self._early_data.append(raw)
+            return
         self.data_messages += 1
         now = time.monotonic()
         if isinstance(raw, str):

@@ -134,6 +134,11 @@ class NativeClient(BelaClient):
             if isinstance(msg, dict) and msg.get("rill") == "hello":
                 self.hello = msg
                 return
+            # Native clients are not pybela: notices such as
+            # {"event":"dropped","watcher":NAME,...} are fine here.
+            if isinstance(msg, dict) and "event" in msg:
+                self.events.append(msg)
+                return
         super()._handle_control(raw)
 
     def _handle_control_binary(self, raw):
@@ -221,8 +226,13 @@ class NativeClient(BelaClient):
                                       f"{count} native buffers of {name} (have {have()})")
 
     async def wait_end(self, name, timeout=DEFAULT_TIMEOUT):
-        await self.changed.wait_until(lambda: self.stream_ended(name), timeout,
-                                      f"the end of the native stream of {name}")
+        def what():
+            tail = [(m["kind"], m["flags"], m["seq"], m["first_ts"], m["count"], m["dropped"])
+                    for m in self.stream(name)[-3:]]
+            return (f"the end of the native stream of {name} (last messages as "
+                    f"(kind, flags, seq, first_ts, count, dropped): {tail}; "
+                    f"socket {'closed' if self.control_closed() else 'open'})")
+        await self.changed.wait_until(lambda: self.stream_ended(name), timeout, what)
 
     def drop_notices(self, name=None):
         return [e for e in self.events if e.get("event") == "dropped"

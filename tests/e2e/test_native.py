@@ -294,8 +294,12 @@ def test_stalled_client_drops_are_counted_and_announced_and_others_unaffected(ri
             assert gaps and max(gaps) < 0.5, f"healthy client stalled for {max(gaps):.3f} s"
             check_dense_counter_buffers(compat.buffers["frame_d"], 512, "frame_d at the compat client")
             assert len(compat.buffers["frame_d"]) >= int(3.0 * RATE / 512) - 2
-            # Now the stalled client reads again and stops its streams.
+            # Now the stalled client reads again; once it has caught up (messages
+            # newer than the stall arrive for every variable) it stops its streams.
             stalled.resume()
+            await stalled.changed.wait_until(
+                lambda: all(any(m["first_ts"] > l1["timestamp"] for m in stream_msgs(stalled, n))
+                            for n in DENSE_NAMES), 5, "the stalled client to catch up")
             await stalled.unwatch(DENSE_NAMES)
             for name in DENSE_NAMES:
                 await stalled.wait_end(name, timeout=10)
@@ -338,3 +342,46 @@ def test_stalled_client_drops_are_counted_and_announced_and_others_unaffected(ri
             await compat.close()
 
     run(body(), 45)
+
+
+def test_stream_ending_while_client_is_stalled_is_still_ended_and_announced(rill_serve):
+    """The end of a stream (and the drops before it) must reach a client that was
+    stalled when the stream ended: the last buffers must not vanish unannounced."""
+    srv = rill_serve("--queue-bytes", "65536")
+
+    async def body():
+        stalled = NativeClient(srv.url, small_rcvbuf=True)
+        helper = BelaClient(srv.url)
+        try:
+            await stalled.connect()
+            await helper.connect()
+            stalled.pause()
+            await stalled.watch(DENSE_NAMES, lengths=[1024] * len(DENSE_NAMES))
+            await asyncio.sleep(2.0)
+            t_unwatch = (await helper.list())["timestamp"]
+            await stalled.unwatch(DENSE_NAMES)    # ends while the client is still stalled
+            await asyncio.sleep(0.5)
+            stalled.resume()
+            for name in DENSE_NAMES:
+                await stalled.wait_end(name, timeout=5)
+            total_dropped = 0
+            for name in DENSE_NAMES:
+                ms = stream_msgs(stalled, name)
+                for k in range(1, len(ms)):
+                    assert ms[k]["seq"] - ms[k - 1]["seq"] == 1 + ms[k]["dropped"], name
+                    assert ms[k]["first_ts"] - ms[k - 1]["first_ts"] == \
+                        ms[k - 1]["count"] * (1 + ms[k]["dropped"]), name
+                last = ms[-1]
+                assert last["first_ts"] + last["count"] >= t_unwatch, \
+                    f"{name}: the stream seen by the client ends at {last['first_ts'] + last['count']}, " \
+                    f"before the unwatch at {t_unwatch}: its last buffers vanished unannounced"
+                dropped = sum(m["dropped"] for m in ms)
+                total_dropped += dropped
+                announced = sum(e["buffers"] for e in stalled.drop_notices(name))
+                assert announced == dropped, f"{name}: announced {announced} != dropped {dropped}"
+            assert total_dropped > 0, "no drops while stalled"
+        finally:
+            await stalled.close()
+            await helper.close()
+
+    run(body(), 30)
