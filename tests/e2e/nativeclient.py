@@ -235,5 +235,12 @@ class NativeClient(BelaClient):
         await self.changed.wait_until(lambda: self.stream_ended(name), timeout, what)
 
     def drop_notices(self, name=None):
+        """{"event":"dropped",...} notices (of one variable). The brief names the
+        variable under "watcher"; "variable" is accepted too (a top-level string
+        "watcher" would kill pybela's control listener, spec §7)."""
         return [e for e in self.events if e.get("event") == "dropped"
-                and (name is None or e.get("watcher") == name)]
+                and (name is None or notice_var(e) == name)]
+
+
+def notice_var(e):
+    return e.get("variable", e.get("watcher"))

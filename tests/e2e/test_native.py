@@ -6,7 +6,8 @@ import time
 from belaclient import BelaClient, run
 from helpers import (DENSE_NAMES, RATE, check_dense_counter_buffers, is_event_frame,
                      next_event_frame, var_entry)
-from nativeclient import FLAG_LAST, FLAG_SPARSE, KIND_END, KIND_MONITOR, KIND_STREAM, NativeClient
+from nativeclient import (FLAG_LAST, FLAG_SPARSE, KIND_END, KIND_MONITOR, KIND_STREAM, NativeClient,
+                          notice_var)
 
 
 def stream_msgs(c, name):
@@ -327,10 +328,12 @@ def test_stalled_client_drops_are_counted_and_announced_and_others_unaffected(ri
             notices = stalled.drop_notices()
             assert notices, "no {'event':'dropped'} notice reached the stalled client"
             for e in notices:
-                assert e.get("watcher") in DENSE_NAMES and isinstance(e.get("buffers"), int) \
+                assert notice_var(e) in DENSE_NAMES and isinstance(e.get("buffers"), int) \
                     and e["buffers"] > 0, f"malformed drop notice {e}"
             assert announced() == dropped, \
-                f"announced drops {announced()} != dropped fields {dropped}"
+                f"announced drops {announced()} != dropped fields {dropped}; " \
+                f"events {stalled.events[:8]}, other {stalled.other_control[:3]}, " \
+                f"violations {stalled.violations}"
             # Nobody else saw drops.
             assert not healthy.drop_notices()
             assert not [e for e in compat.events if e.get("event") == "dropped"]
