@@ -13,6 +13,7 @@ Every await in here has a timeout; nothing can hang a test.
 import asyncio
 import json
 import re
+import socket
 import struct
 import time
 
@@ -128,9 +129,13 @@ class Waitable:
 class BelaClient:
     """pybela on the wire: one control socket and one data socket."""
 
-    def __init__(self, base_url, token=None, project_check=True, control_path="gui_control",
-                 data_path="gui_data", extra_headers=None, origin=None):
+    def __init__(self, base_url, token=None, control_path="gui_control",
+                 data_path="gui_data", extra_headers=None, origin=None, small_rcvbuf=False):
+        """small_rcvbuf: open sockets with a tiny kernel receive buffer and tiny
+        library buffers, so that pause() really stops reading (a stalled client)."""
         self.base_url = base_url.rstrip("/")
+        self.small_rcvbuf = small_rcvbuf
+        self._resume = None
         self.token = token
         self.control_path = control_path
         self.data_path = data_path
@@ -166,9 +171,20 @@ class BelaClient:
             u += f"?token={self.token}"
         return u
 
-    async def _open(self, path, timeout):
+    async def _open(self, path, timeout, max_size=2 ** 20):
+        if self._resume is None:
+            self._resume = asyncio.Event()
+            self._resume.set()
         kwargs = dict(open_timeout=timeout, close_timeout=1, ping_interval=None,
-                      max_size=2 ** 20, compression=None)
+                      max_size=max_size, compression=None)
+        if self.small_rcvbuf:
+            host, port = self.base_url.split("//", 1)[1].rsplit(":", 1)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            await within(loop.sock_connect(sock, (host, int(port))), timeout, "TCP connect")
+            kwargs.update(sock=sock, max_queue=1, read_limit=4096)
         if self.extra_headers:
             kwargs["extra_headers"] = self.extra_headers
         if self.origin:
@@ -249,14 +265,25 @@ class BelaClient:
 
     async def _control_loop(self):
         try:
-            async for raw in self.control:
-                self.control_raw.append((time.monotonic(), raw))
+            while True:
+                if not self._resume.is_set():
+                    await self._resume.wait()
+                raw = await self.control.recv()
+                self.control_raw.append((time.monotonic(),
+                                         raw if isinstance(raw, str) else len(raw)))
                 self._handle_control(raw)
                 self.changed.notify()
         except websockets.ConnectionClosed:
             pass
         finally:
             self.changed.notify()
+
+    def pause(self):
+        """Stop reading both sockets (the server's queues for us fill up)."""
+        self._resume.clear()
+
+    def resume(self):
+        self._resume.set()
 
     def _handle_control(self, raw):
         if not isinstance(raw, str):
@@ -382,7 +409,10 @@ class BelaClient:
 
     async def _data_loop(self):
         try:
-            async for raw in self.data:
+            while True:
+                if not self._resume.is_set():
+                    await self._resume.wait()
+                raw = await self.data.recv()
                 self._handle_data(raw)
                 self.changed.notify()
         except websockets.ConnectionClosed:

@@ -19,16 +19,11 @@ buffer, each with a 32-byte little-endian header (docs/PROTOCOL.md):
    32    . values, then (sparse) padding and count u32 relative timestamps
 """
 
-import asyncio
 import json
-import socket
 import struct
 import time
 
-import websockets
-
-from belaclient import (DEFAULT_TIMEOUT, TYPE_CODE, TYPE_SIZE, BelaClient, ProtocolError,
-                        within)
+from belaclient import DEFAULT_TIMEOUT, TYPE_CODE, TYPE_SIZE, BelaClient, ProtocolError
 
 HEADER = struct.Struct("<BBcBIQQII")
 assert HEADER.size == 32
@@ -80,34 +75,16 @@ def parse_native(msg):
 class NativeClient(BelaClient):
     """A control socket in native mode; no /gui_data socket is opened."""
 
-    def __init__(self, base_url, token=None, small_rcvbuf=False, **kw):
+    def __init__(self, base_url, token=None, **kw):
         super().__init__(base_url, token=token, **kw)
         self.hello = None
         self.messages = []        # every parsed binary message, in arrival order
         self.by_var = {}          # id -> list of messages
-        self.small_rcvbuf = small_rcvbuf
-        self.paused = False
-        self._resume = None
 
-    async def _open(self, path, timeout):
-        kwargs = dict(open_timeout=timeout, close_timeout=1, ping_interval=None,
-                      max_size=2 ** 22, compression=None)
-        if self.small_rcvbuf:
-            # A reader that can be stalled: tiny kernel receive buffer, and the
-            # library keeps at most one message and a few KiB of bytes.
-            host, port = self.base_url.split("//", 1)[1].rsplit(":", 1)
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setblocking(False)
-            loop = asyncio.get_running_loop()
-            await within(loop.sock_connect(sock, (host, int(port))), timeout, "TCP connect")
-            kwargs.update(sock=sock, max_queue=1, read_limit=4096)
-        return await within(websockets.connect(self.url(path), **kwargs), timeout,
-                            f"opening /{path}")
+    async def _open(self, path, timeout, max_size=2 ** 22):
+        return await super()._open(path, timeout, max_size)
 
     async def connect(self, timeout=DEFAULT_TIMEOUT, reply=True):
-        self._resume = asyncio.Event()
-        self._resume.set()
         await self.open_control_only(timeout)
         if reply:
             await self.send_control({"event": "connection-reply"})
@@ -161,27 +138,6 @@ class NativeClient(BelaClient):
                 self.monitor[name].append((m["first_ts"], m["values"][0]))
         else:
             self.violations.append(f"native message for unknown id {m['id']}")
-
-    async def _control_loop(self):
-        try:
-            while True:
-                if not self._resume.is_set():
-                    await self._resume.wait()
-                raw = await self.control.recv()
-                self.control_raw.append((time.monotonic(), raw if isinstance(raw, str) else len(raw)))
-                self._handle_control(raw)
-                self.changed.notify()
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.changed.notify()
-
-    def pause(self):
-        """Stop reading the socket (the server's queue for us fills up)."""
-        self._resume.clear()
-
-    def resume(self):
-        self._resume.set()
 
     # ---- native commands ---------------------------------------------------
 

@@ -292,3 +292,66 @@ def test_client_without_connection_reply_gets_data_only_once_active(rill_server)
             await c.close()
 
     run(body(), 30)
+
+
+def test_stalled_compat_client_does_not_hurt_other_clients(rill_serve):
+    """A pybela client whose sockets stop being read: the other client's data stays
+    continuous, complete and timely, the tick keeps real time, and the stalled client
+    loses whole header+body pairs only (never half a pair) and stays connected."""
+    srv = rill_serve("--queue-bytes", "65536")
+    names = ["frame", "frame_d", "sine", "noise", "chirp", "gain", "flags"]
+
+    async def body():
+        stalled = BelaClient(srv.url, small_rcvbuf=True)
+        healthy = BelaClient(srv.url)
+        try:
+            await stalled.connect()
+            await healthy.connect()
+            stalled.pause()
+            await healthy.start_streaming(names)   # broadcast: the stalled socket gets them too
+            await healthy.wait_buffers("frame", 2, timeout=5)
+            t0, l0 = time.monotonic(), await healthy.list()
+            await asyncio.sleep(3.0)
+            t1, l1 = time.monotonic(), await healthy.list()
+            ticks, wall = l1["timestamp"] - l0["timestamp"], t1 - t0
+            assert abs(ticks - wall * RATE) < 0.05 * wall * RATE, \
+                f"{ticks} ticks in {wall:.3f} s while a client is stalled"
+            check_dense_counter_buffers(healthy.buffers["frame"], 1024, "frame at the healthy client")
+            check_dense_counter_buffers(healthy.buffers["frame_d"], 512,
+                                        "frame_d at the healthy client")
+            for n in names:
+                refs = [b["ref"] for b in healthy.buffers[n]]
+                per = 512 if n == "frame_d" else 1024
+                assert all(b - a == per for a, b in zip(refs, refs[1:])), f"{n}: a buffer is missing"
+            in_window = [b for b in healthy.buffers["frame"]
+                         if l0["timestamp"] <= b["ref"] and b["ref"] + 1024 <= l1["timestamp"] - 2048]
+            expected = (l1["timestamp"] - 2048 - l0["timestamp"]) // 1024
+            assert len(in_window) >= expected - 1
+            arrivals = [b["t"] for b in healthy.buffers["frame"] if t0 <= b["t"] <= t1]
+            gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+            assert gaps and max(gaps) < 0.5, f"healthy client waited {max(gaps):.3f} s for a buffer"
+            await healthy.stop_streaming()
+            stalled.resume()
+            await asyncio.sleep(1.0)
+            assert not stalled.control_closed() and not stalled.data.closed, \
+                "the server closed the slow client instead of dropping buffers"
+            got = stalled.buffers["frame"]
+            assert got, "the stalled client got nothing at all"
+            full = [b for b in got if leading_count_all(b)]
+            for b in full:
+                assert (b["ref"] - got[0]["ref"]) % 1024 == 0
+            total = sum(len(stalled.buffers[n]) for n in names)
+            sent = sum(len(healthy.buffers[n]) for n in names)
+            assert total < sent, "nothing was dropped for the stalled client (did it stall?)"
+            await stalled.list(timeout=3)
+            assert not stalled.violations, stalled.violations   # no half pairs
+            assert not healthy.violations, healthy.violations
+        finally:
+            await stalled.close()
+            await healthy.close()
+
+    run(body(), 45)
+
+
+def leading_count_all(buf):
+    return all(v == buf["ref"] + i for i, v in enumerate(buf["data"]))
