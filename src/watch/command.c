@@ -146,6 +146,16 @@ static const char *plural(size_t n, const char *one, const char *many) {
     return n == 1 ? one : many;
 }
 
+/* Bytes of s to print so that at most `max` are shown and no UTF-8
+ * character is cut in two: error messages quote client strings, and a
+ * message must stay valid UTF-8 to survive being sent back as JSON. */
+static int utf8_cut(const char *s, size_t max) {
+    size_t n = strnlen(s, max);
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
 /* ---- Numbers ----------------------------------------------------------- */
 
 /* The per-variable numbers arrive as JSON numbers: jansson keeps integers
@@ -385,7 +395,8 @@ static bool parse_command(parser *p, json_t *obj, size_t index, rill__cmd *c) {
     if (id != NULL) {
         char where[48];
         if (c->name != NULL)
-            snprintf(where, sizeof where, "%.40s: ", c->name);
+            snprintf(where, sizeof where, "%.*s: ", utf8_cut(c->name, 40),
+                     c->name);
         else
             snprintf(where, sizeof where, "command %zu: ", index);
         read_id(p, id, index, c->name, where, msg_id, &c->id);
@@ -408,7 +419,8 @@ static bool parse_command(parser *p, json_t *obj, size_t index, rill__cmd *c) {
 
     if (c->kind == RILL__CMD_UNKNOWN) {
         add_error(p, index, c->name, RILL__CMD_NONE, NULL, &c->id,
-                  "unknown cmd \"%.64s\"; skipped", c->name);
+                  "unknown cmd \"%.*s\"; skipped", utf8_cut(c->name, 64),
+                  c->name);
         return true;
     }
     if (c->kind == RILL__CMD_LIST)
@@ -551,6 +563,11 @@ static void parse_json(parser *p, const char *text, size_t len) {
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
+        /* jansson quotes the input near the error, raw: keep the message
+         * printable ASCII whatever the client sent. */
+        for (char *c = jerr.text; *c != '\0'; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                *c = '?';
         m->status = RILL_EPROTO;
         add_error(p, RILL__CMD_NONE, NULL, RILL__CMD_NONE, NULL, NULL,
                   "not JSON: %s (line %d, column %d)", jerr.text, jerr.line,

@@ -355,3 +355,76 @@ def test_stalled_compat_client_does_not_hurt_other_clients(rill_serve):
 
 def leading_count_all(buf):
     return all(v == buf["ref"] + i for i, v in enumerate(buf["data"]))
+
+
+def test_unwatch_before_a_scheduled_start_sends_one_single_value_buffer(rill_server):
+    """§5.3: stopping a stream that is still Starting gives one padded buffer holding a
+    single value, at the first assignment at or after the stop tick."""
+    async def body():
+        c = BelaClient(rill_server.url)
+        try:
+            await c.connect()
+            now = int((await c.list())["timestamp"])
+            await c.schedule_streaming(["frame"], [now + 5 * RATE], [0])
+            await asyncio.sleep(0.2)
+            before = int((await c.list())["timestamp"])
+            await c.stop_streaming(["frame"])
+            bufs = await c.wait_buffers("frame", 1, timeout=3)
+            await asyncio.sleep(0.3)
+            assert len(c.buffers["frame"]) == 1, "more than one buffer for a never-started stream"
+            b = bufs[0]
+            assert b["ref"] >= before and b["data"][0] == b["ref"]
+            assert all(v == 0 for v in b["data"][1:]), "expected a single value then padding"
+            assert not var_entry(await c.list(), "frame")["watched"]
+            assert not c.violations, c.violations
+        finally:
+            await c.close()
+
+    run(body(), 30)
+
+
+def test_logging_does_not_disturb_a_running_stream(rill_server):
+    """Separate watch and log buffers (spec §8 fix 8): starting and stopping a log of
+    the same variable neither resets the streamed buffer nor inserts a padded one."""
+    async def body():
+        c = BelaClient(rill_server.url)
+        try:
+            await c.connect()
+            await c.start_streaming(["frame"])
+            await c.wait_buffers("frame", 2, timeout=5)
+            await c.start_logging(["frame"])
+            await asyncio.sleep(0.3)
+            await c.stop_logging(["frame"])
+            have = len(c.buffers["frame"])
+            await c.wait_buffers("frame", have + 4, timeout=5)
+            check_dense_counter_buffers(c.buffers["frame"], 1024, "frame streamed while logging")
+            await c.stop_streaming()
+            assert not c.violations, c.violations
+        finally:
+            await c.close()
+
+    run(body(), 30)
+
+
+def test_rate_and_block_options_are_honoured(rill_serve):
+    srv = rill_serve(rate=8000, block=32)
+
+    async def body():
+        c = BelaClient(srv.url)
+        try:
+            lst = await c.connect()
+            assert lst["sampleRate"] == 8000
+            t0, a = time.monotonic(), await c.list()
+            await c.start_streaming(["level", "frame"])
+            await c.wait_buffers("frame", 3, timeout=5)
+            t1, b = time.monotonic(), await c.list()
+            ticks, expected = b["timestamp"] - a["timestamp"], (t1 - t0) * 8000
+            assert abs(ticks - expected) < 0.1 * expected, f"{ticks} ticks, expected ~{expected:.0f}"
+            check_dense_counter_buffers(c.buffers["frame"][:3], 1024, "frame at 8 kHz")
+            lv = await c.wait_buffers("level", 1, timeout=5)
+            assert lv[0]["rel"] == [32 * i for i in range(341)], "level is not once per 32-frame block"
+            await c.stop_streaming()
+        finally:
+            await c.close()
+
+    run(body(), 30)

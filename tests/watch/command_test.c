@@ -262,6 +262,35 @@ TEST(text_that_is_not_json_is_refused_with_line_and_column) {
     rill__cmd_msg_destroy(m);
 }
 
+TEST(not_json_message_quotes_raw_input_as_printable_ascii) {
+    rill__cmd_msg *m = parse_one_error("{\"a\xff\x01\":}", NONE, NULL, NONE,
+                                       NULL,
+                                       "not JSON: unable to decode byte 0xff "
+                                       "near '\"a' (line 1, column 3)");
+    rill__cmd_msg_destroy(m);
+    /* Found by fuzz_command: jansson quotes the bad escape's raw bytes. */
+    m = parse("{\"a\":\"\\u0\xda\x9a\"}");
+    ASSERT_EQ_INT(m->status, RILL_EPROTO);
+    ASSERT_EQ_STR(m->errors[0].message,
+                  "not JSON: invalid escape near '\"\\u0?' (line 1, column 10)");
+    for (const char *c = m->errors[0].message; *c; c++)
+        ASSERT_TRUE(*c >= 0x20 && *c < 0x7f);
+    rill__cmd_msg_destroy(m);
+}
+
+TEST(long_unknown_cmd_is_quoted_without_cutting_a_character) {
+    /* 63 ASCII bytes then a 2-byte character straddling the 64-byte cut. */
+    char json[256], name[80];
+    memset(name, 'x', 63);
+    memcpy(name + 63, "\xc3\xa9tail", 7);
+    snprintf(json, sizeof json, "{\"watcher\":[{\"cmd\":\"%s\"}]}", name);
+    rill__cmd_msg *m = parse(json);
+    char want[128];
+    snprintf(want, sizeof want, "unknown cmd \"%.63s\"; skipped", name);
+    ASSERT_EQ_STR(m->errors[0].message, want);
+    rill__cmd_msg_destroy(m);
+}
+
 TEST(embedded_nul_makes_the_message_not_json) {
     rill__cmd_msg *m = NULL;
     ASSERT_OK(rill__cmd_parse("{}\0{\"watcher\":[]}", 17, &m));
