@@ -41,6 +41,17 @@ async def wait_finished_file(path, timeout=4):
         await asyncio.sleep(0.15)
 
 
+def download_finished(port, name, timeout=3.0):
+    """GET /files/<name>, retrying while the server says the file is not finished yet
+    (409, or 404 before it shows up) for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, data = http_get(port, "/files/" + name)
+        if status == 200 or time.monotonic() > deadline or status not in (404, 409, 425, 503):
+            return status, data
+        time.sleep(0.1)
+
+
 def test_log_files_are_byte_exact_and_downloadable(rill_server):
     names = [("frame", "i", 1024, 4), ("frame_d", "d", 512, 8)]
 
@@ -87,8 +98,10 @@ def test_log_files_are_byte_exact_and_downloadable(rill_server):
         check_dense_counter_buffers(bufs[:-1], per, f"{n} log")
         assert bufs[-1]["ref"] == bufs[-2]["ref"] + per
         check_padded_dense_tail(bufs[-1], size, f"{n} log, last buffer")
-        status, data = http_get(rill_server.port, f"/files/{n}.bin")
+        status, data = download_finished(rill_server.port, f"{n}.bin")
         assert status == 200, f"GET /files/{n}.bin -> {status}"
+        with open(os.path.join(rill_server.logdir, f"{n}.bin"), "rb") as f:
+            assert f.read() == blob, "the file changed after it looked finished"
         assert data == blob, "downloaded bytes differ from the file on disk"
 
 
@@ -123,7 +136,7 @@ def test_scheduled_log_holds_d_plus_one_values(rill_server):
     check_dense_counter_buffers(bufs[:-1], 1024, "scheduled log")
     cnt = check_padded_dense_tail(bufs[-1], 4, "scheduled log, last buffer")
     assert 1024 * (len(bufs) - 1) + cnt == 3001, "a scheduled log of duration D holds D+1 values"
-    status, data = http_get(rill_server.port, "/files/frame.bin")
+    status, data = download_finished(rill_server.port, "frame.bin")
     assert status == 200 and data == blob
 
 
@@ -185,9 +198,9 @@ def test_relogging_names_files_plus_k_and_serves_each(rill_server):
         assert hdr["name"] == "frame"
         bufs = parse_log_buffers(raw, "i", 0)
         check_padded_dense_tail(bufs[-1], 4, n)
-        status, data = http_get(rill_server.port, "/files/" + n.replace("+", "%2B"))
+        status, data = download_finished(rill_server.port, n.replace("+", "%2B"))
         if status != 200:
-            status, data = http_get(rill_server.port, "/files/" + n)
+            status, data = download_finished(rill_server.port, n)
         assert status == 200 and data == blob, f"download of {n}: {status}"
 
 
