@@ -280,9 +280,16 @@ def test_stalled_client_drops_are_counted_and_announced_and_others_unaffected(ri
             t1, l1 = time.monotonic(), await healthy.list()
             # The tick thread keeps real time while a client is stalled.
             ticks, wall = l1["timestamp"] - l0["timestamp"], t1 - t0
-            assert abs(ticks - wall * RATE) < 0.05 * wall * RATE, \
+            assert abs(ticks - wall * RATE) < 0.1 * wall * RATE, \
                 f"{ticks} ticks in {wall:.3f} s while a client is stalled"
-            # The healthy clients got everything, continuous, in time.
+            # The healthy clients got everything, continuous, in time (2 s of latency allowed).
+            end = l1["timestamp"] - 2048
+            await healthy.changed.wait_until(
+                lambda: stream_msgs(healthy, "frame")[-1]["first_ts"] + 1024 >= end, 2,
+                "the healthy client's buffers of the stall window")
+            await compat.changed.wait_until(
+                lambda: compat.buffers["frame_d"] and compat.buffers["frame_d"][-1]["ref"] + 512 >= end, 2,
+                "the compat client's buffers of the stall window")
             hm = stream_msgs(healthy, "frame")
             check_native_counter(hm, "frame at the healthy native client", 1024)
             in_window = [m for m in hm if l0["timestamp"] <= m["first_ts"]
@@ -292,7 +299,7 @@ def test_stalled_client_drops_are_counted_and_announced_and_others_unaffected(ri
                 f"healthy client has {len(in_window)} buffers of the window, expected ~{expected}"
             arrivals = [m["t"] for m in hm if t0 <= m["t"] <= t1]
             gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-            assert gaps and max(gaps) < 0.5, f"healthy client stalled for {max(gaps):.3f} s"
+            assert gaps and max(gaps) < 1.0, f"healthy client stalled for {max(gaps):.3f} s"
             check_dense_counter_buffers(compat.buffers["frame_d"], 512, "frame_d at the compat client")
             assert len(compat.buffers["frame_d"]) >= int(3.0 * RATE / 512) - 2
             # Now the stalled client reads again; once it has caught up (messages
