@@ -140,19 +140,23 @@ void rill__jw_bool(rill__jw *w, bool v) {
     rill__jw_lit(w, v ? "true" : "false");
 }
 
-/* Integers first, exactly, because ticks and sample rates are integers
- * that travel as doubles and must not turn into 1.234567e+06. Anything else
- * takes the fewest significant digits that read back to the same double,
- * so 4.6 stays 4.6 (Bela's 15 digits would be shorter but lossy). A locale
- * with a decimal comma would break the JSON, so any byte that is not part
- * of a number's syntax becomes '.'. */
+/* Integers first, because sample rates and integer variables travel as
+ * doubles and must not turn into 1.234567e+06. Only up to 2^53, where
+ * doubles stop holding every integer: beyond it a 20-digit integer would
+ * look exact without being so, and parsers with 64-bit integers (jansson)
+ * refuse literals past 2^63. Integer fields (ticks) do not come here; they
+ * are printed exactly by rill__jw_u64. Anything else takes the fewest
+ * significant digits that read back to the same double, so 4.6 stays 4.6
+ * (Bela's 15 digits would be shorter but lossy). A locale with a decimal
+ * comma would break the JSON, so any byte that is not part of a number's
+ * syntax becomes '.'. */
 size_t rill__json_format_double(char out[RILL__JSON_DOUBLE_MAX], double v) {
     if (!isfinite(v)) {
         memcpy(out, "null", 5);
         return 4;
     }
     double mag = fabs(v);
-    if (mag < 18446744073709551616.0 && mag == floor(mag)) {
+    if (mag <= 9007199254740992.0 && mag == floor(mag)) {
         uint64_t u = (uint64_t)mag;
         int n = snprintf(out, RILL__JSON_DOUBLE_MAX, "%s%" PRIu64,
                          v < 0 && u != 0 ? "-" : "", u);

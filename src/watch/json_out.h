@@ -9,9 +9,10 @@
  *
  * Output format, matching Bela's byte for byte where it is exact:
  *  - no whitespace;
- *  - integers exactly; doubles that hold an integer below 2^64 in
- *    magnitude as that integer; other doubles in the shortest form that
- *    reads back to the same double; NaN and infinities as null;
+ *  - integers exactly; doubles that hold an integer of magnitude up to
+ *    2^53 as that integer; other doubles in the shortest form that reads
+ *    back to the same double (so 1e19 is "1e+19", never a 20-digit
+ *    integer that int64-based parsers refuse); NaN and infinities as null;
  *  - strings escape '"', '\\' and '/' with a backslash, use \b \f \n \r \t,
  *    and write every other byte below 0x20, 0x7f and every non-ASCII code
  *    point as \uXXXX (UTF-16 surrogate pairs above U+FFFF; each byte of an
@@ -47,8 +48,9 @@ void rill__jw_bool(rill__jw *w, bool v);
 /* Longest text rill__json_format_double writes, NUL included. */
 #define RILL__JSON_DOUBLE_MAX 32
 
-/* Format a finite double as rill__jw_double would (integers exactly, else
- * shortest round-trip form); NaN/inf give "null". Returns the length. */
+/* Format a double as rill__jw_double would (integers up to 2^53 as
+ * integers, else shortest round-trip form); NaN/inf give "null". Returns
+ * the length. */
 size_t rill__json_format_double(char out[RILL__JSON_DOUBLE_MAX], double v);
 
 /* Run `build(w, ctx)` twice as described above and hand back the text in a
