@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "rill/rill.h"
-
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 typedef struct command {
     const char *name;
@@ -20,6 +19,7 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
+    {"serve", "serve live variables to clients (the device side)", cmd_serve},
     {"version", "print the version of rill and of librill", cmd_version},
     {"help", "show help for rill or for one command", cmd_help},
 };

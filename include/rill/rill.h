@@ -9,6 +9,7 @@
 #include "rill/core.h"
 #include "rill/queue.h"
 #include "rill/ring.h"
+#include "rill/server.h"
 #include "rill/watch.h"
 
 #endif /* RILL_RILL_H */

@@ -1,0 +1,101 @@
+/* rill_server: the device side. A program that owns a live signal creates a
+ * server, declares variables (watch.h), calls rill_server_tick() once per
+ * frame and sets the variables from its real-time loop; any number of
+ * clients stream, monitor, log and control them over the network.
+ *
+ * Wire protocol: Bela's Watcher protocol (WebSocket paths /gui_control and
+ * /gui_data on one port), so pybela 2.x works unchanged, plus rill's native
+ * mode for clients that ask for it (docs/PROTOCOL.md). Finished log files
+ * are served over HTTP at GET /files/<name>.
+ *
+ * Threads:
+ *  - the real-time thread: rill_server_tick() and the rill_var_set_*()
+ *    functions. They never allocate, lock, print or make system calls;
+ *    full buffers leave through a lock-free ring, commands arrive through a
+ *    lock-free queue and take effect at the next tick. Exactly one thread
+ *    may play this role at a time.
+ *  - the network thread, owned by the server, created by
+ *    rill_server_create: sockets, JSON, per-client queues.
+ *  - the log writer thread, owned by the server: log files on disk.
+ *  - user threads: create/destroy and the other functions here.
+ */
+#ifndef RILL_SERVER_H
+#define RILL_SERVER_H
+
+#include <stdbool.h>
+
+#include "rill/core.h"
+#include "rill/watch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rill_server rill_server; /* also in watch.h (C11 allows the repeat) */
+
+/* Called on the network thread when a client sends a buffer to the device
+ * (pybela's send_buffer). `values` holds `count` values of `type` in host
+ * order, valid only during the call. `id` is the client's channel number. */
+typedef void (*rill_buffer_fn)(rill_server *srv, uint32_t id, rill_type type,
+                               const void *values, size_t count, void *user);
+
+typedef struct rill_server_config {
+    const char *host;         /* address to bind; default "127.0.0.1" */
+    int port;                 /* default 5555; 0 picks a free port */
+    double sample_rate;       /* reported to clients; default 44100 */
+    const char *project_name; /* default "rill" */
+    const char *token;        /* if set, clients must present it */
+    const char *log_dir;      /* where log files go; default "." */
+    const char *allow_origin; /* extra browser Origin allowed, or NULL */
+    size_t max_vars;          /* variable table size; default 256 */
+    size_t client_queue_bytes; /* per-client send queue; default 8 MiB */
+    size_t out_ring_bytes;    /* tick -> network ring; default 8 MiB */
+    size_t log_ring_bytes;    /* tick -> log writer ring; default 8 MiB */
+    size_t max_message_bytes; /* largest client message; default 64 KiB */
+    unsigned drain_interval_us; /* network thread's ring poll; default 250 */
+    rill_buffer_fn on_buffer; /* client -> device buffers; may be NULL */
+    void *user;               /* passed to on_buffer */
+} rill_server_config;
+
+/* Defaults for every field. Always start from this. */
+RILL_API rill_server_config rill_server_config_default(void);
+
+/* Create a server and start serving (the network and log threads run once
+ * this returns). Returns 0, RILL_EINVAL, RILL_ENOMEM, RILL_EIO (cannot bind
+ * host:port; the log says why) or RILL_ESYS (cannot start a thread). */
+RILL_API int rill_server_create(const rill_server_config *cfg,
+                                rill_server **out);
+
+/* Stop serving, finish and close log files, free everything, including the
+ * variables. Stop calling tick and set first. NULL is a no-op. */
+RILL_API void rill_server_destroy(rill_server *srv);
+
+/* The port actually bound (useful with port 0). Any thread. */
+RILL_API int rill_server_port(const rill_server *srv);
+
+/* Real-time thread, once per frame, before setting the variables of that
+ * frame: `frame` is the current tick (any increasing integer, normally the
+ * frame counter). Applies queued client commands and scheduled starts and
+ * stops. Wait-free. */
+RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
+
+/* The last tick passed to rill_server_tick. Any thread. */
+RILL_API uint64_t rill_server_now(const rill_server *srv);
+
+/* Counters, for tests, benchmarks and the CLI. Any thread. */
+typedef struct rill_server_stats {
+    uint64_t buffers_produced;   /* stream buffers completed on the tick thread */
+    uint64_t tick_drops;         /* buffers dropped because a ring was full */
+    uint64_t client_drops;       /* buffers dropped for slow clients (all) */
+    uint64_t clients;            /* WebSocket connections open now */
+    uint64_t commands_rejected;  /* command queue full */
+} rill_server_stats;
+
+RILL_API void rill_server_get_stats(const rill_server *srv,
+                                    rill_server_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RILL_SERVER_H */

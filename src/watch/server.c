@@ -1,0 +1,1544 @@
+/* rill_server: the network thread of the device side.
+ *
+ * One libwebsockets context on one port serves the Watcher's two WebSocket
+ * paths (/gui_control: JSON text, /gui_data: binary) and plain HTTP
+ * (GET /files/<name> for finished log files). Everything in this file runs
+ * on the network thread, except create/destroy/var_create and the getters
+ * (user threads), which touch only what they say.
+ *
+ * Data path. The tick thread appends records to the `out` ring; a timer on
+ * this thread (every drain_interval_us while anything streams) drains it
+ * and turns each record into messages: for compatibility sinks one shared
+ * header + body pair queued on every /gui_data socket, for a native client
+ * one message on that client's control socket. Each socket has a bounded
+ * queue; a message that does not fit is dropped for that socket alone,
+ * counted, and announced. libwebsockets then writes one queued message
+ * each time the socket is writable, so a slow socket only ever slows its
+ * own queue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "core/internal.h"
+#include "device.h"
+#include "logfile.h"
+#include "logwriter.h"
+#include "native.h"
+#include "wire.h"
+
+/* ---- Messages and per-socket queues -------------------------------------- */
+
+/* A message shared by every socket it is queued on. `data` has LWS_PRE
+ * bytes of headroom that lws_write fills with the frame header. */
+typedef struct rill__msg {
+    uint32_t refs;
+    bool binary;
+    size_t len;
+    uint8_t data[];
+} rill__msg;
+
+static rill__msg *msg_new(size_t len, bool binary) {
+    rill__msg *m = rill__malloc(sizeof *m + LWS_PRE + len);
+    if (m == NULL)
+        return NULL;
+    m->refs = 1;
+    m->binary = binary;
+    m->len = len;
+    return m;
+}
+
+static uint8_t *msg_payload(rill__msg *m) { return m->data + LWS_PRE; }
+
+static void msg_unref(rill__msg *m) {
+    if (m != NULL && --m->refs == 0)
+        rill__free(m);
+}
+
+static rill__msg *msg_text(const char *text, size_t len) {
+    rill__msg *m = msg_new(len, false);
+    if (m != NULL)
+        memcpy(msg_payload(m), text, len);
+    return m;
+}
+
+typedef enum conn_path { PATH_CONTROL = 0, PATH_DATA = 1 } conn_path;
+
+struct rill__conn {
+    rill_server *srv;
+    struct lws *wsi;
+    conn_path path;
+    uint64_t id;
+    char peer[64];
+    bool active;  /* counted in compat_active */
+    bool native;  /* said hello: gets its own streams on this socket */
+    bool closing;
+
+    /* Outgoing queue (a ring of message pointers). */
+    rill__msg **q;
+    size_t q_head, q_len, q_cap, q_bytes;
+    uint64_t drops;
+
+    /* Incoming message being reassembled from fragments. */
+    uint8_t *rx;
+    size_t rx_len, rx_cap;
+    bool rx_too_big;
+
+    /* Native subscriptions, indexed by variable id (max_vars each). */
+    rill__stream **sub_buf;
+    rill__stream **sub_mon;
+    uint32_t *pending_drop_notice; /* buffers dropped, not yet announced */
+
+    rill__conn *next, *prev;
+};
+
+struct rill_server {
+    rill_server_config cfg;
+    char *host, *project, *token, *log_dir, *allow_origin;
+
+    rill__device dev;
+    size_t max_streams;
+    pthread_mutex_t vars_lock; /* user threads creating variables */
+
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    int port;
+    pthread_t net_thread;
+    bool net_started;
+    atomic_bool stop;
+    lws_sorted_usec_list_t drain_sul;
+
+    rill__logwriter *logwriter;
+
+    /* Network thread. */
+    rill__conn *conns;
+    uint64_t next_conn_id;
+    rill__stream *streams; /* every stream, for lookup and final cleanup */
+    size_t n_streams;
+    rill__stream **released; /* EV_RELEASED seen, freed after the drain */
+    size_t n_released;
+    uint8_t *scratch; /* one record's payload */
+    size_t scratch_cap;
+    uint8_t *values_scratch; /* client buffers converted to host order */
+
+    atomic_ullong client_drops;
+    atomic_ullong n_clients;
+    atomic_ullong commands_rejected;
+};
+
+static size_t conn_limit(const rill__conn *c) {
+    return c->srv->cfg.client_queue_bytes;
+}
+
+static int conn_push(rill__conn *c, rill__msg *m) {
+    if (c->q_len == c->q_cap) {
+        size_t cap = c->q_cap ? c->q_cap * 2 : 64;
+        rill__msg **q = rill__malloc(cap * sizeof *q);
+        if (q == NULL)
+            return RILL_ENOMEM;
+        for (size_t i = 0; i < c->q_len; i++)
+            q[i] = c->q[(c->q_head + i) % c->q_cap];
+        rill__free(c->q);
+        c->q = q;
+        c->q_cap = cap;
+        c->q_head = 0;
+    }
+    c->q[(c->q_head + c->q_len) % c->q_cap] = m;
+    c->q_len++;
+    c->q_bytes += m->len;
+    m->refs++;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* Whether `need` more bytes of data fit. An empty queue always takes a
+ * message, however large, so a tiny limit cannot starve a client. */
+static bool conn_has_room(const rill__conn *c, size_t need) {
+    return !c->closing &&
+           (c->q_len == 0 || c->q_bytes + need <= conn_limit(c));
+}
+
+/* Queue data messages (a header + body pair goes in whole or not at all).
+ * False: dropped for this socket. */
+static bool conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b) {
+    if (!conn_has_room(c, a->len + (b ? b->len : 0)))
+        return false;
+    if (conn_push(c, a) != 0)
+        return false;
+    if (b != NULL && conn_push(c, b) != 0)
+        return false;
+    return true;
+}
+
+/* Control replies are small but a client that never reads could pile them
+ * up forever: past twice the data limit (plus 1 MiB) it is disconnected. */
+static void conn_send_text(rill__conn *c, const char *text, size_t len) {
+    if (c->closing)
+        return;
+    if (c->q_bytes + len > conn_limit(c) * 2 + (1u << 20)) {
+        rill__log_warn("closing %s: it does not read its replies",
+                       c->peer);
+        c->closing = true;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    rill__msg *m = msg_text(text, len);
+    if (m == NULL)
+        return;
+    conn_push(c, m);
+    msg_unref(m);
+}
+
+static void conn_send_owned(rill__conn *c, char *text, size_t len) {
+    if (text == NULL)
+        return;
+    conn_send_text(c, text, len);
+    rill__free(text);
+}
+
+/* An error reply built by the caller's fields (see rill__cmd_error). */
+static void send_error(rill__conn *c, const rill__cmd_error *e) {
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__cmd_error_reply(e, &text, &len) == 0)
+        conn_send_owned(c, text, len);
+}
+
+static void send_error_text(rill__conn *c, const rill__cmd *cmd,
+                            const rill__cmd_entry *entry, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
+
+static void send_error_text(rill__conn *c, const rill__cmd *cmd,
+                            const rill__cmd_entry *entry, const char *fmt,
+                            ...) {
+    char message[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    rill__cmd_error e = {
+        .cmd_index = cmd ? cmd->index : RILL__CMD_NONE,
+        .cmd = cmd ? cmd->name : NULL,
+        .var_index = entry ? entry->index : RILL__CMD_NONE,
+        .var = entry ? entry->name : NULL,
+        .message = message,
+        .id = cmd ? cmd->id : (rill__cmd_id){RILL__ID_NONE, 0, NULL},
+    };
+    send_error(c, &e);
+}
+
+static void conn_free(rill__conn *c) {
+    for (size_t i = 0; i < c->q_len; i++)
+        msg_unref(c->q[(c->q_head + i) % c->q_cap]);
+    rill__free(c->q);
+    rill__free(c->rx);
+    rill__free(c->sub_buf);
+    rill__free(c->sub_mon);
+    rill__free(c->pending_drop_notice);
+    rill__free(c);
+}
+
+/* ---- Variables (user threads) -------------------------------------------- */
+
+static size_t n_vars(const rill_server *srv) {
+    return atomic_load_explicit(&srv->dev.n_vars, memory_order_acquire);
+}
+
+static void register_stream(rill_server *srv, rill__stream *s) {
+    s->next = srv->streams;
+    srv->streams = s;
+    srv->n_streams++;
+}
+
+rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
+                          rill_ts_mode mode) {
+    if (srv == NULL || name == NULL || rill_type_size(type) == 0 ||
+        (mode != RILL_TS_DENSE && mode != RILL_TS_SPARSE)) {
+        rill__log_error("rill_var_create: invalid argument");
+        return NULL;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || len >= RILL__VAR_NAME_MAX) {
+        rill__log_error("rill_var_create: name '%s' must be 1 to %d bytes",
+                        name, RILL__VAR_NAME_MAX - 1);
+        return NULL;
+    }
+    pthread_mutex_lock(&srv->vars_lock);
+    rill_var *v = NULL;
+    size_t n = n_vars(srv);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(srv->dev.vars[i]->name, name) == 0) {
+            rill__log_error("rill_var_create: a variable named '%s' exists",
+                            name);
+            goto out;
+        }
+    }
+    if (n == srv->dev.max_vars) {
+        rill__log_error("rill_var_create: '%s': the server holds at most %zu "
+                        "variables (rill_server_config.max_vars)",
+                        name, srv->dev.max_vars);
+        goto out;
+    }
+    v = rill__calloc(1, sizeof *v);
+    if (v == NULL)
+        goto out;
+    v->srv = srv;
+    v->dev = &srv->dev;
+    v->id = (uint32_t)n;
+    v->type = type;
+    v->mode = mode;
+    v->size = rill_type_size(type);
+    memcpy(v->name, name, len + 1);
+    v->compat_watch = rill__stream_create(v, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    v->compat_monitor = rill__stream_create(v, RILL__STREAM_MONITOR,
+                                            RILL__SINK_COMPAT_MONITOR, true, 0);
+    if (v->compat_watch == NULL || v->compat_monitor == NULL) {
+        rill__stream_destroy(v->compat_watch);
+        rill__stream_destroy(v->compat_monitor);
+        rill__free(v);
+        v = NULL;
+        rill__log_error("rill_var_create: '%s': out of memory", name);
+        goto out;
+    }
+    srv->dev.vars[n] = v;
+    /* Publish: readers that see the new count see the whole variable. */
+    atomic_store_explicit(&srv->dev.n_vars, n + 1, memory_order_release);
+out:
+    pthread_mutex_unlock(&srv->vars_lock);
+    return v;
+}
+
+static rill_var *find_var(rill_server *srv, const char *name) {
+    size_t n = n_vars(srv);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(srv->dev.vars[i]->name, name) == 0)
+            return srv->dev.vars[i];
+    return NULL;
+}
+
+/* ---- Posting to the tick thread ------------------------------------------ */
+
+static int post_rt(rill_server *srv, rill__rtcmd_kind kind, rill__stream *s,
+                   uint64_t tick, uint64_t duration, uint32_t period) {
+    rill__rtcmd c = {kind, period, s, tick, duration};
+    int rc = rill_queue_post(srv->dev.cmds, &c, sizeof c);
+    if (rc != 0)
+        atomic_fetch_add(&srv->commands_rejected, 1);
+    return rc;
+}
+
+/* Hand a stream back for freeing; retried from the drain if the queue is
+ * momentarily full. */
+static void release_stream(rill_server *srv, rill__stream *s) {
+    if (s == NULL || s->releasing)
+        return;
+    if (post_rt(srv, RILL__RT_RELEASE, s, 0, 0, 0) == 0)
+        s->releasing = true;
+}
+
+static void unlink_stream(rill_server *srv, rill__stream *s) {
+    for (rill__stream **p = &srv->streams; *p != NULL; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            srv->n_streams--;
+            return;
+        }
+    }
+}
+
+/* ---- Records -> messages -------------------------------------------------- */
+
+static bool stream_running(const rill__stream *s) {
+    int st = atomic_load_explicit(&s->pub_state, memory_order_acquire);
+    return st == RILL__ST_YES || st == RILL__ST_STOPPING;
+}
+
+/* A compatibility record goes to every /gui_data socket: "<id>/<t>" then
+ * the body, both shared. Ids of 100 and more cannot reach pybela. */
+static void fan_out_compat(rill_server *srv, const rill__rec *r,
+                           const uint8_t *payload) {
+    rill_var *v = r->stream->var;
+    char hdr[RILL__BELA_HEADER_MAX];
+    size_t hlen;
+    if (rill__bela_header_encode(v->id, v->type, true, hdr, &hlen) != 0)
+        return;
+    /* A monitor record holds the value; the frame is tick + value (§3.5). */
+    uint8_t frame[RILL__BELA_MONITOR_MAX];
+    size_t blen = r->bytes;
+    if (r->kind == RILL__REC_MONITOR) {
+        blen = rill__bela_monitor_encode(frame, r->ref, v->type, payload);
+        payload = frame;
+    }
+    rill__msg *h = msg_new(hlen, true);
+    rill__msg *b = msg_new(blen, true);
+    if (h == NULL || b == NULL) {
+        msg_unref(h);
+        msg_unref(b);
+        return;
+    }
+    memcpy(msg_payload(h), hdr, hlen);
+    memcpy(msg_payload(b), payload, blen);
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->path != PATH_DATA)
+            continue;
+        if (!conn_send_data(c, h, b)) {
+            c->drops++;
+            atomic_fetch_add(&srv->client_drops, 1);
+        }
+    }
+    msg_unref(h);
+    msg_unref(b);
+}
+
+static void announce_drops(rill__conn *c, rill_var *v, uint32_t n) {
+    char text[160];
+    int len = snprintf(text, sizeof text,
+                       "{\"event\":\"dropped\",\"buffers\":%u,\"total\":%llu,"
+                       "\"variable\":\"%s\"}",
+                       n, (unsigned long long)c->drops, v->name);
+    conn_send_text(c, text, (size_t)len);
+}
+
+/* A native record goes to its one client as one message. Sequence numbers
+ * come from the tick thread (a record it dropped left a gap); drops here
+ * add to `dropped` of the next message that gets through, preceded by a
+ * text notice. */
+static void send_native(rill_server *srv, const rill__rec *r,
+                        const uint8_t *payload) {
+    rill__stream *s = r->stream;
+    rill__conn *c = s->conn;
+    if (c == NULL)
+        return;
+    rill_var *v = s->var;
+    bool monitor = r->kind == RILL__REC_MONITOR;
+    bool sparse = !monitor && v->mode == RILL_TS_SPARSE;
+    rill__native_header h = {
+        .kind = r->kind == RILL__REC_END ? RILL__NATIVE_END
+                : monitor                ? RILL__NATIVE_MONITOR
+                                         : RILL__NATIVE_STREAM,
+        .type = v->type,
+        .flags = (uint8_t)((sparse && r->kind == RILL__REC_BUFFER
+                                ? RILL__NATIVE_FLAG_SPARSE
+                                : 0) |
+                           (r->flags & RILL__REC_FLAG_LAST
+                                ? RILL__NATIVE_FLAG_LAST
+                                : 0)),
+        .var_id = v->id,
+        .seq = r->seq,
+        .first_ts = r->ref,
+        .count = r->count,
+        .dropped = r->dropped + s->net_dropped,
+    };
+    size_t size = rill__native_size(&h);
+    rill__msg *m = size ? msg_new(size, true) : NULL;
+    size_t len = 0;
+    const uint8_t *rel = sparse ? payload + (size_t)r->count * v->size : NULL;
+    if (m == NULL ||
+        rill__native_encode(&h, payload, (const uint32_t *)(const void *)rel,
+                            msg_payload(m), size, &len) != 0) {
+        msg_unref(m);
+        return;
+    }
+    uint32_t *pending = &c->pending_drop_notice[v->id];
+    if (conn_has_room(c, m->len)) {
+        if (*pending != 0) /* the notice goes just before the message */
+            announce_drops(c, v, *pending);
+        *pending = 0;
+        s->net_dropped = 0;
+        conn_push(c, m);
+    } else {
+        s->net_dropped += 1 + r->dropped;
+        *pending += 1 + r->dropped;
+        c->drops++;
+        atomic_fetch_add(&srv->client_drops, 1);
+    }
+    msg_unref(m);
+}
+
+/* A native stream that ended lets go of its client's subscription slot. */
+static void native_stream_ended(rill_server *srv, rill__stream *s) {
+    if (s->conn != NULL && s->conn->sub_buf[s->var->id] == s)
+        s->conn->sub_buf[s->var->id] = NULL;
+    release_stream(srv, s);
+}
+
+static int ensure_scratch(rill_server *srv, size_t n) {
+    if (n <= srv->scratch_cap)
+        return 0;
+    uint8_t *p = rill__malloc(n);
+    if (p == NULL)
+        return RILL_ENOMEM;
+    rill__free(srv->scratch);
+    srv->scratch = p;
+    srv->scratch_cap = n;
+    return 0;
+}
+
+/* Turn records into messages: at least `min_bytes` of them (everything a
+ * released stream may still have in the ring), otherwise a bounded number
+ * so that sockets get serviced even under a flood. */
+static void drain_records(rill_server *srv, size_t min_bytes) {
+    rill__rec r;
+    size_t done = 0;
+    for (int i = 0; i < 4096 || done < min_bytes; i++) {
+        if (rill_ring_read_all(srv->dev.out, &r, sizeof r) != 0)
+            return;
+        done += sizeof r + r.bytes;
+        if (ensure_scratch(srv, r.bytes) != 0) {
+            /* Cannot hold it: skip its bytes, count it lost. */
+            uint8_t sink[256];
+            for (size_t left = r.bytes; left != 0;) {
+                size_t k = rill_ring_read(srv->dev.out, sink,
+                                          RILL__MIN(left, sizeof sink));
+                left -= k;
+            }
+            atomic_fetch_add(&srv->client_drops, 1);
+            continue;
+        }
+        rill_ring_read_all(srv->dev.out, srv->scratch, r.bytes);
+        rill__stream *s = r.stream;
+        if (s->sink == RILL__SINK_CLIENT) {
+            send_native(srv, &r, srv->scratch);
+            if (r.kind == RILL__REC_END || (r.flags & RILL__REC_FLAG_LAST))
+                native_stream_ended(srv, s);
+        } else if (r.kind != RILL__REC_END) {
+            fan_out_compat(srv, &r, srv->scratch);
+        }
+    }
+}
+
+static void broadcast_control(rill_server *srv, const char *text, size_t len) {
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->path == PATH_CONTROL)
+            conn_send_text(c, text, len);
+}
+
+static void handle_events(rill_server *srv) {
+    rill__ev ev;
+    while (rill_queue_pop(srv->dev.events, &ev, sizeof ev, NULL) == 0) {
+        if (ev.kind == RILL__EV_RELEASED) {
+            if (srv->n_released < srv->max_streams)
+                srv->released[srv->n_released++] = ev.stream;
+        } else if (ev.kind == RILL__EV_LOG_STARTED) {
+            char *text = NULL;
+            size_t len = 0;
+            if (rill__cmd_log_scheduled(ev.stream->var->name,
+                                        ev.stream->log_name, ev.start,
+                                        ev.end, &text, &len) == 0) {
+                broadcast_control(srv, text, len);
+                rill__free(text);
+            }
+        }
+    }
+}
+
+/* The log writer closed a file (or gave up on it): tell the clients and
+ * give the stream back. */
+static void handle_log_events(rill_server *srv) {
+    rill__log_ev ev;
+    while (rill__logwriter_poll(srv->logwriter, &ev) == 0) {
+        rill__stream *s = ev.stream;
+        char text[512];
+        int len;
+        if (ev.kind == RILL__LOG_EV_FAILED) {
+            len = snprintf(text, sizeof text,
+                           "{\"error\":{\"message\":\"logging %s to %s/%s "
+                           "failed: %s; the file keeps every buffer written "
+                           "before the failure\",\"variable\":\"%s\"}}",
+                           s->var->name, srv->log_dir, s->log_name,
+                           strerror(ev.err), s->var->name);
+            rill__log_error("logging %s to %s/%s failed: %s",
+                            s->var->name, srv->log_dir, s->log_name,
+                            strerror(ev.err));
+            broadcast_control(srv, text, (size_t)len);
+            continue;
+        }
+        len = snprintf(text, sizeof text,
+                       "{\"event\":\"log-ended\",\"logFileName\":\"%s\","
+                       "\"variable\":\"%s\"}",
+                       s->log_name, s->var->name);
+        broadcast_control(srv, text, (size_t)len);
+        if (s->var->log_stream == s)
+            s->var->log_stream = NULL;
+        release_stream(srv, s);
+    }
+}
+
+static bool anything_streams(rill_server *srv) {
+    return srv->n_streams != 0 || rill_ring_readable(srv->dev.out) != 0 ||
+           srv->conns != NULL;
+}
+
+static void drain(lws_sorted_usec_list_t *sul) {
+    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
+    handle_events(srv);
+    /* Records committed before a release was acknowledged are all readable
+     * now; draining them first makes freeing the stream safe. */
+    drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
+    handle_log_events(srv);
+    /* Released streams: records they emitted before the release was
+     * acknowledged were in the ring ahead of it, drained just above. */
+    for (size_t i = 0; i < srv->n_released; i++) {
+        rill__stream *s = srv->released[i];
+        unlink_stream(srv, s);
+        rill__stream_destroy(s);
+    }
+    srv->n_released = 0;
+    /* Streams whose release could not be posted earlier. */
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next)
+        if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
+            release_stream(srv, s);
+    lws_usec_t next = anything_streams(srv)
+                          ? (lws_usec_t)srv->cfg.drain_interval_us
+                          : 20 * LWS_US_PER_MS;
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain, next);
+}
+
+/* ---- Control messages ------------------------------------------------------ */
+
+static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
+    size_t n = n_vars(srv);
+    rill__var_snapshot *snap = rill__calloc(n ? n : 1, sizeof *snap);
+    if (snap == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        rill_var *v = srv->dev.vars[i];
+        rill__stream *w = c->native ? c->sub_buf[i] : v->compat_watch;
+        rill__stream *m = c->native ? c->sub_mon[i] : v->compat_monitor;
+        snap[i] = (rill__var_snapshot){
+            .name = v->name,
+            .type = v->type,
+            .ts_mode = v->mode,
+            .watched = w != NULL && stream_running(w),
+            .logged = v->log_stream != NULL && stream_running(v->log_stream),
+            .controlled = atomic_load(&v->controlled),
+            .monitor = m ? atomic_load_explicit(&m->pub_period,
+                                                memory_order_acquire)
+                         : 0,
+            .log_file_name = v->log_file_name,
+            .value = rill_var_get(v),
+            .value_input = rill__bits_to_double(atomic_load_explicit(
+                &v->local_bits, memory_order_relaxed)),
+        };
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__cmd_list_reply(srv->cfg.sample_rate,
+                             rill_server_now(srv), snap, n, id, &text,
+                             &len) == 0)
+        conn_send_owned(c, text, len);
+    rill__free(snap);
+}
+
+/* The remote value as the variable's type reads it (C conversion, integer
+ * types truncated toward zero, saturated), widened back to a double. */
+static double as_var_type(const rill_var *v, double d) {
+    switch (v->type) {
+    case RILL_TYPE_CHAR:
+        return !(d == d) || d <= 0 ? 0 : d >= 255 ? 255 : (double)(unsigned char)d;
+    case RILL_TYPE_INT32:
+        return !(d == d) ? 0 : d <= -2147483648.0 ? -2147483648.0
+               : d >= 2147483647.0               ? 2147483647.0
+                                                 : (double)(int32_t)d;
+    case RILL_TYPE_UINT32:
+        return !(d == d) || d <= 0 ? 0 : d >= 4294967295.0 ? 4294967295.0
+                                                           : (double)(uint32_t)d;
+    case RILL_TYPE_FLOAT:
+        return (double)(float)d;
+    case RILL_TYPE_DOUBLE:
+        return d;
+    }
+    return d;
+}
+
+static void set_remote(rill_var *v, double d) {
+    atomic_store_explicit(&v->remote_bits, rill__double_to_bits(as_var_type(v, d)),
+                          memory_order_relaxed);
+}
+
+static double remote(const rill_var *v) {
+    return rill__bits_to_double(
+        atomic_load_explicit(&v->remote_bits, memory_order_relaxed));
+}
+
+static const char *busy_message =
+    "server busy: the command queue to the tick thread is full (is the "
+    "device program calling rill_server_tick?); try again";
+
+static bool too_many_streams(rill_server *srv, rill__conn *c,
+                             const rill__cmd *cmd, const rill__cmd_entry *e) {
+    if (srv->n_streams < srv->max_streams)
+        return false;
+    send_error_text(c, cmd, e,
+                    "%s: the server already runs %zu streams, its limit; "
+                    "\"%s\" skipped",
+                    cmd->name, srv->n_streams, e->name);
+    return true;
+}
+
+/* Open a new log file for `v` (spec §6: created and its header written
+ * before the command reaches the tick thread, so the next list reply
+ * already names it) and start its stream. */
+static void start_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
+                      const rill__cmd_entry *e, rill_var *v) {
+    rill__stream *old = v->log_stream;
+    if (old != NULL &&
+        atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
+            RILL__ST_NO) {
+        send_error_text(c, cmd, e,
+                        "log: \"%s\" is already being logged (or scheduled) "
+                        "to %s; skipped, send unlog first",
+                        v->name, old->log_name);
+        return;
+    }
+    if (too_many_streams(srv, c, cmd, e))
+        return;
+    char name[sizeof old->log_name], path[4096];
+    int fd = -1, err = 0;
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        int rc = rill__logfile_choose_name(srv->log_dir, v->name, name,
+                                           sizeof name);
+        if (rc != 0) {
+            send_error_text(c, cmd, e,
+                            "log: cannot choose a file name for \"%s\" in "
+                            "%s: %s",
+                            v->name, srv->log_dir, rill_strerror(rc));
+            return;
+        }
+        snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        err = errno;
+        if (fd < 0 && err != EEXIST)
+            break;
+    }
+    if (fd < 0) {
+        send_error_text(c, cmd, e, "log: cannot create %s: %s", path,
+                        strerror(err));
+        return;
+    }
+    uint8_t hdr[RILL__VAR_NAME_MAX + 32];
+    size_t hlen = 0;
+    rill__logfile_header_encode(v->name, v->type, (uint32_t)getpid(),
+                                (uint32_t)(uintptr_t)srv, hdr, sizeof hdr,
+                                &hlen);
+    if (write(fd, hdr, hlen) != (ssize_t)hlen) {
+        err = errno;
+        close(fd);
+        send_error_text(c, cmd, e, "log: cannot write the header of %s: %s",
+                        path, strerror(err));
+        return;
+    }
+    rill__stream *s = rill__stream_create(v, RILL__STREAM_BUFFER,
+                                          RILL__SINK_LOG, true, 0);
+    if (s == NULL) {
+        close(fd);
+        send_error_text(c, cmd, e, "log: out of memory");
+        return;
+    }
+    s->log_fd = fd;
+    snprintf(s->log_name, sizeof s->log_name, "%s", name);
+    if (post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0) != 0) {
+        close(fd);
+        rill__stream_destroy(s);
+        send_error_text(c, cmd, e, "log: %s", busy_message);
+        return;
+    }
+    register_stream(srv, s);
+    v->log_stream = s;
+    snprintf(v->log_file_name, sizeof v->log_file_name, "%s", name);
+}
+
+/* The stream a native client has for `v`, created on first use. A watch
+ * asking for a different buffer length replaces it. */
+static rill__stream *native_stream(rill_server *srv, rill__conn *c,
+                                   const rill__cmd *cmd,
+                                   const rill__cmd_entry *e, rill_var *v,
+                                   rill__stream_kind kind, uint32_t length) {
+    rill__stream **slot = kind == RILL__STREAM_MONITOR ? &c->sub_mon[v->id]
+                                                       : &c->sub_buf[v->id];
+    rill__stream *s = *slot;
+    if (s != NULL && kind == RILL__STREAM_BUFFER && s->capacity != length) {
+        s->conn = NULL;
+        release_stream(srv, s);
+        *slot = s = NULL;
+    }
+    if (s != NULL)
+        return s;
+    if (too_many_streams(srv, c, cmd, e))
+        return NULL;
+    s = rill__stream_create(v, kind, RILL__SINK_CLIENT, false, length);
+    if (s == NULL) {
+        send_error_text(c, cmd, e, "%s: out of memory", cmd->name);
+        return NULL;
+    }
+    s->conn = c;
+    register_stream(srv, s);
+    *slot = s;
+    return s;
+}
+
+static uint32_t mask_base(const rill_var *v) {
+    double d = remote(v);
+    if (v->type == RILL_TYPE_INT32)
+        return (uint32_t)(int32_t)as_var_type(v, d);
+    return !(d == d) || d <= 0 ? 0 : d >= 4294967295.0 ? UINT32_MAX : (uint32_t)d;
+}
+
+static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
+                      const rill__cmd_entry *e, rill_var *v) {
+    rill__stream *s = NULL;
+    int rc = 0;
+    bool compat_path = !c->native && (cmd->kind == RILL__CMD_WATCH ||
+                                      cmd->kind == RILL__CMD_UNWATCH ||
+                                      cmd->kind == RILL__CMD_MONITOR);
+    if (compat_path && v->id >= RILL__BELA_COMPAT_MAX_IDS) {
+        send_error_text(c, cmd, e,
+                        "%s: \"%s\" has id %u, and compatibility (pybela) "
+                        "clients can only address ids 0 to 99; use native "
+                        "mode; skipped",
+                        cmd->name, v->name, v->id);
+        return;
+    }
+    switch (cmd->kind) {
+    case RILL__CMD_WATCH:
+        if (c->native) {
+            uint32_t len = (uint32_t)rill__bela_values_per_buffer(
+                v->type, v->mode);
+            s = native_stream(srv, c, cmd, e, v, RILL__STREAM_BUFFER, len);
+            if (s == NULL)
+                return;
+        } else {
+            s = v->compat_watch;
+        }
+        rc = post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0);
+        break;
+    case RILL__CMD_UNWATCH:
+        s = c->native ? c->sub_buf[v->id] : v->compat_watch;
+        if (s != NULL)
+            rc = post_rt(srv, RILL__RT_STOP, s, e->timestamp, 0, 0);
+        break;
+    case RILL__CMD_MONITOR:
+        s = c->native ? native_stream(srv, c, cmd, e, v, RILL__STREAM_MONITOR, 0)
+                      : v->compat_monitor;
+        if (s == NULL)
+            return;
+        atomic_store_explicit(&s->pub_period, e->period, memory_order_release);
+        rc = post_rt(srv, RILL__RT_MONITOR, s, 0, 0, e->period);
+        break;
+    case RILL__CMD_LOG:
+        start_log(srv, c, cmd, e, v);
+        return;
+    case RILL__CMD_UNLOG:
+        if (v->log_stream != NULL)
+            rc = post_rt(srv, RILL__RT_STOP, v->log_stream, e->timestamp, 0, 0);
+        break;
+    case RILL__CMD_CONTROL:
+        if (!atomic_load(&v->controlled)) {
+            atomic_store(&v->remote_bits, atomic_load(&v->local_bits));
+            atomic_store(&v->controlled, true);
+        }
+        return;
+    case RILL__CMD_UNCONTROL:
+        atomic_store(&v->controlled, false);
+        return;
+    case RILL__CMD_SET:
+        set_remote(v, e->value);
+        return;
+    case RILL__CMD_SET_MASK: {
+        uint32_t bits = (mask_base(v) & ~e->mask) | ((uint32_t)e->value & e->mask);
+        set_remote(v, v->type == RILL_TYPE_INT32 ? (double)(int32_t)bits
+                                                 : (double)bits);
+        return;
+    }
+    case RILL__CMD_LIST:
+    case RILL__CMD_UNKNOWN:
+        return;
+    }
+    if (rc != 0)
+        send_error_text(c, cmd, e, "%s: %s", cmd->name, busy_message);
+}
+
+static void run_cmd(rill_server *srv, rill__conn *c, const rill__cmd *cmd) {
+    if (cmd->kind == RILL__CMD_LIST) {
+        send_list(srv, c, &cmd->id);
+        return;
+    }
+    for (size_t i = 0; i < cmd->n_entries; i++) {
+        const rill__cmd_entry *e = &cmd->entries[i];
+        rill_var *v = find_var(srv, e->name);
+        if (v == NULL) {
+            send_error_text(c, cmd, e,
+                            "%s: unknown variable \"%s\"; skipped (a list "
+                            "command gives the names)",
+                            cmd->name, e->name);
+            continue;
+        }
+        run_entry(srv, c, cmd, e, v);
+    }
+}
+
+static void set_active(rill_server *srv, rill__conn *c, bool active) {
+    if (c->active == active)
+        return;
+    c->active = active;
+    atomic_fetch_add(&srv->dev.compat_active, active ? 1 : -1);
+}
+
+/* {"rill":"hello","version":1} switches a control socket to native mode.
+ * Old clients never send it and never see native messages. */
+static bool is_hello(const char *text, size_t len) {
+    static const char key[] = "\"rill\"";
+    if (memmem(text, len, key, sizeof key - 1) == NULL)
+        return false;
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    json_t *r = json_object_get(root, "rill");
+    bool hello = json_is_string(r) && strcmp(json_string_value(r), "hello") == 0;
+    json_decref(root);
+    return hello;
+}
+
+static void go_native(rill_server *srv, rill__conn *c) {
+    size_t n = srv->dev.max_vars;
+    if (!c->native) {
+        c->sub_buf = rill__calloc(n, sizeof *c->sub_buf);
+        c->sub_mon = rill__calloc(n, sizeof *c->sub_mon);
+        c->pending_drop_notice = rill__calloc(n, sizeof *c->pending_drop_notice);
+        if (c->sub_buf == NULL || c->sub_mon == NULL ||
+            c->pending_drop_notice == NULL) {
+            send_error_text(c, NULL, NULL, "hello: out of memory");
+            return;
+        }
+        c->native = true;
+        set_active(srv, c, false); /* native data ignores the active set */
+    }
+    char text[256];
+    int len = snprintf(text, sizeof text,
+                       "{\"rill\":\"hello\",\"version\":%d,\"maxValues\":%d,"
+                       "\"queueBytes\":%zu,\"sampleRate\":%.17g}",
+                       RILL__NATIVE_VERSION, RILL__NATIVE_MAX_VALUES,
+                       srv->cfg.client_queue_bytes, srv->cfg.sample_rate);
+    conn_send_text(c, text, (size_t)len);
+}
+
+static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
+                            size_t len) {
+    if (is_hello(text, len)) {
+        go_native(srv, c);
+        return;
+    }
+    rill__cmd_msg *msg = NULL;
+    if (rill__cmd_parse(text, len, &msg) != 0) {
+        send_error_text(c, NULL, NULL, "out of memory parsing a message");
+        return;
+    }
+    for (size_t i = 0; i < msg->n_errors; i++)
+        send_error(c, &msg->errors[i]);
+    if (msg->status == 0) {
+        if (msg->event == RILL__EVENT_CONNECTION_REPLY ||
+            msg->event == RILL__EVENT_ACTIVE)
+            set_active(srv, c, !c->native);
+        else if (msg->event == RILL__EVENT_INACTIVE)
+            set_active(srv, c, false);
+        for (size_t i = 0; i < msg->n_cmds; i++)
+            run_cmd(srv, c, &msg->cmds[i]);
+    }
+    rill__cmd_msg_destroy(msg);
+}
+
+/* Errors about what a client sent on a data path go to its control
+ * socket: itself in native mode, otherwise the control sockets of the same
+ * peer. Never as text on /gui_data: pybela's data task dies on a text
+ * frame (spec §7). */
+static void report_data_error(rill_server *srv, rill__conn *c,
+                              const char *err) {
+    rill__log_warn("%s: %s", c->peer, err);
+    for (rill__conn *k = srv->conns; k != NULL; k = k->next) {
+        if (k->path != PATH_CONTROL)
+            continue;
+        if (k == c || (c->path == PATH_DATA && strcmp(k->peer, c->peer) == 0))
+            send_error_text(k, NULL, NULL, "%s; buffer ignored", err);
+    }
+}
+
+/* A client's buffer for the device (spec §4), fully validated first. */
+static void on_client_buffer(rill_server *srv, rill__conn *c,
+                             const uint8_t *data, size_t len) {
+    static const uint8_t empty[1];
+    rill__client_buffer b;
+    char err[RILL__WIRE_ERR_CAP];
+    if (rill__client_buffer_parse(data ? data : empty, len, &b, err,
+                                  sizeof err) != 0) {
+        report_data_error(srv, c, err);
+        return;
+    }
+    if (srv->cfg.on_buffer == NULL)
+        return;
+    rill__wire_get_values(srv->values_scratch, b.type, b.values, b.count);
+    srv->cfg.on_buffer(srv, b.id, b.type, srv->values_scratch, b.count,
+                       srv->cfg.user);
+}
+
+/* ---- libwebsockets ----------------------------------------------------------- */
+
+/* Constant-time comparison, so a token cannot be guessed byte by byte. */
+static bool token_equal(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* With a token configured, a request must carry it as ?token=... or as
+ * "Authorization: Bearer ...". */
+static bool authorized(rill_server *srv, struct lws *wsi) {
+    if (srv->token == NULL)
+        return true;
+    char buf[512];
+    const char *v = lws_get_urlarg_by_name(wsi, "token=", buf, (int)sizeof buf);
+    if (v != NULL && token_equal(v, srv->token))
+        return true;
+    char auth[512];
+    if (lws_hdr_copy(wsi, auth, (int)sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+        strncmp(auth, "Bearer ", 7) == 0 && token_equal(auth + 7, srv->token))
+        return true;
+    return false;
+}
+
+/* Browsers send Origin; a page from another site must not drive the
+ * device. Allowed: no Origin (non-browser clients), the server's own
+ * origin (Origin's host:port equals Host), and --allow-origin. */
+static bool origin_ok(rill_server *srv, struct lws *wsi) {
+    char origin[256], host[256];
+    if (lws_hdr_copy(wsi, origin, (int)sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+        return true;
+    if (srv->allow_origin != NULL && strcmp(origin, srv->allow_origin) == 0)
+        return true;
+    if (lws_hdr_copy(wsi, host, (int)sizeof host, WSI_TOKEN_HOST) <= 0)
+        return false;
+    const char *o = strstr(origin, "://");
+    return o != NULL && strcmp(o + 3, host) == 0;
+}
+
+/* Answer a WebSocket upgrade request with an error status. Written by hand
+ * because lws words the status line of a refused upgrade as HTTP/1.0, which
+ * WebSocket clients (Python's websockets among them) reject as invalid, so
+ * the user would never see why. */
+static int refuse_upgrade(struct lws *wsi, int status, const char *reason,
+                          const char *message) {
+    uint8_t buf[LWS_PRE + 512];
+    char *p = (char *)buf + LWS_PRE;
+    int n = snprintf(p, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%s\n",
+                     status, reason, strlen(message) + 1, message);
+    if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
+        lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+    return 1;
+}
+
+static int uri_path(struct lws *wsi, char *buf, int cap) {
+    int n = lws_hdr_copy(wsi, buf, cap, WSI_TOKEN_GET_URI);
+    if (n <= 0)
+        buf[0] = '\0';
+    return n;
+}
+
+/* GET /files/<name>: a finished log file from the log directory. */
+static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
+    const char *name = uri + strlen("/files/");
+    if (*name == '\0' || strchr(name, '/') != NULL || name[0] == '.' ||
+        strlen(name) > 200) {
+        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                               "bad file name: use /files/<name> with a name "
+                               "from the list reply's logFileName");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next) {
+        if (s->sink == RILL__SINK_LOG && strcmp(s->log_name, name) == 0) {
+            lws_return_http_status(wsi, 409,
+                                   "this file is still being logged; "
+                                   "unlog the variable, then fetch it");
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such log file");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    int n = lws_serve_http_file(wsi, path, "application/octet-stream", NULL, 0);
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+        return -1;
+    return 0;
+}
+
+static int on_http(rill_server *srv, struct lws *wsi) {
+    char uri[512];
+    uri_path(wsi, uri, (int)sizeof uri);
+    if (!authorized(srv, wsi)) {
+        lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED,
+                               "this server needs a token: add ?token=...");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    if (strncmp(uri, "/files/", 7) == 0)
+        return serve_file(srv, wsi, uri);
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+                           "rill serve: WebSocket paths /gui_control and "
+                           "/gui_data; log files at /files/<name>");
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
+                       const void *in, size_t len) {
+    if (lws_is_first_fragment(wsi)) {
+        c->rx_len = 0;
+        c->rx_too_big = false;
+    }
+    size_t max = srv->cfg.max_message_bytes;
+    if (!c->rx_too_big) {
+        if (c->rx_len + len > max) {
+            c->rx_too_big = true;
+        } else {
+            if (c->rx_len + len > c->rx_cap) {
+                size_t cap = RILL__MAX(c->rx_cap * 2, c->rx_len + len);
+                uint8_t *p = rill__realloc(c->rx, cap + 1);
+                if (p == NULL) {
+                    c->rx_too_big = true;
+                } else {
+                    c->rx = p;
+                    c->rx_cap = cap;
+                }
+            }
+            if (!c->rx_too_big) {
+                memcpy(c->rx + c->rx_len, in, len);
+                c->rx_len += len;
+            }
+        }
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
+        return;
+    bool binary = lws_frame_is_binary(wsi) != 0;
+    if (c->rx_too_big) {
+        rill__log_warn("%s sent a message over %zu bytes", c->peer,
+                       max);
+        char err[128];
+        snprintf(err, sizeof err,
+                 "message over %zu bytes (the server's max_message_bytes); "
+                 "send smaller messages",
+                 max);
+        if (c->path == PATH_DATA)
+            report_data_error(srv, c, err);
+        else
+            send_error_text(c, NULL, NULL, "%s; ignored", err);
+        return;
+    }
+    if (c->path == PATH_DATA || (binary && c->native)) {
+        on_client_buffer(srv, c, c->rx, c->rx_len);
+    } else if (binary) {
+        send_error_text(c, NULL, NULL,
+                        "binary message on /gui_control ignored: control "
+                        "messages are JSON text (send {\"rill\":\"hello\"} "
+                        "first to send buffers here)");
+    } else {
+        on_control_text(srv, c, (const char *)c->rx, c->rx_len);
+    }
+}
+
+static void on_close(rill_server *srv, rill__conn *c) {
+    set_active(srv, c, false);
+    if (c->native) {
+        for (size_t i = 0; i < srv->dev.max_vars; i++) {
+            rill__stream *s[2] = {c->sub_buf[i], c->sub_mon[i]};
+            for (int k = 0; k < 2; k++) {
+                if (s[k] != NULL) {
+                    s[k]->conn = NULL;
+                    release_stream(srv, s[k]);
+                }
+            }
+        }
+    }
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    atomic_fetch_sub(&srv->n_clients, 1);
+    conn_free(c);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason,
+                    void *user, void *in, size_t len) {
+    rill_server *srv = lws_context_user(lws_get_context(wsi));
+    rill__conn **pc = user;
+    rill__conn *c = pc != NULL ? *pc : NULL;
+    char uri[256];
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(srv, wsi);
+
+    /* Refused before the upgrade, with a status saying why (>0 tells lws
+     * we answered). */
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        uri_path(wsi, uri, (int)sizeof uri);
+        if (strcmp(uri, "/gui_control") != 0 && strcmp(uri, "/gui_data") != 0) {
+            rill__log_warn("refused a WebSocket to unknown path %s",
+                           uri);
+            return refuse_upgrade(wsi, 404, "Not Found",
+                                  "WebSocket paths are /gui_control and "
+                                  "/gui_data");
+        }
+        if (!authorized(srv, wsi)) {
+            rill__log_warn("refused a WebSocket without the token");
+            return refuse_upgrade(wsi, 401, "Unauthorized",
+                                  "this server needs a token: add ?token=... "
+                                  "to the URL or send 'Authorization: Bearer "
+                                  "...'");
+        }
+        if (!origin_ok(srv, wsi)) {
+            rill__log_warn("refused a WebSocket from a foreign "
+                           "Origin (use --allow-origin to permit it)");
+            return refuse_upgrade(wsi, 403, "Forbidden",
+                                  "pages from this Origin may not connect; "
+                                  "start the server with --allow-origin");
+        }
+        return 0;
+
+    case LWS_CALLBACK_ESTABLISHED: {
+        uri_path(wsi, uri, (int)sizeof uri);
+        c = rill__calloc(1, sizeof *c);
+        if (c == NULL)
+            return -1;
+        c->srv = srv;
+        c->wsi = wsi;
+        c->path = strcmp(uri, "/gui_data") == 0 ? PATH_DATA : PATH_CONTROL;
+        c->id = ++srv->next_conn_id;
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        c->next = srv->conns;
+        if (srv->conns != NULL)
+            srv->conns->prev = c;
+        srv->conns = c;
+        *pc = c;
+        atomic_fetch_add(&srv->n_clients, 1);
+        if (c->path == PATH_CONTROL) {
+            /* The first message on a control socket, to it alone (the
+             * spec's fix of Bela's broadcast). */
+            char *text = NULL;
+            size_t tlen = 0;
+            if (rill__cmd_connection_event(srv->project, &text, &tlen) == 0)
+                conn_send_owned(c, text, tlen);
+        }
+        return 0;
+    }
+
+    case LWS_CALLBACK_RECEIVE:
+        if (c != NULL)
+            on_receive(srv, c, wsi, in, len);
+        return 0;
+
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        if (c == NULL)
+            return 0;
+        if (c->closing && c->q_len == 0)
+            return -1;
+        if (c->q_len == 0)
+            return 0;
+        rill__msg *m = c->q[c->q_head];
+        c->q_head = (c->q_head + 1) % c->q_cap;
+        c->q_len--;
+        c->q_bytes -= m->len;
+        int n = lws_write(wsi, msg_payload(m), m->len,
+                          m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        msg_unref(m);
+        if (n < 0)
+            return -1;
+        if (c->q_len != 0 || c->closing)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+
+    case LWS_CALLBACK_CLOSED:
+        if (c != NULL) {
+            on_close(srv, c);
+            *pc = NULL;
+        }
+        return 0;
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        return 0;
+
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"rill", callback, sizeof(rill__conn *), 64 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_to_rill(int level, const char *line) {
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    rill__log(level == LLL_ERR ? RILL_LOG_ERROR : RILL_LOG_WARN,
+              "libwebsockets: %.*s", (int)n, line);
+}
+
+static void *net_main(void *arg) {
+    rill_server *srv = arg;
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain, 1);
+    while (!atomic_load(&srv->stop))
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    /* On the thread that serviced it; closing the sockets runs on_close. */
+    lws_context_destroy(srv->ctx);
+    srv->ctx = NULL;
+    return NULL;
+}
+
+/* ---- Create / destroy ---------------------------------------------------------- */
+
+rill_server_config rill_server_config_default(void) {
+    rill_server_config cfg = {
+        .host = "127.0.0.1",
+        .port = 5555,
+        .sample_rate = 44100.0,
+        .project_name = "rill",
+        .token = NULL,
+        .log_dir = ".",
+        .allow_origin = NULL,
+        .max_vars = 256,
+        .client_queue_bytes = 8u << 20,
+        .out_ring_bytes = 8u << 20,
+        .log_ring_bytes = 8u << 20,
+        .max_message_bytes = 64u << 10,
+        .drain_interval_us = 250,
+        .on_buffer = NULL,
+        .user = NULL,
+    };
+    return cfg;
+}
+
+/* Try the address before handing it to libwebsockets: lws reports a failed
+ * bind only as a failed context (and leaks a little doing so), while the
+ * user needs to know whether the port is taken, the address is not one of
+ * this machine's, or a privileged port needs root. */
+static int probe_bind(const char *host, int port) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int gai = getaddrinfo(host, service, &hints, &res);
+    if (gai != 0) {
+        rill__log_error("cannot listen on %s:%d: %s", host, port,
+                        gai_strerror(gai));
+        return RILL_EIO;
+    }
+    int rc = 0;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        int err = errno;
+        rill__log_error("cannot listen on %s:%d: %s%s", host, port,
+                        strerror(err),
+                        err == EADDRINUSE ? " (another program uses the "
+                                            "port: pick another with --port)"
+                        : err == EADDRNOTAVAIL ? " (not an address of this "
+                                                 "machine)"
+                        : err == EACCES ? " (ports below 1024 need root)"
+                                        : "");
+        rc = RILL_EIO;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+static char *dup_or_null(const char *s, int *rc) {
+    if (s == NULL)
+        return NULL;
+    char *d = rill__strdup(s);
+    if (d == NULL)
+        *rc = RILL_ENOMEM;
+    return d;
+}
+
+int rill_server_create(const rill_server_config *cfg, rill_server **out) {
+    if (cfg == NULL || out == NULL || cfg->host == NULL || cfg->port < 0 ||
+        cfg->port > 65535 || cfg->max_vars == 0 || cfg->max_vars > 100000 ||
+        cfg->client_queue_bytes == 0 || cfg->max_message_bytes < 64 ||
+        cfg->drain_interval_us == 0 || !(cfg->sample_rate >= 0))
+        return RILL_EINVAL;
+    *out = NULL;
+    int rc = 0;
+    rill_server *srv = rill__calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return RILL_ENOMEM;
+    srv->cfg = *cfg;
+    srv->host = dup_or_null(cfg->host, &rc);
+    srv->project = dup_or_null(cfg->project_name ? cfg->project_name : "rill", &rc);
+    srv->token = cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
+    srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
+    srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
+    pthread_mutex_init(&srv->vars_lock, NULL);
+    atomic_init(&srv->stop, false);
+    if (rc != 0)
+        goto fail;
+    srv->max_streams = cfg->max_vars * 4 + 4096;
+    if ((rc = rill__device_init(&srv->dev, cfg->max_vars, srv->max_streams,
+                                cfg->out_ring_bytes, cfg->log_ring_bytes)) != 0)
+        goto fail;
+    srv->released = rill__calloc(srv->max_streams, sizeof *srv->released);
+    srv->values_scratch = rill__malloc(cfg->max_message_bytes * 2);
+    if (srv->released == NULL || srv->values_scratch == NULL) {
+        rc = RILL_ENOMEM;
+        goto fail;
+    }
+    struct stat st;
+    if (stat(srv->log_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rill__log_error("log directory %s does not exist",
+                        srv->log_dir);
+        rc = RILL_ENOTFOUND;
+        goto fail;
+    }
+    if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
+        goto fail;
+    if ((rc = rill__logwriter_start(srv->dev.log, &srv->logwriter)) != 0)
+        goto fail;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = srv->host;
+    info.protocols = protocols;
+    info.user = srv;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(srv->host, ':') == NULL);
+    info.pt_serv_buf_size = 64 * 1024;
+    info.count_threads = 1;
+    srv->ctx = lws_create_context(&info);
+    if (srv->ctx == NULL) {
+        rill__log_error("cannot listen on %s:%d (in use, or not "
+                        "an address of this machine)",
+                        srv->host, cfg->port);
+        rc = RILL_EIO;
+        goto fail;
+    }
+    srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
+    srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
+    if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
+        rc = RILL_ESYS;
+        goto fail;
+    }
+    srv->net_started = true;
+    *out = srv;
+    return 0;
+fail:
+    rill_server_destroy(srv);
+    return rc;
+}
+
+/* Log streams still running when the server stops: the tick thread is
+ * gone (the caller stopped ticking), so their partial buffers are written
+ * here, zero-padded as at a normal stop, and the files closed. */
+static void finalize_logs(rill_server *srv) {
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next) {
+        if (s->sink != RILL__SINK_LOG || s->log_fd < 0)
+            continue;
+        if (s->count != 0 && !s->log_failed) {
+            size_t size = s->var->size;
+            memset(s->buf + s->values_off + (size_t)s->count * size, 0,
+                   (size_t)(s->capacity - s->count) * size);
+            if (s->var->mode == RILL_TS_SPARSE)
+                memset(s->buf + s->rel_off + (size_t)s->count * 4, 0,
+                       (size_t)(s->capacity - s->count) * 4);
+            memcpy(s->buf, &s->ref, sizeof s->ref);
+            if (write(s->log_fd, s->buf, s->buf_bytes) != (ssize_t)s->buf_bytes)
+                rill__log_error("finishing %s/%s: %s",
+                                srv->log_dir, s->log_name, strerror(errno));
+        }
+        fsync(s->log_fd);
+        close(s->log_fd);
+        s->log_fd = -1;
+    }
+}
+
+void rill_server_destroy(rill_server *srv) {
+    if (srv == NULL)
+        return;
+    if (srv->net_started) {
+        atomic_store(&srv->stop, true);
+        lws_cancel_service(srv->ctx);
+        pthread_join(srv->net_thread, NULL);
+    }
+    if (srv->ctx != NULL) /* created, but the network thread never ran */
+        lws_context_destroy(srv->ctx);
+    rill__logwriter_stop(srv->logwriter); /* writes what the ring holds */
+    finalize_logs(srv);
+    while (srv->streams != NULL) {
+        rill__stream *s = srv->streams;
+        srv->streams = s->next;
+        rill__stream_destroy(s);
+    }
+    size_t n = n_vars(srv);
+    for (size_t i = 0; i < n; i++) {
+        rill_var *v = srv->dev.vars[i];
+        rill__stream_destroy(v->compat_watch);
+        rill__stream_destroy(v->compat_monitor);
+        rill__free(v);
+    }
+    rill__device_deinit(&srv->dev);
+    pthread_mutex_destroy(&srv->vars_lock);
+    rill__free(srv->scratch);
+    rill__free(srv->values_scratch);
+    rill__free(srv->released);
+    rill__free(srv->host);
+    rill__free(srv->project);
+    rill__free(srv->token);
+    rill__free(srv->log_dir);
+    rill__free(srv->allow_origin);
+    rill__free(srv);
+}
+
+int rill_server_port(const rill_server *srv) { return srv->port; }
+
+void rill_server_tick(rill_server *srv, uint64_t frame) {
+    rill__device_tick(&srv->dev, frame);
+}
+
+uint64_t rill_server_now(const rill_server *srv) {
+    return atomic_load_explicit(&((rill_server *)srv)->dev.pub_now,
+                                memory_order_acquire);
+}
+
+void rill_server_get_stats(const rill_server *srv, rill_server_stats *out) {
+    rill_server *s = (rill_server *)srv;
+    out->buffers_produced = atomic_load(&s->dev.buffers_produced);
+    out->tick_drops = atomic_load(&s->dev.tick_drops);
+    out->client_drops = atomic_load(&s->client_drops);
+    out->clients = atomic_load(&s->n_clients);
+    out->commands_rejected = atomic_load(&s->commands_rejected);
+}

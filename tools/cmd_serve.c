@@ -1,0 +1,171 @@
+/* rill serve: the device side as a program. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "demo.h"
+#include "rill/rill.h"
+
+static const char serve_usage[] =
+    "usage: rill serve [options]\n"
+    "\n"
+    "Serve live variables over Bela's Watcher protocol (pybela works against\n"
+    "it unchanged) and rill's native protocol, on one port: WebSocket paths\n"
+    "/gui_control and /gui_data, finished log files at GET /files/<name>.\n"
+    "\n"
+    "options:\n"
+    "  --source SRC       what produces the data; 'demo' (the default): a\n"
+    "                     built-in producer clocked in real time\n"
+    "  --host ADDR        address to bind (default 127.0.0.1; 0.0.0.0 opens\n"
+    "                     it to the network: use --token then)\n"
+    "  --port N           TCP port (default 5555; 0 picks a free one)\n"
+    "  --rate HZ          frames per second (default 44100)\n"
+    "  --block N          frames per block of the source (default 64)\n"
+    "  --token T          clients must present T (?token=T or\n"
+    "                     'Authorization: Bearer T'); pybela cannot, so use\n"
+    "                     it with rill clients\n"
+    "  --log-dir DIR      where 'log' writes files (default .)\n"
+    "  --project NAME     project name sent to clients (default rill-demo)\n"
+    "  --queue-bytes N    per-client send queue; a client that falls this far\n"
+    "                     behind loses whole buffers, counted and announced\n"
+    "                     (default 8388608)\n"
+    "  --allow-origin O   also accept browser pages from origin O\n"
+    "  -v, --verbose      print informational messages too\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "examples:\n"
+    "  rill serve                          # demo on ws://127.0.0.1:5555\n"
+    "  rill serve --port 0 --log-dir /tmp  # any free port, logs in /tmp\n"
+    "  rill serve --host 0.0.0.0 --token s3cret\n"
+    "\n"
+    "Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; log files are finished.\n";
+
+static rill_log_level verbosity = RILL_LOG_WARN;
+
+static void print_log(rill_log_level level, const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "rill serve: %s: %s\n", rill_log_level_name(level), msg);
+}
+
+static int parse_number(const char *opt, const char *s, double min, double max,
+                        double *out) {
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= min && v <= max)) {
+        fprintf(stderr, "rill serve: %s expects a number from %g to %g, got '%s'\n",
+                opt, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"source", required_argument, NULL, 's'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"rate", required_argument, NULL, 'r'},
+        {"block", required_argument, NULL, 'b'},
+        {"token", required_argument, NULL, 't'},
+        {"log-dir", required_argument, NULL, 'l'},
+        {"project", required_argument, NULL, 'P'},
+        {"queue-bytes", required_argument, NULL, 'q'},
+        {"allow-origin", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    rill_server_config cfg = rill_server_config_default();
+    cfg.project_name = "rill-demo";
+    const char *source = "demo";
+    double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': source = optarg; break;
+        case 'H': cfg.host = optarg; break;
+        case 'p': if (parse_number("--port", optarg, 0, 65535, &port)) return EXIT_USAGE; break;
+        case 'r': if (parse_number("--rate", optarg, 1, 1e7, &rate)) return EXIT_USAGE; break;
+        case 'b': if (parse_number("--block", optarg, 1, 65536, &block)) return EXIT_USAGE; break;
+        case 't': cfg.token = optarg; break;
+        case 'l': cfg.log_dir = optarg; break;
+        case 'P': cfg.project_name = optarg; break;
+        case 'q': if (parse_number("--queue-bytes", optarg, 1, 1e12, &queue)) return EXIT_USAGE; break;
+        case 'o': cfg.allow_origin = optarg; break;
+        case 'v': verbosity = RILL_LOG_DEBUG; break;
+        case 'h': fputs(serve_usage, stdout); return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'rill serve --help' for the options.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rill serve: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (strcmp(source, "demo") != 0) {
+        fprintf(stderr, "rill serve: unknown source '%s' (available: demo)\n",
+                source);
+        return EXIT_USAGE;
+    }
+    cfg.port = (int)port;
+    cfg.sample_rate = rate;
+    cfg.client_queue_bytes = (size_t)queue;
+    rill_set_log_callback(print_log, verbosity, NULL);
+
+    /* Signals are taken synchronously by this thread with sigwait; every
+     * thread the server starts inherits the blocked mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rill_server *srv = NULL;
+    int rc = rill_server_create(&cfg, &srv);
+    if (rc != 0) {
+        fprintf(stderr, "rill serve: not started (%s; the reason is above)\n",
+                rill_strerror(rc));
+        return EXIT_FAILED;
+    }
+    demo *d = NULL;
+    rc = demo_start(srv, rate, (unsigned)block, &d);
+    if (rc != 0) {
+        fprintf(stderr, "rill serve: cannot start the demo source: %s\n",
+                rill_strerror(rc));
+        rill_server_destroy(srv);
+        return EXIT_FAILED;
+    }
+    printf("rill serve: listening on ws://%s:%d (project %s, source %s, "
+           "%g Hz, %u-frame blocks%s)\n",
+           cfg.host, rill_server_port(srv), cfg.project_name, source, rate,
+           (unsigned)block, cfg.token ? ", token required" : "");
+    printf("rill serve: control ws://%s:%d/gui_control, data "
+           "ws://%s:%d/gui_data, log files http://%s:%d/files/<name> (from %s)\n",
+           cfg.host, rill_server_port(srv), cfg.host, rill_server_port(srv),
+           cfg.host, rill_server_port(srv), cfg.log_dir);
+    demo_describe(d, stdout);
+    printf("rill serve: press Ctrl-C to stop\n");
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    demo_stop(d);
+    rill_server_stats st;
+    rill_server_get_stats(srv, &st);
+    rill_server_destroy(srv);
+    printf("rill serve: stopped; %llu buffers produced, %llu dropped on the "
+           "tick thread, %llu dropped for slow clients\n",
+           (unsigned long long)st.buffers_produced,
+           (unsigned long long)st.tick_drops,
+           (unsigned long long)st.client_drops);
+    return EXIT_OK;
+}

@@ -1,0 +1,10 @@
+/* The rill tool's subcommands. Each is `int cmd_<name>(argc, argv)` with
+ * argv[0] the command's name; it returns a process exit status. */
+#ifndef RILL_TOOLS_COMMANDS_H
+#define RILL_TOOLS_COMMANDS_H
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+int cmd_serve(int argc, char **argv);
+
+#endif

@@ -1,0 +1,143 @@
+/* The demo source. Its thread plays the part of a device's audio loop:
+ * once per block it wakes at an absolute deadline, then for each frame
+ * ticks the server and sets every variable, exactly as a Bela program does
+ * in render(). Nothing in that loop allocates, locks or does I/O.
+ *
+ * Variables (registration order = id):
+ *   0 frame    int32  dense   the frame number (value == its tick)
+ *   1 frame_d  double dense   the frame number
+ *   2 sine     float  dense   gain * 0.5 sin(2 pi 440 t)
+ *   3 noise    float  dense   white noise in [-0.5, 0.5)
+ *   4 chirp    float  dense   0.5 sin, log sweep 20 Hz -> 20 kHz every 10 s
+ *   5 events   int32  sparse  the frame number, on frames where
+ *                             frame % 64 == 0 or frame % 100 == 7
+ *   6 level    double sparse  RMS of the previous block of sine, once per
+ *                             block at the block's first frame
+ *   7 gain     float  dense   1.0; the sine is scaled by rill_var_get(gain),
+ *                             so a client that controls it changes the sine
+ *   8 flags    uint32 dense   0 (a bit field for setMask)
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "demo.h"
+
+enum { V_FRAME, V_FRAME_D, V_SINE, V_NOISE, V_CHIRP, V_EVENTS, V_LEVEL,
+       V_GAIN, V_FLAGS, N_VARS };
+
+static const struct {
+    const char *name;
+    rill_type type;
+    rill_ts_mode mode;
+    const char *what;
+} var_specs[N_VARS] = {
+    {"frame", RILL_TYPE_INT32, RILL_TS_DENSE, "the frame number"},
+    {"frame_d", RILL_TYPE_DOUBLE, RILL_TS_DENSE, "the frame number"},
+    {"sine", RILL_TYPE_FLOAT, RILL_TS_DENSE, "gain * 0.5 sin(2 pi 440 t)"},
+    {"noise", RILL_TYPE_FLOAT, RILL_TS_DENSE, "white noise in [-0.5, 0.5)"},
+    {"chirp", RILL_TYPE_FLOAT, RILL_TS_DENSE, "log sweep 20 Hz - 20 kHz / 10 s"},
+    {"events", RILL_TYPE_INT32, RILL_TS_SPARSE,
+     "frame number when frame % 64 == 0 or % 100 == 7"},
+    {"level", RILL_TYPE_DOUBLE, RILL_TS_SPARSE, "RMS of the last block of sine"},
+    {"gain", RILL_TYPE_FLOAT, RILL_TS_DENSE, "1.0; scales sine (control it)"},
+    {"flags", RILL_TYPE_UINT32, RILL_TS_DENSE, "0 (bits for setMask)"},
+};
+
+struct demo {
+    rill_server *srv;
+    rill_var *v[N_VARS];
+    double rate;
+    unsigned block;
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+static void *demo_main(void *arg) {
+    demo *d = arg;
+    const double two_pi = 6.283185307179586;
+    const double sweep_s = 10.0, f0 = 20.0, f1 = 20000.0;
+    const double k = log(f1 / f0) / sweep_s;
+    uint64_t rng = 0x853c49e6748fea9bULL;
+    uint64_t frame = 0;
+    double sine_phase = 0.0, sum_sq = 0.0;
+    uint64_t period_ns = (uint64_t)((double)d->block * 1e9 / d->rate);
+    uint64_t deadline = rill_clock_now_ns();
+    while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+        for (unsigned i = 0; i < d->block; i++, frame++) {
+            rill_server_tick(d->srv, frame);
+            rill_var_set_int32(d->v[V_FRAME], (int32_t)(frame & 0x7fffffff));
+            rill_var_set_double(d->v[V_FRAME_D], (double)frame);
+            rill_var_set_float(d->v[V_GAIN], 1.0f);
+            float gain = (float)rill_var_get(d->v[V_GAIN]);
+            float s = gain * 0.5f * (float)sin(two_pi * sine_phase);
+            sine_phase += 440.0 / d->rate;
+            sine_phase -= floor(sine_phase);
+            rill_var_set_float(d->v[V_SINE], s);
+            rng ^= rng >> 12;
+            rng ^= rng << 25;
+            rng ^= rng >> 27;
+            double u = (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+            rill_var_set_float(d->v[V_NOISE], (float)(u - 0.5));
+            double t = fmod((double)frame / d->rate, sweep_s);
+            double chirp_phase = f0 * (exp(k * t) - 1.0) / k;
+            rill_var_set_float(d->v[V_CHIRP],
+                               (float)(0.5 * sin(two_pi * chirp_phase)));
+            if (frame % 64 == 0 || frame % 100 == 7)
+                rill_var_set_int32(d->v[V_EVENTS], (int32_t)(frame & 0x7fffffff));
+            if (i == 0) {
+                rill_var_set_double(d->v[V_LEVEL], sqrt(sum_sq / d->block));
+                sum_sq = 0.0;
+            }
+            sum_sq += (double)s * s;
+            rill_var_set_uint32(d->v[V_FLAGS], 0);
+        }
+        deadline += period_ns;
+        rill_clock_sleep_until_ns(deadline);
+    }
+    return NULL;
+}
+
+int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
+    demo *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return RILL_ENOMEM;
+    d->srv = srv;
+    d->rate = rate;
+    d->block = block;
+    for (int i = 0; i < N_VARS; i++) {
+        d->v[i] = rill_var_create(srv, var_specs[i].name, var_specs[i].type,
+                                  var_specs[i].mode);
+        if (d->v[i] == NULL) {
+            free(d);
+            return RILL_EINVAL;
+        }
+    }
+    atomic_init(&d->stop, false);
+    if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {
+        free(d);
+        return RILL_ESYS;
+    }
+    *out = d;
+    return 0;
+}
+
+void demo_stop(demo *d) {
+    if (d == NULL)
+        return;
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    free(d);
+}
+
+void demo_describe(const demo *d, FILE *out) {
+    fprintf(out, "%-4s %-8s %-7s %-7s %s\n", "id", "name", "type", "mode",
+            "value");
+    for (int i = 0; i < N_VARS; i++)
+        fprintf(out, "%-4u %-8s %-7s %-7s %s\n", rill_var_id(d->v[i]),
+                var_specs[i].name, rill_type_name(var_specs[i].type),
+                var_specs[i].mode == RILL_TS_DENSE ? "dense" : "sparse",
+                var_specs[i].what);
+}

@@ -1,0 +1,20 @@
+/* The built-in demo source of `rill serve`: a producer clocked in real
+ * time that exposes variables of every kind rill handles. */
+#ifndef RILL_TOOLS_DEMO_H
+#define RILL_TOOLS_DEMO_H
+
+#include "rill/rill.h"
+
+typedef struct demo demo;
+
+/* Declare the demo's variables on `srv` and start its thread, which ticks
+ * `rate` frames per second in blocks of `block` frames. */
+int demo_start(rill_server *srv, double rate, unsigned block, demo **out);
+
+/* Stop the thread (the server can then be destroyed) and free. */
+void demo_stop(demo *d);
+
+/* Prints the variable table to `out`. */
+void demo_describe(const demo *d, FILE *out);
+
+#endif
