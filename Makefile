@@ -4,7 +4,7 @@
 #
 #   make deps    install missing Debian packages (apt-get; needs root)
 #   make build   configure and build (build/)
-#   make run     deps + build, then run the main job
+#   make run     deps + build, then `rill serve` on the demo source
 #   make test    deps + build, then every test suite
 #   make bench   deps + build (optimised), run the benchmarks, write bench/results.json
 #   make install install to PREFIX (default /usr/local)
@@ -31,8 +31,11 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The main job: `rill serve` on the built-in demo source. Extra options:
+#   make run ARGS="--port 6000 --log-dir /tmp"
+ARGS ?=
 run: build
-	$(BUILD)/bin/rill --version
+	$(BUILD)/bin/rill serve --source demo $(ARGS)
 
 test: build
 	@scripts/test.sh $(BUILD) -j $(JOBS)
