@@ -1,0 +1,115 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang in build-fuzz/ and run each one for
+# SECONDS (default 20), starting from a small seed corpus written here.
+#   fuzz/run.sh [SECONDS]
+# Exit status is non-zero if any target finds a crash, a leak or undefined
+# behaviour; the reproducer is left in build-fuzz/artifacts/.
+set -eu
+secs=${1:-20}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build-fuzz
+jobs=$(nproc 2>/dev/null || echo 2)
+
+CC=clang cmake -S "$root" -B "$build" -DRILL_BUILD_FUZZ=ON \
+    -DRILL_BUILD_TESTS=OFF -DRILL_BUILD_BENCH=OFF -DRILL_BUILD_EXAMPLES=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 ||
+    { cat "$build.configure.log"; exit 1; }
+rm -f "$build.configure.log"
+cmake --build "$build" --target fuzz_command fuzz_client_buffer -j "$jobs"
+
+seeds=$build/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds/command" "$seeds/client_buffer" "$build/corpus/command" \
+         "$build/corpus/client_buffer" "$build/artifacts"
+
+# ---- Control messages: what pybela sends, and a few bad ones.
+n=0
+seed_cmd() { n=$((n + 1)); printf '%s' "$1" > "$seeds/command/$n.json"; }
+seed_cmd '{"event":"connection-reply"}'
+seed_cmd '{"watcher":[{"cmd":"list"}]}'
+seed_cmd '{"watcher":[{"cmd":"watch","watchers":["a","b"],"periods":[0,0,0]}]}'
+seed_cmd '{"watcher":[{"cmd":"watch","timestamps":[1000,2000.0],"durations":[44100,0],"watchers":["a","b"]}]}'
+seed_cmd '{"watcher":[{"cmd":"unwatch","watchers":["a","b"]},{"cmd":"watch","watchers":["a"]}]}'
+seed_cmd '{"watcher":[{"cmd":"log","timestamps":[],"durations":[],"watchers":["a"]}]}'
+seed_cmd '{"watcher":[{"cmd":"unlog","watchers":["a"],"timestamps":[5]}]}'
+seed_cmd '{"watcher":[{"cmd":"monitor","watchers":["a","b"],"periods":[1000,1]}]}'
+seed_cmd '{"watcher":[{"cmd":"control","watchers":["a"]},{"cmd":"uncontrol","watchers":["b"]}]}'
+seed_cmd '{"watcher":[{"cmd":"set","watchers":["a","b"],"values":[4.6,true]}]}'
+seed_cmd '{"id":7,"watcher":[{"cmd":"setMask","id":"s","watchers":["a"],"values":[3],"masks":[255]}]}'
+seed_cmd '{"event":"active","watcher":{"cmd":"list"}}'
+seed_cmd '[{"cmd":"list"}]'
+seed_cmd '{"watcher":[{"cmd":"set","watchers":["caf\u00e9","a\/b",7],"values":[1]}]}'
+
+cat > "$build/command.dict" <<'DICT'
+"\"watcher\""
+"\"watchers\""
+"\"cmd\""
+"\"event\""
+"\"id\""
+"\"timestamps\""
+"\"durations\""
+"\"periods\""
+"\"values\""
+"\"masks\""
+"\"list\""
+"\"watch\""
+"\"unwatch\""
+"\"log\""
+"\"unlog\""
+"\"monitor\""
+"\"control\""
+"\"uncontrol\""
+"\"set\""
+"\"setMask\""
+"\"connection-reply\""
+"\"active\""
+"\"inactive\""
+"true"
+"false"
+"null"
+"2147483648"
+"18446744073709551616.0"
+"-1"
+"1.5"
+"1e19"
+"\\u00e9"
+DICT
+
+# ---- Binary messages (octal escapes: dash's printf has no \x).
+seed_bin() { printf "$2" > "$seeds/client_buffer/$1"; }
+# client buffer: id 0, 'f', count 2, pad, 1.0f 2.0f
+seed_bin client_f '\000\000\000\000f\000\000\000\002\000\000\000\000\000\000\000\000\000\200\077\000\000\000\100'
+# client buffer: id 1, 'd', count 1, pad, 1.0
+seed_bin client_d '\001\000\000\000d\000\000\000\001\000\000\000\000\000\000\000\000\000\000\000\000\000\360\077'
+# native dense float: v1 kind 0 'f' flags 0, id 3, seq 4, ts 5, count 1, dropped 0, 1.0f
+seed_bin native_f '\001\000f\000\003\000\000\000\004\000\000\000\000\000\000\000\005\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\000\000\200\077'
+# native sparse char, last: 'a','b' then 2 pad, rel 0 and 7
+seed_bin native_c '\001\000c\003\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\002\000\000\000\000\000\000\000ab\000\000\000\000\000\000\007\000\000\000'
+# native end of stream
+seed_bin native_end '\001\002i\000\011\000\000\000\001\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000'
+# Bela header and a double monitor frame
+seed_bin header '12/d'
+seed_bin monitor_d '\001\000\000\000\000\000\000\000\000\000\000\000\000\000\360\077'
+# log file header: "watcher\0" "lv\0" "d\0" pid 77 instance 5, 3 pad bytes
+seed_bin logfile 'watcher\000lv\000d\000\115\000\000\000\005\000\000\000\000\000\000'
+
+status=0
+for t in command client_buffer; do
+    dict=""
+    [ "$t" = command ] && dict="-dict=$build/command.dict"
+    echo "== fuzz_$t for ${secs}s"
+    log=$build/fuzz_$t.log
+    rc=0
+    "$build/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
+        -artifact_prefix="$build/artifacts/$t-" $dict \
+        "$build/corpus/$t" "$seeds/$t" > "$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        cat "$log"
+        status=1
+    else
+        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|cov:' "$log" |
+            tail -n 4
+    fi
+done
+[ "$status" -eq 0 ] && echo "fuzz: no crashes" || echo "fuzz: FAILED (see $build/artifacts)"
+exit "$status"
