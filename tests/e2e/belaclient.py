@@ -171,12 +171,14 @@ class BelaClient:
             u += f"?token={self.token}"
         return u
 
-    async def _open(self, path, timeout, max_size=2 ** 20):
+    async def _open(self, path, timeout, max_size=2 ** 20, compression="deflate"):
+        # pybela's websockets defaults: 1 MiB messages, permessage-deflate offered
+        # (the server may decline). Keep-alive pings are off: tests are short.
         if self._resume is None:
             self._resume = asyncio.Event()
             self._resume.set()
         kwargs = dict(open_timeout=timeout, close_timeout=1, ping_interval=None,
-                      max_size=max_size, compression=None)
+                      max_size=max_size, compression=compression)
         if self.small_rcvbuf:
             host, port = self.base_url.split("//", 1)[1].rsplit(":", 1)
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

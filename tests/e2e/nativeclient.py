@@ -81,8 +81,8 @@ class NativeClient(BelaClient):
         self.messages = []        # every parsed binary message, in arrival order
         self.by_var = {}          # id -> list of messages
 
-    async def _open(self, path, timeout, max_size=2 ** 22):
-        return await super()._open(path, timeout, max_size)
+    async def _open(self, path, timeout, max_size=2 ** 22, compression=None):
+        return await super()._open(path, timeout, max_size, compression)
 
     async def connect(self, timeout=DEFAULT_TIMEOUT, reply=True):
         await self.open_control_only(timeout)

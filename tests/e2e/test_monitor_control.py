@@ -3,7 +3,7 @@
 import asyncio
 
 from belaclient import BelaClient, run
-from helpers import BLOCK, expected_sine, f32, var_entry
+from helpers import BLOCK, check_dense_counter_buffers, expected_sine, f32, var_entry
 
 
 def test_monitor_periods_are_exact(rill_server):
@@ -192,5 +192,31 @@ def test_control_is_visible_to_another_client(rill_server):
         finally:
             await a.close()
             await b.close()
+
+    run(body(), 30)
+
+
+def test_monitor_and_stream_of_one_variable_interleave_cleanly(rill_server):
+    """§3.5: monitor frames and stream buffers share the header; told apart by length."""
+    async def body():
+        c = BelaClient(rill_server.url)
+        try:
+            await c.connect()
+            await c.start_streaming(["frame", "frame_d"])
+            await c.start_monitoring(["frame", "frame_d"], [1000, 777])
+            await c.wait_buffers("frame", 4, timeout=5)
+            await c.wait_buffers("frame_d", 8, timeout=5)
+            for name, p in (("frame", 1000), ("frame_d", 777)):
+                frames = await c.wait_monitor(name, 8, timeout=5)
+                ts = [t for t, _ in frames]
+                assert {b - a for a, b in zip(ts, ts[1:])} == {p}
+                assert all(v == t for t, v in frames)
+            check_dense_counter_buffers(c.buffers["frame"], 1024, "frame")
+            check_dense_counter_buffers(c.buffers["frame_d"], 512, "frame_d")
+            await c.stop_monitoring(["frame", "frame_d"])
+            await c.stop_streaming()
+            assert not c.violations, c.violations
+        finally:
+            await c.close()
 
     run(body(), 30)
