@@ -4,7 +4,9 @@ import asyncio
 import json
 import time
 
-from belaclient import BelaClient, run
+import websockets
+
+from belaclient import BelaClient, run, within
 from helpers import BLOCK, DEMO_VARS, LIST_FIELDS, RATE, var_entry
 
 
@@ -126,5 +128,35 @@ def test_list_reply_json_is_plain_ascii_object(rill_server):
                 assert isinstance(json.loads(t), dict)
         finally:
             await c.close()
+
+    run(body(), 20)
+
+
+def test_server_answers_websocket_pings_on_both_paths(rill_server):
+    """pybela's websockets pings every 20 s and closes without a pong (§1.5)."""
+    async def body():
+        c = BelaClient(rill_server.url)
+        try:
+            await c.connect()
+            for ws in (c.control, c.data):
+                pong = await within(ws.ping(b"rill-e2e"), 2, "sending a ping")
+                await within(pong, 2, "the pong")
+        finally:
+            await c.close()
+
+    run(body(), 20)
+
+
+def test_other_websocket_paths_are_refused(rill_server):
+    async def body():
+        for path in ("gui", "gui_controls", "gui_control/extra", "data"):
+            try:
+                ws = await within(websockets.connect(f"{rill_server.url}/{path}", open_timeout=3,
+                                                     close_timeout=1), 4, f"opening /{path}")
+            except websockets.InvalidStatusCode as e:
+                assert e.status_code in (400, 403, 404), f"/{path}: {e.status_code}"
+                continue
+            await ws.close()
+            raise AssertionError(f"/{path} was accepted as a WebSocket")
 
     run(body(), 20)
