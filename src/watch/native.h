@@ -56,9 +56,11 @@ typedef enum rill__native_kind {
  * accepts nothing else.
  *
  * seq counts messages per client per variable: it goes up by one with each
- * message of that variable sent to that client, so a gap means messages
- * were lost. dropped is the number of buffers of this variable dropped for
- * this client (queue full) since the previous message delivered to it. */
+ * message of that variable the server produces for that client, delivered
+ * or not, so a dropped message leaves a gap. dropped is the number of
+ * buffers of this variable dropped for this client (queue full) since the
+ * previous message delivered to it; when the server is the only cause of
+ * loss, seq - previous seq == 1 + dropped. */
 typedef struct rill__native_header {
     rill__native_kind kind;
     rill_type type;
