@@ -242,9 +242,17 @@ const char *rill__cmd_kind_name(rill__cmd_kind kind) {
 }
 
 /* The per-variable arrays, and which of them each kind reads. */
-enum field { F_TIMESTAMPS, F_DURATIONS, F_PERIODS, F_VALUES, F_MASKS, F_N };
-static const char *const field_names[F_N] = {"timestamps", "durations",
-                                             "periods", "values", "masks"};
+enum field {
+    F_TIMESTAMPS,
+    F_DURATIONS,
+    F_PERIODS,
+    F_VALUES,
+    F_MASKS,
+    F_LENGTHS,
+    F_N
+};
+static const char *const field_names[F_N] = {
+    "timestamps", "durations", "periods", "values", "masks", "lengths"};
 
 typedef struct field_use {
     bool used[F_N];
@@ -256,6 +264,9 @@ static field_use fields_of(rill__cmd_kind kind) {
     memset(&u, 0, sizeof u);
     switch (kind) {
     case RILL__CMD_WATCH:
+        u.used[F_LENGTHS] = true; /* native clients only; see command.h */
+        u.used[F_TIMESTAMPS] = u.used[F_DURATIONS] = true;
+        break;
     case RILL__CMD_LOG:
         u.used[F_TIMESTAMPS] = u.used[F_DURATIONS] = true;
         break;
@@ -354,6 +365,15 @@ static bool read_entry(parser *p, const rill__cmd *c, const field_use *u,
             ok = read_uint(v, UINT32_MAX, &u64, why);
             e->mask = (uint32_t)u64;
             e->has_mask = ok;
+            break;
+        case F_LENGTHS:
+            ok = read_uint(v, RILL__CMD_MAX_LENGTH, &u64, why);
+            if (ok && u64 == 0) {
+                snprintf(why, sizeof why, "is 0; a buffer holds at least 1 value");
+                ok = false;
+            }
+            e->length = (uint32_t)u64;
+            e->has_length = ok;
             break;
         case F_N:
         default:

@@ -30,6 +30,8 @@
 #define RILL__CMD_MAX_COMMANDS 64
 /* Names in one command's "watchers"; a longer command is skipped. */
 #define RILL__CMD_MAX_ENTRIES 1024
+/* Largest "lengths" entry: values per buffer a native client may ask for. */
+#define RILL__CMD_MAX_LENGTH 65536
 /* Errors kept per message; any more are summed up in one last error. */
 #define RILL__CMD_MAX_ERRORS 32
 
@@ -86,7 +88,10 @@ typedef struct rill__cmd_id {
  * not use are never read from the message (pybela sends "periods" with
  * watch; it is ignored, as on Bela).
  *
- *   watch, log        timestamp (start tick), duration (ticks, 0 = no end)
+ *   watch, log        timestamp (start tick), duration (ticks, 0 = no end);
+ *                     watch also length (values per buffer, 1 to
+ *                     RILL__CMD_MAX_LENGTH, from "lengths"; only native
+ *                     clients' watches use it)
  *   unwatch, unlog    timestamp (stop tick)
  *   monitor           period (always present: 0 off, 1 one shot)
  *   set               value (always present)
@@ -97,12 +102,14 @@ typedef struct rill__cmd_id {
 typedef struct rill__cmd_entry {
     const char *name;
     size_t index; /* position in "watchers" */
-    bool has_timestamp, has_duration, has_period, has_value, has_mask;
+    bool has_timestamp, has_duration, has_period, has_value, has_mask,
+        has_length;
     uint64_t timestamp;
     uint64_t duration;
     uint32_t period; /* < 2^31 */
     double value;    /* JSON booleans count as 0 and 1 */
     uint32_t mask;
+    uint32_t length; /* values per buffer */
 } rill__cmd_entry;
 
 typedef struct rill__cmd {

@@ -30,7 +30,6 @@
 #define RILL__NO_END UINT64_MAX
 #define RILL__VAR_NAME_MAX 64
 #define RILL__VAR_MAX_STREAMS 32 /* active streams on one variable */
-#define RILL__NATIVE_MAX_VALUES 65536
 
 typedef enum rill__stream_kind {
     RILL__STREAM_BUFFER = 0,

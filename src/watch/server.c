@@ -450,7 +450,11 @@ static void send_native(rill_server *srv, const rill__rec *r,
         return;
     }
     uint32_t *pending = &c->pending_drop_notice[v->id];
-    if (conn_has_room(c, m->len)) {
+    /* The end of a stream always gets through, its last buffer included
+     * (at most one buffer per stream over the limit), or a stalled client
+     * would wait for an end that never comes. */
+    bool ending = r->kind == RILL__REC_END || (r->flags & RILL__REC_FLAG_LAST);
+    if (conn_has_room(c, m->len) || (ending && !c->closing)) {
         if (*pending != 0) /* the notice goes just before the message */
             announce_drops(c, v, *pending);
         *pending = 0;
@@ -812,8 +816,10 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
     switch (cmd->kind) {
     case RILL__CMD_WATCH:
         if (c->native) {
-            uint32_t len = (uint32_t)rill__bela_values_per_buffer(
-                v->type, v->mode);
+            uint32_t len = e->has_length
+                               ? e->length
+                               : (uint32_t)rill__bela_values_per_buffer(
+                                     v->type, v->mode);
             s = native_stream(srv, c, cmd, e, v, RILL__STREAM_BUFFER, len);
             if (s == NULL)
                 return;
@@ -926,7 +932,7 @@ static void go_native(rill_server *srv, rill__conn *c) {
     int len = snprintf(text, sizeof text,
                        "{\"rill\":\"hello\",\"version\":%d,\"maxValues\":%d,"
                        "\"queueBytes\":%zu,\"sampleRate\":%.17g}",
-                       RILL__NATIVE_VERSION, RILL__NATIVE_MAX_VALUES,
+                       RILL__NATIVE_VERSION, RILL__CMD_MAX_LENGTH,
                        srv->cfg.client_queue_bytes, srv->cfg.sample_rate);
     conn_send_text(c, text, (size_t)len);
 }
@@ -1123,7 +1129,7 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
                     c->rx_cap = cap;
                 }
             }
-            if (!c->rx_too_big) {
+            if (!c->rx_too_big && len != 0) { /* an empty message has no data */
                 memcpy(c->rx + c->rx_len, in, len);
                 c->rx_len += len;
             }
@@ -1306,9 +1312,6 @@ static void *net_main(void *arg) {
     while (!atomic_load(&srv->stop))
         if (lws_service(srv->ctx, 0) < 0)
             break;
-    /* On the thread that serviced it; closing the sockets runs on_close. */
-    lws_context_destroy(srv->ctx);
-    srv->ctx = NULL;
     return NULL;
 }
 
@@ -1494,7 +1497,10 @@ void rill_server_destroy(rill_server *srv) {
         lws_cancel_service(srv->ctx);
         pthread_join(srv->net_thread, NULL);
     }
-    if (srv->ctx != NULL) /* created, but the network thread never ran */
+    /* After the join, as libwebsockets' threaded examples do: nothing
+     * services the context any more, and lws_cancel_service above could
+     * not race with its teardown. Closing the sockets runs on_close. */
+    if (srv->ctx != NULL)
         lws_context_destroy(srv->ctx);
     rill__logwriter_stop(srv->logwriter); /* writes what the ring holds */
     finalize_logs(srv);

@@ -944,3 +944,37 @@ TEST(builders_fail_cleanly_when_out_of_memory) {
         test_check_oom(names[i], build_create, build_destroy, &b);
     }
 }
+
+/* ---- Native clients' buffer lengths -------------------------------------- */
+
+TEST(watch_reads_optional_buffer_lengths_per_variable) {
+    rill__cmd_msg *m = parse("{\"watcher\":[{\"cmd\":\"watch\","
+                             "\"watchers\":[\"a\",\"b\",\"c\"],"
+                             "\"lengths\":[64,65536]}]}");
+    ASSERT_EQ_UINT(m->n_errors, 0);
+    ASSERT_EQ_UINT(m->cmds[0].n_entries, 3);
+    const rill__cmd_entry *e = m->cmds[0].entries;
+    ASSERT_TRUE(e[0].has_length);
+    ASSERT_EQ_UINT(e[0].length, 64);
+    ASSERT_EQ_UINT(e[1].length, 65536);
+    ASSERT_TRUE(!e[2].has_length); /* shorter array: the default applies */
+    rill__cmd_msg_destroy(m);
+}
+
+TEST(watch_lengths_out_of_range_skip_only_that_variable) {
+    rill__cmd_msg *m = parse_one_error(
+        "{\"watcher\":[{\"cmd\":\"watch\",\"watchers\":[\"a\",\"b\"],"
+        "\"lengths\":[0,32]}]}",
+        0, "watch", 0, "a",
+        "watch: \"lengths\"[0] is 0; a buffer holds at least 1 value; \"a\" "
+        "skipped");
+    ASSERT_EQ_UINT(m->cmds[0].n_entries, 1);
+    ASSERT_EQ_STR(m->cmds[0].entries[0].name, "b");
+    rill__cmd_msg_destroy(m);
+    m = parse_one_error("{\"watcher\":[{\"cmd\":\"watch\",\"watchers\":[\"a\"],"
+                        "\"lengths\":[65537]}]}",
+                        0, "watch", 0, "a",
+                        "watch: \"lengths\"[0] is 65537, above 65536; \"a\" "
+                        "skipped");
+    rill__cmd_msg_destroy(m);
+}
