@@ -41,6 +41,18 @@ RILL_API size_t rill_queue_max_msg_size(const rill_queue *q);
  * consumer has not caught up; nothing was queued) or RILL_ETOOBIG. */
 RILL_API int rill_queue_post(rill_queue *q, const void *msg, size_t size);
 
+/* Producer: like rill_queue_post, but the message stays invisible to the
+ * consumer until rill_queue_publish, so several messages can be made to
+ * appear at once (the consumer never sees part of such a batch). Returns 0,
+ * RILL_EFULL or RILL_ETOOBIG; on failure the earlier unpublished messages
+ * stay pending. */
+RILL_API int rill_queue_post_deferred(rill_queue *q, const void *msg,
+                                      size_t size);
+
+/* Producer: make every message posted with rill_queue_post_deferred
+ * visible to the consumer, in order. rill_queue_post publishes them too. */
+RILL_API void rill_queue_publish(rill_queue *q);
+
 /* Consumer: copy the oldest message into `out` (room for `out_cap` bytes),
  * store its size in `*size` (may be NULL) and remove it. Returns 0,
  * RILL_EEMPTY, or RILL_ETOOBIG if `out_cap` is too small (the message stays
@@ -48,7 +60,8 @@ RILL_API int rill_queue_post(rill_queue *q, const void *msg, size_t size);
 RILL_API int rill_queue_pop(rill_queue *q, void *out, size_t out_cap,
                             size_t *size);
 
-/* Consumer: number of messages waiting (a lower bound). */
+/* Number of published messages waiting (a lower bound). Only atomic
+ * loads: any thread may call it for an estimate. */
 RILL_API size_t rill_queue_count(const rill_queue *q);
 
 #ifdef __cplusplus

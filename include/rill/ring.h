@@ -55,7 +55,8 @@ RILL_API void rill_ring_reset(rill_ring *ring);
 /* ---- Writer side ------------------------------------------------------- */
 
 /* Bytes the writer can reserve now (a lower bound: the reader may free
- * more at any moment). */
+ * more at any moment). Only atomic loads: any thread may call it for an
+ * estimate, as may it rill_ring_readable. */
 RILL_API size_t rill_ring_writable(const rill_ring *ring);
 
 /* Reserve up to `max` bytes of free space. Fills `span` with the regions and
@@ -78,7 +79,8 @@ RILL_API int rill_ring_write_all(rill_ring *ring, const void *data, size_t n);
 
 /* ---- Reader side ------------------------------------------------------- */
 
-/* Bytes the reader can peek now (a lower bound). */
+/* Bytes the reader can peek now (a lower bound). Any thread may call it
+ * for an estimate, e.g. to decide whether to wake the reader. */
 RILL_API size_t rill_ring_readable(const rill_ring *ring);
 
 /* Look at up to `max` filled bytes without consuming them. Returns the total

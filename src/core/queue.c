@@ -17,6 +17,7 @@
 struct rill_queue {
     alignas(RILL__CACHE_LINE) atomic_size_t tail; /* producer */
     size_t producer_seen_head;
+    size_t pending; /* posted but not yet published (producer only) */
     alignas(RILL__CACHE_LINE) atomic_size_t head; /* consumer */
     size_t consumer_seen_tail;
     alignas(RILL__CACHE_LINE) size_t capacity;
@@ -56,6 +57,7 @@ int rill_queue_create(size_t max_msg_size, size_t capacity, rill_queue **out) {
     q->stride = stride;
     atomic_init(&q->tail, 0);
     atomic_init(&q->head, 0);
+    q->pending = 0;
     q->producer_seen_head = 0;
     q->consumer_seen_tail = 0;
     *out = q;
@@ -73,10 +75,10 @@ size_t rill_queue_capacity(const rill_queue *q) { return q->capacity; }
 
 size_t rill_queue_max_msg_size(const rill_queue *q) { return q->max_msg; }
 
-int rill_queue_post(rill_queue *q, const void *msg, size_t size) {
+int rill_queue_post_deferred(rill_queue *q, const void *msg, size_t size) {
     if (size > q->max_msg)
         return RILL_ETOOBIG;
-    size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed) + q->pending;
     if (t - q->producer_seen_head >= q->capacity) {
         q->producer_seen_head =
             atomic_load_explicit(&q->head, memory_order_acquire);
@@ -87,8 +89,22 @@ int rill_queue_post(rill_queue *q, const void *msg, size_t size) {
     memcpy(slot, &size, sizeof size);
     if (size != 0)
         memcpy(slot + sizeof size, msg, size);
-    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+    q->pending++;
     return 0;
+}
+
+void rill_queue_publish(rill_queue *q) {
+    if (q->pending == 0)
+        return;
+    size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    atomic_store_explicit(&q->tail, t + q->pending, memory_order_release);
+    q->pending = 0;
+}
+
+int rill_queue_post(rill_queue *q, const void *msg, size_t size) {
+    int rc = rill_queue_post_deferred(q, msg, size);
+    rill_queue_publish(q);
+    return rc;
 }
 
 int rill_queue_pop(rill_queue *q, void *out, size_t out_cap, size_t *size) {

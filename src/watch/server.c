@@ -112,9 +112,10 @@ struct rill_server {
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     int port;
-    pthread_t net_thread;
-    bool net_started;
+    pthread_t net_thread, waker_thread;
+    bool net_started, waker_started;
     atomic_bool stop;
+    atomic_bool wake_pending; /* the waker has asked lws to wake up */
     lws_sorted_usec_list_t drain_sul;
 
     rill__logwriter *logwriter;
@@ -328,14 +329,20 @@ static rill_var *find_var(rill_server *srv, const char *name) {
 
 /* ---- Posting to the tick thread ------------------------------------------ */
 
+/* Commands are posted deferred and published together at the end of each
+ * network-thread entry point (publish_rt), so all the commands of one
+ * client message take effect on the same tick: a watch of several
+ * variables starts them all at once. */
 static int post_rt(rill_server *srv, rill__rtcmd_kind kind, rill__stream *s,
                    uint64_t tick, uint64_t duration, uint32_t period) {
     rill__rtcmd c = {kind, period, s, tick, duration};
-    int rc = rill_queue_post(srv->dev.cmds, &c, sizeof c);
+    int rc = rill_queue_post_deferred(srv->dev.cmds, &c, sizeof c);
     if (rc != 0)
         atomic_fetch_add(&srv->commands_rejected, 1);
     return rc;
 }
+
+static void publish_rt(rill_server *srv) { rill_queue_publish(srv->dev.cmds); }
 
 /* Hand a stream back for freeing; retried from the drain if the queue is
  * momentarily full. */
@@ -578,13 +585,9 @@ static void handle_log_events(rill_server *srv) {
     }
 }
 
-static bool anything_streams(rill_server *srv) {
-    return srv->n_streams != 0 || rill_ring_readable(srv->dev.out) != 0 ||
-           srv->conns != NULL;
-}
-
-static void drain(lws_sorted_usec_list_t *sul) {
-    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
+/* Everything the tick thread and the log writer left for this thread. Runs
+ * when the waker says the rings hold something, and on a slow timer. */
+static void drain_now(rill_server *srv) {
     handle_events(srv);
     /* Records committed before a release was acknowledged are all readable
      * now; draining them first makes freeing the stream safe. */
@@ -602,10 +605,50 @@ static void drain(lws_sorted_usec_list_t *sul) {
     for (rill__stream *s = srv->streams; s != NULL; s = s->next)
         if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
             release_stream(srv, s);
-    lws_usec_t next = anything_streams(srv)
-                          ? (lws_usec_t)srv->cfg.drain_interval_us
-                          : 20 * LWS_US_PER_MS;
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain, next);
+    publish_rt(srv);
+}
+
+/* Housekeeping: log events, retried releases, and a backstop for data. */
+#define RILL__HOUSEKEEPING_US (20 * LWS_US_PER_MS)
+
+static void drain_timer(lws_sorted_usec_list_t *sul) {
+    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
+    drain_now(srv);
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer,
+                     RILL__HOUSEKEEPING_US);
+}
+
+/* The waker. The tick thread makes no system calls, so it cannot wake the
+ * network thread itself; instead this thread looks at the rings every
+ * drain_interval_us (two atomic loads) and wakes the network thread only
+ * when they hold something. libwebsockets' own timers have millisecond
+ * resolution, which would either add a millisecond of latency or, at a
+ * sub-millisecond period, make the network thread spin on poll(0). After
+ * 100 ms with nothing to do it checks every 5 ms only. */
+static void *waker_main(void *arg) {
+    rill_server *srv = arg;
+    const uint64_t fast = (uint64_t)srv->cfg.drain_interval_us * 1000u;
+    const uint64_t slow = 5u * 1000 * 1000;
+    const unsigned idle_limit = (unsigned)(100u * 1000 * 1000 / fast) + 1;
+    unsigned idle = 0;
+    uint64_t next = rill_clock_now_ns();
+    while (!atomic_load_explicit(&srv->stop, memory_order_relaxed)) {
+        bool work = rill_ring_readable(srv->dev.out) != 0 ||
+                    rill_queue_count(srv->dev.events) != 0;
+        if (work) {
+            idle = 0;
+            if (!atomic_exchange(&srv->wake_pending, true))
+                lws_cancel_service(srv->ctx);
+        } else if (idle < idle_limit) {
+            idle++;
+        }
+        next += idle < idle_limit ? fast : slow;
+        uint64_t now = rill_clock_now_ns();
+        if (next < now)
+            next = now; /* we were late: do not try to catch up */
+        rill_clock_sleep_until_ns(next);
+    }
+    return NULL;
 }
 
 /* ---- Control messages ------------------------------------------------------ */
@@ -958,6 +1001,7 @@ static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
             set_active(srv, c, false);
         for (size_t i = 0; i < msg->n_cmds; i++)
             run_cmd(srv, c, &msg->cmds[i]);
+        publish_rt(srv);
     }
     rill__cmd_msg_destroy(msg);
 }
@@ -1177,6 +1221,7 @@ static void on_close(rill_server *srv, rill__conn *c) {
             }
         }
     }
+    publish_rt(srv);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -1260,20 +1305,24 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (c == NULL)
             return 0;
+        /* Several messages per callback while the socket takes them: one
+         * poll per message would cap throughput far below the link's. */
+        for (int k = 0; k < 64 && c->q_len != 0; k++) {
+            if (k != 0 && lws_send_pipe_choked(wsi))
+                break;
+            rill__msg *m = c->q[c->q_head];
+            c->q_head = (c->q_head + 1) % c->q_cap;
+            c->q_len--;
+            c->q_bytes -= m->len;
+            int n = lws_write(wsi, msg_payload(m), m->len,
+                              m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            msg_unref(m);
+            if (n < 0)
+                return -1;
+        }
         if (c->closing && c->q_len == 0)
             return -1;
-        if (c->q_len == 0)
-            return 0;
-        rill__msg *m = c->q[c->q_head];
-        c->q_head = (c->q_head + 1) % c->q_cap;
-        c->q_len--;
-        c->q_bytes -= m->len;
-        int n = lws_write(wsi, msg_payload(m), m->len,
-                          m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        msg_unref(m);
-        if (n < 0)
-            return -1;
-        if (c->q_len != 0 || c->closing)
+        if (c->q_len != 0)
             lws_callback_on_writable(wsi);
         return 0;
     }
@@ -1286,6 +1335,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* The waker saw data in the rings (see waker_main). Clear the flag
+         * first: data arriving during the drain wakes us again. */
+        atomic_store(&srv->wake_pending, false);
+        drain_now(srv);
         return 0;
 
     default:
@@ -1308,7 +1361,7 @@ static void lws_log_to_rill(int level, const char *line) {
 
 static void *net_main(void *arg) {
     rill_server *srv = arg;
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain, 1);
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer, 1);
     while (!atomic_load(&srv->stop))
         if (lws_service(srv->ctx, 0) < 0)
             break;
@@ -1452,11 +1505,17 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
+    atomic_init(&srv->wake_pending, false);
     if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
         rc = RILL_ESYS;
         goto fail;
     }
     srv->net_started = true;
+    if (pthread_create(&srv->waker_thread, NULL, waker_main, srv) != 0) {
+        rc = RILL_ESYS;
+        goto fail;
+    }
+    srv->waker_started = true;
     *out = srv;
     return 0;
 fail:
@@ -1492,8 +1551,10 @@ static void finalize_logs(rill_server *srv) {
 void rill_server_destroy(rill_server *srv) {
     if (srv == NULL)
         return;
+    atomic_store(&srv->stop, true);
+    if (srv->waker_started) /* first: it calls lws_cancel_service */
+        pthread_join(srv->waker_thread, NULL);
     if (srv->net_started) {
-        atomic_store(&srv->stop, true);
         lws_cancel_service(srv->ctx);
         pthread_join(srv->net_thread, NULL);
     }

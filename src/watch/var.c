@@ -513,9 +513,6 @@ static void apply(rill__device *dev, const rill__rtcmd *c) {
     }
 }
 
-/* Commands per tick are bounded so that a burst of client commands cannot
- * make one tick late; the rest wait for the next tick. */
-#define RILL__RTCMDS_PER_TICK 64
 
 void rill__device_tick(rill__device *dev, uint64_t frame) {
     dev->now = frame;
@@ -524,12 +521,12 @@ void rill__device_tick(rill__device *dev, uint64_t frame) {
     dev->rt_active =
         atomic_load_explicit(&dev->compat_active, memory_order_relaxed) > 0;
 
+    /* Everything visible now: the network thread publishes each client
+     * message's commands together, so applying them all keeps them on one
+     * tick. The queue's capacity bounds the work. */
     rill__rtcmd c;
-    for (int i = 0; i < RILL__RTCMDS_PER_TICK; i++) {
-        if (rill_queue_pop(dev->cmds, &c, sizeof c, NULL) != 0)
-            break;
+    while (rill_queue_pop(dev->cmds, &c, sizeof c, NULL) == 0)
         apply(dev, &c);
-    }
 
     for (size_t i = 0; i < dev->n_scheduled;) {
         rill__stream *s = dev->scheduled[i];

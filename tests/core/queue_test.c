@@ -152,3 +152,26 @@ TEST(threads_pass_2m_messages_in_order_with_contents_intact) {
     ASSERT_EQ_UINT(rill_queue_count(q), 0);
     rill_queue_destroy(q);
 }
+
+TEST(deferred_posts_appear_together_on_publish) {
+    rill_queue *q = NULL;
+    ASSERT_OK(rill_queue_create(sizeof(uint32_t), 4, &q));
+    for (uint32_t i = 0; i < 3; i++)
+        ASSERT_OK(rill_queue_post_deferred(q, &i, sizeof i));
+    uint32_t v;
+    ASSERT_ERR(rill_queue_pop(q, &v, sizeof v, NULL), RILL_EEMPTY);
+    ASSERT_EQ_UINT(rill_queue_count(q), 0);
+    uint32_t extra[2] = {3, 4};
+    ASSERT_OK(rill_queue_post_deferred(q, &extra[0], sizeof v));
+    /* Capacity counts unpublished messages too. */
+    ASSERT_ERR(rill_queue_post_deferred(q, &extra[1], sizeof v), RILL_EFULL);
+    rill_queue_publish(q);
+    ASSERT_EQ_UINT(rill_queue_count(q), 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        ASSERT_OK(rill_queue_pop(q, &v, sizeof v, NULL));
+        ASSERT_EQ_UINT(v, i);
+    }
+    rill_queue_publish(q); /* nothing pending: no effect */
+    ASSERT_ERR(rill_queue_pop(q, &v, sizeof v, NULL), RILL_EEMPTY);
+    rill_queue_destroy(q);
+}
