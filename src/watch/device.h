@@ -67,8 +67,13 @@ typedef struct rill__stream {
     uint32_t buf_bytes;   /* bytes of `buf` sent as the payload */
     uint8_t *buf;         /* the payload being filled */
 
+    uint8_t *values;      /* buf + values_off */
+
     /* Tick thread only ("rt"). */
     rill__state state;
+    /* A dense buffer stream that takes every value with no other check
+     * (see set_fast in var.c); kept current by every state change. */
+    bool fast;
     uint64_t start;       /* requested start, clamped when applied */
     uint64_t end;         /* native: first tick not included; compat: stop tick */
     uint32_t count;       /* values in the current buffer */

@@ -20,6 +20,10 @@
 #include "device.h"
 #include "wire.h"
 
+/* The set path is inlined into each rill_var_set_* with the value size as
+ * a constant, so that copying a value is one store, not a memcpy call. */
+#define RILL__HOT static inline __attribute__((always_inline))
+
 /* ---- Records ----------------------------------------------------------- */
 
 /* Copy `n` bytes to offset `off` of a reserved span of two regions. */
@@ -100,7 +104,8 @@ static bool is_sparse(const rill__stream *s) {
  * 4104-byte body: the unused tail of the values and of the relative
  * timestamps is zeroed (spec §3.3 padding). Native buffers carry exactly
  * `count` values (and `count` timestamps). */
-static bool emit_buffer(rill__device *dev, rill__stream *s, bool last) {
+__attribute__((noinline)) static bool emit_buffer(rill__device *dev,
+                                                  rill__stream *s, bool last) {
     size_t size = s->var->size;
     uint32_t n = s->count;
     bool ok;
@@ -125,9 +130,8 @@ static bool emit_buffer(rill__device *dev, rill__stream *s, bool last) {
     return ok;
 }
 
-static void append(rill__device *dev, rill__stream *s, const void *value,
-                   uint64_t now) {
-    size_t size = s->var->size;
+RILL__HOT void append(rill__device *dev, rill__stream *s, const void *value,
+                     uint64_t now, size_t size) {
     if (s->count == 0)
         s->ref = now;
     memcpy(s->buf + s->values_off + (size_t)s->count * size, value, size);
@@ -142,6 +146,12 @@ static void append(rill__device *dev, rill__stream *s, const void *value,
 /* ---- Attaching streams to variables and to the tick list --------------- */
 
 static void publish_state(rill__stream *s) {
+    /* Compatibility streams check their stop tick at each assignment, so
+     * only native ones may take the fast path while stopping. */
+    s->fast = s->kind == RILL__STREAM_BUFFER &&
+              s->var->mode == RILL_TS_DENSE &&
+              (s->state == RILL__ST_YES ||
+               (!s->compat && s->state == RILL__ST_STOPPING));
     atomic_store_explicit(&s->pub_state, (int)s->state, memory_order_release);
 }
 
@@ -188,8 +198,9 @@ static void try_end(rill__device *dev, rill__stream *s) {
 
 /* ---- Compatibility streams: spec §5.3, at assignments ------------------ */
 
-static void compat_buffer_value(rill__device *dev, rill__stream *s,
-                                const void *value, uint64_t now) {
+RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
+                                  const void *value, uint64_t now,
+                                  size_t size) {
     /* While no control socket is active, watch streams are neither filled
      * nor advanced (spec §1.4); log streams are not affected. */
     if (s->sink == RILL__SINK_COMPAT_WATCH && !dev->rt_active)
@@ -203,13 +214,13 @@ static void compat_buffer_value(rill__device *dev, rill__stream *s,
         s->state = s->end == RILL__NO_END ? RILL__ST_YES : RILL__ST_STOPPING;
         s->count = 0;
         publish_state(s);
-        append(dev, s, value, now);
+        append(dev, s, value, now, size);
         return;
     case RILL__ST_YES:
-        append(dev, s, value, now);
+        append(dev, s, value, now, size);
         return;
     case RILL__ST_STOPPING:
-        append(dev, s, value, now);
+        append(dev, s, value, now, size);
         if (now >= s->end) {
             if (s->count != 0)
                 emit_buffer(dev, s, true);
@@ -245,10 +256,11 @@ static void monitor_value(rill__device *dev, rill__stream *s,
 
 /* ---- Native streams: values between start and end ---------------------- */
 
-static void native_buffer_value(rill__device *dev, rill__stream *s,
-                                const void *value, uint64_t now) {
+RILL__HOT void native_buffer_value(rill__device *dev, rill__stream *s,
+                                  const void *value, uint64_t now,
+                                  size_t size) {
     if (s->state == RILL__ST_YES || s->state == RILL__ST_STOPPING)
-        append(dev, s, value, now);
+        append(dev, s, value, now, size);
 }
 
 /* The end tick of a native stream has come: send what is left, marked as
@@ -275,7 +287,7 @@ static void native_tick(rill__device *dev, rill__stream *s, uint64_t now) {
 
 /* ---- Setting a value --------------------------------------------------- */
 
-static void var_push(rill_var *v, const void *value) {
+RILL__HOT void var_push(rill_var *v, const void *value, size_t size) {
     rill__device *dev = v->dev;
     uint64_t now = dev->now;
     uint32_t n = v->rt_n_streams;
@@ -285,9 +297,9 @@ static void var_push(rill_var *v, const void *value) {
         if (s->kind == RILL__STREAM_MONITOR)
             monitor_value(dev, s, value, now);
         else if (s->compat)
-            compat_buffer_value(dev, s, value, now);
+            compat_buffer_value(dev, s, value, now, size);
         else
-            native_buffer_value(dev, s, value, now);
+            native_buffer_value(dev, s, value, now, size);
         detached |= !s->attached;
     }
     if (detached)
@@ -352,6 +364,43 @@ static void convert(const rill_var *v, double d, void *out) {
     }
 }
 
+/* A set function of another type than the variable's: the cold path. */
+__attribute__((noinline)) static void var_push_converted(rill_var *v,
+                                                         double d) {
+    uint64_t raw;
+    convert(v, d, &raw);
+    var_push(v, &raw, v->size);
+}
+
+/* The general path, out of line so that the fast path needs no stack. */
+__attribute__((noinline)) static void var_push_any(rill_var *v,
+                                                   const void *value,
+                                                   size_t size) {
+    var_push(v, value, size);
+}
+
+__attribute__((noinline)) static void buffer_full(rill__device *dev,
+                                                  rill__stream *s) {
+    emit_buffer(dev, s, false);
+}
+
+/* The common case, one running dense stream, in a handful of instructions
+ * and only tail calls: the value goes straight into the buffer. */
+RILL__HOT bool set_fast(rill_var *v, const void *value, size_t size) {
+    rill__stream *s = v->rt_streams[0];
+    if (v->rt_n_streams != 1 || !s->fast ||
+        (s->sink == RILL__SINK_COMPAT_WATCH && !v->dev->rt_active))
+        return false;
+    uint32_t c = s->count;
+    if (c == 0)
+        s->ref = v->dev->now;
+    memcpy(s->values + (size_t)c * size, value, size);
+    s->count = ++c;
+    if (c == s->capacity)
+        buffer_full(v->dev, s);
+    return true;
+}
+
 /* The matching-type path is the hot one: one relaxed store (for the list
  * reply's "valueInput") and, only when something is attached, the push. */
 #define RILL__DEFINE_SET(suffix, ctype, rtype)                                 \
@@ -361,13 +410,10 @@ static void convert(const rill_var *v, double d, void *out) {
                               memory_order_relaxed);                           \
         if (v->rt_n_streams == 0)                                              \
             return;                                                            \
-        if (v->type == (rtype)) {                                              \
-            var_push(v, &x);                                                   \
-        } else {                                                               \
-            uint64_t raw;                                                      \
-            convert(v, (double)x, &raw);                                       \
-            var_push(v, &raw);                                                 \
-        }                                                                      \
+        if (v->type != (rtype))                                                \
+            var_push_converted(v, (double)x);                                  \
+        else if (!set_fast(v, &x, sizeof x))                                   \
+            var_push_any(v, &x, sizeof x);                                     \
     }
 
 RILL__DEFINE_SET(int32, int32_t, RILL_TYPE_INT32)
@@ -382,13 +428,10 @@ void rill_var_set_char(rill_var *v, char x) {
                           memory_order_relaxed);
     if (v->rt_n_streams == 0)
         return;
-    if (v->type == RILL_TYPE_CHAR) {
-        var_push(v, &x);
-    } else {
-        uint64_t raw;
-        convert(v, (double)u, &raw);
-        var_push(v, &raw);
-    }
+    if (v->type != RILL_TYPE_CHAR)
+        var_push_converted(v, (double)u);
+    else if (!set_fast(v, &x, 1))
+        var_push_any(v, &x, 1);
 }
 
 double rill_var_get(const rill_var *v) {
@@ -618,6 +661,7 @@ rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
         rill__free(s);
         return NULL;
     }
+    s->values = s->buf + s->values_off;
     return s;
 }
 
