@@ -10,8 +10,8 @@
  * may (rarely) change it, so each field is atomic. A reader can see a new
  * function with the old user pointer for one call during the swap; the
  * header says to install the callback before starting rill objects. */
-static _Atomic(rill_log_fn) log_fn = NULL;
-static _Atomic(void *) log_user = NULL;
+static _Atomic(rill_log_fn) log_fn; /* zero: no callback */
+static _Atomic(void *) log_user;
 static atomic_int log_max = RILL_LOG_INFO;
 
 void rill_set_log_callback(rill_log_fn fn, rill_log_level max_level,
