@@ -117,6 +117,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.port = (int)port;
     cfg.sample_rate = rate;
     cfg.client_queue_bytes = (size_t)queue;
+    cfg.on_buffer = demo_on_buffer;
     rill_set_log_callback(print_log, verbosity, NULL);
 
     /* Signals are taken synchronously by this thread with sigwait; every

@@ -16,17 +16,21 @@
  *   7 gain     float  dense   1.0; the sine is scaled by rill_var_get(gain),
  *                             so a client that controls it changes the sine
  *   8 flags    uint32 dense   0 (a bit field for setMask)
+ *   9 inbox    double dense   the sum of the values of the last buffer a
+ *                             client sent to the device (pybela's
+ *                             send_buffer), 0 before the first
  */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "demo.h"
 
 enum { V_FRAME, V_FRAME_D, V_SINE, V_NOISE, V_CHIRP, V_EVENTS, V_LEVEL,
-       V_GAIN, V_FLAGS, N_VARS };
+       V_GAIN, V_FLAGS, V_INBOX, N_VARS };
 
 static const struct {
     const char *name;
@@ -44,7 +48,33 @@ static const struct {
     {"level", RILL_TYPE_DOUBLE, RILL_TS_SPARSE, "RMS of the last block of sine"},
     {"gain", RILL_TYPE_FLOAT, RILL_TS_DENSE, "1.0; scales sine (control it)"},
     {"flags", RILL_TYPE_UINT32, RILL_TS_DENSE, "0 (bits for setMask)"},
+    {"inbox", RILL_TYPE_DOUBLE, RILL_TS_DENSE,
+     "sum of the last buffer a client sent"},
 };
+
+/* Client buffers arrive on the network thread; the demo thread reads the
+ * sum once per frame. One demo per process, so a static suffices. */
+static _Atomic uint64_t inbox_bits;
+
+void demo_on_buffer(rill_server *srv, uint32_t id, rill_type type,
+                    const void *values, size_t count, void *user) {
+    (void)srv;
+    (void)id;
+    (void)user;
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        switch (type) {
+        case RILL_TYPE_CHAR: sum += ((const unsigned char *)values)[i]; break;
+        case RILL_TYPE_INT32: sum += ((const int32_t *)values)[i]; break;
+        case RILL_TYPE_UINT32: sum += ((const uint32_t *)values)[i]; break;
+        case RILL_TYPE_FLOAT: sum += ((const float *)values)[i]; break;
+        case RILL_TYPE_DOUBLE: sum += ((const double *)values)[i]; break;
+        }
+    }
+    uint64_t bits;
+    memcpy(&bits, &sum, sizeof bits);
+    atomic_store_explicit(&inbox_bits, bits, memory_order_relaxed);
+}
 
 struct demo {
     rill_server *srv;
@@ -93,6 +123,10 @@ static void *demo_main(void *arg) {
             }
             sum_sq += (double)s * s;
             rill_var_set_uint32(d->v[V_FLAGS], 0);
+            uint64_t bits = atomic_load_explicit(&inbox_bits, memory_order_relaxed);
+            double inbox;
+            memcpy(&inbox, &bits, sizeof inbox);
+            rill_var_set_double(d->v[V_INBOX], inbox);
         }
         deadline += period_ns;
         rill_clock_sleep_until_ns(deadline);

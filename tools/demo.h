@@ -11,6 +11,11 @@ typedef struct demo demo;
  * `rate` frames per second in blocks of `block` frames. */
 int demo_start(rill_server *srv, double rate, unsigned block, demo **out);
 
+/* The server's on_buffer callback: shows the sum of each buffer a client
+ * sends in the variable `inbox`. Network thread. */
+void demo_on_buffer(rill_server *srv, uint32_t id, rill_type type,
+                    const void *values, size_t count, void *user);
+
 /* Stop the thread (the server can then be destroyed) and free. */
 void demo_stop(demo *d);
 

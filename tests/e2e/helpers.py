@@ -21,6 +21,7 @@ DEMO_VARS = [
     ("level", "d", 1),
     ("gain", "f", 0),
     ("flags", "j", 0),
+    ("inbox", "d", 0),
 ]
 DEMO_NAMES = [v[0] for v in DEMO_VARS]
 DENSE_NAMES = [n for n, _, m in DEMO_VARS if m == 0]
