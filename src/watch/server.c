@@ -88,6 +88,10 @@ struct rill__conn {
     size_t q_head, q_len, q_cap, q_bytes;
     uint64_t drops;
 
+    /* Outgoing frames gathered for one write (write_batch). */
+    uint8_t *batch;
+    size_t batch_cap;
+
     /* Incoming message being reassembled from fragments. */
     uint8_t *rx;
     size_t rx_len, rx_cap;
@@ -241,6 +245,7 @@ static void conn_free(rill__conn *c) {
     for (size_t i = 0; i < c->q_len; i++)
         msg_unref(c->q[(c->q_head + i) % c->q_cap]);
     rill__free(c->q);
+    rill__free(c->batch);
     rill__free(c->rx);
     rill__free(c->sub_buf);
     rill__free(c->sub_mon);
@@ -1232,6 +1237,61 @@ static void on_close(rill_server *srv, rill__conn *c) {
     conn_free(c);
 }
 
+/* Up to this many bytes of queued messages go out in one write. */
+#define RILL__BATCH_BYTES (256u * 1024)
+
+/* Write queued messages, many per call. Each is framed here as the
+ * unmasked server frame RFC 6455 defines (FIN, opcode, length) and the
+ * frames are handed to libwebsockets as one raw write: one send() for many
+ * messages instead of lws_write's send() (and a poll) per message, which
+ * capped throughput. libwebsockets keeps whatever the socket did not take
+ * and sends it before anything else on the connection (its own pongs and
+ * close frames included), so frames stay whole and in order. */
+static int write_batch(rill__conn *c) {
+    size_t total = 0, n = 0;
+    for (; n < c->q_len; n++) {
+        size_t len = c->q[(c->q_head + n) % c->q_cap]->len;
+        size_t frame = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+        if (n != 0 && total + frame > RILL__BATCH_BYTES)
+            break;
+        total += frame;
+    }
+    if (n == 0)
+        return 0;
+    if (LWS_PRE + total > c->batch_cap) {
+        uint8_t *b = rill__malloc(LWS_PRE + total);
+        if (b == NULL)
+            return -1;
+        rill__free(c->batch);
+        c->batch = b;
+        c->batch_cap = LWS_PRE + total;
+    }
+    uint8_t *p = c->batch + LWS_PRE;
+    for (size_t i = 0; i < n; i++) {
+        rill__msg *m = c->q[c->q_head];
+        c->q_head = (c->q_head + 1) % c->q_cap;
+        c->q_len--;
+        c->q_bytes -= m->len;
+        *p++ = (uint8_t)(0x80 | (m->binary ? 0x2 : 0x1));
+        if (m->len < 126) {
+            *p++ = (uint8_t)m->len;
+        } else if (m->len < 65536) {
+            *p++ = 126;
+            *p++ = (uint8_t)(m->len >> 8);
+            *p++ = (uint8_t)m->len;
+        } else {
+            *p++ = 127;
+            for (int k = 7; k >= 0; k--)
+                *p++ = (uint8_t)((uint64_t)m->len >> (8 * k));
+        }
+        memcpy(p, msg_payload(m), m->len);
+        p += m->len;
+        msg_unref(m);
+    }
+    return lws_write(c->wsi, c->batch + LWS_PRE, total, LWS_WRITE_RAW) < 0 ? -1
+                                                                           : 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len) {
     rill_server *srv = lws_context_user(lws_get_context(wsi));
@@ -1302,30 +1362,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
             on_receive(srv, c, wsi, in, len);
         return 0;
 
-    case LWS_CALLBACK_SERVER_WRITEABLE: {
+    case LWS_CALLBACK_SERVER_WRITEABLE:
         if (c == NULL)
             return 0;
-        /* Several messages per callback while the socket takes them: one
-         * poll per message would cap throughput far below the link's. */
-        for (int k = 0; k < 64 && c->q_len != 0; k++) {
-            if (k != 0 && lws_send_pipe_choked(wsi))
-                break;
-            rill__msg *m = c->q[c->q_head];
-            c->q_head = (c->q_head + 1) % c->q_cap;
-            c->q_len--;
-            c->q_bytes -= m->len;
-            int n = lws_write(wsi, msg_payload(m), m->len,
-                              m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-            msg_unref(m);
-            if (n < 0)
-                return -1;
-        }
+        if (write_batch(c) != 0)
+            return -1;
         if (c->closing && c->q_len == 0)
             return -1;
         if (c->q_len != 0)
             lws_callback_on_writable(wsi);
         return 0;
-    }
 
     case LWS_CALLBACK_CLOSED:
         if (c != NULL) {
