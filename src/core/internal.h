@@ -26,6 +26,12 @@ void rill__log(rill_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rill__vlog(rill_log_level level, const char *fmt, va_list ap);
 
+/* Format a one-sentence error message into a caller's buffer of `cap`
+ * bytes, cut to fit; does nothing when `err` is NULL or `cap` is 0. For
+ * parsers that explain what was wrong with their input. */
+void rill__set_err(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #define rill__log_error(...) rill__log(RILL_LOG_ERROR, __VA_ARGS__)
 #define rill__log_warn(...) rill__log(RILL_LOG_WARN, __VA_ARGS__)
 #define rill__log_info(...) rill__log(RILL_LOG_INFO, __VA_ARGS__)

@@ -50,3 +50,12 @@ void rill__log(rill_log_level level, const char *fmt, ...) {
     rill__vlog(level, fmt, ap);
     va_end(ap);
 }
+
+void rill__set_err(char *err, size_t cap, const char *fmt, ...) {
+    if (err == NULL || cap == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}

@@ -13,17 +13,6 @@
 
 #include "core/internal.h"
 
-static void set_err(char *err, size_t err_cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_cap, const char *fmt, ...) {
-    if (err == NULL || err_cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- Header ------------------------------------------------------------ */
 
@@ -148,18 +137,18 @@ int rill__logfile_choose_name(const char *dir, const char *var, char *out,
 int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
                         char *err, size_t err_cap) {
     if (data == NULL || out == NULL) {
-        set_err(err, err_cap, "log file: invalid arguments");
+        rill__set_err(err, err_cap, "log file: invalid arguments");
         return RILL_EINVAL;
     }
     if (err != NULL && err_cap > 0)
         err[0] = '\0';
     if (len < RILL__LOGFILE_MAGIC_BYTES) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: truncated inside the magic: %zu of 8 bytes", len);
         return RILL_EPROTO;
     }
     if (memcmp(data, RILL__LOGFILE_MAGIC, RILL__LOGFILE_MAGIC_BYTES) != 0) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: bad magic; the first 8 bytes must be "
                 "\"watcher\" and a NUL");
         return RILL_EPROTO;
@@ -167,7 +156,7 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     size_t pos = RILL__LOGFILE_MAGIC_BYTES;
     const uint8_t *nul = memchr(data + pos, 0, len - pos);
     if (nul == NULL) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: truncated inside the variable name: no NUL in "
                 "bytes %zu to %zu",
                 pos, len - 1);
@@ -177,7 +166,7 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     size_t name_len = (size_t)(nul - (data + pos));
     pos += name_len + 1;
     if (len - pos < 2) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: truncated inside the type field at offset %zu: "
                 "%zu of 2 bytes",
                 pos, len - pos);
@@ -185,13 +174,13 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     }
     rill_type type;
     if (rill_type_from_letter((char)data[pos], &type) != 0) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: unknown type letter 0x%02x at offset %zu",
                 (unsigned)data[pos], pos);
         return RILL_EPROTO;
     }
     if (data[pos + 1] != 0) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: the type letter at offset %zu is followed by "
                 "0x%02x, not NUL",
                 pos, (unsigned)data[pos + 1]);
@@ -199,7 +188,7 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     }
     pos += 2;
     if (len - pos < 8) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: truncated inside the pid and instance fields at "
                 "offset %zu: %zu of 8 bytes",
                 pos, len - pos);
@@ -210,7 +199,7 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     pos += 8;
     size_t header = (pos + 3) & ~(size_t)3;
     if (len < header) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: truncated inside the header padding: the header "
                 "ends at offset %zu, the file at %zu",
                 header, len);
@@ -218,7 +207,7 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     }
     for (size_t i = pos; i < header; i++) {
         if (data[i] != 0) {
-            set_err(err, err_cap,
+            rill__set_err(err, err_cap,
                     "log file: header padding byte at offset %zu is 0x%02x, "
                     "not 0",
                     i, (unsigned)data[i]);
@@ -235,7 +224,7 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
     out->n_buffers = (len - header) / RILL__BELA_BODY_BYTES;
     out->tail_bytes = (len - header) % RILL__BELA_BODY_BYTES;
     if (out->tail_bytes != 0)
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "log file: buffer %zu at offset %zu is truncated: %zu of %d "
                 "bytes",
                 out->n_buffers,

@@ -6,19 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/internal.h"
 #include "watch/wire.h"
 
-static void set_err(char *err, size_t err_cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_cap, const char *fmt, ...) {
-    if (err == NULL || err_cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-}
 
 static const char *kind_name(rill__native_kind kind) {
     switch (kind) {
@@ -38,14 +28,14 @@ static const char *kind_name(rill__native_kind kind) {
 static bool check_kind_rules(const rill__native_header *h, char *err,
                              size_t err_cap) {
     if ((h->flags & ~RILL__NATIVE_FLAGS_KNOWN) != 0) {
-        set_err(err, err_cap, "native: unknown flag bits 0x%02x",
+        rill__set_err(err, err_cap, "native: unknown flag bits 0x%02x",
                 (unsigned)(h->flags & ~RILL__NATIVE_FLAGS_KNOWN));
         return false;
     }
     switch (h->kind) {
     case RILL__NATIVE_STREAM:
         if (h->count == 0) {
-            set_err(err, err_cap,
+            rill__set_err(err, err_cap,
                     "native: a stream buffer has count 0; it needs at least "
                     "one value");
             return false;
@@ -55,12 +45,12 @@ static bool check_kind_rules(const rill__native_header *h, char *err,
     case RILL__NATIVE_END: {
         uint32_t want = h->kind == RILL__NATIVE_MONITOR ? 1 : 0;
         if (h->flags != 0) {
-            set_err(err, err_cap, "native: %s has flags 0x%02x; it takes none",
+            rill__set_err(err, err_cap, "native: %s has flags 0x%02x; it takes none",
                     kind_name(h->kind), (unsigned)h->flags);
             return false;
         }
         if (h->count != want) {
-            set_err(err, err_cap,
+            rill__set_err(err, err_cap,
                     "native: %s has count %" PRIu32 "; it must be %" PRIu32,
                     kind_name(h->kind), h->count, want);
             return false;
@@ -68,7 +58,7 @@ static bool check_kind_rules(const rill__native_header *h, char *err,
         return true;
     }
     }
-    set_err(err, err_cap, "native: unknown kind %d", (int)h->kind);
+    rill__set_err(err, err_cap, "native: unknown kind %d", (int)h->kind);
     return false;
 }
 
@@ -136,28 +126,28 @@ int rill__native_encode(const rill__native_header *h, const void *values,
 int rill__native_decode(const uint8_t *msg, size_t len, rill__native_msg *out,
                         char *err, size_t err_cap) {
     if (msg == NULL || out == NULL) {
-        set_err(err, err_cap, "native: invalid arguments");
+        rill__set_err(err, err_cap, "native: invalid arguments");
         return RILL_EINVAL;
     }
     if (len < RILL__NATIVE_HEADER_BYTES) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "native: message has %zu bytes, shorter than the %d-byte "
                 "header",
                 len, RILL__NATIVE_HEADER_BYTES);
         return RILL_EPROTO;
     }
     if (msg[0] != RILL__NATIVE_VERSION) {
-        set_err(err, err_cap, "native: version %u; this reader knows %d only",
+        rill__set_err(err, err_cap, "native: version %u; this reader knows %d only",
                 (unsigned)msg[0], RILL__NATIVE_VERSION);
         return RILL_EPROTO;
     }
     if (msg[1] > RILL__NATIVE_END) {
-        set_err(err, err_cap, "native: unknown kind %u", (unsigned)msg[1]);
+        rill__set_err(err, err_cap, "native: unknown kind %u", (unsigned)msg[1]);
         return RILL_EPROTO;
     }
     rill__native_header h;
     if (rill_type_from_letter((char)msg[2], &h.type) != 0) {
-        set_err(err, err_cap, "native: unknown type letter 0x%02x",
+        rill__set_err(err, err_cap, "native: unknown type letter 0x%02x",
                 (unsigned)msg[2]);
         return RILL_EPROTO;
     }
@@ -175,7 +165,7 @@ int rill__native_decode(const uint8_t *msg, size_t len, rill__native_msg *out,
     uint64_t rel_off = 0;
     uint64_t want = size64(h.type, h.count, sparse, &rel_off);
     if (want != (uint64_t)len) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "native: count %" PRIu32 " of %s%s needs %" PRIu64
                 " bytes, message has %zu",
                 h.count, rill_type_name(h.type),
@@ -187,7 +177,7 @@ int rill__native_decode(const uint8_t *msg, size_t len, rill__native_msg *out,
                             (size_t)h.count * rill_type_size(h.type);
         for (size_t i = values_end; i < (size_t)rel_off; i++) {
             if (msg[i] != 0) {
-                set_err(err, err_cap,
+                rill__set_err(err, err_cap,
                         "native: padding byte at offset %zu is 0x%02x, not 0",
                         i, (unsigned)msg[i]);
                 return RILL_EPROTO;

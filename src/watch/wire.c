@@ -1,5 +1,6 @@
 /* The Bela compatibility wire format: stream bodies, headers, monitor
  * frames and client buffers. See wire.h for the contracts. */
+#include "core/internal.h"
 #include "watch/wire.h"
 
 #include <inttypes.h>
@@ -8,17 +9,6 @@
 #include <string.h>
 
 
-static void set_err(char *err, size_t err_cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_cap, const char *fmt, ...) {
-    if (err == NULL || err_cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
-    va_end(ap);
-}
 
 static bool mode_valid(rill_ts_mode mode) {
     return mode == RILL_TS_DENSE || mode == RILL_TS_SPARSE;
@@ -127,11 +117,11 @@ int rill__bela_body_decode(const uint8_t *msg, size_t len, rill_type type,
                            char *err, size_t err_cap) {
     size_t n = rill__bela_values_per_buffer(type, mode);
     if (msg == NULL || out == NULL || n == 0) {
-        set_err(err, err_cap, "stream buffer: invalid arguments");
+        rill__set_err(err, err_cap, "stream buffer: invalid arguments");
         return RILL_EINVAL;
     }
     if (len != RILL__BELA_BODY_BYTES) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "stream buffer: message has %zu bytes, a buffer has %d", len,
                 RILL__BELA_BODY_BYTES);
         return RILL_EPROTO;
@@ -172,39 +162,39 @@ int rill__bela_header_encode(uint32_t id, rill_type type, bool compat,
 int rill__bela_header_decode(const uint8_t *msg, size_t len, uint32_t *id,
                              rill_type *type, char *err, size_t err_cap) {
     if (msg == NULL || id == NULL || type == NULL) {
-        set_err(err, err_cap, "header: invalid arguments");
+        rill__set_err(err, err_cap, "header: invalid arguments");
         return RILL_EINVAL;
     }
     if (len < 3 || len > RILL__BELA_HEADER_MAX) {
-        set_err(err, err_cap, "header: %zu bytes, a header has 3 to %d", len,
+        rill__set_err(err, err_cap, "header: %zu bytes, a header has 3 to %d", len,
                 RILL__BELA_HEADER_MAX);
         return RILL_EPROTO;
     }
     size_t nd = len - 2;
     if (msg[nd] != '/') {
-        set_err(err, err_cap, "header: no '/' before the type letter");
+        rill__set_err(err, err_cap, "header: no '/' before the type letter");
         return RILL_EPROTO;
     }
     if (nd > 1 && msg[0] == '0') {
-        set_err(err, err_cap, "header: id has a leading zero");
+        rill__set_err(err, err_cap, "header: id has a leading zero");
         return RILL_EPROTO;
     }
     uint64_t v = 0;
     for (size_t i = 0; i < nd; i++) {
         if (msg[i] < '0' || msg[i] > '9') {
-            set_err(err, err_cap, "header: byte %zu (0x%02x) is not a digit",
+            rill__set_err(err, err_cap, "header: byte %zu (0x%02x) is not a digit",
                     i, msg[i]);
             return RILL_EPROTO;
         }
         v = v * 10 + (uint64_t)(msg[i] - '0');
     }
     if (v > UINT32_MAX) {
-        set_err(err, err_cap, "header: id %" PRIu64 " does not fit in 32 bits",
+        rill__set_err(err, err_cap, "header: id %" PRIu64 " does not fit in 32 bits",
                 v);
         return RILL_EPROTO;
     }
     if (rill_type_from_letter((char)msg[len - 1], type) != 0) {
-        set_err(err, err_cap, "header: unknown type letter 0x%02x",
+        rill__set_err(err, err_cap, "header: unknown type letter 0x%02x",
                 msg[len - 1]);
         return RILL_EPROTO;
     }
@@ -230,11 +220,11 @@ int rill__bela_monitor_decode(const uint8_t *msg, size_t len, rill_type type,
                               char *err, size_t err_cap) {
     size_t size = rill_type_size(type);
     if (msg == NULL || tick == NULL || value == NULL || size == 0) {
-        set_err(err, err_cap, "monitor frame: invalid arguments");
+        rill__set_err(err, err_cap, "monitor frame: invalid arguments");
         return RILL_EINVAL;
     }
     if (len != 8 + size) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "monitor frame: %zu bytes, a %s frame has %zu", len,
                 rill_type_name(type), 8 + size);
         return RILL_EPROTO;
@@ -254,11 +244,11 @@ int rill__client_buffer_parse(const uint8_t *msg, size_t len,
                               rill__client_buffer *out, char *err,
                               size_t err_cap) {
     if (msg == NULL || out == NULL) {
-        set_err(err, err_cap, "client buffer: invalid arguments");
+        rill__set_err(err, err_cap, "client buffer: invalid arguments");
         return RILL_EINVAL;
     }
     if (len < RILL__CLIENT_BUFFER_HEADER) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "client buffer: message has %zu bytes, shorter than the "
                 "%d-byte header",
                 len, RILL__CLIENT_BUFFER_HEADER);
@@ -267,12 +257,12 @@ int rill__client_buffer_parse(const uint8_t *msg, size_t len,
     rill_type type;
     if (rill_type_from_letter((char)msg[4], &type) != 0) {
         if (msg[4] >= 0x21 && msg[4] < 0x7f)
-            set_err(err, err_cap,
+            rill__set_err(err, err_cap,
                     "client buffer: unknown type letter '%c'; expected one "
                     "of c, i, j, f, d",
                     msg[4]);
         else
-            set_err(err, err_cap,
+            rill__set_err(err, err_cap,
                     "client buffer: unknown type byte 0x%02x; expected one "
                     "of c, i, j, f, d",
                     msg[4]);
@@ -282,7 +272,7 @@ int rill__client_buffer_parse(const uint8_t *msg, size_t len,
     uint64_t need = (uint64_t)count * rill_type_size(type);
     size_t have = len - RILL__CLIENT_BUFFER_HEADER;
     if (need != (uint64_t)have) {
-        set_err(err, err_cap,
+        rill__set_err(err, err_cap,
                 "client buffer: count %" PRIu32 " needs %" PRIu64
                 " bytes of %s values, message has %zu",
                 count, need, rill_type_name(type), have);
