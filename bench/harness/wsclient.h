@@ -1,4 +1,5 @@
-/* A small WebSocket client for benchmarks, on libwebsockets' client API.
+/* A small WebSocket client for benchmarks, on plain sockets (wsclient.c says
+ * why not libwebsockets').
  *
  * It exists so that benchmarks can talk to a rill server from C, in the
  * same process or in another one, without Python in the measured path.
@@ -6,8 +7,8 @@
  * path, receive whole messages (fragments are reassembled before the
  * callback sees them) and send text messages.
  *
- * Threads. libwebsockets is not thread-safe, so a context belongs to the
- * thread that services it (the "owner"): create, connect, service and
+ * Threads. A context belongs to the thread that services it (the
+ * "owner"): create, connect, service and
  * destroy happen there. bench_ws_send_text and bench_wsctx_wake may be
  * called from any thread; they queue and wake the owner. Message callbacks
  * run on the owner thread, inside bench_wsctx_service or bench_ws_connect.
