@@ -87,6 +87,8 @@ struct rill__conn {
     rill__msg **q;
     size_t q_head, q_len, q_cap, q_bytes;
     uint64_t drops;
+    uint32_t unannounced;      /* /gui_data: drops not yet announced */
+    uint64_t last_notice_ns;
 
     /* Outgoing frames gathered for one write (write_batch). */
     uint8_t *batch;
@@ -405,6 +407,7 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r,
             continue;
         if (!conn_send_data(c, h, b)) {
             c->drops++;
+            c->unannounced++;
             atomic_fetch_add(&srv->client_drops, 1);
         }
     }
@@ -590,6 +593,31 @@ static void handle_log_events(rill_server *srv) {
     }
 }
 
+/* A pybela data socket cannot take text (its data task dies on it), so its
+ * drops are announced on the control sockets of the same peer, at most
+ * every 100 ms per data socket:
+ * {"event":"dropped","buffers":N,"path":"/gui_data","total":T}. */
+#define RILL__NOTICE_INTERVAL_NS (100u * 1000 * 1000)
+
+static void announce_compat_drops(rill_server *srv) {
+    uint64_t now = rill_clock_now_ns();
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->path != PATH_DATA || c->unannounced == 0 ||
+            now - c->last_notice_ns < RILL__NOTICE_INTERVAL_NS)
+            continue;
+        char text[160];
+        int len = snprintf(text, sizeof text,
+                           "{\"event\":\"dropped\",\"buffers\":%u,"
+                           "\"path\":\"/gui_data\",\"total\":%llu}",
+                           c->unannounced, (unsigned long long)c->drops);
+        for (rill__conn *k = srv->conns; k != NULL; k = k->next)
+            if (k->path == PATH_CONTROL && strcmp(k->peer, c->peer) == 0)
+                conn_send_text(k, text, (size_t)len);
+        c->unannounced = 0;
+        c->last_notice_ns = now;
+    }
+}
+
 /* Everything the tick thread and the log writer left for this thread. Runs
  * when the waker says the rings hold something, and on a slow timer. */
 static void drain_now(rill_server *srv) {
@@ -598,6 +626,7 @@ static void drain_now(rill_server *srv) {
      * now; draining them first makes freeing the stream safe. */
     drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
     handle_log_events(srv);
+    announce_compat_drops(srv);
     /* Released streams: records they emitted before the release was
      * acknowledged were in the ring ahead of it, drained just above. */
     for (size_t i = 0; i < srv->n_released; i++) {
@@ -1292,6 +1321,19 @@ static int write_batch(rill__conn *c) {
                                                                            : 0;
 }
 
+/* Linux grows a socket's send buffer on its own, up to 4 MiB: for a client
+ * that stops reading that is a second, invisible queue, and megabytes of
+ * stale data it gets before any drop is counted. A fixed buffer (a quarter
+ * of the client's queue, 64 KiB to 1 MiB) keeps the bound the user set with
+ * client_queue_bytes, and the drops where they are counted. */
+static void bound_kernel_buffer(rill_server *srv, struct lws *wsi) {
+    size_t q = srv->cfg.client_queue_bytes / 4;
+    int size = (int)RILL__MAX((size_t)64 * 1024, RILL__MIN(q, (size_t)1 << 20));
+    lws_sockfd_type fd = lws_get_socket_fd(wsi);
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len) {
     rill_server *srv = lws_context_user(lws_get_context(wsi));
@@ -1340,6 +1382,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->path = strcmp(uri, "/gui_data") == 0 ? PATH_DATA : PATH_CONTROL;
         c->id = ++srv->next_conn_id;
         lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        bound_kernel_buffer(srv, wsi);
         c->next = srv->conns;
         if (srv->conns != NULL)
             srv->conns->prev = c;
