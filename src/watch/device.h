@@ -165,7 +165,10 @@ typedef struct rill__ev {
 /* ---- Records in the tick -> network and tick -> log rings -------------- */
 
 typedef enum rill__rec_kind {
-    RILL__REC_BUFFER = 1, /* a stream buffer: payload = stream->buf_bytes */
+    /* A stream buffer. Compat payload: the 4104-byte body. Native: count
+     * values, then (sparse) zero to three bytes to a multiple of 4 and
+     * count u32 relative timestamps. */
+    RILL__REC_BUFFER = 1,
     RILL__REC_MONITOR,    /* one value: payload = var size */
     RILL__REC_END         /* the stream ended (native end / log close) */
 } rill__rec_kind;

@@ -457,7 +457,10 @@ static void send_native(rill_server *srv, const rill__rec *r,
     size_t size = rill__native_size(&h);
     rill__msg *m = size ? msg_new(size, true) : NULL;
     size_t len = 0;
-    const uint8_t *rel = sparse ? payload + (size_t)r->count * v->size : NULL;
+    /* var.c pads the values to 4 bytes before the timestamps. */
+    const uint8_t *rel =
+        sparse ? payload + (((size_t)r->count * v->size + 3) & ~(size_t)3)
+               : NULL;
     if (m == NULL ||
         rill__native_encode(&h, payload, (const uint32_t *)(const void *)rel,
                             msg_payload(m), size, &len) != 0) {
@@ -994,9 +997,15 @@ static bool is_hello(const char *text, size_t len) {
 static void go_native(rill_server *srv, rill__conn *c) {
     size_t n = srv->dev.max_vars;
     if (!c->native) {
-        c->sub_buf = rill__calloc(n, sizeof *c->sub_buf);
-        c->sub_mon = rill__calloc(n, sizeof *c->sub_mon);
-        c->pending_drop_notice = rill__calloc(n, sizeof *c->pending_drop_notice);
+        /* Only what is missing: a hello retried after a failed one must
+         * not leak the arrays the first one got. */
+        if (c->sub_buf == NULL)
+            c->sub_buf = rill__calloc(n, sizeof *c->sub_buf);
+        if (c->sub_mon == NULL)
+            c->sub_mon = rill__calloc(n, sizeof *c->sub_mon);
+        if (c->pending_drop_notice == NULL)
+            c->pending_drop_notice =
+                rill__calloc(n, sizeof *c->pending_drop_notice);
         if (c->sub_buf == NULL || c->sub_mon == NULL ||
             c->pending_drop_notice == NULL) {
             send_error_text(c, NULL, NULL, "hello: out of memory");

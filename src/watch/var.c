@@ -121,8 +121,14 @@ __attribute__((noinline)) static bool emit_buffer(rill__device *dev,
         ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
                   s->ref, n, s->buf, s->buf_bytes, NULL, 0);
     } else {
+        /* Native: the values, then (sparse) the timestamps, which start on
+         * a 4-byte boundary of the record's payload so that the reader
+         * can use them in place. */
+        size_t vbytes = (size_t)n * size;
+        if (is_sparse(s))
+            vbytes = (vbytes + 3) & ~(size_t)3;
         ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
-                  s->ref, n, s->buf + s->values_off, (size_t)n * size,
+                  s->ref, n, s->buf + s->values_off, vbytes,
                   is_sparse(s) ? s->buf + s->rel_off : NULL,
                   is_sparse(s) ? (size_t)n * 4 : 0);
     }

@@ -328,3 +328,28 @@ TEST(mismatched_set_type_converts_with_saturation) {
     rill__stream_destroy(s);
     rill__device_deinit(&f.dev);
 }
+
+TEST(native_sparse_records_align_timestamps_after_odd_sized_values) {
+    fixture f;
+    setup(&f, RILL_TYPE_CHAR, RILL_TS_SPARSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 5);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 0; t < 20; t++) {
+        rill__device_tick(&f.dev, t);
+        if (t % 3 == 0)
+            rill_var_set_char(&f.var, (char)('a' + t));
+    }
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.count, 5);
+    ASSERT_EQ_UINT(r.h.bytes, 8 + 5 * 4); /* 5 chars padded to 8, 5 u32 */
+    ASSERT_EQ_MEM(r.payload, "adgjm", 5);
+    for (uint32_t i = 0; i < 5; i++) {
+        uint32_t rel;
+        memcpy(&rel, r.payload + 8 + i * 4, 4);
+        ASSERT_EQ_UINT(rel, i * 3);
+    }
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
