@@ -29,7 +29,7 @@
 
 #define RILL__NO_END UINT64_MAX
 #define RILL__VAR_NAME_MAX 64
-#define RILL__VAR_MAX_STREAMS 32 /* active streams on one variable */
+#define RILL__VAR_MAX_STREAMS 64 /* streams one variable can carry */
 
 typedef enum rill__stream_kind {
     RILL__STREAM_BUFFER = 0,
@@ -128,6 +128,8 @@ struct rill_var {
     rill__stream *compat_watch;   /* permanent */
     rill__stream *compat_monitor; /* permanent */
     rill__stream *log_stream;     /* the current log session, or NULL */
+    uint32_t net_n_streams;       /* streams of this variable that exist,
+                                     the two permanent ones included */
     char log_file_name[RILL__VAR_NAME_MAX + 32]; /* latest, "" if never */
 };
 

@@ -265,6 +265,7 @@ static void register_stream(rill_server *srv, rill__stream *s) {
     s->next = srv->streams;
     srv->streams = s;
     srv->n_streams++;
+    s->var->net_n_streams++;
 }
 
 rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
@@ -318,6 +319,7 @@ rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
         rill__log_error("rill_var_create: '%s': out of memory", name);
         goto out;
     }
+    v->net_n_streams = 2;
     srv->dev.vars[n] = v;
     /* Publish: readers that see the new count see the whole variable. */
     atomic_store_explicit(&srv->dev.n_vars, n + 1, memory_order_release);
@@ -365,6 +367,7 @@ static void unlink_stream(rill_server *srv, rill__stream *s) {
         if (*p == s) {
             *p = s->next;
             srv->n_streams--;
+            s->var->net_n_streams--;
             return;
         }
     }
@@ -759,15 +762,26 @@ static const char *busy_message =
     "server busy: the command queue to the tick thread is full (is the "
     "device program calling rill_server_tick?); try again";
 
+/* The tick thread's tables are fixed: refuse here, with a reason, what it
+ * could not hold (per server, and per variable). */
 static bool too_many_streams(rill_server *srv, rill__conn *c,
-                             const rill__cmd *cmd, const rill__cmd_entry *e) {
-    if (srv->n_streams < srv->max_streams)
-        return false;
-    send_error_text(c, cmd, e,
-                    "%s: the server already runs %zu streams, its limit; "
-                    "\"%s\" skipped",
-                    cmd->name, srv->n_streams, e->name);
-    return true;
+                             const rill__cmd *cmd, const rill__cmd_entry *e,
+                             const rill_var *v) {
+    if (srv->n_streams >= srv->max_streams) {
+        send_error_text(c, cmd, e,
+                        "%s: the server already runs %zu streams, its limit; "
+                        "\"%s\" skipped",
+                        cmd->name, srv->n_streams, e->name);
+        return true;
+    }
+    if (v->net_n_streams >= RILL__VAR_MAX_STREAMS) {
+        send_error_text(c, cmd, e,
+                        "%s: \"%s\" already has %d streams (clients watching, "
+                        "monitoring or logging it), its limit; skipped",
+                        cmd->name, e->name, RILL__VAR_MAX_STREAMS);
+        return true;
+    }
+    return false;
 }
 
 /* Open a new log file for `v` (spec §6: created and its header written
@@ -785,7 +799,7 @@ static void start_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
                         v->name, old->log_name);
         return;
     }
-    if (too_many_streams(srv, c, cmd, e))
+    if (too_many_streams(srv, c, cmd, e, v))
         return;
     char name[sizeof old->log_name], path[4096];
     int fd = -1, err = 0;
@@ -858,7 +872,7 @@ static rill__stream *native_stream(rill_server *srv, rill__conn *c,
     }
     if (s != NULL)
         return s;
-    if (too_many_streams(srv, c, cmd, e))
+    if (too_many_streams(srv, c, cmd, e, v))
         return NULL;
     s = rill__stream_create(v, kind, RILL__SINK_CLIENT, false, length);
     if (s == NULL) {

@@ -476,6 +476,7 @@ static void apply_start(rill__device *dev, rill__stream *s,
     s->start = RILL__MAX(c->tick, now);
     s->end = c->duration ? add_ticks(s->start, c->duration) : RILL__NO_END;
     s->count = 0; /* a restart discards the partial buffer (spec §2.2) */
+    s->end_pending = false; /* a restart supersedes an unsent end */
     s->state = RILL__ST_STARTING;
     publish_state(s);
     attach(s);

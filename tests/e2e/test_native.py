@@ -395,3 +395,27 @@ def test_stream_ending_while_client_is_stalled_is_still_ended_and_announced(rill
             await helper.close()
 
     run(body(), 30)
+
+
+def test_streams_per_variable_are_bounded_with_a_clear_error(rill_server):
+    """The tick thread's table of streams per variable is fixed (64, two of them
+    the permanent compatibility streams): the client that would exceed it gets an
+    error naming the limit, and the clients already watching are unaffected."""
+    async def body():
+        clients = [NativeClient(rill_server.url) for _ in range(63)]
+        try:
+            for c in clients:
+                await c.connect()
+            for c in clients[:62]:
+                await c.watch(["frame"], lengths=[256])
+            await clients[62].watch(["frame"], lengths=[256])
+            err = await clients[62].wait_error(timeout=5)
+            assert "already has 64 streams" in err["message"], err
+            assert err.get("variable") == "frame"
+            for c in (clients[0], clients[61]):
+                await c.wait_messages("frame", 2, timeout=5)
+            assert not clients[62].stream("frame")
+        finally:
+            for c in clients:
+                await c.close()
+    run(body(), 60)
