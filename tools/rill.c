@@ -87,5 +87,9 @@ int main(int argc, char **argv) {
         usage(stderr);
         return EXIT_USAGE;
     }
+    /* getopt's own messages start with argv[0]: make it "rill <command>". */
+    static char name[64];
+    snprintf(name, sizeof name, "rill %s", c->name);
+    argv[1] = name;
     return c->run(argc - 1, argv + 1);
 }

@@ -1586,7 +1586,8 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
     struct stat st;
     if (stat(srv->log_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rill__log_error("log directory %s does not exist",
+        rill__log_error("log directory %s does not exist (create it, or "
+                        "choose another with log_dir / --log-dir)",
                         srv->log_dir);
         rc = RILL_ENOTFOUND;
         goto fail;
