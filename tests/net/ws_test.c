@@ -1,0 +1,227 @@
+/* The WebSocket client transport against a real rill_server in the same
+ * process, and against sockets that fail in each way a user meets. */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/ws.h"
+#include "test.h"
+#include "watch/native.h"
+#include "watch/wire.h"
+
+typedef struct fixture {
+    rill_server *srv;
+    rill_var *counter;
+    pthread_t producer;
+    atomic_bool stop;
+} fixture;
+
+/* The device: one int32 variable equal to the frame number, ticked at
+ * about 64 kHz (64 frames per millisecond). */
+static void *produce(void *arg) {
+    fixture *f = arg;
+    uint64_t frame = 0, next = rill_clock_now_ns();
+    while (!atomic_load(&f->stop)) {
+        for (int i = 0; i < 64; i++, frame++) {
+            rill_server_tick(f->srv, frame);
+            rill_var_set_int32(f->counter, (int32_t)frame);
+        }
+        next += 1000000;
+        rill_clock_sleep_until_ns(next);
+    }
+    return NULL;
+}
+
+static void start(fixture *f, const char *token) {
+    memset(f, 0, sizeof *f);
+    rill_server_config cfg = rill_server_config_default();
+    cfg.port = 0;
+    cfg.log_dir = "/tmp";
+    cfg.token = token;
+    cfg.out_ring_bytes = 1 << 20;
+    cfg.log_ring_bytes = 1 << 16;
+    ASSERT_OK(rill_server_create(&cfg, &f->srv));
+    f->counter = rill_var_create(f->srv, "counter", RILL_TYPE_INT32, RILL_TS_DENSE);
+    ASSERT_NOT_NULL(f->counter);
+    atomic_init(&f->stop, false);
+    ASSERT_EQ_INT(pthread_create(&f->producer, NULL, produce, f), 0);
+}
+
+static void stop(fixture *f) {
+    atomic_store(&f->stop, true);
+    pthread_join(f->producer, NULL);
+    rill_server_destroy(f->srv);
+}
+
+typedef struct inbox {
+    char text[4][1024];
+    int n_text;
+    uint64_t next_ts;   /* the first tick the next native buffer must have */
+    int n_native;
+    const char *error;  /* first problem seen, for the asserting thread */
+} inbox;
+
+static void on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
+                   bool binary) {
+    (void)ws;
+    inbox *in = user;
+    if (!binary) {
+        if (in->n_text < 4)
+            snprintf(in->text[in->n_text++], sizeof in->text[0], "%.*s",
+                     (int)len, (const char *)data);
+        return;
+    }
+    rill__native_msg m;
+    char err[RILL__WIRE_ERR_CAP];
+    if (rill__native_decode(data, len, &m, err, sizeof err) != 0) {
+        in->error = "a binary message did not decode";
+        return;
+    }
+    if (m.h.kind != RILL__NATIVE_STREAM || m.h.count != 64 ||
+        (in->n_native > 0 && m.h.first_ts != in->next_ts)) {
+        in->error = "native buffers are not 64 adjacent values";
+        return;
+    }
+    for (uint32_t i = 0; i < m.h.count; i++) {
+        int32_t v;
+        memcpy(&v, m.values + 4 * i, 4);
+        if ((uint64_t)v != m.h.first_ts + i)
+            in->error = "a value differs from its tick";
+    }
+    in->next_ts = m.h.first_ts + m.h.count;
+    in->n_native++;
+}
+
+static void poll_until(rill__ws *ws, inbox *in, int want_text, int want_native) {
+    uint64_t deadline = rill_clock_now_ns() + 5000000000u;
+    while ((in->n_text < want_text || in->n_native < want_native) &&
+           rill_clock_now_ns() < deadline) {
+        int rc = rill__ws_poll(&ws, 1, 100, on_msg, in);
+        if (rc != 0)
+            FAIL("poll: %s: %s", rill_err_name(rc), rill__ws_error(ws));
+    }
+    if (in->error != NULL)
+        FAIL("%s", in->error);
+    if (in->n_text < want_text || in->n_native < want_native)
+        FAIL("timed out: %d text, %d binary messages", in->n_text, in->n_native);
+}
+
+TEST(connects_and_gets_the_connection_event_then_a_list_reply) {
+    fixture f;
+    start(&f, NULL);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(f.srv),
+                               "/gui_control", 2000, &ws, err, sizeof err));
+    inbox in = {0};
+    poll_until(ws, &in, 1, 0);
+    ASSERT_EQ_STR(in.text[0], "{\"event\":\"connection\",\"projectName\":\"rill\"}");
+    const char list[] = "{\"watcher\":[{\"cmd\":\"list\"}]}";
+    ASSERT_OK(rill__ws_send(ws, false, list, sizeof list - 1));
+    poll_until(ws, &in, 2, 0);
+    ASSERT_TRUE(strstr(in.text[1], "\"name\":\"counter\"") != NULL);
+    rill__ws_close(ws);
+    stop(&f);
+}
+
+TEST(native_client_receives_continuous_binary_buffers) {
+    fixture f;
+    start(&f, NULL);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(f.srv),
+                               "/gui_control", 2000, &ws, err, sizeof err));
+    const char hello[] = "{\"rill\":\"hello\",\"version\":1}";
+    const char watch[] = "{\"watcher\":[{\"cmd\":\"watch\",\"watchers\":"
+                         "[\"counter\"],\"lengths\":[64]}]}";
+    ASSERT_OK(rill__ws_send(ws, false, hello, sizeof hello - 1));
+    ASSERT_OK(rill__ws_send(ws, false, watch, sizeof watch - 1));
+    inbox in = {0};
+    poll_until(ws, &in, 2, 50); /* connection event, hello; 50 buffers */
+    ASSERT_TRUE(strncmp(in.text[1], "{\"rill\":\"hello\"", 15) == 0);
+    rill__ws_close(ws);
+    stop(&f);
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+TEST(refused_connection_says_no_server_listens) {
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    int port = free_port();
+    ASSERT_ERR(rill__ws_connect("127.0.0.1", port, "/gui_control", 1000, &ws,
+                                err, sizeof err),
+               RILL_EREFUSED);
+    ASSERT_NULL(ws);
+    ASSERT_TRUE(strstr(err, "refused: no server listens there") != NULL);
+}
+
+TEST(wrong_path_and_missing_token_are_refused_with_the_servers_reason) {
+    fixture f;
+    start(&f, "s3cret");
+    int port = rill_server_port(f.srv);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    ASSERT_ERR(rill__ws_connect("127.0.0.1", port, "/gui_control", 2000, &ws,
+                                err, sizeof err),
+               RILL_EAUTH);
+    ASSERT_TRUE(strstr(err, "HTTP 401: this server needs a token") != NULL);
+    ASSERT_ERR(rill__ws_connect("127.0.0.1", port, "/elsewhere?token=s3cret",
+                                2000, &ws, err, sizeof err),
+               RILL_ENOTFOUND);
+    ASSERT_TRUE(strstr(err, "HTTP 404") != NULL);
+    ASSERT_OK(rill__ws_connect("127.0.0.1", port, "/gui_control?token=s3cret",
+                               2000, &ws, err, sizeof err));
+    rill__ws_close(ws);
+    stop(&f);
+}
+
+TEST(a_listener_that_never_answers_times_out) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ASSERT_EQ_INT(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ASSERT_EQ_INT(listen(fd, 4), 0); /* accepted by the kernel, never read */
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill__ws_connect("127.0.0.1", ntohs(a.sin_port), "/gui_control",
+                                300, &ws, err, sizeof err),
+               RILL_ETIMEOUT);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 2000000000u);
+    ASSERT_TRUE(strstr(err, "did not answer the WebSocket handshake") != NULL);
+    close(fd);
+}
+
+TEST(server_shutdown_is_reported_as_closed) {
+    fixture f;
+    start(&f, NULL);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(f.srv),
+                               "/gui_control", 2000, &ws, err, sizeof err));
+    inbox in = {0};
+    poll_until(ws, &in, 1, 0);
+    stop(&f);
+    int rc = 0;
+    for (int i = 0; i < 50 && rc == 0; i++)
+        rc = rill__ws_poll(&ws, 1, 100, on_msg, &in);
+    ASSERT_ERR(rc, RILL_ECLOSED);
+    ASSERT_TRUE(rill__ws_closed(ws));
+    ASSERT_TRUE(strstr(rill__ws_error(ws), "the server") != NULL);
+    ASSERT_ERR(rill__ws_send(ws, false, "x", 1), RILL_ECLOSED);
+    rill__ws_close(ws);
+}
