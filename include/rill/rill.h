@@ -7,6 +7,7 @@
 #define RILL_RILL_H
 
 #include "rill/core.h"
+#include "rill/file.h"
 #include "rill/queue.h"
 #include "rill/ring.h"
 #include "rill/server.h"

@@ -1,0 +1,341 @@
+/* wav and flac, through libsndfile: one channel, dense numeric variables.
+ *
+ * The file's comment (SF_STR_COMMENT: ICMT in WAV, a Vorbis comment in
+ * FLAC) records what the audio format cannot:
+ *
+ *   rill type=<type> first_timestamp=<N> sample_rate=<%.17g> var=<name>
+ *
+ * The first tick is known only with the first buffer, and both formats
+ * want their strings before the audio, so create only creates the file;
+ * libsndfile takes it over (sf_open_fd) at the first write. A writer
+ * closed before any write still leaves a valid, empty file.
+ *
+ * Sample formats. wav keeps every value exactly: float as FLOAT, double as
+ * DOUBLE, int32 as PCM_32, uint32 as PCM_32 with the top bit flipped
+ * (v - 2^31, offset binary, so the waveform is centred). flac is PCM_24:
+ * float and double are audio with full scale 1.0, stored as
+ * lrint(v * 2^23) clipped to [-2^23, 2^23 - 1], so they read back within
+ * half a 24-bit step when in range; int32 and uint32 are stored as the
+ * integer clipped to that range, exact inside it. The conversion is done
+ * here, not by libsndfile, whose float-to-PCM scale differs on the way in
+ * and out.
+ *
+ * The header is rewritten after every write (SFC_SET_UPDATE_HEADER_AUTO),
+ * so a killed process leaves a file that opens with every buffer written.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "file/backend.h"
+
+#define SND_CHUNK 4096
+#define FLAC_MAX 8388607.0
+#define FLAC_MIN (-8388608.0)
+
+typedef struct snd_writer {
+    int flac;
+    SNDFILE *sf;
+    int scratch[SND_CHUNK];
+} snd_writer;
+
+static int snd_create_common(rill_file_writer *w, int flac) {
+    const char *fmt = flac ? "flac" : "wav";
+    if (w->info.mode != RILL_TS_DENSE || w->info.type == RILL_TYPE_CHAR) {
+        rill__log_error("%s: %s holds dense numeric variables only; \"%s\" "
+                        "is %s %s (use bin, csv or jsonl)",
+                        w->path, fmt, w->name,
+                        w->info.mode == RILL_TS_SPARSE ? "sparse" : "dense",
+                        rill_type_name(w->info.type));
+        return RILL_ENOTSUP;
+    }
+    if (!(w->info.sample_rate >= 1 && w->info.sample_rate <= INT_MAX)) {
+        rill__log_error("%s: %s needs a sample rate of at least 1 Hz, not %g",
+                        w->path, fmt, w->info.sample_rate);
+        return RILL_EINVAL;
+    }
+    snd_writer *s = rill__calloc(1, sizeof *s);
+    if (s == NULL)
+        return RILL_ENOMEM;
+    s->flac = flac;
+    w->impl = s;
+    return 0;
+}
+
+static int wav_create(rill_file_writer *w) { return snd_create_common(w, 0); }
+static int flac_create(rill_file_writer *w) { return snd_create_common(w, 1); }
+
+static int snd_start(rill_file_writer *w, uint64_t first_ts) {
+    snd_writer *s = w->impl;
+    SF_INFO si;
+    memset(&si, 0, sizeof si);
+    si.samplerate = (int)lrint(w->info.sample_rate);
+    si.channels = 1;
+    if (s->flac) {
+        si.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_24;
+    } else {
+        si.format = SF_FORMAT_WAV |
+                    (w->info.type == RILL_TYPE_FLOAT    ? SF_FORMAT_FLOAT
+                     : w->info.type == RILL_TYPE_DOUBLE ? SF_FORMAT_DOUBLE
+                                                        : SF_FORMAT_PCM_32);
+    }
+    s->sf = sf_open_fd(w->fd, SFM_WRITE, &si, SF_FALSE);
+    if (s->sf == NULL) {
+        rill__log_error("%s: libsndfile cannot write it: %s", w->path,
+                        sf_strerror(NULL));
+        return RILL_EIO;
+    }
+    sf_command(s->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
+    size_t cap = strlen(w->name) + 128;
+    char *comment = rill__malloc(cap);
+    if (comment == NULL)
+        return RILL_ENOMEM;
+    snprintf(comment, cap,
+             "rill type=%s first_timestamp=%" PRIu64 " sample_rate=%.17g "
+             "var=%s",
+             rill_type_name(w->info.type), first_ts, w->info.sample_rate,
+             w->name);
+    int err = sf_set_string(s->sf, SF_STR_COMMENT, comment);
+    rill__free(comment);
+    if (err != 0) {
+        rill__log_error("%s: libsndfile cannot record the comment: %s",
+                        w->path, sf_error_number(err));
+        return RILL_EIO;
+    }
+    return 0;
+}
+
+static int flac_int(double v) {
+    return (int)(v < FLAC_MIN ? FLAC_MIN : v > FLAC_MAX ? FLAC_MAX : v);
+}
+
+static int snd_write(rill_file_writer *w, uint64_t first_ts,
+                     const void *values, size_t count, const uint32_t *rel) {
+    RILL__UNUSED(rel);
+    snd_writer *s = w->impl;
+    int rc;
+    if (s->sf == NULL && (rc = snd_start(w, first_ts)) != 0)
+        return rc;
+    for (size_t i = 0; i < count;) {
+        size_t k = RILL__MIN(count - i, (size_t)SND_CHUNK);
+        sf_count_t n = 0;
+        rill_type type = w->info.type;
+        if (s->flac) {
+            for (size_t j = 0; j < k; j++) {
+                double v = rill__file_value(type, values, i + j);
+                if (type == RILL_TYPE_FLOAT || type == RILL_TYPE_DOUBLE)
+                    v = isnan(v) ? 0 : rint(v * 8388608.0);
+                /* The low 8 bits are dropped by the 24-bit file. */
+                s->scratch[j] = flac_int(v) * 256;
+            }
+            n = sf_write_int(s->sf, s->scratch, (sf_count_t)k);
+        } else if (type == RILL_TYPE_FLOAT) {
+            n = sf_write_float(s->sf, (const float *)values + i,
+                               (sf_count_t)k);
+        } else if (type == RILL_TYPE_DOUBLE) {
+            n = sf_write_double(s->sf, (const double *)values + i,
+                                (sf_count_t)k);
+        } else if (type == RILL_TYPE_INT32) {
+            n = sf_write_int(s->sf, (const int32_t *)values + i,
+                             (sf_count_t)k);
+        } else {
+            const uint32_t *u = (const uint32_t *)values + i;
+            for (size_t j = 0; j < k; j++)
+                s->scratch[j] = (int)(int32_t)(u[j] ^ 0x80000000u);
+            n = sf_write_int(s->sf, s->scratch, (sf_count_t)k);
+        }
+        if (n != (sf_count_t)k) {
+            rill__log_error("%s: write failed: %s", w->path,
+                            sf_strerror(s->sf));
+            return RILL_EIO;
+        }
+        i += k;
+    }
+    return 0;
+}
+
+static int snd_close(rill_file_writer *w) {
+    snd_writer *s = w->impl;
+    int rc = 0;
+    if (s->sf == NULL && w->err == 0)
+        rc = snd_start(w, 0); /* no buffer came: an empty but valid file */
+    if (s->sf != NULL) {
+        int err = sf_close(s->sf);
+        s->sf = NULL;
+        if (err != 0 && rc == 0) {
+            rill__log_error("%s: closing failed: %s", w->path,
+                            sf_error_number(err));
+            rc = RILL_EIO;
+        }
+    }
+    return rc;
+}
+
+static void snd_free(rill_file_writer *w) {
+    snd_writer *s = w->impl;
+    if (s == NULL)
+        return;
+    if (s->sf != NULL)
+        sf_close(s->sf);
+    rill__free(s);
+}
+
+/* ---- Reader ------------------------------------------------------------ */
+
+typedef struct snd_reader {
+    SNDFILE *sf;
+    int flac;
+    int ours; /* the comment was rill's: type and first tick known */
+    uint64_t next_ts;
+    union {
+        int i[SND_CHUNK];
+        float f[SND_CHUNK];
+        double d[SND_CHUNK];
+    } scratch;
+} snd_reader;
+
+/* Parse "rill type=T first_timestamp=N sample_rate=R var=NAME". */
+static int parse_comment(rill_file_reader *r, snd_reader *s, const char *c) {
+    char type[16];
+    unsigned long long first = 0;
+    double rate = 0;
+    int pos = -1;
+    if (c == NULL ||
+        sscanf(c, "rill type=%15s first_timestamp=%llu sample_rate=%lg var=%n",
+               type, &first, &rate, &pos) != 3 ||
+        pos < 0)
+        return 1;
+    static const rill_type types[] = {RILL_TYPE_INT32, RILL_TYPE_UINT32,
+                                      RILL_TYPE_FLOAT, RILL_TYPE_DOUBLE};
+    size_t t = 0;
+    while (t < 4 && strcmp(type, rill_type_name(types[t])) != 0)
+        t++;
+    if (t == 4)
+        return 1;
+    r->name = rill__strdup(c + pos);
+    if (r->name == NULL)
+        return RILL_ENOMEM;
+    r->info.type = types[t];
+    r->info.sample_rate = rate;
+    s->next_ts = first;
+    s->ours = 1;
+    return 0;
+}
+
+static int snd_open(rill_file_reader *r, rill_ts_mode mode) {
+    RILL__UNUSED(mode);
+    snd_reader *s = rill__calloc(1, sizeof *s);
+    if (s == NULL)
+        return RILL_ENOMEM;
+    r->impl = s;
+    SF_INFO si;
+    memset(&si, 0, sizeof si);
+    s->sf = sf_open(r->path, SFM_READ, &si);
+    if (s->sf == NULL) {
+        int missing = access(r->path, F_OK) != 0 && errno == ENOENT;
+        rill__log_error("%s: cannot open: %s", r->path, sf_strerror(NULL));
+        return missing ? RILL_ENOTFOUND : RILL_EPROTO;
+    }
+    if (si.channels != 1) {
+        rill__log_error("%s: has %d channels; rill reads one-channel files",
+                        r->path, si.channels);
+        return RILL_ENOTSUP;
+    }
+    s->flac = (si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_FLAC;
+    r->info.mode = RILL_TS_DENSE;
+    int rc = parse_comment(r, s, sf_get_string(s->sf, SF_STR_COMMENT));
+    if (rc == RILL_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        /* Not written by rill: audio as doubles at the file's rate. */
+        r->name = rill__file_stem(r->path);
+        if (r->name == NULL)
+            return RILL_ENOMEM;
+        r->info.type = RILL_TYPE_DOUBLE;
+        r->info.sample_rate = si.samplerate;
+        s->next_ts = 0;
+    }
+    return rill__file_reserve(r, SND_CHUNK);
+}
+
+static int snd_next(rill_file_reader *r, rill_file_buffer *out) {
+    snd_reader *s = r->impl;
+    rill_type type = r->info.type;
+    sf_count_t n;
+    int ints = s->ours && (s->flac || type == RILL_TYPE_INT32 ||
+                           type == RILL_TYPE_UINT32);
+    if (ints)
+        n = sf_read_int(s->sf, s->scratch.i, SND_CHUNK);
+    else if (s->ours && type == RILL_TYPE_FLOAT)
+        n = sf_read_float(s->sf, s->scratch.f, SND_CHUNK);
+    else
+        n = sf_read_double(s->sf, s->scratch.d, SND_CHUNK);
+    if (n < 0 || sf_error(s->sf) != SF_ERR_NO_ERROR) {
+        rill__log_error("%s: read failed: %s", r->path, sf_strerror(s->sf));
+        return RILL_EIO;
+    }
+    if (n == 0)
+        return RILL_EEMPTY;
+    for (size_t k = 0; k < (size_t)n; k++) {
+        double v;
+        if (ints && s->flac) {
+            v = (double)(s->scratch.i[k] / 256);
+            if (type == RILL_TYPE_FLOAT || type == RILL_TYPE_DOUBLE)
+                v /= 8388608.0;
+        } else if (ints) {
+            v = type == RILL_TYPE_UINT32
+                    ? (double)((uint32_t)s->scratch.i[k] ^ 0x80000000u)
+                    : (double)s->scratch.i[k];
+        } else if (s->ours && type == RILL_TYPE_FLOAT) {
+            v = (double)s->scratch.f[k];
+        } else {
+            v = s->scratch.d[k];
+        }
+        r->values[k] = v;
+        r->ts[k] = s->next_ts + k;
+    }
+    out->first_ts = s->next_ts;
+    out->count = (size_t)n;
+    out->values = r->values;
+    out->timestamps = r->ts;
+    s->next_ts += (uint64_t)n;
+    return 0;
+}
+
+static void snd_rfree(rill_file_reader *r) {
+    snd_reader *s = r->impl;
+    if (s == NULL)
+        return;
+    if (s->sf != NULL)
+        sf_close(s->sf);
+    rill__free(s);
+}
+
+const rill__file_backend rill__file_wav = {
+    .format = RILL_FILE_WAV,
+    .create = wav_create,
+    .write = snd_write,
+    .close = snd_close,
+    .free = snd_free,
+    .open = snd_open,
+    .next = snd_next,
+    .rfree = snd_rfree,
+};
+
+const rill__file_backend rill__file_flac = {
+    .format = RILL_FILE_FLAC,
+    .create = flac_create,
+    .write = snd_write,
+    .close = snd_close,
+    .free = snd_free,
+    .open = snd_open,
+    .next = snd_next,
+    .rfree = snd_rfree,
+};
