@@ -6,6 +6,7 @@
 #ifndef RILL_RILL_H
 #define RILL_RILL_H
 
+#include "rill/client.h"
 #include "rill/core.h"
 #include "rill/file.h"
 #include "rill/queue.h"

@@ -8,52 +8,9 @@
 
 #include "net/ws.h"
 #include "test.h"
+#include "testdevice.h"
 #include "watch/native.h"
 #include "watch/wire.h"
-
-typedef struct fixture {
-    rill_server *srv;
-    rill_var *counter;
-    pthread_t producer;
-    atomic_bool stop;
-} fixture;
-
-/* The device: one int32 variable equal to the frame number, ticked at
- * about 64 kHz (64 frames per millisecond). */
-static void *produce(void *arg) {
-    fixture *f = arg;
-    uint64_t frame = 0, next = rill_clock_now_ns();
-    while (!atomic_load(&f->stop)) {
-        for (int i = 0; i < 64; i++, frame++) {
-            rill_server_tick(f->srv, frame);
-            rill_var_set_int32(f->counter, (int32_t)frame);
-        }
-        next += 1000000;
-        rill_clock_sleep_until_ns(next);
-    }
-    return NULL;
-}
-
-static void start(fixture *f, const char *token) {
-    memset(f, 0, sizeof *f);
-    rill_server_config cfg = rill_server_config_default();
-    cfg.port = 0;
-    cfg.log_dir = "/tmp";
-    cfg.token = token;
-    cfg.out_ring_bytes = 1 << 20;
-    cfg.log_ring_bytes = 1 << 16;
-    ASSERT_OK(rill_server_create(&cfg, &f->srv));
-    f->counter = rill_var_create(f->srv, "counter", RILL_TYPE_INT32, RILL_TS_DENSE);
-    ASSERT_NOT_NULL(f->counter);
-    atomic_init(&f->stop, false);
-    ASSERT_EQ_INT(pthread_create(&f->producer, NULL, produce, f), 0);
-}
-
-static void stop(fixture *f) {
-    atomic_store(&f->stop, true);
-    pthread_join(f->producer, NULL);
-    rill_server_destroy(f->srv);
-}
 
 typedef struct inbox {
     char text[4][1024];
@@ -109,11 +66,11 @@ static void poll_until(rill__ws *ws, inbox *in, int want_text, int want_native) 
 }
 
 TEST(connects_and_gets_the_connection_event_then_a_list_reply) {
-    fixture f;
-    start(&f, NULL);
+    test_device f;
+    test_device_start(&f, NULL);
     rill__ws *ws = NULL;
     char err[256] = "";
-    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(f.srv),
+    ASSERT_OK(rill__ws_connect("127.0.0.1", test_device_port(&f),
                                "/gui_control", 2000, &ws, err, sizeof err));
     inbox in = {0};
     poll_until(ws, &in, 1, 0);
@@ -123,15 +80,15 @@ TEST(connects_and_gets_the_connection_event_then_a_list_reply) {
     poll_until(ws, &in, 2, 0);
     ASSERT_TRUE(strstr(in.text[1], "\"name\":\"counter\"") != NULL);
     rill__ws_close(ws);
-    stop(&f);
+    test_device_stop(&f);
 }
 
 TEST(native_client_receives_continuous_binary_buffers) {
-    fixture f;
-    start(&f, NULL);
+    test_device f;
+    test_device_start(&f, NULL);
     rill__ws *ws = NULL;
     char err[256] = "";
-    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(f.srv),
+    ASSERT_OK(rill__ws_connect("127.0.0.1", test_device_port(&f),
                                "/gui_control", 2000, &ws, err, sizeof err));
     const char hello[] = "{\"rill\":\"hello\",\"version\":1}";
     const char watch[] = "{\"watcher\":[{\"cmd\":\"watch\",\"watchers\":"
@@ -142,7 +99,7 @@ TEST(native_client_receives_continuous_binary_buffers) {
     poll_until(ws, &in, 2, 50); /* connection event, hello; 50 buffers */
     ASSERT_TRUE(strncmp(in.text[1], "{\"rill\":\"hello\"", 15) == 0);
     rill__ws_close(ws);
-    stop(&f);
+    test_device_stop(&f);
 }
 
 static int free_port(void) {
@@ -168,9 +125,9 @@ TEST(refused_connection_says_no_server_listens) {
 }
 
 TEST(wrong_path_and_missing_token_are_refused_with_the_servers_reason) {
-    fixture f;
-    start(&f, "s3cret");
-    int port = rill_server_port(f.srv);
+    test_device f;
+    test_device_start(&f, "s3cret");
+    int port = test_device_port(&f);
     rill__ws *ws = NULL;
     char err[256] = "";
     ASSERT_ERR(rill__ws_connect("127.0.0.1", port, "/gui_control", 2000, &ws,
@@ -184,7 +141,7 @@ TEST(wrong_path_and_missing_token_are_refused_with_the_servers_reason) {
     ASSERT_OK(rill__ws_connect("127.0.0.1", port, "/gui_control?token=s3cret",
                                2000, &ws, err, sizeof err));
     rill__ws_close(ws);
-    stop(&f);
+    test_device_stop(&f);
 }
 
 TEST(a_listener_that_never_answers_times_out) {
@@ -207,15 +164,15 @@ TEST(a_listener_that_never_answers_times_out) {
 }
 
 TEST(server_shutdown_is_reported_as_closed) {
-    fixture f;
-    start(&f, NULL);
+    test_device f;
+    test_device_start(&f, NULL);
     rill__ws *ws = NULL;
     char err[256] = "";
-    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(f.srv),
+    ASSERT_OK(rill__ws_connect("127.0.0.1", test_device_port(&f),
                                "/gui_control", 2000, &ws, err, sizeof err));
     inbox in = {0};
     poll_until(ws, &in, 1, 0);
-    stop(&f);
+    test_device_stop(&f);
     int rc = 0;
     for (int i = 0; i < 50 && rc == 0; i++)
         rc = rill__ws_poll(&ws, 1, 100, on_msg, &in);

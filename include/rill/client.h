@@ -1,0 +1,155 @@
+/* rill_client: the host side. Connects to a `rill serve` (native mode) or
+ * a Bela board (the Watcher's compatibility mode), lists its variables,
+ * streams them, peeks, controls and sends buffers to the device.
+ *
+ * Threads. rill_client_connect starts an I/O thread that owns the
+ * connection. Stream callbacks run on that thread: they must return
+ * quickly and must not call blocking rill_client functions (the request
+ * functions below may be called from any other thread, concurrently).
+ * Blocking calls return RILL_ETIMEOUT after the configured timeout and
+ * RILL_ECLOSED once the connection is gone; nothing waits forever.
+ *
+ * Errors are codes; the reason, in a sentence, goes to the log callback
+ * (rill_set_log_callback) and, for failures after connecting, to the
+ * on_error callback.
+ */
+#ifndef RILL_CLIENT_H
+#define RILL_CLIENT_H
+
+#include <stdbool.h>
+
+#include "rill/core.h"
+#include "rill/watch.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rill_client rill_client;
+
+typedef enum rill_client_mode {
+    RILL_CLIENT_AUTO = 0, /* native if the server offers it, else compat */
+    RILL_CLIENT_NATIVE,   /* rill serve's native mode, or fail */
+    RILL_CLIENT_COMPAT    /* the Watcher protocol as a Bela board speaks it */
+} rill_client_mode;
+
+/* One stream buffer of one variable. Valid only during the callback. */
+typedef struct rill_client_buffer {
+    const char *name;
+    uint32_t var_id;
+    rill_type type;
+    rill_ts_mode mode;
+    uint64_t first_ts;   /* tick of values[0] */
+    size_t count;        /* values in this buffer (compat: Bela's fixed N) */
+    const void *values;  /* `count` values of `type`, host order */
+    const uint32_t *rel; /* sparse: `count` ticks relative to first_ts */
+    uint32_t dropped;    /* native: buffers lost just before this one */
+    bool last;           /* native: the stream ended with this buffer */
+} rill_client_buffer;
+
+typedef void (*rill_client_buffer_fn)(const rill_client_buffer *b, void *user);
+/* The connection failed or closed (err), with the reason. I/O thread. */
+typedef void (*rill_client_error_fn)(int err, const char *msg, void *user);
+
+typedef struct rill_client_config {
+    const char *url;     /* "ws://host:port"; default "ws://127.0.0.1:5555" */
+    const char *token;   /* sent as ?token=... if set */
+    int timeout_ms;      /* connecting and every blocking call; default 5000 */
+    rill_client_mode mode;
+    rill_client_buffer_fn on_buffer; /* stream buffers; may be NULL */
+    rill_client_error_fn on_error;   /* may be NULL */
+    void *user;
+} rill_client_config;
+
+RILL_API rill_client_config rill_client_config_default(void);
+
+/* Connect. Returns 0, RILL_EINVAL (bad URL), RILL_EREFUSED, RILL_ETIMEOUT,
+ * RILL_EAUTH (token or Origin refused), RILL_ENOTFOUND, RILL_EPROTO (not a
+ * Watcher server, or RILL_CLIENT_NATIVE asked of a server without it),
+ * RILL_ENOMEM, RILL_ESYS; the log says why. */
+RILL_API int rill_client_connect(const rill_client_config *cfg,
+                                 rill_client **out);
+
+/* Close the connection, stop the I/O thread, free. NULL is a no-op. */
+RILL_API void rill_client_destroy(rill_client *cl);
+
+/* True when connected in native mode. */
+RILL_API bool rill_client_native(const rill_client *cl);
+
+/* ---- The device's variables --------------------------------------------- */
+
+typedef struct rill_client_var {
+    char name[64];
+    uint32_t id;
+    rill_type type;
+    rill_ts_mode mode;
+    bool watched, logged, controlled;
+    uint32_t monitor;        /* monitor period, 0 = off */
+    double value;            /* what the program reads now */
+    char log_file_name[96];
+} rill_client_var;
+
+typedef struct rill_client_list {
+    double sample_rate;
+    uint64_t timestamp; /* the device's latest tick */
+    size_t n_vars;
+    rill_client_var *vars;
+} rill_client_list;
+
+/* Ask the device for its variables. On success *out is owned by the caller
+ * and freed with rill_client_list_free. */
+RILL_API int rill_client_list_vars(rill_client *cl, rill_client_list **out);
+RILL_API void rill_client_list_free(rill_client_list *list);
+
+/* ---- Streaming ------------------------------------------------------------ */
+
+typedef struct rill_client_stream_opts {
+    uint64_t start;  /* tick to start at; 0 = now */
+    uint64_t duration; /* ticks; 0 = until stopped */
+    uint32_t length; /* native: values per buffer; 0 = the Bela size */
+} rill_client_stream_opts;
+
+/* Start streaming the `n` named variables to on_buffer. Unknown names are
+ * refused (RILL_ENOTFOUND) before anything is sent. opts may be NULL. */
+RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
+                                      size_t n,
+                                      const rill_client_stream_opts *opts);
+
+/* Stop streaming them (NULL, 0: every variable). */
+RILL_API int rill_client_stream_stop(rill_client *cl, const char *const *names,
+                                     size_t n);
+
+/* Stream exactly `n_values` values of one variable, starting now, and
+ * return them: `values` (as doubles, exact for every type) and
+ * `timestamps` (the tick of each value), both from rill's allocator, freed
+ * with rill_client_free. The buffer callback does not see them. */
+RILL_API int rill_client_stream_n_values(rill_client *cl, const char *name,
+                                         size_t n_values, double **values,
+                                         uint64_t **timestamps);
+
+RILL_API void rill_client_free(void *p);
+
+/* ---- Monitor, control, buffers to the device ------------------------------ */
+
+/* The variable's current value and the tick it was set at (a one-shot
+ * monitor). */
+RILL_API int rill_client_peek(rill_client *cl, const char *name,
+                              double *value, uint64_t *tick);
+
+/* Take (true) or release control of a variable; while controlled the
+ * program reads the value set with rill_client_set. Applied before the
+ * function returns. */
+RILL_API int rill_client_control(rill_client *cl, const char *name, bool on);
+RILL_API int rill_client_set(rill_client *cl, const char *name, double value);
+
+/* Send `count` values of `type` to the device's buffer callback, as
+ * pybela's send_buffer does, with the channel number `id`. */
+RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
+                                     rill_type type, const void *values,
+                                     size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RILL_CLIENT_H */

@@ -1,0 +1,61 @@
+#include <string.h>
+
+#include "test.h"
+#include "testdevice.h"
+
+static void *produce(void *arg) {
+    test_device *d = arg;
+    uint64_t frame = 0, next = rill_clock_now_ns();
+    while (!atomic_load(&d->stop)) {
+        for (int i = 0; i < 64; i++, frame++) {
+            rill_server_tick(d->srv, frame);
+            rill_var_set_int32(d->counter, (int32_t)frame);
+            rill_var_set_float(d->level, 0.25f);
+        }
+        next += 1000000;
+        rill_clock_sleep_until_ns(next);
+    }
+    return NULL;
+}
+
+static void on_buffer(rill_server *srv, uint32_t id, rill_type type,
+                      const void *values, size_t count, void *user) {
+    (void)srv;
+    (void)id;
+    test_device *d = user;
+    double sum = 0;
+    for (size_t i = 0; i < count; i++)
+        sum += type == RILL_TYPE_FLOAT ? (double)((const float *)values)[i]
+               : type == RILL_TYPE_INT32 ? (double)((const int32_t *)values)[i]
+                                         : 0;
+    atomic_store(&d->received_sum, sum);
+    atomic_fetch_add(&d->received, 1);
+}
+
+void test_device_start(test_device *d, const char *token) {
+    memset(d, 0, sizeof *d);
+    rill_server_config cfg = rill_server_config_default();
+    cfg.port = 0;
+    cfg.log_dir = "/tmp";
+    cfg.token = token;
+    cfg.sample_rate = 64000;
+    cfg.out_ring_bytes = 1 << 20;
+    cfg.log_ring_bytes = 1 << 16;
+    cfg.on_buffer = on_buffer;
+    cfg.user = d;
+    ASSERT_OK(rill_server_create(&cfg, &d->srv));
+    d->counter = rill_var_create(d->srv, "counter", RILL_TYPE_INT32, RILL_TS_DENSE);
+    d->level = rill_var_create(d->srv, "level", RILL_TYPE_FLOAT, RILL_TS_DENSE);
+    ASSERT_NOT_NULL(d->counter);
+    ASSERT_NOT_NULL(d->level);
+    atomic_init(&d->stop, false);
+    ASSERT_EQ_INT(pthread_create(&d->producer, NULL, produce, d), 0);
+}
+
+int test_device_port(const test_device *d) { return rill_server_port(d->srv); }
+
+void test_device_stop(test_device *d) {
+    atomic_store(&d->stop, true);
+    pthread_join(d->producer, NULL);
+    rill_server_destroy(d->srv);
+}

@@ -1,0 +1,28 @@
+/* A device for host-side tests: a real rill_server on a free port with one
+ * int32 variable "counter" equal to the frame number and one float
+ * "level", ticked by a producer thread at about 64 kHz in real time, and a
+ * record of the buffers clients send to it. */
+#ifndef RILL_TESTDEVICE_H
+#define RILL_TESTDEVICE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "rill/rill.h"
+
+typedef struct test_device {
+    rill_server *srv;
+    rill_var *counter;
+    rill_var *level;
+    pthread_t producer;
+    atomic_bool stop;
+    atomic_uint received;       /* client buffers received */
+    _Atomic double received_sum; /* sum of the values of the last one */
+} test_device;
+
+/* Start it (token may be NULL); fails the test on error. */
+void test_device_start(test_device *d, const char *token);
+int test_device_port(const test_device *d);
+void test_device_stop(test_device *d);
+
+#endif
