@@ -6,5 +6,9 @@
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 int cmd_serve(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
+int cmd_peek(int argc, char **argv);
+int cmd_set(int argc, char **argv);
 
 #endif

@@ -20,6 +20,10 @@ static int cmd_help(int argc, char **argv);
 
 static const command commands[] = {
     {"serve", "serve live variables to clients (the device side)", cmd_serve},
+    {"ls", "list a device's variables", cmd_ls},
+    {"stream", "stream variables to files or standard output", cmd_stream},
+    {"peek", "print a variable's current value", cmd_peek},
+    {"set", "control a variable and set its value", cmd_set},
     {"version", "print the version of rill and of librill", cmd_version},
     {"help", "show help for rill or for one command", cmd_help},
 };

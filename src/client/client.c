@@ -154,7 +154,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
         if (nv == NULL || nr == NULL) {
             rill__free(nv);
             rill__free(nr);
-            rill__log_error("rill client: out of memory; a buffer of %s lost",
+            rill__log_error("out of memory; a buffer of %s lost",
                             v->name);
             return;
         }
@@ -190,7 +190,7 @@ static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
     rill__native_msg m;
     char err[RILL__WIRE_ERR_CAP];
     if (rill__native_decode(data, len, &m, err, sizeof err) != 0) {
-        rill__log_warn("rill client: %s", err);
+        rill__log_warn("%s", err);
         return;
     }
     rill_client_var *v = var_by_id(cl, m.h.var_id);
@@ -312,11 +312,11 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_object(error)) {
         json_t *msg = json_object_get(error, "message");
-        rill__log_warn("rill client: the device says: %s",
+        rill__log_warn("the device says: %s",
                        json_is_string(msg) ? json_string_value(msg) : "?");
     } else if (json_is_string(ev) &&
                strcmp(json_string_value(ev), "dropped") == 0) {
-        rill__log_info("rill client: the device dropped buffers for us");
+        rill__log_info("the device dropped buffers for us");
     }
     pthread_mutex_unlock(&cl->lock);
     json_decref(root);
@@ -347,7 +347,7 @@ static void *io_main(void *arg) {
         atomic_store(&cl->closed, true);
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
-        rill__log_error("rill client: connection to %s:%d lost: %s", cl->host,
+        rill__log_error("connection to %s:%d lost: %s", cl->host,
                         cl->port, cl->close_reason);
         if (cl->cfg.on_error != NULL)
             cl->cfg.on_error(RILL_ECLOSED, cl->close_reason, cl->cfg.user);
@@ -451,7 +451,7 @@ static const rill_client_var *find(rill_client *cl, const char *name) {
     for (size_t i = 0; i < cl->vars->n_vars; i++)
         if (strcmp(cl->vars->vars[i].name, name) == 0)
             return &cl->vars->vars[i];
-    rill__log_error("rill client: the device has no variable \"%s\"", name);
+    rill__log_error("the device has no variable \"%s\"", name);
     return NULL;
 }
 
@@ -545,7 +545,7 @@ int rill_client_stream_n_values(rill_client *cl, const char *name,
     if (rc == 0)
         rc = wait_for(cl, &cl->collect_done, end);
     if (rc == 0 && cl->collect_gap) {
-        rill__log_error("rill client: values of %s were lost in transit (the "
+        rill__log_error("values of %s were lost in transit (the "
                         "device or the network dropped buffers); nothing "
                         "returned, try again",
                         name);
@@ -652,13 +652,13 @@ rill_client_config rill_client_config_default(void) {
 static int parse_url(rill_client *cl, const char *url) {
     const char *p = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
     if (p == NULL) {
-        rill__log_error("rill client: '%s' is not a ws:// URL (e.g. "
+        rill__log_error("'%s' is not a ws:// URL (e.g. "
                         "ws://127.0.0.1:5555)", url);
         return RILL_EINVAL;
     }
     size_t hl = strcspn(p, ":/");
     if (hl == 0 || hl >= sizeof cl->host) {
-        rill__log_error("rill client: no host in '%s'", url);
+        rill__log_error("no host in '%s'", url);
         return RILL_EINVAL;
     }
     memcpy(cl->host, p, hl);
@@ -669,7 +669,7 @@ static int parse_url(rill_client *cl, const char *url) {
         long port = strtol(p + hl + 1, &end, 10);
         if (end == p + hl + 1 || port <= 0 || port > 65535 ||
             (*end != '\0' && *end != '/')) {
-            rill__log_error("rill client: bad port in '%s'", url);
+            rill__log_error("bad port in '%s'", url);
             return RILL_EINVAL;
         }
         cl->port = (int)port;
@@ -686,7 +686,7 @@ static int open_ws(rill_client *cl, const char *path, rill__ws **out) {
     int rc = rill__ws_connect(cl->host, cl->port, target, cl->cfg.timeout_ms,
                               out, err, sizeof err);
     if (rc != 0)
-        rill__log_error("rill client: %s", err);
+        rill__log_error("%s", err);
     return rc;
 }
 
@@ -721,7 +721,7 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         goto fail;
     cl->io_started = true;
     if ((rc = wait_flag(cl, &cl->got_connection, cfg->timeout_ms)) != 0) {
-        rill__log_error("rill client: %s:%d sent no connection event: not a "
+        rill__log_error("%s:%d sent no connection event: not a "
                         "Watcher server?",
                         cl->host, cl->port);
         rc = rc == RILL_ETIMEOUT ? RILL_EPROTO : rc;
@@ -734,7 +734,7 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
                                                    : RILL__HELLO_WAIT_MS;
         cl->native = wait_flag(cl, &cl->hello, wait) == 0;
         if (!cl->native && cfg->mode == RILL_CLIENT_NATIVE) {
-            rill__log_error("rill client: %s:%d does not speak rill's native "
+            rill__log_error("%s:%d does not speak rill's native "
                             "mode (a Bela board?); connect in compat mode",
                             cl->host, cl->port);
             rc = RILL_EPROTO;
@@ -760,7 +760,7 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         cl->io_started = true;
     }
     if ((rc = rill_client_list_vars(cl, &cl->vars)) != 0) {
-        rill__log_error("rill client: no list reply from %s:%d (%s)", cl->host,
+        rill__log_error("no list reply from %s:%d (%s)", cl->host,
                         cl->port, rill_strerror(rc));
         goto fail;
     }

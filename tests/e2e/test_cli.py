@@ -1,0 +1,117 @@
+"""The host-side command line against a real `rill serve`: rill ls, stream
+(to every saving format and to standard output), peek, set, and the errors a
+user meets (no server; the server killed in the middle of a stream)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import rill_bin, stop_server
+from helpers import DEMO_VARS, RATE, parse_log_buffers, parse_log_file
+
+
+def rill(*args, url, timeout=30):
+    return subprocess.run([rill_bin(), *args, "--url", url], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_ls_prints_a_header_then_every_variable_name_first(rill_server):
+    r = rill("ls", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:3] == ["name", "type", "mode"]
+    assert [ln.split()[0] for ln in lines[1:]] == [v[0] for v in DEMO_VARS]
+    assert lines[1].split()[1:3] == ["int32", "dense"]
+
+
+def test_stream_exactly_n_values_round_trips_through_csv_jsonl_and_bin(rill_server, tmp_path):
+    for fmt in ("csv", "jsonl", "bin"):
+        out = tmp_path / fmt
+        r = rill("stream", "frame", "frame_d", "-n", "2500", "-o", str(out),
+                 "--format", fmt, url=rill_server.url)
+        assert r.returncode == 0, r.stderr
+        for name in ("frame", "frame_d"):
+            path = out / f"{name}.{fmt}"
+            if fmt == "csv":
+                rows = path.read_text().splitlines()
+                assert rows[0] == f"timestamp,{name}"
+                pairs = [tuple(float(x) for x in row.split(",")) for row in rows[1:]]
+            elif fmt == "jsonl":
+                pairs = []
+                for line in path.read_text().splitlines():
+                    obj = json.loads(line)
+                    pairs += [(obj["ref_timestamp"] + i, v) for i, v in enumerate(obj["data"])]
+            else:
+                header, bufs, rest = parse_log_file(path.read_bytes())
+                assert header["name"] == name and not rest
+                vtype = "i" if name == "frame" else "d"
+                pairs = []
+                for b in parse_log_buffers(bufs, vtype, 0):
+                    pairs += [(b["ref"] + i, v) for i, v in enumerate(b["data"])]
+                assert all(v == 0 for _, v in pairs[2500:]), "bin: padding is zeros"
+                pairs = pairs[:2500]
+            assert len(pairs) == 2500, f"{fmt} {name}: {len(pairs)} values"
+            ticks = [int(t) for t, _ in pairs]
+            assert all(v == t for t, v in pairs), f"{fmt} {name}: a value differs from its tick"
+            assert ticks == list(range(ticks[0], ticks[0] + 2500)), f"{fmt} {name}: not contiguous"
+
+
+def test_stream_seconds_to_stdout_gives_rate_times_seconds_dense_values(rill_server):
+    r = rill("stream", "frame", "-d", "0.25", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    rows = [row.split(",") for row in r.stdout.splitlines()]
+    assert len(rows) == int(0.25 * RATE)
+    assert all(name == "frame" and int(t) == int(float(v)) for name, t, v in rows)
+    ticks = [int(t) for _, t, _ in rows]
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))
+
+
+def test_peek_and_set_reach_the_device(rill_server):
+    r = rill("peek", "frame", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    name, tick, value = r.stdout.split()
+    assert name == "frame" and int(tick) == int(float(value))
+    r = rill("set", "gain", "0.5", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    ls = rill("ls", url=rill_server.url).stdout.splitlines()
+    gain = next(ln.split() for ln in ls if ln.startswith("gain "))
+    assert gain[5] == "yes" and float(gain[7]) == 0.5
+
+
+def test_no_server_is_a_clear_error_with_exit_status_1(tmp_path):
+    r = subprocess.run([rill_bin(), "ls", "--url", "ws://127.0.0.1:1"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 1
+    assert 'cannot connect to ws://127.0.0.1:1: connection refused (is "rill serve" running?)' \
+        in r.stderr
+    r = subprocess.run([rill_bin(), "stream", "nope", "-n", "5", "--url", "ws://127.0.0.1:1"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+
+
+def test_server_killed_mid_stream_gives_a_clear_error_within_2_s_and_keeps_the_file(
+        rill_serve, tmp_path):
+    srv = rill_serve()
+    out = tmp_path / "out"
+    client = subprocess.Popen([rill_bin(), "stream", "frame", "-o", str(out), "--format", "csv",
+                               "--url", srv.url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert client.poll() is None, client.stderr.read()
+    stop_server(srv, signal.SIGKILL)
+    t0 = time.monotonic()
+    try:
+        _, err = client.communicate(timeout=2.0)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert time.monotonic() - t0 < 2.0
+    assert client.returncode == 1
+    assert "connection" in err and "lost" in err, err
+    rows = (out / "frame.csv").read_text().splitlines()
+    assert rows[0] == "timestamp,frame" and len(rows) > 1000
+    pairs = [tuple(int(float(x)) for x in row.split(",")) for row in rows[1:]]
+    assert all(t == v for t, v in pairs)
+    assert [t for t, _ in pairs] == list(range(pairs[0][0], pairs[0][0] + len(pairs)))

@@ -1,0 +1,459 @@
+/* The host-side commands: rill ls, stream, peek, set. Each connects with
+ * rill_client to --url (default $RILL_URL, else ws://127.0.0.1:5555). */
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "rill/rill.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static void print_log(rill_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level <= RILL_LOG_WARN)
+        fprintf(stderr, "rill: %s\n", msg);
+}
+
+static const char *default_url(void) {
+    const char *u = getenv("RILL_URL");
+    return u != NULL && *u ? u : "ws://127.0.0.1:5555";
+}
+
+/* Connect or explain why not; the library has logged the reason. */
+static rill_client *connect_with(const char *url, const char *token,
+                                 rill_client_buffer_fn on_buffer,
+                                 rill_client_error_fn on_error, void *user) {
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.token = token;
+    cfg.on_buffer = on_buffer;
+    cfg.on_error = on_error;
+    cfg.user = user;
+    rill_client *cl = NULL;
+    int rc = rill_client_connect(&cfg, &cl);
+    if (rc != 0) {
+        fprintf(stderr, "rill: cannot connect to %s: %s%s\n", url,
+                rill_strerror(rc),
+                rc == RILL_EREFUSED ? " (is \"rill serve\" running?)" : "");
+        return NULL;
+    }
+    return cl;
+}
+
+static rill_client *connect_or_explain(const char *url, const char *token) {
+    return connect_with(url, token, NULL, NULL, NULL);
+}
+
+static const char *type_letter_name(rill_type t) { return rill_type_name(t); }
+
+/* ---- rill ls ----------------------------------------------------------------- */
+
+static const char ls_usage[] =
+    "usage: rill ls [--url URL] [--token T]\n\n"
+    "List the device's variables: a header line, then one variable per line,\n"
+    "name first.\n\nexamples:\n  rill ls\n  rill ls --url ws://bela.local:5555\n";
+
+int cmd_ls(int argc, char **argv) {
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'u')
+            url = optarg;
+        else if (c == 't')
+            token = optarg;
+        else if (c == 'h') {
+            fputs(ls_usage, stdout);
+            return EXIT_OK;
+        } else
+            return EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rill ls: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    rill_client *cl = connect_or_explain(url, token);
+    if (cl == NULL)
+        return EXIT_FAILED;
+    rill_client_list *l = NULL;
+    int rc = rill_client_list_vars(cl, &l);
+    if (rc != 0) {
+        fprintf(stderr, "rill ls: no list from %s: %s\n", url, rill_strerror(rc));
+        rill_client_destroy(cl);
+        return EXIT_FAILED;
+    }
+    printf("%-16s %-7s %-7s %-8s %-7s %-10s %-8s %s\n", "name", "type", "mode",
+           "watched", "logged", "controlled", "monitor", "value");
+    for (size_t i = 0; i < l->n_vars; i++) {
+        const rill_client_var *v = &l->vars[i];
+        printf("%-16s %-7s %-7s %-8s %-7s %-10s %-8u %.17g\n", v->name,
+               type_letter_name(v->type),
+               v->mode == RILL_TS_DENSE ? "dense" : "sparse",
+               v->watched ? "yes" : "no", v->logged ? "yes" : "no",
+               v->controlled ? "yes" : "no", v->monitor, v->value);
+    }
+    rill_client_list_free(l);
+    rill_client_destroy(cl);
+    return EXIT_OK;
+}
+
+/* ---- rill stream ------------------------------------------------------------- */
+
+static const char stream_usage[] =
+    "usage: rill stream VAR... [-n N | -d SECONDS] [--at TICK] [-o DIR]\n"
+    "                   [--format bin|csv|jsonl|wav|flac] [--url URL] [--token T]\n\n"
+    "Stream variables from the device. With -o, each goes to DIR/<var>.<format>\n"
+    "(default format csv), written as it arrives; without, lines\n"
+    "'var,tick,value' go to standard output. -n takes exactly N values of\n"
+    "each variable, -d the values of SECONDS seconds (dense variables: exactly\n"
+    "SECONDS x rate); without either, streaming goes on until Ctrl-C.\n"
+    "Progress shows on a terminal.\n\nexamples:\n"
+    "  rill stream frame -n 44100 -o data --format wav\n"
+    "  rill stream sine noise -d 2 -o data\n"
+    "  rill stream events -d 5 | head\n";
+
+typedef struct var_out {
+    const rill_client_var *var;
+    rill_file_writer *writer;
+    uint64_t have, want; /* want 0: no limit */
+    uint64_t next_ts;
+    bool done, gap;
+} var_out;
+
+typedef struct stream_ctx {
+    pthread_mutex_t lock;
+    var_out *vars;
+    size_t n;
+    uint64_t start;
+    uint64_t bytes, drops;
+    int write_error;
+    atomic_bool lost; /* the connection failed (I/O thread) */
+} stream_ctx;
+
+static void on_stream_error(int err, const char *msg, void *user) {
+    (void)err;
+    (void)msg; /* the library has logged it */
+    atomic_store(&((stream_ctx *)user)->lost, true);
+}
+
+static void print_values(const rill_client_buffer *b, size_t k) {
+    size_t size = rill_type_size(b->type);
+    const uint8_t *p = b->values;
+    for (size_t i = 0; i < k; i++) {
+        double v = 0;
+        switch (b->type) {
+        case RILL_TYPE_CHAR: v = p[i]; break;
+        case RILL_TYPE_INT32: v = ((const int32_t *)b->values)[i]; break;
+        case RILL_TYPE_UINT32: v = ((const uint32_t *)b->values)[i]; break;
+        case RILL_TYPE_FLOAT: v = ((const float *)b->values)[i]; break;
+        case RILL_TYPE_DOUBLE: v = ((const double *)b->values)[i]; break;
+        }
+        uint64_t t = b->first_ts + (b->rel ? b->rel[i] : i);
+        printf("%s,%llu,%.17g\n", b->name, (unsigned long long)t, v);
+    }
+    (void)size;
+}
+
+/* I/O thread: take what the request asks for, in order, without gaps. */
+static void on_stream_buffer(const rill_client_buffer *b, void *user) {
+    stream_ctx *ctx = user;
+    pthread_mutex_lock(&ctx->lock);
+    var_out *o = NULL;
+    for (size_t i = 0; i < ctx->n; i++)
+        if (ctx->vars[i].var->id == b->var_id)
+            o = &ctx->vars[i];
+    if (o == NULL || o->done || b->first_ts < ctx->start) {
+        pthread_mutex_unlock(&ctx->lock);
+        return;
+    }
+    ctx->drops += b->dropped;
+    if (b->dropped != 0 ||
+        (o->have != 0 && b->mode == RILL_TS_DENSE && b->first_ts != o->next_ts))
+        o->gap = true; /* reported at the end; the data stays */
+    size_t k = b->count;
+    if (o->want != 0 && o->have + k > o->want)
+        k = (size_t)(o->want - o->have);
+    if (o->writer != NULL) {
+        int rc = rill_file_writer_write(o->writer, b->first_ts, b->values, k, b->rel);
+        if (rc != 0 && ctx->write_error == 0)
+            ctx->write_error = rc;
+    } else {
+        print_values(b, k);
+    }
+    o->have += k;
+    o->next_ts = b->first_ts + b->count;
+    ctx->bytes += k * rill_type_size(b->type);
+    if ((o->want != 0 && o->have >= o->want) || b->last)
+        o->done = true;
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+int cmd_stream(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},   {"token", required_argument, NULL, 't'},
+        {"at", required_argument, NULL, 'a'},    {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL, *dir = NULL, *fmt_name = "csv";
+    double n_values = 0, seconds = 0, at = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:d:o:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'u': url = optarg; break;
+        case 't': token = optarg; break;
+        case 'o': dir = optarg; break;
+        case 'f': fmt_name = optarg; break;
+        case 'n': n_values = strtod(optarg, &end); break;
+        case 'd': seconds = strtod(optarg, &end); break;
+        case 'a': at = strtod(optarg, &end); break;
+        case 'h': fputs(stream_usage, stdout); return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'rill stream --help' for the options.\n");
+            return EXIT_USAGE;
+        }
+        if (end != NULL && (*end != '\0' || strtod(optarg, NULL) < 0)) {
+            fprintf(stderr, "rill stream: -%c expects a non-negative number, got '%s'\n",
+                    c == 'a' ? 'a' : c, optarg);
+            return EXIT_USAGE;
+        }
+    }
+    size_t n = (size_t)(argc - optind);
+    if (n == 0 || (n_values > 0 && seconds > 0)) {
+        fprintf(stderr, n == 0 ? "rill stream: name at least one variable\n"
+                               : "rill stream: -n and -d exclude each other\n");
+        return EXIT_USAGE;
+    }
+    rill_file_format fmt;
+    if (rill_file_format_from_name(fmt_name, &fmt) != 0) {
+        fprintf(stderr, "rill stream: unknown format '%s' (bin, csv, jsonl, wav, flac)\n",
+                fmt_name);
+        return EXIT_USAGE;
+    }
+    if (dir != NULL && mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0) {
+        fprintf(stderr, "rill stream: cannot use directory %s\n", dir);
+        return EXIT_FAILED;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    stream_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    pthread_mutex_init(&ctx.lock, NULL);
+    ctx.start = UINT64_MAX; /* nothing is taken before the start is known */
+    rill_client *cl = connect_with(url, token, on_stream_buffer, on_stream_error, &ctx);
+    if (cl == NULL)
+        return EXIT_FAILED;
+    int status = EXIT_FAILED;
+    rill_client_list *l = NULL;
+    var_out *outs = calloc(n, sizeof *outs);
+    if (outs == NULL || rill_client_list_vars(cl, &l) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = argv[optind + (int)i];
+        for (size_t k = 0; k < l->n_vars; k++)
+            if (strcmp(l->vars[k].name, name) == 0)
+                outs[i].var = &l->vars[k];
+        if (outs[i].var == NULL) {
+            fprintf(stderr, "rill stream: the device has no variable '%s' (see rill ls)\n",
+                    name);
+            goto out;
+        }
+        const rill_client_var *v = outs[i].var;
+        outs[i].want = n_values > 0 ? (uint64_t)n_values
+                       : seconds > 0 && v->mode == RILL_TS_DENSE
+                           ? (uint64_t)llround(seconds * l->sample_rate)
+                           : 0;
+        if (dir != NULL) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s.%s", dir, v->name, fmt_name);
+            rill_file_info info = {v->name, v->type, v->mode, l->sample_rate};
+            int rc = rill_file_writer_create(path, fmt, &info, &outs[i].writer);
+            if (rc != 0) {
+                fprintf(stderr, "rill stream: cannot write %s: %s\n", path,
+                        rill_strerror(rc));
+                goto out;
+            }
+        }
+    }
+    /* Start a little after the device's latest tick (or at --at), so that
+     * every variable starts on the same tick and nothing older is taken. */
+    uint64_t start = at > 0 ? (uint64_t)at
+                            : l->timestamp + (uint64_t)(l->sample_rate / 20) + 64;
+    pthread_mutex_lock(&ctx.lock);
+    ctx.vars = outs;
+    ctx.n = n;
+    ctx.start = start;
+    pthread_mutex_unlock(&ctx.lock);
+    const char **names = (const char **)(argv + optind);
+    rill_client_stream_opts so = {start, 0, 0};
+    if (rill_client_stream_start(cl, names, n, &so) != 0)
+        goto out;
+    signal(SIGINT, on_sigint);
+    bool tty = isatty(STDERR_FILENO);
+    uint64_t t0 = rill_clock_now_ns();
+    double limit_s = seconds > 0 ? seconds + 2.0 + (double)(start - l->timestamp) / l->sample_rate
+                                 : 0;
+    for (;;) {
+        usleep(100000);
+        pthread_mutex_lock(&ctx.lock);
+        bool all = true;
+        uint64_t values = 0;
+        for (size_t i = 0; i < n; i++) {
+            all &= outs[i].done;
+            values += outs[i].have;
+        }
+        uint64_t bytes = ctx.bytes, drops = ctx.drops;
+        pthread_mutex_unlock(&ctx.lock);
+        double elapsed = (double)(rill_clock_now_ns() - t0) / 1e9;
+        if (tty)
+            fprintf(stderr, "\r%.1f s, %llu values, %.1f kB, %llu dropped ", elapsed,
+                    (unsigned long long)values, (double)bytes / 1e3,
+                    (unsigned long long)drops);
+        bool timed = limit_s > 0 && elapsed > limit_s;
+        if (all || interrupted || timed)
+            break;
+        if (atomic_load(&ctx.lost)) {
+            fprintf(stderr, "%srill stream: the connection to %s was lost; the "
+                            "files keep what arrived\n", tty ? "\n" : "", url);
+            goto out;
+        }
+    }
+    if (tty)
+        fputc('\n', stderr);
+    rill_client_stream_stop(cl, names, n);
+    status = EXIT_OK;
+    pthread_mutex_lock(&ctx.lock);
+    for (size_t i = 0; i < n; i++) {
+        if (outs[i].gap) {
+            fprintf(stderr, "rill stream: %s: buffers were lost in transit (drops "
+                            "are counted in the progress line)\n", outs[i].var->name);
+            status = EXIT_FAILED;
+        }
+        if (outs[i].want != 0 && outs[i].have < outs[i].want && !interrupted) {
+            fprintf(stderr, "rill stream: %s: %llu of %llu values arrived\n",
+                    outs[i].var->name, (unsigned long long)outs[i].have,
+                    (unsigned long long)outs[i].want);
+            status = EXIT_FAILED;
+        }
+    }
+    if (ctx.write_error != 0) {
+        fprintf(stderr, "rill stream: writing failed: %s\n", rill_strerror(ctx.write_error));
+        status = EXIT_FAILED;
+    }
+    pthread_mutex_unlock(&ctx.lock);
+out:
+    rill_client_destroy(cl); /* no callback runs after this */
+    for (size_t i = 0; outs != NULL && i < n; i++) {
+        if (outs[i].writer != NULL && rill_file_writer_close(outs[i].writer) != 0)
+            status = EXIT_FAILED;
+        if (outs[i].writer != NULL && dir != NULL)
+            fprintf(stderr, "rill stream: %s: %llu values -> %s/%s.%s\n",
+                    outs[i].var->name, (unsigned long long)outs[i].have, dir,
+                    outs[i].var->name, fmt_name);
+    }
+    free(outs);
+    rill_client_list_free(l);
+    pthread_mutex_destroy(&ctx.lock);
+    return status;
+}
+
+/* ---- rill peek / rill set ---------------------------------------------------- */
+
+static int simple(int argc, char **argv, int want_args, const char *usage,
+                  const char **url, const char **token) {
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    *url = default_url();
+    *token = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'u')
+            *url = optarg;
+        else if (c == 't')
+            *token = optarg;
+        else if (c == 'h') {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else
+            return EXIT_USAGE;
+    }
+    if (argc - optind != want_args) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    return -1;
+}
+
+static const char peek_usage[] =
+    "usage: rill peek VAR [--url URL] [--token T]\n\n"
+    "Print the variable's current value and the tick it was set at.\n\n"
+    "example:\n  rill peek sine\n";
+
+int cmd_peek(int argc, char **argv) {
+    const char *url, *token;
+    int rc = simple(argc, argv, 1, peek_usage, &url, &token);
+    if (rc >= 0)
+        return rc;
+    rill_client *cl = connect_or_explain(url, token);
+    if (cl == NULL)
+        return EXIT_FAILED;
+    double v;
+    uint64_t tick;
+    rc = rill_client_peek(cl, argv[optind], &v, &tick);
+    if (rc == 0)
+        printf("%s %llu %.17g\n", argv[optind], (unsigned long long)tick, v);
+    else
+        fprintf(stderr, "rill peek: %s: %s\n", argv[optind], rill_strerror(rc));
+    rill_client_destroy(cl);
+    return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+static const char set_usage[] =
+    "usage: rill set VAR VALUE [--url URL] [--token T]\n\n"
+    "Take control of the variable and set the value the device program reads\n"
+    "(rill_var_get). The variable stays controlled.\n\n"
+    "example:\n  rill set gain 0.5\n";
+
+int cmd_set(int argc, char **argv) {
+    const char *url, *token;
+    int rc = simple(argc, argv, 2, set_usage, &url, &token);
+    if (rc >= 0)
+        return rc;
+    char *end;
+    double value = strtod(argv[optind + 1], &end);
+    if (*end != '\0') {
+        fprintf(stderr, "rill set: '%s' is not a number\n", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    rill_client *cl = connect_or_explain(url, token);
+    if (cl == NULL)
+        return EXIT_FAILED;
+    rc = rill_client_control(cl, argv[optind], true);
+    if (rc == 0)
+        rc = rill_client_set(cl, argv[optind], value);
+    if (rc != 0)
+        fprintf(stderr, "rill set: %s: %s\n", argv[optind], rill_strerror(rc));
+    rill_client_destroy(cl);
+    return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}
