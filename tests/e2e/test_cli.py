@@ -115,3 +115,19 @@ def test_server_killed_mid_stream_gives_a_clear_error_within_2_s_and_keeps_the_f
     pairs = [tuple(int(float(x)) for x in row.split(",")) for row in rows[1:]]
     assert all(t == v for t, v in pairs)
     assert [t for t, _ in pairs] == list(range(pairs[0][0], pairs[0][0] + len(pairs)))
+
+
+def test_wav_files_open_in_sox_with_the_right_rate_and_length(rill_server, tmp_path):
+    r = rill("stream", "sine", "-n", "44100", "-o", str(tmp_path), "--format", "wav",
+             url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    wav = str(tmp_path / "sine.wav")
+    info = {k: subprocess.run(["soxi", flag, wav], capture_output=True, text=True,
+                              check=True).stdout.strip()
+            for k, flag in (("rate", "-r"), ("channels", "-c"), ("samples", "-s"))}
+    assert info == {"rate": "44100", "channels": "1", "samples": "44100"}, info
+    # sox reads the samples too: the demo's sine has amplitude 0.5.
+    stat = subprocess.run(["sox", wav, "-n", "stat"], capture_output=True, text=True)
+    peak = float(next(ln.split(":")[1] for ln in stat.stderr.splitlines()
+                      if ln.startswith("Maximum amplitude")))
+    assert abs(peak - 0.5) < 0.01, stat.stderr
