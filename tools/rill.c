@@ -24,6 +24,8 @@ static const command commands[] = {
     {"stream", "stream variables to files or standard output", cmd_stream},
     {"peek", "print a variable's current value", cmd_peek},
     {"set", "control a variable and set its value", cmd_set},
+    {"info", "describe a saved stream", cmd_info},
+    {"convert", "convert a saved stream to another format", cmd_convert},
     {"version", "print the version of rill and of librill", cmd_version},
     {"help", "show help for rill or for one command", cmd_help},
 };

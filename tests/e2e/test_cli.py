@@ -131,3 +131,30 @@ def test_wav_files_open_in_sox_with_the_right_rate_and_length(rill_server, tmp_p
     peak = float(next(ln.split(":")[1] for ln in stat.stderr.splitlines()
                       if ln.startswith("Maximum amplitude")))
     assert abs(peak - 0.5) < 0.01, stat.stderr
+
+
+def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
+    r = rill("stream", "frame_d", "-n", "2048", "-o", str(tmp_path), "--format", "bin",
+             url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    src = str(tmp_path / "frame_d.bin")
+    info = subprocess.run([rill_bin(), "info", src], capture_output=True, text=True)
+    assert info.returncode == 0, info.stderr
+    fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
+    assert fields["variable"] == "frame_d" and fields["type"] == "double"
+    assert fields["values"] == "2048" and fields["buffers"] == "4"  # 512-value bodies
+    # bin records no sample rate: converting to wav needs one, and says so.
+    bad = subprocess.run([rill_bin(), "convert", src, "--to", "wav"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "give it with --rate HZ" in bad.stderr
+    assert not (tmp_path / "frame_d.wav").exists()
+    for fmt, extra in (("csv", []), ("wav", ["--rate", "44100"])):
+        c = subprocess.run([rill_bin(), "convert", src, "--to", fmt, *extra],
+                           capture_output=True, text=True)
+        assert c.returncode == 0, c.stderr
+    rows = (tmp_path / "frame_d.csv").read_text().splitlines()[1:]
+    pairs = [(int(t), float(v)) for t, v in (row.split(",") for row in rows)]
+    assert len(pairs) == 2048 and all(float(t) == v for t, v in pairs)
+    soxi = subprocess.run(["soxi", "-s", str(tmp_path / "frame_d.wav")], capture_output=True,
+                          text=True, check=True)
+    assert soxi.stdout.strip() == "2048"
