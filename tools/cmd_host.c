@@ -457,3 +457,120 @@ int cmd_set(int argc, char **argv) {
     rill_client_destroy(cl);
     return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }
+
+/* ---- rill monitor ------------------------------------------------------------ */
+
+static const char monitor_usage[] =
+    "usage: rill monitor VAR... [--period TICKS] [-n COUNT] [--url URL] [--token T]\n\n"
+    "Print 'var tick value' every TICKS ticks (default 1000) until Ctrl-C, or\n"
+    "until COUNT values of each variable have been printed.\n\n"
+    "examples:\n  rill monitor sine --period 4410\n  rill monitor frame gain -n 3\n";
+
+typedef struct monitor_ctx {
+    pthread_mutex_t lock;
+    const char **names;
+    size_t n;
+    long *count;
+    long limit;
+    atomic_bool lost;
+} monitor_ctx;
+
+static void on_monitor_value(const char *name, uint64_t tick, double value,
+                             void *user) {
+    monitor_ctx *m = user;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->names[i], name) != 0 ||
+            (m->limit > 0 && m->count[i] >= m->limit))
+            continue;
+        m->count[i]++;
+        printf("%s %llu %.17g\n", name, (unsigned long long)tick, value);
+        fflush(stdout);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void on_monitor_error(int err, const char *msg, void *user) {
+    (void)err;
+    (void)msg;
+    atomic_store(&((monitor_ctx *)user)->lost, true);
+}
+
+int cmd_monitor(int argc, char **argv) {
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"period", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL;
+    long period = 1000, limit = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'u': url = optarg; break;
+        case 't': token = optarg; break;
+        case 'p': period = strtol(optarg, &end, 10); break;
+        case 'n': limit = strtol(optarg, &end, 10); break;
+        case 'h': fputs(monitor_usage, stdout); return EXIT_OK;
+        default: fputs(monitor_usage, stderr); return EXIT_USAGE;
+        }
+        if (end != NULL && *end != '\0') {
+            fprintf(stderr, "rill monitor: '%s' is not a whole number\n", optarg);
+            return EXIT_USAGE;
+        }
+    }
+    size_t n = (size_t)(argc - optind);
+    if (n == 0 || period < 1 || period > INT32_MAX || limit < 0) {
+        fputs(monitor_usage, stderr);
+        return EXIT_USAGE;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    monitor_ctx m = {.names = (const char **)(argv + optind), .n = n, .limit = limit};
+    m.count = calloc(n, sizeof *m.count);
+    pthread_mutex_init(&m.lock, NULL);
+    atomic_init(&m.lost, false);
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.token = token;
+    cfg.on_monitor = on_monitor_value;
+    cfg.on_error = on_monitor_error;
+    cfg.user = &m;
+    rill_client *cl = NULL;
+    int rc = m.count == NULL ? RILL_ENOMEM : rill_client_connect(&cfg, &cl);
+    if (rc != 0) {
+        fprintf(stderr, "rill: cannot connect to %s: %s%s\n", url, rill_strerror(rc),
+                rc == RILL_EREFUSED ? " (is \"rill serve\" running?)" : "");
+        free(m.count);
+        return EXIT_FAILED;
+    }
+    int status = EXIT_OK;
+    rc = rill_client_monitor(cl, m.names, n, (uint32_t)period);
+    if (rc != 0) {
+        fprintf(stderr, "rill monitor: %s\n", rill_strerror(rc));
+        status = EXIT_FAILED;
+    }
+    signal(SIGINT, on_sigint);
+    while (rc == 0 && !interrupted) {
+        usleep(50000);
+        if (atomic_load(&m.lost)) {
+            fprintf(stderr, "rill monitor: the connection to %s was lost\n", url);
+            status = EXIT_FAILED;
+            break;
+        }
+        bool all = limit > 0;
+        pthread_mutex_lock(&m.lock);
+        for (size_t i = 0; i < n; i++)
+            all &= m.count[i] >= limit;
+        pthread_mutex_unlock(&m.lock);
+        if (all)
+            break;
+    }
+    if (status == EXIT_OK)
+        rill_client_monitor(cl, m.names, n, 0);
+    rill_client_destroy(cl);
+    pthread_mutex_destroy(&m.lock);
+    free(m.count);
+    return status;
+}

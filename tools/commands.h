@@ -10,6 +10,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_peek(int argc, char **argv);
 int cmd_set(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"ls", "list a device's variables", cmd_ls},
     {"stream", "stream variables to files or standard output", cmd_stream},
     {"peek", "print a variable's current value", cmd_peek},
+    {"monitor", "print variables' values periodically", cmd_monitor},
     {"set", "control a variable and set its value", cmd_set},
     {"info", "describe a saved stream", cmd_info},
     {"convert", "convert a saved stream to another format", cmd_convert},

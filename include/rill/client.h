@@ -48,6 +48,10 @@ typedef struct rill_client_buffer {
 } rill_client_buffer;
 
 typedef void (*rill_client_buffer_fn)(const rill_client_buffer *b, void *user);
+/* A monitored value: the variable, the tick it was set at, the value.
+ * I/O thread. */
+typedef void (*rill_client_monitor_fn)(const char *name, uint64_t tick,
+                                       double value, void *user);
 /* The connection failed or closed (err), with the reason. I/O thread. */
 typedef void (*rill_client_error_fn)(int err, const char *msg, void *user);
 
@@ -57,6 +61,7 @@ typedef struct rill_client_config {
     int timeout_ms;      /* connecting and every blocking call; default 5000 */
     rill_client_mode mode;
     rill_client_buffer_fn on_buffer; /* stream buffers; may be NULL */
+    rill_client_monitor_fn on_monitor; /* monitored values; may be NULL */
     rill_client_error_fn on_error;   /* may be NULL */
     void *user;
 } rill_client_config;
@@ -130,6 +135,12 @@ RILL_API int rill_client_stream_n_values(rill_client *cl, const char *name,
 RILL_API void rill_client_free(void *p);
 
 /* ---- Monitor, control, buffers to the device ------------------------------ */
+
+/* Monitor the `n` named variables: one value every `period` ticks to
+ * on_monitor (spec: the first at the next assignment, then each at least
+ * `period` ticks after the previous). Period 0 stops monitoring them. */
+RILL_API int rill_client_monitor(rill_client *cl, const char *const *names,
+                                 size_t n, uint32_t period);
 
 /* The variable's current value and the tick it was set at (a one-shot
  * monitor). */

@@ -174,6 +174,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     cl->cfg.on_buffer(&b, cl->cfg.user);
 }
 
+/* A monitored value: to a waiting peek, else to the user's callback. */
 static void on_monitor(rill_client *cl, uint32_t id, uint64_t tick,
                        double value) {
     pthread_mutex_lock(&cl->lock);
@@ -182,8 +183,13 @@ static void on_monitor(rill_client *cl, uint32_t id, uint64_t tick,
         cl->peek_value = value;
         cl->peek_tick = tick;
         pthread_cond_broadcast(&cl->cond);
+        pthread_mutex_unlock(&cl->lock);
+        return;
     }
     pthread_mutex_unlock(&cl->lock);
+    const rill_client_var *v = var_by_id(cl, id);
+    if (cl->cfg.on_monitor != NULL && v != NULL)
+        cl->cfg.on_monitor(v->name, tick, value, cl->cfg.user);
 }
 
 static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
@@ -565,6 +571,25 @@ int rill_client_stream_n_values(rill_client *cl, const char *name,
     return 0;
 }
 
+int rill_client_monitor(rill_client *cl, const char *const *names,
+                        size_t n, uint32_t period) {
+    if (period > INT32_MAX)
+        return RILL_EINVAL;
+    json_t *periods = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (find(cl, names[i]) == NULL) {
+            json_decref(periods);
+            return RILL_ENOTFOUND;
+        }
+        json_array_append_new(periods, json_integer(period));
+    }
+    pthread_mutex_lock(&cl->req_lock);
+    int rc = send_cmd(cl, "monitor", names, n,
+                      json_pack("{s:o}", "periods", periods));
+    pthread_mutex_unlock(&cl->req_lock);
+    return rc;
+}
+
 int rill_client_peek(rill_client *cl, const char *name, double *value,
                      uint64_t *tick) {
     const rill_client_var *v = find(cl, name);
@@ -645,7 +670,7 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
 
 rill_client_config rill_client_config_default(void) {
     rill_client_config c = {"ws://127.0.0.1:5555", NULL, 5000, RILL_CLIENT_AUTO,
-                            NULL, NULL, NULL};
+                            NULL, NULL, NULL, NULL};
     return c;
 }
 

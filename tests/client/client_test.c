@@ -7,6 +7,9 @@
 #include "testdevice.h"
 
 typedef struct seen {
+    atomic_int monitored;
+    _Atomic uint64_t mon_ticks[8];
+    atomic_int mon_bad;
     atomic_int buffers;
     atomic_int bad; /* buffers whose values are not their ticks */
     _Atomic uint64_t next_ts;
@@ -28,6 +31,18 @@ static void on_buffer(const rill_client_buffer *b, void *user) {
     atomic_fetch_add(&s->buffers, 1);
 }
 
+static void on_monitor(const char *name, uint64_t tick, double value,
+                       void *user) {
+    seen *s = user;
+    if (strcmp(name, "counter") != 0)
+        return;
+    if (value != (double)tick)
+        atomic_fetch_add(&s->mon_bad, 1);
+    int k = atomic_fetch_add(&s->monitored, 1);
+    if (k < 8)
+        atomic_store(&s->mon_ticks[k], tick);
+}
+
 static rill_client *connect_to(test_device *d, rill_client_mode mode, seen *s) {
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(d));
@@ -35,6 +50,7 @@ static rill_client *connect_to(test_device *d, rill_client_mode mode, seen *s) {
     cfg.url = url;
     cfg.mode = mode;
     cfg.on_buffer = on_buffer;
+    cfg.on_monitor = on_monitor;
     cfg.user = s;
     cfg.timeout_ms = 3000;
     rill_client *cl = NULL;
@@ -97,6 +113,18 @@ static void exercise(rill_client_mode mode, bool want_native) {
     ASSERT_EQ_DOUBLE(v, (double)tick, 0);
     ASSERT_OK(rill_client_peek(cl, "level", &v, &tick));
     ASSERT_EQ_DOUBLE(v, 0.25, 0);
+
+    /* Monitoring: values exactly one period apart, each equal to its tick. */
+    const char *mon[] = {"counter"};
+    ASSERT_OK(rill_client_monitor(cl, mon, 1, 640));
+    uint64_t mend = rill_clock_now_ns() + 5000000000u;
+    while (atomic_load(&s.monitored) < 8 && rill_clock_now_ns() < mend)
+        usleep(1000);
+    ASSERT_OK(rill_client_monitor(cl, mon, 1, 0));
+    ASSERT_TRUE(atomic_load(&s.monitored) >= 8);
+    ASSERT_EQ_INT(atomic_load(&s.mon_bad), 0);
+    for (int k = 1; k < 8; k++)
+        ASSERT_EQ_UINT(atomic_load(&s.mon_ticks[k]) - atomic_load(&s.mon_ticks[k - 1]), 640);
 
     /* Control and set: what the program reads. */
     ASSERT_OK(rill_client_control(cl, "level", true));

@@ -158,3 +158,15 @@ def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
     soxi = subprocess.run(["soxi", "-s", str(tmp_path / "frame_d.wav")], capture_output=True,
                           text=True, check=True)
     assert soxi.stdout.strip() == "2048"
+
+
+def test_monitor_prints_values_exactly_one_period_apart(rill_server):
+    r = rill("monitor", "frame", "gain", "--period", "2205", "-n", "4", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()]
+    frames = [(int(t), float(v)) for name, t, v in rows if name == "frame"]
+    gains = [float(v) for name, _, v in rows if name == "gain"]
+    assert len(frames) == 4 and len(gains) == 4
+    assert all(v == t for t, v in frames)
+    assert [b[0] - a[0] for a, b in zip(frames, frames[1:])] == [2205] * 3
+    assert gains == [1.0] * 4
