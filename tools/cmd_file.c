@@ -125,15 +125,9 @@ static const char convert_usage[] =
 
 /* A reader's doubles back in the variable's type, for the writer. */
 static void to_type(rill_type t, const double *in, size_t n, void *out) {
-    for (size_t i = 0; i < n; i++) {
-        switch (t) {
-        case RILL_TYPE_CHAR: ((unsigned char *)out)[i] = (unsigned char)in[i]; break;
-        case RILL_TYPE_INT32: ((int32_t *)out)[i] = (int32_t)in[i]; break;
-        case RILL_TYPE_UINT32: ((uint32_t *)out)[i] = (uint32_t)in[i]; break;
-        case RILL_TYPE_FLOAT: ((float *)out)[i] = (float)in[i]; break;
-        case RILL_TYPE_DOUBLE: ((double *)out)[i] = in[i]; break;
-        }
-    }
+    uint8_t *p = out;
+    for (size_t i = 0; i < n; i++)
+        p += rill_value_from_double(t, in[i], p);
 }
 
 int cmd_convert(int argc, char **argv) {

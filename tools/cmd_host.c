@@ -57,8 +57,6 @@ static rill_client *connect_or_explain(const char *url, const char *token) {
     return connect_with(url, token, NULL, NULL, NULL);
 }
 
-static const char *type_letter_name(rill_type t) { return rill_type_name(t); }
-
 /* ---- rill ls ----------------------------------------------------------------- */
 
 static const char ls_usage[] =
@@ -105,7 +103,7 @@ int cmd_ls(int argc, char **argv) {
     for (size_t i = 0; i < l->n_vars; i++) {
         const rill_client_var *v = &l->vars[i];
         printf("%-16s %-7s %-7s %-8s %-7s %-10s %-8u %.17g\n", v->name,
-               type_letter_name(v->type),
+               rill_type_name(v->type),
                v->mode == RILL_TS_DENSE ? "dense" : "sparse",
                v->watched ? "yes" : "no", v->logged ? "yes" : "no",
                v->controlled ? "yes" : "no", v->monitor, v->value);
@@ -156,20 +154,11 @@ static void on_stream_error(int err, const char *msg, void *user) {
 
 static void print_values(const rill_client_buffer *b, size_t k) {
     size_t size = rill_type_size(b->type);
-    const uint8_t *p = b->values;
     for (size_t i = 0; i < k; i++) {
-        double v = 0;
-        switch (b->type) {
-        case RILL_TYPE_CHAR: v = p[i]; break;
-        case RILL_TYPE_INT32: v = ((const int32_t *)b->values)[i]; break;
-        case RILL_TYPE_UINT32: v = ((const uint32_t *)b->values)[i]; break;
-        case RILL_TYPE_FLOAT: v = ((const float *)b->values)[i]; break;
-        case RILL_TYPE_DOUBLE: v = ((const double *)b->values)[i]; break;
-        }
+        double v = rill_value_to_double(b->type, (const uint8_t *)b->values + i * size);
         uint64_t t = b->first_ts + (b->rel ? b->rel[i] : i);
         printf("%s,%llu,%.17g\n", b->name, (unsigned long long)t, v);
     }
-    (void)size;
 }
 
 /* I/O thread: take what the request asks for, in order, without gaps. */

@@ -62,15 +62,9 @@ void demo_on_buffer(rill_server *srv, uint32_t id, rill_type type,
     (void)id;
     (void)user;
     double sum = 0;
-    for (size_t i = 0; i < count; i++) {
-        switch (type) {
-        case RILL_TYPE_CHAR: sum += ((const unsigned char *)values)[i]; break;
-        case RILL_TYPE_INT32: sum += ((const int32_t *)values)[i]; break;
-        case RILL_TYPE_UINT32: sum += ((const uint32_t *)values)[i]; break;
-        case RILL_TYPE_FLOAT: sum += ((const float *)values)[i]; break;
-        case RILL_TYPE_DOUBLE: sum += ((const double *)values)[i]; break;
-        }
-    }
+    size_t size = rill_type_size(type);
+    for (size_t i = 0; i < count; i++)
+        sum += rill_value_to_double(type, (const uint8_t *)values + i * size);
     uint64_t bits;
     memcpy(&bits, &sum, sizeof bits);
     atomic_store_explicit(&inbox_bits, bits, memory_order_relaxed);

@@ -55,6 +55,17 @@ RILL_API int rill_type_from_letter(char letter, rill_type *out);
  * or "unknown". Never NULL. Any thread. */
 RILL_API const char *rill_type_name(rill_type type);
 
+/* One value of `type` at `p` (host order, any alignment) as a double:
+ * exact for every type. 0 for an invalid type. Any thread, wait-free. */
+RILL_API double rill_value_to_double(rill_type type, const void *p);
+
+/* Store `d` at `out` (any alignment) as one value of `type`, converting as
+ * C does (integers truncate toward zero) except that out-of-range integers
+ * saturate and NaN becomes 0, so no input is undefined behaviour. Returns
+ * the bytes written (1, 4 or 8), 0 for an invalid type. Any thread,
+ * wait-free. */
+RILL_API size_t rill_value_from_double(rill_type type, double d, void *out);
+
 /* ---- Device API: variables of a rill_server ---------------------------- */
 
 typedef struct rill_var rill_var;

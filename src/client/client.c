@@ -77,34 +77,6 @@ static rill_client_var *var_by_id(rill_client *cl, uint32_t id) {
     return l != NULL && id < l->n_vars ? &l->vars[id] : NULL;
 }
 
-static double value_at(rill_type type, const uint8_t *p) {
-    switch (type) {
-    case RILL_TYPE_CHAR:
-        return (double)p[0];
-    case RILL_TYPE_INT32: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    case RILL_TYPE_UINT32: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    case RILL_TYPE_FLOAT: {
-        float v;
-        memcpy(&v, p, 4);
-        return v;
-    }
-    case RILL_TYPE_DOUBLE: {
-        double v;
-        memcpy(&v, p, 8);
-        return v;
-    }
-    }
-    return 0;
-}
-
 /* A stream buffer: to stream_n_values if it is collecting this variable,
  * else to the user's callback. lock not held. */
 static void on_stream(rill_client *cl, const rill_client_var *v,
@@ -132,7 +104,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
             uint32_t r = (uint32_t)i;
             if (rel != NULL)
                 memcpy(&r, rel + 4 * i, 4);
-            cl->collect_values[cl->collect_have] = value_at(v->type, values + i * size);
+            cl->collect_values[cl->collect_have] = rill_value_to_double(v->type, values + i * size);
             cl->collect_ts[cl->collect_have] = first_ts + r;
             cl->collect_have++;
         }
@@ -203,7 +175,7 @@ static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
     if (v == NULL)
         return;
     if (m.h.kind == RILL__NATIVE_MONITOR) {
-        on_monitor(cl, v->id, m.h.first_ts, value_at(v->type, m.values));
+        on_monitor(cl, v->id, m.h.first_ts, rill_value_to_double(v->type, m.values));
         return;
     }
     if (m.h.kind == RILL__NATIVE_STREAM) {
@@ -237,7 +209,7 @@ static void on_compat_data(rill_client *cl, const uint8_t *data, size_t len) {
     uint64_t tick;
     const uint8_t *value;
     if (rill__bela_monitor_decode(data, len, v->type, &tick, &value, NULL, 0) == 0)
-        on_monitor(cl, v->id, tick, value_at(v->type, value));
+        on_monitor(cl, v->id, tick, rill_value_to_double(v->type, value));
 }
 
 static void copy_var(json_t *o, uint32_t id, rill_client_var *v) {

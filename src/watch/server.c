@@ -730,22 +730,9 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
 /* The remote value as the variable's type reads it (C conversion, integer
  * types truncated toward zero, saturated), widened back to a double. */
 static double as_var_type(const rill_var *v, double d) {
-    switch (v->type) {
-    case RILL_TYPE_CHAR:
-        return !(d == d) || d <= 0 ? 0 : d >= 255 ? 255 : (double)(unsigned char)d;
-    case RILL_TYPE_INT32:
-        return !(d == d) ? 0 : d <= -2147483648.0 ? -2147483648.0
-               : d >= 2147483647.0               ? 2147483647.0
-                                                 : (double)(int32_t)d;
-    case RILL_TYPE_UINT32:
-        return !(d == d) || d <= 0 ? 0 : d >= 4294967295.0 ? 4294967295.0
-                                                           : (double)(uint32_t)d;
-    case RILL_TYPE_FLOAT:
-        return (double)(float)d;
-    case RILL_TYPE_DOUBLE:
-        return d;
-    }
-    return d;
+    uint64_t raw;
+    rill_value_from_double(v->type, d, &raw);
+    return rill_value_to_double(v->type, &raw);
 }
 
 static void set_remote(rill_var *v, double d) {
@@ -885,11 +872,17 @@ static rill__stream *native_stream(rill_server *srv, rill__conn *c,
     return s;
 }
 
+/* setMask works on the integer version of the remote value: an int32's
+ * two's-complement bits, else the value saturated to uint32. */
 static uint32_t mask_base(const rill_var *v) {
-    double d = remote(v);
-    if (v->type == RILL_TYPE_INT32)
-        return (uint32_t)(int32_t)as_var_type(v, d);
-    return !(d == d) || d <= 0 ? 0 : d >= 4294967295.0 ? UINT32_MAX : (uint32_t)d;
+    if (v->type == RILL_TYPE_INT32) {
+        int32_t i;
+        rill_value_from_double(RILL_TYPE_INT32, remote(v), &i);
+        return (uint32_t)i;
+    }
+    uint32_t u;
+    rill_value_from_double(RILL_TYPE_UINT32, remote(v), &u);
+    return u;
 }
 
 static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,

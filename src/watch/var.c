@@ -312,69 +312,11 @@ RILL__HOT void var_push(rill_var *v, const void *value, size_t size) {
         compact(v);
 }
 
-/* Conversions for a set function that does not match the variable's type.
- * C leaves float -> integer undefined out of range, so saturate (NaN -> 0):
- * a client must never be able to make the device hit undefined behaviour. */
-static int32_t sat_int32(double d) {
-    if (!(d == d))
-        return 0;
-    if (d <= -2147483648.0)
-        return INT32_MIN;
-    if (d >= 2147483647.0)
-        return INT32_MAX;
-    return (int32_t)d;
-}
-
-static uint32_t sat_uint32(double d) {
-    if (!(d == d) || d <= 0.0)
-        return 0;
-    if (d >= 4294967295.0)
-        return UINT32_MAX;
-    return (uint32_t)d;
-}
-
-static char sat_char(double d) {
-    if (!(d == d) || d <= 0.0)
-        return 0;
-    if (d >= 255.0)
-        return (char)(unsigned char)255;
-    return (char)(unsigned char)d;
-}
-
-/* The value as the variable's own type, for the buffers. */
-static void convert(const rill_var *v, double d, void *out) {
-    switch (v->type) {
-    case RILL_TYPE_CHAR: {
-        char c = sat_char(d);
-        memcpy(out, &c, 1);
-        return;
-    }
-    case RILL_TYPE_INT32: {
-        int32_t i = sat_int32(d);
-        memcpy(out, &i, 4);
-        return;
-    }
-    case RILL_TYPE_UINT32: {
-        uint32_t u = sat_uint32(d);
-        memcpy(out, &u, 4);
-        return;
-    }
-    case RILL_TYPE_FLOAT: {
-        float f = (float)d;
-        memcpy(out, &f, 4);
-        return;
-    }
-    case RILL_TYPE_DOUBLE:
-        memcpy(out, &d, 8);
-        return;
-    }
-}
-
 /* A set function of another type than the variable's: the cold path. */
 __attribute__((noinline)) static void var_push_converted(rill_var *v,
                                                          double d) {
-    uint64_t raw;
-    convert(v, d, &raw);
+    uint64_t raw; /* saturating, as rill_value_from_double says */
+    rill_value_from_double(v->type, d, &raw);
     var_push(v, &raw, v->size);
 }
 

@@ -24,10 +24,9 @@ static void on_buffer(rill_server *srv, uint32_t id, rill_type type,
     (void)id;
     test_device *d = user;
     double sum = 0;
+    size_t size = rill_type_size(type);
     for (size_t i = 0; i < count; i++)
-        sum += type == RILL_TYPE_FLOAT ? (double)((const float *)values)[i]
-               : type == RILL_TYPE_INT32 ? (double)((const int32_t *)values)[i]
-                                         : 0;
+        sum += rill_value_to_double(type, (const uint8_t *)values + i * size);
     atomic_store(&d->received_sum, sum);
     atomic_fetch_add(&d->received, 1);
 }

@@ -45,3 +45,42 @@ TEST(unknown_letter_is_refused_and_leaves_output_alone) {
     }
     ASSERT_ERR(rill_type_from_letter('f', NULL), RILL_EINVAL);
 }
+
+TEST(values_round_trip_exactly_through_double_at_any_alignment) {
+    uint8_t buf[16];
+    const struct {
+        rill_type t;
+        double d;
+    } cases[] = {{RILL_TYPE_CHAR, 200},         {RILL_TYPE_INT32, -2147483648.0},
+                 {RILL_TYPE_UINT32, 4294967295.0}, {RILL_TYPE_FLOAT, 0.1f},
+                 {RILL_TYPE_DOUBLE, 0.1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t off = 0; off < 4; off++) {
+            size_t n = rill_value_from_double(cases[i].t, cases[i].d, buf + off);
+            ASSERT_EQ_UINT(n, rill_type_size(cases[i].t));
+            ASSERT_EQ_DOUBLE(rill_value_to_double(cases[i].t, buf + off), cases[i].d, 0);
+        }
+    }
+    ASSERT_EQ_UINT(rill_value_from_double((rill_type)42, 1.0, buf), 0);
+    ASSERT_EQ_DOUBLE(rill_value_to_double((rill_type)42, buf), 0, 0);
+}
+
+TEST(integers_saturate_truncate_toward_zero_and_nan_becomes_zero) {
+    const double nan = 0.0 / 0.0;
+    const struct {
+        rill_type t;
+        double in, out;
+    } cases[] = {
+        {RILL_TYPE_INT32, -3.7, -3},         {RILL_TYPE_INT32, 3.7, 3},
+        {RILL_TYPE_INT32, 1e12, 2147483647}, {RILL_TYPE_INT32, -1e12, -2147483648.0},
+        {RILL_TYPE_INT32, nan, 0},           {RILL_TYPE_UINT32, -5, 0},
+        {RILL_TYPE_UINT32, 1e12, 4294967295.0}, {RILL_TYPE_UINT32, nan, 0},
+        {RILL_TYPE_CHAR, 300, 255},          {RILL_TYPE_CHAR, -1, 0},
+        {RILL_TYPE_CHAR, 65.9, 65},          {RILL_TYPE_CHAR, nan, 0},
+    };
+    uint8_t buf[8];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rill_value_from_double(cases[i].t, cases[i].in, buf);
+        ASSERT_EQ_DOUBLE(rill_value_to_double(cases[i].t, buf), cases[i].out, 0);
+    }
+}
