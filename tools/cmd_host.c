@@ -291,7 +291,7 @@ int cmd_stream(int argc, char **argv) {
     ctx.start = start;
     pthread_mutex_unlock(&ctx.lock);
     const char **names = (const char **)(argv + optind);
-    rill_client_stream_opts so = {start, 0, 0};
+    rill_client_stream_opts so = {start, 0, 0, 0};
     if (rill_client_stream_start(cl, names, n, &so) != 0)
         goto out;
     signal(SIGINT, on_sigint);

@@ -3,9 +3,13 @@
  * streams them, peeks, controls and sends buffers to the device.
  *
  * Threads. rill_client_connect starts an I/O thread that owns the
- * connection. Stream callbacks run on that thread: they must return
- * quickly and must not call blocking rill_client functions (the request
- * functions below may be called from any other thread, concurrently).
+ * connection. By default every callback runs on that thread: callbacks
+ * must return quickly and must not call blocking rill_client functions
+ * (the request functions below may be called from any other thread,
+ * concurrently). With `poll` set in the configuration, the I/O thread
+ * queues what it would have delivered instead, and rill_client_poll runs
+ * the callbacks on the caller's thread (as audiostream's poll()); there
+ * they may call any rill_client function.
  * Blocking calls return RILL_ETIMEOUT after the configured timeout and
  * RILL_ECLOSED once the connection is gone; nothing waits forever.
  *
@@ -48,12 +52,37 @@ typedef struct rill_client_buffer {
 } rill_client_buffer;
 
 typedef void (*rill_client_buffer_fn)(const rill_client_buffer *b, void *user);
+
+/* One buffer per streamed variable, aligned by timestamp: every buffer
+ * holds that variable's values whose ticks fall in [first_ts, first_ts +
+ * ticks). Blocks follow each other without gaps. Valid only during the
+ * callback.
+ *
+ * The block span is the longest buffer length among the variables (or
+ * rill_client_stream_opts.block), so variables with different buffer
+ * lengths (a float and a double on a Bela, or different `length`s) come
+ * out cut at the same ticks. In each buffer, `first_ts` is the tick of its
+ * first value and `rel` is NULL when the values are one per tick from
+ * there (dense, nothing lost); otherwise `rel` gives each value's tick
+ * relative to the buffer's first_ts. A variable with no value in the span
+ * has count 0; `dropped` counts its buffers lost in the span. */
+typedef struct rill_client_block {
+    uint64_t first_ts;
+    uint64_t ticks;
+    size_t n; /* buffers, in the order the variables were started */
+    const rill_client_buffer *buffers;
+} rill_client_block;
+
+typedef void (*rill_client_block_fn)(const rill_client_block *blk, void *user);
 /* A monitored value: the variable, the tick it was set at, the value.
  * I/O thread. */
 typedef void (*rill_client_monitor_fn)(const char *name, uint64_t tick,
                                        double value, void *user);
 /* The connection failed or closed (err), with the reason. I/O thread. */
 typedef void (*rill_client_error_fn)(int err, const char *msg, void *user);
+/* A scheduled stream finished (err 0: every variable delivered its last
+ * value) or failed (RILL_ECLOSED, RILL_EIO for lost data). */
+typedef void (*rill_client_done_fn)(int err, void *user);
 
 typedef struct rill_client_config {
     const char *url;     /* "ws://host:port"; default "ws://127.0.0.1:5555" */
@@ -61,9 +90,16 @@ typedef struct rill_client_config {
     int timeout_ms;      /* connecting and every blocking call; default 5000 */
     rill_client_mode mode;
     rill_client_buffer_fn on_buffer; /* stream buffers; may be NULL */
+    rill_client_block_fn on_block;   /* aligned blocks; may be NULL */
     rill_client_monitor_fn on_monitor; /* monitored values; may be NULL */
     rill_client_error_fn on_error;   /* may be NULL */
     void *user;
+    /* Queue the callbacks for rill_client_poll instead of running them on
+     * the I/O thread. Up to poll_bytes (default 16 MiB) of buffers wait;
+     * beyond that whole buffers are dropped, and counted in the next
+     * delivered buffer's `dropped` and in rill_client_dropped. */
+    bool poll;
+    size_t poll_bytes;
 } rill_client_config;
 
 RILL_API rill_client_config rill_client_config_default(void);
@@ -80,6 +116,17 @@ RILL_API void rill_client_destroy(rill_client *cl);
 
 /* True when connected in native mode. */
 RILL_API bool rill_client_native(const rill_client *cl);
+
+/* With cfg.poll: run the queued callbacks on this thread. Waits up to
+ * timeout_ms (0: not at all, -1: until something arrives or the connection
+ * closes) for the first one, then runs every one queued. Returns how many
+ * ran (>= 0), or RILL_ECLOSED once the connection is gone and the queue is
+ * empty, or RILL_EINVAL without cfg.poll. */
+RILL_API int rill_client_poll(rill_client *cl, int timeout_ms);
+
+/* Buffers lost on the way to this client's callbacks: dropped by the
+ * device for it (native mode) plus dropped from a full poll queue. */
+RILL_API uint64_t rill_client_dropped(const rill_client *cl);
 
 /* ---- The device's variables --------------------------------------------- */
 
@@ -112,10 +159,13 @@ typedef struct rill_client_stream_opts {
     uint64_t start;  /* tick to start at; 0 = now */
     uint64_t duration; /* ticks; 0 = until stopped */
     uint32_t length; /* native: values per buffer; 0 = the Bela size */
+    uint32_t block;  /* on_block span in ticks; 0 = the longest buffer */
 } rill_client_stream_opts;
 
-/* Start streaming the `n` named variables to on_buffer. Unknown names are
- * refused (RILL_ENOTFOUND) before anything is sent. opts may be NULL. */
+/* Start streaming the `n` named variables to on_buffer and on_block.
+ * Unknown names are refused (RILL_ENOTFOUND) before anything is sent. opts
+ * may be NULL. The variables streaming at once form the block group:
+ * starting or stopping one restarts the alignment. */
 RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
                                       size_t n,
                                       const rill_client_stream_opts *opts);
@@ -133,6 +183,49 @@ RILL_API int rill_client_stream_n_values(rill_client *cl, const char *name,
                                          uint64_t **timestamps);
 
 RILL_API void rill_client_free(void *p);
+
+/* Schedule streaming of the `n` named variables for `duration` ticks (> 0)
+ * from tick `start` (0 = now), without blocking: the values set during
+ * ticks [start, start + duration) arrive at on_buffer/on_block, exactly
+ * those in both modes (a Bela sends one more and pads; the client trims).
+ * When every variable has delivered its last value, `done` runs (on the
+ * I/O thread, or in rill_client_poll) with 0, or with an error if the
+ * connection closed or values were lost. `done` may be NULL. */
+RILL_API int rill_client_schedule(rill_client *cl, const char *const *names,
+                                  size_t n, uint64_t start, uint64_t duration,
+                                  rill_client_done_fn done, void *user);
+
+/* Wait until every scheduled stream has finished: 0, RILL_ETIMEOUT after
+ * timeout_ms (-1: no limit but the connection's life), RILL_ECLOSED, or
+ * RILL_EIO if one lost values. Not from a callback on the I/O thread. */
+RILL_API int rill_client_wait(rill_client *cl, int timeout_ms);
+
+/* ---- Logging on the device -------------------------------------------------- */
+
+typedef struct rill_client_log_file {
+    char name[96]; /* the device's file name for the variable */
+} rill_client_log_file;
+
+/* Start logging the `n` named variables to files on the device (opts:
+ * start tick and duration as for streams; NULL = now, until stopped).
+ * files, if not NULL, receives each variable's file name (n entries). */
+RILL_API int rill_client_log_start(rill_client *cl, const char *const *names,
+                                   size_t n,
+                                   const rill_client_stream_opts *opts,
+                                   rill_client_log_file *files);
+
+/* Stop logging them; the device finishes the files. */
+RILL_API int rill_client_log_stop(rill_client *cl, const char *const *names,
+                                  size_t n);
+
+/* Download a log file the device has finished to `path` (over HTTP, GET
+ * /files/<name> on rill serve). While the device is still writing it,
+ * retries until timeout_ms. Returns 0, RILL_ETIMEOUT, RILL_ENOTFOUND (no
+ * such file), RILL_ENOTSUP (a Bela board: its files are fetched with
+ * scp/SFTP, the log says how), RILL_EIO (the local file cannot be
+ * written; nothing partial is left at `path`). */
+RILL_API int rill_client_fetch(rill_client *cl, const char *file_name,
+                               const char *path, int timeout_ms);
 
 /* ---- Monitor, control, buffers to the device ------------------------------ */
 
@@ -152,6 +245,10 @@ RILL_API int rill_client_peek(rill_client *cl, const char *name,
  * function returns. */
 RILL_API int rill_client_control(rill_client *cl, const char *name, bool on);
 RILL_API int rill_client_set(rill_client *cl, const char *name, double value);
+/* Replace only the `mask` bits of a controlled integer variable's value
+ * with those of `value` (as Bela's setMask, unsigned 32-bit). */
+RILL_API int rill_client_set_mask(rill_client *cl, const char *name,
+                                  uint32_t value, uint32_t mask);
 
 /* Send `count` values of `type` to the device's buffer callback, as
  * pybela's send_buffer does, with the channel number `id`. */

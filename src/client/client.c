@@ -6,6 +6,10 @@
  * the caller's thread, one at a time (req_lock), send their command and,
  * when they need an answer, wait on `cond` for the I/O thread to post it,
  * never longer than the configured timeout.
+ *
+ * What the I/O thread decodes goes to the user through deliver.c (now, or
+ * queued for rill_client_poll), buffers also through the aligner
+ * (align.c) when on_block is set.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -16,59 +20,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/internal.h"
 #include "core/internal.h"
-#include "net/ws.h"
-#include "rill/client.h"
 #include "watch/native.h"
 #include "watch/wire.h"
 
 /* How long connect waits for a {"rill":"hello"} answer before deciding the
  * server is a Bela board (which ignores the message). */
 #define RILL__HELLO_WAIT_MS 300
-
-struct rill_client {
-    rill_client_config cfg;
-    char host[256];
-    int port;
-    rill__ws *ctl, *data;
-    bool native;
-    pthread_t io;
-    bool io_started;
-    atomic_bool stop;
-    atomic_bool closed;
-
-    pthread_mutex_t req_lock; /* one request at a time */
-    pthread_mutex_t lock;     /* everything below, shared with the I/O thread */
-    pthread_cond_t cond;
-
-    rill_client_list *vars;   /* from the connect-time list */
-    bool hello;               /* the server answered hello */
-    bool got_connection;      /* the connection event arrived */
-    int64_t list_id;          /* the list request being waited for, or -1 */
-    rill_client_list *list_reply; /* built by the I/O thread */
-    int list_rc;
-    bool list_ready;
-    int64_t next_id;
-    /* peek */
-    int32_t peek_var;
-    bool peek_done;
-    double peek_value;
-    uint64_t peek_tick;
-    /* stream_n_values */
-    int32_t collect_var;
-    size_t collect_n, collect_have;
-    uint64_t collect_start; /* only buffers starting here or later */
-    bool collect_done, collect_gap;
-    double *collect_values;
-    uint64_t *collect_ts;
-    /* compat data: the last header */
-    int64_t hdr_id;
-    /* I/O thread: aligned copies of a buffer for the user's callback */
-    void *scratch_values;
-    uint32_t *scratch_rel;
-    size_t scratch_cap; /* values */
-    char close_reason[200];
-};
 
 /* ---- Decoding (I/O thread) ----------------------------------------------- */
 
@@ -79,6 +38,77 @@ static rill_client_var *var_by_id(rill_client *cl, uint32_t id) {
 
 /* A stream buffer: to stream_n_values if it is collecting this variable,
  * else to the user's callback. lock not held. */
+/* The group of on_block as the requests left it, for the aligner: the
+ * variables in the order they were started. lock held. */
+static void rebuild_group(rill_client *cl) {
+    cl->align_gen = cl->group_gen;
+    size_t n = 0, nv = cl->vars->n_vars;
+    rill__align_member *m = rill__calloc(nv ? nv : 1, sizeof *m);
+    uint64_t *order = rill__calloc(nv ? nv : 1, sizeof *order);
+    uint64_t span = cl->group_block;
+    if (m == NULL || order == NULL) {
+        rill__log_error("out of memory: no aligned blocks");
+        n = 0;
+    } else {
+        for (size_t i = 0; i < nv; i++) {
+            const rill__var_state *st = &cl->vs[i];
+            if (!st->in_group)
+                continue;
+            const rill_client_var *v = &cl->vars->vars[i];
+            size_t j = n++;
+            while (j > 0 && order[j - 1] > st->order) {
+                m[j] = m[j - 1];
+                order[j] = order[j - 1];
+                j--;
+            }
+            m[j] = (rill__align_member){v->id, v->name, v->type, v->mode};
+            order[j] = st->order;
+            if (cl->group_block == 0)
+                span = RILL__MAX(span, (uint64_t)st->length);
+        }
+    }
+    if (rill__align_set_group(cl->align, m, n, span) != 0)
+        rill__log_error("out of memory: no aligned blocks");
+    rill__free(m);
+    rill__free(order);
+}
+
+/* A buffer to on_buffer. The message sits at any offset of the receive
+ * buffer: hand the user aligned arrays of its type. */
+static void deliver_stream(rill_client *cl, const rill_client_var *v,
+                           uint64_t first_ts, size_t count,
+                           const uint8_t *values, const uint8_t *rel,
+                           uint32_t dropped, bool last) {
+    if (cl->cfg.on_buffer == NULL)
+        return;
+    size_t size = rill_type_size(v->type);
+    if (count > cl->scratch_cap) {
+        void *nv = rill__malloc(count * 8);
+        uint32_t *nr = rill__malloc(count * 4);
+        if (nv == NULL || nr == NULL) {
+            rill__free(nv);
+            rill__free(nr);
+            rill__log_error("out of memory; a buffer of %s lost", v->name);
+            atomic_fetch_add(&cl->dropped, 1);
+            return;
+        }
+        rill__free(cl->scratch_values);
+        rill__free(cl->scratch_rel);
+        cl->scratch_values = nv;
+        cl->scratch_rel = nr;
+        cl->scratch_cap = count;
+    }
+    if (count > 0)
+        memcpy(cl->scratch_values, values, count * size);
+    if (rel != NULL && count > 0)
+        memcpy(cl->scratch_rel, rel, count * 4);
+    rill_client_buffer b = {v->name, v->id,   v->type, v->mode,
+                            first_ts, count,  cl->scratch_values,
+                            rel != NULL ? cl->scratch_rel : NULL,
+                            dropped,  last};
+    rill__deliver_buffer(cl, &b);
+}
+
 static void on_stream(rill_client *cl, const rill_client_var *v,
                       uint64_t first_ts, size_t count, const uint8_t *values,
                       const uint8_t *rel, uint32_t dropped, bool last) {
@@ -115,35 +145,64 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
         pthread_mutex_unlock(&cl->lock);
         return;
     }
-    pthread_mutex_unlock(&cl->lock);
-    if (cl->cfg.on_buffer == NULL)
-        return;
-    /* The message sits at any offset of the receive buffer: hand the user
-     * aligned arrays of its type. */
-    if (count > cl->scratch_cap) {
-        void *nv = rill__malloc(count * 8);
-        uint32_t *nr = rill__malloc(count * 4);
-        if (nv == NULL || nr == NULL) {
-            rill__free(nv);
-            rill__free(nr);
-            rill__log_error("out of memory; a buffer of %s lost",
-                            v->name);
-            return;
+    rill__var_state *st = &cl->vs[v->id];
+    bool ended = last;
+    rill_client_done_fn done_fn = NULL;
+    void *done_user = NULL;
+    int done_err = 0;
+    if (st->sched >= 0) {
+        rill__sched *sc = &cl->sched[st->sched];
+        if (dropped != 0)
+            sc->err = RILL_EIO;
+        /* A Bela ends a scheduled stream with the value at the end tick
+         * (one more than asked) and pads the rest with zeros, which in a
+         * sparse buffer have relative tick 0: keep [start, end). */
+        if (!cl->native) {
+            size_t keep = 0;
+            uint64_t prev = first_ts;
+            ended = false;
+            for (; keep < count; keep++) {
+                uint32_t r = (uint32_t)keep;
+                if (rel != NULL)
+                    memcpy(&r, rel + 4 * keep, 4);
+                uint64_t t = first_ts + r;
+                if (t >= st->sched_end) {
+                    ended = true;
+                    break;
+                }
+                if (t < prev)
+                    break;
+                prev = t;
+            }
+            count = keep;
         }
-        rill__free(cl->scratch_values);
-        rill__free(cl->scratch_rel);
-        cl->scratch_values = nv;
-        cl->scratch_rel = nr;
-        cl->scratch_cap = count;
+        if (ended) {
+            st->sched = -1;
+            if (--sc->pending == 0) {
+                done_fn = sc->fn;
+                done_user = sc->user;
+                done_err = sc->err;
+                if (done_err != 0 && cl->sched_err == 0)
+                    cl->sched_err = done_err;
+                cl->sched_pending--;
+                pthread_cond_broadcast(&cl->cond);
+            }
+        }
     }
-    memcpy(cl->scratch_values, values, count * size);
-    if (rel != NULL)
-        memcpy(cl->scratch_rel, rel, count * 4);
-    rill_client_buffer b = {v->name, v->id,   v->type, v->mode,
-                            first_ts, count,  cl->scratch_values,
-                            rel != NULL ? cl->scratch_rel : NULL,
-                            dropped,  last};
-    cl->cfg.on_buffer(&b, cl->cfg.user);
+    bool blocks = cl->cfg.on_block != NULL;
+    if (blocks && cl->group_gen != cl->align_gen)
+        rebuild_group(cl);
+    bool in_group = st->in_group;
+    if (ended)
+        st->in_group = false;
+    pthread_mutex_unlock(&cl->lock);
+    if (count > 0 || last)
+        deliver_stream(cl, v, first_ts, count, values, rel, dropped, ended);
+    if (blocks && in_group)
+        rill__align_push(cl->align, v->id, first_ts, count, values, rel,
+                         dropped, ended);
+    if (done_fn != NULL)
+        rill__deliver_done(cl, done_fn, done_user, done_err);
 }
 
 /* A monitored value: to a waiting peek, else to the user's callback. */
@@ -160,8 +219,8 @@ static void on_monitor(rill_client *cl, uint32_t id, uint64_t tick,
     }
     pthread_mutex_unlock(&cl->lock);
     const rill_client_var *v = var_by_id(cl, id);
-    if (cl->cfg.on_monitor != NULL && v != NULL)
-        cl->cfg.on_monitor(v->name, tick, value, cl->cfg.user);
+    if (v != NULL)
+        rill__deliver_monitor(cl, v->name, tick, value);
 }
 
 static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
@@ -183,6 +242,8 @@ static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
          * little-endian hosts rill supports they are used in place. */
         on_stream(cl, v, m.h.first_ts, m.h.count, m.values, m.rel, m.h.dropped,
                   (m.h.flags & RILL__NATIVE_FLAG_LAST) != 0);
+    } else if (m.h.kind == RILL__NATIVE_END) {
+        on_stream(cl, v, m.h.first_ts, 0, NULL, NULL, m.h.dropped, true);
     }
 }
 
@@ -311,6 +372,36 @@ static void on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
         on_control(cl, data, len);
 }
 
+/* Every scheduled stream not finished yet ends with `err`. */
+static void fail_schedules(rill_client *cl, int err) {
+    pthread_mutex_lock(&cl->lock);
+    size_t n = 0;
+    rill__sched *failed = rill__calloc(cl->n_sched ? cl->n_sched : 1, sizeof *failed);
+    for (size_t i = 0; i < cl->n_sched; i++) {
+        rill__sched *sc = &cl->sched[i];
+        if (sc->pending == 0)
+            continue;
+        sc->pending = 0;
+        sc->err = err;
+        if (failed != NULL)
+            failed[n++] = *sc;
+    }
+    for (size_t i = 0; cl->vs != NULL && i < cl->vars->n_vars; i++)
+        cl->vs[i].sched = -1;
+    cl->sched_pending = 0;
+    if (cl->sched_err == 0 && n > 0)
+        cl->sched_err = err;
+    pthread_cond_broadcast(&cl->cond);
+    pthread_mutex_unlock(&cl->lock);
+    for (size_t i = 0; i < n; i++)
+        rill__deliver_done(cl, failed[i].fn, failed[i].user, err);
+    rill__free(failed);
+}
+
+static void on_block(const rill_client_block *blk, void *user) {
+    rill__deliver_block(user, blk);
+}
+
 static void *io_main(void *arg) {
     rill_client *cl = arg;
     rill__ws *list[2] = {cl->ctl, cl->data};
@@ -327,8 +418,9 @@ static void *io_main(void *arg) {
         pthread_mutex_unlock(&cl->lock);
         rill__log_error("connection to %s:%d lost: %s", cl->host,
                         cl->port, cl->close_reason);
-        if (cl->cfg.on_error != NULL)
-            cl->cfg.on_error(RILL_ECLOSED, cl->close_reason, cl->cfg.user);
+        fail_schedules(cl, RILL_ECLOSED);
+        rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
+        rill__deliver_wake(cl);
         break;
     }
     return NULL;
@@ -433,28 +525,67 @@ static const rill_client_var *find(rill_client *cl, const char *name) {
     return NULL;
 }
 
+const rill_client_var *rill__client_find(rill_client *cl, const char *name) {
+    return find(cl, name);
+}
+
+/* The named variables join the on_block group. lock held. */
+static void join_group(rill_client *cl, const char *const *names, size_t n,
+                       const rill_client_stream_opts *opts) {
+    for (size_t i = 0; i < n; i++) {
+        const rill_client_var *v = find(cl, names[i]);
+        rill__var_state *st = &cl->vs[v->id];
+        if (!st->in_group)
+            st->order = ++cl->group_order;
+        st->in_group = true;
+        uint32_t len = opts != NULL ? opts->length : 0;
+        st->length = cl->native && len != 0
+                         ? len
+                         : (uint32_t)rill__bela_values_per_buffer(v->type, v->mode);
+    }
+    cl->group_block = opts != NULL ? opts->block : 0;
+    cl->group_gen++;
+}
+
+/* watch with per-variable timestamps, durations and (native) lengths. */
+static int send_watch(rill_client *cl, const char *const *names, size_t n,
+                      uint64_t start, uint64_t duration, uint32_t length) {
+    json_t *ts = json_array(), *du = json_array(), *le = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(ts, json_integer((json_int_t)start));
+        json_array_append_new(du, json_integer((json_int_t)duration));
+        json_array_append_new(le, json_integer(length));
+    }
+    json_t *extra = json_pack("{s:o,s:o}", "timestamps", ts, "durations", du);
+    if (cl->native && length != 0)
+        json_object_set_new(extra, "lengths", le);
+    else
+        json_decref(le);
+    return send_cmd(cl, "watch", names, n, extra);
+}
+
+static int check_names(rill_client *cl, const char *const *names, size_t n) {
+    if (n > 0 && names == NULL)
+        return RILL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (names[i] == NULL || find(cl, names[i]) == NULL)
+            return RILL_ENOTFOUND;
+    return 0;
+}
+
 int rill_client_stream_start(rill_client *cl, const char *const *names,
                              size_t n, const rill_client_stream_opts *opts) {
-    for (size_t i = 0; i < n; i++)
-        if (find(cl, names[i]) == NULL)
-            return RILL_ENOTFOUND;
-    json_t *extra = json_object();
-    if (opts != NULL) {
-        json_t *ts = json_array(), *du = json_array(), *le = json_array();
-        for (size_t i = 0; i < n; i++) {
-            json_array_append_new(ts, json_integer((json_int_t)opts->start));
-            json_array_append_new(du, json_integer((json_int_t)opts->duration));
-            json_array_append_new(le, json_integer(opts->length));
-        }
-        json_object_set_new(extra, "timestamps", ts);
-        json_object_set_new(extra, "durations", du);
-        if (cl->native && opts->length != 0)
-            json_object_set_new(extra, "lengths", le);
-        else
-            json_decref(le);
-    }
+    int rc = check_names(cl, names, n);
+    if (rc != 0)
+        return rc;
+    rill_client_stream_opts o = {0, 0, 0, 0};
+    if (opts != NULL)
+        o = *opts;
     pthread_mutex_lock(&cl->req_lock);
-    int rc = send_cmd(cl, "watch", names, n, extra);
+    pthread_mutex_lock(&cl->lock);
+    join_group(cl, names, n, &o);
+    pthread_mutex_unlock(&cl->lock);
+    rc = send_watch(cl, names, n, o.start, o.duration, o.length);
     pthread_mutex_unlock(&cl->req_lock);
     return rc;
 }
@@ -471,10 +602,145 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
         names = all;
         n = cl->vars->n_vars;
     }
+    int rc = check_names(cl, names, n);
+    if (rc != 0) {
+        rill__free(all);
+        return rc;
+    }
+    /* A stopped schedule is finished, as canceled. A native stream leaves
+     * the block group with its last buffer; a Bela's has no mark, so its
+     * variables leave now. */
+    rill__sched *canceled = rill__calloc(n, sizeof *canceled);
+    size_t n_canceled = 0;
     pthread_mutex_lock(&cl->req_lock);
-    int rc = send_cmd(cl, "unwatch", names, n, NULL);
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < n; i++) {
+        rill__var_state *st = &cl->vs[find(cl, names[i])->id];
+        if (!cl->native && st->in_group) {
+            st->in_group = false;
+            cl->group_gen++;
+        }
+        if (st->sched < 0)
+            continue;
+        rill__sched *sc = &cl->sched[st->sched];
+        st->sched = -1;
+        if (--sc->pending == 0) {
+            cl->sched_pending--;
+            if (canceled != NULL)
+                canceled[n_canceled++] = *sc;
+            if (cl->sched_err == 0)
+                cl->sched_err = RILL_ECANCELED;
+        }
+    }
+    pthread_cond_broadcast(&cl->cond);
+    pthread_mutex_unlock(&cl->lock);
+    rc = send_cmd(cl, "unwatch", names, n, NULL);
     pthread_mutex_unlock(&cl->req_lock);
+    for (size_t i = 0; i < n_canceled; i++)
+        if (canceled[i].fn != NULL)
+            canceled[i].fn(RILL_ECANCELED, canceled[i].user);
+    rill__free(canceled);
     rill__free(all);
+    return rc;
+}
+
+/* A tick a little after the device's latest, so that every variable
+ * starts at the same tick and no earlier buffer is taken for the start. */
+static int soon(rill_client *cl, uint64_t *tick, double *rate) {
+    rill_client_list *now = NULL;
+    int rc = list_locked_req(cl, &now);
+    if (rc != 0)
+        return rc;
+    *rate = now->sample_rate > 0 ? now->sample_rate : 1000;
+    *tick = now->timestamp + (uint64_t)(*rate / 20) + 64;
+    rill_client_list_free(now);
+    return 0;
+}
+
+int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,
+                         uint64_t start, uint64_t duration,
+                         rill_client_done_fn done, void *user) {
+    int rc = check_names(cl, names, n);
+    if (rc != 0)
+        return rc;
+    if (n == 0 || duration == 0 || start > UINT64_MAX - duration)
+        return RILL_EINVAL;
+    pthread_mutex_lock(&cl->req_lock);
+    double rate;
+    if (start == 0 && (rc = soon(cl, &start, &rate)) != 0) {
+        pthread_mutex_unlock(&cl->req_lock);
+        return rc;
+    }
+    pthread_mutex_lock(&cl->lock);
+    if (cl->sched_pending == 0)
+        cl->n_sched = 0; /* every earlier one has finished */
+    if (cl->n_sched == cl->sched_cap) {
+        size_t cap = cl->sched_cap ? cl->sched_cap * 2 : 8;
+        rill__sched *ns = rill__realloc(cl->sched, cap * sizeof *ns);
+        if (ns == NULL) {
+            pthread_mutex_unlock(&cl->lock);
+            pthread_mutex_unlock(&cl->req_lock);
+            return RILL_ENOMEM;
+        }
+        cl->sched = ns;
+        cl->sched_cap = cap;
+    }
+    int32_t idx = (int32_t)cl->n_sched++;
+    cl->sched[idx] = (rill__sched){done, user, n, 0};
+    cl->sched_pending++;
+    for (size_t i = 0; i < n; i++) {
+        rill__var_state *st = &cl->vs[find(cl, names[i])->id];
+        if (st->sched >= 0 && --cl->sched[st->sched].pending == 0)
+            cl->sched_pending--; /* replaced: the device restarts it */
+        st->sched = idx;
+        st->sched_end = start + duration;
+    }
+    rill_client_stream_opts o = {start, duration, 0, 0};
+    join_group(cl, names, n, &o);
+    pthread_mutex_unlock(&cl->lock);
+    /* A Bela sends the value at start + duration too; the client trims. */
+    rc = send_watch(cl, names, n, start, duration, 0);
+    if (rc != 0) {
+        pthread_mutex_lock(&cl->lock);
+        for (size_t i = 0; i < n; i++)
+            cl->vs[find(cl, names[i])->id].sched = -1;
+        cl->sched[idx].pending = 0;
+        cl->sched_pending--;
+        pthread_mutex_unlock(&cl->lock);
+    }
+    pthread_mutex_unlock(&cl->req_lock);
+    return rc;
+}
+
+int rill_client_wait(rill_client *cl, int timeout_ms) {
+    uint64_t end = timeout_ms < 0
+                       ? UINT64_MAX
+                       : rill_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    pthread_mutex_lock(&cl->lock);
+    int rc = 0;
+    while (cl->sched_pending > 0) {
+        if (atomic_load(&cl->closed)) {
+            rc = RILL_ECLOSED;
+            break;
+        }
+        uint64_t now = rill_clock_now_ns();
+        if (now >= end) {
+            rc = RILL_ETIMEOUT;
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t wait = RILL__MIN(end - now, (uint64_t)50000000);
+        ts.tv_nsec += (long)wait;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+    }
+    if (rc == 0) {
+        rc = cl->sched_err;
+        cl->sched_err = 0;
+    }
+    pthread_mutex_unlock(&cl->lock);
     return rc;
 }
 
@@ -498,11 +764,9 @@ int rill_client_stream_n_values(rill_client *cl, const char *name,
         return RILL_ENOMEM;
     }
     pthread_mutex_lock(&cl->req_lock);
-    rill_client_list *now = NULL;
-    int rc = list_locked_req(cl, &now);
-    double rate = now != NULL && now->sample_rate > 0 ? now->sample_rate : 1000;
-    uint64_t start = now != NULL ? now->timestamp + (uint64_t)(rate / 20) + 64 : 0;
-    rill_client_list_free(now);
+    uint64_t start = 0;
+    double rate = 1000;
+    int rc = soon(cl, &start, &rate);
     pthread_mutex_lock(&cl->lock);
     cl->collect_var = (int32_t)v->id;
     cl->collect_n = n_values;
@@ -594,22 +858,34 @@ int rill_client_peek(rill_client *cl, const char *name, double *value,
 }
 
 /* Send a command, then a list round trip: the device applies commands in
- * order, so when the list reply arrives the command has taken effect. */
-static int cmd_then_sync(rill_client *cl, const char *cmd, const char *name,
-                         json_t *extra) {
-    if (find(cl, name) == NULL) {
+ * order, so when the list reply arrives the command has taken effect.
+ * `extra` (a json_t *, taken) adds fields to the command; `after`, if not
+ * NULL, receives that list. */
+int rill__client_cmd_sync(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, void *extra,
+                          rill_client_list **after) {
+    int rc = check_names(cl, names, n);
+    if (rc != 0) {
         json_decref(extra);
-        return RILL_ENOTFOUND;
+        return rc;
     }
-    const char *names[1] = {name};
     pthread_mutex_lock(&cl->req_lock);
-    int rc = send_cmd(cl, cmd, names, 1, extra);
+    rc = send_cmd(cl, cmd, names, n, extra);
     rill_client_list *l = NULL;
     if (rc == 0)
         rc = list_locked_req(cl, &l);
-    rill_client_list_free(l);
     pthread_mutex_unlock(&cl->req_lock);
+    if (rc == 0 && after != NULL)
+        *after = l;
+    else
+        rill_client_list_free(l);
     return rc;
+}
+
+static int cmd_then_sync(rill_client *cl, const char *cmd, const char *name,
+                         json_t *extra) {
+    const char *names[1] = {name};
+    return rill__client_cmd_sync(cl, cmd, names, 1, extra, NULL);
 }
 
 int rill_client_control(rill_client *cl, const char *name, bool on) {
@@ -618,6 +894,13 @@ int rill_client_control(rill_client *cl, const char *name, bool on) {
 
 int rill_client_set(rill_client *cl, const char *name, double value) {
     return cmd_then_sync(cl, "set", name, json_pack("{s:[f]}", "values", value));
+}
+
+int rill_client_set_mask(rill_client *cl, const char *name, uint32_t value,
+                         uint32_t mask) {
+    return cmd_then_sync(cl, "setMask", name,
+                         json_pack("{s:[I],s:[I]}", "values", (json_int_t)value,
+                                   "masks", (json_int_t)mask));
 }
 
 int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
@@ -641,8 +924,11 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
 /* ---- Connecting ------------------------------------------------------------ */
 
 rill_client_config rill_client_config_default(void) {
-    rill_client_config c = {"ws://127.0.0.1:5555", NULL, 5000, RILL_CLIENT_AUTO,
-                            NULL, NULL, NULL, NULL};
+    rill_client_config c;
+    memset(&c, 0, sizeof c);
+    c.url = "ws://127.0.0.1:5555";
+    c.timeout_ms = 5000;
+    c.mode = RILL_CLIENT_AUTO;
     return c;
 }
 
@@ -709,7 +995,14 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
     pthread_mutex_init(&cl->req_lock, NULL);
     pthread_mutex_init(&cl->lock, NULL);
     pthread_cond_init(&cl->cond, NULL);
-    int rc = parse_url(cl, cfg->url);
+    int rc = rill__deliver_init(cl);
+    if (rc == 0)
+        rc = rill__align_create(on_block, cl, &cl->align);
+    if (rc != 0) {
+        rill_client_destroy(cl);
+        return rc;
+    }
+    rc = parse_url(cl, cfg->url);
     if (rc == 0)
         rc = open_ws(cl, "/gui_control", &cl->ctl);
     if (rc == 0 && pthread_create(&cl->io, NULL, io_main, cl) != 0)
@@ -756,11 +1049,24 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         }
         cl->io_started = true;
     }
-    if ((rc = rill_client_list_vars(cl, &cl->vars)) != 0) {
+    rill_client_list *vars = NULL;
+    if ((rc = rill_client_list_vars(cl, &vars)) != 0) {
         rill__log_error("no list reply from %s:%d (%s)", cl->host,
                         cl->port, rill_strerror(rc));
         goto fail;
     }
+    rill__var_state *vs = rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
+    if (vs == NULL) {
+        rill_client_list_free(vars);
+        rc = RILL_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < vars->n_vars; i++)
+        vs[i].sched = -1;
+    pthread_mutex_lock(&cl->lock);
+    cl->vars = vars;
+    cl->vs = vs;
+    pthread_mutex_unlock(&cl->lock);
     *out = cl;
     return 0;
 fail:
@@ -780,8 +1086,12 @@ void rill_client_destroy(rill_client *cl) {
     rill__ws_close(cl->ctl);
     rill_client_list_free(cl->list_reply);
     rill_client_list_free(cl->vars);
+    rill__free(cl->vs);
+    rill__free(cl->sched);
+    rill__align_destroy(cl->align);
     rill__free(cl->scratch_values);
     rill__free(cl->scratch_rel);
+    rill__deliver_free(cl);
     pthread_cond_destroy(&cl->cond);
     pthread_mutex_destroy(&cl->lock);
     pthread_mutex_destroy(&cl->req_lock);

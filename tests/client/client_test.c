@@ -77,7 +77,7 @@ static void exercise(rill_client_mode mode, bool want_native) {
 
     rill_client_list *l = NULL;
     ASSERT_OK(rill_client_list_vars(cl, &l));
-    ASSERT_EQ_UINT(l->n_vars, 2);
+    ASSERT_EQ_UINT(l->n_vars, 3);
     ASSERT_EQ_STR(l->vars[0].name, "counter");
     ASSERT_EQ_INT(l->vars[0].type, RILL_TYPE_INT32);
     ASSERT_EQ_STR(l->vars[1].name, "level");
@@ -87,7 +87,7 @@ static void exercise(rill_client_mode mode, bool want_native) {
 
     /* Streaming to the callback: continuous frame numbers. */
     const char *names[] = {"counter"};
-    rill_client_stream_opts opts = {0, 0, 256};
+    rill_client_stream_opts opts = {0, 0, 256, 0};
     ASSERT_OK(rill_client_stream_start(cl, names, 1, &opts));
     wait_buffers(&s, 20);
     ASSERT_OK(rill_client_stream_stop(cl, names, 1));

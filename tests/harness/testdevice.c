@@ -1,4 +1,8 @@
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "testdevice.h"
@@ -11,6 +15,7 @@ static void *produce(void *arg) {
             rill_server_tick(d->srv, frame);
             rill_var_set_int32(d->counter, (int32_t)frame);
             rill_var_set_float(d->level, 0.25f);
+            rill_var_set_double(d->frame_d, (double)frame);
         }
         next += 1000000;
         rill_clock_sleep_until_ns(next);
@@ -33,9 +38,11 @@ static void on_buffer(rill_server *srv, uint32_t id, rill_type type,
 
 void test_device_start(test_device *d, const char *token) {
     memset(d, 0, sizeof *d);
+    snprintf(d->log_dir, sizeof d->log_dir, "/tmp/rill-testdev-XXXXXX");
+    ASSERT_NOT_NULL(mkdtemp(d->log_dir));
     rill_server_config cfg = rill_server_config_default();
     cfg.port = 0;
-    cfg.log_dir = "/tmp";
+    cfg.log_dir = d->log_dir;
     cfg.token = token;
     cfg.sample_rate = 64000;
     cfg.out_ring_bytes = 1 << 20;
@@ -45,8 +52,10 @@ void test_device_start(test_device *d, const char *token) {
     ASSERT_OK(rill_server_create(&cfg, &d->srv));
     d->counter = rill_var_create(d->srv, "counter", RILL_TYPE_INT32, RILL_TS_DENSE);
     d->level = rill_var_create(d->srv, "level", RILL_TYPE_FLOAT, RILL_TS_DENSE);
+    d->frame_d = rill_var_create(d->srv, "frame_d", RILL_TYPE_DOUBLE, RILL_TS_DENSE);
     ASSERT_NOT_NULL(d->counter);
     ASSERT_NOT_NULL(d->level);
+    ASSERT_NOT_NULL(d->frame_d);
     atomic_init(&d->stop, false);
     ASSERT_EQ_INT(pthread_create(&d->producer, NULL, produce, d), 0);
 }
@@ -57,4 +66,15 @@ void test_device_stop(test_device *d) {
     atomic_store(&d->stop, true);
     pthread_join(d->producer, NULL);
     rill_server_destroy(d->srv);
+    DIR *dir = opendir(d->log_dir);
+    for (struct dirent *e; dir != NULL && (e = readdir(dir)) != NULL;) {
+        char path[512];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", d->log_dir, e->d_name);
+        unlink(path);
+    }
+    if (dir != NULL)
+        closedir(dir);
+    rmdir(d->log_dir);
 }

@@ -1,6 +1,6 @@
 /* A device for host-side tests: a real rill_server on a free port with one
- * int32 variable "counter" equal to the frame number and one float
- * "level", ticked by a producer thread at about 64 kHz in real time, and a
+ * int32 variable "counter" equal to the frame number, one float
+ * "level" (0.25) and one double "frame_d" (the frame number), ticked by a producer thread at about 64 kHz in real time, and a
  * record of the buffers clients send to it. */
 #ifndef RILL_TESTDEVICE_H
 #define RILL_TESTDEVICE_H
@@ -14,6 +14,8 @@ typedef struct test_device {
     rill_server *srv;
     rill_var *counter;
     rill_var *level;
+    rill_var *frame_d; /* double, the frame number */
+    char log_dir[64];  /* a fresh directory, removed by test_device_stop */
     pthread_t producer;
     atomic_bool stop;
     atomic_uint received;       /* client buffers received */

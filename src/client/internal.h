@@ -1,0 +1,117 @@
+/* The client's insides, shared by client.c (connection, decoding,
+ * requests), deliver.c (running the user's callbacks now or queueing them
+ * for rill_client_poll) and fetch.c (log files over HTTP). */
+#ifndef RILL_CLIENT_INTERNAL_H
+#define RILL_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "client/align.h"
+#include "net/ws.h"
+#include "rill/client.h"
+#include "rill/ring.h"
+
+/* A scheduled stream (rill_client_schedule) until its last variable ends. */
+typedef struct rill__sched {
+    rill_client_done_fn fn;
+    void *user;
+    size_t pending; /* variables still streaming */
+    int err;
+} rill__sched;
+
+/* Per variable, as the I/O thread needs it (indexed by variable id). */
+typedef struct rill__var_state {
+    bool in_group;    /* part of the on_block group */
+    uint64_t order;   /* when it joined the group */
+    uint32_t length;  /* values per buffer, for the block span */
+    int32_t sched;    /* index in cl->sched, or -1 */
+    uint64_t sched_end; /* the scheduled stream's end tick */
+} rill__var_state;
+
+struct rill_client {
+    rill_client_config cfg;
+    char host[256];
+    int port;
+    rill__ws *ctl, *data;
+    bool native;
+    pthread_t io;
+    bool io_started;
+    atomic_bool stop;
+    atomic_bool closed;
+
+    pthread_mutex_t req_lock; /* one request at a time */
+    pthread_mutex_t lock;     /* everything below, shared with the I/O thread */
+    pthread_cond_t cond;
+
+    rill_client_list *vars;   /* from the connect-time list */
+    rill__var_state *vs;      /* n_vars entries */
+    bool hello;               /* the server answered hello */
+    bool got_connection;      /* the connection event arrived */
+    int64_t list_id;          /* the list request being waited for, or -1 */
+    rill_client_list *list_reply; /* built by the I/O thread */
+    int list_rc;
+    bool list_ready;
+    int64_t next_id;
+    /* peek */
+    int32_t peek_var;
+    bool peek_done;
+    double peek_value;
+    uint64_t peek_tick;
+    /* stream_n_values */
+    int32_t collect_var;
+    size_t collect_n, collect_have;
+    uint64_t collect_start; /* only buffers starting here or later */
+    bool collect_done, collect_gap;
+    double *collect_values;
+    uint64_t *collect_ts;
+    /* on_block: the group as requests left it; the I/O thread rebuilds
+     * its aligner when group_gen moves */
+    uint32_t group_block;     /* opts.block of the latest start, 0 = auto */
+    uint64_t group_order;
+    uint64_t group_gen, align_gen;
+    /* scheduled streams */
+    rill__sched *sched;
+    size_t n_sched, sched_cap;
+    size_t sched_pending;     /* schedules not finished */
+    int sched_err;            /* first error since the last wait */
+    /* compat data: the last header */
+    int64_t hdr_id;
+    char close_reason[200];
+
+    /* I/O thread only */
+    rill__aligner *align;
+    void *scratch_values; /* aligned copies of a buffer for the callback */
+    uint32_t *scratch_rel;
+    size_t scratch_cap; /* values */
+
+    /* delivery (deliver.c) */
+    rill_ring *pq;            /* poll mode: events for rill_client_poll */
+    pthread_mutex_t poll_mx;  /* the consumer side, and poll_cv */
+    pthread_cond_t poll_cv;
+    uint8_t *pscratch;        /* consumer: one event */
+    size_t pscratch_cap;
+    uint32_t pending_drops;   /* I/O thread: dropped before the next buffer */
+    atomic_uint_fast64_t dropped;
+};
+
+/* deliver.c. The I/O thread calls these instead of the callbacks. */
+int rill__deliver_init(rill_client *cl);
+void rill__deliver_free(rill_client *cl);
+void rill__deliver_buffer(rill_client *cl, const rill_client_buffer *b);
+void rill__deliver_block(rill_client *cl, const rill_client_block *blk);
+void rill__deliver_monitor(rill_client *cl, const char *name, uint64_t tick,
+                           double value);
+void rill__deliver_error(rill_client *cl, int err, const char *msg);
+void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
+                        int err);
+/* Wake a waiting rill_client_poll (the connection closed). */
+void rill__deliver_wake(rill_client *cl);
+
+/* client.c, for fetch.c. */
+const rill_client_var *rill__client_find(rill_client *cl, const char *name);
+int rill__client_cmd_sync(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, void *extra,
+                          rill_client_list **after);
+
+#endif /* RILL_CLIENT_INTERNAL_H */
