@@ -6,6 +6,7 @@
 #ifndef RILL_RILL_H
 #define RILL_RILL_H
 
+#include "rill/audio.h"
 #include "rill/client.h"
 #include "rill/core.h"
 #include "rill/file.h"

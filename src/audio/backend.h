@@ -1,0 +1,86 @@
+/* What the audio engine and its backends share. Not installed.
+ *
+ * A backend (one file each: backend_jack.c, backend_alsa.c, backend_file.c,
+ * backend_dummy.c) fills in a rill__audio_dev when it opens and then, on
+ * its audio thread, calls back into the engine once per block:
+ *
+ *   output: rill__audio_render(dev, frames, time) returns the mixed,
+ *           clamped float frames to play (frames <= dev->max_block);
+ *   input:  rill__audio_capture(dev, data, format, frames, time) takes a
+ *           block of captured frames in `format`.
+ *
+ * Backends mark their audio thread with rill__audio_rt_enter/leave around
+ * the engine's calls, so tests can prove no rill code allocates or locks
+ * there (rill__audio_in_rt).
+ */
+#ifndef RILL_AUDIO_BACKEND_H
+#define RILL_AUDIO_BACKEND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/internal.h"
+#include "rill/audio.h"
+
+typedef struct rill__audio_dev rill__audio_dev;
+
+typedef struct rill__audio_backend {
+    const char *name;
+    /* Open the device described by dev->cfg (requested values) and set the
+     * obtained rate, channels, buffer_frames, latency_frames. On failure
+     * return a RILL_E* code and write the reason (without backend and
+     * device, which the engine adds) into err. */
+    int (*open)(rill__audio_dev *dev, char *err, size_t err_size);
+    /* Start the audio thread; stop returns after its last engine call. */
+    int (*start)(rill__audio_dev *dev);
+    void (*stop)(rill__audio_dev *dev);
+    void (*close)(rill__audio_dev *dev);
+    int (*list_inputs)(const char *device,
+                       void (*fn)(const char *name, void *user), void *user);
+} rill__audio_backend;
+
+extern const rill__audio_backend rill__audio_backend_jack;
+extern const rill__audio_backend rill__audio_backend_alsa;
+extern const rill__audio_backend rill__audio_backend_file;
+extern const rill__audio_backend rill__audio_backend_dummy;
+
+struct rill__audio_dev {
+    const rill__audio_backend *be;
+    bool is_input;
+    rill_audio_config cfg; /* requested; strings below are owned copies */
+    char *device, *name, *connect;
+    /* Obtained. `format` is the user's; backends convert to their own. */
+    uint32_t rate, channels, buffer_frames, latency_frames;
+    rill_audio_format format;
+    size_t max_block; /* frames the engine's buffers hold per call */
+    void *impl;       /* the backend's state */
+    void *owner;      /* rill_audio_output or rill_audio_input */
+    atomic_uint_least64_t frames, blocks, xruns, dropped, first_time;
+    atomic_bool started, done, failed;
+};
+
+/* Engine entry points for the audio thread (real-time safe). `time` is the
+ * backend's clock at the block's first frame (JACK frame time, or frames
+ * since start); the engine records the first one. */
+float *rill__audio_render(rill__audio_dev *dev, size_t frames, uint64_t time);
+void rill__audio_capture(rill__audio_dev *dev, const void *data,
+                         rill_audio_format format, size_t frames,
+                         uint64_t time);
+/* Mark the end of a finite stream (file/dummy max_frames, end of file). */
+void rill__audio_done(rill__audio_dev *dev);
+
+/* Conversions (convert.c). to_float with add=true mixes into dst. */
+void rill__audio_from_float(rill_audio_format to, void *dst, const float *src,
+                            size_t n);
+void rill__audio_to_float(float *dst, rill_audio_format from, const void *src,
+                          size_t n, bool add);
+
+/* The audio-thread marker (thread-local). */
+void rill__audio_rt_enter(void);
+void rill__audio_rt_leave(void);
+bool rill__audio_in_rt(void);
+
+/* Sleep for `ns` nanoseconds (not on the audio thread's rill path). */
+void rill__audio_sleep_ns(uint64_t ns);
+
+#endif /* RILL_AUDIO_BACKEND_H */

@@ -1,0 +1,525 @@
+/* The audio engine: opening outputs and inputs on a backend chosen by name,
+ * the per-block entry points the backends call, and input delivery.
+ *
+ * Data path. An output's audio thread calls rill__audio_render once per
+ * block: it applies pending mixer commands, mixes every playing source into
+ * one float buffer and clamps it; the backend converts that to the device's
+ * format. An input's audio thread calls rill__audio_capture: the block is
+ * converted to the user's format and written, with its clock stamp, as one
+ * record into a ring (or handed straight to a real-time callback). The
+ * user's callback then runs on the delivery thread or in poll(). Nothing on
+ * the audio side waits for the user side: a full input ring drops the
+ * block and counts it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "audio/engine.h"
+
+static const rill__audio_backend *const backends[] = {
+#ifdef RILL_HAVE_JACK
+    &rill__audio_backend_jack,
+#endif
+#ifdef RILL_HAVE_ALSA
+    &rill__audio_backend_alsa,
+#endif
+    &rill__audio_backend_file,
+    &rill__audio_backend_dummy, /* always last: it always opens */
+};
+
+const char *rill_audio_backend_name(size_t index) {
+    return index < RILL__ARRAY_LEN(backends) ? backends[index]->name : NULL;
+}
+
+static const rill__audio_backend *find_backend(const char *name) {
+    for (size_t i = 0; i < RILL__ARRAY_LEN(backends); i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+rill_audio_config rill_audio_config_default(void) {
+    rill_audio_config c;
+    memset(&c, 0, sizeof c);
+    c.name = "rill";
+    c.rate = 48000;
+    c.channels = 2;
+    c.format = RILL_AUDIO_S16;
+    c.buffer_frames = 256;
+    c.periods = 2;
+    c.realtime = true;
+    c.max_sources = 256;
+    c.delivery = RILL_AUDIO_DELIVER_THREAD;
+    c.ring_blocks = 64;
+    return c;
+}
+
+int rill_audio_list_inputs(const char *backend, const char *device,
+                           void (*fn)(const char *name, void *user),
+                           void *user) {
+    if (backend == NULL || fn == NULL)
+        return RILL_EINVAL;
+    const rill__audio_backend *be = find_backend(backend);
+    if (be == NULL)
+        return RILL_ENOTFOUND;
+    return be->list_inputs(device, fn, user);
+}
+
+/* ---- The audio-thread marker and small helpers ------------------------ */
+
+static _Thread_local bool in_rt;
+void rill__audio_rt_enter(void) { in_rt = true; }
+void rill__audio_rt_leave(void) { in_rt = false; }
+bool rill__audio_in_rt(void) { return in_rt; }
+
+void rill__audio_sleep_ns(uint64_t ns) {
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Waiters poll at a quarter of a block, within [100 us, 2 ms]: fast enough
+ * to refill a ring long before it drains, cheap enough to leave a core. */
+static uint64_t poll_interval(const rill__audio_dev *d) {
+    uint64_t ns = (uint64_t)d->buffer_frames * 1000000000u / d->rate / 4;
+    return RILL__MAX(RILL__MIN(ns, 2000000u), 100000u);
+}
+
+static void fail_msg(const rill_audio_config *cfg, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_msg(const rill_audio_config *cfg, int rc, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    rill__log_error("%s (%s)", buf, rill_err_name(rc));
+    rill__set_err(cfg->err, cfg->err_size, "%s", buf);
+}
+
+/* Copies the request, picks the backend (or tries each in order) and
+ * opens it. The message names the backend, the device and the reason. */
+static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
+                    bool is_input, void *owner) {
+    d->is_input = is_input;
+    d->owner = owner;
+    d->cfg = *cfg;
+    if (cfg->rate == 0 || cfg->channels == 0 || cfg->channels > 64 ||
+        cfg->buffer_frames == 0 || cfg->buffer_frames > 65536 ||
+        rill_audio_format_size(cfg->format) == 0) {
+        fail_msg(cfg, RILL_EINVAL,
+                 "audio: %s: invalid request (rate %u, channels %u, format %s, "
+                 "buffer %u frames)",
+                 cfg->backend ? cfg->backend : "any", cfg->rate, cfg->channels,
+                 rill_audio_format_name(cfg->format), cfg->buffer_frames);
+        return RILL_EINVAL;
+    }
+    d->device = cfg->device ? rill__strdup(cfg->device) : NULL;
+    d->name = rill__strdup(cfg->name ? cfg->name : "rill");
+    d->connect = cfg->connect ? rill__strdup(cfg->connect) : NULL;
+    if ((cfg->device && !d->device) || !d->name ||
+        (cfg->connect && !d->connect))
+        return RILL_ENOMEM;
+    d->cfg.device = d->device;
+    d->cfg.name = d->name;
+    d->cfg.connect = d->connect;
+    d->cfg.err = NULL;
+    atomic_init(&d->frames, 0);
+    atomic_init(&d->blocks, 0);
+    atomic_init(&d->xruns, 0);
+    atomic_init(&d->dropped, 0);
+    atomic_init(&d->first_time, 0);
+    atomic_init(&d->started, false);
+    atomic_init(&d->done, false);
+    atomic_init(&d->failed, false);
+
+    int rc = RILL_ENOTFOUND;
+    char why[384] = "";
+    for (size_t i = 0; i < RILL__ARRAY_LEN(backends); i++) {
+        const rill__audio_backend *be = backends[i];
+        if (cfg->backend != NULL && strcmp(cfg->backend, be->name) != 0)
+            continue;
+        d->be = be;
+        d->rate = cfg->rate;
+        d->channels = cfg->channels;
+        d->buffer_frames = cfg->buffer_frames;
+        d->format = cfg->format;
+        why[0] = '\0';
+        rc = be->open(d, why, sizeof why);
+        if (rc == 0) {
+            d->max_block = RILL__MAX((size_t)d->buffer_frames, 4096);
+            return 0;
+        }
+        fail_msg(cfg, rc, "audio: %s: %s '%s': %s", be->name,
+                 is_input ? "input" : "output",
+                 d->device ? d->device : "default", why);
+        if (cfg->backend != NULL)
+            return rc;
+    }
+    if (cfg->backend != NULL)
+        fail_msg(cfg, RILL_ENOTFOUND, "audio: %s: no such backend (have "
+                 "jack, alsa, file, dummy as built)", cfg->backend);
+    d->be = NULL;
+    return rc;
+}
+
+static void dev_free(rill__audio_dev *d) {
+    if (d->be != NULL)
+        d->be->close(d);
+    d->be = NULL;
+    rill__free(d->device);
+    rill__free(d->name);
+    rill__free(d->connect);
+}
+
+static void dev_info(const rill__audio_dev *d, rill_audio_info *info) {
+    info->backend = d->be->name;
+    info->device = d->device ? d->device : "default";
+    info->name = d->name;
+    info->rate = d->rate;
+    info->channels = d->channels;
+    info->format = d->format;
+    info->buffer_frames = d->buffer_frames;
+    info->latency_frames = d->latency_frames;
+}
+
+static void dev_stats(const rill__audio_dev *d, rill_audio_stats *st) {
+    /* The casts drop const for atomic_load on C11 compilers that want a
+     * non-const pointer; nothing is written. */
+    rill__audio_dev *m = (rill__audio_dev *)(uintptr_t)d;
+    st->frames = atomic_load(&m->frames);
+    st->blocks = atomic_load(&m->blocks);
+    st->xruns = atomic_load(&m->xruns);
+    st->dropped = atomic_load(&m->dropped);
+    st->started = atomic_load(&m->started);
+    st->first_time = atomic_load(&m->first_time);
+    st->done = atomic_load(&m->done);
+    st->failed = atomic_load(&m->failed);
+}
+
+void rill__audio_done(rill__audio_dev *dev) { atomic_store(&dev->done, true); }
+
+static void mark_start(rill__audio_dev *d, uint64_t time) {
+    if (!atomic_load_explicit(&d->started, memory_order_relaxed)) {
+        atomic_store(&d->first_time, time);
+        atomic_store(&d->started, true);
+    }
+}
+
+/* ---- Output ------------------------------------------------------------ */
+
+int rill_audio_output_open(const rill_audio_config *cfg,
+                           rill_audio_output **out) {
+    if (out == NULL || cfg == NULL)
+        return RILL_EINVAL;
+    *out = NULL;
+    rill_audio_output *o = rill__calloc(1, sizeof *o);
+    if (o == NULL)
+        return RILL_ENOMEM;
+    if (pthread_mutex_init(&o->ctl, NULL) != 0) {
+        rill__free(o);
+        return RILL_ENOMEM;
+    }
+    atomic_init(&o->draining, false);
+    o->max_sources = cfg->max_sources ? cfg->max_sources : 256;
+    int rc = dev_open(&o->dev, cfg, false, o);
+    if (rc == 0)
+        rc = rill__mixer_init(o);
+    if (rc != 0) {
+        rill__mixer_deinit(o);
+        dev_free(&o->dev);
+        pthread_mutex_destroy(&o->ctl);
+        rill__free(o);
+        return rc;
+    }
+    o->poll_ns = poll_interval(&o->dev);
+    *out = o;
+    return 0;
+}
+
+int rill_audio_output_start(rill_audio_output *o) {
+    if (o == NULL)
+        return RILL_EINVAL;
+    pthread_mutex_lock(&o->ctl);
+    int rc = 0;
+    if (!o->running) {
+        o->running = true;
+        atomic_store(&o->draining, true);
+        atomic_store(&o->dev.done, false);
+        rc = o->dev.be->start(&o->dev);
+        if (rc != 0) {
+            o->running = false;
+            atomic_store(&o->draining, false);
+            rill__log_error("audio: %s: output '%s': cannot start (%s)",
+                            o->dev.be->name,
+                            o->dev.device ? o->dev.device : "default",
+                            rill_strerror(rc));
+        }
+    }
+    pthread_mutex_unlock(&o->ctl);
+    return rc;
+}
+
+int rill_audio_output_stop(rill_audio_output *o) {
+    if (o == NULL)
+        return RILL_EINVAL;
+    pthread_mutex_lock(&o->ctl);
+    if (o->running) {
+        atomic_store(&o->draining, false);
+        o->dev.be->stop(&o->dev);
+        o->running = false;
+        rill__mixer_apply_pending(o);
+    }
+    pthread_mutex_unlock(&o->ctl);
+    return 0;
+}
+
+void rill_audio_output_close(rill_audio_output *o) {
+    if (o == NULL)
+        return;
+    rill_audio_output_stop(o);
+    pthread_mutex_lock(&o->ctl);
+    rill__mixer_detach_all(o);
+    pthread_mutex_unlock(&o->ctl);
+    dev_free(&o->dev);
+    rill__mixer_deinit(o);
+    pthread_mutex_destroy(&o->ctl);
+    rill__free(o);
+}
+
+void rill_audio_output_info(const rill_audio_output *o, rill_audio_info *info) {
+    dev_info(&o->dev, info);
+}
+
+void rill_audio_output_stats(const rill_audio_output *o, rill_audio_stats *st) {
+    dev_stats(&o->dev, st);
+}
+
+static int wait_until(atomic_bool *flag, rill_ring *ring, int timeout_ms,
+                      uint64_t poll_ns) {
+    uint64_t deadline = rill_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        if (atomic_load(flag) && (ring == NULL || rill_ring_readable(ring) == 0))
+            return 0;
+        if (timeout_ms >= 0 && rill_clock_now_ns() >= deadline)
+            return RILL_ETIMEOUT;
+        rill__audio_sleep_ns(poll_ns);
+    }
+}
+
+int rill_audio_output_wait(rill_audio_output *o, int timeout_ms) {
+    if (o == NULL)
+        return RILL_EINVAL;
+    return wait_until(&o->dev.done, NULL, timeout_ms, o->poll_ns);
+}
+
+/* The audio thread's block. */
+float *rill__audio_render(rill__audio_dev *dev, size_t frames, uint64_t time) {
+    rill_audio_output *o = dev->owner;
+    mark_start(dev, time);
+    rill__mixer_apply_pending(o);
+    uint32_t ch = dev->channels;
+    float *mix = o->mix;
+    memset(mix, 0, frames * ch * sizeof *mix);
+    for (size_t i = 0; i < o->n_active; i++) {
+        rill_audio_source *s = o->active[i];
+        if (atomic_load_explicit(&s->playing, memory_order_acquire))
+            rill__source_render(s, mix, frames, ch, dev->rate);
+    }
+    size_t n = frames * ch;
+    for (size_t i = 0; i < n; i++) {
+        float x = mix[i];
+        mix[i] = x > 1.0f ? 1.0f : x < -1.0f ? -1.0f : x == x ? x : 0.0f;
+    }
+    atomic_fetch_add_explicit(&dev->frames, frames, memory_order_relaxed);
+    atomic_fetch_add_explicit(&dev->blocks, 1, memory_order_relaxed);
+    return mix;
+}
+
+/* ---- Input ------------------------------------------------------------- */
+
+static size_t record_bytes(const rill_audio_input *in) {
+    return sizeof(rill__in_hdr) + in->dev.max_block * in->frame_bytes;
+}
+
+int rill_audio_input_open(const rill_audio_config *cfg, rill_audio_input_fn fn,
+                          void *user, rill_audio_input **out) {
+    if (out == NULL || cfg == NULL || fn == NULL)
+        return RILL_EINVAL;
+    *out = NULL;
+    rill_audio_input *in = rill__calloc(1, sizeof *in);
+    if (in == NULL)
+        return RILL_ENOMEM;
+    if (pthread_mutex_init(&in->ctl, NULL) != 0) {
+        rill__free(in);
+        return RILL_ENOMEM;
+    }
+    in->fn = fn;
+    in->user = user;
+    atomic_init(&in->quit, false);
+    int rc = dev_open(&in->dev, cfg, true, in);
+    if (rc == 0) {
+        in->frame_bytes = in->dev.channels * rill_audio_format_size(in->dev.format);
+        size_t rec = record_bytes(in);
+        size_t blocks = cfg->ring_blocks ? cfg->ring_blocks : 64;
+        in->rtbuf = rill__malloc(rec);
+        in->userbuf = rill__malloc(rec);
+        if (in->rtbuf == NULL || in->userbuf == NULL)
+            rc = RILL_ENOMEM;
+        else
+            /* Records are one block each (the backend's period), so the
+             * ring holds `blocks` of them plus the largest one. */
+            rc = rill_ring_create(blocks * (sizeof(rill__in_hdr) +
+                                            in->dev.buffer_frames * in->frame_bytes) +
+                                      rec,
+                                  &in->ring);
+    }
+    if (rc != 0) {
+        rill_ring_destroy(in->ring);
+        rill__free(in->rtbuf);
+        rill__free(in->userbuf);
+        dev_free(&in->dev);
+        pthread_mutex_destroy(&in->ctl);
+        rill__free(in);
+        return rc;
+    }
+    in->poll_ns = poll_interval(&in->dev);
+    *out = in;
+    return 0;
+}
+
+/* Delivers one record if there is one: true if it did. The data follows
+ * its header in the same commit, so once the header is there all is. */
+static bool deliver_one(rill_audio_input *in) {
+    rill__in_hdr h;
+    if (rill_ring_read_all(in->ring, &h, sizeof h) != 0)
+        return false;
+    size_t bytes = (size_t)h.frames * in->frame_bytes;
+    rill_ring_read_all(in->ring, in->userbuf, bytes);
+    in->fn(in, in->userbuf, (size_t)h.frames, h.time, in->user);
+    return true;
+}
+
+static void *delivery_main(void *arg) {
+    rill_audio_input *in = arg;
+    for (;;) {
+        bool quit = atomic_load(&in->quit);
+        while (deliver_one(in)) {
+        }
+        if (quit)
+            break;
+        rill__audio_sleep_ns(in->poll_ns);
+    }
+    return NULL;
+}
+
+int rill_audio_input_start(rill_audio_input *in) {
+    if (in == NULL)
+        return RILL_EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&in->ctl);
+    if (!in->running) {
+        atomic_store(&in->dev.done, false);
+        if (in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD) {
+            atomic_store(&in->quit, false);
+            if (pthread_create(&in->thread, NULL, delivery_main, in) != 0)
+                rc = RILL_ESYS;
+            else
+                in->thread_on = true;
+        }
+        if (rc == 0)
+            rc = in->dev.be->start(&in->dev);
+        if (rc != 0 && in->thread_on) {
+            atomic_store(&in->quit, true);
+            pthread_join(in->thread, NULL);
+            in->thread_on = false;
+        }
+        in->running = rc == 0;
+    }
+    pthread_mutex_unlock(&in->ctl);
+    return rc;
+}
+
+int rill_audio_input_stop(rill_audio_input *in) {
+    if (in == NULL)
+        return RILL_EINVAL;
+    pthread_mutex_lock(&in->ctl);
+    if (in->running) {
+        in->dev.be->stop(&in->dev);
+        in->running = false;
+    }
+    if (in->thread_on) {
+        atomic_store(&in->quit, true);
+        pthread_join(in->thread, NULL); /* it delivers what is left first */
+        in->thread_on = false;
+    }
+    pthread_mutex_unlock(&in->ctl);
+    return 0;
+}
+
+void rill_audio_input_close(rill_audio_input *in) {
+    if (in == NULL)
+        return;
+    rill_audio_input_stop(in);
+    dev_free(&in->dev);
+    rill_ring_destroy(in->ring);
+    rill__free(in->rtbuf);
+    rill__free(in->userbuf);
+    pthread_mutex_destroy(&in->ctl);
+    rill__free(in);
+}
+
+int rill_audio_input_poll(rill_audio_input *in, size_t max_blocks) {
+    if (in == NULL)
+        return RILL_EINVAL;
+    if (in->dev.cfg.delivery != RILL_AUDIO_DELIVER_POLL)
+        return RILL_ESTATE;
+    int n = 0;
+    pthread_mutex_lock(&in->ctl);
+    while ((max_blocks == 0 || (size_t)n < max_blocks) && n < INT32_MAX &&
+           deliver_one(in))
+        n++;
+    pthread_mutex_unlock(&in->ctl);
+    return n;
+}
+
+void rill_audio_input_info(const rill_audio_input *in, rill_audio_info *info) {
+    dev_info(&in->dev, info);
+}
+
+void rill_audio_input_stats(const rill_audio_input *in, rill_audio_stats *st) {
+    dev_stats(&in->dev, st);
+}
+
+int rill_audio_input_wait(rill_audio_input *in, int timeout_ms) {
+    if (in == NULL)
+        return RILL_EINVAL;
+    return wait_until(&in->dev.done,
+                      in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD ? in->ring
+                                                                       : NULL,
+                      timeout_ms, in->poll_ns);
+}
+
+/* The audio thread's captured block. Backends never pass more than
+ * max_block frames. */
+void rill__audio_capture(rill__audio_dev *dev, const void *data,
+                         rill_audio_format format, size_t frames,
+                         uint64_t time) {
+    rill_audio_input *in = dev->owner;
+    mark_start(dev, time);
+    uint8_t *body = in->rtbuf + sizeof(rill__in_hdr);
+    rill_audio_convert(dev->format, body, format, data, frames * dev->channels);
+    if (dev->cfg.delivery == RILL_AUDIO_DELIVER_REALTIME) {
+        in->fn(in, body, frames, time, in->user);
+    } else {
+        rill__in_hdr h = {time, frames};
+        memcpy(in->rtbuf, &h, sizeof h);
+        if (rill_ring_write_all(in->ring, in->rtbuf,
+                                sizeof h + frames * in->frame_bytes) != 0)
+            atomic_fetch_add_explicit(&dev->dropped, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&dev->frames, frames, memory_order_relaxed);
+    atomic_fetch_add_explicit(&dev->blocks, 1, memory_order_relaxed);
+}
