@@ -1,10 +1,13 @@
 /* rill serve: the device side as a program. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "demo.h"
@@ -15,7 +18,8 @@ static const char serve_usage[] =
     "\n"
     "Serve live variables over Bela's Watcher protocol (pybela works against\n"
     "it unchanged) and rill's native protocol, on one port: WebSocket paths\n"
-    "/gui_control and /gui_data, finished log files at GET /files/<name>.\n"
+    "/gui_control and /gui_data, finished log files at GET /files/<name>,\n"
+    "and the browser dashboard at http://HOST:PORT/.\n"
     "\n"
     "options:\n"
     "  --source SRC       what produces the data; 'demo' (the default): a\n"
@@ -34,6 +38,9 @@ static const char serve_usage[] =
     "                     behind loses whole buffers, counted and announced\n"
     "                     (default 8388608)\n"
     "  --allow-origin O   also accept browser pages from origin O\n"
+    "  --web-root DIR     serve the dashboard from DIR (default: the one\n"
+    "                     next to this program, ../share/rill/web from its\n"
+    "                     directory, as built or installed); '' for none\n"
     "  -v, --verbose      print informational messages too\n"
     "  -h, --help         this help\n"
     "\n"
@@ -49,6 +56,25 @@ static rill_log_level verbosity = RILL_LOG_WARN;
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
     fprintf(stderr, "rill serve: %s: %s\n", rill_log_level_name(level), msg);
+}
+
+/* The dashboard next to this program: <bindir>/../share/rill/web, which is
+ * where `make install` puts it and where the build links web/dist. NULL if
+ * it has no index.html. */
+static char *default_web_root(void) {
+    static char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 32);
+    if (n <= 0)
+        return NULL;
+    dir[n] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return NULL;
+    strcpy(slash, "/../share/rill/web");
+    char index[4200];
+    snprintf(index, sizeof index, "%s/index.html", dir);
+    struct stat st;
+    return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? dir : NULL;
 }
 
 static int parse_number(const char *opt, const char *s, double min, double max,
@@ -76,6 +102,7 @@ int cmd_serve(int argc, char **argv) {
         {"project", required_argument, NULL, 'P'},
         {"queue-bytes", required_argument, NULL, 'q'},
         {"allow-origin", required_argument, NULL, 'o'},
+        {"web-root", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -83,6 +110,8 @@ int cmd_serve(int argc, char **argv) {
     rill_server_config cfg = rill_server_config_default();
     cfg.project_name = "rill-demo";
     const char *source = "demo";
+    const char *web_root = NULL;
+    bool web_root_set = false;
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
     int c;
     optind = 1;
@@ -98,6 +127,7 @@ int cmd_serve(int argc, char **argv) {
         case 'P': cfg.project_name = optarg; break;
         case 'q': if (parse_number("--queue-bytes", optarg, 1, 1e12, &queue)) return EXIT_USAGE; break;
         case 'o': cfg.allow_origin = optarg; break;
+        case 'w': web_root = optarg; web_root_set = true; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
         default:
@@ -114,6 +144,15 @@ int cmd_serve(int argc, char **argv) {
                 source);
         return EXIT_USAGE;
     }
+    if (web_root_set && *web_root != '\0') {
+        struct stat st;
+        if (stat(web_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "rill serve: --web-root %s is not a directory\n",
+                    web_root);
+            return EXIT_USAGE;
+        }
+    }
+    cfg.web_root = web_root_set ? web_root : default_web_root();
     cfg.port = (int)port;
     cfg.sample_rate = rate;
     cfg.client_queue_bytes = (size_t)queue;
@@ -152,6 +191,13 @@ int cmd_serve(int argc, char **argv) {
            "ws://%s:%d/gui_data, log files http://%s:%d/files/<name> (from %s)\n",
            cfg.host, rill_server_port(srv), cfg.host, rill_server_port(srv),
            cfg.host, rill_server_port(srv), cfg.log_dir);
+    if (cfg.web_root != NULL && *cfg.web_root != '\0')
+        printf("rill serve: dashboard http://%s:%d/%s%s (from %s)\n", cfg.host,
+               rill_server_port(srv), cfg.token ? "?token=" : "",
+               cfg.token ? cfg.token : "", cfg.web_root);
+    else
+        printf("rill serve: no dashboard (%s)\n",
+               web_root_set ? "--web-root ''" : "not built: make build writes web/dist");
     demo_describe(d, stdout);
     printf("rill serve: press Ctrl-C to stop\n");
     fflush(stdout);

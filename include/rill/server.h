@@ -6,7 +6,8 @@
  * Wire protocol: Bela's Watcher protocol (WebSocket paths /gui_control and
  * /gui_data on one port), so pybela 2.x works unchanged, plus rill's native
  * mode for clients that ask for it (docs/PROTOCOL.md). Finished log files
- * are served over HTTP at GET /files/<name>.
+ * are served over HTTP at GET /files/<name>, and, with a web root, the
+ * browser dashboard at GET / (docs/HANDLERS.md).
  *
  * Threads:
  *  - the real-time thread: rill_server_tick() and the rill_var_set_*()
@@ -47,6 +48,9 @@ typedef struct rill_server_config {
     const char *token;        /* if set, clients must present it */
     const char *log_dir;      /* where log files go; default "." */
     const char *allow_origin; /* extra browser Origin allowed, or NULL */
+    const char *web_root;     /* directory served at / (the dashboard's
+                                 built files, index.html first), or NULL:
+                                 no pages; default NULL */
     size_t max_vars;          /* variable table size; default 256 */
     size_t client_queue_bytes; /* per-client send queue; default 8 MiB */
     size_t out_ring_bytes;    /* tick -> network ring; default 8 MiB */

@@ -2,7 +2,8 @@
  *
  * One libwebsockets context on one port serves the Watcher's two WebSocket
  * paths (/gui_control: JSON text, /gui_data: binary) and plain HTTP
- * (GET /files/<name> for finished log files). Everything in this file runs
+ * (GET /files/<name> for finished log files; GET / and the files under the
+ * web root for the browser dashboard). Everything in this file runs
  * on the network thread, except create/destroy/var_create and the getters
  * (user threads), which touch only what they say.
  *
@@ -109,7 +110,7 @@ struct rill__conn {
 
 struct rill_server {
     rill_server_config cfg;
-    char *host, *project, *token, *log_dir, *allow_origin;
+    char *host, *project, *token, *log_dir, *allow_origin, *web_root;
 
     rill__device dev;
     size_t max_streams;
@@ -1113,7 +1114,32 @@ static bool authorized(rill_server *srv, struct lws *wsi) {
     if (lws_hdr_copy(wsi, auth, (int)sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
         strncmp(auth, "Bearer ", 7) == 0 && token_equal(auth + 7, srv->token))
         return true;
+    /* The dashboard's own cookie (see token_cookie): a page opened with
+     * ?token= loads its scripts and styles without the query. */
+    char cookies[1024], name[32];
+    if (lws_hdr_copy(wsi, cookies, (int)sizeof cookies, WSI_TOKEN_HTTP_COOKIE) <= 0)
+        return false;
+    int nl = snprintf(name, sizeof name, "rill_token_%d=", srv->port);
+    for (char *p = cookies; p != NULL && *p != '\0';) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        char *end = strchr(p, ';');
+        if (end != NULL)
+            *end = '\0';
+        if (strncmp(p, name, (size_t)nl) == 0 && token_equal(p + nl, srv->token))
+            return true;
+        p = end != NULL ? end + 1 : NULL;
+    }
     return false;
+}
+
+/* A token that may appear in a cookie as it is (RFC 6265 cookie-octets). */
+static bool cookie_safe(const char *t) {
+    for (; *t != '\0'; t++)
+        if (*t <= 0x20 || *t >= 0x7f || *t == '"' || *t == ',' || *t == ';' ||
+            *t == '\\')
+            return false;
+    return true;
 }
 
 /* Browsers send Origin; a page from another site must not drive the
@@ -1186,6 +1212,93 @@ static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     return 0;
 }
 
+static const char *mime_type(const char *path) {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".map", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".wasm", "application/wasm"},
+        {".woff2", "font/woff2"},
+        {".txt", "text/plain; charset=utf-8"},
+    };
+    const char *dot = strrchr(path, '.');
+    if (dot != NULL && strchr(dot, '/') == NULL)
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strcmp(dot, types[i][0]) == 0)
+                return types[i][1];
+    return "application/octet-stream";
+}
+
+/* GET / and the dashboard's files under the web root. Paths are plain
+ * (letters, digits, '-', '_', '.', '/'; no segment starting with '.'), so
+ * nothing outside the root can be named. index.html is never cached (it
+ * names the current build's assets); assets/ files carry a content hash in
+ * their names and are cached for a day. When the page itself was opened
+ * with the right ?token=, a cookie private to this port lets its scripts
+ * and styles load without the query. */
+static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
+    const char *rel = strcmp(uri, "/") == 0 ? "/index.html" : uri;
+    bool ok = strlen(rel) < 256;
+    for (const char *p = rel; ok && *p != '\0'; p++) {
+        char ch = *p;
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+             (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '/' ||
+             (ch == '.' && p[-1] != '/');
+    }
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s%s", srv->web_root, rel);
+    if (!ok || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        bool page = strcmp(rel, "/index.html") == 0;
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+                               page ? "rill serve: the dashboard is not "
+                                      "built (make build writes web/dist; "
+                                      "or pass --web-root DIR)"
+                                    : "no such file");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    uint8_t hbuf[1024];
+    unsigned char *h = hbuf, *end = hbuf + sizeof hbuf;
+    bool asset = strncmp(rel, "/assets/", 8) == 0;
+    const char *cache = asset ? "public, max-age=86400, immutable" : "no-cache";
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)cache,
+                                    (int)strlen(cache), &h, end) != 0 ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &h,
+                                    end) != 0)
+        return -1;
+    char query[512];
+    if (srv->token != NULL && !asset &&
+        lws_get_urlarg_by_name(wsi, "token=", query, (int)sizeof query) != NULL) {
+        if (cookie_safe(srv->token)) {
+            char cookie[700];
+            int n = snprintf(cookie, sizeof cookie,
+                             "rill_token_%d=%s; Path=/; HttpOnly; SameSite=Strict",
+                             srv->port, srv->token);
+            if (n < 0 || (size_t)n >= sizeof cookie ||
+                lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
+                                            (const unsigned char *)cookie, n,
+                                            &h, end) != 0)
+                return -1;
+        } else {
+            rill__log_warn("the token has characters a cookie cannot carry: "
+                           "the dashboard's scripts will be refused");
+        }
+    }
+    int n = lws_serve_http_file(wsi, path, mime_type(path), (const char *)hbuf,
+                                (int)(h - hbuf));
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+        return -1;
+    return 0;
+}
+
 static int on_http(rill_server *srv, struct lws *wsi) {
     char uri[512];
     uri_path(wsi, uri, (int)sizeof uri);
@@ -1196,6 +1309,8 @@ static int on_http(rill_server *srv, struct lws *wsi) {
     }
     if (strncmp(uri, "/files/", 7) == 0)
         return serve_file(srv, wsi, uri);
+    if (srv->web_root != NULL)
+        return serve_web(srv, wsi, uri);
     lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
                            "rill serve: WebSocket paths /gui_control and "
                            "/gui_data; log files at /files/<name>");
@@ -1361,6 +1476,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP:
         return on_http(srv, wsi);
 
+    /* A file sent by lws_serve_http_file is done: end the transaction, so a
+     * kept-alive connection (a browser loading a page's scripts) can carry
+     * the next request. */
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+
     /* Refused before the upgrade, with a status saying why (>0 tells lws
      * we answered). */
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
@@ -1484,6 +1605,7 @@ rill_server_config rill_server_config_default(void) {
         .token = NULL,
         .log_dir = ".",
         .allow_origin = NULL,
+        .web_root = NULL,
         .max_vars = 256,
         .client_queue_bytes = 8u << 20,
         .out_ring_bytes = 8u << 20,
@@ -1563,6 +1685,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->token = cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
     srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
+    srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
     atomic_init(&srv->stop, false);
     if (rc != 0)
@@ -1693,6 +1816,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->token);
     rill__free(srv->log_dir);
     rill__free(srv->allow_origin);
+    rill__free(srv->web_root);
     rill__free(srv);
 }
 
