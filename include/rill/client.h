@@ -81,7 +81,8 @@ typedef void (*rill_client_monitor_fn)(const char *name, uint64_t tick,
 /* The connection failed or closed (err), with the reason. I/O thread. */
 typedef void (*rill_client_error_fn)(int err, const char *msg, void *user);
 /* A scheduled stream finished (err 0: every variable delivered its last
- * value) or failed (RILL_ECLOSED, RILL_EIO for lost data). */
+ * value) or did not: RILL_EIO (values were lost on the way), RILL_ECLOSED
+ * (the connection went), RILL_ECANCELED (stopped, or scheduled again). */
 typedef void (*rill_client_done_fn)(int err, void *user);
 
 typedef struct rill_client_config {
@@ -121,7 +122,7 @@ RILL_API bool rill_client_native(const rill_client *cl);
  * timeout_ms (0: not at all, -1: until something arrives or the connection
  * closes) for the first one, then runs every one queued. Returns how many
  * ran (>= 0), or RILL_ECLOSED once the connection is gone and the queue is
- * empty, or RILL_EINVAL without cfg.poll. */
+ * empty, or RILL_EINVAL without cfg.poll. One thread at a time. */
 RILL_API int rill_client_poll(rill_client *cl, int timeout_ms);
 
 /* Buffers lost on the way to this client's callbacks: dropped by the
@@ -195,9 +196,11 @@ RILL_API int rill_client_schedule(rill_client *cl, const char *const *names,
                                   size_t n, uint64_t start, uint64_t duration,
                                   rill_client_done_fn done, void *user);
 
-/* Wait until every scheduled stream has finished: 0, RILL_ETIMEOUT after
- * timeout_ms (-1: no limit but the connection's life), RILL_ECLOSED, or
- * RILL_EIO if one lost values. Not from a callback on the I/O thread. */
+/* Wait until every scheduled stream has finished and its completion has
+ * run (with cfg.poll: has been queued for rill_client_poll). Returns 0, or
+ * the first error a schedule finished with since the previous wait, or
+ * RILL_ETIMEOUT after timeout_ms (-1: no limit but the connection's life),
+ * RILL_ECLOSED. Not from a callback on the I/O thread. */
 RILL_API int rill_client_wait(rill_client *cl, int timeout_ms);
 
 /* ---- Logging on the device -------------------------------------------------- */

@@ -38,6 +38,18 @@ static rill_client_var *var_by_id(rill_client *cl, uint32_t id) {
 
 /* A stream buffer: to stream_n_values if it is collecting this variable,
  * else to the user's callback. lock not held. */
+/* A schedule's last variable ended: its completion runs (or is queued for
+ * rill_client_poll) before rill_client_wait can see it finished. lock not
+ * held. */
+static void schedule_finished(rill_client *cl, rill_client_done_fn fn,
+                              void *user, int err) {
+    rill__deliver_done(cl, fn, user, err);
+    pthread_mutex_lock(&cl->lock);
+    cl->sched_pending--;
+    pthread_cond_broadcast(&cl->cond);
+    pthread_mutex_unlock(&cl->lock);
+}
+
 /* The group of on_block as the requests left it, for the aligner: the
  * variables in the order they were started. lock held. */
 static void rebuild_group(rill_client *cl) {
@@ -150,6 +162,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     rill_client_done_fn done_fn = NULL;
     void *done_user = NULL;
     int done_err = 0;
+    bool finished = false;
     if (st->sched >= 0) {
         rill__sched *sc = &cl->sched[st->sched];
         if (dropped != 0)
@@ -184,8 +197,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
                 done_err = sc->err;
                 if (done_err != 0 && cl->sched_err == 0)
                     cl->sched_err = done_err;
-                cl->sched_pending--;
-                pthread_cond_broadcast(&cl->cond);
+                finished = true;
             }
         }
     }
@@ -201,8 +213,8 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     if (blocks && in_group)
         rill__align_push(cl->align, v->id, first_ts, count, values, rel,
                          dropped, ended);
-    if (done_fn != NULL)
-        rill__deliver_done(cl, done_fn, done_user, done_err);
+    if (finished)
+        schedule_finished(cl, done_fn, done_user, done_err);
 }
 
 /* A monitored value: to a waiting peek, else to the user's callback. */
@@ -385,16 +397,16 @@ static void fail_schedules(rill_client *cl, int err) {
         sc->err = err;
         if (failed != NULL)
             failed[n++] = *sc;
+        else
+            cl->sched_pending--;
     }
     for (size_t i = 0; cl->vs != NULL && i < cl->vars->n_vars; i++)
         cl->vs[i].sched = -1;
-    cl->sched_pending = 0;
     if (cl->sched_err == 0 && n > 0)
         cl->sched_err = err;
-    pthread_cond_broadcast(&cl->cond);
     pthread_mutex_unlock(&cl->lock);
     for (size_t i = 0; i < n; i++)
-        rill__deliver_done(cl, failed[i].fn, failed[i].user, err);
+        schedule_finished(cl, failed[i].fn, failed[i].user, err);
     rill__free(failed);
 }
 
@@ -625,20 +637,19 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
         rill__sched *sc = &cl->sched[st->sched];
         st->sched = -1;
         if (--sc->pending == 0) {
-            cl->sched_pending--;
             if (canceled != NULL)
                 canceled[n_canceled++] = *sc;
+            else
+                cl->sched_pending--;
             if (cl->sched_err == 0)
                 cl->sched_err = RILL_ECANCELED;
         }
     }
-    pthread_cond_broadcast(&cl->cond);
     pthread_mutex_unlock(&cl->lock);
     rc = send_cmd(cl, "unwatch", names, n, NULL);
     pthread_mutex_unlock(&cl->req_lock);
     for (size_t i = 0; i < n_canceled; i++)
-        if (canceled[i].fn != NULL)
-            canceled[i].fn(RILL_ECANCELED, canceled[i].user);
+        schedule_finished(cl, canceled[i].fn, canceled[i].user, RILL_ECANCELED);
     rill__free(canceled);
     rill__free(all);
     return rc;
@@ -688,10 +699,18 @@ int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,
     int32_t idx = (int32_t)cl->n_sched++;
     cl->sched[idx] = (rill__sched){done, user, n, 0};
     cl->sched_pending++;
+    /* A variable already scheduled is restarted by the device: its earlier
+     * schedule loses it, and ends canceled if that was its last. */
+    rill__sched *replaced = rill__calloc(n, sizeof *replaced);
+    size_t n_replaced = 0;
     for (size_t i = 0; i < n; i++) {
         rill__var_state *st = &cl->vs[find(cl, names[i])->id];
-        if (st->sched >= 0 && --cl->sched[st->sched].pending == 0)
-            cl->sched_pending--; /* replaced: the device restarts it */
+        if (st->sched >= 0 && --cl->sched[st->sched].pending == 0) {
+            if (replaced != NULL)
+                replaced[n_replaced++] = cl->sched[st->sched];
+            else
+                cl->sched_pending--;
+        }
         st->sched = idx;
         st->sched_end = start + duration;
     }
@@ -709,6 +728,9 @@ int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,
         pthread_mutex_unlock(&cl->lock);
     }
     pthread_mutex_unlock(&cl->req_lock);
+    for (size_t i = 0; i < n_replaced; i++)
+        schedule_finished(cl, replaced[i].fn, replaced[i].user, RILL_ECANCELED);
+    rill__free(replaced);
     return rc;
 }
 

@@ -182,3 +182,293 @@ TEST(connection_errors_are_codes_with_reasons_and_never_hang) {
     cfg.token = NULL;
     ASSERT_ERR(rill_client_connect(&cfg, &cl), RILL_EREFUSED);
 }
+
+/* ---- Aligned blocks, scheduling, poll mode, logging ------------------------ */
+
+typedef struct blocks {
+    pthread_t thread;      /* where the callbacks must run (poll mode) */
+    bool check_thread;
+    atomic_int wrong_thread;
+    atomic_int n_blocks;
+    atomic_int bad;        /* a block whose buffers are not cut at its ticks */
+    _Atomic uint64_t next_first; /* blocks follow without gaps */
+    atomic_int not_adjacent;
+    _Atomic uint64_t first_block, total_ticks;
+    atomic_int done_calls;
+    atomic_int done_err;
+    /* scheduled: every value of counter and frame_d, by tick */
+    atomic_int values[2];
+    _Atomic uint64_t min_tick[2], max_tick[2];
+    atomic_int buffers;
+} blocks;
+
+static void blocks_on_block(const rill_client_block *blk, void *user) {
+    blocks *s = user;
+    if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
+        atomic_fetch_add(&s->wrong_thread, 1);
+    if (blk->n == 1 && atomic_load(&s->n_blocks) == 0)
+        return; /* frame_d alone, before counter joined */
+    if (blk->n != 2) {
+        atomic_fetch_add(&s->bad, 1);
+        return;
+    }
+    for (size_t i = 0; i < blk->n; i++) {
+        const rill_client_buffer *b = &blk->buffers[i];
+        /* counter (int32, 1024 per Bela buffer) and frame_d (double, 512):
+         * both equal their tick, both cover the block's ticks exactly. */
+        if (b->count != blk->ticks || b->first_ts != blk->first_ts || b->rel != NULL)
+            atomic_fetch_add(&s->bad, 1);
+        for (size_t k = 0; k < b->count; k++) {
+            double v = b->type == RILL_TYPE_INT32 ? (double)((const int32_t *)b->values)[k]
+                                                  : ((const double *)b->values)[k];
+            if (v != (double)(blk->first_ts + k))
+                atomic_fetch_add(&s->bad, 1);
+        }
+    }
+    if (strcmp(blk->buffers[0].name, "frame_d") != 0) /* started first */
+        atomic_fetch_add(&s->bad, 1);
+    if (atomic_load(&s->n_blocks) == 0)
+        atomic_store(&s->first_block, blk->first_ts);
+    else if (blk->first_ts != atomic_load(&s->next_first))
+        atomic_fetch_add(&s->not_adjacent, 1);
+    atomic_store(&s->next_first, blk->first_ts + blk->ticks);
+    atomic_fetch_add(&s->total_ticks, blk->ticks);
+    atomic_fetch_add(&s->n_blocks, 1);
+}
+
+static void blocks_on_buffer(const rill_client_buffer *b, void *user) {
+    blocks *s = user;
+    if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
+        atomic_fetch_add(&s->wrong_thread, 1);
+    int i = strcmp(b->name, "counter") == 0 ? 0 : strcmp(b->name, "frame_d") == 0 ? 1 : -1;
+    if (i < 0 || b->count == 0)
+        return;
+    atomic_fetch_add(&s->buffers, 1);
+    atomic_fetch_add(&s->values[i], (int)b->count);
+    uint64_t lo = b->first_ts, hi = b->first_ts + b->count - 1;
+    if (atomic_load(&s->min_tick[i]) == 0 || lo < atomic_load(&s->min_tick[i]))
+        atomic_store(&s->min_tick[i], lo);
+    if (hi > atomic_load(&s->max_tick[i]))
+        atomic_store(&s->max_tick[i], hi);
+}
+
+static void blocks_on_done(int err, void *user) {
+    blocks *s = user;
+    if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
+        atomic_fetch_add(&s->wrong_thread, 1);
+    atomic_store(&s->done_err, err);
+    atomic_fetch_add(&s->done_calls, 1);
+}
+
+static rill_client *connect_blocks(test_device *d, rill_client_mode mode,
+                                   blocks *s, bool poll) {
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.mode = mode;
+    cfg.on_block = blocks_on_block;
+    cfg.on_buffer = blocks_on_buffer;
+    cfg.user = s;
+    cfg.timeout_ms = 3000;
+    cfg.poll = poll;
+    s->thread = pthread_self();
+    s->check_thread = poll;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    return cl;
+}
+
+static void aligned_blocks(rill_client_mode mode) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_blocks(&d, mode, &s, false);
+    /* Started one after the other: the double first, then the int. */
+    const char *a[] = {"frame_d"}, *b[] = {"counter"};
+    ASSERT_OK(rill_client_stream_start(cl, a, 1, NULL));
+    usleep(20000);
+    ASSERT_OK(rill_client_stream_start(cl, b, 1, NULL));
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    while (atomic_load(&s.n_blocks) < 40 && rill_clock_now_ns() < end)
+        usleep(1000);
+    ASSERT_OK(rill_client_stream_stop(cl, NULL, 0));
+    ASSERT_TRUE(atomic_load(&s.n_blocks) >= 40);
+    ASSERT_EQ_INT(atomic_load(&s.bad), 0);
+    ASSERT_EQ_INT(atomic_load(&s.not_adjacent), 0);
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
+TEST(native_blocks_align_an_int_and_a_double_of_different_buffer_lengths) {
+    aligned_blocks(RILL_CLIENT_NATIVE);
+}
+
+TEST(compat_blocks_align_an_int_and_a_double_of_different_buffer_lengths) {
+    aligned_blocks(RILL_CLIENT_COMPAT);
+}
+
+/* A scheduled stream delivers the values of ticks [start, start + D) of
+ * each variable, no more and no fewer, then runs the completion. */
+static void scheduled_exact(rill_client_mode mode, bool poll) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_blocks(&d, mode, &s, poll);
+    rill_client_list *l = NULL;
+    ASSERT_OK(rill_client_list_vars(cl, &l));
+    uint64_t start = l->timestamp + 12800, dur = 6400 * 3 + 77; /* 0.2 s on */
+    rill_client_list_free(l);
+    const char *names[] = {"frame_d", "counter"};
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_OK(rill_client_schedule(cl, names, 2, start, dur, blocks_on_done, &s));
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 1000000000u); /* did not block */
+    if (poll) {
+        uint64_t end = rill_clock_now_ns() + 5000000000u;
+        while (atomic_load(&s.done_calls) == 0 && rill_clock_now_ns() < end)
+            ASSERT_TRUE(rill_client_poll(cl, 100) >= 0);
+    }
+    ASSERT_OK(rill_client_wait(cl, 5000));
+    if (poll)
+        rill_client_poll(cl, 0);
+    ASSERT_EQ_INT(atomic_load(&s.done_calls), 1);
+    ASSERT_EQ_INT(atomic_load(&s.done_err), 0);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ_UINT(atomic_load(&s.values[i]), dur);
+        ASSERT_EQ_UINT(atomic_load(&s.min_tick[i]), start);
+        ASSERT_EQ_UINT(atomic_load(&s.max_tick[i]), start + dur - 1);
+    }
+    /* The blocks cover the same ticks, the last one shorter. */
+    ASSERT_EQ_UINT(atomic_load(&s.first_block), start);
+    ASSERT_EQ_UINT(atomic_load(&s.total_ticks), dur);
+    ASSERT_EQ_INT(atomic_load(&s.bad), 0);
+    ASSERT_EQ_INT(atomic_load(&s.not_adjacent), 0);
+    ASSERT_EQ_INT(atomic_load(&s.wrong_thread), 0);
+    ASSERT_EQ_UINT(rill_client_dropped(cl), 0);
+    /* Nothing is pending: waiting again returns at once. */
+    ASSERT_OK(rill_client_wait(cl, 0));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
+TEST(native_schedule_delivers_exactly_the_requested_ticks_then_completes) {
+    scheduled_exact(RILL_CLIENT_NATIVE, false);
+}
+
+TEST(compat_schedule_trims_the_bela_extra_value_and_padding) {
+    scheduled_exact(RILL_CLIENT_COMPAT, false);
+}
+
+TEST(poll_mode_runs_every_callback_on_the_polling_thread) {
+    scheduled_exact(RILL_CLIENT_NATIVE, true);
+}
+
+TEST(a_schedule_fails_with_closed_when_the_device_goes_away) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_blocks(&d, RILL_CLIENT_NATIVE, &s, false);
+    const char *names[] = {"counter"};
+    ASSERT_OK(rill_client_schedule(cl, names, 1, 0, 64000 * 60, blocks_on_done, &s));
+    ASSERT_ERR(rill_client_wait(cl, 100), RILL_ETIMEOUT);
+    test_device_stop(&d);
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_client_wait(cl, 10000), RILL_ECLOSED);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 2000000000u);
+    ASSERT_EQ_INT(atomic_load(&s.done_calls), 1);
+    ASSERT_EQ_INT(atomic_load(&s.done_err), RILL_ECLOSED);
+    rill_client_destroy(cl);
+}
+
+TEST(poll_without_poll_mode_is_invalid_and_a_full_queue_counts_drops) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_blocks(&d, RILL_CLIENT_NATIVE, &s, false);
+    ASSERT_ERR(rill_client_poll(cl, 0), RILL_EINVAL);
+    rill_client_destroy(cl);
+    /* A poll queue of 64 KiB nobody polls: whole buffers are dropped and
+     * counted, the next delivered one says how many. */
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.on_buffer = blocks_on_buffer;
+    cfg.user = &s;
+    cfg.poll = true;
+    cfg.poll_bytes = 64 << 10;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    const char *names[] = {"counter"};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, NULL));
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    while (rill_client_dropped(cl) < 5 && rill_clock_now_ns() < end)
+        usleep(2000);
+    ASSERT_TRUE(rill_client_dropped(cl) >= 5);
+    int ran = rill_client_poll(cl, 0);
+    ASSERT_TRUE(ran >= 10); /* what fitted in 64 KiB */
+    ASSERT_TRUE(ran <= 16);
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
+TEST(set_mask_replaces_only_the_masked_bits) {
+    test_device d;
+    test_device_start(&d, NULL);
+    seen s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_to(&d, RILL_CLIENT_NATIVE, &s);
+    ASSERT_OK(rill_client_control(cl, "counter", true));
+    ASSERT_OK(rill_client_set(cl, "counter", 0xF0));
+    ASSERT_OK(rill_client_set_mask(cl, "counter", 0x0F, 0x0F));
+    ASSERT_EQ_DOUBLE(rill_var_get(d.counter), (double)0xFF, 0);
+    ASSERT_OK(rill_client_set_mask(cl, "counter", 0x00, 0x30));
+    ASSERT_EQ_DOUBLE(rill_var_get(d.counter), (double)0xCF, 0);
+    ASSERT_ERR(rill_client_set_mask(cl, "nonexistent", 1, 1), RILL_ENOTFOUND);
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
+TEST(logging_on_the_device_then_fetching_gives_the_logged_values) {
+    test_device d;
+    test_device_start(&d, NULL);
+    seen s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_to(&d, RILL_CLIENT_NATIVE, &s);
+    rill_client_list *l = NULL;
+    ASSERT_OK(rill_client_list_vars(cl, &l));
+    rill_client_stream_opts o = {l->timestamp + 6400, 6400, 0, 0};
+    rill_client_list_free(l);
+    const char *names[] = {"counter"};
+    rill_client_log_file f;
+    ASSERT_OK(rill_client_log_start(cl, names, 1, &o, &f));
+    ASSERT_TRUE(strlen(f.name) > 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/fetched.bin", d.log_dir);
+    /* Still being written: fetch waits until the device has finished. */
+    ASSERT_OK(rill_client_fetch(cl, f.name, path, 5000));
+    rill_file_reader *rf = NULL;
+    ASSERT_OK(rill_file_reader_open(path, RILL_TS_DENSE, &rf));
+    rill_file_info info;
+    ASSERT_OK(rill_file_reader_info(rf, &info));
+    ASSERT_TRUE(info.type == RILL_TYPE_INT32);
+    size_t n = 0;
+    rill_file_buffer fb;
+    while (n < 6400 && rill_file_reader_next(rf, &fb) == 0) {
+        for (size_t i = 0; i < fb.count && n < 6400; i++, n++) {
+            ASSERT_EQ_UINT(fb.timestamps[i], o.start + n);
+            ASSERT_EQ_DOUBLE(fb.values[i], (double)(o.start + n), 0);
+        }
+    }
+    ASSERT_EQ_UINT(n, 6400); /* then the last body's padding, FILES.md */
+    rill_file_reader_close(rf);
+    ASSERT_ERR(rill_client_fetch(cl, "nope.bin", path, 100), RILL_ENOTFOUND);
+    ASSERT_ERR(rill_client_fetch(cl, "../etc/passwd", path, 100), RILL_EINVAL);
+    ASSERT_OK(rill_client_log_stop(cl, names, 1));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
