@@ -10,6 +10,8 @@
  */
 #include <alsa/asoundlib.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "audio/backend.h"
@@ -21,6 +23,25 @@ typedef struct alsadev {
     void *buf; /* one period in the device's format */
     snd_pcm_uframes_t period;
 } alsadev;
+
+/* alsa-lib prints its errors on stderr unless told otherwise; the library
+ * never prints, so they go to the log at debug level (the error that
+ * matters is reported by open with the device and the reason). */
+static void alsa_quiet(const char *file, int line, const char *function,
+                       int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void alsa_quiet(const char *file, int line, const char *function,
+                       int err, const char *fmt, ...) {
+    (void)file;
+    (void)line;
+    (void)err;
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    rill__log_debug("alsa: %s: %s", function, buf);
+}
 
 static snd_pcm_format_t alsa_format(rill_audio_format f) {
     switch (f) {
@@ -41,6 +62,7 @@ static int alsa_open(rill__audio_dev *d, char *err, size_t err_size) {
     if (u == NULL)
         return RILL_ENOMEM;
     atomic_init(&u->quit, false);
+    snd_lib_error_set_handler(alsa_quiet);
     snd_pcm_hw_params_t *hw;
     snd_pcm_hw_params_alloca(&hw);
     int e = snd_pcm_open(&u->pcm, name,
@@ -217,6 +239,7 @@ static int alsa_list_inputs(const char *device,
                             void *user) {
     (void)device;
     void **hints;
+    snd_lib_error_set_handler(alsa_quiet);
     if (snd_device_name_hint(-1, "pcm", &hints) < 0)
         return RILL_EIO;
     for (void **h = hints; *h != NULL; h++) {

@@ -128,9 +128,16 @@ int rill_audio_output_remove(rill_audio_output *o, rill_audio_source *s) {
      * user stops the output). */
     uint64_t give_up = rill_clock_now_ns() + 1000000000u;
     while (atomic_load_explicit(&s->in_mixer, memory_order_acquire)) {
-        if (!o->running || atomic_load(&o->dev.failed) ||
+        /* A file/dummy stream that reached max_frames has ended its thread:
+         * stop (join) it and finish the job here. */
+        bool ended = atomic_load(&o->dev.done);
+        if (!o->running || ended || atomic_load(&o->dev.failed) ||
             rill_clock_now_ns() > give_up) {
-            if (o->running) {
+            if (o->running && ended) {
+                atomic_store(&o->draining, false);
+                o->dev.be->stop(&o->dev);
+                o->running = false;
+            } else if (o->running) {
                 atomic_store(&o->draining, false);
                 o->dev.be->stop(&o->dev);
                 o->running = false;

@@ -1,0 +1,124 @@
+#include "audio_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jack/jack.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+float *au_read_wav(const char *path, size_t *frames, int *channels, int *rate) {
+    SF_INFO si;
+    memset(&si, 0, sizeof si);
+    SNDFILE *sf = sf_open(path, SFM_READ, &si);
+    if (sf == NULL)
+        FAIL("cannot open %s: %s", path, sf_strerror(NULL));
+    float *x = malloc((size_t)si.frames * (size_t)si.channels * sizeof *x + 4);
+    sf_count_t got = sf_readf_float(sf, x, si.frames);
+    sf_close(sf);
+    *frames = (size_t)got;
+    if (channels)
+        *channels = si.channels;
+    if (rate)
+        *rate = si.samplerate;
+    return x;
+}
+
+short *au_read_wav_s16(const char *path, size_t *frames, int *channels) {
+    SF_INFO si;
+    memset(&si, 0, sizeof si);
+    SNDFILE *sf = sf_open(path, SFM_READ, &si);
+    if (sf == NULL)
+        FAIL("cannot open %s: %s", path, sf_strerror(NULL));
+    short *x = malloc((size_t)si.frames * (size_t)si.channels * sizeof *x + 4);
+    sf_count_t got = sf_readf_short(sf, x, si.frames);
+    sf_close(sf);
+    *frames = (size_t)got;
+    if (channels)
+        *channels = si.channels;
+    return x;
+}
+
+double au_measure_freq(const float *x, size_t n, size_t stride, double rate) {
+    double first = -1, last = -1;
+    long count = 0;
+    for (size_t i = 1; i < n; i++) {
+        double a = x[(i - 1) * stride], b = x[i * stride];
+        if (a < 0 && b >= 0) {
+            double t = (double)(i - 1) + a / (a - b);
+            if (first < 0)
+                first = t;
+            last = t;
+            count++;
+        }
+    }
+    if (count < 2)
+        return 0;
+    return (double)(count - 1) * rate / (last - first);
+}
+
+void au_tmp_path(char *buf, size_t cap, const char *tag) {
+    snprintf(buf, cap, "/tmp/rill-audio-%d-%s", (int)getpid(), tag);
+}
+
+static void quiet(const char *m) { (void)m; }
+
+pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
+                     unsigned loopback) {
+    static int serial;
+    snprintf(name, cap, "rilltest-%d-%d", (int)getpid(), serial++);
+    char r[16], p[16], l[16], logpath[128];
+    snprintf(r, sizeof r, "%u", rate);
+    snprintf(p, sizeof p, "%u", period);
+    snprintf(l, sizeof l, "%u", loopback);
+    snprintf(logpath, sizeof logpath, "/tmp/%s.log", name);
+    char *argv[] = {"jackd", "--no-realtime", "-n", name, "-L", l, "-d", "dummy",
+                    "-r", r, "-p", p, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int e = posix_spawnp(&pid, "jackd", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e != 0)
+        FAIL("cannot start jackd: %s", strerror(e));
+    jack_set_error_function(quiet);
+    jack_set_info_function(quiet);
+    for (int i = 0; i < 500; i++) {
+        jack_status_t st;
+        jack_client_t *c = jack_client_open(
+            "rilltest-probe", (jack_options_t)(JackNoStartServer | JackServerName),
+            &st, name);
+        if (c != NULL) {
+            jack_client_close(c);
+            unlink(logpath);
+            return pid;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            FAIL("jackd exited at start; see %s", logpath);
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    au_jackd_stop(pid);
+    FAIL("jackd %s did not accept clients within 5 s", name);
+}
+
+void au_jackd_stop(pid_t pid) {
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}

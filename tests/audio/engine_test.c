@@ -1,0 +1,632 @@
+/* The audio engine on the file and dummy backends: conversions, the
+ * mixer's sums and saturation, samples (underrun, blocking and timed-out
+ * writes), the sine's frequency and phase continuity, thread sources and
+ * file inputs. Output files are read back with libsndfile and compared
+ * sample by sample. */
+#include <math.h>
+#include <unistd.h>
+
+#include "audio/backend.h"
+#include "audio_util.h"
+#include "rill/audio.h"
+
+static rill_audio_config file_out(const char *path, rill_audio_format fmt,
+                                  uint32_t rate, uint32_t channels,
+                                  uint64_t frames, bool realtime) {
+    rill_audio_config c = rill_audio_config_default();
+    c.backend = "file";
+    c.device = path;
+    c.format = fmt;
+    c.rate = rate;
+    c.channels = channels;
+    c.buffer_frames = 64;
+    c.max_frames = frames;
+    c.realtime = realtime;
+    return c;
+}
+
+static double ms_since(uint64_t t0) {
+    return (double)(rill_clock_now_ns() - t0) / 1e6;
+}
+
+TEST(convert_saturates_and_round_trips) {
+    const float in[] = {2.0f, -2.0f, 1.0f, -1.0f, 0.5f, NAN, -0.5f, 1e-9f};
+    const int16_t want16[] = {32767, -32768, 32767, -32768, 16384, 0, -16384, 0};
+    const int8_t want8[] = {127, -128, 127, -128, 64, 0, -64, 0};
+    int16_t s16[8];
+    int8_t s8[8];
+    float f[8];
+    rill_audio_convert(RILL_AUDIO_S16, s16, RILL_AUDIO_F32, in, 8);
+    rill_audio_convert(RILL_AUDIO_S8, s8, RILL_AUDIO_F32, in, 8);
+    rill_audio_convert(RILL_AUDIO_F32, f, RILL_AUDIO_F32, in, 8);
+    for (int i = 0; i < 8; i++) {
+        ASSERT_EQ_INT(s16[i], want16[i]);
+        ASSERT_EQ_INT(s8[i], want8[i]);
+    }
+    /* Same-format copies are exact, even of out-of-range floats. */
+    ASSERT_EQ_MEM(f, in, sizeof f);
+    /* Every 16-bit value survives s16 -> f32 -> s16. */
+    for (int v = -32768; v <= 32767; v++) {
+        int16_t a = (int16_t)v, b;
+        float x;
+        rill_audio_convert(RILL_AUDIO_F32, &x, RILL_AUDIO_S16, &a, 1);
+        rill_audio_convert(RILL_AUDIO_S16, &b, RILL_AUDIO_F32, &x, 1);
+        ASSERT_EQ_INT(b, a);
+        ASSERT_EQ_DOUBLE(x, v / 32768.0, 0);
+    }
+    int32_t s32;
+    float one = 1.0f;
+    rill_audio_convert(RILL_AUDIO_S32, &s32, RILL_AUDIO_F32, &one, 1);
+    ASSERT_EQ_INT(s32, INT32_MAX);
+}
+
+/* Four stereo samples and one mono sample of random 16-bit data, mixed
+ * into a 16-bit file: every output sample must be the integer sum of the
+ * inputs clamped to [-32768, 32767] (random full-scale data saturates in
+ * both directions often). */
+TEST(mixer_sum_of_sources_equals_clamped_integer_sum) {
+    enum { L = 4000, NS = 5 };
+    char path[128];
+    au_tmp_path(path, sizeof path, "mix.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 48000, 2, L, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_source *s[NS];
+    int16_t *data[NS];
+    uint64_t seed = 42;
+    for (int k = 0; k < NS; k++) {
+        uint32_t ch = k == NS - 1 ? 1 : 2;
+        rill_audio_sample_config sc = rill_audio_sample_config_default();
+        sc.channels = ch == 1 ? 1 : 0;
+        sc.ring_frames = L;
+        ASSERT_OK(rill_audio_sample_create(o, &sc, &s[k]));
+        data[k] = malloc(L * ch * sizeof(int16_t));
+        for (size_t i = 0; i < L * ch; i++)
+            data[k][i] = (int16_t)(test_rand(&seed) >> 48);
+        size_t written;
+        ASSERT_OK(rill_audio_sample_write(s[k], data[k], L * ch * 2, 0, &written));
+        ASSERT_EQ_UINT(written, L * ch * 2);
+        ASSERT_OK(rill_audio_output_add(o, s[k]));
+        ASSERT_OK(rill_audio_source_play(s[k]));
+    }
+    ASSERT_ERR(rill_audio_output_add(o, s[0]), RILL_EBUSY);
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    for (int k = 0; k < NS; k++) {
+        rill_audio_sample_stats st;
+        rill_audio_source_stats(s[k], &st);
+        ASSERT_EQ_UINT(st.frames, L);
+        ASSERT_EQ_UINT(st.underruns, 0);
+        rill_audio_source_destroy(s[k]);
+    }
+    rill_audio_output_close(o);
+
+    size_t n;
+    int ch;
+    short *got = au_read_wav_s16(path, &n, &ch);
+    ASSERT_EQ_UINT(n, L);
+    ASSERT_EQ_INT(ch, 2);
+    long clipped_hi = 0, clipped_lo = 0;
+    for (size_t i = 0; i < L; i++)
+        for (int c2 = 0; c2 < 2; c2++) {
+            long sum = 0;
+            for (int k = 0; k < NS; k++)
+                sum += k == NS - 1 ? data[k][i] : data[k][i * 2 + (size_t)c2];
+            long want = sum > 32767 ? 32767 : sum < -32768 ? -32768 : sum;
+            clipped_hi += sum > 32767;
+            clipped_lo += sum < -32768;
+            if (got[i * 2 + (size_t)c2] != want)
+                FAIL("frame %zu channel %d: got %d, want %ld (sum %ld)", i, c2,
+                     got[i * 2 + (size_t)c2], want, sum);
+        }
+    ASSERT_TRUE(clipped_hi > 100 && clipped_lo > 100);
+    free(got);
+    for (int k = 0; k < NS; k++)
+        free(data[k]);
+    unlink(path);
+}
+
+TEST(sample_underrun_plays_exact_silence_and_is_counted) {
+    enum { K = 1000, L = 3200 };
+    char path[128];
+    au_tmp_path(path, sizeof path, "underrun.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 48000, 1, L, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_source *s;
+    rill_audio_sample_config sc = rill_audio_sample_config_default();
+    sc.ring_frames = 4096;
+    ASSERT_OK(rill_audio_sample_create(o, &sc, &s));
+    int16_t data[K];
+    for (int i = 0; i < K; i++)
+        data[i] = (int16_t)(1000 + i % 100);
+    ASSERT_OK(rill_audio_sample_write(s, data, sizeof data, 0, NULL));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_sample_stats st;
+    rill_audio_source_stats(s, &st);
+    /* Blocks of 64: block 15 (frames 960..1023) is short, 16..49 empty. */
+    ASSERT_EQ_UINT(st.frames, K);
+    ASSERT_EQ_UINT(st.underruns, 35);
+    ASSERT_EQ_UINT(st.silent_frames, L - K);
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+    size_t n;
+    short *got = au_read_wav_s16(path, &n, NULL);
+    ASSERT_EQ_UINT(n, L);
+    for (size_t i = 0; i < L; i++)
+        if (got[i] != (i < K ? data[i] : 0))
+            FAIL("frame %zu: got %d, want %d", i, got[i], i < K ? data[i] : 0);
+    free(got);
+    unlink(path);
+}
+
+static rill_audio_output *dummy_out(uint32_t channels) {
+    rill_audio_config c = rill_audio_config_default();
+    c.backend = "dummy";
+    c.channels = channels;
+    c.rate = 48000;
+    c.buffer_frames = 256;
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    return o;
+}
+
+/* A 4096-frame ring is full; writing 4800 more frames must wait for the
+ * mixer to take them (48 kHz: ~100 ms minus the ring), and on return the
+ * mixer must have consumed all but at most a ring's worth. */
+TEST(sample_full_ring_blocks_write_until_room) {
+    rill_audio_output *o = dummy_out(1);
+    rill_audio_source *s;
+    rill_audio_sample_config sc = rill_audio_sample_config_default();
+    sc.ring_frames = 4096;
+    ASSERT_OK(rill_audio_sample_create(o, &sc, &s));
+    static int16_t buf[4096 + 4800];
+    for (size_t i = 0; i < RILL__ARRAY_LEN(buf); i++)
+        buf[i] = (int16_t)i;
+    ASSERT_OK(rill_audio_sample_write(s, buf, 4096 * 2, 0, NULL));
+    ASSERT_EQ_UINT(rill_audio_sample_writable(s), 0);
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    uint64_t t0 = rill_clock_now_ns();
+    size_t written = 0;
+    ASSERT_OK(rill_audio_sample_write(s, buf + 4096, 4800 * 2, -1, &written));
+    double ms = ms_since(t0);
+    rill_audio_sample_stats st;
+    rill_audio_source_stats(s, &st);
+    ASSERT_EQ_UINT(written, 4800 * 2);
+    if (ms < 10.0)
+        FAIL("write returned after %.1f ms without waiting", ms);
+    /* All but what is still in the ring has been played. */
+    ASSERT_TRUE(st.frames + 4096 >= 4096 + 4800);
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+}
+
+TEST(sample_write_timeout_returns_etimeout_in_time) {
+    rill_audio_output *o = dummy_out(1);
+    rill_audio_source *s;
+    rill_audio_sample_config sc = rill_audio_sample_config_default();
+    sc.ring_frames = 1024;
+    ASSERT_OK(rill_audio_sample_create(o, &sc, &s));
+    static int16_t buf[48000];
+    /* Not playing: nothing drains the ring, so no waiting at all. */
+    size_t written = 0;
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_audio_sample_write(s, buf, sizeof buf, 1000, &written),
+               RILL_EFULL);
+    ASSERT_TRUE(ms_since(t0) < 50);
+    ASSERT_EQ_UINT(written, 1024 * 2);
+    /* Playing: a second of audio cannot fit in 50 ms. */
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_audio_sample_write(s, buf, sizeof buf, 50, &written),
+               RILL_ETIMEOUT);
+    double ms = ms_since(t0);
+    if (ms < 49 || ms > 150)
+        FAIL("timed out after %.1f ms, expected 50", ms);
+    ASSERT_TRUE(written > 0 && written < sizeof buf && written % 2 == 0);
+    /* A partial frame is refused. */
+    ASSERT_ERR(rill_audio_sample_write(s, buf, 3, 0, NULL), RILL_EINVAL);
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+}
+
+static float *render_sine(double rate, double freq, size_t frames) {
+    char path[128];
+    au_tmp_path(path, sizeof path, "sine.wav");
+    rill_audio_config c =
+        file_out(path, RILL_AUDIO_F32, (uint32_t)rate, 1, frames, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_source *s;
+    ASSERT_OK(rill_audio_sine_create(o, freq, 0.5, &s));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+    size_t n;
+    float *x = au_read_wav(path, &n, NULL, NULL);
+    ASSERT_EQ_UINT(n, frames);
+    unlink(path);
+    return x;
+}
+
+static void check_sine_rate(double rate) {
+    const double freqs[] = {440.0, 997.13, 20.5, 8000.25};
+    for (size_t k = 0; k < RILL__ARRAY_LEN(freqs); k++) {
+        size_t frames = (size_t)rate * 2;
+        float *x = render_sine(rate, freqs[k], frames);
+        double f = au_measure_freq(x, frames, 1, rate);
+        printf("  sine %.2f Hz at %.0f Hz: measured %.6f Hz (error %.2e)\n",
+               freqs[k], rate, f, f - freqs[k]);
+        ASSERT_EQ_DOUBLE(f, freqs[k], 0.01);
+        free(x);
+    }
+}
+
+TEST(sine_frequency_within_0_01_hz_at_44100) { check_sine_rate(44100); }
+TEST(sine_frequency_within_0_01_hz_at_48000) { check_sine_rate(48000); }
+
+/* A sine at 440 Hz changed to 1000 Hz while it plays (real-time file
+ * clock). Before the change every sample is A sin(2 pi 440 n / R); after
+ * it, the wave must carry on from the phase reached: A sin(2 pi (440 m +
+ * 1000 (n - m)) / R), where m is the frame the change took effect at. A
+ * restart or any jump of phase breaks that equation by up to 2 A. */
+TEST(sine_frequency_change_keeps_phase_continuous) {
+    const double R = 44100, A = 0.5, f1 = 440, f2 = 1000;
+    const size_t L = 22050;
+    char path[128];
+    au_tmp_path(path, sizeof path, "sweep.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_F32, (uint32_t)R, 1, L, true);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_source *s;
+    ASSERT_OK(rill_audio_sine_create(o, f1, A, &s));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    rill__audio_sleep_ns(200000000u);
+    ASSERT_OK(rill_audio_sine_set(s, f2, A));
+    ASSERT_ERR(rill_audio_sine_set(s, R, A), RILL_EINVAL);
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+    size_t n;
+    float *x = au_read_wav(path, &n, NULL, NULL);
+    ASSERT_EQ_UINT(n, L);
+    size_t m = 0;
+    for (size_t i = 0; i < L && m == 0; i++)
+        if (fabs(x[i] - A * sin(2 * M_PI * f1 * (double)i / R)) > 1e-5)
+            m = i - 1; /* frame i-1 still had the old phase */
+    if (m < 2000 || m > L - 2000)
+        FAIL("the change took effect at frame %zu, not around 0.2 s", m);
+    ASSERT_EQ_UINT(m % 64, 0); /* at a block boundary */
+    double maxdev = 0;
+    for (size_t i = m; i < L; i++) {
+        double want = A * sin(2 * M_PI * (f1 * (double)m + f2 * (double)(i - m)) / R);
+        maxdev = fmax(maxdev, fabs(x[i] - want));
+    }
+    printf("  change at frame %zu; largest deviation after it %.2e\n", m, maxdev);
+    ASSERT_TRUE(maxdev < 1e-5);
+    double fa = au_measure_freq(x + 100, m - 200, 1, R);
+    double fb = au_measure_freq(x + m + 100, L - m - 200, 1, R);
+    ASSERT_EQ_DOUBLE(fa, f1, 0.05);
+    ASSERT_EQ_DOUBLE(fb, f2, 0.05);
+    free(x);
+    unlink(path);
+}
+
+/* An amplitude change ramps across one block: no step bigger than the
+ * wave's own slope plus the ramp's. */
+TEST(sine_amplitude_change_ramps_without_a_step) {
+    const double R = 48000;
+    const size_t L = 24000;
+    char path[128];
+    au_tmp_path(path, sizeof path, "amp.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_F32, (uint32_t)R, 1, L, true);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_source *s;
+    ASSERT_OK(rill_audio_sine_create(o, 100, 0.1, &s));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    rill__audio_sleep_ns(200000000u);
+    ASSERT_OK(rill_audio_sine_set(s, 100, 0.9));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+    size_t n;
+    float *x = au_read_wav(path, &n, NULL, NULL);
+    ASSERT_EQ_UINT(n, L);
+    double maxstep = 0, peak_end = 0;
+    for (size_t i = 1; i < L; i++)
+        maxstep = fmax(maxstep, fabs(x[i] - x[i - 1]));
+    for (size_t i = L - 960; i < L; i++)
+        peak_end = fmax(peak_end, fabs(x[i]));
+    /* slope 2 pi 100 / 48000 * 0.9 = 0.0118; ramp 0.8 / 64 = 0.0125 */
+    printf("  largest step %.4f\n", maxstep);
+    ASSERT_TRUE(maxstep < 0.0118 + 0.0125 + 1e-4);
+    ASSERT_EQ_DOUBLE(peak_end, 0.9, 0.001);
+    free(x);
+    unlink(path);
+}
+
+typedef struct counter_gen {
+    int16_t next;
+    long limit, made;
+} counter_gen;
+
+static long counter_fn(void *buf, size_t frames, void *user) {
+    counter_gen *g = user;
+    if (g->made >= g->limit)
+        return -1;
+    int16_t *b = buf;
+    size_t n = RILL__MIN(frames, (size_t)(g->limit - g->made));
+    for (size_t i = 0; i < n; i++)
+        b[i] = g->next++;
+    g->made += (long)n;
+    return (long)n;
+}
+
+/* A worker produces a counting sequence; the file holds exactly that
+ * sequence (after whatever silence came before the first chunk), with no
+ * gap, then silence once the data ended; finished() says so. */
+TEST(thread_source_plays_its_chunks_in_order) {
+    const size_t L = 14400, LIMIT = 9000;
+    char path[128];
+    au_tmp_path(path, sizeof path, "thread.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 48000, 1, L, true);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    counter_gen g = {1, (long)LIMIT, 0};
+    rill_audio_thread_config tc = rill_audio_thread_config_default();
+    tc.fn = counter_fn;
+    tc.user = &g;
+    tc.chunk_frames = 100;
+    rill_audio_source *s;
+    ASSERT_OK(rill_audio_thread_source_create(o, &tc, &s));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    ASSERT_TRUE(rill_audio_thread_source_finished(s));
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+    size_t n;
+    short *x = au_read_wav_s16(path, &n, NULL);
+    ASSERT_EQ_UINT(n, L);
+    size_t i = 0;
+    while (i < L && x[i] == 0)
+        i++;
+    size_t lead = i;
+    for (size_t k = 0; k < LIMIT; k++, i++)
+        if (i >= L || x[i] != (short)(k + 1))
+            FAIL("frame %zu (sequence %zu after %zu silent frames): got %d",
+                 i, k, lead, i < L ? x[i] : -1);
+    for (; i < L; i++)
+        ASSERT_EQ_INT(x[i], 0);
+    free(x);
+    unlink(path);
+}
+
+static long endless_fn(void *buf, size_t frames, void *user) {
+    (void)user;
+    memset(buf, 0, frames * 2);
+    return (long)frames;
+}
+
+/* A worker blocked on a full ring (the output is not even running) must
+ * let stop and destroy return at once. */
+TEST(thread_source_stop_never_deadlocks) {
+    rill_audio_output *o = dummy_out(1);
+    rill_audio_thread_config tc = rill_audio_thread_config_default();
+    tc.fn = endless_fn;
+    tc.format = RILL_AUDIO_S16;
+    rill_audio_source *s;
+    ASSERT_OK(rill_audio_thread_source_create(o, &tc, &s));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    for (int round = 0; round < 3; round++) {
+        ASSERT_OK(rill_audio_source_play(s));
+        rill__audio_sleep_ns(20000000u);
+        ASSERT_EQ_UINT(rill_audio_sample_writable(s), 0); /* it is blocked */
+        uint64_t t0 = rill_clock_now_ns();
+        ASSERT_OK(rill_audio_source_stop(s));
+        double ms = ms_since(t0);
+        if (ms > 100)
+            FAIL("stop took %.1f ms", ms);
+        if (round == 1)
+            ASSERT_OK(rill_audio_output_start(o));
+    }
+    ASSERT_OK(rill_audio_source_play(s));
+    uint64_t t0 = rill_clock_now_ns();
+    rill_audio_source_destroy(s);
+    ASSERT_TRUE(ms_since(t0) < 100);
+    rill_audio_output_close(o);
+}
+
+typedef struct collect {
+    int16_t *buf;
+    size_t n, cap;
+    uint64_t next_time;
+    int gaps, calls;
+} collect;
+
+static void collect_fn(rill_audio_input *in, const void *data, size_t frames,
+                       uint64_t first, void *user) {
+    (void)in;
+    collect *c = user;
+    if (first != c->next_time)
+        c->gaps++;
+    c->next_time = first + frames;
+    size_t k = RILL__MIN(frames, c->cap - c->n);
+    memcpy(c->buf + c->n, data, k * 2);
+    c->n += k;
+    c->calls++;
+}
+
+/* What the file output wrote, the file input reads back exactly, in
+ * contiguous blocks, delivered by poll() on this thread. */
+TEST(file_input_delivers_the_file_exactly_through_poll) {
+    enum { L = 5000 };
+    char path[128];
+    au_tmp_path(path, sizeof path, "in.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 22050, 1, L, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_source *s;
+    rill_audio_sample_config sc = rill_audio_sample_config_default();
+    sc.ring_frames = L;
+    ASSERT_OK(rill_audio_sample_create(o, &sc, &s));
+    static int16_t data[L];
+    for (int i = 0; i < L; i++)
+        data[i] = (int16_t)(i * 13 - 30000);
+    ASSERT_OK(rill_audio_sample_write(s, data, sizeof data, 0, NULL));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+
+    static int16_t got[L + 100];
+    collect col = {got, 0, L + 100, 0, 0, 0};
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "file";
+    ic.device = path;
+    ic.format = RILL_AUDIO_S16;
+    ic.realtime = false;
+    ic.buffer_frames = 300;
+    ic.ring_blocks = 64; /* 64 * 300 > L: nothing dropped before polling */
+    ic.delivery = RILL_AUDIO_DELIVER_POLL;
+    rill_audio_input *in;
+    ASSERT_OK(rill_audio_input_open(&ic, collect_fn, &col, &in));
+    rill_audio_info info;
+    rill_audio_input_info(in, &info);
+    ASSERT_EQ_UINT(info.rate, 22050);
+    ASSERT_EQ_UINT(info.channels, 1);
+    ASSERT_EQ_STR(info.backend, "file");
+    ASSERT_OK(rill_audio_input_start(in));
+    ASSERT_OK(rill_audio_input_wait(in, 10000));
+    ASSERT_EQ_INT(col.calls, 0); /* nothing until we poll */
+    int blocks = rill_audio_input_poll(in, 0);
+    ASSERT_EQ_INT(blocks, (L + 299) / 300);
+    ASSERT_OK(rill_audio_input_stop(in));
+    rill_audio_stats st;
+    rill_audio_input_stats(in, &st);
+    ASSERT_EQ_UINT(st.dropped, 0);
+    ASSERT_TRUE(st.done);
+    rill_audio_input_close(in);
+    ASSERT_EQ_UINT(col.n, L);
+    ASSERT_EQ_INT(col.gaps, 0);
+    ASSERT_EQ_MEM(got, data, sizeof data);
+    unlink(path);
+}
+
+/* The dummy input delivers silence on its own thread, on the clock. */
+TEST(dummy_input_delivers_blocks_on_its_thread) {
+    static int16_t got[48000];
+    collect col = {got, 0, 48000, 0, 0, 0};
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "dummy";
+    ic.channels = 1;
+    ic.buffer_frames = 480;
+    rill_audio_input *in;
+    ASSERT_OK(rill_audio_input_open(&ic, collect_fn, &col, &in));
+    ASSERT_ERR(rill_audio_input_poll(in, 0), RILL_ESTATE);
+    ASSERT_OK(rill_audio_input_start(in));
+    rill__audio_sleep_ns(200000000u);
+    ASSERT_OK(rill_audio_input_stop(in));
+    rill_audio_input_close(in);
+    /* 200 ms at 48 kHz: ~20 blocks of 480. */
+    ASSERT_TRUE(col.calls >= 15 && col.calls <= 25);
+    ASSERT_EQ_INT(col.gaps, 0);
+    for (size_t i = 0; i < col.n; i++)
+        ASSERT_EQ_INT(got[i], 0);
+}
+
+static char logged[1024];
+static void log_fn(rill_log_level level, const char *msg, void *user) {
+    (void)level;
+    (void)user;
+    snprintf(logged, sizeof logged, "%s", msg);
+}
+
+/* Failures name the backend, the device and the reason, in the error
+ * buffer and in the log. */
+TEST(open_errors_name_backend_device_and_reason) {
+    char err[256];
+    rill_set_log_callback(log_fn, RILL_LOG_ERROR, NULL);
+    rill_audio_config c = rill_audio_config_default();
+    c.err = err;
+    c.err_size = sizeof err;
+    rill_audio_output *o = NULL;
+
+    c.backend = "nope";
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_ENOTFOUND);
+    ASSERT_NULL(o);
+    ASSERT_TRUE(strstr(err, "nope") && strstr(err, "no such backend"));
+
+    c.backend = "file";
+    c.device = "/tmp/rill-audio-test.mp3";
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_ENOTSUP);
+    ASSERT_TRUE(strstr(err, "file") && strstr(err, "rill-audio-test.mp3") &&
+                strstr(err, ".wav or .flac"));
+
+    c.device = "/nonexistent-dir/x.wav";
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_EIO);
+    ASSERT_TRUE(strstr(err, "file: output '/nonexistent-dir/x.wav'"));
+
+    rill_audio_input *in = NULL;
+    c.device = "/nonexistent.wav";
+    ASSERT_ERR(rill_audio_input_open(&c, collect_fn, NULL, &in), RILL_ENOTFOUND);
+    ASSERT_TRUE(strstr(err, "file: input '/nonexistent.wav'"));
+
+    c.backend = "alsa";
+    c.device = "no_such_pcm";
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_ENOTFOUND);
+    ASSERT_TRUE(strstr(err, "alsa: output 'no_such_pcm': cannot open"));
+
+    c.backend = "jack";
+    c.device = "rill-no-such-server";
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_EREFUSED);
+    ASSERT_TRUE(strstr(err, "jack: output 'rill-no-such-server': no JACK server"));
+    ASSERT_TRUE(strstr(logged, "no JACK server") != NULL);
+
+    c.backend = "dummy";
+    c.rate = 0;
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_EINVAL);
+    rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
+    printf("  last message: %s\n", logged);
+}
+
+TEST(backends_are_listed_with_dummy_last) {
+    const char *want[] = {"jack", "alsa", "file", "dummy"};
+    size_t i = 0;
+    for (; rill_audio_backend_name(i) != NULL; i++)
+        ASSERT_EQ_STR(rill_audio_backend_name(i), want[i]);
+    ASSERT_EQ_UINT(i, 4);
+}
+
+/* With no backend named, the first that opens is used: without a JACK
+ * server and with ALSA's default unusable here, that can be alsa or
+ * dummy, never a failure. */
+TEST(any_backend_falls_back_and_always_opens) {
+    rill_audio_config c = rill_audio_config_default();
+    setenv("JACK_DEFAULT_SERVER", "rill-no-such-server", 1);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_info info;
+    rill_audio_output_info(o, &info);
+    ASSERT_TRUE(strcmp(info.backend, "jack") != 0);
+    rill_audio_output_close(o);
+    unsetenv("JACK_DEFAULT_SERVER");
+}
