@@ -1,5 +1,6 @@
-/* The host-side commands: rill ls, stream, peek, set. Each connects with
- * rill_client to --url (default $RILL_URL, else ws://127.0.0.1:5555). */
+/* The host-side commands: rill ls, stream, peek, set, monitor, log, send.
+ * Each connects with rill_client to --url (default $RILL_URL, else
+ * ws://127.0.0.1:5555). */
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -561,5 +562,351 @@ int cmd_monitor(int argc, char **argv) {
     rill_client_destroy(cl);
     pthread_mutex_destroy(&m.lock);
     free(m.count);
+    return status;
+}
+
+/* ---- rill log ---------------------------------------------------------------- */
+
+static const char log_usage[] =
+    "usage: rill log VAR... -d SECONDS [--at TICK] [-o DIR] [--url URL] [--token T]\n\n"
+    "Log variables on the device for SECONDS seconds (dense variables: exactly\n"
+    "SECONDS x rate values), starting at tick TICK or now, then download the\n"
+    "finished files (Watcher .bin format) into DIR (default .). The device\n"
+    "writes the files itself, so nothing is lost if this host is slow; a Bela\n"
+    "board's files are copied with scp instead (the message says how).\n"
+    "Progress shows on a terminal. Ctrl-C stops logging early and still\n"
+    "downloads what was logged.\n\nexamples:\n"
+    "  rill log sine noise -d 2 -o logs\n"
+    "  rill info logs/sine.bin\n";
+
+int cmd_log(int argc, char **argv) {
+    static const struct option opts[] = {{"duration", required_argument, NULL, 'd'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL, *dir = ".";
+    double seconds = 0;
+    long long at = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'd':
+            seconds = strtod(optarg, &end);
+            if (*end != '\0' || !(seconds > 0) || seconds > 1e7) {
+                fprintf(stderr, "rill log: -d wants a positive number of seconds, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            at = strtoll(optarg, &end, 10);
+            if (*end != '\0' || at <= 0) {
+                fprintf(stderr, "rill log: --at wants a tick > 0, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            dir = optarg;
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'h':
+            fputs(log_usage, stdout);
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc || seconds <= 0) {
+        fputs(log_usage, stderr);
+        return EXIT_USAGE;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "rill log: %s is not a directory (create it first)\n", dir);
+        return EXIT_USAGE;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    rill_client *cl = connect_or_explain(url, token);
+    if (cl == NULL)
+        return EXIT_FAILED;
+    const char **names = (const char **)(argv + optind);
+    size_t n = (size_t)(argc - optind);
+    int status = EXIT_FAILED;
+    rill_client_log_file *files = calloc(n, sizeof *files);
+    rill_client_list *l = NULL;
+    int rc = files != NULL ? rill_client_list_vars(cl, &l) : RILL_ENOMEM;
+    if (rc != 0) {
+        fprintf(stderr, "rill log: no list from %s: %s\n", url, rill_strerror(rc));
+        goto out;
+    }
+    double rate = l->sample_rate > 0 ? l->sample_rate : 1;
+    uint64_t start = at > 0 ? (uint64_t)at : l->timestamp + (uint64_t)(rate / 20) + 64;
+    uint64_t dur = (uint64_t)llround(seconds * rate);
+    rill_client_stream_opts so = {start, dur ? dur : 1, 0, 0};
+    if ((rc = rill_client_log_start(cl, names, n, &so, files)) != 0) {
+        fprintf(stderr, "rill log: cannot start logging: %s\n", rill_strerror(rc));
+        goto out;
+    }
+    signal(SIGINT, on_sigint);
+    bool tty = isatty(STDERR_FILENO);
+    uint64_t t0 = rill_clock_now_ns();
+    /* Until the device's clock passes the end, plus slack for a device
+     * that is slower than its rate says. */
+    double wait_s = (double)(start + so.duration - l->timestamp) / rate;
+    for (;;) {
+        usleep(100000);
+        double elapsed = (double)(rill_clock_now_ns() - t0) / 1e9;
+        rill_client_list *now = NULL;
+        if ((rc = rill_client_list_vars(cl, &now)) != 0) {
+            fprintf(stderr, "%srill log: lost %s: %s; the device keeps what it "
+                            "logged\n", tty ? "\n" : "", url, rill_strerror(rc));
+            goto out;
+        }
+        bool logging = false;
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < now->n_vars; k++)
+                if (strcmp(now->vars[k].name, names[i]) == 0)
+                    logging |= now->vars[k].logged;
+        uint64_t tick = now->timestamp;
+        rill_client_list_free(now);
+        double done = tick > start ? (double)(tick - start) / rate : 0;
+        if (tty)
+            fprintf(stderr, "\r%.1f s, %.2f of %.2f s logged ", elapsed,
+                    done < seconds ? done : seconds, seconds);
+        if ((tick >= start + so.duration && !logging) || interrupted)
+            break;
+        if (elapsed > wait_s + 10) {
+            fprintf(stderr, "%srill log: the device has not finished after %.0f s; "
+                            "stopping it\n", tty ? "\n" : "", elapsed);
+            break;
+        }
+    }
+    if (tty)
+        fputc('\n', stderr);
+    if ((rc = rill_client_log_stop(cl, names, n)) != 0) {
+        fprintf(stderr, "rill log: cannot stop logging: %s\n", rill_strerror(rc));
+        goto out;
+    }
+    status = EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        rc = rill_client_fetch(cl, files[i].name, path, 10000);
+        if (rc != 0) {
+            fprintf(stderr, "rill log: %s: the device's file %s was not "
+                            "downloaded: %s\n", names[i], files[i].name,
+                    rill_strerror(rc));
+            status = EXIT_FAILED;
+            continue;
+        }
+        struct stat fs;
+        stat(path, &fs);
+        fprintf(stderr, "rill log: %s: %lld bytes -> %s\n", names[i],
+                (long long)fs.st_size, path);
+    }
+out:
+    rill_client_list_free(l);
+    rill_client_destroy(cl);
+    free(files);
+    return status;
+}
+
+/* ---- rill send --------------------------------------------------------------- */
+
+static const char send_usage[] =
+    "usage: rill send [--channel N] [--type c|i|j|f|d] VALUE... [--url URL] [--token T]\n"
+    "       rill send [--channel N] [--type T] - < values.txt\n\n"
+    "Send one buffer of values to the device program's buffer callback, as\n"
+    "pybela's send_buffer does: channel N (default 0), values of type T\n"
+    "(default f, float; i int32, j uint32, c char, d double). With '-' the\n"
+    "values are read from standard input, separated by spaces, commas or\n"
+    "newlines. A value the type cannot hold exactly is refused.\n\nexamples:\n"
+    "  rill send 1 2 3.5\n"
+    "  rill send --channel 1 --type i 10 20 30\n"
+    "  seq 1 1024 | rill send -\n";
+
+/* Append the numbers of `text` to *vals; 0 or the bad token's index + 1. */
+static int parse_values(const char *text, double **vals, size_t *n,
+                        size_t *cap, const char **bad) {
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p == '\0')
+            return 0;
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end != '\0' && strchr(" ,\n\t\r", *end) == NULL)) {
+            *bad = p;
+            return -1;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 256;
+            double *nv = realloc(*vals, *cap * sizeof *nv);
+            if (nv == NULL)
+                return -2;
+            *vals = nv;
+        }
+        (*vals)[(*n)++] = v;
+        p = end;
+    }
+}
+
+int cmd_send(int argc, char **argv) {
+    static const struct option opts[] = {{"channel", required_argument, NULL, 'c'},
+                                         {"type", required_argument, NULL, 'y'},
+                                         {"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL;
+    unsigned long channel = 0;
+    rill_type type = RILL_TYPE_FLOAT;
+    /* Options may come anywhere, and "-0.5" is a value, not an option:
+     * reorder argv as options first, then "--", then the values. */
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    if (av == NULL)
+        return EXIT_FAILED;
+    int na = 0, nv = 0;
+    char **values = calloc((size_t)argc + 1, sizeof *values);
+    if (values == NULL) {
+        free(av);
+        return EXIT_FAILED;
+    }
+    av[na++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end;
+        bool number = a[0] == '-' && a[1] != '\0' && (strtod(a, &end), *end == '\0');
+        if (strcmp(a, "--") == 0) {
+            while (++i < argc)
+                values[nv++] = argv[i];
+        } else if (a[0] == '-' && a[1] != '\0' && !number) {
+            av[na++] = argv[i];
+            bool takes = strcmp(a, "--channel") == 0 || strcmp(a, "--type") == 0 ||
+                         strcmp(a, "--url") == 0 || strcmp(a, "--token") == 0;
+            if (takes && i + 1 < argc)
+                av[na++] = argv[++i];
+        } else {
+            values[nv++] = argv[i];
+        }
+    }
+    av[na++] = "--";
+    for (int i = 0; i < nv; i++)
+        av[na++] = values[i];
+    free(values);
+    argc = na;
+    argv = av;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'c':
+            channel = strtoul(optarg, &end, 10);
+            if (*end != '\0' || channel > UINT32_MAX) {
+                fprintf(stderr, "rill send: --channel wants a number, not '%s'\n", optarg);
+                free(av);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'y':
+            if (strlen(optarg) != 1 || rill_type_from_letter(optarg[0], &type) != 0) {
+                fprintf(stderr, "rill send: --type wants c, i, j, f or d, not '%s'\n", optarg);
+                free(av);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'h':
+            fputs(send_usage, stdout);
+            free(av);
+            return EXIT_OK;
+        default:
+            free(av);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fputs(send_usage, stderr);
+        free(av);
+        return EXIT_USAGE;
+    }
+    double *vals = NULL;
+    size_t n = 0, cap = 0;
+    const char *bad = NULL;
+    int status = EXIT_USAGE;
+    for (int i = optind; i < argc; i++) {
+        int prc;
+        if (strcmp(argv[i], "-") == 0) {
+            char line[4096];
+            prc = 0;
+            while (prc == 0 && fgets(line, sizeof line, stdin) != NULL)
+                prc = parse_values(line, &vals, &n, &cap, &bad);
+        } else {
+            prc = parse_values(argv[i], &vals, &n, &cap, &bad);
+        }
+        if (prc == -1) {
+            fprintf(stderr, "rill send: '%.*s' is not a number\n",
+                    (int)strcspn(bad, " ,\n\t\r"), bad);
+            goto out;
+        }
+        if (prc == -2) {
+            fprintf(stderr, "rill send: out of memory\n");
+            status = EXIT_FAILED;
+            goto out;
+        }
+    }
+    size_t size = rill_type_size(type);
+    uint8_t *packed = malloc(n ? n * size : 1);
+    if (packed == NULL) {
+        status = EXIT_FAILED;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rill_value_from_double(type, vals[i], packed + i * size);
+        if (rill_value_to_double(type, packed + i * size) != vals[i]) {
+            fprintf(stderr, "rill send: value %zu (%.17g) does not fit a %s "
+                            "exactly; use --type d or f\n",
+                    i + 1, vals[i], rill_type_name(type));
+            free(packed);
+            goto out;
+        }
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    status = EXIT_FAILED;
+    rill_client *cl = connect_or_explain(url, token);
+    if (cl != NULL) {
+        int rc = rill_client_send_buffer(cl, (uint32_t)channel, type, packed, n);
+        /* A list round trip: the buffer has reached the device (and any
+         * refusal has been printed) when it returns. */
+        rill_client_list *l = NULL;
+        if (rc == 0)
+            rc = rill_client_list_vars(cl, &l);
+        rill_client_list_free(l);
+        if (rc != 0)
+            fprintf(stderr, "rill send: %s\n", rill_strerror(rc));
+        else
+            status = EXIT_OK;
+        rill_client_destroy(cl);
+    }
+    free(packed);
+out:
+    free(vals);
+    free(av);
     return status;
 }

@@ -11,6 +11,8 @@ int cmd_stream(int argc, char **argv);
 int cmd_peek(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_send(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 

@@ -25,6 +25,8 @@ static const command commands[] = {
     {"peek", "print a variable's current value", cmd_peek},
     {"monitor", "print variables' values periodically", cmd_monitor},
     {"set", "control a variable and set its value", cmd_set},
+    {"log", "log variables on the device and download the files", cmd_log},
+    {"send", "send a buffer of values to the device program", cmd_send},
     {"info", "describe a saved stream", cmd_info},
     {"convert", "convert a saved stream to another format", cmd_convert},
     {"version", "print the version of rill and of librill", cmd_version},

@@ -4,6 +4,7 @@ user meets (no server; the server killed in the middle of a stream)."""
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import time
@@ -170,3 +171,55 @@ def test_monitor_prints_values_exactly_one_period_apart(rill_server):
     assert all(v == t for t, v in frames)
     assert [b[0] - a[0] for a, b in zip(frames, frames[1:])] == [2205] * 3
     assert gains == [1.0] * 4
+
+
+def test_log_logs_on_the_device_then_downloads_exactly_the_seconds_asked(rill_server, tmp_path):
+    r = rill("log", "frame", "frame_d", "-d", "0.5", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    for name, vtype in (("frame", "i"), ("frame_d", "d")):
+        path = tmp_path / f"{name}.bin"
+        assert f"-> {path}" in r.stderr
+        # The download is byte for byte the device's own file.
+        assert path.read_bytes() == (pathlib.Path(rill_server.logdir) / path.name).read_bytes()
+        header, bufs, rest = parse_log_file(path.read_bytes())
+        assert header["name"] == name and not rest
+        pairs = []
+        for b in parse_log_buffers(bufs, vtype, 0):
+            pairs += [(b["ref"] + i, v) for i, v in enumerate(b["data"])]
+        want = int(0.5 * RATE)
+        # The values of exactly 0.5 s (plus the Watcher's end value and
+        # padding), each equal to its tick, contiguous.
+        assert all(v == t for t, v in pairs[:want + 1])
+        assert [t for t, _ in pairs[:want + 1]] == list(range(pairs[0][0], pairs[0][0] + want + 1))
+        assert all(v == 0 for _, v in pairs[want + 1:])
+
+
+def test_log_without_a_directory_or_duration_is_a_usage_error(rill_server, tmp_path):
+    r = rill("log", "frame", "-d", "1", "-o", str(tmp_path / "missing"), url=rill_server.url)
+    assert r.returncode == 2 and "is not a directory" in r.stderr
+    r = rill("log", "frame", url=rill_server.url)
+    assert r.returncode == 2 and "usage: rill log" in r.stderr
+    r = rill("log", "nosuchvar", "-d", "0.1", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 1 and "nosuchvar" in r.stderr
+
+
+def test_send_delivers_a_buffer_the_device_program_sums(rill_server):
+    r = rill("send", "1", "2", "3.5", "-0.25", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    r = rill("peek", "inbox", url=rill_server.url)
+    assert float(r.stdout.split()[2]) == 6.25
+    p = subprocess.run([rill_bin(), "send", "--type", "i", "-", "--url", rill_server.url],
+                       input="\n".join(str(i) for i in range(1, 1001)), capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    r = rill("peek", "inbox", url=rill_server.url)
+    assert float(r.stdout.split()[2]) == 500500
+
+
+def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
+    r = rill("send", "--type", "i", "1.5", url=rill_server.url)
+    assert r.returncode == 2 and "does not fit a int32 exactly" in r.stderr
+    r = rill("send", "1", "two", url=rill_server.url)
+    assert r.returncode == 2 and "'two' is not a number" in r.stderr
+    r = rill("send", "--type", "q", "1", url=rill_server.url)
+    assert r.returncode == 2 and "--type wants" in r.stderr
