@@ -88,10 +88,10 @@ describe('line / area / bar / scatter (EasyDSP base:graph:*)', () => {
   it('aligns series on the union of x values for drawing', () => {
     const m = new CartesianModel(params);
     m.data({ add: [{ x: [1, 3], y: [10, 30] }, { x: [2, 3], y: [20, 31] }] });
-    const [x, a, b] = m.aligned().map((v) => Array.from(v));
+    const [x, a, b] = m.aligned();
     expect(x).toEqual([1, 2, 3]);
-    expect(a).toEqual([10, NaN, 30]);
-    expect(b).toEqual([NaN, 20, 31]);
+    expect(a).toEqual([10, null, 30]);
+    expect(b).toEqual([null, 20, 31]);
   });
 });
 

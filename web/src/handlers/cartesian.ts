@@ -125,18 +125,21 @@ export class CartesianModel implements HandlerModel {
     }
   }
 
-  /** The series aligned on the union of their x values (NaN where a series
-   * has no point), as uPlot draws them. */
-  aligned(): Float64Array[] {
+  /** The series aligned on the union of their x values (null where a
+   * series has no point: a gap for uPlot), as uPlot draws them. */
+  aligned(): (number | null)[][] {
     const xs = new Set<number>();
     for (const s of this.series) for (let k = 0; k < s.x.n; k++) xs.add(s.x.a[k]);
-    const x = Float64Array.from(xs).sort();
-    const out = [x];
+    const x = Array.from(xs).sort((a, b) => a - b);
+    const out: (number | null)[][] = [x];
     const index = new Map<number, number>();
     x.forEach((v, i) => index.set(v, i));
     for (const s of this.series) {
-      const y = new Float64Array(x.length).fill(NaN);
-      for (let k = 0; k < s.x.n; k++) y[index.get(s.x.a[k])!] = s.y.a[k];
+      const y: (number | null)[] = new Array(x.length).fill(null);
+      for (let k = 0; k < s.x.n; k++) {
+        const v = s.y.a[k];
+        y[index.get(s.x.a[k])!] = Number.isFinite(v) ? v : null;
+      }
       out.push(y);
     }
     return out;
@@ -214,7 +217,7 @@ export class CartesianView implements HandlerView {
   snapshot(): unknown {
     return {
       series: this.model.series.map((s) => ({ name: s.name, color: s.color, x: Array.from(s.x.view()), y: Array.from(s.y.view()) })),
-      plotted: (this.plot.data as unknown as Float64Array[]).map((a) => Array.from(a)),
+      plotted: (this.plot.data as unknown as (number | null)[][]).map((a) => Array.from(a)),
     };
   }
 }
