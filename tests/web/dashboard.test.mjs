@@ -1,0 +1,188 @@
+// The dashboard in real Chromium against a real `rill serve` (demo source).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, openPage, rillLs, sleep, startServer, waitLive } from './lib.mjs';
+
+const TYPE_LETTER = { char: 'c', int32: 'i', uint32: 'j', float: 'f', double: 'd' };
+
+let srv, b;
+before(async () => {
+  srv = await startServer();
+  b = await launchBrowser();
+});
+after(async () => {
+  await b?.close();
+  assert.equal(await srv?.stop(), 0, 'rill serve exits cleanly');
+});
+
+async function chart(page, name) {
+  return page.evaluate((n) => window.__rill.chart(n), name);
+}
+
+async function waitChart(page, name, minValues = 1000) {
+  await page.waitForFunction(([n, m]) => (window.__rill.chart(n)?.received ?? 0) >= m && window.__rill.chart(n).x.length > 0, [name, minValues], {
+    timeout: 10000,
+  });
+}
+
+describe('dashboard against rill serve', () => {
+  it('is served at / and loads without console errors', async () => {
+    const { page, errors, status } = await openPage(b.browser, `${srv.http}/`);
+    assert.equal(status, 200);
+    await waitLive(page);
+    await sleep(500);
+    assert.deepEqual(errors, []);
+    assert.match(await page.textContent('#conn-badge'), /live/);
+    // The audio configuration panel shows the rate from the list reply.
+    assert.match(await page.textContent('#config dd[data-key="sample rate"]'), /44100 Hz/);
+    await page.close();
+  });
+
+  it('lists the variables exactly as `rill ls` does', async () => {
+    const { page, errors } = await openPage(b.browser, `${srv.http}/`);
+    await waitLive(page);
+    const ls = rillLs(srv.ws)
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s+/))
+      .map(([name, type, mode]) => ({ name, type: TYPE_LETTER[type], mode }));
+    const rows = await page.$$eval('#vars tbody tr', (trs) =>
+      trs.map((tr) => ({ name: tr.querySelector('.name').textContent, type: tr.querySelector('.type').textContent, mode: tr.querySelector('.mode').textContent })),
+    );
+    assert.ok(ls.length >= 10, 'rill ls lists the demo variables');
+    assert.deepEqual(rows, ls);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('streams a clicked variable into a live chart that moves with the device clock', async () => {
+    const { page, errors } = await openPage(b.browser, `${srv.http}/`);
+    await waitLive(page);
+    await page.click('#vars tr[data-var="frame"]');
+    await waitChart(page, 'frame');
+    const rate = await page.evaluate(() => window.__rill.rate());
+    const s1 = await chart(page, 'frame');
+    await sleep(700);
+    const s2 = await chart(page, 'frame');
+    // The window scrolled by about the time waited, and the data changed.
+    assert.ok(s2.xMax - s1.xMax > 0.4, `x axis moved from ${s1.xMax} to ${s2.xMax}`);
+    assert.ok(s2.xMax - s2.xMin > 1.9, 'a two-second window');
+    assert.notDeepEqual(s2.y, s1.y);
+    assert.ok(s2.received > s1.received);
+    // `frame` holds its own tick: every plotted point sits on y = x * rate,
+    // so the native messages were decoded exactly.
+    for (const s of [s1, s2]) {
+      assert.ok(s.x.length > 100);
+      for (let k = 0; k < s.x.length; k++) assert.ok(Math.abs(s.y[k] - s.x[k] * rate) < 1e-6 * s.y[k] + 0.5, `point ${k}: ${s.x[k]}, ${s.y[k]}`);
+      assert.ok(s.x[s.x.length - 1] <= s.xMax + 1e-9);
+    }
+    // Several at once: the sine too, with its amplitude of 0.5.
+    await page.click('#vars tr[data-var="sine"]');
+    await waitChart(page, 'sine', 20000);
+    const sine = await chart(page, 'sine');
+    assert.ok(Math.max(...sine.y) > 0.45 && Math.max(...sine.y) <= 0.5 + 1e-6);
+    assert.ok(Math.min(...sine.y) < -0.45);
+    assert.deepEqual(await page.evaluate(() => window.__rill.streaming().sort()), ['frame', 'sine']);
+    // A sparse variable: points at their own ticks.
+    await page.click('#vars tr[data-var="events"]');
+    await waitChart(page, 'events', 100);
+    const ev = await chart(page, 'events');
+    for (let k = 0; k < ev.x.length; k++) assert.ok(Math.abs(ev.y[k] - ev.x[k] * rate) < 0.5);
+    // Click again: stopped.
+    await page.click('#vars tr[data-var="frame"]');
+    assert.equal(await chart(page, 'frame'), null);
+    assert.equal(await page.locator('.chart[data-var="frame"]').count(), 0);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('shows how far behind live the page is, and the drops (none here)', async () => {
+    const { page, errors } = await openPage(b.browser, `${srv.http}/`);
+    await waitLive(page);
+    assert.match(await page.textContent('#latency-badge'), /latency —/);
+    await page.click('#vars tr[data-var="noise"]');
+    await waitChart(page, 'noise', 5000);
+    await sleep(300);
+    const ms = await page.evaluate(() => window.__rill.latencyMs());
+    assert.ok(Number.isFinite(ms) && ms >= 0 && ms < 1000, `latency ${ms} ms`);
+    assert.match(await page.textContent('#latency-badge'), /^latency \d+ ms$/);
+    assert.equal(await page.getAttribute('#drops-badge', 'data-count'), '0');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('serves two pages at once, each updating on its own', async () => {
+    const a = await openPage(b.browser, `${srv.http}/`);
+    const c = await openPage(b.browser, `${srv.http}/`);
+    await Promise.all([waitLive(a.page), waitLive(c.page)]);
+    await a.page.click('#vars tr[data-var="chirp"]');
+    await c.page.click('#vars tr[data-var="chirp"]');
+    await Promise.all([waitChart(a.page, 'chirp'), waitChart(c.page, 'chirp')]);
+    const [a1, c1] = [await chart(a.page, 'chirp'), await chart(c.page, 'chirp')];
+    await sleep(600);
+    const [a2, c2] = [await chart(a.page, 'chirp'), await chart(c.page, 'chirp')];
+    assert.ok(a2.xMax > a1.xMax + 0.3 && a2.received > a1.received, 'page 1 updates');
+    assert.ok(c2.xMax > c1.xMax + 0.3 && c2.received > c1.received, 'page 2 updates');
+    // Closing one page does not disturb the other.
+    await a.page.close();
+    await sleep(300);
+    const c3 = await chart(c.page, 'chirp');
+    await sleep(500);
+    const c4 = await chart(c.page, 'chirp');
+    assert.ok(c4.received > c3.received && c4.xMax > c3.xMax);
+    assert.deepEqual([...a.errors, ...c.errors], []);
+    await c.page.close();
+  });
+});
+
+describe('serving options', () => {
+  it('with --token: the page opened with ?token= loads and streams; without it, 401', async () => {
+    const t = await startServer('--token', 's3cret-T0ken');
+    try {
+      const res = await fetch(`${t.http}/`);
+      assert.equal(res.status, 401);
+      const { page, errors, status } = await openPage(b.browser, `${t.http}/?token=s3cret-T0ken`);
+      assert.equal(status, 200);
+      await waitLive(page);
+      await page.click('#vars tr[data-var="sine"]');
+      await waitChart(page, 'sine');
+      assert.deepEqual(errors, []);
+      await page.close();
+      // Another page's origin may not open the WebSocket (the Origin check).
+      const foreign = await openPage(b.browser, `${srv.http}/?server=${encodeURIComponent(t.ws)}&token=s3cret-T0ken`);
+      await sleep(1500);
+      assert.notEqual(await foreign.page.evaluate(() => window.__rill.state()), 'native');
+      await foreign.page.close();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it("--web-root '' serves no pages; --web-root DIR serves DIR", async () => {
+    const none = await startServer('--web-root', '');
+    try {
+      assert.equal((await fetch(`${none.http}/`)).status, 404);
+      assert.match(none.output(), /no dashboard/);
+    } finally {
+      await none.stop();
+    }
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-webroot-'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><p>hello from a web root</p>');
+    const own = await startServer('--web-root', dir);
+    try {
+      const r = await fetch(`${own.http}/`);
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type'), /text\/html/);
+      assert.match(await r.text(), /hello from a web root/);
+      assert.equal((await fetch(`${own.http}/nope.js`)).status, 404);
+      assert.equal((await fetch(`${own.http}/.hidden`)).status, 404);
+    } finally {
+      await own.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
