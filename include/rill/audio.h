@@ -149,11 +149,13 @@ typedef struct rill_audio_stats {
     uint64_t blocks;      /* audio callbacks */
     uint64_t xruns;       /* device under/overruns recovered from */
     uint64_t dropped;     /* input: blocks lost because the ring was full */
-    /* The backend's clock at the first frame: JACK's frame time
-     * (jack_last_frame_time), otherwise 0. A frame k frames later played
-     * or was captured at first_time + k if nothing was lost. */
-    uint64_t first_time;
-    bool started;         /* first_time is valid */
+    /* The backend clock's origin: frame number k of the stream (counted
+     * from 0 over `frames`) played or was captured at clock origin + k.
+     * The clock is JACK's frame time (jack_last_frame_time) on jack and
+     * frames since start elsewhere. Refreshed every block, so after a
+     * lost cycle it describes the frames since. */
+    uint64_t origin;
+    bool started;         /* origin is valid */
     bool done;            /* file/dummy reached max_frames or end of file */
     bool failed;          /* the device failed (JACK server gone, ...) */
 } rill_audio_stats;

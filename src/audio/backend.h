@@ -55,7 +55,7 @@ struct rill__audio_dev {
     size_t max_block; /* frames the engine's buffers hold per call */
     void *impl;       /* the backend's state */
     void *owner;      /* rill_audio_output or rill_audio_input */
-    atomic_uint_least64_t frames, blocks, xruns, dropped, first_time;
+    atomic_uint_least64_t frames, blocks, xruns, dropped, origin;
     atomic_bool started, done, failed;
 };
 

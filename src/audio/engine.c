@@ -130,7 +130,7 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
     atomic_init(&d->blocks, 0);
     atomic_init(&d->xruns, 0);
     atomic_init(&d->dropped, 0);
-    atomic_init(&d->first_time, 0);
+    atomic_init(&d->origin, 0);
     atomic_init(&d->started, false);
     atomic_init(&d->done, false);
     atomic_init(&d->failed, false);
@@ -194,18 +194,22 @@ static void dev_stats(const rill__audio_dev *d, rill_audio_stats *st) {
     st->xruns = atomic_load(&m->xruns);
     st->dropped = atomic_load(&m->dropped);
     st->started = atomic_load(&m->started);
-    st->first_time = atomic_load(&m->first_time);
+    st->origin = atomic_load(&m->origin);
     st->done = atomic_load(&m->done);
     st->failed = atomic_load(&m->failed);
 }
 
 void rill__audio_done(rill__audio_dev *dev) { atomic_store(&dev->done, true); }
 
+/* The clock origin is refreshed every block (clock at this block minus the
+ * frames before it), so it follows the backend's clock across lost cycles
+ * and a stale stamp on the very first cycle cannot stick. Relaxed order
+ * is enough: readers want a recent value, not a synchronised one. */
 static void mark_start(rill__audio_dev *d, uint64_t time) {
-    if (!atomic_load_explicit(&d->started, memory_order_relaxed)) {
-        atomic_store(&d->first_time, time);
+    uint64_t before = atomic_load_explicit(&d->frames, memory_order_relaxed);
+    atomic_store_explicit(&d->origin, time - before, memory_order_relaxed);
+    if (!atomic_load_explicit(&d->started, memory_order_relaxed))
         atomic_store(&d->started, true);
-    }
 }
 
 /* ---- Output ------------------------------------------------------------ */

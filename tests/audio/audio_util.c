@@ -77,7 +77,7 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
     snprintf(p, sizeof p, "%u", period);
     snprintf(l, sizeof l, "%u", loopback);
     snprintf(logpath, sizeof logpath, "/tmp/%s.log", name);
-    char *argv[] = {"jackd", "--no-realtime", "-n", name, "-L", l, "-d", "dummy",
+    char *argv[] = {"jackd", "--no-realtime", "-S", "-n", name, "-L", l, "-d", "dummy",
                     "-r", r, "-p", p, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);

@@ -1,0 +1,223 @@
+/* The jack backend against a real JACK server: `jackd --no-realtime -d
+ * dummy` started here under a unique name (-n), with one loopback port
+ * pair (-L 1), and killed at the end.
+ *
+ * A rill output plays a sample of distinct values; two rill inputs capture
+ * it, one connected straight to the output's port and one through JACK's
+ * loopback driver. Every block is stamped with JACK's frame clock, which
+ * all clients of a server share, so each captured frame can be traced to
+ * the frame of the sample it came from: the values must be identical, and
+ * the difference of the stamps is the latency. */
+#include <pthread.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "audio/backend.h"
+#include "audio_util.h"
+#include "rill/audio.h"
+
+enum { RATE = 48000, PERIOD = 256, L = 48000, MODP = 65521 };
+
+/* Distinct, non-zero, exactly representable: ((j * 7919) mod 65521 + 1)
+ * / 2^17. 7919 is invertible mod the prime 65521. */
+static float seq_value(size_t j) {
+    return (float)((j * 7919u) % MODP + 1) / 131072.0f;
+}
+
+typedef struct capture {
+    float *v;
+    uint64_t *t;
+    size_t n, cap;
+    int gaps;
+    uint64_t next;
+} capture;
+
+static void capture_fn(rill_audio_input *in, const void *data, size_t frames,
+                       uint64_t first, void *user) {
+    (void)in;
+    capture *c = user;
+    if (c->n > 0 && first != c->next)
+        c->gaps++;
+    c->next = first + frames;
+    const float *f = data;
+    for (size_t i = 0; i < frames && c->n < c->cap; i++, c->n++) {
+        c->v[c->n] = f[i];
+        c->t[c->n] = first + i;
+    }
+}
+
+static rill_audio_input *open_input(const char *server, const char *name,
+                                    const char *connect, capture *c) {
+    c->cap = 4 * RATE;
+    c->v = calloc(c->cap, sizeof *c->v);
+    c->t = calloc(c->cap, sizeof *c->t);
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "jack";
+    ic.device = server;
+    ic.name = name;
+    ic.connect = connect;
+    ic.channels = 1;
+    ic.format = RILL_AUDIO_F32;
+    rill_audio_input *in;
+    ASSERT_OK(rill_audio_input_open(&ic, capture_fn, c, &in));
+    return in;
+}
+
+/* Traces every captured frame back to the sample frame it came from (by
+ * its value) and checks it is identical to it. Returns the latency (input
+ * stamp - output stamp) in frames when it is the same for every frame,
+ * else -1; `blocks_late` counts the periods whose latency was one period. */
+static long trace(const char *what, const capture *c, uint64_t t0,
+                  const int32_t *inv, size_t *blocks_late, size_t *blocks) {
+    long lat = LONG_MIN;
+    bool same = true;
+    size_t matched = 0;
+    *blocks_late = *blocks = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i] == 0.0f)
+            continue; /* before the output's first frame or after its last */
+        long num = lrintf(c->v[i] * 131072.0f) - 1;
+        if (num < 0 || num >= MODP || inv[num] < 0)
+            FAIL("%s: captured value %.9g at JACK time %llu is not one of the "
+                 "sample's", what, (double)c->v[i], (unsigned long long)c->t[i]);
+        long j = inv[num];
+        long d = (long)(c->t[i] - t0) - j;
+        if (d != 0 && d != PERIOD)
+            FAIL("%s: frame at JACK time %llu is sample frame %ld: latency "
+                 "%ld frames, neither 0 nor one period", what,
+                 (unsigned long long)c->t[i], j, d);
+        if (i % PERIOD == 0 || lat == LONG_MIN) {
+            (*blocks)++;
+            *blocks_late += d == PERIOD;
+        }
+        if (lat == LONG_MIN)
+            lat = d;
+        else if (d != lat)
+            same = false;
+        /* Within a period the latency cannot change. */
+        if (i % PERIOD != 0 && i > 0 && c->v[i - 1] != 0.0f) {
+            long pn = lrintf(c->v[i - 1] * 131072.0f) - 1;
+            long pd = (long)(c->t[i - 1] - t0) - inv[pn];
+            if (pd != d)
+                FAIL("%s: latency changed inside a period at JACK time %llu "
+                     "(%ld -> %ld)", what, (unsigned long long)c->t[i], pd, d);
+        }
+        matched++;
+    }
+    printf("  %s: %zu frames traced, all identical; latency %s%ld frames "
+           "(%zu of %zu periods one period late)\n", what, matched,
+           same ? "" : "varies, first ", lat, *blocks_late, *blocks);
+    if (matched < L / 2)
+        FAIL("%s: only %zu frames traced", what, matched);
+    ASSERT_EQ_INT(c->gaps, 0);
+    return same ? lat : -1;
+}
+
+TEST(output_comes_back_sample_exact_with_latency_in_whole_periods) {
+    char server[64];
+    pid_t jackd = au_jackd_start(server, sizeof server, RATE, PERIOD, 1);
+
+    rill_audio_config oc = rill_audio_config_default();
+    oc.backend = "jack";
+    oc.device = server;
+    oc.name = "rillout";
+    oc.connect = "loopback:playback_1";
+    oc.channels = 1;
+    oc.format = RILL_AUDIO_F32;
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&oc, &o));
+    rill_audio_info info;
+    rill_audio_output_info(o, &info);
+    ASSERT_EQ_UINT(info.rate, RATE);
+    ASSERT_EQ_UINT(info.buffer_frames, PERIOD);
+    ASSERT_EQ_STR(info.backend, "jack");
+
+    rill_audio_source *s;
+    rill_audio_sample_config sc = rill_audio_sample_config_default();
+    sc.ring_frames = L;
+    ASSERT_OK(rill_audio_sample_create(o, &sc, &s));
+    float *seq = malloc(L * sizeof *seq);
+    int32_t *inv = malloc(MODP * sizeof *inv);
+    for (size_t k = 0; k < MODP; k++)
+        inv[k] = -1;
+    for (size_t j = 0; j < L; j++) {
+        seq[j] = seq_value(j);
+        inv[(j * 7919u) % MODP] = (int32_t)j;
+    }
+    ASSERT_OK(rill_audio_sample_write(s, seq, L * sizeof *seq, 0, NULL));
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_OK(rill_audio_output_start(o));
+
+    capture direct = {0}, loop = {0};
+    rill_audio_input *in_direct =
+        open_input(server, "rillin_direct", "rillout:out_1", &direct);
+    rill_audio_input *in_loop =
+        open_input(server, "rillin_loop", "loopback:capture_1", &loop);
+    ASSERT_OK(rill_audio_input_start(in_direct));
+    ASSERT_OK(rill_audio_input_start(in_loop));
+    rill__audio_sleep_ns(1300000000u); /* the sample lasts 1 s */
+    ASSERT_OK(rill_audio_input_stop(in_direct));
+    ASSERT_OK(rill_audio_input_stop(in_loop));
+    rill_audio_stats ost, ist;
+    rill_audio_output_stats(o, &ost);
+    rill_audio_input_stats(in_loop, &ist);
+    ASSERT_TRUE(ost.started);
+    ASSERT_EQ_UINT(ist.dropped, 0);
+
+    /* Played in JACK cycle k, a direct connection delivers in the same
+     * cycle: JACK orders the graph by its connections, so the output's
+     * client runs before the input's, and the latency is 0 frames, every
+     * frame. Through the loopback driver, what the output gave in cycle k
+     * comes out in cycle k + 1 (one period) -- or in cycle k, when jackd2
+     * happens to run the loopback copy and our input client after the
+     * output within one cycle: the loopback driver is not ordered with the
+     * clients of the graph, so each period is 0 or 1 period late, never
+     * anything else and never inexact (measured: mostly one period). */
+    size_t late, nb;
+    long lat_direct = trace("direct", &direct, ost.origin, inv, &late, &nb);
+    ASSERT_EQ_INT(lat_direct, 0);
+    ASSERT_EQ_UINT(late, 0);
+    trace("loopback", &loop, ost.origin, inv, &late, &nb);
+    ASSERT_TRUE(late > 0);
+    rill_audio_info linfo;
+    rill_audio_input_info(in_loop, &linfo);
+    printf("  JACK period %u frames; JACK's reported latency: output port "
+           "%u, loopback input port %u; output xruns %llu\n", PERIOD,
+           info.latency_frames, linfo.latency_frames,
+           (unsigned long long)ost.xruns);
+
+    rill_audio_input_close(in_direct);
+    rill_audio_input_close(in_loop);
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+    au_jackd_stop(jackd);
+    free(direct.v);
+    free(direct.t);
+    free(loop.v);
+    free(loop.t);
+    free(seq);
+    free(inv);
+}
+
+static void add_name(const char *name, void *user) {
+    char *buf = user;
+    strncat(buf, name, 4000 - strlen(buf));
+    strncat(buf, "\n", 4000 - strlen(buf));
+}
+
+TEST(input_sources_are_the_servers_output_ports) {
+    char server[64];
+    pid_t jackd = au_jackd_start(server, sizeof server, RATE, PERIOD, 1);
+    static char names[4096];
+    names[0] = '\0';
+    ASSERT_OK(rill_audio_list_inputs("jack", server, add_name, names));
+    au_jackd_stop(jackd);
+    ASSERT_TRUE(strstr(names, "system:capture_1\n") != NULL);
+    ASSERT_TRUE(strstr(names, "loopback:capture_1\n") != NULL);
+    ASSERT_TRUE(strstr(names, "playback") == NULL);
+    names[0] = '\0';
+    ASSERT_ERR(rill_audio_list_inputs("jack", server, add_name, names),
+               RILL_EREFUSED);
+}
