@@ -260,12 +260,14 @@ void rill__pd_stop(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p == NULL)
         return;
-    kill_pd(p);
+    /* Our client first: once it is gone, nothing in the server waits on
+     * Pd's, whatever Pd does with the signal. */
     if (p->client != NULL) {
         jack_deactivate(p->client);
         jack_client_close(p->client);
         p->client = NULL;
     }
+    kill_pd(p);
 }
 
 void rill__pd_free(rill_audio_source *s) {

@@ -64,11 +64,45 @@ static rill_audio_input *open_input(const char *server, const char *name,
     return in;
 }
 
+/* When each output frame was played: a callback source, run by the mixer
+ * on the audio thread in every block, reads the block's clock stamp
+ * (origin + frames so far: both refreshed before sources render) and logs
+ * it. JACK may skip whole cycles on a loaded machine (the server is not
+ * real-time here); this table keeps the mapping exact across them. */
+typedef struct block_log {
+    rill_audio_output *o;
+    uint64_t time[2000], first[2000];
+    size_t n;
+} block_log;
+
+static void log_block(float *mix, size_t frames, uint32_t channels, void *user) {
+    (void)mix;
+    (void)frames;
+    (void)channels;
+    block_log *b = user;
+    rill_audio_stats st;
+    rill_audio_output_stats(b->o, &st);
+    if (b->n < 2000) {
+        b->time[b->n] = st.origin + st.frames;
+        b->first[b->n] = st.frames;
+        b->n++;
+    }
+}
+
+/* The JACK time at which output frame j was played. */
+static long long played_at(const block_log *b, long j) {
+    for (size_t k = 0; k < b->n; k++)
+        if ((uint64_t)j >= b->first[k] &&
+            (k + 1 == b->n || (uint64_t)j < b->first[k + 1]))
+            return (long long)(b->time[k] + ((uint64_t)j - b->first[k]));
+    FAIL("frame %ld was not played", j);
+}
+
 /* Traces every captured frame back to the sample frame it came from (by
  * its value) and checks it is identical to it. Returns the latency (input
  * stamp - output stamp) in frames when it is the same for every frame,
  * else -1; `blocks_late` counts the periods whose latency was one period. */
-static long trace(const char *what, const capture *c, uint64_t t0,
+static long trace(const char *what, const capture *c, const block_log *bl,
                   const int32_t *inv, size_t *blocks_late, size_t *blocks) {
     long lat = LONG_MIN;
     bool same = true;
@@ -82,10 +116,10 @@ static long trace(const char *what, const capture *c, uint64_t t0,
             FAIL("%s: captured value %.9g at JACK time %llu is not one of the "
                  "sample's", what, (double)c->v[i], (unsigned long long)c->t[i]);
         long j = inv[num];
-        long d = (long)(c->t[i] - t0) - j;
-        if (d != 0 && d != PERIOD)
+        long d = (long)((long long)c->t[i] - played_at(bl, j));
+        if (d < 0 || d % PERIOD != 0)
             FAIL("%s: frame at JACK time %llu is sample frame %ld: latency "
-                 "%ld frames, neither 0 nor one period", what,
+                 "%ld frames, not a whole number of periods", what,
                  (unsigned long long)c->t[i], j, d);
         if (i % PERIOD == 0 || lat == LONG_MIN) {
             (*blocks)++;
@@ -98,7 +132,7 @@ static long trace(const char *what, const capture *c, uint64_t t0,
         /* Within a period the latency cannot change. */
         if (i % PERIOD != 0 && i > 0 && c->v[i - 1] != 0.0f) {
             long pn = lrintf(c->v[i - 1] * 131072.0f) - 1;
-            long pd = (long)(c->t[i - 1] - t0) - inv[pn];
+            long pd = (long)((long long)c->t[i - 1] - played_at(bl, inv[pn]));
             if (pd != d)
                 FAIL("%s: latency changed inside a period at JACK time %llu "
                      "(%ld -> %ld)", what, (unsigned long long)c->t[i], pd, d);
@@ -106,11 +140,11 @@ static long trace(const char *what, const capture *c, uint64_t t0,
         matched++;
     }
     printf("  %s: %zu frames traced, all identical; latency %s%ld frames "
-           "(%zu of %zu periods one period late)\n", what, matched,
-           same ? "" : "varies, first ", lat, *blocks_late, *blocks);
-    if (matched < L / 2)
+           "(%zu of %zu periods one period late); %d skipped cycles\n", what,
+           matched, same ? "" : "varies, first ", lat, *blocks_late, *blocks,
+           c->gaps);
+    if (matched < L / 5) /* a loaded machine skips cycles */
         FAIL("%s: only %zu frames traced", what, matched);
-    ASSERT_EQ_INT(c->gaps, 0);
     return same ? lat : -1;
 }
 
@@ -148,6 +182,13 @@ TEST(output_comes_back_sample_exact_with_latency_in_whole_periods) {
     ASSERT_OK(rill_audio_sample_write(s, seq, L * sizeof *seq, 0, NULL));
     ASSERT_OK(rill_audio_output_add(o, s));
     ASSERT_OK(rill_audio_source_play(s));
+    static block_log bl;
+    bl.o = o;
+    bl.n = 0;
+    rill_audio_source *logger;
+    ASSERT_OK(rill_audio_callback_source_create(o, log_block, &bl, &logger));
+    ASSERT_OK(rill_audio_output_add(o, logger));
+    ASSERT_OK(rill_audio_source_play(logger));
     ASSERT_OK(rill_audio_output_start(o));
 
     capture direct = {0}, loop = {0};
@@ -169,17 +210,16 @@ TEST(output_comes_back_sample_exact_with_latency_in_whole_periods) {
     /* Played in JACK cycle k, a direct connection delivers in the same
      * cycle: JACK orders the graph by its connections, so the output's
      * client runs before the input's, and the latency is 0 frames, every
-     * frame. Through the loopback driver, what the output gave in cycle k
-     * comes out in cycle k + 1 (one period) -- or in cycle k, when jackd2
-     * happens to run the loopback copy and our input client after the
-     * output within one cycle: the loopback driver is not ordered with the
-     * clients of the graph, so each period is 0 or 1 period late, never
-     * anything else and never inexact (measured: mostly one period). */
+     * frame, skipped cycles or not. Through the loopback driver what the
+     * output gave in cycle k comes out in cycle k + 1 -- or in cycle k when
+     * jackd2 runs the loopback copy between our two clients (it is not
+     * ordered with them), and later when the non-real-time server skips
+     * cycles: always a whole number of periods, always exact. */
     size_t late, nb;
-    long lat_direct = trace("direct", &direct, ost.origin, inv, &late, &nb);
+    long lat_direct = trace("direct", &direct, &bl, inv, &late, &nb);
     ASSERT_EQ_INT(lat_direct, 0);
     ASSERT_EQ_UINT(late, 0);
-    trace("loopback", &loop, ost.origin, inv, &late, &nb);
+    trace("loopback", &loop, &bl, inv, &late, &nb);
     ASSERT_TRUE(late > 0);
     rill_audio_info linfo;
     rill_audio_input_info(in_loop, &linfo);
@@ -191,6 +231,7 @@ TEST(output_comes_back_sample_exact_with_latency_in_whole_periods) {
     rill_audio_input_close(in_direct);
     rill_audio_input_close(in_loop);
     rill_audio_source_destroy(s);
+    rill_audio_source_destroy(logger);
     rill_audio_output_close(o);
     au_jackd_stop(jackd);
     free(direct.v);
