@@ -15,12 +15,14 @@ CC=clang cmake -S "$root" -B "$build" -DRILL_BUILD_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 ||
     { cat "$build.configure.log"; exit 1; }
 rm -f "$build.configure.log"
-cmake --build "$build" --target fuzz_command fuzz_client_buffer -j "$jobs"
+cmake --build "$build" --target fuzz_command fuzz_client_buffer fuzz_file_reader fuzz_align -j "$jobs"
 
 seeds=$build/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds/command" "$seeds/client_buffer" "$build/corpus/command" \
-         "$build/corpus/client_buffer" "$build/artifacts"
+for t in command client_buffer file_reader align; do
+    mkdir -p "$seeds/$t" "$build/corpus/$t"
+done
+mkdir -p "$build/artifacts"
 
 # ---- Control messages: what pybela sends, and a few bad ones.
 n=0
@@ -93,8 +95,21 @@ seed_bin monitor_d '\001\000\000\000\000\000\000\000\000\000\000\000\000\000\360
 # log file header: "watcher\0" "lv\0" "d\0" pid 77 instance 5, 3 pad bytes
 seed_bin logfile 'watcher\000lv\000d\000\115\000\000\000\005\000\000\000\000\000\000'
 
+# ---- Files: the first byte picks the reader (0 csv, 1 jsonl, 2 bin, 3 txt
+# as jsonl; +4 sparse), the rest is the file.
+seed_file() { printf "$2" > "$seeds/file_reader/$1"; }
+seed_file csv '\000timestamp,frame\n10,10\n11,11\n12,12.5\n'
+seed_file csv_sparse '\004timestamp,ev\n1,7\n9,-3\n400,1e3\n'
+seed_file jsonl '\001{"ref_timestamp": 5, "data": [1, 2, 3]}\n{"ref_timestamp": 8, "data": [4.5]}\n'
+seed_file jsonl_sparse '\001{"ref_timestamp": 5, "data": [1, 2], "rel_timestamps": [0, 9]}\n'
+seed_file bin 'watcher\000lv\000f\000\115\000\000\000\000\000\000\000\000\000\000'
+sed -i '1s/^watcher/\002watcher/' "$seeds/file_reader/bin"
+# ---- Aligner: config, then ops (id, tick, count, rel steps).
+seed_bin_align() { printf "$2" > "$seeds/align/$1"; }
+seed_bin_align two '\012\000\000\000\000\000\010\001\000\000\000\010\000\010\000\000\010\240'
+
 status=0
-for t in command client_buffer; do
+for t in command client_buffer file_reader align; do
     dict=""
     [ "$t" = command ] && dict="-dict=$build/command.dict"
     echo "== fuzz_$t for ${secs}s"

@@ -55,8 +55,10 @@ typedef void (*rill_client_buffer_fn)(const rill_client_buffer *b, void *user);
 
 /* One buffer per streamed variable, aligned by timestamp: every buffer
  * holds that variable's values whose ticks fall in [first_ts, first_ts +
- * ticks). Blocks follow each other without gaps. Valid only during the
- * callback.
+ * ticks). Blocks are cut on a grid of the block span from the first one:
+ * they follow each other without gaps, except that a stretch where no
+ * variable has any value (rare sparse events, a long loss) gives no empty
+ * blocks. Valid only during the callback.
  *
  * The block span is the longest buffer length among the variables (or
  * rill_client_stream_opts.block), so variables with different buffer

@@ -192,6 +192,22 @@ static void pump(rill__aligner *al) {
             al->done = true;
             return;
         }
+        /* Nothing in this block: no empty blocks, move on along the grid to
+         * the block of the next value (or as far as every variable is
+         * known). */
+        uint64_t next = UINT64_MAX;
+        for (size_t i = 0; i < al->n; i++) {
+            const member *v = &al->v[i];
+            if (v->len > 0)
+                next = RILL__MIN(next, v->ticks[v->head]);
+            else if (!force)
+                next = RILL__MIN(next, v->known);
+        }
+        if (next >= end && next != UINT64_MAX) {
+            uint64_t skip = (next - al->t0) / al->span;
+            al->t0 += skip * al->span;
+            continue;
+        }
         /* Once every stream has ended, the last block ends at the last
          * value instead of a whole span later. */
         uint64_t ticks = al->span;
@@ -211,10 +227,10 @@ static void pump(rill__aligner *al) {
             b->mode = v->m.mode;
             b->count = k;
             b->first_ts = k > 0 ? v->ticks[v->head] : al->t0;
-            b->values = v->vals + v->head * v->size;
+            b->values = k > 0 ? v->vals + v->head * v->size : NULL;
             b->dropped = v->dropped;
             b->last = v->ended && k == v->len;
-            const uint64_t *t = v->ticks + v->head;
+            const uint64_t *t = k > 0 ? v->ticks + v->head : NULL;
             if (k > 0 && (v->m.mode != RILL_TS_DENSE || t[k - 1] - t[0] != k - 1)) {
                 for (size_t j = 0; j < k; j++)
                     v->rel[j] = (uint32_t)(t[j] - t[0]);

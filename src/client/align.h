@@ -12,7 +12,9 @@
  *
  * The first block starts at the latest first tick of the dense variables
  * (a scheduled start makes them equal), so every dense variable has values
- * from the first block on. A variable that stays silent (a sparse one that
+ * from the first block on. Blocks are cut on a grid of `span` ticks from
+ * there; a stretch of the grid where no variable has a value (rare sparse
+ * events, a long drop) gives no blocks. A variable that stays silent (a sparse one that
  * never fills a buffer) would hold the others back without limit: when any
  * FIFO reaches 64 blocks, the next block is emitted with what there is,
  * and values that arrive for ticks already emitted are counted in `late`.

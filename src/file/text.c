@@ -212,8 +212,9 @@ int rill__file_table_next(rill__file_table *t, rill_file_buffer *out) {
     size_t start = t->starts[b];
     size_t end = b + 1 < t->n_bufs ? t->starts[b + 1] : t->n;
     out->count = end - start;
-    out->values = t->values + start;
-    out->timestamps = t->ts + start;
+    /* A line with no values ("data": []) in a file of no values. */
+    out->values = t->values != NULL ? t->values + start : NULL;
+    out->timestamps = t->ts != NULL ? t->ts + start : NULL;
     out->first_ts = t->firsts[b];
     return 0;
 }

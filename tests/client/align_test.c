@@ -228,3 +228,27 @@ TEST(aligner_create_and_group_fail_cleanly_without_memory) {
     test_check_oom("rill__align_create + set_group", oom_create, oom_destroy,
                    NULL);
 }
+
+TEST(a_stretch_without_values_gives_no_empty_blocks) {
+    got *g = calloc(1, sizeof *g);
+    rill__aligner *al = NULL;
+    ASSERT_OK(rill__align_create(emit, g, &al));
+    rill__align_member m[1] = {{2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE}};
+    ASSERT_OK(rill__align_set_group(al, m, 1, 100));
+    /* Three events ten million ticks apart: three blocks on the grid from
+     * the first, not a hundred thousand empty ones. */
+    int32_t v[3] = {1, 2, 3};
+    uint8_t rel[12];
+    uint32_t r[3] = {0, 10000000, 20000050};
+    memcpy(rel, r, sizeof r);
+    rill__align_push(al, 2, 1000, 3, v, rel, 0, true);
+    ASSERT_EQ_UINT(g->n_blocks, 3);
+    ASSERT_EQ_UINT(g->first[0], 1000);
+    ASSERT_EQ_UINT(g->first[1], 1000 + 10000000);
+    ASSERT_EQ_UINT(g->first[2], 1000 + 20000000);
+    ASSERT_EQ_UINT(g->ticks[2], 51); /* the last block ends at its value */
+    ASSERT_EQ_UINT(g->n[2], 3);
+    ASSERT_EQ_INT(g->bad, 0);
+    rill__align_destroy(al);
+    free(g);
+}
