@@ -420,30 +420,77 @@ int cmd_peek(int argc, char **argv) {
 }
 
 static const char set_usage[] =
-    "usage: rill set VAR VALUE [--url URL] [--token T]\n\n"
+    "usage: rill set VAR VALUE [--mask MASK] [--url URL] [--token T]\n\n"
     "Take control of the variable and set the value the device program reads\n"
-    "(rill_var_get). The variable stays controlled.\n\n"
-    "example:\n  rill set gain 0.5\n";
+    "(rill_var_get). The variable stays controlled. With --mask, only the bits\n"
+    "set in MASK change (Bela's setMask; integer variables; VALUE and MASK may\n"
+    "be written in hex, 0x...).\n\n"
+    "examples:\n  rill set gain 0.5\n  rill set flags 0x05 --mask 0x0f\n";
+
+/* An unsigned 32-bit integer, decimal or 0x hex. */
+static bool parse_u32(const char *s, uint32_t *out) {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (*s == '\0' || *s == '-' || *end != '\0' || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
 
 int cmd_set(int argc, char **argv) {
-    const char *url, *token;
-    int rc = simple(argc, argv, 2, set_usage, &url, &token);
-    if (rc >= 0)
-        return rc;
-    char *end;
-    double value = strtod(argv[optind + 1], &end);
-    if (*end != '\0') {
-        fprintf(stderr, "rill set: '%s' is not a number\n", argv[optind + 1]);
+    static const struct option opts[] = {{"mask", required_argument, NULL, 'm'},
+                                         {"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL, *mask_arg = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'm')
+            mask_arg = optarg;
+        else if (c == 'u')
+            url = optarg;
+        else if (c == 't')
+            token = optarg;
+        else if (c == 'h') {
+            fputs(set_usage, stdout);
+            return EXIT_OK;
+        } else
+            return EXIT_USAGE;
+    }
+    if (argc - optind != 2) {
+        fputs(set_usage, stderr);
         return EXIT_USAGE;
     }
+    const char *name = argv[optind], *text = argv[optind + 1];
+    double value = 0;
+    uint32_t bits = 0, mask = 0;
+    if (mask_arg != NULL) {
+        if (!parse_u32(mask_arg, &mask) || !parse_u32(text, &bits)) {
+            fprintf(stderr, "rill set: with --mask, VALUE and MASK are unsigned "
+                            "32-bit integers (e.g. 5 or 0x05), not '%s' and '%s'\n",
+                    text, mask_arg);
+            return EXIT_USAGE;
+        }
+    } else {
+        char *end;
+        value = strtod(text, &end);
+        if (*text == '\0' || *end != '\0') {
+            fprintf(stderr, "rill set: '%s' is not a number\n", text);
+            return EXIT_USAGE;
+        }
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
     rill_client *cl = connect_or_explain(url, token);
     if (cl == NULL)
         return EXIT_FAILED;
-    rc = rill_client_control(cl, argv[optind], true);
+    int rc = rill_client_control(cl, name, true);
     if (rc == 0)
-        rc = rill_client_set(cl, argv[optind], value);
+        rc = mask_arg != NULL ? rill_client_set_mask(cl, name, bits, mask)
+                              : rill_client_set(cl, name, value);
     if (rc != 0)
-        fprintf(stderr, "rill set: %s: %s\n", argv[optind], rill_strerror(rc));
+        fprintf(stderr, "rill set: %s: %s\n", name, rill_strerror(rc));
     rill_client_destroy(cl);
     return rc == 0 ? EXIT_OK : EXIT_FAILED;
 }

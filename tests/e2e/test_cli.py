@@ -81,6 +81,22 @@ def test_peek_and_set_reach_the_device(rill_server):
     assert gain[5] == "yes" and float(gain[7]) == 0.5
 
 
+def test_set_with_a_mask_changes_only_the_masked_bits(rill_server):
+    assert rill("set", "flags", "0xf0", url=rill_server.url).returncode == 0
+    r = rill("set", "flags", "0x05", "--mask", "0x0f", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+
+    def reads():  # what the device program reads now (rill ls' value column)
+        ls = rill("ls", url=rill_server.url).stdout.splitlines()
+        return float(next(ln.split() for ln in ls if ln.startswith("flags "))[7])
+
+    assert reads() == 0xf5
+    assert rill("set", "flags", "0", "--mask", "0x30", url=rill_server.url).returncode == 0
+    assert reads() == 0xc5
+    r = rill("set", "flags", "1.5", "--mask", "1", url=rill_server.url)
+    assert r.returncode == 2 and "unsigned 32-bit integers" in r.stderr
+
+
 def test_no_server_is_a_clear_error_with_exit_status_1(tmp_path):
     r = subprocess.run([rill_bin(), "ls", "--url", "ws://127.0.0.1:1"], capture_output=True,
                        text=True, timeout=10)
