@@ -3,7 +3,7 @@
 # the first commands on a fresh Debian 12 machine.
 #
 #   make deps    install missing Debian packages (apt-get; needs root)
-#   make build   configure and build (build/)
+#   make build   configure and build (build/), and the dashboard (web/dist)
 #   make run     deps + build, then `rill serve` on the demo source
 #   make test    deps + build, then every test suite
 #   make bench   deps + build (optimised), run the benchmarks, write bench/results.json
@@ -17,7 +17,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR   ?= $(if $(CI),ON,OFF)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench install clean
+.PHONY: all deps web build run test bench install clean
 
 all: build
 
@@ -28,7 +28,16 @@ $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	      -DRILL_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
 
-build: deps $(BUILD)/CMakeCache.txt
+# The dashboard: `make deps` ran `npm ci` in web/; Vite rebuilds web/dist
+# when a source changed. `rill serve` finds it through $(BUILD)/share/rill/web.
+WEB_SRC := $(shell find web/src web/index.html web/package.json web/package-lock.json \
+                   web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+web/dist/index.html: $(WEB_SRC)
+	cd web && npm run --silent build
+
+web: deps web/dist/index.html
+
+build: deps web $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: `rill serve` on the built-in demo source. Extra options:
@@ -47,4 +56,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-* bench/results.json
+	rm -rf build build-* bench/results.json web/dist

@@ -14,17 +14,34 @@ for pkg in $(grep -v '^[[:space:]]*#' "$list" | tr -s ' \n' '  '); do
     esac
 done
 
-[ -z "$missing" ] && exit 0
+# Node.js and npm build the dashboard (web/): the machine's own if it has
+# them, else Debian's.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "make deps: these Debian packages are missing:$missing" >&2
-    echo "make deps: run this as root (or with sudo), then run make again:" >&2
-    echo "    apt-get update && apt-get install -y --no-install-recommends$missing" >&2
-    exit 1
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "make deps: these Debian packages are missing:$missing" >&2
+        echo "make deps: run this as root (or with sudo), then run make again:" >&2
+        echo "    apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+        exit 1
+    fi
+    echo "make deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
 fi
 
-echo "make deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-# shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing
+# The dashboard's npm packages, from the committed lockfile, when
+# node_modules is missing or older than package-lock.json.
+web="$here/../web"
+if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules" ]; then
+    if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+                  process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)'; then
+        echo "make deps: Node.js $(node --version) is too old for Vite (needs 20.19+ or 22.12+);" >&2
+        echo "make deps: install a newer Node.js (Debian 12's nodejs is 18), then run make again" >&2
+        exit 1
+    fi
+    echo "make deps: npm ci in web/"
+    (cd "$web" && npm ci --no-audit --no-fund) && touch "$web/node_modules"
+fi

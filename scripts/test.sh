@@ -4,7 +4,10 @@
 #   - the C suites, through ctest (extra arguments go to ctest);
 #   - the end-to-end suite (tests/e2e, pytest with Debian's python3)
 #     against that build's own `rill` binary, so a sanitizer build runs the
-#     real server under its sanitizer. Set RILL_NO_E2E=1 to skip it.
+#     real server under its sanitizer. Set RILL_NO_E2E=1 to skip it;
+#   - the dashboard's unit tests (web/, Vitest) and its browser tests
+#     (tests/web, node:test driving headless Chromium against that build's
+#     `rill serve`). Set RILL_NO_WEB=1 to skip them.
 #   scripts/test.sh BUILD_DIR [ctest args...]
 set -u
 build=$1
@@ -44,6 +47,35 @@ if [ "${RILL_NO_E2E:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     fi
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0} + ${e:-0}))
+fi
+
+if [ "${RILL_NO_WEB:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
+    echo
+    echo "== dashboard unit tests (web/, Vitest) =="
+    json=$(mktemp)
+    (cd web && npx --no-install vitest run --reporter=default --reporter=json \
+        --outputFile.json="$json") 2>&1 | tee "$log"
+    # Vitest's JSON report: numPassedTests, numFailedTests.
+    counts=$(node -e 'try { const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        console.log(r.numPassedTests, r.numFailedTests + (r.numFailedTestSuites || 0)) }
+        catch (e) { console.log("0 1") }' "$json")
+    rm -f "$json"
+    passed=$((passed + ${counts% *}))
+    failed=$((failed + ${counts#* }))
+
+    echo
+    echo "== dashboard browser tests (tests/web) against $build/bin/rill =="
+    RILL_BIN=$(cd "$build" && pwd)/bin/rill \
+        node --test --test-reporter=tap --test-concurrency=1 tests/web/*.test.mjs 2>&1 | tee "$log"
+    # node:test's TAP summary: "# pass N", "# fail N".
+    p=$(grep -E '^# pass [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+    f=$(grep -E '^# fail [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+    if [ -z "$p" ] || [ -z "$f" ]; then
+        echo "test.sh: the browser tests printed no summary"
+        f=1
+    fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
 fi
 
 echo "$passed passed, $failed failed"
