@@ -213,7 +213,11 @@ def test_http_files_refuses_missing_files_and_path_traversal(rill_server):
     for path in ("/files/../outside.bin", "/files/..%2Foutside.bin", "/files/%2e%2e/outside.bin",
                  "/files/" + secret, "/files/..", "/files/"):
         status, data = http_get(rill_server.port, path)
-        assert status in (400, 403, 404), f"GET {path} -> {status}"
+        if path == "/files/.." and status == 200:
+            # libwebsockets normalises it to "/": the dashboard's page, not a file.
+            assert b"<!doctype html>" in data.lower()
+        else:
+            assert status in (400, 403, 404), f"GET {path} -> {status}"
         assert b"secret" not in data
     status, _ = http_get(rill_server.port, "/nothing-here")
     assert status == 404
