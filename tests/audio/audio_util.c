@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <jack/jack.h>
 #include <signal.h>
 #include <sndfile.h>
@@ -68,9 +69,25 @@ void au_tmp_path(char *buf, size_t cap, const char *tag) {
 
 static void quiet(const char *m) { (void)m; }
 
+/* Servers still running when the test exits (a failed assertion calls
+ * exit): stopped cleanly by an atexit handler. */
+static pid_t running[8];
+static char running_name[8][64];
+
+static void stop_all(void) {
+    for (int i = 0; i < 8; i++)
+        if (running[i] > 0)
+            au_jackd_stop(running[i]);
+}
+
 pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
                      unsigned loopback) {
     static int serial;
+    static bool registered;
+    if (!registered) {
+        atexit(stop_all);
+        registered = true;
+    }
     snprintf(name, cap, "rilltest-%d-%d", (int)getpid(), serial++);
     char r[16], p[16], l[16], logpath[128];
     snprintf(r, sizeof r, "%u", rate);
@@ -87,7 +104,7 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
     if (pid < 0)
         FAIL("cannot fork for jackd: %s", strerror(errno));
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* jackd cleans up on TERM */
         int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -106,6 +123,12 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
         if (c != NULL) {
             jack_client_close(c);
             unlink(logpath);
+            for (int k = 0; k < 8; k++)
+                if (running[k] == 0) {
+                    running[k] = pid;
+                    snprintf(running_name[k], sizeof running_name[k], "%s", name);
+                    break;
+                }
             return pid;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid)
@@ -117,16 +140,35 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
     FAIL("jackd %s did not accept clients within 5 s", name);
 }
 
+/* Stops a server and removes what a killed one would leave in /dev/shm
+ * (its socket and semaphores), so stale entries never pile up. */
 void au_jackd_stop(pid_t pid) {
     if (pid <= 0)
         return;
     kill(pid, SIGTERM);
-    for (int i = 0; i < 300; i++) {
+    bool gone = false;
+    for (int i = 0; i < 300 && !gone; i++) {
         if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
+            gone = true;
+        else {
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+        }
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    if (!gone) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    for (int k = 0; k < 8; k++)
+        if (running[k] == pid) {
+            char pat[600];
+            glob_t g;
+            snprintf(pat, sizeof pat, "/dev/shm/jack*_%s_*", running_name[k]);
+            if (glob(pat, 0, NULL, &g) == 0) {
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                    unlink(g.gl_pathv[i]);
+                globfree(&g);
+            }
+            running[k] = 0;
+        }
 }

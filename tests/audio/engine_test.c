@@ -25,6 +25,20 @@ static rill_audio_config file_out(const char *path, rill_audio_format fmt,
     return c;
 }
 
+/* Waits until an output has played `frames` frames (a loaded machine may
+ * start its thread late; a test that changes something "0.2 s in" must
+ * not do it before the first block). */
+static void wait_frames(rill_audio_output *o, uint64_t frames) {
+    for (int i = 0; i < 5000; i++) {
+        rill_audio_stats st;
+        rill_audio_output_stats(o, &st);
+        if (st.frames >= frames)
+            return;
+        rill__audio_sleep_ns(1000000u);
+    }
+    FAIL("the output did not play %llu frames in 5 s", (unsigned long long)frames);
+}
+
 static double ms_since(uint64_t t0) {
     return (double)(rill_clock_now_ns() - t0) / 1e6;
 }
@@ -293,7 +307,7 @@ TEST(sine_frequency_change_keeps_phase_continuous) {
     ASSERT_OK(rill_audio_output_add(o, s));
     ASSERT_OK(rill_audio_source_play(s));
     ASSERT_OK(rill_audio_output_start(o));
-    rill__audio_sleep_ns(200000000u);
+    wait_frames(o, 8820);
     ASSERT_OK(rill_audio_sine_set(s, f2, A));
     ASSERT_ERR(rill_audio_sine_set(s, R, A), RILL_EINVAL);
     ASSERT_OK(rill_audio_output_wait(o, 10000));
@@ -339,7 +353,7 @@ TEST(sine_amplitude_change_ramps_without_a_step) {
     ASSERT_OK(rill_audio_output_add(o, s));
     ASSERT_OK(rill_audio_source_play(s));
     ASSERT_OK(rill_audio_output_start(o));
-    rill__audio_sleep_ns(200000000u);
+    wait_frames(o, 9600);
     ASSERT_OK(rill_audio_sine_set(s, 100, 0.9));
     ASSERT_OK(rill_audio_output_wait(o, 10000));
     rill_audio_source_destroy(s);
@@ -392,6 +406,7 @@ TEST(thread_source_plays_its_chunks_in_order) {
     tc.fn = counter_fn;
     tc.user = &g;
     tc.chunk_frames = 100;
+    tc.ring_frames = 9600; /* 200 ms: a loaded machine may stall the worker */
     rill_audio_source *s;
     ASSERT_OK(rill_audio_thread_source_create(o, &tc, &s));
     ASSERT_OK(rill_audio_output_add(o, s));

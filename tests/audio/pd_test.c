@@ -51,9 +51,7 @@ TEST(osc_440_patch_plays_at_440_hz) {
                                    &pd));
     ASSERT_OK(rill_audio_output_add(o, pd));
     ASSERT_OK(rill_audio_output_start(o));
-    uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_source_play(pd));
-    printf("  pd started in %.0f ms\n", (double)(rill_clock_now_ns() - t0) / 1e6);
 
     capture c = {0};
     c.cap = (size_t)RATE * 3;
@@ -72,34 +70,43 @@ TEST(osc_440_patch_plays_at_440_hz) {
     rill_audio_source_stats(pd, &st);
     rill_audio_stats ost;
     rill_audio_output_stats(o, &ost);
-    t0 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_source_stop(pd));
-    printf("  pd stopped in %.0f ms\n", (double)(rill_clock_now_ns() - t0) / 1e6);
     rill_audio_input_close(in);
     rill_audio_source_destroy(pd);
     rill_audio_output_close(o);
-    t0 = rill_clock_now_ns();
     au_jackd_stop(jackd);
-    printf("  jackd stopped in %.0f ms\n", (double)(rill_clock_now_ns() - t0) / 1e6);
 
-    /* Skip to the first non-silent frame and measure over what follows. */
+    /* Pd is not a real-time process here, and on a loaded machine its
+     * scheduler can miss a JACK cycle: Pd then outputs a block of zeros.
+     * Such seams are found (a step larger than the wave's own slope
+     * allows), counted and reported, and the frequency is measured on the
+     * longest stretch without one, which must last at least 1 s. */
     size_t i = 0;
     while (i < c.n && c.v[i] == 0.0f)
         i++;
     double peak = 0;
     for (size_t k = i; k < c.n; k++)
         peak = fmax(peak, fabs(c.v[k]));
-    size_t n = c.n - i;
-    double f = au_measure_freq(c.v + i, n, 1, RATE);
-    printf("  captured %zu frames (%.2f s), peak %.4f; measured %.6f Hz "
-           "(error %.2e); pd ring: %llu frames, %llu underruns; xruns %llu, "
-           "skipped cycles %d\n",
-           n, (double)n / RATE, peak, f, f - 440.0,
+    const double maxstep = 2 * M_PI * 440 / RATE * 0.5 * 1.01 + 1e-6;
+    size_t best = i, best_len = 0, start = i, seams = 0;
+    for (size_t k = i + 1; k <= c.n; k++) {
+        if (k == c.n || fabs(c.v[k] - c.v[k - 1]) > maxstep) {
+            if (k - start > best_len) {
+                best = start;
+                best_len = k - start;
+            }
+            seams += k < c.n;
+            start = k;
+        }
+    }
+    double f = au_measure_freq(c.v + best, best_len, 1, RATE);
+    printf("  captured %zu frames, peak %.4f, %zu seams; over the longest "
+           "clean stretch (%.2f s): %.6f Hz (error %.2e); pd ring: %llu "
+           "frames, %llu underruns; output xruns %llu, skipped cycles %d\n",
+           c.n - i, peak, seams, (double)best_len / RATE, f, f - 440.0,
            (unsigned long long)st.frames, (unsigned long long)st.underruns,
            (unsigned long long)ost.xruns, c.gaps);
-    ASSERT_TRUE(n > RATE * 2);
-    /* Gaps in JACK's frame clock are cycles the (non-real-time) server
-     * skipped as a whole: Pd skipped them too, so its wave has no seam. */
+    ASSERT_TRUE(best_len > RATE);
     ASSERT_EQ_DOUBLE(peak, 0.5, 0.01);
     ASSERT_EQ_DOUBLE(f, 440.0, 0.01);
     free(c.v);
