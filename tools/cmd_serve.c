@@ -71,10 +71,13 @@ static char *default_web_root(void) {
     if (slash == NULL)
         return NULL;
     strcpy(slash, "/../share/rill/web");
+    static char real[4096];
+    if (realpath(dir, real) == NULL)
+        return NULL;
     char index[4200];
-    snprintf(index, sizeof index, "%s/index.html", dir);
+    snprintf(index, sizeof index, "%s/index.html", real);
     struct stat st;
-    return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? dir : NULL;
+    return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? real : NULL;
 }
 
 static int parse_number(const char *opt, const char *s, double min, double max,
