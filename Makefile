@@ -7,6 +7,7 @@
 #   make run     deps + build, then `rill serve` on the demo source
 #   make test    deps + build, then every test suite
 #   make bench   deps + build (optimised), run the benchmarks, write bench/results.json
+#   make screenshots  pictures of the dashboard in docs/img (headless Chromium)
 #   make install install to PREFIX (default /usr/local)
 #   make clean   remove build directories
 
@@ -17,7 +18,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR   ?= $(if $(CI),ON,OFF)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web build run test bench install clean
+.PHONY: all deps web build run test bench screenshots install clean
 
 all: build
 
@@ -51,6 +52,9 @@ test: build
 
 bench: build
 	@scripts/bench.sh $(BUILD)
+
+screenshots: build
+	RILL_BIN=$(CURDIR)/$(BUILD)/bin/rill node tests/web/screenshots.mjs docs/img
 
 install: build
 	cmake --install $(BUILD)

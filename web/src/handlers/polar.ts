@@ -136,7 +136,7 @@ export class PolarView implements HandlerView {
       const [lx, ly] = this.xy(m.rmax * 1.1, a);
       g.fillText(`${a}°`, lx, ly);
     }
-    if (m.title) g.fillText(m.title, c, 10);
+    if (m.title) g.fillText(m.title, c, 8);
     m.radii.forEach((radii, i) => {
       if (radii.length === 0) return;
       const color = defaultColor(i);
@@ -149,7 +149,6 @@ export class PolarView implements HandlerView {
       g.strokeStyle = color;
       g.lineWidth = 2;
       if (this.area) {
-        g.lineTo(c, c);
         g.closePath();
         g.globalAlpha = 0.4;
         g.fillStyle = color;
