@@ -63,7 +63,8 @@ static rill_client *connect_or_explain(const char *url, const char *token) {
 static const char ls_usage[] =
     "usage: rill ls [--url URL] [--token T]\n\n"
     "List the device's variables: a header line, then one variable per line,\n"
-    "name first.\n\nexamples:\n  rill ls\n  rill ls --url ws://bela.local:5555\n";
+    "name first: type, timestamp mode, values per Bela buffer, stream and log\n"
+    "state, control, monitor period, and the value the program reads now.\n\nexamples:\n  rill ls\n  rill ls --url ws://bela.local:5555\n";
 
 int cmd_ls(int argc, char **argv) {
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
@@ -99,13 +100,13 @@ int cmd_ls(int argc, char **argv) {
         rill_client_destroy(cl);
         return EXIT_FAILED;
     }
-    printf("%-16s %-7s %-7s %-8s %-7s %-10s %-8s %s\n", "name", "type", "mode",
-           "watched", "logged", "controlled", "monitor", "value");
+    printf("%-16s %-7s %-7s %-7s %-8s %-7s %-10s %-8s %s\n", "name", "type", "mode",
+           "length", "watched", "logged", "controlled", "monitor", "value");
     for (size_t i = 0; i < l->n_vars; i++) {
         const rill_client_var *v = &l->vars[i];
-        printf("%-16s %-7s %-7s %-8s %-7s %-10s %-8u %.17g\n", v->name,
+        printf("%-16s %-7s %-7s %-7u %-8s %-7s %-10s %-8u %.17g\n", v->name,
                rill_type_name(v->type),
-               v->mode == RILL_TS_DENSE ? "dense" : "sparse",
+               v->mode == RILL_TS_DENSE ? "dense" : "sparse", v->length,
                v->watched ? "yes" : "no", v->logged ? "yes" : "no",
                v->controlled ? "yes" : "no", v->monitor, v->value);
     }

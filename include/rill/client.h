@@ -138,6 +138,8 @@ typedef struct rill_client_var {
     uint32_t id;
     rill_type type;
     rill_ts_mode mode;
+    uint32_t length;         /* values per buffer in a Bela stream (native
+                                streams choose theirs with opts.length) */
     bool watched, logged, controlled;
     uint32_t monitor;        /* monitor period, 0 = off */
     double value;            /* what the program reads now */

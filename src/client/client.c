@@ -296,6 +296,7 @@ static void copy_var(json_t *o, uint32_t id, rill_client_var *v) {
     v->mode = json_integer_value(json_object_get(o, "timestampMode")) == 1
                   ? RILL_TS_SPARSE
                   : RILL_TS_DENSE;
+    v->length = (uint32_t)rill__bela_values_per_buffer(v->type, v->mode);
     v->watched = json_is_true(json_object_get(o, "watched"));
     v->logged = json_is_true(json_object_get(o, "logged"));
     v->controlled = json_is_true(json_object_get(o, "controlled"));
@@ -551,9 +552,7 @@ static void join_group(rill_client *cl, const char *const *names, size_t n,
             st->order = ++cl->group_order;
         st->in_group = true;
         uint32_t len = opts != NULL ? opts->length : 0;
-        st->length = cl->native && len != 0
-                         ? len
-                         : (uint32_t)rill__bela_values_per_buffer(v->type, v->mode);
+        st->length = cl->native && len != 0 ? len : v->length;
     }
     cl->group_block = opts != NULL ? opts->block : 0;
     cl->group_gen++;

@@ -18,13 +18,24 @@ def rill(*args, url, timeout=30):
                           text=True, timeout=timeout)
 
 
+def ls_rows(url):
+    """rill ls as {name: {column: text}}, by the header's column names."""
+    lines = rill("ls", url=url).stdout.splitlines()
+    head = lines[0].split()
+    return {ln.split()[0]: dict(zip(head, ln.split())) for ln in lines[1:]}
+
+
 def test_ls_prints_a_header_then_every_variable_name_first(rill_server):
     r = rill("ls", url=rill_server.url)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split()[:3] == ["name", "type", "mode"]
+    assert lines[0].split() == ["name", "type", "mode", "length", "watched", "logged",
+                                "controlled", "monitor", "value"]
     assert [ln.split()[0] for ln in lines[1:]] == [v[0] for v in DEMO_VARS]
-    assert lines[1].split()[1:3] == ["int32", "dense"]
+    assert lines[1].split()[1:4] == ["int32", "dense", "1024"]
+    rows = ls_rows(rill_server.url)
+    assert rows["frame_d"]["length"] == "512"  # doubles: 512 per Bela buffer
+    assert rows["events"]["length"] == "512"   # sparse int32
 
 
 def test_stream_exactly_n_values_round_trips_through_csv_jsonl_and_bin(rill_server, tmp_path):
@@ -76,9 +87,8 @@ def test_peek_and_set_reach_the_device(rill_server):
     assert name == "frame" and int(tick) == int(float(value))
     r = rill("set", "gain", "0.5", url=rill_server.url)
     assert r.returncode == 0, r.stderr
-    ls = rill("ls", url=rill_server.url).stdout.splitlines()
-    gain = next(ln.split() for ln in ls if ln.startswith("gain "))
-    assert gain[5] == "yes" and float(gain[7]) == 0.5
+    gain = ls_rows(rill_server.url)["gain"]
+    assert gain["controlled"] == "yes" and float(gain["value"]) == 0.5
 
 
 def test_set_with_a_mask_changes_only_the_masked_bits(rill_server):
@@ -87,8 +97,7 @@ def test_set_with_a_mask_changes_only_the_masked_bits(rill_server):
     assert r.returncode == 0, r.stderr
 
     def reads():  # what the device program reads now (rill ls' value column)
-        ls = rill("ls", url=rill_server.url).stdout.splitlines()
-        return float(next(ln.split() for ln in ls if ln.startswith("flags "))[7])
+        return float(ls_rows(rill_server.url)["flags"]["value"])
 
     assert reads() == 0xf5
     assert rill("set", "flags", "0", "--mask", "0x30", url=rill_server.url).returncode == 0
