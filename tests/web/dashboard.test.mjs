@@ -41,12 +41,12 @@ describe('dashboard against rill serve', () => {
   it('lists the variables exactly as `rill ls` does', async () => {
     const { page, errors } = await openPage(b.browser, `${srv.http}/`);
     await waitLive(page);
-    const ls = rillLs(srv.ws)
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((line) => line.split(/\s+/))
-      .map(([name, type, mode]) => ({ name, type: TYPE_LETTER[type], mode }));
+    // Columns by their header's names, wherever they are.
+    const [head, ...lines] = rillLs(srv.ws).trim().split('\n');
+    const col = Object.fromEntries(head.trim().split(/\s+/).map((h, i) => [h, i]));
+    const ls = lines
+      .map((line) => line.trim().split(/\s+/))
+      .map((f) => ({ name: f[col.name], type: TYPE_LETTER[f[col.type]], mode: f[col.mode] }));
     const rows = await page.$$eval('#vars tbody tr', (trs) =>
       trs.map((tr) => ({ name: tr.querySelector('.name').textContent, type: tr.querySelector('.type').textContent, mode: tr.querySelector('.mode').textContent })),
     );
