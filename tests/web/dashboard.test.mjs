@@ -1,6 +1,10 @@
 // The dashboard in real Chromium against a real `rill serve` (demo source).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { launchBrowser, openPage, rillLs, sleep, startServer, waitLive } from './lib.mjs';
 
 const TYPE_LETTER = { char: 'c', int32: 'i', uint32: 'j', float: 'f', double: 'd' };
@@ -112,6 +116,44 @@ describe('dashboard against rill serve', () => {
     await page.close();
   });
 
+  it('plays a streamed variable through an AudioWorklet and records it to a WAV file sox opens', async () => {
+    const { page, errors } = await openPage(b.browser, `${srv.http}/`);
+    await waitLive(page);
+    await page.click('#vars tr[data-var="sine"]');
+    await waitChart(page, 'sine');
+    const box = '.chart[data-var="sine"]';
+    await page.click(`${box} button.play`);
+    await page.waitForFunction(() => {
+      const c = window.__rill.chart('sine');
+      return c.playing && c.player && (c.player.queued > 0 || c.player.underruns > 0);
+    }, null, { timeout: 5000 });
+    await page.click(`${box} button.play`);
+    assert.equal((await chart(page, 'sine')).playing, false);
+    // Record about a second, then save.
+    await page.click(`${box} button.record`);
+    await sleep(1000);
+    const recorded = (await chart(page, 'sine')).recording;
+    assert.ok(recorded > 20000, `${recorded} values recorded`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${box} button.record`)]);
+    assert.equal(download.suggestedFilename(), 'sine.wav');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rill-wav-')), 'sine.wav');
+    await download.saveAs(file);
+    const soxi = (opt) => execFileSync('soxi', [opt, file], { encoding: 'utf8' }).trim();
+    assert.equal(soxi('-r'), '44100');
+    assert.equal(soxi('-c'), '1');
+    assert.equal(soxi('-b'), '16');
+    const samples = Number(soxi('-s'));
+    assert.ok(samples >= recorded && samples < 44100 * 3, `${samples} samples`);
+    // The sine's amplitude (0.5) survives: its peak in 16-bit is about 16384.
+    const pcm = fs.readFileSync(file).subarray(44);
+    let peak = 0;
+    for (let k = 0; k + 1 < pcm.length; k += 2) peak = Math.max(peak, Math.abs(pcm.readInt16LE(k)));
+    assert.ok(peak > 15000 && peak <= 16384, `peak ${peak}`);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('serves two pages at once, each updating on its own', async () => {
     const a = await openPage(b.browser, `${srv.http}/`);
     const c = await openPage(b.browser, `${srv.http}/`);
@@ -167,9 +209,6 @@ describe('serving options', () => {
     } finally {
       await none.stop();
     }
-    const fs = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-webroot-'));
     fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><p>hello from a web root</p>');
     const own = await startServer('--web-root', dir);

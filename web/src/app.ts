@@ -20,7 +20,9 @@ import {
   unwatchCommand,
   watchCommand,
 } from './protocol';
+import { WorkletPlayer } from './player';
 import { Series } from './series';
+import { concat, encodeWav } from './wav';
 
 const LIST_PERIOD_MS = 1000;
 const WINDOW_SECONDS = 2;
@@ -33,6 +35,12 @@ interface Stream {
   lastSeq: number;
   buffers: number;
   ended: boolean;
+  /** Playing through the speakers (dense variables). */
+  player: WorkletPlayer | null;
+  /** Recording: the values received since Record was pressed. */
+  rec: Float32Array[] | null;
+  playButton: HTMLButtonElement;
+  recButton: HTMLButtonElement;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -179,7 +187,10 @@ export class App {
     this.state = 'closed';
     this.lastError = `disconnected: ${reason}; retrying`;
     clearInterval(this.listTimer);
-    for (const s of this.streams.values()) s.chart.destroy();
+    for (const s of this.streams.values()) {
+      s.player?.stop();
+      s.chart.destroy();
+    }
     this.streams.clear();
     this.handlers.clear();
     if (this.tab !== 'vars') this.select('vars');
@@ -294,19 +305,69 @@ export class App {
       this.wanted.add(v.name);
       const box = el('div', 'chart');
       box.dataset.var = v.name;
+      const tools = el('div', 'chart-tools');
+      const playButton = el('button', 'play', 'Play');
+      const recButton = el('button', 'record', 'Record');
+      playButton.title = `play ${v.name} as audio at ${this.rate} Hz`;
+      recButton.title = `record ${v.name} to a WAV file (${this.rate} Hz, 16-bit); press again to download`;
+      if (v.timestampMode === 1) playButton.disabled = recButton.disabled = true; // no sample clock
+      tools.append(el('span', 'chart-name', v.name), playButton, recButton);
+      box.appendChild(tools);
       this.ui.charts.appendChild(box);
       const cap = Math.ceil(this.rate * WINDOW_SECONDS * 1.25) + 1024;
       const series = new Series(cap);
       const chart = new LiveChart(box, v.name, series, v.timestampMode === 1, WINDOW_SECONDS, this.chartWidth());
-      this.streams.set(v.id, { v, series, chart, dropped: 0, lastSeq: -1, buffers: 0, ended: false });
+      const s: Stream = { v, series, chart, dropped: 0, lastSeq: -1, buffers: 0, ended: false, player: null, rec: null, playButton, recButton };
+      playButton.onclick = () => void this.togglePlay(s);
+      recButton.onclick = () => this.toggleRecord(s);
+      this.streams.set(v.id, s);
     }
     this.send(watchCommand(vs.map((v) => v.name), lengths));
     this.renderVars(true);
   }
 
+  private async togglePlay(s: Stream): Promise<void> {
+    if (s.player) {
+      s.player.stop();
+      s.player = null;
+      s.playButton.textContent = 'Play';
+      return;
+    }
+    s.playButton.disabled = true;
+    try {
+      s.player = await WorkletPlayer.start(1, this.rate);
+      s.playButton.textContent = 'Stop';
+    } catch (e) {
+      this.lastError = `cannot play ${s.v.name}: ${(e as Error).message}`;
+    } finally {
+      s.playButton.disabled = false;
+    }
+  }
+
+  private toggleRecord(s: Stream): void {
+    if (!s.rec) {
+      s.rec = [];
+      s.recButton.textContent = 'Stop and save';
+      s.recButton.classList.add('recording');
+      return;
+    }
+    const wav = encodeWav([concat(s.rec)], this.rate);
+    s.rec = null;
+    s.recButton.textContent = 'Record';
+    s.recButton.classList.remove('recording');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([wav], { type: 'audio/wav' }));
+    a.download = `${s.v.name}.wav`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  }
+
   private stopStream(v: VarInfo): void {
     this.wanted.delete(v.name);
     const s = this.streams.get(v.id);
+    s?.player?.stop();
     if (s) s.chart.destroy();
     this.streams.delete(v.id);
     this.send(unwatchCommand([v.name]));
@@ -323,6 +384,10 @@ export class App {
     if (m.count === 0) return;
     s.buffers++;
     s.series.pushMessage(m);
+    if ((s.player || s.rec) && !m.sparse) {
+      if (s.rec) s.rec.push(Float32Array.from(m.values));
+      if (s.player) s.player.push([Float32Array.from(m.values)]);
+    }
     this.clock.observe(s.series.lastTick, performance.now());
   }
 
@@ -446,7 +511,16 @@ export class App {
       chart: (name: string) => {
         for (const s of this.streams.values())
           if (s.v.name === name)
-            return { ...s.chart.snapshot(), received: s.series.received, buffers: s.buffers, dropped: s.dropped, lastTick: s.series.lastTick };
+            return {
+              ...s.chart.snapshot(),
+              received: s.series.received,
+              buffers: s.buffers,
+              dropped: s.dropped,
+              lastTick: s.series.lastTick,
+              playing: s.player !== null,
+              player: s.player?.stats ?? null,
+              recording: s.rec ? s.rec.reduce((n, c) => n + c.length, 0) : null,
+            };
         return null;
       },
       latencyMs: () => this.latencyMs(),

@@ -79,3 +79,23 @@ describe('buffer lengths asked for', () => {
     expect(bufferLength(44100, true)).toBe(16);
   });
 });
+
+import { concat, encodeWav } from '../src/wav';
+
+describe('WAV recording', () => {
+  it('writes a 16-bit PCM header and clipped, interleaved samples', () => {
+    const wav = encodeWav([Float32Array.from([0, 0.5, -1, 2]), Float32Array.from([1, -0.5, 0, 0])], 44100);
+    const dv = new DataView(wav);
+    const str = (o: number) => String.fromCharCode(...new Uint8Array(wav, o, 4));
+    expect([str(0), str(8), str(12), str(36)]).toEqual(['RIFF', 'WAVE', 'fmt ', 'data']);
+    expect(dv.getUint32(4, true)).toBe(36 + 16);
+    expect([dv.getUint16(20, true), dv.getUint16(22, true), dv.getUint32(24, true)]).toEqual([1, 2, 44100]);
+    expect([dv.getUint32(28, true), dv.getUint16(32, true), dv.getUint16(34, true), dv.getUint32(40, true)]).toEqual([176400, 4, 16, 16]);
+    const samples = Array.from({ length: 8 }, (_, k) => dv.getInt16(44 + 2 * k, true));
+    expect(samples).toEqual([0, 32767, 16384, -16384, -32768, 0, 32767, 0]);
+  });
+
+  it('concatenates recorded chunks', () => {
+    expect(Array.from(concat([Float32Array.from([1, 2]), Float32Array.from([3])]))).toEqual([1, 2, 3]);
+  });
+});

@@ -6,7 +6,7 @@
 
 import type { HandlerFrame } from '../protocol';
 import { deinterleave } from './pcm';
-import workletUrl from './player.worklet.ts?worker&url';
+import { WorkletPlayer } from '../player';
 import { HandlerModel, HandlerView, isNumArray, numParam, warn } from './types';
 
 export class AudioModel implements HandlerModel {
@@ -66,12 +66,11 @@ export class AudioModel implements HandlerModel {
 }
 
 export class AudioView implements HandlerView {
-  private ctx: AudioContext | null = null;
-  private node: AudioWorkletNode | null = null;
+  private player: WorkletPlayer | null = null;
+  private starting = false;
   private info: HTMLElement;
   private button: HTMLButtonElement;
   private drawn = -1;
-  stats = { queued: 0, underruns: 0, overflows: 0 };
 
   constructor(
     private el: HTMLElement,
@@ -81,7 +80,7 @@ export class AudioView implements HandlerView {
     box.className = 'player';
     this.button = document.createElement('button');
     this.button.textContent = 'Play';
-    this.button.onclick = () => (this.node ? this.stop() : void this.play());
+    this.button.onclick = () => (this.player ? this.stop() : void this.play());
     this.info = document.createElement('span');
     this.info.className = 'player-info';
     box.append(this.button, this.info);
@@ -90,46 +89,36 @@ export class AudioView implements HandlerView {
   }
 
   get playing(): boolean {
-    return this.node !== null;
+    return this.player !== null;
   }
 
   async play(): Promise<void> {
-    if (this.node) return;
-    if (typeof AudioWorkletNode === 'undefined' || !window.isSecureContext) {
-      warn(this.model, 'audio playback needs an AudioWorklet: open the page over https or from localhost');
+    if (this.player || this.starting) return;
+    const why = WorkletPlayer.unavailable();
+    if (why) {
+      warn(this.model, why);
       this.model.version++;
       return;
     }
-    this.ctx ??= new AudioContext({ latencyHint: 'interactive' });
-    await this.ctx.audioWorklet.addModule(workletUrl);
-    const node = new AudioWorkletNode(this.ctx, 'rill-player', {
-      numberOfInputs: 0,
-      outputChannelCount: [Math.min(this.model.channels, 2)],
-    });
-    node.port.onmessage = (e) => {
-      this.stats = e.data;
+    this.starting = true;
+    try {
+      const p = await WorkletPlayer.start(this.model.channels, this.model.rate, this.model.maxSeconds);
+      p.onStats = () => this.model.version++;
+      this.player = p;
+      this.model.sink = (planes) => p.push(planes);
+      this.button.textContent = 'Stop';
+    } catch (e) {
+      warn(this.model, `cannot play: ${(e as Error).message}`);
+    } finally {
+      this.starting = false;
       this.model.version++;
-    };
-    node.port.postMessage({
-      type: 'config',
-      channels: this.model.channels,
-      rate: this.model.rate,
-      maxSeconds: this.model.maxSeconds,
-      prebufferSeconds: 0.05,
-    });
-    node.connect(this.ctx.destination);
-    await this.ctx.resume();
-    this.node = node;
-    this.model.sink = (planes) => node.port.postMessage({ type: 'frames', planes }, planes.map((p) => p.buffer as ArrayBuffer));
-    this.button.textContent = 'Stop';
-    this.model.version++;
+    }
   }
 
   stop(): void {
     this.model.sink = null;
-    this.node?.disconnect();
-    this.node = null;
-    void this.ctx?.suspend();
+    this.player?.stop();
+    this.player = null;
     this.button.textContent = 'Play';
     this.model.version++;
   }
@@ -138,20 +127,24 @@ export class AudioView implements HandlerView {
     if (this.drawn === this.model.version) return;
     this.drawn = this.model.version;
     const m = this.model;
-    const s = this.stats;
+    const s = this.player?.stats;
     const peaks = Array.from(m.peaks, (p) => p.toFixed(2)).join(' ');
     this.info.textContent =
       `${m.channels} ch, ${m.rate} Hz; ${m.framesReceived} frames received; peak ${peaks}` +
-      (this.node ? `; queued ${((s.queued / m.rate) * 1000).toFixed(0)} ms, ${s.underruns} underruns, ${s.overflows} overflows` : '');
+      (s ? `; queued ${((s.queued / m.rate) * 1000).toFixed(0)} ms, ${s.underruns} underruns, ${s.overflows} overflows` : '');
   }
 
   destroy(): void {
     this.stop();
-    void this.ctx?.close();
     this.el.textContent = '';
   }
 
   snapshot(): unknown {
-    return { playing: this.playing, framesReceived: this.model.framesReceived, peaks: Array.from(this.model.peaks), stats: this.stats };
+    return {
+      playing: this.playing,
+      framesReceived: this.model.framesReceived,
+      peaks: Array.from(this.model.peaks),
+      stats: this.player?.stats ?? { queued: 0, underruns: 0, overflows: 0 },
+    };
   }
 }
