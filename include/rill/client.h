@@ -258,7 +258,9 @@ RILL_API int rill_client_set_mask(rill_client *cl, const char *name,
                                   uint32_t value, uint32_t mask);
 
 /* Send `count` values of `type` to the device's buffer callback, as
- * pybela's send_buffer does, with the channel number `id`. */
+ * pybela's send_buffer does, with the channel number `id`. It queues the
+ * message and returns (no waiting), so it may be called from any
+ * callback, e.g. to send a received buffer straight back. */
 RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
                                      rill_type type, const void *values,
                                      size_t count);

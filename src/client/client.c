@@ -924,22 +924,23 @@ int rill_client_set_mask(rill_client *cl, const char *name, uint32_t value,
                                    "masks", (json_int_t)mask));
 }
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "rill's wire formats are little-endian and used in place");
+
 int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
                             const void *values, size_t count) {
     size_t size = rill_type_size(type);
     if (size == 0 || (count != 0 && values == NULL) || count > UINT32_MAX / 8)
         return RILL_EINVAL;
-    size_t len = RILL__CLIENT_BUFFER_HEADER + count * size;
-    uint8_t *msg = rill__calloc(1, len);
-    if (msg == NULL)
-        return RILL_ENOMEM;
-    rill__put_le32(msg, id);
-    msg[4] = (uint8_t)rill_type_letter(type);
-    rill__put_le32(msg + 8, (uint32_t)count);
-    rill__wire_put_values(msg + RILL__CLIENT_BUFFER_HEADER, type, values, count);
-    int rc = rill__ws_send(cl->native ? cl->ctl : cl->data, true, msg, len);
-    rill__free(msg);
-    return rc;
+    uint8_t hdr[RILL__CLIENT_BUFFER_HEADER] = {0};
+    rill__put_le32(hdr, id);
+    hdr[4] = (uint8_t)rill_type_letter(type);
+    rill__put_le32(hdr + 8, (uint32_t)count);
+    /* Values go on the wire little-endian, as the host holds them: framed
+     * straight from the caller's array, no copy in between. */
+    rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
+    return rill__ws_sendv(cl->native ? cl->ctl : cl->data, true, parts,
+                          count != 0 ? 2 : 1);
 }
 
 /* ---- Connecting ------------------------------------------------------------ */

@@ -81,8 +81,32 @@ static uint32_t next_mask(rill__ws *ws) {
     return (uint32_t)(x >> 16);
 }
 
-/* Append one masked frame; tx_lock held. */
-static int frame(rill__ws *ws, int opcode, const uint8_t *data, size_t len) {
+/* XOR `n` bytes of `src` into `dst` with the 4-byte mask, starting at mask
+ * phase 0: eight bytes at a time, then the rest. */
+static void mask_copy(uint8_t *dst, const uint8_t *src, size_t n,
+                      const uint8_t mask[4]) {
+    uint64_t m8;
+    uint8_t m[8] = {mask[0], mask[1], mask[2], mask[3],
+                    mask[0], mask[1], mask[2], mask[3]};
+    memcpy(&m8, m, 8);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= m8;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ mask[i & 3];
+}
+
+/* Append one masked frame whose payload is the `n` parts concatenated;
+ * tx_lock held. */
+static int frame(rill__ws *ws, int opcode, const rill__ws_part *parts,
+                 size_t n) {
+    size_t len = 0;
+    for (size_t k = 0; k < n; k++)
+        len += parts[k].len;
     uint8_t hdr[14];
     size_t h = 0;
     hdr[h++] = (uint8_t)(0x80 | opcode);
@@ -106,11 +130,25 @@ static int frame(rill__ws *ws, int opcode, const uint8_t *data, size_t len) {
         return RILL_ENOMEM;
     uint8_t *p = ws->tx + ws->tx_len;
     memcpy(p, hdr, h);
-    for (size_t i = 0; i < len; i++)
-        p[h + i] = data[i] ^ mask[i & 3];
+    p += h;
+    size_t phase = 0;
+    for (size_t k = 0; k < n; k++) {
+        const uint8_t *src = parts[k].data;
+        size_t l = parts[k].len, j = 0;
+        /* Bring the part to mask phase 0, then whole words. */
+        for (; j < l && ((phase + j) & 3) != 0; j++)
+            p[j] = src[j] ^ mask[(phase + j) & 3];
+        mask_copy(p + j, src + j, l - j, mask);
+        p += l;
+        phase += l;
+    }
     ws->tx_len += h + len;
     return 0;
 }
+
+/* The connection whose messages this thread is delivering now (in
+ * rill__ws_poll): sending on it needs no wake-up, the poll flushes it. */
+static _Thread_local const rill__ws *tl_delivering;
 
 void rill__ws_wake(rill__ws *ws) {
     uint64_t one = 1;
@@ -119,15 +157,21 @@ void rill__ws_wake(rill__ws *ws) {
     }
 }
 
-int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len) {
+int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
+                   size_t n) {
     if (atomic_load(&ws->closed))
         return RILL_ECLOSED;
     pthread_mutex_lock(&ws->tx_lock);
-    int rc = frame(ws, binary ? 0x2 : 0x1, data, len);
+    int rc = frame(ws, binary ? 0x2 : 0x1, parts, n);
     pthread_mutex_unlock(&ws->tx_lock);
-    if (rc == 0)
+    if (rc == 0 && tl_delivering != ws)
         rill__ws_wake(ws);
     return rc;
+}
+
+int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len) {
+    rill__ws_part part = {data, len};
+    return rill__ws_sendv(ws, binary, &part, 1);
 }
 
 static void flush(rill__ws *ws) {
@@ -157,8 +201,9 @@ static void deliver(rill__ws *ws, int opcode, bool fin, const uint8_t *payload,
         return;
     }
     if (opcode == 0x9) { /* ping: pong with the same payload */
+        rill__ws_part pong = {payload, len};
         pthread_mutex_lock(&ws->tx_lock);
-        frame(ws, 0xA, payload, len);
+        frame(ws, 0xA, &pong, 1);
         pthread_mutex_unlock(&ws->tx_lock);
         return;
     }
@@ -306,8 +351,11 @@ int rill__ws_poll(rill__ws *const *ws, size_t n, int timeout_ms,
             }
         }
         if (!atomic_load(&ws[i]->closed) &&
-            (fds[2 * i].revents & (POLLIN | POLLHUP | POLLERR)))
+            (fds[2 * i].revents & (POLLIN | POLLHUP | POLLERR))) {
+            tl_delivering = ws[i];
             on_readable(ws[i], fn, user);
+            tl_delivering = NULL;
+        }
         if (!atomic_load(&ws[i]->closed))
             flush(ws[i]);
         if (atomic_load(&ws[i]->closed) && result == 0)
@@ -535,8 +583,9 @@ void rill__ws_close(rill__ws *ws) {
         return;
     if (ws->fd >= 0 && !atomic_load(&ws->closed)) {
         static const uint8_t going_away[2] = {0x03, 0xE9}; /* 1001 */
+        rill__ws_part close_frame = {going_away, sizeof going_away};
         pthread_mutex_lock(&ws->tx_lock);
-        frame(ws, 0x8, going_away, sizeof going_away);
+        frame(ws, 0x8, &close_frame, 1);
         pthread_mutex_unlock(&ws->tx_lock);
         flush(ws);
     }

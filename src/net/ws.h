@@ -44,8 +44,17 @@ int rill__ws_connect(const char *host, int port, const char *target,
                      int timeout_ms, rill__ws **out, char *err, size_t err_cap);
 
 /* Queue a message (text or binary) and wake the owner; sent in order.
- * Returns 0, RILL_ECLOSED or RILL_ENOMEM. Any thread. */
+ * Returns 0, RILL_ECLOSED or RILL_ENOMEM. Any thread; from a message
+ * callback of this connection it skips the wake-up (the poll sends it). */
 int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len);
+
+/* The same, with the payload given in parts (no copy to join them). */
+typedef struct rill__ws_part {
+    const void *data;
+    size_t len;
+} rill__ws_part;
+int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
+                   size_t n);
 
 /* Owner thread: wait up to timeout_ms (-1: no limit) for any of the n
  * (at most 16) connections to have something, then read what arrived on each and call

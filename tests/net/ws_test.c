@@ -83,6 +83,30 @@ TEST(connects_and_gets_the_connection_event_then_a_list_reply) {
     test_device_stop(&f);
 }
 
+TEST(a_message_sent_in_odd_sized_parts_arrives_whole) {
+    test_device f;
+    test_device_start(&f, NULL);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    ASSERT_OK(rill__ws_connect("127.0.0.1", test_device_port(&f),
+                               "/gui_control", 2000, &ws, err, sizeof err));
+    inbox in = {0};
+    poll_until(ws, &in, 1, 0);
+    /* The mask runs across the parts: every split point must keep its
+     * phase, or the server reads garbage and sends no list. */
+    const char list[] = "{\"watcher\":[{\"cmd\":\"list\"}],\"id\":12345678901}";
+    size_t cut[] = {0, 1, 4, 9, 10, 23, sizeof list - 1};
+    rill__ws_part parts[6];
+    for (int k = 0; k < 6; k++)
+        parts[k] = (rill__ws_part){list + cut[k], cut[k + 1] - cut[k]};
+    ASSERT_OK(rill__ws_sendv(ws, false, parts, 6));
+    poll_until(ws, &in, 2, 0);
+    ASSERT_TRUE(strstr(in.text[1], "\"id\":12345678901") != NULL);
+    ASSERT_TRUE(strstr(in.text[1], "\"name\":\"counter\"") != NULL);
+    rill__ws_close(ws);
+    test_device_stop(&f);
+}
+
 TEST(native_client_receives_continuous_binary_buffers) {
     test_device f;
     test_device_start(&f, NULL);
