@@ -777,7 +777,8 @@ static const char send_usage[] =
     "pybela's send_buffer does: channel N (default 0), values of type T\n"
     "(default f, float; i int32, j uint32, c char, d double). With '-' the\n"
     "values are read from standard input, separated by spaces, commas or\n"
-    "newlines. A value the type cannot hold exactly is refused.\n\nexamples:\n"
+    "newlines. Integer types refuse fractions and values out of their range;\n"
+    "float rounds to the nearest float and refuses only overflow.\n\nexamples:\n"
     "  rill send 1 2 3.5\n"
     "  rill send --channel 1 --type i 10 20 30\n"
     "  seq 1 1024 | rill send -\n";
@@ -927,10 +928,15 @@ int cmd_send(int argc, char **argv) {
     }
     for (size_t i = 0; i < n; i++) {
         rill_value_from_double(type, vals[i], packed + i * size);
-        if (rill_value_to_double(type, packed + i * size) != vals[i]) {
-            fprintf(stderr, "rill send: value %zu (%.17g) does not fit a %s "
-                            "exactly; use --type d or f\n",
-                    i + 1, vals[i], rill_type_name(type));
+        double back = rill_value_to_double(type, packed + i * size);
+        /* Floats round to the nearest float; integers must be exact. */
+        bool ok = type == RILL_TYPE_FLOAT ? isfinite(back) || !isfinite(vals[i])
+                  : type == RILL_TYPE_DOUBLE ? true
+                                              : back == vals[i];
+        if (!ok) {
+            fprintf(stderr, "rill send: value %zu (%.17g) does not fit a %s%s\n",
+                    i + 1, vals[i], rill_type_name(type),
+                    type == RILL_TYPE_FLOAT ? "; use --type d" : "; use --type f or d");
             free(packed);
             goto out;
         }

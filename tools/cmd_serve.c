@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "demo.h"
 #include "rill/rill.h"
+#include "source.h"
 
 static const char serve_usage[] =
     "usage: rill serve [options]\n"
@@ -22,12 +23,23 @@ static const char serve_usage[] =
     "and the browser dashboard at http://HOST:PORT/.\n"
     "\n"
     "options:\n"
-    "  --source SRC       what produces the data; 'demo' (the default): a\n"
-    "                     built-in producer clocked in real time\n"
+    "  --source SRC       what produces the data (default demo):\n"
+    "                       demo          built-in variables of every kind\n"
+    "                       jack[:SERVER] a JACK client's inputs in_1..in_N\n"
+    "                       alsa[:PCM]    an ALSA capture device (default\n"
+    "                                     'default'; 'null' for none)\n"
+    "                       file:PATH     a WAV/FLAC file, in real time, looped\n"
+    "                       sine:FREQ     a sine of FREQ Hz, 0.5 full scale\n"
+    "                     an audio source exposes each input channel as a\n"
+    "                     dense float variable in1..inN, ticked per frame\n"
+    "  --play OUT         where buffers that clients send go, as sound: none,\n"
+    "                     jack[:SERVER], alsa[:PCM] or file:PATH.wav (default:\n"
+    "                     the source's device for jack and alsa, else none)\n"
     "  --host ADDR        address to bind (default 127.0.0.1; 0.0.0.0 opens\n"
     "                     it to the network: use --token then)\n"
     "  --port N           TCP port (default 5555; 0 picks a free one)\n"
-    "  --rate HZ          frames per second (default 44100)\n"
+    "  --rate HZ          frames per second (default 44100; a file has its\n"
+    "                     own, JACK the server's)\n"
     "  --block N          frames per block of the source (default 64)\n"
     "  --token T          clients must present T (?token=T or\n"
     "                     'Authorization: Bearer T'); pybela cannot, so use\n"
@@ -48,6 +60,8 @@ static const char serve_usage[] =
     "  rill serve                          # demo on ws://127.0.0.1:5555\n"
     "  rill serve --port 0 --log-dir /tmp  # any free port, logs in /tmp\n"
     "  rill serve --host 0.0.0.0 --token s3cret\n"
+    "  rill serve --source alsa:hw:0 --rate 48000 --block 128\n"
+    "  rill serve --source file:take1.wav --play file:back.wav\n"
     "\n"
     "Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; log files are finished.\n";
 
@@ -106,13 +120,14 @@ int cmd_serve(int argc, char **argv) {
         {"queue-bytes", required_argument, NULL, 'q'},
         {"allow-origin", required_argument, NULL, 'o'},
         {"web-root", required_argument, NULL, 'w'},
+        {"play", required_argument, NULL, 'Y'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     rill_server_config cfg = rill_server_config_default();
     cfg.project_name = "rill-demo";
-    const char *source = "demo";
+    const char *source = "demo", *play = NULL;
     const char *web_root = NULL;
     bool web_root_set = false;
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
@@ -131,6 +146,7 @@ int cmd_serve(int argc, char **argv) {
         case 'q': if (parse_number("--queue-bytes", optarg, 1, 1e12, &queue)) return EXIT_USAGE; break;
         case 'o': cfg.allow_origin = optarg; break;
         case 'w': web_root = optarg; web_root_set = true; break;
+        case 'Y': play = optarg; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
         default:
@@ -142,9 +158,15 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "rill serve: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    if (strcmp(source, "demo") != 0) {
-        fprintf(stderr, "rill serve: unknown source '%s' (available: demo)\n",
+    bool audio = audio_source_is_audio(source);
+    if (!audio && strcmp(source, "demo") != 0) {
+        fprintf(stderr, "rill serve: unknown source '%s' (available: demo, "
+                        "jack[:SERVER], alsa[:PCM], file:PATH, sine:FREQ)\n",
                 source);
+        return EXIT_USAGE;
+    }
+    if (!audio && play != NULL) {
+        fprintf(stderr, "rill serve: --play needs an audio --source\n");
         return EXIT_USAGE;
     }
     if (web_root_set && *web_root != '\0') {
@@ -157,10 +179,26 @@ int cmd_serve(int argc, char **argv) {
     }
     cfg.web_root = web_root_set ? web_root : default_web_root();
     cfg.port = (int)port;
-    cfg.sample_rate = rate;
     cfg.client_queue_bytes = (size_t)queue;
     cfg.on_buffer = demo_on_buffer;
     rill_set_log_callback(print_log, verbosity, NULL);
+
+    /* An audio source is opened first: its rate is the server's. */
+    audio_source *as = NULL;
+    if (audio) {
+        char err[512] = "";
+        int arc = audio_source_open(source, rate, (unsigned)block, play, &as,
+                                    err, sizeof err);
+        if (arc != 0) {
+            fprintf(stderr, "rill serve: cannot open --source %s: %s\n", source,
+                    err[0] ? err : rill_strerror(arc));
+            return EXIT_FAILED;
+        }
+        rate = audio_source_rate(as);
+        cfg.on_buffer = audio_source_on_buffer;
+        cfg.user = as;
+    }
+    cfg.sample_rate = rate;
 
     /* Signals are taken synchronously by this thread with sigwait; every
      * thread the server starts inherits the blocked mask. */
@@ -176,14 +214,17 @@ int cmd_serve(int argc, char **argv) {
     if (rc != 0) {
         fprintf(stderr, "rill serve: not started (%s; the reason is above)\n",
                 rill_strerror(rc));
+        audio_source_free(as);
         return EXIT_FAILED;
     }
     demo *d = NULL;
-    rc = demo_start(srv, rate, (unsigned)block, &d);
+    rc = as != NULL ? audio_source_start(as, srv) : demo_start(srv, rate, (unsigned)block, &d);
     if (rc != 0) {
-        fprintf(stderr, "rill serve: cannot start the demo source: %s\n",
-                rill_strerror(rc));
+        fprintf(stderr, "rill serve: cannot start the %s source: %s\n",
+                source, rill_strerror(rc));
+        audio_source_stop(as);
         rill_server_destroy(srv);
+        audio_source_free(as);
         return EXIT_FAILED;
     }
     printf("rill serve: listening on ws://%s:%d (project %s, source %s, "
@@ -201,17 +242,24 @@ int cmd_serve(int argc, char **argv) {
     else
         printf("rill serve: no dashboard (%s)\n",
                web_root_set ? "--web-root ''" : "not built: make build writes web/dist");
-    demo_describe(d, stdout);
+    if (as != NULL)
+        audio_source_describe(as, stdout);
+    else
+        demo_describe(d, stdout);
     printf("rill serve: press Ctrl-C to stop\n");
     fflush(stdout);
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
     printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    demo_stop(d);
+    if (as != NULL)
+        audio_source_stop(as);
+    else
+        demo_stop(d);
     rill_server_stats st;
     rill_server_get_stats(srv, &st);
     rill_server_destroy(srv);
+    audio_source_free(as);
     printf("rill serve: stopped; %llu buffers produced, %llu dropped on the "
            "tick thread, %llu dropped for slow clients\n",
            (unsigned long long)st.buffers_produced,

@@ -243,7 +243,11 @@ def test_send_delivers_a_buffer_the_device_program_sums(rill_server):
 
 def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
     r = rill("send", "--type", "i", "1.5", url=rill_server.url)
-    assert r.returncode == 2 and "does not fit a int32 exactly" in r.stderr
+    assert r.returncode == 2 and "does not fit a int32" in r.stderr
+    r = rill("send", "1e39", url=rill_server.url)  # beyond float's range
+    assert r.returncode == 2 and "does not fit a float; use --type d" in r.stderr
+    r = rill("send", "--type", "c", "300", url=rill_server.url)
+    assert r.returncode == 2 and "does not fit a char" in r.stderr
     r = rill("send", "1", "two", url=rill_server.url)
     assert r.returncode == 2 and "'two' is not a number" in r.stderr
     r = rill("send", "--type", "q", "1", url=rill_server.url)

@@ -1,0 +1,165 @@
+"""`rill serve --source jack|alsa|file|sine`: an audio input's channels as
+dense float variables in1..inN, ticked by the audio clock, against a real
+server process, ALSA's null device and a real JACK server (jackd -d dummy)."""
+
+import csv
+import os
+import random
+import shutil
+import subprocess
+import time
+import wave
+
+import pytest
+
+from conftest import rill_bin, stop_server
+
+
+def stream_csv(url, tmp_path, n, *names):
+    out = tmp_path / "out"
+    r = subprocess.run([rill_bin(), "stream", *names, "-n", str(n), "-o", str(out),
+                        "--format", "csv", "--url", url],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    result = {}
+    for name in names:
+        with open(out / f"{name}.csv") as f:
+            rows = list(csv.reader(f))[1:]
+        result[name] = [(int(t), float(v)) for t, v in rows]
+    return result
+
+
+def write_wav(path, rate, frames):
+    """A stereo 16-bit WAV of random samples; returns them per channel."""
+    rng = random.Random(7)
+    data = [[rng.randint(-32768, 32767) for _ in range(frames)] for _ in range(2)]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(
+            data[0][i].to_bytes(2, "little", signed=True) +
+            data[1][i].to_bytes(2, "little", signed=True) for i in range(frames)))
+    return data
+
+
+def read_float_wav(path):
+    """Frames of a 2-channel 32-bit float WAV (what the file backend writes
+    for float output), checking the header's rate and channels."""
+    import struct
+    b = path.read_bytes()
+    assert b[:4] == b"RIFF" and b[8:12] == b"WAVE"
+    pos, fmt, data = 12, None, None
+    while pos + 8 <= len(b):
+        cid, size = b[pos:pos + 4], struct.unpack_from("<I", b, pos + 4)[0]
+        body = b[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            fmt = struct.unpack_from("<HHIIHH", body)
+        elif cid == b"data":
+            data = body
+        pos += 8 + size + (size & 1)
+    tag, channels, rate, _, _, bits = fmt
+    assert (tag, channels, rate, bits) == (3, 2, 48000, 32), fmt
+    vals = struct.unpack(f"<{len(data) // 4}f", data)
+    return [vals[i:i + 2] for i in range(0, len(vals), 2)]
+
+
+def test_file_source_streams_exactly_the_files_samples(rill_serve, tmp_path):
+    path = tmp_path / "test.wav"
+    frames = 12000  # 0.25 s: the 20000 values below cross the loop point
+    data = write_wav(path, 48000, frames)
+    srv = rill_serve("--source", f"file:{path}", "--rate", "8000")
+    out = srv.process._rill_output()
+    assert "input file" in out and "48000 Hz, 2 channels" in out, out
+    got = stream_csv(srv.url, tmp_path, 20000, "in1", "in2")
+    for ch, name in enumerate(("in1", "in2")):
+        pairs = got[name]
+        assert len(pairs) == 20000
+        ticks = [t for t, _ in pairs]
+        assert ticks == list(range(ticks[0], ticks[0] + 20000)), "contiguous ticks"
+        # Tick k is frame k of the (looped) file, value for value.
+        bad = [(t, v) for t, v in pairs if v != data[ch][t % frames] / 32768.0]
+        assert not bad, f"{name}: {len(bad)} values differ, first {bad[:3]}"
+
+
+def test_sine_source_has_the_requested_frequency(rill_serve, tmp_path):
+    srv = rill_serve("--source", "sine:1000.5", "--rate", "48000")
+    pairs = stream_csv(srv.url, tmp_path, 48000, "in1")["in1"]
+    v = [x for _, x in pairs]
+    assert max(v) <= 0.5 and min(v) >= -0.5 and max(v) > 0.49
+    # Upward zero crossings, interpolated: frequency within 0.01 Hz.
+    ups = [i + v[i] / (v[i] - v[i + 1]) for i in range(len(v) - 1) if v[i] <= 0 < v[i + 1]]
+    freq = (len(ups) - 1) / (ups[-1] - ups[0]) * 48000
+    assert abs(freq - 1000.5) < 0.01, freq
+
+
+def test_bad_sources_are_refused_with_the_reason(tmp_path):
+    for spec, words in (("file:/nonexistent.wav", "/nonexistent.wav"),
+                        ("sine:30000", "half the rate"),
+                        ("alsa:nosuchpcm", "nosuchpcm"),
+                        ("bogus", "available: demo")):
+        r = subprocess.run([rill_bin(), "serve", "--port", "0", "--source", spec],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode in (1, 2), (spec, r.returncode)
+        assert words in r.stderr, (spec, r.stderr)
+
+
+def test_alsa_null_streams_silence_and_plays_client_buffers(rill_serve, tmp_path):
+    srv = rill_serve("--source", "alsa:null", "--rate", "48000", "--block", "256")
+    pairs = stream_csv(srv.url, tmp_path, 4800, "in1")["in1"]
+    assert len(pairs) == 4800 and all(v == 0 for _, v in pairs)
+    r = subprocess.run([rill_bin(), "send", "--url", srv.url, "0.1", "0.2", "0.3"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    time.sleep(0.2)
+    assert stop_server(srv) == 0
+    assert "3 client samples played, 0 dropped" in srv.process._rill_output()
+
+
+def test_file_play_writes_what_clients_send(rill_serve, tmp_path):
+    src, back = tmp_path / "in.wav", tmp_path / "back.wav"
+    write_wav(src, 48000, 4800)
+    srv = rill_serve("--source", f"file:{src}", "--play", f"file:{back}")
+    values = [round(0.001 * i, 3) for i in range(1, 501)]
+    r = subprocess.run([rill_bin(), "send", "--url", srv.url, *map(str, values)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    time.sleep(0.5)
+    assert stop_server(srv) == 0
+    frames = read_float_wav(back)
+    # The buffer plays once, on both channels, among silence.
+    played = [left for left, _ in frames if left != 0]
+    assert len(played) == 500
+    assert all(abs(p - v) < 1e-6 for p, v in zip(played, values))
+    assert all(left == right for left, right in frames)
+
+
+@pytest.fixture
+def jackd():
+    if shutil.which("jackd") is None:
+        pytest.fail("jackd is not installed (make deps installs jackd2)")
+    name = f"rille2e-{os.getpid()}"
+    log = open(f"/tmp/{name}.log", "w")
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
+                             "-r", "48000", "-p", "256"], stdout=log, stderr=log)
+    # jack_wait -w returns once the server accepts clients.
+    subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True,
+                   timeout=20)
+    yield name
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    log.close()
+
+
+def test_jack_source_ticks_with_the_jack_clock(rill_serve, tmp_path, jackd):
+    srv = rill_serve("--source", f"jack:{jackd}")
+    out = srv.process._rill_output()
+    assert "input jack" in out and "48000 Hz" in out, out
+    pairs = stream_csv(srv.url, tmp_path, 9600, "in1")["in1"]
+    ticks = [t for t, _ in pairs]
+    assert ticks == list(range(ticks[0], ticks[0] + 9600))
+    assert all(v == 0 for _, v in pairs)  # the dummy driver captures silence
