@@ -84,6 +84,11 @@ export class App {
   private ui: Record<string, HTMLElement> = {};
   private rowsBuilt = '';
   private lastBadges = 0;
+  /** Every panel shown and drawn at once (benchmarks: all on screen). */
+  private showAll = false;
+  /** Benchmark probe: the newest tick of each dense buffer received, until
+   * the frame that draws it, then its lag behind live (ms) at that moment. */
+  private probe: { pending: Float64Array; np: number; lags: Float64Array; n: number } | null = null;
 
   constructor(
     private root: HTMLElement,
@@ -142,10 +147,10 @@ export class App {
   select(t: 'vars' | number): void {
     this.tab = t;
     this.handlers.selected = t === 'vars' ? null : t;
-    this.ui.varsPanel.hidden = t !== 'vars';
+    this.ui.varsPanel.hidden = !this.showAll && t !== 'vars';
     this.ui.varsTab.classList.toggle('active', t === 'vars');
     for (const h of this.handlers.handlers.values()) {
-      h.panel.hidden = h.id !== t;
+      h.panel.hidden = !this.showAll && h.id !== t;
       h.tab.classList.toggle('active', h.id === t);
     }
   }
@@ -389,6 +394,8 @@ export class App {
       if (s.player) s.player.push([Float32Array.from(m.values)]);
     }
     this.clock.observe(s.series.lastTick, performance.now());
+    const p = this.probe;
+    if (p && !m.sparse && p.np < p.pending.length) p.pending[p.np++] = s.series.lastTick;
   }
 
   private handlerFrame(f: HandlerFrame): void {
@@ -410,11 +417,17 @@ export class App {
   private draw(): void {
     const now = performance.now();
     const live = this.clock.liveTick(now);
-    if (this.tab === 'vars') {
+    if (this.tab === 'vars' || this.showAll) {
       for (const s of this.streams.values()) {
         // Scroll with the device's clock; without an estimate, follow the data.
         const t1 = Number.isFinite(live) ? live : s.series.lastTick;
         s.chart.draw(t1, this.rate);
+      }
+      const p = this.probe;
+      if (p && p.np > 0) {
+        const drawn = performance.now();
+        for (let i = 0; i < p.np && p.n < p.lags.length; i++) p.lags[p.n++] = this.clock.lagMs(p.pending[i], drawn);
+        p.np = 0;
       }
     }
     this.handlers.draw();
@@ -534,6 +547,24 @@ export class App {
         const buf = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
         this.feed(buf.buffer);
+      },
+      /** Show and draw every panel at once (the variables and each handler tab). */
+      showAll: (on: boolean) => {
+        this.showAll = on;
+        this.select(this.tab);
+        for (const s of this.streams.values()) s.chart.resize(this.chartWidth());
+      },
+      /** Start recording, for every dense buffer, its lag behind live (ms) when
+       * the charts that show it are drawn; latencyTake() returns them. */
+      latencyProbe: (capacity = 1 << 17) => {
+        this.probe = { pending: new Float64Array(4096), np: 0, lags: new Float64Array(capacity), n: 0 };
+      },
+      latencyTake: () => {
+        const p = this.probe;
+        if (!p) return [];
+        const out = Array.from(p.lags.subarray(0, p.n));
+        p.n = 0;
+        return out;
       },
       protocolErrors: () => this.protocolErrors,
       lastError: () => this.lastError,
