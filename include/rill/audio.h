@@ -191,7 +191,10 @@ RILL_API int rill_audio_output_wait(rill_audio_output *o, int timeout_ms);
 
 /* Add a source to the mixer / remove it, running or not. Both take effect
  * at the start of the next block; remove returns only when the audio thread
- * has let go of the source, so it may be destroyed at once. Add returns
+ * has let go of the source, so it may be destroyed at once. If the audio
+ * thread does not answer for a second (the device failed; JACK dropped the
+ * client), the output is stopped (a warning is logged) and the change is
+ * made at once; the same holds for rill_audio_sine_set. Add returns
  * RILL_EBUSY if the source is already in a mixer, RILL_EFULL past
  * max_sources, RILL_EINVAL if it was made for another output; remove
  * returns RILL_ENOTFOUND if it is not in this one. */

@@ -80,6 +80,23 @@ void rill__audio_rt_enter(void);
 void rill__audio_rt_leave(void);
 bool rill__audio_in_rt(void);
 
+/* JACK orders the process callbacks of its clients (graph order within a
+ * cycle, the driver between cycles) with futexes in libjack, which
+ * ThreadSanitizer cannot see: to it, one client writing a port buffer and
+ * the next reading it look like a race. Under TSan every JACK process
+ * callback of this process acquires one sync object on entry and releases
+ * it on exit, which states that ordering; elsewhere these are no-ops. */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+extern char rill__jack_tsan_sync;
+#define RILL__JACK_CALLBACK_ENTER() __tsan_acquire(&rill__jack_tsan_sync)
+#define RILL__JACK_CALLBACK_LEAVE() __tsan_release(&rill__jack_tsan_sync)
+#else
+#define RILL__JACK_CALLBACK_ENTER() ((void)0)
+#define RILL__JACK_CALLBACK_LEAVE() ((void)0)
+#endif
+
 /* Sleep for `ns` nanoseconds (not on the audio thread's rill path). */
 void rill__audio_sleep_ns(uint64_t ns);
 

@@ -26,11 +26,16 @@ typedef struct jackdev {
     float *inter; /* input: interleaved block */
 } jackdev;
 
+#if defined(__SANITIZE_THREAD__)
+char rill__jack_tsan_sync;
+#endif
+
 static void jack_quiet(const char *msg) { rill__log_debug("jack: %s", msg); }
 
 static int process(jack_nframes_t nframes, void *arg) {
     rill__audio_dev *d = arg;
     jackdev *u = d->impl;
+    RILL__JACK_CALLBACK_ENTER();
     rill__audio_rt_enter();
     uint64_t time = jack_last_frame_time(u->client);
     uint32_t ch = d->channels;
@@ -55,6 +60,7 @@ static int process(jack_nframes_t nframes, void *arg) {
         done += n;
     }
     rill__audio_rt_leave();
+    RILL__JACK_CALLBACK_LEAVE();
     return 0;
 }
 

@@ -64,16 +64,36 @@ void rill__mixer_apply_pending(rill_audio_output *o) {
         apply(o, &c);
 }
 
+/* The audio thread stopped answering (device gone, JACK dropped a client
+ * that was too slow, a stall of a second): stop the output, which joins or
+ * deactivates it, and become the consumer. Caller holds o->ctl. */
+static void stop_dead(rill_audio_output *o) {
+    atomic_store(&o->draining, false);
+    o->dev.be->stop(&o->dev);
+    o->running = false;
+    if (!atomic_load(&o->dev.done))
+        rill__log_warn("audio: %s: output '%s': the audio thread stopped "
+                       "answering; output stopped", o->dev.be->name,
+                       o->dev.device ? o->dev.device : "default");
+    rill__mixer_apply_pending(o);
+}
+
 void rill__mixer_post(rill_audio_output *o, const rill__mix_cmd *cmd) {
+    /* The queue holds two commands per source plus some, so it is full
+     * only if the audio thread has stalled: wait for it rather than lose a
+     * command, but not for ever. */
+    uint64_t give_up = rill_clock_now_ns() + 1000000000u;
+    while (o->running && rill_queue_post(o->cmds, cmd, sizeof *cmd) != 0) {
+        if (atomic_load(&o->dev.failed) || atomic_load(&o->dev.done) ||
+            rill_clock_now_ns() > give_up)
+            stop_dead(o);
+        else
+            rill__audio_sleep_ns(o->poll_ns);
+    }
     if (!o->running) {
         rill__mixer_apply_pending(o);
         apply(o, cmd);
-        return;
     }
-    /* The queue holds two commands per source, so it is full only if the
-     * audio thread has stalled; wait for it rather than lose a command. */
-    while (rill_queue_post(o->cmds, cmd, sizeof *cmd) != 0)
-        rill__audio_sleep_ns(o->poll_ns);
 }
 
 /* On close: every attached source leaves the (stopped) mixer, and every
@@ -123,30 +143,19 @@ int rill_audio_output_remove(rill_audio_output *o, rill_audio_source *s) {
     o->n_attached--;
     rill__mixer_post(o, &c);
     /* Wait for the audio thread to let go. Holding ctl keeps stop from
-     * racing us; if the device died, the thread may never come back, so
-     * give up on it after a second (and take over as consumer once the
-     * user stops the output). */
+     * racing us; if the device died, the thread may never come back. */
     uint64_t give_up = rill_clock_now_ns() + 1000000000u;
     while (atomic_load_explicit(&s->in_mixer, memory_order_acquire)) {
-        /* A file/dummy stream that reached max_frames has ended its thread:
-         * stop (join) it and finish the job here. */
-        bool ended = atomic_load(&o->dev.done);
-        if (!o->running || ended || atomic_load(&o->dev.failed) ||
-            rill_clock_now_ns() > give_up) {
-            if (o->running && ended) {
-                atomic_store(&o->draining, false);
-                o->dev.be->stop(&o->dev);
-                o->running = false;
-            } else if (o->running) {
-                atomic_store(&o->draining, false);
-                o->dev.be->stop(&o->dev);
-                o->running = false;
-                rill__log_warn("audio: %s: output '%s': the audio thread did "
-                               "not answer; output stopped",
-                               o->dev.be->name,
-                               o->dev.device ? o->dev.device : "default");
-            }
+        /* A file/dummy stream that reached max_frames has ended its thread;
+         * a failed device or a second without an answer: stop (join) it
+         * and finish the job here. */
+        if (!o->running) {
             rill__mixer_apply_pending(o);
+            break;
+        }
+        if (atomic_load(&o->dev.done) || atomic_load(&o->dev.failed) ||
+            rill_clock_now_ns() > give_up) {
+            stop_dead(o);
             break;
         }
         rill__audio_sleep_ns(o->poll_ns);

@@ -52,6 +52,7 @@ static void pd_quiet(const char *msg) { rill__log_debug("jack: %s", msg); }
 static int pd_process(jack_nframes_t nframes, void *arg) {
     rill_audio_source *s = arg;
     struct rill__pd *p = s->pd;
+    RILL__JACK_CALLBACK_ENTER();
     rill__audio_rt_enter();
     uint32_t ch = s->channels;
     size_t done = 0;
@@ -67,6 +68,7 @@ static int pd_process(jack_nframes_t nframes, void *arg) {
         done += n;
     }
     rill__audio_rt_leave();
+    RILL__JACK_CALLBACK_LEAVE();
     return 0;
 }
 

@@ -81,7 +81,7 @@ static void stop_all(void) {
 }
 
 pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
-                     unsigned loopback) {
+                     unsigned loopback, bool sync) {
     static int serial;
     static bool registered;
     if (!registered) {
@@ -95,7 +95,11 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
     snprintf(l, sizeof l, "%u", loopback);
     snprintf(logpath, sizeof logpath, "/tmp/%s.log", name);
     char *argv[] = {"jackd", "--no-realtime", "-n", name, "-L", l, "-d", "dummy",
-                    "-r", r, "-p", p, NULL};
+                    "-r", r, "-p", p, NULL, NULL};
+    if (sync) { /* insert -S after --no-realtime */
+        memmove(&argv[3], &argv[2], 11 * sizeof argv[0]);
+        argv[2] = "-S";
+    }
     /* fork + exec rather than posix_spawn, so the child can ask to be
      * killed when this process dies, however it dies (a failed assertion
      * exits, ctest may kill a timed-out test): no server outlives its

@@ -24,11 +24,13 @@ double au_measure_freq(const float *x, size_t n, size_t stride, double rate);
  * call; copy it). */
 void au_tmp_path(char *buf, size_t cap, const char *tag);
 
-/* Starts `jackd --no-realtime -n <name> -L <loopback> -d dummy -r <rate>
- * -p <period>` with a unique name and waits until a client can connect.
- * Returns its pid; the name is written to `name`. */
+/* Starts `jackd --no-realtime [-S] -n <name> -L <loopback> -d dummy -r
+ * <rate> -p <period>` with a unique name and waits until a client can
+ * connect. `sync` (-S) makes the server wait for every client before the
+ * next cycle, so callbacks of two cycles never overlap even when slowed
+ * down (ThreadSanitizer). Returns its pid; the name goes to `name`. */
 pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
-                     unsigned loopback);
+                     unsigned loopback, bool sync);
 void au_jackd_stop(pid_t pid);
 
 #endif

@@ -35,7 +35,7 @@ static void capture_fn(rill_audio_input *in, const void *data, size_t frames,
 TEST(osc_440_patch_plays_at_440_hz) {
     const double RATE = 48000;
     char server[64];
-    pid_t jackd = au_jackd_start(server, sizeof server, (unsigned)RATE, 256, 0);
+    pid_t jackd = au_jackd_start(server, sizeof server, (unsigned)RATE, 256, 0, false);
     rill_audio_config oc = rill_audio_config_default();
     oc.backend = "jack";
     oc.device = server;

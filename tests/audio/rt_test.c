@@ -187,7 +187,7 @@ TEST(no_allocation_or_lock_on_the_audio_thread) {
     atomic_store(&rt_locks, 0);
 
     char server[64], path[128];
-    pid_t jackd = au_jackd_start(server, sizeof server, 48000, 64, 0);
+    pid_t jackd = au_jackd_start(server, sizeof server, 48000, 64, 0, true);
     au_tmp_path(path, sizeof path, "rt.wav");
     const char *backends[] = {"dummy", "file", "alsa", "jack"};
     rill_audio_output *out[4];
