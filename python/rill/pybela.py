@@ -477,6 +477,12 @@ class Streamer(Watcher):
     def _prepare(self, variables, saving_enabled, saving_filename, saving_dir,
                  on_buffer_callback, on_block_callback, callback_args):
         self._require()
+        if self._sched:
+            # pybela's schedule_streaming returned only after its streams
+            # ended; rill's returns at once, so a notebook's next streaming
+            # call waits for them here rather than cancelling them.
+            log.info("rill: waiting for the scheduled streams to end first")
+            self.wait_for_schedule()
         if self.is_streaming():
             log.warning("rill: stopping the previous streaming session")
             self.stop_streaming()
