@@ -80,6 +80,31 @@ static void stop_all(void) {
             au_jackd_stop(running[i]);
 }
 
+/* jackd2 keeps its servers in /dev/shm/jack-shm-registry (8 entries of a
+ * pid and a name, after a 24-byte header). It reclaims a dead server's
+ * entry only when a server of the same name starts, so every server that
+ * died without cleaning up (killed, or its test aborted) keeps an entry
+ * for good, and after eight of them no server starts at all ("Too many
+ * servers already active"). Before starting one, clear the entries whose
+ * process no longer exists, as jackd itself would for a same-name one. */
+static void reclaim_dead_servers(void) {
+    int fd = open("/dev/shm/jack-shm-registry", O_RDWR);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 8; i++) {
+        off_t off = 24 + (off_t)i * 260;
+        int32_t pid;
+        if (pread(fd, &pid, sizeof pid, off) != (ssize_t)sizeof pid)
+            break;
+        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+            static const char zero[260];
+            if (pwrite(fd, zero, sizeof zero, off) != (ssize_t)sizeof zero)
+                break;
+        }
+    }
+    close(fd);
+}
+
 pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
                      unsigned loopback, bool sync) {
     static int serial;
@@ -88,6 +113,7 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
         atexit(stop_all);
         registered = true;
     }
+    reclaim_dead_servers();
     snprintf(name, cap, "rilltest-%d-%d", (int)getpid(), serial++);
     char r[16], p[16], l[16], logpath[128];
     snprintf(r, sizeof r, "%u", rate);
