@@ -31,6 +31,7 @@ Differences from audiostream, all fixes of its documented defects:
 import ctypes
 import logging
 import math
+import os
 import threading
 import time
 import traceback
@@ -69,7 +70,7 @@ def _backend_device(source, backend, device):
     if backend is None and source and source != "default":
         head, _, rest = source.partition(":")
         if head in backend_names():
-            return head, (rest or None)
+            return head, (rest or device)
     if device is None and source and source != "default":
         device = source
     return backend, device
@@ -86,6 +87,12 @@ def _config(rate, channels, encoding, buffersize, backend, device, options):
         keep.append(b)
         return b
 
+    # $RILL_AUDIO_BACKEND / $RILL_AUDIO_DEVICE choose for code that names
+    # neither (audiostream's own examples), e.g. dummy or file on a server.
+    if backend is None:
+        backend = os.environ.get("RILL_AUDIO_BACKEND") or None
+        if device is None:
+            device = os.environ.get("RILL_AUDIO_DEVICE") or None
     cfg.backend = s(backend)
     cfg.device = s(device)
     if rate:
@@ -293,6 +300,8 @@ class AudioSample(_Source):
         whole frames). Blocks while the ring is full and playing (at most
         `timeout` seconds if given, then RillTimeoutError)."""
         src = self._need()
+        if isinstance(chunk, str):  # audiostream's Python 2 examples write str
+            chunk = chunk.encode("latin-1")
         mv = memoryview(chunk).cast("B")
         n = len(mv)
         if n == 0:
