@@ -5,6 +5,9 @@
 #   - the end-to-end suite (tests/e2e, pytest with Debian's python3)
 #     against that build's own `rill` binary, so a sanitizer build runs the
 #     real server under its sanitizer. Set RILL_NO_E2E=1 to skip it;
+#   - the Python package's suite (python/tests, pytest with Debian's
+#     python3) on that build's librill.so and `rill serve`. Set
+#     RILL_NO_PYTHON=1 to skip it;
 #   - the dashboard's unit tests (web/, Vitest) and its browser tests
 #     (tests/web, node:test driving headless Chromium against that build's
 #     `rill serve`). Set RILL_NO_WEB=1 to skip them.
@@ -43,6 +46,35 @@ if [ "${RILL_NO_E2E:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)
     if [ -z "$last" ]; then
         echo "test.sh: pytest printed no summary"
+        f=1
+    fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0} + ${e:-0}))
+fi
+
+# A librill.so built with ASan or TSan cannot be loaded into an
+# uninstrumented python3 (its runtime must come first): skip it there.
+sanitized=0
+if grep -qE '^RILL_(ASAN|TSAN):BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    sanitized=1
+fi
+if [ "${RILL_NO_PYTHON:-0}" != 1 ] && [ "$sanitized" = 1 ]; then
+    echo
+    echo "== Python package (python/tests): skipped, $build is a sanitizer build =="
+elif [ "${RILL_NO_PYTHON:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
+    # The Python package (python/rill, ctypes on this build's librill.so)
+    # against this build's `rill serve`. Set RILL_NO_PYTHON=1 to skip it.
+    echo
+    echo "== Python package (python/tests) against $build =="
+    abs=$(cd "$build" && pwd)
+    RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
+        "$python" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$log"
+    last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | tail -n 1)
+    p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+    f=$(echo "$last" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
+    e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)
+    if [ -z "$last" ]; then
+        echo "test.sh: pytest printed no summary for python/tests"
         f=1
     fi
     passed=$((passed + ${p:-0}))

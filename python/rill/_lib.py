@@ -206,12 +206,14 @@ BLOCK_FN = ctypes.CFUNCTYPE(None, P(ClientBlock), c_void_p)
 MONITOR_FN = ctypes.CFUNCTYPE(None, c_char_p, c_u64, c_double, c_void_p)
 ERROR_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 DONE_FN = ctypes.CFUNCTYPE(None, c_int, c_void_p)
+TEXT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_size, c_void_p)
 
 
 class ClientConfig(ctypes.Structure):
     _fields_ = [("url", c_char_p), ("token", c_char_p), ("timeout_ms", c_int),
                 ("mode", c_int), ("on_buffer", BUFFER_FN), ("on_block", BLOCK_FN),
                 ("on_monitor", MONITOR_FN), ("on_error", ERROR_FN),
+                ("on_text", TEXT_FN),
                 ("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)]
 
 
