@@ -19,6 +19,14 @@
  *   9 inbox    double dense   the sum of the values of the last buffer a
  *                             client sent to the device (pybela's
  *                             send_buffer), 0 before the first
+ *  10 mic0     float  dense   a two-microphone pair (0.2 m apart) hearing
+ *  11 mic1     float  dense   band-limited noise (200 Hz - 3 kHz) from a
+ *                             source that circles it once every 20 s: mic1
+ *                             is mic0 delayed by 0.2 m cos(angle) / 343 m/s
+ *                             (negative: ahead), a fractional delay by
+ *                             linear interpolation. The server's audio
+ *                             description (rill_server_set_audio) names
+ *                             them as the input channels.
  */
 #include <math.h>
 #include <pthread.h>
@@ -30,7 +38,7 @@
 #include "demo.h"
 
 enum { V_FRAME, V_FRAME_D, V_SINE, V_NOISE, V_CHIRP, V_EVENTS, V_LEVEL,
-       V_GAIN, V_FLAGS, V_INBOX, N_VARS };
+       V_GAIN, V_FLAGS, V_INBOX, V_MIC0, V_MIC1, N_VARS };
 
 static const struct {
     const char *name;
@@ -50,7 +58,19 @@ static const struct {
     {"flags", RILL_TYPE_UINT32, RILL_TS_DENSE, "0 (bits for setMask)"},
     {"inbox", RILL_TYPE_DOUBLE, RILL_TS_DENSE,
      "sum of the last buffer a client sent"},
+    {"mic0", RILL_TYPE_FLOAT, RILL_TS_DENSE,
+     "microphone 0: noise from a source circling the pair"},
+    {"mic1", RILL_TYPE_FLOAT, RILL_TS_DENSE,
+     "microphone 1: mic0 delayed by 0.2 m cos(angle) / c"},
 };
+
+/* The microphone pair: spacing, speed of sound, one turn of the source,
+ * the audio buffer the description announces. */
+#define DEMO_MIC_SPACING_M 0.2
+#define DEMO_SOUND_SPEED 343.0
+#define DEMO_TURN_S 20.0
+#define DEMO_AUDIO_FRAMES 1024u
+#define DEMO_HIST 1024u /* source history, a power of two */
 
 /* Client buffers arrive on the network thread; the demo thread reads the
  * sum once per frame. One demo per process, so a static suffices. */
@@ -77,7 +97,20 @@ struct demo {
     unsigned block;
     pthread_t thread;
     atomic_bool stop;
+    float hist[DEMO_HIST]; /* the source signal, for the delayed copies */
 };
+
+/* The source as heard at time `frame - delay` (delay in frames, >= 0, <
+ * DEMO_HIST - 1), by linear interpolation in the history. */
+static float demo_delayed(const demo *d, uint64_t frame, double delay) {
+    double pos = (double)frame - delay;
+    double base = floor(pos);
+    double frac = pos - base;
+    uint64_t i = (uint64_t)base;
+    float a = d->hist[i & (DEMO_HIST - 1)];
+    float b = d->hist[(i + 1) & (DEMO_HIST - 1)];
+    return (float)((1.0 - frac) * a + frac * b);
+}
 
 static void *demo_main(void *arg) {
     demo *d = arg;
@@ -85,8 +118,16 @@ static void *demo_main(void *arg) {
     const double sweep_s = 10.0, f0 = 20.0, f1 = 20000.0;
     const double k = log(f1 / f0) / sweep_s;
     uint64_t rng = 0x853c49e6748fea9bULL;
+    uint64_t src_rng = 0x9e3779b97f4a7c15ULL;
     uint64_t frame = 0;
     double sine_phase = 0.0, sum_sq = 0.0;
+    /* Band-pass noise: a one-pole low-pass at 3 kHz minus one at 200 Hz. */
+    const double lp_hi = 1.0 - exp(-two_pi * 3000.0 / d->rate);
+    const double lp_lo = 1.0 - exp(-two_pi * 200.0 / d->rate);
+    double y_hi = 0.0, y_lo = 0.0;
+    double max_delay = DEMO_MIC_SPACING_M / DEMO_SOUND_SPEED * d->rate;
+    if (max_delay > DEMO_HIST / 2 - 2)
+        max_delay = DEMO_HIST / 2 - 2;
     uint64_t period_ns = (uint64_t)((double)d->block * 1e9 / d->rate);
     uint64_t deadline = rill_clock_now_ns();
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
@@ -121,6 +162,26 @@ static void *demo_main(void *arg) {
             double inbox;
             memcpy(&inbox, &bits, sizeof inbox);
             rill_var_set_double(d->v[V_INBOX], inbox);
+            /* The source: its own xorshift stream (noise keeps its own). */
+            src_rng ^= src_rng >> 12;
+            src_rng ^= src_rng << 25;
+            src_rng ^= src_rng >> 27;
+            double w = (double)((src_rng * 0x2545F4914F6CDD1DULL) >> 11) /
+                           9007199254740992.0 - 0.5;
+            y_hi += lp_hi * (w - y_hi);
+            y_lo += lp_lo * (w - y_lo);
+            d->hist[frame & (DEMO_HIST - 1)] = (float)(4.0 * (y_hi - y_lo));
+            double angle = two_pi * fmod((double)frame / d->rate, DEMO_TURN_S) /
+                           DEMO_TURN_S;
+            double rel = max_delay * cos(angle); /* mic1 behind mic0 */
+            rill_var_set_float(d->v[V_MIC0],
+                               frame > 2 * DEMO_HIST
+                                   ? demo_delayed(d, frame, max_delay)
+                                   : 0.0f);
+            rill_var_set_float(d->v[V_MIC1],
+                               frame > 2 * DEMO_HIST
+                                   ? demo_delayed(d, frame, max_delay + rel)
+                                   : 0.0f);
         }
         deadline += period_ns;
         rill_clock_sleep_until_ns(deadline);
@@ -142,6 +203,19 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
             free(d);
             return RILL_EINVAL;
         }
+    }
+    static const char *const mics[] = {"mic0", "mic1"};
+    rill_server_audio audio = {
+        .rate = rate,
+        .buffer_frames = DEMO_AUDIO_FRAMES,
+        .volume = 100,
+        .channels = 2,
+        .variables = mics,
+    };
+    int rc = rill_server_set_audio(srv, &audio);
+    if (rc != 0) {
+        free(d);
+        return rc;
     }
     atomic_init(&d->stop, false);
     if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {

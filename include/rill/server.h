@@ -86,6 +86,33 @@ RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
 /* The last tick passed to rill_server_tick. Any thread. */
 RILL_API uint64_t rill_server_now(const rill_server *srv);
 
+/* ---- Audio description and the dashboard ---------------------------------
+ *
+ * A device program says which of its variables are its audio input
+ * channels, so that host programs (include/rill/dash.h) and the dashboard
+ * know the configuration (EasyDSP's rate, channels, buffer_frames, volume)
+ * and which variables to stream as frames x channels. */
+typedef struct rill_server_audio {
+    double rate;              /* frames per second, > 0 */
+    uint32_t buffer_frames;   /* frames per audio buffer, 1 ... 65536 */
+    double volume;            /* capture volume 0 ... 100; negative: none */
+    size_t channels;          /* entries in `variables`, 1 ... 64 */
+    const char *const *variables; /* the channels' variables, in order: each
+                                     an existing dense float variable */
+} rill_server_audio;
+
+#define RILL_SERVER_AUDIO_MAX_CHANNELS 64
+
+/* Describe the device's audio input, or with NULL say it has none. Any
+ * user thread, before or after clients connect; the server copies
+ * everything. Native clients see it in every list reply ("audio") and are
+ * told of each change ({"event":"audio",...}, docs/PROTOCOL.md) within
+ * about 20 ms. Returns 0, RILL_EINVAL (a field out of range, or a name that
+ * is not a dense float variable of this server; the log says which) or
+ * RILL_ENOMEM. */
+RILL_API int rill_server_set_audio(rill_server *srv,
+                                   const rill_server_audio *audio);
+
 /* Counters, for tests, benchmarks and the CLI. Any thread. */
 typedef struct rill_server_stats {
     uint64_t buffers_produced;   /* stream buffers completed on the tick thread */

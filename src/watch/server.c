@@ -32,6 +32,7 @@
 #include "command.h"
 #include "core/internal.h"
 #include "device.h"
+#include "json_out.h"
 #include "logfile.h"
 #include "logwriter.h"
 #include "native.h"
@@ -100,6 +101,13 @@ struct rill__conn {
     size_t rx_len, rx_cap;
     bool rx_too_big;
 
+    /* Dashboard relay: a page subscribed with {"rill":"dash"}; handlers
+     * this connection created as a program; handler data dropped for this
+     * page since its last notice. */
+    bool dash_page;
+    uint32_t dash_handlers;
+    uint32_t dash_unannounced;
+
     /* Native subscriptions, indexed by variable id (max_vars each). */
     rill__stream **sub_buf;
     rill__stream **sub_mon;
@@ -141,6 +149,19 @@ struct rill_server {
     atomic_ullong client_drops;
     atomic_ullong n_clients;
     atomic_ullong commands_rejected;
+
+    /* Dashboard handlers, in creation order (network thread). */
+    struct dash_handler *dash;
+    size_t n_dash, dash_cap;
+    uint32_t next_dash_id;
+
+    /* The audio description (rill_server_set_audio): its JSON object, or
+     * NULL, written by user threads under audio_lock; audio_gen counts the
+     * changes, audio_sent_gen (network thread) the one announced last. */
+    pthread_mutex_t audio_lock;
+    char *audio_json;
+    uint64_t audio_gen;
+    uint64_t audio_sent_gen;
 };
 
 static size_t conn_limit(const rill__conn *c) {
@@ -625,6 +646,8 @@ static void announce_compat_drops(rill_server *srv) {
     }
 }
 
+static void announce_audio(rill_server *srv);
+
 /* Everything the tick thread and the log writer left for this thread. Runs
  * when the waker says the rings hold something, and on a slow timer. */
 static void drain_now(rill_server *srv) {
@@ -634,6 +657,7 @@ static void drain_now(rill_server *srv) {
     drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
     handle_log_events(srv);
     announce_compat_drops(srv);
+    announce_audio(srv);
     /* Released streams: records they emitted before the release was
      * acknowledged were in the ring ahead of it, drained just above. */
     for (size_t i = 0; i < srv->n_released; i++) {
@@ -694,6 +718,51 @@ static void *waker_main(void *arg) {
 
 /* ---- Control messages ------------------------------------------------------ */
 
+/* Native list replies carry the audio description as "audio", the first
+ * key of "watcher" (keys stay sorted). Compatibility clients never see it. */
+static char *add_audio_to_list(rill_server *srv, char *text, size_t *len) {
+    static const char key[] = "\"watcher\":{";
+    char *at = strstr(text, key);
+    pthread_mutex_lock(&srv->audio_lock);
+    size_t alen = srv->audio_json ? strlen(srv->audio_json) : 0;
+    char *out = NULL;
+    if (at != NULL && alen != 0 &&
+        (out = rill__malloc(*len + alen + sizeof "\"audio\":,")) != NULL) {
+        size_t head = (size_t)(at - text) + sizeof key - 1;
+        int n = snprintf(out, *len + alen + sizeof "\"audio\":,",
+                         "%.*s\"audio\":%s,%s", (int)head, text,
+                         srv->audio_json, text + head);
+        *len = (size_t)n;
+    }
+    pthread_mutex_unlock(&srv->audio_lock);
+    if (out == NULL)
+        return text;
+    rill__free(text);
+    return out;
+}
+
+/* Tell every native client about a new audio description. */
+static void announce_audio(rill_server *srv) {
+    pthread_mutex_lock(&srv->audio_lock);
+    if (srv->audio_gen == srv->audio_sent_gen) {
+        pthread_mutex_unlock(&srv->audio_lock);
+        return;
+    }
+    srv->audio_sent_gen = srv->audio_gen;
+    const char *a = srv->audio_json ? srv->audio_json : "null";
+    size_t cap = strlen(a) + 40;
+    char *text = rill__malloc(cap);
+    int n = text ? snprintf(text, cap, "{\"audio\":%s,\"event\":\"audio\"}", a)
+                 : 0;
+    pthread_mutex_unlock(&srv->audio_lock);
+    if (text == NULL)
+        return;
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->path == PATH_CONTROL && c->native)
+            conn_send_text(c, text, (size_t)n);
+    rill__free(text);
+}
+
 static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
     size_t n = n_vars(srv);
     rill__var_snapshot *snap = rill__calloc(n ? n : 1, sizeof *snap);
@@ -723,8 +792,11 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
     size_t len = 0;
     if (rill__cmd_list_reply(srv->cfg.sample_rate,
                              rill_server_now(srv), snap, n, id, &text,
-                             &len) == 0)
+                             &len) == 0) {
+        if (c->native)
+            text = add_audio_to_list(srv, text, &len);
         conn_send_owned(c, text, len);
+    }
     rill__free(snap);
 }
 
@@ -1031,12 +1103,17 @@ static void go_native(rill_server *srv, rill__conn *c) {
     conn_send_text(c, text, (size_t)len);
 }
 
+static bool dash_message(rill_server *srv, rill__conn *c, const char *text,
+                         size_t len);
+
 static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
                             size_t len) {
     if (is_hello(text, len)) {
         go_native(srv, c);
         return;
     }
+    if (dash_message(srv, c, text, len))
+        return;
     rill__cmd_msg *msg = NULL;
     if (rill__cmd_parse(text, len, &msg) != 0) {
         send_error_text(c, NULL, NULL, "out of memory parsing a message");
@@ -1088,6 +1165,437 @@ static void on_client_buffer(rill_server *srv, rill__conn *c,
     rill__wire_get_values(srv->values_scratch, b.type, b.values, b.count);
     srv->cfg.on_buffer(srv, b.id, b.type, srv->values_scratch, b.count,
                        srv->cfg.user);
+}
+
+/* ---- Dashboard relay ---------------------------------------------------------- */
+
+/* Pages subscribe with {"rill":"dash"}; programs (native clients) create
+ * handlers and send them data (docs/HANDLERS.md). A program's handler ids
+ * are its own; the server gives each handler a server-wide id, rewrites
+ * every message with it and relays it to every subscribed page. Creation
+ * and removal always reach a page (like a stream's end); data goes through
+ * the page's bounded queue and is dropped, counted and announced when it is
+ * full, so a slow page never holds up a program or the other pages. */
+
+#define RILL__DASH_MAX_HANDLERS 1024
+#define RILL__DASH_MAX_TYPE 64
+#define RILL__DASH_MAX_NAME 256
+#define RILL__DASH_FRAME_HEADER 32
+#define RILL__DASH_KIND 16
+
+typedef struct dash_handler {
+    uint32_t id;       /* server-wide, what pages see */
+    uint32_t local;    /* the program's own id */
+    rill__conn *owner;
+    rill__msg *create; /* the latest handler event, rewritten */
+} dash_handler;
+
+static dash_handler *dash_find(rill_server *srv, const rill__conn *owner,
+                               uint32_t local) {
+    for (size_t i = 0; i < srv->n_dash; i++)
+        if (srv->dash[i].owner == owner && srv->dash[i].local == local)
+            return &srv->dash[i];
+    return NULL;
+}
+
+static void dash_forget(rill_server *srv, dash_handler *h) {
+    msg_unref(h->create);
+    h->owner->dash_handlers--;
+    size_t i = (size_t)(h - srv->dash);
+    memmove(&srv->dash[i], &srv->dash[i + 1],
+            (srv->n_dash - i - 1) * sizeof *srv->dash);
+    srv->n_dash--;
+}
+
+/* {"error":{"event":E,"handler":ID,"message":M}} to the program. */
+static void dash_error(rill__conn *c, const char *event, int64_t local,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+typedef struct dash_err_ctx {
+    const char *event;
+    int64_t local;
+    const char *message;
+} dash_err_ctx;
+
+static void build_dash_error(rill__jw *w, const void *ctx) {
+    const dash_err_ctx *e = ctx;
+    rill__jw_lit(w, "{\"error\":{\"event\":");
+    rill__jw_string(w, e->event);
+    if (e->local >= 0) {
+        rill__jw_lit(w, ",\"handler\":");
+        rill__jw_i64(w, e->local);
+    }
+    rill__jw_lit(w, ",\"message\":");
+    rill__jw_string(w, e->message);
+    rill__jw_lit(w, "}}");
+}
+
+static void dash_error(rill__conn *c, const char *event, int64_t local,
+                       const char *fmt, ...) {
+    char message[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    rill__log_warn("%s: %s", c->peer, message);
+    dash_err_ctx e = {event, local, message};
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_render(build_dash_error, &e, &text, &len) == 0)
+        conn_send_owned(c, text, len);
+}
+
+/* One message to one page. Data (`droppable`) needs room in the page's
+ * queue, and a notice of earlier drops goes just before it; creation and
+ * removal always go, up to the limit past which a page that reads nothing
+ * is disconnected (as for control replies). */
+static void page_send(rill_server *srv, rill__conn *c, rill__msg *m,
+                      bool droppable) {
+    if (c->closing)
+        return;
+    if (droppable) {
+        if (!conn_has_room(c, m->len)) {
+            c->drops++;
+            c->dash_unannounced++;
+            atomic_fetch_add(&srv->client_drops, 1);
+            return;
+        }
+        if (c->dash_unannounced != 0) {
+            char text[160];
+            int n = snprintf(text, sizeof text,
+                             "{\"event\":\"dropped\",\"buffers\":%u,"
+                             "\"path\":\"dash\",\"total\":%llu}",
+                             c->dash_unannounced, (unsigned long long)c->drops);
+            conn_send_text(c, text, (size_t)n);
+            c->dash_unannounced = 0;
+        }
+    } else if (c->q_bytes + m->len > conn_limit(c) * 2 + (1u << 20)) {
+        rill__log_warn("closing %s: it does not read its messages", c->peer);
+        c->closing = true;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    conn_push(c, m);
+}
+
+static void dash_broadcast(rill_server *srv, rill__msg *m, bool droppable) {
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->dash_page)
+            page_send(srv, c, m, droppable);
+}
+
+/* jansson's text as a message (jansson allocates with malloc). */
+static rill__msg *dash_msg_json(json_t *obj) {
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL)
+        return NULL;
+    rill__msg *m = msg_text(text, strlen(text));
+    free(text);
+    return m;
+}
+
+static void dash_broadcast_remove(rill_server *srv, uint32_t id) {
+    char text[64];
+    int n = snprintf(text, sizeof text,
+                     "{\"event\":\"handler-remove\",\"id\":%u}", id);
+    rill__msg *m = msg_text(text, (size_t)n);
+    if (m == NULL)
+        return;
+    dash_broadcast(srv, m, false);
+    msg_unref(m);
+}
+
+/* {"rill":"dash","version":1} from a page. */
+static void dash_subscribe(rill_server *srv, rill__conn *c, json_t *root) {
+    json_t *jid = json_object_get(root, "id");
+    rill__cmd_id id = {RILL__ID_NONE, 0, NULL};
+    if (json_is_string(jid))
+        id = (rill__cmd_id){RILL__ID_STRING, 0, json_string_value(jid)};
+    else if (json_is_integer(jid))
+        id = (rill__cmd_id){RILL__ID_INT, json_integer_value(jid), NULL};
+    json_t *ver = json_object_get(root, "version");
+    const char *why = NULL;
+    if (!c->native)
+        why = "dash: send {\"rill\":\"hello\",\"version\":1} first; the "
+              "dashboard relay is for native connections";
+    else if (ver != NULL && !(json_is_integer(ver) && json_integer_value(ver) == 1))
+        why = "dash: this server speaks dashboard version 1 only";
+    if (why != NULL) {
+        rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
+                             .var_index = RILL__CMD_NONE,
+                             .message = why,
+                             .id = id};
+        send_error(c, &e);
+        return;
+    }
+    static const char reply[] = "{\"rill\":\"dash\",\"version\":1}";
+    conn_send_text(c, reply, sizeof reply - 1);
+    if (c->dash_page)
+        return; /* subscribed already: it has every handler */
+    c->dash_page = true;
+    for (size_t i = 0; i < srv->n_dash; i++)
+        page_send(srv, c, srv->dash[i].create, false);
+}
+
+/* The handler's id as the program sent it: an integer 1 ... 2^32 - 1. */
+static int64_t dash_local_id(rill__conn *c, const char *event, json_t *root) {
+    json_t *jid = json_object_get(root, "id");
+    if (!json_is_integer(jid) || json_integer_value(jid) < 1 ||
+        json_integer_value(jid) > (json_int_t)UINT32_MAX) {
+        dash_error(c, event, -1,
+                   "%s: \"id\" must be an integer from 1 to 4294967295 (the "
+                   "program's own number for the handler); ignored",
+                   event);
+        return -1;
+    }
+    return (int64_t)json_integer_value(jid);
+}
+
+static void dash_create(rill_server *srv, rill__conn *c, json_t *root,
+                        int64_t local) {
+    static const char ev[] = "handler";
+    json_t *type = json_object_get(root, "type");
+    json_t *name = json_object_get(root, "name");
+    json_t *params = json_object_get(root, "parameters");
+    if (!json_is_string(type) || json_string_length(type) == 0 ||
+        json_string_length(type) > RILL__DASH_MAX_TYPE) {
+        dash_error(c, ev, local,
+                   "handler %lld: \"type\" must be a string of 1 to %d "
+                   "bytes (line, area, bar, scatter, polar-line, "
+                   "polar-area, heatmap, spectrogram, audio, meter); ignored",
+                   (long long)local, RILL__DASH_MAX_TYPE);
+        return;
+    }
+    if (name != NULL && (!json_is_string(name) ||
+                         json_string_length(name) > RILL__DASH_MAX_NAME)) {
+        dash_error(c, ev, local,
+                   "handler %lld: \"name\" must be a string of at most %d "
+                   "bytes; ignored",
+                   (long long)local, RILL__DASH_MAX_NAME);
+        return;
+    }
+    if (params != NULL && !json_is_object(params)) {
+        dash_error(c, ev, local,
+                   "handler %lld: \"parameters\" must be an object; ignored",
+                   (long long)local);
+        return;
+    }
+    dash_handler *h = dash_find(srv, c, (uint32_t)local);
+    if (h == NULL) {
+        if (srv->n_dash >= RILL__DASH_MAX_HANDLERS) {
+            dash_error(c, ev, local,
+                       "handler %lld: the server already relays %d "
+                       "handlers, its limit; remove some first; ignored",
+                       (long long)local, RILL__DASH_MAX_HANDLERS);
+            return;
+        }
+        if (srv->n_dash == srv->dash_cap) {
+            size_t cap = srv->dash_cap ? srv->dash_cap * 2 : 16;
+            dash_handler *p = rill__realloc(srv->dash, cap * sizeof *p);
+            if (p == NULL) {
+                dash_error(c, ev, local, "handler %lld: out of memory",
+                           (long long)local);
+                return;
+            }
+            srv->dash = p;
+            srv->dash_cap = cap;
+        }
+    }
+    uint32_t id = h != NULL ? h->id : ++srv->next_dash_id;
+    if (id == 0) /* after 2^32 - 1 handlers: wrap, skipping 0 */
+        id = srv->next_dash_id = 1;
+    json_t *out = json_pack("{s:s,s:I,s:O,s:o}", "event", "handler", "id",
+                            (json_int_t)id, "type", type, "parameters",
+                            params != NULL ? json_incref(params)
+                                           : json_object());
+    if (out != NULL && name != NULL)
+        json_object_set(out, "name", name);
+    rill__msg *m = out ? dash_msg_json(out) : NULL;
+    json_decref(out);
+    if (m == NULL) {
+        dash_error(c, ev, local, "handler %lld: out of memory",
+                   (long long)local);
+        return;
+    }
+    if (h == NULL) {
+        h = &srv->dash[srv->n_dash++];
+        *h = (dash_handler){id, (uint32_t)local, c, NULL};
+        c->dash_handlers++;
+    }
+    msg_unref(h->create);
+    h->create = m;
+    dash_broadcast(srv, m, false);
+}
+
+static void dash_data(rill_server *srv, rill__conn *c, json_t *root,
+                      int64_t local) {
+    static const char ev[] = "handler-data";
+    dash_handler *h = dash_find(srv, c, (uint32_t)local);
+    if (h == NULL) {
+        dash_error(c, ev, local,
+                   "handler-data: unknown handler %lld (create it first with "
+                   "a handler event on this connection); ignored",
+                   (long long)local);
+        return;
+    }
+    json_t *data = json_object_get(root, "data");
+    json_t *tick = json_object_get(root, "tick");
+    if (data == NULL) {
+        dash_error(c, ev, local, "handler-data %lld: no \"data\"; ignored",
+                   (long long)local);
+        return;
+    }
+    if (tick != NULL && !(json_is_integer(tick) && json_integer_value(tick) >= 0)) {
+        dash_error(c, ev, local,
+                   "handler-data %lld: \"tick\" must be a non-negative "
+                   "integer; ignored",
+                   (long long)local);
+        return;
+    }
+    json_t *out = json_pack("{s:s,s:I,s:O}", "event", "handler-data", "id",
+                            (json_int_t)h->id, "data", data);
+    if (out != NULL && tick != NULL)
+        json_object_set(out, "tick", tick);
+    rill__msg *m = out ? dash_msg_json(out) : NULL;
+    json_decref(out);
+    if (m == NULL) {
+        dash_error(c, ev, local, "handler-data %lld: out of memory",
+                   (long long)local);
+        return;
+    }
+    dash_broadcast(srv, m, true);
+    msg_unref(m);
+}
+
+static void dash_remove(rill_server *srv, rill__conn *c, int64_t local) {
+    dash_handler *h = dash_find(srv, c, (uint32_t)local);
+    if (h == NULL) {
+        dash_error(c, "handler-remove", local,
+                   "handler-remove: unknown handler %lld; ignored",
+                   (long long)local);
+        return;
+    }
+    uint32_t id = h->id;
+    dash_forget(srv, h);
+    dash_broadcast_remove(srv, id);
+}
+
+/* A program's connection closed: its handlers go, and every page is told. */
+static void dash_conn_closed(rill_server *srv, rill__conn *c) {
+    c->dash_page = false;
+    /* While the server is being destroyed the other sockets are closing
+     * too: nobody to tell. */
+    bool tell = !atomic_load(&srv->stop);
+    for (size_t i = srv->n_dash; i-- > 0;) {
+        if (srv->dash[i].owner != c)
+            continue;
+        uint32_t id = srv->dash[i].id;
+        dash_forget(srv, &srv->dash[i]);
+        if (tell)
+            dash_broadcast_remove(srv, id);
+    }
+}
+
+/* A control message for the relay? {"rill":"dash"} and the events
+ * "handler", "handler-data", "handler-remove". True if it was one (handled
+ * here, errors included). Messages without those keys are not parsed. */
+static bool dash_message(rill_server *srv, rill__conn *c, const char *text,
+                         size_t len) {
+    if (memmem(text, len, "\"rill\"", 6) == NULL &&
+        memmem(text, len, "\"handler", 8) == NULL)
+        return false;
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return false; /* the command parser reports it */
+    }
+    json_t *r = json_object_get(root, "rill");
+    json_t *ev = json_object_get(root, "event");
+    const char *event = json_is_string(ev) ? json_string_value(ev) : "";
+    bool mine = true;
+    if (json_is_string(r) && strcmp(json_string_value(r), "dash") == 0) {
+        dash_subscribe(srv, c, root);
+    } else if (strcmp(event, "handler") == 0 ||
+               strcmp(event, "handler-data") == 0 ||
+               strcmp(event, "handler-remove") == 0) {
+        int64_t local;
+        if (!c->native)
+            dash_error(c, event, -1,
+                       "%s: handler messages need a native connection (send "
+                       "{\"rill\":\"hello\",\"version\":1} first); ignored",
+                       event);
+        else if ((local = dash_local_id(c, event, root)) < 0)
+            ;
+        else if (event[7] == '\0')
+            dash_create(srv, c, root, local);
+        else if (event[8] == 'd')
+            dash_data(srv, c, root, local);
+        else
+            dash_remove(srv, c, local);
+    } else {
+        mine = false;
+    }
+    json_decref(root);
+    return mine;
+}
+
+/* A binary handler frame from a program (HANDLERS.md): checked whole, its
+ * handler id rewritten, relayed to every page. */
+static void dash_frame(rill_server *srv, rill__conn *c, const uint8_t *data,
+                       size_t len) {
+    static const char ev[] = "handler-frame";
+    if (len < RILL__DASH_FRAME_HEADER) {
+        dash_error(c, ev, -1,
+                   "handler frame: %zu bytes, shorter than its 32-byte "
+                   "header; ignored",
+                   len);
+        return;
+    }
+    uint32_t local = rill__get_le32(data + 4);
+    uint32_t count = rill__get_le32(data + 24);
+    size_t size = data[2] == 'f' || data[2] == 'i' ? 4
+                  : data[2] == 'd'                 ? 8
+                  : data[2] == 'h'                 ? 2
+                                                   : 0;
+    if (size == 0) {
+        dash_error(c, ev, local,
+                   "handler frame: unknown value type 0x%02x (f, d, h or i); "
+                   "ignored",
+                   data[2]);
+        return;
+    }
+    if ((data[3] & ~1u) != 0) {
+        dash_error(c, ev, local,
+                   "handler frame: unknown flag bits 0x%02x (only bit 0, "
+                   "replace); ignored",
+                   data[3]);
+        return;
+    }
+    if ((uint64_t)count * size + RILL__DASH_FRAME_HEADER != len) {
+        dash_error(c, ev, local,
+                   "handler frame: count %u of '%c' needs %llu bytes after "
+                   "the header, the message has %zu; ignored",
+                   count, data[2], (unsigned long long)count * size,
+                   len - RILL__DASH_FRAME_HEADER);
+        return;
+    }
+    dash_handler *h = dash_find(srv, c, local);
+    if (h == NULL) {
+        dash_error(c, ev, local,
+                   "handler frame: unknown handler %u (create it first with "
+                   "a handler event on this connection); ignored",
+                   local);
+        return;
+    }
+    rill__msg *m = msg_new(len, true);
+    if (m == NULL)
+        return;
+    memcpy(msg_payload(m), data, len);
+    rill__put_le32(msg_payload(m) + 4, h->id);
+    dash_broadcast(srv, m, true);
+    msg_unref(m);
 }
 
 /* ---- libwebsockets ----------------------------------------------------------- */
@@ -1361,7 +1869,10 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
             send_error_text(c, NULL, NULL, "%s; ignored", err);
         return;
     }
-    if (c->path == PATH_DATA || (binary && c->native)) {
+    if (binary && c->native && c->rx_len >= 2 && c->rx[0] == 1 &&
+        c->rx[1] == RILL__DASH_KIND) {
+        dash_frame(srv, c, c->rx, c->rx_len);
+    } else if (c->path == PATH_DATA || (binary && c->native)) {
         on_client_buffer(srv, c, c->rx, c->rx_len);
     } else if (binary) {
         send_error_text(c, NULL, NULL,
@@ -1375,6 +1886,7 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
 
 static void on_close(rill_server *srv, rill__conn *c) {
     set_active(srv, c, false);
+    dash_conn_closed(srv, c);
     if (c->native) {
         for (size_t i = 0; i < srv->dev.max_vars; i++) {
             rill__stream *s[2] = {c->sub_buf[i], c->sub_mon[i]};
@@ -1687,6 +2199,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
     srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
+    pthread_mutex_init(&srv->audio_lock, NULL);
     atomic_init(&srv->stop, false);
     if (rc != 0)
         goto fail;
@@ -1808,6 +2321,11 @@ void rill_server_destroy(rill_server *srv) {
     }
     rill__device_deinit(&srv->dev);
     pthread_mutex_destroy(&srv->vars_lock);
+    pthread_mutex_destroy(&srv->audio_lock);
+    rill__free(srv->audio_json);
+    for (size_t i = 0; i < srv->n_dash; i++)
+        msg_unref(srv->dash[i].create);
+    rill__free(srv->dash);
     rill__free(srv->scratch);
     rill__free(srv->values_scratch);
     rill__free(srv->released);
@@ -1838,4 +2356,76 @@ void rill_server_get_stats(const rill_server *srv, rill_server_stats *out) {
     out->client_drops = atomic_load(&s->client_drops);
     out->clients = atomic_load(&s->n_clients);
     out->commands_rejected = atomic_load(&s->commands_rejected);
+}
+
+/* ---- Audio description -------------------------------------------------------- */
+
+typedef struct audio_ctx {
+    const rill_server_audio *a;
+} audio_ctx;
+
+static void build_audio(rill__jw *w, const void *ctx) {
+    const rill_server_audio *a = ((const audio_ctx *)ctx)->a;
+    rill__jw_lit(w, "{\"bufferFrames\":");
+    rill__jw_u64(w, a->buffer_frames);
+    rill__jw_lit(w, ",\"channels\":");
+    rill__jw_u64(w, a->channels);
+    rill__jw_lit(w, ",\"rate\":");
+    rill__jw_double(w, a->rate);
+    rill__jw_lit(w, ",\"variables\":[");
+    for (size_t i = 0; i < a->channels; i++) {
+        if (i != 0)
+            rill__jw_lit(w, ",");
+        rill__jw_string(w, a->variables[i]);
+    }
+    rill__jw_lit(w, "]");
+    if (a->volume >= 0) {
+        rill__jw_lit(w, ",\"volume\":");
+        rill__jw_double(w, a->volume);
+    }
+    rill__jw_lit(w, "}");
+}
+
+/* Checked and rendered on the caller's thread; the network thread only
+ * copies the text under the lock and announces it at its next drain. */
+int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
+    if (srv == NULL)
+        return RILL_EINVAL;
+    char *json = NULL;
+    if (a != NULL) {
+        if (!(a->rate > 0 && a->rate < 1e7) || a->buffer_frames == 0 ||
+            a->buffer_frames > 65536 || a->channels == 0 ||
+            a->channels > RILL_SERVER_AUDIO_MAX_CHANNELS ||
+            a->variables == NULL || !(a->volume <= 100)) {
+            rill__log_error("rill_server_set_audio: rate must be > 0, "
+                            "buffer_frames 1 to 65536, channels 1 to %d with "
+                            "as many variables, volume at most 100",
+                            RILL_SERVER_AUDIO_MAX_CHANNELS);
+            return RILL_EINVAL;
+        }
+        for (size_t i = 0; i < a->channels; i++) {
+            const char *name = a->variables[i];
+            rill_var *v = name ? find_var(srv, name) : NULL;
+            if (v == NULL || v->type != RILL_TYPE_FLOAT ||
+                v->mode != RILL_TS_DENSE) {
+                rill__log_error("rill_server_set_audio: channel %zu: %s%s%s "
+                                "is not a dense float variable of this "
+                                "server (create it first)",
+                                i, name ? "\"" : "", name ? name : "NULL",
+                                name ? "\"" : "");
+                return RILL_EINVAL;
+            }
+        }
+        audio_ctx ctx = {a};
+        size_t len;
+        if (rill__json_render(build_audio, &ctx, &json, &len) != 0)
+            return RILL_ENOMEM;
+    }
+    pthread_mutex_lock(&srv->audio_lock);
+    char *old = srv->audio_json;
+    srv->audio_json = json;
+    srv->audio_gen++;
+    pthread_mutex_unlock(&srv->audio_lock);
+    rill__free(old);
+    return 0;
 }

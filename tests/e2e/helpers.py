@@ -22,6 +22,8 @@ DEMO_VARS = [
     ("gain", "f", 0),
     ("flags", "j", 0),
     ("inbox", "d", 0),
+    ("mic0", "f", 0),
+    ("mic1", "f", 0),
 ]
 DEMO_NAMES = [v[0] for v in DEMO_VARS]
 DENSE_NAMES = [n for n, _, m in DEMO_VARS if m == 0]

@@ -259,6 +259,10 @@ export class App {
         if (!this.handlers.data(m.id, m.data, m.tick)) this.lastError = `data for unknown handler ${m.id}`;
         else if (m.tick !== undefined) this.clock.observe(m.tick, performance.now());
         break;
+      case 'audio':
+        this.audio = m.audio;
+        this.renderConfig();
+        break;
       case 'handler-remove':
         this.handlers.remove(m.id);
         if (this.tab === m.id) this.select('vars');
@@ -497,7 +501,8 @@ export class App {
     ];
     const a = this.audio ?? {};
     const f = (k: string) => (a[k] === undefined ? '—' : String(a[k]));
-    rows.push(['channels', f('channels')], ['buffer frames', f('bufferFrames')], ['volume', f('volume')]);
+    rows.push(['audio rate', a.rate === undefined ? '—' : `${f('rate')} Hz`], ['channels', f('channels')], ['buffer frames', f('bufferFrames')], ['volume', f('volume')]);
+    if (Array.isArray(a.variables)) rows.push(['channel variables', a.variables.map(String).join(', ')]);
     if (this.hello) rows.push(['queue', `${(this.hello.queueBytes / 1048576).toFixed(1)} MiB`]);
     rows.push(['handlers', this.dashAvailable === false ? 'not offered by this server' : String(this.handlers.handlers.size)]);
     const cfg = this.ui.cfg;
@@ -568,6 +573,11 @@ export class App {
       },
       protocolErrors: () => this.protocolErrors,
       lastError: () => this.lastError,
+      audioConfig: () => {
+        const out: Record<string, string> = {};
+        for (const dd of this.ui.cfg.querySelectorAll('dd')) out[(dd as HTMLElement).dataset.key ?? ''] = dd.textContent ?? '';
+        return out;
+      },
     };
   }
 }

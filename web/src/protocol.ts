@@ -212,7 +212,8 @@ export interface ListReply {
   sampleRate: number;
   timestamp: number;
   vars: VarInfo[];
-  /** Audio configuration, when the device reports one (not yet). */
+  /** Audio configuration (PROTOCOL.md §2.2: rate, channels, bufferFrames,
+   *  volume, variables), when the device program declared one. */
   audio?: Record<string, unknown>;
 }
 
@@ -233,6 +234,7 @@ export type ControlMessage =
   | { t: 'handler'; handler: HandlerCreate }
   | { t: 'handler-data'; id: number; data: unknown; tick?: number }
   | { t: 'handler-remove'; id: number }
+  | { t: 'audio'; audio: Record<string, unknown> | undefined }
   | { t: 'other'; msg: unknown };
 
 function num(v: unknown, dflt = 0): number {
@@ -283,6 +285,8 @@ export function parseControl(text: string): ControlMessage {
       case 'handler-data':
         if (typeof m.id !== 'number') throw new DecodeError('handler-data needs a numeric "id"');
         return { t: 'handler-data', id: m.id, data: m.data, tick: typeof m.tick === 'number' ? m.tick : undefined };
+      case 'audio':
+        return { t: 'audio', audio: m.audio && typeof m.audio === 'object' && !Array.isArray(m.audio) ? m.audio : undefined };
       case 'handler-remove':
         if (typeof m.id !== 'number') throw new DecodeError('handler-remove needs a numeric "id"');
         return { t: 'handler-remove', id: m.id };

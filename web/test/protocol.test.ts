@@ -131,6 +131,19 @@ describe('control messages', () => {
     expect(m.list.vars[0]).toMatchObject({ id: 0, name: 'myvar', type: 'd', timestampMode: 1, watched: true, value: 1234567 });
   });
 
+  it('reads the audio description: in the list reply and as a notice', () => {
+    const m = parseControl(
+      '{"id":1,"watcher":{"audio":{"bufferFrames":1024,"channels":2,"rate":44100,"variables":["mic0","mic1"],"volume":100},"sampleRate":44100,"timestamp":5,"watchers":[]}}',
+    );
+    expect(m.t).toBe('list');
+    if (m.t !== 'list') return;
+    expect(m.list.audio).toEqual({ bufferFrames: 1024, channels: 2, rate: 44100, variables: ['mic0', 'mic1'], volume: 100 });
+    expect(parseControl('{"audio":{"bufferFrames":256,"channels":1,"rate":48000,"variables":["in"]},"event":"audio"}')).toEqual({
+      t: 'audio', audio: { bufferFrames: 256, channels: 1, rate: 48000, variables: ['in'] },
+    });
+    expect(parseControl('{"audio":null,"event":"audio"}')).toEqual({ t: 'audio', audio: undefined });
+  });
+
   it('reads notices and errors', () => {
     expect(parseControl('{"event":"dropped","buffers":3,"total":17,"variable":"frame"}')).toEqual({ t: 'dropped', buffers: 3, total: 17, variable: 'frame' });
     expect(parseControl('{"error":{"id":"dash","message":"nope"}}')).toEqual({ t: 'error', message: 'nope', id: 'dash' });
