@@ -209,12 +209,18 @@ DONE_FN = ctypes.CFUNCTYPE(None, c_int, c_void_p)
 TEXT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_size, c_void_p)
 
 
+# rill_client_config gained on_text together with rill_client_send_message
+# (the dashboard's change): follow the library actually loaded, so this
+# package works with librill from before and after it.
+_HAS_ON_TEXT = hasattr(lib, "rill_client_send_message")
+
+
 class ClientConfig(ctypes.Structure):
-    _fields_ = [("url", c_char_p), ("token", c_char_p), ("timeout_ms", c_int),
-                ("mode", c_int), ("on_buffer", BUFFER_FN), ("on_block", BLOCK_FN),
-                ("on_monitor", MONITOR_FN), ("on_error", ERROR_FN),
-                ("on_text", TEXT_FN),
-                ("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)]
+    _fields_ = ([("url", c_char_p), ("token", c_char_p), ("timeout_ms", c_int),
+                 ("mode", c_int), ("on_buffer", BUFFER_FN), ("on_block", BLOCK_FN),
+                 ("on_monitor", MONITOR_FN), ("on_error", ERROR_FN)] +
+                ([("on_text", TEXT_FN)] if _HAS_ON_TEXT else []) +
+                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)])
 
 
 class ClientVar(ctypes.Structure):
