@@ -86,6 +86,11 @@ typedef void (*rill_client_error_fn)(int err, const char *msg, void *user);
  * value) or did not: RILL_EIO (values were lost on the way), RILL_ECLOSED
  * (the connection went), RILL_ECANCELED (stopped, or scheduled again). */
 typedef void (*rill_client_done_fn)(int err, void *user);
+/* A JSON text message from the server's control socket (not
+ * NUL-terminated), after the client has read it itself: notices and
+ * replies it has no callback for (the audio description, dashboard
+ * errors; docs/PROTOCOL.md). Always on the I/O thread, even with poll. */
+typedef void (*rill_client_text_fn)(const char *text, size_t len, void *user);
 
 typedef struct rill_client_config {
     const char *url;     /* "ws://host:port"; default "ws://127.0.0.1:5555" */
@@ -96,6 +101,7 @@ typedef struct rill_client_config {
     rill_client_block_fn on_block;   /* aligned blocks; may be NULL */
     rill_client_monitor_fn on_monitor; /* monitored values; may be NULL */
     rill_client_error_fn on_error;   /* may be NULL */
+    rill_client_text_fn on_text;     /* may be NULL */
     void *user;
     /* Queue the callbacks for rill_client_poll instead of running them on
      * the I/O thread. Up to poll_bytes (default 16 MiB) of buffers wait;
@@ -264,6 +270,15 @@ RILL_API int rill_client_set_mask(rill_client *cl, const char *name,
 RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
                                      rill_type type, const void *values,
                                      size_t count);
+
+/* Send one message as it is on the control socket (native mode only):
+ * `head` then `body` (either may be empty) as one text (JSON) or binary
+ * WebSocket message, e.g. a dashboard handler message (include/rill/dash.h).
+ * Queues it and returns, from any thread or callback. Returns 0,
+ * RILL_EINVAL, RILL_ENOTSUP (not native), RILL_ECLOSED. */
+RILL_API int rill_client_send_message(rill_client *cl, bool binary,
+                                      const void *head, size_t head_len,
+                                      const void *body, size_t body_len);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include "rill/audio.h"
 #include "rill/client.h"
 #include "rill/core.h"
+#include "rill/dash.h"
 #include "rill/file.h"
 #include "rill/queue.h"
 #include "rill/ring.h"

@@ -372,6 +372,8 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     }
     pthread_mutex_unlock(&cl->lock);
     json_decref(root);
+    if (cl->cfg.on_text != NULL)
+        cl->cfg.on_text((const char *)data, len, cl->cfg.user);
 }
 
 static void on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
@@ -941,6 +943,18 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
     rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
     return rill__ws_sendv(cl->native ? cl->ctl : cl->data, true, parts,
                           count != 0 ? 2 : 1);
+}
+
+int rill_client_send_message(rill_client *cl, bool binary, const void *head,
+                             size_t head_len, const void *body,
+                             size_t body_len) {
+    if (cl == NULL || (head_len != 0 && head == NULL) ||
+        (body_len != 0 && body == NULL))
+        return RILL_EINVAL;
+    if (!cl->native)
+        return RILL_ENOTSUP;
+    rill__ws_part parts[2] = {{head, head_len}, {body, body_len}};
+    return rill__ws_sendv(cl->ctl, binary, parts, body_len != 0 ? 2 : 1);
 }
 
 /* ---- Connecting ------------------------------------------------------------ */

@@ -1,0 +1,607 @@
+/* The dashboard: the server's audio description and handler relay, and
+ * the rill_dash API, against a real rill_server in this process. Pages are
+ * raw WebSocket connections (src/net/ws.c) that speak what the browser
+ * page speaks: hello, {"rill":"dash"}, then read what is relayed. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "net/ws.h"
+#include "test.h"
+
+/* ---- A device with two float channels ----------------------------------- */
+
+typedef struct device {
+    rill_server *srv;
+    rill_var *a, *b, *c;
+    pthread_t producer;
+    atomic_bool stop;
+} device;
+
+/* a = frame % 1000, b = -a, c = 2a: each sample says which tick it is. */
+static void *produce(void *arg) {
+    device *d = arg;
+    uint64_t frame = 0;
+    uint64_t next = rill_clock_now_ns();
+    while (!atomic_load(&d->stop)) {
+        for (int i = 0; i < 64; i++, frame++) {
+            rill_server_tick(d->srv, frame);
+            float v = (float)(frame % 1000);
+            rill_var_set_float(d->a, v);
+            rill_var_set_float(d->b, -v);
+            rill_var_set_float(d->c, 2 * v);
+        }
+        next += 64u * 1000000000u / 48000u;
+        rill_clock_sleep_until_ns(next);
+    }
+    return NULL;
+}
+
+static const char *const ab[] = {"a", "b"};
+
+static void device_start(device *d) {
+    memset(d, 0, sizeof *d);
+    rill_server_config cfg = rill_server_config_default();
+    cfg.port = 0;
+    cfg.sample_rate = 48000;
+    ASSERT_OK(rill_server_create(&cfg, &d->srv));
+    d->a = rill_var_create(d->srv, "a", RILL_TYPE_FLOAT, RILL_TS_DENSE);
+    d->b = rill_var_create(d->srv, "b", RILL_TYPE_FLOAT, RILL_TS_DENSE);
+    d->c = rill_var_create(d->srv, "c", RILL_TYPE_FLOAT, RILL_TS_DENSE);
+    ASSERT_NOT_NULL(d->c);
+    rill_server_audio audio = {48000, 256, 80, 2, ab};
+    ASSERT_OK(rill_server_set_audio(d->srv, &audio));
+    atomic_init(&d->stop, false);
+    ASSERT_TRUE(pthread_create(&d->producer, NULL, produce, d) == 0);
+}
+
+static void device_stop(device *d) {
+    atomic_store(&d->stop, true);
+    pthread_join(d->producer, NULL);
+    rill_server_destroy(d->srv);
+}
+
+static void url_of(const device *d, char *url, size_t cap) {
+    snprintf(url, cap, "ws://127.0.0.1:%d", rill_server_port(d->srv));
+}
+
+/* ---- A page (or a raw program) --------------------------------------------- */
+
+#define PAGE_MAX 512
+
+typedef struct page {
+    rill__ws *ws;
+    char *text[PAGE_MAX];
+    size_t n_text;
+    uint8_t *bin[PAGE_MAX];
+    size_t bin_len[PAGE_MAX];
+    size_t n_bin;
+} page;
+
+static void page_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
+                     bool binary) {
+    (void)ws;
+    page *p = user;
+    if (binary) {
+        if (p->n_bin < PAGE_MAX) {
+            p->bin[p->n_bin] = malloc(len ? len : 1);
+            memcpy(p->bin[p->n_bin], data, len);
+            p->bin_len[p->n_bin++] = len;
+        }
+    } else if (p->n_text < PAGE_MAX) {
+        char *t = malloc(len + 1);
+        memcpy(t, data, len);
+        t[len] = '\0';
+        p->text[p->n_text++] = t;
+    }
+}
+
+static void page_pump(page *p, int ms) {
+    rill__ws *list[1] = {p->ws};
+    rill__ws_poll(list, 1, ms, page_msg, p);
+}
+
+/* The first text message at or after index *from containing `needle`;
+ * waits up to 5 s. *from moves past it. */
+static const char *page_wait(page *p, size_t *from, const char *needle) {
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    size_t i = from ? *from : 0;
+    for (;;) {
+        for (; i < p->n_text; i++) {
+            if (strstr(p->text[i], needle) != NULL) {
+                if (from)
+                    *from = i + 1;
+                return p->text[i];
+            }
+        }
+        if (rill_clock_now_ns() > end)
+            FAIL("no message with %s in 5 s (%zu received, last: %s)", needle,
+                 p->n_text, p->n_text ? p->text[p->n_text - 1] : "none");
+        page_pump(p, 50);
+    }
+}
+
+static size_t page_count(const page *p, const char *needle) {
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_text; i++)
+        n += strstr(p->text[i], needle) != NULL;
+    return n;
+}
+
+static void page_send(page *p, const char *text) {
+    ASSERT_OK(rill__ws_send(p->ws, false, text, strlen(text)));
+    page_pump(p, 0);
+}
+
+/* native: say hello; dash: subscribe to the relay. */
+static void page_open(page *p, const device *d, bool native, bool dash) {
+    memset(p, 0, sizeof *p);
+    char err[200];
+    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(d->srv),
+                               "/gui_control", 3000, &p->ws, err, sizeof err));
+    page_wait(p, NULL, "\"connection\"");
+    if (native) {
+        page_send(p, "{\"rill\":\"hello\",\"version\":1}");
+        page_wait(p, NULL, "\"maxValues\"");
+    }
+    if (dash) {
+        page_send(p, "{\"rill\":\"dash\",\"version\":1,\"id\":\"dash\"}");
+        page_wait(p, NULL, "{\"rill\":\"dash\",\"version\":1}");
+    }
+}
+
+static void page_close(page *p) {
+    rill__ws_close(p->ws);
+    for (size_t i = 0; i < p->n_text; i++)
+        free(p->text[i]);
+    for (size_t i = 0; i < p->n_bin; i++)
+        free(p->bin[i]);
+}
+
+/* ---- The audio description ------------------------------------------------------ */
+
+TEST(audio_description_is_in_native_list_replies_only) {
+    device d;
+    device_start(&d);
+    page native, compat;
+    page_open(&native, &d, true, false);
+    page_open(&compat, &d, false, false);
+    page_send(&native, "{\"id\":1,\"watcher\":[{\"cmd\":\"list\"}]}");
+    page_send(&compat, "{\"watcher\":[{\"cmd\":\"list\"}]}");
+    const char *n = page_wait(&native, NULL, "\"watcher\"");
+    const char *c = page_wait(&compat, NULL, "\"watcher\"");
+    ASSERT_TRUE(strstr(n, "{\"id\":1,\"watcher\":{\"audio\":{\"bufferFrames\":256,"
+                          "\"channels\":2,\"rate\":48000,\"variables\":[\"a\","
+                          "\"b\"],\"volume\":80},\"sampleRate\":48000,") == n);
+    ASSERT_NULL(strstr(c, "audio"));
+    page_close(&native);
+    page_close(&compat);
+    device_stop(&d);
+}
+
+TEST(audio_changes_are_announced_to_native_clients) {
+    device d;
+    device_start(&d);
+    page native, compat;
+    page_open(&native, &d, true, false);
+    page_open(&compat, &d, false, false);
+    static const char *const cb[] = {"c", "b"};
+    rill_server_audio audio = {44100, 128, -1, 2, cb};
+    ASSERT_OK(rill_server_set_audio(d.srv, &audio));
+    ASSERT_EQ_STR(page_wait(&native, NULL, "\"event\":\"audio\""),
+                  "{\"audio\":{\"bufferFrames\":128,\"channels\":2,\"rate\":"
+                  "44100,\"variables\":[\"c\",\"b\"]},\"event\":\"audio\"}");
+    ASSERT_OK(rill_server_set_audio(d.srv, NULL));
+    ASSERT_EQ_STR(page_wait(&native, NULL, "\"audio\":null"),
+                  "{\"audio\":null,\"event\":\"audio\"}");
+    page_pump(&compat, 100);
+    ASSERT_EQ_UINT(page_count(&compat, "audio"), 0);
+    page_close(&native);
+    page_close(&compat);
+    device_stop(&d);
+}
+
+TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
+    device d;
+    device_start(&d);
+    rill_var *i = rill_var_create(d.srv, "i", RILL_TYPE_INT32, RILL_TS_DENSE);
+    rill_var *s = rill_var_create(d.srv, "s", RILL_TYPE_FLOAT, RILL_TS_SPARSE);
+    ASSERT_TRUE(i != NULL && s != NULL);
+    static const char *const bad[][1] = {{"nope"}, {"i"}, {"s"}, {NULL}};
+    for (size_t k = 0; k < 4; k++) {
+        rill_server_audio a = {48000, 256, 80, 1, bad[k]};
+        ASSERT_ERR(rill_server_set_audio(d.srv, &a), RILL_EINVAL);
+    }
+    rill_server_audio zero_rate = {0, 256, 80, 2, ab};
+    rill_server_audio no_frames = {48000, 0, 80, 2, ab};
+    rill_server_audio loud = {48000, 256, 101, 2, ab};
+    rill_server_audio none = {48000, 256, 80, 0, ab};
+    ASSERT_ERR(rill_server_set_audio(d.srv, &zero_rate), RILL_EINVAL);
+    ASSERT_ERR(rill_server_set_audio(d.srv, &no_frames), RILL_EINVAL);
+    ASSERT_ERR(rill_server_set_audio(d.srv, &loud), RILL_EINVAL);
+    ASSERT_ERR(rill_server_set_audio(d.srv, &none), RILL_EINVAL);
+    device_stop(&d);
+}
+
+/* ---- rill_dash: audio in ------------------------------------------------------- */
+
+typedef struct got {
+    int configs, buffers, bad;
+    size_t frames, channels;
+    rill_dash_audio last;
+    bool has;
+    int errors;
+    char error[320];
+} got;
+
+static void on_config(const rill_dash_audio *a, void *user) {
+    got *g = user;
+    g->configs++;
+    g->has = a != NULL;
+    if (a)
+        g->last = *a;
+    g->buffers = 0;
+}
+
+/* Every frame's channels are the device's a, b (or c, b) of one tick. */
+static void on_data(const float *buf, size_t frames, size_t channels,
+                    uint64_t tick, uint32_t dropped, void *user) {
+    got *g = user;
+    (void)dropped;
+    g->buffers++;
+    g->frames = frames;
+    g->channels = channels;
+    for (size_t f = 0; f < frames; f++) {
+        float v = (float)((tick + f) % 1000);
+        for (size_t c = 0; c < channels; c++) {
+            const char *name = g->last.variables[c];
+            float want = name[0] == 'a' ? v : name[0] == 'b' ? -v : 2 * v;
+            if (buf[f * channels + c] != want && g->bad++ == 0)
+                fprintf(stderr, "tick %llu frame %zu channel %zu (%s): %g, "
+                        "expected %g\n", (unsigned long long)tick, f, c, name,
+                        (double)buf[f * channels + c], (double)want);
+        }
+    }
+}
+
+static void on_error(int err, const char *msg, void *user) {
+    got *g = user;
+    (void)err;
+    g->errors++;
+    snprintf(g->error, sizeof g->error, "%s", msg);
+}
+
+static rill_dash *dash_open(const device *d, got *g, bool audio) {
+    char url[64];
+    url_of(d, url, sizeof url);
+    rill_dash_config cfg = rill_dash_config_default();
+    cfg.url = url;
+    cfg.on_data = audio ? on_data : NULL;
+    cfg.on_config = on_config;
+    cfg.on_error = on_error;
+    cfg.user = g;
+    rill_dash *dash = NULL;
+    ASSERT_OK(rill_dash_connect(&cfg, &dash));
+    return dash;
+}
+
+static void poll_until(rill_dash *dash, const int *counter, int n) {
+    uint64_t end = rill_clock_now_ns() + 10000000000u;
+    while (*counter < n) {
+        if (rill_clock_now_ns() > end)
+            FAIL("waited 10 s for %d callbacks, got %d", n, *counter);
+        rill_dash_poll(dash, 100);
+    }
+}
+
+TEST(dash_hands_the_audio_over_as_interleaved_frames) {
+    device d;
+    device_start(&d);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, true);
+    rill_dash_audio a;
+    ASSERT_OK(rill_dash_audio_get(dash, &a));
+    ASSERT_EQ_UINT(a.channels, 2);
+    poll_until(dash, &g.buffers, 4);
+    ASSERT_EQ_INT(g.configs, 1);
+    ASSERT_TRUE(g.has);
+    ASSERT_EQ_DOUBLE(g.last.rate, 48000, 0);
+    ASSERT_EQ_DOUBLE(g.last.volume, 80, 0);
+    ASSERT_EQ_STR(g.last.variables[1], "b");
+    ASSERT_EQ_UINT(g.frames, 256);
+    ASSERT_EQ_UINT(g.channels, 2);
+    ASSERT_EQ_INT(g.bad, 0);
+    rill_dash_destroy(dash);
+    device_stop(&d);
+}
+
+TEST(dash_follows_a_configuration_change) {
+    device d;
+    device_start(&d);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, true);
+    poll_until(dash, &g.buffers, 2);
+    static const char *const cb[] = {"c", "b", "a"};
+    rill_server_audio audio = {48000, 128, 50, 3, cb};
+    ASSERT_OK(rill_server_set_audio(d.srv, &audio));
+    poll_until(dash, &g.configs, 2);
+    ASSERT_EQ_UINT(g.last.channels, 3);
+    ASSERT_EQ_UINT(g.last.buffer_frames, 128);
+    poll_until(dash, &g.buffers, 3);
+    ASSERT_EQ_UINT(g.frames, 128);
+    ASSERT_EQ_UINT(g.channels, 3);
+    ASSERT_EQ_INT(g.bad, 0);
+    ASSERT_OK(rill_server_set_audio(d.srv, NULL));
+    poll_until(dash, &g.configs, 3);
+    ASSERT_TRUE(!g.has);
+    rill_dash_audio a;
+    ASSERT_ERR(rill_dash_audio_get(dash, &a), RILL_ENOTFOUND);
+    rill_dash_destroy(dash);
+    device_stop(&d);
+}
+
+/* ---- The relay ----------------------------------------------------------------- */
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static const uint8_t *page_wait_bin(page *p, size_t n) {
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    while (p->n_bin < n) {
+        if (rill_clock_now_ns() > end)
+            FAIL("waited 5 s for binary message %zu, have %zu", n, p->n_bin);
+        page_pump(p, 50);
+    }
+    return p->bin[n - 1];
+}
+
+TEST(every_page_gets_every_handler_with_server_wide_ids) {
+    device d;
+    device_start(&d);
+    page p1, p2;
+    page_open(&p1, &d, true, true);
+    page_open(&p2, &d, true, true);
+    got g1 = {0}, g2 = {0};
+    rill_dash *one = dash_open(&d, &g1, false);
+    rill_dash *two = dash_open(&d, &g2, false);
+    rill_dash_handler *h1 = rill_dash_add_handler(one, "Levels", "meter",
+                                                  "{\"channels\":2}");
+    ASSERT_NOT_NULL(h1);
+    ASSERT_EQ_UINT(rill_dash_handler_id(h1), 1);
+    /* The other program's handler 1 is another handler. */
+    ASSERT_NOT_NULL(page_wait(&p1, NULL, "\"name\":\"Levels\""));
+    rill_dash_handler *h2 = rill_dash_add_handler(two, "Spec", "spectrogram",
+                                                  "{\"height\":4}");
+    ASSERT_EQ_UINT(rill_dash_handler_id(h2), 1);
+    page *pages[2] = {&p1, &p2};
+    for (int k = 0; k < 2; k++) {
+        ASSERT_EQ_STR(page_wait(pages[k], NULL, "\"name\":\"Levels\""),
+                      "{\"event\":\"handler\",\"id\":1,\"name\":\"Levels\","
+                      "\"parameters\":{\"channels\":2},\"type\":\"meter\"}");
+        ASSERT_EQ_STR(page_wait(pages[k], NULL, "\"name\":\"Spec\""),
+                      "{\"event\":\"handler\",\"id\":2,\"name\":\"Spec\","
+                      "\"parameters\":{\"height\":4},\"type\":\"spectrogram\"}");
+    }
+    ASSERT_OK(rill_dash_send_json(h1, "[-12.5,-18]", 1234));
+    float col[4] = {1, 2, 3, 4};
+    ASSERT_OK(rill_dash_send_values(h2, RILL_TYPE_FLOAT, col, 4, 0, 0, 99));
+    for (int k = 0; k < 2; k++) {
+        ASSERT_EQ_STR(page_wait(pages[k], NULL, "handler-data"),
+                      "{\"data\":[-12.5,-18],\"event\":\"handler-data\","
+                      "\"id\":1,\"tick\":1234}");
+        const uint8_t *b = page_wait_bin(pages[k], 1);
+        ASSERT_EQ_UINT(pages[k]->bin_len[0], 32 + 16);
+        ASSERT_EQ_UINT(b[0], 1);
+        ASSERT_EQ_UINT(b[1], 16);
+        ASSERT_EQ_UINT(b[2], 'f');
+        ASSERT_EQ_UINT(le32(b + 4), 2); /* rewritten: the server's id */
+        ASSERT_EQ_UINT(le32(b + 16), 99);
+        ASSERT_EQ_UINT(le32(b + 24), 4);
+        ASSERT_EQ_MEM(b + 32, col, sizeof col);
+    }
+    ASSERT_EQ_INT(g1.errors + g2.errors, 0);
+    rill_dash_destroy(one);
+    rill_dash_destroy(two);
+    page_close(&p1);
+    page_close(&p2);
+    device_stop(&d);
+}
+
+TEST(a_page_opened_later_gets_the_latest_of_each_handler) {
+    device d;
+    device_start(&d);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, false);
+    rill_dash_handler *a = rill_dash_add_handler(dash, "A", "line", NULL);
+    rill_dash_handler *b = rill_dash_add_handler(dash, "B", "bar", NULL);
+    rill_dash_handler *c = rill_dash_add_handler(dash, "C", "heatmap", NULL);
+    ASSERT_TRUE(a && b && c);
+    ASSERT_OK(rill_dash_remove_handler(b));
+    /* The program's socket is ordered: a page subscribing after this
+     * reply sees the state after every message above. */
+    page late;
+    page_open(&late, &d, true, false);
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    for (;;) { /* wait until the server has the three messages */
+        page probe;
+        page_open(&probe, &d, true, true);
+        page_pump(&probe, 100);
+        bool done = page_count(&probe, "\"name\":\"C\"") == 1;
+        page_close(&probe);
+        if (done)
+            break;
+        if (rill_clock_now_ns() > end)
+            FAIL("the handlers never reached the server");
+    }
+    page_send(&late, "{\"rill\":\"dash\",\"version\":1}");
+    size_t at = 0;
+    ASSERT_EQ_STR(page_wait(&late, &at, "\"event\":\"handler\""),
+                  "{\"event\":\"handler\",\"id\":1,\"name\":\"A\","
+                  "\"parameters\":{},\"type\":\"line\"}");
+    ASSERT_EQ_STR(page_wait(&late, &at, "\"event\":\"handler\""),
+                  "{\"event\":\"handler\",\"id\":3,\"name\":\"C\","
+                  "\"parameters\":{},\"type\":\"heatmap\"}");
+    page_pump(&late, 100);
+    ASSERT_EQ_UINT(page_count(&late, "\"name\":\"B\""), 0);
+    rill_dash_destroy(dash);
+    page_close(&late);
+    device_stop(&d);
+}
+
+TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
+    device d;
+    device_start(&d);
+    page p;
+    page_open(&p, &d, true, true);
+    got g1 = {0}, g2 = {0};
+    rill_dash *stays = dash_open(&d, &g1, false);
+    rill_dash *goes = dash_open(&d, &g2, false);
+    ASSERT_NOT_NULL(rill_dash_add_handler(stays, "stays", "line", NULL));
+    ASSERT_NOT_NULL(rill_dash_add_handler(goes, "goes1", "line", NULL));
+    ASSERT_NOT_NULL(rill_dash_add_handler(goes, "goes2", "meter", NULL));
+    page_wait(&p, NULL, "\"name\":\"stays\"");
+    int id1 = atoi(strstr(page_wait(&p, NULL, "\"name\":\"goes1\""), "\"id\":") + 5);
+    int id2 = atoi(strstr(page_wait(&p, NULL, "\"name\":\"goes2\""), "\"id\":") + 5);
+    rill_dash_destroy(goes);
+    size_t at = 0;
+    int r1 = atoi(strstr(page_wait(&p, &at, "handler-remove"), "\"id\":") + 5);
+    int r2 = atoi(strstr(page_wait(&p, &at, "handler-remove"), "\"id\":") + 5);
+    ASSERT_TRUE((r1 == id1 && r2 == id2) || (r1 == id2 && r2 == id1));
+    page late;
+    page_open(&late, &d, true, true);
+    page_pump(&late, 100);
+    ASSERT_EQ_UINT(page_count(&late, "\"event\":\"handler\""), 1);
+    ASSERT_EQ_UINT(page_count(&late, "\"name\":\"stays\""), 1);
+    rill_dash_destroy(stays);
+    page_close(&p);
+    page_close(&late);
+    device_stop(&d);
+}
+
+/* A raw program: what the server says to each bad message. */
+static const char *refused(page *prog, size_t *at, const void *msg, size_t len,
+                           bool binary) {
+    ASSERT_OK(rill__ws_send(prog->ws, binary, msg, len));
+    return page_wait(prog, at, "\"error\"");
+}
+
+TEST(the_relay_refuses_bad_messages_precisely_and_stays_up) {
+    device d;
+    device_start(&d);
+    page prog, pg;
+    page_open(&pg, &d, true, true);
+    page_open(&prog, &d, true, false);
+    size_t at = 0;
+    struct {
+        const char *msg, *expect;
+    } cases[] = {
+        {"{\"event\":\"handler\",\"id\":\"x\",\"type\":\"line\"}",
+         "must be an integer from 1 to 4294967295"},
+        {"{\"event\":\"handler\",\"id\":0,\"type\":\"line\"}",
+         "must be an integer from 1 to 4294967295"},
+        {"{\"event\":\"handler\",\"id\":1}", "must be a string of 1 to 64"},
+        {"{\"event\":\"handler\",\"id\":1,\"type\":\"line\",\"parameters\":[1]}",
+         "parameters\\\" must be an object"},
+        {"{\"event\":\"handler\",\"id\":1,\"type\":\"line\",\"name\":5}",
+         "name\\\" must be a string of at most 256"},
+        {"{\"event\":\"handler-data\",\"id\":7,\"data\":1}",
+         "unknown handler 7"},
+        {"{\"event\":\"handler-remove\",\"id\":7}", "unknown handler 7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *e = refused(&prog, &at, cases[i].msg, strlen(cases[i].msg),
+                                false);
+        if (strstr(e, cases[i].expect) == NULL)
+            FAIL("case %zu: %s does not say %s", i, e, cases[i].expect);
+    }
+    const char create[] = "{\"event\":\"handler\",\"id\":5,\"type\":\"line\"}";
+    ASSERT_OK(rill__ws_send(prog.ws, false, create, sizeof create - 1));
+    static const char nodata[] = "{\"event\":\"handler-data\",\"id\":5}";
+    const char *e = refused(&prog, &at, nodata, sizeof nodata - 1, false);
+    ASSERT_TRUE(strstr(e, "handler-data 5: no \\\"data\\\"") != NULL);
+    static const char badtick[] =
+        "{\"event\":\"handler-data\",\"id\":5,\"data\":1,\"tick\":-1}";
+    e = refused(&prog, &at, badtick, sizeof badtick - 1, false);
+    ASSERT_TRUE(strstr(e, "\\\"tick\\\" must be a non-negative integer") != NULL);
+
+    uint8_t f[48] = {1, 16, 'f', 0, 5, 0, 0, 0};
+    f[24] = 4; /* 4 floats: 16 bytes */
+    e = refused(&prog, &at, f, 40, true);
+    ASSERT_TRUE(strstr(e, "count 4 of 'f' needs 16 bytes after the header, "
+                          "the message has 8") != NULL);
+    e = refused(&prog, &at, f, 20, true);
+    ASSERT_TRUE(strstr(e, "20 bytes, shorter than its 32-byte header") != NULL);
+    f[2] = 'q';
+    e = refused(&prog, &at, f, 48, true);
+    ASSERT_TRUE(strstr(e, "unknown value type 0x71") != NULL);
+    f[2] = 'f';
+    f[3] = 2;
+    e = refused(&prog, &at, f, 48, true);
+    ASSERT_TRUE(strstr(e, "unknown flag bits 0x02") != NULL);
+    f[3] = 0;
+    f[4] = 6;
+    e = refused(&prog, &at, f, 48, true);
+    ASSERT_TRUE(strstr(e, "unknown handler 6") != NULL);
+    /* Over the server's message limit. */
+    size_t big = 70000;
+    uint8_t *huge = calloc(1, big);
+    huge[0] = 1;
+    huge[1] = 16;
+    e = refused(&prog, &at, huge, big, true);
+    free(huge);
+    ASSERT_TRUE(strstr(e, "message over 65536 bytes") != NULL);
+    /* A page never saw any of it, only the good handler; the server is up. */
+    f[4] = 5;
+    ASSERT_OK(rill__ws_send(prog.ws, true, f, 48));
+    page_pump(&prog, 50); /* this thread sends what the socket queued */
+    page_wait_bin(&pg, 1);
+    ASSERT_EQ_UINT(le32(pg.bin[0] + 4), 1);
+    ASSERT_EQ_UINT(page_count(&pg, "\"event\":\"handler\""), 1);
+    ASSERT_EQ_UINT(page_count(&pg, "error"), 0);
+    /* Subscribing without native mode is refused with the page's id. */
+    page compat;
+    page_open(&compat, &d, false, false);
+    page_send(&compat, "{\"rill\":\"dash\",\"version\":1,\"id\":\"dash\"}");
+    e = page_wait(&compat, NULL, "\"error\"");
+    ASSERT_TRUE(strstr(e, "\"id\":\"dash\"") != NULL);
+    page_send(&compat, "{\"event\":\"handler\",\"id\":1,\"type\":\"line\"}");
+    e = page_wait(&compat, NULL, "need a native connection");
+    page_close(&compat);
+    page_close(&prog);
+    page_close(&pg);
+    device_stop(&d);
+}
+
+TEST(the_dash_api_checks_its_arguments) {
+    device d;
+    device_start(&d);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, false);
+    ASSERT_NULL(rill_dash_add_handler(dash, "x", "line", "[1]"));
+    ASSERT_NULL(rill_dash_add_handler(dash, "x", "line", "{nope"));
+    ASSERT_NULL(rill_dash_add_handler(dash, "x", "", NULL));
+    rill_dash_handler *h = rill_dash_add_handler(dash, "x", "line", NULL);
+    ASSERT_NOT_NULL(h);
+    ASSERT_ERR(rill_dash_send_json(h, "{nope", 0), RILL_EINVAL);
+    static float big[20000];
+    ASSERT_ERR(rill_dash_send_values(h, RILL_TYPE_FLOAT, big, 20000, 0, 0, 0),
+               RILL_ERANGE);
+    ASSERT_ERR(rill_dash_send_values(h, RILL_TYPE_CHAR, big, 4, 0, 0, 0),
+               RILL_EINVAL);
+    ASSERT_ERR(rill_dash_send_values(h, RILL_TYPE_FLOAT, big, 4, 0, 2, 0),
+               RILL_EINVAL);
+    ASSERT_OK(rill_dash_send_values(h, RILL_TYPE_FLOAT, big, 16000, 0, 0, 0));
+    /* A server-side refusal reaches on_error in poll. */
+    int16_t pcm[4] = {0};
+    ASSERT_OK(rill_dash_send_pcm16(h, pcm, 2, 2, 0));
+    ASSERT_OK(rill_dash_remove_handler(h));
+    static const char again[] = "{\"event\":\"handler-remove\",\"id\":1}";
+    ASSERT_OK(rill_client_send_message(rill_dash_client(dash), false, again,
+                                       sizeof again - 1, NULL, 0));
+    poll_until(dash, &g.errors, 1);
+    ASSERT_TRUE(strstr(g.error, "handler-remove: unknown handler 1") != NULL);
+    rill_dash_destroy(dash);
+    device_stop(&d);
+}
