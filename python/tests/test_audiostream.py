@@ -127,9 +127,14 @@ def test_thread_source_plays_every_frame_once(tmp_path):
     src.stop()
     stream.close()
     x, _ = read_wav(tmp_path / "ramp.wav")
+    # Every frame once, in order. The data has no zero, so silence the mixer
+    # played while the Python worker was late (an underrun, on a loaded
+    # machine) is told apart and left out; it is counted.
+    y = x[:, 0]
+    assert np.array_equal(y[y != 0], data)
     k = first_sound(x)
-    assert np.array_equal(x[k:k + 5000, 0], data)
-    assert not x[k + 5000:].any()
+    gaps = np.count_nonzero(y[k:np.flatnonzero(y)[-1]] == 0)
+    assert gaps == 0 or src.stats()["underruns"] > 0
 
 
 def test_get_bytes_raising_ends_the_source_and_is_reported(tmp_path, caplog):
@@ -241,8 +246,9 @@ def test_jack_thread_source_comes_back_exact_in_an_input(jack_server):
     src.stop()
     assert src.finished
     x = np.frombuffer(b"".join(got), "<i2")
-    nz = np.nonzero(x)[0]
-    assert len(nz), "nothing came back"
-    assert np.array_equal(x[nz[0]:nz[0] + len(data)], data)
+    assert np.count_nonzero(x), "nothing came back"
+    # Frame-exact through JACK (the data has no zero: underrun silence,
+    # if the Python worker was late, is left out).
+    assert np.array_equal(x[x != 0], data)
     mic.close()
     stream.close()
