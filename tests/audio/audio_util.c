@@ -80,26 +80,33 @@ static void stop_all(void) {
             au_jackd_stop(running[i]);
 }
 
-/* jackd2 keeps its servers in /dev/shm/jack-shm-registry (8 entries of a
- * pid and a name, after a 24-byte header). It reclaims a dead server's
- * entry only when a server of the same name starts, so every server that
- * died without cleaning up (killed, or its test aborted) keeps an entry
- * for good, and after eight of them no server starts at all ("Too many
- * servers already active"). Before starting one, clear the entries whose
- * process no longer exists, as jackd itself would for a same-name one. */
+/* jackd2 keeps its servers in /dev/shm/jack-shm-registry: a 24-byte header
+ * whose hdr_len (int32 at byte 16) ends after 8 equal server entries, each
+ * starting with the server's pid. It reclaims a dead server's entry
+ * only when a server of the same name starts, so every server that died
+ * without cleaning up (killed, or its test aborted) keeps an entry for
+ * good, and after eight no server starts at all ("Too many servers already
+ * active"). Before starting one, clear the entries whose process no longer
+ * exists, as jackd itself does for a same-name one. */
 static void reclaim_dead_servers(void) {
     int fd = open("/dev/shm/jack-shm-registry", O_RDWR);
     if (fd < 0)
         return;
-    for (int i = 0; i < 8; i++) {
-        off_t off = 24 + (off_t)i * 260;
-        int32_t pid;
-        if (pread(fd, &pid, sizeof pid, off) != (ssize_t)sizeof pid)
-            break;
-        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
-            static const char zero[260];
-            if (pwrite(fd, zero, sizeof zero, off) != (ssize_t)sizeof zero)
+    int32_t hdr[6];
+    if (pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+        hdr[0] == 0x4a41434b /* "JACK" */ && hdr[4] > 24 &&
+        (hdr[4] - 24) % 8 == 0 && (hdr[4] - 24) / 8 <= 1024) {
+        int32_t stride = (hdr[4] - 24) / 8; /* the header ends with the 8 */
+        for (int i = 0; i < 8; i++) {
+            off_t off = 24 + (off_t)i * stride;
+            int32_t pid;
+            if (pread(fd, &pid, sizeof pid, off) != (ssize_t)sizeof pid)
                 break;
+            if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+                char zero[1024] = {0};
+                if (pwrite(fd, zero, (size_t)stride, off) != stride)
+                    break;
+            }
         }
     }
     close(fd);
