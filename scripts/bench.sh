@@ -15,6 +15,14 @@ for b in "$build"/bench/bench_*; do
     RILL_BENCH_JSON="$lines" "$b" || { echo "bench: $b failed" >&2; status=1; }
 done
 
+# The Python package's client against the C client (bench/python/).
+if [ "${RILL_NO_PYTHON:-0}" = 1 ]; then
+    echo; echo "== python client: skipped (RILL_NO_PYTHON=1) =="
+else
+    RILL_BENCH_JSON="$lines" /usr/bin/python3 bench/python/client_bench.py "$build" ||
+        { echo "bench: bench/python/client_bench.py failed" >&2; status=1; }
+fi
+
 {
     printf '{"date":"%s","host_cores":%s,"results":[\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)"
     sed '$!s/$/,/' "$lines"
