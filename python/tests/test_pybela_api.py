@@ -200,3 +200,25 @@ def test_controller_sets_and_gets(rill_server):
         assert c.get_controlled_status(["gain"]) == {"gain": False}
     finally:
         c.disconnect()
+
+
+def test_works_inside_a_running_event_loop_as_in_jupyter(rill_server):
+    """Jupyter runs cells inside an asyncio loop: pybela needs nest_asyncio
+    there; rill's calls never touch the caller's loop."""
+    import asyncio
+
+    async def cell():
+        s = Streamer(ip="127.0.0.1", port=rill_server.port)
+        s.connect()
+        try:
+            got = []
+            s.start_streaming(["frame"], on_buffer_callback=lambda b: got.append(b))
+            await asyncio.sleep(0.3)  # the loop stays free while data arrives
+            s.stop_streaming()
+            out = s.stream_n_values(["sine"], n_values=100)
+            return len(got), sum(len(b["data"]) for b in out["sine"])
+        finally:
+            s.disconnect()
+
+    n, m = asyncio.run(cell())
+    assert n >= 3 and m == 100
