@@ -155,6 +155,7 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
         fail_msg(cfg, rc, "audio: %s: %s '%s': %s", be->name,
                  is_input ? "input" : "output",
                  d->device ? d->device : "default", why);
+        d->be = NULL;
         if (cfg->backend != NULL)
             return rc;
     }

@@ -91,8 +91,7 @@ void rill_audio_source_destroy(rill_audio_source *s) {
     pthread_mutex_unlock(&s->lock);
     rill_audio_output *o = s->out;
     if (o != NULL) {
-        if (s->attached)
-            rill_audio_output_remove(o, s);
+        rill_audio_output_remove(o, s); /* RILL_ENOTFOUND if not in it */
         pthread_mutex_lock(&o->ctl);
         if (s->prev)
             s->prev->next = s->next;

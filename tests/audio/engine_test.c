@@ -650,3 +650,50 @@ TEST(any_backend_falls_back_and_always_opens) {
     rill_audio_output_close(o);
     unsetenv("JACK_DEFAULT_SERVER");
 }
+
+typedef struct oom_ctx {
+    rill_audio_output *o;
+    rill_audio_source *s;
+    rill_audio_input *in;
+} oom_ctx;
+
+static int open_output(void *arg) {
+    oom_ctx *c = arg;
+    rill_audio_config cfg = rill_audio_config_default();
+    cfg.backend = "dummy";
+    return rill_audio_output_open(&cfg, &c->o);
+}
+static void close_output(void *arg) { rill_audio_output_close(((oom_ctx *)arg)->o); }
+
+static int make_sample(void *arg) {
+    oom_ctx *c = arg;
+    return rill_audio_sample_create(c->o, NULL, &c->s);
+}
+static int make_thread(void *arg) {
+    oom_ctx *c = arg;
+    rill_audio_thread_config tc = rill_audio_thread_config_default();
+    tc.fn = endless_fn;
+    return rill_audio_thread_source_create(c->o, &tc, &c->s);
+}
+static void destroy_source(void *arg) { rill_audio_source_destroy(((oom_ctx *)arg)->s); }
+
+static int open_input(void *arg) {
+    oom_ctx *c = arg;
+    rill_audio_config cfg = rill_audio_config_default();
+    cfg.backend = "dummy";
+    return rill_audio_input_open(&cfg, collect_fn, NULL, &c->in);
+}
+static void close_input(void *arg) { rill_audio_input_close(((oom_ctx *)arg)->in); }
+
+/* Every allocation of open/create failing in turn gives RILL_ENOMEM and
+ * leaks nothing. */
+TEST(open_and_create_fail_cleanly_without_memory) {
+    oom_ctx c = {0};
+    test_check_oom("rill_audio_output_open", open_output, close_output, &c);
+    test_check_oom("rill_audio_input_open", open_input, close_input, &c);
+    ASSERT_OK(open_output(&c));
+    test_check_oom("rill_audio_sample_create", make_sample, destroy_source, &c);
+    test_check_oom("rill_audio_thread_source_create", make_thread,
+                   destroy_source, &c);
+    rill_audio_output_close(c.o);
+}
