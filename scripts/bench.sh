@@ -23,6 +23,17 @@ else
         { echo "bench: bench/python/client_bench.py failed" >&2; status=1; }
 fi
 
+# The dashboard in headless Chromium against this build's `rill serve`
+# (bench/browser/; RILL_BENCH_BROWSER_S=30 by default, RILL_NO_WEB=1 skips).
+if [ "${RILL_NO_WEB:-0}" = 1 ]; then
+    echo; echo "== browser: skipped (RILL_NO_WEB=1) =="
+elif ! command -v node >/dev/null 2>&1; then
+    echo; echo "== browser: skipped (node is not installed; make deps installs it) =="
+else
+    RILL_BENCH_JSON="$lines" RILL_BIN="$(cd "$build" && pwd)/bin/rill" node bench/browser/dashboard_bench.mjs ||
+        { echo "bench: bench/browser/dashboard_bench.mjs failed" >&2; status=1; }
+fi
+
 {
     printf '{"date":"%s","host_cores":%s,"results":[\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(nproc)"
     sed '$!s/$/,/' "$lines"

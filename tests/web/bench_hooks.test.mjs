@@ -56,15 +56,18 @@ describe('benchmark hooks', () => {
   });
 
   it('the latency probe gives one lag per dense buffer drawn', async () => {
-    await page.evaluate(() => window.__rill.latencyProbe());
-    const b0 = (await page.evaluate(() => window.__rill.chart('sine'))).buffers;
+    // Start and take in the same task as the buffer counts, so none slips between.
+    const b0 = await page.evaluate(() => (window.__rill.latencyProbe(), window.__rill.chart('sine').buffers));
     await sleep(1000);
-    const lags = await page.evaluate(() => window.__rill.latencyTake());
-    const b1 = (await page.evaluate(() => window.__rill.chart('sine'))).buffers;
-    // 48 kHz in buffers of 256: ~187 a second, each drawn once.
+    const [lags, b1] = await page.evaluate(() => [window.__rill.latencyTake(), window.__rill.chart('sine').buffers]);
+    // 48 kHz in buffers of 256: ~187 a second, each drawn once; those of the
+    // last frame or two may still wait for their frame.
     assert.ok(lags.length > 100, `${lags.length} lags`);
-    assert.ok(Math.abs(lags.length - (b1 - b0)) <= 20, `${lags.length} lags for ${b1 - b0} buffers`);
-    assert.ok(lags.every((x) => Number.isFinite(x) && x >= 0 && x < 5000), 'lags are finite, non-negative, bounded');
-    assert.deepEqual(await page.evaluate(() => window.__rill.latencyTake()).then((l) => l.length < 20), true, 'taken lags are cleared');
+    assert.ok(lags.length <= b1 - b0 && lags.length >= 0.6 * (b1 - b0), `${lags.length} lags for ${b1 - b0} buffers`);
+    // The probe's clock is the estimate at its start, extrapolated: a buffer
+    // faster than those it was calibrated on may show a lag a little below 0.
+    assert.ok(lags.every((x) => Number.isFinite(x) && x > -5 && x < 5000), 'lags are finite and bounded');
+    const again = await page.evaluate(() => window.__rill.latencyTake());
+    assert.ok(again.length < lags.length / 2, 'taken lags are cleared');
   });
 });

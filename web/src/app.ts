@@ -87,8 +87,10 @@ export class App {
   /** Every panel shown and drawn at once (benchmarks: all on screen). */
   private showAll = false;
   /** Benchmark probe: the newest tick of each dense buffer received, until
-   * the frame that draws it, then its lag behind live (ms) at that moment. */
-  private probe: { pending: Float64Array; np: number; lags: Float64Array; n: number } | null = null;
+   * the frame that draws it, then its lag behind live (ms) at that moment,
+   * on the device clock as estimated when the probe started (t0, tick0): a
+   * page that falls behind for long would drag the running estimate along. */
+  private probe: { pending: Float64Array; np: number; lags: Float64Array; n: number; t0: number; tick0: number } | null = null;
 
   constructor(
     private root: HTMLElement,
@@ -430,7 +432,8 @@ export class App {
       const p = this.probe;
       if (p && p.np > 0) {
         const drawn = performance.now();
-        for (let i = 0; i < p.np && p.n < p.lags.length; i++) p.lags[p.n++] = this.clock.lagMs(p.pending[i], drawn);
+        const live = Number.isFinite(p.tick0) ? p.tick0 + ((drawn - p.t0) / 1000) * this.rate : this.clock.liveTick(drawn);
+        for (let i = 0; i < p.np && p.n < p.lags.length; i++) p.lags[p.n++] = ((live - p.pending[i]) / this.rate) * 1000;
         p.np = 0;
       }
     }
@@ -560,9 +563,12 @@ export class App {
         for (const s of this.streams.values()) s.chart.resize(this.chartWidth());
       },
       /** Start recording, for every dense buffer, its lag behind live (ms) when
-       * the charts that show it are drawn; latencyTake() returns them. */
+       * the charts that show it are drawn; latencyTake() returns them. The
+       * device clock is the estimate now, extrapolated (start it while the
+       * page keeps up). */
       latencyProbe: (capacity = 1 << 17) => {
-        this.probe = { pending: new Float64Array(4096), np: 0, lags: new Float64Array(capacity), n: 0 };
+        const t0 = performance.now();
+        this.probe = { pending: new Float64Array(4096), np: 0, lags: new Float64Array(capacity), n: 0, t0, tick0: this.clock.liveTick(t0) };
       },
       latencyTake: () => {
         const p = this.probe;

@@ -1,0 +1,489 @@
+// Browser benchmark of the dashboard (`make bench`, after the C benches).
+//
+// A real `rill serve --source demo --rate 48000` and Debian's headless
+// Chromium (playwright-core from web/node_modules, nothing downloaded). The
+// page streams 8 dense variables into live charts and draws 2 spectrograms
+// of 257 bins at 48000/512 columns per second each, with every panel on
+// screen at once (the page's showAll test hook and a viewport tall enough for
+// all of them). Measured over RILL_BENCH_BROWSER_S seconds (default 30):
+//
+//   fps          requestAnimationFrame timestamps, frames counted per second
+//                of the run: the median and the 5th percentile of those
+//   busy         Chrome DevTools Protocol Performance.getMetrics: the delta of
+//                TaskDuration (all main-thread tasks) and ScriptDuration (JS)
+//                over the delta of its Timestamp, as % of the main thread
+//   CPU          CDP ThreadTime (the page's main thread), and user + system
+//                time of every Chromium process and of rill serve (/proc), as %
+//                of one core: what drawing costs even when a loaded machine
+//                holds the frame rate down
+//   JS heap      JSHeapUsedSize after HeapProfiler.collectGarbage, at the
+//                start and at the end of the run
+//   delay        buffer leaving the server -> drawn: for every dense buffer,
+//                its newest tick's lag behind the device's live tick at the end
+//                of the first animation frame that draws it. The device clock
+//                is the latency badge's estimate (web/src/latency.ts: tick /
+//                rate - arrival, the largest over 10 s, i.e. calibrated on the
+//                fastest transit) taken at the end of the idle baseline, when
+//                the page keeps up, and extrapolated with performance.now()
+//                (both CLOCK_MONOTONIC; the demo sleeps to absolute deadlines).
+//                Error: the calibration's transit (under 1 ms on an idle page)
+//                and one source block (64 frames, 1.3 ms), so about +-2 ms
+//
+// Baseline in the same run: the same page, same layout, nothing streaming.
+//
+// Environment: RILL_BIN (the rill binary; required), RILL_BENCH_JSON (rows
+// appended as JSON lines), RILL_BENCH_BROWSER_S (30), RILL_BENCH_BROWSER_IDLE_S
+// (10), RILL_BENCH_BROWSER_RUNS (1; medians over runs), CHROMIUM
+// (/usr/bin/chromium), RILL_BENCH_BROWSER_PROFILE (5 s of the loaded page,
+// for finding what limits it: a JS CPU profile if the path ends in
+// .cpuprofile, a Chrome trace if it ends in .json; bench/browser/summarize.mjs
+// tallies either).
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const SUITE = 'browser';
+const RATE = 48000;
+const CHANNELS = 8;
+const SPEC_HEIGHT = 257; // bins of a 512-point FFT
+const SPEC_WIDTH = 400; // columns kept (4.3 s)
+const SPEC_RATE = RATE / 512; // columns per second per spectrogram
+const SPEC_IDS = [9001, 9002];
+const SECONDS = Number(process.env.RILL_BENCH_BROWSER_S || 30);
+const IDLE_SECONDS = Number(process.env.RILL_BENCH_BROWSER_IDLE_S || Math.min(10, SECONDS));
+const RUNS = Math.max(1, Number(process.env.RILL_BENCH_BROWSER_RUNS || 1));
+const WARMUP_MS = 3000;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function skip(why) {
+  console.log(`\n== browser: dashboard in headless Chromium ==\nskipped: ${why}`);
+  process.exit(0);
+}
+
+const bin = process.env.RILL_BIN;
+if (!bin || !fs.existsSync(bin)) skip(`rill binary not found (${bin || 'RILL_BIN unset'})`);
+if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} not found (make deps installs Debian's chromium)`);
+if (!fs.existsSync(path.join(REPO, 'web', 'dist', 'index.html'))) skip('web/dist is not built (make build)');
+let chromium;
+try {
+  ({ chromium } = createRequire(path.join(REPO, 'web', 'package.json'))('playwright-core'));
+} catch {
+  skip('playwright-core is not installed in web/node_modules (make deps runs npm ci)');
+}
+
+// ---- server and browser, as tests/web/lib.mjs starts them ---------------------------
+
+async function startServer() {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-bbench-'));
+  const proc = spawn(bin, ['serve', '--source', 'demo', '--rate', String(RATE), '--port', '0', '--log-dir', logDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rill serve printed no port in 10 s:\n${out}`)), 10000);
+    const onData = (d) => {
+      out += d;
+      const m = /listening on ws:\/\/(?:\[[^\]]+\]|[^\s:/]+):(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`rill serve exited with ${code}:\n${out}`)));
+  });
+  return {
+    pid: proc.pid,
+    http: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGINT');
+        await new Promise((r) => proc.on('exit', r));
+      }
+      fs.rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+// ---- statistics -----------------------------------------------------------------------
+
+function percentile(a, p) {
+  if (!a.length) return NaN;
+  const s = Float64Array.from(a).sort();
+  const idx = (p / 100) * (s.length - 1);
+  const lo = Math.floor(idx);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo] * (1 - (idx - lo)) + s[hi] * (idx - lo);
+}
+const median = (a) => percentile(a, 50);
+
+/** Frames counted in each whole second of [t0, t1) (rAF timestamps, ms). */
+function fpsPerSecond(stamps, t0, t1) {
+  const n = Math.floor((t1 - t0) / 1000);
+  const bins = new Array(n).fill(0);
+  for (const t of stamps) {
+    const b = Math.floor((t - t0) / 1000);
+    if (b >= 0 && b < n) bins[b]++;
+  }
+  return bins;
+}
+
+// ---- one measurement window -----------------------------------------------------------
+
+/** CPU seconds (user + system) used so far by a process tree: the browser
+ * (every Chromium process under this script) or one process (rill serve). */
+function procStats() {
+  const all = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const r = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      all.set(Number(d), { comm: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')), ppid: Number(r[1]), cpu: (Number(r[11]) + Number(r[12])) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return all;
+}
+function cpuSeconds(serverPid) {
+  const all = procStats();
+  let browser = 0;
+  const roots = [...all].filter(([, p]) => p.ppid === process.pid && /chrom/i.test(p.comm)).map(([pid]) => pid);
+  const seen = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of all) if (!seen.has(pid) && seen.has(p.ppid)) seen.add(pid), (grew = true);
+  }
+  for (const pid of seen) browser += all.get(pid).cpu;
+  return { browser, server: all.get(serverPid)?.cpu ?? NaN };
+}
+
+async function metrics(cdp) {
+  const { metrics: m } = await cdp.send('Performance.getMetrics');
+  return Object.fromEntries(m.map((x) => [x.name, x.value]));
+}
+
+async function heapAfterGc(cdp) {
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('HeapProfiler.collectGarbage');
+  return (await metrics(cdp)).JSHeapUsedSize;
+}
+
+/** Measure the page for `seconds`: fps, main-thread busy time, heap. */
+async function measure(page, cdp, serverPid, seconds, { probe = false, profile = null } = {}) {
+  const heap0 = await heapAfterGc(cdp);
+  await page.evaluate((cap) => {
+    const b = (window.__bench = { t: new Float64Array(cap), n: 0, on: true });
+    const f = (ts) => {
+      if (!b.on) return;
+      if (b.n < b.t.length) b.t[b.n++] = ts;
+      requestAnimationFrame(f);
+    };
+    requestAnimationFrame(f);
+  }, Math.ceil(seconds * 250) + 1000);
+  if (probe) await page.evaluate(() => window.__rill.latencyTake()); // drop the warm-up's
+  const m0 = await metrics(cdp);
+  const c0 = cpuSeconds(serverPid);
+  const t0 = await page.evaluate(() => performance.now());
+  if (profile) {
+    // 5 s of the run: a JS CPU profile (.cpuprofile), or a Chrome trace
+    // (.json: every main-thread task, paint and raster event).
+    const trace = profile.endsWith('.json');
+    if (trace)
+      await page.context().browser().startTracing(page, {
+        path: profile,
+        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'cc', 'gpu', 'v8.execute', 'toplevel'],
+      });
+    else {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.start');
+    }
+    await sleep(Math.min(5000, seconds * 1000));
+    if (trace) await page.context().browser().stopTracing();
+    else fs.writeFileSync(profile, JSON.stringify((await cdp.send('Profiler.stop')).profile));
+    await sleep(Math.max(0, seconds * 1000 - 5000));
+  } else await sleep(seconds * 1000);
+  const t1 = await page.evaluate(() => performance.now());
+  const c1 = cpuSeconds(serverPid);
+  const m1 = await metrics(cdp);
+  const stamps = await page.evaluate(() => {
+    window.__bench.on = false;
+    return Array.from(window.__bench.t.subarray(0, window.__bench.n));
+  });
+  const lags = probe ? await page.evaluate(() => window.__rill.latencyTake()) : [];
+  const heap1 = await heapAfterGc(cdp);
+  const wall = m1.Timestamp - m0.Timestamp;
+  const fps = fpsPerSecond(stamps, t0, t1);
+  const gaps = [];
+  for (let i = 1; i < stamps.length; i++) gaps.push(stamps[i] - stamps[i - 1]);
+  return {
+    frames: stamps.length,
+    fpsMedian: median(fps),
+    fpsP5: percentile(fps, 5),
+    frameP99: percentile(gaps, 99),
+    busy: (100 * (m1.TaskDuration - m0.TaskDuration)) / wall,
+    script: (100 * (m1.ScriptDuration - m0.ScriptDuration)) / wall,
+    thread: (100 * (m1.ThreadTime - m0.ThreadTime)) / wall,
+    browserCpu: (100 * (c1.browser - c0.browser)) / wall,
+    serverCpu: (100 * (c1.server - c0.server)) / wall,
+    layoutStyle: (100 * (m1.LayoutDuration - m0.LayoutDuration + m1.RecalcStyleDuration - m0.RecalcStyleDuration)) / wall,
+    heap0: heap0 / 1048576,
+    heap1: heap1 / 1048576,
+    growth: (heap1 - heap0) / 1048576,
+    lags,
+  };
+}
+
+// ---- the page --------------------------------------------------------------------------
+
+/** Two spectrograms fed in the page, one binary frame per column per
+ * spectrogram at SPEC_RATE, through the page's message dispatch
+ * (window.__rill.feed), as the server's relay would deliver them. */
+async function startSpectrograms(page) {
+  await page.evaluate(
+    ({ ids, width, height, rate }) => {
+      for (const [k, id] of ids.entries())
+        window.__rill.feed(
+          JSON.stringify({
+            event: 'handler',
+            id,
+            name: `Spectrum ${'AB'[k]}`,
+            type: 'spectrogram',
+            parameters: { width, height, min: -100, max: 0, delta_freq: 48000 / 512 },
+          }),
+        );
+      // 200 precomputed columns: a tone sweeping up with a harmonic, over noise (dB).
+      const PAT = 200;
+      const pat = new Float32Array(PAT * height);
+      for (let c = 0; c < PAT; c++) {
+        const peak = 5 + ((c * 1.3) % (height - 10));
+        for (let k = 0; k < height; k++)
+          pat[c * height + k] = -90 + 80 * Math.exp(-(((k - peak) / 2) ** 2)) + 50 * Math.exp(-(((k - 2 * peak) / 3) ** 2)) + 8 * Math.random();
+      }
+      let seq = 0;
+      const start = performance.now();
+      const g = (window.__spec = { sent: 0, timer: 0 });
+      g.timer = setInterval(() => {
+        const due = Math.floor(((performance.now() - start) / 1000) * rate);
+        for (; g.sent < due; g.sent++) {
+          const col = pat.subarray((g.sent % PAT) * height, (g.sent % PAT + 1) * height);
+          for (const id of ids) {
+            const buf = new ArrayBuffer(32 + height * 4);
+            const dv = new DataView(buf);
+            dv.setUint8(0, 1); // version
+            dv.setUint8(1, 16); // kind: handler data
+            dv.setUint8(2, 'f'.charCodeAt(0));
+            dv.setUint32(4, id, true);
+            dv.setBigUint64(8, BigInt(seq++), true);
+            dv.setUint32(24, height, true);
+            new Float32Array(buf, 32, height).set(col);
+            window.__rill.feed(buf);
+          }
+        }
+      }, 4);
+    },
+    { ids: SPEC_IDS, width: SPEC_WIDTH, height: SPEC_HEIGHT, rate: SPEC_RATE },
+  );
+}
+
+/** Everything measured must be on screen: each chart and each spectrogram. */
+async function checkVisible(page, names) {
+  return page.evaluate(
+    ({ names, ids }) => {
+      const H = window.innerHeight, W = window.innerWidth;
+      const on = (e) => {
+        if (!e) return false;
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= H && r.right <= W;
+      };
+      const bad = [];
+      for (const n of names) if (!on(document.querySelector(`.chart[data-var="${n}"] canvas`))) bad.push(n);
+      for (const id of ids) if (!on(document.querySelector(`.handler-panel[data-handler="${id}"] .spectrogram canvas`))) bad.push(`spectrogram ${id}`);
+      return bad;
+    },
+    { names, ids: SPEC_IDS },
+  );
+}
+
+async function drawnState(page, names) {
+  return page.evaluate(
+    ({ names, ids }) => ({
+      charts: names.map((n) => {
+        const c = window.__rill.chart(n);
+        return { name: n, updates: c.updates, points: c.x.length, dropped: c.dropped, buffers: c.buffers };
+      }),
+      specs: ids.map((id) => {
+        const h = window.__rill.handler(id);
+        // A pixel of the newest column must be painted (not the background).
+        const cv = document.querySelector(`.handler-panel[data-handler="${id}"] .spectrogram canvas`);
+        const d = cv.getContext('2d').getImageData(cv.width - 1, 0, 1, cv.height).data;
+        let painted = 0;
+        for (let k = 0; k < d.length; k += 4) if (!(d[k] === 0x20 && d[k + 1] === 0x20 && d[k + 2] === 0x20)) painted++;
+        return { id, total: h.drawn.total, painted };
+      }),
+      protocolErrors: window.__rill.protocolErrors(),
+      lastError: window.__rill.lastError(),
+    }),
+    { names, ids: SPEC_IDS },
+  );
+}
+
+async function oneRun(run) {
+  const srv = await startServer();
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${srv.http}/`);
+    await page.waitForFunction(() => window.__rill && window.__rill.state() === 'native' && window.__rill.vars().length > 0, null, {
+      timeout: 10000,
+    });
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const dense = (await page.evaluate(() => window.__rill.vars())).filter((v) => v.timestampMode === 0).map((v) => v.name);
+    if (dense.length < CHANNELS) throw new Error(`the demo has ${dense.length} dense variables, the bench needs ${CHANNELS}`);
+    const names = dense.slice(0, CHANNELS);
+
+    // Every panel at once; the spectrogram tabs exist (empty) in the baseline too.
+    await page.evaluate(() => window.__rill.showAll(true));
+    await page.evaluate(
+      ({ ids, width, height }) => {
+        for (const id of ids)
+          window.__rill.feed(JSON.stringify({ event: 'handler', id, name: `Spectrum ${id}`, type: 'spectrogram', parameters: { width, height, min: -100, max: 0 } }));
+      },
+      { ids: SPEC_IDS, width: SPEC_WIDTH, height: SPEC_HEIGHT },
+    );
+    // A viewport tall enough for the 8 charts and both spectrograms: with the
+    // charts in place, size it to the page.
+    for (const n of names) await page.click(`#vars tr[data-var="${n}"]`);
+    await page.waitForFunction((ns) => ns.every((n) => (window.__rill.chart(n)?.buffers ?? 0) > 0), names, { timeout: 10000 });
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: 1400, height: height + 10 });
+    for (const n of names) await page.click(`#vars tr[data-var="${n}"]`); // stop: the baseline streams nothing
+    await page.waitForFunction(() => window.__rill.streaming().length === 0);
+    await sleep(1000);
+
+    const idle = await measure(page, cdp, srv.pid, IDLE_SECONDS);
+    // The probe's device clock: the page's estimate now, while it keeps up
+    // (list replies once a second), extrapolated from here on.
+    await page.evaluate(() => window.__rill.latencyProbe());
+
+    for (const n of names) await page.click(`#vars tr[data-var="${n}"]`);
+    await startSpectrograms(page);
+    await sleep(WARMUP_MS);
+    const hidden = await checkVisible(page, names);
+    if (hidden.length) throw new Error(`not on screen: ${hidden.join(', ')}`);
+    const before = await drawnState(page, names);
+    const profile = process.env.RILL_BENCH_BROWSER_PROFILE && run === 0 ? process.env.RILL_BENCH_BROWSER_PROFILE : null;
+    const load = await measure(page, cdp, srv.pid, SECONDS, { probe: true, profile });
+    const after = await drawnState(page, names);
+    await page.evaluate(() => clearInterval(window.__spec.timer));
+    // The figures only count if everything was drawn during the run.
+    // Each chart redraws in (nearly) every frame: the window scrolls.
+    for (const [k, c] of after.charts.entries())
+      if (!(c.updates - before.charts[k].updates >= 0.8 * load.frames - 5))
+        throw new Error(`chart ${c.name} was not redrawn in most of the ${load.frames} frames: ${JSON.stringify(c)}`);
+    for (const [k, s] of after.specs.entries())
+      if (!(s.total >= before.specs[k].total + SECONDS * SPEC_RATE * 0.9 && s.painted > SPEC_HEIGHT / 2))
+        throw new Error(`spectrogram ${s.id} was not drawn: ${JSON.stringify(s)}`);
+    if (after.protocolErrors) throw new Error(`protocol errors in the page: ${after.lastError}`);
+    if (errors.length) throw new Error(`console errors: ${errors.join('; ')}`);
+    const dropped = after.charts.reduce((n, c, k) => n + c.dropped - before.charts[k].dropped, 0);
+    const buffers = after.charts.reduce((n, c, k) => n + c.buffers - before.charts[k].buffers, 0);
+    // A chart with no points at the end: the page fell more than its window behind.
+    const empty = after.charts.filter((c) => c.points === 0).map((c) => c.name);
+    return { idle, load, dropped, buffers, empty, viewport: `1400x${height + 10}`, names };
+  } finally {
+    await browser.close();
+    await srv.stop();
+  }
+}
+
+// ---- report ------------------------------------------------------------------------------
+
+function row(r) {
+  const base = r.baseline_name !== undefined ? `${r.baseline_name} ${Number(r.baseline_median.toPrecision(3))}` : '-';
+  const ratio = r.baseline_name !== undefined && Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : '-';
+  const met = r.met === undefined ? '-' : r.met ? 'yes' : 'NO';
+  const med = Number(r.median.toPrecision(4));
+  console.log(`${r.name.padEnd(44)} ${String(med).padStart(12)} ${r.unit.padEnd(6)}  ${base.padEnd(30)} ${ratio.padStart(8)}  ${(r.target ?? '-').padEnd(16)} ${met}`);
+  const path = process.env.RILL_BENCH_JSON;
+  if (!path) return;
+  const j = { suite: SUITE, name: r.name, median: Number(r.median.toPrecision(6)), unit: r.unit };
+  if (r.baseline_name !== undefined) {
+    Object.assign(j, { baseline: r.baseline_name, baseline_median: Number(r.baseline_median.toPrecision(6)) });
+    if (Number.isFinite(r.ratio)) j.ratio = Number(r.ratio.toFixed(4));
+  }
+  if (r.target !== undefined) Object.assign(j, { target: r.target, met: !!r.met });
+  fs.appendFileSync(path, `${JSON.stringify(j)}\n`);
+}
+
+const runs = [];
+try {
+  for (let k = 0; k < RUNS; k++) runs.push(await oneRun(k));
+} catch (e) {
+  console.error(`bench browser: ${e.stack || e}`);
+  process.exit(1);
+}
+const med = (f) => median(runs.map(f));
+const lags = runs.flatMap((r) => r.load.lags);
+const loadavg = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+console.log(`\n== browser: dashboard in headless Chromium, ${CHANNELS} channels at ${RATE / 1000} kHz + 2 spectrograms ==`);
+console.log(
+  `${SECONDS} s loaded, ${IDLE_SECONDS} s idle baseline, ${RUNS} run(s), medians over runs; viewport ${runs[0].viewport}, all on screen; ` +
+    `channels ${runs[0].names.join(' ')}; spectrograms: ${SPEC_HEIGHT} bins at ${SPEC_RATE} columns/s each, binary frames fed through the page's ` +
+    `message dispatch (the server has no handler relay yet); load average ${loadavg}`,
+);
+console.log(`${'benchmark'.padEnd(44)} ${'median'.padStart(12)} ${'unit'.padEnd(6)}  ${'baseline (same run)'.padEnd(30)} ${'ratio'.padStart(8)}  ${'target'.padEnd(16)} met`);
+const fpsMed = med((r) => r.load.fpsMedian), idleFps = med((r) => r.idle.fpsMedian);
+row({ name: 'fps, median of per-second counts', median: fpsMed, unit: 'fps', baseline_name: 'idle page', baseline_median: idleFps, ratio: fpsMed / idleFps, target: '>= 55 fps', met: fpsMed >= 55 });
+const p5 = med((r) => r.load.fpsP5);
+row({ name: 'fps, 5th percentile of per-second counts', median: p5, unit: 'fps', baseline_name: 'idle page', baseline_median: med((r) => r.idle.fpsP5), ratio: p5 / med((r) => r.idle.fpsP5) });
+row({ name: 'frame interval p99', median: med((r) => r.load.frameP99), unit: 'ms', baseline_name: 'idle page', baseline_median: med((r) => r.idle.frameP99), ratio: med((r) => r.load.frameP99) / med((r) => r.idle.frameP99) });
+const busy = med((r) => r.load.busy), idleBusy = med((r) => r.idle.busy);
+row({ name: 'main thread busy (CDP TaskDuration)', median: busy, unit: '%', baseline_name: 'idle page', baseline_median: idleBusy, ratio: busy / idleBusy });
+row({ name: 'main thread in JS (CDP ScriptDuration)', median: med((r) => r.load.script), unit: '%', baseline_name: 'idle page', baseline_median: med((r) => r.idle.script), ratio: med((r) => r.load.script) / med((r) => r.idle.script) });
+const cpuRow = (name, f) => row({ name, median: med((r) => f(r.load)), unit: '%core', baseline_name: 'idle page', baseline_median: med((r) => f(r.idle)), ratio: med((r) => f(r.load)) / med((r) => f(r.idle)) });
+cpuRow('main thread CPU (CDP ThreadTime)', (m) => m.thread);
+cpuRow('Chromium CPU, all its processes', (m) => m.browserCpu);
+cpuRow('rill serve CPU', (m) => m.serverCpu);
+row({ name: 'JS heap after GC, start of run', median: med((r) => r.load.heap0), unit: 'MiB' });
+const growth = med((r) => r.load.growth);
+const maxGrowth = Math.max(...runs.map((r) => r.load.growth));
+row({ name: `JS heap growth over ${SECONDS} s (after GC)`, median: growth, unit: 'MiB', baseline_name: 'idle page', baseline_median: med((r) => r.idle.growth), ratio: NaN, target: '<= 1 MiB, every run', met: maxGrowth <= 1 });
+row({ name: 'delay server -> drawn, p50 (every buffer)', median: median(lags), unit: 'ms' });
+row({ name: 'delay server -> drawn, p95', median: percentile(lags, 95), unit: 'ms' });
+row({ name: 'delay server -> drawn, p99', median: percentile(lags, 99), unit: 'ms' });
+row({ name: 'delay server -> drawn, min (clock check)', median: lags.reduce((a, x) => Math.min(a, x), Infinity), unit: 'ms' });
+for (const [k, r] of runs.entries())
+  if (r.empty.length) console.log(`run ${k + 1}: charts empty at the end (the page was more than their 2 s window behind): ${r.empty.join(' ')}`);
+const dropped = med((r) => r.dropped);
+row({ name: `buffers dropped for the page (of ${Math.round(med((r) => r.buffers))})`, median: dropped, unit: 'bufs' });
