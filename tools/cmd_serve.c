@@ -53,6 +53,9 @@ static const char serve_usage[] =
     "  --web-root DIR     serve the dashboard from DIR (default: the one\n"
     "                     next to this program, ../share/rill/web from its\n"
     "                     directory, as built or installed); '' for none\n"
+    "  --allow-exec       let dashboard pages run programs on this machine\n"
+    "                     (Execute/Stop): remote code execution for whoever\n"
+    "                     holds the token, so --token is required\n"
     "  -v, --verbose      print informational messages too\n"
     "  -h, --help         this help\n"
     "\n"
@@ -121,6 +124,7 @@ int cmd_serve(int argc, char **argv) {
         {"allow-origin", required_argument, NULL, 'o'},
         {"web-root", required_argument, NULL, 'w'},
         {"play", required_argument, NULL, 'Y'},
+        {"allow-exec", no_argument, NULL, 'X'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -147,6 +151,7 @@ int cmd_serve(int argc, char **argv) {
         case 'o': cfg.allow_origin = optarg; break;
         case 'w': web_root = optarg; web_root_set = true; break;
         case 'Y': play = optarg; break;
+        case 'X': cfg.allow_exec = true; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
         default:
@@ -156,6 +161,11 @@ int cmd_serve(int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "rill serve: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (cfg.allow_exec && (cfg.token == NULL || *cfg.token == '\0')) {
+        fprintf(stderr, "rill serve: --allow-exec needs --token: it lets "
+                        "whoever connects run programs here\n");
         return EXIT_USAGE;
     }
     bool audio = audio_source_is_audio(source);

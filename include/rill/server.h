@@ -57,6 +57,10 @@ typedef struct rill_server_config {
     size_t log_ring_bytes;    /* tick -> log writer ring; default 8 MiB */
     size_t max_message_bytes; /* largest client message; default 64 KiB */
     unsigned drain_interval_us; /* network thread's ring poll; default 250 */
+    bool allow_exec;          /* let dashboard pages run programs on this
+                                 machine (Execute/Stop; docs/PROTOCOL.md §7):
+                                 remote code execution for the device's
+                                 owner. Needs `token`. Default false */
     rill_buffer_fn on_buffer; /* client -> device buffers; may be NULL */
     void *user;               /* passed to on_buffer */
 } rill_server_config;
@@ -65,7 +69,7 @@ typedef struct rill_server_config {
 RILL_API rill_server_config rill_server_config_default(void);
 
 /* Create a server and start serving (the network and log threads run once
- * this returns). Returns 0, RILL_EINVAL, RILL_ENOMEM, RILL_EIO (cannot bind
+ * this returns). Returns 0, RILL_EINVAL (also: allow_exec without a token), RILL_ENOMEM, RILL_EIO (cannot bind
  * host:port; the log says why) or RILL_ESYS (cannot start a thread). */
 RILL_API int rill_server_create(const rill_server_config *cfg,
                                 rill_server **out);

@@ -32,6 +32,7 @@
 #include "command.h"
 #include "core/internal.h"
 #include "device.h"
+#include "exec.h"
 #include "json_out.h"
 #include "logfile.h"
 #include "logwriter.h"
@@ -149,6 +150,11 @@ struct rill_server {
     atomic_ullong client_drops;
     atomic_ullong n_clients;
     atomic_ullong commands_rejected;
+
+    /* Programs run for pages (allow_exec), network thread. */
+    struct exec_job *jobs;
+    size_t n_jobs;
+    uint32_t next_job_id;
 
     /* Dashboard handlers, in creation order (network thread). */
     struct dash_handler *dash;
@@ -647,6 +653,7 @@ static void announce_compat_drops(rill_server *srv) {
 }
 
 static void announce_audio(rill_server *srv);
+static void poll_jobs(rill_server *srv);
 
 /* Everything the tick thread and the log writer left for this thread. Runs
  * when the waker says the rings hold something, and on a slow timer. */
@@ -658,6 +665,7 @@ static void drain_now(rill_server *srv) {
     handle_log_events(srv);
     announce_compat_drops(srv);
     announce_audio(srv);
+    poll_jobs(srv);
     /* Released streams: records they emitted before the release was
      * acknowledged were in the ring ahead of it, drained just above. */
     for (size_t i = 0; i < srv->n_released; i++) {
@@ -1497,6 +1505,250 @@ static void dash_conn_closed(rill_server *srv, rill__conn *c) {
     }
 }
 
+/* ---- Running programs for pages (allow_exec) ---------------------------------- */
+
+/* EasyDSP's editor ran what the user wrote; here a page asks the server to
+ * run a program (argv, no shell unless the user writes "sh", "-c"), and
+ * gets its stdout and stderr as text events and its exit. Only with
+ * allow_exec, which needs a token: it is remote code execution for whoever
+ * holds the token. Output is read when there is room in the page's queue,
+ * so a program that writes faster than the page reads is slowed down by
+ * its pipe, not buffered without bound. */
+
+#define RILL__EXEC_MAX_JOBS 8
+#define RILL__EXEC_MAX_ARGS 256
+
+typedef struct exec_job {
+    rill__job *job;
+    rill__conn *owner;
+    uint32_t id;
+} exec_job;
+
+static rill__cmd_id json_id(json_t *root) {
+    json_t *jid = json_object_get(root, "id");
+    if (json_is_string(jid))
+        return (rill__cmd_id){RILL__ID_STRING, 0, json_string_value(jid)};
+    if (json_is_integer(jid))
+        return (rill__cmd_id){RILL__ID_INT, json_integer_value(jid), NULL};
+    return (rill__cmd_id){RILL__ID_NONE, 0, NULL};
+}
+
+static void exec_error(rill__conn *c, json_t *root, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void exec_error(rill__conn *c, json_t *root, const char *fmt, ...) {
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
+                         .cmd = "exec",
+                         .var_index = RILL__CMD_NONE,
+                         .message = message,
+                         .id = json_id(root)};
+    send_error(c, &e);
+}
+
+typedef struct exec_ev_ctx {
+    const char *event, *stream;
+    uint32_t job;
+    const char *text;
+    size_t len;
+    int64_t pid, code, sig;
+    const rill__cmd_id *id;
+} exec_ev_ctx;
+
+static void build_exec_event(rill__jw *w, const void *ctx) {
+    const exec_ev_ctx *e = ctx;
+    rill__jw_lit(w, "{");
+    if (e->code != INT64_MIN) {
+        rill__jw_lit(w, "\"code\":");
+        rill__jw_i64(w, e->code);
+        rill__jw_lit(w, ",");
+    }
+    rill__jw_lit(w, "\"event\":");
+    rill__jw_string(w, e->event);
+    if (e->id != NULL && e->id->kind == RILL__ID_INT) {
+        rill__jw_lit(w, ",\"id\":");
+        rill__jw_i64(w, e->id->i);
+    } else if (e->id != NULL && e->id->kind == RILL__ID_STRING) {
+        rill__jw_lit(w, ",\"id\":");
+        rill__jw_string(w, e->id->s);
+    }
+    rill__jw_lit(w, ",\"job\":");
+    rill__jw_u64(w, e->job);
+    if (e->pid != INT64_MIN) {
+        rill__jw_lit(w, ",\"pid\":");
+        rill__jw_i64(w, e->pid);
+    }
+    if (e->sig != INT64_MIN) {
+        rill__jw_lit(w, ",\"signal\":");
+        rill__jw_i64(w, e->sig);
+    }
+    if (e->stream != NULL) {
+        rill__jw_lit(w, ",\"stream\":");
+        rill__jw_string(w, e->stream);
+        /* The bytes as they came; invalid UTF-8 becomes U+FFFD. */
+        char *t = rill__malloc(e->len + 1);
+        if (t != NULL) {
+            memcpy(t, e->text, e->len);
+            t[e->len] = '\0';
+            rill__jw_lit(w, ",\"text\":");
+            rill__jw_string(w, t);
+            rill__free(t);
+        }
+    }
+    rill__jw_lit(w, "}");
+}
+
+static void exec_send(rill__conn *c, const exec_ev_ctx *e) {
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_render(build_exec_event, e, &text, &len) == 0)
+        conn_send_owned(c, text, len);
+}
+
+/* {"rill":"exec","id":X,"argv":["prog","arg",...],"cwd":"dir"} */
+static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
+    if (!srv->cfg.allow_exec) {
+        exec_error(c, root,
+                   "exec: refused: this server does not run programs (start "
+                   "it with rill serve --allow-exec --token SECRET; that is "
+                   "remote code execution, for the device's owner only)");
+        return;
+    }
+    if (!c->native) {
+        exec_error(c, root, "exec: send {\"rill\":\"hello\",\"version\":1} "
+                            "first; refused");
+        return;
+    }
+    json_t *argv = json_object_get(root, "argv");
+    json_t *cwd = json_object_get(root, "cwd");
+    size_t n = json_array_size(argv);
+    if (!json_is_array(argv) || n == 0 || n > RILL__EXEC_MAX_ARGS) {
+        exec_error(c, root,
+                   "exec: \"argv\" must be an array of 1 to %d strings, the "
+                   "program then its arguments (no shell: write \"sh\", "
+                   "\"-c\", \"...\" for one); refused",
+                   RILL__EXEC_MAX_ARGS);
+        return;
+    }
+    char *args[RILL__EXEC_MAX_ARGS + 1];
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(argv, i);
+        if (!json_is_string(a) || (i == 0 && json_string_length(a) == 0) ||
+            strlen(json_string_value(a)) != json_string_length(a)) {
+            exec_error(c, root,
+                       "exec: argv[%zu] must be a string without NUL bytes%s; "
+                       "refused",
+                       i, i == 0 ? ", not empty" : "");
+            return;
+        }
+        args[i] = (char *)json_string_value(a);
+    }
+    args[n] = NULL;
+    if (cwd != NULL && !json_is_string(cwd)) {
+        exec_error(c, root, "exec: \"cwd\" must be a string; refused");
+        return;
+    }
+    if (srv->n_jobs >= RILL__EXEC_MAX_JOBS) {
+        exec_error(c, root,
+                   "exec: %d programs are running, the limit; stop one "
+                   "first; refused",
+                   RILL__EXEC_MAX_JOBS);
+        return;
+    }
+    if (srv->jobs == NULL &&
+        (srv->jobs = rill__calloc(RILL__EXEC_MAX_JOBS, sizeof *srv->jobs)) == NULL) {
+        exec_error(c, root, "exec: out of memory; refused");
+        return;
+    }
+    char err[512];
+    rill__job *job = NULL;
+    int rc = rill__job_start(args, cwd ? json_string_value(cwd) : NULL, &job,
+                             err, sizeof err);
+    if (rc != 0) {
+        exec_error(c, root, "exec: %s",
+                   rc == RILL_ENOMEM ? "out of memory" : err);
+        return;
+    }
+    uint32_t id = ++srv->next_job_id;
+    srv->jobs[srv->n_jobs++] = (exec_job){job, c, id};
+    rill__log_info("%s: running %s (pid %d, job %u)", c->peer, args[0],
+                   (int)rill__job_pid(job), id);
+    rill__cmd_id rid = json_id(root);
+    exec_ev_ctx e = {"exec-started", NULL, id, NULL, 0,
+                     rill__job_pid(job), INT64_MIN, INT64_MIN, &rid};
+    exec_send(c, &e);
+}
+
+/* {"rill":"exec-stop","job":J}: SIGTERM to its process group (SIGKILL
+ * 2 s later); without "job", every program this connection started. */
+static void exec_stop(rill_server *srv, rill__conn *c, json_t *root) {
+    json_t *jj = json_object_get(root, "job");
+    if (jj != NULL && !json_is_integer(jj)) {
+        exec_error(c, root, "exec-stop: \"job\" must be an integer");
+        return;
+    }
+    size_t stopped = 0;
+    for (size_t i = 0; i < srv->n_jobs; i++) {
+        exec_job *j = &srv->jobs[i];
+        if (j->owner == c &&
+            (jj == NULL || (json_int_t)j->id == json_integer_value(jj))) {
+            rill__job_stop(j->job);
+            stopped++;
+        }
+    }
+    if (jj != NULL && stopped == 0)
+        exec_error(c, root,
+                   "exec-stop: no running job %lld of this connection",
+                   (long long)json_integer_value(jj));
+}
+
+typedef struct exec_out_ctx {
+    rill__conn *c;
+    uint32_t job;
+} exec_out_ctx;
+
+static void exec_output(void *user, int stream, const char *data, size_t len) {
+    exec_out_ctx *o = user;
+    exec_ev_ctx e = {"exec-output", stream == 1 ? "stdout" : "stderr", o->job,
+                     data, len, INT64_MIN, INT64_MIN, INT64_MIN, NULL};
+    exec_send(o->c, &e);
+}
+
+static void poll_jobs(rill_server *srv) {
+    for (size_t i = 0; i < srv->n_jobs;) {
+        exec_job *j = &srv->jobs[i];
+        size_t used = j->owner->q_bytes, limit = conn_limit(j->owner);
+        size_t room = used < limit ? RILL__MIN(limit - used, (size_t)65536) : 0;
+        exec_out_ctx o = {j->owner, j->id};
+        int code = 0, sig = 0;
+        if (!rill__job_poll(j->job, room, exec_output, &o, &code, &sig)) {
+            i++;
+            continue;
+        }
+        exec_ev_ctx e = {"exec-exit", NULL, j->id, NULL, 0, INT64_MIN, code,
+                         sig, NULL};
+        exec_send(j->owner, &e);
+        rill__job_destroy(j->job);
+        srv->jobs[i] = srv->jobs[--srv->n_jobs];
+    }
+}
+
+/* The page that started them went away: so do its programs. */
+static void exec_conn_closed(rill_server *srv, rill__conn *c) {
+    for (size_t i = 0; i < srv->n_jobs;) {
+        if (srv->jobs[i].owner != c) {
+            i++;
+            continue;
+        }
+        rill__job_destroy(srv->jobs[i].job);
+        srv->jobs[i] = srv->jobs[--srv->n_jobs];
+    }
+}
+
 /* A control message for the relay? {"rill":"dash"} and the events
  * "handler", "handler-data", "handler-remove". True if it was one (handled
  * here, errors included). Messages without those keys are not parsed. */
@@ -1517,6 +1769,11 @@ static bool dash_message(rill_server *srv, rill__conn *c, const char *text,
     bool mine = true;
     if (json_is_string(r) && strcmp(json_string_value(r), "dash") == 0) {
         dash_subscribe(srv, c, root);
+    } else if (json_is_string(r) && strcmp(json_string_value(r), "exec") == 0) {
+        exec_start(srv, c, root);
+    } else if (json_is_string(r) &&
+               strcmp(json_string_value(r), "exec-stop") == 0) {
+        exec_stop(srv, c, root);
     } else if (strcmp(event, "handler") == 0 ||
                strcmp(event, "handler-data") == 0 ||
                strcmp(event, "handler-remove") == 0) {
@@ -1887,6 +2144,7 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
 static void on_close(rill_server *srv, rill__conn *c) {
     set_active(srv, c, false);
     dash_conn_closed(srv, c);
+    exec_conn_closed(srv, c);
     if (c->native) {
         for (size_t i = 0; i < srv->dev.max_vars; i++) {
             rill__stream *s[2] = {c->sub_buf[i], c->sub_mon[i]};
@@ -2124,6 +2382,7 @@ rill_server_config rill_server_config_default(void) {
         .log_ring_bytes = 8u << 20,
         .max_message_bytes = 64u << 10,
         .drain_interval_us = 250,
+        .allow_exec = false,
         .on_buffer = NULL,
         .user = NULL,
     };
@@ -2187,6 +2446,11 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         cfg->drain_interval_us == 0 || !(cfg->sample_rate >= 0))
         return RILL_EINVAL;
     *out = NULL;
+    if (cfg->allow_exec && (cfg->token == NULL || *cfg->token == '\0')) {
+        rill__log_error("allow_exec needs a token: running programs for "
+                        "anyone who can reach the port is not offered");
+        return RILL_EINVAL;
+    }
     int rc = 0;
     rill_server *srv = rill__calloc(1, sizeof *srv);
     if (srv == NULL)
@@ -2323,6 +2587,9 @@ void rill_server_destroy(rill_server *srv) {
     pthread_mutex_destroy(&srv->vars_lock);
     pthread_mutex_destroy(&srv->audio_lock);
     rill__free(srv->audio_json);
+    for (size_t i = 0; i < srv->n_jobs; i++)
+        rill__job_destroy(srv->jobs[i].job);
+    rill__free(srv->jobs);
     for (size_t i = 0; i < srv->n_dash; i++)
         msg_unref(srv->dash[i].create);
     rill__free(srv->dash);

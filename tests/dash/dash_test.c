@@ -2,7 +2,9 @@
  * the rill_dash API, against a real rill_server in this process. Pages are
  * raw WebSocket connections (src/net/ws.c) that speak what the browser
  * page speaks: hello, {"rill":"dash"}, then read what is relayed. */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -39,10 +41,12 @@ static void *produce(void *arg) {
 
 static const char *const ab[] = {"a", "b"};
 
-static void device_start(device *d) {
+static void device_start_exec(device *d, const char *token, bool exec) {
     memset(d, 0, sizeof *d);
     rill_server_config cfg = rill_server_config_default();
     cfg.port = 0;
+    cfg.token = token;
+    cfg.allow_exec = exec;
     cfg.sample_rate = 48000;
     ASSERT_OK(rill_server_create(&cfg, &d->srv));
     d->a = rill_var_create(d->srv, "a", RILL_TYPE_FLOAT, RILL_TS_DENSE);
@@ -54,6 +58,8 @@ static void device_start(device *d) {
     atomic_init(&d->stop, false);
     ASSERT_TRUE(pthread_create(&d->producer, NULL, produce, d) == 0);
 }
+
+static void device_start(device *d) { device_start_exec(d, NULL, false); }
 
 static void device_stop(device *d) {
     atomic_store(&d->stop, true);
@@ -134,11 +140,14 @@ static void page_send(page *p, const char *text) {
 }
 
 /* native: say hello; dash: subscribe to the relay. */
-static void page_open(page *p, const device *d, bool native, bool dash) {
+static void page_open_token(page *p, const device *d, bool native, bool dash,
+                            const char *token) {
     memset(p, 0, sizeof *p);
-    char err[200];
-    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(d->srv),
-                               "/gui_control", 3000, &p->ws, err, sizeof err));
+    char err[200], target[128];
+    snprintf(target, sizeof target, "/gui_control%s%s", token ? "?token=" : "",
+             token ? token : "");
+    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(d->srv), target,
+                               3000, &p->ws, err, sizeof err));
     page_wait(p, NULL, "\"connection\"");
     if (native) {
         page_send(p, "{\"rill\":\"hello\",\"version\":1}");
@@ -148,6 +157,10 @@ static void page_open(page *p, const device *d, bool native, bool dash) {
         page_send(p, "{\"rill\":\"dash\",\"version\":1,\"id\":\"dash\"}");
         page_wait(p, NULL, "{\"rill\":\"dash\",\"version\":1}");
     }
+}
+
+static void page_open(page *p, const device *d, bool native, bool dash) {
+    page_open_token(p, d, native, dash, NULL);
 }
 
 static void page_close(page *p) {
@@ -603,5 +616,115 @@ TEST(the_dash_api_checks_its_arguments) {
     poll_until(dash, &g.errors, 1);
     ASSERT_TRUE(strstr(g.error, "handler-remove: unknown handler 1") != NULL);
     rill_dash_destroy(dash);
+    device_stop(&d);
+}
+
+/* ---- Running programs for pages (allow_exec) ------------------------------------ */
+
+TEST(exec_is_refused_without_allow_exec) {
+    device d;
+    device_start(&d);
+    page p;
+    page_open(&p, &d, true, false);
+    page_send(&p, "{\"rill\":\"exec\",\"id\":\"run\",\"argv\":[\"echo\",\"hi\"]}");
+    const char *e = page_wait(&p, NULL, "\"error\"");
+    ASSERT_TRUE(strstr(e, "exec: refused: this server does not run programs "
+                          "(start it with rill serve --allow-exec --token") != NULL);
+    ASSERT_TRUE(strstr(e, "\"id\":\"run\"") != NULL);
+    page_pump(&p, 100);
+    ASSERT_EQ_UINT(page_count(&p, "exec-started"), 0);
+    page_close(&p);
+    device_stop(&d);
+}
+
+TEST(allow_exec_needs_a_token) {
+    rill_server_config cfg = rill_server_config_default();
+    cfg.port = 0;
+    cfg.allow_exec = true;
+    rill_server *srv = NULL;
+    ASSERT_ERR(rill_server_create(&cfg, &srv), RILL_EINVAL);
+    cfg.token = "";
+    ASSERT_ERR(rill_server_create(&cfg, &srv), RILL_EINVAL);
+    ASSERT_NULL(srv);
+}
+
+TEST(exec_runs_a_program_and_streams_its_output_and_exit) {
+    device d;
+    device_start_exec(&d, "s3cret", true);
+    page p;
+    page_open_token(&p, &d, true, false, "s3cret");
+    page_send(&p, "{\"rill\":\"exec\",\"id\":7,\"argv\":[\"sh\",\"-c\",\"echo "
+                  "out; echo err >&2; exit 3\"]}");
+    const char *st = page_wait(&p, NULL, "exec-started");
+    ASSERT_TRUE(strstr(st, "{\"event\":\"exec-started\",\"id\":7,\"job\":1,"
+                           "\"pid\":") == st);
+    ASSERT_EQ_STR(page_wait(&p, NULL, "\"stream\":\"stdout\""),
+                  "{\"event\":\"exec-output\",\"job\":1,\"stream\":\"stdout\","
+                  "\"text\":\"out\\n\"}");
+    ASSERT_EQ_STR(page_wait(&p, NULL, "\"stream\":\"stderr\""),
+                  "{\"event\":\"exec-output\",\"job\":1,\"stream\":\"stderr\","
+                  "\"text\":\"err\\n\"}");
+    ASSERT_EQ_STR(page_wait(&p, NULL, "exec-exit"),
+                  "{\"code\":3,\"event\":\"exec-exit\",\"job\":1,\"signal\":0}");
+    /* argv is argv: no shell unless asked for. */
+    page_send(&p, "{\"rill\":\"exec\",\"argv\":[\"echo\",\"$HOME; ls\"]}");
+    ASSERT_TRUE(strstr(page_wait(&p, NULL, "\"text\":\"$HOME; ls\\n\""),
+                       "\"job\":2") != NULL);
+    page_close(&p);
+    device_stop(&d);
+}
+
+TEST(exec_stop_kills_the_programs_process_group) {
+    device d;
+    device_start_exec(&d, "s3cret", true);
+    page p;
+    page_open_token(&p, &d, true, false, "s3cret");
+    page_send(&p, "{\"rill\":\"exec\",\"argv\":[\"sh\",\"-c\",\"sleep 60 & "
+                  "echo started; sleep 60; echo never\"]}");
+    const char *st = page_wait(&p, NULL, "exec-started");
+    int pid = atoi(strstr(st, "\"pid\":") + 6);
+    ASSERT_TRUE(pid > 0);
+    page_wait(&p, NULL, "\"text\":\"started\\n\"");
+    page_send(&p, "{\"rill\":\"exec-stop\",\"job\":1}");
+    ASSERT_EQ_STR(page_wait(&p, NULL, "exec-exit"),
+                  "{\"code\":-1,\"event\":\"exec-exit\",\"job\":1,\"signal\":15}");
+    /* The background sleep was in the group too. */
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    while (kill(-pid, 0) == 0) {
+        if (rill_clock_now_ns() > end)
+            FAIL("process group %d still alive 5 s after the stop", pid);
+        rill_clock_sleep_until_ns(rill_clock_now_ns() + 20000000);
+    }
+    ASSERT_EQ_INT(errno, ESRCH);
+    ASSERT_EQ_UINT(page_count(&p, "never"), 0);
+    page_close(&p);
+    device_stop(&d);
+}
+
+TEST(exec_refuses_bad_requests_and_a_closed_page_ends_its_program) {
+    device d;
+    device_start_exec(&d, "s3cret", true);
+    page p;
+    page_open_token(&p, &d, true, false, "s3cret");
+    size_t at = 0;
+    page_send(&p, "{\"rill\":\"exec\",\"argv\":\"ls\"}");
+    ASSERT_TRUE(strstr(page_wait(&p, &at, "\"error\""),
+                       "\\\"argv\\\" must be an array of 1 to 256 strings") != NULL);
+    page_send(&p, "{\"rill\":\"exec\",\"argv\":[\"rill-no-such-program\"]}");
+    ASSERT_TRUE(strstr(page_wait(&p, &at, "\"error\""),
+                       "cannot run \\\"rill-no-such-program\\\": No such file "
+                       "or directory") != NULL);
+    page_send(&p, "{\"rill\":\"exec-stop\",\"job\":42}");
+    ASSERT_TRUE(strstr(page_wait(&p, &at, "\"error\""),
+                       "no running job 42 of this connection") != NULL);
+    page_send(&p, "{\"rill\":\"exec\",\"argv\":[\"sleep\",\"60\"]}");
+    int pid = atoi(strstr(page_wait(&p, NULL, "exec-started"), "\"pid\":") + 6);
+    page_close(&p);
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    while (kill(pid, 0) == 0) {
+        if (rill_clock_now_ns() > end)
+            FAIL("the program of a closed page still runs after 5 s");
+        rill_clock_sleep_until_ns(rill_clock_now_ns() + 20000000);
+    }
     device_stop(&d);
 }
