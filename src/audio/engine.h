@@ -65,6 +65,7 @@ struct rill_audio_source {
 
     /* Sine: the audio thread's state and the last values set. */
     double phase, inc, amp, amp_target;
+    double rot_c, rot_s; /* cos and sin of 2 pi inc */
     double freq_set, amp_set;
 
     /* Thread source. */

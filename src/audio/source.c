@@ -222,27 +222,38 @@ static void render_ring(rill_audio_source *s, float *mix, size_t frames,
  * frame in double precision: after 10^9 frames the accumulated rounding is
  * around 1e-7 of a cycle, so the frequency is the requested one to far
  * better than 0.01 Hz at any rate. A new frequency only changes the
- * increment, so the wave carries on from where it is. */
+ * increment, so the wave carries on from where it is.
+ *
+ * Within a block the samples come from rotating (cos, sin) of the block's
+ * start phase by the per-frame angle: four multiplications instead of a
+ * sin() per frame (about 7x cheaper), and the rotation's rounding (~1e-16
+ * per frame) is discarded at the next block, which starts again from the
+ * accumulator. */
 static void render_sine(rill_audio_source *s, float *mix, size_t frames,
                         uint32_t och) {
-    double ph = s->phase, inc = s->inc, a = s->amp;
+    double a = s->amp;
     double da = (s->amp_target - a) / (double)frames;
+    double c = cos(2.0 * M_PI * s->phase), sn = sin(2.0 * M_PI * s->phase);
+    const double rc = s->rot_c, rs = s->rot_s;
     for (size_t i = 0; i < frames; i++) {
-        float v = (float)(a * sin(2.0 * M_PI * ph));
-        for (uint32_t c = 0; c < och; c++)
-            mix[i * och + c] += v;
-        ph += inc;
-        if (ph >= 1.0)
-            ph -= 1.0;
+        float v = (float)(a * sn);
+        for (uint32_t ch = 0; ch < och; ch++)
+            mix[i * och + ch] += v;
+        double nc = c * rc - sn * rs;
+        sn = sn * rc + c * rs;
+        c = nc;
         a += da;
     }
-    s->phase = ph;
+    double ph = s->phase + s->inc * (double)frames;
+    s->phase = ph - floor(ph);
     s->amp = s->amp_target;
 }
 
 void rill__source_apply_sine(rill_audio_source *s, double freq, double amp,
                              uint32_t rate) {
     s->inc = freq / (double)rate;
+    s->rot_c = cos(2.0 * M_PI * s->inc);
+    s->rot_s = sin(2.0 * M_PI * s->inc);
     s->amp_target = amp;
 }
 
