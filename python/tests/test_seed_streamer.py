@@ -65,7 +65,7 @@ def test_tutorial_2_cells_run_and_give_exact_values(rill_server, tmp_path, monke
         t0 = time.monotonic()
         exec(CELLS[3], ns)
         # pybela would block for the 1 s delay plus the 1 s duration.
-    assert time.monotonic() - t0 < 1.5, "schedule_streaming should not block"
+        assert time.monotonic() - t0 < 1.5, "schedule_streaming should not block"
         start = int(ns["start_timestamp"])
         assert streamer.wait_for_schedule(timeout=20)
         for var in ("frame", "frame_d"):
