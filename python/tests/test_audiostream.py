@@ -252,3 +252,44 @@ def test_jack_thread_source_comes_back_exact_in_an_input(jack_server):
     assert np.array_equal(x[x != 0], data)
     mic.close()
     stream.close()
+
+
+OSC_PATCH = """#N canvas 0 0 450 300 12;
+#X obj 30 30 osc~ 440;
+#X obj 30 80 *~ 0.25;
+#X obj 30 130 dac~;
+#X connect 0 0 1 0;
+#X connect 1 0 2 0;
+#X connect 1 0 2 1;
+"""
+
+
+def test_patch_source_plays_a_pd_patch_through_jack(jack_server, tmp_path):
+    if not shutil.which("pd"):
+        pytest.fail("puredata-core is in scripts/debian-packages.txt; pd is missing")
+    patch = tmp_path / "osc.pd"
+    patch.write_text(OSC_PATCH)
+    stream = get_output(channels=2, backend="jack", device=jack_server, name="pyout",
+                        connect="")
+    got = []
+    mic = get_input(callback=got.append, source="jack", device=jack_server, name="pyin",
+                    connect="pyout:out_1", rate=48000, channels=1)
+    mic.start()
+    pd = audiostream.PatchSource(stream, str(patch), jack_server=jack_server)
+    pd.start()  # starts `pd -nogui -jack` and waits for its ports
+    deadline = time.monotonic() + 10
+    while sum(len(b) for b in got) < 2 * 48000 * 2 and time.monotonic() < deadline:
+        mic.poll()
+        time.sleep(0.05)
+    pd.stop()
+    mic.stop()
+    mic.poll()
+    mic.close()
+    stream.close()
+    x = np.frombuffer(b"".join(got), "<i2").astype(float)
+    nz = np.flatnonzero(x)
+    assert len(nz) > 48000, "the patch was not heard"
+    seg = x[nz[0]:nz[-1]][-48000:]
+    crossings = np.count_nonzero((seg[:-1] < 0) & (seg[1:] >= 0))
+    assert abs(crossings - 440) <= 5, crossings
+    assert abs(np.abs(seg).max() - 0.25 * 32768) < 0.02 * 32768
