@@ -233,18 +233,28 @@ def test_jack_thread_source_comes_back_exact_in_an_input(jack_server):
     mic = get_input(callback=got.append, source="jack", device=jack_server, name="pyin",
                     connect="pyout:out_1", rate=48000, channels=1)
     mic.start()
+    # JACK applies a new connection at a later cycle: play only once the
+    # input has been running for a few periods.
+    deadline = time.monotonic() + 5
+    while mic.stats()["blocks"] < 8 and time.monotonic() < deadline:
+        mic.poll()
+        time.sleep(0.01)
     data = (np.arange(1, 9601) % 32000).astype("<i2")
     src = Ramp(stream, data)
     src.start()
     deadline = time.monotonic() + 10
     while not src.finished and time.monotonic() < deadline:
+        mic.poll()  # keep the input's ring drained
         time.sleep(0.02)
-    time.sleep(0.2)
-    mic.poll()
+    end = time.monotonic() + 0.2
+    while time.monotonic() < end:
+        mic.poll()
+        time.sleep(0.02)
     mic.stop()
     mic.poll()
     src.stop()
     assert src.finished
+    assert mic.stats()["dropped"] == 0, mic.stats()
     x = np.frombuffer(b"".join(got), "<i2")
     assert np.count_nonzero(x), "nothing came back"
     # Frame-exact through JACK (the data has no zero: underrun silence,
