@@ -213,7 +213,16 @@ TEST(output_comes_back_sample_exact_with_latency_in_whole_periods) {
         open_input(server, "rillin_loop", "loopback:capture_1", &loop);
     ASSERT_OK(rill_audio_input_start(in_direct));
     ASSERT_OK(rill_audio_input_start(in_loop));
-    rill__audio_sleep_ns(1300000000u); /* the sample lasts 1 s */
+    /* The sample lasts 1 s: wait until it has all been played (at most
+     * 10 s on a loaded machine), then one more period. */
+    for (int i = 0; i < 1000; i++) {
+        rill_audio_sample_stats sst;
+        rill_audio_source_stats(s, &sst);
+        if (sst.frames >= L)
+            break;
+        rill__audio_sleep_ns(10000000u);
+    }
+    rill__audio_sleep_ns(100000000u);
     ASSERT_OK(rill_audio_input_stop(in_direct));
     ASSERT_OK(rill_audio_input_stop(in_loop));
     rill_audio_stats ost, ist;
