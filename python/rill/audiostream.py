@@ -28,6 +28,7 @@ Differences from audiostream, all fixes of its documented defects:
     blocking for ever. remove_sample works.
 """
 
+import atexit
 import ctypes
 import logging
 import math
@@ -35,6 +36,7 @@ import os
 import threading
 import time
 import traceback
+import weakref
 
 from . import _lib as L
 from ._lib import RillError
@@ -44,6 +46,22 @@ log = logging.getLogger("rill")
 __all__ = ["get_output", "get_input", "get_input_sources", "AudioOutput",
            "AudioInput", "AudioSample", "ThreadSource", "SineSource", "PatchSource",
            "AudioException"]
+
+
+_OPEN = weakref.WeakSet()
+
+
+def _close_all():
+    # Before the interpreter goes away, stop every engine thread that could
+    # still call into Python (thread sources' workers, input callbacks).
+    for x in list(_OPEN):
+        try:
+            x.close()
+        except Exception:
+            pass
+
+
+atexit.register(_close_all)
 
 
 class AudioException(RillError):
@@ -146,6 +164,7 @@ class AudioOutput:
                                  "AudioOutput: unable to initialize audio")
         self._h = h
         self._samples = []
+        _OPEN.add(self)
         info = _info(L.lib.rill_audio_output_info, h)
         self.backend = info.backend.decode()
         self.device = info.device.decode() if info.device else None
@@ -497,6 +516,7 @@ class AudioInput:
             raise AudioException(rc, err.value.decode() or L.last_message(),
                                  "AudioInput: unable to open the input")
         self._h = h
+        _OPEN.add(self)
         info = _info(L.lib.rill_audio_input_info, h)
         self.backend = info.backend.decode()
         self.rate = info.rate
