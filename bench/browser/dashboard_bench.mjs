@@ -284,7 +284,7 @@ async function startFeeder(page, http) {
     await page.waitForFunction(
       (n) => window.__rill.handlerIds().filter((id) => window.__rill.handler(id)?.type === 'spectrogram').length >= n,
       SPECS,
-      { timeout: 5000 },
+      { timeout: 15000 },
     );
   } catch {
     await stop();
@@ -430,7 +430,7 @@ async function oneRun(run) {
     await page.setViewportSize({ width: 1400, height: height + 10 });
     for (const n of names) await page.click(`#vars tr[data-var="${n}"]`); // stop: the baseline streams nothing
     await page.waitForFunction(() => window.__rill.streaming().length === 0);
-    await sleep(1000);
+    await sleep(3000); // buffers still in flight drain before the baseline
 
     const idle = await measure(page, cdp, srv.pid, IDLE_SECONDS);
     // The probe's device clock: the page's estimate now, while it keeps up
@@ -508,7 +508,7 @@ console.log(
     `channels ${runs[0].names.join(' ')}; spectrograms: ${SPEC_HEIGHT} bins at ${SPEC_RATE} columns/s each, one binary frame per column, ` +
     (runs.every((r) => r.relay)
       ? 'sent by a program through the server\'s handler relay'
-      : 'fed through the page\'s message dispatch (no handler relay in this server)') +
+      : `fed through the page's message dispatch in ${runs.filter((r) => !r.relay).length} of ${runs.length} run(s) (the relay did not show them)`) +
     `; load average ${loadavg}`,
 );
 console.log(`${'benchmark'.padEnd(44)} ${'median'.padStart(12)} ${'unit'.padEnd(6)}  ${'baseline (same run)'.padEnd(30)} ${'ratio'.padStart(8)}  ${'target'.padEnd(16)} met`);
@@ -536,4 +536,4 @@ for (const [k, r] of runs.entries())
   if (r.empty.length) console.log(`run ${k + 1}: charts empty at the end (the page was more than their 2 s window behind): ${r.empty.join(' ')}`);
 row({ name: `spectrogram columns received (~${Math.round(SPECS * SPEC_RATE * SECONDS)} sent)`, median: med((r) => r.columns), unit: 'cols' });
 const dropped = med((r) => r.dropped);
-row({ name: `buffers dropped for the page (of ${Math.round(med((r) => r.buffers))})`, median: dropped, unit: 'bufs' });
+row({ name: `buffers dropped for the page (${Math.round(med((r) => r.buffers))} drawn)`, median: dropped, unit: 'bufs' });
