@@ -49,7 +49,8 @@ TEST(osc_440_patch_plays_at_440_hz) {
     rill_audio_source *pd, *probe;
     ASSERT_ERR(rill_audio_pd_create(o, "/nonexistent.pd", server, NULL, &pd),
                RILL_ENOTFOUND);
-    ASSERT_OK(rill_audio_pd_create(o, RILL_TEST_DATA "/osc440.pd", server, NULL,
+    ASSERT_OK(rill_audio_pd_create(o, RILL_TEST_DATA "/osc440.pd", server,
+                                   RILL_TEST_DATA "/pd-dies-with-parent.sh",
                                    &pd));
     static tap t;
     t.cap = (size_t)RATE * 3;
