@@ -222,6 +222,7 @@ int rill__pd_start(rill_audio_source *s) {
         goto fail;
     /* Wait for Pd's ports, then connect them. */
     rc = RILL_ETIMEOUT;
+    int status = 0;
     for (int i = 0; i < 1000; i++) {
         char name[96];
         snprintf(name, sizeof name, "%s:output_%u", p->synth, s->channels);
@@ -229,7 +230,7 @@ int rill__pd_start(rill_audio_source *s) {
             rc = 0;
             break;
         }
-        if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
             p->pid = -1;
             rc = RILL_EIO;
             break;
@@ -237,17 +238,31 @@ int rill__pd_start(rill_audio_source *s) {
         rill__audio_sleep_ns(10000000u);
     }
     if (rc != 0) {
-        rill__log_error("audio: pd: patch '%s': Pd %s", p->patch,
-                        rc == RILL_EIO ? "exited before opening its JACK ports"
-                                       : "did not open its JACK ports in 10 s");
+        if (rc == RILL_EIO)
+            rill__log_error("audio: pd: patch '%s': Pd exited (%s %d) before "
+                            "opening its JACK ports", p->patch,
+                            WIFEXITED(status) ? "status" : "signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status)
+                                              : WTERMSIG(status));
+        else
+            rill__log_error("audio: pd: patch '%s': Pd did not open its JACK "
+                            "ports in 10 s", p->patch);
         goto fail;
     }
+    /* Pd registers its ports before it activates its client, and JACK
+     * refuses connections to an inactive client: retry for a while. */
     for (uint32_t c = 0; c < s->channels; c++) {
         char from[96];
         snprintf(from, sizeof from, "%s:output_%u", p->synth, c + 1);
-        if (jack_connect(p->client, from, jack_port_name(p->ports[c])) != 0) {
-            rill__log_error("audio: pd: patch '%s': cannot connect %s", p->patch,
-                            from);
+        int e = -1;
+        for (int i = 0; i < 500 && e != 0 && e != EEXIST; i++) {
+            e = jack_connect(p->client, from, jack_port_name(p->ports[c]));
+            if (e != 0 && e != EEXIST)
+                rill__audio_sleep_ns(10000000u);
+        }
+        if (e != 0 && e != EEXIST) {
+            rill__log_error("audio: pd: patch '%s': cannot connect %s to %s",
+                            p->patch, from, jack_port_name(p->ports[c]));
             rc = RILL_EIO;
             goto fail;
         }
