@@ -106,14 +106,16 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
     d->is_input = is_input;
     d->owner = owner;
     d->cfg = *cfg;
+    if (d->cfg.format == RILL_AUDIO_FORMAT_DEFAULT)
+        d->cfg.format = RILL_AUDIO_S16;
     if (cfg->rate == 0 || cfg->channels == 0 || cfg->channels > 64 ||
         cfg->buffer_frames == 0 || cfg->buffer_frames > 65536 ||
-        rill_audio_format_size(cfg->format) == 0) {
+        rill_audio_format_size(d->cfg.format) == 0) {
         fail_msg(cfg, RILL_EINVAL,
                  "audio: %s: invalid request (rate %u, channels %u, format %s, "
                  "buffer %u frames)",
                  cfg->backend ? cfg->backend : "any", cfg->rate, cfg->channels,
-                 rill_audio_format_name(cfg->format), cfg->buffer_frames);
+                 rill_audio_format_name(d->cfg.format), cfg->buffer_frames);
         return RILL_EINVAL;
     }
     d->device = cfg->device ? rill__strdup(cfg->device) : NULL;
@@ -145,7 +147,7 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
         d->rate = cfg->rate;
         d->channels = cfg->channels;
         d->buffer_frames = cfg->buffer_frames;
-        d->format = cfg->format;
+        d->format = d->cfg.format;
         why[0] = '\0';
         rc = be->open(d, why, sizeof why);
         if (rc == 0) {

@@ -715,3 +715,17 @@ TEST(open_and_create_fail_cleanly_without_memory) {
                    destroy_source, &c);
     rill_audio_output_close(c.o);
 }
+
+TEST(default_format_in_a_config_means_s16) {
+    rill_audio_config c = rill_audio_config_default();
+    c.backend = "dummy";
+    c.format = RILL_AUDIO_FORMAT_DEFAULT;
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_info info;
+    rill_audio_output_info(o, &info);
+    ASSERT_EQ_INT(info.format, RILL_AUDIO_S16);
+    rill_audio_output_close(o);
+    c.format = (rill_audio_format)99;
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_EINVAL);
+}
