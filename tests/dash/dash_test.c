@@ -41,10 +41,13 @@ static void *produce(void *arg) {
 
 static const char *const ab[] = {"a", "b"};
 
+static size_t queue_bytes = 8u << 20;
+
 static void device_start_exec(device *d, const char *token, bool exec) {
     memset(d, 0, sizeof *d);
     rill_server_config cfg = rill_server_config_default();
     cfg.port = 0;
+    cfg.client_queue_bytes = queue_bytes;
     cfg.token = token;
     cfg.allow_exec = exec;
     cfg.sample_rate = 48000;
@@ -491,6 +494,63 @@ TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
     page_close(&p);
     page_close(&late);
     device_stop(&d);
+}
+
+TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
+    queue_bytes = 64 * 1024;
+    device d;
+    device_start(&d);
+    page slow, fast;
+    page_open(&slow, &d, true, true);
+    page_open(&fast, &d, true, true);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, false);
+    rill_dash_handler *h = rill_dash_add_handler(dash, "Big", "line", NULL);
+    page_wait(&slow, NULL, "\"name\":\"Big\"");
+    page_wait(&fast, NULL, "\"name\":\"Big\"");
+    /* 400 frames of 64000 bytes (25 MB) while `slow` reads nothing: far
+     * more than its queue, the kernel's buffers and the socket's. The
+     * program is never held up: every send returns at once. */
+    static float values[16000];
+    size_t fast_bins = 0;
+    for (int k = 0; k < 400; k++) {
+        values[0] = (float)k;
+        ASSERT_OK(rill_dash_send_values(h, RILL_TYPE_FLOAT, values, 16000, 0, 0, 0));
+        rill_dash_poll(dash, 0);
+        page_pump(&fast, 0);
+    }
+    /* slow reads its backlog now (until nothing comes for 300 ms); then a
+     * marker frame, which both pages wait for, and before which slow is
+     * told what it lost. */
+    for (size_t before = (size_t)-1; before != slow.n_bin + slow.n_text;) {
+        before = slow.n_bin + slow.n_text;
+        page_pump(&slow, 300);
+    }
+    values[0] = -1;
+    ASSERT_OK(rill_dash_send_values(h, RILL_TYPE_FLOAT, values, 16, 0, 0, 0));
+    uint64_t end = rill_clock_now_ns() + 20000000000u;
+    for (page *p = &fast; p != NULL; p = p == &fast ? &slow : NULL) {
+        for (;;) {
+            if (p->n_bin > 0 && p->bin_len[p->n_bin - 1] == 32 + 64)
+                break;
+            if (rill_clock_now_ns() > end)
+                FAIL("the marker frame never arrived (%zu frames)", p->n_bin);
+            page_pump(p, 50);
+        }
+    }
+    fast_bins = fast.n_bin;
+    ASSERT_TRUE(fast_bins > slow.n_bin);
+    const char *notice = page_wait(&slow, NULL, "\"path\":\"dash\"");
+    ASSERT_TRUE(strstr(notice, "{\"event\":\"dropped\",\"buffers\":") == notice);
+    rill_server_stats st;
+    rill_server_get_stats(d.srv, &st);
+    ASSERT_TRUE(st.client_drops >= 1);
+    ASSERT_EQ_INT(g.errors, 0);
+    rill_dash_destroy(dash);
+    page_close(&slow);
+    page_close(&fast);
+    device_stop(&d);
+    queue_bytes = 8u << 20;
 }
 
 /* A raw program: what the server says to each bad message. */
