@@ -20,7 +20,7 @@ struct audio_source {
     rill_audio_info info;
     rill_server *srv;
     rill_var *vars[MAX_CHANNELS];
-    char names[MAX_CHANNELS][8];
+    char names[MAX_CHANNELS][16];
     uint32_t channels;
     /* sine: a double-precision phase accumulator, exact at any rate */
     double freq, phase, step;

@@ -138,7 +138,9 @@ def test_file_play_writes_what_clients_send(rill_serve, tmp_path):
 def jackd():
     if shutil.which("jackd") is None:
         pytest.fail("jackd is not installed (make deps installs jackd2)")
-    name = f"rille2e-{os.getpid()}"
+    # One fixed name: jackd2 reclaims a dead server's registry entry only
+    # when one of the same name starts, so killed runs never pile up.
+    name = "rill-e2e"
     log = open(f"/tmp/{name}.log", "w")
     proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
                              "-r", "48000", "-p", "256"], stdout=log, stderr=log)
