@@ -176,7 +176,9 @@ typedef struct rill_client_stream_opts {
 /* Start streaming the `n` named variables to on_buffer and on_block.
  * Unknown names are refused (RILL_ENOTFOUND) before anything is sent. opts
  * may be NULL. The variables streaming at once form the block group:
- * starting or stopping one restarts the alignment. */
+ * starting or stopping one restarts the alignment (a stopped variable
+ * leaves it at once; its values after the last whole block reach
+ * on_buffer only). */
 RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
                                       size_t n,
                                       const rill_client_stream_opts *opts);

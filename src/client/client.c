@@ -163,7 +163,8 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     void *done_user = NULL;
     int done_err = 0;
     bool finished = false;
-    if (st->sched >= 0) {
+    bool scheduled = st->sched >= 0;
+    if (scheduled) {
         rill__sched *sc = &cl->sched[st->sched];
         if (dropped != 0)
             sc->err = RILL_EIO;
@@ -204,15 +205,19 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     bool blocks = cl->cfg.on_block != NULL;
     if (blocks && cl->group_gen != cl->align_gen)
         rebuild_group(cl);
+    /* A schedule's end leaves the group with its last block; a stopped
+     * stream left it at the stop (its late last buffer, which may come
+     * after the variable was started again, changes nothing). */
     bool in_group = st->in_group;
-    if (ended)
+    bool group_end = ended && scheduled;
+    if (group_end)
         st->in_group = false;
     pthread_mutex_unlock(&cl->lock);
     if (count > 0 || last)
         deliver_stream(cl, v, first_ts, count, values, rel, dropped, ended);
     if (blocks && in_group)
         rill__align_push(cl->align, v->id, first_ts, count, values, rel,
-                         dropped, ended);
+                         dropped, group_end);
     if (finished)
         schedule_finished(cl, done_fn, done_user, done_err);
 }
@@ -620,16 +625,16 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
         rill__free(all);
         return rc;
     }
-    /* A stopped schedule is finished, as canceled. A native stream leaves
-     * the block group with its last buffer; a Bela's has no mark, so its
-     * variables leave now. */
+    /* A stopped schedule is finished, as canceled. The variables leave the
+     * block group now: values after its last whole block go to on_buffer
+     * only. */
     rill__sched *canceled = rill__calloc(n, sizeof *canceled);
     size_t n_canceled = 0;
     pthread_mutex_lock(&cl->req_lock);
     pthread_mutex_lock(&cl->lock);
     for (size_t i = 0; i < n; i++) {
         rill__var_state *st = &cl->vs[find(cl, names[i])->id];
-        if (!cl->native && st->in_group) {
+        if (st->in_group) {
             st->in_group = false;
             cl->group_gen++;
         }

@@ -86,6 +86,7 @@ typedef struct rill__stream {
     bool attached;        /* in var->rt_streams */
     bool scheduled;       /* in the server's tick-checked list */
     bool end_pending;     /* native end (or log close) waiting for ring room */
+    uint32_t run;         /* which START this run is (the network's count) */
 
     /* Published by the tick thread for the list reply. */
     atomic_int pub_state;
@@ -96,6 +97,9 @@ typedef struct rill__stream {
     bool releasing;       /* RT_RELEASE posted */
     uint32_t net_dropped; /* dropped for the client since its last message */
     uint64_t net_seq;     /* the next sequence number the client sees */
+    uint32_t net_runs;    /* STARTs posted: a record's run tells whether its
+                             end is the latest run's (release) or an earlier
+                             one's, restarted since (keep) */
     struct rill__stream *next; /* the server's list of all streams */
 
     /* Log streams: owned by the log writer once started. */
@@ -186,7 +190,7 @@ typedef struct rill__rec {
     uint32_t kind;
     uint32_t flags;
     uint32_t bytes;   /* payload bytes that follow this header */
-    uint32_t pad;
+    uint32_t run;     /* the stream's run (rill__stream.run) */
 } rill__rec;
 
 /* ---- The server ---------------------------------------------------------- */

@@ -562,7 +562,10 @@ static void drain_records(rill_server *srv, size_t min_bytes) {
         rill__stream *s = r.stream;
         if (s->sink == RILL__SINK_CLIENT) {
             send_native(srv, &r, srv->scratch);
-            if (r.kind == RILL__REC_END || (r.flags & RILL__REC_FLAG_LAST))
+            /* The end of a run that a later watch has restarted ends only
+             * that run: the stream lives on. */
+            if ((r.kind == RILL__REC_END || (r.flags & RILL__REC_FLAG_LAST)) &&
+                r.run == s->net_runs)
                 native_stream_ended(srv, s);
         } else if (r.kind != RILL__REC_END) {
             fan_out_compat(srv, &r, srv->scratch);
@@ -994,7 +997,8 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         } else {
             s = v->compat_watch;
         }
-        rc = post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0);
+        rc = post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration,
+                     ++s->net_runs);
         break;
     case RILL__CMD_UNWATCH:
         s = c->native ? c->sub_buf[v->id] : v->compat_watch;

@@ -79,7 +79,8 @@ static bool emit(rill__device *dev, rill__stream *s, rill__rec_kind kind,
                    .dropped = s->rt_dropped,
                    .kind = (uint32_t)kind,
                    .flags = flags,
-                   .bytes = (uint32_t)(n1 + n2)};
+                   .bytes = (uint32_t)(n1 + n2),
+                   .run = s->run};
     bool ok = put_record(sink_ring(dev, s), &h, p1, n1, p2, n2);
     if (!data)
         return ok;
@@ -415,6 +416,7 @@ static uint64_t add_ticks(uint64_t a, uint64_t b) {
 static void apply_start(rill__device *dev, rill__stream *s,
                         const rill__rtcmd *c) {
     uint64_t now = dev->now;
+    s->run = c->period; /* START carries its run number there */
     s->start = RILL__MAX(c->tick, now);
     s->end = c->duration ? add_ticks(s->start, c->duration) : RILL__NO_END;
     s->count = 0; /* a restart discards the partial buffer (spec §2.2) */

@@ -472,3 +472,32 @@ TEST(logging_on_the_device_then_fetching_gives_the_logged_values) {
     rill_client_destroy(cl);
     test_device_stop(&d);
 }
+
+TEST(a_quick_stop_and_restart_keeps_both_variables_in_the_blocks) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_blocks(&d, RILL_CLIENT_NATIVE, &s, false);
+    const char *names[] = {"frame_d", "counter"};
+    for (int round = 0; round < 3; round++) {
+        ASSERT_OK(rill_client_stream_start(cl, names, 2, NULL));
+        usleep(50000);
+        /* Stopped and started again at once: the old run's last buffer
+         * comes after the new start; the device must keep streaming the
+         * new run (it used to free the stream), and the client must keep
+         * both variables in the blocks. */
+        ASSERT_OK(rill_client_stream_stop(cl, names, 2));
+    }
+    int before = atomic_load(&s.n_blocks);
+    atomic_store(&s.not_adjacent, 0);
+    ASSERT_OK(rill_client_stream_start(cl, names, 2, NULL));
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    while (atomic_load(&s.n_blocks) < before + 20 && rill_clock_now_ns() < end)
+        usleep(1000);
+    ASSERT_TRUE(atomic_load(&s.n_blocks) >= before + 20);
+    ASSERT_EQ_INT(atomic_load(&s.bad), 0); /* every block had both */
+    ASSERT_OK(rill_client_stream_stop(cl, names, 2));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
