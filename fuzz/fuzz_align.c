@@ -58,9 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rill__align_create(emit, NULL, &al) != 0)
         return 0;
     uint32_t cfg = take(&p, end, 2);
-    rill__align_member m[3] = {{0, "a", RILL_TYPE_FLOAT, RILL_TS_DENSE},
-                               {1, "b", RILL_TYPE_DOUBLE, RILL_TS_DENSE},
-                               {2, "c", RILL_TYPE_INT32, RILL_TS_SPARSE}};
+    rill__align_member m[3] = {{0, "a", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0},
+                               {1, "b", RILL_TYPE_DOUBLE, RILL_TS_DENSE, 0},
+                               {2, "c", RILL_TYPE_INT32, RILL_TS_SPARSE, 0}};
     size_t n = 1 + cfg % 3;
     if (cfg & 4)
         m[0].mode = RILL_TS_SPARSE;

@@ -178,7 +178,9 @@ typedef struct rill_client_stream_opts {
  * may be NULL. The variables streaming at once form the block group:
  * starting or stopping one restarts the alignment (a stopped variable
  * leaves it at once; its values after the last whole block reach
- * on_buffer only). */
+ * on_buffer only). With on_block set, a start "now" (opts->start 0) is
+ * made a tick a few milliseconds ahead (one list round trip), so the
+ * variables start together. */
 RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
                                       size_t n,
                                       const rill_client_stream_opts *opts);

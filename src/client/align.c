@@ -257,6 +257,13 @@ void rill__align_push(rill__aligner *al, uint32_t id, uint64_t first_ts,
     member *v = find(al, id);
     if (v == NULL || v->ended)
         return;
+    /* Wholly before the member's start: an earlier run's buffer (its end
+     * included), nothing of this group's. */
+    uint32_t last_rel = (uint32_t)(count > 0 ? count - 1 : 0);
+    if (rel != NULL && count > 0)
+        memcpy(&last_rel, rel + 4 * (count - 1), 4);
+    if (first_ts + last_rel < v->m.from)
+        return;
     v->dropped += dropped;
     if (count > 0 && reserve(v, count) != 0) {
         rill__log_error("out of memory: a buffer of %s left out of the "
@@ -271,6 +278,8 @@ void rill__align_push(rill__aligner *al, uint32_t id, uint64_t first_ts,
         if (rel != NULL)
             memcpy(&r, rel + 4 * i, 4); /* little-endian hosts only */
         uint64_t t = first_ts + r;
+        if (t < v->m.from)
+            continue; /* an earlier run's */
         if (al->t0_set && t < al->t0) {
             al->late++; /* its block is gone */
             continue;
@@ -287,7 +296,7 @@ void rill__align_push(rill__aligner *al, uint32_t id, uint64_t first_ts,
             v->first = t;
         }
     }
-    if (count > 0 && v->started) {
+    if (count > 0 && v->started && first_ts + count > v->m.from) {
         uint64_t k = v->m.mode == RILL_TS_DENSE ? first_ts + count : prev;
         v->known = RILL__MAX(v->known, k);
     }

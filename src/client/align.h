@@ -34,6 +34,8 @@ typedef struct rill__align_member {
     const char *name; /* must outlive the group */
     rill_type type;
     rill_ts_mode mode;
+    uint64_t from;    /* values of earlier ticks are not this group's (an
+                         earlier run's late buffers): ignored */
 } rill__align_member;
 
 typedef void (*rill__align_emit_fn)(const rill_client_block *blk, void *user);

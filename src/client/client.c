@@ -73,7 +73,7 @@ static void rebuild_group(rill_client *cl) {
                 order[j] = order[j - 1];
                 j--;
             }
-            m[j] = (rill__align_member){v->id, v->name, v->type, v->mode};
+            m[j] = (rill__align_member){v->id, v->name, v->type, v->mode, st->from};
             order[j] = st->order;
             if (cl->group_block == 0)
                 span = RILL__MAX(span, (uint64_t)st->length);
@@ -549,6 +549,19 @@ const rill_client_var *rill__client_find(rill_client *cl, const char *name) {
     return find(cl, name);
 }
 
+/* A tick a little after the device's latest, so that every variable
+ * starts at the same tick and no earlier buffer is taken for the start. */
+static int soon(rill_client *cl, uint64_t *tick, double *rate) {
+    rill_client_list *now = NULL;
+    int rc = list_locked_req(cl, &now);
+    if (rc != 0)
+        return rc;
+    *rate = now->sample_rate > 0 ? now->sample_rate : 1000;
+    *tick = now->timestamp + (uint64_t)(*rate / 20) + 64;
+    rill_client_list_free(now);
+    return 0;
+}
+
 /* The named variables join the on_block group. lock held. */
 static void join_group(rill_client *cl, const char *const *names, size_t n,
                        const rill_client_stream_opts *opts) {
@@ -558,6 +571,7 @@ static void join_group(rill_client *cl, const char *const *names, size_t n,
         if (!st->in_group)
             st->order = ++cl->group_order;
         st->in_group = true;
+        st->from = opts != NULL ? opts->start : 0;
         uint32_t len = opts != NULL ? opts->length : 0;
         st->length = cl->native && len != 0 ? len : v->length;
     }
@@ -600,6 +614,15 @@ int rill_client_stream_start(rill_client *cl, const char *const *names,
     if (opts != NULL)
         o = *opts;
     pthread_mutex_lock(&cl->req_lock);
+    /* With on_block, "now" is made a tick: every variable starts on it, and
+     * the late last buffer of an earlier run (earlier ticks) cannot be
+     * taken for this one's beginning. */
+    double rate;
+    if (cl->cfg.on_block != NULL && o.start == 0 &&
+        (rc = soon(cl, &o.start, &rate)) != 0) {
+        pthread_mutex_unlock(&cl->req_lock);
+        return rc;
+    }
     pthread_mutex_lock(&cl->lock);
     join_group(cl, names, n, &o);
     pthread_mutex_unlock(&cl->lock);
@@ -659,19 +682,6 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
     rill__free(canceled);
     rill__free(all);
     return rc;
-}
-
-/* A tick a little after the device's latest, so that every variable
- * starts at the same tick and no earlier buffer is taken for the start. */
-static int soon(rill_client *cl, uint64_t *tick, double *rate) {
-    rill_client_list *now = NULL;
-    int rc = list_locked_req(cl, &now);
-    if (rc != 0)
-        return rc;
-    *rate = now->sample_rate > 0 ? now->sample_rate : 1000;
-    *tick = now->timestamp + (uint64_t)(*rate / 20) + 64;
-    rill_client_list_free(now);
-    return 0;
 }
 
 int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,

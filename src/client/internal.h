@@ -24,6 +24,8 @@ typedef struct rill__sched {
 typedef struct rill__var_state {
     bool in_group;    /* part of the on_block group */
     uint64_t order;   /* when it joined the group */
+    uint64_t from;    /* its stream's start tick: earlier values are an
+                         earlier run's */
     uint32_t length;  /* values per buffer, for the block span */
     int32_t sched;    /* index in cl->sched, or -1 */
     uint64_t sched_end; /* the scheduled stream's end tick */

@@ -64,8 +64,8 @@ TEST(two_variables_of_different_buffer_lengths_come_out_cut_at_the_same_ticks) {
     got *g = calloc(1, sizeof *g);
     rill__aligner *al = NULL;
     ASSERT_OK(rill__align_create(emit, g, &al));
-    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE},
-                               {1, "d", RILL_TYPE_DOUBLE, RILL_TS_DENSE}};
+    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0},
+                               {1, "d", RILL_TYPE_DOUBLE, RILL_TS_DENSE, 0}};
     ASSERT_OK(rill__align_set_group(al, m, 2, 1024));
     /* A float stream in 1024-value buffers and a double stream in 512-value
      * buffers, the double one starting 100 ticks later and arriving in
@@ -101,8 +101,8 @@ TEST(the_end_of_every_stream_flushes_a_last_shorter_block) {
     got *g = calloc(1, sizeof *g);
     rill__aligner *al = NULL;
     ASSERT_OK(rill__align_create(emit, g, &al));
-    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE},
-                               {1, "d", RILL_TYPE_DOUBLE, RILL_TS_DENSE}};
+    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0},
+                               {1, "d", RILL_TYPE_DOUBLE, RILL_TS_DENSE, 0}};
     ASSERT_OK(rill__align_set_group(al, m, 2, 1000));
     /* A scheduled stream of 2500 ticks from 5000: the float one in 1024
      * and 452 buffers, the double one in 512s and a last 452. */
@@ -129,8 +129,8 @@ TEST(sparse_values_land_in_the_block_of_their_tick) {
     got *g = calloc(1, sizeof *g);
     rill__aligner *al = NULL;
     ASSERT_OK(rill__align_create(emit, g, &al));
-    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE},
-                               {2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE}};
+    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0},
+                               {2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE, 0}};
     ASSERT_OK(rill__align_set_group(al, m, 2, 256));
     /* Events every 100 ticks from 0, in buffers of 8 values. */
     for (uint64_t t = 0; t < 4096; t += 256)
@@ -160,8 +160,8 @@ TEST(a_silent_variable_holds_back_at_most_64_blocks) {
     got *g = calloc(1, sizeof *g);
     rill__aligner *al = NULL;
     ASSERT_OK(rill__align_create(emit, g, &al));
-    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE},
-                               {2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE}};
+    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0},
+                               {2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE, 0}};
     ASSERT_OK(rill__align_set_group(al, m, 2, 16));
     for (uint64_t t = 0; t < 16 * 80; t += 16)
         push_dense_f(al, 0, t, 16, false);
@@ -184,7 +184,7 @@ TEST(a_gap_in_a_dense_stream_gives_relative_ticks_and_the_drop_count) {
     got *g = calloc(1, sizeof *g);
     rill__aligner *al = NULL;
     ASSERT_OK(rill__align_create(emit, g, &al));
-    rill__align_member m[1] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE}};
+    rill__align_member m[1] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0}};
     ASSERT_OK(rill__align_set_group(al, m, 1, 100));
     push_dense_f(al, 0, 0, 50, false);
     float v[50];
@@ -209,7 +209,7 @@ static int oom_create(void *ctx) {
     int rc = rill__align_create(emit, NULL, &oom_al);
     if (rc != 0)
         return rc;
-    rill__align_member m[1] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE}};
+    rill__align_member m[1] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 0}};
     rc = rill__align_set_group(oom_al, m, 1, 100);
     if (rc != 0) {
         rill__align_destroy(oom_al);
@@ -233,7 +233,7 @@ TEST(a_stretch_without_values_gives_no_empty_blocks) {
     got *g = calloc(1, sizeof *g);
     rill__aligner *al = NULL;
     ASSERT_OK(rill__align_create(emit, g, &al));
-    rill__align_member m[1] = {{2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE}};
+    rill__align_member m[1] = {{2, "ev", RILL_TYPE_INT32, RILL_TS_SPARSE, 0}};
     ASSERT_OK(rill__align_set_group(al, m, 1, 100));
     /* Three events ten million ticks apart: three blocks on the grid from
      * the first, not a hundred thousand empty ones. */
@@ -248,6 +248,29 @@ TEST(a_stretch_without_values_gives_no_empty_blocks) {
     ASSERT_EQ_UINT(g->first[2], 1000 + 20000000);
     ASSERT_EQ_UINT(g->ticks[2], 51); /* the last block ends at its value */
     ASSERT_EQ_UINT(g->n[2], 3);
+    ASSERT_EQ_INT(g->bad, 0);
+    rill__align_destroy(al);
+    free(g);
+}
+
+TEST(values_before_a_members_start_tick_are_an_earlier_runs_and_ignored) {
+    got *g = calloc(1, sizeof *g);
+    rill__aligner *al = NULL;
+    ASSERT_OK(rill__align_create(emit, g, &al));
+    rill__align_member m[2] = {{0, "f", RILL_TYPE_FLOAT, RILL_TS_DENSE, 1000},
+                               {1, "d", RILL_TYPE_DOUBLE, RILL_TS_DENSE, 1000}};
+    ASSERT_OK(rill__align_set_group(al, m, 2, 100));
+    /* The previous run's last buffer of "d" (ticks 600..699) arrives after
+     * the restart at 1000: it must not become the group's beginning. */
+    push_dense_d(al, 1, 600, 100, true);
+    push_dense_f(al, 0, 1000, 300, false);
+    push_dense_d(al, 1, 1000, 300, false);
+    ASSERT_EQ_UINT(g->n_blocks, 3);
+    ASSERT_EQ_UINT(g->first[0], 1000);
+    ASSERT_EQ_UINT(g->n[0], 300);
+    ASSERT_EQ_UINT(g->n[1], 300);
+    ASSERT_EQ_UINT(g->ts[1][0], 1000);
+    ASSERT_EQ_UINT(rill__align_late(al), 0);
     ASSERT_EQ_INT(g->bad, 0);
     rill__align_destroy(al);
     free(g);
