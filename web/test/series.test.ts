@@ -73,9 +73,9 @@ describe('LiveClock: how far behind live the page is', () => {
 
 describe('buffer lengths asked for', () => {
   it('about 100 buffers a second for dense variables, small buffers for sparse ones', () => {
-    expect(bufferLength(44100, false)).toBe(256);
-    expect(bufferLength(48000, false)).toBe(256);
-    expect(bufferLength(100, false)).toBe(1);
+    expect(bufferLength(44100, false)).toBe(1024);
+    expect(bufferLength(48000, false)).toBe(1024);
+    expect(bufferLength(100, false)).toBe(4);
     expect(bufferLength(44100, true)).toBe(16);
   });
 });
