@@ -58,6 +58,43 @@ static rill_client *connect_or_explain(const char *url, const char *token) {
     return connect_with(url, token, NULL, NULL, NULL);
 }
 
+/* Commands whose only options are --url, --token and --help, with exactly
+ * `want_args` arguments: returns an exit status to return now, or -1 to go
+ * on (the log callback is then installed). */
+static int simple(int argc, char **argv, int want_args, const char *usage,
+                  const char **url, const char **token) {
+    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    *url = default_url();
+    *token = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'u')
+            *url = optarg;
+        else if (c == 't')
+            *token = optarg;
+        else if (c == 'h') {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else
+            return EXIT_USAGE;
+    }
+    if (argc - optind > want_args) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0],
+                argv[optind + want_args]);
+        return EXIT_USAGE;
+    }
+    if (argc - optind < want_args) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    return -1;
+}
+
 /* ---- rill ls ----------------------------------------------------------------- */
 
 static const char ls_usage[] =
@@ -67,34 +104,15 @@ static const char ls_usage[] =
     "state, control, monitor period, and the value the program reads now.\n\nexamples:\n  rill ls\n  rill ls --url ws://bela.local:5555\n";
 
 int cmd_ls(int argc, char **argv) {
-    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-                                         {"token", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *url = default_url(), *token = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'u')
-            url = optarg;
-        else if (c == 't')
-            token = optarg;
-        else if (c == 'h') {
-            fputs(ls_usage, stdout);
-            return EXIT_OK;
-        } else
-            return EXIT_USAGE;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "rill ls: unexpected argument '%s'\n", argv[optind]);
-        return EXIT_USAGE;
-    }
-    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    const char *url, *token;
+    int rc = simple(argc, argv, 0, ls_usage, &url, &token);
+    if (rc >= 0)
+        return rc;
     rill_client *cl = connect_or_explain(url, token);
     if (cl == NULL)
         return EXIT_FAILED;
     rill_client_list *l = NULL;
-    int rc = rill_client_list_vars(cl, &l);
+    rc = rill_client_list_vars(cl, &l);
     if (rc != 0) {
         fprintf(stderr, "rill ls: no list from %s: %s\n", url, rill_strerror(rc));
         rill_client_destroy(cl);
@@ -366,35 +384,6 @@ out:
 }
 
 /* ---- rill peek / rill set ---------------------------------------------------- */
-
-static int simple(int argc, char **argv, int want_args, const char *usage,
-                  const char **url, const char **token) {
-    static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-                                         {"token", required_argument, NULL, 't'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    *url = default_url();
-    *token = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'u')
-            *url = optarg;
-        else if (c == 't')
-            *token = optarg;
-        else if (c == 'h') {
-            fputs(usage, stdout);
-            return EXIT_OK;
-        } else
-            return EXIT_USAGE;
-    }
-    if (argc - optind != want_args) {
-        fputs(usage, stderr);
-        return EXIT_USAGE;
-    }
-    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
-    return -1;
-}
 
 static const char peek_usage[] =
     "usage: rill peek VAR [--url URL] [--token T]\n\n"
