@@ -41,7 +41,6 @@
 // .cpuprofile, a Chrome trace if it ends in .json; bench/browser/summarize.mjs
 // tallies either).
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,63 +72,14 @@ const bin = process.env.RILL_BIN;
 if (!bin || !fs.existsSync(bin)) skip(`rill binary not found (${bin || 'RILL_BIN unset'})`);
 if (!fs.existsSync(CHROMIUM)) skip(`${CHROMIUM} not found (make deps installs Debian's chromium)`);
 if (!fs.existsSync(path.join(REPO, 'web', 'dist', 'index.html'))) skip('web/dist is not built (make build)');
-let chromium;
+// The server and browser exactly as the browser tests start them
+// (tests/web/lib.mjs), imported once the checks above have passed, since
+// it loads playwright-core on import.
+let startServer, launchBrowser;
 try {
-  ({ chromium } = createRequire(path.join(REPO, 'web', 'package.json'))('playwright-core'));
+  ({ startServer, launchBrowser } = await import('../../tests/web/lib.mjs'));
 } catch {
   skip('playwright-core is not installed in web/node_modules (make deps runs npm ci)');
-}
-
-// ---- server and browser, as tests/web/lib.mjs starts them ---------------------------
-
-async function startServer() {
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-bbench-'));
-  const proc = spawn(bin, ['serve', '--source', 'demo', '--rate', String(RATE), '--port', '0', '--log-dir', logDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`rill serve printed no port in 10 s:\n${out}`)), 10000);
-    const onData = (d) => {
-      out += d;
-      const m = /listening on ws:\/\/(?:\[[^\]]+\]|[^\s:/]+):(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`rill serve exited with ${code}:\n${out}`)));
-  });
-  return {
-    pid: proc.pid,
-    http: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (proc.exitCode === null) {
-        proc.kill('SIGINT');
-        await new Promise((r) => proc.on('exit', r));
-      }
-      fs.rmSync(logDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function launchBrowser() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
 }
 
 // ---- statistics -----------------------------------------------------------------------
@@ -399,8 +349,8 @@ async function drawnState(page, names, specIds) {
 }
 
 async function oneRun(run) {
-  const srv = await startServer();
-  const browser = await launchBrowser();
+  const srv = await startServer('--rate', String(RATE));
+  const { browser } = await launchBrowser();
   let feeder = null;
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

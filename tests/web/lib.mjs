@@ -42,6 +42,7 @@ export async function startServer(...args) {
   });
   return {
     port,
+    pid: proc.pid,
     http: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}`,
     output: () => out,
