@@ -448,21 +448,26 @@ static void *io_main(void *arg) {
 
 /* ---- Requests (caller's thread) ------------------------------------------ */
 
+void rill__cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mx, uint64_t ns) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec += (long)(ns % 1000000000u);
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(cv, mx, &ts);
+}
+
 /* Wait on cond until *flag or the deadline; lock held. */
 static int wait_for(rill_client *cl, const bool *flag, uint64_t deadline_ns) {
     while (!*flag) {
         if (atomic_load(&cl->closed))
             return RILL_ECLOSED;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t now = rill_clock_now_ns();
         if (now >= deadline_ns)
             return RILL_ETIMEOUT;
-        uint64_t wait = RILL__MIN(deadline_ns - now, (uint64_t)50000000);
-        ts.tv_nsec += (long)wait;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+        rill__cond_wait_ns(&cl->cond, &cl->lock,
+                           RILL__MIN(deadline_ns - now, (uint64_t)50000000));
     }
     return 0;
 }
@@ -766,13 +771,8 @@ int rill_client_wait(rill_client *cl, int timeout_ms) {
             rc = RILL_ETIMEOUT;
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t wait = RILL__MIN(end - now, (uint64_t)50000000);
-        ts.tv_nsec += (long)wait;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&cl->cond, &cl->lock, &ts);
+        rill__cond_wait_ns(&cl->cond, &cl->lock,
+                           RILL__MIN(end - now, (uint64_t)50000000));
     }
     if (rc == 0) {
         rc = cl->sched_err;

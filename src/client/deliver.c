@@ -12,7 +12,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "client/internal.h"
 #include "core/internal.h"
@@ -378,14 +377,9 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
         uint64_t now = rill_clock_now_ns();
         if (timeout_ms > 0 && now >= end)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t wait = timeout_ms > 0 ? RILL__MIN(end - now, (uint64_t)100000000)
-                                       : (uint64_t)100000000;
-        ts.tv_nsec += (long)wait;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&cl->poll_cv, &cl->poll_mx, &ts);
+        rill__cond_wait_ns(&cl->poll_cv, &cl->poll_mx,
+                           timeout_ms > 0 ? RILL__MIN(end - now, (uint64_t)100000000)
+                                          : (uint64_t)100000000);
     }
     pthread_mutex_unlock(&cl->poll_mx);
     /* Only what is queued now: an I/O thread that keeps queueing cannot

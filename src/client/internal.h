@@ -97,6 +97,10 @@ struct rill_client {
     atomic_uint_fast64_t dropped;
 };
 
+/* Wait on `cv` (mutex held) for at most `ns` nanoseconds; callers loop on
+ * their own condition and deadline. client.c. */
+void rill__cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mx, uint64_t ns);
+
 /* deliver.c. The I/O thread calls these instead of the callbacks. */
 int rill__deliver_init(rill_client *cl);
 void rill__deliver_free(rill_client *cl);
