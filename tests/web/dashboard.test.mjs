@@ -64,7 +64,8 @@ describe('dashboard against rill serve', () => {
     const { page, errors } = await openPage(b.browser, `${srv.http}/`);
     await waitLive(page);
     await page.click('#vars tr[data-var="frame"]');
-    await waitChart(page, 'frame');
+    // A few buffers (of 1024 values at 44.1 kHz), not just the first.
+    await waitChart(page, 'frame', 4096);
     const rate = await page.evaluate(() => window.__rill.rate());
     const s1 = await chart(page, 'frame');
     await sleep(700);
