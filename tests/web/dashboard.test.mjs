@@ -23,8 +23,10 @@ async function chart(page, name) {
   return page.evaluate((n) => window.__rill.chart(n), name);
 }
 
-async function waitChart(page, name, minValues = 1000) {
-  await page.waitForFunction(([n, m]) => (window.__rill.chart(n)?.received ?? 0) >= m && window.__rill.chart(n).x.length > 0, [name, minValues], {
+// Waits until `minValues` values arrived and the plot drew `minPoints` of them
+// (the plot redraws on the next animation frame, after the values arrive).
+async function waitChart(page, name, minValues = 1000, minPoints = 1) {
+  await page.waitForFunction(([n, m, p]) => (window.__rill.chart(n)?.received ?? 0) >= m && window.__rill.chart(n).x.length >= p, [name, minValues, minPoints], {
     timeout: 10000,
   });
 }
@@ -65,7 +67,7 @@ describe('dashboard against rill serve', () => {
     await waitLive(page);
     await page.click('#vars tr[data-var="frame"]');
     // A few buffers (of 1024 values at 44.1 kHz), not just the first.
-    await waitChart(page, 'frame', 4096);
+    await waitChart(page, 'frame', 4096, 101);
     const rate = await page.evaluate(() => window.__rill.rate());
     const s1 = await chart(page, 'frame');
     await sleep(700);
