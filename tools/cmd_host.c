@@ -153,6 +153,7 @@ typedef struct var_out {
     rill_file_writer *writer;
     uint64_t have, want; /* want 0: no limit */
     uint64_t next_ts;
+    uint64_t skipped, skip_from, skip_to; /* ticks the device never produced */
     bool done, gap;
 } var_out;
 
@@ -194,9 +195,18 @@ static void on_stream_buffer(const rill_client_buffer *b, void *user) {
         return;
     }
     ctx->drops += b->dropped;
-    if (b->dropped != 0 ||
-        (o->have != 0 && b->mode == RILL_TS_DENSE && b->first_ts != o->next_ts))
-        o->gap = true; /* reported at the end; the data stays */
+    /* Both are reported at the end; the data stays. */
+    if (b->dropped != 0) {
+        o->gap = true;
+    } else if (o->have != 0 && b->mode == RILL_TS_DENSE && b->first_ts != o->next_ts) {
+        /* Nothing was dropped on the way, yet the ticks jumped: the device's
+         * clock skipped them (an audio xrun, or a source that restarted). */
+        if (o->skipped == 0) {
+            o->skip_from = o->next_ts;
+            o->skip_to = b->first_ts;
+        }
+        o->skipped++;
+    }
     size_t k = b->count;
     if (o->want != 0 && o->have + k > o->want)
         k = (size_t)(o->want - o->have);
@@ -353,6 +363,15 @@ int cmd_stream(int argc, char **argv) {
         if (outs[i].gap) {
             fprintf(stderr, "rill stream: %s: buffers were lost in transit (drops "
                             "are counted in the progress line)\n", outs[i].var->name);
+            status = EXIT_FAILED;
+        }
+        if (outs[i].skipped != 0) {
+            fprintf(stderr, "rill stream: %s: the device's clock jumped from tick %llu "
+                            "to %llu%s (an audio xrun or a restarted source: those "
+                            "values were never produced); the file has the gap\n",
+                    outs[i].var->name, (unsigned long long)outs[i].skip_from,
+                    (unsigned long long)outs[i].skip_to,
+                    outs[i].skipped > 1 ? " and more" : "");
             status = EXIT_FAILED;
         }
         if (outs[i].want != 0 && outs[i].have < outs[i].want && !interrupted) {

@@ -259,8 +259,11 @@ int cmd_serve(int argc, char **argv) {
     printf("rill serve: press Ctrl-C to stop\n");
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    /* Once a second, the input's xruns, if any new. */
+    int sig;
+    const struct timespec second = {1, 0};
+    while ((sig = sigtimedwait(&stop_signals, NULL, &second)) < 0)
+        audio_source_report(as, stdout);
     printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     if (as != NULL)
         audio_source_stop(as);

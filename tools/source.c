@@ -29,6 +29,7 @@ struct audio_source {
     rill_audio_source *sample;
     rill_audio_info out_info;
     atomic_uint_fast64_t played, dropped;
+    uint64_t xruns_reported; /* main thread */
 };
 
 bool audio_source_is_audio(const char *spec) {
@@ -244,6 +245,20 @@ void audio_source_free(audio_source *a) {
                (unsigned long long)dropped,
                a->sample == NULL ? " (no --play output)" : dropped > 0 ? " (the output's ring was full)" : "");
     free(a);
+}
+
+void audio_source_report(audio_source *a, FILE *out) {
+    if (a == NULL || a->in == NULL)
+        return;
+    rill_audio_stats st;
+    rill_audio_input_stats(a->in, &st);
+    if (st.xruns == a->xruns_reported)
+        return;
+    fprintf(out, "rill serve: input %s: %llu xrun%s so far (the device ran late and "
+                 "skipped frames; the ticks jump over them)\n",
+            a->info.backend, (unsigned long long)st.xruns, st.xruns == 1 ? "" : "s");
+    fflush(out);
+    a->xruns_reported = st.xruns;
 }
 
 void audio_source_describe(const audio_source *a, FILE *out) {

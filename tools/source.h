@@ -43,6 +43,10 @@ void audio_source_stop(audio_source *a);
  * it is destroyed). NULL is a no-op. */
 void audio_source_free(audio_source *a);
 
+/* Prints a line to `out` when the input's xrun count grew since the last
+ * call (each xrun skips frames, so the ticks jump). Not the audio thread. */
+void audio_source_report(audio_source *a, FILE *out);
+
 /* Prints what runs and the variable table to `out`. */
 void audio_source_describe(const audio_source *a, FILE *out);
 
