@@ -972,3 +972,125 @@ out:
     free(av);
     return status;
 }
+
+/* ---- rill audio ---------------------------------------------------------------- */
+
+static const char audio_usage[] =
+    "usage: rill audio [--rate HZ] [--channels N] [--buffer-frames N]\n"
+    "                  [--volume 0-100] [--url URL] [--token T]\n\n"
+    "Print the device's audio input configuration (rate, channels, frames per\n"
+    "buffer, volume, and the variable of each channel); with options, ask the\n"
+    "device to change it first (what it offers depends on its source: rill\n"
+    "serve's demo and alsa and sine sources reopen at another rate, jack and\n"
+    "alsa take another channel count, every source a volume and a buffer\n"
+    "size), wait until it has, and print the new one. Every client and page\n"
+    "sees the change.\n\n"
+    "examples:\n  rill audio\n  rill audio --rate 48000 --volume 80\n"
+    "  rill audio --buffer-frames 512\n";
+
+static bool parse_positive(const char *opt, const char *s, double max, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= 0 && v <= max)) {
+        fprintf(stderr, "rill audio: %s wants a number from 0 to %g, not '%s'\n",
+                opt, max, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int cmd_audio(int argc, char **argv) {
+    static const struct option opts[] = {{"rate", required_argument, NULL, 'r'},
+                                         {"channels", required_argument, NULL, 'c'},
+                                         {"buffer-frames", required_argument, NULL, 'b'},
+                                         {"volume", required_argument, NULL, 'v'},
+                                         {"url", required_argument, NULL, 'u'},
+                                         {"token", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *url = default_url(), *token = NULL;
+    rill_audio_change ch = {0, 0, 0, -1};
+    bool change = false;
+    double x;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (!parse_positive("--rate", optarg, 1e7, &x) || x == 0)
+                return EXIT_USAGE;
+            ch.rate = x;
+            change = true;
+            break;
+        case 'c':
+            if (!parse_positive("--channels", optarg, 64, &x) || x < 1 || x != (size_t)x)
+                return EXIT_USAGE;
+            ch.channels = (size_t)x;
+            change = true;
+            break;
+        case 'b':
+            if (!parse_positive("--buffer-frames", optarg, 65536, &x) || x < 1 ||
+                x != (uint32_t)x)
+                return EXIT_USAGE;
+            ch.buffer_frames = (uint32_t)x;
+            change = true;
+            break;
+        case 'v':
+            if (!parse_positive("--volume", optarg, 100, &ch.volume))
+                return EXIT_USAGE;
+            change = true;
+            break;
+        case 'u': url = optarg; break;
+        case 't': token = optarg; break;
+        case 'h': fputs(audio_usage, stdout); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "rill audio: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    rill_dash_config dc = rill_dash_config_default();
+    dc.url = url;
+    dc.token = token;
+    rill_dash *dash = NULL;
+    int rc = rill_dash_connect(&dc, &dash);
+    if (rc != 0) {
+        fprintf(stderr, "rill: cannot connect to %s: %s%s\n", url, rill_strerror(rc),
+                rc == RILL_EREFUSED ? " (is \"rill serve\" running?)" : "");
+        return EXIT_FAILED;
+    }
+    int status = EXIT_OK;
+    if (change) {
+        char why[512];
+        rc = rill_client_change_audio(rill_dash_client(dash), &ch, why, sizeof why);
+        if (rc != 0) {
+            fprintf(stderr, "rill audio: not changed: %s\n", why);
+            status = EXIT_FAILED;
+        } else {
+            rill_dash_poll(dash, 0); /* takes the announced description */
+        }
+    }
+    rill_dash_audio a;
+    rc = rill_dash_audio_get(dash, &a);
+    if (rc == RILL_ENOTFOUND) {
+        fprintf(stderr, "rill audio: %s has no audio input (its program declared "
+                        "none)\n", url);
+        status = EXIT_FAILED;
+    } else if (rc == 0) {
+        printf("rate           %g Hz\nchannels       %zu\nbuffer frames  %u\n",
+               a.rate, a.channels, a.buffer_frames);
+        if (a.volume >= 0)
+            printf("volume         %g\n", a.volume);
+        else
+            printf("volume         (not reported)\n");
+        printf("variables     ");
+        for (size_t i = 0; i < a.channels; i++)
+            printf(" %s", a.variables[i]);
+        printf("\n");
+    }
+    rill_dash_destroy(dash);
+    return status;
+}

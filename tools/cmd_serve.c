@@ -14,6 +14,49 @@
 #include "rill/rill.h"
 #include "source.h"
 
+/* The source that runs, for the server's callbacks. Clients' audio
+ * configuration changes run under `lock` on the device-request thread: the
+ * demo is published once it has started, and both are withdrawn before
+ * they stop, so a change never meets a source that is going away. */
+typedef struct serve_sources {
+    pthread_mutex_t lock;
+    audio_source *as;
+    demo *d;
+    bool running;
+} serve_sources;
+
+/* Device-request thread. */
+static int on_audio_change(rill_server *srv, const rill_audio_change *ch,
+                           char *why, size_t why_size, void *user) {
+    serve_sources *s = user;
+    pthread_mutex_lock(&s->lock);
+    int rc;
+    if (!s->running) {
+        snprintf(why, why_size, "the source is not running (starting or "
+                                "stopping); try again");
+        rc = RILL_ESTATE;
+    } else if (s->as != NULL) {
+        rc = audio_source_change(srv, ch, why, why_size, s->as);
+    } else {
+        rc = demo_change(srv, ch, why, why_size, s->d);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void set_running(serve_sources *s, bool running) {
+    pthread_mutex_lock(&s->lock);
+    s->running = running;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Network thread: client buffers to the audio source's output. */
+static void on_source_buffer(rill_server *srv, uint32_t id, rill_type type,
+                             const void *values, size_t count, void *user) {
+    serve_sources *s = user;
+    audio_source_on_buffer(srv, id, type, values, count, s->as);
+}
+
 static const char serve_usage[] =
     "usage: rill serve [options]\n"
     "\n"
@@ -191,6 +234,9 @@ int cmd_serve(int argc, char **argv) {
     cfg.port = (int)port;
     cfg.client_queue_bytes = (size_t)queue;
     cfg.on_buffer = demo_on_buffer;
+    serve_sources sources = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, false};
+    cfg.on_audio_change = on_audio_change;
+    cfg.user = &sources;
     rill_set_log_callback(print_log, verbosity, NULL);
 
     /* An audio source is opened first: its rate is the server's. */
@@ -205,8 +251,8 @@ int cmd_serve(int argc, char **argv) {
             return EXIT_FAILED;
         }
         rate = audio_source_rate(as);
-        cfg.on_buffer = audio_source_on_buffer;
-        cfg.user = as;
+        cfg.on_buffer = on_source_buffer;
+        sources.as = as;
     }
     cfg.sample_rate = rate;
 
@@ -229,6 +275,7 @@ int cmd_serve(int argc, char **argv) {
     }
     demo *d = NULL;
     rc = as != NULL ? audio_source_start(as, srv) : demo_start(srv, rate, (unsigned)block, &d);
+    sources.d = d; /* before any change can run: running is still false */
     if (rc != 0) {
         fprintf(stderr, "rill serve: cannot start the %s source: %s\n",
                 source, rill_strerror(rc));
@@ -258,6 +305,7 @@ int cmd_serve(int argc, char **argv) {
         demo_describe(d, stdout);
     printf("rill serve: press Ctrl-C to stop\n");
     fflush(stdout);
+    set_running(&sources, true);
 
     /* Once a second, the input's xruns, if any new. */
     int sig;
@@ -265,6 +313,7 @@ int cmd_serve(int argc, char **argv) {
     while ((sig = sigtimedwait(&stop_signals, NULL, &second)) < 0)
         audio_source_report(as, stdout);
     printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    set_running(&sources, false);
     if (as != NULL)
         audio_source_stop(as);
     else

@@ -9,6 +9,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_peek(int argc, char **argv);
+int cmd_audio(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_log(int argc, char **argv);

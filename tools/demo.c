@@ -97,6 +97,14 @@ struct demo {
     unsigned block;
     pthread_t thread;
     atomic_bool stop;
+    /* Changes from clients (demo_change, the device-request thread): the
+     * microphones' gain (volume / 100), read by the demo thread at every
+     * block; the announced frames per buffer; the next frame, so that a
+     * restart at another rate goes on ticking from there. */
+    _Atomic float mic_gain;
+    double volume;
+    uint32_t audio_frames;
+    uint64_t next_frame;
     float hist[DEMO_HIST]; /* the source signal, for the delayed copies */
 };
 
@@ -119,7 +127,7 @@ static void *demo_main(void *arg) {
     const double k = log(f1 / f0) / sweep_s;
     uint64_t rng = 0x853c49e6748fea9bULL;
     uint64_t src_rng = 0x9e3779b97f4a7c15ULL;
-    uint64_t frame = 0;
+    uint64_t frame = d->next_frame;
     double sine_phase = 0.0, sum_sq = 0.0;
     /* Band-pass noise: a one-pole low-pass at 3 kHz minus one at 200 Hz. */
     const double lp_hi = 1.0 - exp(-two_pi * 3000.0 / d->rate);
@@ -131,6 +139,8 @@ static void *demo_main(void *arg) {
     uint64_t period_ns = (uint64_t)((double)d->block * 1e9 / d->rate);
     uint64_t deadline = rill_clock_now_ns();
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+        /* Relaxed: a gain from any moment is as good. */
+        float mic_gain = atomic_load_explicit(&d->mic_gain, memory_order_relaxed);
         for (unsigned i = 0; i < d->block; i++, frame++) {
             rill_server_tick(d->srv, frame);
             rill_var_set_int32(d->v[V_FRAME], (int32_t)(frame & 0x7fffffff));
@@ -176,17 +186,64 @@ static void *demo_main(void *arg) {
             double rel = max_delay * cos(angle); /* mic1 behind mic0 */
             rill_var_set_float(d->v[V_MIC0],
                                frame > 2 * DEMO_HIST
-                                   ? demo_delayed(d, frame, max_delay)
+                                   ? mic_gain * demo_delayed(d, frame, max_delay)
                                    : 0.0f);
             rill_var_set_float(d->v[V_MIC1],
                                frame > 2 * DEMO_HIST
-                                   ? demo_delayed(d, frame, max_delay + rel)
+                                   ? mic_gain * demo_delayed(d, frame, max_delay + rel)
                                    : 0.0f);
         }
         deadline += period_ns;
         rill_clock_sleep_until_ns(deadline);
     }
+    d->next_frame = frame; /* read after the join */
     return NULL;
+}
+
+/* The rates the demo offers to clients. */
+static const double demo_rates[] = {8000, 16000, 22050, 32000, 44100, 48000, 96000};
+
+/* The microphone pair as the server's audio input, and what may change:
+ * the rate (the demo restarts at it), the buffer size and the volume. */
+static int demo_describe_audio(demo *d) {
+    static const char *const mics[] = {"mic0", "mic1"};
+    rill_server_audio audio = {
+        .rate = d->rate,
+        .buffer_frames = d->audio_frames,
+        .volume = d->volume,
+        .channels = 2,
+        .variables = mics,
+        .rates = demo_rates,
+        .n_rates = sizeof demo_rates / sizeof demo_rates[0],
+        .buffer_frames_settable = true,
+        .volume_settable = true,
+    };
+    return rill_server_set_audio(d->srv, &audio);
+}
+
+int demo_change(rill_server *srv, const rill_audio_change *ch, char *why,
+                size_t why_size, demo *d) {
+    (void)srv;
+    if (ch->rate > 0 && ch->rate != d->rate) {
+        atomic_store(&d->stop, true);
+        pthread_join(d->thread, NULL);
+        d->rate = ch->rate;
+        atomic_store(&d->stop, false);
+        if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {
+            snprintf(why, why_size, "cannot restart the demo thread (restart "
+                                    "rill serve)");
+            return RILL_ESYS;
+        }
+        rill_server_set_sample_rate(d->srv, d->rate);
+    }
+    if (ch->volume >= 0) {
+        d->volume = ch->volume;
+        atomic_store_explicit(&d->mic_gain, (float)(ch->volume / 100.0),
+                              memory_order_relaxed);
+    }
+    if (ch->buffer_frames > 0)
+        d->audio_frames = ch->buffer_frames;
+    return demo_describe_audio(d);
 }
 
 int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
@@ -204,15 +261,10 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
             return RILL_EINVAL;
         }
     }
-    static const char *const mics[] = {"mic0", "mic1"};
-    rill_server_audio audio = {
-        .rate = rate,
-        .buffer_frames = DEMO_AUDIO_FRAMES,
-        .volume = 100,
-        .channels = 2,
-        .variables = mics,
-    };
-    int rc = rill_server_set_audio(srv, &audio);
+    d->audio_frames = DEMO_AUDIO_FRAMES;
+    d->volume = 100;
+    atomic_init(&d->mic_gain, 1.0f);
+    int rc = demo_describe_audio(d);
     if (rc != 0) {
         free(d);
         return rc;

@@ -16,6 +16,12 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out);
 void demo_on_buffer(rill_server *srv, uint32_t id, rill_type type,
                     const void *values, size_t count, void *user);
 
+/* The server's on_audio_change (device-request thread): the microphones'
+ * volume, the announced buffer size, and the rate (the demo thread
+ * restarts at it, its ticks going on). Then the new description. */
+int demo_change(rill_server *srv, const rill_audio_change *ch, char *why,
+                size_t why_size, demo *d);
+
 /* Stop the thread (the server can then be destroyed) and free. */
 void demo_stop(demo *d);
 

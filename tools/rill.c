@@ -27,6 +27,7 @@ static const command commands[] = {
     {"set", "control a variable and set its value", cmd_set},
     {"log", "log variables on the device and download the files", cmd_log},
     {"send", "send a buffer of values to the device program", cmd_send},
+    {"audio", "show or change the device's audio configuration", cmd_audio},
     {"info", "describe a saved stream", cmd_info},
     {"convert", "convert a saved stream to another format", cmd_convert},
     {"version", "print the version of rill and of librill", cmd_version},

@@ -5,7 +5,9 @@
  * are wait-free, so the capture clock is the server's tick with nothing in
  * between, and nothing here allocates, locks or prints on that thread. */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +30,28 @@ struct audio_source {
     rill_audio_output *out;
     rill_audio_source *sample;
     rill_audio_info out_info;
+    char play[512];
+    bool play_given;
+    pthread_mutex_t play_lock; /* a->sample: network thread vs. a reopen */
+    unsigned block;
     atomic_uint_fast64_t played, dropped;
     uint64_t xruns_reported; /* main thread */
+    /* Changes from clients (audio_source_change, the device-request
+     * thread): the gain (volume / 100) the audio thread applies, the
+     * frames per buffer the description announces, and the next tick, so
+     * that a reopened input goes on from where the last one stopped. */
+    _Atomic float gain;
+    double volume;
+    uint32_t buffer_frames;
+    uint32_t n_declared; /* in1..inN created on the server */
+    uint64_t tick_base;
+    _Atomic uint64_t next_tick;
 };
+
+/* The rates a reopenable input offers to clients (EasyDSP's list, within
+ * what the engine takes). */
+static const double offered_rates[] = {8000,  11025, 16000, 22050, 32000,
+                                       44100, 48000, 88200, 96000};
 
 bool audio_source_is_audio(const char *spec) {
     static const char *const kinds[] = {"jack", "alsa", "file:", "sine:"};
@@ -50,18 +71,24 @@ static void on_input(rill_audio_input *in, const void *data, size_t frames,
     audio_source *a = user;
     const float *x = data;
     uint32_t ch = a->channels;
+    /* Written by the device-request thread while this input is stopped, or
+     * only the gain, which may change at any block: relaxed is enough. */
+    float g = atomic_load_explicit(&a->gain, memory_order_relaxed);
+    uint64_t base = a->tick_base;
     for (size_t i = 0; i < frames; i++) {
-        rill_server_tick(a->srv, first_frame + i);
+        rill_server_tick(a->srv, base + first_frame + i);
         if (a->freq > 0) {
-            rill_var_set_float(a->vars[0], (float)(0.5 * sin(a->phase)));
+            rill_var_set_float(a->vars[0], g * (float)(0.5 * sin(a->phase)));
             a->phase += a->step;
             if (a->phase >= 2 * M_PI)
                 a->phase -= 2 * M_PI;
             continue;
         }
         for (uint32_t c = 0; c < ch; c++)
-            rill_var_set_float(a->vars[c], x[i * ch + c]);
+            rill_var_set_float(a->vars[c], g * x[i * ch + c]);
     }
+    atomic_store_explicit(&a->next_tick, base + first_frame + frames,
+                          memory_order_relaxed);
 }
 
 /* "kind[:device]" into a->kind and a->device. */
@@ -119,6 +146,46 @@ static int open_output(audio_source *a, const char *play, unsigned block,
     return 0;
 }
 
+/* Open a->in at `rate` with `channels` (0: the backend's default). */
+static int open_input(audio_source *a, double rate, uint32_t channels,
+                      char *err, size_t err_size) {
+    rill_audio_config c = rill_audio_config_default();
+    c.name = "rill-serve";
+    c.rate = (uint32_t)rate;
+    c.format = RILL_AUDIO_F32;
+    c.buffer_frames = a->block;
+    c.delivery = RILL_AUDIO_DELIVER_REALTIME;
+    c.err = err;
+    c.err_size = err_size;
+    if (channels != 0)
+        c.channels = channels;
+    if (strcmp(a->kind, "sine") == 0) {
+        c.backend = "dummy";
+        c.channels = 1;
+    } else if (strcmp(a->kind, "file") == 0) {
+        c.backend = "file";
+        c.device = a->device;
+        c.loop = true; /* a file stands for a device: it keeps playing */
+    } else {
+        c.backend = a->kind;
+        c.device = *a->device ? a->device : (strcmp(a->kind, "alsa") == 0 ? "default" : NULL);
+    }
+    int rc = rill_audio_input_open(&c, on_input, a, &a->in);
+    if (rc != 0)
+        return rc;
+    rill_audio_input_info(a->in, &a->info);
+    if (a->info.channels > MAX_CHANNELS) {
+        snprintf(err, err_size, "%s has %u channels; rill serve takes at most %d",
+                 a->kind, a->info.channels, MAX_CHANNELS);
+        rill_audio_input_close(a->in);
+        a->in = NULL;
+        return RILL_ENOTSUP;
+    }
+    a->channels = a->info.channels;
+    a->step = 2 * M_PI * a->freq / a->info.rate;
+    return 0;
+}
+
 int audio_source_open(const char *spec, double rate, unsigned block,
                       const char *play, audio_source **out, char *err,
                       size_t err_size) {
@@ -126,15 +193,13 @@ int audio_source_open(const char *spec, double rate, unsigned block,
     if (a == NULL)
         return RILL_ENOMEM;
     split(a, spec);
-    rill_audio_config c = rill_audio_config_default();
-    c.name = "rill-serve";
-    c.rate = (uint32_t)rate;
-    c.format = RILL_AUDIO_F32;
-    c.buffer_frames = block;
-    c.delivery = RILL_AUDIO_DELIVER_REALTIME;
-    c.err = err;
-    c.err_size = err_size;
-    int rc = 0;
+    a->block = block;
+    pthread_mutex_init(&a->play_lock, NULL);
+    a->play_given = play != NULL;
+    snprintf(a->play, sizeof a->play, "%s", play ? play : "");
+    atomic_init(&a->gain, 1.0f);
+    a->volume = 100;
+    atomic_init(&a->next_tick, 0);
     if (strcmp(a->kind, "sine") == 0) {
         char *end;
         a->freq = strtod(a->device, &end);
@@ -146,34 +211,15 @@ int audio_source_open(const char *spec, double rate, unsigned block,
             free(a);
             return RILL_EINVAL;
         }
-        c.backend = "dummy";
-        c.channels = 1;
-    } else if (strcmp(a->kind, "file") == 0) {
-        if (*a->device == '\0') {
-            snprintf(err, err_size, "--source file:PATH needs a path");
-            free(a);
-            return RILL_EINVAL;
-        }
-        c.backend = "file";
-        c.device = a->device;
-        c.loop = true; /* a file stands for a device: it keeps playing */
-    } else {
-        c.backend = a->kind;
-        c.device = *a->device ? a->device : (strcmp(a->kind, "alsa") == 0 ? "default" : NULL);
+    } else if (strcmp(a->kind, "file") == 0 && *a->device == '\0') {
+        snprintf(err, err_size, "--source file:PATH needs a path");
+        free(a);
+        return RILL_EINVAL;
     }
-    rc = rill_audio_input_open(&c, on_input, a, &a->in);
-    if (rc == 0) {
-        rill_audio_input_info(a->in, &a->info);
-        a->channels = a->info.channels;
-        if (a->channels > MAX_CHANNELS) {
-            snprintf(err, err_size, "%s has %u channels; rill serve takes at "
-                                    "most %d", spec, a->channels, MAX_CHANNELS);
-            rc = RILL_ENOTSUP;
-        }
-        a->step = 2 * M_PI * a->freq / a->info.rate;
-    }
+    int rc = open_input(a, rate, 0, err, err_size);
+    a->buffer_frames = a->info.buffer_frames;
     if (rc == 0)
-        rc = open_output(a, play, block, err, err_size);
+        rc = open_output(a, a->play_given ? a->play : NULL, block, err, err_size);
     if (rc != 0) {
         audio_source_free(a);
         return rc;
@@ -184,18 +230,132 @@ int audio_source_open(const char *spec, double rate, unsigned block,
 
 double audio_source_rate(const audio_source *a) { return a->info.rate; }
 
-int audio_source_start(audio_source *a, rill_server *srv) {
-    a->srv = srv;
-    for (uint32_t c = 0; c < a->channels; c++) {
+/* in1..inN for the current channel count (never removed: a client may be
+ * streaming them). */
+static int declare(audio_source *a) {
+    for (uint32_t c = a->n_declared; c < a->channels; c++) {
         snprintf(a->names[c], sizeof a->names[c], "in%u", c + 1);
-        a->vars[c] = rill_var_create(srv, a->names[c], RILL_TYPE_FLOAT, RILL_TS_DENSE);
+        a->vars[c] = rill_var_create(a->srv, a->names[c], RILL_TYPE_FLOAT, RILL_TS_DENSE);
         if (a->vars[c] == NULL)
             return RILL_ENOMEM;
+        a->n_declared = c + 1;
     }
-    int rc = 0;
+    return 0;
+}
+
+/* What this kind of input lets clients change. JACK's rate is its
+ * server's and a file's is its own; JACK ports and ALSA channels can be
+ * reopened in other numbers; every input takes a volume (a gain here) and
+ * a buffer size (the frames per buffer clients stream: the description's,
+ * not the device's period). */
+static int describe_to_server(audio_source *a) {
+    const char *names[MAX_CHANNELS];
+    for (uint32_t c = 0; c < a->channels; c++)
+        names[c] = a->names[c];
+    bool alsa = strcmp(a->kind, "alsa") == 0, jack = strcmp(a->kind, "jack") == 0;
+    bool reopens_rate = alsa || strcmp(a->kind, "sine") == 0;
+    rill_server_audio d = {
+        .rate = a->info.rate,
+        .buffer_frames = a->buffer_frames,
+        .volume = a->volume,
+        .channels = a->channels,
+        .variables = names,
+        .rates = reopens_rate ? offered_rates : NULL,
+        .n_rates = reopens_rate ? sizeof offered_rates / sizeof offered_rates[0] : 0,
+        .min_channels = alsa || jack ? 1 : 0,
+        .max_channels = alsa || jack ? MAX_CHANNELS / 4 : 0,
+        .buffer_frames_settable = true,
+        .volume_settable = true,
+    };
+    return rill_server_set_audio(a->srv, &d);
+}
+
+int audio_source_start(audio_source *a, rill_server *srv) {
+    a->srv = srv;
+    int rc;
+    if ((rc = declare(a)) != 0 || (rc = describe_to_server(a)) != 0)
+        return rc;
     if (a->out != NULL && (rc = rill_audio_output_start(a->out)) != 0)
         return rc;
     return rill_audio_input_start(a->in);
+}
+
+/* Stop the input, reopen it at `rate` with `channels`, and start it again;
+ * the ticks go on from the last one. If the device refuses, the old
+ * configuration is reopened and the reason kept in `why`. The output of
+ * --play follows a new rate. */
+static int reopen(audio_source *a, double rate, uint32_t channels, char *why,
+                  size_t why_size) {
+    double old_rate = a->info.rate;
+    uint32_t old_channels = a->channels;
+    rill_audio_input_stop(a->in);
+    rill_audio_input_close(a->in);
+    a->in = NULL;
+    /* Stopped: the audio thread is gone, its last store is visible. */
+    a->tick_base = atomic_load_explicit(&a->next_tick, memory_order_relaxed);
+    char err[300] = "";
+    int rc = open_input(a, rate, channels, err, sizeof err);
+    if (rc != 0) {
+        snprintf(why, why_size, "%s", err[0] ? err : rill_strerror(rc));
+        char err2[300] = "";
+        if (open_input(a, old_rate, old_channels, err2, sizeof err2) != 0) {
+            snprintf(why + strlen(why), why_size - strlen(why),
+                     "; and reopening the old configuration failed too: %s "
+                     "(restart rill serve)", err2);
+            return rc;
+        }
+    } else if (a->info.rate != old_rate && a->out != NULL) {
+        pthread_mutex_lock(&a->play_lock);
+        rill_audio_output_stop(a->out);
+        rill_audio_output_close(a->out);
+        rill_audio_source_destroy(a->sample);
+        a->out = NULL;
+        a->sample = NULL;
+        char perr[300] = "";
+        if (open_output(a, a->play_given ? a->play : NULL, a->block, perr,
+                        sizeof perr) != 0 ||
+            rill_audio_output_start(a->out) != 0)
+            fprintf(stderr, "rill serve: --play output not reopened at %u Hz: %s\n",
+                    a->info.rate, perr);
+        pthread_mutex_unlock(&a->play_lock);
+    }
+    int rc2 = declare(a);
+    if (rc2 == 0)
+        rc2 = rill_audio_input_start(a->in);
+    if (rc2 != 0 && rc == 0) {
+        rc = rc2;
+        snprintf(why, why_size, "the input did not start again: %s", rill_strerror(rc2));
+    }
+    return rc;
+}
+
+int audio_source_change(rill_server *srv, const rill_audio_change *ch,
+                        char *why, size_t why_size, audio_source *a) {
+    (void)srv;
+    int rc = 0;
+    if (a->freq > 0 && ch->rate > 0 && a->freq >= ch->rate / 2) {
+        snprintf(why, why_size, "the sine's %g Hz needs a rate above %g Hz",
+                 a->freq, 2 * a->freq);
+        return RILL_EINVAL;
+    }
+    if (ch->rate > 0 || ch->channels > 0) {
+        rc = reopen(a, ch->rate > 0 ? ch->rate : a->info.rate,
+                    ch->channels > 0 ? (uint32_t)ch->channels : a->channels, why,
+                    why_size);
+        if (rc == 0 && ch->rate > 0)
+            rill_server_set_sample_rate(a->srv, a->info.rate);
+    }
+    if (rc == 0 && ch->volume >= 0) {
+        a->volume = ch->volume;
+        atomic_store_explicit(&a->gain, (float)(ch->volume / 100.0),
+                              memory_order_relaxed);
+    }
+    if (rc == 0 && ch->buffer_frames > 0)
+        a->buffer_frames = ch->buffer_frames;
+    /* Also after a failure: the old configuration may have come back with
+     * other values than asked. */
+    int rc2 = describe_to_server(a);
+    return rc != 0 ? rc : rc2;
 }
 
 void audio_source_on_buffer(rill_server *srv, uint32_t id, rill_type type,
@@ -203,7 +363,9 @@ void audio_source_on_buffer(rill_server *srv, uint32_t id, rill_type type,
     (void)srv;
     (void)id;
     audio_source *a = user;
+    pthread_mutex_lock(&a->play_lock);
     if (a->sample == NULL) {
+        pthread_mutex_unlock(&a->play_lock);
         atomic_fetch_add(&a->dropped, count);
         return;
     }
@@ -220,6 +382,7 @@ void audio_source_on_buffer(rill_server *srv, uint32_t id, rill_type type,
         atomic_fetch_add(&a->dropped, n - written / sizeof *tmp);
         off += n;
     }
+    pthread_mutex_unlock(&a->play_lock);
 }
 
 void audio_source_stop(audio_source *a) {
@@ -244,6 +407,7 @@ void audio_source_free(audio_source *a) {
                (unsigned long long)atomic_load(&a->played),
                (unsigned long long)dropped,
                a->sample == NULL ? " (no --play output)" : dropped > 0 ? " (the output's ring was full)" : "");
+    pthread_mutex_destroy(&a->play_lock);
     free(a);
 }
 

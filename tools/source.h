@@ -36,6 +36,13 @@ int audio_source_start(audio_source *a, rill_server *srv);
 void audio_source_on_buffer(rill_server *srv, uint32_t id, rill_type type,
                             const void *values, size_t count, void *user);
 
+/* The server's on_audio_change (device-request thread): a volume (a gain
+ * on the audio thread) and a buffer size (the description's) for every
+ * input; a new rate (alsa, sine) or channel count (alsa, jack) reopens the
+ * input, whose ticks go on from the last one. Then the new description. */
+int audio_source_change(rill_server *srv, const rill_audio_change *ch,
+                        char *why, size_t why_size, audio_source *a);
+
 /* Stop the audio: no more ticks, so the server can then be destroyed. */
 void audio_source_stop(audio_source *a);
 

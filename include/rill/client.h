@@ -275,6 +275,18 @@ RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
                                      rill_type type, const void *values,
                                      size_t count);
 
+/* Ask the device to change its audio configuration (rill serve; the
+ * dashboard's form; docs/PROTOCOL.md §8): the fields of `change` that are
+ * set, each one the device's audio description offers as "settable". Waits
+ * for the device to apply it (it may reopen its audio input: up to twice
+ * the timeout, at least 5 s); every client then gets the new description.
+ * Not from a callback. Returns 0; RILL_EINVAL with the device's sentence in
+ * `why` (a value not offered, a device that cannot reopen ...);
+ * RILL_ENOTSUP (a Bela board); RILL_ETIMEOUT, RILL_ECLOSED. */
+RILL_API int rill_client_change_audio(rill_client *cl,
+                                      const rill_audio_change *change,
+                                      char *why, size_t why_size);
+
 /* Send one message as it is on the control socket (native mode only):
  * `head` then `body` (either may be empty) as one text (JSON) or binary
  * WebSocket message, e.g. a dashboard handler message (include/rill/dash.h).

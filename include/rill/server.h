@@ -40,6 +40,18 @@ typedef struct rill_server rill_server; /* also in watch.h (C11 allows the repea
 typedef void (*rill_buffer_fn)(rill_server *srv, uint32_t id, rill_type type,
                                const void *values, size_t count, void *user);
 
+/* Runs on the server's device-request thread (never the network thread or
+ * the tick thread), one request at a time, so it may take its time: stop
+ * the audio, reopen it, restart. On success, call rill_server_set_audio with
+ * the new description (and rill_server_set_sample_rate if the rate
+ * changed) before returning 0. Otherwise change nothing, write one
+ * sentence in `why` (what cannot change, and what to do instead) and
+ * return a rill error code (RILL_EINVAL, RILL_EIO ...); the requesting
+ * client gets that sentence in its error reply. */
+typedef int (*rill_audio_change_fn)(rill_server *srv,
+                                    const rill_audio_change *change,
+                                    char *why, size_t why_size, void *user);
+
 typedef struct rill_server_config {
     const char *host;         /* address to bind; default "127.0.0.1" */
     int port;                 /* default 5555; 0 picks a free port */
@@ -62,7 +74,11 @@ typedef struct rill_server_config {
                                  remote code execution for the device's
                                  owner. Needs `token`. Default false */
     rill_buffer_fn on_buffer; /* client -> device buffers; may be NULL */
-    void *user;               /* passed to on_buffer */
+    void *user;               /* passed to on_buffer and on_audio_change */
+    /* Clients may ask to change the audio configuration (the dashboard's
+     * form, rill_dash_change_audio, `rill audio`); NULL refuses them all.
+     * Default NULL. See rill_audio_change_fn. */
+    rill_audio_change_fn on_audio_change;
 } rill_server_config;
 
 /* Defaults for every field. Always start from this. */
@@ -103,9 +119,20 @@ typedef struct rill_server_audio {
     size_t channels;          /* entries in `variables`, 1 ... 64 */
     const char *const *variables; /* the channels' variables, in order: each
                                      an existing dense float variable */
+    /* What clients may change (with on_audio_change set; all zero: nothing).
+     * Offered to them in the description as "settable". */
+    const double *rates;      /* the rates offered, n_rates of them, at most
+                                 RILL_SERVER_AUDIO_MAX_RATES (0: the rate
+                                 is fixed) */
+    size_t n_rates;
+    size_t min_channels, max_channels; /* channel counts offered (0, 0:
+                                          fixed) */
+    bool buffer_frames_settable; /* any 1 ... 65536 */
+    bool volume_settable;        /* any 0 ... 100 */
 } rill_server_audio;
 
 #define RILL_SERVER_AUDIO_MAX_CHANNELS 64
+#define RILL_SERVER_AUDIO_MAX_RATES 32
 
 /* Describe the device's audio input, or with NULL say it has none. Any
  * user thread, before or after clients connect; the server copies
@@ -116,6 +143,12 @@ typedef struct rill_server_audio {
  * RILL_ENOMEM. */
 RILL_API int rill_server_set_audio(rill_server *srv,
                                    const rill_server_audio *audio);
+
+/* Change the sample rate reported to clients (list replies, the hello
+ * reply, and the audio event that follows, docs/PROTOCOL.md §8), e.g. after
+ * reopening the audio input at another rate. Any user thread. RILL_EINVAL
+ * unless 0 < rate < 1e7. */
+RILL_API int rill_server_set_sample_rate(rill_server *srv, double rate);
 
 /* Counters, for tests, benchmarks and the CLI. Any thread. */
 typedef struct rill_server_stats {

@@ -104,6 +104,18 @@ RILL_API rill_ts_mode rill_var_mode(const rill_var *var);
 /* The variable's id: its index in the list reply and on the wire. */
 RILL_API uint32_t rill_var_id(const rill_var *var);
 
+/* A client's request to change the device's audio configuration
+ * (docs/PROTOCOL.md §8). A field left as it is reads 0 (volume: negative).
+ * Clients send it (rill_client_change_audio); the server checks each set
+ * field against what its audio description offers (rill_server_audio's
+ * `rates`, `min_channels` ...) before the device program sees it. */
+typedef struct rill_audio_change {
+    double rate;            /* frames per second; 0: unchanged */
+    size_t channels;        /* 0: unchanged */
+    uint32_t buffer_frames; /* 0: unchanged */
+    double volume;          /* 0 ... 100; negative: unchanged */
+} rill_audio_change;
+
 #ifdef __cplusplus
 }
 #endif

@@ -367,6 +367,19 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
                strcmp(json_string_value(ev), "connection") == 0) {
         cl->got_connection = true;
         pthread_cond_broadcast(&cl->cond);
+    } else if (cl->audio_id >= 0 && !cl->audio_done &&
+               json_integer_value(json_object_get(json_is_object(error) ? error : root,
+                                                  "id")) == cl->audio_id &&
+               (json_is_object(error) ||
+                (json_is_string(ev) &&
+                 strcmp(json_string_value(ev), "audio-config") == 0))) {
+        /* The answer to rill_client_change_audio: done, or why not. */
+        json_t *msg = json_is_object(error) ? json_object_get(error, "message") : NULL;
+        cl->audio_rc = json_is_object(error) ? RILL_EINVAL : 0;
+        snprintf(cl->audio_why, sizeof cl->audio_why, "%s",
+                 json_is_string(msg) ? json_string_value(msg) : "");
+        cl->audio_done = true;
+        pthread_cond_broadcast(&cl->cond);
     } else if (json_is_object(error)) {
         json_t *msg = json_object_get(error, "message");
         rill__log_warn("the device says: %s",
@@ -960,6 +973,60 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
                           count != 0 ? 2 : 1);
 }
 
+/* {"rill":"audio-config","id":N,...} (PROTOCOL.md §8), then wait for its
+ * answer. The device may take a while to reopen its audio: twice the
+ * timeout, at least 5 s. */
+int rill_client_change_audio(rill_client *cl, const rill_audio_change *ch,
+                             char *why, size_t why_size) {
+    if (why != NULL && why_size != 0)
+        why[0] = '\0';
+    if (cl == NULL || ch == NULL)
+        return RILL_EINVAL;
+    if (!cl->native) {
+        if (why != NULL)
+            snprintf(why, why_size, "a Bela board has no audio configuration "
+                                    "to change (only rill serve has)");
+        return RILL_ENOTSUP;
+    }
+    json_t *msg = json_object();
+    pthread_mutex_lock(&cl->req_lock);
+    pthread_mutex_lock(&cl->lock);
+    int64_t id = cl->audio_id = cl->next_id++;
+    cl->audio_done = false;
+    pthread_mutex_unlock(&cl->lock);
+    json_object_set_new(msg, "rill", json_string("audio-config"));
+    json_object_set_new(msg, "id", json_integer(id));
+    if (ch->rate > 0)
+        json_object_set_new(msg, "rate", json_real(ch->rate));
+    if (ch->channels > 0)
+        json_object_set_new(msg, "channels", json_integer((json_int_t)ch->channels));
+    if (ch->buffer_frames > 0)
+        json_object_set_new(msg, "bufferFrames", json_integer(ch->buffer_frames));
+    if (ch->volume >= 0)
+        json_object_set_new(msg, "volume", json_real(ch->volume));
+    int rc = send_json(cl, msg);
+    uint64_t wait_ms = RILL__MAX((uint64_t)cl->cfg.timeout_ms * 2, (uint64_t)5000);
+    pthread_mutex_lock(&cl->lock);
+    if (rc == 0)
+        rc = wait_for(cl, &cl->audio_done, rill_clock_now_ns() + wait_ms * 1000000u);
+    if (rc == 0)
+        rc = cl->audio_rc;
+    if (why != NULL && why_size != 0) {
+        if (rc == RILL_ETIMEOUT)
+            snprintf(why, why_size, "no answer within %llu ms (the device may "
+                                    "still apply it; list again to see)",
+                     (unsigned long long)wait_ms);
+        else if (rc != 0 && cl->audio_done)
+            snprintf(why, why_size, "%s", cl->audio_why);
+        else if (rc != 0)
+            snprintf(why, why_size, "%s", rill_strerror(rc));
+    }
+    cl->audio_id = -1;
+    pthread_mutex_unlock(&cl->lock);
+    pthread_mutex_unlock(&cl->req_lock);
+    return rc;
+}
+
 int rill_client_send_message(rill_client *cl, bool binary, const void *head,
                              size_t head_len, const void *body,
                              size_t body_len) {
@@ -1040,6 +1107,7 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         return RILL_ENOMEM;
     cl->cfg = *cfg;
     cl->list_id = -1;
+    cl->audio_id = -1;
     cl->peek_var = cl->collect_var = -1;
     cl->hdr_id = -1;
     cl->next_id = 1;

@@ -55,6 +55,10 @@ struct rill_client {
     int list_rc;
     bool list_ready;
     int64_t next_id;
+    int64_t audio_id;         /* the audio-config request waited for, or -1 */
+    bool audio_done;
+    int audio_rc;
+    char audio_why[512];
     /* peek */
     int32_t peek_var;
     bool peek_done;

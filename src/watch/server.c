@@ -32,6 +32,7 @@
 #include "command.h"
 #include "core/internal.h"
 #include "device.h"
+#include "devreq.h"
 #include "exec.h"
 #include "json_out.h"
 #include "logfile.h"
@@ -168,7 +169,28 @@ struct rill_server {
     char *audio_json;
     uint64_t audio_gen;
     uint64_t audio_sent_gen;
+    /* What clients may change, from the same description (audio_lock). */
+    bool audio_declared;
+    double audio_rates[RILL_SERVER_AUDIO_MAX_RATES];
+    size_t audio_n_rates, audio_min_ch, audio_max_ch;
+    bool audio_bf_settable, audio_vol_settable;
+    double audio_rate, audio_volume;
+    size_t audio_channels;
+    uint32_t audio_bf;
+    /* The reported sample rate (rill_server_set_sample_rate), audio_lock. */
+    double sample_rate;
+
+    /* Audio configuration changes, run by the device program's
+     * on_audio_change on a thread of their own (devreq.h); NULL without. */
+    rill__devreq *devreq;
 };
+
+static double server_rate(rill_server *srv) {
+    pthread_mutex_lock(&srv->audio_lock);
+    double r = srv->sample_rate;
+    pthread_mutex_unlock(&srv->audio_lock);
+    return r;
+}
 
 static size_t conn_limit(const rill__conn *c) {
     return c->srv->cfg.client_queue_bytes;
@@ -656,6 +678,7 @@ static void announce_compat_drops(rill_server *srv) {
 }
 
 static void announce_audio(rill_server *srv);
+static void answer_audio_changes(rill_server *srv);
 static void poll_jobs(rill_server *srv);
 
 /* Everything the tick thread and the log writer left for this thread. Runs
@@ -668,6 +691,7 @@ static void drain_now(rill_server *srv) {
     handle_log_events(srv);
     announce_compat_drops(srv);
     announce_audio(srv);
+    answer_audio_changes(srv);
     poll_jobs(srv);
     /* Released streams: records they emitted before the release was
      * acknowledged were in the ring ahead of it, drained just above. */
@@ -761,9 +785,11 @@ static void announce_audio(rill_server *srv) {
     }
     srv->audio_sent_gen = srv->audio_gen;
     const char *a = srv->audio_json ? srv->audio_json : "null";
-    size_t cap = strlen(a) + 40;
+    size_t cap = strlen(a) + 80;
     char *text = rill__malloc(cap);
-    int n = text ? snprintf(text, cap, "{\"audio\":%s,\"event\":\"audio\"}", a)
+    int n = text ? snprintf(text, cap,
+                            "{\"audio\":%s,\"event\":\"audio\",\"sampleRate\":%.17g}",
+                            a, srv->sample_rate)
                  : 0;
     pthread_mutex_unlock(&srv->audio_lock);
     if (text == NULL)
@@ -801,7 +827,7 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
     }
     char *text = NULL;
     size_t len = 0;
-    if (rill__cmd_list_reply(srv->cfg.sample_rate,
+    if (rill__cmd_list_reply(server_rate(srv),
                              rill_server_now(srv), snap, n, id, &text,
                              &len) == 0) {
         if (c->native)
@@ -1111,7 +1137,7 @@ static void go_native(rill_server *srv, rill__conn *c) {
                        "{\"rill\":\"hello\",\"version\":%d,\"maxValues\":%d,"
                        "\"queueBytes\":%zu,\"sampleRate\":%.17g}",
                        RILL__NATIVE_VERSION, RILL__CMD_MAX_LENGTH,
-                       srv->cfg.client_queue_bytes, srv->cfg.sample_rate);
+                       srv->cfg.client_queue_bytes, server_rate(srv));
     conn_send_text(c, text, (size_t)len);
 }
 
@@ -1753,6 +1779,223 @@ static void exec_conn_closed(rill_server *srv, rill__conn *c) {
     }
 }
 
+/* ---- Audio configuration changes (PROTOCOL.md §8) -------------------- */
+
+static void audio_change_error(rill__conn *c, json_t *root, const char *fmt,
+                               ...) __attribute__((format(printf, 3, 4)));
+
+static void audio_change_error(rill__conn *c, json_t *root, const char *fmt,
+                               ...) {
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
+                         .cmd = "audio-config",
+                         .var_index = RILL__CMD_NONE,
+                         .message = message,
+                         .id = json_id(root)};
+    send_error(c, &e);
+}
+
+/* "8000, 44100, 48000" */
+static void format_rates(char *out, size_t cap, const double *rates, size_t n) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        int k = snprintf(out + len, cap - len, "%s%g", i ? ", " : "", rates[i]);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+}
+
+/* {"rill":"audio-config","id":X,"rate":R,"channels":C,"bufferFrames":B,
+ * "volume":V}: checked here against what the description offers (a field
+ * equal to its current value is no change, so a form may send them all),
+ * then run by the program on the device-request thread; the answer goes
+ * out at a later drain (answer_audio_changes). */
+static void audio_change_request(rill_server *srv, rill__conn *c,
+                                 json_t *root) {
+    static const char *const keys[] = {"rill", "id", "rate", "channels",
+                                       "bufferFrames", "volume"};
+    if (!c->native) {
+        audio_change_error(c, root, "audio-config: send {\"rill\":\"hello\","
+                                    "\"version\":1} first; refused");
+        return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && strcmp(key, keys[k]) != 0)
+            k++;
+        if (k == sizeof keys / sizeof keys[0]) {
+            audio_change_error(c, root,
+                               "audio-config: unknown field \"%.64s\" (the "
+                               "fields are rate, channels, bufferFrames and "
+                               "volume); refused",
+                               key);
+            return;
+        }
+    }
+    if (srv->devreq == NULL) {
+        audio_change_error(c, root,
+                           "audio-config: refused: this device's program "
+                           "does not take audio configuration changes (rill "
+                           "serve takes them for its audio sources)");
+        return;
+    }
+    json_t *jr = json_object_get(root, "rate");
+    json_t *jc = json_object_get(root, "channels");
+    json_t *jb = json_object_get(root, "bufferFrames");
+    json_t *jv = json_object_get(root, "volume");
+    if ((jr && !json_is_number(jr)) || (jv && !json_is_number(jv)) ||
+        (jc && !json_is_integer(jc)) || (jb && !json_is_integer(jb))) {
+        audio_change_error(c, root,
+                           "audio-config: rate and volume must be numbers, "
+                           "channels and bufferFrames integers; refused");
+        return;
+    }
+    rill_audio_change ch = {0, 0, 0, -1};
+    char err[400] = "";
+    pthread_mutex_lock(&srv->audio_lock);
+    if (!srv->audio_declared) {
+        snprintf(err, sizeof err, "audio-config: this device has no audio "
+                                  "input to configure; refused");
+    }
+    if (err[0] == '\0' && jr != NULL && json_number_value(jr) != srv->audio_rate) {
+        double r = json_number_value(jr);
+        bool offered = false;
+        for (size_t i = 0; i < srv->audio_n_rates; i++)
+            offered = offered || srv->audio_rates[i] == r;
+        char list[300];
+        format_rates(list, sizeof list, srv->audio_rates, srv->audio_n_rates);
+        if (srv->audio_n_rates == 0)
+            snprintf(err, sizeof err, "audio-config: the rate is fixed at %g "
+                                      "Hz on this device; refused",
+                     srv->audio_rate);
+        else if (!offered)
+            snprintf(err, sizeof err, "audio-config: rate %g is not offered "
+                                      "by this device (it offers %s); refused",
+                     r, list);
+        else
+            ch.rate = r;
+    }
+    if (err[0] == '\0' && jc != NULL &&
+        json_integer_value(jc) != (json_int_t)srv->audio_channels) {
+        json_int_t n = json_integer_value(jc);
+        if (srv->audio_max_ch == 0)
+            snprintf(err, sizeof err, "audio-config: the channel count is "
+                                      "fixed at %zu on this device; refused",
+                     srv->audio_channels);
+        else if (n < (json_int_t)srv->audio_min_ch ||
+                 n > (json_int_t)srv->audio_max_ch)
+            snprintf(err, sizeof err, "audio-config: channels %lld is not "
+                                      "offered by this device (%zu to %zu); "
+                                      "refused",
+                     (long long)n, srv->audio_min_ch, srv->audio_max_ch);
+        else
+            ch.channels = (size_t)n;
+    }
+    if (err[0] == '\0' && jb != NULL &&
+        json_integer_value(jb) != (json_int_t)srv->audio_bf) {
+        json_int_t n = json_integer_value(jb);
+        if (!srv->audio_bf_settable)
+            snprintf(err, sizeof err, "audio-config: the buffer size is fixed "
+                                      "at %u frames on this device; refused",
+                     srv->audio_bf);
+        else if (n < 1 || n > 65536)
+            snprintf(err, sizeof err, "audio-config: bufferFrames %lld is out "
+                                      "of range (1 to 65536); refused",
+                     (long long)n);
+        else
+            ch.buffer_frames = (uint32_t)n;
+    }
+    if (err[0] == '\0' && jv != NULL && json_number_value(jv) != srv->audio_volume) {
+        double v = json_number_value(jv);
+        if (!srv->audio_vol_settable)
+            snprintf(err, sizeof err, "audio-config: this device's volume "
+                                      "cannot be changed; refused");
+        else if (!(v >= 0 && v <= 100))
+            snprintf(err, sizeof err, "audio-config: volume %g is out of range "
+                                      "(0 to 100); refused",
+                     v);
+        else
+            ch.volume = v;
+    }
+    pthread_mutex_unlock(&srv->audio_lock);
+    if (err[0] != '\0') {
+        audio_change_error(c, root, "%s", err);
+        return;
+    }
+    rill__cmd_id id = json_id(root);
+    int rc = rill__devreq_post(srv->devreq, c->id, (int)id.kind, id.i, id.s, &ch);
+    if (rc == RILL_EBUSY)
+        audio_change_error(c, root, "audio-config: %d changes are waiting "
+                                    "already; try again once they are done",
+                           RILL__DEVREQ_MAX);
+    else if (rc != 0)
+        audio_change_error(c, root, "audio-config: out of memory; refused");
+}
+
+/* The program's answers, to the connections that asked (if still open).
+ * After announce_audio in the same drain, so the new description's event
+ * reaches everyone before the answer does. */
+static void answer_audio_changes(rill_server *srv) {
+    if (srv->devreq == NULL)
+        return;
+    rill__devreq_result res[RILL__DEVREQ_MAX];
+    size_t n = rill__devreq_take(srv->devreq, res, RILL__DEVREQ_MAX);
+    for (size_t i = 0; i < n; i++) {
+        rill__conn *c = srv->conns;
+        while (c != NULL && c->id != res[i].conn_id)
+            c = c->next;
+        rill__cmd_id id = {(rill__cmd_id_kind)res[i].id_kind, res[i].id_i,
+                           res[i].id_s};
+        if (c == NULL) {
+            /* asked and left: nothing to answer */
+        } else if (res[i].rc != 0) {
+            char message[512];
+            snprintf(message, sizeof message, "audio-config: %s", res[i].why);
+            rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
+                                 .cmd = "audio-config",
+                                 .var_index = RILL__CMD_NONE,
+                                 .message = message,
+                                 .id = id};
+            send_error(c, &e);
+        } else {
+            pthread_mutex_lock(&srv->audio_lock);
+            const char *a = srv->audio_json ? srv->audio_json : "null";
+            size_t cap = strlen(a) + 128 + (id.s ? strlen(id.s) * 6 : 0);
+            char *text = rill__malloc(cap);
+            int len = 0;
+            if (text != NULL) {
+                len = snprintf(text, cap, "{\"audio\":%s,\"event\":\"audio-config\"", a);
+                pthread_mutex_unlock(&srv->audio_lock);
+                if (id.kind == RILL__ID_INT)
+                    len += snprintf(text + len, cap - (size_t)len, ",\"id\":%lld}",
+                                    (long long)id.i);
+                else if (id.kind == RILL__ID_STRING) {
+                    json_t *js = json_string(id.s);
+                    char *enc = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+                    len += snprintf(text + len, cap - (size_t)len, ",\"id\":%s}",
+                                    enc ? enc : "null");
+                    free(enc);
+                    json_decref(js);
+                } else
+                    len += snprintf(text + len, cap - (size_t)len, "}");
+                conn_send_text(c, text, (size_t)len);
+                rill__free(text);
+            } else {
+                pthread_mutex_unlock(&srv->audio_lock);
+            }
+        }
+        rill__free(res[i].id_s);
+    }
+}
+
 /* A control message for the relay? {"rill":"dash"} and the events
  * "handler", "handler-data", "handler-remove". True if it was one (handled
  * here, errors included). Messages without those keys are not parsed. */
@@ -1778,6 +2021,9 @@ static bool dash_message(rill_server *srv, rill__conn *c, const char *text,
     } else if (json_is_string(r) &&
                strcmp(json_string_value(r), "exec-stop") == 0) {
         exec_stop(srv, c, root);
+    } else if (json_is_string(r) &&
+               strcmp(json_string_value(r), "audio-config") == 0) {
+        audio_change_request(srv, c, root);
     } else if (strcmp(event, "handler") == 0 ||
                strcmp(event, "handler-data") == 0 ||
                strcmp(event, "handler-remove") == 0) {
@@ -2389,6 +2635,7 @@ rill_server_config rill_server_config_default(void) {
         .allow_exec = false,
         .on_buffer = NULL,
         .user = NULL,
+        .on_audio_change = NULL,
     };
     return cfg;
 }
@@ -2468,6 +2715,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
+    srv->sample_rate = cfg->sample_rate;
     atomic_init(&srv->stop, false);
     if (rc != 0)
         goto fail;
@@ -2526,6 +2774,10 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     }
     srv->waker_started = true;
+    if (cfg->on_audio_change != NULL &&
+        (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
+                                  &srv->devreq)) != 0)
+        goto fail;
     *out = srv;
     return 0;
 fail:
@@ -2561,6 +2813,9 @@ static void finalize_logs(rill_server *srv) {
 void rill_server_destroy(rill_server *srv) {
     if (srv == NULL)
         return;
+    /* First: the program's on_audio_change may still be running, and may
+     * call into the server. */
+    rill__devreq_destroy(srv->devreq);
     atomic_store(&srv->stop, true);
     if (srv->waker_started) /* first: it calls lws_cancel_service */
         pthread_join(srv->waker_thread, NULL);
@@ -2633,6 +2888,7 @@ void rill_server_get_stats(const rill_server *srv, rill_server_stats *out) {
 
 typedef struct audio_ctx {
     const rill_server_audio *a;
+    bool changes; /* the program takes changes (on_audio_change) */
 } audio_ctx;
 
 static void build_audio(rill__jw *w, const void *ctx) {
@@ -2643,6 +2899,40 @@ static void build_audio(rill__jw *w, const void *ctx) {
     rill__jw_u64(w, a->channels);
     rill__jw_lit(w, ",\"rate\":");
     rill__jw_double(w, a->rate);
+    if (((const audio_ctx *)ctx)->changes) {
+        /* Only what may change, so that a page's form offers nothing else. */
+        rill__jw_lit(w, ",\"settable\":{");
+        const char *sep = "";
+        if (a->buffer_frames_settable) {
+            rill__jw_lit(w, "\"bufferFrames\":[1,65536]");
+            sep = ",";
+        }
+        if (a->max_channels != 0) {
+            rill__jw_lit(w, sep);
+            rill__jw_lit(w, "\"channels\":[");
+            rill__jw_u64(w, a->min_channels);
+            rill__jw_lit(w, ",");
+            rill__jw_u64(w, a->max_channels);
+            rill__jw_lit(w, "]");
+            sep = ",";
+        }
+        if (a->n_rates != 0) {
+            rill__jw_lit(w, sep);
+            rill__jw_lit(w, "\"rates\":[");
+            for (size_t i = 0; i < a->n_rates; i++) {
+                if (i != 0)
+                    rill__jw_lit(w, ",");
+                rill__jw_double(w, a->rates[i]);
+            }
+            rill__jw_lit(w, "]");
+            sep = ",";
+        }
+        if (a->volume_settable) {
+            rill__jw_lit(w, sep);
+            rill__jw_lit(w, "\"volume\":[0,100]");
+        }
+        rill__jw_lit(w, "}");
+    }
     rill__jw_lit(w, ",\"variables\":[");
     for (size_t i = 0; i < a->channels; i++) {
         if (i != 0)
@@ -2674,6 +2964,22 @@ int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
                             RILL_SERVER_AUDIO_MAX_CHANNELS);
             return RILL_EINVAL;
         }
+        bool rates_ok = a->n_rates <= RILL_SERVER_AUDIO_MAX_RATES &&
+                        (a->n_rates == 0 || a->rates != NULL);
+        for (size_t i = 0; rates_ok && i < a->n_rates; i++)
+            rates_ok = a->rates[i] > 0 && a->rates[i] < 1e7;
+        if (!rates_ok || a->min_channels > a->max_channels ||
+            a->max_channels > RILL_SERVER_AUDIO_MAX_CHANNELS ||
+            (a->max_channels != 0 && a->min_channels == 0) ||
+            (a->volume_settable && a->volume < 0)) {
+            rill__log_error("rill_server_set_audio: what may change: at most "
+                            "%d rates, each > 0; min_channels 1 to "
+                            "max_channels (at most %d), or both 0; a settable "
+                            "volume needs a volume",
+                            RILL_SERVER_AUDIO_MAX_RATES,
+                            RILL_SERVER_AUDIO_MAX_CHANNELS);
+            return RILL_EINVAL;
+        }
         for (size_t i = 0; i < a->channels; i++) {
             const char *name = a->variables[i];
             rill_var *v = name ? find_var(srv, name) : NULL;
@@ -2687,7 +2993,7 @@ int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
                 return RILL_EINVAL;
             }
         }
-        audio_ctx ctx = {a};
+        audio_ctx ctx = {a, srv->cfg.on_audio_change != NULL};
         size_t len;
         if (rill__json_render(build_audio, &ctx, &json, &len) != 0)
             return RILL_ENOMEM;
@@ -2696,7 +3002,31 @@ int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
     char *old = srv->audio_json;
     srv->audio_json = json;
     srv->audio_gen++;
+    srv->audio_declared = a != NULL;
+    srv->audio_n_rates = a ? a->n_rates : 0;
+    if (a != NULL && a->n_rates != 0)
+        memcpy(srv->audio_rates, a->rates, a->n_rates * sizeof a->rates[0]);
+    srv->audio_min_ch = a ? a->min_channels : 0;
+    srv->audio_max_ch = a ? a->max_channels : 0;
+    srv->audio_bf_settable = a && a->buffer_frames_settable;
+    srv->audio_vol_settable = a && a->volume_settable;
+    if (a != NULL) {
+        srv->audio_rate = a->rate;
+        srv->audio_channels = a->channels;
+        srv->audio_bf = a->buffer_frames;
+        srv->audio_volume = a->volume;
+    }
     pthread_mutex_unlock(&srv->audio_lock);
     rill__free(old);
+    return 0;
+}
+
+int rill_server_set_sample_rate(rill_server *srv, double rate) {
+    if (srv == NULL || !(rate > 0 && rate < 1e7))
+        return RILL_EINVAL;
+    pthread_mutex_lock(&srv->audio_lock);
+    srv->sample_rate = rate;
+    srv->audio_gen++; /* the audio event carries it */
+    pthread_mutex_unlock(&srv->audio_lock);
     return 0;
 }

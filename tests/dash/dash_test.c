@@ -56,7 +56,7 @@ static void device_start_exec(device *d, const char *token, bool exec) {
     d->b = rill_var_create(d->srv, "b", RILL_TYPE_FLOAT, RILL_TS_DENSE);
     d->c = rill_var_create(d->srv, "c", RILL_TYPE_FLOAT, RILL_TS_DENSE);
     ASSERT_NOT_NULL(d->c);
-    rill_server_audio audio = {48000, 256, 80, 2, ab};
+    rill_server_audio audio = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 2, .variables = ab};
     ASSERT_OK(rill_server_set_audio(d->srv, &audio));
     atomic_init(&d->stop, false);
     ASSERT_TRUE(pthread_create(&d->producer, NULL, produce, d) == 0);
@@ -202,14 +202,15 @@ TEST(audio_changes_are_announced_to_native_clients) {
     page_open(&native, &d, true, false);
     page_open(&compat, &d, false, false);
     static const char *const cb[] = {"c", "b"};
-    rill_server_audio audio = {44100, 128, -1, 2, cb};
+    rill_server_audio audio = {.rate = 44100, .buffer_frames = 128, .volume = -1, .channels = 2, .variables = cb};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     ASSERT_EQ_STR(page_wait(&native, NULL, "\"event\":\"audio\""),
                   "{\"audio\":{\"bufferFrames\":128,\"channels\":2,\"rate\":"
-                  "44100,\"variables\":[\"c\",\"b\"]},\"event\":\"audio\"}");
+                  "44100,\"variables\":[\"c\",\"b\"]},\"event\":\"audio\","
+                  "\"sampleRate\":48000}");
     ASSERT_OK(rill_server_set_audio(d.srv, NULL));
     ASSERT_EQ_STR(page_wait(&native, NULL, "\"audio\":null"),
-                  "{\"audio\":null,\"event\":\"audio\"}");
+                  "{\"audio\":null,\"event\":\"audio\",\"sampleRate\":48000}");
     page_pump(&compat, 100);
     ASSERT_EQ_UINT(page_count(&compat, "audio"), 0);
     page_close(&native);
@@ -225,13 +226,13 @@ TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
     ASSERT_TRUE(i != NULL && s != NULL);
     static const char *const bad[][1] = {{"nope"}, {"i"}, {"s"}, {NULL}};
     for (size_t k = 0; k < 4; k++) {
-        rill_server_audio a = {48000, 256, 80, 1, bad[k]};
+        rill_server_audio a = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 1, .variables = bad[k]};
         ASSERT_ERR(rill_server_set_audio(d.srv, &a), RILL_EINVAL);
     }
-    rill_server_audio zero_rate = {0, 256, 80, 2, ab};
-    rill_server_audio no_frames = {48000, 0, 80, 2, ab};
-    rill_server_audio loud = {48000, 256, 101, 2, ab};
-    rill_server_audio none = {48000, 256, 80, 0, ab};
+    rill_server_audio zero_rate = {.rate = 0, .buffer_frames = 256, .volume = 80, .channels = 2, .variables = ab};
+    rill_server_audio no_frames = {.rate = 48000, .buffer_frames = 0, .volume = 80, .channels = 2, .variables = ab};
+    rill_server_audio loud = {.rate = 48000, .buffer_frames = 256, .volume = 101, .channels = 2, .variables = ab};
+    rill_server_audio none = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 0, .variables = ab};
     ASSERT_ERR(rill_server_set_audio(d.srv, &zero_rate), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &no_frames), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &loud), RILL_EINVAL);
@@ -338,7 +339,7 @@ TEST(dash_follows_a_configuration_change) {
     rill_dash *dash = dash_open(&d, &g, true);
     poll_until(dash, &g.buffers, 2);
     static const char *const cb[] = {"c", "b", "a"};
-    rill_server_audio audio = {48000, 128, 50, 3, cb};
+    rill_server_audio audio = {.rate = 48000, .buffer_frames = 128, .volume = 50, .channels = 3, .variables = cb};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     poll_until(dash, &g.configs, 2);
     ASSERT_EQ_UINT(g.last.channels, 3);
