@@ -25,8 +25,11 @@ Differences from EasyDSP:
     that raises is logged with its traceback and the stream goes on.
   - send_data accepts numpy arrays (EasyDSP needed .tolist()).
   - send_audio goes to an "audio" handler (a player tab) created on first use.
-  - change_config is not possible: the device program owns its audio
-    configuration (rill_server_set_audio); it raises NotImplementedError.
+  - change_config waits until the device has applied the change (EasyDSP
+    sent it and hoped) and raises ValueError with the device's reason when
+    it refuses (a rate it does not offer, a fixed channel count ...); only
+    the arguments given are sent. What each `rill serve` source offers:
+    docs/PROTOCOL.md §8.
 """
 
 import ctypes
@@ -68,7 +71,13 @@ class _Config(ctypes.Structure):
                 ("user", ctypes.c_void_p), ("poll_bytes", ctypes.c_size_t)]
 
 
+class _AudioChange(ctypes.Structure):
+    _fields_ = [("rate", ctypes.c_double), ("channels", ctypes.c_size_t),
+                ("buffer_frames", ctypes.c_uint32), ("volume", ctypes.c_double)]
+
+
 _HAVE_DASH = hasattr(L.lib, "rill_dash_connect")
+_HAVE_CHANGE = hasattr(L.lib, "rill_client_change_audio")
 if _HAVE_DASH:
     _d = L._decl
     _d("rill_dash_config_default", _Config)
@@ -85,6 +94,10 @@ if _HAVE_DASH:
     _d("rill_dash_send_pcm16", ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
        ctypes.c_size_t, ctypes.c_uint32, ctypes.c_uint64)
     _d("rill_dash_remove_handler", ctypes.c_int, ctypes.c_void_p)
+    _d("rill_dash_client", ctypes.c_void_p, ctypes.c_void_p)
+if _HAVE_CHANGE:
+    L._decl("rill_client_change_audio", ctypes.c_int, ctypes.c_void_p,
+            ctypes.POINTER(_AudioChange), ctypes.c_char_p, ctypes.c_size_t)
 
 # ---- EasyDSP's module variables ---------------------------------------------
 
@@ -157,10 +170,47 @@ def record_audio(duration_ms, callback):
         _recordings.append([int(duration_ms), callback, []])
 
 
+_config_gen = 0
+_config_seen = threading.Condition()
+
+
 def change_config(rate=None, channels=None, buffer_frames=None, volume=None):
-    raise NotImplementedError(
-        "rill: the device program owns its audio configuration "
-        "(rill_server_set_audio); a host program cannot change it")
+    """Ask the device for a new audio configuration; the arguments left out
+    stay as they are. Returns once the device has applied it and this
+    module's rate, channels, buffer_frames and volume (and the
+    register_when_new_config callback) have the new values. Raises
+    ValueError with the device's reason when it refuses, and
+    RillConnectionError when not connected (call start() first)."""
+    if _dash is None:
+        raise RillConnectionError(L.ECLOSED, "", "change_config before start()")
+    if not _HAVE_CHANGE:
+        raise NotImplementedError("this librill cannot change the audio configuration")
+    ch = _AudioChange(float(rate) if rate is not None else 0.0,
+                      int(channels) if channels is not None else 0,
+                      int(buffer_frames) if buffer_frames is not None else 0,
+                      float(volume) if volume is not None else -1.0)
+    for name, v, ok in (("rate", rate, rate is None or float(rate) > 0),
+                        ("channels", channels, channels is None or int(channels) >= 1),
+                        ("buffer_frames", buffer_frames,
+                         buffer_frames is None or 1 <= int(buffer_frames) <= 65536),
+                        ("volume", volume, volume is None or 0 <= float(volume) <= 100)):
+        if not ok:
+            raise ValueError(f"change_config: {name}={v!r} is out of range")
+    with _config_seen:
+        gen = _config_gen
+    why = ctypes.create_string_buffer(512)
+    rc = L.lib.rill_client_change_audio(L.lib.rill_dash_client(_dash), ctypes.byref(ch),
+                                        why, len(why))
+    reason = why.value.decode("utf-8", "replace")
+    if rc == L.EINVAL:
+        raise ValueError(f"change_config refused by the device: {reason}")
+    if rc < 0:
+        raise RillConnectionError(rc, reason, "change_config")
+    # The new configuration reaches the callbacks on this module's thread;
+    # wait for it there, unless this is that thread (a callback calling us).
+    if threading.current_thread() is not _thread:
+        with _config_seen:
+            _config_seen.wait_for(lambda: _config_gen != gen, timeout=5)
 
 
 # ---- Handlers ---------------------------------------------------------------------
@@ -244,7 +294,7 @@ def send_audio(buffer):
 
 
 def _on_config(ap, _user):
-    global rate, channels, buffer_frames, volume
+    global rate, channels, buffer_frames, volume, _config_gen
     if not ap:
         return
     a = ap.contents
@@ -257,6 +307,9 @@ def _on_config(ap, _user):
             r[2] = []
     if _when_new_config is not None:
         _call(_when_new_config, buffer_frames, rate, channels, volume)
+    with _config_seen:
+        _config_gen += 1
+        _config_seen.notify_all()
 
 
 def _on_data(buf, frames, nch, t, drop, _user):

@@ -155,3 +155,34 @@ def test_handlers_appear_in_the_dashboard(bi, rill_server):
     seen = asyncio.run(both())
     data = [m for m in seen if m["event"] == "handler-data" and m["id"] == h2.id]
     assert data and data[0]["data"] == [-12.5, -18.0], seen
+
+
+def test_change_config_applies_and_updates_the_module_and_callback(bi):
+    cfgs, got = [], []
+    bi.register_when_new_config(lambda *a: cfgs.append(a))
+    bi.register_handle_data(got.append)
+    bi.start()
+    assert wait_for(lambda: cfgs and got)
+    assert cfgs[0] == (1024, 44100, 2, 100.0)
+    # EasyDSP's call: the arguments left out stay as they are.
+    bi.change_config(rate=48000, buffer_frames=512, volume=25)
+    assert (bi.rate, bi.buffer_frames, bi.channels, bi.volume) == (48000, 512, 2, 25.0)
+    assert cfgs[-1] == (512, 48000, 2, 25.0)
+    # The buffers come in the new shape.
+    n = len(got)
+    assert wait_for(lambda: len(got) >= n + 4 and got[-1].shape == (512, 2))
+    assert got[-1].dtype == np.int16
+    # A refusal names the reason and changes nothing.
+    with pytest.raises(ValueError, match="channel count is fixed at 2"):
+        bi.change_config(channels=4)
+    with pytest.raises(ValueError, match="rate 12345 is not offered"):
+        bi.change_config(rate=12345)
+    with pytest.raises(ValueError, match="volume=101 is out of range"):
+        bi.change_config(volume=101)
+    assert (bi.rate, bi.buffer_frames, bi.channels, bi.volume) == (48000, 512, 2, 25.0)
+
+
+def test_change_config_before_start_is_a_clear_error():
+    browserinterface.stop()
+    with pytest.raises(browserinterface.RillConnectionError, match="before start"):
+        browserinterface.change_config(volume=50)
