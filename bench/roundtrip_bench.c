@@ -103,28 +103,6 @@
 #define NATIVE_MSG (32u + BUF * 4u)       /* rill's native stream message */
 #define READ_CHUNK (256u << 10)           /* as src/net/ws.c */
 
-static int g_failed;
-
-static void row_failed(const char *row, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* A row whose setup or data was wrong: said loudly, not reported. */
-static void row_failed(const char *row, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_roundtrip: *** %s: FAILED: ", row);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    g_failed = 1;
-}
-
-static void log_cb(rill_log_level level, const char *msg, void *user) {
-    (void)user;
-    fprintf(stderr, "bench_roundtrip[%d]: rill %s: %s\n", (int)getpid(),
-            rill_log_level_name(level), msg);
-}
-
 static double env_seconds(const char *name, double dflt, double max) {
     const char *s = getenv(name);
     double v = s != NULL && *s != '\0' ? strtod(s, NULL) : dflt;
@@ -630,7 +608,7 @@ static rill_client *host_connect(int port, uint32_t n, rill_client_buffer_fn fn,
     rill_client *cl = NULL;
     int rc = rill_client_connect(&cfg, &cl);
     if (rc != 0) {
-        row_failed(row, "rill_client_connect(%s): %s", url, rill_strerror(rc));
+        bench_row_failed(row, "rill_client_connect(%s): %s", url, rill_strerror(rc));
         return NULL;
     }
     rill_client_stream_opts opts;
@@ -642,7 +620,7 @@ static rill_client *host_connect(int port, uint32_t n, rill_client_buffer_fn fn,
         rill_client_list *list = NULL;
         rc = rill_client_list_vars(cl, &list);
         if (rc != 0) {
-            row_failed(row, "rill_client_list_vars: %s", rill_strerror(rc));
+            bench_row_failed(row, "rill_client_list_vars: %s", rill_strerror(rc));
             rill_client_destroy(cl);
             return NULL;
         }
@@ -652,7 +630,7 @@ static rill_client *host_connect(int port, uint32_t n, rill_client_buffer_fn fn,
     }
     rc = rill_client_stream_start(cl, g_names, n, &opts);
     if (rc != 0) {
-        row_failed(row, "rill_client_stream_start: %s", rill_strerror(rc));
+        bench_row_failed(row, "rill_client_stream_start: %s", rill_strerror(rc));
         rill_client_destroy(cl);
         return NULL;
     }
@@ -669,13 +647,13 @@ static bool rt_rill(uint32_t n, rt_result *out) {
     snprintf(row, sizeof row, "round trip rill, %u vars", n);
     child c;
     if (child_start(&c, device_rt_child, n) != 0) {
-        row_failed(row, "fork: %s", strerror(errno));
+        bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
     bool ok = read_exact(c.from, &port, sizeof port, 10000) == 0 && port > 0;
     if (!ok)
-        row_failed(row, "the device process did not start");
+        bench_row_failed(row, "the device process did not start");
     echo_host h;
     memset(&h, 0, sizeof h);
     rill_client *cl = ok ? host_connect(port, n, echo_on_buffer, &h, true, row)
@@ -684,19 +662,19 @@ static bool rt_rill(uint32_t n, rt_result *out) {
     atomic_store_explicit(&h.cl, cl, memory_order_release);
     char done = 0;
     if (ok && (read_exact(c.from, &done, 1, timeout_ms()) != 0 || done != 'D')) {
-        row_failed(row, "the device did not finish");
+        bench_row_failed(row, "the device did not finish");
         ok = false;
     }
     rill_client_destroy(cl);
     write_exact(c.to, "s", 1);
     memset(out, 0, sizeof *out);
     if (ok && read_exact(c.from, out, sizeof *out, 10000) != 0) {
-        row_failed(row, "the device did not report");
+        bench_row_failed(row, "the device did not report");
         ok = false;
     }
     child_finish(&c);
     if (ok && !out->ok) {
-        row_failed(row, "no buffer came back within 15 s");
+        bench_row_failed(row, "no buffer came back within 15 s");
         ok = false;
     }
     if (ok)
@@ -871,7 +849,7 @@ static bool rt_tcp(uint32_t n, rt_result *out) {
     snprintf(row, sizeof row, "round trip raw TCP, %u vars", n);
     child c;
     if (child_start(&c, tcp_rt_child, n) != 0) {
-        row_failed(row, "fork: %s", strerror(errno));
+        bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
@@ -881,10 +859,10 @@ static bool rt_tcp(uint32_t n, rt_result *out) {
     bool started = fd >= 0 && pthread_create(&th, NULL, tcp_echo_main, &fd) == 0;
     ok = started;
     if (!ok)
-        row_failed(row, "no connection to the device process");
+        bench_row_failed(row, "no connection to the device process");
     char done = 0;
     if (ok && (read_exact(c.from, &done, 1, timeout_ms()) != 0 || done != 'D')) {
-        row_failed(row, "the device did not finish");
+        bench_row_failed(row, "the device did not finish");
         ok = false;
     }
     if (fd >= 0)
@@ -896,7 +874,7 @@ static bool rt_tcp(uint32_t n, rt_result *out) {
     write_exact(c.to, "s", 1);
     memset(out, 0, sizeof *out);
     if (ok && (read_exact(c.from, out, sizeof *out, 10000) != 0 || !out->ok)) {
-        row_failed(row, "the device did not report");
+        bench_row_failed(row, "the device did not report");
         ok = false;
     }
     child_finish(&c);
@@ -953,12 +931,12 @@ static bool meter_run(cpu_meter *m, const char *row) {
     double secs = env_seconds("RILL_BENCH_ROUNDTRIP_CPU_S", 2.0, 60.0);
     sleep_ms(500);
     if (!meter_mark(m, 1)) {
-        row_failed(row, "no data arrived");
+        bench_row_failed(row, "no data arrived");
         return false;
     }
     sleep_ms((unsigned)(secs * 1000.0));
     if (!meter_mark(m, 2)) {
-        row_failed(row, "data stopped arriving");
+        bench_row_failed(row, "data stopped arriving");
         return false;
     }
     return true;
@@ -1006,13 +984,13 @@ static bool cpu_rill(double *s_per_gb, double *mbps) {
     const char *row = "client CPU per GB, rill";
     child c;
     if (child_start(&c, flood_rill_child, FLOOD_VARS) != 0) {
-        row_failed(row, "fork: %s", strerror(errno));
+        bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
     bool ok = read_exact(c.from, &port, sizeof port, 10000) == 0 && port > 0;
     if (!ok)
-        row_failed(row, "the device process did not start");
+        bench_row_failed(row, "the device process did not start");
     cpu_meter m;
     memset(&m, 0, sizeof m);
     rill_client *cl = ok ? host_connect(port, FLOOD_VARS, count_on_buffer, &m,
@@ -1024,7 +1002,7 @@ static bool cpu_rill(double *s_per_gb, double *mbps) {
     flood_result r;
     memset(&r, 0, sizeof r);
     if (ok && (read_exact(c.from, &r, sizeof r, 10000) != 0 || !r.ok)) {
-        row_failed(row, "the device did not report");
+        bench_row_failed(row, "the device did not report");
         ok = false;
     }
     child_finish(&c);
@@ -1087,7 +1065,7 @@ static bool cpu_tcp(double *s_per_gb, double *mbps) {
     const char *row = "client CPU per GB, raw TCP";
     child c;
     if (child_start(&c, flood_tcp_child, 0) != 0) {
-        row_failed(row, "fork: %s", strerror(errno));
+        bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
@@ -1100,7 +1078,7 @@ static bool cpu_tcp(double *s_per_gb, double *mbps) {
         t.fd >= 0 && pthread_create(&th, NULL, tcp_reader_main, &t) == 0;
     ok = started;
     if (!ok)
-        row_failed(row, "no connection to the device process");
+        bench_row_failed(row, "no connection to the device process");
     ok = ok && meter_run(&m, row);
     if (t.fd >= 0)
         shutdown(t.fd, SHUT_RDWR);
@@ -1206,7 +1184,8 @@ static size_t vars_list(uint32_t *ns, size_t cap) {
 }
 
 int main(void) {
-    rill_set_log_callback(log_cb, RILL_LOG_WARN, NULL);
+    bench_set_name("bench_roundtrip");
+    rill_set_log_callback(bench_log, RILL_LOG_WARN, NULL);
     signal(SIGPIPE, SIG_IGN);
     init_names();
     print_load("at start");
@@ -1237,5 +1216,5 @@ int main(void) {
     if (done != 0)
         print_summary(rr, tr, done);
     print_load("at end");
-    return g_failed;
+    return bench_failed() ? 1 : 0;
 }

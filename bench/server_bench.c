@@ -66,8 +66,6 @@
 #define RATE 44100.0
 #define BLOCK 64u
 
-static int g_failed;
-
 static float value_at(uint64_t frame, uint32_t id) {
     return (float)((frame + id) & VALUE_MASK);
 }
@@ -88,26 +86,6 @@ static double cpu_s(clockid_t id) {
     if (clock_gettime(id, &ts) != 0)
         return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void row_failed(const char *row, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* A row whose data or setup was wrong: said loudly, never reported. */
-static void row_failed(const char *row, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_server: *** %s: FAILED: ", row);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (row not reported)\n");
-    va_end(ap);
-    g_failed = 1;
-}
-
-static void log_cb(rill_log_level level, const char *msg, void *user) {
-    (void)user;
-    fprintf(stderr, "bench_server: rill %s: %s\n", rill_log_level_name(level),
-            msg);
 }
 
 static uint32_t get_le32(const uint8_t *p) {
@@ -516,7 +494,7 @@ static void client_stop(client *c) {
  * anything wrong. */
 static bool client_ok(client *c, const char *row) {
     if (atomic_load(&c->failed)) {
-        row_failed(row, "%s", c->err);
+        bench_row_failed(row, "%s", c->err);
         return false;
     }
     return true;
@@ -579,14 +557,14 @@ static bool warm_up(server_setup *s, client *c, uint64_t *frame,
                     uint64_t *aligned, uint32_t *n, const char *row) {
     uint64_t start = *frame + WARM_LEAD;
     if (send_watch(c, s->prefix, 0, s->n_vars, true, start, 0, 0) != 0) {
-        row_failed(row, "cannot send the watch command");
+        bench_row_failed(row, "cannot send the watch command");
         return false;
     }
     double t0 = now_s();
     while (atomic_load(&c->started_vars) < s->n_vars) {
         if (atomic_load(&c->failed) || now_s() - t0 > 10.0) {
             if (client_ok(c, row))
-                row_failed(row, "no data from %u variables after 10 s",
+                bench_row_failed(row, "no data from %u variables after 10 s",
                            s->n_vars - atomic_load(&c->started_vars));
             return false;
         }
@@ -597,7 +575,7 @@ static bool warm_up(server_setup *s, client *c, uint64_t *frame,
     for (uint32_t k = 0; k < s->n_vars; k++) {
         if (atomic_load(&c->start_ts[k]) != start ||
             atomic_load(&c->full[k]) != len) {
-            row_failed(row,
+            bench_row_failed(row,
                        "%s%u started at tick %llu with %u-value buffers; "
                        "asked for tick %llu (was the watch applied late?)",
                        s->prefix, k,
@@ -613,7 +591,7 @@ static bool warm_up(server_setup *s, client *c, uint64_t *frame,
         while (atomic_load(&c->next_ts[k]) < b) {
             if (atomic_load(&c->failed) || now_s() - t0 > 10.0) {
                 if (client_ok(c, row))
-                    row_failed(row, "warm-up data not delivered after 10 s");
+                    bench_row_failed(row, "warm-up data not delivered after 10 s");
                 return false;
             }
             sleep_us(200);
@@ -638,7 +616,7 @@ static bool wait_delivered(server_setup *s, client *c, uint64_t buffers0,
         if (atomic_load(&c->failed))
             return client_ok(c, row);
         if (now_s() - t0 > timeout) {
-            row_failed(row,
+            bench_row_failed(row,
                        "after %.0f s the client has %llu of %llu buffers "
                        "(%llu dropped)",
                        timeout, (unsigned long long)got,
@@ -695,7 +673,7 @@ static void bench_set_cost(void) {
     const char *row_b = "set float, watched (compat client)";
     server_setup s;
     if (server_open(&s, SET_VARS, "s", 0, 0) != 0) {
-        row_failed(row_a, "no server");
+        bench_row_failed(row_a, "no server");
         return;
     }
     uint64_t frame = 1;
@@ -838,7 +816,7 @@ static uint64_t bench_throughput(bool native, size_t queue_bytes,
              queue_bytes ? "64" : "8");
     server_setup s;
     if (server_open(&s, TP_VARS, "t", queue_bytes, ring_bytes) != 0) {
-        row_failed(row, "no server");
+        bench_row_failed(row, "no server");
         return UINT64_MAX;
     }
     client *c = client_start(native ? "native client" : "compat client", native,
@@ -848,7 +826,7 @@ static uint64_t bench_throughput(bool native, size_t queue_bytes,
     bool ok = c != NULL && client_ok(c, row) &&
               warm_up(&s, c, &frame, &aligned, &n, row);
     if (ok && TP_FRAMES % n != 0) {
-        row_failed(row, "buffers of %u values do not divide a repeat", n);
+        bench_row_failed(row, "buffers of %u values do not divide a repeat", n);
         ok = false;
     }
     rill_server_stats st0, st1;
@@ -866,7 +844,7 @@ static uint64_t bench_throughput(bool native, size_t queue_bytes,
     for (int r = 0; ok && r < TP_REPEATS; r++) {
         raw[r] = raw_tcp_mbps(bytes);
         if (raw[r] < 0) {
-            row_failed(row, "the raw TCP baseline failed");
+            bench_row_failed(row, "the raw TCP baseline failed");
             ok = false;
             break;
         }
@@ -888,7 +866,7 @@ static uint64_t bench_throughput(bool native, size_t queue_bytes,
         cpu_rest += (p1 - p0) - (m1 - m0) - (k1 - k0);
         wall += (double)(t1 - t0) * 1e-9;
         if (ok && t1 <= t0) {
-            row_failed(row, "no buffer arrived (all %u dropped?)",
+            bench_row_failed(row, "no buffer arrived (all %u dropped?)",
                        TP_FRAMES / n * TP_VARS);
             ok = false;
         }
@@ -1010,14 +988,14 @@ static void bench_latency(void) {
     server_setup s;
     /* "s0" is the probe, "s1".."s16" carry the measured buffers. */
     if (server_open(&s, 1 + LAT_MAX_K, "s", 0, 0) != 0) {
-        row_failed(row, "no server");
+        bench_row_failed(row, "no server");
         return;
     }
     rt_producer p;
     memset(&g_lat, 0, sizeof g_lat);
     if (rt_start(&p, &s) != 0) {
         rill_server_destroy(s.srv);
-        row_failed(row, "no producer thread");
+        bench_row_failed(row, "no producer thread");
         return;
     }
     client *c = client_start("latency client", true, true,
@@ -1029,7 +1007,7 @@ static void bench_latency(void) {
     while (ok && atomic_load(&c->started_vars) == 0) {
         if (now_s() - t0 > 5.0 || atomic_load(&c->failed)) {
             if (client_ok(c, row))
-                row_failed(row, "no probe buffer after 5 s");
+                bench_row_failed(row, "no probe buffer after 5 s");
             ok = false;
         }
         sleep_us(1000);
@@ -1047,7 +1025,7 @@ static void bench_latency(void) {
                            : "; lengths not supported, staggering "
                              "variables for one buffer per block");
         if (n % BLOCK != 0 || n / BLOCK > LAT_MAX_K) {
-            row_failed(row, "buffers of %u values cannot be staggered", n);
+            bench_row_failed(row, "buffers of %u values cannot be staggered", n);
             ok = false;
         }
     }
@@ -1079,7 +1057,7 @@ static void bench_latency(void) {
         while (ok && atomic_load(&g_lat.arrived) < LAT_BUFFERS) {
             if (atomic_load(&c->failed) || now_s() > limit) {
                 if (client_ok(c, row))
-                    row_failed(row, "%u of %u buffers arrived",
+                    bench_row_failed(row, "%u of %u buffers arrived",
                                atomic_load(&g_lat.arrived), LAT_BUFFERS);
                 ok = false;
             }
@@ -1089,7 +1067,7 @@ static void bench_latency(void) {
         for (uint32_t i = 0; ok && i < k; i++) {
             uint64_t st = atomic_load(&c->start_ts[1 + i]);
             if (st != start + (uint64_t)BLOCK * i) {
-                row_failed(row, "s%u started at tick %llu, not %llu as asked",
+                bench_row_failed(row, "s%u started at tick %llu, not %llu as asked",
                            1 + i, (unsigned long long)st,
                            (unsigned long long)(start + (uint64_t)BLOCK * i));
                 ok = false;
@@ -1113,7 +1091,7 @@ static void bench_latency(void) {
     uint32_t preempted = 0;
     for (uint32_t j = 0; ok && j < LAT_BUFFERS; j++) {
         if (complete[j] == 0 || arrive[j] == 0 || arrive[j] < before[j]) {
-            row_failed(row,
+            bench_row_failed(row,
                        "buffer %u: set began at %llu, arrived at %llu "
                        "(matching is wrong)",
                        j, (unsigned long long)before[j],
@@ -1129,7 +1107,7 @@ static void bench_latency(void) {
         }
     }
     if (ok && (drops != 0 || gaps != 0)) {
-        row_failed(row, "%llu buffers dropped (%llu gaps at the client)",
+        bench_row_failed(row, "%llu buffers dropped (%llu gaps at the client)",
                    (unsigned long long)drops, (unsigned long long)gaps);
         ok = false;
     }
@@ -1259,14 +1237,14 @@ static void bench_soak(void) {
              secs);
     int port_p[2], cmd_p[2], res_p[2];
     if (pipe(port_p) != 0 || pipe(cmd_p) != 0 || pipe(res_p) != 0) {
-        row_failed(row, "pipe: %s", strerror(errno));
+        bench_row_failed(row, "pipe: %s", strerror(errno));
         return;
     }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) {
-        row_failed(row, "fork: %s", strerror(errno));
+        bench_row_failed(row, "fork: %s", strerror(errno));
         return;
     }
     if (pid == 0) {
@@ -1282,7 +1260,7 @@ static void bench_soak(void) {
     bool ok =
         read_full(port_p[0], &port, sizeof port) == sizeof port && port > 0;
     if (!ok)
-        row_failed(row, "the server process did not start");
+        bench_row_failed(row, "the server process did not start");
     client *c[SOAK_CLIENTS] = {NULL, NULL};
     for (int i = 0; ok && i < SOAK_CLIENTS; i++) {
         c[i] = client_start(i ? "soak client 2" : "soak client 1", true, true,
@@ -1295,7 +1273,7 @@ static void bench_soak(void) {
         while (ok && atomic_load(&c[i]->started_vars) < SOAK_VARS) {
             if (atomic_load(&c[i]->failed) || now_s() - t0 > 10.0) {
                 if (client_ok(c[i], row))
-                    row_failed(row, "no data from every variable after 10 s");
+                    bench_row_failed(row, "no data from every variable after 10 s");
                 ok = false;
             }
             sleep_us(2000);
@@ -1335,7 +1313,7 @@ static void bench_soak(void) {
     memset(&r, 0, sizeof r);
     if (read_full(res_p[0], &r, sizeof r) != sizeof r || !r.ok) {
         if (ok)
-            row_failed(row, "the server process did not report");
+            bench_row_failed(row, "the server process did not report");
         ok = false;
     }
     int status = 0;
@@ -1349,7 +1327,7 @@ static void bench_soak(void) {
     for (int i = 0; i < SOAK_CLIENTS; i++) {
         double got = (double)(b1[i] - b0[i]);
         if (got < 0.95 * expected) {
-            row_failed(row,
+            bench_row_failed(row,
                        "client %d got %.0f buffers in %.1f s, expected "
                        "about %.0f",
                        i + 1, got, w1 - w0, expected);
@@ -1378,7 +1356,7 @@ static void bench_soak(void) {
      * mean lost data nobody counted. */
     uint64_t drops = r.st.tick_drops + r.st.client_drops;
     if (gaps > drops) {
-        row_failed(row,
+        bench_row_failed(row,
                    "the clients saw %llu missing buffers, the server "
                    "counted %llu drops",
                    (unsigned long long)gaps, (unsigned long long)drops);
@@ -1410,7 +1388,8 @@ static void print_load(const char *when) {
 }
 
 int main(void) {
-    rill_set_log_callback(log_cb, RILL_LOG_WARN, NULL);
+    bench_set_name("bench_server");
+    rill_set_log_callback(bench_log, RILL_LOG_WARN, NULL);
     const char *drain = getenv("RILL_BENCH_DRAIN_US");
     if (drain != NULL && *drain != '\0')
         printf("bench_server: RILL_BENCH_DRAIN_US=%s overrides "
@@ -1430,5 +1409,5 @@ int main(void) {
     if (section("soak"))
         bench_soak();
     print_load("at end");
-    return g_failed;
+    return bench_failed() ? 1 : 0;
 }

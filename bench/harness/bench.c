@@ -1,6 +1,8 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -82,4 +84,27 @@ void bench_report(const bench_row *r) {
     }
     fputs("}\n", f);
     fclose(f);
+}
+
+static const char *bench_name = "bench";
+static int bench_failures;
+
+void bench_set_name(const char *name) { bench_name = name; }
+
+void bench_row_failed(const char *row, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: *** %s: FAILED: ", bench_name, row);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (row not reported)\n");
+    va_end(ap);
+    bench_failures++;
+}
+
+bool bench_failed(void) { return bench_failures != 0; }
+
+void bench_log(rill_log_level level, const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "%s[%d]: rill %s: %s\n", bench_name, (int)getpid(),
+            rill_log_level_name(level), msg);
 }

@@ -44,4 +44,17 @@ void bench_report(const bench_row *row);
 /* Prints the table header once per process. */
 void bench_header(const char *title);
 
+/* The program's name in the messages below (default "bench"). */
+void bench_set_name(const char *name);
+
+/* A row whose setup or data was wrong: said loudly on stderr, never
+ * reported; bench_failed() is true from then on (the exit status). */
+void bench_row_failed(const char *row, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool bench_failed(void);
+
+/* A rill log callback: the library's messages on stderr, with the
+ * program's name and pid. */
+void bench_log(rill_log_level level, const char *msg, void *user);
+
 #endif /* RILL_BENCH_H */
