@@ -3,6 +3,7 @@
 // shows the latency and drops, the audio configuration, and one tab per
 // data handler.
 
+import { AudioForm } from './audioform';
 import { Connection, ServerAddress, controlUrl } from './connection';
 import { HandlerManager } from './handlers/registry';
 import { LiveChart } from './livechart';
@@ -73,6 +74,7 @@ export class App {
   private hello: { maxValues: number; queueBytes: number; sampleRate: number } | null = null;
   private latestTick = 0;
   private audio: Record<string, unknown> | undefined;
+  private audioForm = new AudioForm((text) => this.conn?.send(text) ?? false);
   private listId = 1;
   private listTimer = 0;
   private retryMs = 500;
@@ -132,6 +134,8 @@ export class App {
     const side = el('div', 'side');
     const cfg = el('div', 'card config');
     cfg.id = 'config';
+    const cfgRows = el('dl');
+    cfg.append(el('h2', '', 'Audio configuration'), cfgRows, this.audioForm.root);
     const table = el('table', 'vars');
     table.id = 'vars';
     table.innerHTML =
@@ -145,7 +149,7 @@ export class App {
     varsPanel.append(side, charts);
     panels.append(varsPanel);
     this.root.append(header, tabs, errors, panels);
-    Object.assign(this.ui, { project, conn, lat, drops, tabs, varsTab, panels, varsPanel, cfg, table, charts, errors });
+    Object.assign(this.ui, { project, conn, lat, drops, tabs, varsTab, panels, varsPanel, cfg, cfgRows, table, charts, errors });
   }
 
   select(t: 'vars' | number): void {
@@ -244,6 +248,7 @@ export class App {
         this.droppedNotices = Math.max(this.droppedNotices, m.total);
         break;
       case 'error':
+        if (this.audioForm.control(m)) break; // a refused audio change: the form shows it
         // A server without the dashboard relay refuses the subscription.
         if (m.id === 'dash') this.dashAvailable = false;
         else this.lastError = `server: ${m.message}`;
@@ -264,7 +269,14 @@ export class App {
         else if (m.tick !== undefined) this.clock.observe(m.tick, performance.now());
         break;
       case 'audio':
+        if (m.sampleRate) this.setRate(m.sampleRate); // the device's rate follows the audio's
         this.audio = m.audio;
+        this.audioForm.update(m.audio, true);
+        this.renderConfig();
+        break;
+      case 'audio-config': // the reply to the form's change (after the audio event)
+        this.audioForm.control(m);
+        if (m.audio) this.audio = m.audio;
         this.renderConfig();
         break;
       case 'handler-remove':
@@ -282,20 +294,42 @@ export class App {
 
   private list(l: ListReply): void {
     const now = performance.now();
-    if (l.sampleRate > 0 && l.sampleRate !== this.rate) {
-      this.rate = l.sampleRate;
-      this.clock.reset(l.sampleRate);
-    }
+    this.setRate(l.sampleRate);
     this.latestTick = l.timestamp;
     this.clock.observe(l.timestamp, now);
     this.vars = l.vars;
     this.audio = l.audio;
+    this.audioForm.update(l.audio, false);
     // Streams wanted (from before a reconnect) start once the list is known.
     const start: VarInfo[] = [];
     for (const v of l.vars) if (this.wanted.has(v.name) && !this.streams.has(v.id)) start.push(v);
     if (start.length) this.startStreams(start);
     this.renderVars();
     this.renderConfig();
+  }
+
+  /** The device's rate, from a list reply or an audio event (it changes with
+   * the audio's, PROTOCOL.md §8). Streams running restart at the new one:
+   * their charts (ticks / rate), buffer lengths and Play; a recording is
+   * saved first, at the rate it was recorded at. */
+  private setRate(rate: number): void {
+    if (!(rate > 0) || rate === this.rate) return;
+    const running = [...this.streams.values()];
+    for (const s of running) if (s.rec) this.toggleRecord(s);
+    this.rate = rate;
+    this.clock.reset(rate);
+    this.handlers.sampleRate = rate;
+    if (!running.length) return;
+    for (const s of running) {
+      s.player?.stop();
+      s.chart.destroy();
+      this.streams.delete(s.v.id);
+    }
+    this.startStreams(running.map((s) => s.v)); // watch again: the new lengths
+    for (const s of running) {
+      const n = this.streams.get(s.v.id);
+      if (s.player && n) void this.togglePlay(n);
+    }
   }
 
   // ---- Streams --------------------------------------------------------------------
@@ -510,9 +544,7 @@ export class App {
     if (Array.isArray(a.variables)) rows.push(['channel variables', a.variables.map(String).join(', ')]);
     if (this.hello) rows.push(['queue', `${(this.hello.queueBytes / 1048576).toFixed(1)} MiB`]);
     rows.push(['handlers', this.dashAvailable === false ? 'not offered by this server' : String(this.handlers.handlers.size)]);
-    const cfg = this.ui.cfg;
-    cfg.textContent = '';
-    cfg.appendChild(el('h2', '', 'Audio configuration'));
+    // Only the rows are rebuilt: the form below keeps its entries and focus.
     const dl = el('dl');
     for (const [k, v] of rows) {
       const dt = el('dt', '', k);
@@ -520,8 +552,8 @@ export class App {
       dd.dataset.key = k;
       dl.append(dt, dd);
     }
-    cfg.appendChild(dl);
-    cfg.appendChild(el('p', 'hint', 'Read-only for now.'));
+    this.ui.cfgRows.replaceWith(dl);
+    this.ui.cfgRows = dl;
   }
 
   // ---- For tests ------------------------------------------------------------------------

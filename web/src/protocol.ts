@@ -229,13 +229,19 @@ export type ControlMessage =
   | { t: 'hello'; version: number; sampleRate: number; maxValues: number; queueBytes: number }
   | { t: 'list'; list: ListReply }
   | { t: 'dropped'; variable?: string; buffers: number; total: number }
-  | { t: 'error'; message: string; id?: unknown }
+  | { t: 'error'; message: string; id?: unknown; cmd?: string }
   | { t: 'dash'; version: number }
   | { t: 'handler'; handler: HandlerCreate }
   | { t: 'handler-data'; id: number; data: unknown; tick?: number }
   | { t: 'handler-remove'; id: number }
-  | { t: 'audio'; audio: Record<string, unknown> | undefined }
+  | { t: 'audio'; audio: Record<string, unknown> | undefined; sampleRate?: number }
+  | { t: 'audio-config'; id?: unknown; audio: Record<string, unknown> | undefined }
   | { t: 'other'; msg: unknown };
+
+/** An audio description (PROTOCOL.md §2.2), or undefined for null / not an object. */
+function audioObject(a: unknown): Record<string, unknown> | undefined {
+  return a && typeof a === 'object' && !Array.isArray(a) ? (a as Record<string, unknown>) : undefined;
+}
 
 function num(v: unknown, dflt = 0): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
@@ -261,7 +267,12 @@ export function parseControl(text: string): ControlMessage {
     };
   if (m.rill === 'dash') return { t: 'dash', version: num(m.version) };
   if (m.error && typeof m.error === 'object')
-    return { t: 'error', message: String(m.error.message ?? ''), id: m.error.id };
+    return {
+      t: 'error',
+      message: String(m.error.message ?? ''),
+      id: m.error.id,
+      cmd: typeof m.error.cmd === 'string' ? m.error.cmd : undefined,
+    };
   if (typeof m.event === 'string') {
     switch (m.event) {
       case 'connection':
@@ -286,7 +297,14 @@ export function parseControl(text: string): ControlMessage {
         if (typeof m.id !== 'number') throw new DecodeError('handler-data needs a numeric "id"');
         return { t: 'handler-data', id: m.id, data: m.data, tick: typeof m.tick === 'number' ? m.tick : undefined };
       case 'audio':
-        return { t: 'audio', audio: m.audio && typeof m.audio === 'object' && !Array.isArray(m.audio) ? m.audio : undefined };
+        return {
+          t: 'audio',
+          audio: audioObject(m.audio),
+          sampleRate: typeof m.sampleRate === 'number' && m.sampleRate > 0 ? m.sampleRate : undefined,
+        };
+      case 'audio-config':
+        // The reply to our audio-config request (PROTOCOL.md §8).
+        return { t: 'audio-config', id: m.id, audio: audioObject(m.audio) };
       case 'handler-remove':
         if (typeof m.id !== 'number') throw new DecodeError('handler-remove needs a numeric "id"');
         return { t: 'handler-remove', id: m.id };
@@ -314,7 +332,7 @@ export function parseControl(text: string): ControlMessage {
         sampleRate: num(w.sampleRate),
         timestamp: num(w.timestamp),
         vars,
-        audio: w.audio && typeof w.audio === 'object' ? w.audio : undefined,
+        audio: audioObject(w.audio),
       },
     };
   }
@@ -338,4 +356,20 @@ export function watchCommand(names: string[], lengths: number[]): string {
 
 export function unwatchCommand(names: string[]): string {
   return JSON.stringify({ watcher: [{ cmd: 'unwatch', watchers: names }] });
+}
+
+/** The fields of an audio configuration change (PROTOCOL.md §8). */
+export interface AudioChange {
+  rate?: number;
+  channels?: number;
+  bufferFrames?: number;
+  volume?: number;
+}
+
+/** Ask the device to change its audio configuration (PROTOCOL.md §8); only
+ * the fields given are sent. */
+export function audioConfigCommand(id: number, change: AudioChange): string {
+  const m: Record<string, unknown> = { rill: 'audio-config', id };
+  for (const k of ['rate', 'channels', 'bufferFrames', 'volume'] as const) if (change[k] !== undefined) m[k] = change[k];
+  return JSON.stringify(m);
 }
