@@ -1,9 +1,10 @@
 // A streamed variable's live scrolling chart: the last `seconds` of its
-// Series, decimated into preallocated typed arrays and handed to uPlot once
-// per animation frame when something changed.
+// Series, decimated into preallocated typed arrays (a Decimator: each frame
+// folds in only the values that arrived) and handed to uPlot once per
+// animation frame when something changed.
 
 import uPlot from 'uplot';
-import { Series } from './series';
+import { Decimator, Series } from './series';
 
 const MAX_POINTS = 4096;
 
@@ -12,6 +13,7 @@ export class LiveChart {
   private x = new Float64Array(MAX_POINTS);
   private y = new Float64Array(MAX_POINTS);
   private n = 0;
+  private decimator: Decimator;
   private drawnVersion = -1;
   private drawnT1 = -1;
   /** Times the plotted data was replaced (tests). */
@@ -25,6 +27,7 @@ export class LiveChart {
     public seconds: number,
     width: number,
   ) {
+    this.decimator = new Decimator(series, MAX_POINTS / 2);
     this.plot = new uPlot(
       {
         width,
@@ -57,7 +60,7 @@ export class LiveChart {
     this.drawnT1 = t1r;
     const t0 = t1r - this.seconds * rate;
     const buckets = Math.max(100, Math.floor(this.plot.width));
-    this.n = this.series.decimate(t0, t1r, buckets, rate, this.x, this.y);
+    this.n = this.decimator.decimate(t0, t1r, buckets, rate, this.x, this.y);
     this.plot.batch(() => {
       this.plot.setData([this.x.subarray(0, this.n), this.y.subarray(0, this.n)] as unknown as uPlot.AlignedData, false);
       this.plot.setScale('x', { min: t0 / rate, max: t1r / rate });
