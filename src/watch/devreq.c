@@ -24,6 +24,7 @@ struct rill__devreq {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop;
+    bool joined;  /* rill__devreq_stop has joined the thread */
     bool running; /* the program's call is under way */
     /* Waiting requests and finished results, in arrival order. */
     request pending[RILL__DEVREQ_MAX];
@@ -117,14 +118,21 @@ size_t rill__devreq_take(rill__devreq *d, rill__devreq_result *out,
     return n;
 }
 
-void rill__devreq_destroy(rill__devreq *d) {
-    if (d == NULL)
+void rill__devreq_stop(rill__devreq *d) {
+    if (d == NULL || d->joined)
         return;
     pthread_mutex_lock(&d->lock);
     d->stop = true;
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
+    d->joined = true;
+}
+
+void rill__devreq_destroy(rill__devreq *d) {
+    if (d == NULL)
+        return;
+    rill__devreq_stop(d);
     for (size_t i = 0; i < d->n_pending; i++)
         rill__free(d->pending[i].id_s);
     for (size_t i = 0; i < d->n_done; i++)

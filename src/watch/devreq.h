@@ -46,8 +46,15 @@ int rill__devreq_post(rill__devreq *d, uint64_t conn_id, int id_kind,
 size_t rill__devreq_take(rill__devreq *d, rill__devreq_result *out,
                          size_t max);
 
-/* Finish the request being run (the program's call returns first), drop the
- * ones waiting, join, free. NULL is a no-op. */
+/* Finish the request being run (the program's call returns first) and
+ * join: no call of the program after this. The network thread may still
+ * post (kept, never run) and take until rill__devreq_destroy. NULL is a
+ * no-op; a second call too. */
+void rill__devreq_stop(rill__devreq *d);
+
+/* Stop (if not yet), drop the requests waiting and the results not taken,
+ * free. Only once nothing posts or takes any more (the network thread is
+ * gone). NULL is a no-op. */
 void rill__devreq_destroy(rill__devreq *d);
 
 #endif /* RILL_WATCH_DEVREQ_H */

@@ -1915,9 +1915,14 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
     }
     if (err[0] == '\0' && jv != NULL && json_number_value(jv) != srv->audio_volume) {
         double v = json_number_value(jv);
-        if (!srv->audio_vol_settable)
-            snprintf(err, sizeof err, "audio-config: this device's volume "
-                                      "cannot be changed; refused");
+        if (!srv->audio_vol_settable && srv->audio_volume >= 0)
+            snprintf(err, sizeof err, "audio-config: the volume is fixed at "
+                                      "%g on this device; refused",
+                     srv->audio_volume);
+        else if (!srv->audio_vol_settable)
+            snprintf(err, sizeof err, "audio-config: this device reports no "
+                                      "volume, so it cannot be changed; "
+                                      "refused");
         else if (!(v >= 0 && v <= 100))
             snprintf(err, sizeof err, "audio-config: volume %g is out of range "
                                       "(0 to 100); refused",
@@ -1948,6 +1953,11 @@ static void answer_audio_changes(rill_server *srv) {
         return;
     rill__devreq_result res[RILL__DEVREQ_MAX];
     size_t n = rill__devreq_take(srv->devreq, res, RILL__DEVREQ_MAX);
+    /* The program may have set its new description after announce_audio
+     * looked, just before these results were posted: announce it now, so
+     * that it still goes out before the answers. */
+    if (n != 0)
+        announce_audio(srv);
     for (size_t i = 0; i < n; i++) {
         rill__conn *c = srv->conns;
         while (c != NULL && c->id != res[i].conn_id)
@@ -2764,6 +2774,11 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
     atomic_init(&srv->wake_pending, false);
+    /* Before the network thread, which reads srv->devreq. */
+    if (cfg->on_audio_change != NULL &&
+        (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
+                                  &srv->devreq)) != 0)
+        goto fail;
     if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
         rc = RILL_ESYS;
         goto fail;
@@ -2774,10 +2789,6 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     }
     srv->waker_started = true;
-    if (cfg->on_audio_change != NULL &&
-        (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
-                                  &srv->devreq)) != 0)
-        goto fail;
     *out = srv;
     return 0;
 fail:
@@ -2814,8 +2825,9 @@ void rill_server_destroy(rill_server *srv) {
     if (srv == NULL)
         return;
     /* First: the program's on_audio_change may still be running, and may
-     * call into the server. */
-    rill__devreq_destroy(srv->devreq);
+     * call into the server. Freed only once the network thread, which
+     * posts requests and takes answers, is gone (below). */
+    rill__devreq_stop(srv->devreq);
     atomic_store(&srv->stop, true);
     if (srv->waker_started) /* first: it calls lws_cancel_service */
         pthread_join(srv->waker_thread, NULL);
@@ -2828,6 +2840,8 @@ void rill_server_destroy(rill_server *srv) {
      * not race with its teardown. Closing the sockets runs on_close. */
     if (srv->ctx != NULL)
         lws_context_destroy(srv->ctx);
+    rill__devreq_destroy(srv->devreq);
+    srv->devreq = NULL;
     rill__logwriter_stop(srv->logwriter); /* writes what the ring holds */
     finalize_logs(srv);
     while (srv->streams != NULL) {
