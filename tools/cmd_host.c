@@ -1018,21 +1018,34 @@ int cmd_audio(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if (!parse_positive("--rate", optarg, 1e7, &x) || x == 0)
+            if (!parse_positive("--rate", optarg, 1e7, &x))
                 return EXIT_USAGE;
+            if (x == 0) {
+                fprintf(stderr, "rill audio: --rate wants a rate above 0 Hz\n");
+                return EXIT_USAGE;
+            }
             ch.rate = x;
             change = true;
             break;
         case 'c':
-            if (!parse_positive("--channels", optarg, 64, &x) || x < 1 || x != (size_t)x)
+            if (!parse_positive("--channels", optarg, 64, &x))
                 return EXIT_USAGE;
+            if (x < 1 || x != (size_t)x) {
+                fprintf(stderr, "rill audio: --channels wants a whole number "
+                                "from 1 to 64, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
             ch.channels = (size_t)x;
             change = true;
             break;
         case 'b':
-            if (!parse_positive("--buffer-frames", optarg, 65536, &x) || x < 1 ||
-                x != (uint32_t)x)
+            if (!parse_positive("--buffer-frames", optarg, 65536, &x))
                 return EXIT_USAGE;
+            if (x < 1 || x != (uint32_t)x) {
+                fprintf(stderr, "rill audio: --buffer-frames wants a whole "
+                                "number from 1 to 65536, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
             ch.buffer_frames = (uint32_t)x;
             change = true;
             break;

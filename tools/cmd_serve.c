@@ -307,11 +307,15 @@ int cmd_serve(int argc, char **argv) {
     fflush(stdout);
     set_running(&sources, true);
 
-    /* Once a second, the input's xruns, if any new. */
+    /* Once a second, the input's xruns, if any new. Under the lock: a
+     * client's change may be closing and reopening the input. */
     int sig;
     const struct timespec second = {1, 0};
-    while ((sig = sigtimedwait(&stop_signals, NULL, &second)) < 0)
+    while ((sig = sigtimedwait(&stop_signals, NULL, &second)) < 0) {
+        pthread_mutex_lock(&sources.lock);
         audio_source_report(as, stdout);
+        pthread_mutex_unlock(&sources.lock);
+    }
     printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     set_running(&sources, false);
     if (as != NULL)

@@ -36,6 +36,7 @@ struct audio_source {
     unsigned block;
     atomic_uint_fast64_t played, dropped;
     uint64_t xruns_reported; /* main thread */
+    uint64_t xruns_closed; /* of the inputs closed by a reopen */
     /* Changes from clients (audio_source_change, the device-request
      * thread): the gain (volume / 100) the audio thread applies, the
      * frames per buffer the description announces, and the next tick, so
@@ -289,6 +290,11 @@ static int reopen(audio_source *a, double rate, uint32_t channels, char *why,
     double old_rate = a->info.rate;
     uint32_t old_channels = a->channels;
     rill_audio_input_stop(a->in);
+    if (a->in != NULL) { /* NULL: the last reopen failed altogether */
+        rill_audio_stats st;
+        rill_audio_input_stats(a->in, &st);
+        a->xruns_closed += st.xruns; /* the next input counts from 0 */
+    }
     rill_audio_input_close(a->in);
     a->in = NULL;
     /* Stopped: the audio thread is gone, its last store is visible. */
@@ -416,13 +422,14 @@ void audio_source_report(audio_source *a, FILE *out) {
         return;
     rill_audio_stats st;
     rill_audio_input_stats(a->in, &st);
-    if (st.xruns == a->xruns_reported)
+    uint64_t xruns = a->xruns_closed + st.xruns;
+    if (xruns == a->xruns_reported)
         return;
     fprintf(out, "rill serve: input %s: %llu xrun%s so far (the device ran late and "
                  "skipped frames; the ticks jump over them)\n",
-            a->info.backend, (unsigned long long)st.xruns, st.xruns == 1 ? "" : "s");
+            a->info.backend, (unsigned long long)xruns, xruns == 1 ? "" : "s");
     fflush(out);
-    a->xruns_reported = st.xruns;
+    a->xruns_reported = xruns;
 }
 
 void audio_source_describe(const audio_source *a, FILE *out) {
