@@ -44,6 +44,15 @@ interface Stream {
   recButton: HTMLButtonElement;
 }
 
+/** Set an element's text or class only when it changes: an unchanged write
+ * still costs the page a style, layout and paint pass. */
+function setText(e: Element, text: string): void {
+  if (e.textContent !== text) e.textContent = text;
+}
+function setClass(e: Element, cls: string): void {
+  if (e.className !== cls) e.className = cls;
+}
+
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -482,19 +491,19 @@ export class App {
 
   private renderBadges(now: number): void {
     const { conn, lat, drops, project, errors } = this.ui;
-    project.textContent = this.project ? `${this.project} @ ${this.address.base}` : this.address.base;
+    setText(project, this.project ? `${this.project} @ ${this.address.base}` : this.address.base);
     const connText = { connecting: 'connecting', open: 'connected', native: 'live', closed: 'disconnected' }[this.state];
-    conn.textContent = connText;
-    conn.className = `badge conn ${this.state === 'native' ? 'ok' : this.state === 'closed' ? 'bad' : 'warn'}`;
+    setText(conn, connText);
+    setClass(conn, `badge conn ${this.state === 'native' ? 'ok' : this.state === 'closed' ? 'bad' : 'warn'}`);
     const ms = this.latencyMs(now);
-    lat.textContent = Number.isFinite(ms) ? `latency ${Math.ceil(ms)} ms` : 'latency —';
-    lat.className = `badge latency ${latencyClass(ms)}`;
+    setText(lat, Number.isFinite(ms) ? `latency ${Math.ceil(ms)} ms` : 'latency —');
+    setClass(lat, `badge latency ${latencyClass(ms)}`);
     lat.dataset.ms = Number.isFinite(ms) ? String(ms) : '';
     const total = Math.max(this.droppedTotal, this.droppedNotices);
-    drops.textContent = `drops ${total}`;
-    drops.className = `badge drops ${total > 0 ? 'warn' : 'ok'}`;
+    setText(drops, `drops ${total}`);
+    setClass(drops, `badge drops ${total > 0 ? 'warn' : 'ok'}`);
     drops.dataset.count = String(total);
-    errors.textContent = this.lastError;
+    setText(errors, this.lastError);
     this.renderVars();
   }
 
@@ -527,8 +536,8 @@ export class App {
       const state = [s ? 'streaming' : v.watched ? 'watched' : '', v.logged ? 'logged' : '', v.controlled ? 'controlled' : '', v.monitor ? `monitor ${v.monitor}` : '']
         .filter(Boolean)
         .join(', ');
-      tr.children[3].textContent = state || 'idle';
-      tr.children[4].textContent = String(s ? s.dropped : 0);
+      setText(tr.children[3], state || 'idle');
+      setText(tr.children[4], String(s ? s.dropped : 0));
     }
   }
 
