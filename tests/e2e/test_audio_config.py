@@ -80,15 +80,27 @@ def peek(url, name):
     return int(tick), float(value)
 
 
-def tick_rate(url, seconds=1.5, var="frame"):
-    """Ticks per second over `seconds`, from two `rill peek`s of a dense
-    variable (the tick it was last set at)."""
-    t0, _ = peek(url, var)
+def timed_peek(url, var):
+    """(tick, the middle of the call's time span)."""
     s0 = time.monotonic()
-    time.sleep(seconds)
-    t1, _ = peek(url, var)
-    s1 = time.monotonic()
-    return (t1 - t0) / (s1 - s0)
+    tick, _ = peek(url, var)
+    return tick, (s0 + time.monotonic()) / 2
+
+
+def tick_rate(url, want, var="frame", seconds=2.0):
+    """Ticks per second over `seconds`, from two `rill peek`s of a dense
+    variable (the tick it was last set at), each timed at the middle of its
+    call. A loaded machine can delay a call by a good part of a second, so
+    up to three measurements; the first within 15 % of `want` is returned,
+    else the last."""
+    for _ in range(3):
+        t0, s0 = timed_peek(url, var)
+        time.sleep(seconds)
+        t1, s1 = timed_peek(url, var)
+        rate = (t1 - t0) / (s1 - s0)
+        if abs(rate - want) < 0.15 * want:
+            break
+    return rate
 
 
 def rms(values):
@@ -135,7 +147,7 @@ def test_demo_prints_and_changes_volume_buffer_frames_and_rate(rill_serve, tmp_p
     assert lst["audio"]["rate"] == 16000 and lst["audio"]["bufferFrames"] == 512
     assert lst["audio"]["volume"] == 40
     # The demo ticks at the new rate ...
-    rate = tick_rate(srv.url)
+    rate = tick_rate(srv.url, 16000)
     assert abs(rate - 16000) < 0.15 * 16000, rate
     # ... going on from where it was: contiguous ticks above the old ones,
     # and the frame counter equal to its tick.
@@ -147,7 +159,7 @@ def test_demo_prints_and_changes_volume_buffer_frames_and_rate(rill_serve, tmp_p
     assert all(v == t for t, v in pairs)
     # And back up.
     assert change_ok(srv.url, "--rate", "48000")["rate"] == 48000
-    rate = tick_rate(srv.url)
+    rate = tick_rate(srv.url, 48000)
     assert abs(rate - 48000) < 0.15 * 48000, rate
 
 
@@ -311,7 +323,7 @@ def test_alsa_null_reopens_with_other_channels_and_rates(rill_serve, tmp_path):
         ticks = [t for t, _ in pairs[name]]
         assert ticks == list(range(ticks[0], ticks[0] + 1600)) and ticks[0] > t0
         assert all(v == 0 for _, v in pairs[name])
-    rate = tick_rate(srv.url, 1.5, "in1")
+    rate = tick_rate(srv.url, 16000, "in1")
     assert abs(rate - 16000) < 0.15 * 16000, rate
     err = change_refused(srv.url, "--channels", "17")
     assert "channels 17 is not offered by this device (1 to 16)" in err, err
