@@ -1010,7 +1010,7 @@ int cmd_audio(int argc, char **argv) {
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *url = default_url(), *token = NULL;
-    rill_audio_change ch = {0, 0, 0, -1};
+    rill_audio_change ch = rill_audio_change_none();
     bool change = false;
     double x;
     int c;

@@ -105,7 +105,8 @@ RILL_API rill_ts_mode rill_var_mode(const rill_var *var);
 RILL_API uint32_t rill_var_id(const rill_var *var);
 
 /* A client's request to change the device's audio configuration
- * (docs/PROTOCOL.md §8). A field left as it is reads 0 (volume: negative).
+ * (docs/PROTOCOL.md §8). A field left as it is reads 0 (volume: negative,
+ * since 0 is a volume: start from rill_audio_change_none(), not {0}).
  * Clients send it (rill_client_change_audio); the server checks each set
  * field against what its audio description offers (rill_server_audio's
  * `rates`, `min_channels` ...) before the device program sees it. */
@@ -115,6 +116,9 @@ typedef struct rill_audio_change {
     uint32_t buffer_frames; /* 0: unchanged */
     double volume;          /* 0 ... 100; negative: unchanged */
 } rill_audio_change;
+
+/* A change of nothing ({0, 0, 0, -1}): set only the fields to change. */
+RILL_API rill_audio_change rill_audio_change_none(void);
 
 #ifdef __cplusplus
 }

@@ -1858,7 +1858,7 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
                            "channels and bufferFrames integers; refused");
         return;
     }
-    rill_audio_change ch = {0, 0, 0, -1};
+    rill_audio_change ch = rill_audio_change_none();
     char err[400] = "";
     pthread_mutex_lock(&srv->audio_lock);
     if (!srv->audio_declared) {

@@ -146,3 +146,8 @@ size_t rill_value_from_double(rill_type type, double d, void *out) {
     }
     return 0;
 }
+
+rill_audio_change rill_audio_change_none(void) {
+    rill_audio_change c = {0, 0, 0, -1.0};
+    return c;
+}

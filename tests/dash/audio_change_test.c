@@ -700,7 +700,8 @@ TEST(the_programs_refusal_reaches_the_client_verbatim) {
     pthread_mutex_unlock(&d.ctl.lock);
     rill_client *cl = client_open(&d, RILL_CLIENT_NATIVE);
     char why[512];
-    rill_audio_change ch = {16000, 0, 0, -1};
+    rill_audio_change ch = rill_audio_change_none();
+    ch.rate = 16000;
     ASSERT_ERR(rill_client_change_audio(cl, &ch, why, sizeof why), RILL_EINVAL);
     ASSERT_EQ_STR(why, "audio-config: the converter cannot run at 16000 Hz "
                        "with \"b\"; try 48000");
@@ -977,6 +978,10 @@ TEST(eight_changes_wait_at_most_the_ninth_is_refused) {
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":\"o\",\"message\":"
                  "\"audio-config: 8 changes are waiting already; try again "
                  "once they are done\"}}");
+    /* The first is being run (its thread may not have picked it up yet
+     * when the ninth was refused: it was waiting then), the others wait. */
+    for (int i = 0; i < 500 && ctl_get(&d.ctl, &d.ctl.calls) == 0; i++)
+        usleep(10000);
     ASSERT_EQ_INT(ctl_get(&d.ctl, &d.ctl.calls), 1);
     ctl_release(&d.ctl, 100);
     /* The eight are answered in order, one at a time. */
@@ -1174,4 +1179,13 @@ TEST(set_audio_refuses_bad_settable_fields) {
     ASSERT_NULL(strstr(l, "40000"));
     page_close(&p);
     device_stop(&d);
+}
+
+/* {0} would ask for volume 0: the "nothing" value every caller starts from. */
+TEST(audio_change_none_changes_nothing) {
+    rill_audio_change ch = rill_audio_change_none();
+    ASSERT_TRUE(ch.rate == 0);
+    ASSERT_EQ_UINT(ch.channels, 0);
+    ASSERT_EQ_UINT(ch.buffer_frames, 0);
+    ASSERT_TRUE(ch.volume < 0);
 }
