@@ -124,6 +124,8 @@ export class SpectrogramView implements HandlerView {
   private hi = 0;
   private drawn = -1;
   private lastRangeCheck = 0;
+  /** One column of pixels (and a view of them), reused for every column painted. */
+  private column: { img: ImageData; px: Uint32Array } | null = null;
 
   constructor(
     el: HTMLElement,
@@ -149,8 +151,11 @@ export class SpectrogramView implements HandlerView {
     const h = m.height;
     const n = to - from;
     if (n <= 0) return;
-    const img = g.createImageData(1, h);
-    const px = new Uint32Array(img.data.buffer);
+    if (!this.column) {
+      const img = g.createImageData(1, h);
+      this.column = { img, px: new Uint32Array(img.data.buffer) };
+    }
+    const { img, px } = this.column;
     for (let c = from; c < to; c++) {
       const slot = c % m.width;
       const base = slot * h;
