@@ -402,13 +402,15 @@ def test_streams_per_variable_are_bounded_with_a_clear_error(rill_server):
     the permanent compatibility streams): the client that would exceed it gets an
     error naming the limit, and the clients already watching are unaffected."""
     async def body():
+        # Long buffers: 62 streams of 256 values made ~10k messages a second
+        # for this one Python process, which a loaded machine could not read.
         clients = [NativeClient(rill_server.url) for _ in range(63)]
         try:
             for c in clients:
                 await c.connect()
             for c in clients[:62]:
-                await c.watch(["frame"], lengths=[256])
-            await clients[62].watch(["frame"], lengths=[256])
+                await c.watch(["frame"], lengths=[4096])
+            await clients[62].watch(["frame"], lengths=[4096])
             err = await clients[62].wait_error(timeout=5)
             assert "already has 64 streams" in err["message"], err
             assert err.get("variable") == "frame"
