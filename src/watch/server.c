@@ -1563,17 +1563,19 @@ static rill__cmd_id json_id(json_t *root) {
     return (rill__cmd_id){RILL__ID_NONE, 0, NULL};
 }
 
-static void exec_error(rill__conn *c, json_t *root, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* An error reply to a {"rill":...} request: its `cmd` and the request's id. */
+static void request_error(rill__conn *c, const char *cmd, json_t *root,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void exec_error(rill__conn *c, json_t *root, const char *fmt, ...) {
+static void request_error(rill__conn *c, const char *cmd, json_t *root,
+                          const char *fmt, ...) {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
-                         .cmd = "exec",
+                         .cmd = cmd,
                          .var_index = RILL__CMD_NONE,
                          .message = message,
                          .id = json_id(root)};
@@ -1642,14 +1644,14 @@ static void exec_send(rill__conn *c, const exec_ev_ctx *e) {
 /* {"rill":"exec","id":X,"argv":["prog","arg",...],"cwd":"dir"} */
 static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     if (!srv->cfg.allow_exec) {
-        exec_error(c, root,
+        request_error(c, "exec", root,
                    "exec: refused: this server does not run programs (start "
                    "it with rill serve --allow-exec --token SECRET; that is "
                    "remote code execution, for the device's owner only)");
         return;
     }
     if (!c->native) {
-        exec_error(c, root, "exec: send {\"rill\":\"hello\",\"version\":1} "
+        request_error(c, "exec", root, "exec: send {\"rill\":\"hello\",\"version\":1} "
                             "first; refused");
         return;
     }
@@ -1657,7 +1659,7 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     json_t *cwd = json_object_get(root, "cwd");
     size_t n = json_array_size(argv);
     if (!json_is_array(argv) || n == 0 || n > RILL__EXEC_MAX_ARGS) {
-        exec_error(c, root,
+        request_error(c, "exec", root,
                    "exec: \"argv\" must be an array of 1 to %d strings, the "
                    "program then its arguments (no shell: write \"sh\", "
                    "\"-c\", \"...\" for one); refused",
@@ -1669,7 +1671,7 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
         json_t *a = json_array_get(argv, i);
         if (!json_is_string(a) || (i == 0 && json_string_length(a) == 0) ||
             strlen(json_string_value(a)) != json_string_length(a)) {
-            exec_error(c, root,
+            request_error(c, "exec", root,
                        "exec: argv[%zu] must be a string without NUL bytes%s; "
                        "refused",
                        i, i == 0 ? ", not empty" : "");
@@ -1679,11 +1681,11 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     }
     args[n] = NULL;
     if (cwd != NULL && !json_is_string(cwd)) {
-        exec_error(c, root, "exec: \"cwd\" must be a string; refused");
+        request_error(c, "exec", root, "exec: \"cwd\" must be a string; refused");
         return;
     }
     if (srv->n_jobs >= RILL__EXEC_MAX_JOBS) {
-        exec_error(c, root,
+        request_error(c, "exec", root,
                    "exec: %d programs are running, the limit; stop one "
                    "first; refused",
                    RILL__EXEC_MAX_JOBS);
@@ -1691,7 +1693,7 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     }
     if (srv->jobs == NULL &&
         (srv->jobs = rill__calloc(RILL__EXEC_MAX_JOBS, sizeof *srv->jobs)) == NULL) {
-        exec_error(c, root, "exec: out of memory; refused");
+        request_error(c, "exec", root, "exec: out of memory; refused");
         return;
     }
     char err[512];
@@ -1699,7 +1701,7 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     int rc = rill__job_start(args, cwd ? json_string_value(cwd) : NULL, &job,
                              err, sizeof err);
     if (rc != 0) {
-        exec_error(c, root, "exec: %s",
+        request_error(c, "exec", root, "exec: %s",
                    rc == RILL_ENOMEM ? "out of memory" : err);
         return;
     }
@@ -1718,7 +1720,7 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
 static void exec_stop(rill_server *srv, rill__conn *c, json_t *root) {
     json_t *jj = json_object_get(root, "job");
     if (jj != NULL && !json_is_integer(jj)) {
-        exec_error(c, root, "exec-stop: \"job\" must be an integer");
+        request_error(c, "exec", root, "exec-stop: \"job\" must be an integer");
         return;
     }
     size_t stopped = 0;
@@ -1731,7 +1733,7 @@ static void exec_stop(rill_server *srv, rill__conn *c, json_t *root) {
         }
     }
     if (jj != NULL && stopped == 0)
-        exec_error(c, root,
+        request_error(c, "exec", root,
                    "exec-stop: no running job %lld of this connection",
                    (long long)json_integer_value(jj));
 }
@@ -1781,24 +1783,6 @@ static void exec_conn_closed(rill_server *srv, rill__conn *c) {
 
 /* ---- Audio configuration changes (PROTOCOL.md §8) -------------------- */
 
-static void audio_change_error(rill__conn *c, json_t *root, const char *fmt,
-                               ...) __attribute__((format(printf, 3, 4)));
-
-static void audio_change_error(rill__conn *c, json_t *root, const char *fmt,
-                               ...) {
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
-                         .cmd = "audio-config",
-                         .var_index = RILL__CMD_NONE,
-                         .message = message,
-                         .id = json_id(root)};
-    send_error(c, &e);
-}
-
 /* "8000, 44100, 48000" */
 static void format_rates(char *out, size_t cap, const double *rates, size_t n) {
     size_t len = 0;
@@ -1821,7 +1805,7 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
     static const char *const keys[] = {"rill", "id", "rate", "channels",
                                        "bufferFrames", "volume"};
     if (!c->native) {
-        audio_change_error(c, root, "audio-config: send {\"rill\":\"hello\","
+        request_error(c, "audio-config", root, "audio-config: send {\"rill\":\"hello\","
                                     "\"version\":1} first; refused");
         return;
     }
@@ -1832,7 +1816,7 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
         while (k < sizeof keys / sizeof keys[0] && strcmp(key, keys[k]) != 0)
             k++;
         if (k == sizeof keys / sizeof keys[0]) {
-            audio_change_error(c, root,
+            request_error(c, "audio-config", root,
                                "audio-config: unknown field \"%.64s\" (the "
                                "fields are rate, channels, bufferFrames and "
                                "volume); refused",
@@ -1841,7 +1825,7 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
         }
     }
     if (srv->devreq == NULL) {
-        audio_change_error(c, root,
+        request_error(c, "audio-config", root,
                            "audio-config: refused: this device's program "
                            "does not take audio configuration changes (rill "
                            "serve takes them for its audio sources)");
@@ -1853,7 +1837,7 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
     json_t *jv = json_object_get(root, "volume");
     if ((jr && !json_is_number(jr)) || (jv && !json_is_number(jv)) ||
         (jc && !json_is_integer(jc)) || (jb && !json_is_integer(jb))) {
-        audio_change_error(c, root,
+        request_error(c, "audio-config", root,
                            "audio-config: rate and volume must be numbers, "
                            "channels and bufferFrames integers; refused");
         return;
@@ -1932,17 +1916,17 @@ static void audio_change_request(rill_server *srv, rill__conn *c,
     }
     pthread_mutex_unlock(&srv->audio_lock);
     if (err[0] != '\0') {
-        audio_change_error(c, root, "%s", err);
+        request_error(c, "audio-config", root, "%s", err);
         return;
     }
     rill__cmd_id id = json_id(root);
     int rc = rill__devreq_post(srv->devreq, c->id, (int)id.kind, id.i, id.s, &ch);
     if (rc == RILL_EBUSY)
-        audio_change_error(c, root, "audio-config: %d changes are waiting "
+        request_error(c, "audio-config", root, "audio-config: %d changes are waiting "
                                     "already; try again once they are done",
                            RILL__DEVREQ_MAX);
     else if (rc != 0)
-        audio_change_error(c, root, "audio-config: out of memory; refused");
+        request_error(c, "audio-config", root, "audio-config: out of memory; refused");
 }
 
 /* The program's answers, to the connections that asked (if still open).

@@ -5,8 +5,10 @@ binary is a test failure with a clear message, never a silent skip.
 """
 
 import collections
+import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,3 +170,29 @@ def stop_server(server, sig=signal.SIGINT):
 def pytest_report_header(config):
     b = rill_bin()
     return f"rill e2e: RILL_BIN={b} ({'present' if os.path.exists(b) else 'MISSING'})"
+
+
+@contextlib.contextmanager
+def jack_server(name, rate=48000, period=1024):
+    """A real JACK server (`jackd -d dummy`, no real-time priority) named
+    `name`, up and accepting clients; terminated on exit. Give each test file
+    its own fixed name: jackd2 reclaims a dead server's registry entry only
+    when one of the same name starts, so killed runs never pile up."""
+    if shutil.which("jackd") is None:
+        pytest.fail("jackd is not installed (make deps installs jackd2)")
+    log = open(f"/tmp/{name}.log", "w")
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
+                             "-r", str(rate), "-p", str(period)], stdout=log, stderr=log)
+    try:
+        # jack_wait -w returns once the server accepts clients.
+        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True,
+                       timeout=20)
+        yield name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()

@@ -16,7 +16,7 @@ import wave
 import pytest
 
 from belaclient import run
-from conftest import rill_bin
+from conftest import rill_bin, jack_server
 from nativeclient import NativeClient
 
 DEMO_RATES = "8000, 16000, 22050, 32000, 44100, 48000, 96000"
@@ -334,24 +334,8 @@ def test_alsa_null_reopens_with_other_channels_and_rates(rill_serve, tmp_path):
 
 @pytest.fixture
 def jackd():
-    if shutil.which("jackd") is None:
-        pytest.fail("jackd is not installed (make deps installs jackd2)")
-    # One fixed name (not test_audio_source's): jackd2 reclaims a dead
-    # server's registry entry only when one of the same name starts.
-    name = "rill-e2e-cfg"
-    log = open(f"/tmp/{name}.log", "w")
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
-                             "-r", "48000", "-p", "1024"], stdout=log, stderr=log)
-    subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True,
-                   timeout=20)
-    yield name
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
+    with jack_server("rill-e2e-cfg") as name:
+        yield name
 
 
 def test_jack_takes_channels_but_not_a_rate(rill_serve, jackd):

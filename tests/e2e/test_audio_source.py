@@ -13,7 +13,7 @@ import wave
 
 import pytest
 
-from conftest import rill_bin, stop_server
+from conftest import rill_bin, stop_server, jack_server
 
 
 def stream_csv(url, tmp_path, n, *names):
@@ -137,25 +137,8 @@ def test_file_play_writes_what_clients_send(rill_serve, tmp_path):
 
 @pytest.fixture
 def jackd():
-    if shutil.which("jackd") is None:
-        pytest.fail("jackd is not installed (make deps installs jackd2)")
-    # One fixed name: jackd2 reclaims a dead server's registry entry only
-    # when one of the same name starts, so killed runs never pile up.
-    name = "rill-e2e"
-    log = open(f"/tmp/{name}.log", "w")
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
-                             "-r", "48000", "-p", "1024"], stdout=log, stderr=log)
-    # jack_wait -w returns once the server accepts clients.
-    subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True,
-                   timeout=20)
-    yield name
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
+    with jack_server("rill-e2e") as name:
+        yield name
 
 
 def test_jack_source_ticks_with_the_jack_clock(rill_serve, tmp_path, jackd):
