@@ -8,327 +8,13 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "dashtest.h"
 #include "net/ws.h"
 #include "test.h"
 
-/* ---- The program's on_audio_change, under the test's control ------------- */
-
-#define SEEN_MAX 32
-
-typedef struct ctl {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    rill_server *srv;
-    int calls;    /* entered */
-    int done;     /* returned */
-    rill_audio_change seen[SEEN_MAX];
-    pthread_t thread; /* of the latest call */
-    bool hold;    /* each call waits until released >= its number */
-    int released;
-    int rc;       /* what to answer: 0 applies the change */
-    char why[300];
-    bool set_rate; /* on a rate change, also rill_server_set_sample_rate */
-    int set_rc;   /* the last rill_server_set_audio in the callback */
-    /* The description in effect. */
-    double rate;
-    size_t channels;
-    uint32_t bf;
-    double volume;
-    /* What is offered. */
-    bool fixed;
-} ctl;
-
-static const char *const abc[] = {"a", "b", "c"};
-static const double offered[] = {16000, 44100, 48000};
-
-/* Caller holds c->lock (or no other thread runs yet). */
-static int describe(ctl *c) {
-    rill_server_audio a = {.rate = c->rate,
-                           .buffer_frames = c->bf,
-                           .volume = c->volume,
-                           .channels = c->channels,
-                           .variables = abc};
-    if (!c->fixed) {
-        a.rates = offered;
-        a.n_rates = 3;
-        a.min_channels = 1;
-        a.max_channels = 3;
-        a.buffer_frames_settable = true;
-        a.volume_settable = true;
-    }
-    return rill_server_set_audio(c->srv, &a);
-}
-
-static int on_change(rill_server *srv, const rill_audio_change *ch, char *why,
-                     size_t why_size, void *user) {
-    ctl *c = user; /* the device's first member */
-    pthread_mutex_lock(&c->lock);
-    int me = ++c->calls;
-    if (me <= SEEN_MAX)
-        c->seen[me - 1] = *ch;
-    c->thread = pthread_self();
-    pthread_cond_broadcast(&c->cond);
-    while (c->hold && c->released < me)
-        pthread_cond_wait(&c->cond, &c->lock);
-    int rc = c->rc;
-    if (rc != 0) {
-        snprintf(why, why_size, "%s", c->why);
-    } else {
-        if (ch->rate > 0)
-            c->rate = ch->rate;
-        if (ch->channels > 0)
-            c->channels = ch->channels;
-        if (ch->buffer_frames > 0)
-            c->bf = ch->buffer_frames;
-        if (ch->volume >= 0)
-            c->volume = ch->volume;
-        if (ch->rate > 0 && c->set_rate)
-            rill_server_set_sample_rate(srv, ch->rate);
-        c->set_rc = describe(c);
-    }
-    c->done++;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
-/* Wait (5 s at most) until *field >= n, under the lock. */
-static void ctl_wait(ctl *c, const int *field, int n) {
-    uint64_t end = rill_clock_now_ns() + 5000000000u;
-    pthread_mutex_lock(&c->lock);
-    while (*field < n) {
-        if (rill_clock_now_ns() > end) {
-            int got = *field;
-            pthread_mutex_unlock(&c->lock);
-            FAIL("waited 5 s for %d callbacks, have %d", n, got);
-        }
-        pthread_mutex_unlock(&c->lock);
-        usleep(2000);
-        pthread_mutex_lock(&c->lock);
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void ctl_release(ctl *c, int n) {
-    pthread_mutex_lock(&c->lock);
-    c->released = n;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static int ctl_get(ctl *c, const int *field) {
-    pthread_mutex_lock(&c->lock);
-    int v = *field;
-    pthread_mutex_unlock(&c->lock);
-    return v;
-}
-
-/* ---- A device with three float channels ----------------------------------- */
-
-typedef struct device {
-    ctl ctl; /* first: the server's `user` is the device and the ctl */
-    rill_server *srv;
-    rill_var *a, *b, *c;
-    pthread_t producer;
-    atomic_bool stop;
-    /* on_buffer runs on the network thread: it tells us which that is. */
-    pthread_mutex_t net_lock;
-    pthread_t net_thread;
-    int net_buffers;
-} device;
-
-/* a = frame % 1000, b = -a, c = 2a: each sample says which tick it is. */
-static void *produce(void *arg) {
-    device *d = arg;
-    uint64_t frame = 0;
-    uint64_t next = rill_clock_now_ns();
-    while (!atomic_load(&d->stop)) {
-        for (int i = 0; i < 64; i++, frame++) {
-            rill_server_tick(d->srv, frame);
-            float v = (float)(frame % 1000);
-            rill_var_set_float(d->a, v);
-            rill_var_set_float(d->b, -v);
-            rill_var_set_float(d->c, 2 * v);
-        }
-        next += 64u * 1000000000u / 48000u;
-        rill_clock_sleep_until_ns(next);
-    }
-    return NULL;
-}
-
-static void on_buffer(rill_server *srv, uint32_t id, rill_type type,
-                      const void *values, size_t count, void *user) {
-    (void)srv;
-    (void)id;
-    (void)type;
-    (void)values;
-    (void)count;
-    device *d = user;
-    pthread_mutex_lock(&d->net_lock);
-    d->net_thread = pthread_self();
-    d->net_buffers++;
-    pthread_mutex_unlock(&d->net_lock);
-}
-
-enum { WITH_CB = 1, FIXED = 2, NO_AUDIO = 4 };
-
-/* 48000 Hz, 2 channels (a, b), 256 frames, volume 80. With WITH_CB the
- * program takes changes (on_change); FIXED offers none; NO_AUDIO declares
- * no audio. */
-static void device_start(device *d, int flags) {
-    memset(d, 0, sizeof *d);
-    pthread_mutex_init(&d->ctl.lock, NULL);
-    pthread_cond_init(&d->ctl.cond, NULL);
-    pthread_mutex_init(&d->net_lock, NULL);
-    d->ctl.rate = 48000;
-    d->ctl.channels = 2;
-    d->ctl.bf = 256;
-    d->ctl.volume = 80;
-    d->ctl.fixed = (flags & FIXED) != 0;
-    d->ctl.set_rate = true;
-    rill_server_config cfg = rill_server_config_default();
-    cfg.port = 0;
-    cfg.sample_rate = 48000;
-    cfg.on_buffer = on_buffer;
-    cfg.user = d;
-    if (flags & WITH_CB)
-        cfg.on_audio_change = on_change;
-    ASSERT_OK(rill_server_create(&cfg, &d->srv));
-    d->ctl.srv = d->srv;
-    d->a = rill_var_create(d->srv, "a", RILL_TYPE_FLOAT, RILL_TS_DENSE);
-    d->b = rill_var_create(d->srv, "b", RILL_TYPE_FLOAT, RILL_TS_DENSE);
-    d->c = rill_var_create(d->srv, "c", RILL_TYPE_FLOAT, RILL_TS_DENSE);
-    ASSERT_NOT_NULL(d->c);
-    if (!(flags & NO_AUDIO))
-        ASSERT_OK(describe(&d->ctl));
-    atomic_init(&d->stop, false);
-    ASSERT_TRUE(pthread_create(&d->producer, NULL, produce, d) == 0);
-}
-
-static void device_stop_producer(device *d) {
-    atomic_store(&d->stop, true);
-    pthread_join(d->producer, NULL);
-}
-
-static void device_free(device *d) {
-    pthread_mutex_destroy(&d->ctl.lock);
-    pthread_cond_destroy(&d->ctl.cond);
-    pthread_mutex_destroy(&d->net_lock);
-}
-
-static void device_stop(device *d) {
-    device_stop_producer(d);
-    rill_server_destroy(d->srv);
-    device_free(d);
-}
-
-static void url_of(const device *d, char *url, size_t cap) {
-    snprintf(url, cap, "ws://127.0.0.1:%d", rill_server_port(d->srv));
-}
-
-/* ---- A page (raw WebSocket) ---------------------------------------------- */
-
-#define PAGE_MAX 1024
-
-typedef struct page {
-    rill__ws *ws;
-    char *text[PAGE_MAX];
-    size_t n_text;
-} page;
-
-static void page_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
-                     bool binary) {
-    (void)ws;
-    page *p = user;
-    if (!binary && p->n_text < PAGE_MAX) {
-        char *t = malloc(len + 1);
-        memcpy(t, data, len);
-        t[len] = '\0';
-        p->text[p->n_text++] = t;
-    }
-}
-
-static void page_pump(page *p, int ms) {
-    rill__ws *list[1] = {p->ws};
-    rill__ws_poll(list, 1, ms, page_msg, p);
-}
-
-/* The index of the first text message at or after *from containing
- * `needle`; waits up to 5 s. *from moves past it. */
-static size_t page_find(page *p, size_t *from, const char *needle) {
-    uint64_t end = rill_clock_now_ns() + 5000000000u;
-    size_t i = from ? *from : 0;
-    for (;;) {
-        for (; i < p->n_text; i++) {
-            if (strstr(p->text[i], needle) != NULL) {
-                if (from)
-                    *from = i + 1;
-                return i;
-            }
-        }
-        if (rill_clock_now_ns() > end)
-            FAIL("no message with %s in 5 s (%zu received, last: %s)", needle,
-                 p->n_text, p->n_text ? p->text[p->n_text - 1] : "none");
-        page_pump(p, 20);
-    }
-}
-
-static const char *page_wait(page *p, size_t *from, const char *needle) {
-    return p->text[page_find(p, from, needle)];
-}
-
-static size_t page_count(const page *p, const char *needle) {
-    size_t n = 0;
-    for (size_t i = 0; i < p->n_text; i++)
-        n += strstr(p->text[i], needle) != NULL;
-    return n;
-}
-
-static void page_send(page *p, const char *text) {
-    ASSERT_OK(rill__ws_send(p->ws, false, text, strlen(text)));
-    page_pump(p, 0);
-}
-
-static void page_open(page *p, const device *d, bool native) {
-    memset(p, 0, sizeof *p);
-    char err[200];
-    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(d->srv),
-                               "/gui_control", 3000, &p->ws, err, sizeof err));
-    page_wait(p, NULL, "\"connection\"");
-    if (native) {
-        page_send(p, "{\"rill\":\"hello\",\"version\":1}");
-        page_wait(p, NULL, "\"maxValues\"");
-    }
-}
-
-static void page_close(page *p) {
-    rill__ws_close(p->ws);
-    for (size_t i = 0; i < p->n_text; i++)
-        free(p->text[i]);
-    p->n_text = 0;
-}
-
-/* Send `body` (an audio-config message) and return the error reply for
- * it (the first message from now on with "error"). */
-static const char *page_ask_error(page *p, const char *body) {
-    size_t from = p->n_text;
-    page_send(p, body);
-    return page_wait(p, &from, "\"error\"");
-}
-
-static void expect_error(page *p, const char *body, const char *reply) {
-    ASSERT_EQ_STR(page_ask_error(p, body), reply);
-}
-
-/* The list reply's text (native pages: with the audio description). */
-static const char *page_list(page *p, int id) {
-    char cmd[80], needle[32];
-    snprintf(cmd, sizeof cmd, "{\"id\":%d,\"watcher\":[{\"cmd\":\"list\"}]}", id);
-    snprintf(needle, sizeof needle, "{\"id\":%d,\"watcher\"", id);
-    size_t from = p->n_text;
-    page_send(p, cmd);
-    return page_wait(p, &from, needle);
-}
+/* The device (dashtest.h): device_start's flags WITH_CB, FIXED and NO_AUDIO
+ * say whether the program takes changes and what its description offers;
+ * d.ctl is its on_audio_change. */
 
 static rill_client *client_open(const device *d, rill_client_mode mode) {
     char url[64];
@@ -352,7 +38,7 @@ TEST(audio_config_is_refused_when_the_program_takes_no_changes) {
     device d;
     device_start(&d, 0);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":3,\"volume\":50}",
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":3,\"message\":"
                  "\"audio-config: refused: this device's program does not take "
@@ -381,7 +67,7 @@ TEST(audio_config_is_refused_on_a_compat_socket) {
     device d;
     device_start(&d, WITH_CB);
     page p;
-    page_open(&p, &d, false);
+    page_open(&p, &d, false, false);
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":1,\"volume\":50}",
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":1,\"message\":"
                  "\"audio-config: send {\\\"rill\\\":\\\"hello\\\",\\\"version"
@@ -404,7 +90,7 @@ TEST(audio_config_refuses_an_unknown_field) {
     device d;
     device_start(&d, WITH_CB);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     expect_error(&p,
                  "{\"rill\":\"audio-config\",\"id\":2,\"volume\":50,"
                  "\"buffer_frames\":512}",
@@ -422,7 +108,7 @@ TEST(audio_config_refuses_wrong_types) {
     device d;
     device_start(&d, WITH_CB);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     static const char *const bodies[] = {
         "{\"rill\":\"audio-config\",\"id\":1,\"rate\":\"16000\"}",
         "{\"rill\":\"audio-config\",\"id\":1,\"volume\":true}",
@@ -454,14 +140,14 @@ TEST(audio_config_is_refused_without_an_audio_description) {
     device d;
     device_start(&d, WITH_CB | NO_AUDIO);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":\"x\",\"volume\":50}",
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":\"x\",\"message\":"
                  "\"audio-config: this device has no audio input to configure; "
                  "refused\"}}");
     /* Declared, then withdrawn: the same. */
     pthread_mutex_lock(&d.ctl.lock);
-    ASSERT_OK(describe(&d.ctl));
+    ASSERT_OK(ctl_describe(&d.ctl));
     pthread_mutex_unlock(&d.ctl.lock);
     ASSERT_OK(rill_server_set_audio(d.srv, NULL));
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":4,\"rate\":16000}",
@@ -478,7 +164,7 @@ TEST(fixed_fields_are_refused_naming_the_current_value) {
     device d;
     device_start(&d, WITH_CB | FIXED);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":1,\"rate\":44100}",
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":1,\"message\":"
                  "\"audio-config: the rate is fixed at 48000 Hz on this device; "
@@ -529,10 +215,10 @@ TEST(a_volume_the_program_does_not_report_cannot_be_set) {
     device_start(&d, WITH_CB | FIXED);
     pthread_mutex_lock(&d.ctl.lock);
     d.ctl.volume = -1;
-    ASSERT_OK(describe(&d.ctl));
+    ASSERT_OK(ctl_describe(&d.ctl));
     pthread_mutex_unlock(&d.ctl.lock);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     const char *e = page_ask_error(&p, "{\"rill\":\"audio-config\",\"id\":1,"
                                        "\"volume\":50}");
     ASSERT_NOT_NULL(strstr(e, "\"id\":1,"));
@@ -549,7 +235,7 @@ TEST(values_not_offered_are_refused_naming_what_is) {
     device d;
     device_start(&d, WITH_CB);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":1,\"rate\":12345}",
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":1,\"message\":"
                  "\"audio-config: rate 12345 is not offered by this device (it "
@@ -632,7 +318,7 @@ TEST(the_program_gets_exactly_the_changed_fields_on_a_thread_of_its_own) {
         usleep(2000);
     }
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     size_t from = p.n_text;
     /* channels and bufferFrames as they are: not changes. */
     page_send(&p, "{\"rill\":\"audio-config\",\"id\":1,\"rate\":16000,"
@@ -710,7 +396,7 @@ TEST(the_programs_refusal_reaches_the_client_verbatim) {
     ASSERT_ERR(rill_client_change_audio(cl, &ch, small, sizeof small), RILL_EINVAL);
     ASSERT_EQ_STR(small, "audio-confi");
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     expect_error(&p, "{\"rill\":\"audio-config\",\"id\":\"r\",\"rate\":16000}",
                  "{\"error\":{\"cmd\":\"audio-config\",\"id\":\"r\",\"message\":"
                  "\"audio-config: the converter cannot run at 16000 Hz with "
@@ -751,9 +437,9 @@ TEST(a_change_is_announced_to_native_pages_before_it_is_answered) {
     device d;
     device_start(&d, WITH_CB);
     page req, other, compat;
-    page_open(&req, &d, true);
-    page_open(&other, &d, true);
-    page_open(&compat, &d, false);
+    page_open(&req, &d, true, false);
+    page_open(&other, &d, true, false);
+    page_open(&compat, &d, false, false);
     size_t from = req.n_text;
     page_send(&req, "{\"rill\":\"audio-config\",\"id\":5,\"rate\":16000,"
                     "\"channels\":3,\"bufferFrames\":512,\"volume\":50}");
@@ -778,7 +464,7 @@ TEST(a_change_is_announced_to_native_pages_before_it_is_answered) {
     list = page_list(&compat, 7);
     ASSERT_TRUE(strstr(list, "{\"id\":7,\"watcher\":{\"sampleRate\":16000,") == list);
     page late;
-    page_open(&late, &d, true);
+    page_open(&late, &d, true, false);
     ASSERT_NOT_NULL(strstr(page_wait(&late, NULL, "\"maxValues\""),
                            "\"sampleRate\":16000}"));
     page_close(&late);
@@ -816,8 +502,8 @@ TEST(set_sample_rate_is_checked_listed_and_announced) {
     device d;
     device_start(&d, WITH_CB);
     page p, compat;
-    page_open(&p, &d, true);
-    page_open(&compat, &d, false);
+    page_open(&p, &d, true, false);
+    page_open(&compat, &d, false, false);
     ASSERT_ERR(rill_server_set_sample_rate(d.srv, 0), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_sample_rate(d.srv, -44100), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_sample_rate(d.srv, 1e7), RILL_EINVAL);
@@ -835,49 +521,6 @@ TEST(set_sample_rate_is_checked_listed_and_announced) {
 }
 
 /* ---- rill_dash ------------------------------------------------------------ */
-
-typedef struct got {
-    int configs, buffers, bad;
-    size_t frames, channels;
-    rill_dash_audio last;
-    bool has;
-} got;
-
-static void on_config(const rill_dash_audio *a, void *user) {
-    got *g = user;
-    g->configs++;
-    g->has = a != NULL;
-    if (a)
-        g->last = *a;
-    g->buffers = 0;
-}
-
-static void on_data(const float *buf, size_t frames, size_t channels,
-                    uint64_t tick, uint32_t dropped, void *user) {
-    got *g = user;
-    (void)dropped;
-    g->buffers++;
-    g->frames = frames;
-    g->channels = channels;
-    for (size_t f = 0; f < frames; f++) {
-        float v = (float)((tick + f) % 1000);
-        for (size_t c = 0; c < channels; c++) {
-            const char *name = g->last.variables[c];
-            float want = name[0] == 'a' ? v : name[0] == 'b' ? -v : 2 * v;
-            if (buf[f * channels + c] != want)
-                g->bad++;
-        }
-    }
-}
-
-static void poll_until(rill_dash *dash, const int *counter, int n) {
-    uint64_t end = rill_clock_now_ns() + 10000000000u;
-    while (*counter < n) {
-        if (rill_clock_now_ns() > end)
-            FAIL("waited 10 s for %d callbacks, got %d", n, *counter);
-        rill_dash_poll(dash, 100);
-    }
-}
 
 TEST(a_dash_program_that_asks_for_a_change_gets_the_new_configuration) {
     device d;
@@ -934,11 +577,11 @@ TEST(a_requester_that_leaves_before_the_answer_hurts_nothing) {
     device_start(&d, WITH_CB);
     d.ctl.hold = true; /* no callback has run yet */
     page gone, p;
-    page_open(&gone, &d, true);
+    page_open(&gone, &d, true, false);
     page_send(&gone, "{\"rill\":\"audio-config\",\"id\":\"bye\",\"volume\":30}");
     ctl_wait(&d.ctl, &d.ctl.calls, 1);
     page_close(&gone);
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     ctl_release(&d.ctl, 1);
     ctl_wait(&d.ctl, &d.ctl.done, 1);
     /* It was applied all the same, and announced. */
@@ -961,8 +604,8 @@ TEST(eight_changes_wait_at_most_the_ninth_is_refused) {
     device_start(&d, WITH_CB);
     d.ctl.hold = true;
     page p, other;
-    page_open(&p, &d, true);
-    page_open(&other, &d, true);
+    page_open(&p, &d, true, false);
+    page_open(&other, &d, true, false);
     for (int k = 1; k <= 9; k++) {
         char msg[96];
         snprintf(msg, sizeof msg, "{\"rill\":\"audio-config\",\"id\":%d,\"volume\":%d}",
@@ -1025,7 +668,7 @@ TEST(server_destroy_waits_for_a_running_change) {
     device_start(&d, WITH_CB);
     d.ctl.hold = true;
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     /* One runs, three wait (string ids: their copies must be freed). */
     page_send(&p, "{\"rill\":\"audio-config\",\"id\":\"run\",\"volume\":1}");
     page_send(&p, "{\"rill\":\"audio-config\",\"id\":\"w1\",\"volume\":2}");
@@ -1064,7 +707,7 @@ TEST(server_destroy_while_pages_keep_asking_is_safe) {
         device d;
         device_start(&d, WITH_CB);
         page p;
-        page_open(&p, &d, true);
+        page_open(&p, &d, true, false);
         device_stop_producer(&d);
         destroyer x = {.d = &d};
         atomic_init(&x.returned, false);
@@ -1091,7 +734,7 @@ TEST(settable_in_the_description_is_what_was_declared) {
     device d;
     device_start(&d, WITH_CB);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     ASSERT_NOT_NULL(strstr(page_list(&p, 1), "\"audio\":" DESC_AB_48000 ","));
     /* Some fields only, a rate that is not an integer. */
     static const double odd[] = {22050.5, 96000};
@@ -1127,7 +770,7 @@ TEST(settable_in_the_description_is_what_was_declared) {
 
     /* Nothing offered, with a program that takes changes: {}. */
     device_start(&d, WITH_CB | FIXED);
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     ASSERT_NOT_NULL(strstr(page_list(&p, 1), "\"rate\":48000,\"settable\":{},"
                                              "\"variables\""));
     page_close(&p);
@@ -1138,7 +781,7 @@ TEST(set_audio_refuses_bad_settable_fields) {
     device d;
     device_start(&d, WITH_CB);
     page p;
-    page_open(&p, &d, true);
+    page_open(&p, &d, true, false);
     static const double zero[] = {48000, 0};
     static const double negative[] = {-8000};
     static const double huge[] = {1e7};

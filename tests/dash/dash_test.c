@@ -8,177 +8,24 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "dashtest.h"
 #include "net/ws.h"
 #include "test.h"
 
-/* ---- A device with two float channels ----------------------------------- */
-
-typedef struct device {
-    rill_server *srv;
-    rill_var *a, *b, *c;
-    pthread_t producer;
-    atomic_bool stop;
-} device;
-
-/* a = frame % 1000, b = -a, c = 2a: each sample says which tick it is. */
-static void *produce(void *arg) {
-    device *d = arg;
-    uint64_t frame = 0;
-    uint64_t next = rill_clock_now_ns();
-    while (!atomic_load(&d->stop)) {
-        for (int i = 0; i < 64; i++, frame++) {
-            rill_server_tick(d->srv, frame);
-            float v = (float)(frame % 1000);
-            rill_var_set_float(d->a, v);
-            rill_var_set_float(d->b, -v);
-            rill_var_set_float(d->c, 2 * v);
-        }
-        next += 64u * 1000000000u / 48000u;
-        rill_clock_sleep_until_ns(next);
-    }
-    return NULL;
-}
-
+/* The device's audio (dashtest.h): 48000 Hz, a and b, 256 frames, volume
+ * 80, nothing settable. */
 static const char *const ab[] = {"a", "b"};
 
-static size_t queue_bytes = 8u << 20;
-
-static void device_start_exec(device *d, const char *token, bool exec) {
-    memset(d, 0, sizeof *d);
-    rill_server_config cfg = rill_server_config_default();
-    cfg.port = 0;
-    cfg.client_queue_bytes = queue_bytes;
-    cfg.token = token;
-    cfg.allow_exec = exec;
-    cfg.sample_rate = 48000;
-    ASSERT_OK(rill_server_create(&cfg, &d->srv));
-    d->a = rill_var_create(d->srv, "a", RILL_TYPE_FLOAT, RILL_TS_DENSE);
-    d->b = rill_var_create(d->srv, "b", RILL_TYPE_FLOAT, RILL_TS_DENSE);
-    d->c = rill_var_create(d->srv, "c", RILL_TYPE_FLOAT, RILL_TS_DENSE);
-    ASSERT_NOT_NULL(d->c);
-    rill_server_audio audio = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 2, .variables = ab};
-    ASSERT_OK(rill_server_set_audio(d->srv, &audio));
-    atomic_init(&d->stop, false);
-    ASSERT_TRUE(pthread_create(&d->producer, NULL, produce, d) == 0);
-}
-
-static void device_start(device *d) { device_start_exec(d, NULL, false); }
-
-static void device_stop(device *d) {
-    atomic_store(&d->stop, true);
-    pthread_join(d->producer, NULL);
-    rill_server_destroy(d->srv);
-}
-
-static void url_of(const device *d, char *url, size_t cap) {
-    snprintf(url, cap, "ws://127.0.0.1:%d", rill_server_port(d->srv));
-}
-
-/* ---- A page (or a raw program) --------------------------------------------- */
-
-#define PAGE_MAX 512
-
-typedef struct page {
-    rill__ws *ws;
-    char *text[PAGE_MAX];
-    size_t n_text;
-    uint8_t *bin[PAGE_MAX];
-    size_t bin_len[PAGE_MAX];
-    size_t n_bin;
-} page;
-
-static void page_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
-                     bool binary) {
-    (void)ws;
-    page *p = user;
-    if (binary) {
-        if (p->n_bin < PAGE_MAX) {
-            p->bin[p->n_bin] = malloc(len ? len : 1);
-            memcpy(p->bin[p->n_bin], data, len);
-            p->bin_len[p->n_bin++] = len;
-        }
-    } else if (p->n_text < PAGE_MAX) {
-        char *t = malloc(len + 1);
-        memcpy(t, data, len);
-        t[len] = '\0';
-        p->text[p->n_text++] = t;
-    }
-}
-
-static void page_pump(page *p, int ms) {
-    rill__ws *list[1] = {p->ws};
-    rill__ws_poll(list, 1, ms, page_msg, p);
-}
-
-/* The first text message at or after index *from containing `needle`;
- * waits up to 5 s. *from moves past it. */
-static const char *page_wait(page *p, size_t *from, const char *needle) {
-    uint64_t end = rill_clock_now_ns() + 5000000000u;
-    size_t i = from ? *from : 0;
-    for (;;) {
-        for (; i < p->n_text; i++) {
-            if (strstr(p->text[i], needle) != NULL) {
-                if (from)
-                    *from = i + 1;
-                return p->text[i];
-            }
-        }
-        if (rill_clock_now_ns() > end)
-            FAIL("no message with %s in 5 s (%zu received, last: %s)", needle,
-                 p->n_text, p->n_text ? p->text[p->n_text - 1] : "none");
-        page_pump(p, 50);
-    }
-}
-
-static size_t page_count(const page *p, const char *needle) {
-    size_t n = 0;
-    for (size_t i = 0; i < p->n_text; i++)
-        n += strstr(p->text[i], needle) != NULL;
-    return n;
-}
-
-static void page_send(page *p, const char *text) {
-    ASSERT_OK(rill__ws_send(p->ws, false, text, strlen(text)));
-    page_pump(p, 0);
-}
-
-/* native: say hello; dash: subscribe to the relay. */
-static void page_open_token(page *p, const device *d, bool native, bool dash,
-                            const char *token) {
-    memset(p, 0, sizeof *p);
-    char err[200], target[128];
-    snprintf(target, sizeof target, "/gui_control%s%s", token ? "?token=" : "",
-             token ? token : "");
-    ASSERT_OK(rill__ws_connect("127.0.0.1", rill_server_port(d->srv), target,
-                               3000, &p->ws, err, sizeof err));
-    page_wait(p, NULL, "\"connection\"");
-    if (native) {
-        page_send(p, "{\"rill\":\"hello\",\"version\":1}");
-        page_wait(p, NULL, "\"maxValues\"");
-    }
-    if (dash) {
-        page_send(p, "{\"rill\":\"dash\",\"version\":1,\"id\":\"dash\"}");
-        page_wait(p, NULL, "{\"rill\":\"dash\",\"version\":1}");
-    }
-}
-
-static void page_open(page *p, const device *d, bool native, bool dash) {
-    page_open_token(p, d, native, dash, NULL);
-}
-
-static void page_close(page *p) {
-    rill__ws_close(p->ws);
-    for (size_t i = 0; i < p->n_text; i++)
-        free(p->text[i]);
-    for (size_t i = 0; i < p->n_bin; i++)
-        free(p->bin[i]);
+static void device_start_exec(device *d, const char *token) {
+    device_opts o = {.flags = FIXED, .token = token, .allow_exec = true};
+    device_start_opts(d, &o);
 }
 
 /* ---- The audio description ------------------------------------------------------ */
 
 TEST(audio_description_is_in_native_list_replies_only) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     page native, compat;
     page_open(&native, &d, true, false);
     page_open(&compat, &d, false, false);
@@ -197,7 +44,7 @@ TEST(audio_description_is_in_native_list_replies_only) {
 
 TEST(audio_changes_are_announced_to_native_clients) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     page native, compat;
     page_open(&native, &d, true, false);
     page_open(&compat, &d, false, false);
@@ -220,7 +67,7 @@ TEST(audio_changes_are_announced_to_native_clients) {
 
 TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     rill_var *i = rill_var_create(d.srv, "i", RILL_TYPE_INT32, RILL_TS_DENSE);
     rill_var *s = rill_var_create(d.srv, "s", RILL_TYPE_FLOAT, RILL_TS_SPARSE);
     ASSERT_TRUE(i != NULL && s != NULL);
@@ -242,52 +89,6 @@ TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
 
 /* ---- rill_dash: audio in ------------------------------------------------------- */
 
-typedef struct got {
-    int configs, buffers, bad;
-    size_t frames, channels;
-    rill_dash_audio last;
-    bool has;
-    int errors;
-    char error[320];
-} got;
-
-static void on_config(const rill_dash_audio *a, void *user) {
-    got *g = user;
-    g->configs++;
-    g->has = a != NULL;
-    if (a)
-        g->last = *a;
-    g->buffers = 0;
-}
-
-/* Every frame's channels are the device's a, b (or c, b) of one tick. */
-static void on_data(const float *buf, size_t frames, size_t channels,
-                    uint64_t tick, uint32_t dropped, void *user) {
-    got *g = user;
-    (void)dropped;
-    g->buffers++;
-    g->frames = frames;
-    g->channels = channels;
-    for (size_t f = 0; f < frames; f++) {
-        float v = (float)((tick + f) % 1000);
-        for (size_t c = 0; c < channels; c++) {
-            const char *name = g->last.variables[c];
-            float want = name[0] == 'a' ? v : name[0] == 'b' ? -v : 2 * v;
-            if (buf[f * channels + c] != want && g->bad++ == 0)
-                fprintf(stderr, "tick %llu frame %zu channel %zu (%s): %g, "
-                        "expected %g\n", (unsigned long long)tick, f, c, name,
-                        (double)buf[f * channels + c], (double)want);
-        }
-    }
-}
-
-static void on_error(int err, const char *msg, void *user) {
-    got *g = user;
-    (void)err;
-    g->errors++;
-    snprintf(g->error, sizeof g->error, "%s", msg);
-}
-
 static rill_dash *dash_open(const device *d, got *g, bool audio) {
     char url[64];
     url_of(d, url, sizeof url);
@@ -302,18 +103,9 @@ static rill_dash *dash_open(const device *d, got *g, bool audio) {
     return dash;
 }
 
-static void poll_until(rill_dash *dash, const int *counter, int n) {
-    uint64_t end = rill_clock_now_ns() + 10000000000u;
-    while (*counter < n) {
-        if (rill_clock_now_ns() > end)
-            FAIL("waited 10 s for %d callbacks, got %d", n, *counter);
-        rill_dash_poll(dash, 100);
-    }
-}
-
 TEST(dash_hands_the_audio_over_as_interleaved_frames) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
     rill_dash_audio a;
@@ -334,7 +126,7 @@ TEST(dash_hands_the_audio_over_as_interleaved_frames) {
 
 TEST(dash_follows_a_configuration_change) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
     poll_until(dash, &g.buffers, 2);
@@ -364,19 +156,9 @@ static uint32_t le32(const uint8_t *p) {
            (uint32_t)p[3] << 24;
 }
 
-static const uint8_t *page_wait_bin(page *p, size_t n) {
-    uint64_t end = rill_clock_now_ns() + 5000000000u;
-    while (p->n_bin < n) {
-        if (rill_clock_now_ns() > end)
-            FAIL("waited 5 s for binary message %zu, have %zu", n, p->n_bin);
-        page_pump(p, 50);
-    }
-    return p->bin[n - 1];
-}
-
 TEST(every_page_gets_every_handler_with_server_wide_ids) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     page p1, p2;
     page_open(&p1, &d, true, true);
     page_open(&p2, &d, true, true);
@@ -428,7 +210,7 @@ TEST(every_page_gets_every_handler_with_server_wide_ids) {
 
 TEST(a_page_opened_later_gets_the_latest_of_each_handler) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, false);
     rill_dash_handler *a = rill_dash_add_handler(dash, "A", "line", NULL);
@@ -469,7 +251,7 @@ TEST(a_page_opened_later_gets_the_latest_of_each_handler) {
 
 TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     page p;
     page_open(&p, &d, true, true);
     got g1 = {0}, g2 = {0};
@@ -498,9 +280,9 @@ TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
 }
 
 TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
-    queue_bytes = 64 * 1024;
     device d;
-    device_start(&d);
+    device_opts small_queue = {.flags = FIXED, .queue_bytes = 64 * 1024};
+    device_start_opts(&d, &small_queue);
     page slow, fast;
     page_open(&slow, &d, true, true);
     page_open(&fast, &d, true, true);
@@ -551,7 +333,6 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
     page_close(&slow);
     page_close(&fast);
     device_stop(&d);
-    queue_bytes = 8u << 20;
 }
 
 /* A raw program: what the server says to each bad message. */
@@ -563,7 +344,7 @@ static const char *refused(page *prog, size_t *at, const void *msg, size_t len,
 
 TEST(the_relay_refuses_bad_messages_precisely_and_stays_up) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     page prog, pg;
     page_open(&pg, &d, true, true);
     page_open(&prog, &d, true, false);
@@ -650,7 +431,7 @@ TEST(the_relay_refuses_bad_messages_precisely_and_stays_up) {
 
 TEST(the_dash_api_checks_its_arguments) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, false);
     ASSERT_NULL(rill_dash_add_handler(dash, "x", "line", "[1]"));
@@ -684,7 +465,7 @@ TEST(the_dash_api_checks_its_arguments) {
 
 TEST(exec_is_refused_without_allow_exec) {
     device d;
-    device_start(&d);
+    device_start(&d, FIXED);
     page p;
     page_open(&p, &d, true, false);
     page_send(&p, "{\"rill\":\"exec\",\"id\":\"run\",\"argv\":[\"echo\",\"hi\"]}");
@@ -711,7 +492,7 @@ TEST(allow_exec_needs_a_token) {
 
 TEST(exec_runs_a_program_and_streams_its_output_and_exit) {
     device d;
-    device_start_exec(&d, "s3cret", true);
+    device_start_exec(&d, "s3cret");
     page p;
     page_open_token(&p, &d, true, false, "s3cret");
     page_send(&p, "{\"rill\":\"exec\",\"id\":7,\"argv\":[\"sh\",\"-c\",\"echo "
@@ -737,7 +518,7 @@ TEST(exec_runs_a_program_and_streams_its_output_and_exit) {
 
 TEST(exec_stop_kills_the_programs_process_group) {
     device d;
-    device_start_exec(&d, "s3cret", true);
+    device_start_exec(&d, "s3cret");
     page p;
     page_open_token(&p, &d, true, false, "s3cret");
     page_send(&p, "{\"rill\":\"exec\",\"argv\":[\"sh\",\"-c\",\"sleep 60 & "
@@ -764,7 +545,7 @@ TEST(exec_stop_kills_the_programs_process_group) {
 
 TEST(exec_refuses_bad_requests_and_a_closed_page_ends_its_program) {
     device d;
-    device_start_exec(&d, "s3cret", true);
+    device_start_exec(&d, "s3cret");
     page p;
     page_open_token(&p, &d, true, false, "s3cret");
     size_t at = 0;
