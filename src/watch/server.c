@@ -776,6 +776,51 @@ static char *add_audio_to_list(rill_server *srv, char *text, size_t *len) {
     return out;
 }
 
+/* ,"id":ID when the request had one, as sent (an integer or a string). */
+static void jw_id(rill__jw *w, const rill__cmd_id *id) {
+    if (id == NULL || id->kind == RILL__ID_NONE)
+        return;
+    rill__jw_lit(w, ",\"id\":");
+    if (id->kind == RILL__ID_INT)
+        rill__jw_i64(w, id->i);
+    else
+        rill__jw_string(w, id->s);
+}
+
+/* {"audio":A,"event":E[,"id":I][,"sampleRate":S]}: the audio event that
+ * every native socket gets, and the answer to an audio-config request. */
+typedef struct audio_msg_ctx {
+    const char *audio;      /* the description's JSON, or NULL: none */
+    const char *event;
+    const rill__cmd_id *id; /* NULL: none */
+    double sample_rate;     /* 0: not written */
+} audio_msg_ctx;
+
+static void build_audio_msg(rill__jw *w, const void *ctx) {
+    const audio_msg_ctx *m = ctx;
+    rill__jw_lit(w, "{\"audio\":");
+    rill__jw_lit(w, m->audio ? m->audio : "null");
+    rill__jw_lit(w, ",\"event\":");
+    rill__jw_string(w, m->event);
+    jw_id(w, m->id);
+    if (m->sample_rate > 0) {
+        rill__jw_lit(w, ",\"sampleRate\":");
+        rill__jw_double(w, m->sample_rate);
+    }
+    rill__jw_lit(w, "}");
+}
+
+/* That message with the current description (and the sample rate if
+ * `with_rate`); audio_lock held. NULL if out of memory. */
+static char *audio_msg_locked(const rill_server *srv, const char *event,
+                              const rill__cmd_id *id, bool with_rate,
+                              size_t *len) {
+    audio_msg_ctx m = {srv->audio_json, event, id,
+                       with_rate ? srv->sample_rate : 0};
+    char *text = NULL;
+    return rill__json_render(build_audio_msg, &m, &text, len) == 0 ? text : NULL;
+}
+
 /* Tell every native client about a new audio description. */
 static void announce_audio(rill_server *srv) {
     pthread_mutex_lock(&srv->audio_lock);
@@ -784,19 +829,14 @@ static void announce_audio(rill_server *srv) {
         return;
     }
     srv->audio_sent_gen = srv->audio_gen;
-    const char *a = srv->audio_json ? srv->audio_json : "null";
-    size_t cap = strlen(a) + 80;
-    char *text = rill__malloc(cap);
-    int n = text ? snprintf(text, cap,
-                            "{\"audio\":%s,\"event\":\"audio\",\"sampleRate\":%.17g}",
-                            a, srv->sample_rate)
-                 : 0;
+    size_t n = 0;
+    char *text = audio_msg_locked(srv, "audio", NULL, true, &n);
     pthread_mutex_unlock(&srv->audio_lock);
     if (text == NULL)
         return;
     for (rill__conn *c = srv->conns; c != NULL; c = c->next)
         if (c->path == PATH_CONTROL && c->native)
-            conn_send_text(c, text, (size_t)n);
+            conn_send_text(c, text, n);
     rill__free(text);
 }
 
@@ -1601,13 +1641,7 @@ static void build_exec_event(rill__jw *w, const void *ctx) {
     }
     rill__jw_lit(w, "\"event\":");
     rill__jw_string(w, e->event);
-    if (e->id != NULL && e->id->kind == RILL__ID_INT) {
-        rill__jw_lit(w, ",\"id\":");
-        rill__jw_i64(w, e->id->i);
-    } else if (e->id != NULL && e->id->kind == RILL__ID_STRING) {
-        rill__jw_lit(w, ",\"id\":");
-        rill__jw_string(w, e->id->s);
-    }
+    jw_id(w, e->id);
     rill__jw_lit(w, ",\"job\":");
     rill__jw_u64(w, e->job);
     if (e->pid != INT64_MIN) {
@@ -1960,30 +1994,13 @@ static void answer_audio_changes(rill_server *srv) {
                                  .id = id};
             send_error(c, &e);
         } else {
+            size_t len = 0;
             pthread_mutex_lock(&srv->audio_lock);
-            const char *a = srv->audio_json ? srv->audio_json : "null";
-            size_t cap = strlen(a) + 128 + (id.s ? strlen(id.s) * 6 : 0);
-            char *text = rill__malloc(cap);
-            int len = 0;
+            char *text = audio_msg_locked(srv, "audio-config", &id, false, &len);
+            pthread_mutex_unlock(&srv->audio_lock);
             if (text != NULL) {
-                len = snprintf(text, cap, "{\"audio\":%s,\"event\":\"audio-config\"", a);
-                pthread_mutex_unlock(&srv->audio_lock);
-                if (id.kind == RILL__ID_INT)
-                    len += snprintf(text + len, cap - (size_t)len, ",\"id\":%lld}",
-                                    (long long)id.i);
-                else if (id.kind == RILL__ID_STRING) {
-                    json_t *js = json_string(id.s);
-                    char *enc = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
-                    len += snprintf(text + len, cap - (size_t)len, ",\"id\":%s}",
-                                    enc ? enc : "null");
-                    free(enc);
-                    json_decref(js);
-                } else
-                    len += snprintf(text + len, cap - (size_t)len, "}");
-                conn_send_text(c, text, (size_t)len);
+                conn_send_text(c, text, len);
                 rill__free(text);
-            } else {
-                pthread_mutex_unlock(&srv->audio_lock);
             }
         }
         rill__free(res[i].id_s);
