@@ -988,18 +988,6 @@ static const char audio_usage[] =
     "examples:\n  rill audio\n  rill audio --rate 48000 --volume 80\n"
     "  rill audio --buffer-frames 512\n";
 
-static bool parse_positive(const char *opt, const char *s, double max, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || !(v >= 0 && v <= max)) {
-        fprintf(stderr, "rill audio: %s wants a number from 0 to %g, not '%s'\n",
-                opt, max, s);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 int cmd_audio(int argc, char **argv) {
     static const struct option opts[] = {{"rate", required_argument, NULL, 'r'},
                                          {"channels", required_argument, NULL, 'c'},
@@ -1018,39 +1006,24 @@ int cmd_audio(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            if (!parse_positive("--rate", optarg, 1e7, &x))
+            if (!parse_option_number("audio", "--rate", optarg, 1, 1e7, false, &ch.rate))
                 return EXIT_USAGE;
-            if (x == 0) {
-                fprintf(stderr, "rill audio: --rate wants a rate above 0 Hz\n");
-                return EXIT_USAGE;
-            }
-            ch.rate = x;
             change = true;
             break;
         case 'c':
-            if (!parse_positive("--channels", optarg, 64, &x))
+            if (!parse_option_number("audio", "--channels", optarg, 1, 64, true, &x))
                 return EXIT_USAGE;
-            if (x < 1 || x != (size_t)x) {
-                fprintf(stderr, "rill audio: --channels wants a whole number "
-                                "from 1 to 64, not '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
             ch.channels = (size_t)x;
             change = true;
             break;
         case 'b':
-            if (!parse_positive("--buffer-frames", optarg, 65536, &x))
+            if (!parse_option_number("audio", "--buffer-frames", optarg, 1, 65536, true, &x))
                 return EXIT_USAGE;
-            if (x < 1 || x != (uint32_t)x) {
-                fprintf(stderr, "rill audio: --buffer-frames wants a whole "
-                                "number from 1 to 65536, not '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
             ch.buffer_frames = (uint32_t)x;
             change = true;
             break;
         case 'v':
-            if (!parse_positive("--volume", optarg, 100, &ch.volume))
+            if (!parse_option_number("audio", "--volume", optarg, 0, 100, false, &ch.volume))
                 return EXIT_USAGE;
             change = true;
             break;

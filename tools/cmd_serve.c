@@ -140,19 +140,6 @@ static char *default_web_root(void) {
     return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? real : NULL;
 }
 
-static int parse_number(const char *opt, const char *s, double min, double max,
-                        double *out) {
-    char *end = NULL;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !(v >= min && v <= max)) {
-        fprintf(stderr, "rill serve: %s expects a number from %g to %g, got '%s'\n",
-                opt, min, max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int cmd_serve(int argc, char **argv) {
     static const struct option opts[] = {
         {"source", required_argument, NULL, 's'},
@@ -184,13 +171,13 @@ int cmd_serve(int argc, char **argv) {
         switch (c) {
         case 's': source = optarg; break;
         case 'H': cfg.host = optarg; break;
-        case 'p': if (parse_number("--port", optarg, 0, 65535, &port)) return EXIT_USAGE; break;
-        case 'r': if (parse_number("--rate", optarg, 1, 1e7, &rate)) return EXIT_USAGE; break;
-        case 'b': if (parse_number("--block", optarg, 1, 65536, &block)) return EXIT_USAGE; break;
+        case 'p': if (!parse_option_number("serve", "--port", optarg, 0, 65535, false, &port)) return EXIT_USAGE; break;
+        case 'r': if (!parse_option_number("serve", "--rate", optarg, 1, 1e7, false, &rate)) return EXIT_USAGE; break;
+        case 'b': if (!parse_option_number("serve", "--block", optarg, 1, 65536, false, &block)) return EXIT_USAGE; break;
         case 't': cfg.token = optarg; break;
         case 'l': cfg.log_dir = optarg; break;
         case 'P': cfg.project_name = optarg; break;
-        case 'q': if (parse_number("--queue-bytes", optarg, 1, 1e12, &queue)) return EXIT_USAGE; break;
+        case 'q': if (!parse_option_number("serve", "--queue-bytes", optarg, 1, 1e12, false, &queue)) return EXIT_USAGE; break;
         case 'o': cfg.allow_origin = optarg; break;
         case 'w': web_root = optarg; web_root_set = true; break;
         case 'Y': play = optarg; break;

@@ -3,7 +3,15 @@
 #ifndef RILL_TOOLS_COMMANDS_H
 #define RILL_TOOLS_COMMANDS_H
 
+#include <stdbool.h>
+
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* An option's number from min to max (a whole one if `whole`) into *out;
+ * otherwise says on stderr "rill CMD: OPT wants a number from MIN to MAX,
+ * not 'S'" and returns false. */
+bool parse_option_number(const char *cmd, const char *opt, const char *s,
+                         double min, double max, bool whole, double *out);
 
 int cmd_serve(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
