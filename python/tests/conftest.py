@@ -27,6 +27,7 @@ _spec.loader.exec_module(_e2e)
 rill_serve = _e2e.rill_serve
 rill_server = _e2e.rill_server
 rill_bin = _e2e.rill_bin
+jack_server_named = _e2e.jack_server
 
 
 def pytest_report_header(config):

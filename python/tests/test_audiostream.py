@@ -6,9 +6,7 @@ input."""
 
 import os
 import shutil
-import subprocess
 import time
-import uuid
 import wave
 
 import numpy as np
@@ -18,6 +16,8 @@ import rill.audiostream as audiostream
 from rill.audiostream import (get_output, get_input, get_input_sources, AudioSample,
                               ThreadSource, SineSource)
 from rill import RillError
+
+from conftest import jack_server_named
 
 
 def read_wav(path):
@@ -219,23 +219,10 @@ def test_input_sources_are_listed():
 
 @pytest.fixture
 def jack_server():
-    if not (shutil.which("jackd") and shutil.which("jack_wait")):
-        pytest.fail("jackd2 is in scripts/debian-packages.txt; jackd/jack_wait missing")
-    name = f"rillpy-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
-                             "-r", "48000", "-p", "256"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        r = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True)
-        assert r.returncode == 0, r
+    # A fixed name: jackd2 reclaims a dead server's registry entry only when
+    # one of the same name starts.
+    with jack_server_named("rill-py", period=256) as name:
         yield name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_jack_thread_source_comes_back_exact_in_an_input(jack_server):

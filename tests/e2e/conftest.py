@@ -7,12 +7,14 @@ binary is a test failure with a clear message, never a silent skip.
 import collections
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import wave
 
 import pytest
 
@@ -178,15 +180,18 @@ def jack_server(name, rate=48000, period=1024):
     `name`, up and accepting clients; terminated on exit. Give each test file
     its own fixed name: jackd2 reclaims a dead server's registry entry only
     when one of the same name starts, so killed runs never pile up."""
-    if shutil.which("jackd") is None:
-        pytest.fail("jackd is not installed (make deps installs jackd2)")
+    if not (shutil.which("jackd") and shutil.which("jack_wait")):
+        pytest.fail("jackd or jack_wait is not installed (make deps installs jackd2)")
     log = open(f"/tmp/{name}.log", "w")
     proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy",
                              "-r", str(rate), "-p", str(period)], stdout=log, stderr=log)
     try:
         # jack_wait -w returns once the server accepts clients.
-        subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True,
-                       timeout=20)
+        r = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"],
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0:
+            pytest.fail(f"jackd -n {name} did not come up within 10 s: "
+                        f"{r.stdout}{r.stderr} (its log: /tmp/{name}.log)")
         yield name
     finally:
         proc.terminate()
@@ -196,3 +201,17 @@ def jack_server(name, rate=48000, period=1024):
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+def write_wav(path, rate, frames, seed=7):
+    """A stereo 16-bit WAV of random samples; returns them per channel."""
+    rng = random.Random(seed)
+    data = [[rng.randint(-32768, 32767) for _ in range(frames)] for _ in range(2)]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(
+            data[0][i].to_bytes(2, "little", signed=True) +
+            data[1][i].to_bytes(2, "little", signed=True) for i in range(frames)))
+    return data

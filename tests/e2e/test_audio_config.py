@@ -11,12 +11,11 @@ import shutil
 import struct
 import subprocess
 import time
-import wave
 
 import pytest
 
 from belaclient import run
-from conftest import rill_bin, jack_server
+from conftest import rill_bin, jack_server, write_wav
 from nativeclient import NativeClient
 
 DEMO_RATES = "8000, 16000, 22050, 32000, 44100, 48000, 96000"
@@ -365,19 +364,6 @@ def test_jack_takes_channels_but_not_a_rate(rill_serve, jackd):
 # ---- file ------------------------------------------------------------------------
 
 
-def write_wav(path, rate, frames):
-    rng = __import__("random").Random(11)
-    data = [[rng.randint(-32768, 32767) for _ in range(frames)] for _ in range(2)]
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"".join(
-            data[0][i].to_bytes(2, "little", signed=True) +
-            data[1][i].to_bytes(2, "little", signed=True) for i in range(frames)))
-    return data
-
-
 def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
@@ -385,7 +371,7 @@ def f32(x):
 def test_file_takes_a_volume_only(rill_serve, tmp_path):
     path = tmp_path / "in.wav"
     frames = 12000
-    data = write_wav(path, 48000, frames)
+    data = write_wav(path, 48000, frames, seed=11)
     srv = rill_serve("--source", f"file:{path}")
     cfg = change_ok(srv.url)
     assert cfg["rate"] == 48000 and cfg["channels"] == 2

@@ -4,16 +4,14 @@ server process, ALSA's null device and a real JACK server (jackd -d dummy)."""
 
 import csv
 import os
-import random
 import re
 import shutil
 import subprocess
 import time
-import wave
 
 import pytest
 
-from conftest import rill_bin, stop_server, jack_server
+from conftest import rill_bin, stop_server, jack_server, write_wav
 
 
 def stream_csv(url, tmp_path, n, *names):
@@ -28,20 +26,6 @@ def stream_csv(url, tmp_path, n, *names):
             rows = list(csv.reader(f))[1:]
         result[name] = [(int(t), float(v)) for t, v in rows]
     return result
-
-
-def write_wav(path, rate, frames):
-    """A stereo 16-bit WAV of random samples; returns them per channel."""
-    rng = random.Random(7)
-    data = [[rng.randint(-32768, 32767) for _ in range(frames)] for _ in range(2)]
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"".join(
-            data[0][i].to_bytes(2, "little", signed=True) +
-            data[1][i].to_bytes(2, "little", signed=True) for i in range(frames)))
-    return data
 
 
 def read_float_wav(path):
