@@ -1055,9 +1055,9 @@ int cmd_audio(int argc, char **argv) {
         if (rc != 0) {
             fprintf(stderr, "rill audio: not changed: %s\n", why);
             status = EXIT_FAILED;
-        } else {
-            rill_dash_poll(dash, 0); /* takes the announced description */
         }
+        /* Answered after the new description was announced on the same
+         * socket: rill_dash_audio_get below returns it. */
     }
     rill_dash_audio a;
     rc = rill_dash_audio_get(dash, &a);
