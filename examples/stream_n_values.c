@@ -28,25 +28,34 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot connect to %s: %s\n", cfg.url, rill_strerror(rc));
         return 1;
     }
-    int status = 0;
+    /* Every variable from the same tick: values[i] and ticks[i] are the
+     * N values of vars[i]. */
+    double **values = calloc(n_vars, sizeof *values);
+    uint64_t **ticks = calloc(n_vars, sizeof *ticks);
+    if (values == NULL || ticks == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    rc = rill_client_stream_n_values(cl, vars, n_vars, n, values, ticks);
+    if (rc != 0) {
+        fprintf(stderr, "stream_n_values: %s\n", rill_strerror(rc));
+        rill_client_destroy(cl);
+        return 1;
+    }
     for (size_t i = 0; i < n_vars; i++) {
-        double *values = NULL;
-        uint64_t *ticks = NULL;
-        rc = rill_client_stream_n_values(cl, vars[i], n, &values, &ticks);
-        if (rc != 0) {
-            fprintf(stderr, "%s: %s\n", vars[i], rill_strerror(rc));
-            status = 1;
-            continue;
-        }
         bool contiguous = true;
         for (size_t k = 1; k < n; k++)
-            contiguous &= ticks[k] == ticks[k - 1] + 1;
+            contiguous &= ticks[i][k] == ticks[i][k - 1] + 1;
         printf("%s: %zu values, ticks %llu..%llu%s, first %g last %g\n", vars[i],
-               n, (unsigned long long)ticks[0], (unsigned long long)ticks[n - 1],
-               contiguous ? " contiguous" : " with gaps", values[0], values[n - 1]);
-        rill_client_free(values);
-        rill_client_free(ticks);
+               n, (unsigned long long)ticks[i][0],
+               (unsigned long long)ticks[i][n - 1],
+               contiguous ? " contiguous" : " with gaps", values[i][0],
+               values[i][n - 1]);
+        rill_client_free(values[i]);
+        rill_client_free(ticks[i]);
     }
+    free(values);
+    free(ticks);
     rill_client_destroy(cl);
-    return status;
+    return 0;
 }

@@ -189,11 +189,22 @@ RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
 RILL_API int rill_client_stream_stop(rill_client *cl, const char *const *names,
                                      size_t n);
 
-/* Stream exactly `n_values` values of one variable, starting now, and
- * return them: `values` (as doubles, exact for every type) and
- * `timestamps` (the tick of each value), both from rill's allocator, freed
- * with rill_client_free. The buffer callback does not see them. */
-RILL_API int rill_client_stream_n_values(rill_client *cl, const char *name,
+/* Stream exactly `n_values` values of each of the `n` named variables,
+ * all starting at the same tick (now, give or take a list round trip),
+ * and return them: values[i] (as doubles, exact for every type) and
+ * timestamps[i] (the tick of each value) for names[i], each an array of
+ * n_values from rill's allocator, freed with rill_client_free. The caller
+ * passes the two arrays of n pointers. The buffer and block callbacks do
+ * not see these values. If any value is lost on the way nothing is
+ * returned (RILL_EIO, and the log names the variable).
+ *
+ *   const char *names[] = {"sine", "frame"};
+ *   double *v[2];
+ *   uint64_t *t[2];
+ *   if (rill_client_stream_n_values(cl, names, 2, 1000, v, t) == 0) ...
+ */
+RILL_API int rill_client_stream_n_values(rill_client *cl,
+                                         const char *const *names, size_t n,
                                          size_t n_values, double **values,
                                          uint64_t **timestamps);
 
@@ -251,6 +262,17 @@ RILL_API int rill_client_fetch(rill_client *cl, const char *file_name,
  * `period` ticks after the previous). Period 0 stops monitoring them. */
 RILL_API int rill_client_monitor(rill_client *cl, const char *const *names,
                                  size_t n, uint32_t period);
+
+/* Monitor the `n` named variables every `period` ticks (2 or more) until
+ * each has given `n_values` values, then stop monitoring them, and return
+ * the values and their ticks as rill_client_stream_n_values does
+ * (values[i], timestamps[i], freed with rill_client_free). on_monitor does
+ * not see them. */
+RILL_API int rill_client_monitor_n_values(rill_client *cl,
+                                          const char *const *names, size_t n,
+                                          uint32_t period, size_t n_values,
+                                          double **values,
+                                          uint64_t **timestamps);
 
 /* The variable's current value and the tick it was set at (a one-shot
  * monitor). */

@@ -263,8 +263,10 @@ _decl("rill_client_list_vars", c_int, Client, P(P(ClientList)))
 _decl("rill_client_list_free", None, P(ClientList))
 _decl("rill_client_stream_start", c_int, Client, NAMES, c_size, P(StreamOpts))
 _decl("rill_client_stream_stop", c_int, Client, NAMES, c_size)
-_decl("rill_client_stream_n_values", c_int, Client, c_char_p, c_size,
+_decl("rill_client_stream_n_values", c_int, Client, NAMES, c_size, c_size,
       P(P(c_double)), P(P(c_u64)))
+_decl("rill_client_monitor_n_values", c_int, Client, NAMES, c_size, c_u32,
+      c_size, P(P(c_double)), P(P(c_u64)))
 _decl("rill_client_free", None, c_void_p)
 _decl("rill_client_schedule", c_int, Client, NAMES, c_size, c_u64, c_u64,
       DONE_FN, c_void_p)

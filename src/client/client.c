@@ -36,8 +36,6 @@ static rill_client_var *var_by_id(rill_client *cl, uint32_t id) {
     return l != NULL && id < l->n_vars ? &l->vars[id] : NULL;
 }
 
-/* A stream buffer: to stream_n_values if it is collecting this variable,
- * else to the user's callback. lock not held. */
 /* A schedule's last variable ended: its completion runs (or is queued for
  * rill_client_poll) before rill_client_wait can see it finished. lock not
  * held. */
@@ -121,39 +119,58 @@ static void deliver_stream(rill_client *cl, const rill_client_var *v,
     rill__deliver_buffer(cl, &b);
 }
 
+/* ---- Collectors (stream_n_values, monitor_n_values) ----------------------- */
+
+/* One more value of a collecting variable; the request is done when every
+ * variable has collect_n. lock held. */
+static void collect_value(rill_client *cl, rill__var_state *st, uint64_t tick,
+                          double value) {
+    if (st->have == cl->collect_n || cl->collect_done)
+        return;
+    st->values[st->have] = value;
+    st->ticks[st->have] = tick;
+    if (++st->have == cl->collect_n && --cl->collect_left == 0) {
+        cl->collect_done = true;
+        pthread_cond_broadcast(&cl->cond);
+    }
+}
+
+/* A stream buffer of a collecting variable. Earlier streams' buffers (a
+ * late final one, Bela's zero padding) start before collect_start; a loss
+ * ends the request with nothing. lock held. */
+static void collect_buffer(rill_client *cl, const rill_client_var *v,
+                           uint64_t first_ts, size_t count,
+                           const uint8_t *values, const uint8_t *rel,
+                           uint32_t dropped) {
+    rill__var_state *st = &cl->vs[v->id];
+    if (first_ts < cl->collect_start || cl->collect_done ||
+        st->have == cl->collect_n)
+        return;
+    if (dropped != 0 || (v->mode == RILL_TS_DENSE && st->have != 0 &&
+                         first_ts != st->ticks[st->have - 1] + 1)) {
+        cl->collect_gap = v->name;
+        cl->collect_done = true;
+        pthread_cond_broadcast(&cl->cond);
+        return;
+    }
+    size_t size = rill_type_size(v->type);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t r = (uint32_t)i;
+        if (rel != NULL)
+            memcpy(&r, rel + 4 * i, 4);
+        collect_value(cl, st, first_ts + r,
+                      rill_value_to_double(v->type, values + i * size));
+    }
+}
+
 static void on_stream(rill_client *cl, const rill_client_var *v,
                       uint64_t first_ts, size_t count, const uint8_t *values,
                       const uint8_t *rel, uint32_t dropped, bool last) {
-    size_t size = rill_type_size(v->type);
     pthread_mutex_lock(&cl->lock);
-    if (cl->collect_var == (int32_t)v->id) {
-        /* Earlier streams' buffers (a late final one, Bela's zero padding)
-         * start before collect_start; a gap means data was lost. */
-        if (first_ts < cl->collect_start || cl->collect_done) {
-            pthread_mutex_unlock(&cl->lock);
-            return;
-        }
-        bool gap = dropped != 0 ||
-                   (v->mode == RILL_TS_DENSE && cl->collect_have != 0 &&
-                    first_ts != cl->collect_ts[cl->collect_have - 1] + 1);
-        if (gap) {
-            cl->collect_gap = cl->collect_done = true;
-            pthread_cond_broadcast(&cl->cond);
-            pthread_mutex_unlock(&cl->lock);
-            return;
-        }
-        for (size_t i = 0; i < count && cl->collect_have < cl->collect_n; i++) {
-            uint32_t r = (uint32_t)i;
-            if (rel != NULL)
-                memcpy(&r, rel + 4 * i, 4);
-            cl->collect_values[cl->collect_have] = rill_value_to_double(v->type, values + i * size);
-            cl->collect_ts[cl->collect_have] = first_ts + r;
-            cl->collect_have++;
-        }
-        if (cl->collect_have == cl->collect_n) {
-            cl->collect_done = true;
-            pthread_cond_broadcast(&cl->cond);
-        }
+    if (cl->vs[v->id].collect == RILL__COLLECT_STREAM ||
+        cl->vs[v->id].mute == RILL__COLLECT_STREAM) {
+        if (cl->vs[v->id].collect == RILL__COLLECT_STREAM)
+            collect_buffer(cl, v, first_ts, count, values, rel, dropped);
         pthread_mutex_unlock(&cl->lock);
         return;
     }
@@ -226,6 +243,14 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
 static void on_monitor(rill_client *cl, uint32_t id, uint64_t tick,
                        double value) {
     pthread_mutex_lock(&cl->lock);
+    rill__var_state *st = id < cl->vars->n_vars ? &cl->vs[id] : NULL;
+    if (st != NULL && (st->collect == RILL__COLLECT_MONITOR ||
+                       st->mute == RILL__COLLECT_MONITOR)) {
+        if (st->collect == RILL__COLLECT_MONITOR && tick >= cl->collect_start)
+            collect_value(cl, st, tick, value);
+        pthread_mutex_unlock(&cl->lock);
+        return;
+    }
     if (cl->peek_var == (int32_t)id && !cl->peek_done) {
         cl->peek_done = true;
         cl->peek_value = value;
@@ -240,16 +265,29 @@ static void on_monitor(rill_client *cl, uint32_t id, uint64_t tick,
         rill__deliver_monitor(cl, v->name, tick, value);
 }
 
+/* Data the client cannot decode: dropped, and said (log, on_error). */
+static void bad_data(rill_client *cl, const char *why) {
+    char msg[RILL__WIRE_ERR_CAP + 128];
+    snprintf(msg, sizeof msg, "undecodable data from the device, dropped: %s",
+             why);
+    rill__log_warn("%s", msg);
+    rill__deliver_error(cl, RILL_EPROTO, msg);
+}
+
 static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
     rill__native_msg m;
     char err[RILL__WIRE_ERR_CAP];
     if (rill__native_decode(data, len, &m, err, sizeof err) != 0) {
-        rill__log_warn("%s", err);
+        bad_data(cl, err);
         return;
     }
     rill_client_var *v = var_by_id(cl, m.h.var_id);
-    if (v == NULL)
+    if (v == NULL) {
+        snprintf(err, sizeof err, "data for variable id %u, which the "
+                 "device did not list", m.h.var_id);
+        bad_data(cl, err);
         return;
+    }
     if (m.h.kind == RILL__NATIVE_MONITOR) {
         on_monitor(cl, v->id, m.h.first_ts, rill_value_to_double(v->type, m.values));
         return;
@@ -278,16 +316,23 @@ static void on_compat_data(rill_client *cl, const uint8_t *data, size_t len) {
     cl->hdr_id = -1;
     if (v == NULL)
         return;
+    char err[RILL__WIRE_ERR_CAP];
     if (len == RILL__BELA_BODY_BYTES) {
         rill__bela_body body;
-        if (rill__bela_body_decode(data, len, v->type, v->mode, &body, NULL, 0) == 0)
+        if (rill__bela_body_decode(data, len, v->type, v->mode, &body, err,
+                                   sizeof err) == 0)
             on_stream(cl, v, body.ref, body.n, body.values, body.rel, 0, false);
+        else
+            bad_data(cl, err);
         return;
     }
     uint64_t tick;
     const uint8_t *value;
-    if (rill__bela_monitor_decode(data, len, v->type, &tick, &value, NULL, 0) == 0)
+    if (rill__bela_monitor_decode(data, len, v->type, &tick, &value, err,
+                                  sizeof err) == 0)
         on_monitor(cl, v->id, tick, rill_value_to_double(v->type, value));
+    else
+        bad_data(cl, err);
 }
 
 static void copy_var(json_t *o, uint32_t id, rill_client_var *v) {
@@ -339,10 +384,21 @@ static int build_list(json_t *root, rill_client_list **out) {
 static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     json_error_t jerr;
     json_t *root = json_loadb((const char *)data, len, 0, &jerr);
+    /* The log-scheduled notice says "no end" with 2^64 - 1, which jansson
+     * reads only as a real (docs/PROTOCOL.md); nothing here reads its
+     * numbers. */
+    if (root == NULL)
+        root = json_loadb((const char *)data, len, JSON_DECODE_INT_AS_REAL,
+                          &jerr);
     if (!json_is_object(root)) {
         json_decref(root);
+        char why[RILL__WIRE_ERR_CAP + 64];
+        snprintf(why, sizeof why, "a control message that is not a JSON "
+                 "object (%s)", root == NULL ? jerr.text : "another JSON value");
+        bad_data(cl, why);
         return;
     }
+    char refused[600] = "";
     json_t *w = json_object_get(root, "watcher");
     json_t *rill = json_object_get(root, "rill");
     json_t *ev = json_object_get(root, "event");
@@ -382,14 +438,17 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_object(error)) {
         json_t *msg = json_object_get(error, "message");
-        rill__log_warn("the device says: %s",
-                       json_is_string(msg) ? json_string_value(msg) : "?");
+        snprintf(refused, sizeof refused, "the device refused a command: %s",
+                 json_is_string(msg) ? json_string_value(msg) : "(no reason)");
+        rill__log_warn("%s", refused);
     } else if (json_is_string(ev) &&
                strcmp(json_string_value(ev), "dropped") == 0) {
         rill__log_info("the device dropped buffers for us");
     }
     pthread_mutex_unlock(&cl->lock);
     json_decref(root);
+    if (refused[0] != '\0')
+        rill__deliver_error(cl, RILL_EINVAL, refused);
     if (cl->cfg.on_text != NULL)
         cl->cfg.on_text((const char *)data, len, cl->cfg.user);
 }
@@ -586,6 +645,8 @@ static void join_group(rill_client *cl, const char *const *names, size_t n,
     for (size_t i = 0; i < n; i++) {
         const rill_client_var *v = find(cl, names[i]);
         rill__var_state *st = &cl->vs[v->id];
+        if (st->mute == RILL__COLLECT_STREAM)
+            st->mute = RILL__COLLECT_NONE;
         if (!st->in_group)
             st->order = ++cl->group_order;
         st->in_group = true;
@@ -795,67 +856,141 @@ int rill_client_wait(rill_client *cl, int timeout_ms) {
     return rc;
 }
 
-/* Exactly n values: the stream is scheduled to start a little after the
- * device's latest tick, so that no buffer of an earlier stream of the same
- * variable (a late final one, or Bela's zero-padded one) can be taken for
- * its beginning; the values must then arrive without a gap. */
-int rill_client_stream_n_values(rill_client *cl, const char *name,
-                                size_t n_values, double **values,
-                                uint64_t **timestamps) {
-    const rill_client_var *v = find(cl, name);
-    if (v == NULL)
-        return RILL_ENOTFOUND;
-    if (n_values == 0 || values == NULL || timestamps == NULL)
+/* Exactly n_values of each variable, streamed or monitored. A stream is
+ * scheduled to start a little after the device's latest tick, the same
+ * tick for every variable, so that no buffer of an earlier stream (a late
+ * final one, or Bela's zero-padded one) can be taken for its beginning;
+ * the values must then arrive without a gap. Monitored values count from
+ * the device's latest tick. */
+static int collect_n_values(rill_client *cl, rill__collect_kind kind,
+                            const char *const *names, size_t n,
+                            uint32_t period, size_t n_values, double **values,
+                            uint64_t **timestamps) {
+    if (n == 0 || names == NULL || n_values == 0 || values == NULL ||
+        timestamps == NULL || period > INT32_MAX)
         return RILL_EINVAL;
-    double *vals = rill__calloc(n_values, sizeof *vals);
-    uint64_t *ts = rill__calloc(n_values, sizeof *ts);
-    if (vals == NULL || ts == NULL) {
-        rill__free(vals);
-        rill__free(ts);
-        return RILL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (find(cl, names[i]) == NULL)
+            return RILL_ENOTFOUND;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                rill__log_error("\"%s\" is named twice", names[i]);
+                return RILL_EINVAL;
+            }
+        }
     }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        values[i] = rill__calloc(n_values, sizeof **values);
+        timestamps[i] = rill__calloc(n_values, sizeof **timestamps);
+        if (values[i] == NULL || timestamps[i] == NULL)
+            rc = RILL_ENOMEM;
+    }
+    if (rc != 0)
+        goto out;
     pthread_mutex_lock(&cl->req_lock);
-    uint64_t start = 0;
-    double rate = 1000;
-    int rc = soon(cl, &start, &rate);
+    rill_client_list *now = NULL;
+    rc = list_locked_req(cl, &now);
+    double rate = rc == 0 && now->sample_rate > 0 ? now->sample_rate : 1000;
+    uint64_t start = rc == 0 ? now->timestamp : 0;
+    rill_client_list_free(now);
+    if (kind == RILL__COLLECT_STREAM)
+        start += (uint64_t)(rate / 20) + 64; /* as soon() */
     pthread_mutex_lock(&cl->lock);
-    cl->collect_var = (int32_t)v->id;
+    for (size_t i = 0; i < n; i++) {
+        rill__var_state *st = &cl->vs[find(cl, names[i])->id];
+        st->collect = kind;
+        st->mute = RILL__COLLECT_NONE;
+        st->have = 0;
+        st->values = values[i];
+        st->ticks = timestamps[i];
+    }
     cl->collect_n = n_values;
-    cl->collect_have = 0;
-    cl->collect_values = vals;
-    cl->collect_ts = ts;
+    cl->collect_left = n;
     cl->collect_start = start;
-    cl->collect_done = cl->collect_gap = false;
+    cl->collect_done = false;
+    cl->collect_gap = NULL;
     pthread_mutex_unlock(&cl->lock);
-    const char *names[1] = {name};
+    json_t *each = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(each, json_integer(kind == RILL__COLLECT_STREAM
+                                                     ? (json_int_t)start
+                                                     : (json_int_t)period));
     if (rc == 0)
-        rc = send_cmd(cl, "watch", names, 1,
-                      json_pack("{s:[I]}", "timestamps", (json_int_t)start));
+        rc = send_cmd(cl, kind == RILL__COLLECT_STREAM ? "watch" : "monitor",
+                      names, n,
+                      json_pack("{s:o}", kind == RILL__COLLECT_STREAM
+                                             ? "timestamps" : "periods",
+                                each));
+    else
+        json_decref(each);
     /* The timeout, plus the time the values take at the device's rate. */
-    uint64_t end = deadline(cl) + (uint64_t)((double)n_values / rate * 1e9) +
-                   50000000u;
+    double ticks = (double)n_values * (kind == RILL__COLLECT_STREAM ? 1 : period);
+    uint64_t end = deadline(cl) + (uint64_t)(ticks / rate * 1e9) + 50000000u;
     pthread_mutex_lock(&cl->lock);
     if (rc == 0)
         rc = wait_for(cl, &cl->collect_done, end);
-    if (rc == 0 && cl->collect_gap) {
-        rill__log_error("values of %s were lost in transit (the "
-                        "device or the network dropped buffers); nothing "
-                        "returned, try again",
-                        name);
+    if (rc == 0 && cl->collect_gap != NULL) {
+        rill__log_error("values of %s were lost in transit (the device or "
+                        "the network dropped buffers); nothing returned, "
+                        "try again",
+                        cl->collect_gap);
         rc = RILL_EIO;
     }
-    cl->collect_var = -1;
-    pthread_mutex_unlock(&cl->lock);
-    send_cmd(cl, "unwatch", names, 1, NULL);
-    pthread_mutex_unlock(&cl->req_lock);
-    if (rc != 0) {
-        rill__free(vals);
-        rill__free(ts);
-        return rc;
+    for (size_t i = 0; i < n; i++) {
+        rill__var_state *st = &cl->vs[find(cl, names[i])->id];
+        st->collect = RILL__COLLECT_NONE;
+        st->mute = kind;
     }
-    *values = vals;
-    *timestamps = ts;
-    return 0;
+    pthread_mutex_unlock(&cl->lock);
+    if (kind == RILL__COLLECT_STREAM) {
+        send_cmd(cl, "unwatch", names, n, NULL);
+    } else {
+        json_t *off = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(off, json_integer(0));
+        send_cmd(cl, "monitor", names, n, json_pack("{s:o}", "periods", off));
+    }
+    pthread_mutex_unlock(&cl->req_lock);
+out:
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            rill__free(values[i]);
+            rill__free(timestamps[i]);
+            values[i] = NULL;
+            timestamps[i] = NULL;
+        }
+    }
+    return rc;
+}
+
+int rill_client_stream_n_values(rill_client *cl, const char *const *names,
+                                size_t n, size_t n_values, double **values,
+                                uint64_t **timestamps) {
+    return collect_n_values(cl, RILL__COLLECT_STREAM, names, n, 0, n_values,
+                            values, timestamps);
+}
+
+int rill_client_monitor_n_values(rill_client *cl, const char *const *names,
+                                 size_t n, uint32_t period, size_t n_values,
+                                 double **values, uint64_t **timestamps) {
+    if (period == 0 || (period == 1 && n_values > 1)) {
+        rill__log_error("monitoring %zu values needs a period of 2 ticks or "
+                        "more (period 1 is a one-shot: use rill_client_peek)",
+                        n_values);
+        return RILL_EINVAL;
+    }
+    return collect_n_values(cl, RILL__COLLECT_MONITOR, names, n, period,
+                            n_values, values, timestamps);
+}
+
+/* A new monitor request for the variable: monitored values reach the
+ * callbacks again. */
+static void unmute_monitor(rill_client *cl, uint32_t id) {
+    pthread_mutex_lock(&cl->lock);
+    if (cl->vs[id].mute == RILL__COLLECT_MONITOR)
+        cl->vs[id].mute = RILL__COLLECT_NONE;
+    pthread_mutex_unlock(&cl->lock);
 }
 
 int rill_client_monitor(rill_client *cl, const char *const *names,
@@ -871,6 +1006,8 @@ int rill_client_monitor(rill_client *cl, const char *const *names,
         json_array_append_new(periods, json_integer(period));
     }
     pthread_mutex_lock(&cl->req_lock);
+    for (size_t i = 0; i < n; i++)
+        unmute_monitor(cl, find(cl, names[i])->id);
     int rc = send_cmd(cl, "monitor", names, n,
                       json_pack("{s:o}", "periods", periods));
     pthread_mutex_unlock(&cl->req_lock);
@@ -883,6 +1020,7 @@ int rill_client_peek(rill_client *cl, const char *name, double *value,
     if (v == NULL)
         return RILL_ENOTFOUND;
     pthread_mutex_lock(&cl->req_lock);
+    unmute_monitor(cl, v->id);
     pthread_mutex_lock(&cl->lock);
     cl->peek_var = (int32_t)v->id;
     cl->peek_done = false;
@@ -1108,7 +1246,7 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
     cl->cfg = *cfg;
     cl->list_id = -1;
     cl->audio_id = -1;
-    cl->peek_var = cl->collect_var = -1;
+    cl->peek_var = -1;
     cl->hdr_id = -1;
     cl->next_id = 1;
     pthread_mutex_init(&cl->req_lock, NULL);

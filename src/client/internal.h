@@ -20,6 +20,13 @@ typedef struct rill__sched {
     int err;
 } rill__sched;
 
+/* What a collector takes: stream buffers or monitored values. */
+typedef enum rill__collect_kind {
+    RILL__COLLECT_NONE = 0,
+    RILL__COLLECT_STREAM,
+    RILL__COLLECT_MONITOR
+} rill__collect_kind;
+
 /* Per variable, as the I/O thread needs it (indexed by variable id). */
 typedef struct rill__var_state {
     bool in_group;    /* part of the on_block group */
@@ -29,6 +36,14 @@ typedef struct rill__var_state {
     uint32_t length;  /* values per buffer, for the block span */
     int32_t sched;    /* index in cl->sched, or -1 */
     uint64_t sched_end; /* the scheduled stream's end tick */
+    /* stream_n_values / monitor_n_values: while `collect` is set, the
+     * variable's values of that kind go here instead of to the callbacks;
+     * after, those still on the way are dropped (`mute`) until the next
+     * request for the variable. */
+    rill__collect_kind collect, mute;
+    size_t have;
+    double *values;
+    uint64_t *ticks;
 } rill__var_state;
 
 struct rill_client {
@@ -64,13 +79,13 @@ struct rill_client {
     bool peek_done;
     double peek_value;
     uint64_t peek_tick;
-    /* stream_n_values */
-    int32_t collect_var;
-    size_t collect_n, collect_have;
-    uint64_t collect_start; /* only buffers starting here or later */
-    bool collect_done, collect_gap;
-    double *collect_values;
-    uint64_t *collect_ts;
+    /* stream_n_values / monitor_n_values: collect_n values of each
+     * collecting variable (rill__var_state), from tick collect_start on */
+    size_t collect_n;
+    size_t collect_left;    /* variables with fewer than collect_n */
+    uint64_t collect_start;
+    bool collect_done;      /* every variable complete, or a gap */
+    const char *collect_gap; /* the variable that lost values, or NULL */
     /* on_block: the group as requests left it; the I/O thread rebuilds
      * its aligner when group_gen moves */
     uint32_t group_block;     /* opts.block of the latest start, 0 = auto */
