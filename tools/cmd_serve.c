@@ -99,6 +99,9 @@ static const char serve_usage[] =
     "  --allow-exec       let dashboard pages run programs on this machine\n"
     "                     (Execute/Stop): remote code execution for whoever\n"
     "                     holds the token, so --token is required\n"
+    "  --compat-only      speak only the Watcher protocol, as a Bela board\n"
+    "                     does (to test clients' compatibility mode; the\n"
+    "                     dashboard needs rill's native mode)\n"
     "  -v, --verbose      print informational messages too\n"
     "  -h, --help         this help\n"
     "\n"
@@ -155,6 +158,7 @@ int cmd_serve(int argc, char **argv) {
         {"web-root", required_argument, NULL, 'w'},
         {"play", required_argument, NULL, 'Y'},
         {"allow-exec", no_argument, NULL, 'X'},
+        {"compat-only", no_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -182,6 +186,7 @@ int cmd_serve(int argc, char **argv) {
         case 'w': web_root = optarg; web_root_set = true; break;
         case 'Y': play = optarg; break;
         case 'X': cfg.allow_exec = true; break;
+        case 'C': cfg.compat_only = true; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
         default:

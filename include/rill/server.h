@@ -79,6 +79,10 @@ typedef struct rill_server_config {
      * form, rill_dash_change_audio, `rill audio`); NULL refuses them all.
      * Default NULL. See rill_audio_change_fn. */
     rill_audio_change_fn on_audio_change;
+    /* Speak only the Watcher protocol, as a Bela board does: the native
+     * mode's hello is ignored, so clients fall back to the compatibility
+     * mode (for testing them; the dashboard needs native mode). */
+    bool compat_only;
 } rill_server_config;
 
 /* Defaults for every field. Always start from this. */

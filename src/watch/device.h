@@ -90,6 +90,8 @@ typedef struct rill__stream {
 
     /* Published by the tick thread for the list reply. */
     atomic_int pub_state;
+    atomic_bool pub_started; /* a START was applied (a posted one may not
+                                have been yet) */
     atomic_uint pub_period;
 
     /* Network thread only. */

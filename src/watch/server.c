@@ -927,9 +927,12 @@ static bool too_many_streams(rill_server *srv, rill__conn *c,
 static void start_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
                       const rill__cmd_entry *e, rill_var *v) {
     rill__stream *old = v->log_stream;
+    /* Busy while logging, and from the log command until the tick thread
+     * takes it (two quick logs would otherwise both run). */
     if (old != NULL &&
-        atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
-            RILL__ST_NO) {
+        (atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
+             RILL__ST_NO ||
+         !atomic_load_explicit(&old->pub_started, memory_order_acquire))) {
         send_error_text(c, cmd, e,
                         "log: \"%s\" is already being logged (or scheduled) "
                         "to %s; skipped, send unlog first",
@@ -1187,7 +1190,8 @@ static bool dash_message(rill_server *srv, rill__conn *c, const char *text,
 static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
                             size_t len) {
     if (is_hello(text, len)) {
-        go_native(srv, c);
+        if (!srv->cfg.compat_only) /* a Bela ignores it */
+            go_native(srv, c);
         return;
     }
     if (dash_message(srv, c, text, len))

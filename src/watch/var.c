@@ -423,6 +423,7 @@ static void apply_start(rill__device *dev, rill__stream *s,
     s->end_pending = false; /* a restart supersedes an unsent end */
     s->state = RILL__ST_STARTING;
     publish_state(s);
+    atomic_store_explicit(&s->pub_started, true, memory_order_release);
     attach(s);
     if (s->sink == RILL__SINK_LOG)
         post_event(dev, RILL__EV_LOG_STARTED, s, s->start, s->end);
@@ -592,6 +593,7 @@ rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
     s->compat = compat;
     s->log_fd = -1;
     atomic_init(&s->pub_state, RILL__ST_NO);
+    atomic_init(&s->pub_started, false);
     atomic_init(&s->pub_period, 0);
     if (kind == RILL__STREAM_MONITOR)
         return s;

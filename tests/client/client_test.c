@@ -65,10 +65,14 @@ static void wait_buffers(seen *s, int n) {
     ASSERT_TRUE(atomic_load(&s->buffers) >= n);
 }
 
-/* The same checks in both modes. */
-static void exercise(rill_client_mode mode, bool want_native) {
+/* The same checks in both modes; `bela` makes the device speak only the
+ * Watcher protocol. */
+static void exercise(rill_client_mode mode, bool want_native, bool bela) {
     test_device d;
-    test_device_start(&d, NULL);
+    if (bela)
+        test_device_start_compat_only(&d);
+    else
+        test_device_start(&d, NULL);
     seen s;
     memset(&s, 0, sizeof s);
     atomic_store(&s.adjacent, true);
@@ -94,17 +98,52 @@ static void exercise(rill_client_mode mode, bool want_native) {
     ASSERT_EQ_INT(atomic_load(&s.bad), 0);
     ASSERT_TRUE(atomic_load(&s.adjacent));
 
-    /* Exactly N values, each equal to its tick, ticks adjacent. */
-    double *vals = NULL;
-    uint64_t *ts = NULL;
-    ASSERT_OK(rill_client_stream_n_values(cl, "counter", 3000, &vals, &ts));
-    for (size_t i = 0; i < 3000; i++) {
-        ASSERT_EQ_DOUBLE(vals[i], (double)ts[i], 0);
-        if (i > 0)
-            ASSERT_EQ_UINT(ts[i], ts[i - 1] + 1);
+    /* Exactly N values of each, from the same tick: the counter equals its
+     * tick, frame_d too (an int and a double with different buffer sizes). */
+    const char *nv[] = {"counter", "frame_d"};
+    double *vals[2] = {NULL, NULL};
+    uint64_t *ts[2] = {NULL, NULL};
+    ASSERT_OK(rill_client_stream_n_values(cl, nv, 2, 3000, vals, ts));
+    for (size_t k = 0; k < 2; k++) {
+        ASSERT_EQ_UINT(ts[k][0], ts[0][0]);
+        for (size_t i = 0; i < 3000; i++) {
+            ASSERT_EQ_DOUBLE(vals[k][i], (double)ts[k][i], 0);
+            if (i > 0)
+                ASSERT_EQ_UINT(ts[k][i], ts[k][i - 1] + 1);
+        }
+        rill_client_free(vals[k]);
+        rill_client_free(ts[k]);
     }
-    rill_client_free(vals);
-    rill_client_free(ts);
+    /* Bad requests are refused before anything is sent, and leave the
+     * caller's arrays alone. */
+    const char *unknown[] = {"counter", "nope"};
+    ASSERT_ERR(rill_client_stream_n_values(cl, unknown, 2, 10, vals, ts),
+               RILL_ENOTFOUND);
+    const char *twice[] = {"counter", "counter"};
+    ASSERT_ERR(rill_client_stream_n_values(cl, twice, 2, 10, vals, ts),
+               RILL_EINVAL);
+    ASSERT_ERR(rill_client_stream_n_values(cl, nv, 2, 0, vals, ts), RILL_EINVAL);
+
+    /* Monitoring exactly N values: one every period, each equal to its
+     * tick; then monitoring is off (the callback sees nothing after). */
+    ASSERT_OK(rill_client_monitor_n_values(cl, nv, 2, 320, 5, vals, ts));
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < 5; i++) {
+            ASSERT_EQ_DOUBLE(vals[k][i], (double)ts[k][i], 0);
+            if (i > 0)
+                ASSERT_EQ_UINT(ts[k][i], ts[k][i - 1] + 320);
+        }
+        rill_client_free(vals[k]);
+        rill_client_free(ts[k]);
+    }
+    ASSERT_ERR(rill_client_monitor_n_values(cl, nv, 2, 1, 5, vals, ts),
+               RILL_EINVAL);
+    rill_client_list *after = NULL;
+    ASSERT_OK(rill_client_list_vars(cl, &after));
+    for (size_t i = 0; i < after->n_vars; i++)
+        ASSERT_EQ_UINT(after->vars[i].monitor, 0);
+    rill_client_list_free(after);
+    ASSERT_EQ_INT(atomic_load(&s.monitored), 0);
 
     /* Peek: one value, equal to its tick. */
     double v = 0;
@@ -148,11 +187,83 @@ static void exercise(rill_client_mode mode, bool want_native) {
 }
 
 TEST(native_mode_lists_streams_counts_peeks_controls_and_sends) {
-    exercise(RILL_CLIENT_AUTO, true);
+    exercise(RILL_CLIENT_AUTO, true, false);
 }
 
 TEST(compat_mode_does_the_same_over_the_watcher_protocol) {
-    exercise(RILL_CLIENT_COMPAT, false);
+    exercise(RILL_CLIENT_COMPAT, false, false);
+}
+
+/* A server that speaks only the Watcher protocol, as a Bela board: the
+ * automatic mode finds no native mode and everything works in compat. */
+TEST(auto_mode_against_a_watcher_only_device_falls_back_to_compat) {
+    exercise(RILL_CLIENT_AUTO, false, true);
+}
+
+TEST(native_mode_against_a_watcher_only_device_is_a_protocol_error) {
+    test_device d;
+    test_device_start_compat_only(&d);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.mode = RILL_CLIENT_NATIVE;
+    cfg.timeout_ms = 1000; /* how long it waits for the hello answer */
+    rill_client *cl = (rill_client *)1;
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_client_connect(&cfg, &cl), RILL_EPROTO);
+    ASSERT_NULL(cl);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 2500000000u);
+    test_device_stop(&d);
+}
+
+typedef struct errors {
+    atomic_int n;
+    atomic_int last;
+    char msg[256];
+} errors;
+
+static void on_error(int err, const char *msg, void *user) {
+    errors *e = user;
+    if (atomic_load(&e->n) == 0)
+        snprintf(e->msg, sizeof e->msg, "%s", msg);
+    atomic_store(&e->last, err);
+    atomic_fetch_add(&e->n, 1);
+}
+
+/* What the device refuses without a request waiting for it (a second log
+ * of a variable being logged) reaches on_error with its reason. The
+ * log-scheduled notice (2^64 - 1 for "no end") is not an error. */
+TEST(a_command_the_device_refuses_reaches_on_error_with_the_reason) {
+    test_device d;
+    test_device_start(&d, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    errors e;
+    memset(&e, 0, sizeof e);
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.on_error = on_error;
+    cfg.user = &e;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    const char *names[] = {"counter"};
+    rill_client_log_file f;
+    ASSERT_OK(rill_client_log_start(cl, names, 1, NULL, &f));
+    /* A second log is refused, even before the device started the first
+     * (two would run, and unlog stop only one). */
+    ASSERT_EQ_INT(atomic_load(&e.n), 0);
+    rill_client_log_start(cl, names, 1, NULL, &f);
+    uint64_t end = rill_clock_now_ns() + 3000000000u;
+    while (atomic_load(&e.n) == 0 && rill_clock_now_ns() < end)
+        usleep(1000);
+    ASSERT_EQ_INT(atomic_load(&e.n), 1);
+    ASSERT_EQ_INT(atomic_load(&e.last), RILL_EINVAL);
+    ASSERT_TRUE(strstr(e.msg, "the device refused a command") != NULL);
+    ASSERT_TRUE(strstr(e.msg, "already being logged") != NULL);
+    ASSERT_OK(rill_client_log_stop(cl, names, 1));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
 }
 
 TEST(connection_errors_are_codes_with_reasons_and_never_hang) {

@@ -36,7 +36,7 @@ static void on_buffer(rill_server *srv, uint32_t id, rill_type type,
     atomic_fetch_add(&d->received, 1);
 }
 
-void test_device_start(test_device *d, const char *token) {
+static void start(test_device *d, const char *token, bool compat_only) {
     memset(d, 0, sizeof *d);
     snprintf(d->log_dir, sizeof d->log_dir, "/tmp/rill-testdev-XXXXXX");
     ASSERT_NOT_NULL(mkdtemp(d->log_dir));
@@ -49,6 +49,7 @@ void test_device_start(test_device *d, const char *token) {
     cfg.log_ring_bytes = 1 << 16;
     cfg.on_buffer = on_buffer;
     cfg.user = d;
+    cfg.compat_only = compat_only;
     ASSERT_OK(rill_server_create(&cfg, &d->srv));
     d->counter = rill_var_create(d->srv, "counter", RILL_TYPE_INT32, RILL_TS_DENSE);
     d->level = rill_var_create(d->srv, "level", RILL_TYPE_FLOAT, RILL_TS_DENSE);
@@ -59,6 +60,12 @@ void test_device_start(test_device *d, const char *token) {
     atomic_init(&d->stop, false);
     ASSERT_EQ_INT(pthread_create(&d->producer, NULL, produce, d), 0);
 }
+
+void test_device_start(test_device *d, const char *token) {
+    start(d, token, false);
+}
+
+void test_device_start_compat_only(test_device *d) { start(d, NULL, true); }
 
 int test_device_port(const test_device *d) { return rill_server_port(d->srv); }
 

@@ -24,6 +24,8 @@ typedef struct test_device {
 
 /* Start it (token may be NULL); fails the test on error. */
 void test_device_start(test_device *d, const char *token);
+/* The same, speaking only the Watcher protocol (as a Bela board). */
+void test_device_start_compat_only(test_device *d);
 int test_device_port(const test_device *d);
 void test_device_stop(test_device *d);
 
