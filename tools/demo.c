@@ -96,6 +96,7 @@ struct demo {
     double rate;
     unsigned block;
     pthread_t thread;
+    bool running; /* thread started and not yet joined */
     atomic_bool stop;
     /* Changes from clients (demo_change, the device-request thread): the
      * microphones' gain (volume / 100), read by the demo thread at every
@@ -225,8 +226,11 @@ int demo_change(rill_server *srv, const rill_audio_change *ch, char *why,
                 size_t why_size, demo *d) {
     (void)srv;
     if (ch->rate > 0 && ch->rate != d->rate) {
-        atomic_store(&d->stop, true);
-        pthread_join(d->thread, NULL);
+        if (d->running) {
+            atomic_store(&d->stop, true);
+            pthread_join(d->thread, NULL);
+            d->running = false;
+        }
         d->rate = ch->rate;
         atomic_store(&d->stop, false);
         if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {
@@ -234,6 +238,7 @@ int demo_change(rill_server *srv, const rill_audio_change *ch, char *why,
                                     "rill serve)");
             return RILL_ESYS;
         }
+        d->running = true;
         rill_server_set_sample_rate(d->srv, d->rate);
     }
     if (ch->volume >= 0) {
@@ -274,6 +279,7 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
         free(d);
         return RILL_ESYS;
     }
+    d->running = true;
     *out = d;
     return 0;
 }
@@ -281,8 +287,10 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
 void demo_stop(demo *d) {
     if (d == NULL)
         return;
-    atomic_store(&d->stop, true);
-    pthread_join(d->thread, NULL);
+    if (d->running) {
+        atomic_store(&d->stop, true);
+        pthread_join(d->thread, NULL);
+    }
     free(d);
 }
 
