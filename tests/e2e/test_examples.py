@@ -1,5 +1,8 @@
 """The C examples of examples/ (pybela's Streamer tutorials in C) run
-against a real `rill serve`, and what they print is checked."""
+against a real `rill serve`, and what they print is checked. Each runs twice:
+against rill's native mode, and against `rill serve --compat-only`, which
+speaks only the Watcher protocol as a Bela board does, so the client's
+automatic choice falls back to its compatibility mode."""
 
 import os
 import re
@@ -16,6 +19,13 @@ def example(name):
     if not os.path.exists(path):
         pytest.skip(f"{path} not built (this build has RILL_BUILD_EXAMPLES=OFF)")
     return path
+
+
+@pytest.fixture(params=["native", "compat-only"])
+def rill_server(request, rill_serve):
+    """A `rill serve` on the demo source, speaking rill's native mode or only
+    the Watcher protocol."""
+    return rill_serve() if request.param == "native" else rill_serve("--compat-only")
 
 
 def run(name, *args, timeout=30):
