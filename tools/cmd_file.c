@@ -33,8 +33,10 @@ static int parse(int argc, char **argv, const char *usage, const char **to,
             *to = optarg;
         else if (c == 'o' && out != NULL)
             *out = optarg;
-        else if (c == 'r' && rate != NULL)
-            *rate = strtod(optarg, NULL);
+        else if (c == 'r' && rate != NULL) {
+            if (!parse_option_number("convert", "--rate", optarg, 1, 1e7, false, rate))
+                return -1;
+        }
         else if (c == 's')
             *mode = RILL_TS_SPARSE;
         else if (c == 'h') {
@@ -211,6 +213,8 @@ int cmd_convert(int argc, char **argv) {
         unlink(out); /* a half conversion is worse than none */
         return EXIT_FAILED;
     }
-    fprintf(stderr, "rill convert: %zu values of %s -> %s\n", total, var, out);
+    /* Quiet unless someone is watching: a script sees nothing on success. */
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "rill convert: %zu values of %s -> %s\n", total, var, out);
     return EXIT_OK;
 }

@@ -1,7 +1,10 @@
 /* The rill command line: one binary, one subcommand per job.
  *
  * Exit codes scripts can rely on: 0 success, 1 the job failed (the message
- * says why), 2 the command line was wrong (usage is printed).
+ * says why and what to check), 2 the command line was wrong (the message or
+ * the usage says how). "Wrong" includes what only the device can tell: a
+ * --at tick in the past, a format that cannot hold a variable, --mask on a
+ * float variable; retrying the same command cannot help.
  */
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +69,16 @@ static int cmd_version(int argc, char **argv) {
 }
 
 static int cmd_help(int argc, char **argv) {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: rill help [COMMAND]\n\nWithout COMMAND, list the commands; "
+               "with one, print its help\n(the same as 'rill COMMAND --help').\n\n"
+               "examples:\n  rill help\n  rill help stream\n");
+        return EXIT_OK;
+    }
+    if (argc > 2) {
+        fprintf(stderr, "rill help: unexpected argument '%s'\n", argv[2]);
+        return EXIT_USAGE;
+    }
     if (argc < 2) {
         usage(stdout);
         return EXIT_OK;

@@ -1,21 +1,56 @@
 """The host-side command line against a real `rill serve`: rill ls, stream
-(to every saving format and to standard output), peek, set, and the errors a
-user meets (no server; the server killed in the middle of a stream)."""
+(to every saving format and to standard output), peek, set, log, send,
+convert, and the errors a user meets (bad numbers and URLs, no server, a
+host that does not resolve, a port that is not a rill serve, a format that
+cannot hold a variable, the server killed in the middle of a stream). Exit
+status: 0 success, 1 failure, 2 usage (tools/rill.c)."""
 
 import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
+import threading
 import time
 
+import pytest
+
 from conftest import rill_bin, stop_server
-from helpers import DEMO_VARS, RATE, parse_log_buffers, parse_log_file
+from helpers import DEMO_VARS, RATE, is_event_frame, parse_log_buffers, parse_log_file
+
+FORMATS = ("bin", "csv", "jsonl", "wav", "flac")
 
 
 def rill(*args, url, timeout=30):
     return subprocess.run([rill_bin(), *args, "--url", url], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run(*args, env=None, timeout=30):
+    """rill without --url (the environment decides)."""
+    return subprocess.run([rill_bin(), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def csv_pairs(path):
+    rows = pathlib.Path(path).read_text().splitlines()
+    return [(int(t), float(v)) for t, v in (row.split(",") for row in rows[1:])]
+
+
+def jsonl_pairs(path):
+    pairs = []
+    for line in pathlib.Path(path).read_text().splitlines():
+        obj = json.loads(line)
+        rel = obj.get("rel_timestamps", range(len(obj["data"])))
+        pairs += [(obj["ref_timestamp"] + r, v) for r, v in zip(rel, obj["data"])]
+    return pairs
+
+
+def device_tick(url):
+    r = rill("peek", "frame", url=url)
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout.split()[1])
 
 
 def ls_rows(url):
@@ -110,37 +145,81 @@ def test_no_server_is_a_clear_error_with_exit_status_1(tmp_path):
     r = subprocess.run([rill_bin(), "ls", "--url", "ws://127.0.0.1:1"], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 1
-    assert 'cannot connect to ws://127.0.0.1:1: connection refused (is "rill serve" running?)' \
-        in r.stderr
+    assert r.stderr == ('rill ls: cannot connect to ws://127.0.0.1:1: connection refused '
+                        '(is "rill serve" running? start it, or check the port in --url)\n')
     r = subprocess.run([rill_bin(), "stream", "nope", "-n", "5", "--url", "ws://127.0.0.1:1"],
                        capture_output=True, text=True, timeout=10)
-    assert r.returncode == 1
+    assert r.returncode == 1 and "connection refused" in r.stderr
+    assert not (tmp_path / "nope.csv").exists()
 
 
-def test_server_killed_mid_stream_gives_a_clear_error_within_2_s_and_keeps_the_file(
+def read_back(path, fmt):
+    """(tick, value) pairs of a saved `frame` stream, read by Python where it
+    can (csv, jsonl, bin) and through `rill convert` to csv otherwise."""
+    if fmt == "csv":
+        return csv_pairs(path)
+    if fmt == "jsonl":
+        return jsonl_pairs(path)
+    if fmt == "bin":
+        header, bufs, rest = parse_log_file(path.read_bytes())
+        assert header["name"] == "frame" and not rest
+        pairs = []
+        for b in parse_log_buffers(bufs, "i", 0):
+            pairs += [(b["ref"] + i, v) for i, v in enumerate(b["data"])]
+        while pairs and pairs[-1][1] == 0 and pairs[-1][0] != 0:
+            pairs.pop()  # the zero padding of the last body
+        return pairs
+    out = path.with_name(path.name + ".csv")
+    c = subprocess.run([rill_bin(), "convert", str(path), "--to", "csv", "-o", str(out)],
+                       capture_output=True, text=True, timeout=30)
+    assert c.returncode == 0, c.stderr
+    return csv_pairs(out)
+
+
+def test_server_killed_mid_stream_fails_within_2_s_and_leaves_every_format_valid(
         rill_serve, tmp_path):
+    """One client per format streams `frame` (value == tick) until the server
+    is SIGKILLed: each exits 1 within 2 s saying the connection was lost, and
+    leaves a file `rill info` reads whose values are a gapless run of the
+    stream from its first tick."""
     srv = rill_serve()
-    out = tmp_path / "out"
-    client = subprocess.Popen([rill_bin(), "stream", "frame", "-o", str(out), "--format", "csv",
-                               "--url", srv.url], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    assert client.poll() is None, client.stderr.read()
-    stop_server(srv, signal.SIGKILL)
-    t0 = time.monotonic()
+    clients = {}
+    for fmt in FORMATS:
+        clients[fmt] = subprocess.Popen(
+            [rill_bin(), "stream", "frame", "-o", str(tmp_path / fmt), "--format", fmt,
+             "--url", srv.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _, err = client.communicate(timeout=2.0)
+        time.sleep(2.0)
+        for fmt, c in clients.items():
+            assert c.poll() is None, (fmt, c.stderr.read())
+        stop_server(srv, signal.SIGKILL)
+        t0 = time.monotonic()
+        errors = {}
+        for fmt, c in clients.items():
+            _, errors[fmt] = c.communicate(timeout=max(0.1, t0 + 2.0 - time.monotonic()))
+        took = time.monotonic() - t0
     finally:
-        if client.poll() is None:
-            client.kill()
-    assert time.monotonic() - t0 < 2.0
-    assert client.returncode == 1
-    assert "connection" in err and "lost" in err, err
-    rows = (out / "frame.csv").read_text().splitlines()
-    assert rows[0] == "timestamp,frame" and len(rows) > 1000
-    pairs = [tuple(int(float(x)) for x in row.split(",")) for row in rows[1:]]
-    assert all(t == v for t, v in pairs)
-    assert [t for t, _ in pairs] == list(range(pairs[0][0], pairs[0][0] + len(pairs)))
+        for c in clients.values():
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+    assert took < 2.0, f"the clients took {took:.2f} s to exit"
+    for fmt, c in clients.items():
+        path = tmp_path / fmt / f"frame.{fmt}"
+        assert c.returncode == 1, (fmt, c.returncode, errors[fmt])
+        assert "connection to" in errors[fmt] and "was lost" in errors[fmt], errors[fmt]
+        info = subprocess.run([rill_bin(), "info", str(path)], capture_output=True,
+                              text=True, timeout=30)
+        assert info.returncode == 0, (fmt, info.stderr)
+        fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
+        pairs = read_back(path, fmt)
+        # flac keeps whole 4096-value blocks only; every other format all.
+        assert len(pairs) > (4096 if fmt == "flac" else 10000), (fmt, len(pairs))
+        if fmt != "bin":  # bin's count includes the padding
+            assert int(fields["values"]) == len(pairs), (fmt, fields, len(pairs))
+        first = pairs[0][0]
+        assert [t for t, _ in pairs] == list(range(first, first + len(pairs))), fmt
+        assert all(v == t for t, v in pairs), f"{fmt}: a value differs from its tick"
 
 
 def test_wav_files_open_in_sox_with_the_right_rate_and_length(rill_server, tmp_path):
@@ -201,9 +280,9 @@ def test_monitor_prints_values_exactly_one_period_apart(rill_server):
 def test_log_logs_on_the_device_then_downloads_exactly_the_seconds_asked(rill_server, tmp_path):
     r = rill("log", "frame", "frame_d", "-d", "0.5", "-o", str(tmp_path), url=rill_server.url)
     assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and r.stdout == ""  # not a terminal: nothing to say
     for name, vtype in (("frame", "i"), ("frame_d", "d")):
         path = tmp_path / f"{name}.bin"
-        assert f"-> {path}" in r.stderr
         # The download is byte for byte the device's own file.
         assert path.read_bytes() == (pathlib.Path(rill_server.logdir) / path.name).read_bytes()
         header, bufs, rest = parse_log_file(path.read_bytes())
@@ -252,3 +331,261 @@ def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
     assert r.returncode == 2 and "'two' is not a number" in r.stderr
     r = rill("send", "--type", "q", "1", url=rill_server.url)
     assert r.returncode == 2 and "--type wants" in r.stderr
+
+
+# ---- -d SECONDS and --at TICK -------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["native", "compat"])
+def test_stream_seconds_of_a_sparse_and_a_dense_variable_end_on_the_device(rill_serve,
+                                                                          protocol):
+    """-d 0.5: the device ends both streams after 0.5 s of ticks. frame (dense)
+    gives exactly 0.5 x rate values from the common start tick; events
+    (sparse) gives exactly the event frames of those ticks, nothing after. In
+    rill's native mode and in the Watcher's (a Bela board's), where the
+    client trims the value at the end tick and the zero padding."""
+    srv = rill_serve(*(["--compat-only"] if protocol == "compat" else []))
+    want = int(0.5 * RATE)
+    r = rill("stream", "events", "frame", "-d", "0.5", url=srv.url)
+    assert r.returncode == 0, r.stderr
+    rows = [row.split(",") for row in r.stdout.splitlines()]
+    frames = [int(t) for name, t, _ in rows if name == "frame"]
+    events = [(int(t), int(float(v))) for name, t, v in rows if name == "events"]
+    start = frames[0]
+    assert frames == list(range(start, start + want)), (len(frames), frames[:3], frames[-3:])
+    outside = [t for t, _ in events if not start <= t < start + want]
+    assert not outside, f"events outside [{start}, {start + want}): {outside[:5]}"
+    assert [t for t, _ in events] == [f for f in range(start, start + want)
+                                      if is_event_frame(f)]
+    assert all(v == t for t, v in events)
+
+
+def test_stream_seconds_at_a_future_tick_to_files_holds_exactly_those_ticks(
+        rill_server, tmp_path):
+    want = int(0.5 * RATE)
+    at = device_tick(rill_server.url) + int(0.5 * RATE)
+    r = rill("stream", "events", "frame_d", "-d", "0.5", "--at", str(at), "-o",
+             str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    dense = csv_pairs(tmp_path / "frame_d.csv")
+    assert [t for t, _ in dense] == list(range(at, at + want))
+    events = csv_pairs(tmp_path / "events.csv")
+    assert [t for t, _ in events] == [f for f in range(at, at + want) if is_event_frame(f)]
+    assert all(v == t for t, v in dense + events)
+
+
+def test_stream_and_log_refuse_a_start_tick_in_the_past(rill_server, tmp_path):
+    for cmd in (["stream", "frame", "-d", "0.1", "-o", str(tmp_path / "s")],
+                ["log", "frame", "-d", "0.1", "-o", str(tmp_path)]):
+        t0 = time.monotonic()
+        r = rill(*cmd, "--at", "5", url=rill_server.url, timeout=20)
+        assert r.returncode == 2, (cmd, r.returncode, r.stderr)
+        assert time.monotonic() - t0 < 5
+        assert "--at 5 is in the past: the device is at tick " in r.stderr, r.stderr
+        now = int(r.stderr.split("at tick ")[1].split()[0])
+        assert now > 5
+    assert not (tmp_path / "s").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- numbers, URLs, connections ----------------------------------------------------
+
+BAD_NUMBERS = [
+    (["stream", "frame", "-n", "1.5"], "-n wants a whole number"),
+    (["stream", "frame", "-n", "0"], "-n wants a whole number"),
+    (["stream", "frame", "-n", "-3"], "-n wants a whole number"),
+    (["stream", "frame", "-n", "ten"], "-n wants a whole number"),
+    (["stream", "frame", "-d", "0"], "-d wants a number of seconds above 0"),
+    (["stream", "frame", "-d", "-1"], "-d wants a number"),
+    (["stream", "frame", "-d", "1s"], "-d wants a number"),
+    (["stream", "frame", "-d", "nan"], "-d wants a number"),
+    (["stream", "frame", "-n", "5", "--at", "1.5"], "--at wants a whole number"),
+    (["stream", "frame", "-n", "5", "--at", "0"], "--at wants a whole number"),
+    (["stream", "frame", "-n", "5", "-d", "1"], "-n and -d exclude each other"),
+    (["stream", "frame", "-n", "5", "--format", "wav"], "--format needs -o DIR"),
+    (["stream", "frame", "sine", "frame", "-n", "5"], "frame is named twice"),
+    (["stream", "frame", "-n", "5", "-o", "x", "--format", "mp3"], "unknown format 'mp3'"),
+    (["monitor", "frame", "--period", "0"], "--period wants a whole number from 2"),
+    (["monitor", "frame", "--period", "1"], "--period wants a whole number from 2"),
+    (["monitor", "frame", "--period", "2.5"], "--period wants a whole number"),
+    (["monitor", "frame", "-n", "0"], "-n wants a whole number from 1"),
+    (["monitor", "frame", "-n", "2.5"], "-n wants a whole number"),
+    (["log", "frame", "-d", "0"], "-d wants a number of seconds above 0"),
+    (["log", "frame", "-d", "x"], "-d wants a number"),
+    (["log", "frame", "-d", "1", "--at", "-4"], "--at wants a whole number"),
+    (["send", "--channel", "-1", "1"], "--channel wants a whole number"),
+    (["send", "--channel", "1.5", "1"], "--channel wants a whole number"),
+    (["send", "--channel", "", "1"], "--channel wants a whole number"),
+    (["convert", "x.bin", "--to", "wav", "--rate", "0"], "--rate wants a number"),
+    (["convert", "x.bin", "--to", "wav", "--rate", "fast"], "--rate wants a number"),
+]
+
+
+@pytest.mark.parametrize("args,words", BAD_NUMBERS, ids=[" ".join(a) for a, _ in BAD_NUMBERS])
+def test_bad_numbers_are_usage_errors_before_connecting(args, words):
+    # Nothing listens on port 9: the options are checked first.
+    extra = [] if args[0] == "convert" else ["--url", "ws://127.0.0.1:9"]
+    r = run(*args, *extra)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert words in r.stderr, r.stderr
+    assert "cannot connect" not in r.stderr and r.stdout == ""
+
+
+HOST_COMMANDS = [["ls"], ["stream", "frame", "-n", "5"], ["peek", "frame"],
+                 ["monitor", "frame", "-n", "1"], ["set", "gain", "1"],
+                 ["log", "frame", "-d", "1"], ["send", "1"], ["audio"]]
+
+
+@pytest.mark.parametrize("cmd", HOST_COMMANDS, ids=[c[0] for c in HOST_COMMANDS])
+def test_a_malformed_url_is_a_usage_error_for_every_host_command(cmd, tmp_path):
+    for url, words in (("127.0.0.1:5555", "is not a ws:// URL"),
+                       ("wss://bela.local", "rill speaks plain ws:// only"),
+                       ("ws://", "has no host name"),
+                       ("ws://bela.local:99999", "has a bad port"),
+                       ("ws://bela.local:55x", "has a bad port")):
+        r = subprocess.run([rill_bin(), *cmd, "--url", url], capture_output=True, text=True,
+                           timeout=10, cwd=tmp_path)
+        assert r.returncode == 2, (cmd, url, r.returncode, r.stderr)
+        assert f"rill {cmd[0]}: '{url}'" in r.stderr and words in r.stderr, r.stderr
+    env = dict(os.environ, RILL_URL="http://127.0.0.1:5555")
+    r = subprocess.run([rill_bin(), *cmd], capture_output=True, text=True, timeout=10,
+                       cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "(from $RILL_URL) is not a ws:// URL" in r.stderr, r.stderr
+
+
+def test_a_host_that_does_not_resolve_is_named_with_what_to_do():
+    r = run("ls", "--url", "ws://no-such-host.invalid:5555", timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "cannot resolve host 'no-such-host.invalid'" in r.stderr, r.stderr
+    assert "check the host name in --url" in r.stderr, r.stderr
+    assert "input/output error" not in r.stderr, r.stderr
+
+
+def test_a_port_that_never_answers_the_handshake_says_what_to_check():
+    """A TCP listener that accepts and says nothing (not a rill serve): the
+    client gives up after its 5 s timeout and asks whether it is a rill serve
+    or a Bela and whether the port is right."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    port = lsock.getsockname()[1]
+    try:
+        t0 = time.monotonic()
+        r = run("ls", "--url", f"ws://127.0.0.1:{port}", timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        lsock.close()
+    assert r.returncode == 1, r.stderr
+    assert "did not answer the WebSocket handshake" in r.stderr, r.stderr
+    assert "is that a rill serve or a Bela board, and is the port right" in r.stderr
+    assert took < 15, took
+
+
+def test_rill_url_from_the_environment_is_used_without_url(rill_server, tmp_path):
+    env = dict(os.environ, RILL_URL=rill_server.url)
+    r = run("ls", env=env)
+    assert r.returncode == 0, r.stderr
+    assert [ln.split()[0] for ln in r.stdout.splitlines()[1:]] == [v[0] for v in DEMO_VARS]
+    r = run("stream", "frame", "-n", "100", "-o", str(tmp_path), env=env)
+    assert r.returncode == 0, r.stderr
+    assert len(csv_pairs(tmp_path / "frame.csv")) == 100
+    # --url still wins over the environment.
+    env = dict(os.environ, RILL_URL="ws://127.0.0.1:1")
+    assert run("peek", "frame", "--url", rill_server.url, env=env).returncode == 0
+    assert run("peek", "frame", env=env).returncode == 1
+
+
+# ---- set --mask, formats -----------------------------------------------------------
+
+def test_set_with_a_mask_on_a_float_or_double_is_refused(rill_server):
+    for name, vtype in (("gain", "float"), ("inbox", "double")):
+        r = rill("set", name, "1", "--mask", "1", url=rill_server.url)
+        assert r.returncode == 2, (name, r.returncode, r.stderr)
+        assert f"--mask is for integer variables, and {name} is {vtype}" in r.stderr
+        row = ls_rows(rill_server.url)[name]
+        assert row["controlled"] == "no", row  # refused before taking control
+    r = rill("set", "nosuch", "1", url=rill_server.url)
+    assert r.returncode == 1 and "the device has no variable 'nosuch'" in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_a_format_that_cannot_hold_a_variable_writes_no_file(rill_server, tmp_path, fmt):
+    out = tmp_path / "out"
+    r = rill("stream", "sine", "events", "-n", "10", "-o", str(out), "--format", fmt,
+             url=rill_server.url)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"events is sparse int32, and {fmt} holds dense numeric variables only" \
+        in r.stderr, r.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+    # The variable is not left streaming on the device either.
+    assert ls_rows(rill_server.url)["sine"]["watched"] == "no"
+
+
+# ---- convert ---------------------------------------------------------------------------
+
+def test_convert_to_jsonl_reads_back_equal_to_the_source(rill_server, tmp_path):
+    """A dense float and a sparse int32 stream, saved as csv, converted to
+    jsonl: the same ticks and values (the sparse one with rel_timestamps),
+    and back to csv byte for byte."""
+    r = rill("stream", "sine", "events", "-d", "0.3", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    for name, mode in (("sine", "dense"), ("events", "sparse")):
+        src = tmp_path / f"{name}.csv"
+        c = run("convert", str(src), "--to", "jsonl")
+        assert c.returncode == 0 and c.stderr == "", c.stderr
+        dst = tmp_path / f"{name}.jsonl"
+        want = csv_pairs(src)
+        assert len(want) > 50
+        assert jsonl_pairs(dst) == want, name
+        lines = [json.loads(x) for x in dst.read_text().splitlines()]
+        assert all(("rel_timestamps" in o) == (mode == "sparse") for o in lines), name
+        info = run("info", str(dst))
+        assert info.returncode == 0, info.stderr
+        fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
+        assert fields["values"] == str(len(want)) and fields["mode"] == mode, fields
+        back = tmp_path / f"{name}.back.csv"
+        c = run("convert", str(dst), "--to", "csv", "-o", str(back))
+        assert c.returncode == 0, c.stderr
+        assert back.read_text() == src.read_text(), name
+
+
+# ---- help ----------------------------------------------------------------------------
+
+def commands():
+    """The commands `rill help` lists."""
+    out = run("help").stdout
+    section = out.split("commands:\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split()[0] for line in section.splitlines()]
+
+
+def test_every_command_has_help_with_usage_and_examples():
+    names = commands()
+    assert {"serve", "ls", "stream", "peek", "monitor", "set", "log", "send", "audio",
+            "info", "convert", "version", "help"} <= set(names), names
+    for name in names:
+        r = run(name, "--help")
+        assert r.returncode == 0, (name, r.returncode, r.stderr)
+        assert r.stderr == "", (name, r.stderr)
+        assert r.stdout.startswith(f"usage: rill {name}"), (name, r.stdout[:80])
+        assert "\nexample" in r.stdout, (name, r.stdout)
+        # rill help NAME prints the same.
+        h = run("help", name)
+        assert h.returncode == 0 and h.stdout == r.stdout, name
+
+
+@pytest.mark.parametrize("cmd", HOST_COMMANDS, ids=[c[0] for c in HOST_COMMANDS])
+def test_host_command_help_says_where_the_url_comes_from(cmd):
+    r = run(cmd[0], "--help")
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert "--url URL" in text and "(default $RILL_URL, else ws://127.0.0.1:5555)" in text, \
+        r.stdout
+
+
+def test_unknown_options_and_commands_are_usage_errors():
+    for args in (["ls", "--bogus"], ["stream", "frame", "--bogus"], ["peek"],
+                 ["set", "gain"], ["monitor"], ["log", "frame"], ["frobnicate"],
+                 ["help", "frobnicate"], ["info"], ["convert", "x.csv"]):
+        r = run(*args, "--url", "ws://127.0.0.1:9") if args[0] not in (
+            "frobnicate", "help", "info", "convert") else run(*args)
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+        assert r.stderr != "" and r.stdout == "", (args, r.stdout)
