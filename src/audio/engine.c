@@ -100,7 +100,13 @@ static void fail_msg(const rill_audio_config *cfg, int rc, const char *fmt, ...)
 }
 
 /* Copies the request, picks the backend (or tries each in order) and
- * opens it. The message names the backend, the device and the reason. */
+ * opens it. The message names the backend, the device and the reason.
+ *
+ * With no backend named, a backend that fails is not an error as long as
+ * a later one opens (jack without a server, alsa without a card are the
+ * usual case): its message goes to the log at debug level, and only if
+ * every backend fails does the last message become the error, in the log
+ * and in cfg->err. On success cfg->err is left empty. */
 static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
                     bool is_input, void *owner) {
     d->is_input = is_input;
@@ -138,7 +144,7 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
     atomic_init(&d->failed, false);
 
     int rc = RILL_ENOTFOUND;
-    char why[384] = "";
+    char why[384] = "", last[512] = "";
     for (size_t i = 0; i < RILL__ARRAY_LEN(backends); i++) {
         const rill__audio_backend *be = backends[i];
         if (cfg->backend != NULL && strcmp(cfg->backend, be->name) != 0)
@@ -152,19 +158,28 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
         rc = be->open(d, why, sizeof why);
         if (rc == 0) {
             d->max_block = RILL__MAX((size_t)d->buffer_frames, 4096);
+            if (cfg->err != NULL && cfg->err_size > 0)
+                cfg->err[0] = '\0';
             return 0;
         }
-        fail_msg(cfg, rc, "audio: %s: %s '%s': %s", be->name,
+        d->be = NULL;
+        if (cfg->backend != NULL) {
+            fail_msg(cfg, rc, "audio: %s: %s '%s': %s", be->name,
+                     is_input ? "input" : "output",
+                     d->device ? d->device : "default", why);
+            return rc;
+        }
+        snprintf(last, sizeof last, "audio: %s: %s '%s': %s", be->name,
                  is_input ? "input" : "output",
                  d->device ? d->device : "default", why);
-        d->be = NULL;
-        if (cfg->backend != NULL)
-            return rc;
+        rill__log_debug("%s (%s; trying the next backend)", last,
+                        rill_err_name(rc));
     }
     if (cfg->backend != NULL)
         fail_msg(cfg, RILL_ENOTFOUND, "audio: %s: no such backend (have "
                  "jack, alsa, file, dummy as built)", cfg->backend);
-    d->be = NULL;
+    else
+        fail_msg(cfg, rc, "%s", last); /* every backend failed */
     return rc;
 }
 

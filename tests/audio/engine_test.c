@@ -784,17 +784,44 @@ TEST(backends_are_listed_with_dummy_last) {
     ASSERT_EQ_UINT(i, 4);
 }
 
+static int fallback_errors, fallback_debug;
+static char fallback_first[512];
+static void fallback_log(rill_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level <= RILL_LOG_WARN)
+        fallback_errors++;
+    if (level == RILL_LOG_DEBUG && strstr(msg, "trying the next backend")) {
+        if (fallback_debug++ == 0)
+            snprintf(fallback_first, sizeof fallback_first, "%s", msg);
+    }
+}
+
 /* With no backend named, the first that opens is used: without a JACK
  * server and with ALSA's default unusable here, that can be alsa or
- * dummy, never a failure. */
+ * dummy, never a failure. The backends that failed before it are not
+ * errors: they are logged at debug level, and the error buffer is left
+ * empty. */
 TEST(any_backend_falls_back_and_always_opens) {
     rill_audio_config c = rill_audio_config_default();
+    char err[256] = "stale text from an earlier call";
+    c.err = err;
+    c.err_size = sizeof err;
     setenv("JACK_DEFAULT_SERVER", "rill-no-such-server", 1);
+    fallback_errors = fallback_debug = 0;
+    rill_set_log_callback(fallback_log, RILL_LOG_DEBUG, NULL);
     rill_audio_output *o;
     ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
     rill_audio_info info;
     rill_audio_output_info(o, &info);
+    printf("  opened %s; %d backends failed before it, first: %s\n",
+           info.backend, fallback_debug, fallback_first);
     ASSERT_TRUE(strcmp(info.backend, "jack") != 0);
+    ASSERT_EQ_STR(err, "");
+    ASSERT_EQ_INT(fallback_errors, 0);
+    ASSERT_TRUE(fallback_debug >= 1);
+    ASSERT_TRUE(strstr(fallback_first, "audio: jack: output 'default': no JACK "
+                                       "server running") != NULL);
     rill_audio_output_close(o);
     unsetenv("JACK_DEFAULT_SERVER");
 }
