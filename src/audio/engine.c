@@ -412,6 +412,29 @@ int rill_audio_input_open(const rill_audio_config *cfg, rill_audio_input_fn fn,
     return 0;
 }
 
+/* The input whose callback this thread is running inside
+ * rill_audio_input_poll(), if any. That poll holds in->ctl for the whole
+ * delivery (it serialises pollers: one reader of the ring, one user of
+ * userbuf), so start and stop called from the callback must not take ctl
+ * again, which would deadlock: they run under the lock this thread already
+ * holds. A poll of the same input from its own callback would overwrite
+ * the block being read, so it is refused (RILL_EBUSY); close from the
+ * callback would free what the poll is using and is not allowed. (The lock
+ * is not released around the callback instead: another thread's poll
+ * could then read the next block into userbuf while this callback reads
+ * it.) */
+static _Thread_local const rill_audio_input *delivering;
+
+static void ctl_lock(rill_audio_input *in) {
+    if (delivering != in)
+        pthread_mutex_lock(&in->ctl);
+}
+
+static void ctl_unlock(rill_audio_input *in) {
+    if (delivering != in)
+        pthread_mutex_unlock(&in->ctl);
+}
+
 /* Delivers one record if there is one: true if it did. The data follows
  * its header in the same commit, so once the header is there all is. */
 static bool deliver_one(rill_audio_input *in) {
@@ -441,7 +464,7 @@ int rill_audio_input_start(rill_audio_input *in) {
     if (in == NULL)
         return RILL_EINVAL;
     int rc = 0;
-    pthread_mutex_lock(&in->ctl);
+    ctl_lock(in);
     if (!in->running) {
         atomic_store(&in->dev.done, false);
         if (in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD) {
@@ -460,14 +483,14 @@ int rill_audio_input_start(rill_audio_input *in) {
         }
         in->running = rc == 0;
     }
-    pthread_mutex_unlock(&in->ctl);
+    ctl_unlock(in);
     return rc;
 }
 
 int rill_audio_input_stop(rill_audio_input *in) {
     if (in == NULL)
         return RILL_EINVAL;
-    pthread_mutex_lock(&in->ctl);
+    ctl_lock(in);
     if (in->running) {
         in->dev.be->stop(&in->dev);
         in->running = false;
@@ -477,7 +500,7 @@ int rill_audio_input_stop(rill_audio_input *in) {
         pthread_join(in->thread, NULL); /* it delivers what is left first */
         in->thread_on = false;
     }
-    pthread_mutex_unlock(&in->ctl);
+    ctl_unlock(in);
     return 0;
 }
 
@@ -498,11 +521,16 @@ int rill_audio_input_poll(rill_audio_input *in, size_t max_blocks) {
         return RILL_EINVAL;
     if (in->dev.cfg.delivery != RILL_AUDIO_DELIVER_POLL)
         return RILL_ESTATE;
+    if (delivering == in)
+        return RILL_EBUSY; /* from its own callback */
     int n = 0;
     pthread_mutex_lock(&in->ctl);
+    const rill_audio_input *outer = delivering; /* another input's poll */
+    delivering = in;
     while ((max_blocks == 0 || (size_t)n < max_blocks) && n < INT32_MAX &&
            deliver_one(in))
         n++;
+    delivering = outer;
     pthread_mutex_unlock(&in->ctl);
     return n;
 }

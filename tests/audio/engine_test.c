@@ -683,6 +683,102 @@ TEST(file_input_delivers_the_file_exactly_through_poll) {
     unlink(path);
 }
 
+typedef struct stopper {
+    rill_audio_input *in;
+    int calls, nested;
+    size_t frames;
+    int polled;
+    atomic_bool done;
+} stopper;
+
+/* The poll callback stops its own input at the second block, and tries a
+ * poll of it from inside (refused). */
+static void stop_fn(rill_audio_input *in, const void *data, size_t frames,
+                    uint64_t first, void *user) {
+    (void)data;
+    (void)first;
+    stopper *st = user;
+    st->calls++;
+    st->frames += frames;
+    if (st->calls == 2) {
+        st->nested = rill_audio_input_poll(in, 0);
+        if (rill_audio_input_stop(in) != 0)
+            abort();
+    }
+}
+
+static void *poll_main(void *arg) {
+    stopper *st = arg;
+    int total = 0;
+    for (int i = 0; i < 5000 && st->calls < 2; i++) {
+        int n = rill_audio_input_poll(st->in, 0);
+        if (n < 0)
+            abort();
+        total += n;
+        rill__audio_sleep_ns(1000000u);
+    }
+    st->polled = total;
+    atomic_store(&st->done, true);
+    return NULL;
+}
+
+/* A poll callback may stop its input: poll runs it under the input's
+ * lock, and stop from it must neither deadlock nor fail. The poll runs on
+ * a helper thread so a deadlock fails the test instead of hanging it. */
+TEST(poll_callback_may_stop_its_input) {
+    enum { L = 5 * 22050 };
+    char path[128];
+    au_tmp_path(path, sizeof path, "pollstop.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 22050, 1, L, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_output_close(o);
+
+    static stopper st;
+    memset(&st, 0, sizeof st);
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "file";
+    ic.device = path;
+    ic.format = RILL_AUDIO_S16;
+    ic.realtime = true; /* 5 s of blocks of 441 frames, 20 ms apart */
+    ic.buffer_frames = 441;
+    ic.ring_blocks = 300; /* the whole file: nothing dropped if polls are late */
+    ic.delivery = RILL_AUDIO_DELIVER_POLL;
+    ASSERT_OK(rill_audio_input_open(&ic, stop_fn, &st, &st.in));
+    ASSERT_OK(rill_audio_input_start(st.in));
+    pthread_t t;
+    ASSERT_TRUE(pthread_create(&t, NULL, poll_main, &st) == 0);
+    for (int i = 0; i < 1000 && !atomic_load(&st.done); i++)
+        rill__audio_sleep_ns(10000000u);
+    if (!atomic_load(&st.done))
+        FAIL("poll did not return within 10 s: stop from its callback "
+             "deadlocked (%d calls)", st.calls);
+    pthread_join(t, NULL);
+    ASSERT_TRUE(st.calls >= 2);
+    ASSERT_ERR(st.nested, RILL_EBUSY);
+    /* Stopped: what was queued was delivered by that same poll, and
+     * nothing comes after, long before the file's end. */
+    rill__audio_sleep_ns(100000000u);
+    ASSERT_EQ_INT(rill_audio_input_poll(st.in, 0), 0);
+    rill_audio_stats stats;
+    rill_audio_input_stats(st.in, &stats);
+    printf("  stopped from the callback after %d blocks; %llu frames "
+           "captured, %zu delivered\n", st.calls,
+           (unsigned long long)stats.frames, st.frames);
+    ASSERT_EQ_UINT(stats.dropped, 0);
+    ASSERT_EQ_UINT(stats.frames, st.frames);
+    ASSERT_TRUE(st.frames < L);
+    ASSERT_EQ_INT(st.polled, st.calls);
+    /* Stop and start again from outside still work. */
+    ASSERT_OK(rill_audio_input_stop(st.in));
+    ASSERT_OK(rill_audio_input_start(st.in));
+    ASSERT_OK(rill_audio_input_stop(st.in));
+    rill_audio_input_close(st.in);
+    unlink(path);
+}
+
 /* The dummy input delivers silence on its own thread, on the clock. */
 TEST(dummy_input_delivers_blocks_on_its_thread) {
     static int16_t got[48000];
