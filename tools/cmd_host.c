@@ -448,21 +448,6 @@ static void on_stream_buffer(const rill_client_buffer *b, void *user) {
     pthread_mutex_unlock(&ctx->lock);
 }
 
-/* Why `fmt` cannot hold `v`, or NULL if it can: file.h's rules, checked
- * for every variable before any file is created. */
-static const char *format_refuses(rill_file_format fmt, const rill_client_var *v) {
-    if ((fmt == RILL_FILE_WAV || fmt == RILL_FILE_FLAC) &&
-        (v->mode != RILL_TS_DENSE || v->type == RILL_TYPE_CHAR))
-        return "holds dense numeric variables only, one value per tick (use bin, "
-               "csv or jsonl)";
-    if (fmt == RILL_FILE_JSONL && v->type == RILL_TYPE_CHAR)
-        return "cannot hold char variables, as pybela cannot (use bin or csv)";
-    if (fmt == RILL_FILE_CSV && strpbrk(v->name, ",\"\r\n") != NULL)
-        return "cannot have a ',', '\"' or line break in a column name (use bin or "
-               "jsonl)";
-    return NULL;
-}
-
 /* Close every writer; with `discard`, remove the files this run created. */
 static int close_outputs(var_out *outs, size_t n, const char *dir, const char *fmt_name,
                          bool discard, bool tty) {
@@ -591,12 +576,11 @@ int cmd_stream(int argc, char **argv) {
         goto out;
     }
     for (size_t i = 0; dir != NULL && i < n; i++) {
-        const char *why = format_refuses(fmt, outs[i].var);
-        if (why != NULL) {
-            fprintf(stderr, "rill stream: %s is %s %s, and %s %s; nothing was written\n",
-                    outs[i].var->name,
-                    outs[i].var->mode == RILL_TS_DENSE ? "dense" : "sparse",
-                    rill_type_name(outs[i].var->type), fmt_name, why);
+        rill_file_info fi = {outs[i].var->name, outs[i].var->type,
+                             outs[i].var->mode, rate};
+        char why[256];
+        if (rill_file_format_check(fmt, &fi, why, sizeof why) != 0) {
+            fprintf(stderr, "rill stream: %s; nothing was written\n", why);
             status = EXIT_USAGE;
             goto out;
         }

@@ -69,20 +69,32 @@ typedef struct rill_file_info {
 
 typedef struct rill_file_writer rill_file_writer;
 
+/* Whether `fmt` can record the variable `info` describes, without
+ * creating anything (to refuse a whole request before any file exists):
+ * returns 0, or
+ *   RILL_EINVAL   NULL info, an empty name, a bad type, mode or format, a
+ *                 csv name containing ',', '"', CR or LF, or a wav/flac
+ *                 sample rate below 1 Hz;
+ *   RILL_ENOTSUP  the format cannot hold the variable (wav and flac: sparse
+ *                 or char variables; jsonl: char variables, which pybela
+ *                 cannot save either);
+ * and, when `why` is not NULL, the reason in a sentence fragment ("wav
+ * holds dense numeric variables only; ... (use bin, csv or jsonl)"). */
+RILL_API int rill_file_format_check(rill_file_format fmt,
+                                    const rill_file_info *info, char *why,
+                                    size_t why_size);
+
 /* Create (or truncate) `path` and write the format's header. `info` is
  * copied; var_name must be non-empty.
  *
  * Returns 0 and sets *out, or:
- *   RILL_EINVAL   NULL pointers, an empty name, a bad type, mode or format,
- *                 a csv name containing ',', '"', CR or LF, or a wav/flac
- *                 sample rate below 1 Hz;
- *   RILL_ENOTSUP  the format cannot hold the variable (wav and flac: sparse
- *                 or char variables; jsonl: char variables, which pybela
- *                 cannot save either); the log says why;
+ *   RILL_EINVAL, RILL_ENOTSUP  as rill_file_format_check (or NULL path or
+ *                 out), before the file is touched; the log says why;
  *   RILL_EIO      the file cannot be created or its header written (the log
  *                 gives the path and the system's reason);
  *   RILL_ENOMEM.
- * On error nothing is returned to free (a file may have been created). */
+ * On error nothing is returned to free (after an RILL_EIO or RILL_ENOMEM,
+ * a file may have been created). */
 RILL_API int rill_file_writer_create(const char *path, rill_file_format fmt,
                                      const rill_file_info *info,
                                      rill_file_writer **out);

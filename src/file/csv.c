@@ -18,12 +18,6 @@ typedef struct csv_writer {
 } csv_writer;
 
 static int csv_create(rill_file_writer *w) {
-    if (strpbrk(w->name, ",\"\r\n") != NULL) {
-        rill__log_error("%s: a csv header cannot hold the variable name "
-                        "\"%s\" (it contains ',', '\"' or a line break)",
-                        w->path, w->name);
-        return RILL_EINVAL;
-    }
     csv_writer *c = rill__calloc(1, sizeof *c);
     if (c == NULL)
         return RILL_ENOMEM;

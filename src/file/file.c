@@ -2,6 +2,8 @@
  * share, and dispatch to the format backends. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -117,20 +119,68 @@ static void writer_free(rill_file_writer *w) {
     rill__free(w);
 }
 
+int rill_file_format_check(rill_file_format fmt, const rill_file_info *info,
+                           char *why, size_t why_size) {
+    char scratch[1];
+    if (why == NULL) {
+        why = scratch;
+        why_size = sizeof scratch;
+    }
+    if (info == NULL || info->var_name == NULL || info->var_name[0] == '\0' ||
+        (unsigned)fmt >= RILL__ARRAY_LEN(backends) ||
+        rill_type_size(info->type) == 0 ||
+        (info->mode != RILL_TS_DENSE && info->mode != RILL_TS_SPARSE)) {
+        snprintf(why, why_size, "no variable name, or a bad type, mode or "
+                                "format");
+        return RILL_EINVAL;
+    }
+    const char *fmt_name = rill_file_format_name(fmt);
+    if ((fmt == RILL_FILE_WAV || fmt == RILL_FILE_FLAC) &&
+        (info->mode != RILL_TS_DENSE || info->type == RILL_TYPE_CHAR)) {
+        snprintf(why, why_size, "%s holds dense numeric variables only; "
+                 "\"%s\" is %s %s (use bin, csv or jsonl)",
+                 fmt_name, info->var_name,
+                 info->mode == RILL_TS_SPARSE ? "sparse" : "dense",
+                 rill_type_name(info->type));
+        return RILL_ENOTSUP;
+    }
+    if ((fmt == RILL_FILE_WAV || fmt == RILL_FILE_FLAC) &&
+        !(info->sample_rate >= 1 && info->sample_rate <= INT_MAX)) {
+        snprintf(why, why_size, "%s needs a sample rate of at least 1 Hz, "
+                 "not %g", fmt_name, info->sample_rate);
+        return RILL_EINVAL;
+    }
+    if (fmt == RILL_FILE_JSONL && info->type == RILL_TYPE_CHAR) {
+        snprintf(why, why_size, "jsonl cannot hold char variable \"%s\" "
+                 "(pybela cannot save char data either); use bin or csv",
+                 info->var_name);
+        return RILL_ENOTSUP;
+    }
+    if (fmt == RILL_FILE_CSV && strpbrk(info->var_name, ",\"\r\n") != NULL) {
+        snprintf(why, why_size, "a csv header cannot hold the variable name "
+                 "\"%s\" (it contains ',', '\"' or a line break; use bin or "
+                 "jsonl)", info->var_name);
+        return RILL_EINVAL;
+    }
+    return 0;
+}
+
 int rill_file_writer_create(const char *path, rill_file_format fmt,
                             const rill_file_info *info,
                             rill_file_writer **out) {
-    if (path == NULL || info == NULL || out == NULL ||
-        info->var_name == NULL || info->var_name[0] == '\0' ||
-        (unsigned)fmt >= RILL__ARRAY_LEN(backends) ||
-        rill_type_size(info->type) == 0 ||
-        (info->mode != RILL_TS_DENSE && info->mode != RILL_TS_SPARSE))
+    if (path == NULL || out == NULL)
         return RILL_EINVAL;
+    char why[256];
+    int rc = rill_file_format_check(fmt, info, why, sizeof why);
+    if (rc != 0) {
+        rill__log_error("%s: %s", path, why);
+        return rc;
+    }
     rill_file_writer *w = rill__calloc(1, sizeof *w);
     if (w == NULL)
         return RILL_ENOMEM;
     w->fd = -1;
-    int rc = RILL_ENOMEM;
+    rc = RILL_ENOMEM;
     w->path = rill__strdup(path);
     w->name = rill__strdup(info->var_name);
     if (w->path == NULL || w->name == NULL)

@@ -22,12 +22,6 @@ typedef struct jsonl_writer {
 } jsonl_writer;
 
 static int jsonl_create(rill_file_writer *w) {
-    if (w->info.type == RILL_TYPE_CHAR) {
-        rill__log_error("%s: jsonl cannot hold char variable \"%s\" (pybela "
-                        "cannot save char data either); use bin or csv",
-                        w->path, w->name);
-        return RILL_ENOTSUP;
-    }
     jsonl_writer *j = rill__calloc(1, sizeof *j);
     if (j == NULL)
         return RILL_ENOMEM;

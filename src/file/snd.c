@@ -47,20 +47,6 @@ typedef struct snd_writer {
 } snd_writer;
 
 static int snd_create_common(rill_file_writer *w, int flac) {
-    const char *fmt = flac ? "flac" : "wav";
-    if (w->info.mode != RILL_TS_DENSE || w->info.type == RILL_TYPE_CHAR) {
-        rill__log_error("%s: %s holds dense numeric variables only; \"%s\" "
-                        "is %s %s (use bin, csv or jsonl)",
-                        w->path, fmt, w->name,
-                        w->info.mode == RILL_TS_SPARSE ? "sparse" : "dense",
-                        rill_type_name(w->info.type));
-        return RILL_ENOTSUP;
-    }
-    if (!(w->info.sample_rate >= 1 && w->info.sample_rate <= INT_MAX)) {
-        rill__log_error("%s: %s needs a sample rate of at least 1 Hz, not %g",
-                        w->path, fmt, w->info.sample_rate);
-        return RILL_EINVAL;
-    }
     snd_writer *s = rill__calloc(1, sizeof *s);
     if (s == NULL)
         return RILL_ENOMEM;

@@ -594,6 +594,20 @@ TEST(formats_refuse_variables_they_cannot_hold) {
                                        &noname, &w),
                RILL_EINVAL);
     ASSERT_NULL(w);
+    /* Refused before the file is touched. */
+    static const char *const refused[] = {"s.wav", "s.flac", "c.wav", "c.flac",
+                                          "c.jsonl", "r.wav", "a.csv", "n.bin"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        ASSERT_TRUE(access(tmp_path(&t, refused[i]), F_OK) != 0);
+    /* The same rules without a file, with the reason. */
+    char why[256] = "";
+    ASSERT_ERR(rill_file_format_check(RILL_FILE_WAV, &sparse, why, sizeof why),
+               RILL_ENOTSUP);
+    ASSERT_EQ_STR(why, "wav holds dense numeric variables only; \"s\" is sparse "
+                       "float (use bin, csv or jsonl)");
+    ASSERT_ERR(rill_file_format_check(RILL_FILE_CSV, &comma, NULL, 0), RILL_EINVAL);
+    ASSERT_OK(rill_file_format_check(RILL_FILE_BIN, &sparse, why, sizeof why));
+    ASSERT_OK(rill_file_format_check(RILL_FILE_CSV, &chr, why, sizeof why));
     rill_file_reader *r = NULL;
     ASSERT_ERR(rill_file_reader_open(tmp_path(&t, "x.mp3"), RILL_TS_DENSE, &r),
                RILL_ENOTSUP);
