@@ -17,6 +17,7 @@
 typedef struct rec {
     SNDFILE *sf;
     uint64_t frames;
+    bool failed; /* a write failed: stop recording */
 } rec;
 
 /* Runs in poll(), on the main thread. */
@@ -25,7 +26,13 @@ static void on_block(rill_audio_input *in, const void *data, size_t frames,
     (void)in;
     (void)first_frame;
     rec *r = user;
-    sf_writef_short(r->sf, data, (sf_count_t)frames);
+    if (r->failed)
+        return;
+    if (sf_writef_short(r->sf, data, (sf_count_t)frames) != (sf_count_t)frames) {
+        fprintf(stderr, "audio_record: write failed: %s\n", sf_strerror(r->sf));
+        r->failed = true;
+        return;
+    }
     r->frames += frames;
 }
 
@@ -45,7 +52,7 @@ int main(int argc, char **argv) {
     cfg.delivery = RILL_AUDIO_DELIVER_POLL;
     cfg.err = err;
     cfg.err_size = sizeof err;
-    rec r = {NULL, 0};
+    rec r = {NULL, 0, false};
     rill_audio_input *in;
     int rc = rill_audio_input_open(&cfg, on_block, &r, &in);
     if (rc != 0) {
@@ -64,9 +71,14 @@ int main(int argc, char **argv) {
         rill_audio_input_close(in);
         return 1;
     }
-    rill_audio_input_start(in);
+    if ((rc = rill_audio_input_start(in)) != 0) {
+        fprintf(stderr, "audio_record: cannot start: %s\n", rill_strerror(rc));
+        sf_close(r.sf);
+        rill_audio_input_close(in);
+        return 1;
+    }
     uint64_t end = rill_clock_now_ns() + (uint64_t)(seconds * 1e9);
-    while (rill_clock_now_ns() < end) {
+    while (rill_clock_now_ns() < end && !r.failed) {
         rill_audio_input_poll(in, 0);
         rill_audio_stats st;
         rill_audio_input_stats(in, &st);
@@ -81,7 +93,14 @@ int main(int argc, char **argv) {
     printf("recorded %llu frames at %u Hz from %s '%s' to %s (%llu blocks "
            "dropped)\n", (unsigned long long)r.frames, info.rate, info.backend,
            info.device, argv[1], (unsigned long long)st.dropped);
-    sf_close(r.sf);
+    int closed = sf_close(r.sf);
     rill_audio_input_close(in);
-    return 0;
+    if (closed != 0) {
+        fprintf(stderr, "audio_record: %s: %s\n", argv[1], sf_error_number(closed));
+        return 1;
+    }
+    if (st.dropped > 0)
+        fprintf(stderr, "audio_record: %llu blocks lost: the poll loop fell "
+                        "behind\n", (unsigned long long)st.dropped);
+    return r.failed || st.dropped > 0 ? 1 : 0;
 }

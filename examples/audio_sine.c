@@ -39,19 +39,26 @@ int main(int argc, char **argv) {
            info.backend, info.device, info.rate, info.channels,
            rill_audio_format_name(info.format), info.buffer_frames);
 
-    rill_audio_source *sine;
+    rill_audio_source *sine = NULL;
     double freq = 220;
     if ((rc = rill_audio_sine_create(out, freq, 0.5, &sine)) != 0 ||
         (rc = rill_audio_output_add(out, sine)) != 0 ||
         (rc = rill_audio_source_play(sine)) != 0 ||
         (rc = rill_audio_output_start(out)) != 0) {
         fprintf(stderr, "audio_sine: %s\n", rill_strerror(rc));
+        rill_audio_source_destroy(sine);
+        rill_audio_output_close(out);
         return 1;
     }
     for (int step = 0; step < 20; step++) {
         sleep_ms(100);
         freq += 20;
-        rill_audio_sine_set(sine, freq, 0.5);
+        if ((rc = rill_audio_sine_set(sine, freq, 0.5)) != 0) {
+            fprintf(stderr, "audio_sine: %.0f Hz: %s\n", freq, rill_strerror(rc));
+            rill_audio_source_destroy(sine);
+            rill_audio_output_close(out);
+            return 1;
+        }
     }
     sleep_ms(100);
     rill_audio_stats st;

@@ -29,24 +29,26 @@ static int make_tone(const char *path) {
     cfg.realtime = false;
     cfg.max_frames = 44100;
     rill_audio_output *out;
-    rill_audio_source *sine;
+    rill_audio_source *sine = NULL;
     int rc = rill_audio_output_open(&cfg, &out);
     if (rc != 0)
         return rc;
-    rill_audio_sine_create(out, 330, 0.4, &sine);
-    rill_audio_output_add(out, sine);
-    rill_audio_source_play(sine);
-    rill_audio_output_start(out);
-    rill_audio_output_wait(out, -1);
+    if ((rc = rill_audio_sine_create(out, 330, 0.4, &sine)) == 0 &&
+        (rc = rill_audio_output_add(out, sine)) == 0 &&
+        (rc = rill_audio_source_play(sine)) == 0 &&
+        (rc = rill_audio_output_start(out)) == 0)
+        rc = rill_audio_output_wait(out, -1);
     rill_audio_source_destroy(sine);
     rill_audio_output_close(out);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {
     const char *in = argc > 1 ? argv[1] : "/tmp/rill-example-tone.wav";
-    if (argc < 2 && make_tone(in) != 0) {
-        fprintf(stderr, "audio_thread_file: cannot write %s\n", in);
+    int rc;
+    if (argc < 2 && (rc = make_tone(in)) != 0) {
+        fprintf(stderr, "audio_thread_file: cannot write %s: %s\n", in,
+                rill_strerror(rc));
         return 1;
     }
     SF_INFO si = {0};
@@ -64,7 +66,7 @@ int main(int argc, char **argv) {
     cfg.err = err;
     cfg.err_size = sizeof err;
     rill_audio_output *out;
-    int rc = rill_audio_output_open(&cfg, &out);
+    rc = rill_audio_output_open(&cfg, &out);
     if (rc != 0) {
         fprintf(stderr, "audio_thread_file: %s\n", err[0] ? err : rill_strerror(rc));
         sf_close(sf);
@@ -75,11 +77,18 @@ int main(int argc, char **argv) {
     tc.user = sf;
     tc.format = RILL_AUDIO_F32; /* what read_chunk produces */
     tc.chunk_frames = 1024;
-    rill_audio_source *src;
-    rill_audio_thread_source_create(out, &tc, &src);
-    rill_audio_output_add(out, src);
-    rill_audio_source_play(src); /* starts the worker */
-    rill_audio_output_start(out);
+    tc.ring_frames = cfg.rate / 4; /* the worker may run 0.25 s ahead */
+    rill_audio_source *src = NULL;
+    if ((rc = rill_audio_thread_source_create(out, &tc, &src)) != 0 ||
+        (rc = rill_audio_output_add(out, src)) != 0 ||
+        (rc = rill_audio_source_play(src)) != 0 || /* starts the worker */
+        (rc = rill_audio_output_start(out)) != 0) {
+        fprintf(stderr, "audio_thread_file: %s\n", rill_strerror(rc));
+        rill_audio_source_destroy(src);
+        rill_audio_output_close(out);
+        sf_close(sf);
+        return 1;
+    }
     while (!rill_audio_thread_source_finished(src))
         rill_clock_sleep_until_ns(rill_clock_now_ns() + 20000000u);
     rill_audio_sample_stats st;
