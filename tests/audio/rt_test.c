@@ -1,16 +1,19 @@
 /* Nothing rill runs on an audio thread allocates or takes a lock.
  *
  * The test installs its own allocator (rill_set_allocator) that counts
- * every call made while the calling thread is marked as an audio thread
- * (backends mark it around the engine's per-block work; rill__audio_in_rt
- * reads the mark), and -- except under ThreadSanitizer, which needs its
- * own interceptors -- wraps pthread_mutex_lock/trylock and
- * pthread_cond_signal/broadcast the same way. It then runs every backend
- * at once (dummy, file, ALSA null, and JACK on a private jackd) with every
- * kind of source, while other threads write samples, change sines, and
- * add and remove sources as fast as they can. Both counts must stay 0.
- * The test first proves the hooks see a marked thread's calls, so it can
- * fail. */
+ * every malloc, realloc and free made while the calling thread is marked
+ * as an audio thread (backends mark it around the engine's per-block work;
+ * rill__audio_in_rt reads the mark), and -- except under ThreadSanitizer,
+ * which needs its own interceptors -- wraps pthread_mutex_lock and
+ * pthread_mutex_trylock the same way. It then runs every backend at once
+ * (dummy, file, ALSA null, and JACK on a private jackd) with a sine, a
+ * sample, a thread source and a callback source on each output, inputs on
+ * dummy, ALSA null and JACK, while other threads write the dummy output's
+ * sample, change every sine, and add eight more callback sources to the
+ * dummy output and remove them again, in a loop (1 ms in the mixer).
+ * Both counts must stay 0, and no source may be rendered after its remove
+ * returned. The test first proves the hooks see a marked thread's calls,
+ * so it can fail. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <unistd.h>
