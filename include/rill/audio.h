@@ -337,7 +337,8 @@ RILL_API int rill_audio_input_open(const rill_audio_config *cfg,
                                    rill_audio_input **out);
 RILL_API void rill_audio_input_close(rill_audio_input *in);
 RILL_API int rill_audio_input_start(rill_audio_input *in);
-/* Stop capturing; blocks still in the ring can be polled afterwards. */
+/* Stop capturing; blocks still in the ring can be polled afterwards. May
+ * be called from the input's own callback (poll or engine thread). */
 RILL_API int rill_audio_input_stop(rill_audio_input *in);
 
 /* Deliver up to max_blocks queued blocks (0: all) to the callback on this

@@ -465,6 +465,15 @@ int rill_audio_input_start(rill_audio_input *in) {
         return RILL_EINVAL;
     int rc = 0;
     ctl_lock(in);
+    if (!in->running && in->thread_on) {
+        /* The delivery thread was stopped from its own callback. */
+        if (pthread_equal(pthread_self(), in->thread)) {
+            ctl_unlock(in);
+            return RILL_ESTATE;
+        }
+        pthread_join(in->thread, NULL);
+        in->thread_on = false;
+    }
     if (!in->running) {
         atomic_store(&in->dev.done, false);
         if (in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD) {
@@ -497,8 +506,12 @@ int rill_audio_input_stop(rill_audio_input *in) {
     }
     if (in->thread_on) {
         atomic_store(&in->quit, true);
-        pthread_join(in->thread, NULL); /* it delivers what is left first */
-        in->thread_on = false;
+        /* From the delivery thread's own callback: it ends when the
+         * callback returns, and a later stop or close joins it. */
+        if (!pthread_equal(pthread_self(), in->thread)) {
+            pthread_join(in->thread, NULL); /* it delivers what is left first */
+            in->thread_on = false;
+        }
     }
     ctl_unlock(in);
     return 0;

@@ -779,6 +779,52 @@ TEST(poll_callback_may_stop_its_input) {
     unlink(path);
 }
 
+/* A callback on the engine's delivery thread may stop its input too: the
+ * thread ends when the callback returns (it cannot join itself), and a
+ * later start or close from another thread joins it. */
+TEST(thread_callback_may_stop_its_input) {
+    enum { L = 5 * 22050 };
+    char path[128];
+    au_tmp_path(path, sizeof path, "threadstop.wav");
+    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 22050, 1, L, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_output_close(o);
+
+    static stopper st;
+    memset(&st, 0, sizeof st);
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "file";
+    ic.device = path;
+    ic.format = RILL_AUDIO_S16;
+    ic.realtime = true; /* blocks of 441 frames, 20 ms apart */
+    ic.buffer_frames = 441;
+    ic.ring_blocks = 300;
+    ic.delivery = RILL_AUDIO_DELIVER_THREAD;
+    ASSERT_OK(rill_audio_input_open(&ic, stop_fn, &st, &st.in));
+    ASSERT_OK(rill_audio_input_start(st.in));
+    for (int i = 0; i < 1000 && st.calls < 2; i++)
+        rill__audio_sleep_ns(10000000u);
+    ASSERT_TRUE(st.calls >= 2);
+    ASSERT_ERR(st.nested, RILL_ESTATE); /* poll is for POLL delivery */
+    /* Stopped: a few blocks left in the ring at most, then nothing. */
+    rill__audio_sleep_ns(200000000u);
+    int after = st.calls;
+    rill__audio_sleep_ns(200000000u);
+    ASSERT_EQ_INT(st.calls, after);
+    ASSERT_TRUE(st.frames < L);
+    /* Start again from here: the ended thread is joined, a new one runs. */
+    ASSERT_OK(rill_audio_input_start(st.in));
+    for (int i = 0; i < 1000 && st.calls == after; i++)
+        rill__audio_sleep_ns(10000000u);
+    ASSERT_TRUE(st.calls > after);
+    ASSERT_OK(rill_audio_input_stop(st.in));
+    rill_audio_input_close(st.in);
+    unlink(path);
+}
+
 /* The dummy input delivers silence on its own thread, on the clock. */
 TEST(dummy_input_delivers_blocks_on_its_thread) {
     static int16_t got[48000];
