@@ -685,8 +685,9 @@ TEST(file_input_delivers_the_file_exactly_through_poll) {
 
 typedef struct stopper {
     rill_audio_input *in;
-    int calls, nested;
-    size_t frames;
+    atomic_int calls; /* read by the test while an engine thread counts */
+    atomic_int nested;
+    _Atomic size_t frames;
     int polled;
     atomic_bool done;
 } stopper;
@@ -754,10 +755,10 @@ TEST(poll_callback_may_stop_its_input) {
         rill__audio_sleep_ns(10000000u);
     if (!atomic_load(&st.done))
         FAIL("poll did not return within 10 s: stop from its callback "
-             "deadlocked (%d calls)", st.calls);
+             "deadlocked (%d calls)", atomic_load(&st.calls));
     pthread_join(t, NULL);
     ASSERT_TRUE(st.calls >= 2);
-    ASSERT_ERR(st.nested, RILL_EBUSY);
+    ASSERT_ERR(atomic_load(&st.nested), RILL_EBUSY);
     /* Stopped: what was queued was delivered by that same poll, and
      * nothing comes after, long before the file's end. */
     rill__audio_sleep_ns(100000000u);
@@ -765,8 +766,8 @@ TEST(poll_callback_may_stop_its_input) {
     rill_audio_stats stats;
     rill_audio_input_stats(st.in, &stats);
     printf("  stopped from the callback after %d blocks; %llu frames "
-           "captured, %zu delivered\n", st.calls,
-           (unsigned long long)stats.frames, st.frames);
+           "captured, %zu delivered\n", atomic_load(&st.calls),
+           (unsigned long long)stats.frames, atomic_load(&st.frames));
     ASSERT_EQ_UINT(stats.dropped, 0);
     ASSERT_EQ_UINT(stats.frames, st.frames);
     ASSERT_TRUE(st.frames < L);
@@ -805,10 +806,10 @@ TEST(thread_callback_may_stop_its_input) {
     ic.delivery = RILL_AUDIO_DELIVER_THREAD;
     ASSERT_OK(rill_audio_input_open(&ic, stop_fn, &st, &st.in));
     ASSERT_OK(rill_audio_input_start(st.in));
-    for (int i = 0; i < 1000 && st.calls < 2; i++)
+    for (int i = 0; i < 1000 && atomic_load(&st.nested) == 0; i++)
         rill__audio_sleep_ns(10000000u);
     ASSERT_TRUE(st.calls >= 2);
-    ASSERT_ERR(st.nested, RILL_ESTATE); /* poll is for POLL delivery */
+    ASSERT_ERR(atomic_load(&st.nested), RILL_ESTATE); /* poll is for POLL delivery */
     /* Stopped: a few blocks left in the ring at most, then nothing. */
     rill__audio_sleep_ns(200000000u);
     int after = st.calls;
