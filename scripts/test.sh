@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run every test suite against one build directory and end with one summary
-# line, "N passed, N failed", counted over all suites:
+# line, "N passed, N failed, N skipped", counted over all suites (a skip
+# says why in the log: only what this machine cannot run is skipped):
 #   - the C suites, through ctest (extra arguments go to ctest);
 #   - the end-to-end suite (tests/e2e, pytest with Debian's python3)
 #     against that build's own `rill` binary, so a sanitizer build runs the
@@ -19,6 +20,25 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0
 failed=0
+skipped=0
+
+# Add a pytest run's counts (its log in $log) to the totals. pytest's last
+# line: "3 failed, 78 passed, 2 skipped, 1 error in 40.1s" (any order, any
+# subset); none at all counts as a failure.
+count_pytest() {
+    last=$(grep -E '[0-9]+ (passed|failed|skipped|errors?)' "$log" | tail -n 1)
+    p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+    f=$(echo "$last" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
+    e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)
+    k=$(echo "$last" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || echo 0)
+    if [ -z "$last" ]; then
+        echo "test.sh: pytest printed no summary for $1"
+        f=1
+    fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0} + ${e:-0}))
+    skipped=$((skipped + ${k:-0}))
+}
 
 ctest --test-dir "$build" --output-on-failure --timeout 600 "$@" 2>&1 | tee "$log"
 # ctest: "100% tests passed, 0 tests failed out of 42"
@@ -29,8 +49,11 @@ if [ -z "$summary" ]; then
 else
     f=$(echo "$summary" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
     t=$(echo "$summary" | sed -E 's/.* failed out of ([0-9]+).*/\1/')
-    passed=$((passed + t - f))
+    # ctest lists skipped tests (exit code 77) as "  N - name (Skipped)".
+    s=$(grep -cE '^[[:space:]]*[0-9]+ - .* \(Skipped\)$' "$log" || true)
+    passed=$((passed + t - f - s))
     failed=$((failed + f))
+    skipped=$((skipped + s))
 fi
 
 python=/usr/bin/python3
@@ -39,17 +62,7 @@ if [ "${RILL_NO_E2E:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     echo "== end-to-end suite (tests/e2e) against $build/bin/rill =="
     RILL_BIN=$(cd "$build" && pwd)/bin/rill PYTHONDONTWRITEBYTECODE=1 \
         "$python" -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee "$log"
-    # pytest: "3 failed, 78 passed, 1 error in 40.1s" (any order, any subset)
-    last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | tail -n 1)
-    p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
-    f=$(echo "$last" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
-    e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)
-    if [ -z "$last" ]; then
-        echo "test.sh: pytest printed no summary"
-        f=1
-    fi
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0} + ${e:-0}))
+    count_pytest tests/e2e
 fi
 
 # A librill.so built with ASan or TSan cannot be loaded into an
@@ -69,16 +82,7 @@ elif [ "${RILL_NO_PYTHON:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     abs=$(cd "$build" && pwd)
     RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
         "$python" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$log"
-    last=$(grep -E '[0-9]+ (passed|failed|errors?)' "$log" | tail -n 1)
-    p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
-    f=$(echo "$last" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
-    e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)
-    if [ -z "$last" ]; then
-        echo "test.sh: pytest printed no summary for python/tests"
-        f=1
-    fi
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0} + ${e:-0}))
+    count_pytest python/tests
 fi
 
 if [ "${RILL_NO_WEB:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
@@ -110,5 +114,5 @@ if [ "${RILL_NO_WEB:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     failed=$((failed + ${f:-0}))
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

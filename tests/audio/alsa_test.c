@@ -174,31 +174,8 @@ TEST(wrapped_null_pcm_is_paced_by_the_clock) {
 
 /* ---- Real xruns on the "jack" PCM ---------------------------------------- */
 
-/* Sanitizer defaults for what libjack does (the jack PCM and the probe
- * are JACK clients in this process), as in sanitize_jack.c: libjack
- * leaves a thread unjoined, and its Berkeley DB's allocations are never
- * freed. And the jack PCM plugin (libasound_module_pcm_jack.so) drains
- * its wake-up socket into one static scratch buffer shared by all its
- * PCMs, which a playback and a capture PCM in two threads both write:
- * harmless (the bytes are thrown away), not rill's, and suppressed.
- * Exported explicitly: under the build's -fvisibility=hidden a plain
- * definition stays hidden in the executable, and the sanitizer runtime
- * (a shared library) never finds it. */
-#if defined(__SANITIZE_THREAD__)
-__attribute__((visibility("default"))) const char *
-__tsan_default_options(void);
-const char *__tsan_default_options(void) { return "report_thread_leaks=0"; }
-__attribute__((visibility("default"))) const char *
-__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void) {
-    return "race:libasound_module_pcm_jack.so\n";
-}
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-__attribute__((visibility("default"))) const char *
-__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libdb-5.3.so\n"; }
-#endif
+/* The jack PCM and the probe are JACK clients in this process: the
+ * sanitizer defaults for them are in sanitize_jack.c. */
 
 enum { RATE = 48000, PERIOD = 256, STALL_MS = 100 };
 /* Stamps travel as floats k / 2^24, exact for k < 2^24 (349 s at 48 kHz);
