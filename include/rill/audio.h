@@ -141,6 +141,10 @@ typedef struct rill_audio_info {
     rill_audio_format format;   /* the format of the user's data */
     uint32_t buffer_frames;     /* frames per callback/period */
     uint32_t latency_frames;    /* the backend's own latency figure */
+    rill_audio_format device_format; /* what the device runs in (jack:
+                                        float; alsa: the user's format if
+                                        the PCM takes it, else the most
+                                        precise it takes); rill converts */
 } rill_audio_info;
 
 /* Counters, read with atomic loads (any thread). */

@@ -331,7 +331,8 @@ class AudioConfig(ctypes.Structure):
 class AudioInfo(ctypes.Structure):
     _fields_ = [("backend", c_char_p), ("device", c_char_p), ("name", c_char_p),
                 ("rate", c_u32), ("channels", c_u32), ("format", c_int),
-                ("buffer_frames", c_u32), ("latency_frames", c_u32)]
+                ("buffer_frames", c_u32), ("latency_frames", c_u32),
+                ("device_format", c_int)]
 
 
 class AudioStats(ctypes.Structure):

@@ -52,6 +52,7 @@ struct rill__audio_dev {
     /* Obtained. `format` is the user's; backends convert to their own. */
     uint32_t rate, channels, buffer_frames, latency_frames;
     rill_audio_format format;
+    rill_audio_format device_format; /* set by open; default `format` */
     size_t max_block; /* frames the engine's buffers hold per call */
     void *impl;       /* the backend's state */
     void *owner;      /* rill_audio_output or rill_audio_input */

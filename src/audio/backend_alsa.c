@@ -158,6 +158,7 @@ static int alsa_open(rill__audio_dev *d, char *err, size_t err_size) {
         goto fail;
     }
     u->format = pick_format(u->pcm, hw, d->format);
+    d->device_format = u->format;
     e = snd_pcm_hw_params_set_format(u->pcm, hw, alsa_format(u->format));
     if (e < 0) {
         step = "set the sample format";

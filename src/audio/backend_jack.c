@@ -111,6 +111,7 @@ static int jack_open(rill__audio_dev *d, char *err, size_t err_size) {
     }
     d->rate = jack_get_sample_rate(u->client);
     d->buffer_frames = jack_get_buffer_size(u->client);
+    d->device_format = RILL_AUDIO_F32; /* JACK's ports are float */
     u->ports = rill__calloc(d->channels, sizeof *u->ports);
     u->inter = rill__calloc((size_t)RILL__MAX(d->buffer_frames, 4096u) * d->channels,
                             sizeof(float));

@@ -154,6 +154,7 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
         d->channels = cfg->channels;
         d->buffer_frames = cfg->buffer_frames;
         d->format = d->cfg.format;
+        d->device_format = d->format;
         why[0] = '\0';
         rc = be->open(d, why, sizeof why);
         if (rc == 0) {
@@ -201,6 +202,7 @@ static void dev_info(const rill__audio_dev *d, rill_audio_info *info) {
     info->format = d->format;
     info->buffer_frames = d->buffer_frames;
     info->latency_frames = d->latency_frames;
+    info->device_format = d->device_format;
 }
 
 static void dev_stats(const rill__audio_dev *d, rill_audio_stats *st) {

@@ -73,6 +73,7 @@ TEST(null_device_opens_plays_and_captures_without_error) {
     ASSERT_EQ_STR(info.device, "null");
     ASSERT_EQ_UINT(info.rate, 48000);
     ASSERT_EQ_UINT(info.channels, 2);
+    ASSERT_EQ_INT(info.device_format, info.format); /* null takes any */
     printf("  null output: period %u frames, buffer %u frames\n",
            info.buffer_frames, info.latency_frames);
     rill_audio_source *sine;
@@ -763,6 +764,8 @@ static void ignore_block(rill_audio_input *in, const void *data, size_t frames,
  * write waiting forever; the backend waits in slices and gives up after
  * 2 s without a frame: both streams are marked failed, the error logged,
  * and stop returns at once. */
+/* Also: a format the PCM does not take (s16 on the jack PCM) opens in one
+ * it takes, reported as the device's. */
 TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
     if (!on_path("jackd"))
         SKIP("jackd is not installed (Debian: jackd2)");
@@ -771,12 +774,20 @@ TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
     rill_audio_config c = rill_audio_config_default();
     c.backend = "alsa";
     c.device = "jack";
-    c.format = RILL_AUDIO_F32;
+    c.format = RILL_AUDIO_S16; /* the jack PCM takes float only */
     c.buffer_frames = PERIOD;
     rill_audio_output *o = NULL;
     rill_audio_input *in = NULL;
     open_jack_pcm(&c, false, NULL, NULL, &o, NULL);
     open_jack_pcm(&c, true, ignore_block, NULL, NULL, &in);
+    /* Opened in the PCM's float, converted from and to the user's s16. */
+    rill_audio_info oi, ii;
+    rill_audio_output_info(o, &oi);
+    rill_audio_input_info(in, &ii);
+    ASSERT_EQ_INT(oi.format, RILL_AUDIO_S16);
+    ASSERT_EQ_INT(oi.device_format, RILL_AUDIO_F32);
+    ASSERT_EQ_INT(ii.format, RILL_AUDIO_S16);
+    ASSERT_EQ_INT(ii.device_format, RILL_AUDIO_F32);
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_input_start(in));
     rill_audio_stats ost, ist;

@@ -340,6 +340,7 @@ TEST(output_comes_back_sample_exact_with_latency_equal_to_the_period_math) {
     ASSERT_EQ_UINT(info.rate, RATE);
     ASSERT_EQ_UINT(info.buffer_frames, PERIOD);
     ASSERT_EQ_STR(info.backend, "jack");
+    ASSERT_EQ_INT(info.device_format, RILL_AUDIO_F32);
 
     rill_audio_source *s;
     rill_audio_sample_config sc = rill_audio_sample_config_default();
