@@ -104,13 +104,15 @@ static void exercise(rill_client_mode mode, bool want_native, bool bela) {
     double *vals[2] = {NULL, NULL};
     uint64_t *ts[2] = {NULL, NULL};
     ASSERT_OK(rill_client_stream_n_values(cl, nv, 2, 3000, vals, ts));
+    ASSERT_EQ_UINT(ts[1][0], ts[0][0]);
     for (size_t k = 0; k < 2; k++) {
-        ASSERT_EQ_UINT(ts[k][0], ts[0][0]);
         for (size_t i = 0; i < 3000; i++) {
             ASSERT_EQ_DOUBLE(vals[k][i], (double)ts[k][i], 0);
             if (i > 0)
                 ASSERT_EQ_UINT(ts[k][i], ts[k][i - 1] + 1);
         }
+    }
+    for (size_t k = 0; k < 2; k++) {
         rill_client_free(vals[k]);
         rill_client_free(ts[k]);
     }
