@@ -50,6 +50,7 @@ struct rill_audio_source {
     rill_audio_source *next, *prev; /* in out->sources */
     atomic_bool playing;
     atomic_bool in_mixer;    /* written by whoever applies the commands */
+    atomic_bool removing;    /* a REMOVE is posted and not yet applied */
     bool attached;           /* ctl side: an ADD is posted, no REMOVE yet */
     pthread_mutex_t lock;    /* user calls on this source (play/stop) */
 

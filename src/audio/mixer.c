@@ -7,9 +7,11 @@
  * the output's ctl mutex, which only control threads take, so the queue
  * has one producer at a time), and the audio thread applies them at the
  * start of its next block. A remover then waits until the audio thread has
- * cleared the source's in_mixer flag (a release store, read with acquire),
- * after which the audio thread holds no pointer to it and the remover may
- * free it on its own thread. While the output is stopped the backend has
+ * applied its REMOVE (the source's `removing` flag cleared: a release
+ * store, read with acquire), after which the audio thread holds no pointer
+ * to it and the remover may free it on its own thread. Waiting for
+ * in_mixer to clear instead is not enough: an ADD still queued before the
+ * REMOVE leaves in_mixer false until the audio thread takes both. While the output is stopped the backend has
  * joined its thread (or deactivated JACK), so the control thread applies
  * the commands itself.
  */
@@ -51,6 +53,7 @@ static void apply(rill_audio_output *o, const rill__mix_cmd *c) {
                 break;
             }
         atomic_store(&c->src->in_mixer, false);
+        atomic_store_explicit(&c->src->removing, false, memory_order_release);
         break;
     case RILL__CMD_SINE:
         rill__source_apply_sine(c->src, c->freq, c->amp, o->dev.rate);
@@ -141,11 +144,12 @@ int rill_audio_output_remove(rill_audio_output *o, rill_audio_source *s) {
     rill__mix_cmd c = {RILL__CMD_REMOVE, s, 0, 0};
     s->attached = false;
     o->n_attached--;
+    atomic_store(&s->removing, true);
     rill__mixer_post(o, &c);
     /* Wait for the audio thread to let go. Holding ctl keeps stop from
      * racing us; if the device died, the thread may never come back. */
     uint64_t give_up = rill_clock_now_ns() + 1000000000u;
-    while (atomic_load_explicit(&s->in_mixer, memory_order_acquire)) {
+    while (atomic_load_explicit(&s->removing, memory_order_acquire)) {
         /* A file/dummy stream that reached max_frames has ended its thread;
          * a failed device or a second without an answer: stop (join) it
          * and finish the job here. */

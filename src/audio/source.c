@@ -31,6 +31,7 @@ int rill__source_new(rill_audio_output *o, int kind, rill_audio_source **out) {
     s->out = o;
     atomic_init(&s->playing, false);
     atomic_init(&s->in_mixer, false);
+    atomic_init(&s->removing, false);
     atomic_init(&s->prime_req, false);
     atomic_init(&s->frames, 0);
     atomic_init(&s->underruns, 0);

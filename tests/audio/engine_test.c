@@ -211,6 +211,58 @@ static void *churn_main(void *arg) {
     return NULL;
 }
 
+/* Renders slowly (20 ms a block), so commands wait in the queue. */
+static void slow_block(float *mix, size_t frames, uint32_t channels,
+                       void *user) {
+    (void)mix;
+    (void)frames;
+    (void)channels;
+    rill__audio_sleep_ns(20000000u);
+    atomic_fetch_add_explicit((atomic_long *)user, 1, memory_order_relaxed);
+}
+
+/* A source removed right after it was added, while the audio thread is in
+ * the middle of a block: both commands wait in the queue, and remove must
+ * not return (and the source must not be freed) before the audio thread
+ * took them. (It used to return at once, because the pending ADD had not
+ * set in_mixer yet: the audio thread then wrote to the freed source, which
+ * AddressSanitizer reports here.) */
+TEST(remove_right_after_add_waits_for_the_audio_thread) {
+    rill_audio_config c = rill_audio_config_default();
+    c.backend = "dummy";
+    c.rate = 48000;
+    c.buffer_frames = 64;
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    static atomic_long blocks;
+    atomic_store(&blocks, 0);
+    rill_audio_source *slow;
+    ASSERT_OK(rill_audio_callback_source_create(o, slow_block, &blocks, &slow));
+    ASSERT_OK(rill_audio_output_add(o, slow));
+    ASSERT_OK(rill_audio_source_play(slow));
+    ASSERT_OK(rill_audio_output_start(o));
+    while (atomic_load(&blocks) < 2)
+        rill__audio_sleep_ns(1000000u);
+    int waited = 0;
+    for (int i = 0; i < 10; i++) {
+        rill_audio_source *s;
+        ASSERT_OK(rill_audio_sine_create(o, 440, 0.1, &s));
+        long before = atomic_load(&blocks);
+        ASSERT_OK(rill_audio_output_add(o, s));
+        ASSERT_OK(rill_audio_output_remove(o, s));
+        /* The audio thread finished the block it was in (the count goes up
+         * at its end) and took both commands at the next one. Posted just
+         * between a block's end and the next, both are taken at once. */
+        if (atomic_load(&blocks) > before)
+            waited++;
+        rill_audio_source_destroy(s);
+    }
+    ASSERT_TRUE(waited >= 8);
+    ASSERT_OK(rill_audio_output_stop(o));
+    rill_audio_source_destroy(slow);
+    rill_audio_output_close(o);
+}
+
 /* A 441 Hz sine plays for 1.5 s on the real-time clock while another
  * thread adds and removes silent sources of every kind, ~100 at a time per
  * second. Silence adds exactly 0.0, so the file must hold the sine's
