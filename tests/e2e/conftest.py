@@ -31,6 +31,24 @@ def rill_bin():
     return os.environ.get("RILL_BIN", os.path.join(REPO, "build", "bin", "rill"))
 
 
+def example_path(name):
+    """The built example program `name` next to RILL_BIN (<build>/examples/).
+    Skips when that build was configured without examples (the sanitizer
+    builds of .ci/run), and fails when they should be there and are not."""
+    build = os.path.dirname(os.path.dirname(rill_bin()))
+    path = os.path.join(build, "examples", name)
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            if "RILL_BUILD_EXAMPLES:BOOL=OFF" in f.read():
+                pytest.skip(f"{build} is built with RILL_BUILD_EXAMPLES=OFF")
+    except OSError:
+        pass
+    pytest.fail(f"{path} is not built (build the examples next to RILL_BIN's bin/, "
+                f"RILL_BUILD_EXAMPLES=ON)", pytrace=False)
+
+
 class RillServer(collections.namedtuple("RillServer", "url port logdir process")):
     """(url, port, logdir, process) of a running `rill serve`, plus helpers."""
 

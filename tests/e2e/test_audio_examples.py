@@ -20,21 +20,13 @@ import wave
 
 import pytest
 
-from conftest import REPO, jack_server, rill_bin
+from conftest import REPO, example_path, jack_server
 
 PD_SERVER = "rill-e2e-audio-examples"
 
 
-def example(name):
-    path = os.path.join(os.path.dirname(os.path.dirname(rill_bin())), "examples", name)
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        pytest.fail(f"{path} is not built (build the examples next to RILL_BIN's "
-                    f"bin/, RILL_BUILD_EXAMPLES=ON)", pytrace=False)
-    return path
-
-
 def run(name, *args, timeout=60):
-    r = subprocess.run([example(name), *map(str, args)], capture_output=True, text=True,
+    r = subprocess.run([example_path(name), *map(str, args)], capture_output=True, text=True,
                        timeout=timeout, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, f"{name} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
     return r.stdout

@@ -12,7 +12,8 @@ import subprocess
 import websockets
 
 from helpers import RATE
-from test_examples import example, run
+from conftest import example_path
+from test_examples import run
 
 
 def test_meter_histogram_and_spectrum_run_and_exit_0(rill_server):
@@ -63,7 +64,7 @@ async def _collect(ws, until, timeout=15):
 def test_a_page_sees_an_examples_handlers_data_and_removal(rill_server):
     async def main():
         page = await _page(rill_server.url)
-        proc = subprocess.Popen([example("dash_meter"), rill_server.url, "2"],
+        proc = subprocess.Popen([example_path("dash_meter"), rill_server.url, "2"],
                                 stdout=subprocess.PIPE, text=True)
         try:
             texts, bins = await _collect(page, lambda t, b: len(b) >= 5)

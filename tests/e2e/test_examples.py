@@ -4,21 +4,13 @@ against rill's native mode, and against `rill serve --compat-only`, which
 speaks only the Watcher protocol as a Bela board does, so the client's
 automatic choice falls back to its compatibility mode."""
 
-import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import rill_bin
+from conftest import example_path
 from helpers import RATE
-
-
-def example(name):
-    path = os.path.join(os.path.dirname(os.path.dirname(rill_bin())), "examples", name)
-    if not os.path.exists(path):
-        pytest.skip(f"{path} not built (this build has RILL_BUILD_EXAMPLES=OFF)")
-    return path
 
 
 @pytest.fixture(params=["native", "compat-only"])
@@ -29,7 +21,7 @@ def rill_server(request, rill_serve):
 
 
 def run(name, *args, timeout=30):
-    r = subprocess.run([example(name), *args], capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run([example_path(name), *args], capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{name} exited {r.returncode}\n{r.stdout}\n{r.stderr}"
     return r.stdout
 
