@@ -12,15 +12,9 @@
  * really went through during the gap, to compare with the stream's stamps.
  * These cases skip (exit 77) if jackd or the plugin is missing.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <glob.h>
 #include <pthread.h>
 #include <jack/jack.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,29 +213,14 @@ static bool on_path(const char *prog) {
     return false;
 }
 
-static void jack_quiet(const char *m) {
-    (void)m;
-}
-
 static pid_t jackd_pid;
-static char jackd_name[64];
 
-/* Stops the server (TERM, then KILL after 3 s) and removes the semaphores
- * its clients leave in /dev/shm: the jack PCM's client has this process's
- * pid in its name, so they would pile up run after run. */
+/* Stops the server, as the server-dies case does mid-run (au_jackd_stop
+ * also removes what its clients leave in /dev/shm: the jack PCM's client
+ * has this process's pid in its name, so they would pile up). */
 static void stop_jackd(void) {
-    if (jackd_pid <= 0)
-        return;
     au_jackd_stop(jackd_pid);
     jackd_pid = 0;
-    char pat[128];
-    glob_t g;
-    snprintf(pat, sizeof pat, "/dev/shm/jack*_%s_*", jackd_name);
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++)
-            unlink(g.gl_pathv[i]);
-        globfree(&g);
-    }
 }
 
 /* `jackd --no-realtime -n <name> -d dummy -r 48000 -p 256` under a fixed
@@ -251,51 +230,11 @@ static void stop_jackd(void) {
  * by side. Not -S: on a loaded machine a synchronous server was seen to
  * stop running the PCM's client for good, which left the stream waiting
  * (it now fails after 2 s; see the server-dies case). The server dies
- * with this process (PR_SET_PDEATHSIG) and is stopped at exit;
- * $JACK_DEFAULT_SERVER points the jack PCM at it. */
+ * with this process and is stopped at exit; $JACK_DEFAULT_SERVER points
+ * the jack PCM at it. */
 static void start_jackd(const char *name) {
-    char logpath[128];
-    snprintf(logpath, sizeof logpath, "/tmp/%s.log", name);
-    char *argv[] = {"jackd", "--no-realtime", "-n", (char *)name, "-d",
-                    "dummy", "-r", "48000", "-p", "256", NULL};
-    pid_t pid = fork();
-    if (pid < 0)
-        FAIL("cannot fork for jackd: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execvp("jackd", argv);
-        _exit(127);
-    }
-    jackd_pid = pid;
-    snprintf(jackd_name, sizeof jackd_name, "%s", name);
-    atexit(stop_jackd);
-    jack_set_error_function(jack_quiet);
-    jack_set_info_function(jack_quiet);
-    for (int i = 0; i < 500; i++) {
-        jack_status_t st;
-        jack_client_t *c = jack_client_open(
-            "rill-alsa-wait",
-            (jack_options_t)(JackNoStartServer | JackServerName), &st, name);
-        if (c != NULL) {
-            jack_client_close(c);
-            unlink(logpath);
-            setenv("JACK_DEFAULT_SERVER", name, 1);
-            return;
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            jackd_pid = 0;
-            FAIL("jackd -n %s exited at start (already running?); see %s", name,
-                 logpath);
-        }
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
-    FAIL("jackd -n %s did not accept clients within 5 s", name);
+    jackd_pid = au_jackd_start_named(name, 48000, 256, 0, false);
+    setenv("JACK_DEFAULT_SERVER", name, 1);
 }
 
 /* The test's own JACK client on the far side of the jack PCM's first

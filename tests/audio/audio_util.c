@@ -115,19 +115,24 @@ static void reclaim_dead_servers(void) {
 pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
                      unsigned loopback, bool sync) {
     static int serial;
+    snprintf(name, cap, "rilltest-%d-%d", (int)getpid(), serial++);
+    return au_jackd_start_named(name, rate, period, loopback, sync);
+}
+
+pid_t au_jackd_start_named(const char *name, unsigned rate, unsigned period,
+                           unsigned loopback, bool sync) {
     static bool registered;
     if (!registered) {
         atexit(stop_all);
         registered = true;
     }
     reclaim_dead_servers();
-    snprintf(name, cap, "rilltest-%d-%d", (int)getpid(), serial++);
     char r[16], p[16], l[16], logpath[128];
     snprintf(r, sizeof r, "%u", rate);
     snprintf(p, sizeof p, "%u", period);
     snprintf(l, sizeof l, "%u", loopback);
     snprintf(logpath, sizeof logpath, "/tmp/%s.log", name);
-    char *argv[] = {"jackd", "--no-realtime", "-n", name, "-L", l, "-d", "dummy",
+    char *argv[] = {"jackd", "--no-realtime", "-n", (char *)name, "-L", l, "-d", "dummy",
                     "-r", r, "-p", p, NULL, NULL};
     if (sync) { /* insert -S after --no-realtime */
         memmove(&argv[3], &argv[2], 11 * sizeof argv[0]);
@@ -169,7 +174,8 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
             return pid;
         }
         if (waitpid(pid, NULL, WNOHANG) == pid)
-            FAIL("jackd exited at start; see %s", logpath);
+            FAIL("jackd -n %s exited at start (already running?); see %s",
+                 name, logpath);
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }

@@ -31,6 +31,10 @@ void au_tmp_path(char *buf, size_t cap, const char *tag);
  * down (ThreadSanitizer). Returns its pid; the name goes to `name`. */
 pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
                      unsigned loopback, bool sync);
+/* The same under a fixed name: jackd2 reclaims a dead server's registry
+ * entry only when a server of the same name starts. */
+pid_t au_jackd_start_named(const char *name, unsigned rate, unsigned period,
+                           unsigned loopback, bool sync);
 void au_jackd_stop(pid_t pid);
 
 #endif

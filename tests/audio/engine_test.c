@@ -760,6 +760,36 @@ static void stop_fn(rill_audio_input *in, const void *data, size_t frames,
     }
 }
 
+/* Frames in the file the stoppers read: 5 s at 22050 Hz. */
+enum { STOPPER_FRAMES = 5 * 22050 };
+
+/* Writes a 5 s silent WAV at `path` (from `tag`) and opens st->in on it
+ * with stop_fn, clocked in real time (blocks of 441 frames, 20 ms apart),
+ * its ring holding the whole file so that nothing is dropped if the
+ * callbacks are late. */
+static void open_stopper(stopper *st, char *path, size_t cap, const char *tag,
+                         rill_audio_delivery delivery) {
+    au_tmp_path(path, cap, tag);
+    rill_audio_config c =
+        file_out(path, RILL_AUDIO_S16, 22050, 1, STOPPER_FRAMES, false);
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, 10000));
+    rill_audio_output_close(o);
+
+    memset(st, 0, sizeof *st);
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "file";
+    ic.device = path;
+    ic.format = RILL_AUDIO_S16;
+    ic.realtime = true;
+    ic.buffer_frames = 441;
+    ic.ring_blocks = 300;
+    ic.delivery = delivery;
+    ASSERT_OK(rill_audio_input_open(&ic, stop_fn, st, &st->in));
+}
+
 static void *poll_main(void *arg) {
     stopper *st = arg;
     int total = 0;
@@ -779,27 +809,9 @@ static void *poll_main(void *arg) {
  * lock, and stop from it must neither deadlock nor fail. The poll runs on
  * a helper thread so a deadlock fails the test instead of hanging it. */
 TEST(poll_callback_may_stop_its_input) {
-    enum { L = 5 * 22050 };
     char path[128];
-    au_tmp_path(path, sizeof path, "pollstop.wav");
-    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 22050, 1, L, false);
-    rill_audio_output *o;
-    ASSERT_OK(rill_audio_output_open(&c, &o));
-    ASSERT_OK(rill_audio_output_start(o));
-    ASSERT_OK(rill_audio_output_wait(o, 10000));
-    rill_audio_output_close(o);
-
     static stopper st;
-    memset(&st, 0, sizeof st);
-    rill_audio_config ic = rill_audio_config_default();
-    ic.backend = "file";
-    ic.device = path;
-    ic.format = RILL_AUDIO_S16;
-    ic.realtime = true; /* 5 s of blocks of 441 frames, 20 ms apart */
-    ic.buffer_frames = 441;
-    ic.ring_blocks = 300; /* the whole file: nothing dropped if polls are late */
-    ic.delivery = RILL_AUDIO_DELIVER_POLL;
-    ASSERT_OK(rill_audio_input_open(&ic, stop_fn, &st, &st.in));
+    open_stopper(&st, path, sizeof path, "pollstop.wav", RILL_AUDIO_DELIVER_POLL);
     ASSERT_OK(rill_audio_input_start(st.in));
     pthread_t t;
     ASSERT_TRUE(pthread_create(&t, NULL, poll_main, &st) == 0);
@@ -822,7 +834,7 @@ TEST(poll_callback_may_stop_its_input) {
            (unsigned long long)stats.frames, atomic_load(&st.frames));
     ASSERT_EQ_UINT(stats.dropped, 0);
     ASSERT_EQ_UINT(stats.frames, st.frames);
-    ASSERT_TRUE(st.frames < L);
+    ASSERT_TRUE(st.frames < STOPPER_FRAMES);
     ASSERT_EQ_INT(st.polled, st.calls);
     /* Stop and start again from outside still work. */
     ASSERT_OK(rill_audio_input_stop(st.in));
@@ -836,27 +848,9 @@ TEST(poll_callback_may_stop_its_input) {
  * thread ends when the callback returns (it cannot join itself), and a
  * later start or close from another thread joins it. */
 TEST(thread_callback_may_stop_its_input) {
-    enum { L = 5 * 22050 };
     char path[128];
-    au_tmp_path(path, sizeof path, "threadstop.wav");
-    rill_audio_config c = file_out(path, RILL_AUDIO_S16, 22050, 1, L, false);
-    rill_audio_output *o;
-    ASSERT_OK(rill_audio_output_open(&c, &o));
-    ASSERT_OK(rill_audio_output_start(o));
-    ASSERT_OK(rill_audio_output_wait(o, 10000));
-    rill_audio_output_close(o);
-
     static stopper st;
-    memset(&st, 0, sizeof st);
-    rill_audio_config ic = rill_audio_config_default();
-    ic.backend = "file";
-    ic.device = path;
-    ic.format = RILL_AUDIO_S16;
-    ic.realtime = true; /* blocks of 441 frames, 20 ms apart */
-    ic.buffer_frames = 441;
-    ic.ring_blocks = 300;
-    ic.delivery = RILL_AUDIO_DELIVER_THREAD;
-    ASSERT_OK(rill_audio_input_open(&ic, stop_fn, &st, &st.in));
+    open_stopper(&st, path, sizeof path, "threadstop.wav", RILL_AUDIO_DELIVER_THREAD);
     ASSERT_OK(rill_audio_input_start(st.in));
     for (int i = 0; i < 1000 && atomic_load(&st.nested) == 0; i++)
         rill__audio_sleep_ns(10000000u);
@@ -867,7 +861,7 @@ TEST(thread_callback_may_stop_its_input) {
     int after = st.calls;
     rill__audio_sleep_ns(200000000u);
     ASSERT_EQ_INT(st.calls, after);
-    ASSERT_TRUE(st.frames < L);
+    ASSERT_TRUE(st.frames < STOPPER_FRAMES);
     /* Start again from here: the ended thread is joined, a new one runs. */
     ASSERT_OK(rill_audio_input_start(st.in));
     for (int i = 0; i < 1000 && st.calls == after; i++)
