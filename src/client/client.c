@@ -626,17 +626,26 @@ const rill_client_var *rill__client_find(rill_client *cl, const char *name) {
     return find(cl, name);
 }
 
-/* A tick a little after the device's latest, so that every variable
- * starts at the same tick and no earlier buffer is taken for the start. */
-static int soon(rill_client *cl, uint64_t *tick, double *rate) {
+/* The device's latest tick and its rate (1000 if it gives none), from a
+ * list round trip. */
+static int device_now(rill_client *cl, uint64_t *tick, double *rate) {
     rill_client_list *now = NULL;
     int rc = list_locked_req(cl, &now);
     if (rc != 0)
         return rc;
     *rate = now->sample_rate > 0 ? now->sample_rate : 1000;
-    *tick = now->timestamp + (uint64_t)(*rate / 20) + 64;
+    *tick = now->timestamp;
     rill_client_list_free(now);
     return 0;
+}
+
+/* A tick a little after the device's latest, so that every variable
+ * starts at the same tick and no earlier buffer is taken for the start. */
+static int soon(rill_client *cl, uint64_t *tick, double *rate) {
+    int rc = device_now(cl, tick, rate);
+    if (rc == 0)
+        *tick += (uint64_t)(*rate / 20) + 64;
+    return rc;
 }
 
 /* The named variables join the on_block group. lock held. */
@@ -889,13 +898,10 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
     if (rc != 0)
         goto out;
     pthread_mutex_lock(&cl->req_lock);
-    rill_client_list *now = NULL;
-    rc = list_locked_req(cl, &now);
-    double rate = rc == 0 && now->sample_rate > 0 ? now->sample_rate : 1000;
-    uint64_t start = rc == 0 ? now->timestamp : 0;
-    rill_client_list_free(now);
-    if (kind == RILL__COLLECT_STREAM)
-        start += (uint64_t)(rate / 20) + 64; /* as soon() */
+    uint64_t start = 0;
+    double rate = 1000;
+    rc = kind == RILL__COLLECT_STREAM ? soon(cl, &start, &rate)
+                                      : device_now(cl, &start, &rate);
     pthread_mutex_lock(&cl->lock);
     for (size_t i = 0; i < n; i++) {
         rill__var_state *st = &cl->vs[find(cl, names[i])->id];
