@@ -31,6 +31,11 @@ struct rill__job {
 
 int rill__job_start(char *const *argv, const char *cwd, rill__job **out,
                     char *err, size_t err_cap) {
+    return rill__job_start_env(argv, NULL, cwd, out, err, err_cap);
+}
+
+int rill__job_start_env(char *const *argv, char *const *envp, const char *cwd,
+                        rill__job **out, char *err, size_t err_cap) {
     *out = NULL;
     rill__job *j = rill__calloc(1, sizeof *j);
     if (j == NULL)
@@ -61,7 +66,8 @@ int rill__job_start(char *const *argv, const char *cwd, rill__job **out,
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawnp(&j->pid, argv[0], &fa, &at, argv, environ);
+    int rc = posix_spawnp(&j->pid, argv[0], &fa, &at, argv,
+                          envp != NULL ? envp : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0) {

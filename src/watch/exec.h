@@ -17,6 +17,10 @@ typedef struct rill__job rill__job;
 int rill__job_start(char *const *argv, const char *cwd, rill__job **out,
                     char *err, size_t err_cap);
 
+/* rill__job_start with the environment `envp` (NULL: this process's). */
+int rill__job_start_env(char *const *argv, char *const *envp, const char *cwd,
+                        rill__job **out, char *err, size_t err_cap);
+
 /* Read what the program wrote, at most `max` bytes in all, passing each
  * piece to fn (stream 1 stdout, 2 stderr). Returns true once both pipes
  * are closed and the process has been reaped: *code is its exit status, or
