@@ -1,5 +1,6 @@
 /* rill serve: the device side as a program. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <signal.h>
@@ -99,6 +100,12 @@ static const char serve_usage[] =
     "  --allow-exec       let dashboard pages run programs on this machine\n"
     "                     (Execute/Stop): remote code execution for whoever\n"
     "                     holds the token, so --token is required\n"
+    "  --handlers DIR     custom handler types for the dashboard: the *.js\n"
+    "                     modules in DIR (docs/HANDLERS.md)\n"
+    "  --examples DIR     the editor's example scripts (*.py in DIR; default\n"
+    "                     ../share/rill/examples from this program's\n"
+    "                     directory, python/examples as built); '' for none\n"
+
     "  --compat-only      speak only the Watcher protocol, as a Bela board\n"
     "                     does (to test clients' compatibility mode; the\n"
     "                     dashboard needs rill's native mode)\n"
@@ -121,26 +128,39 @@ static void print_log(rill_log_level level, const char *msg, void *user) {
     fprintf(stderr, "rill serve: %s: %s\n", rill_log_level_name(level), msg);
 }
 
-/* The dashboard next to this program: <bindir>/../share/rill/web, which is
- * where `make install` puts it and where the build links web/dist. NULL if
- * it has no index.html. */
-static char *default_web_root(void) {
-    static char dir[4096];
-    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 32);
+/* A directory next to this program, <bindir>/../share/rill/<name> (where
+ * `make install` puts the dashboard and the examples, and where the build
+ * links web/dist and python/examples), written to out if it holds `must`
+ * (a file, or "." for the directory itself); NULL otherwise. */
+static char *share_dir(const char *name, const char *must, char *out, size_t cap) {
+    char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 64);
     if (n <= 0)
         return NULL;
     dir[n] = '\0';
     char *slash = strrchr(dir, '/');
     if (slash == NULL)
         return NULL;
-    strcpy(slash, "/../share/rill/web");
-    static char real[4096];
-    if (realpath(dir, real) == NULL)
+    snprintf(slash, sizeof dir - (size_t)(slash - dir), "/../share/rill/%s", name);
+    char real[PATH_MAX];
+    if (realpath(dir, real) == NULL || strlen(real) >= cap)
         return NULL;
-    char index[4200];
-    snprintf(index, sizeof index, "%s/index.html", real);
+    char probe[PATH_MAX + 64];
+    snprintf(probe, sizeof probe, "%s/%s", real, must);
     struct stat st;
-    return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? real : NULL;
+    if (stat(probe, &st) != 0)
+        return NULL;
+    strcpy(out, real);
+    return out;
+}
+
+/* An option's directory, checked: NULL and a message if it is not one. */
+static bool dir_option(const char *opt, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    fprintf(stderr, "rill serve: %s %s is not a directory\n", opt, dir);
+    return false;
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -158,6 +178,8 @@ int cmd_serve(int argc, char **argv) {
         {"web-root", required_argument, NULL, 'w'},
         {"play", required_argument, NULL, 'Y'},
         {"allow-exec", no_argument, NULL, 'X'},
+        {"handlers", required_argument, NULL, 'D'},
+        {"examples", required_argument, NULL, 'E'},
         {"compat-only", no_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -166,8 +188,8 @@ int cmd_serve(int argc, char **argv) {
     rill_server_config cfg = rill_server_config_default();
     cfg.project_name = "rill-demo";
     const char *source = "demo", *play = NULL;
-    const char *web_root = NULL;
-    bool web_root_set = false;
+    const char *web_root = NULL, *examples = NULL;
+    bool web_root_set = false, examples_set = false;
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
     int c;
     optind = 1;
@@ -186,6 +208,8 @@ int cmd_serve(int argc, char **argv) {
         case 'w': web_root = optarg; web_root_set = true; break;
         case 'Y': play = optarg; break;
         case 'X': cfg.allow_exec = true; break;
+        case 'D': cfg.handlers_dir = optarg; break;
+        case 'E': examples = optarg; examples_set = true; break;
         case 'C': cfg.compat_only = true; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
@@ -214,15 +238,13 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "rill serve: --play needs an audio --source\n");
         return EXIT_USAGE;
     }
-    if (web_root_set && *web_root != '\0') {
-        struct stat st;
-        if (stat(web_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "rill serve: --web-root %s is not a directory\n",
-                    web_root);
-            return EXIT_USAGE;
-        }
-    }
-    cfg.web_root = web_root_set ? web_root : default_web_root();
+    if ((web_root_set && *web_root != '\0' && !dir_option("--web-root", web_root)) ||
+        (cfg.handlers_dir != NULL && !dir_option("--handlers", cfg.handlers_dir)) ||
+        (examples_set && *examples != '\0' && !dir_option("--examples", examples)))
+        return EXIT_USAGE;
+    char web_buf[PATH_MAX], examples_buf[PATH_MAX];
+    cfg.web_root = web_root_set ? web_root : share_dir("web", "index.html", web_buf, sizeof web_buf);
+    cfg.examples_dir = examples_set ? examples : share_dir("examples", ".", examples_buf, sizeof examples_buf);
     cfg.port = (int)port;
     cfg.client_queue_bytes = (size_t)queue;
     cfg.on_buffer = demo_on_buffer;
@@ -291,6 +313,10 @@ int cmd_serve(int argc, char **argv) {
     else
         printf("rill serve: no dashboard (%s)\n",
                web_root_set ? "--web-root ''" : "not built: make build writes web/dist");
+    if (cfg.handlers_dir != NULL)
+        printf("rill serve: custom handler types from %s\n", cfg.handlers_dir);
+    if (cfg.allow_exec && cfg.examples_dir != NULL && *cfg.examples_dir != '\0')
+        printf("rill serve: the editor's examples from %s\n", cfg.examples_dir);
     if (as != NULL)
         audio_source_describe(as, stdout);
     else

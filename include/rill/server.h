@@ -83,6 +83,14 @@ typedef struct rill_server_config {
      * mode's hello is ignored, so clients fall back to the compatibility
      * mode (for testing them; the dashboard needs native mode). */
     bool compat_only;
+    /* Directories shown to dashboard pages (docs/HANDLERS.md), or NULL:
+     * custom handler types (JavaScript modules, *.js / *.mjs) at
+     * /handlers/, and example scripts for the editor (*.py, list.json) at
+     * /examples/. Only regular files directly inside are served (symlinks
+     * leading out refused), under the token like every other request.
+     * Default NULL. */
+    const char *handlers_dir;
+    const char *examples_dir;
 } rill_server_config;
 
 /* Defaults for every field. Always start from this. */

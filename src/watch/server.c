@@ -38,6 +38,7 @@
 #include "logfile.h"
 #include "logwriter.h"
 #include "native.h"
+#include "webdir.h"
 #include "wire.h"
 
 /* ---- Messages and per-socket queues -------------------------------------- */
@@ -121,6 +122,7 @@ struct rill__conn {
 struct rill_server {
     rill_server_config cfg;
     char *host, *project, *token, *log_dir, *allow_origin, *web_root;
+    char *handlers_dir, *examples_dir; /* webdir.c */
 
     rill__device dev;
     size_t max_streams;
@@ -2339,6 +2341,13 @@ static int on_http(rill_server *srv, struct lws *wsi) {
     }
     if (strncmp(uri, "/files/", 7) == 0)
         return serve_file(srv, wsi, uri);
+    /* Custom handler types and the editor's examples (webdir.c). */
+    static const char *const js[] = {".js", ".mjs", NULL};
+    static const char *const py[] = {".py", ".json", NULL};
+    if (strncmp(uri, "/handlers/", 10) == 0)
+        return rill__webdir_serve(wsi, srv->handlers_dir, uri + 10, js);
+    if (strncmp(uri, "/examples/", 10) == 0)
+        return rill__webdir_serve(wsi, srv->examples_dir, uri + 10, py);
     if (srv->web_root != NULL)
         return serve_web(srv, wsi, uri);
     lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
@@ -2651,6 +2660,8 @@ rill_server_config rill_server_config_default(void) {
         .on_buffer = NULL,
         .user = NULL,
         .on_audio_change = NULL,
+        .handlers_dir = NULL,
+        .examples_dir = NULL,
     };
     return cfg;
 }
@@ -2728,6 +2739,8 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
     srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
+    srv->handlers_dir = cfg->handlers_dir && *cfg->handlers_dir ? dup_or_null(cfg->handlers_dir, &rc) : NULL;
+    srv->examples_dir = cfg->examples_dir && *cfg->examples_dir ? dup_or_null(cfg->examples_dir, &rc) : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
     srv->sample_rate = cfg->sample_rate;
@@ -2880,6 +2893,8 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->log_dir);
     rill__free(srv->allow_origin);
     rill__free(srv->web_root);
+    rill__free(srv->handlers_dir);
+    rill__free(srv->examples_dir);
     rill__free(srv);
 }
 
