@@ -98,14 +98,15 @@ static const char serve_usage[] =
     "                     next to this program, ../share/rill/web from its\n"
     "                     directory, as built or installed); '' for none\n"
     "  --allow-exec       let dashboard pages run programs on this machine\n"
-    "                     (Execute/Stop): remote code execution for whoever\n"
-    "                     holds the token, so --token is required\n"
+    "                     (Execute/Stop, the editor's scripts): remote code\n"
+    "                     execution for whoever holds the token, so --token\n"
+    "                     is required\n"
     "  --handlers DIR     custom handler types for the dashboard: the *.js\n"
     "                     modules in DIR (docs/HANDLERS.md)\n"
     "  --examples DIR     the editor's example scripts (*.py in DIR; default\n"
     "                     ../share/rill/examples from this program's\n"
     "                     directory, python/examples as built); '' for none\n"
-
+    "  --python CMD       what runs the editor's scripts (default python3)\n"
     "  --compat-only      speak only the Watcher protocol, as a Bela board\n"
     "                     does (to test clients' compatibility mode; the\n"
     "                     dashboard needs rill's native mode)\n"
@@ -180,6 +181,7 @@ int cmd_serve(int argc, char **argv) {
         {"allow-exec", no_argument, NULL, 'X'},
         {"handlers", required_argument, NULL, 'D'},
         {"examples", required_argument, NULL, 'E'},
+        {"python", required_argument, NULL, 'Q'},
         {"compat-only", no_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -210,6 +212,7 @@ int cmd_serve(int argc, char **argv) {
         case 'X': cfg.allow_exec = true; break;
         case 'D': cfg.handlers_dir = optarg; break;
         case 'E': examples = optarg; examples_set = true; break;
+        case 'Q': cfg.script_interpreter = optarg; break;
         case 'C': cfg.compat_only = true; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;

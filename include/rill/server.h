@@ -91,6 +91,9 @@ typedef struct rill_server_config {
      * Default NULL. */
     const char *handlers_dir;
     const char *examples_dir;
+    /* The program that runs the editor's scripts (with allow_exec): its
+     * name (searched in PATH) or path. Default "python3". */
+    const char *script_interpreter;
 } rill_server_config;
 
 /* Defaults for every field. Always start from this. */

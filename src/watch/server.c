@@ -38,6 +38,7 @@
 #include "logfile.h"
 #include "logwriter.h"
 #include "native.h"
+#include "script.h"
 #include "webdir.h"
 #include "wire.h"
 
@@ -122,7 +123,7 @@ struct rill__conn {
 struct rill_server {
     rill_server_config cfg;
     char *host, *project, *token, *log_dir, *allow_origin, *web_root;
-    char *handlers_dir, *examples_dir; /* webdir.c */
+    char *handlers_dir, *examples_dir, *script_interpreter; /* webdir.c, script.c */
 
     rill__device dev;
     size_t max_streams;
@@ -1598,6 +1599,7 @@ typedef struct exec_job {
     rill__job *job;
     rill__conn *owner;
     uint32_t id;
+    rill__script *script; /* an editor script's files, or NULL */
 } exec_job;
 
 static rill__cmd_id json_id(json_t *root) {
@@ -1681,7 +1683,75 @@ static void exec_send(rill__conn *c, const exec_ev_ctx *e) {
         conn_send_owned(c, text, len);
 }
 
-/* {"rill":"exec","id":X,"argv":["prog","arg",...],"cwd":"dir"} */
+/* Room for one more program (at most RILL__EXEC_MAX_JOBS at once); the
+ * refusal is sent when there is none. */
+static bool job_slot(rill_server *srv, rill__conn *c, json_t *root) {
+    if (srv->n_jobs >= RILL__EXEC_MAX_JOBS) {
+        request_error(c, "exec", root,
+                      "exec: %d programs are running, the limit; stop one "
+                      "first; refused",
+                      RILL__EXEC_MAX_JOBS);
+        return false;
+    }
+    if (srv->jobs == NULL &&
+        (srv->jobs = rill__calloc(RILL__EXEC_MAX_JOBS, sizeof *srv->jobs)) == NULL) {
+        request_error(c, "exec", root, "exec: out of memory; refused");
+        return false;
+    }
+    return true;
+}
+
+/* {"rill":"exec","id":X,"script":"code","name":"file.py"}: the editor's
+ * Execute. The code is written to a private file (script.c) and run by
+ * the script interpreter with this server's URL and token in RILL_URL and
+ * RILL_TOKEN. The file has the name the page gave (a plain file name),
+ * so the page finds its lines in a traceback. The checks of exec_start
+ * (allow_exec, native mode) have passed. */
+static void exec_script(rill_server *srv, rill__conn *c, json_t *root) {
+    json_t *code = json_object_get(root, "script");
+    json_t *name = json_object_get(root, "name");
+    if (!json_is_string(code) || (name != NULL && !json_is_string(name))) {
+        request_error(c, "exec", root, "exec: \"script\" must be a string (the "
+                                     "code) and \"name\" a file name; refused");
+        return;
+    }
+    if (!job_slot(srv, c, root))
+        return;
+    /* The script connects back to us: the address it can reach. */
+    char url[300];
+    const char *h = srv->host;
+    bool any = strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || *h == '\0';
+    bool v6 = !any && strchr(h, ':') != NULL;
+    snprintf(url, sizeof url, "ws://%s%s%s:%d", v6 ? "[" : "",
+             any ? "127.0.0.1" : h, v6 ? "]" : "", srv->port);
+    char err[512];
+    rill__script *script = NULL;
+    int rc = rill__script_create(json_string_value(code), json_string_length(code),
+                                 name ? json_string_value(name) : NULL,
+                                 srv->script_interpreter, url, srv->token,
+                                 &script, err, sizeof err);
+    rill__job *job = NULL;
+    if (rc == 0)
+        rc = rill__job_start_env(rill__script_argv(script), rill__script_envp(script),
+                                 rill__script_dir(script), &job, err, sizeof err);
+    if (rc != 0) {
+        rill__script_destroy(script);
+        request_error(c, "exec", root, "exec: %s",
+                      rc == RILL_ENOMEM ? "out of memory" : err);
+        return;
+    }
+    uint32_t id = ++srv->next_job_id;
+    srv->jobs[srv->n_jobs++] = (exec_job){job, c, id, script};
+    rill__log_info("%s: running a script with %s (pid %d, job %u)", c->peer,
+                   rill__script_argv(script)[0], (int)rill__job_pid(job), id);
+    rill__cmd_id rid = json_id(root);
+    exec_ev_ctx e = {"exec-started", NULL, id, NULL, 0,
+                     rill__job_pid(job), INT64_MIN, INT64_MIN, &rid};
+    exec_send(c, &e);
+}
+
+/* {"rill":"exec","id":X,"argv":["prog","arg",...],"cwd":"dir"}, or an
+ * editor script (exec_script). */
 static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     if (!srv->cfg.allow_exec) {
         request_error(c, "exec", root,
@@ -1697,6 +1767,10 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
     }
     json_t *argv = json_object_get(root, "argv");
     json_t *cwd = json_object_get(root, "cwd");
+    if (json_object_get(root, "script") != NULL) {
+        exec_script(srv, c, root);
+        return;
+    }
     size_t n = json_array_size(argv);
     if (!json_is_array(argv) || n == 0 || n > RILL__EXEC_MAX_ARGS) {
         request_error(c, "exec", root,
@@ -1724,18 +1798,8 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
         request_error(c, "exec", root, "exec: \"cwd\" must be a string; refused");
         return;
     }
-    if (srv->n_jobs >= RILL__EXEC_MAX_JOBS) {
-        request_error(c, "exec", root,
-                   "exec: %d programs are running, the limit; stop one "
-                   "first; refused",
-                   RILL__EXEC_MAX_JOBS);
+    if (!job_slot(srv, c, root))
         return;
-    }
-    if (srv->jobs == NULL &&
-        (srv->jobs = rill__calloc(RILL__EXEC_MAX_JOBS, sizeof *srv->jobs)) == NULL) {
-        request_error(c, "exec", root, "exec: out of memory; refused");
-        return;
-    }
     char err[512];
     rill__job *job = NULL;
     int rc = rill__job_start(args, cwd ? json_string_value(cwd) : NULL, &job,
@@ -1746,7 +1810,7 @@ static void exec_start(rill_server *srv, rill__conn *c, json_t *root) {
         return;
     }
     uint32_t id = ++srv->next_job_id;
-    srv->jobs[srv->n_jobs++] = (exec_job){job, c, id};
+    srv->jobs[srv->n_jobs++] = (exec_job){job, c, id, NULL};
     rill__log_info("%s: running %s (pid %d, job %u)", c->peer, args[0],
                    (int)rill__job_pid(job), id);
     rill__cmd_id rid = json_id(root);
@@ -1805,6 +1869,7 @@ static void poll_jobs(rill_server *srv) {
                          sig, NULL};
         exec_send(j->owner, &e);
         rill__job_destroy(j->job);
+        rill__script_destroy(j->script);
         srv->jobs[i] = srv->jobs[--srv->n_jobs];
     }
 }
@@ -1817,6 +1882,7 @@ static void exec_conn_closed(rill_server *srv, rill__conn *c) {
             continue;
         }
         rill__job_destroy(srv->jobs[i].job);
+        rill__script_destroy(srv->jobs[i].script);
         srv->jobs[i] = srv->jobs[--srv->n_jobs];
     }
 }
@@ -2662,6 +2728,7 @@ rill_server_config rill_server_config_default(void) {
         .on_audio_change = NULL,
         .handlers_dir = NULL,
         .examples_dir = NULL,
+        .script_interpreter = "python3",
     };
     return cfg;
 }
@@ -2741,6 +2808,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
     srv->handlers_dir = cfg->handlers_dir && *cfg->handlers_dir ? dup_or_null(cfg->handlers_dir, &rc) : NULL;
     srv->examples_dir = cfg->examples_dir && *cfg->examples_dir ? dup_or_null(cfg->examples_dir, &rc) : NULL;
+    srv->script_interpreter = dup_or_null(cfg->script_interpreter ? cfg->script_interpreter : "python3", &rc);
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
     srv->sample_rate = cfg->sample_rate;
@@ -2878,8 +2946,10 @@ void rill_server_destroy(rill_server *srv) {
     pthread_mutex_destroy(&srv->vars_lock);
     pthread_mutex_destroy(&srv->audio_lock);
     rill__free(srv->audio_json);
-    for (size_t i = 0; i < srv->n_jobs; i++)
+    for (size_t i = 0; i < srv->n_jobs; i++) {
         rill__job_destroy(srv->jobs[i].job);
+        rill__script_destroy(srv->jobs[i].script);
+    }
     rill__free(srv->jobs);
     for (size_t i = 0; i < srv->n_dash; i++)
         msg_unref(srv->dash[i].create);
@@ -2895,6 +2965,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->web_root);
     rill__free(srv->handlers_dir);
     rill__free(srv->examples_dir);
+    rill__free(srv->script_interpreter);
     rill__free(srv);
 }
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dashtest.h"
@@ -512,6 +513,54 @@ TEST(exec_runs_a_program_and_streams_its_output_and_exit) {
     page_send(&p, "{\"rill\":\"exec\",\"argv\":[\"echo\",\"$HOME; ls\"]}");
     ASSERT_TRUE(strstr(page_wait(&p, NULL, "\"text\":\"$HOME; ls\\n\""),
                        "\"job\":2") != NULL);
+    page_close(&p);
+    device_stop(&d);
+}
+
+/* The editor's Execute: the code goes to a private file, run by the
+ * script interpreter ("sh" here, which takes the "-u" python gets) with
+ * this server's URL and token in its environment; the files are gone once
+ * it has ended. */
+TEST(exec_runs_an_editor_script_from_a_private_file_with_the_servers_url_and_token) {
+    device d;
+    device_opts o = {.flags = FIXED, .token = "s3cret", .allow_exec = true,
+                     .script_interpreter = "sh"};
+    device_start_opts(&d, &o);
+    page p;
+    page_open_token(&p, &d, true, false, "s3cret");
+    size_t at = 0;
+    page_send(&p, "{\"rill\":\"exec\",\"id\":\"ed\",\"name\":\"demo.py\","
+                  "\"script\":\"echo url=$RILL_URL tok=$RILL_TOKEN\\n"
+                  "echo dir=$(pwd) file=$(basename $0)\\n"
+                  "ls -l $0 | cut -c1-10\\nexit 5\\n\"}");
+    const char *st = page_wait(&p, &at, "exec-started");
+    ASSERT_TRUE(strstr(st, "\"id\":\"ed\"") != NULL);
+    /* The JSON text escapes '/' as "\\/". */
+    char want[128];
+    snprintf(want, sizeof want, "url=ws:\\/\\/127.0.0.1:%d tok=s3cret\\n",
+             rill_server_port(d.srv));
+    page_wait(&p, NULL, want);
+    const char *dir = strstr(page_wait(&p, NULL, "dir="), "dir=") + 4;
+    char path[128];
+    size_t n = 0;
+    for (const char *q = dir; *q != ' ' && *q != '\0' && n + 1 < sizeof path; q++)
+        if (*q != '\\')
+            path[n++] = *q;
+    path[n] = '\0';
+    ASSERT_TRUE(strncmp(path, "/tmp/rill-script-", 17) == 0);
+    ASSERT_TRUE(strstr(dir, " file=demo.py\\n") != NULL);
+    page_wait(&p, NULL, "-rw-------");
+    ASSERT_TRUE(strstr(page_wait(&p, NULL, "exec-exit"), "\"code\":5") != NULL);
+    struct stat sb;
+    ASSERT_TRUE(stat(path, &sb) != 0 && errno == ENOENT);
+    /* A name that is not a plain file name becomes script.py; a script
+     * that is not a string is refused. */
+    page_send(&p, "{\"rill\":\"exec\",\"name\":\"../x.py\",\"script\":"
+                  "\"echo name=$(basename $0)\"}");
+    page_wait(&p, NULL, "name=script.py");
+    page_send(&p, "{\"rill\":\"exec\",\"id\":9,\"script\":42}");
+    ASSERT_TRUE(strstr(page_wait(&p, &at, "\"error\""),
+                       "exec: \\\"script\\\" must be a string (the code)") != NULL);
     page_close(&p);
     device_stop(&d);
 }

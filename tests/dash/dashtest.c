@@ -142,6 +142,8 @@ void device_start_opts(device *d, const device_opts *o) {
         cfg.client_queue_bytes = o->queue_bytes;
     cfg.token = o->token;
     cfg.allow_exec = o->allow_exec;
+    if (o->script_interpreter != NULL)
+        cfg.script_interpreter = o->script_interpreter;
     cfg.sample_rate = 48000;
     cfg.on_buffer = on_buffer;
     cfg.user = d;

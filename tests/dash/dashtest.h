@@ -77,6 +77,7 @@ typedef struct device_opts {
     const char *token;  /* NULL: none */
     bool allow_exec;
     size_t queue_bytes; /* per-client send queue; 0: the server's default */
+    const char *script_interpreter; /* NULL: the server's default */
 } device_opts;
 
 /* a = frame % 1000, b = -a, c = 2a at 48000 Hz, so that each sample says
