@@ -248,6 +248,15 @@ int cmd_serve(int argc, char **argv) {
     char web_buf[PATH_MAX], examples_buf[PATH_MAX];
     cfg.web_root = web_root_set ? web_root : share_dir("web", "index.html", web_buf, sizeof web_buf);
     cfg.examples_dir = examples_set ? examples : share_dir("examples", ".", examples_buf, sizeof examples_buf);
+    /* The editor's scripts import rill: the package next to this program
+     * (the source tree's python/, linked by the build) when there is one. */
+    char py_buf[PATH_MAX];
+    if (cfg.allow_exec && share_dir("python", "rill/__init__.py", py_buf, sizeof py_buf) != NULL) {
+        const char *old = getenv("PYTHONPATH");
+        char path[2 * PATH_MAX + 2];
+        snprintf(path, sizeof path, "%s%s%s", py_buf, old && *old ? ":" : "", old && *old ? old : "");
+        setenv("PYTHONPATH", path, 1);
+    }
     cfg.port = (int)port;
     cfg.client_queue_bytes = (size_t)queue;
     cfg.on_buffer = demo_on_buffer;
