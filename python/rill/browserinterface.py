@@ -112,7 +112,7 @@ inform_browser = True    # accepted; the dashboard needs no announcement
 bi_board_ip = None
 board_ip = None
 url = None               # default: $RILL_URL, else ws://127.0.0.1:5555
-token = None
+token = None             # default: $RILL_TOKEN (set for the editor's scripts)
 dtype = "int16"          # or "float32": the values as the device has them
 tick = None              # the device tick of the last buffer's first frame
 dropped = 0              # buffers lost on the way to this program
@@ -360,7 +360,8 @@ def start():
         return
     cfg = L.lib.rill_dash_config_default()
     u = _url().encode()
-    tok = token.encode() if token else None
+    t = token or os.environ.get("RILL_TOKEN")
+    tok = t.encode() if t else None
     cfg.url, cfg.token = u, tok
     cfg.on_data, cfg.on_config, cfg.on_error = _cbs
     h = ctypes.c_void_p()
