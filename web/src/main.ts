@@ -3,14 +3,17 @@ import './style.css';
 import { App } from './app';
 import { serverAddress } from './connection';
 import { ExecPanel } from './exec';
+import { testApi } from './testapi';
 
 const addr = serverAddress(window.location);
-const app = new App(document.getElementById('app')!, addr);
+// The socket and its decoding run in a worker (datalink.worker.ts).
+const makeWorker = typeof Worker !== 'undefined' ? () => new Worker(new URL('./datalink.worker.ts', import.meta.url), { type: 'module' }) : null;
+const app = new App(document.getElementById('app')!, addr, makeWorker);
 // Execute / Stop (rill serve --allow-exec), below the dashboard.
 const execRoot = document.createElement('div');
 document.body.insertBefore(execRoot, document.getElementById('app')!.nextSibling);
 new ExecPanel(execRoot, addr);
 // A small hook for the browser tests (tests/web): read what is plotted and
 // replay recorded server messages.
-(window as unknown as { __rill: unknown }).__rill = app.testApi();
+(window as unknown as { __rill: unknown }).__rill = testApi(app);
 app.start();

@@ -39,6 +39,59 @@ export class Series {
     this.vals = new Float64Array(this.cap);
   }
 
+  /** Tick of the oldest value held, NaN if none. */
+  get oldestTick(): number {
+    return this.len ? this.ticks[this.at(0)] : NaN;
+  }
+
+  /** A copy of everything held (a paused scope's frozen data). */
+  frozenCopy(): Series {
+    const c = new Series(Math.max(2, this.len));
+    for (let i = 0; i < this.len; i++) {
+      const p = this.at(i);
+      c.ticks[i] = this.ticks[p];
+      c.vals[i] = this.vals[p];
+    }
+    c.len = this.len;
+    c.head = this.len % c.cap;
+    c.lastTick = this.lastTick;
+    c.received = this.len;
+    return c;
+  }
+
+  /** The same values in a larger ring (a longer time base needs more). */
+  grown(cap: number): Series {
+    if (cap <= this.cap) return this;
+    const c = new Series(cap);
+    for (let i = 0; i < this.len; i++) {
+      const p = this.at(i);
+      c.ticks[i] = this.ticks[p];
+      c.vals[i] = this.vals[p];
+    }
+    c.len = this.len;
+    c.head = this.len;
+    c.lastTick = this.lastTick;
+    c.received = this.received;
+    c.version = this.version + 1;
+    c.epoch = this.epoch + 1;
+    return c;
+  }
+
+  /** The value at tick t: linear between the two values around it (a value
+   * at exactly t is returned as it is); NaN outside the values held. */
+  valueAt(t: number): number {
+    if (this.len === 0) return NaN;
+    const i = this.lowerBound(t);
+    if (i >= this.len) return NaN;
+    const p = this.at(i);
+    const t1 = this.ticks[p];
+    if (t1 === t) return this.vals[p];
+    if (i === 0) return NaN;
+    const q = this.at(i - 1);
+    const t0 = this.ticks[q];
+    return this.vals[q] + ((this.vals[p] - this.vals[q]) * (t - t0)) / (t1 - t0);
+  }
+
   clear(): void {
     this.head = 0;
     this.len = 0;

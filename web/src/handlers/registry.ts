@@ -9,7 +9,18 @@ import { HeatmapModel, HeatmapView } from './heatmap';
 import { MeterModel, MeterView } from './meter';
 import { PolarModel, PolarView } from './polar';
 import { SpectrogramModel, SpectrogramView } from './spectrogram';
-import type { HandlerModel, HandlerView } from './types';
+import { warn, type HandlerModel, type HandlerView } from './types';
+
+/** A handler type: how to make its model (the data and its semantics, no
+ * DOM) and its view (draws the model into the tab's element). Built-in and
+ * custom types (custom.ts, loaded from `rill serve --handlers DIR`) are
+ * made the same way. */
+export interface HandlerTypeDef {
+  createModel(params: Record<string, unknown>, ctx: { sampleRate: number }): HandlerModel;
+  createView(el: HTMLElement, model: HandlerModel, params: Record<string, unknown>): HandlerView;
+  /** Where it came from: "built-in", or the module that registered it. */
+  origin?: string;
+}
 
 export const HANDLER_TYPES = [
   'line',
@@ -90,11 +101,62 @@ export function createView(type: HandlerType, el: HTMLElement, model: HandlerMod
   }
 }
 
+/** Every type the page knows, by name (EasyDSP's names included). */
+export class TypeRegistry {
+  private types = new Map<string, HandlerTypeDef>();
+
+  constructor() {
+    for (const t of HANDLER_TYPES) {
+      const def: HandlerTypeDef = {
+        createModel: (p, ctx) => createModel(t, p, ctx.sampleRate),
+        createView: (el, m, p) => createView(t, el, m, p),
+        origin: 'built-in',
+      };
+      this.types.set(t, def);
+    }
+    for (const [alias, t] of Object.entries(ALIASES)) this.types.set(alias, this.types.get(t)!);
+  }
+
+  /** Add a type; a name already taken (built-in or custom) is refused. */
+  register(name: string, def: HandlerTypeDef): void {
+    if (typeof name !== 'string' || !name) throw new Error('a handler type needs a name (a non-empty string)');
+    if (!def || typeof def.createModel !== 'function' || typeof def.createView !== 'function')
+      throw new Error(`handler type "${name}": give createModel(params, ctx) and createView(element, model, params)`);
+    const had = this.types.get(name);
+    if (had) throw new Error(`handler type "${name}" exists already (${had.origin ?? 'custom'}); pick another name`);
+    this.types.set(name, def);
+  }
+
+  get(name: string): HandlerTypeDef | null {
+    return this.types.get(name) ?? null;
+  }
+
+  /** The canonical name shown in a tab: rill's short name for EasyDSP's. */
+  label(name: string): string {
+    return canonicalType(name) ?? name;
+  }
+
+  names(): string[] {
+    return [...this.types.keys()].filter((n) => !ALIASES[n]);
+  }
+}
+
+/** Run a handler's code; what it throws goes to its tab's status line. */
+function guard(h: Handler, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (h.model) warn(h.model, `error: ${(e as Error).message}`);
+    else h.status.textContent = `error: ${(e as Error).message}`;
+  }
+}
+
 export interface Handler {
   id: number;
   name: string;
   type: string;
-  kind: HandlerType | null;
+  /** The type's canonical name, null when the page does not know it. */
+  kind: string | null;
   params: Record<string, unknown>;
   model: HandlerModel | null;
   view: HandlerView | null;
@@ -110,6 +172,7 @@ export interface Handler {
  * (unit tests without a canvas). */
 export class HandlerManager {
   readonly handlers = new Map<number, Handler>();
+  readonly registry = new TypeRegistry();
   sampleRate = 48000;
   /** Called when a tab is clicked (the app shows its panel). */
   onSelect: (id: number) => void = () => {};
@@ -123,7 +186,8 @@ export class HandlerManager {
 
   create(h: HandlerCreate): Handler {
     this.remove(h.id);
-    const kind = canonicalType(h.type);
+    const def = this.registry.get(h.type);
+    const kind = def ? this.registry.label(h.type) : null;
     const tab = document.createElement('button');
     tab.className = 'tab handler-tab';
     tab.dataset.handler = String(h.id);
@@ -160,11 +224,18 @@ export class HandlerManager {
       messages: 0,
       lastTick: -1,
     };
-    if (kind === null) {
-      status.textContent = `unknown handler type "${h.type}" (known: ${HANDLER_TYPES.join(', ')})`;
+    if (!def) {
+      status.textContent = `unknown handler type "${h.type}" (known: ${this.registry.names().join(', ')})`;
     } else {
-      handler.model = createModel(kind, h.params, this.sampleRate);
-      if (this.views) handler.view = createView(kind, body, handler.model, h.params);
+      // A custom type's code may throw: the tab says so, the page goes on.
+      try {
+        handler.model = def.createModel(h.params, { sampleRate: this.sampleRate });
+        if (this.views) handler.view = def.createView(body, handler.model, h.params);
+      } catch (e) {
+        handler.model = null;
+        handler.view = null;
+        status.textContent = `handler type "${h.type}" failed: ${(e as Error).message}`;
+      }
     }
     this.handlers.set(h.id, handler);
     return handler;
@@ -187,7 +258,7 @@ export class HandlerManager {
   data(id: number, data: unknown, tick?: number): boolean {
     const h = this.handlers.get(id);
     if (!h || !h.model) return false;
-    h.model.data(data);
+    guard(h, () => h.model!.data(data));
     h.messages++;
     if (tick !== undefined) h.lastTick = tick;
     return true;
@@ -196,7 +267,7 @@ export class HandlerManager {
   frame(f: HandlerFrame): boolean {
     const h = this.handlers.get(f.handler);
     if (!h || !h.model) return false;
-    h.model.frame(f);
+    guard(h, () => h.model!.frame(f));
     h.messages++;
     if (f.tick > 0) h.lastTick = f.tick;
     return true;
@@ -210,8 +281,12 @@ export class HandlerManager {
         h.shownWarnings = h.model.warnings.length;
         h.status.textContent = h.model.warnings.join('\n');
       }
-      if (!h.panel.hidden) h.view?.draw();
+      if (!h.panel.hidden && h.view) guard(h, () => h.view!.draw());
     }
+  }
+
+  types(): string[] {
+    return this.registry.names();
   }
 
   snapshot(id: number): unknown {
