@@ -28,7 +28,7 @@ static const struct {
     {"Direction", "polar-line",
      "{\"series\":[\"doa\"],\"numPoints\":4,\"rmax\":1,\"title\":\"DOA\"}"},
     {"Pattern", "polar-area", "{\"series\":[\"gain\"],\"numPoints\":4,\"rmax\":2}"},
-    {"Heat", "heatmap", "{\"min\":0,\"max\":1}"},
+    {"Heat", "heatmap", "{\"range\":true,\"min\":0,\"max\":1}"},
     {"Spectrum", "spectrogram",
      "{\"width\":8,\"height\":4,\"min\":0,\"max\":1,\"delta_freq\":1000}"},
     {"Output", "audio", "{\"rate\":16000,\"channels\":1}"},

@@ -105,7 +105,8 @@ describe('data handler tabs', () => {
   });
 
   it('a heat map draws rows as given with the blue-to-red ramp', async () => {
-    await feed(page, [create(20, 'Heat', 'base:heatmap', { min: 0, max: 1 }), data(20, [[0, 0, 1], [1, 0.5, 0]])]);
+    // rill's opaque ramp from min to max (opt-in "range"; EasyDSP's look below).
+    await feed(page, [create(20, 'Heat', 'base:heatmap', { range: true, min: 0, max: 1 }), data(20, [[0, 0, 1], [1, 0.5, 0]])]);
     const h = await show(20);
     assert.deepEqual([h.drawn.rows, h.drawn.cols], [2, 3]);
     assert.deepEqual((await pixel(20, 0, 0)).slice(0, 3), [0, 0, 255]); // 0: blue
@@ -117,6 +118,11 @@ describe('data handler tabs', () => {
     const h2 = await show(20);
     assert.deepEqual([h2.drawn.rows, h2.drawn.cols], [2, 2]);
     assert.deepEqual((await pixel(20, 1, 1)).slice(0, 3), [255, 0, 0]);
+    // EasyDSP's defaults: max 1 red and opaque, 0 blue at opacity min = 0.05.
+    await feed(page, [create(21, 'Heat E', 'base:heatmap', {}), data(21, [[0, 1]])]);
+    await show(21);
+    assert.deepEqual(await pixel(21, 1, 0), [255, 0, 0, 255]);
+    assert.deepEqual(await pixel(21, 0, 0), [0, 0, 255, 13]);
   });
 
   it('two spectrograms on one page scroll their own columns in', async () => {

@@ -139,7 +139,29 @@ describe('heat map (EasyDSP base:heatmap)', () => {
     expect([m.rows, m.cols, m.at(0, 2), m.at(1, 0)]).toEqual([2, 3, 2, 3]);
     m.data([[9]]);
     expect([m.rows, m.cols, m.at(0, 0)]).toEqual([1, 1, 9]);
-    expect([m.min, m.max]).toEqual([0, 4]);
+    expect([m.min, m.max]).toEqual([0.05, 4]);
+  });
+
+  it("defaults are EasyDSP's: the ramp from 0 to max 1, opacity value / max but at least min 0.05", () => {
+    const m = new HeatmapModel({});
+    expect([m.min, m.max, m.range]).toEqual([0.05, 1, false]);
+    const rgba = (c: number) => [c & 255, (c >> 8) & 255, (c >> 16) & 255, c >>> 24];
+    expect(rgba(m.color(1))).toEqual([255, 0, 0, 255]); // max: red, opaque
+    expect(rgba(m.color(0))).toEqual([0, 0, 255, 13]); // 0: blue at opacity 0.05
+    expect(rgba(m.color(0.5))[3]).toBe(128);
+    expect(rgba(m.color(-3))).toEqual([0, 0, 255, 13]);
+    expect(m.color(NaN)).toBe(0);
+  });
+
+  it('opt-in "range": min is the value at the bottom of the ramp, every cell opaque', () => {
+    const m = new HeatmapModel({ range: true, min: -1, max: 1 });
+    const rgba = (c: number) => [c & 255, (c >> 8) & 255, (c >> 16) & 255, c >>> 24];
+    expect(rgba(m.color(-1))).toEqual([0, 0, 255, 255]);
+    const mid = rgba(m.color(0)); // lime, within a step of the ramp
+    expect([mid[0], mid[1], mid[3]]).toEqual([0, 255, 255]);
+    expect(mid[2]).toBeLessThan(5);
+    expect(rgba(m.color(1))).toEqual([255, 0, 0, 255]);
+    expect(new HeatmapModel({ range: true }).min).toBe(0);
   });
 
   it('pads ragged rows with NaN', () => {
@@ -186,11 +208,19 @@ describe('spectrogram (EasyDSP base:spectrogram)', () => {
     expect(m.warnings.length).toBe(1);
   });
 
-  it('colour range: min/max if given, else the data\'s', () => {
-    const m = new SpectrogramModel({ width: 2, height: 2 });
+  it("colour range: EasyDSP's defaults 0 and 150, min/max if given; opt-in autoscale: the data's", () => {
+    const d = new SpectrogramModel({ width: 2, height: 2 });
+    d.data([[-3, 1], [2, 5]]);
+    expect(d.range()).toEqual([0, 150]);
+    expect(d.updateRate).toBe(20);
+    expect(new SpectrogramModel({ min: -90, max: 0 }).range()).toEqual([-90, 0]);
+    const m = new SpectrogramModel({ width: 2, height: 2, autoscale: true });
     m.data([[-3, 1], [2, 5]]);
     expect(m.range()).toEqual([-3, 5]);
-    expect(new SpectrogramModel({ min: 0, max: 150 }).range()).toEqual([0, 150]);
+    const half = new SpectrogramModel({ width: 2, height: 2, autoscale: true, max: 10 });
+    half.data([[-3, 1]]);
+    expect(half.range()).toEqual([-3, 10]);
+    expect(new SpectrogramModel({ update_rate: 0 }).updateRate).toBe(0);
   });
 
   it('any number per page: models are independent', () => {

@@ -1,8 +1,14 @@
 // Heat map: EasyDSP's base:heatmap. Data is a 2-D array of rows; each
-// message replaces the image. Fixes: drawn as it is given (row r is line r
-// from the top, column c is x = c; EasyDSP transposed it and clipped
-// non-square data), every cell is drawn, `min` is the value drawn at the
-// bottom of the ramp (EasyDSP passed it as an opacity), any number per page.
+// message replaces the image. Drawn as it is given (row r is line r from
+// the top, column c is x = c; EasyDSP transposed it and clipped non-square
+// data), every cell, any number per page.
+//
+// Parameters and defaults as EasyDSP's (simpleheat): `max` (1) is the value
+// drawn red; the ramp runs from 0 to max; `min` (0.05) is the smallest
+// opacity, a cell's opacity being its value / max, so small values fade
+// into the page. rill's improvement is opt-in: with "range": true, `min`
+// (default 0) is a value, the ramp runs from min to max and every cell is
+// opaque (what EasyDSP's documentation says min is).
 
 import type { HandlerFrame } from '../protocol';
 import { HEAT, lutIndex } from './colormap';
@@ -16,10 +22,23 @@ export class HeatmapModel implements HandlerModel {
   cells: Float32Array = new Float32Array(0);
   readonly min: number;
   readonly max: number;
+  /** min is a value and cells are opaque (rill), or min is the smallest
+   * opacity (EasyDSP). */
+  readonly range: boolean;
 
   constructor(params: Record<string, unknown>) {
+    this.range = params.range === true;
     this.max = numParam(params, 'max', 1);
-    this.min = numParam(params, 'min', 0);
+    this.min = numParam(params, 'min', this.range ? 0 : 0.05);
+  }
+
+  /** A cell's colour, RGBA as one little-endian Uint32 (0: transparent). */
+  color(v: number): number {
+    if (Number.isNaN(v)) return 0;
+    if (this.range) return HEAT[lutIndex(v, this.min, this.max)];
+    const t = this.max > 0 ? Math.min(1, Math.max(0, v / this.max)) : 0;
+    const alpha = Math.round(255 * Math.min(1, Math.max(t, this.min, 0)));
+    return ((alpha << 24) | (HEAT[(t * 255) | 0] & 0xffffff)) >>> 0;
   }
 
   data(d: unknown): void {
@@ -86,10 +105,7 @@ export class HeatmapView implements HandlerView {
     if (!g) return;
     const img = g.createImageData(m.cols, m.rows);
     const px = new Uint32Array(img.data.buffer);
-    for (let k = 0; k < m.cells.length; k++) {
-      const i = lutIndex(m.cells[k], m.min, m.max);
-      px[k] = i < 0 ? 0 : HEAT[i];
-    }
+    for (let k = 0; k < m.cells.length; k++) px[k] = m.color(m.cells[k]);
     g.putImageData(img, 0, 0);
   }
 

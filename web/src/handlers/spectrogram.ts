@@ -2,7 +2,13 @@
 // lowest frequency first) scrolls in from the right; `width` columns are
 // kept. Any number per page (EasyDSP: one). A short column is padded with
 // NaN (drawn as the background), a long one cut. Colours: viridis over
-// [min, max], or the range of the data shown when they are not given.
+// [min, max].
+//
+// Defaults as EasyDSP's: min 0, max 150 (dB of its int16 audio) and
+// update_rate 20 (redraws a second at most; EasyDSP read it but redrew on
+// every column). rill's improvements are opt-in: "autoscale": true colours
+// over the range of the data shown (a given min or max still wins), and
+// "update_rate": 0 redraws on every animation frame that has new columns.
 //
 // Drawing is incremental: new columns are painted into a ring canvas, and
 // the visible canvas copies the ring in two pieces, so a frame costs the
@@ -20,6 +26,9 @@ export class SpectrogramModel implements HandlerModel {
   readonly min?: number;
   readonly max?: number;
   readonly deltaFreq: number;
+  /** Redraws a second at most; 0: every frame with new columns. */
+  readonly updateRate: number;
+  readonly autoscale: boolean;
   /** Columns, ring-ordered: column j of the ring at [j * height, (j+1) * height). */
   readonly cells: Float32Array;
   /** Columns received in all (the ring slot of column n is n % width). */
@@ -30,9 +39,11 @@ export class SpectrogramModel implements HandlerModel {
   constructor(params: Record<string, unknown>) {
     this.width = Math.max(1, Math.min(8192, Math.floor(numParam(params, 'width', 800))));
     this.height = Math.max(1, Math.min(8192, Math.floor(numParam(params, 'height', 600))));
-    this.min = optNum(params, 'min');
-    this.max = optNum(params, 'max');
+    this.autoscale = params.autoscale === true;
+    this.min = optNum(params, 'min') ?? (this.autoscale ? undefined : 0);
+    this.max = optNum(params, 'max') ?? (this.autoscale ? undefined : 150);
     this.deltaFreq = numParam(params, 'delta_freq', 1);
+    this.updateRate = Math.max(0, numParam(params, 'update_rate', 20));
     this.cells = new Float32Array(this.width * this.height).fill(NaN);
   }
 
@@ -124,6 +135,7 @@ export class SpectrogramView implements HandlerView {
   private hi = 0;
   private drawn = -1;
   private lastRangeCheck = 0;
+  private lastDraw = -Infinity;
   /** One column of pixels (and a view of them), reused for every column painted. */
   private column: { img: ImageData; px: Uint32Array } | null = null;
 
@@ -167,9 +179,13 @@ export class SpectrogramView implements HandlerView {
     }
   }
 
-  draw(): void {
+  draw(force = false): void {
     const m = this.model;
     if (this.drawn === m.version) return;
+    const now0 = performance.now();
+    // At most update_rate redraws a second (a frame's worth early is fine).
+    if (!force && m.updateRate > 0 && now0 - this.lastDraw < 1000 / m.updateRate - 8) return;
+    this.lastDraw = now0;
     this.drawn = m.version;
     const g = this.ring.getContext('2d');
     const out = this.canvas.getContext('2d');
@@ -213,6 +229,7 @@ export class SpectrogramView implements HandlerView {
 
   snapshot(): unknown {
     const m = this.model;
+    this.draw(true);
     const cols: number[][] = [];
     for (let i = 0; i < m.filled; i++) cols.push(Array.from(m.column(i)));
     return { width: m.width, height: m.height, total: m.total, range: [this.lo, this.hi], columns: cols };
