@@ -3,12 +3,23 @@ import './style.css';
 import { App } from './app';
 import { serverAddress } from './connection';
 import { ExecPanel } from './exec';
+import { customApi, loadCustomHandlers } from './handlers/custom';
 import { testApi } from './testapi';
 
 const addr = serverAddress(window.location);
 // The socket and its decoding run in a worker (datalink.worker.ts).
 const makeWorker = typeof Worker !== 'undefined' ? () => new Worker(new URL('./datalink.worker.ts', import.meta.url), { type: 'module' }) : null;
 const app = new App(document.getElementById('app')!, addr, makeWorker);
+
+// Custom handler types (rill serve --handlers DIR) load before the page
+// subscribes to the handlers, so no handler arrives before its type.
+let origin = '';
+const api = customApi(app.handlers.registry, () => `custom: ${origin}`);
+app.session.beforeSubscribe = loadCustomHandlers(addr.base.replace(/^ws/, 'http'), addr.token, api, (f) => (origin = f)).then((r) => {
+  if (r.failed.length) app.lastError = `custom handlers: ${r.failed.map((f) => `${f.file}: ${f.error}`).join('; ')}`;
+  return r;
+});
+
 // Execute / Stop (rill serve --allow-exec), below the dashboard.
 const execRoot = document.createElement('div');
 document.body.insertBefore(execRoot, document.getElementById('app')!.nextSibling);
