@@ -17,13 +17,16 @@ export function rillBin() {
   return process.env.RILL_BIN || path.join(REPO, 'build', 'bin', 'rill');
 }
 
-/** Start `rill serve --source demo --port 0` and wait for its port. */
+/** Start `rill serve --source demo --port 0` and wait for its port. A
+ * first argument that is an object gives extra environment variables. */
 export async function startServer(...args) {
+  const env = args.length && typeof args[0] === 'object' ? args.shift() : {};
   const bin = rillBin();
   if (!fs.existsSync(bin)) throw new Error(`rill binary not found: ${bin} (build it, or set RILL_BIN)`);
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-web-'));
   const proc = spawn(bin, ['serve', '--source', 'demo', '--port', '0', '--log-dir', logDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let out = '';
   const port = await new Promise((resolve, reject) => {

@@ -23,8 +23,18 @@ app.session.beforeSubscribe = loadCustomHandlers(addr.base.replace(/^ws/, 'http'
 // Execute / Stop (rill serve --allow-exec), below the dashboard.
 const execRoot = document.createElement('div');
 document.body.insertBefore(execRoot, document.getElementById('app')!.nextSibling);
-new ExecPanel(execRoot, addr);
+const editor = new ExecPanel(execRoot, addr);
 // A small hook for the browser tests (tests/web): read what is plotted and
 // replay recorded server messages.
-(window as unknown as { __rill: unknown }).__rill = testApi(app);
+(window as unknown as { __rill: unknown }).__rill = {
+  ...testApi(app),
+  editor: {
+    ready: () => editor.ready$.then(() => true),
+    code: (text?: string) => editor.code(text),
+    markedLine: () => editor.markedLine(),
+    lastError: () => editor.lastError,
+    examples: () => editor.refreshExamples(),
+    load: (file: string) => editor.loadExample(file),
+  },
+};
 app.start();
