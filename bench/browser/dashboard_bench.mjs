@@ -31,11 +31,24 @@
 //                Error: the calibration's transit (under 1 ms on an idle page)
 //                and one source block (64 frames, 1.3 ms), so about +-2 ms
 //
-// Baseline in the same run: the same page, same layout, nothing streaming.
+//   pictures     per chart, the pictures shown per second (new sweeps, new
+//                values), and the canvas repaints among them (a picture whose
+//                pixels equal those on screen is not repainted), medians over
+//                the 8 charts
+//
+// Two workloads, each against its baseline measured in the same run (the
+// same page, same layout, nothing streaming):
+//   scope  the scope features on: each chart triggered (auto, rising
+//          through 0) at 10 ms/div (100 ms windows of 4800 values, drawn as
+//          per-pixel min/max), with both cursors placed and read out
+//   roll   the charts as they were before the scope: 2 s windows scrolling
+//          with the device's clock (the trigger off), every frame
+// The spectrograms run at their default update_rate (EasyDSP's, 20/s).
 //
 // Environment: RILL_BIN (the rill binary; required), RILL_BENCH_JSON (rows
 // appended as JSON lines), RILL_BENCH_BROWSER_S (30), RILL_BENCH_BROWSER_IDLE_S
-// (10), RILL_BENCH_BROWSER_RUNS (1; medians over runs), CHROMIUM
+// (10), RILL_BENCH_BROWSER_RUNS (1; medians over runs),
+// RILL_BENCH_BROWSER_MODES (scope,roll), CHROMIUM
 // (/usr/bin/chromium), RILL_BENCH_BROWSER_PROFILE (5 s of the loaded page,
 // for finding what limits it: a JS CPU profile if the path ends in
 // .cpuprofile, a Chrome trace if it ends in .json; bench/browser/summarize.mjs
@@ -59,6 +72,9 @@ const INJECT_IDS = [9001, 9002]; // handler ids when injected through the page
 const SECONDS = Number(process.env.RILL_BENCH_BROWSER_S || 30);
 const IDLE_SECONDS = Number(process.env.RILL_BENCH_BROWSER_IDLE_S || Math.min(10, SECONDS));
 const RUNS = Math.max(1, Number(process.env.RILL_BENCH_BROWSER_RUNS || 1));
+const MODES = (process.env.RILL_BENCH_BROWSER_MODES || 'scope,roll').split(',').filter((m) => m === 'scope' || m === 'roll');
+/** The scope workload's settings, and its cursors (seconds from the trigger). */
+const SCOPE = { timeDiv: 0.01, trigger: { mode: 'auto', slope: 'rising', level: 0, position: 0.5 } };
 const WARMUP_MS = 3000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -132,8 +148,19 @@ function cpuSeconds(serverPid) {
     grew = false;
     for (const [pid, p] of all) if (!seen.has(pid) && seen.has(p.ppid)) seen.add(pid), (grew = true);
   }
-  for (const pid of seen) browser += all.get(pid).cpu;
-  return { browser, server: all.get(serverPid)?.cpu ?? NaN };
+  const byType = {};
+  for (const pid of seen) {
+    browser += all.get(pid).cpu;
+    let type = 'browser';
+    try {
+      const m = /--type=([a-z-]+)/.exec(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      if (m) type = m[1];
+    } catch {
+      // gone meanwhile
+    }
+    byType[type] = (byType[type] || 0) + all.get(pid).cpu;
+  }
+  return { browser, byType, server: all.get(serverPid)?.cpu ?? NaN };
 }
 
 async function metrics(cdp) {
@@ -203,6 +230,7 @@ async function measure(page, cdp, serverPid, seconds, { probe = false, profile =
     script: (100 * (m1.ScriptDuration - m0.ScriptDuration)) / wall,
     thread: (100 * (m1.ThreadTime - m0.ThreadTime)) / wall,
     browserCpu: (100 * (c1.browser - c0.browser)) / wall,
+    byType: Object.fromEntries(Object.keys(c1.byType).map((k) => [k, (100 * (c1.byType[k] - (c0.byType[k] || 0))) / wall])),
     serverCpu: (100 * (c1.server - c0.server)) / wall,
     layoutStyle: (100 * (m1.LayoutDuration - m0.LayoutDuration + m1.RecalcStyleDuration - m0.RecalcStyleDuration)) / wall,
     heap0: heap0 / 1048576,
@@ -330,7 +358,7 @@ async function drawnState(page, names, specIds) {
     ({ names, ids }) => ({
       charts: names.map((n) => {
         const c = window.__rill.chart(n);
-        return { name: n, updates: c.updates, points: c.x.length, dropped: c.dropped, buffers: c.buffers };
+        return { name: n, updates: c.updates, points: c.x.length, dropped: c.dropped, buffers: c.buffers, cursors: Number.isFinite(c.scope.cursors.dx) ? 1 : 0, repaints: c.scope.repaints, link: window.__rill.linkStats() };
       }),
       specs: ids.map((id) => {
         const h = window.__rill.handler(id);
@@ -348,7 +376,23 @@ async function drawnState(page, names, specIds) {
   );
 }
 
-async function oneRun(run) {
+/** Open the 8 charts (and set up the workload). */
+async function openCharts(page, names, mode) {
+  for (const n of names) await page.click(`#vars tr[data-var="${n}"]`);
+  if (mode !== 'scope') return;
+  await page.evaluate(
+    ([ns, settings]) => {
+      for (const n of ns) {
+        window.__rill.scopeSet(n, settings);
+        window.__rill.scopeCursor(n, 0, -0.02);
+        window.__rill.scopeCursor(n, 1, 0.02);
+      }
+    },
+    [names, SCOPE],
+  );
+}
+
+async function oneRun(run, mode) {
   const srv = await startServer('--rate', String(RATE));
   const { browser } = await launchBrowser();
   let feeder = null;
@@ -387,7 +431,7 @@ async function oneRun(run) {
     // (list replies once a second), extrapolated from here on.
     await page.evaluate(() => window.__rill.latencyProbe());
 
-    for (const n of names) await page.click(`#vars tr[data-var="${n}"]`);
+    await openCharts(page, names, mode);
     if (feeder) feeder.go();
     else await startSpectrograms(page);
     await sleep(WARMUP_MS);
@@ -399,11 +443,16 @@ async function oneRun(run) {
     const after = await drawnState(page, names, specIds);
     if (feeder) await feeder.stop();
     else await page.evaluate(() => clearInterval(window.__spec.timer));
-    // The figures only count if everything was drawn during the run.
-    // Each chart redraws in (nearly) every frame: the window scrolls.
-    for (const [k, c] of after.charts.entries())
-      if (!(c.updates - before.charts[k].updates >= 0.8 * load.frames - 5))
-        throw new Error(`chart ${c.name} was not redrawn in most of the ${load.frames} frames: ${JSON.stringify(c)}`);
+    // The figures only count if everything was drawn during the run. In
+    // roll, each chart redraws in (nearly) every frame: the window scrolls;
+    // a scope shows a new picture for (nearly) every buffer that arrives.
+    for (const [k, c] of after.charts.entries()) {
+      const n = c.updates - before.charts[k].updates;
+      const bufs = c.buffers - before.charts[k].buffers;
+      if (mode === 'roll' ? !(n >= 0.8 * load.frames - 5) : !(n >= 0.7 * bufs && bufs >= 10 * SECONDS))
+        throw new Error(`chart ${c.name} was redrawn ${n} times in ${load.frames} frames: ${JSON.stringify(c)}`);
+      if (mode === 'scope' && !(c.cursors > 0)) throw new Error(`chart ${c.name}: no cursor readout (${JSON.stringify(c)})`);
+    }
     for (const [k, s] of after.specs.entries())
       if (!(s.total > before.specs[k].total + SECONDS && s.painted > SPEC_HEIGHT / 2))
         throw new Error(`spectrogram ${s.id} was not drawn: ${JSON.stringify(s)}`);
@@ -414,7 +463,7 @@ async function oneRun(run) {
     // A chart with no points at the end: the page fell more than its window behind.
     const empty = after.charts.filter((c) => c.points === 0).map((c) => c.name);
     const columns = after.specs.reduce((n, s, k) => n + s.total - before.specs[k].total, 0);
-    return { idle, load, dropped, buffers, empty, columns, viewport: `1400x${height + 10}`, names, relay: !!feeder };
+    return { idle, load, dropped, buffers, empty, columns, viewport: `1400x${height + 10}`, names, relay: !!feeder, before, after };
   } finally {
     await feeder?.stop();
     await browser.close();
@@ -441,49 +490,80 @@ function row(r) {
   fs.appendFileSync(path, `${JSON.stringify(j)}\n`);
 }
 
-const runs = [];
+/** Each chart's pictures (or canvas repaints) per second over the run,
+ * the median over charts. */
+function redrawRate(r, key = 'updates') {
+  return median(r.after.charts.map((c, k) => (c[key] - r.before.charts[k][key]) / SECONDS));
+}
+
+const byMode = {};
 try {
-  for (let k = 0; k < RUNS; k++) runs.push(await oneRun(k));
+  for (const mode of MODES) {
+    byMode[mode] = [];
+    for (let k = 0; k < RUNS; k++) byMode[mode].push(await oneRun(k, mode));
+  }
 } catch (e) {
   console.error(`bench browser: ${e.stack || e}`);
   process.exit(1);
 }
-const med = (f) => median(runs.map(f));
-const lags = runs.flatMap((r) => r.load.lags);
 const loadavg = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-
+const first = byMode[MODES[0]][0];
 console.log(`\n== browser: dashboard in headless Chromium, ${CHANNELS} channels at ${RATE / 1000} kHz + 2 spectrograms ==`);
 console.log(
-  `${SECONDS} s loaded, ${IDLE_SECONDS} s idle baseline, ${RUNS} run(s), medians over runs; viewport ${runs[0].viewport}, all on screen; ` +
-    `channels ${runs[0].names.join(' ')}; spectrograms: ${SPEC_HEIGHT} bins at ${SPEC_RATE} columns/s each, one binary frame per column, ` +
-    (runs.every((r) => r.relay)
-      ? 'sent by a program through the server\'s handler relay'
-      : `fed through the page's message dispatch in ${runs.filter((r) => !r.relay).length} of ${runs.length} run(s) (the relay did not show them)`) +
-    `; load average ${loadavg}`,
+  `${SECONDS} s loaded, ${IDLE_SECONDS} s idle baseline, ${RUNS} run(s) per workload, medians over runs; viewport ${first.viewport}, all on screen; ` +
+    `channels ${first.names.join(' ')}; spectrograms: ${SPEC_HEIGHT} bins at ${SPEC_RATE} columns/s each, one binary frame per column, ` +
+    (Object.values(byMode).flat().every((r) => r.relay)
+      ? "sent by a program through the server's handler relay"
+      : 'fed through the page\'s message dispatch in some runs (the relay did not show them)') +
+    `; workloads: ${MODES.join(', ')} (scope: trigger auto, ${SCOPE.timeDiv * 1000} ms/div, cursors; roll: 2 s windows on the device clock); load average ${loadavg} (2 cores, shared)`,
 );
-console.log(`${'benchmark'.padEnd(44)} ${'median'.padStart(12)} ${'unit'.padEnd(6)}  ${'baseline (same run)'.padEnd(30)} ${'ratio'.padStart(8)}  ${'target'.padEnd(16)} met`);
-const fpsMed = med((r) => r.load.fpsMedian), idleFps = med((r) => r.idle.fpsMedian);
-row({ name: 'fps, median of per-second counts', median: fpsMed, unit: 'fps', baseline_name: 'idle page', baseline_median: idleFps, ratio: fpsMed / idleFps, target: '>= 55 fps', met: fpsMed >= 55 });
-const p5 = med((r) => r.load.fpsP5);
-row({ name: 'fps, 5th percentile of per-second counts', median: p5, unit: 'fps', baseline_name: 'idle page', baseline_median: med((r) => r.idle.fpsP5), ratio: p5 / med((r) => r.idle.fpsP5) });
-row({ name: 'frame interval p99', median: med((r) => r.load.frameP99), unit: 'ms', baseline_name: 'idle page', baseline_median: med((r) => r.idle.frameP99), ratio: med((r) => r.load.frameP99) / med((r) => r.idle.frameP99) });
-const busy = med((r) => r.load.busy), idleBusy = med((r) => r.idle.busy);
-row({ name: 'main thread busy (CDP TaskDuration)', median: busy, unit: '%', baseline_name: 'idle page', baseline_median: idleBusy, ratio: busy / idleBusy });
-row({ name: 'main thread in JS (CDP ScriptDuration)', median: med((r) => r.load.script), unit: '%', baseline_name: 'idle page', baseline_median: med((r) => r.idle.script), ratio: med((r) => r.load.script) / med((r) => r.idle.script) });
-const cpuRow = (name, f) => row({ name, median: med((r) => f(r.load)), unit: '%core', baseline_name: 'idle page', baseline_median: med((r) => f(r.idle)), ratio: med((r) => f(r.load)) / med((r) => f(r.idle)) });
-cpuRow('main thread CPU (CDP ThreadTime)', (m) => m.thread);
-cpuRow('Chromium CPU, all its processes', (m) => m.browserCpu);
-cpuRow('rill serve CPU', (m) => m.serverCpu);
-row({ name: 'JS heap after GC, start of run', median: med((r) => r.load.heap0), unit: 'MiB' });
-const growth = med((r) => r.load.growth);
-const maxGrowth = Math.max(...runs.map((r) => r.load.growth));
-row({ name: `JS heap growth over ${SECONDS} s (after GC)`, median: growth, unit: 'MiB', baseline_name: 'idle page', baseline_median: med((r) => r.idle.growth), ratio: NaN, target: '<= 1 MiB, every run', met: maxGrowth <= 1 });
-row({ name: 'delay server -> drawn, p50 (every buffer)', median: median(lags), unit: 'ms' });
-row({ name: 'delay server -> drawn, p95', median: percentile(lags, 95), unit: 'ms' });
-row({ name: 'delay server -> drawn, p99', median: percentile(lags, 99), unit: 'ms' });
-row({ name: 'delay server -> drawn, min (clock check)', median: lags.reduce((a, x) => Math.min(a, x), Infinity), unit: 'ms' });
-for (const [k, r] of runs.entries())
-  if (r.empty.length) console.log(`run ${k + 1}: charts empty at the end (the page was more than their 2 s window behind): ${r.empty.join(' ')}`);
-row({ name: `spectrogram columns received (~${Math.round(SPECS * SPEC_RATE * SECONDS)} sent)`, median: med((r) => r.columns), unit: 'cols' });
-const dropped = med((r) => r.dropped);
-row({ name: `buffers dropped for the page (${Math.round(med((r) => r.buffers))} drawn)`, median: dropped, unit: 'bufs' });
+const summary = [];
+for (const mode of MODES) {
+  const runs = byMode[mode];
+  const SUITE_NAME = mode === 'scope' ? '' : ` [${mode}]`;
+  const med = (f) => median(runs.map(f));
+  const lags = runs.flatMap((r) => r.load.lags);
+  console.log(`\n-- workload: ${mode} --`);
+  console.log(`${'benchmark'.padEnd(44)} ${'median'.padStart(12)} ${'unit'.padEnd(6)}  ${'baseline (same run)'.padEnd(30)} ${'ratio'.padStart(8)}  ${'target'.padEnd(16)} met`);
+  const R = (r) => row({ ...r, name: r.name + SUITE_NAME });
+  const fpsMed = med((r) => r.load.fpsMedian), idleFps = med((r) => r.idle.fpsMedian);
+  const target = mode === 'scope';
+  R({ name: 'fps, median of per-second counts', median: fpsMed, unit: 'fps', baseline_name: 'idle page', baseline_median: idleFps, ratio: fpsMed / idleFps });
+  const p5 = med((r) => r.load.fpsP5);
+  R({ name: 'fps, 5th percentile of per-second counts', median: p5, unit: 'fps', baseline_name: 'idle page', baseline_median: med((r) => r.idle.fpsP5), ratio: p5 / med((r) => r.idle.fpsP5), ...(target ? { target: '>= 55 fps', met: p5 >= 55 } : {}) });
+  R({ name: 'frame interval p99', median: med((r) => r.load.frameP99), unit: 'ms', baseline_name: 'idle page', baseline_median: med((r) => r.idle.frameP99), ratio: med((r) => r.load.frameP99) / med((r) => r.idle.frameP99) });
+  const busy = med((r) => r.load.busy), idleBusy = med((r) => r.idle.busy);
+  R({ name: 'main thread busy (CDP TaskDuration)', median: busy, unit: '%', baseline_name: 'idle page', baseline_median: idleBusy, ratio: busy / idleBusy });
+  R({ name: 'main thread in JS (CDP ScriptDuration)', median: med((r) => r.load.script), unit: '%', baseline_name: 'idle page', baseline_median: med((r) => r.idle.script), ratio: med((r) => r.load.script) / med((r) => r.idle.script) });
+  const cpuRow = (name, f, extra = {}) => R({ name, median: med((r) => f(r.load)), unit: '%core', baseline_name: 'idle page', baseline_median: med((r) => f(r.idle)), ratio: med((r) => f(r.load)) / med((r) => f(r.idle)), ...extra });
+  cpuRow('main thread CPU (CDP ThreadTime)', (m) => m.thread);
+  const cpu = med((r) => r.load.browserCpu);
+  cpuRow('Chromium CPU, all its processes', (m) => m.browserCpu, target ? { target: '<= 60 %core', met: cpu <= 60 } : {});
+  cpuRow('rill serve CPU', (m) => m.serverCpu);
+  R({ name: 'chart pictures per second (median chart)', median: med((r) => redrawRate(r)), unit: '/s' });
+  R({ name: 'chart canvas repaints per second (median)', median: med((r) => redrawRate(r, 'repaints')), unit: '/s' });
+  R({ name: 'page events for the data (batches) per s', median: med((r) => (r.after.charts[0].link.batches - r.before.charts[0].link.batches) / SECONDS), unit: '/s', baseline_name: 'messages', baseline_median: med((r) => (r.after.charts[0].link.messages - r.before.charts[0].link.messages) / SECONDS), ratio: NaN });
+  R({ name: 'JS heap after GC, start of run', median: med((r) => r.load.heap0), unit: 'MiB' });
+  const growth = med((r) => r.load.growth);
+  const maxGrowth = Math.max(...runs.map((r) => r.load.growth));
+  R({ name: `JS heap growth over ${SECONDS} s (after GC)`, median: growth, unit: 'MiB', baseline_name: 'idle page', baseline_median: med((r) => r.idle.growth), ratio: NaN, target: '<= 1 MiB, every run', met: maxGrowth <= 1 });
+  R({ name: 'delay server -> drawn, p50 (every buffer)', median: median(lags), unit: 'ms' });
+  R({ name: 'delay server -> drawn, p95', median: percentile(lags, 95), unit: 'ms' });
+  const p99 = percentile(lags, 99);
+  R({ name: 'delay server -> drawn, p99', median: p99, unit: 'ms', ...(target ? { target: '<= 25 ms', met: p99 <= 25 } : {}) });
+  R({ name: 'delay server -> drawn, min (clock check)', median: lags.reduce((a, x) => Math.min(a, x), Infinity), unit: 'ms' });
+  for (const [k, r] of runs.entries())
+    if (r.empty.length) console.log(`run ${k + 1}: charts empty at the end (the page was more than their window behind): ${r.empty.join(' ')}`);
+  R({ name: `spectrogram columns received (~${Math.round(SPECS * SPEC_RATE * SECONDS)} sent)`, median: med((r) => r.columns), unit: 'cols' });
+  R({ name: `buffers dropped for the page (${Math.round(med((r) => r.buffers))} drawn)`, median: med((r) => r.dropped), unit: 'bufs' });
+  const types = [...new Set(runs.flatMap((r) => Object.keys(r.load.byType)))].sort();
+  const fmt = (f) => types.map((t) => `${t} ${med((r) => f(r)[t] ?? 0).toFixed(1)}`).join(', ');
+  console.log(`Chromium CPU by process type, % of a core: loaded: ${fmt((r) => r.load.byType)}; idle: ${fmt((r) => r.idle.byType)}`);
+  summary.push(
+    `${mode}: fps p5 ${p5.toFixed(1)} (idle ${med((r) => r.idle.fpsP5).toFixed(1)}), interval p99 ${med((r) => r.load.frameP99).toFixed(1)} ms (idle ${med((r) => r.idle.frameP99).toFixed(1)}), ` +
+      `main thread busy ${busy.toFixed(0)}% (idle ${idleBusy.toFixed(0)}%), Chromium CPU ${cpu.toFixed(0)}% of a core (idle ${med((r) => r.idle.browserCpu).toFixed(0)}%), ` +
+      `delay p50 ${median(lags).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+  );
+}
+console.log('\nsummary (targets for scope: fps p5 >= 55, Chromium <= 60% of a core, delay p99 <= 25 ms):');
+for (const line of summary) console.log(`  ${line}`);

@@ -60,9 +60,9 @@ describe('benchmark hooks', () => {
     const b0 = await page.evaluate(() => (window.__rill.latencyProbe(), window.__rill.chart('sine').buffers));
     await sleep(1000);
     const [lags, b1] = await page.evaluate(() => [window.__rill.latencyTake(), window.__rill.chart('sine').buffers]);
-    // 48 kHz in buffers of 1024 (bufferLength): ~47 a second, each drawn
-    // once; those of the last frame or two may still wait for their frame.
-    assert.ok(lags.length > 25, `${lags.length} lags`);
+    // 48 kHz in buffers of 2048 (20 a second at least): ~23 a second, each
+    // drawn once; those of the last frame or two may still wait for their frame.
+    assert.ok(lags.length > 15, `${lags.length} lags`);
     assert.ok(lags.length <= b1 - b0 && lags.length >= 0.6 * (b1 - b0), `${lags.length} lags for ${b1 - b0} buffers`);
     // The probe's clock is the estimate at its start, extrapolated: a buffer
     // faster than those it was calibrated on may show a lag a little below 0.

@@ -23,6 +23,9 @@ import { Stream, StreamSet } from './streams';
 
 export { bufferLength } from './streams';
 
+/** Longest that other views wait for the charts' next repaint. */
+const SYNC_WAIT_MS = 100;
+
 /** The benchmark's probe: the newest tick of each dense buffer received,
  * until a frame draws a chart that shows it, then its lag behind live (ms)
  * at that moment, on the device clock as estimated when the probe started
@@ -56,6 +59,7 @@ export class App {
   showAll = false;
   probe: Probe | null = null;
   private drawnStreams = new Set<Stream>();
+  private lastChartPaint = -Infinity;
 
   constructor(
     root: HTMLElement,
@@ -212,12 +216,23 @@ export class App {
     return newest < 0 ? NaN : this.clock.lagMs(newest, now);
   }
 
+  /**
+   * One animation frame. What changes on screen changes together: when the
+   * charts are drawing (new sweeps come in bursts, all channels' buffers
+   * of a block at once), the handlers' tabs and the badges repaint in the
+   * frames the charts repaint in. A software compositor redraws the box
+   * around everything that changed in a frame, so two changes far apart in
+   * two frames cost it twice the page.
+   */
   private draw(): void {
     const now = performance.now();
+    let chartsDrew = false;
     if (this.tab === 'vars' || this.showAll) {
       const live = this.clock.liveTick(now);
       this.drawnStreams.clear();
       this.charts.frame(live, this.drawnStreams);
+      chartsDrew = this.drawnStreams.size > 0;
+      if (chartsDrew) this.lastChartPaint = now;
       const p = this.probe;
       if (p && p.pending.length && this.drawnStreams.size) {
         const drawn = performance.now();
@@ -231,6 +246,8 @@ export class App {
         p.pending.length = keep;
       }
     }
+    const paintNow = chartsDrew || now - this.lastChartPaint > SYNC_WAIT_MS;
+    if (!paintNow) return;
     this.handlers.draw();
     if (now - this.lastBadges > 200) {
       this.lastBadges = now;

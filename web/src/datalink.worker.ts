@@ -15,6 +15,10 @@ let pending: LinkItem[] = [];
 let transfer: ArrayBuffer[] = [];
 let scheduled = false;
 const MAX_BATCH = 256;
+/** How long a batch waits for more messages: the server writes a burst
+ * (every channel's buffer of the same block, then handler frames) in a few
+ * TCP segments that arrive within a millisecond or two. */
+const GATHER_MS = 2;
 
 const post = (m: unknown, t: Transferable[] = []) => (self as unknown as Worker).postMessage(m, t);
 
@@ -35,7 +39,7 @@ function queue(item: LinkItem, buf?: ArrayBuffer): void {
   else if (!scheduled) {
     scheduled = true;
     // After the messages that arrived together have been read.
-    setTimeout(flush, 0);
+    setTimeout(flush, GATHER_MS);
   }
 }
 

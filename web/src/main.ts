@@ -7,9 +7,14 @@ import { customApi, loadCustomHandlers } from './handlers/custom';
 import { testApi } from './testapi';
 
 const addr = serverAddress(window.location);
-// The socket and its decoding run in a worker (datalink.worker.ts).
-const makeWorker = typeof Worker !== 'undefined' ? () => new Worker(new URL('./datalink.worker.ts', import.meta.url), { type: 'module' }) : null;
+// The socket and its decoding run in a worker (datalink.worker.ts);
+// ?worker=0 keeps them on the main thread (for comparing the two).
+const useWorker = typeof Worker !== 'undefined' && new URLSearchParams(window.location.search).get('worker') !== '0';
+const makeWorker = useWorker ? () => new Worker(new URL('./datalink.worker.ts', import.meta.url), { type: 'module' }) : null;
 const app = new App(document.getElementById('app')!, addr, makeWorker);
+// ?buffers=N: dense variables arrive in buffers of at least N a second.
+const perSecond = Number(new URLSearchParams(window.location.search).get('buffers'));
+if (perSecond > 0) app.streams.buffersPerSecond = perSecond;
 
 // Custom handler types (rill serve --handlers DIR) load before the page
 // subscribes to the handlers, so no handler arrives before its type.

@@ -10,12 +10,14 @@
 // over the range of the data shown (a given min or max still wins), and
 // "update_rate": 0 redraws on every animation frame that has new columns.
 //
-// Drawing is incremental: new columns are painted into a ring canvas, and
-// the visible canvas copies the ring in two pieces, so a frame costs the
-// new columns, not the whole image.
+// Drawing: each column is coloured once, into a ring of colours in memory,
+// and a redraw lays the ring out into one image put on the canvas.
 
 import type { HandlerFrame } from '../protocol';
 import { VIRIDIS, lutIndex } from './colormap';
+
+/** #202020, opaque: no data. */
+const BACKGROUND = 0xff202020;
 import { HandlerModel, HandlerView, isNumArray, numParam, optNum, warn } from './types';
 
 export class SpectrogramModel implements HandlerModel {
@@ -128,16 +130,19 @@ export class SpectrogramModel implements HandlerModel {
 
 export class SpectrogramView implements HandlerView {
   readonly canvas: HTMLCanvasElement;
-  private ring: HTMLCanvasElement;
-  private paintedTotal = 0;
+  /** Each column's colours, ring-ordered like the model's cells, top row
+   * first (coloured once, when the column arrives or the range changes). */
+  private colors: Uint32Array;
+  /** The picture, row by row, and a view of it as pixels. */
+  private image: ImageData | null = null;
+  private px: Uint32Array | null = null;
+  private coloredTotal = 0;
   private epoch = -1;
   private lo = 0;
   private hi = 0;
   private drawn = -1;
   private lastRangeCheck = 0;
   private lastDraw = -Infinity;
-  /** One column of pixels (and a view of them), reused for every column painted. */
-  private column: { img: ImageData; px: Uint32Array } | null = null;
 
   constructor(
     el: HTMLElement,
@@ -151,34 +156,32 @@ export class SpectrogramView implements HandlerView {
     this.canvas = document.createElement('canvas');
     this.canvas.width = model.width;
     this.canvas.height = model.height;
-    this.ring = document.createElement('canvas');
-    this.ring.width = model.width;
-    this.ring.height = model.height;
+    this.colors = new Uint32Array(model.width * model.height).fill(BACKGROUND);
     wrap.append(label, this.canvas);
     el.appendChild(wrap);
   }
 
-  private paintColumns(g: CanvasRenderingContext2D, from: number, to: number): void {
+  /** Colour the columns [from, to) of the model (by count received). */
+  private colorColumns(from: number, to: number): void {
     const m = this.model;
     const h = m.height;
-    const n = to - from;
-    if (n <= 0) return;
-    if (!this.column) {
-      const img = g.createImageData(1, h);
-      this.column = { img, px: new Uint32Array(img.data.buffer) };
-    }
-    const { img, px } = this.column;
     for (let c = from; c < to; c++) {
-      const slot = c % m.width;
-      const base = slot * h;
+      const base = (c % m.width) * h;
       for (let k = 0; k < h; k++) {
         const i = lutIndex(m.cells[base + k], this.lo, this.hi);
-        px[h - 1 - k] = i < 0 ? 0xff202020 : VIRIDIS[i]; // low frequencies at the bottom
+        this.colors[base + h - 1 - k] = i < 0 ? BACKGROUND : VIRIDIS[i]; // low frequencies at the bottom
       }
-      g.putImageData(img, slot, 0);
     }
   }
 
+  /**
+   * Repaint: new columns are coloured into the ring, then the whole picture
+   * is laid out from it (oldest column on the left, right-aligned while
+   * filling) and put on the canvas at once. Scrolling moves every pixel
+   * anyway; one putImageData of memory the page owns is the cheapest way
+   * to a software canvas (drawing from another canvas makes the browser
+   * snapshot it first).
+   */
   draw(force = false): void {
     const m = this.model;
     if (this.drawn === m.version) return;
@@ -187,14 +190,12 @@ export class SpectrogramView implements HandlerView {
     if (!force && m.updateRate > 0 && now0 - this.lastDraw < 1000 / m.updateRate - 8) return;
     this.lastDraw = now0;
     this.drawn = m.version;
-    const g = this.ring.getContext('2d');
     const out = this.canvas.getContext('2d');
-    if (!g || !out) return;
+    if (!out) return;
     let full = this.epoch !== m.epoch;
-    const now = performance.now();
     if (m.min === undefined || m.max === undefined) {
-      if (full || now - this.lastRangeCheck > 500) {
-        this.lastRangeCheck = now;
+      if (full || now0 - this.lastRangeCheck > 500) {
+        this.lastRangeCheck = now0;
         const [lo, hi] = m.range();
         if (lo !== this.lo || hi !== this.hi) {
           this.lo = lo;
@@ -204,23 +205,28 @@ export class SpectrogramView implements HandlerView {
       }
     } else [this.lo, this.hi] = [m.min, m.max];
     if (full) {
-      g.fillStyle = '#202020';
-      g.fillRect(0, 0, m.width, m.height);
-      this.paintColumns(g, m.total - m.filled, m.total);
+      this.colors.fill(BACKGROUND);
+      this.colorColumns(m.total - m.filled, m.total);
       this.epoch = m.epoch;
-    } else {
-      this.paintColumns(g, Math.max(this.paintedTotal, m.total - m.width), m.total);
+    } else this.colorColumns(Math.max(this.coloredTotal, m.total - m.width), m.total);
+    this.coloredTotal = m.total;
+    if (!this.image) {
+      this.image = out.createImageData(m.width, m.height);
+      this.px = new Uint32Array(this.image.data.buffer);
     }
-    this.paintedTotal = m.total;
-    // Oldest column on the left: the ring from slot (total % width) on.
-    out.fillStyle = '#202020';
-    out.fillRect(0, 0, m.width, m.height);
+    const px = this.px!;
+    const W = m.width,
+      h = m.height;
     const held = m.filled;
-    const start = (m.total - held) % m.width;
-    const right = Math.min(held, m.width - start);
-    const x0 = m.width - held; // right-aligned while filling
-    if (right > 0) out.drawImage(this.ring, start, 0, right, m.height, x0, 0, right, m.height);
-    if (held > right) out.drawImage(this.ring, 0, 0, held - right, m.height, x0 + right, 0, held - right, m.height);
+    const x0 = W - held;
+    if (x0 > 0) for (let y = 0; y < h; y++) px.fill(BACKGROUND, y * W, y * W + x0);
+    const first = m.total - held;
+    for (let i = 0; i < held; i++) {
+      const base = ((first + i) % W) * h;
+      const x = x0 + i;
+      for (let y = 0; y < h; y++) px[y * W + x] = this.colors[base + y];
+    }
+    out.putImageData(this.image, 0, 0);
   }
 
   destroy(): void {

@@ -21,7 +21,7 @@ import { Decimator, Series } from '../series';
 import type { Stream } from '../streams';
 import { readout, Readout, panRange, zoomRange } from './cursors';
 import { FFT_SIZES, Spectrum, WindowKind, spectrumPeak, toDb } from './fft';
-import { Axis, Box, MARGIN, drawAxes, drawTrace, plainLabel, sizeCanvas, toPx } from './render';
+import { Axis, Box, MARGIN, drawAxes, drawGrid, drawTrace, hashInit, hashTrace, hashWord, plainLabel, sizeCanvas, toPx } from './render';
 import { DIVISIONS, niceCeil, si } from './ticks';
 import { Sweep, TriggerScanner, TriggerSettings, defaultTrigger, sweepFor } from './trigger';
 
@@ -52,7 +52,8 @@ export interface Trace {
   color: string;
 }
 
-const PLOT_HEIGHT = 170;
+const PLOT_HEIGHT = 140;
+const READOUT_HZ = 5;
 /** Roll windows at least this long scroll with the clock. */
 const ROLL_CLOCK_SECONDS = 0.5;
 const MAX_POINTS = 8192;
@@ -78,6 +79,7 @@ export interface ScopeSnapshot {
   exact: boolean;
   triggers: number;
   updates: number;
+  repaints: number;
   message: string;
   /** The plot area's width in CSS pixels: the time view's buckets. */
   plotWidth: number;
@@ -92,8 +94,14 @@ export class ScopeChart {
   traces: Trace[] = [];
   settings: ScopeSettings = defaultSettings();
   paused = false;
-  /** Times the foreground was repainted. */
+  /** Pictures shown (a new sweep, new values in a roll or spectrum
+   * view, a change by the user). */
   updates = 0;
+  /** Times the foreground canvas was repainted: only when the picture's
+   * pixels differ from those on screen (a steady triggered signal, or a
+   * constant one, costs no repaint). */
+  repaints = 0;
+  private paintedKey = NaN;
   /** Called when the chart's state changes in a way its controls show. */
   onChange: () => void = () => {};
 
@@ -108,6 +116,7 @@ export class ScopeChart {
   private armedAt = -Infinity;
   private decimators: Decimator[] = [];
   private dirty = true;
+  private forceReadout = true;
   private drawnVersions = '';
   private bgKey = '';
   private yRange: [number, number] = [-1, 1];
@@ -121,6 +130,7 @@ export class ScopeChart {
   private exact = false;
   private message = '';
   private lastReadout = '';
+  private readoutAt = -Infinity;
   private drag: { x: number; view: [number, number]; moved: boolean } | null = null;
 
   constructor(
@@ -218,7 +228,7 @@ export class ScopeChart {
     }
     if (change.y?.auto === false || change.y?.min !== undefined) this.yShrinkSince = 0;
     this.view = null;
-    this.dirty = true;
+    this.dirty = this.forceReadout = true;
     this.onChange();
   }
 
@@ -237,6 +247,7 @@ export class ScopeChart {
   pause(): void {
     if (this.paused) return;
     this.paused = true;
+    this.forceReadout = true;
     this.frozen = this.traces.map((t) => t.stream.series.frozenCopy());
     this.frozenSpectra = this.lastSpectra.map((a) => a.slice());
     this.dirty = true;
@@ -246,6 +257,7 @@ export class ScopeChart {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.forceReadout = true;
     this.frozen = null;
     this.frozenSpectra = null;
     this.view = null;
@@ -257,12 +269,12 @@ export class ScopeChart {
   /** Place cursor A (0) or B (1) at x in the view's units (NaN removes it). */
   setCursor(k: 0 | 1, x: number): void {
     this.cursorX[k] = x;
-    this.dirty = true;
+    this.dirty = this.forceReadout = true;
   }
 
   clearCursors(): void {
     this.cursorX = [NaN, NaN];
-    this.dirty = true;
+    this.dirty = this.forceReadout = true;
   }
 
   /** Zoom/pan (paused only): show [lo, hi] of the view's units. */
@@ -296,7 +308,10 @@ export class ScopeChart {
       return s.fft.logFreq ? [Math.max(1, this.rate / s.fft.size), nyq] : [0, nyq];
     }
     const W = DIVISIONS * s.timeDiv;
-    if (this.sweep && Number.isFinite(this.sweep.trigger)) {
+    // Triggered modes keep one layout whether a sweep was triggered or
+    // auto free-runs (its reference is then where the trigger would be), so
+    // the axes do not jump; roll shows the time before the newest value.
+    if (s.trigger.mode !== 'off') {
       const pos = Math.min(1, Math.max(0, s.trigger.position));
       return [-pos * W, (1 - pos) * W];
     }
@@ -343,7 +358,7 @@ export class ScopeChart {
     if (!sw) return false;
     const same = this.sweep && this.sweep.t0 === sw.t0 && this.sweep.t1 === sw.t1;
     this.sweep = sw;
-    this.ref = Number.isFinite(sw.trigger) ? sw.trigger : sw.t1;
+    this.ref = Number.isFinite(sw.trigger) ? sw.trigger : sw.t0 + Math.min(1, Math.max(0, s.trigger.position)) * span;
     if (s.trigger.mode === 'single') {
       this.pause();
       this.onChange();
@@ -401,16 +416,32 @@ export class ScopeChart {
     const y = this.yAxis();
     this.drawBackground(xBg, y);
     const b = this.box();
-    const { dpr } = sizeCanvas(this.fg, b.width, b.height);
-    const g = this.fg.getContext('2d');
-    if (!g) return;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, b.width, b.height);
+    const { dpr, changed } = sizeCanvas(this.fg, b.width, b.height);
     const dots = this.exact && mode === 'time' && this.pn[0] > 1 && b.width / this.pn[0] >= 5;
-    for (let i = 0; i < this.traces.length; i++) drawTrace(g, this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height, this.traces[i].color, dots);
-    this.drawMarkers(g, x, y, b);
+    // The same pixels as on screen: no repaint (and no new frame for the
+    // compositor to copy).
+    let key = hashWord(hashWord(hashWord(hashInit(), dots ? 1 : 0), this.markersKey(x, y, b)), hashString(this.bgKey));
+    for (let i = 0; i < this.traces.length; i++) key = hashTrace(hashWord(key, i), this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height);
     this.updates++;
-    this.renderReadout();
+    if (key !== this.paintedKey || changed) {
+      this.paintedKey = key;
+      const g = this.fg.getContext('2d', { alpha: false });
+      if (!g) return;
+      g.setTransform(dpr, 0, 0, dpr, 0, 0);
+      drawGrid(g, b.width, b.height, xBg, y);
+      for (let i = 0; i < this.traces.length; i++) drawTrace(g, this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height, this.traces[i].color, dots);
+      this.drawMarkers(g, x, y, b);
+      if (this.message) {
+        g.fillStyle = '#999';
+        g.font = '12px system-ui, sans-serif';
+        g.textAlign = 'center';
+        g.textBaseline = 'middle';
+        g.fillText(this.message, b.width / 2, b.height / 2);
+      }
+      this.repaints++;
+    }
+    this.renderReadout(this.forceReadout);
+    this.forceReadout = false;
   }
 
   /** Time view: each trace's values over the view, decimated per pixel. */
@@ -573,8 +604,7 @@ export class ScopeChart {
     const [v0, v1] = this.currentView();
     const r = this.rate || 1;
     const base = Number.isFinite(this.ref) ? this.ref / r : 0;
-    const triggered = this.sweep && Number.isFinite(this.sweep.trigger);
-    const title = triggered ? `time from the trigger, ${si(s.timeDiv, 's')}/div` : `time before the newest value, ${si(s.timeDiv, 's')}/div`;
+    const title = s.trigger.mode !== 'off' ? `time from the trigger, ${si(s.timeDiv, 's')}/div` : `time before the newest value, ${si(s.timeDiv, 's')}/div`;
     const zoomed = this.view !== null;
     const label: Axis = { lo: v0, hi: v1, log: false, label: (v, st) => si(Math.abs(v) < st * 1e-6 ? 0 : v, 's', 3), title: zoomed ? `${title} (zoomed)` : title, divisions: zoomed ? undefined : DIVISIONS };
     return [{ ...label, lo: base + v0, hi: base + v1 }, label];
@@ -651,13 +681,20 @@ export class ScopeChart {
     const { dpr } = sizeCanvas(this.bg, this.width, b.top + b.height + MARGIN.bottom);
     const g = this.bg.getContext('2d');
     if (!g) return;
-    drawAxes(g, dpr, b, x, y, (c) => {
-      if (!this.message) return;
-      c.fillStyle = '#999';
-      c.textAlign = 'center';
-      c.textBaseline = 'middle';
-      c.fillText(this.message, b.left + b.width / 2, b.top + b.height / 2);
-    });
+    drawAxes(g, dpr, b, x, y);
+  }
+
+  /** Where drawMarkers draws, hashed. */
+  private markersKey(x: Axis, y: Axis, b: Box): number {
+    const s = this.settings;
+    let h = hashInit();
+    if (s.mode === 'time' && s.trigger.mode !== 'off' && this.sweep && Number.isFinite(this.sweep.trigger)) {
+      h = hashWord(h, Math.round(toPx(this.sweep.trigger / this.rate, x, b.width)));
+      h = hashWord(h, Math.round(b.height - toPx(s.trigger.level, y, b.height)));
+    }
+    const labelAxis = this.xAxes()[1];
+    for (const cx of this.cursorX) h = hashWord(h, Number.isFinite(cx) ? Math.round(toPx(cx, labelAxis, b.width)) : -99999);
+    return h;
   }
 
   /** The trigger's position and level, and the cursors. */
@@ -737,7 +774,13 @@ export class ScopeChart {
     return { size: s.fft.size, window: s.fft.window, binHz: this.rate / s.fft.size, peakHz: p.freq, peakDb: toDb(amp), peakAmp: amp };
   }
 
-  private renderReadout(): void {
+  /** The readout line, at most READOUT_HZ times a second (a text change
+   * costs the page a layout and a paint; numbers changing faster cannot be
+   * read anyway), and at once when the user changed something. */
+  private renderReadout(force = false): void {
+    const now = performance.now();
+    if (!force && now - this.readoutAt < 1000 / READOUT_HZ) return;
+    this.readoutAt = now;
     const s = this.settings;
     const parts: string[] = [];
     const unit = s.mode === 'fft' ? 'Hz' : s.mode === 'time' ? 's' : '';
@@ -832,6 +875,7 @@ export class ScopeChart {
       exact: this.exact,
       triggers: this.scanner?.found ?? 0,
       updates: this.updates,
+      repaints: this.repaints,
       message: this.message,
       plotWidth: this.box().width,
     };
@@ -856,6 +900,12 @@ export class ScopeChart {
   destroy(): void {
     this.el.remove();
   }
+}
+
+function hashString(s: string): number {
+  let h = hashInit();
+  for (let i = 0; i < s.length; i++) h = hashWord(h, s.charCodeAt(i));
+  return h;
 }
 
 /** A range with a little room around [lo, hi], on 1-2-5 steps. */

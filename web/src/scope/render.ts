@@ -60,6 +60,42 @@ export function toPx(v: number, a: Axis, len: number): number {
   return ((v - a.lo) / (a.hi - a.lo)) * len;
 }
 
+/** The plot area's white, grid, zero line and frame, at the origin (the
+ * foreground canvas draws this under its traces, so it can be opaque: the
+ * compositor then copies it instead of blending it over what is beneath). */
+export function drawGrid(g: CanvasRenderingContext2D, w: number, h: number, x: Axis, y: Axis): void {
+  g.fillStyle = '#fff';
+  g.fillRect(0, 0, w, h);
+  g.lineWidth = 1;
+  const xt = axisTicks(x),
+    yt = axisTicks(y);
+  g.strokeStyle = '#e4e7eb';
+  g.beginPath();
+  for (const v of xt.values) {
+    const px = Math.round(toPx(v, x, w)) + 0.5;
+    if (px < 0 || px > w + 1) continue;
+    g.moveTo(px, 0);
+    g.lineTo(px, h);
+  }
+  for (const v of yt.values) {
+    const py = Math.round(h - toPx(v, y, h)) + 0.5;
+    if (py < -1 || py > h + 1) continue;
+    g.moveTo(0, py);
+    g.lineTo(w, py);
+  }
+  g.stroke();
+  if (!y.log && y.lo < 0 && y.hi > 0) {
+    g.strokeStyle = '#c5cad1';
+    g.beginPath();
+    const py = Math.round(h - toPx(0, y, h)) + 0.5;
+    g.moveTo(0, py);
+    g.lineTo(w, py);
+    g.stroke();
+  }
+  g.strokeStyle = '#9aa3ad';
+  g.strokeRect(0.5, 0.5, w - 1, h - 1);
+}
+
 /** The frame, grid and labels of a plot in `box` (CSS pixels). */
 export function drawAxes(g: CanvasRenderingContext2D, dpr: number, box: Box, x: Axis, y: Axis, extra?: (g: CanvasRenderingContext2D) => void): void {
   const W = g.canvas.width / dpr,
@@ -193,4 +229,43 @@ export function drawTrace(
       g.fillRect(px - 1, py - 1, 3, 3);
     }
   }
+}
+
+/** FNV-1a over 32-bit words, to tell whether a picture changed. */
+export function hashInit(): number {
+  return 0x811c9dc5;
+}
+export function hashWord(h: number, v: number): number {
+  h ^= v & 0xffff;
+  h = Math.imul(h, 0x01000193);
+  h ^= (v >>> 16) & 0xffff;
+  return Math.imul(h, 0x01000193);
+}
+
+/** The pixels drawTrace would stroke for these points, hashed into h: the
+ * same rounding, consecutive repeats skipped, breaks at missing values. */
+export function hashTrace(h: number, xs: ArrayLike<number>, ys: ArrayLike<number>, n: number, x: Axis, y: Axis, w: number, hh: number): number {
+  const xl = x.lo,
+    xs_ = x.log ? 1 / Math.log(x.hi / x.lo) : 1 / (x.hi - x.lo),
+    yl = y.lo,
+    ys_ = 1 / (y.hi - y.lo);
+  let px0 = NaN,
+    py0 = NaN;
+  h = hashWord(h, n);
+  for (let i = 0; i < n; i++) {
+    const yv = ys[i];
+    if (!Number.isFinite(yv)) {
+      h = hashWord(h, 0x7fffffff);
+      px0 = NaN;
+      continue;
+    }
+    const xv = xs[i];
+    const px = Math.round((x.log ? Math.log(xv / xl) * xs_ : (xv - xl) * xs_) * w);
+    const py = Math.round((1 - (yv - yl) * ys_) * hh);
+    if (px === px0 && py === py0) continue;
+    h = hashWord(hashWord(h, px), py);
+    px0 = px;
+    py0 = py;
+  }
+  return h;
 }
