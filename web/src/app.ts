@@ -220,9 +220,9 @@ export class App {
    * One animation frame. What changes on screen changes together: when the
    * charts are drawing (new sweeps come in bursts, all channels' buffers
    * of a block at once), the handlers' tabs and the badges repaint in the
-   * frames the charts repaint in. A software compositor redraws the box
-   * around everything that changed in a frame, so two changes far apart in
-   * two frames cost it twice the page.
+   * frames the charts repaint in (waiting at most 100 ms), so fewer frames
+   * carry changes: each costs the page a lifecycle update and a commit, and
+   * the compositor a pass, whatever changed.
    */
   private draw(): void {
     const now = performance.now();
