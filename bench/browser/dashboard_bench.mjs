@@ -48,7 +48,9 @@
 // Environment: RILL_BIN (the rill binary; required), RILL_BENCH_JSON (rows
 // appended as JSON lines), RILL_BENCH_BROWSER_S (30), RILL_BENCH_BROWSER_IDLE_S
 // (10), RILL_BENCH_BROWSER_RUNS (1; medians over runs),
-// RILL_BENCH_BROWSER_MODES (scope,roll), CHROMIUM
+// RILL_BENCH_BROWSER_MODES (scope,roll), RILL_BENCH_BROWSER_QUERY (added to
+// the page's URL, to compare the page's options: worker=0 keeps the socket
+// on the main thread, paint=main the charts' painting, buffers=N), CHROMIUM
 // (/usr/bin/chromium), RILL_BENCH_BROWSER_PROFILE (5 s of the loaded page,
 // for finding what limits it: a JS CPU profile if the path ends in
 // .cpuprofile, a Chrome trace if it ends in .json; bench/browser/summarize.mjs
@@ -72,6 +74,7 @@ const INJECT_IDS = [9001, 9002]; // handler ids when injected through the page
 const SECONDS = Number(process.env.RILL_BENCH_BROWSER_S || 30);
 const IDLE_SECONDS = Number(process.env.RILL_BENCH_BROWSER_IDLE_S || Math.min(10, SECONDS));
 const RUNS = Math.max(1, Number(process.env.RILL_BENCH_BROWSER_RUNS || 1));
+const QUERY = process.env.RILL_BENCH_BROWSER_QUERY || '';
 const MODES = (process.env.RILL_BENCH_BROWSER_MODES || 'scope,roll').split(',').filter((m) => m === 'scope' || m === 'roll');
 /** The scope workload's settings, and its cursors (seconds from the trigger). */
 const SCOPE = { timeDiv: 0.01, trigger: { mode: 'auto', slope: 'rising', level: 0, position: 0.5 } };
@@ -401,7 +404,7 @@ async function oneRun(run, mode) {
     const errors = [];
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${srv.http}/`);
+    await page.goto(`${srv.http}/${QUERY ? `?${QUERY}` : ''}`);
     await page.waitForFunction(() => window.__rill && window.__rill.state() === 'native' && window.__rill.vars().length > 0, null, {
       timeout: 10000,
     });
@@ -515,7 +518,7 @@ console.log(
     (Object.values(byMode).flat().every((r) => r.relay)
       ? "sent by a program through the server's handler relay"
       : 'fed through the page\'s message dispatch in some runs (the relay did not show them)') +
-    `; workloads: ${MODES.join(', ')} (scope: trigger auto, ${SCOPE.timeDiv * 1000} ms/div, cursors; roll: 2 s windows on the device clock); load average ${loadavg} (2 cores, shared)`,
+    `; page options: ${QUERY || 'none'}; workloads: ${MODES.join(', ')} (scope: trigger auto, ${SCOPE.timeDiv * 1000} ms/div, cursors; roll: 2 s windows on the device clock); load average ${loadavg} (2 cores, shared)`,
 );
 const summary = [];
 for (const mode of MODES) {

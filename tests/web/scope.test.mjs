@@ -29,29 +29,27 @@ async function drawn(name, from, more = 1) {
   return snap(name);
 }
 
-/** The trace as drawn: for each pixel column of the foreground canvas, the
- * mean row of the trace's pixels (NaN where the column is empty). */
+/** The trace as drawn: for each pixel column of the plot canvas (painted in
+ * a worker or on the page), the mean row of the trace's pixels (NaN where
+ * the column is empty). */
 async function columns(name) {
-  return page.evaluate((n) => {
-    const c = document.querySelector(`.chart[data-var="${n}"] canvas.scope-fg`);
-    const { width: w, height: h } = c;
-    const d = c.getContext('2d').getImageData(0, 0, w, h).data;
-    const out = [];
-    for (let x = 0; x < w; x++) {
-      let sum = 0,
-        cnt = 0;
-      for (let y = 0; y < h; y++) {
-        const k = 4 * (y * w + x);
-        // The first trace's blue (#1f77b4), not the markers.
-        if (d[k + 3] > 100 && d[k + 2] > 120 && d[k] < 120) {
-          sum += y;
-          cnt++;
-        }
+  const { width: w, height: h, rgba } = await page.evaluate((n) => window.__rill.scopePixels(n), name);
+  const d = Buffer.from(rgba, "base64");
+  const out = [];
+  for (let x = 0; x < w; x++) {
+    let sum = 0,
+      cnt = 0;
+    for (let y = 0; y < h; y++) {
+      const k = 4 * (y * w + x);
+      // The first trace's blue (#1f77b4), not the markers or the grid.
+      if (d[k + 2] > 120 && d[k] < 120 && d[k + 1] < 200) {
+        sum += y;
+        cnt++;
       }
-      out.push(cnt ? sum / cnt : NaN);
     }
-    return out;
-  }, name);
+    out.push(cnt ? sum / cnt : NaN);
+  }
+  return out;
 }
 
 /** Linear interpolation of the points (x ascending) at x. */
@@ -63,6 +61,8 @@ function at(xs, ys, x) {
 
 describe('the scope', () => {
   it('a triggered 440 Hz sine stands still across frames (and scrolls without the trigger)', async () => {
+    // Where OffscreenCanvas is, the plot canvases are painted in a worker.
+    assert.equal(await page.evaluate(() => window.__rill.painter()), 'worker');
     await page.click('#vars tr[data-var="sine"]');
     await set('sine', { timeDiv: 0.001, trigger: { mode: 'normal', slope: 'rising', level: 0, position: 0.5 } });
     let s = await drawn('sine', 0, 3);

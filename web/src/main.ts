@@ -4,6 +4,7 @@ import { App } from './app';
 import { serverAddress } from './connection';
 import { ExecPanel } from './exec';
 import { customApi, loadCustomHandlers } from './handlers/custom';
+import { WorkerPainter } from './scope/painter';
 import { testApi } from './testapi';
 
 const addr = serverAddress(window.location);
@@ -12,6 +13,10 @@ const addr = serverAddress(window.location);
 const useWorker = typeof Worker !== 'undefined' && new URLSearchParams(window.location.search).get('worker') !== '0';
 const makeWorker = useWorker ? () => new Worker(new URL('./datalink.worker.ts', import.meta.url), { type: 'module' }) : null;
 const app = new App(document.getElementById('app')!, addr, makeWorker);
+// The charts' plot canvases are painted in a worker (scope/paint.worker.ts)
+// where OffscreenCanvas is available; ?paint=main keeps them here.
+if (WorkerPainter.available() && new URLSearchParams(window.location.search).get('paint') !== 'main')
+  app.charts.painter = new WorkerPainter(new Worker(new URL('./scope/paint.worker.ts', import.meta.url), { type: 'module' }));
 // ?buffers=N: dense variables arrive in buffers of at least N a second.
 const perSecond = Number(new URLSearchParams(window.location.search).get('buffers'));
 if (perSecond > 0) app.streams.buffersPerSecond = perSecond;

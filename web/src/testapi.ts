@@ -54,6 +54,16 @@ export function testApi(app: App) {
     scopeResume: (name: string) => entry(name)?.chart.resume(),
     scopeView: (name: string, lo: number, hi: number) => entry(name)?.chart.setView(lo, hi),
     scopeCursor: (name: string, k: 0 | 1, x: number) => entry(name)?.chart.setCursor(k, x),
+    /** The plot canvas's pixels, wherever it is painted (a promise of
+     * {width, height, rgba: base64}). */
+    scopePixels: async (name: string) => {
+      const p = await entry(name)?.chart.pixels();
+      if (!p) return null;
+      let bin = '';
+      for (let i = 0; i < p.data.length; i += 0x8000) bin += String.fromCharCode(...p.data.subarray(i, i + 0x8000));
+      return { width: p.width, height: p.height, rgba: btoa(bin) };
+    },
+    painter: () => app.charts.painter?.kind ?? 'main',
     scopeRaw: (name: string, t0: number, t1: number, i = 0) => entry(name)?.chart.raw(t0, t1, i) ?? null,
     scopeReadout: (name: string) => entry(name)?.chart.readoutEl.textContent ?? null,
     latencyMs: () => app.latencyMs(),

@@ -130,8 +130,9 @@ export class SpectrogramModel implements HandlerModel {
 
 export class SpectrogramView implements HandlerView {
   readonly canvas: HTMLCanvasElement;
-  /** Each column's colours, ring-ordered like the model's cells, top row
-   * first (coloured once, when the column arrives or the range changes). */
+  /** The columns' colours, an image whose columns are a ring like the
+   * model's (column slot s at x = s), top row first: coloured once, when
+   * the column arrives or the range changes, and copied row by row. */
   private colors: Uint32Array;
   /** The picture, row by row, and a view of it as pixels. */
   private image: ImageData | null = null;
@@ -165,11 +166,13 @@ export class SpectrogramView implements HandlerView {
   private colorColumns(from: number, to: number): void {
     const m = this.model;
     const h = m.height;
+    const W = m.width;
     for (let c = from; c < to; c++) {
-      const base = (c % m.width) * h;
+      const slot = c % W;
+      const base = slot * h;
       for (let k = 0; k < h; k++) {
         const i = lutIndex(m.cells[base + k], this.lo, this.hi);
-        this.colors[base + h - 1 - k] = i < 0 ? BACKGROUND : VIRIDIS[i]; // low frequencies at the bottom
+        this.colors[(h - 1 - k) * W + slot] = i < 0 ? BACKGROUND : VIRIDIS[i]; // low frequencies at the bottom
       }
     }
   }
@@ -218,13 +221,14 @@ export class SpectrogramView implements HandlerView {
     const W = m.width,
       h = m.height;
     const held = m.filled;
-    const x0 = W - held;
-    if (x0 > 0) for (let y = 0; y < h; y++) px.fill(BACKGROUND, y * W, y * W + x0);
-    const first = m.total - held;
-    for (let i = 0; i < held; i++) {
-      const base = ((first + i) % W) * h;
-      const x = x0 + i;
-      for (let y = 0; y < h; y++) px[y * W + x] = this.colors[base + y];
+    const x0 = W - held; // right-aligned while filling
+    const start = (m.total - held) % W; // the oldest column's slot
+    const right = Math.min(held, W - start);
+    const colors = this.colors;
+    for (let y = 0, row = 0; y < h; y++, row += W) {
+      if (x0 > 0) px.fill(BACKGROUND, row, row + x0);
+      px.set(colors.subarray(row + start, row + start + right), row + x0);
+      if (held > right) px.set(colors.subarray(row, row + held - right), row + x0 + right);
     }
     out.putImageData(this.image, 0, 0);
   }

@@ -21,7 +21,9 @@ import { Decimator, Series } from '../series';
 import type { Stream } from '../streams';
 import { readout, Readout, panRange, zoomRange } from './cursors';
 import { FFT_SIZES, Spectrum, WindowKind, spectrumPeak, toDb } from './fft';
-import { Axis, Box, MARGIN, drawAxes, drawGrid, drawTrace, hashInit, hashTrace, hashWord, plainLabel, sizeCanvas, toPx } from './render';
+import { LocalPainter, Painter } from './painter';
+import { Axis, Box, MARGIN, drawAxes, plainLabel, sizeCanvas, toPx } from './render';
+import { Scene, gridOf, sceneKey, tracePoints } from './scene';
 import { DIVISIONS, niceCeil, si } from './ticks';
 import { Sweep, TriggerScanner, TriggerSettings, defaultTrigger, sweepFor } from './trigger';
 
@@ -102,6 +104,10 @@ export class ScopeChart {
    * constant one, costs no repaint). */
   repaints = 0;
   private paintedKey = NaN;
+  /** The plot canvas's pixels (tests). */
+  pixels() {
+    return this.painter.pixels(this.id);
+  }
   /** Called when the chart's state changes in a way its controls show. */
   onChange: () => void = () => {};
 
@@ -133,9 +139,15 @@ export class ScopeChart {
   private readoutAt = -Infinity;
   private drag: { x: number; view: [number, number]; moved: boolean } | null = null;
 
+  /** Who paints the plot canvas (this chart's id there). */
+  readonly painter: Painter;
+  readonly id = ++chartIds;
+  private fgSize = '';
+
   constructor(
     readonly name: string,
     width: number,
+    painter?: Painter,
   ) {
     this.el = document.createElement('div');
     this.el.className = 'chart scope';
@@ -151,6 +163,9 @@ export class ScopeChart {
     this.readoutEl.className = 'scope-readout';
     this.el.append(this.plotEl, this.readoutEl);
     this.width = width;
+    // The plot canvas goes to its painter before anyone draws on it.
+    this.painter = painter ?? new LocalPainter();
+    this.painter.add(this.id, this.fg);
     this.layout();
     this.bindMouse();
   }
@@ -178,7 +193,8 @@ export class ScopeChart {
     this.plotEl.style.height = `${h}px`;
     this.plotEl.style.width = `${this.width}px`;
     sizeCanvas(this.bg, this.width, h);
-    sizeCanvas(this.fg, b.width, b.height);
+    this.fg.style.width = `${b.width}px`;
+    this.fg.style.height = `${b.height}px`;
     this.fg.style.left = `${b.left}px`;
     this.fg.style.top = `${b.top}px`;
     this.bgKey = '';
@@ -416,28 +432,18 @@ export class ScopeChart {
     const y = this.yAxis();
     this.drawBackground(xBg, y);
     const b = this.box();
-    const { dpr, changed } = sizeCanvas(this.fg, b.width, b.height);
+    const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
     const dots = this.exact && mode === 'time' && this.pn[0] > 1 && b.width / this.pn[0] >= 5;
+    const scene = this.scene(x, xBg, y, b, dpr, dots);
+    this.updates++;
     // The same pixels as on screen: no repaint (and no new frame for the
     // compositor to copy).
-    let key = hashWord(hashWord(hashWord(hashInit(), dots ? 1 : 0), this.markersKey(x, y, b)), hashString(this.bgKey));
-    for (let i = 0; i < this.traces.length; i++) key = hashTrace(hashWord(key, i), this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height);
-    this.updates++;
-    if (key !== this.paintedKey || changed) {
+    const key = sceneKey(scene);
+    const size = `${b.width}x${b.height}@${dpr}`;
+    if (key !== this.paintedKey || size !== this.fgSize) {
       this.paintedKey = key;
-      const g = this.fg.getContext('2d', { alpha: false });
-      if (!g) return;
-      g.setTransform(dpr, 0, 0, dpr, 0, 0);
-      drawGrid(g, b.width, b.height, xBg, y);
-      for (let i = 0; i < this.traces.length; i++) drawTrace(g, this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height, this.traces[i].color, dots);
-      this.drawMarkers(g, x, y, b);
-      if (this.message) {
-        g.fillStyle = '#999';
-        g.font = '12px system-ui, sans-serif';
-        g.textAlign = 'center';
-        g.textBaseline = 'middle';
-        g.fillText(this.message, b.width / 2, b.height / 2);
-      }
+      this.fgSize = size;
+      this.painter.paint(this.id, scene);
       this.repaints++;
     }
     this.renderReadout(this.forceReadout);
@@ -684,62 +690,19 @@ export class ScopeChart {
     drawAxes(g, dpr, b, x, y);
   }
 
-  /** Where drawMarkers draws, hashed. */
-  private markersKey(x: Axis, y: Axis, b: Box): number {
+  /** What the plot area shows now, in pixels. */
+  private scene(x: Axis, xBg: Axis, y: Axis, b: Box, dpr: number, dots: boolean): Scene {
     const s = this.settings;
-    let h = hashInit();
-    if (s.mode === 'time' && s.trigger.mode !== 'off' && this.sweep && Number.isFinite(this.sweep.trigger)) {
-      h = hashWord(h, Math.round(toPx(this.sweep.trigger / this.rate, x, b.width)));
-      h = hashWord(h, Math.round(b.height - toPx(s.trigger.level, y, b.height)));
-    }
-    const labelAxis = this.xAxes()[1];
-    for (const cx of this.cursorX) h = hashWord(h, Number.isFinite(cx) ? Math.round(toPx(cx, labelAxis, b.width)) : -99999);
-    return h;
-  }
-
-  /** The trigger's position and level, and the cursors. */
-  private drawMarkers(g: CanvasRenderingContext2D, x: Axis, y: Axis, b: Box): void {
-    const s = this.settings;
-    if (s.mode === 'time' && s.trigger.mode !== 'off' && this.sweep && Number.isFinite(this.sweep.trigger)) {
-      const r = this.rate;
-      const px = Math.round(toPx(this.sweep.trigger / r, x, b.width)) + 0.5;
-      const py = Math.round(b.height - toPx(s.trigger.level, y, b.height)) + 0.5;
-      g.fillStyle = '#e07b00';
-      g.beginPath();
-      g.moveTo(px - 5, 0);
-      g.lineTo(px + 5, 0);
-      g.lineTo(px, 7);
-      g.fill();
-      if (py >= 0 && py <= b.height) {
-        g.beginPath();
-        g.moveTo(b.width, py - 5);
-        g.lineTo(b.width, py + 5);
-        g.lineTo(b.width - 7, py);
-        g.fill();
-      }
-    }
-    const [xa, xb] = this.cursorX;
-    const labelAxis = this.xAxes()[1];
-    for (const [k, cx] of [
-      [0, xa],
-      [1, xb],
-    ] as const) {
-      if (!Number.isFinite(cx)) continue;
-      const px = Math.round(toPx(cx, labelAxis, b.width)) + 0.5;
-      if (px < 0 || px > b.width) continue;
-      g.strokeStyle = k === 0 ? '#c0392b' : '#8e44ad';
-      g.setLineDash(k === 0 ? [] : [4, 3]);
-      g.beginPath();
-      g.moveTo(px, 0);
-      g.lineTo(px, b.height);
-      g.stroke();
-      g.setLineDash([]);
-      g.fillStyle = g.strokeStyle;
-      g.font = '11px system-ui, sans-serif';
-      g.textBaseline = 'top';
-      g.textAlign = px > b.width - 12 ? 'right' : 'left';
-      g.fillText(k === 0 ? 'A' : 'B', px + (px > b.width - 12 ? -3 : 3), 2);
-    }
+    const grid = gridOf(xBg, y, b.width, b.height);
+    const traces = this.traces.map((t, i) => {
+      const { pts, n } = tracePoints(this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height);
+      return { color: t.color, pts, n, dots };
+    });
+    let trigger: Scene['trigger'] = null;
+    if (s.mode === 'time' && s.trigger.mode !== 'off' && this.sweep && Number.isFinite(this.sweep.trigger))
+      trigger = { x: Math.round(toPx(this.sweep.trigger / this.rate, x, b.width)), y: Math.round(b.height - toPx(s.trigger.level, y, b.height)) };
+    const cursors = this.cursorX.map((cx) => (Number.isFinite(cx) ? Math.round(toPx(cx, xBg, b.width)) : NaN)) as [number, number];
+    return { w: b.width, h: b.height, dpr, ...grid, traces, trigger, cursors, message: this.message };
   }
 
   // ---- Readouts ---------------------------------------------------------------------
@@ -898,15 +861,12 @@ export class ScopeChart {
   }
 
   destroy(): void {
+    this.painter.remove(this.id);
     this.el.remove();
   }
 }
 
-function hashString(s: string): number {
-  let h = hashInit();
-  for (let i = 0; i < s.length; i++) h = hashWord(h, s.charCodeAt(i));
-  return h;
-}
+let chartIds = 0;
 
 /** A range with a little room around [lo, hi], on 1-2-5 steps. */
 export function niceRange(lo: number, hi: number): [number, number] {

@@ -10,6 +10,7 @@ import type { VarInfo } from '../protocol';
 import type { StreamTaps } from '../recording';
 import type { Stream, StreamSet } from '../streams';
 import { ScopeChart, ScopeSettings } from './chart';
+import type { Painter } from './painter';
 import { buildControls } from './controls';
 
 interface ChartEntry {
@@ -27,6 +28,9 @@ interface ChartEntry {
 
 export class ChartSet {
   readonly charts: ChartEntry[] = [];
+  /** Who paints the plot canvases: one for all charts (null: each chart
+   * on the main thread). */
+  painter: Painter | null = null;
 
   constructor(
     readonly root: HTMLElement,
@@ -66,7 +70,7 @@ export class ChartSet {
   open(names: string[], settings?: Partial<ScopeSettings>): ChartEntry | null {
     const vs = names.map((n) => this.vars().find((v) => v.name === n)).filter((v): v is VarInfo => !!v);
     if (!vs.length) return null;
-    const chart = new ScopeChart(vs[0].name, this.width());
+    const chart = new ScopeChart(vs[0].name, this.width(), this.painter ?? undefined);
     chart.rateOf = () => this.streams.rate;
     if (settings) Object.assign(chart.settings, settings);
     const tools = document.createElement('div');

@@ -1,7 +1,6 @@
-// Drawing helpers shared by the scope's views: the plot's frame, grid and
-// tick labels (drawn on a background canvas only when the axes change), and
-// traces as one path each on the foreground canvas (the plot area only, so a
-// new frame repaints and recomposites as few pixels as possible).
+// Axes for the scope: tick positions, value to pixel, and the background
+// canvas (frame, grid and tick labels), drawn only when the axes change. The
+// plot area itself is a scene (scene.ts) on its own canvas.
 
 import { logTicks, plain, ticks } from './ticks';
 
@@ -58,42 +57,6 @@ export function axisTicks(a: Axis): { values: number[]; step: number } {
 export function toPx(v: number, a: Axis, len: number): number {
   if (a.log) return (Math.log(v / a.lo) / Math.log(a.hi / a.lo)) * len;
   return ((v - a.lo) / (a.hi - a.lo)) * len;
-}
-
-/** The plot area's white, grid, zero line and frame, at the origin (the
- * foreground canvas draws this under its traces, so it can be opaque: the
- * compositor then copies it instead of blending it over what is beneath). */
-export function drawGrid(g: CanvasRenderingContext2D, w: number, h: number, x: Axis, y: Axis): void {
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, w, h);
-  g.lineWidth = 1;
-  const xt = axisTicks(x),
-    yt = axisTicks(y);
-  g.strokeStyle = '#e4e7eb';
-  g.beginPath();
-  for (const v of xt.values) {
-    const px = Math.round(toPx(v, x, w)) + 0.5;
-    if (px < 0 || px > w + 1) continue;
-    g.moveTo(px, 0);
-    g.lineTo(px, h);
-  }
-  for (const v of yt.values) {
-    const py = Math.round(h - toPx(v, y, h)) + 0.5;
-    if (py < -1 || py > h + 1) continue;
-    g.moveTo(0, py);
-    g.lineTo(w, py);
-  }
-  g.stroke();
-  if (!y.log && y.lo < 0 && y.hi > 0) {
-    g.strokeStyle = '#c5cad1';
-    g.beginPath();
-    const py = Math.round(h - toPx(0, y, h)) + 0.5;
-    g.moveTo(0, py);
-    g.lineTo(w, py);
-    g.stroke();
-  }
-  g.strokeStyle = '#9aa3ad';
-  g.strokeRect(0.5, 0.5, w - 1, h - 1);
 }
 
 /** The frame, grid and labels of a plot in `box` (CSS pixels). */
@@ -172,100 +135,3 @@ export function drawAxes(g: CanvasRenderingContext2D, dpr: number, box: Box, x: 
 }
 
 export const plainLabel = (v: number, step: number) => plain(v, step);
-
-/**
- * Stroke points (x, y in data units) as one path on the foreground canvas,
- * whose origin is the plot's top left. Pixel positions are rounded (crisp,
- * and consecutive points on the same pixel cost nothing); when the points
- * are far apart (exact samples, zoomed in) each sample gets a dot too.
- */
-export function drawTrace(
-  g: CanvasRenderingContext2D,
-  xs: ArrayLike<number>,
-  ys: ArrayLike<number>,
-  n: number,
-  x: Axis,
-  y: Axis,
-  w: number,
-  h: number,
-  color: string,
-  dots = false,
-): void {
-  if (n <= 0) return;
-  g.strokeStyle = color;
-  g.lineWidth = 1;
-  g.lineJoin = 'round';
-  g.beginPath();
-  const xl = x.lo,
-    xs_ = x.log ? 1 / Math.log(x.hi / x.lo) : 1 / (x.hi - x.lo),
-    yl = y.lo,
-    ys_ = 1 / (y.hi - y.lo);
-  let px0 = NaN,
-    py0 = NaN,
-    started = false;
-  for (let i = 0; i < n; i++) {
-    const xv = xs[i],
-      yv = ys[i];
-    if (!Number.isFinite(yv)) {
-      started = false;
-      continue;
-    }
-    const px = Math.round((x.log ? Math.log(xv / xl) * xs_ : (xv - xl) * xs_) * w);
-    const py = Math.round((1 - (yv - yl) * ys_) * h);
-    if (!started) {
-      g.moveTo(px + 0.5, py + 0.5);
-      started = true;
-    } else if (px !== px0 || py !== py0) g.lineTo(px + 0.5, py + 0.5);
-    px0 = px;
-    py0 = py;
-  }
-  g.stroke();
-  if (dots) {
-    g.fillStyle = color;
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(ys[i])) continue;
-      const px = Math.round((x.log ? Math.log(xs[i] / xl) * xs_ : (xs[i] - xl) * xs_) * w);
-      const py = Math.round((1 - (ys[i] - yl) * ys_) * h);
-      g.fillRect(px - 1, py - 1, 3, 3);
-    }
-  }
-}
-
-/** FNV-1a over 32-bit words, to tell whether a picture changed. */
-export function hashInit(): number {
-  return 0x811c9dc5;
-}
-export function hashWord(h: number, v: number): number {
-  h ^= v & 0xffff;
-  h = Math.imul(h, 0x01000193);
-  h ^= (v >>> 16) & 0xffff;
-  return Math.imul(h, 0x01000193);
-}
-
-/** The pixels drawTrace would stroke for these points, hashed into h: the
- * same rounding, consecutive repeats skipped, breaks at missing values. */
-export function hashTrace(h: number, xs: ArrayLike<number>, ys: ArrayLike<number>, n: number, x: Axis, y: Axis, w: number, hh: number): number {
-  const xl = x.lo,
-    xs_ = x.log ? 1 / Math.log(x.hi / x.lo) : 1 / (x.hi - x.lo),
-    yl = y.lo,
-    ys_ = 1 / (y.hi - y.lo);
-  let px0 = NaN,
-    py0 = NaN;
-  h = hashWord(h, n);
-  for (let i = 0; i < n; i++) {
-    const yv = ys[i];
-    if (!Number.isFinite(yv)) {
-      h = hashWord(h, 0x7fffffff);
-      px0 = NaN;
-      continue;
-    }
-    const xv = xs[i];
-    const px = Math.round((x.log ? Math.log(xv / xl) * xs_ : (xv - xl) * xs_) * w);
-    const py = Math.round((1 - (yv - yl) * ys_) * hh);
-    if (px === px0 && py === py0) continue;
-    h = hashWord(hashWord(h, px), py);
-    px0 = px;
-    py0 = py;
-  }
-  return h;
-}
