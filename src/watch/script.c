@@ -101,12 +101,13 @@ int rill__script_create(const char *code, size_t len, const char *name,
         s->dir[0] = '\0';
         goto fail;
     }
-    s->path = rill__malloc(strlen(s->dir) + SCRIPT_NAME_MAX + 2);
+    size_t cap = strlen(s->dir) + SCRIPT_NAME_MAX + 2;
+    s->path = rill__malloc(cap);
     if (s->path == NULL) {
         rc = RILL_ENOMEM;
         goto fail;
     }
-    sprintf(s->path, "%s/%s", s->dir, script_name(name));
+    snprintf(s->path, cap, "%s/%s", s->dir, script_name(name));
     int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, err_cap, "cannot write the script: %s", strerror(errno));
