@@ -138,6 +138,8 @@ export class ScopeChart {
   private lastReadout = '';
   private readoutAt = -Infinity;
   private drag: { x: number; view: [number, number]; moved: boolean } | null = null;
+  private onMove: (e: MouseEvent) => void = () => {};
+  private onUp: (e: MouseEvent) => void = () => {};
 
   /** Who paints the plot canvas (this chart's id there). */
   readonly painter: Painter;
@@ -786,7 +788,7 @@ export class ScopeChart {
       if (e.button !== 0) return;
       this.drag = { x: e.clientX, view: this.currentView(), moved: false };
     });
-    window.addEventListener('mousemove', (e) => {
+    this.onMove = (e) => {
       const d = this.drag;
       if (!d) return;
       if (Math.abs(e.clientX - d.x) > 3) d.moved = true;
@@ -796,13 +798,16 @@ export class ScopeChart {
       const dx = (-(e.clientX - d.x) / w) * (d.view[1] - d.view[0]);
       this.view = panRange(d.view[0], d.view[1], dx, lo, hi);
       this.dirty = true;
-    });
-    window.addEventListener('mouseup', (e) => {
+    };
+    this.onUp = (e) => {
       const d = this.drag;
       this.drag = null;
       if (!d || d.moved || e.target !== this.fg) return;
       this.setCursor(e.shiftKey ? 1 : 0, this.mouseX(e));
-    });
+    };
+    // On the window: a drag may leave the plot.
+    window.addEventListener('mousemove', this.onMove);
+    window.addEventListener('mouseup', this.onUp);
     this.fg.addEventListener('dblclick', () => this.resetView());
     this.fg.addEventListener(
       'wheel',
@@ -861,6 +866,8 @@ export class ScopeChart {
   }
 
   destroy(): void {
+    window.removeEventListener('mousemove', this.onMove);
+    window.removeEventListener('mouseup', this.onUp);
     this.painter.remove(this.id);
     this.el.remove();
   }
