@@ -5,7 +5,8 @@
 //
 // Page -> worker: {add: id, canvas} | {paint: id, scene} | {remove: id} |
 //                 {pixels: id, reply}
-// Worker -> page: {reply, pixels: {width, height, data} | null}
+// Worker -> page: {painted: id} after each scene | {reply, pixels: {width,
+//                 height, data} | null}
 
 import { backing, paintScene } from './scene';
 
@@ -16,10 +17,12 @@ self.onmessage = (e: MessageEvent) => {
   if (m.add !== undefined) canvases.set(m.add, m.canvas);
   else if (m.paint !== undefined) {
     const c = canvases.get(m.paint);
-    if (!c) return;
-    backing(c, m.scene);
-    const g = c.getContext('2d', { alpha: false });
-    if (g) paintScene(g, m.scene);
+    if (c) {
+      backing(c, m.scene);
+      const g = c.getContext('2d', { alpha: false });
+      if (g) paintScene(g, m.scene);
+    }
+    (self as unknown as Worker).postMessage({ painted: m.paint });
   } else if (m.remove !== undefined) canvases.delete(m.remove);
   else if (m.pixels !== undefined) {
     const c = canvases.get(m.pixels);

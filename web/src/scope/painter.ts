@@ -51,14 +51,33 @@ export class LocalPainter implements Painter {
   }
 }
 
+/**
+ * One scene per chart in flight: a chart's next scene waits until the
+ * worker has painted the one before (it says so), and a newer one replaces
+ * it while it waits. A worker that falls behind (a loaded machine) then
+ * skips pictures instead of painting a growing queue of old ones.
+ */
 export class WorkerPainter implements Painter {
   readonly kind = 'worker' as const;
   private replies = new Map<number, (p: Pixels | null) => void>();
   private next = 1;
+  private inflight = new Set<number>();
+  private waiting = new Map<number, Scene>();
+  /** Scenes replaced before they were sent (tests, benchmarks). */
+  skipped = 0;
 
   constructor(private worker: Worker) {
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data;
+      if (m.painted !== undefined) {
+        this.inflight.delete(m.painted);
+        const s = this.waiting.get(m.painted);
+        if (s) {
+          this.waiting.delete(m.painted);
+          this.send(m.painted, s);
+        }
+        return;
+      }
       const r = this.replies.get(m.reply);
       if (r) {
         this.replies.delete(m.reply);
@@ -78,6 +97,16 @@ export class WorkerPainter implements Painter {
   }
 
   paint(id: number, scene: Scene): void {
+    if (this.inflight.has(id)) {
+      if (this.waiting.has(id)) this.skipped++;
+      this.waiting.set(id, scene);
+      return;
+    }
+    this.send(id, scene);
+  }
+
+  private send(id: number, scene: Scene): void {
+    this.inflight.add(id);
     this.worker.postMessage(
       { paint: id, scene },
       scene.traces.map((t) => t.pts.buffer as ArrayBuffer),
@@ -85,6 +114,8 @@ export class WorkerPainter implements Painter {
   }
 
   remove(id: number): void {
+    this.inflight.delete(id);
+    this.waiting.delete(id);
     this.worker.postMessage({ remove: id });
   }
 
