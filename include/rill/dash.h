@@ -34,6 +34,7 @@ typedef struct rill_dash rill_dash;
 typedef struct rill_dash_handler rill_dash_handler;
 
 #define RILL_DASH_MAX_CHANNELS 64
+#define RILL_DASH_MAX_RATES 32 /* = RILL_SERVER_AUDIO_MAX_RATES */
 
 /* The device's audio input as its program declared it
  * (rill_server_set_audio). */
@@ -43,6 +44,15 @@ typedef struct rill_dash_audio {
     double volume;          /* 0 ... 100, or -1: not reported */
     size_t channels;
     char variables[RILL_DASH_MAX_CHANNELS][64]; /* the channels' variables */
+    /* What rill_client_change_audio may ask for (the description's
+     * "settable", docs/PROTOCOL.md §2.2; EasyDSP's possible rates and
+     * channel counts): n_rates rates (0: the rate is fixed), channel counts
+     * min_channels ... max_channels (0, 0: fixed), and whether the buffer
+     * size and the volume may change. */
+    double rates[RILL_DASH_MAX_RATES];
+    size_t n_rates;
+    size_t min_channels, max_channels;
+    bool buffer_frames_settable, volume_settable;
 } rill_dash_audio;
 
 /* A buffer of the live input: `frames` x `channels` floats, interleaved

@@ -49,12 +49,17 @@ log = logging.getLogger("rill")
 # ---- The C API (include/rill/dash.h) ----------------------------------------
 
 MAX_CHANNELS = 64
+MAX_RATES = 32
 
 
 class _Audio(ctypes.Structure):
     _fields_ = [("rate", ctypes.c_double), ("buffer_frames", ctypes.c_uint32),
                 ("volume", ctypes.c_double), ("channels", ctypes.c_size_t),
-                ("variables", (ctypes.c_char * 64) * MAX_CHANNELS)]
+                ("variables", (ctypes.c_char * 64) * MAX_CHANNELS),
+                ("rates", ctypes.c_double * MAX_RATES), ("n_rates", ctypes.c_size_t),
+                ("min_channels", ctypes.c_size_t), ("max_channels", ctypes.c_size_t),
+                ("buffer_frames_settable", ctypes.c_bool),
+                ("volume_settable", ctypes.c_bool)]
 
 
 _DATA_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t,

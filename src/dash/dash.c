@@ -68,7 +68,33 @@ rill_dash_config rill_dash_config_default(void) {
     return c;
 }
 
-/* {"bufferFrames":N,"channels":C,"rate":R,"variables":[...],"volume":V} */
+/* "settable":{"bufferFrames":[1,65536],"channels":[MIN,MAX],
+ * "rates":[...],"volume":[0,100]}, each key present only when that field
+ * may change. Absent or malformed parts leave the field fixed. */
+static void parse_settable(json_t *set, rill_dash_audio *out) {
+    if (!json_is_object(set))
+        return;
+    json_t *rates = json_object_get(set, "rates");
+    size_t n = json_array_size(rates);
+    for (size_t i = 0; i < n && out->n_rates < RILL_DASH_MAX_RATES; i++) {
+        json_t *r = json_array_get(rates, i);
+        if (json_is_number(r) && json_number_value(r) > 0)
+            out->rates[out->n_rates++] = json_number_value(r);
+    }
+    json_t *ch = json_object_get(set, "channels");
+    json_t *lo = json_array_get(ch, 0), *hi = json_array_get(ch, 1);
+    if (json_is_integer(lo) && json_is_integer(hi) &&
+        json_integer_value(lo) >= 1 &&
+        json_integer_value(lo) <= json_integer_value(hi)) {
+        out->min_channels = (size_t)json_integer_value(lo);
+        out->max_channels = (size_t)json_integer_value(hi);
+    }
+    out->buffer_frames_settable = json_object_get(set, "bufferFrames") != NULL;
+    out->volume_settable = json_object_get(set, "volume") != NULL;
+}
+
+/* {"bufferFrames":N,"channels":C,"rate":R,"settable":{...},
+ *  "variables":[...],"volume":V} */
 static bool parse_audio(json_t *a, rill_dash_audio *out) {
     memset(out, 0, sizeof *out);
     json_t *vars = json_object_get(a, "variables");
@@ -91,6 +117,7 @@ static bool parse_audio(json_t *a, rill_dash_audio *out) {
         memcpy(out->variables[i], json_string_value(v),
                json_string_length(v) + 1);
     }
+    parse_settable(json_object_get(a, "settable"), out);
     return out->rate > 0 && out->buffer_frames > 0;
 }
 

@@ -117,6 +117,10 @@ TEST(dash_hands_the_audio_over_as_interleaved_frames) {
     ASSERT_EQ_DOUBLE(g.last.rate, 48000, 0);
     ASSERT_EQ_DOUBLE(g.last.volume, 80, 0);
     ASSERT_EQ_STR(g.last.variables[1], "b");
+    /* A program that takes no changes offers none. */
+    ASSERT_EQ_UINT(g.last.n_rates, 0);
+    ASSERT_EQ_UINT(g.last.max_channels, 0);
+    ASSERT_TRUE(!g.last.buffer_frames_settable && !g.last.volume_settable);
     ASSERT_EQ_UINT(g.frames, 256);
     ASSERT_EQ_UINT(g.channels, 2);
     ASSERT_EQ_INT(g.bad, 0);
