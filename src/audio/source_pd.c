@@ -16,15 +16,32 @@
  * drains over time; a prebuffer of two periods absorbs the order in which
  * JACK runs the clients. stop ends Pd (SIGTERM, then SIGKILL after 2 s)
  * and closes the client.
+ *
+ * Messages to the patch (rill_audio_pd_send, what libpd's libpd_float and
+ * friends do in-process). Debian has no libpd, so they travel over Pd's
+ * own network objects: more -send messages build a hidden canvas holding
+ * a [netsend] that connects back to a TCP socket we listen on (127.0.0.1,
+ * a port the system picks, so Pd listens on nothing) and says
+ * "rill-hello <token>" with a random token, so that no other local program
+ * can take its place. What we write on that connection comes out of
+ * netsend's right outlet, and the canvas forwards "NAME ATOMS..." as
+ * ATOMS to [receive NAME]: [list] -> [t a a] -> [list split 1] sets the
+ * target of a [send] (right inlet), then the rest, [list trim]med so that
+ * "bang", "set 1 2", "symbol x" or a number arrive as those messages.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jack/jack.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +58,11 @@ struct rill__pd {
     size_t inter_frames;
     pid_t pid;
     char synth[64];
+    /* The message connection: the socket Pd connects to while it starts,
+     * then the connection (under the source's lock). */
+    int listen_fd, ctl_fd;
+    char token[40];
+    char ctl_send[1536]; /* the -send messages that build the canvas */
 };
 
 static atomic_uint pd_serial;
@@ -93,6 +115,7 @@ int rill_audio_pd_create(rill_audio_output *o, const char *patch,
         goto fail;
     }
     p->pid = -1;
+    p->listen_fd = p->ctl_fd = -1;
     p->patch = rill__strdup(patch);
     p->server = jack_server ? rill__strdup(jack_server) : NULL;
     p->pd_path = rill__strdup(pd_path ? pd_path : "pd");
@@ -126,9 +149,15 @@ static int spawn_pd(rill_audio_source *s, struct rill__pd *p) {
     char ch[16], rate[16], env_server[256];
     snprintf(ch, sizeof ch, "%u", s->channels);
     snprintf(rate, sizeof rate, "%u", s->out->dev.rate);
+    /* Options before the patch: Pd takes what follows a file as files. */
     char *argv[] = {p->pd_path, "-nogui", "-jack", "-jackname", p->synth,
                     "-nojackconnect", "-noadc", "-nomidi", "-outchannels", ch,
-                    "-r", rate, "-send", "pd dsp 1", p->patch, NULL};
+                    "-r", rate, "-send", "pd dsp 1", "-send", p->ctl_send,
+                    p->patch, NULL};
+    if (p->listen_fd < 0) { /* no message connection: no canvas for it */
+        argv[14] = p->patch;
+        argv[15] = NULL;
+    }
     /* The environment with JACK_DEFAULT_SERVER pointing at our server. */
     size_t n = 0;
     while (environ[n])
@@ -177,6 +206,88 @@ static void kill_pd(struct rill__pd *p) {
     p->pid = -1;
 }
 
+/* The socket Pd's [netsend] connects to, and the -send messages that
+ * build the canvas around it (see the top of this file). */
+static int ctl_listen(struct rill__pd *p) {
+    unsigned char rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return RILL_ESYS;
+    p->token[0] = 't'; /* a letter first: Pd must not read it as a number */
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(p->token + 1 + 2 * i, 3, "%02x", rnd[i]);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        rill__log_error("audio: pd: cannot listen for the patch's messages: %s",
+                        strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return RILL_ESYS;
+    }
+    p->listen_fd = fd;
+    static const char *const canvas[] = {
+        "obj 10 10 r rill-ctl", "obj 10 40 netsend", "obj 10 70 list",
+        "obj 10 100 t a a", "obj 10 130 list split 1",
+        "obj 100 130 list split 1", "obj 100 160 list trim", "obj 10 190 send",
+        "connect 0 0 1 0", "connect 1 1 2 0", "connect 2 0 3 0",
+        "connect 3 1 4 0", "connect 3 0 5 0", "connect 4 0 7 1",
+        "connect 5 1 6 0", "connect 6 0 7 0"};
+    size_t n = (size_t)snprintf(p->ctl_send, sizeof p->ctl_send,
+                                "pd menunew rill-ctl .;");
+    for (size_t i = 0; i < sizeof canvas / sizeof canvas[0]; i++)
+        n += (size_t)snprintf(p->ctl_send + n, sizeof p->ctl_send - n,
+                              " pd-rill-ctl %s;", canvas[i]);
+    snprintf(p->ctl_send + n, sizeof p->ctl_send - n,
+             " rill-ctl connect 127.0.0.1 %u; rill-ctl send rill-hello %s;",
+             (unsigned)ntohs(a.sin_port), p->token);
+    return 0;
+}
+
+/* Take Pd's connection: the first one that says our hello within the
+ * deadline. Others are closed. */
+static int ctl_accept(struct rill__pd *p, uint64_t deadline_ns) {
+    char want[64];
+    int wn = snprintf(want, sizeof want, "rill-hello %s;\n", p->token);
+    while (rill_clock_now_ns() < deadline_ns) {
+        int left = (int)((deadline_ns - rill_clock_now_ns()) / 1000000u) + 1;
+        struct pollfd pf = {p->listen_fd, POLLIN, 0};
+        if (poll(&pf, 1, left) <= 0)
+            continue;
+        int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        char got[64];
+        int n = 0;
+        while (n < wn && rill_clock_now_ns() < deadline_ns) {
+            struct pollfd q = {fd, POLLIN, 0};
+            if (poll(&q, 1, 100) <= 0)
+                continue;
+            ssize_t r = read(fd, got + n, (size_t)(wn - n));
+            if (r <= 0)
+                break;
+            n += (int)r;
+        }
+        if (n == wn && memcmp(got, want, (size_t)wn) == 0) {
+            p->ctl_fd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    return RILL_ETIMEOUT;
+}
+
+static void ctl_close(struct rill__pd *p) {
+    if (p->ctl_fd >= 0)
+        close(p->ctl_fd);
+    if (p->listen_fd >= 0)
+        close(p->listen_fd);
+    p->ctl_fd = p->listen_fd = -1;
+}
+
 int rill__pd_start(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p->client != NULL)
@@ -217,6 +328,9 @@ int rill__pd_start(rill_audio_source *s) {
     rill_ring_reset(s->ring);
     if (jack_activate(p->client) != 0)
         goto fail;
+    /* Without the message connection the patch still plays; sends fail. */
+    if (ctl_listen(p) != 0)
+        ctl_close(p);
     rc = spawn_pd(s, p);
     if (rc != 0)
         goto fail;
@@ -267,9 +381,84 @@ int rill__pd_start(rill_audio_source *s) {
             goto fail;
         }
     }
+    /* Pd sends its -send messages once the patch is open; by now it has,
+     * or does within moments. */
+    if (p->listen_fd >= 0 &&
+        ctl_accept(p, rill_clock_now_ns() + 5000000000u) != 0)
+        rill__log_warn("audio: pd: patch '%s': Pd did not open the message "
+                       "connection in 5 s; rill_audio_pd_send will fail",
+                       p->patch);
+    if (p->listen_fd >= 0) {
+        close(p->listen_fd);
+        p->listen_fd = -1;
+    }
     return 0;
 fail:
     rill__pd_stop(s);
+    return rc;
+}
+
+/* A receiver name or message text that Pd's parser (FUDI) takes as it is:
+ * no separators or escapes, no dollar signs, no control characters. */
+static bool fudi_clean(const char *text) {
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        if (*c < 0x20 || *c == 0x7f || *c == ';' || *c == ',' || *c == '\\' ||
+            *c == '$')
+            return false;
+    return true;
+}
+
+int rill_audio_pd_send(rill_audio_source *s, const char *receiver,
+                       const char *message) {
+    if (s == NULL || s->kind != RILL__SRC_PD || receiver == NULL)
+        return RILL_EINVAL;
+    if (message == NULL)
+        message = "";
+    size_t rl = strlen(receiver), ml = strlen(message);
+    char *end = NULL;
+    if (rl == 0 || rl > 256 || strchr(receiver, ' ') != NULL ||
+        !fudi_clean(receiver) ||
+        (strtod(receiver, &end), end != NULL && *end == '\0')) {
+        rill__log_error("audio: pd: receiver name '%s' cannot be sent to: it "
+                        "must be 1 to 256 characters without spaces, ';', "
+                        "',', '\\', '$' or control characters, and not a "
+                        "number", receiver);
+        return RILL_EINVAL;
+    }
+    if (ml > 4096 || !fudi_clean(message)) {
+        rill__log_error("audio: pd: message to '%s' refused: at most 4096 "
+                        "characters, without ';', ',', '\\', '$' or control "
+                        "characters", receiver);
+        return RILL_EINVAL;
+    }
+    char buf[4096 + 256 + 8];
+    int n = snprintf(buf, sizeof buf, "%s %s;\n", receiver, message);
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    struct rill__pd *p = s->pd;
+    if (p->ctl_fd < 0) {
+        rill__log_error("audio: pd: patch '%s' is not playing (or Pd opened "
+                        "no message connection): play it first", p->patch);
+        rc = RILL_ESTATE;
+    }
+    for (int off = 0; rc == 0 && off < n;) {
+        ssize_t w = send(p->ctl_fd, buf + off, (size_t)(n - off),
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            off += (int)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            rill__log_error("audio: pd: patch '%s' is not taking its messages "
+                            "(Pd is stuck?)", p->patch);
+            rc = RILL_EFULL;
+        } else {
+            rill__log_error("audio: pd: patch '%s': the message connection "
+                            "closed (Pd exited?)", p->patch);
+            rc = RILL_EIO;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
@@ -277,6 +466,7 @@ void rill__pd_stop(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p == NULL)
         return;
+    ctl_close(p);
     /* Our client first: once it is gone, nothing in the server waits on
      * Pd's, whatever Pd does with the signal. */
     if (p->client != NULL) {

@@ -33,6 +33,48 @@ static void tap_fn(float *mix, size_t frames, uint32_t channels, void *user) {
     atomic_store_explicit(&t->n, n, memory_order_release);
 }
 
+/* Pd is not a real-time process here, and on a loaded machine its
+ * scheduler can miss a JACK cycle: Pd then outputs a block of zeros. Such
+ * seams are found (a step larger than a wave of `freq` and amplitude 0.5
+ * allows) and counted; the frequency is measured on every clean stretch of
+ * at least 0.25 s and averaged by length. */
+typedef struct measured {
+    size_t first, seams, clean, stretches;
+    double peak, f, fmin, fmax;
+} measured;
+
+static measured measure(const float *x, size_t total, double rate,
+                        double freq) {
+    measured m = {0};
+    m.fmin = 1e9;
+    size_t i = 0;
+    while (i < total && x[i] == 0.0f)
+        i++;
+    m.first = i;
+    for (size_t k = i; k < total; k++)
+        m.peak = fmax(m.peak, fabs(x[k]));
+    const double maxstep = 2 * M_PI * freq / rate * 0.5 * 1.01 + 1e-6;
+    size_t start = i;
+    double fsum = 0;
+    for (size_t k = i + 1; k <= total; k++) {
+        if (k == total || fabs(x[k] - x[k - 1]) > maxstep) {
+            size_t len = k - start;
+            if (len >= rate / 4) {
+                double fk = au_measure_freq(x + start, len, 1, rate);
+                fsum += fk * (double)len;
+                m.clean += len;
+                m.stretches++;
+                m.fmin = m.fmin < fk ? m.fmin : fk;
+                m.fmax = m.fmax > fk ? m.fmax : fk;
+            }
+            m.seams += k < total;
+            start = k;
+        }
+    }
+    m.f = m.clean ? fsum / (double)m.clean : 0;
+    return m;
+}
+
 TEST(osc_440_patch_plays_at_440_hz) {
     const double RATE = 48000;
     char server[64];
@@ -81,48 +123,74 @@ TEST(osc_440_patch_plays_at_440_hz) {
     ASSERT_TRUE(stop_ms < 2500); /* Pd ends on SIGTERM */
 
     size_t total = atomic_load_explicit(&t.n, memory_order_acquire);
-    const float *x = t.v;
-    /* Pd is not a real-time process here, and on a loaded machine its
-     * scheduler can miss a JACK cycle: Pd then outputs a block of zeros.
-     * Such seams are found (a step larger than the wave's own slope
-     * allows) and counted; the frequency is measured on every clean
-     * stretch of at least 0.25 s and averaged by length, over at least
-     * 1 s in all. Each stretch alone is already within 1e-4 Hz. */
-    size_t i = 0;
-    while (i < total && x[i] == 0.0f)
-        i++;
-    double peak = 0;
-    for (size_t k = i; k < total; k++)
-        peak = fmax(peak, fabs(x[k]));
-    const double maxstep = 2 * M_PI * 440 / RATE * 0.5 * 1.01 + 1e-6;
-    size_t start = i, seams = 0, clean = 0, stretches = 0;
-    double fsum = 0, fmin = 1e9, fmax_ = 0;
-    for (size_t k = i + 1; k <= total; k++) {
-        if (k == total || fabs(x[k] - x[k - 1]) > maxstep) {
-            size_t len = k - start;
-            if (len >= RATE / 4) {
-                double fk = au_measure_freq(x + start, len, 1, RATE);
-                fsum += fk * (double)len;
-                clean += len;
-                stretches++;
-                fmin = fmin < fk ? fmin : fk;
-                fmax_ = fmax_ > fk ? fmax_ : fk;
-            }
-            seams += k < total;
-            start = k;
-        }
-    }
-    double f = clean ? fsum / (double)clean : 0;
+    /* Over at least 1 s of clean stretches; each alone is already within
+     * 1e-4 Hz. */
+    measured m = measure(t.v, total, RATE, 440);
     printf("  captured %zu frames, peak %.4f, %zu seams; %zu clean stretches "
            "(%.2f s): %.6f Hz (error %.2e; stretches %.6f..%.6f); pd ring: "
            "%llu frames, %llu underruns; output xruns %llu\n",
-           total - i, peak, seams, stretches, (double)clean / RATE, f,
-           f - 440.0, fmin, fmax_, (unsigned long long)st.frames,
-           (unsigned long long)st.underruns, (unsigned long long)ost.xruns);
-    ASSERT_TRUE(clean > RATE);
-    ASSERT_EQ_DOUBLE(peak, 0.5, 0.01);
-    ASSERT_EQ_DOUBLE(f, 440.0, 0.01);
-    ASSERT_EQ_DOUBLE(fmin, 440.0, 0.01);
-    ASSERT_EQ_DOUBLE(fmax_, 440.0, 0.01);
+           total - m.first, m.peak, m.seams, m.stretches,
+           (double)m.clean / RATE, m.f, m.f - 440.0, m.fmin, m.fmax,
+           (unsigned long long)st.frames, (unsigned long long)st.underruns,
+           (unsigned long long)ost.xruns);
+    ASSERT_TRUE(m.clean > RATE);
+    ASSERT_EQ_DOUBLE(m.peak, 0.5, 0.01);
+    ASSERT_EQ_DOUBLE(m.f, 440.0, 0.01);
+    ASSERT_EQ_DOUBLE(m.fmin, 440.0, 0.01);
+    ASSERT_EQ_DOUBLE(m.fmax, 440.0, 0.01);
+    free(t.v);
+}
+
+/* rill_audio_pd_send: a float to [r freq] retunes [osc~ 440] to 660 Hz,
+ * measured in what the output plays; bad names and text are refused, and
+ * nothing is sent before play. */
+TEST(a_message_to_the_patchs_receiver_retunes_it) {
+    const double RATE = 48000;
+    char server[64];
+    pid_t jackd = au_jackd_start(server, sizeof server, (unsigned)RATE, 256, 0,
+                                 false);
+    rill_audio_config oc = rill_audio_config_default();
+    oc.backend = "jack";
+    oc.device = server;
+    oc.name = "rillout";
+    oc.connect = "";
+    oc.format = RILL_AUDIO_F32;
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&oc, &o));
+    rill_audio_source *pd, *probe;
+    ASSERT_OK(rill_audio_pd_create(o, RILL_TEST_DATA "/osc_receive.pd", server,
+                                   RILL_TEST_DATA "/pd-dies-with-parent.sh",
+                                   &pd));
+    static tap t;
+    t.cap = (size_t)RATE * 2;
+    t.v = calloc(t.cap, sizeof *t.v);
+    atomic_store(&t.n, 0);
+    atomic_store(&t.on, false);
+    ASSERT_OK(rill_audio_callback_source_create(o, tap_fn, &t, &probe));
+    ASSERT_ERR(rill_audio_pd_send(probe, "freq", "660"), RILL_EINVAL);
+    ASSERT_ERR(rill_audio_pd_send(pd, "freq", "660"), RILL_ESTATE);
+    ASSERT_OK(rill_audio_output_add(o, pd));
+    ASSERT_OK(rill_audio_output_add(o, probe));
+    ASSERT_OK(rill_audio_source_play(probe));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_source_play(pd));
+    static const char *const bad_names[] = {"", "two words", "1.5", "a;b",
+                                            "a,b", "a\\b", "$1", "a\nb"};
+    for (size_t k = 0; k < sizeof bad_names / sizeof bad_names[0]; k++)
+        ASSERT_ERR(rill_audio_pd_send(pd, bad_names[k], "1"), RILL_EINVAL);
+    ASSERT_ERR(rill_audio_pd_send(pd, "freq", "1; pd quit"), RILL_EINVAL);
+    ASSERT_OK(rill_audio_pd_send(pd, "freq", "660"));
+    rill__audio_sleep_ns(500000000u);
+    atomic_store(&t.on, true);
+    for (int i = 0; i < 600 && atomic_load(&t.n) < t.cap; i++)
+        rill__audio_sleep_ns(10000000u);
+    rill_audio_output_close(o);
+    rill_audio_source_destroy(pd);
+    rill_audio_source_destroy(probe);
+    au_jackd_stop(jackd);
+    measured m = measure(t.v, atomic_load(&t.n), RATE, 660);
+    printf("  %zu clean frames, %zu seams: %.6f Hz\n", m.clean, m.seams, m.f);
+    ASSERT_TRUE(m.clean > RATE / 2);
+    ASSERT_EQ_DOUBLE(m.f, 660.0, 0.01);
     free(t.v);
 }
