@@ -394,6 +394,7 @@ _decl("rill_audio_sine_create", c_int, c_void_p, c_double, c_double, P(c_void_p)
 _decl("rill_audio_sine_set", c_int, c_void_p, c_double, c_double)
 _decl("rill_audio_pd_create", c_int, c_void_p, c_char_p, c_char_p, c_char_p,
       P(c_void_p))
+_decl("rill_audio_pd_send", c_int, c_void_p, c_char_p, c_char_p)
 _decl("rill_audio_input_open", c_int, P(AudioConfig), INPUT_FN, c_void_p,
       P(c_void_p))
 _decl("rill_audio_input_close", None, c_void_p)
