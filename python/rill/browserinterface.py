@@ -119,7 +119,7 @@ inform_browser = True       # accepted; the dashboard needs no announcement
 bi_board_ip = None
 board_ip = None
 url = None                  # default: $RILL_URL, else ws://127.0.0.1:5555
-token = None
+token = None                # default: $RILL_TOKEN (a server started with --token)
 dtype = "int16"             # or "float32": the values as the device has them
 tick = None                 # the device tick of the last buffer's first frame
 dropped = 0                 # buffers lost on the way to this program
@@ -305,14 +305,18 @@ class DataHandler:
             self.send_data(data)
         self._pending = []
 
-    def send_data(self, data):
-        """Small data as JSON (numpy arrays allowed); before start() it waits."""
+    def send_data(self, data, tick=None):
+        """Small data as JSON (numpy arrays allowed); before start() it waits.
+        `tick`: the device tick it belongs to (the page's latency badge);
+        from a handle_data callback, that buffer's by default."""
         if self._h is None:
             self._pending.append(data)
             return
+        if tick is None:
+            tick = getattr(_data_tick, "tick", 0)
         L.clear()
         L.check(L.lib.rill_dash_send_json(self._h, json.dumps(data, default=_default).encode(),
-                                          0), f"send_data to {self.name}")
+                                          int(tick)), f"send_data to {self.name}")
 
     def remove(self):
         h, self._h = self._h, None
@@ -485,7 +489,8 @@ def start():
         return
     cfg = L.lib.rill_dash_config_default()
     u = _url().encode()
-    tok = token.encode() if token else None
+    tok = token or os.environ.get("RILL_TOKEN")
+    tok = tok.encode() if tok else None
     cfg.url, cfg.token = u, tok
     cfg.on_data, cfg.on_config, cfg.on_error = _cbs
     h = ctypes.c_void_p()

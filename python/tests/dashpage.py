@@ -98,6 +98,10 @@ class Page:
         return [f for f in self.frames if f.id == hid]
 
     def close(self):
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        """Disconnect (again: nothing)."""
+        if self._thread.is_alive() and self._loop is not None and self._stop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # its loop just ended
+                pass
         self._thread.join(5)

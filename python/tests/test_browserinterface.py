@@ -341,3 +341,26 @@ def test_heatmap_and_spectrogram_get_easydsps_defaults_unless_given(bi, rill_ser
         page.close()
     with pytest.raises(TypeError, match="parameters must be a dict"):
         bi.add_handler("bad", "line", [1, 2])
+
+
+def test_a_server_with_a_token_takes_rill_token_from_the_environment(rill_serve, monkeypatch):
+    srv = rill_serve("--token", "s3cret")
+    browserinterface.url = srv.url
+    try:
+        with pytest.raises(browserinterface.RillConnectionError):
+            browserinterface.start()
+        monkeypatch.setenv("RILL_TOKEN", "s3cret")  # as the dashboard's editor runs it
+        browserinterface.start()
+        assert browserinterface.valid_num_channels == [2]
+    finally:
+        browserinterface.stop()
+        browserinterface.url = None
+
+
+def test_board_ip_is_easydsps_way_to_name_the_device(monkeypatch):
+    monkeypatch.setattr(browserinterface, "url", None)
+    monkeypatch.setattr(browserinterface, "board_ip", "192.168.7.2")
+    assert browserinterface._url() == "ws://192.168.7.2:5555"
+    monkeypatch.setattr(browserinterface, "board_ip", None)
+    monkeypatch.setattr(browserinterface, "bi_board_ip", "10.1.2.3")
+    assert browserinterface._url() == "ws://10.1.2.3:5555"
