@@ -180,7 +180,10 @@ typedef struct rill_client_stream_opts {
  * leaves it at once; its values after the last whole block reach
  * on_buffer only). With on_block set, a start "now" (opts->start 0) is
  * made a tick a few milliseconds ahead (one list round trip), so the
- * variables start together. */
+ * variables start together. With opts->duration above 0 this is
+ * rill_client_schedule (no completion callback; opts' length and block
+ * apply): exactly the values of ticks [start, start + duration), the last
+ * buffer marked `last`, and rill_client_wait waits for it. */
 RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
                                       size_t n,
                                       const rill_client_stream_opts *opts);
@@ -317,6 +320,48 @@ RILL_API int rill_client_change_audio(rill_client *cl,
 RILL_API int rill_client_send_message(rill_client *cl, bool binary,
                                       const void *head, size_t head_len,
                                       const void *body, size_t body_len);
+
+/* ---- Sessions: URLs, start ticks, log completion ------------------------------ */
+
+/* Check a device URL as rill_client_connect reads it, ws://HOST[:PORT][/...]
+ * (port 5555 if none), without connecting: so that a program can refuse a
+ * typo before doing anything else. On success writes the host (when `host`
+ * is not NULL; host_size of 256 holds any host this accepts) and the port
+ * (when `port` is not NULL). Returns 0, or RILL_EINVAL with, in `why` (when
+ * not NULL), what is wrong as the end of a sentence about the URL: "is not
+ * a ws:// URL: write ws://HOST[:PORT], ...", "has no host name: ...",
+ * "has too long a host name ...", "has a bad port: ...". Any thread; no
+ * I/O. */
+RILL_API int rill_client_parse_url(const char *url, char *host,
+                                   size_t host_size, int *port, char *why,
+                                   size_t why_size);
+
+/* The tick to start streams or logs at for "now": a little (about 50 ms)
+ * after the device's latest tick, asked with one list round trip, so that
+ * the request naming it reaches the device in time, every variable
+ * started with it starts on that same tick, and no buffer of an earlier
+ * stream is taken for the start. rill_client_schedule and the exactly-N
+ * requests use the same tick for their own start "now". Blocks for the
+ * round trip: not from a callback on the I/O thread. Returns 0 and
+ * *tick; RILL_EINVAL (NULL cl or tick), RILL_ETIMEOUT, RILL_ECLOSED. */
+RILL_API int rill_client_start_tick(rill_client *cl, uint64_t *tick);
+
+/* Wait until the device has finished the `n` log files that
+ * rill_client_log_start returned (`files`), each complete and closed, so
+ * that rill_client_fetch gets all of it. A log with a duration finishes by
+ * itself; one without, after rill_client_log_stop. Native mode waits for
+ * the device's log-ended notices (it may be called after they arrived);
+ * compatibility mode, where a Bela board sends none, asks for the list
+ * every 100 ms until it shows each variable no longer logging its file.
+ * Blocks: not from a callback on the I/O thread; any other thread, also
+ * while other requests run. timeout_ms -1: no limit but the connection's
+ * life. Returns 0; RILL_EIO when the device said a write to one of the
+ * files failed (the file keeps every buffer written before the failure;
+ * the message went to on_error); RILL_ETIMEOUT; RILL_ECLOSED; RILL_EINVAL
+ * (NULL cl, NULL files with n > 0, an empty file name). */
+RILL_API int rill_client_log_wait(rill_client *cl,
+                                  const rill_client_log_file *files, size_t n,
+                                  int timeout_ms);
 
 #ifdef __cplusplus
 }

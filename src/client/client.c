@@ -181,6 +181,13 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     int done_err = 0;
     bool finished = false;
     bool scheduled = st->sched >= 0;
+    if (scheduled && !cl->native && first_ts < st->from) {
+        /* A Bela's watch stream is shared: a buffer from before the start
+         * (another client's stream, still on its way) is not this run's,
+         * whose first buffer starts at `from`. */
+        pthread_mutex_unlock(&cl->lock);
+        return;
+    }
     if (scheduled) {
         rill__sched *sc = &cl->sched[st->sched];
         if (dropped != 0)
@@ -404,6 +411,9 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     json_t *ev = json_object_get(root, "event");
     json_t *error = json_object_get(root, "error");
     pthread_mutex_lock(&cl->lock);
+    /* Logs starting, ending, failing: for rill_client_log_wait (session.c).
+     * Only notes them; the chain below still sees every message. */
+    rill__client_log_notice(cl, root);
     if (json_is_object(w) && json_object_get(w, "sampleRate") != NULL) {
         json_t *id = json_object_get(root, "id");
         /* rill serve echoes the request id; a Bela board sends none, and
@@ -640,11 +650,12 @@ static int device_now(rill_client *cl, uint64_t *tick, double *rate) {
 }
 
 /* A tick a little after the device's latest, so that every variable
- * starts at the same tick and no earlier buffer is taken for the start. */
+ * starts at the same tick and no earlier buffer is taken for the start:
+ * the tick rill_client_start_tick gives (session.c). */
 static int soon(rill_client *cl, uint64_t *tick, double *rate) {
     int rc = device_now(cl, tick, rate);
     if (rc == 0)
-        *tick += (uint64_t)(*rate / 20) + 64;
+        *tick = rill__client_tick_after(*tick, *rate);
     return rc;
 }
 
@@ -693,6 +704,10 @@ static int check_names(rill_client *cl, const char *const *names, size_t n) {
     return 0;
 }
 
+static int schedule(rill_client *cl, const char *const *names, size_t n,
+                    rill_client_stream_opts o, rill_client_done_fn done,
+                    void *user);
+
 int rill_client_stream_start(rill_client *cl, const char *const *names,
                              size_t n, const rill_client_stream_opts *opts) {
     int rc = check_names(cl, names, n);
@@ -701,6 +716,10 @@ int rill_client_stream_start(rill_client *cl, const char *const *names,
     rill_client_stream_opts o = {0, 0, 0, 0};
     if (opts != NULL)
         o = *opts;
+    /* One way to stream for a duration: a schedule without completion,
+     * trimmed to exactly [start, start + duration) in both modes. */
+    if (o.duration != 0)
+        return schedule(cl, names, n, o, NULL, NULL);
     pthread_mutex_lock(&cl->req_lock);
     /* With on_block, "now" is made a tick: every variable starts on it, and
      * the late last buffer of an earlier run (earlier ticks) cannot be
@@ -775,9 +794,19 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
 int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,
                          uint64_t start, uint64_t duration,
                          rill_client_done_fn done, void *user) {
+    rill_client_stream_opts o = {start, duration, 0, 0};
+    return schedule(cl, names, n, o, done, user);
+}
+
+/* rill_client_schedule, and rill_client_stream_start with a duration (its
+ * values per buffer and block span too). */
+static int schedule(rill_client *cl, const char *const *names, size_t n,
+                    rill_client_stream_opts o, rill_client_done_fn done,
+                    void *user) {
     int rc = check_names(cl, names, n);
     if (rc != 0)
         return rc;
+    uint64_t start = o.start, duration = o.duration;
     if (n == 0 || duration == 0 || start > UINT64_MAX - duration)
         return RILL_EINVAL;
     pthread_mutex_lock(&cl->req_lock);
@@ -818,11 +847,11 @@ int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,
         st->sched = idx;
         st->sched_end = start + duration;
     }
-    rill_client_stream_opts o = {start, duration, 0, 0};
+    o.start = start;
     join_group(cl, names, n, &o);
     pthread_mutex_unlock(&cl->lock);
     /* A Bela sends the value at start + duration too; the client trims. */
-    rc = send_watch(cl, names, n, start, duration, 0);
+    rc = send_watch(cl, names, n, start, duration, o.length);
     if (rc != 0) {
         pthread_mutex_lock(&cl->lock);
         for (size_t i = 0; i < n; i++)
@@ -1195,31 +1224,12 @@ rill_client_config rill_client_config_default(void) {
 }
 
 static int parse_url(rill_client *cl, const char *url) {
-    const char *p = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
-    if (p == NULL) {
-        rill__log_error("'%s' is not a ws:// URL (e.g. "
-                        "ws://127.0.0.1:5555)", url);
-        return RILL_EINVAL;
-    }
-    size_t hl = strcspn(p, ":/");
-    if (hl == 0 || hl >= sizeof cl->host) {
-        rill__log_error("no host in '%s'", url);
-        return RILL_EINVAL;
-    }
-    memcpy(cl->host, p, hl);
-    cl->host[hl] = 0;
-    cl->port = 5555;
-    if (p[hl] == ':') {
-        char *end;
-        long port = strtol(p + hl + 1, &end, 10);
-        if (end == p + hl + 1 || port <= 0 || port > 65535 ||
-            (*end != '\0' && *end != '/')) {
-            rill__log_error("bad port in '%s'", url);
-            return RILL_EINVAL;
-        }
-        cl->port = (int)port;
-    }
-    return 0;
+    char why[200];
+    int rc = rill_client_parse_url(url, cl->host, sizeof cl->host, &cl->port,
+                                   why, sizeof why);
+    if (rc != 0)
+        rill__log_error("'%s' %s", url, why);
+    return rc;
 }
 
 static int open_ws(rill_client *cl, const char *path, rill__ws **out) {

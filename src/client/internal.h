@@ -44,6 +44,14 @@ typedef struct rill__var_state {
     size_t have;
     double *values;
     uint64_t *ticks;
+    /* Device-side logs, from the device's notices (session.c): the latest
+     * log it started for the variable (file, first tick, whether a write
+     * to it failed) and the latest file it finished. */
+    char log_file[96];
+    uint64_t log_from;
+    bool log_failed;
+    char log_done[96];
+    bool log_done_failed;
 } rill__var_state;
 
 struct rill_client {
@@ -132,6 +140,15 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
                         int err);
 /* Wake a waiting rill_client_poll (the connection closed). */
 void rill__deliver_wake(rill_client *cl);
+
+/* session.c. The tick a start "now" is put at: a little after the
+ * device's latest `tick` at `rate` ticks per second (1000 if not above 0).
+ * The log notices (log-scheduled, log-ended, a log's failed write) in a
+ * control message `root` (a json_t *), for rill_client_log_wait; lock
+ * held, I/O thread. */
+struct json_t;
+uint64_t rill__client_tick_after(uint64_t tick, double rate);
+void rill__client_log_notice(rill_client *cl, struct json_t *root);
 
 /* client.c, for fetch.c. */
 const rill_client_var *rill__client_find(rill_client *cl, const char *name);
