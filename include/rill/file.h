@@ -113,8 +113,10 @@ RILL_API int rill_file_writer_create(const char *path, rill_file_format fmt,
  *
  * Returns 0, RILL_EINVAL (NULL w or values with count > 0, NULL rel for a
  * sparse variable), RILL_EIO (a write failed, e.g. the disk is full; the
- * log says why; the file keeps what was written before) or RILL_ENOMEM.
- * Errors are sticky: after one, every later call returns it again. */
+ * log says why; the file keeps what was written before, and bin, csv and
+ * jsonl files are cut back to their last whole body, row or line, never
+ * ending inside one) or RILL_ENOMEM. Errors are sticky: after one, every
+ * later call returns it again. */
 RILL_API int rill_file_writer_write(rill_file_writer *w, uint64_t first_ts,
                                     const void *values, size_t count,
                                     const uint32_t *rel);
