@@ -651,11 +651,15 @@ static int device_now(rill_client *cl, uint64_t *tick, double *rate) {
 
 /* A tick a little after the device's latest, so that every variable
  * starts at the same tick and no earlier buffer is taken for the start:
- * the tick rill_client_start_tick gives (session.c). */
-static int soon(rill_client *cl, uint64_t *tick, double *rate) {
+ * 50 ms (a list round trip and the start request on a LAN or USB link, so
+ * that the request reaches the device before the tick it names; a start
+ * in the past is taken as "now") plus one 64-tick block. Schedules,
+ * exactly-N, on_block starts and rill_client_start_tick (session.c) all
+ * start "now" here. req_lock held. */
+int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate) {
     int rc = device_now(cl, tick, rate);
     if (rc == 0)
-        *tick = rill__client_tick_after(*tick, *rate);
+        *tick += (uint64_t)(*rate / 20) + 64;
     return rc;
 }
 
@@ -726,7 +730,7 @@ int rill_client_stream_start(rill_client *cl, const char *const *names,
      * taken for this one's beginning. */
     double rate;
     if (cl->cfg.on_block != NULL && o.start == 0 &&
-        (rc = soon(cl, &o.start, &rate)) != 0) {
+        (rc = rill__client_soon(cl, &o.start, &rate)) != 0) {
         pthread_mutex_unlock(&cl->req_lock);
         return rc;
     }
@@ -811,7 +815,7 @@ static int schedule(rill_client *cl, const char *const *names, size_t n,
         return RILL_EINVAL;
     pthread_mutex_lock(&cl->req_lock);
     double rate;
-    if (start == 0 && (rc = soon(cl, &start, &rate)) != 0) {
+    if (start == 0 && (rc = rill__client_soon(cl, &start, &rate)) != 0) {
         pthread_mutex_unlock(&cl->req_lock);
         return rc;
     }
@@ -929,7 +933,7 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
     pthread_mutex_lock(&cl->req_lock);
     uint64_t start = 0;
     double rate = 1000;
-    rc = kind == RILL__COLLECT_STREAM ? soon(cl, &start, &rate)
+    rc = kind == RILL__COLLECT_STREAM ? rill__client_soon(cl, &start, &rate)
                                       : device_now(cl, &start, &rate);
     pthread_mutex_lock(&cl->lock);
     for (size_t i = 0; i < n; i++) {

@@ -141,14 +141,15 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
 /* Wake a waiting rill_client_poll (the connection closed). */
 void rill__deliver_wake(rill_client *cl);
 
-/* session.c. The tick a start "now" is put at: a little after the
- * device's latest `tick` at `rate` ticks per second (1000 if not above 0).
- * The log notices (log-scheduled, log-ended, a log's failed write) in a
- * control message `root` (a json_t *), for rill_client_log_wait; lock
+/* session.c: the log notices (log-scheduled, log-ended, a log's failed
+ * write) in a control message `root`, for rill_client_log_wait. lock
  * held, I/O thread. */
 struct json_t;
-uint64_t rill__client_tick_after(uint64_t tick, double rate);
 void rill__client_log_notice(rill_client *cl, struct json_t *root);
+
+/* client.c, for session.c: the tick a start "now" is put at (and the
+ * device's rate), after one list round trip. req_lock held. */
+int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate);
 
 /* client.c, for fetch.c. */
 const rill_client_var *rill__client_find(rill_client *cl, const char *name);

@@ -1,7 +1,8 @@
 /* What a session with a device needs around client.c's single requests:
  * checking a device URL before connecting, the tick a start "now" is put
- * at, and waiting until the device has finished its log files. See the
- * end of include/rill/client.h.
+ * at (client.c's, which its own requests use), and waiting until the
+ * device has finished its log files. See the end of
+ * include/rill/client.h.
  *
  * Log completion comes from the device's own notices, read on the I/O
  * thread (rill__client_log_notice): log-scheduled when a log starts,
@@ -75,27 +76,14 @@ int rill_client_parse_url(const char *url, char *host, size_t host_size,
 
 /* ---- The tick to start at ---------------------------------------------------- */
 
-/* 50 ms past the device's latest tick, plus one 64-tick block: time for a
- * list round trip and the start request on a LAN or USB link, so that the
- * request reaches the device before the tick it names (a start in the
- * past is taken as "now", and the variables would start apart), while a
- * person hardly notices the wait. */
-uint64_t rill__client_tick_after(uint64_t tick, double rate) {
-    if (!(rate > 0))
-        rate = 1000;
-    return tick + (uint64_t)(rate / 20) + 64;
-}
-
 int rill_client_start_tick(rill_client *cl, uint64_t *tick) {
     if (cl == NULL || tick == NULL)
         return RILL_EINVAL;
-    rill_client_list *l = NULL;
-    int rc = rill_client_list_vars(cl, &l);
-    if (rc != 0)
-        return rc;
-    *tick = rill__client_tick_after(l->timestamp, l->sample_rate);
-    rill_client_list_free(l);
-    return 0;
+    double rate;
+    pthread_mutex_lock(&cl->req_lock);
+    int rc = rill__client_soon(cl, tick, &rate);
+    pthread_mutex_unlock(&cl->req_lock);
+    return rc;
 }
 
 /* ---- Log completion ------------------------------------------------------------ */
