@@ -160,7 +160,6 @@ int cmd_serve(int argc, char **argv) {
         {"allow-exec", no_argument, NULL, 'X'},
         {"compat-only", no_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     rill_server_config cfg = rill_server_config_default();
@@ -169,9 +168,10 @@ int cmd_serve(int argc, char **argv) {
     const char *web_root = NULL;
     bool web_root_set = false;
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, serve_usage, "v", opts);
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+    while ((c = cli_next(&o)) > 0) {
         switch (c) {
         case 's': source = optarg; break;
         case 'H': cfg.host = optarg; break;
@@ -188,16 +188,13 @@ int cmd_serve(int argc, char **argv) {
         case 'X': cfg.allow_exec = true; break;
         case 'C': cfg.compat_only = true; break;
         case 'v': verbosity = RILL_LOG_DEBUG; break;
-        case 'h': fputs(serve_usage, stdout); return EXIT_OK;
-        default:
-            fprintf(stderr, "Run 'rill serve --help' for the options.\n");
-            return EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "rill serve: unexpected argument '%s'\n", argv[optind]);
-        return EXIT_USAGE;
-    }
+    if (c == CLI_STOP)
+        return o.status;
+    int status = cli_args(&o, 0, 0);
+    if (status >= 0)
+        return status;
     if (cfg.allow_exec && (cfg.token == NULL || *cfg.token == '\0')) {
         fprintf(stderr, "rill serve: --allow-exec needs --token: it lets "
                         "whoever connects run programs here\n");
