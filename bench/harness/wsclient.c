@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "net/ws.h"
+#include "client/ws.h"
 #include "rill/core.h"
 #include "wsclient.h"
 

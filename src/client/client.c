@@ -22,8 +22,8 @@
 
 #include "client/internal.h"
 #include "core/internal.h"
-#include "watch/native.h"
-#include "watch/wire.h"
+#include "proto/native.h"
+#include "proto/wire.h"
 
 /* How long connect waits for a {"rill":"hello"} answer before deciding the
  * server is a Bela board (which ignores the message). */

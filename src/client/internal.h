@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 
 #include "client/align.h"
-#include "net/ws.h"
+#include "client/ws.h"
 #include "rill/client.h"
 #include "rill/ring.h"
 

@@ -21,7 +21,7 @@
 
 #include "core/internal.h"
 #include "rill/dash.h"
-#include "watch/wire.h"
+#include "proto/wire.h"
 
 struct rill_dash_handler {
     rill_dash *dash;

@@ -21,8 +21,8 @@
 
 #include "core/internal.h"
 #include "file/backend.h"
-#include "watch/logfile.h"
-#include "watch/wire.h"
+#include "proto/logfile.h"
+#include "proto/wire.h"
 
 typedef struct bin_writer {
     size_t n;      /* values per body */

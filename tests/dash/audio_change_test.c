@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "dashtest.h"
-#include "net/ws.h"
+#include "client/ws.h"
 #include "test.h"
 
 /* The device (dashtest.h): device_start's flags WITH_CB, FIXED and NO_AUDIO

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "dashtest.h"
-#include "net/ws.h"
+#include "client/ws.h"
 #include "test.h"
 
 /* The device's audio (dashtest.h): 48000 Hz, a and b, 256 frames, volume

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/ws.h"
+#include "client/ws.h"
 #include "rill/rill.h"
 
 /* ---- The program's on_audio_change, under the test's control ------------- */

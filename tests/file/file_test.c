@@ -9,7 +9,7 @@
 #include "core/internal.h"
 #include "test.h"
 #include "file/backend.h"
-#include "watch/logfile.h"
+#include "proto/logfile.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 
