@@ -18,6 +18,7 @@
 
 #include "core/internal.h"
 #include "server/device.h"
+#include "server/internal.h"
 #include "proto/wire.h"
 
 /* The set path is inlined into each rill_var_set_* with the value size as
@@ -623,4 +624,78 @@ void rill__stream_destroy(rill__stream *s) {
         return;
     rill__free(s->buf);
     rill__free(s);
+}
+
+/* ---- Declaring variables (user threads) ---------------------------------- */
+
+size_t rill__n_vars(const rill_server *srv) {
+    return atomic_load_explicit(&srv->dev.n_vars, memory_order_acquire);
+}
+
+rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
+                          rill_ts_mode mode) {
+    if (srv == NULL || name == NULL || rill_type_size(type) == 0 ||
+        (mode != RILL_TS_DENSE && mode != RILL_TS_SPARSE)) {
+        rill__log_error("rill_var_create: invalid argument");
+        return NULL;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || len >= RILL__VAR_NAME_MAX) {
+        rill__log_error("rill_var_create: name '%s' must be 1 to %d bytes",
+                        name, RILL__VAR_NAME_MAX - 1);
+        return NULL;
+    }
+    pthread_mutex_lock(&srv->vars_lock);
+    rill_var *v = NULL;
+    size_t n = rill__n_vars(srv);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(srv->dev.vars[i]->name, name) == 0) {
+            rill__log_error("rill_var_create: a variable named '%s' exists",
+                            name);
+            goto out;
+        }
+    }
+    if (n == srv->dev.max_vars) {
+        rill__log_error("rill_var_create: '%s': the server holds at most %zu "
+                        "variables (rill_server_config.max_vars)",
+                        name, srv->dev.max_vars);
+        goto out;
+    }
+    v = rill__calloc(1, sizeof *v);
+    if (v == NULL)
+        goto out;
+    v->srv = srv;
+    v->dev = &srv->dev;
+    v->id = (uint32_t)n;
+    v->type = type;
+    v->mode = mode;
+    v->size = rill_type_size(type);
+    memcpy(v->name, name, len + 1);
+    v->compat_watch = rill__stream_create(v, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    v->compat_monitor = rill__stream_create(v, RILL__STREAM_MONITOR,
+                                            RILL__SINK_COMPAT_MONITOR, true, 0);
+    if (v->compat_watch == NULL || v->compat_monitor == NULL) {
+        rill__stream_destroy(v->compat_watch);
+        rill__stream_destroy(v->compat_monitor);
+        rill__free(v);
+        v = NULL;
+        rill__log_error("rill_var_create: '%s': out of memory", name);
+        goto out;
+    }
+    v->net_n_streams = 2;
+    srv->dev.vars[n] = v;
+    /* Publish: readers that see the new count see the whole variable. */
+    atomic_store_explicit(&srv->dev.n_vars, n + 1, memory_order_release);
+out:
+    pthread_mutex_unlock(&srv->vars_lock);
+    return v;
+}
+
+rill_var *rill__var_find(rill_server *srv, const char *name) {
+    size_t n = rill__n_vars(srv);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(srv->dev.vars[i]->name, name) == 0)
+            return srv->dev.vars[i];
+    return NULL;
 }

@@ -1,0 +1,430 @@
+/* The device's audio description (rill_server_set_audio) and clients'
+ * requests to change it (docs/PROTOCOL.md §8). The description is set by
+ * user threads and read by the network thread under audio_lock; requests
+ * are checked here on the network thread against what it offers, then run
+ * by the program on the device-request thread (devreq.c). */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "proto/json_out.h"
+#include "server/internal.h"
+
+double rill__server_rate(rill_server *srv) {
+    pthread_mutex_lock(&srv->audio_lock);
+    double r = srv->sample_rate;
+    pthread_mutex_unlock(&srv->audio_lock);
+    return r;
+}
+
+/* Native list replies carry the audio description as "audio", the first
+ * key of "watcher" (keys stay sorted). Compatibility clients never see it. */
+char *rill__audio_add_to_list(rill_server *srv, char *text, size_t *len) {
+    static const char key[] = "\"watcher\":{";
+    char *at = strstr(text, key);
+    pthread_mutex_lock(&srv->audio_lock);
+    size_t alen = srv->audio_json ? strlen(srv->audio_json) : 0;
+    char *out = NULL;
+    if (at != NULL && alen != 0 &&
+        (out = rill__malloc(*len + alen + sizeof "\"audio\":,")) != NULL) {
+        size_t head = (size_t)(at - text) + sizeof key - 1;
+        int n = snprintf(out, *len + alen + sizeof "\"audio\":,",
+                         "%.*s\"audio\":%s,%s", (int)head, text,
+                         srv->audio_json, text + head);
+        *len = (size_t)n;
+    }
+    pthread_mutex_unlock(&srv->audio_lock);
+    if (out == NULL)
+        return text;
+    rill__free(text);
+    return out;
+}
+
+/* {"audio":A,"event":E[,"id":I][,"sampleRate":S]}: the audio event that
+ * every native socket gets, and the answer to an audio-config request. */
+typedef struct audio_msg_ctx {
+    const char *audio;      /* the description's JSON, or NULL: none */
+    const char *event;
+    const rill__cmd_id *id; /* NULL: none */
+    double sample_rate;     /* 0: not written */
+} audio_msg_ctx;
+
+static void build_audio_msg(rill__jw *w, const void *ctx) {
+    const audio_msg_ctx *m = ctx;
+    rill__jw_lit(w, "{\"audio\":");
+    rill__jw_lit(w, m->audio ? m->audio : "null");
+    rill__jw_lit(w, ",\"event\":");
+    rill__jw_string(w, m->event);
+    rill__jw_id(w, m->id);
+    if (m->sample_rate > 0) {
+        rill__jw_lit(w, ",\"sampleRate\":");
+        rill__jw_double(w, m->sample_rate);
+    }
+    rill__jw_lit(w, "}");
+}
+
+/* That message with the current description (and the sample rate if
+ * `with_rate`); audio_lock held. NULL if out of memory. */
+static char *audio_msg_locked(const rill_server *srv, const char *event,
+                              const rill__cmd_id *id, bool with_rate,
+                              size_t *len) {
+    audio_msg_ctx m = {srv->audio_json, event, id,
+                       with_rate ? srv->sample_rate : 0};
+    char *text = NULL;
+    return rill__json_render(build_audio_msg, &m, &text, len) == 0 ? text : NULL;
+}
+
+/* Tell every native client about a new audio description. */
+void rill__audio_announce(rill_server *srv) {
+    pthread_mutex_lock(&srv->audio_lock);
+    if (srv->audio_gen == srv->audio_sent_gen) {
+        pthread_mutex_unlock(&srv->audio_lock);
+        return;
+    }
+    srv->audio_sent_gen = srv->audio_gen;
+    size_t n = 0;
+    char *text = audio_msg_locked(srv, "audio", NULL, true, &n);
+    pthread_mutex_unlock(&srv->audio_lock);
+    if (text == NULL)
+        return;
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->path == PATH_CONTROL && c->native)
+            rill__conn_send_text(c, text, n);
+    rill__free(text);
+}
+
+/* "8000, 44100, 48000" */
+static void format_rates(char *out, size_t cap, const double *rates, size_t n) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < cap; i++) {
+        int k = snprintf(out + len, cap - len, "%s%g", i ? ", " : "", rates[i]);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+}
+
+/* {"rill":"audio-config","id":X,"rate":R,"channels":C,"bufferFrames":B,
+ * "volume":V}: checked here against what the description offers (a field
+ * equal to its current value is no change, so a form may send them all),
+ * then run by the program on the device-request thread; the answer goes
+ * out at a later drain (rill__audio_answer). */
+void rill__audio_change_request(rill_server *srv, rill__conn *c,
+                                 json_t *root) {
+    static const char *const keys[] = {"rill", "id", "rate", "channels",
+                                       "bufferFrames", "volume"};
+    if (!c->native) {
+        rill__request_error(c, "audio-config", root, "audio-config: send {\"rill\":\"hello\","
+                                    "\"version\":1} first; refused");
+        return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        size_t k = 0;
+        while (k < sizeof keys / sizeof keys[0] && strcmp(key, keys[k]) != 0)
+            k++;
+        if (k == sizeof keys / sizeof keys[0]) {
+            rill__request_error(c, "audio-config", root,
+                               "audio-config: unknown field \"%.64s\" (the "
+                               "fields are rate, channels, bufferFrames and "
+                               "volume); refused",
+                               key);
+            return;
+        }
+    }
+    if (srv->devreq == NULL) {
+        rill__request_error(c, "audio-config", root,
+                           "audio-config: refused: this device's program "
+                           "does not take audio configuration changes (rill "
+                           "serve takes them for its audio sources)");
+        return;
+    }
+    json_t *jr = json_object_get(root, "rate");
+    json_t *jc = json_object_get(root, "channels");
+    json_t *jb = json_object_get(root, "bufferFrames");
+    json_t *jv = json_object_get(root, "volume");
+    if ((jr && !json_is_number(jr)) || (jv && !json_is_number(jv)) ||
+        (jc && !json_is_integer(jc)) || (jb && !json_is_integer(jb))) {
+        rill__request_error(c, "audio-config", root,
+                           "audio-config: rate and volume must be numbers, "
+                           "channels and bufferFrames integers; refused");
+        return;
+    }
+    rill_audio_change ch = rill_audio_change_none();
+    char err[400] = "";
+    pthread_mutex_lock(&srv->audio_lock);
+    if (!srv->audio_declared) {
+        snprintf(err, sizeof err, "audio-config: this device has no audio "
+                                  "input to configure; refused");
+    }
+    if (err[0] == '\0' && jr != NULL && json_number_value(jr) != srv->audio_rate) {
+        double r = json_number_value(jr);
+        bool offered = false;
+        for (size_t i = 0; i < srv->audio_n_rates; i++)
+            offered = offered || srv->audio_rates[i] == r;
+        char list[300];
+        format_rates(list, sizeof list, srv->audio_rates, srv->audio_n_rates);
+        if (srv->audio_n_rates == 0)
+            snprintf(err, sizeof err, "audio-config: the rate is fixed at %g "
+                                      "Hz on this device; refused",
+                     srv->audio_rate);
+        else if (!offered)
+            snprintf(err, sizeof err, "audio-config: rate %g is not offered "
+                                      "by this device (it offers %s); refused",
+                     r, list);
+        else
+            ch.rate = r;
+    }
+    if (err[0] == '\0' && jc != NULL &&
+        json_integer_value(jc) != (json_int_t)srv->audio_channels) {
+        json_int_t n = json_integer_value(jc);
+        if (srv->audio_max_ch == 0)
+            snprintf(err, sizeof err, "audio-config: the channel count is "
+                                      "fixed at %zu on this device; refused",
+                     srv->audio_channels);
+        else if (n < (json_int_t)srv->audio_min_ch ||
+                 n > (json_int_t)srv->audio_max_ch)
+            snprintf(err, sizeof err, "audio-config: channels %lld is not "
+                                      "offered by this device (%zu to %zu); "
+                                      "refused",
+                     (long long)n, srv->audio_min_ch, srv->audio_max_ch);
+        else
+            ch.channels = (size_t)n;
+    }
+    if (err[0] == '\0' && jb != NULL &&
+        json_integer_value(jb) != (json_int_t)srv->audio_bf) {
+        json_int_t n = json_integer_value(jb);
+        if (!srv->audio_bf_settable)
+            snprintf(err, sizeof err, "audio-config: the buffer size is fixed "
+                                      "at %u frames on this device; refused",
+                     srv->audio_bf);
+        else if (n < 1 || n > 65536)
+            snprintf(err, sizeof err, "audio-config: bufferFrames %lld is out "
+                                      "of range (1 to 65536); refused",
+                     (long long)n);
+        else
+            ch.buffer_frames = (uint32_t)n;
+    }
+    if (err[0] == '\0' && jv != NULL && json_number_value(jv) != srv->audio_volume) {
+        double v = json_number_value(jv);
+        if (!srv->audio_vol_settable && srv->audio_volume >= 0)
+            snprintf(err, sizeof err, "audio-config: the volume is fixed at "
+                                      "%g on this device; refused",
+                     srv->audio_volume);
+        else if (!srv->audio_vol_settable)
+            snprintf(err, sizeof err, "audio-config: this device reports no "
+                                      "volume, so it cannot be changed; "
+                                      "refused");
+        else if (!(v >= 0 && v <= 100))
+            snprintf(err, sizeof err, "audio-config: volume %g is out of range "
+                                      "(0 to 100); refused",
+                     v);
+        else
+            ch.volume = v;
+    }
+    pthread_mutex_unlock(&srv->audio_lock);
+    if (err[0] != '\0') {
+        rill__request_error(c, "audio-config", root, "%s", err);
+        return;
+    }
+    rill__cmd_id id = rill__request_id(root);
+    int rc = rill__devreq_post(srv->devreq, c->id, (int)id.kind, id.i, id.s, &ch);
+    if (rc == RILL_EBUSY)
+        rill__request_error(c, "audio-config", root, "audio-config: %d changes are waiting "
+                                    "already; try again once they are done",
+                           RILL__DEVREQ_MAX);
+    else if (rc != 0)
+        rill__request_error(c, "audio-config", root, "audio-config: out of memory; refused");
+}
+
+/* The program's answers, to the connections that asked (if still open).
+ * After rill__audio_announce in the same drain, so the new description's event
+ * reaches everyone before the answer does. */
+void rill__audio_answer(rill_server *srv) {
+    if (srv->devreq == NULL)
+        return;
+    rill__devreq_result res[RILL__DEVREQ_MAX];
+    size_t n = rill__devreq_take(srv->devreq, res, RILL__DEVREQ_MAX);
+    /* The program may have set its new description after rill__audio_announce
+     * looked, just before these results were posted: announce it now, so
+     * that it still goes out before the answers. */
+    if (n != 0)
+        rill__audio_announce(srv);
+    for (size_t i = 0; i < n; i++) {
+        rill__conn *c = srv->conns;
+        while (c != NULL && c->id != res[i].conn_id)
+            c = c->next;
+        rill__cmd_id id = {(rill__cmd_id_kind)res[i].id_kind, res[i].id_i,
+                           res[i].id_s};
+        if (c == NULL) {
+            /* asked and left: nothing to answer */
+        } else if (res[i].rc != 0) {
+            char message[512];
+            snprintf(message, sizeof message, "audio-config: %s", res[i].why);
+            rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
+                                 .cmd = "audio-config",
+                                 .var_index = RILL__CMD_NONE,
+                                 .message = message,
+                                 .id = id};
+            rill__send_error(c, &e);
+        } else {
+            size_t len = 0;
+            pthread_mutex_lock(&srv->audio_lock);
+            char *text = audio_msg_locked(srv, "audio-config", &id, false, &len);
+            pthread_mutex_unlock(&srv->audio_lock);
+            if (text != NULL) {
+                rill__conn_send_text(c, text, len);
+                rill__free(text);
+            }
+        }
+        rill__free(res[i].id_s);
+    }
+}
+
+typedef struct audio_ctx {
+    const rill_server_audio *a;
+    bool changes; /* the program takes changes (on_audio_change) */
+} audio_ctx;
+
+static void build_audio(rill__jw *w, const void *ctx) {
+    const rill_server_audio *a = ((const audio_ctx *)ctx)->a;
+    rill__jw_lit(w, "{\"bufferFrames\":");
+    rill__jw_u64(w, a->buffer_frames);
+    rill__jw_lit(w, ",\"channels\":");
+    rill__jw_u64(w, a->channels);
+    rill__jw_lit(w, ",\"rate\":");
+    rill__jw_double(w, a->rate);
+    if (((const audio_ctx *)ctx)->changes) {
+        /* Only what may change, so that a page's form offers nothing else. */
+        rill__jw_lit(w, ",\"settable\":{");
+        const char *sep = "";
+        if (a->buffer_frames_settable) {
+            rill__jw_lit(w, "\"bufferFrames\":[1,65536]");
+            sep = ",";
+        }
+        if (a->max_channels != 0) {
+            rill__jw_lit(w, sep);
+            rill__jw_lit(w, "\"channels\":[");
+            rill__jw_u64(w, a->min_channels);
+            rill__jw_lit(w, ",");
+            rill__jw_u64(w, a->max_channels);
+            rill__jw_lit(w, "]");
+            sep = ",";
+        }
+        if (a->n_rates != 0) {
+            rill__jw_lit(w, sep);
+            rill__jw_lit(w, "\"rates\":[");
+            for (size_t i = 0; i < a->n_rates; i++) {
+                if (i != 0)
+                    rill__jw_lit(w, ",");
+                rill__jw_double(w, a->rates[i]);
+            }
+            rill__jw_lit(w, "]");
+            sep = ",";
+        }
+        if (a->volume_settable) {
+            rill__jw_lit(w, sep);
+            rill__jw_lit(w, "\"volume\":[0,100]");
+        }
+        rill__jw_lit(w, "}");
+    }
+    rill__jw_lit(w, ",\"variables\":[");
+    for (size_t i = 0; i < a->channels; i++) {
+        if (i != 0)
+            rill__jw_lit(w, ",");
+        rill__jw_string(w, a->variables[i]);
+    }
+    rill__jw_lit(w, "]");
+    if (a->volume >= 0) {
+        rill__jw_lit(w, ",\"volume\":");
+        rill__jw_double(w, a->volume);
+    }
+    rill__jw_lit(w, "}");
+}
+
+/* Checked and rendered on the caller's thread; the network thread only
+ * copies the text under the lock and announces it at its next drain. */
+int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
+    if (srv == NULL)
+        return RILL_EINVAL;
+    char *json = NULL;
+    if (a != NULL) {
+        if (!(a->rate > 0 && a->rate < 1e7) || a->buffer_frames == 0 ||
+            a->buffer_frames > 65536 || a->channels == 0 ||
+            a->channels > RILL_SERVER_AUDIO_MAX_CHANNELS ||
+            a->variables == NULL || !(a->volume <= 100)) {
+            rill__log_error("rill_server_set_audio: rate must be > 0, "
+                            "buffer_frames 1 to 65536, channels 1 to %d with "
+                            "as many variables, volume at most 100",
+                            RILL_SERVER_AUDIO_MAX_CHANNELS);
+            return RILL_EINVAL;
+        }
+        bool rates_ok = a->n_rates <= RILL_SERVER_AUDIO_MAX_RATES &&
+                        (a->n_rates == 0 || a->rates != NULL);
+        for (size_t i = 0; rates_ok && i < a->n_rates; i++)
+            rates_ok = a->rates[i] > 0 && a->rates[i] < 1e7;
+        if (!rates_ok || a->min_channels > a->max_channels ||
+            a->max_channels > RILL_SERVER_AUDIO_MAX_CHANNELS ||
+            (a->max_channels != 0 && a->min_channels == 0) ||
+            (a->volume_settable && a->volume < 0)) {
+            rill__log_error("rill_server_set_audio: what may change: at most "
+                            "%d rates, each > 0; min_channels 1 to "
+                            "max_channels (at most %d), or both 0; a settable "
+                            "volume needs a volume",
+                            RILL_SERVER_AUDIO_MAX_RATES,
+                            RILL_SERVER_AUDIO_MAX_CHANNELS);
+            return RILL_EINVAL;
+        }
+        for (size_t i = 0; i < a->channels; i++) {
+            const char *name = a->variables[i];
+            rill_var *v = name ? rill__var_find(srv, name) : NULL;
+            if (v == NULL || v->type != RILL_TYPE_FLOAT ||
+                v->mode != RILL_TS_DENSE) {
+                rill__log_error("rill_server_set_audio: channel %zu: %s%s%s "
+                                "is not a dense float variable of this "
+                                "server (create it first)",
+                                i, name ? "\"" : "", name ? name : "NULL",
+                                name ? "\"" : "");
+                return RILL_EINVAL;
+            }
+        }
+        audio_ctx ctx = {a, srv->cfg.on_audio_change != NULL};
+        size_t len;
+        if (rill__json_render(build_audio, &ctx, &json, &len) != 0)
+            return RILL_ENOMEM;
+    }
+    pthread_mutex_lock(&srv->audio_lock);
+    char *old = srv->audio_json;
+    srv->audio_json = json;
+    srv->audio_gen++;
+    srv->audio_declared = a != NULL;
+    srv->audio_n_rates = a ? a->n_rates : 0;
+    if (a != NULL && a->n_rates != 0)
+        memcpy(srv->audio_rates, a->rates, a->n_rates * sizeof a->rates[0]);
+    srv->audio_min_ch = a ? a->min_channels : 0;
+    srv->audio_max_ch = a ? a->max_channels : 0;
+    srv->audio_bf_settable = a && a->buffer_frames_settable;
+    srv->audio_vol_settable = a && a->volume_settable;
+    if (a != NULL) {
+        srv->audio_rate = a->rate;
+        srv->audio_channels = a->channels;
+        srv->audio_bf = a->buffer_frames;
+        srv->audio_volume = a->volume;
+    }
+    pthread_mutex_unlock(&srv->audio_lock);
+    rill__free(old);
+    return 0;
+}
+
+int rill_server_set_sample_rate(rill_server *srv, double rate) {
+    if (srv == NULL || !(rate > 0 && rate < 1e7))
+        return RILL_EINVAL;
+    pthread_mutex_lock(&srv->audio_lock);
+    srv->sample_rate = rate;
+    srv->audio_gen++; /* the audio event carries it */
+    pthread_mutex_unlock(&srv->audio_lock);
+    return 0;
+}
