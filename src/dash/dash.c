@@ -21,7 +21,7 @@
 
 #include "core/internal.h"
 #include "rill/dash.h"
-#include "proto/wire.h"
+#include "proto/handler.h"
 
 struct rill_dash_handler {
     rill_dash *dash;
@@ -464,15 +464,20 @@ rill_dash_handler *rill_dash_add_handler(rill_dash *d, const char *name,
     pthread_mutex_lock(&d->lock);
     h->id = d->next_id++;
     pthread_mutex_unlock(&d->lock);
-    json_t *msg = json_pack("{s:s,s:I,s:s,s:o}", "event", "handler", "id",
-                            (json_int_t)h->id, "type", type, "parameters",
-                            params != NULL ? params : json_object());
-    if (msg != NULL && name != NULL)
-        json_object_set_new(msg, "name", json_string(name));
-    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
-    int rc = text ? send_text(d, text, strlen(text)) : RILL_ENOMEM;
-    free(text);
+    json_t *jtype = json_string(type);
+    json_t *jname = name != NULL ? json_string(name) : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = jtype != NULL && (name == NULL || jname != NULL)
+                 ? rill__handler_create_msg(h->id, jtype, jname, params, &text,
+                                            &len)
+                 : RILL_ENOMEM;
+    json_decref(jtype);
+    json_decref(jname);
+    json_decref(params);
+    if (rc == 0)
+        rc = send_text(d, text, len);
+    rill__free(text);
     if (rc != 0) {
         rill__log_error("dash: cannot create handler \"%s\": %s",
                         name ? name : type, rill_strerror(rc));
@@ -495,49 +500,48 @@ int rill_dash_send_json(rill_dash_handler *h, const char *data_json,
     if (h == NULL || data_json == NULL)
         return RILL_EINVAL;
     json_error_t jerr;
-    json_t *check = json_loads(data_json, JSON_DECODE_ANY, &jerr);
-    if (check == NULL) {
+    json_t *data = json_loads(data_json, JSON_DECODE_ANY, &jerr);
+    if (data == NULL) {
         rill__log_error("dash: handler %u: the data is not JSON: %s (line "
                         "%d, column %d)",
                         h->id, jerr.text, jerr.line, jerr.column);
         return RILL_EINVAL;
     }
-    json_decref(check);
-    size_t dlen = strlen(data_json);
-    size_t cap = dlen + 96;
-    char *text = rill__malloc(cap);
-    if (text == NULL)
-        return RILL_ENOMEM;
-    int n = tick != 0
-                ? snprintf(text, cap,
-                           "{\"event\":\"handler-data\",\"id\":%u,\"tick\":%llu,"
-                           "\"data\":%s}",
-                           h->id, (unsigned long long)tick, data_json)
-                : snprintf(text, cap,
-                           "{\"event\":\"handler-data\",\"id\":%u,\"data\":%s}",
-                           h->id, data_json);
-    int rc = send_text(h->dash, text, (size_t)n);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rill__handler_data_msg(h->id, data, tick != 0, tick, &text, &len);
+    json_decref(data);
+    if (rc == 0)
+        rc = send_text(h->dash, text, len);
     rill__free(text);
     return rc;
 }
 
-static int send_frame(rill_dash_handler *h, char letter, size_t size,
-                      const void *values, size_t count, uint32_t arg,
-                      unsigned flags, uint64_t tick) {
-    if (h == NULL || (count != 0 && values == NULL) || (flags & ~1u) != 0)
+static int send_frame(rill_dash_handler *h, char letter, const void *values,
+                      size_t count, uint32_t arg, unsigned flags,
+                      uint64_t tick) {
+    size_t size = rill__handler_value_size(letter);
+    if (h == NULL || (count != 0 && values == NULL) ||
+        (flags & ~RILL__HANDLER_FLAGS_KNOWN) != 0)
         return RILL_EINVAL;
-    if (count > (RILL_DASH_MAX_MESSAGE - 32) / size) {
+    if (count > (RILL_DASH_MAX_MESSAGE - RILL__HANDLER_FRAME_HEADER) / size) {
         rill__log_error("dash: handler %u: %zu values make a frame over the "
                         "server's %d-byte limit; send them in parts",
                         h->id, count, RILL_DASH_MAX_MESSAGE);
         return RILL_ERANGE;
     }
-    uint8_t hdr[32] = {1, 16, (uint8_t)letter, (uint8_t)flags};
-    rill__put_le32(hdr + 4, h->id);
-    rill__put_le64(hdr + 8, atomic_fetch_add(&h->seq, 1));
-    rill__put_le64(hdr + 16, tick);
-    rill__put_le32(hdr + 24, (uint32_t)count);
-    rill__put_le32(hdr + 28, arg);
+    rill__handler_frame f = {
+        .type = letter,
+        .flags = (uint8_t)flags,
+        .handler = h->id,
+        .seq = atomic_fetch_add(&h->seq, 1),
+        .tick = tick,
+        .count = (uint32_t)count,
+        .arg = arg,
+    };
+    uint8_t hdr[RILL__HANDLER_FRAME_HEADER];
+    if (rill__handler_frame_header_encode(&f, hdr) != 0)
+        return RILL_EINVAL;
     /* Little-endian hosts only (client.c asserts it): the values go out as
      * they are. */
     return rill_client_send_message(h->dash->cl, true, hdr, sizeof hdr, values,
@@ -556,25 +560,26 @@ int rill_dash_send_values(rill_dash_handler *h, rill_type type,
                         "values");
         return RILL_EINVAL;
     }
-    return send_frame(h, letter, rill_type_size(type), values, count, arg,
-                      flags, tick);
+    return send_frame(h, letter, values, count, arg, flags, tick);
 }
 
 int rill_dash_send_pcm16(rill_dash_handler *h, const int16_t *pcm,
                          size_t frames, uint32_t channels, uint64_t tick) {
     if (channels == 0)
         return RILL_EINVAL;
-    return send_frame(h, 'h', 2, pcm, frames * channels, channels, 0, tick);
+    return send_frame(h, 'h', pcm, frames * channels, channels, 0, tick);
 }
 
 int rill_dash_remove_handler(rill_dash_handler *h) {
     if (h == NULL)
         return 0;
     rill_dash *d = h->dash;
-    char text[64];
-    int n = snprintf(text, sizeof text,
-                     "{\"event\":\"handler-remove\",\"id\":%u}", h->id);
-    int rc = send_text(d, text, (size_t)n);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rill__handler_remove_msg(h->id, &text, &len);
+    if (rc == 0)
+        rc = send_text(d, text, len);
+    rill__free(text);
     pthread_mutex_lock(&d->lock);
     if (h->prev != NULL)
         h->prev->next = h->next;

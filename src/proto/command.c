@@ -672,6 +672,14 @@ void rill__cmd_msg_destroy(rill__cmd_msg *msg) {
 
 /* ---- Server messages --------------------------------------------------- */
 
+rill__jv rill__cmd_id_member(const rill__cmd_id *id) {
+    if (id == NULL || id->kind == RILL__ID_NONE)
+        return (rill__jv)RILL__JV_NONE;
+    if (id->kind == RILL__ID_INT)
+        return (rill__jv)RILL__JV_I("id", id->i);
+    return (rill__jv)RILL__JV_S("id", id->s);
+}
+
 static void put_id(rill__jw *w, const rill__cmd_id *id) {
     if (id->kind == RILL__ID_INT)
         rill__jw_i64(w, id->i);
@@ -702,6 +710,7 @@ typedef struct list_ctx {
     const rill__var_snapshot *vars;
     size_t n_vars;
     const rill__cmd_id *id;
+    const char *audio; /* the audio description's JSON, or NULL */
 } list_ctx;
 
 static void build_var(rill__jw *w, const rill__var_snapshot *v) {
@@ -737,7 +746,13 @@ static void build_list(rill__jw *w, const void *ctx) {
         put_id(w, l->id);
         rill__jw_lit(w, ",");
     }
-    rill__jw_lit(w, "\"watcher\":{\"sampleRate\":");
+    rill__jw_lit(w, "\"watcher\":{");
+    if (l->audio != NULL) {
+        rill__jw_lit(w, "\"audio\":");
+        rill__jw_lit(w, l->audio);
+        rill__jw_lit(w, ",");
+    }
+    rill__jw_lit(w, "\"sampleRate\":");
     rill__jw_double(w, l->sample_rate);
     rill__jw_lit(w, ",\"timestamp\":");
     rill__jw_u64(w, l->timestamp);
@@ -754,12 +769,20 @@ int rill__cmd_list_reply(double sample_rate, uint64_t timestamp,
                          const rill__var_snapshot *vars, size_t n_vars,
                          const rill__cmd_id *id, char **out,
                          size_t *out_len) {
+    return rill__cmd_list_reply_audio(sample_rate, timestamp, vars, n_vars, id,
+                                      NULL, out, out_len);
+}
+
+int rill__cmd_list_reply_audio(double sample_rate, uint64_t timestamp,
+                               const rill__var_snapshot *vars, size_t n_vars,
+                               const rill__cmd_id *id, const char *audio_json,
+                               char **out, size_t *out_len) {
     if (out == NULL || (vars == NULL && n_vars > 0))
         return RILL_EINVAL;
     for (size_t i = 0; i < n_vars; i++)
         if (vars[i].name == NULL || rill_type_letter(vars[i].type) == '\0')
             return RILL_EINVAL;
-    list_ctx l = {sample_rate, timestamp, vars, n_vars, id};
+    list_ctx l = {sample_rate, timestamp, vars, n_vars, id, audio_json};
     return rill__json_render(build_list, &l, out, out_len);
 }
 

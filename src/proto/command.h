@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/json_out.h"
 #include "rill/watch.h"
 
 /* ---- Limits ------------------------------------------------------------ */
@@ -216,6 +217,18 @@ int rill__cmd_list_reply(double sample_rate, uint64_t timestamp,
                          const rill__var_snapshot *vars, size_t n_vars,
                          const rill__cmd_id *id, char **out,
                          size_t *out_len);
+
+/* The same with the device's audio description (its JSON, rendered by
+ * json_out.h) as the first member of "watcher": what native clients get.
+ * NULL: none, as rill__cmd_list_reply. */
+int rill__cmd_list_reply_audio(double sample_rate, uint64_t timestamp,
+                               const rill__var_snapshot *vars, size_t n_vars,
+                               const rill__cmd_id *id, const char *audio_json,
+                               char **out, size_t *out_len);
+
+/* The member "id":ID for json_out's object writer, or a member left out
+ * for RILL__ID_NONE (or NULL): a request's id echoed in its reply. */
+rill__jv rill__cmd_id_member(const rill__cmd_id *id);
 
 /* "No end" in a log-scheduled notification: 2^64 - 1, written as the
  * integer 18446744073709551615. A board writes the same value as the lossy

@@ -25,12 +25,12 @@ static void put_u16_escape(rill__jw *w, unsigned cp) {
     rill__jw_raw(w, e, sizeof e);
 }
 
-/* Length of the valid UTF-8 sequence at s (1 to 4) and its code point, or
- * 0 if the bytes there are not one: a bad lead byte, a missing or bad
- * continuation byte, an overlong form, a surrogate or a value above
- * U+10FFFF. The NUL terminator is never a continuation byte, so this never
- * reads past the end of the string. */
-static size_t utf8_decode(const unsigned char *s, unsigned *cp) {
+/* Length of the valid UTF-8 sequence at s (1 to 4, ending before `end`)
+ * and its code point, or 0 if the bytes there are not one: a bad lead
+ * byte, a missing or bad continuation byte, an overlong form, a surrogate
+ * or a value above U+10FFFF. */
+static size_t utf8_decode(const unsigned char *s, const unsigned char *end,
+                          unsigned *cp) {
     unsigned c = s[0];
     size_t n;
     unsigned min;
@@ -43,6 +43,8 @@ static size_t utf8_decode(const unsigned char *s, unsigned *cp) {
     } else {
         return 0;
     }
+    if ((size_t)(end - s) < n)
+        return 0;
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xc0) != 0x80)
             return 0;
@@ -55,16 +57,26 @@ static size_t utf8_decode(const unsigned char *s, unsigned *cp) {
 }
 
 void rill__jw_string(rill__jw *w, const char *str) {
+    str = str ? str : "";
+    rill__jw_string_n(w, str, strlen(str));
+}
+
+/* A NUL byte inside the string is a control byte like any other; the
+ * decoder below never reads past `end`, because every sequence it accepts
+ * is checked against it first. */
+void rill__jw_string_n(rill__jw *w, const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)(str ? str : "");
+    const unsigned char *end = s + (str ? len : 0);
     rill__jw_raw(w, "\"", 1);
-    while (*s != 0) {
+    while (s < end) {
         /* Copy the longest run that needs no escaping in one go. */
         const unsigned char *run = s;
-        while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\' && *s != '/')
+        while (s < end && *s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\' &&
+               *s != '/')
             s++;
         if (s > run)
             rill__jw_raw(w, (const char *)run, (size_t)(s - run));
-        if (*s == 0)
+        if (s == end)
             break;
         unsigned c = *s, cp;
         size_t n;
@@ -107,7 +119,7 @@ void rill__jw_string(rill__jw *w, const char *str) {
         if (c < 0x80) {
             put_u16_escape(w, c); /* other control bytes and DEL */
             s++;
-        } else if ((n = utf8_decode(s, &cp)) == 0) {
+        } else if ((n = utf8_decode(s, end, &cp)) == 0) {
             put_u16_escape(w, 0xfffd);
             s++;
         } else {
@@ -194,10 +206,143 @@ int rill__json_render(rill__jw_build_fn build, const void *ctx, char **out,
     w.cap = len;
     w.len = 0;
     build(&w, ctx);
-    /* Both passes see the same inputs, so they emit the same bytes. */
+    /* Both passes see the same inputs, so they emit the same bytes (unless
+     * an allocation inside one of them failed: then the lengths differ). */
+    if (w.len != len) {
+        rill__free(buf);
+        return RILL_ENOMEM;
+    }
     buf[len] = '\0';
     *out = buf;
     if (out_len != NULL)
         *out_len = len;
     return 0;
+}
+
+/* jansson iterates an object in insertion order; the keys are sorted here
+ * so that a message is the same bytes whatever order its sender used. */
+static int compare_keys(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void rill__jw_value(rill__jw *w, const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), k = 0;
+        const char **keys = n ? rill__malloc(n * sizeof *keys) : NULL;
+        if (n != 0 && keys == NULL) {
+            /* Out of memory: the measuring and writing passes may then
+             * differ, which rill__json_render detects by length. */
+            rill__jw_lit(w, "{}");
+            break;
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)v, key, val) keys[k++] = key;
+        if (n > 1)
+            qsort(keys, n, sizeof *keys, compare_keys);
+        rill__jw_raw(w, "{", 1);
+        for (size_t i = 0; i < n; i++) {
+            if (i != 0)
+                rill__jw_raw(w, ",", 1);
+            rill__jw_string(w, keys[i]);
+            rill__jw_raw(w, ":", 1);
+            rill__jw_value(w, json_object_get(v, keys[i]));
+        }
+        rill__jw_raw(w, "}", 1);
+        rill__free(keys);
+        break;
+    }
+    case JSON_ARRAY:
+        rill__jw_raw(w, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i != 0)
+                rill__jw_raw(w, ",", 1);
+            rill__jw_value(w, json_array_get(v, i));
+        }
+        rill__jw_raw(w, "]", 1);
+        break;
+    case JSON_STRING:
+        rill__jw_string_n(w, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        rill__jw_i64(w, (int64_t)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        rill__jw_double(w, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        rill__jw_lit(w, "true");
+        break;
+    case JSON_FALSE:
+        rill__jw_lit(w, "false");
+        break;
+    case JSON_NULL:
+        rill__jw_lit(w, "null");
+        break;
+    }
+}
+
+void rill__jw_object(rill__jw *w, const rill__jv *m, size_t n) {
+    rill__jw_raw(w, "{", 1);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].kind == RILL__JV_SKIP)
+            continue;
+        if (!first)
+            rill__jw_raw(w, ",", 1);
+        first = false;
+        rill__jw_string(w, m[i].key);
+        rill__jw_raw(w, ":", 1);
+        switch (m[i].kind) {
+        case RILL__JV_SKIP:
+            break;
+        case RILL__JV_STR:
+            rill__jw_string(w, m[i].v.s);
+            break;
+        case RILL__JV_STRN:
+            rill__jw_string_n(w, m[i].v.sn.s, m[i].v.sn.n);
+            break;
+        case RILL__JV_U64:
+            rill__jw_u64(w, m[i].v.u);
+            break;
+        case RILL__JV_I64:
+            rill__jw_i64(w, m[i].v.i);
+            break;
+        case RILL__JV_DBL:
+            rill__jw_double(w, m[i].v.d);
+            break;
+        case RILL__JV_BOOL:
+            rill__jw_bool(w, m[i].v.b);
+            break;
+        case RILL__JV_RAW:
+            rill__jw_lit(w, m[i].v.s ? m[i].v.s : "null");
+            break;
+        case RILL__JV_JSON:
+            if (m[i].v.json != NULL)
+                rill__jw_value(w, m[i].v.json);
+            else
+                rill__jw_lit(w, "null");
+            break;
+        case RILL__JV_OBJ:
+            rill__jw_object(w, m[i].v.obj.m, m[i].v.obj.n);
+            break;
+        }
+    }
+    rill__jw_raw(w, "}", 1);
+}
+
+typedef struct object_ctx {
+    const rill__jv *m;
+    size_t n;
+} object_ctx;
+
+static void build_object(rill__jw *w, const void *ctx) {
+    const object_ctx *o = ctx;
+    rill__jw_object(w, o->m, o->n);
+}
+
+int rill__json_object(const rill__jv *m, size_t n, char **out, size_t *out_len) {
+    object_ctx o = {m, n};
+    return rill__json_render(build_object, &o, out, out_len);
 }

@@ -18,61 +18,31 @@ double rill__server_rate(rill_server *srv) {
     return r;
 }
 
-/* Native list replies carry the audio description as "audio", the first
- * key of "watcher" (keys stay sorted). Compatibility clients never see it. */
-char *rill__audio_add_to_list(rill_server *srv, char *text, size_t *len) {
-    static const char key[] = "\"watcher\":{";
-    char *at = strstr(text, key);
+/* A copy of the description's JSON (rill__free it), or NULL: none (or
+ * out of memory). Any thread. */
+char *rill__audio_description(rill_server *srv) {
     pthread_mutex_lock(&srv->audio_lock);
-    size_t alen = srv->audio_json ? strlen(srv->audio_json) : 0;
-    char *out = NULL;
-    if (at != NULL && alen != 0 &&
-        (out = rill__malloc(*len + alen + sizeof "\"audio\":,")) != NULL) {
-        size_t head = (size_t)(at - text) + sizeof key - 1;
-        int n = snprintf(out, *len + alen + sizeof "\"audio\":,",
-                         "%.*s\"audio\":%s,%s", (int)head, text,
-                         srv->audio_json, text + head);
-        *len = (size_t)n;
-    }
+    char *copy = srv->audio_json ? rill__strdup(srv->audio_json) : NULL;
     pthread_mutex_unlock(&srv->audio_lock);
-    if (out == NULL)
-        return text;
-    rill__free(text);
-    return out;
+    return copy;
 }
 
-/* {"audio":A,"event":E[,"id":I][,"sampleRate":S]}: the audio event that
- * every native socket gets, and the answer to an audio-config request. */
-typedef struct audio_msg_ctx {
-    const char *audio;      /* the description's JSON, or NULL: none */
-    const char *event;
-    const rill__cmd_id *id; /* NULL: none */
-    double sample_rate;     /* 0: not written */
-} audio_msg_ctx;
-
-static void build_audio_msg(rill__jw *w, const void *ctx) {
-    const audio_msg_ctx *m = ctx;
-    rill__jw_lit(w, "{\"audio\":");
-    rill__jw_lit(w, m->audio ? m->audio : "null");
-    rill__jw_lit(w, ",\"event\":");
-    rill__jw_string(w, m->event);
-    rill__jw_id(w, m->id);
-    if (m->sample_rate > 0) {
-        rill__jw_lit(w, ",\"sampleRate\":");
-        rill__jw_double(w, m->sample_rate);
-    }
-    rill__jw_lit(w, "}");
-}
-
-/* That message with the current description (and the sample rate if
- * `with_rate`); audio_lock held. NULL if out of memory. */
+/* {"audio":A,"event":E[,"id":I][,"sampleRate":S]} with the current
+ * description (null: none): the audio event every native socket gets, and
+ * the answer to an audio-config request. audio_lock held. NULL if out of
+ * memory. */
 static char *audio_msg_locked(const rill_server *srv, const char *event,
                               const rill__cmd_id *id, bool with_rate,
                               size_t *len) {
-    audio_msg_ctx m = {srv->audio_json, event, id,
-                       with_rate ? srv->sample_rate : 0};
+    rill__jv m[] = {
+        RILL__JV_RAWJ("audio", srv->audio_json),
+        RILL__JV_S("event", event),
+        rill__cmd_id_member(id),
+        with_rate ? (rill__jv)RILL__JV_D("sampleRate", srv->sample_rate)
+                  : (rill__jv)RILL__JV_NONE,
+    };
     char *text = NULL;
-    return rill__json_render(build_audio_msg, &m, &text, len) == 0 ? text : NULL;
+    return rill__json_object(m, RILL__JV_COUNT(m), &text, len) == 0 ? text : NULL;
 }
 
 /* Tell every native client about a new audio description. */

@@ -71,18 +71,21 @@ bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b) {
     return true;
 }
 
-/* Control replies are small but a client that never reads could pile them
- * up forever: past twice the data limit (plus 1 MiB) it is disconnected. */
+/* Messages that are never dropped (replies, a handler's creation) are
+ * small, but a client that never reads could pile them up forever: past
+ * twice the data limit (plus 1 MiB) it is disconnected. */
+bool rill__conn_owes_too_much(rill__conn *c, size_t len, const char *what) {
+    if (c->q_bytes + len <= rill__conn_limit(c) * 2 + (1u << 20))
+        return false;
+    rill__log_warn("closing %s: it does not read its %s", c->peer, what);
+    c->closing = true;
+    lws_callback_on_writable(c->wsi);
+    return true;
+}
+
 void rill__conn_send_text(rill__conn *c, const char *text, size_t len) {
-    if (c->closing)
+    if (c->closing || rill__conn_owes_too_much(c, len, "replies"))
         return;
-    if (c->q_bytes + len > rill__conn_limit(c) * 2 + (1u << 20)) {
-        rill__log_warn("closing %s: it does not read its replies",
-                       c->peer);
-        c->closing = true;
-        lws_callback_on_writable(c->wsi);
-        return;
-    }
     rill__msg *m = rill__msg_text(text, len);
     if (m == NULL)
         return;
@@ -95,6 +98,25 @@ void rill__conn_send_owned(rill__conn *c, char *text, size_t len) {
         return;
     rill__conn_send_text(c, text, len);
     rill__free(text);
+}
+
+/* {"event":"dropped","buffers":N[,"path":P],"total":T[,"variable":V]}:
+ * buffers dropped for `c` (or, for a data socket, its peer) since the last
+ * notice, and all of them so far. */
+void rill__send_dropped(rill__conn *to, uint32_t buffers, uint64_t total,
+                        const char *path, const char *variable) {
+    rill__jv m[] = {
+        RILL__JV_S("event", "dropped"),
+        RILL__JV_U("buffers", buffers),
+        path ? (rill__jv)RILL__JV_S("path", path) : (rill__jv)RILL__JV_NONE,
+        RILL__JV_U("total", total),
+        variable ? (rill__jv)RILL__JV_S("variable", variable)
+                 : (rill__jv)RILL__JV_NONE,
+    };
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+        rill__conn_send_owned(to, text, len);
 }
 
 /* An error reply built by the caller's fields (see rill__cmd_error). */
@@ -125,6 +147,8 @@ void rill__send_error_text(rill__conn *c, const rill__cmd *cmd,
 }
 
 void rill__conn_free(rill__conn *c) {
+    if (c->deferred != NULL)
+        rill__control_forget(c->srv, c);
     for (size_t i = 0; i < c->q_len; i++)
         rill__msg_unref(c->q[(c->q_head + i) % c->q_cap]);
     rill__free(c->q);
@@ -134,17 +158,6 @@ void rill__conn_free(rill__conn *c) {
     rill__free(c->sub_mon);
     rill__free(c->pending_drop_notice);
     rill__free(c);
-}
-
-/* ,"id":ID when the request had one, as sent (an integer or a string). */
-void rill__jw_id(rill__jw *w, const rill__cmd_id *id) {
-    if (id == NULL || id->kind == RILL__ID_NONE)
-        return;
-    rill__jw_lit(w, ",\"id\":");
-    if (id->kind == RILL__ID_INT)
-        rill__jw_i64(w, id->i);
-    else
-        rill__jw_string(w, id->s);
 }
 
 rill__cmd_id rill__request_id(json_t *root) {

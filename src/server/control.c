@@ -91,15 +91,15 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
                 &v->local_bits, memory_order_relaxed)),
         };
     }
+    /* Native clients see the audio description; compatibility clients
+     * never do. */
+    char *audio = c->native ? rill__audio_description(srv) : NULL;
     char *text = NULL;
     size_t len = 0;
-    if (rill__cmd_list_reply(rill__server_rate(srv),
-                             rill_server_now(srv), snap, n, id, &text,
-                             &len) == 0) {
-        if (c->native)
-            text = rill__audio_add_to_list(srv, text, &len);
+    if (rill__cmd_list_reply_audio(rill__server_rate(srv), rill_server_now(srv),
+                                   snap, n, id, audio, &text, &len) == 0)
         rill__conn_send_owned(c, text, len);
-    }
+    rill__free(audio);
     rill__free(snap);
 }
 
@@ -125,101 +125,135 @@ static const char *busy_message =
     "server busy: the command queue to the tick thread is full (is the "
     "device program calling rill_server_tick?); try again";
 
-/* The tick thread's tables are fixed: refuse here, with a reason, what it
- * could not hold (per server, and per variable). */
-static bool too_many_streams(rill_server *srv, rill__conn *c,
-                             const rill__cmd *cmd, const rill__cmd_entry *e,
-                             const rill_var *v) {
+/* The tick thread's tables are fixed: refuse here, with a reason (in
+ * `why`), what it could not hold (per server, and per variable). */
+static bool too_many_streams(rill_server *srv, const rill__cmd *cmd,
+                             const rill__cmd_entry *e, const rill_var *v,
+                             char *why, size_t cap) {
     if (srv->n_streams >= srv->max_streams) {
-        rill__send_error_text(c, cmd, e,
-                        "%s: the server already runs %zu streams, its limit; "
-                        "\"%s\" skipped",
-                        cmd->name, srv->n_streams, e->name);
+        snprintf(why, cap,
+                 "%s: the server already runs %zu streams, its limit; \"%s\" "
+                 "skipped",
+                 cmd->name, srv->n_streams, e->name);
         return true;
     }
     if (v->net_n_streams >= RILL__VAR_MAX_STREAMS) {
-        rill__send_error_text(c, cmd, e,
-                        "%s: \"%s\" already has %d streams (clients watching, "
-                        "monitoring or logging it), its limit; skipped",
-                        cmd->name, e->name, RILL__VAR_MAX_STREAMS);
+        snprintf(why, cap,
+                 "%s: \"%s\" already has %d streams (clients watching, "
+                 "monitoring or logging it), its limit; skipped",
+                 cmd->name, e->name, RILL__VAR_MAX_STREAMS);
         return true;
     }
     return false;
 }
 
-/* Open a new log file for `v` (spec §6: created and its header written
- * before the command reaches the tick thread, so the next list reply
- * already names it) and start its stream. */
-static void start_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
-                      const rill__cmd_entry *e, rill_var *v) {
+/* ---- Log sessions -----------------------------------------------------------
+ *
+ * Spec §6: a log file is created and its header written before the
+ * command reaches the tick thread, so the next list reply already names
+ * it. The log writer thread creates it (no disk I/O here), so a message
+ * with log commands runs in two steps. First every log entry is checked
+ * and its file asked for (prepare_logs); the message then waits, and so
+ * does whatever its connection sends after it, until the writer has
+ * answered for each file (rill__control_log_answered). Then the whole
+ * message runs as any other, its log entries taking their files in order
+ * (start_log), and the messages that waited behind it follow. */
+
+/* A log entry of a waiting message: its stream (the file asked for), or
+ * why it was refused. */
+typedef struct rill__pending_log {
+    const rill__cmd_entry *entry;
+    rill__stream *stream;
+    rill__stream *old;  /* the variable's log stream before this one */
+    bool answered, opened;
+    char why[300];
+} rill__pending_log;
+
+static void prepare_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
+                        const rill__cmd_entry *e, rill_var *v,
+                        rill__pending_log *p) {
     rill__stream *old = v->log_stream;
+    p->entry = e;
+    p->old = old;
     /* Busy while logging, and from the log command until the tick thread
      * takes it (two quick logs would otherwise both run). */
     if (old != NULL &&
         (atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
              RILL__ST_NO ||
          !atomic_load_explicit(&old->pub_started, memory_order_acquire))) {
-        rill__send_error_text(c, cmd, e,
-                        "log: \"%s\" is already being logged (or scheduled) "
-                        "to %s; skipped, send unlog first",
-                        v->name, old->log_name);
+        snprintf(p->why, sizeof p->why,
+                 "log: \"%s\" is already being logged (or scheduled) to %s; "
+                 "skipped, send unlog first",
+                 v->name, old->log_name);
         return;
     }
-    if (too_many_streams(srv, c, cmd, e, v))
+    if (too_many_streams(srv, cmd, e, v, p->why, sizeof p->why))
         return;
-    char name[sizeof old->log_name], path[4096];
-    int fd = -1, err = 0;
-    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-        int rc = rill__logfile_choose_name(srv->log_dir, v->name, name,
-                                           sizeof name);
-        if (rc != 0) {
-            rill__send_error_text(c, cmd, e,
-                            "log: cannot choose a file name for \"%s\" in "
-                            "%s: %s",
-                            v->name, srv->log_dir, rill_strerror(rc));
-            return;
-        }
-        snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        err = errno;
-        if (fd < 0 && err != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        rill__send_error_text(c, cmd, e, "log: cannot create %s: %s", path,
-                        strerror(err));
-        return;
-    }
-    uint8_t hdr[RILL__VAR_NAME_MAX + 32];
-    size_t hlen = 0;
-    rill__logfile_header_encode(v->name, v->type, (uint32_t)getpid(),
-                                (uint32_t)(uintptr_t)srv, hdr, sizeof hdr,
-                                &hlen);
-    if (write(fd, hdr, hlen) != (ssize_t)hlen) {
-        err = errno;
-        close(fd);
-        rill__send_error_text(c, cmd, e, "log: cannot write the header of %s: %s",
-                        path, strerror(err));
-        return;
-    }
     rill__stream *s = rill__stream_create(v, RILL__STREAM_BUFFER,
                                           RILL__SINK_LOG, true, 0);
     if (s == NULL) {
-        close(fd);
-        rill__send_error_text(c, cmd, e, "log: out of memory");
+        snprintf(p->why, sizeof p->why, "log: out of memory");
         return;
     }
-    s->log_fd = fd;
-    snprintf(s->log_name, sizeof s->log_name, "%s", name);
-    if (rill__post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0) != 0) {
-        close(fd);
+    if (rill__logwriter_open(srv->logwriter, s) != 0) {
         rill__stream_destroy(s);
-        rill__send_error_text(c, cmd, e, "log: %s", busy_message);
+        snprintf(p->why, sizeof p->why,
+                 "log: server busy: too many log files are being created; "
+                 "try again");
         return;
     }
+    s->log_waiter = c;
     rill__register_stream(srv, s);
     v->log_stream = s;
-    snprintf(v->log_file_name, sizeof v->log_file_name, "%s", name);
+    p->stream = s;
+    c->logs_waiting++;
+}
+
+/* A prepared log stream that does not start: the variable's log stream is
+ * what it was. The writer may hold its file (opened): it closes it first. */
+static void drop_log(rill_server *srv, rill__pending_log *p) {
+    rill__stream *s = p->stream;
+    if (s->var->log_stream == s)
+        s->var->log_stream = p->old;
+    s->log_waiter = NULL;
+    if (p->opened && rill__logwriter_discard(srv->logwriter, s) == 0)
+        return; /* released when the writer says DISCARDED */
+    rill__unlink_stream(srv, s);
+    rill__stream_destroy(s);
+}
+
+/* Run time of a log entry: its file is there (or why not); start it. */
+static void start_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
+                      const rill__cmd_entry *e, rill_var *v) {
+    rill__pending_log *p = NULL;
+    for (size_t i = 0; i < c->n_logs && p == NULL; i++)
+        if (c->logs[i].entry == e)
+            p = &c->logs[i];
+    if (p == NULL) { /* rill_var_create ran while the message waited */
+        rill__send_error_text(c, cmd, e,
+                              "log: \"%s\" was created while this message "
+                              "waited for other log files; send the log "
+                              "command again",
+                              v->name);
+        return;
+    }
+    if (p->stream == NULL) {
+        rill__send_error_text(c, cmd, e, "%s", p->why);
+        return;
+    }
+    rill__stream *s = p->stream;
+    if (!p->opened) {
+        rill__send_error_text(c, cmd, e, "log: %s", s->log_error);
+        drop_log(srv, p);
+        return;
+    }
+    if (rill__post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0) != 0) {
+        rill__send_error_text(c, cmd, e, "log: %s", busy_message);
+        drop_log(srv, p);
+        return;
+    }
+    s->log_waiter = NULL;
+    snprintf(v->log_file_name, sizeof v->log_file_name, "%s", s->log_name);
 }
 
 /* The stream a native client has for `v`, created on first use. A watch
@@ -238,8 +272,11 @@ static rill__stream *native_stream(rill_server *srv, rill__conn *c,
     }
     if (s != NULL)
         return s;
-    if (too_many_streams(srv, c, cmd, e, v))
+    char why[300];
+    if (too_many_streams(srv, cmd, e, v, why, sizeof why)) {
+        rill__send_error_text(c, cmd, e, "%s", why);
         return NULL;
+    }
     s = rill__stream_create(v, kind, RILL__SINK_CLIENT, false, length);
     if (s == NULL) {
         rill__send_error_text(c, cmd, e, "%s: out of memory", cmd->name);
@@ -342,6 +379,13 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
 }
 
 static void run_cmd(rill_server *srv, rill__conn *c, const rill__cmd *cmd) {
+    /* A connection that closed while this message waited gets no replies,
+     * and a native one's own streams are gone: only what outlives it runs
+     * (logs, control, values, the compatibility streams all share). */
+    bool own = cmd->kind == RILL__CMD_WATCH || cmd->kind == RILL__CMD_UNWATCH ||
+               cmd->kind == RILL__CMD_MONITOR;
+    if (c->gone && (cmd->kind == RILL__CMD_LIST || (c->native && own)))
+        return;
     if (cmd->kind == RILL__CMD_LIST) {
         send_list(srv, c, &cmd->id);
         return;
@@ -389,13 +433,50 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
         c->native = true;
         rill__conn_set_active(srv, c, false); /* native data ignores the active set */
     }
-    char text[256];
-    int len = snprintf(text, sizeof text,
-                       "{\"rill\":\"hello\",\"version\":%d,\"maxValues\":%d,"
-                       "\"queueBytes\":%zu,\"sampleRate\":%.17g}",
-                       RILL__NATIVE_VERSION, RILL__CMD_MAX_LENGTH,
-                       srv->cfg.client_queue_bytes, rill__server_rate(srv));
-    rill__conn_send_text(c, text, (size_t)len);
+    rill__jv m[] = {
+        RILL__JV_S("rill", "hello"),
+        RILL__JV_U("version", RILL__NATIVE_VERSION),
+        RILL__JV_U("maxValues", RILL__CMD_MAX_LENGTH),
+        RILL__JV_U("queueBytes", srv->cfg.client_queue_bytes),
+        RILL__JV_D("sampleRate", rill__server_rate(srv)),
+    };
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+        rill__conn_send_owned(c, text, len);
+}
+
+/* Everything of a parsed message after its parse errors: its event, its
+ * commands, published together. A connection that closed while the
+ * message waited runs only what outlives it (see run_cmd). */
+static void run_message(rill_server *srv, rill__conn *c, const rill__cmd_msg *msg) {
+    if (!c->gone) {
+        if (msg->event == RILL__EVENT_CONNECTION_REPLY ||
+            msg->event == RILL__EVENT_ACTIVE)
+            rill__conn_set_active(srv, c, !c->native);
+        else if (msg->event == RILL__EVENT_INACTIVE)
+            rill__conn_set_active(srv, c, false);
+    }
+    for (size_t i = 0; i < msg->n_cmds; i++)
+        run_cmd(srv, c, &msg->cmds[i]);
+    rill__publish_rt(srv);
+}
+
+/* The log entries a message will run: those of log commands whose
+ * variable exists (run_cmd skips the others). */
+static size_t count_logs(rill_server *srv, const rill__cmd_msg *msg) {
+    size_t n = 0;
+    for (size_t i = 0; i < msg->n_cmds; i++)
+        if (msg->cmds[i].kind == RILL__CMD_LOG)
+            for (size_t k = 0; k < msg->cmds[i].n_entries; k++)
+                n += rill__var_find(srv, msg->cmds[i].entries[k].name) != NULL;
+    return n;
+}
+
+static void free_logs(rill__conn *c) {
+    rill__free(c->logs);
+    c->logs = NULL;
+    c->n_logs = 0;
 }
 
 void rill__control_message(rill_server *srv, rill__conn *c, const char *text,
@@ -407,15 +488,72 @@ void rill__control_message(rill_server *srv, rill__conn *c, const char *text,
     }
     for (size_t i = 0; i < msg->n_errors; i++)
         rill__send_error(c, &msg->errors[i]);
-    if (msg->status == 0) {
-        if (msg->event == RILL__EVENT_CONNECTION_REPLY ||
-            msg->event == RILL__EVENT_ACTIVE)
-            rill__conn_set_active(srv, c, !c->native);
-        else if (msg->event == RILL__EVENT_INACTIVE)
-            rill__conn_set_active(srv, c, false);
-        for (size_t i = 0; i < msg->n_cmds; i++)
-            run_cmd(srv, c, &msg->cmds[i]);
-        rill__publish_rt(srv);
+    size_t n_logs = msg->status == 0 ? count_logs(srv, msg) : 0;
+    if (n_logs != 0) {
+        c->logs = rill__calloc(n_logs, sizeof *c->logs);
+        if (c->logs == NULL) {
+            rill__send_error_text(c, NULL, NULL,
+                                  "out of memory running a message; nothing "
+                                  "of it was done");
+            rill__cmd_msg_destroy(msg);
+            return;
+        }
+        c->n_logs = n_logs;
+        size_t k = 0;
+        for (size_t i = 0; i < msg->n_cmds; i++) {
+            const rill__cmd *cmd = &msg->cmds[i];
+            for (size_t j = 0; cmd->kind == RILL__CMD_LOG && j < cmd->n_entries; j++) {
+                rill_var *v = rill__var_find(srv, cmd->entries[j].name);
+                if (v != NULL)
+                    prepare_log(srv, c, cmd, &cmd->entries[j], v, &c->logs[k++]);
+            }
+        }
+        if (c->logs_waiting != 0) {
+            c->deferred = msg; /* rill__control_log_answered runs it */
+            return;
+        }
     }
+    if (msg->status == 0)
+        run_message(srv, c, msg);
+    free_logs(c);
     rill__cmd_msg_destroy(msg);
+}
+
+/* The log writer answered for a file a waiting message asked for: when it
+ * has answered for all of them, the message runs, then the messages that
+ * waited behind it. Network thread (the drain). */
+void rill__control_log_answered(rill_server *srv, rill__stream *s, bool opened) {
+    rill__conn *c = s->log_waiter;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_logs; i++) {
+        if (c->logs[i].stream == s && !c->logs[i].answered) {
+            c->logs[i].answered = true;
+            c->logs[i].opened = opened;
+            c->logs_waiting--;
+        }
+    }
+    if (c->logs_waiting != 0 || c->deferred == NULL)
+        return;
+    rill__cmd_msg *msg = c->deferred;
+    c->deferred = NULL;
+    run_message(srv, c, msg);
+    free_logs(c);
+    rill__cmd_msg_destroy(msg);
+    rill__conn_resume(srv, c);
+}
+
+/* A connection that closes while its message waits stays (closing, off
+ * the server's list) until the message has run; at destroy, when nothing
+ * will answer any more, its prepared logs are dropped. */
+void rill__control_forget(rill_server *srv, rill__conn *c) {
+    for (size_t i = 0; i < c->n_logs; i++)
+        if (c->logs[i].stream != NULL) {
+            c->logs[i].stream->log_waiter = NULL;
+        }
+    (void)srv;
+    free_logs(c);
+    rill__cmd_msg_destroy(c->deferred);
+    c->deferred = NULL;
+    c->logs_waiting = 0;
 }

@@ -104,10 +104,15 @@ typedef struct rill__stream {
                              one's, restarted since (keep) */
     struct rill__stream *next; /* the server's list of all streams */
 
-    /* Log streams: owned by the log writer once started. */
+    /* Log streams. The file is the log writer's (logwriter.h): it fills
+     * these from the open request until its last event about the stream. */
     int log_fd;
     char log_name[RILL__VAR_NAME_MAX + 32];
     bool log_failed;
+    char log_error[240];           /* OPEN_FAILED: why, in a sentence */
+    struct rill__stream *log_next; /* the writer's list of open files */
+    rill__conn *log_waiter;        /* network: the connection whose message
+                                      waits for this file (control.c) */
 } rill__stream;
 
 struct rill__device;

@@ -184,47 +184,24 @@ typedef struct exec_ev_ctx {
     const rill__cmd_id *id;
 } exec_ev_ctx;
 
-static void build_exec_event(rill__jw *w, const void *ctx) {
-    const exec_ev_ctx *e = ctx;
-    rill__jw_lit(w, "{");
-    if (e->code != INT64_MIN) {
-        rill__jw_lit(w, "\"code\":");
-        rill__jw_i64(w, e->code);
-        rill__jw_lit(w, ",");
-    }
-    rill__jw_lit(w, "\"event\":");
-    rill__jw_string(w, e->event);
-    rill__jw_id(w, e->id);
-    rill__jw_lit(w, ",\"job\":");
-    rill__jw_u64(w, e->job);
-    if (e->pid != INT64_MIN) {
-        rill__jw_lit(w, ",\"pid\":");
-        rill__jw_i64(w, e->pid);
-    }
-    if (e->sig != INT64_MIN) {
-        rill__jw_lit(w, ",\"signal\":");
-        rill__jw_i64(w, e->sig);
-    }
-    if (e->stream != NULL) {
-        rill__jw_lit(w, ",\"stream\":");
-        rill__jw_string(w, e->stream);
-        /* The bytes as they came; invalid UTF-8 becomes U+FFFD. */
-        char *t = rill__malloc(e->len + 1);
-        if (t != NULL) {
-            memcpy(t, e->text, e->len);
-            t[e->len] = '\0';
-            rill__jw_lit(w, ",\"text\":");
-            rill__jw_string(w, t);
-            rill__free(t);
-        }
-    }
-    rill__jw_lit(w, "}");
-}
-
+/* {["code":C,]"event":E[,"id":I],"job":J[,"pid":P][,"signal":S]
+ * [,"stream":"stdout","text":T]}; INT64_MIN leaves a number out. The
+ * output's bytes go as they came (invalid UTF-8 becomes U+FFFD). */
 static void exec_send(rill__conn *c, const exec_ev_ctx *e) {
+    rill__jv none = RILL__JV_NONE;
+    rill__jv m[] = {
+        e->code != INT64_MIN ? (rill__jv)RILL__JV_I("code", e->code) : none,
+        RILL__JV_S("event", e->event),
+        rill__cmd_id_member(e->id),
+        RILL__JV_U("job", e->job),
+        e->pid != INT64_MIN ? (rill__jv)RILL__JV_I("pid", e->pid) : none,
+        e->sig != INT64_MIN ? (rill__jv)RILL__JV_I("signal", e->sig) : none,
+        e->stream ? (rill__jv)RILL__JV_S("stream", e->stream) : none,
+        e->stream ? (rill__jv)RILL__JV_SN("text", e->text, e->len) : none,
+    };
     char *text = NULL;
     size_t len = 0;
-    if (rill__json_render(build_exec_event, e, &text, &len) == 0)
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
         rill__conn_send_owned(c, text, len);
 }
 

@@ -52,14 +52,6 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r,
     rill__msg_unref(b);
 }
 
-static void announce_drops(rill__conn *c, rill_var *v, uint32_t n) {
-    char text[160];
-    int len = snprintf(text, sizeof text,
-                       "{\"event\":\"dropped\",\"buffers\":%u,\"total\":%llu,"
-                       "\"variable\":\"%s\"}",
-                       n, (unsigned long long)c->drops, v->name);
-    rill__conn_send_text(c, text, (size_t)len);
-}
 
 /* A native record goes to its one client as one message. Sequence numbers
  * come from the tick thread (a record it dropped left a gap); drops here
@@ -111,7 +103,7 @@ static void send_native(rill_server *srv, const rill__rec *r,
     bool ending = r->kind == RILL__REC_END || (r->flags & RILL__REC_FLAG_LAST);
     if (rill__conn_has_room(c, m->len) || (ending && !c->closing)) {
         if (*pending != 0) /* the notice goes just before the message */
-            announce_drops(c, v, *pending);
+            rill__send_dropped(c, *pending, c->drops, NULL, v->name);
         *pending = 0;
         s->net_dropped = 0;
         rill__conn_push(c, m);
@@ -210,26 +202,40 @@ static void handle_log_events(rill_server *srv) {
     rill__log_ev ev;
     while (rill__logwriter_poll(srv->logwriter, &ev) == 0) {
         rill__stream *s = ev.stream;
-        char text[512];
-        int len;
-        if (ev.kind == RILL__LOG_EV_FAILED) {
-            len = snprintf(text, sizeof text,
-                           "{\"error\":{\"message\":\"logging %s to %s/%s "
-                           "failed: %s; the file keeps every buffer written "
-                           "before the failure\",\"variable\":\"%s\"}}",
-                           s->var->name, srv->log_dir, s->log_name,
-                           strerror(ev.err), s->var->name);
-            rill__log_error("logging %s to %s/%s failed: %s",
-                            s->var->name, srv->log_dir, s->log_name,
-                            strerror(ev.err));
-            rill__broadcast_control(srv, text, (size_t)len);
+        const char *var = s->var->name;
+        char *text = NULL;
+        size_t len = 0;
+        if (ev.kind == RILL__LOG_EV_OPENED || ev.kind == RILL__LOG_EV_OPEN_FAILED) {
+            rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
             continue;
         }
-        len = snprintf(text, sizeof text,
-                       "{\"event\":\"log-ended\",\"logFileName\":\"%s\","
-                       "\"variable\":\"%s\"}",
-                       s->log_name, s->var->name);
-        rill__broadcast_control(srv, text, (size_t)len);
+        if (ev.kind == RILL__LOG_EV_DISCARDED) { /* never started */
+            rill__unlink_stream(srv, s);
+            rill__stream_destroy(s);
+            continue;
+        }
+        if (ev.kind == RILL__LOG_EV_FAILED) {
+            char message[400];
+            snprintf(message, sizeof message,
+                     "logging %s to %s/%s failed: %s; the file keeps every "
+                     "buffer written before the failure",
+                     var, srv->log_dir, s->log_name, strerror(ev.err));
+            rill__log_error("logging %s to %s/%s failed: %s", var,
+                            srv->log_dir, s->log_name, strerror(ev.err));
+            rill__jv e[] = {RILL__JV_S("message", message),
+                            RILL__JV_S("variable", var)};
+            rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
+            if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+                rill__broadcast_control(srv, text, len);
+            rill__free(text);
+            continue;
+        }
+        rill__jv m[] = {RILL__JV_S("event", "log-ended"),
+                        RILL__JV_S("logFileName", s->log_name),
+                        RILL__JV_S("variable", var)};
+        if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+            rill__broadcast_control(srv, text, len);
+        rill__free(text);
         if (s->var->log_stream == s)
             s->var->log_stream = NULL;
         rill__release_stream(srv, s);
@@ -248,14 +254,10 @@ static void announce_compat_drops(rill_server *srv) {
         if (c->path != PATH_DATA || c->unannounced == 0 ||
             now - c->last_notice_ns < RILL__NOTICE_INTERVAL_NS)
             continue;
-        char text[160];
-        int len = snprintf(text, sizeof text,
-                           "{\"event\":\"dropped\",\"buffers\":%u,"
-                           "\"path\":\"/gui_data\",\"total\":%llu}",
-                           c->unannounced, (unsigned long long)c->drops);
         for (rill__conn *k = srv->conns; k != NULL; k = k->next)
             if (k->path == PATH_CONTROL && strcmp(k->peer, c->peer) == 0)
-                rill__conn_send_text(k, text, (size_t)len);
+                rill__send_dropped(k, c->unannounced, c->drops, "/gui_data",
+                                   NULL);
         c->unannounced = 0;
         c->last_notice_ns = now;
     }

@@ -78,6 +78,17 @@ struct rill__conn {
     uint32_t dash_handlers;
     uint32_t dash_unannounced;
 
+    /* A control message waiting for the log writer to create its files
+     * (control.c), and what arrived on this connection after it, held in
+     * order (server.c). `gone`: it closed meanwhile; freed once the
+     * message has run. */
+    rill__cmd_msg *deferred;
+    struct rill__pending_log *logs;
+    size_t n_logs, logs_waiting;
+    struct rill__held *held, *held_tail;
+    size_t n_held;
+    bool gone;
+
     /* Native subscriptions, indexed by variable id (max_vars each). */
     rill__stream **sub_buf;
     rill__stream **sub_mon;
@@ -116,6 +127,7 @@ struct rill_server {
 
     /* Network thread. */
     rill__conn *conns;
+    rill__conn *gone; /* closed while a message waited (see rill__conn) */
     uint64_t next_conn_id;
     rill__stream *streams; /* every stream, for lookup and final cleanup */
     size_t n_streams;
@@ -184,6 +196,13 @@ bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b);
  * disconnected). _owned frees `text` (rill__free); NULL is ignored. */
 void rill__conn_send_text(rill__conn *c, const char *text, size_t len);
 void rill__conn_send_owned(rill__conn *c, char *text, size_t len);
+/* True (and the connection closing) if `len` more bytes of messages that
+ * are never dropped would leave it owing too much; `what` names them in the
+ * log. */
+bool rill__conn_owes_too_much(rill__conn *c, size_t len, const char *what);
+/* A drop notice to `to` (path or variable may be NULL). */
+void rill__send_dropped(rill__conn *to, uint32_t buffers, uint64_t total,
+                        const char *path, const char *variable);
 /* Error replies: a built one, or one sentence about a command/entry. */
 void rill__send_error(rill__conn *c, const rill__cmd_error *e);
 void rill__send_error_text(rill__conn *c, const rill__cmd *cmd,
@@ -193,8 +212,6 @@ void rill__send_error_text(rill__conn *c, const rill__cmd *cmd,
 rill__cmd_id rill__request_id(json_t *root);
 void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* ,"id":ID when the request had one. */
-void rill__jw_id(rill__jw *w, const rill__cmd_id *id);
 /* Write queued messages, many per send. -1: close the connection. */
 int rill__conn_write(rill__conn *c);
 void rill__conn_bound_sndbuf(rill_server *srv, struct lws *wsi);
@@ -215,9 +232,14 @@ void rill__release_stream(rill_server *srv, rill__stream *s);
 void rill__conn_set_active(rill_server *srv, rill__conn *c, bool active);
 /* {"rill":"hello"}: the control socket switches to native mode. */
 void rill__control_hello(rill_server *srv, rill__conn *c);
-/* A Watcher control message: parse it, run its commands. */
+/* A Watcher control message: parse it, run its commands (after its log
+ * files exist, if it asks for any: then c->deferred holds it). */
 void rill__control_message(rill_server *srv, rill__conn *c, const char *text,
                            size_t len);
+/* The log writer's answer for a file a waiting message asked for. */
+void rill__control_log_answered(rill_server *srv, rill__stream *s, bool opened);
+/* Drop a waiting message (the server is being destroyed). */
+void rill__control_forget(rill_server *srv, rill__conn *c);
 
 /* ---- fanout.c ----------------------------------------------------------- */
 
@@ -255,11 +277,17 @@ void rill__exec_free(rill_server *srv);
 
 /* The reported sample rate. Any thread. */
 double rill__server_rate(rill_server *srv);
-/* A list reply with the description added (native clients). */
-char *rill__audio_add_to_list(rill_server *srv, char *text, size_t *len);
+/* A copy of the description's JSON (rill__free it), or NULL: none. */
+char *rill__audio_description(rill_server *srv);
 void rill__audio_announce(rill_server *srv);
 void rill__audio_change_request(rill_server *srv, rill__conn *c, json_t *root);
 void rill__audio_answer(rill_server *srv);
+
+/* ---- server.c ----------------------------------------------------------- */
+
+/* A connection's waiting message has run: what it held runs now, in order,
+ * and it reads again (or, gone, it is freed). */
+void rill__conn_resume(rill_server *srv, rill__conn *c);
 
 /* ---- http.c ------------------------------------------------------------- */
 

@@ -10,10 +10,10 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "proto/handler.h"
 #include "proto/json_out.h"
 #include "proto/wire.h"
 #include "server/internal.h"
@@ -22,7 +22,6 @@
 #define RILL__DASH_MAX_HANDLERS 1024
 #define RILL__DASH_MAX_TYPE 64
 #define RILL__DASH_MAX_NAME 256
-#define RILL__DASH_FRAME_HEADER 32
 
 static rill__relay_handler *dash_find(rill_server *srv, const rill__conn *owner,
                                uint32_t local) {
@@ -46,25 +45,6 @@ static void dash_error(rill__conn *c, const char *event, int64_t local,
                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-typedef struct dash_err_ctx {
-    const char *event;
-    int64_t local;
-    const char *message;
-} dash_err_ctx;
-
-static void build_dash_error(rill__jw *w, const void *ctx) {
-    const dash_err_ctx *e = ctx;
-    rill__jw_lit(w, "{\"error\":{\"event\":");
-    rill__jw_string(w, e->event);
-    if (e->local >= 0) {
-        rill__jw_lit(w, ",\"handler\":");
-        rill__jw_i64(w, e->local);
-    }
-    rill__jw_lit(w, ",\"message\":");
-    rill__jw_string(w, e->message);
-    rill__jw_lit(w, "}}");
-}
-
 static void dash_error(rill__conn *c, const char *event, int64_t local,
                        const char *fmt, ...) {
     char message[320];
@@ -73,10 +53,15 @@ static void dash_error(rill__conn *c, const char *event, int64_t local,
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     rill__log_warn("%s: %s", c->peer, message);
-    dash_err_ctx e = {event, local, message};
+    rill__jv e[] = {
+        RILL__JV_S("event", event),
+        local >= 0 ? (rill__jv)RILL__JV_I("handler", local) : (rill__jv)RILL__JV_NONE,
+        RILL__JV_S("message", message),
+    };
+    rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
     char *text = NULL;
     size_t len = 0;
-    if (rill__json_render(build_dash_error, &e, &text, &len) == 0)
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
         rill__conn_send_owned(c, text, len);
 }
 
@@ -96,18 +81,10 @@ static void page_send(rill_server *srv, rill__conn *c, rill__msg *m,
             return;
         }
         if (c->dash_unannounced != 0) {
-            char text[160];
-            int n = snprintf(text, sizeof text,
-                             "{\"event\":\"dropped\",\"buffers\":%u,"
-                             "\"path\":\"dash\",\"total\":%llu}",
-                             c->dash_unannounced, (unsigned long long)c->drops);
-            rill__conn_send_text(c, text, (size_t)n);
+            rill__send_dropped(c, c->dash_unannounced, c->drops, "dash", NULL);
             c->dash_unannounced = 0;
         }
-    } else if (c->q_bytes + m->len > rill__conn_limit(c) * 2 + (1u << 20)) {
-        rill__log_warn("closing %s: it does not read its messages", c->peer);
-        c->closing = true;
-        lws_callback_on_writable(c->wsi);
+    } else if (rill__conn_owes_too_much(c, m->len, "messages")) {
         return;
     }
     rill__conn_push(c, m);
@@ -119,21 +96,18 @@ static void dash_broadcast(rill_server *srv, rill__msg *m, bool droppable) {
             page_send(srv, c, m, droppable);
 }
 
-/* jansson's text as a message (jansson allocates with malloc). */
-static rill__msg *dash_msg_json(json_t *obj) {
-    char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-    if (text == NULL)
-        return NULL;
-    rill__msg *m = rill__msg_text(text, strlen(text));
-    free(text);
+/* A built text (from rill__malloc, or NULL) as a rill__msg. */
+static rill__msg *owned_msg(char *text, size_t len) {
+    rill__msg *m = text != NULL ? rill__msg_text(text, len) : NULL;
+    rill__free(text);
     return m;
 }
 
 static void dash_broadcast_remove(rill_server *srv, uint32_t id) {
-    char text[64];
-    int n = snprintf(text, sizeof text,
-                     "{\"event\":\"handler-remove\",\"id\":%u}", id);
-    rill__msg *m = rill__msg_text(text, (size_t)n);
+    char *text = NULL;
+    size_t len = 0;
+    rill__handler_remove_msg(id, &text, &len);
+    rill__msg *m = owned_msg(text, len);
     if (m == NULL)
         return;
     dash_broadcast(srv, m, false);
@@ -142,12 +116,7 @@ static void dash_broadcast_remove(rill_server *srv, uint32_t id) {
 
 /* {"rill":"dash","version":1} from a page. */
 void rill__relay_subscribe(rill_server *srv, rill__conn *c, json_t *root) {
-    json_t *jid = json_object_get(root, "id");
-    rill__cmd_id id = {RILL__ID_NONE, 0, NULL};
-    if (json_is_string(jid))
-        id = (rill__cmd_id){RILL__ID_STRING, 0, json_string_value(jid)};
-    else if (json_is_integer(jid))
-        id = (rill__cmd_id){RILL__ID_INT, json_integer_value(jid), NULL};
+    rill__cmd_id id = rill__request_id(root);
     json_t *ver = json_object_get(root, "version");
     const char *why = NULL;
     if (!c->native)
@@ -163,8 +132,11 @@ void rill__relay_subscribe(rill_server *srv, rill__conn *c, json_t *root) {
         rill__send_error(c, &e);
         return;
     }
-    static const char reply[] = "{\"rill\":\"dash\",\"version\":1}";
-    rill__conn_send_text(c, reply, sizeof reply - 1);
+    rill__jv reply[] = {RILL__JV_S("rill", "dash"), RILL__JV_U("version", 1)};
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(reply, RILL__JV_COUNT(reply), &text, &len) == 0)
+        rill__conn_send_owned(c, text, len);
     if (c->dash_page)
         return; /* subscribed already: it has every handler */
     c->dash_page = true;
@@ -239,14 +211,10 @@ static void dash_create(rill_server *srv, rill__conn *c, json_t *root,
     uint32_t id = h != NULL ? h->id : ++srv->next_dash_id;
     if (id == 0) /* after 2^32 - 1 handlers: wrap, skipping 0 */
         id = srv->next_dash_id = 1;
-    json_t *out = json_pack("{s:s,s:I,s:O,s:o}", "event", "handler", "id",
-                            (json_int_t)id, "type", type, "parameters",
-                            params != NULL ? json_incref(params)
-                                           : json_object());
-    if (out != NULL && name != NULL)
-        json_object_set(out, "name", name);
-    rill__msg *m = out ? dash_msg_json(out) : NULL;
-    json_decref(out);
+    char *text = NULL;
+    size_t len = 0;
+    rill__handler_create_msg(id, type, name, params, &text, &len);
+    rill__msg *m = owned_msg(text, len);
     if (m == NULL) {
         dash_error(c, ev, local, "handler %lld: out of memory",
                    (long long)local);
@@ -287,12 +255,12 @@ static void dash_data(rill_server *srv, rill__conn *c, json_t *root,
                    (long long)local);
         return;
     }
-    json_t *out = json_pack("{s:s,s:I,s:O}", "event", "handler-data", "id",
-                            (json_int_t)h->id, "data", data);
-    if (out != NULL && tick != NULL)
-        json_object_set(out, "tick", tick);
-    rill__msg *m = out ? dash_msg_json(out) : NULL;
-    json_decref(out);
+    char *text = NULL;
+    size_t len = 0;
+    rill__handler_data_msg(h->id, data, tick != NULL,
+                           tick ? (uint64_t)json_integer_value(tick) : 0, &text,
+                           &len);
+    rill__msg *m = owned_msg(text, len);
     if (m == NULL) {
         dash_error(c, ev, local, "handler-data %lld: out of memory",
                    (long long)local);
@@ -336,41 +304,14 @@ void rill__relay_conn_closed(rill_server *srv, rill__conn *c) {
 void rill__relay_frame(rill_server *srv, rill__conn *c, const uint8_t *data,
                        size_t len) {
     static const char ev[] = "handler-frame";
-    if (len < RILL__DASH_FRAME_HEADER) {
-        dash_error(c, ev, -1,
-                   "handler frame: %zu bytes, shorter than its 32-byte "
-                   "header; ignored",
-                   len);
+    rill__handler_frame f;
+    char err[RILL__WIRE_ERR_CAP];
+    if (rill__handler_frame_decode(data, len, &f, err, sizeof err) != 0) {
+        dash_error(c, ev, len < RILL__HANDLER_FRAME_HEADER ? -1 : (int64_t)f.handler,
+                   "%s; ignored", err);
         return;
     }
-    uint32_t local = rill__get_le32(data + 4);
-    uint32_t count = rill__get_le32(data + 24);
-    size_t size = data[2] == 'f' || data[2] == 'i' ? 4
-                  : data[2] == 'd'                 ? 8
-                  : data[2] == 'h'                 ? 2
-                                                   : 0;
-    if (size == 0) {
-        dash_error(c, ev, local,
-                   "handler frame: unknown value type 0x%02x (f, d, h or i); "
-                   "ignored",
-                   data[2]);
-        return;
-    }
-    if ((data[3] & ~1u) != 0) {
-        dash_error(c, ev, local,
-                   "handler frame: unknown flag bits 0x%02x (only bit 0, "
-                   "replace); ignored",
-                   data[3]);
-        return;
-    }
-    if ((uint64_t)count * size + RILL__DASH_FRAME_HEADER != len) {
-        dash_error(c, ev, local,
-                   "handler frame: count %u of '%c' needs %llu bytes after "
-                   "the header, the message has %zu; ignored",
-                   count, data[2], (unsigned long long)count * size,
-                   len - RILL__DASH_FRAME_HEADER);
-        return;
-    }
+    uint32_t local = f.handler;
     rill__relay_handler *h = dash_find(srv, c, local);
     if (h == NULL) {
         dash_error(c, ev, local,
@@ -383,7 +324,7 @@ void rill__relay_frame(rill_server *srv, rill__conn *c, const uint8_t *data,
     if (m == NULL)
         return;
     memcpy(rill__msg_payload(m), data, len);
-    rill__put_le32(rill__msg_payload(m) + 4, h->id);
+    rill__handler_frame_set_id(rill__msg_payload(m), h->id);
     dash_broadcast(srv, m, true);
     rill__msg_unref(m);
 }

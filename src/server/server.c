@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "proto/handler.h"
 #include "proto/wire.h"
 #include "server/internal.h"
 
@@ -96,6 +97,94 @@ static void on_client_buffer(rill_server *srv, rill__conn *c,
                        srv->cfg.user);
 }
 
+/* A whole message, to the module that serves it. */
+static void dispatch(rill_server *srv, rill__conn *c, const uint8_t *data,
+                     size_t len, bool binary) {
+    if (binary && c->native && rill__handler_frame_is(data, len)) {
+        rill__relay_frame(srv, c, data, len);
+    } else if (c->path == PATH_DATA || (binary && c->native)) {
+        on_client_buffer(srv, c, data, len);
+    } else if (binary) {
+        rill__send_error_text(c, NULL, NULL,
+                        "binary message on /gui_control ignored: control "
+                        "messages are JSON text (send {\"rill\":\"hello\"} "
+                        "first to send buffers here)");
+    } else {
+        on_control_text(srv, c, (const char *)data, len);
+    }
+    /* A message now waits for its log files: read nothing more from this
+     * connection until it has run (rill__conn_resume). */
+    if (c->deferred != NULL && c->wsi != NULL)
+        lws_rx_flow_control(c->wsi, 0);
+}
+
+/* A message that arrived while an earlier one of its connection waits
+ * (libwebsockets may hand over what it had read before reading stopped). */
+typedef struct rill__held {
+    struct rill__held *next;
+    bool binary;
+    size_t len;
+    uint8_t data[];
+} rill__held;
+
+static void hold(rill__conn *c, const uint8_t *data, size_t len, bool binary) {
+    rill__held *h = rill__malloc(sizeof *h + len + 1);
+    if (h == NULL) {
+        rill__send_error_text(c, NULL, NULL,
+                              "out of memory keeping a message behind one that "
+                              "waits for its log files; ignored");
+        return;
+    }
+    h->next = NULL;
+    h->binary = binary;
+    h->len = len;
+    if (len != 0)
+        memcpy(h->data, data, len);
+    if (c->held_tail != NULL)
+        c->held_tail->next = h;
+    else
+        c->held = h;
+    c->held_tail = h;
+}
+
+static void free_held(rill__conn *c) {
+    while (c->held != NULL) {
+        rill__held *h = c->held;
+        c->held = h->next;
+        rill__free(h);
+    }
+    c->held_tail = NULL;
+}
+
+static void unlink_conn(rill__conn **list, rill__conn *c) {
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *list = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+void rill__conn_resume(rill_server *srv, rill__conn *c) {
+    if (c->gone) {
+        unlink_conn(&srv->gone, c);
+        free_held(c);
+        rill__conn_free(c);
+        return;
+    }
+    while (c->held != NULL && c->deferred == NULL) {
+        rill__held *h = c->held;
+        c->held = h->next;
+        if (c->held == NULL)
+            c->held_tail = NULL;
+        dispatch(srv, c, h->data, h->len, h->binary);
+        rill__free(h);
+    }
+    if (c->deferred == NULL)
+        lws_rx_flow_control(c->wsi, 1);
+}
+
 static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
                        const void *in, size_t len) {
     if (lws_is_first_fragment(wsi)) {
@@ -140,19 +229,11 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
             rill__send_error_text(c, NULL, NULL, "%s; ignored", err);
         return;
     }
-    if (binary && c->native && c->rx_len >= 2 && c->rx[0] == 1 &&
-        c->rx[1] == RILL__HANDLER_FRAME_KIND) {
-        rill__relay_frame(srv, c, c->rx, c->rx_len);
-    } else if (c->path == PATH_DATA || (binary && c->native)) {
-        on_client_buffer(srv, c, c->rx, c->rx_len);
-    } else if (binary) {
-        rill__send_error_text(c, NULL, NULL,
-                        "binary message on /gui_control ignored: control "
-                        "messages are JSON text (send {\"rill\":\"hello\"} "
-                        "first to send buffers here)");
-    } else {
-        on_control_text(srv, c, (const char *)c->rx, c->rx_len);
+    if (c->deferred != NULL) {
+        hold(c, c->rx, c->rx_len, binary);
+        return;
     }
+    dispatch(srv, c, c->rx, c->rx_len, binary);
 }
 
 static void on_close(rill_server *srv, rill__conn *c) {
@@ -171,13 +252,21 @@ static void on_close(rill_server *srv, rill__conn *c) {
         }
     }
     rill__publish_rt(srv);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    unlink_conn(&srv->conns, c);
     atomic_fetch_sub(&srv->n_clients, 1);
+    free_held(c);
+    if (c->deferred != NULL) {
+        /* Its message still runs once its log files exist, for what
+         * outlives the connection (control.c); then it is freed. */
+        c->gone = true;
+        c->closing = true;
+        c->wsi = NULL;
+        c->next = srv->gone;
+        if (srv->gone != NULL)
+            srv->gone->prev = c;
+        srv->gone = c;
+        return;
+    }
     rill__conn_free(c);
 }
 
@@ -413,7 +502,9 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
     if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
         goto fail;
-    if ((rc = rill__logwriter_start(srv->dev.log, &srv->logwriter)) != 0)
+    if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
+                                    (uint32_t)(uintptr_t)srv,
+                                    &srv->logwriter)) != 0)
         goto fail;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
@@ -460,31 +551,6 @@ fail:
     return rc;
 }
 
-/* Log streams still running when the server stops: the tick thread is
- * gone (the caller stopped ticking), so their partial buffers are written
- * here, zero-padded as at a normal stop, and the files closed. */
-static void finalize_logs(rill_server *srv) {
-    for (rill__stream *s = srv->streams; s != NULL; s = s->next) {
-        if (s->sink != RILL__SINK_LOG || s->log_fd < 0)
-            continue;
-        if (s->count != 0 && !s->log_failed) {
-            size_t size = s->var->size;
-            memset(s->buf + s->values_off + (size_t)s->count * size, 0,
-                   (size_t)(s->capacity - s->count) * size);
-            if (s->var->mode == RILL_TS_SPARSE)
-                memset(s->buf + s->rel_off + (size_t)s->count * 4, 0,
-                       (size_t)(s->capacity - s->count) * 4);
-            memcpy(s->buf, &s->ref, sizeof s->ref);
-            if (write(s->log_fd, s->buf, s->buf_bytes) != (ssize_t)s->buf_bytes)
-                rill__log_error("finishing %s/%s: %s",
-                                srv->log_dir, s->log_name, strerror(errno));
-        }
-        fsync(s->log_fd);
-        close(s->log_fd);
-        s->log_fd = -1;
-    }
-}
-
 void rill_server_destroy(rill_server *srv) {
     if (srv == NULL)
         return;
@@ -506,8 +572,13 @@ void rill_server_destroy(rill_server *srv) {
         lws_context_destroy(srv->ctx);
     rill__devreq_destroy(srv->devreq);
     srv->devreq = NULL;
-    rill__logwriter_stop(srv->logwriter); /* writes what the ring holds */
-    finalize_logs(srv);
+    /* Writes what the ring holds and finishes the files still open. */
+    rill__logwriter_stop(srv->logwriter);
+    while (srv->gone != NULL) { /* closed while a message waited */
+        rill__conn *c = srv->gone;
+        srv->gone = c->next;
+        rill__conn_free(c);
+    }
     while (srv->streams != NULL) {
         rill__stream *s = srv->streams;
         srv->streams = s->next;
