@@ -74,12 +74,6 @@ void rill__audio_rt_enter(void) { in_rt = true; }
 void rill__audio_rt_leave(void) { in_rt = false; }
 bool rill__audio_in_rt(void) { return in_rt; }
 
-void rill__audio_sleep_ns(uint64_t ns) {
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Waiters poll at a quarter of a block, within [100 us, 2 ms]: fast enough
  * to refill a ring long before it drains, cheap enough to leave a core. */
 static uint64_t poll_interval(const rill__audio_dev *d) {
@@ -329,7 +323,7 @@ static int wait_until(atomic_bool *flag, rill_ring *ring, int timeout_ms,
             return 0;
         if (timeout_ms >= 0 && rill_clock_now_ns() >= deadline)
             return RILL_ETIMEOUT;
-        rill__audio_sleep_ns(poll_ns);
+        rill__sleep_ns(poll_ns);
     }
 }
 
@@ -457,7 +451,7 @@ static void *delivery_main(void *arg) {
         }
         if (quit)
             break;
-        rill__audio_sleep_ns(in->poll_ns);
+        rill__sleep_ns(in->poll_ns);
     }
     return NULL;
 }

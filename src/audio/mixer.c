@@ -91,7 +91,7 @@ void rill__mixer_post(rill_audio_output *o, const rill__mix_cmd *cmd) {
             rill_clock_now_ns() > give_up)
             stop_dead(o);
         else
-            rill__audio_sleep_ns(o->poll_ns);
+            rill__sleep_ns(o->poll_ns);
     }
     if (!o->running) {
         rill__mixer_apply_pending(o);
@@ -162,7 +162,7 @@ int rill_audio_output_remove(rill_audio_output *o, rill_audio_source *s) {
             stop_dead(o);
             break;
         }
-        rill__audio_sleep_ns(o->poll_ns);
+        rill__sleep_ns(o->poll_ns);
     }
     pthread_mutex_unlock(&o->ctl);
     return 0;

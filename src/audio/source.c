@@ -312,7 +312,7 @@ int rill__source_write(rill_audio_source *s, const void *data, size_t bytes,
             rc = RILL_ETIMEOUT;
             break;
         }
-        rill__audio_sleep_ns(RILL__MIN(poll_ns, deadline - now));
+        rill__sleep_ns(RILL__MIN(poll_ns, deadline - now));
     }
     if (written)
         *written = done;
@@ -394,7 +394,7 @@ static void *worker_main(void *arg) {
             break;
         }
         if (n == 0) {
-            rill__audio_sleep_ns(poll_ns);
+            rill__sleep_ns(poll_ns);
             continue;
         }
         size_t frames = RILL__MIN((size_t)n, cf);

@@ -170,7 +170,7 @@ static void kill_pd(struct rill__pd *p) {
             p->pid = -1;
             return;
         }
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
@@ -235,7 +235,7 @@ int rill__pd_start(rill_audio_source *s) {
             rc = RILL_EIO;
             break;
         }
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     if (rc != 0) {
         if (rc == RILL_EIO)
@@ -258,7 +258,7 @@ int rill__pd_start(rill_audio_source *s) {
         for (int i = 0; i < 500 && e != 0 && e != EEXIST; i++) {
             e = jack_connect(p->client, from, jack_port_name(p->ports[c]));
             if (e != 0 && e != EEXIST)
-                rill__audio_sleep_ns(10000000u);
+                rill__sleep_ns(10000000u);
         }
         if (e != 0 && e != EEXIST) {
             rill__log_error("audio: pd: patch '%s': cannot connect %s to %s",

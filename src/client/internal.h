@@ -1,9 +1,19 @@
-/* The client's insides, shared by client.c (connection, decoding,
- * requests), deliver.c (running the user's callbacks now or queueing them
- * for rill_client_poll) and fetch.c (log files over HTTP). */
+/* The client's insides, shared by its files:
+ *
+ *   client.c   connecting, the I/O thread, buffers and messages out
+ *   channel.c  what requests share: waits, commands, the list round trip
+ *   decode.c   the I/O thread: what the device sends, decoded
+ *   request.c  requests: the list, monitor and peek, control, audio
+ *   stream.c   streams, schedules, exactly-N collectors
+ *   deliver.c  running callbacks now, or queueing them for poll()
+ *   align.c    cutting several variables' buffers into aligned blocks
+ *   fetch.c    device-side logging; log files over HTTP
+ *   ws.c       the WebSocket transport
+ */
 #ifndef RILL_CLIENT_INTERNAL_H
 #define RILL_CLIENT_INTERNAL_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -116,10 +126,6 @@ struct rill_client {
     atomic_uint_fast64_t dropped;
 };
 
-/* Wait on `cv` (mutex held) for at most `ns` nanoseconds; callers loop on
- * their own condition and deadline. client.c. */
-void rill__cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mx, uint64_t ns);
-
 /* deliver.c. The I/O thread calls these instead of the callbacks. */
 int rill__deliver_init(rill_client *cl);
 void rill__deliver_free(rill_client *cl);
@@ -133,10 +139,46 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
 /* Wake a waiting rill_client_poll (the connection closed). */
 void rill__deliver_wake(rill_client *cl);
 
-/* client.c, for fetch.c. */
+/* channel.c. Wait on cl->cond (lock held) until *flag, the connection
+ * closes (RILL_ECLOSED) or the deadline (RILL_ETIMEOUT). */
+int rill__client_wait_for(rill_client *cl, const bool *flag, uint64_t deadline_ns);
+/* Now plus the configured timeout. */
+uint64_t rill__client_deadline(const rill_client *cl);
+/* Send a JSON message (taken) on the control socket. */
+int rill__client_send_json(rill_client *cl, json_t *msg);
+/* {"watcher":[{"cmd":cmd,"watchers":[names...], extra...}]}; `extra` (a
+ * JSON object, taken) may be NULL. */
+int rill__client_send_cmd(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, json_t *extra);
+
+/* A list round trip (req_lock held). */
+int rill__client_list_locked(rill_client *cl, rill_client_list **out);
+/* A variable of the connect-time list, or NULL (and a log line). */
 const rill_client_var *rill__client_find(rill_client *cl, const char *name);
+/* The device's latest tick and its rate (1000 if it gives none). */
+int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate);
+/* A tick a little after the device's latest, for starting together. */
+int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate);
+/* Send a command, then a list round trip, so that it has taken effect;
+ * `extra` as rill__client_send_cmd; `after` (may be NULL) gets the list. */
 int rill__client_cmd_sync(rill_client *cl, const char *cmd,
-                          const char *const *names, size_t n, void *extra,
+                          const char *const *names, size_t n, json_t *extra,
                           rill_client_list **after);
+
+/* RILL_EINVAL or RILL_ENOTFOUND unless every name is known. */
+int rill__client_check_names(rill_client *cl, const char *const *names,
+                             size_t n);
+
+/* decode.c: the I/O thread. */
+void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data,
+                         size_t len, bool binary);
+/* The aligner's callback: a block to deliver. */
+void rill__client_on_block(const rill_client_block *blk, void *user);
+/* A schedule finished: its completion runs or is queued, then
+ * rill_client_wait can see it. lock not held. */
+void rill__client_schedule_finished(rill_client *cl, rill_client_done_fn fn,
+                                    void *user, int err);
+/* Every schedule not finished yet ends with `err`. */
+void rill__client_fail_schedules(rill_client *cl, int err);
 
 #endif /* RILL_CLIENT_INTERNAL_H */

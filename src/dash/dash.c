@@ -324,7 +324,7 @@ int rill_dash_connect(const rill_dash_config *cfg, rill_dash **out) {
     pthread_mutex_lock(&d->lock);
     while (!d->list_seen && rill_clock_now_ns() < deadline) {
         pthread_mutex_unlock(&d->lock);
-        rill_clock_sleep_until_ns(rill_clock_now_ns() + 2000000);
+        rill__sleep_ns(2000000);
         pthread_mutex_lock(&d->lock);
     }
     bool seen = d->list_seen;

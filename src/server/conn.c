@@ -147,8 +147,6 @@ void rill__send_error_text(rill__conn *c, const rill__cmd *cmd,
 }
 
 void rill__conn_free(rill__conn *c) {
-    if (c->deferred != NULL)
-        rill__control_forget(c->srv, c);
     for (size_t i = 0; i < c->q_len; i++)
         rill__msg_unref(c->q[(c->q_head + i) % c->q_cap]);
     rill__free(c->q);
@@ -252,3 +250,10 @@ void rill__conn_bound_sndbuf(rill_server *srv, struct lws *wsi) {
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
+
+void rill__broadcast_control(rill_server *srv, const char *text, size_t len) {
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->path == PATH_CONTROL)
+            rill__conn_send_text(c, text, len);
+}
+

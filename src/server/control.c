@@ -540,8 +540,56 @@ void rill__control_log_answered(rill_server *srv, rill__stream *s, bool opened) 
     run_message(srv, c, msg);
     free_logs(c);
     rill__cmd_msg_destroy(msg);
-    rill__conn_resume(srv, c);
+    c->resume = true; /* the drain replays what it held (server.c) */
 }
+
+/* The log writer's events: a file made (or not) for a waiting message; a
+ * file closed or given up on, which the clients are told of, and whose
+ * stream goes back; a file discarded, whose stream never started. */
+void rill__control_log_events(rill_server *srv) {
+    rill__log_ev ev;
+    while (rill__logwriter_poll(srv->logwriter, &ev) == 0) {
+        rill__stream *s = ev.stream;
+        const char *var = s->var->name;
+        char *text = NULL;
+        size_t len = 0;
+        if (ev.kind == RILL__LOG_EV_OPENED || ev.kind == RILL__LOG_EV_OPEN_FAILED) {
+            rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
+            continue;
+        }
+        if (ev.kind == RILL__LOG_EV_DISCARDED) { /* never started */
+            rill__unlink_stream(srv, s);
+            rill__stream_destroy(s);
+            continue;
+        }
+        if (ev.kind == RILL__LOG_EV_FAILED) {
+            char message[400];
+            snprintf(message, sizeof message,
+                     "logging %s to %s/%s failed: %s; the file keeps every "
+                     "buffer written before the failure",
+                     var, srv->log_dir, s->log_name, strerror(ev.err));
+            rill__log_error("logging %s to %s/%s failed: %s", var,
+                            srv->log_dir, s->log_name, strerror(ev.err));
+            rill__jv e[] = {RILL__JV_S("message", message),
+                            RILL__JV_S("variable", var)};
+            rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
+            if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+                rill__broadcast_control(srv, text, len);
+            rill__free(text);
+            continue;
+        }
+        rill__jv m[] = {RILL__JV_S("event", "log-ended"),
+                        RILL__JV_S("logFileName", s->log_name),
+                        RILL__JV_S("variable", var)};
+        if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+            rill__broadcast_control(srv, text, len);
+        rill__free(text);
+        if (s->var->log_stream == s)
+            s->var->log_stream = NULL;
+        rill__release_stream(srv, s);
+    }
+}
+
 
 /* A connection that closes while its message waits stays (closing, off
  * the server's list) until the message has run; at destroy, when nothing

@@ -4,8 +4,8 @@
  * /gui_data socket; for a native client one message goes on that client's
  * control socket. Each socket's queue is bounded: a message that does not
  * fit is dropped for that socket alone, counted, and announced. Also here:
- * the tick thread's events, the log writer's, and the waker thread that
- * tells the network thread there is something to drain. */
+ * the tick thread's events, and the waker thread that tells the network
+ * thread there is something to drain. */
 #include <stdio.h>
 #include <string.h>
 
@@ -171,12 +171,6 @@ static void drain_records(rill_server *srv, size_t min_bytes) {
     }
 }
 
-void rill__broadcast_control(rill_server *srv, const char *text, size_t len) {
-    for (rill__conn *c = srv->conns; c != NULL; c = c->next)
-        if (c->path == PATH_CONTROL)
-            rill__conn_send_text(c, text, len);
-}
-
 static void handle_events(rill_server *srv) {
     rill__ev ev;
     while (rill_queue_pop(srv->dev.events, &ev, sizeof ev, NULL) == 0) {
@@ -193,52 +187,6 @@ static void handle_events(rill_server *srv) {
                 rill__free(text);
             }
         }
-    }
-}
-
-/* The log writer closed a file (or gave up on it): tell the clients and
- * give the stream back. */
-static void handle_log_events(rill_server *srv) {
-    rill__log_ev ev;
-    while (rill__logwriter_poll(srv->logwriter, &ev) == 0) {
-        rill__stream *s = ev.stream;
-        const char *var = s->var->name;
-        char *text = NULL;
-        size_t len = 0;
-        if (ev.kind == RILL__LOG_EV_OPENED || ev.kind == RILL__LOG_EV_OPEN_FAILED) {
-            rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
-            continue;
-        }
-        if (ev.kind == RILL__LOG_EV_DISCARDED) { /* never started */
-            rill__unlink_stream(srv, s);
-            rill__stream_destroy(s);
-            continue;
-        }
-        if (ev.kind == RILL__LOG_EV_FAILED) {
-            char message[400];
-            snprintf(message, sizeof message,
-                     "logging %s to %s/%s failed: %s; the file keeps every "
-                     "buffer written before the failure",
-                     var, srv->log_dir, s->log_name, strerror(ev.err));
-            rill__log_error("logging %s to %s/%s failed: %s", var,
-                            srv->log_dir, s->log_name, strerror(ev.err));
-            rill__jv e[] = {RILL__JV_S("message", message),
-                            RILL__JV_S("variable", var)};
-            rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
-            if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-                rill__broadcast_control(srv, text, len);
-            rill__free(text);
-            continue;
-        }
-        rill__jv m[] = {RILL__JV_S("event", "log-ended"),
-                        RILL__JV_S("logFileName", s->log_name),
-                        RILL__JV_S("variable", var)};
-        if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-            rill__broadcast_control(srv, text, len);
-        rill__free(text);
-        if (s->var->log_stream == s)
-            s->var->log_stream = NULL;
-        rill__release_stream(srv, s);
     }
 }
 
@@ -261,43 +209,6 @@ static void announce_compat_drops(rill_server *srv) {
         c->unannounced = 0;
         c->last_notice_ns = now;
     }
-}
-
-/* Everything the tick thread and the log writer left for this thread. Runs
- * when the waker says the rings hold something, and on a slow timer. */
-void rill__drain(rill_server *srv) {
-    handle_events(srv);
-    /* Records committed before a release was acknowledged are all readable
-     * now; draining them first makes freeing the stream safe. */
-    drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
-    handle_log_events(srv);
-    announce_compat_drops(srv);
-    rill__audio_announce(srv);
-    rill__audio_answer(srv);
-    rill__exec_poll(srv);
-    /* Released streams: records they emitted before the release was
-     * acknowledged were in the ring ahead of it, drained just above. */
-    for (size_t i = 0; i < srv->n_released; i++) {
-        rill__stream *s = srv->released[i];
-        rill__unlink_stream(srv, s);
-        rill__stream_destroy(s);
-    }
-    srv->n_released = 0;
-    /* Streams whose release could not be posted earlier. */
-    for (rill__stream *s = srv->streams; s != NULL; s = s->next)
-        if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
-            rill__release_stream(srv, s);
-    rill__publish_rt(srv);
-}
-
-/* Housekeeping: log events, retried releases, and a backstop for data. */
-#define RILL__HOUSEKEEPING_US (20 * LWS_US_PER_MS)
-
-void rill__drain_timer(lws_sorted_usec_list_t *sul) {
-    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
-    rill__drain(srv);
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, rill__drain_timer,
-                     RILL__HOUSEKEEPING_US);
 }
 
 /* The waker. The tick thread makes no system calls, so it cannot wake the
@@ -331,4 +242,30 @@ void *rill__waker_main(void *arg) {
         rill_clock_sleep_until_ns(next);
     }
     return NULL;
+}
+
+/* What the tick thread left: its events, then its records as messages
+ * (at least everything a released stream may still have in the ring),
+ * then the drop notices for compatibility data sockets. */
+void rill__fanout(rill_server *srv) {
+    handle_events(srv);
+    /* Records committed before a release was acknowledged are all readable
+     * now; draining them first makes freeing the stream safe. */
+    drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
+    announce_compat_drops(srv);
+}
+
+/* Streams the tick thread let go of are freed: records they emitted before
+ * the release was acknowledged were in the ring ahead of it, drained by
+ * rill__fanout. Releases that could not be posted earlier are retried. */
+void rill__fanout_release(rill_server *srv) {
+    for (size_t i = 0; i < srv->n_released; i++) {
+        rill__stream *s = srv->released[i];
+        rill__unlink_stream(srv, s);
+        rill__stream_destroy(s);
+    }
+    srv->n_released = 0;
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next)
+        if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
+            rill__release_stream(srv, s);
 }

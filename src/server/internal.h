@@ -86,8 +86,8 @@ struct rill__conn {
     struct rill__pending_log *logs;
     size_t n_logs, logs_waiting;
     struct rill__held *held, *held_tail;
-    size_t n_held;
     bool gone;
+    bool resume; /* its message has run: read again at the next drain */
 
     /* Native subscriptions, indexed by variable id (max_vars each). */
     rill__stream **sub_buf;
@@ -200,6 +200,8 @@ void rill__conn_send_owned(rill__conn *c, char *text, size_t len);
  * are never dropped would leave it owing too much; `what` names them in the
  * log. */
 bool rill__conn_owes_too_much(rill__conn *c, size_t len, const char *what);
+/* A text message to every control socket. */
+void rill__broadcast_control(rill_server *srv, const char *text, size_t len);
 /* A drop notice to `to` (path or variable may be NULL). */
 void rill__send_dropped(rill__conn *to, uint32_t buffers, uint64_t total,
                         const char *path, const char *variable);
@@ -240,14 +242,15 @@ void rill__control_message(rill_server *srv, rill__conn *c, const char *text,
 void rill__control_log_answered(rill_server *srv, rill__stream *s, bool opened);
 /* Drop a waiting message (the server is being destroyed). */
 void rill__control_forget(rill_server *srv, rill__conn *c);
+/* The log writer's events (drain). */
+void rill__control_log_events(rill_server *srv);
 
 /* ---- fanout.c ----------------------------------------------------------- */
 
-void rill__broadcast_control(rill_server *srv, const char *text, size_t len);
-/* Everything the tick thread and the log writer left for this thread. */
-void rill__drain(rill_server *srv);
-/* The housekeeping timer (schedules itself again). */
-void rill__drain_timer(lws_sorted_usec_list_t *sul);
+/* The tick thread's events and records (as messages), drop notices. */
+void rill__fanout(rill_server *srv);
+/* Free the streams the tick thread let go of; retry releases. */
+void rill__fanout_release(rill_server *srv);
 /* The waker thread's main. */
 void *rill__waker_main(void *arg);
 
@@ -282,12 +285,6 @@ char *rill__audio_description(rill_server *srv);
 void rill__audio_announce(rill_server *srv);
 void rill__audio_change_request(rill_server *srv, rill__conn *c, json_t *root);
 void rill__audio_answer(rill_server *srv);
-
-/* ---- server.c ----------------------------------------------------------- */
-
-/* A connection's waiting message has run: what it held runs now, in order,
- * and it reads again (or, gone, it is freed). */
-void rill__conn_resume(rill_server *srv, rill__conn *c);
 
 /* ---- http.c ------------------------------------------------------------- */
 

@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -210,14 +209,9 @@ static void finish_open_files(rill__logwriter *lw) {
 }
 
 static void idle(rill__logwriter *lw) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += RILL__LOGWRITER_IDLE_NS;
-    ts.tv_sec += ts.tv_nsec / 1000000000;
-    ts.tv_nsec %= 1000000000;
     pthread_mutex_lock(&lw->mx);
     if (rill_queue_count(lw->requests) == 0 && !atomic_load(&lw->stop))
-        pthread_cond_timedwait(&lw->wake, &lw->mx, &ts);
+        rill__cond_wait_ns(&lw->wake, &lw->mx, RILL__LOGWRITER_IDLE_NS);
     pthread_mutex_unlock(&lw->mx);
 }
 

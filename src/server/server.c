@@ -166,7 +166,9 @@ static void unlink_conn(rill__conn **list, rill__conn *c) {
     c->next = c->prev = NULL;
 }
 
-void rill__conn_resume(rill_server *srv, rill__conn *c) {
+/* A connection whose waiting message has run (c->resume): what it held
+ * runs now, in order, and it reads again (or, gone, it is freed). */
+static void conn_resume(rill_server *srv, rill__conn *c) {
     if (c->gone) {
         unlink_conn(&srv->gone, c);
         free_held(c);
@@ -270,6 +272,43 @@ static void on_close(rill_server *srv, rill__conn *c) {
     rill__conn_free(c);
 }
 
+/* Everything the other threads left for this one: the tick thread's
+ * events and records, the log writer's events, the program's audio
+ * changes, the programs run for pages. Runs when the waker says the rings
+ * hold something, and on a slow timer. Connections whose waiting message
+ * has run (control.c) read again here, their held messages first. */
+static void drain(rill_server *srv) {
+    rill__fanout(srv);
+    rill__control_log_events(srv);
+    rill__audio_announce(srv);
+    rill__audio_answer(srv);
+    rill__exec_poll(srv);
+    rill__fanout_release(srv);
+    for (rill__conn *c = srv->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->resume) {
+            c->resume = false;
+            conn_resume(srv, c);
+        }
+    }
+    for (rill__conn *c = srv->gone, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->resume)
+            conn_resume(srv, c); /* frees it */
+    }
+    rill__publish_rt(srv);
+}
+
+/* Housekeeping: log events, retried releases, and a backstop for data. */
+#define RILL__HOUSEKEEPING_US (20 * LWS_US_PER_MS)
+
+static void drain_timer(lws_sorted_usec_list_t *sul) {
+    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
+    drain(srv);
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer,
+                     RILL__HOUSEKEEPING_US);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len) {
     rill_server *srv = lws_context_user(lws_get_context(wsi));
@@ -347,7 +386,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         /* The waker saw data in the rings (see rill__waker_main). Clear the flag
          * first: data arriving during the drain wakes us again. */
         atomic_store(&srv->wake_pending, false);
-        rill__drain(srv);
+        drain(srv);
         return 0;
 
     default:
@@ -370,7 +409,7 @@ static void lws_log_to_rill(int level, const char *line) {
 
 static void *net_main(void *arg) {
     rill_server *srv = arg;
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, rill__drain_timer, 1);
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer, 1);
     while (!atomic_load(&srv->stop))
         if (lws_service(srv->ctx, 0) < 0)
             break;
@@ -577,6 +616,7 @@ void rill_server_destroy(rill_server *srv) {
     while (srv->gone != NULL) { /* closed while a message waited */
         rill__conn *c = srv->gone;
         srv->gone = c->next;
+        rill__control_forget(srv, c);
         rill__conn_free(c);
     }
     while (srv->streams != NULL) {
@@ -613,11 +653,6 @@ int rill_server_port(const rill_server *srv) { return srv->port; }
 
 void rill_server_tick(rill_server *srv, uint64_t frame) {
     rill__device_tick(&srv->dev, frame);
-}
-
-uint64_t rill_server_now(const rill_server *srv) {
-    return atomic_load_explicit(&((rill_server *)srv)->dev.pub_now,
-                                memory_order_acquire);
 }
 
 void rill_server_get_stats(const rill_server *srv, rill_server_stats *out) {

@@ -699,3 +699,8 @@ rill_var *rill__var_find(rill_server *srv, const char *name) {
             return srv->dev.vars[i];
     return NULL;
 }
+
+uint64_t rill_server_now(const rill_server *srv) {
+    return atomic_load_explicit(&((rill_server *)srv)->dev.pub_now,
+                                memory_order_acquire);
+}

@@ -84,7 +84,7 @@ TEST(null_device_opens_plays_and_captures_without_error) {
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_input_start(in));
-    rill__audio_sleep_ns(300000000u);
+    rill__sleep_ns(300000000u);
     ASSERT_OK(rill_audio_input_stop(in));
     ASSERT_OK(rill_audio_output_stop(o));
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
@@ -143,13 +143,13 @@ TEST(wrapped_null_pcm_is_paced_by_the_clock) {
         rill_audio_output_info(o, &info);
         uint64_t t0 = rill_clock_now_ns();
         ASSERT_OK(rill_audio_output_start(o));
-        rill__audio_sleep_ns(200000000u);
+        rill__sleep_ns(200000000u);
         rill_audio_stats st;
         for (int i = 0; i < 500; i++) { /* a loaded machine starts late */
             rill_audio_output_stats(o, &st);
             if (st.frames >= 0.1 * 48000)
                 break;
-            rill__audio_sleep_ns(10000000u);
+            rill__sleep_ns(10000000u);
         }
         ASSERT_OK(rill_audio_output_stop(o));
         double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
@@ -341,7 +341,7 @@ static void probe_attach(probe *p, const char *system_port) {
                 snprintf(peer, sizeof peer, "%s", con[k]);
         jack_free(con);
         if (peer[0] == '\0')
-            rill__audio_sleep_ns(10000000u);
+            rill__sleep_ns(10000000u);
     }
     if (peer[0] == '\0')
         FAIL("the jack PCM never connected to %s", system_port);
@@ -378,7 +378,7 @@ static void open_jack_pcm(rill_audio_config *c, bool input,
 
 static void wait_until_true(atomic_bool *flag, const char *what) {
     for (int i = 0; i < 500 && !atomic_load(flag); i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     if (!atomic_load(flag))
         FAIL("%s: nothing within 5 s", what);
 }
@@ -451,7 +451,7 @@ TEST(jack_pcm_playback_underrun_is_recovered_and_stamps_keep_device_time) {
     ASSERT_OK(rill_audio_output_start(o));
     probe_attach(p, "system:playback_1");
     wait_until_true(&p->seen, "stamps at the probe");
-    rill__audio_sleep_ns(300000000u);
+    rill__sleep_ns(300000000u);
 
     rill_audio_stats before, after;
     for (int attempt = 1;; attempt++) {
@@ -460,7 +460,7 @@ TEST(jack_pcm_playback_underrun_is_recovered_and_stamps_keep_device_time) {
         rill_audio_output_stats(o, &before);
         unsigned jx = atomic_load(&p->jack_xruns);
         atomic_store(&s.stall_ns, (uint64_t)STALL_MS * 1000000u);
-        rill__audio_sleep_ns(700000000u);
+        rill__sleep_ns(700000000u);
         rill_audio_output_stats(o, &after);
         jx = atomic_load(&p->jack_xruns) - jx;
         if (after.xruns - before.xruns == 1 && jx == 0)
@@ -608,13 +608,13 @@ TEST(jack_pcm_capture_overrun_is_recovered_and_first_frame_jumps_by_the_loss) {
     ASSERT_OK(rill_audio_input_start(in));
     probe_attach(p, "system:capture_1");
     wait_until_true(&cap->seen, "stamps through the jack PCM");
-    rill__audio_sleep_ns(300000000u);
+    rill__sleep_ns(300000000u);
     rill_audio_stats before;
     for (int attempt = 1;; attempt++) {
         rill_audio_input_stats(in, &before);
         unsigned jx = atomic_load(&p->jack_xruns);
         atomic_store(&cap->stall_ns, (uint64_t)STALL_MS * 1000000u);
-        rill__audio_sleep_ns(700000000u);
+        rill__sleep_ns(700000000u);
         rill_audio_stats now;
         rill_audio_input_stats(in, &now);
         jx = atomic_load(&p->jack_xruns) - jx;
@@ -735,13 +735,13 @@ TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
         rill_audio_input_stats(in, &ist);
         if (ost.frames >= 10 * PERIOD && ist.frames >= 10 * PERIOD)
             break;
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     ASSERT_TRUE(ost.frames >= 10 * PERIOD && ist.frames >= 10 * PERIOD);
     uint64_t t0 = rill_clock_now_ns();
     stop_jackd();
     for (int i = 0; i < 1000 && !(ost.failed && ist.failed); i++) {
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
         rill_audio_output_stats(o, &ost);
         rill_audio_input_stats(in, &ist);
     }

@@ -36,7 +36,7 @@ static void wait_frames(rill_audio_output *o, uint64_t frames) {
         rill_audio_output_stats(o, &st);
         if (st.frames >= frames)
             return;
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
     }
     FAIL("the output did not play %llu frames in 5 s", (unsigned long long)frames);
 }
@@ -194,10 +194,10 @@ static void *churn_main(void *arg) {
             if (rill_audio_output_add(c->o, s[k]) != 0 ||
                 rill_audio_source_play(s[k]) != 0)
                 abort();
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
         if (rill_audio_sine_set(s[0], 2000.0, 0.0) != 0)
             abort();
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
         for (int k = 0; k < 5; k++) {
             if (k % 2 == 0 && rill_audio_source_stop(s[k]) != 0)
                 abort();
@@ -217,7 +217,7 @@ static void slow_block(float *mix, size_t frames, uint32_t channels,
     (void)mix;
     (void)frames;
     (void)channels;
-    rill__audio_sleep_ns(20000000u);
+    rill__sleep_ns(20000000u);
     atomic_fetch_add_explicit((atomic_long *)user, 1, memory_order_relaxed);
 }
 
@@ -242,7 +242,7 @@ TEST(remove_right_after_add_waits_for_the_audio_thread) {
     ASSERT_OK(rill_audio_source_play(slow));
     ASSERT_OK(rill_audio_output_start(o));
     while (atomic_load(&blocks) < 2)
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
     int waited = 0;
     for (int i = 0; i < 10; i++) {
         rill_audio_source *s;
@@ -638,10 +638,10 @@ TEST(thread_source_stop_never_deadlocks) {
         if (round < 2) {
             /* Nothing drains the ring: the worker fills it and blocks. */
             for (int i = 0; i < 1000 && rill_audio_sample_writable(s) != 0; i++)
-                rill__audio_sleep_ns(1000000u);
+                rill__sleep_ns(1000000u);
             ASSERT_EQ_UINT(rill_audio_sample_writable(s), 0);
         }
-        rill__audio_sleep_ns(20000000u);
+        rill__sleep_ns(20000000u);
         uint64_t t0 = rill_clock_now_ns();
         ASSERT_OK(rill_audio_source_stop(s));
         double ms = ms_since(t0);
@@ -798,7 +798,7 @@ static void *poll_main(void *arg) {
         if (n < 0)
             abort();
         total += n;
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
     }
     st->polled = total;
     atomic_store(&st->done, true);
@@ -816,7 +816,7 @@ TEST(poll_callback_may_stop_its_input) {
     pthread_t t;
     ASSERT_TRUE(pthread_create(&t, NULL, poll_main, &st) == 0);
     for (int i = 0; i < 1000 && !atomic_load(&st.done); i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     if (!atomic_load(&st.done))
         FAIL("poll did not return within 10 s: stop from its callback "
              "deadlocked (%d calls)", atomic_load(&st.calls));
@@ -825,7 +825,7 @@ TEST(poll_callback_may_stop_its_input) {
     ASSERT_ERR(atomic_load(&st.nested), RILL_EBUSY);
     /* Stopped: what was queued was delivered by that same poll, and
      * nothing comes after, long before the file's end. */
-    rill__audio_sleep_ns(100000000u);
+    rill__sleep_ns(100000000u);
     ASSERT_EQ_INT(rill_audio_input_poll(st.in, 0), 0);
     rill_audio_stats stats;
     rill_audio_input_stats(st.in, &stats);
@@ -853,19 +853,19 @@ TEST(thread_callback_may_stop_its_input) {
     open_stopper(&st, path, sizeof path, "threadstop.wav", RILL_AUDIO_DELIVER_THREAD);
     ASSERT_OK(rill_audio_input_start(st.in));
     for (int i = 0; i < 1000 && atomic_load(&st.nested) == 0; i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     ASSERT_TRUE(st.calls >= 2);
     ASSERT_ERR(atomic_load(&st.nested), RILL_ESTATE); /* poll is for POLL delivery */
     /* Stopped: a few blocks left in the ring at most, then nothing. */
-    rill__audio_sleep_ns(200000000u);
+    rill__sleep_ns(200000000u);
     int after = st.calls;
-    rill__audio_sleep_ns(200000000u);
+    rill__sleep_ns(200000000u);
     ASSERT_EQ_INT(st.calls, after);
     ASSERT_TRUE(st.frames < STOPPER_FRAMES);
     /* Start again from here: the ended thread is joined, a new one runs. */
     ASSERT_OK(rill_audio_input_start(st.in));
     for (int i = 0; i < 1000 && st.calls == after; i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     ASSERT_TRUE(st.calls > after);
     ASSERT_OK(rill_audio_input_stop(st.in));
     rill_audio_input_close(st.in);
@@ -886,13 +886,13 @@ TEST(dummy_input_delivers_blocks_on_its_thread) {
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_input_start(in));
     /* At least 200 ms and 10 blocks (a loaded machine may start late). */
-    rill__audio_sleep_ns(200000000u);
+    rill__sleep_ns(200000000u);
     for (int i = 0; i < 500; i++) {
         rill_audio_stats now;
         rill_audio_input_stats(in, &now);
         if (now.blocks >= 10)
             break;
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     ASSERT_OK(rill_audio_input_stop(in));
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;

@@ -390,9 +390,9 @@ TEST(output_comes_back_sample_exact_with_latency_equal_to_the_period_math) {
         rill_audio_source_stats(s, &sst);
         if (sst.frames >= L)
             break;
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
-    rill__audio_sleep_ns(100000000u);
+    rill__sleep_ns(100000000u);
     ASSERT_OK(rill_audio_input_stop(in_direct));
     ASSERT_OK(rill_audio_input_stop(in_loop));
     ASSERT_OK(rill_audio_input_stop(in_relay));

@@ -64,10 +64,10 @@ TEST(osc_440_patch_plays_at_440_hz) {
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_source_play(pd));
     /* Let Pd settle before recording: its first cycles may be late. */
-    rill__audio_sleep_ns(500000000u);
+    rill__sleep_ns(500000000u);
     atomic_store(&t.on, true);
     for (int i = 0; i < 600 && atomic_load(&t.n) < t.cap; i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     rill_audio_sample_stats st;
     rill_audio_source_stats(pd, &st);
     rill_audio_stats ost;

@@ -121,7 +121,7 @@ static void *churn_main(void *arg) {
             if (rill_audio_output_add(c->o, c->src[k]) != 0)
                 abort();
         }
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
         for (int k = 0; k < 8; k++) {
             if (rill_audio_output_remove(c->o, c->src[k]) != 0)
                 abort();
@@ -246,7 +246,7 @@ TEST(no_allocation_or_lock_on_the_audio_thread) {
         sets++;
         rill_audio_input_poll(in[1], 0);
         rill_audio_input_poll(in[2], 0);
-        rill__audio_sleep_ns(500000u);
+        rill__sleep_ns(500000u);
     }
     atomic_store(&ch.stop, true);
     atomic_store(&w.stop, true);
