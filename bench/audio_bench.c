@@ -45,7 +45,7 @@
 #include <jack/jack.h>
 
 #include "audio/backend.h"
-#include "audio/engine.h"
+#include "audio/internal.h"
 #include "bench.h"
 
 #define FRAMES 64

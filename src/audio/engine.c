@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "audio/engine.h"
+#include "audio/internal.h"
 
 static const rill__audio_backend *const backends[] = {
 #ifdef RILL_HAVE_JACK
@@ -344,7 +344,7 @@ float *rill__audio_render(rill__audio_dev *dev, size_t frames, uint64_t time) {
     for (size_t i = 0; i < o->n_active; i++) {
         rill_audio_source *s = o->active[i];
         if (atomic_load_explicit(&s->playing, memory_order_acquire))
-            rill__source_render(s, mix, frames, ch, dev->rate);
+            s->kind->render(s, mix, frames, ch);
     }
     size_t n = frames * ch;
     for (size_t i = 0; i < n; i++) {

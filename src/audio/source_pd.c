@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "audio/engine.h"
+#include "audio/internal.h"
 
 extern char **environ;
 
@@ -44,6 +44,8 @@ struct rill__pd {
 };
 
 static atomic_uint pd_serial;
+
+static void pd_stop(rill_audio_source *s);
 
 static void pd_quiet(const char *msg) { rill__log_debug("jack: %s", msg); }
 
@@ -83,7 +85,7 @@ int rill_audio_pd_create(rill_audio_output *o, const char *patch,
         return RILL_ENOTFOUND;
     }
     rill_audio_source *s;
-    int rc = rill__source_new(o, RILL__SRC_PD, &s);
+    int rc = rill__source_new(o, &rill__source_pd, &s);
     if (rc != 0)
         return rc;
     struct rill__pd *p = rill__calloc(1, sizeof *p);
@@ -109,12 +111,7 @@ int rill_audio_pd_create(rill_audio_output *o, const char *patch,
                            RILL__MAX(16 * (size_t)o->dev.buffer_frames, 8192));
     if (rc != 0)
         goto fail;
-    pthread_mutex_lock(&o->ctl);
-    s->next = o->sources;
-    if (o->sources)
-        o->sources->prev = s;
-    o->sources = s;
-    pthread_mutex_unlock(&o->ctl);
+    rill__source_link(s);
     *out = s;
     return 0;
 fail:
@@ -177,7 +174,7 @@ static void kill_pd(struct rill__pd *p) {
     p->pid = -1;
 }
 
-int rill__pd_start(rill_audio_source *s) {
+static int pd_start(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p->client != NULL)
         return 0;
@@ -269,11 +266,11 @@ int rill__pd_start(rill_audio_source *s) {
     }
     return 0;
 fail:
-    rill__pd_stop(s);
+    pd_stop(s);
     return rc;
 }
 
-void rill__pd_stop(rill_audio_source *s) {
+static void pd_stop(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p == NULL)
         return;
@@ -287,11 +284,11 @@ void rill__pd_stop(rill_audio_source *s) {
     kill_pd(p);
 }
 
-void rill__pd_free(rill_audio_source *s) {
+static void pd_free(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p == NULL)
         return;
-    rill__pd_stop(s);
+    pd_stop(s);
     rill__free(p->patch);
     rill__free(p->server);
     rill__free(p->pd_path);
@@ -300,3 +297,11 @@ void rill__pd_free(rill_audio_source *s) {
     rill__free(p);
     s->pd = NULL;
 }
+
+const rill__source_kind rill__source_pd = {
+    .name = "pd",
+    .render = rill__source_render_ring,
+    .start = pd_start,
+    .stop = pd_stop,
+    .free = pd_free,
+};

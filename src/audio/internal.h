@@ -1,7 +1,12 @@
 /* The engine's objects: outputs with their mixer, sources, inputs.
- * Not installed; shared by engine.c, mixer.c, source.c and source_pd.c. */
-#ifndef RILL_AUDIO_ENGINE_H
-#define RILL_AUDIO_ENGINE_H
+ * Not installed; shared by engine.c (outputs, inputs, the audio thread's
+ * block), mixer.c (adding and removing sources), source.c (the common
+ * part of sources and the sample, thread, sine and callback kinds) and
+ * source_pd.c (the Pd kind). The calls go one way: engine -> mixer <-
+ * source <- source_pd; sources reach the audio thread through their kind's
+ * table, as devices through their backend's. */
+#ifndef RILL_AUDIO_INTERNAL_H
+#define RILL_AUDIO_INTERNAL_H
 
 #include <pthread.h>
 
@@ -9,21 +14,39 @@
 #include "rill/queue.h"
 #include "rill/ring.h"
 
-enum {
-    RILL__SRC_SAMPLE,
-    RILL__SRC_THREAD,
-    RILL__SRC_SINE,
-    RILL__SRC_CALLBACK,
-    RILL__SRC_PD
-};
+/* What a kind of source does: one table per kind, as each backend has
+ * one. */
+typedef struct rill__source_kind {
+    const char *name;
+    /* Audio thread: add `frames` frames of `channels` floats into `mix`.
+     * Real-time safe. */
+    void (*render)(rill_audio_source *s, float *mix, size_t frames,
+                   uint32_t channels);
+    /* Audio thread (the control thread while stopped): a change posted
+     * with RILL__CMD_UPDATE, e.g. a sine's frequency and amplitude. NULL:
+     * the kind takes none. */
+    void (*update)(rill_audio_source *s, double a, double b, uint32_t rate);
+    /* Control thread, s->lock held: play starts the kind's producer (a
+     * worker thread, Pd), stop ends it and waits for it. NULL: none. */
+    int (*start)(rill_audio_source *s);
+    void (*stop)(rill_audio_source *s);
+    /* Free what the kind owns. NULL: nothing. */
+    void (*free)(rill_audio_source *s);
+} rill__source_kind;
+
+extern const rill__source_kind rill__source_sample;
+extern const rill__source_kind rill__source_thread;
+extern const rill__source_kind rill__source_sine;
+extern const rill__source_kind rill__source_callback;
+extern const rill__source_kind rill__source_pd;
 
 /* A mixer command, posted by a control thread, applied by the audio thread
  * at the start of a block (or by the control thread while stopped). */
-enum { RILL__CMD_ADD, RILL__CMD_REMOVE, RILL__CMD_SINE };
+enum { RILL__CMD_ADD, RILL__CMD_REMOVE, RILL__CMD_UPDATE };
 typedef struct rill__mix_cmd {
     int op;
     rill_audio_source *src;
-    double freq, amp;
+    double a, b; /* UPDATE's values, for src->kind->update */
 } rill__mix_cmd;
 
 struct rill_audio_output {
@@ -45,7 +68,7 @@ struct rill_audio_output {
 };
 
 struct rill_audio_source {
-    int kind;
+    const rill__source_kind *kind;
     rill_audio_output *out;  /* NULL once the output is closed */
     rill_audio_source *next, *prev; /* in out->sources */
     atomic_bool playing;
@@ -80,7 +103,7 @@ struct rill_audio_source {
     rill_audio_render_fn fn;
     void *user;
 
-    /* Pd. */
+    /* Pd (source_pd.c). */
     struct rill__pd *pd;
 };
 
@@ -115,23 +138,19 @@ void rill__mixer_post(rill_audio_output *o, const rill__mix_cmd *cmd);
 void rill__mixer_apply_pending(rill_audio_output *o);
 void rill__mixer_detach_all(rill_audio_output *o);
 
-/* source.c: what the mixer calls on the audio thread. */
-void rill__source_render(rill_audio_source *s, float *mix, size_t frames,
-                         uint32_t channels, uint32_t rate);
-void rill__source_apply_sine(rill_audio_source *s, double freq, double amp,
-                             uint32_t rate);
-/* Common parts of creating/destroying a source (source.c). */
-int rill__source_new(rill_audio_output *o, int kind, rill_audio_source **out);
+/* source.c: the common parts of creating a source, for every kind. */
+int rill__source_new(rill_audio_output *o, const rill__source_kind *kind,
+                     rill_audio_source **out);
 int rill__source_ring(rill_audio_source *s, rill_audio_format fmt,
                       uint32_t channels, size_t ring_frames);
+/* Into the output's list, once nothing can fail any more. */
+void rill__source_link(rill_audio_source *s);
+/* The render of every ring-fed kind (sample, thread, Pd). */
+void rill__source_render_ring(rill_audio_source *s, float *mix, size_t frames,
+                              uint32_t channels);
 /* Wait-while-full writer shared by samples, thread and Pd feeders. */
 int rill__source_write(rill_audio_source *s, const void *data, size_t bytes,
                        int64_t timeout_ns, const atomic_bool *cancel,
                        bool block_when_idle, size_t *written);
 
-/* source_pd.c */
-int rill__pd_start(rill_audio_source *s);
-void rill__pd_stop(rill_audio_source *s);
-void rill__pd_free(rill_audio_source *s);
-
-#endif /* RILL_AUDIO_ENGINE_H */
+#endif /* RILL_AUDIO_INTERNAL_H */
