@@ -34,29 +34,17 @@ int rill__handler_frame_header_encode(const rill__handler_frame *f,
     if (f == NULL || out == NULL || rill__handler_value_size(f->type) == 0 ||
         (f->flags & ~RILL__HANDLER_FLAGS_KNOWN) != 0)
         return RILL_EINVAL;
-    out[0] = RILL__HANDLER_FRAME_VERSION;
-    out[1] = RILL__HANDLER_FRAME_KIND;
-    out[2] = (uint8_t)f->type;
-    out[3] = f->flags;
-    rill__put_le32(out + 4, f->handler);
-    rill__put_le64(out + 8, f->seq);
-    rill__put_le64(out + 16, f->tick);
-    rill__put_le32(out + 24, f->count);
-    rill__put_le32(out + 28, f->arg);
+    rill__head h = {RILL__HANDLER_FRAME_VERSION,
+                    RILL__HANDLER_FRAME_KIND,
+                    (uint8_t)f->type,
+                    f->flags,
+                    f->handler,
+                    f->seq,
+                    f->tick,
+                    f->count,
+                    f->arg};
+    rill__head_put(out, &h);
     return 0;
-}
-
-static int refuse(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int refuse(char *err, size_t cap, const char *fmt, ...) {
-    if (err != NULL && cap != 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return RILL_EPROTO;
 }
 
 int rill__handler_frame_decode(const uint8_t *msg, size_t len,
@@ -65,42 +53,53 @@ int rill__handler_frame_decode(const uint8_t *msg, size_t len,
     if (msg == NULL || out == NULL)
         return RILL_EINVAL;
     memset(out, 0, sizeof *out);
-    if (len < RILL__HANDLER_FRAME_HEADER)
-        return refuse(err, err_cap,
+    if (len < RILL__HANDLER_FRAME_HEADER) {
+        rill__set_err(err, err_cap,
                       "handler frame: %zu bytes, shorter than its %d-byte "
                       "header",
                       len, RILL__HANDLER_FRAME_HEADER);
-    out->handler = rill__get_le32(msg + 4);
-    if (msg[0] != RILL__HANDLER_FRAME_VERSION ||
-        msg[1] != RILL__HANDLER_FRAME_KIND)
-        return refuse(err, err_cap,
+        return RILL_EPROTO;
+    }
+    rill__head h;
+    rill__head_get(msg, &h);
+    out->handler = h.id;
+    if (h.version != RILL__HANDLER_FRAME_VERSION ||
+        h.kind != RILL__HANDLER_FRAME_KIND) {
+        rill__set_err(err, err_cap,
                       "handler frame: version %u kind %u, not a handler "
                       "frame (version 1, kind 16)",
-                      msg[0], msg[1]);
-    size_t size = rill__handler_value_size((char)msg[2]);
-    if (size == 0)
-        return refuse(err, err_cap,
+                      h.version, h.kind);
+        return RILL_EPROTO;
+    }
+    size_t size = rill__handler_value_size((char)h.type);
+    if (size == 0) {
+        rill__set_err(err, err_cap,
                       "handler frame: unknown value type 0x%02x (f, d, h or "
                       "i)",
-                      msg[2]);
-    if ((msg[3] & ~RILL__HANDLER_FLAGS_KNOWN) != 0)
-        return refuse(err, err_cap,
+                      h.type);
+        return RILL_EPROTO;
+    }
+    if ((h.flags & ~RILL__HANDLER_FLAGS_KNOWN) != 0) {
+        rill__set_err(err, err_cap,
                       "handler frame: unknown flag bits 0x%02x (only bit 0, "
                       "replace)",
-                      msg[3]);
-    uint32_t count = rill__get_le32(msg + 24);
-    if ((uint64_t)count * size + RILL__HANDLER_FRAME_HEADER != len)
-        return refuse(err, err_cap,
+                      h.flags);
+        return RILL_EPROTO;
+    }
+    if ((uint64_t)h.count * size + RILL__HANDLER_FRAME_HEADER != len) {
+        rill__set_err(err, err_cap,
                       "handler frame: count %u of '%c' needs %llu bytes "
                       "after the header, the message has %zu",
-                      count, msg[2], (unsigned long long)count * size,
+                      h.count, h.type, (unsigned long long)h.count * size,
                       len - RILL__HANDLER_FRAME_HEADER);
-    out->type = (char)msg[2];
-    out->flags = msg[3];
-    out->seq = rill__get_le64(msg + 8);
-    out->tick = rill__get_le64(msg + 16);
-    out->count = count;
-    out->arg = rill__get_le32(msg + 28);
+        return RILL_EPROTO;
+    }
+    out->type = (char)h.type;
+    out->flags = h.flags;
+    out->seq = h.seq;
+    out->tick = h.tick;
+    out->count = h.count;
+    out->arg = h.extra;
     out->values = msg + RILL__HANDLER_FRAME_HEADER;
     return 0;
 }
@@ -118,7 +117,8 @@ int rill__handler_create_msg(uint32_t id, const json_t *type,
     rill__jv m[] = {
         RILL__JV_S("event", "handler"),
         RILL__JV_U("id", id),
-        name != NULL ? (rill__jv)RILL__JV_J("name", name) : (rill__jv)RILL__JV_NONE,
+        name != NULL ? (rill__jv)RILL__JV_J("name", name)
+                     : (rill__jv)RILL__JV_NONE,
         RILL__JV_J("parameters", params != NULL ? params : none),
         RILL__JV_J("type", type),
     };

@@ -99,15 +99,10 @@ int rill__native_encode(const rill__native_header *h, const void *values,
     if (total > cap)
         return RILL_ETOOBIG;
 
-    out[0] = RILL__NATIVE_VERSION;
-    out[1] = (uint8_t)h->kind;
-    out[2] = (uint8_t)rill_type_letter(h->type);
-    out[3] = h->flags;
-    rill__put_le32(out + 4, h->var_id);
-    rill__put_le64(out + 8, h->seq);
-    rill__put_le64(out + 16, h->first_ts);
-    rill__put_le32(out + 24, h->count);
-    rill__put_le32(out + 28, h->dropped);
+    rill__head head = {RILL__NATIVE_VERSION, (uint8_t)h->kind,
+                       (uint8_t)rill_type_letter(h->type), h->flags,
+                       h->var_id, h->seq, h->first_ts, h->count, h->dropped};
+    rill__head_put(out, &head);
     rill__wire_put_values(out + RILL__NATIVE_HEADER_BYTES, h->type, values,
                           h->count);
     if (sparse) {
@@ -151,13 +146,15 @@ int rill__native_decode(const uint8_t *msg, size_t len, rill__native_msg *out,
                 (unsigned)msg[2]);
         return RILL_EPROTO;
     }
-    h.kind = (rill__native_kind)msg[1];
-    h.flags = msg[3];
-    h.var_id = rill__get_le32(msg + 4);
-    h.seq = rill__get_le64(msg + 8);
-    h.first_ts = rill__get_le64(msg + 16);
-    h.count = rill__get_le32(msg + 24);
-    h.dropped = rill__get_le32(msg + 28);
+    rill__head head;
+    rill__head_get(msg, &head);
+    h.kind = (rill__native_kind)head.kind;
+    h.flags = head.flags;
+    h.var_id = head.id;
+    h.seq = head.seq;
+    h.first_ts = head.tick;
+    h.count = head.count;
+    h.dropped = head.extra;
     if (!check_kind_rules(&h, err, err_cap))
         return RILL_EPROTO;
 

@@ -50,6 +50,48 @@ static inline uint64_t rill__get_le64(const uint8_t *p) {
     return (uint64_t)rill__get_le32(p) | (uint64_t)rill__get_le32(p + 4) << 32;
 }
 
+/* ---- The 32-byte header of rill's own binary messages ------------------
+ *
+ * Native data messages (native.h) and dashboard handler frames (handler.h)
+ * share one header layout, told apart by `kind` (native 0 to 2, handler
+ * frames 16):
+ *
+ *   0 version, 1 kind, 2 type letter, 3 flags, 4 u32 id, 8 u64 seq,
+ *   16 u64 tick, 24 u32 count, 28 u32 extra (native: dropped; frames: arg)
+ */
+#define RILL__HEAD_BYTES 32
+
+typedef struct rill__head {
+    uint8_t version, kind, type, flags;
+    uint32_t id;
+    uint64_t seq, tick;
+    uint32_t count, extra;
+} rill__head;
+
+static inline void rill__head_put(uint8_t *out, const rill__head *h) {
+    out[0] = h->version;
+    out[1] = h->kind;
+    out[2] = h->type;
+    out[3] = h->flags;
+    rill__put_le32(out + 4, h->id);
+    rill__put_le64(out + 8, h->seq);
+    rill__put_le64(out + 16, h->tick);
+    rill__put_le32(out + 24, h->count);
+    rill__put_le32(out + 28, h->extra);
+}
+
+static inline void rill__head_get(const uint8_t *in, rill__head *h) {
+    h->version = in[0];
+    h->kind = in[1];
+    h->type = in[2];
+    h->flags = in[3];
+    h->id = rill__get_le32(in + 4);
+    h->seq = rill__get_le64(in + 8);
+    h->tick = rill__get_le64(in + 16);
+    h->count = rill__get_le32(in + 24);
+    h->extra = rill__get_le32(in + 28);
+}
+
 /* Copy `count` values of `type` from host order at `src` to little-endian
  * bytes at `dst` (count * rill_type_size(type) bytes), and back. Neither
  * pointer needs any alignment. An invalid type copies nothing. */

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,16 +21,16 @@ typedef struct req {
 } req;
 
 struct rill__logwriter {
-    rill_ring *ring;        /* tick thread -> here: records */
-    rill_queue *requests;   /* network thread -> here */
-    rill_queue *events;     /* here -> network thread */
+    rill_ring *ring;      /* tick thread -> here: records */
+    rill_queue *requests; /* network thread -> here */
+    rill_queue *events;   /* here -> network thread */
     const char *dir;
     uint32_t instance;
     pthread_t thread;
     atomic_bool stop;
-    pthread_mutex_t mx;     /* only to sleep on `wake` */
+    pthread_mutex_t mx; /* only to sleep on `wake` */
     pthread_cond_t wake;
-    rill__stream *open;     /* files open, linked by log_next (this thread) */
+    rill__stream *open; /* files open, linked by log_next (this thread) */
     uint8_t *buf;
     size_t buf_cap;
 };
@@ -67,18 +66,6 @@ static bool write_all(int fd, const uint8_t *p, size_t n, int *err) {
     return true;
 }
 
-/* Why a file could not be made, for the client that asked (cut to fit:
- * paths can be long). */
-static void say(rill__stream *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void say(rill__stream *s, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->log_error, sizeof s->log_error, fmt, ap);
-    va_end(ap);
-}
-
 static void forget(rill__logwriter *lw, rill__stream *s) {
     for (rill__stream **p = &lw->open; *p != NULL; p = &(*p)->log_next) {
         if (*p == s) {
@@ -108,8 +95,9 @@ static void open_file(rill__logwriter *lw, rill__stream *s) {
     for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
         int rc = rill__logfile_choose_name(lw->dir, var, name, sizeof name);
         if (rc != 0) {
-            say(s, "cannot choose a file name for \"%s\" in %s: %s", var,
-                lw->dir, rill_strerror(rc));
+            rill__set_err(s->log_error, sizeof s->log_error,
+                          "cannot choose a file name for \"%s\" in %s: %s", var,
+                          lw->dir, rill_strerror(rc));
             post(lw, RILL__LOG_EV_OPEN_FAILED, 0, s);
             return;
         }
@@ -120,7 +108,8 @@ static void open_file(rill__logwriter *lw, rill__stream *s) {
             break;
     }
     if (fd < 0) {
-        say(s, "cannot create %s: %s", path, strerror(err));
+        rill__set_err(s->log_error, sizeof s->log_error, "cannot create %s: %s",
+                      path, strerror(err));
         post(lw, RILL__LOG_EV_OPEN_FAILED, err, s);
         return;
     }
@@ -130,7 +119,8 @@ static void open_file(rill__logwriter *lw, rill__stream *s) {
                                 lw->instance, hdr, sizeof hdr, &hlen);
     if (!write_all(fd, hdr, hlen, &err)) {
         close(fd);
-        say(s, "cannot write the header of %s: %s", path, strerror(err));
+        rill__set_err(s->log_error, sizeof s->log_error,
+                      "cannot write the header of %s: %s", path, strerror(err));
         post(lw, RILL__LOG_EV_OPEN_FAILED, err, s);
         return;
     }
@@ -166,7 +156,8 @@ static bool write_one(rill__logwriter *lw) {
         /* Log buffers are 4104 bytes; nothing bigger is ever queued. */
         uint8_t sink[256];
         for (size_t left = r.bytes; left != 0;)
-            left -= rill_ring_read(lw->ring, sink, RILL__MIN(left, sizeof sink));
+            left -=
+                rill_ring_read(lw->ring, sink, RILL__MIN(left, sizeof sink));
         return true;
     }
     rill_ring_read_all(lw->ring, lw->buf, r.bytes);
@@ -240,8 +231,9 @@ int rill__logwriter_start(rill_ring *ring, const char *dir, uint32_t instance,
     lw->instance = instance;
     lw->buf_cap = 8192;
     lw->buf = rill__malloc(lw->buf_cap);
-    int rc = lw->buf ? rill_queue_create(sizeof(rill__log_ev), 8192, &lw->events)
-                     : RILL_ENOMEM;
+    int rc = lw->buf
+                 ? rill_queue_create(sizeof(rill__log_ev), 8192, &lw->events)
+                 : RILL_ENOMEM;
     if (rc == 0)
         rc = rill_queue_create(sizeof(req), RILL__LOGWRITER_MAX_REQUESTS,
                                &lw->requests);

@@ -93,8 +93,9 @@ TEST(a_log_sent_just_before_its_client_leaves_still_runs) {
     test_device d;
     test_device_start(&d, NULL);
     rill__ws *quick = open_control(&d);
-    send_text(quick, "{\"watcher\":[{\"cmd\":\"log\",\"watchers\":[\"counter\"]},"
-                     "{\"cmd\":\"list\"}]}");
+    send_text(quick,
+              "{\"watcher\":[{\"cmd\":\"log\",\"watchers\":[\"counter\"]},"
+              "{\"cmd\":\"list\"}]}");
     rill__ws_close(quick);
     rill__ws *ws = open_control(&d);
     inbox in = {{0}, 0};
@@ -114,7 +115,8 @@ TEST(a_log_sent_just_before_its_client_leaves_still_runs) {
             in.n = at = 0;
         }
     }
-    send_text(ws, "{\"watcher\":[{\"cmd\":\"unlog\",\"watchers\":[\"counter\"]}]}");
+    send_text(ws,
+              "{\"watcher\":[{\"cmd\":\"unlog\",\"watchers\":[\"counter\"]}]}");
     next_with(ws, &in, &at, "\"event\":\"log-ended\"");
     rill__ws_close(ws);
     inbox_free(&in);
@@ -131,7 +133,9 @@ TEST(a_log_file_that_cannot_be_made_is_refused_with_the_reason) {
     send_text(ws, "{\"watcher\":[{\"cmd\":\"log\",\"watchers\":[\"counter\"]},"
                   "{\"cmd\":\"list\"}]}");
     const char *err = next_with(ws, &in, &at, "\"error\"");
-    ASSERT_TRUE(strstr(err, "log: cannot choose a file name for \\\"counter\\\"") != NULL);
+    ASSERT_TRUE(
+        strstr(err, "log: cannot choose a file name for \\\"counter\\\"") !=
+        NULL);
     ASSERT_TRUE(strstr(err, "\"variable\":\"counter\"") != NULL);
     const char *list = next_with(ws, &in, &at, "\"watchers\":[");
     ASSERT_TRUE(strstr(list, "\"logged\":true") == NULL);
