@@ -307,11 +307,11 @@ void rill_audio_output_close(rill_audio_output *o) {
     rill__free(o);
 }
 
-void rill_audio_output_info(const rill_audio_output *o, rill_audio_info *info) {
+void rill_audio_output_get_info(const rill_audio_output *o, rill_audio_info *info) {
     dev_info(&o->dev, info);
 }
 
-void rill_audio_output_stats(const rill_audio_output *o, rill_audio_stats *st) {
+void rill_audio_output_get_stats(const rill_audio_output *o, rill_audio_stats *st) {
     dev_stats(&o->dev, st);
 }
 
@@ -544,11 +544,11 @@ int rill_audio_input_poll(rill_audio_input *in, size_t max_blocks) {
     return n;
 }
 
-void rill_audio_input_info(const rill_audio_input *in, rill_audio_info *info) {
+void rill_audio_input_get_info(const rill_audio_input *in, rill_audio_info *info) {
     dev_info(&in->dev, info);
 }
 
-void rill_audio_input_stats(const rill_audio_input *in, rill_audio_stats *st) {
+void rill_audio_input_get_stats(const rill_audio_input *in, rill_audio_stats *st) {
     dev_stats(&in->dev, st);
 }
 

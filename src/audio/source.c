@@ -134,8 +134,8 @@ bool rill_audio_source_playing(const rill_audio_source *s) {
            atomic_load(&((rill_audio_source *)(uintptr_t)s)->playing);
 }
 
-void rill_audio_source_stats(const rill_audio_source *s,
-                             rill_audio_sample_stats *st) {
+void rill_audio_source_get_stats(const rill_audio_source *s,
+                             rill_audio_source_stats *st) {
     rill_audio_source *m = (rill_audio_source *)(uintptr_t)s;
     st->frames = atomic_load(&m->frames);
     st->underruns = atomic_load(&m->underruns);
@@ -362,7 +362,7 @@ static void *worker_main(void *arg) {
     size_t cf = s->tcfg.chunk_frames;
     uint64_t poll_ns = s->out ? s->out->poll_ns : 1000000u;
     while (!atomic_load(&s->quit)) {
-        long n = s->tcfg.fn(s->chunk, cf, s->tcfg.user);
+        long n = s->tcfg.fn(s, s->chunk, cf, s->tcfg.user);
         if (n < 0) {
             atomic_store(&s->ended, true);
             break;
@@ -491,7 +491,7 @@ int rill_audio_sine_set(rill_audio_source *s, double freq_hz, double amplitude) 
 
 static void callback_render(rill_audio_source *s, float *mix, size_t frames,
                             uint32_t channels) {
-    s->fn(mix, frames, channels, s->user);
+    s->fn(s, mix, frames, channels, s->user);
 }
 
 const rill__source_kind rill__source_callback = {

@@ -14,6 +14,7 @@
 
 #include "client/internal.h"
 #include "core/internal.h"
+#include "proto/audio.h"
 #include "proto/native.h"
 #include "proto/wire.h"
 
@@ -398,6 +399,13 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
             (id == NULL || (json_is_integer(id) &&
                             json_integer_value(id) == cl->list_id))) {
             cl->list_rc = build_list(root, &cl->list_reply);
+            /* Native replies carry the audio description (rill serve);
+             * rill_client_get_audio reads it from here. */
+            json_t *audio = json_object_get(w, "audio");
+            cl->list_audio_rc =
+                audio == NULL || json_is_null(audio)
+                    ? RILL_ENOTFOUND
+                    : rill__audio_desc_parse(audio, &cl->list_audio);
             cl->list_ready = true;
             pthread_cond_broadcast(&cl->cond);
         }
@@ -436,7 +444,7 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     if (refused[0] != '\0')
         rill__deliver_error(cl, RILL_EINVAL, refused);
     if (cl->cfg.on_text != NULL)
-        cl->cfg.on_text((const char *)data, len, cl->cfg.user);
+        cl->cfg.on_text(cl, (const char *)data, len, cl->cfg.user);
 }
 
 void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,

@@ -78,6 +78,8 @@ struct rill_client {
     int64_t list_id;          /* the list request being waited for, or -1 */
     rill_client_list *list_reply; /* built by the I/O thread */
     int list_rc;
+    rill_audio_desc list_audio; /* the reply's audio description */
+    int list_audio_rc;          /* 0, RILL_ENOTFOUND (none), RILL_EPROTO */
     bool list_ready;
     int64_t next_id;
     int64_t audio_id;         /* the audio-config request waited for, or -1 */

@@ -20,6 +20,31 @@ int rill_client_list_vars(rill_client *cl, rill_client_list **out) {
 
 void rill_client_free(void *p) { rill__free(p); }
 
+int rill_client_get_audio(rill_client *cl, rill_audio_desc *out) {
+    if (cl == NULL || out == NULL)
+        return RILL_EINVAL;
+    if (!cl->native) {
+        rill__log_error("a Bela board has no audio description (only rill "
+                        "serve has)");
+        return RILL_ENOTSUP;
+    }
+    pthread_mutex_lock(&cl->req_lock);
+    rill_client_list *l = NULL;
+    int rc = rill__client_list_locked(cl, &l);
+    rill_client_list_free(l);
+    if (rc == 0) {
+        pthread_mutex_lock(&cl->lock);
+        rc = cl->list_audio_rc;
+        if (rc == 0)
+            *out = cl->list_audio;
+        pthread_mutex_unlock(&cl->lock);
+        if (rc == RILL_EPROTO)
+            rill__log_error("the device's audio description is malformed");
+    }
+    pthread_mutex_unlock(&cl->req_lock);
+    return rc;
+}
+
 /* A new monitor request for the variable: monitored values reach the
  * callbacks again. */
 static void unmute_monitor(rill_client *cl, uint32_t id) {

@@ -21,6 +21,7 @@
 
 #include "core/internal.h"
 #include "rill/dash.h"
+#include "proto/audio.h"
 #include "proto/handler.h"
 
 struct rill_dash_handler {
@@ -39,9 +40,9 @@ struct rill_dash {
 
     pthread_mutex_t lock; /* everything up to the next comment */
     pthread_cond_t cond;
-    rill_dash_audio audio; /* the configuration in effect */
+    rill_audio_desc audio; /* the configuration in effect */
     bool has_audio;
-    rill_dash_audio next; /* the latest one the server announced */
+    rill_audio_desc next; /* the latest one the server announced */
     bool next_has, pending, list_seen;
     char errors[DASH_MAX_ERRORS][DASH_ERR_LEN];
     size_t n_errors;
@@ -54,8 +55,8 @@ struct rill_dash {
     bool streaming, closed_told;
     bool warming; /* the streams restarted: no complete block yet */
     bool restarting; /* waiting for the old streams' ends */
-    rill_dash_audio old; /* the channels being stopped */
-    bool ended[RILL_DASH_MAX_CHANNELS];
+    rill_audio_desc old; /* the channels being stopped */
+    bool ended[RILL_AUDIO_MAX_CHANNELS];
     size_t n_ended;
 };
 
@@ -68,35 +69,9 @@ rill_dash_config rill_dash_config_default(void) {
     return c;
 }
 
-/* {"bufferFrames":N,"channels":C,"rate":R,"variables":[...],"volume":V} */
-static bool parse_audio(json_t *a, rill_dash_audio *out) {
-    memset(out, 0, sizeof *out);
-    json_t *vars = json_object_get(a, "variables");
-    json_t *rate = json_object_get(a, "rate");
-    json_t *frames = json_object_get(a, "bufferFrames");
-    json_t *volume = json_object_get(a, "volume");
-    if (!json_is_object(a) || !json_is_array(vars) || !json_is_number(rate) ||
-        !json_is_integer(frames) || json_array_size(vars) == 0 ||
-        json_array_size(vars) > RILL_DASH_MAX_CHANNELS)
-        return false;
-    out->rate = json_number_value(rate);
-    out->buffer_frames = (uint32_t)json_integer_value(frames);
-    out->volume = json_is_number(volume) ? json_number_value(volume) : -1;
-    out->channels = json_array_size(vars);
-    for (size_t i = 0; i < out->channels; i++) {
-        json_t *v = json_array_get(vars, i);
-        if (!json_is_string(v) ||
-            json_string_length(v) >= sizeof out->variables[i])
-            return false;
-        memcpy(out->variables[i], json_string_value(v),
-               json_string_length(v) + 1);
-    }
-    return out->rate > 0 && out->buffer_frames > 0;
-}
-
 static void set_next(rill_dash *d, json_t *a) {
-    rill_dash_audio next;
-    bool has = a != NULL && !json_is_null(a) && parse_audio(a, &next);
+    rill_audio_desc next;
+    bool has = a != NULL && !json_is_null(a) && rill__audio_desc_parse(a, &next) == 0;
     if (a != NULL && !json_is_null(a) && !has)
         rill__log_warn("dash: the server's audio description is malformed; "
                        "taken as none");
@@ -107,7 +82,9 @@ static void set_next(rill_dash *d, json_t *a) {
 }
 
 /* I/O thread: the messages the client leaves to us. */
-static void on_text(const char *text, size_t len, void *user) {
+static void on_text(rill_client *cl, const char *text, size_t len,
+                    void *user) {
+    (void)cl;
     rill_dash *d = user;
     if (memmem(text, len, "audio", 5) == NULL &&
         memmem(text, len, "rill-dash", 9) == NULL &&
@@ -143,7 +120,9 @@ static void on_text(const char *text, size_t len, void *user) {
 }
 
 /* Polling thread: one aligned block of every channel, interleaved. */
-static void on_block(const rill_client_block *blk, void *user) {
+static void on_block(rill_client *cl, const rill_client_block *blk,
+                     void *user) {
+    (void)cl;
     rill_dash *d = user;
     size_t ch = d->audio.channels;
     size_t frames = (size_t)blk->ticks;
@@ -189,20 +168,25 @@ static void on_block(const rill_client_block *blk, void *user) {
         if (b->dropped > dropped)
             dropped = b->dropped;
     }
-    d->cfg.on_data(d->frames, frames, ch, blk->first_ts, dropped, d->cfg.user);
+    d->cfg.on_data(d, d->frames, frames, ch, blk->first_ts, dropped,
+                   d->cfg.user);
 }
 
-static void on_client_error(int err, const char *msg, void *user) {
+static void on_client_error(rill_client *cl, int err, const char *msg,
+                            void *user) {
+    (void)cl;
     rill_dash *d = user;
     if (err == RILL_ECLOSED)
         d->closed_told = true;
     if (d->cfg.on_error != NULL)
-        d->cfg.on_error(err, msg, d->cfg.user);
+        d->cfg.on_error(d, err, msg, d->cfg.user);
 }
 
 /* Polling thread: buffers come here only for the `last` mark of the
  * streams being stopped (see apply_config). */
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     rill_dash *d = user;
     if (!d->restarting || !b->last)
         return;
@@ -245,7 +229,7 @@ static int apply_config(rill_dash *d) {
     d->has_audio = d->next_has;
     if (d->next_has)
         d->audio = d->next;
-    rill_dash_audio a = d->audio;
+    rill_audio_desc a = d->audio;
     bool has = d->has_audio;
     pthread_mutex_unlock(&d->lock);
     if (d->streaming) {
@@ -254,7 +238,7 @@ static int apply_config(rill_dash *d) {
         wait_streams_ended(d);
     }
     if (has && d->cfg.on_data != NULL) {
-        const char *names[RILL_DASH_MAX_CHANNELS];
+        const char *names[RILL_AUDIO_MAX_CHANNELS];
         for (size_t i = 0; i < a.channels; i++)
             names[i] = a.variables[i];
         rill_client_stream_opts opts = {0, 0, a.buffer_frames, a.buffer_frames};
@@ -266,7 +250,7 @@ static int apply_config(rill_dash *d) {
         d->warming = true;
     }
     if (d->cfg.on_config != NULL)
-        d->cfg.on_config(has ? &a : NULL, d->cfg.user);
+        d->cfg.on_config(d, has ? &a : NULL, d->cfg.user);
     return 1;
 }
 
@@ -280,7 +264,7 @@ static int deliver_errors(rill_dash *d) {
     for (size_t i = 0; i < n; i++) {
         rill__log_warn("dash: the server refused: %s", errors[i]);
         if (d->cfg.on_error != NULL)
-            d->cfg.on_error(RILL_EPROTO, errors[i], d->cfg.user);
+            d->cfg.on_error(d, RILL_EPROTO, errors[i], d->cfg.user);
     }
     return (int)n;
 }
@@ -359,7 +343,7 @@ void rill_dash_destroy(rill_dash *d) {
 
 rill_client *rill_dash_client(rill_dash *d) { return d->cl; }
 
-int rill_dash_audio_get(rill_dash *d, rill_dash_audio *out) {
+int rill_dash_get_audio(rill_dash *d, rill_audio_desc *out) {
     if (d == NULL || out == NULL)
         return RILL_EINVAL;
     pthread_mutex_lock(&d->lock);
@@ -391,7 +375,7 @@ int rill_dash_poll(rill_dash *d, int timeout_ms) {
             if (!d->closed_told) {
                 d->closed_told = true;
                 if (d->cfg.on_error != NULL)
-                    d->cfg.on_error(RILL_ECLOSED, "the connection closed",
+                    d->cfg.on_error(d, RILL_ECLOSED, "the connection closed",
                                     d->cfg.user);
             }
             return ran != 0 ? ran : RILL_ECLOSED;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "proto/audio.h"
 #include "proto/json_out.h"
 #include "server/internal.h"
 
@@ -130,17 +131,17 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
         snprintf(err, sizeof err, "audio-config: this device has no audio "
                                   "input to configure; refused");
     }
-    if (err[0] == '\0' && jr != NULL && json_number_value(jr) != srv->audio_rate) {
+    if (err[0] == '\0' && jr != NULL && json_number_value(jr) != srv->audio.rate) {
         double r = json_number_value(jr);
         bool offered = false;
-        for (size_t i = 0; i < srv->audio_n_rates; i++)
-            offered = offered || srv->audio_rates[i] == r;
+        for (size_t i = 0; i < srv->audio.n_rates; i++)
+            offered = offered || srv->audio.rates[i] == r;
         char list[300];
-        format_rates(list, sizeof list, srv->audio_rates, srv->audio_n_rates);
-        if (srv->audio_n_rates == 0)
+        format_rates(list, sizeof list, srv->audio.rates, srv->audio.n_rates);
+        if (srv->audio.n_rates == 0)
             snprintf(err, sizeof err, "audio-config: the rate is fixed at %g "
                                       "Hz on this device; refused",
-                     srv->audio_rate);
+                     srv->audio.rate);
         else if (!offered)
             snprintf(err, sizeof err, "audio-config: rate %g is not offered "
                                       "by this device (it offers %s); refused",
@@ -149,28 +150,28 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
             ch.rate = r;
     }
     if (err[0] == '\0' && jc != NULL &&
-        json_integer_value(jc) != (json_int_t)srv->audio_channels) {
+        json_integer_value(jc) != (json_int_t)srv->audio.channels) {
         json_int_t n = json_integer_value(jc);
-        if (srv->audio_max_ch == 0)
+        if (srv->audio.max_channels == 0)
             snprintf(err, sizeof err, "audio-config: the channel count is "
                                       "fixed at %zu on this device; refused",
-                     srv->audio_channels);
-        else if (n < (json_int_t)srv->audio_min_ch ||
-                 n > (json_int_t)srv->audio_max_ch)
+                     srv->audio.channels);
+        else if (n < (json_int_t)srv->audio.min_channels ||
+                 n > (json_int_t)srv->audio.max_channels)
             snprintf(err, sizeof err, "audio-config: channels %lld is not "
                                       "offered by this device (%zu to %zu); "
                                       "refused",
-                     (long long)n, srv->audio_min_ch, srv->audio_max_ch);
+                     (long long)n, srv->audio.min_channels, srv->audio.max_channels);
         else
             ch.channels = (size_t)n;
     }
     if (err[0] == '\0' && jb != NULL &&
-        json_integer_value(jb) != (json_int_t)srv->audio_bf) {
+        json_integer_value(jb) != (json_int_t)srv->audio.buffer_frames) {
         json_int_t n = json_integer_value(jb);
-        if (!srv->audio_bf_settable)
+        if (!srv->audio.buffer_frames_settable)
             snprintf(err, sizeof err, "audio-config: the buffer size is fixed "
                                       "at %u frames on this device; refused",
-                     srv->audio_bf);
+                     srv->audio.buffer_frames);
         else if (n < 1 || n > 65536)
             snprintf(err, sizeof err, "audio-config: bufferFrames %lld is out "
                                       "of range (1 to 65536); refused",
@@ -178,13 +179,13 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
         else
             ch.buffer_frames = (uint32_t)n;
     }
-    if (err[0] == '\0' && jv != NULL && json_number_value(jv) != srv->audio_volume) {
+    if (err[0] == '\0' && jv != NULL && json_number_value(jv) != srv->audio.volume) {
         double v = json_number_value(jv);
-        if (!srv->audio_vol_settable && srv->audio_volume >= 0)
+        if (!srv->audio.volume_settable && srv->audio.volume >= 0)
             snprintf(err, sizeof err, "audio-config: the volume is fixed at "
                                       "%g on this device; refused",
-                     srv->audio_volume);
-        else if (!srv->audio_vol_settable)
+                     srv->audio.volume);
+        else if (!srv->audio.volume_settable)
             snprintf(err, sizeof err, "audio-config: this device reports no "
                                       "volume, so it cannot be changed; "
                                       "refused");
@@ -254,116 +255,31 @@ void rill__audio_answer(rill_server *srv) {
     }
 }
 
-typedef struct audio_ctx {
-    const rill_server_audio *a;
-    bool changes; /* the program takes changes (on_audio_change) */
-} audio_ctx;
-
-static void build_audio(rill__jw *w, const void *ctx) {
-    const rill_server_audio *a = ((const audio_ctx *)ctx)->a;
-    rill__jw_lit(w, "{\"bufferFrames\":");
-    rill__jw_u64(w, a->buffer_frames);
-    rill__jw_lit(w, ",\"channels\":");
-    rill__jw_u64(w, a->channels);
-    rill__jw_lit(w, ",\"rate\":");
-    rill__jw_double(w, a->rate);
-    if (((const audio_ctx *)ctx)->changes) {
-        /* Only what may change, so that a page's form offers nothing else. */
-        rill__jw_lit(w, ",\"settable\":{");
-        const char *sep = "";
-        if (a->buffer_frames_settable) {
-            rill__jw_lit(w, "\"bufferFrames\":[1,65536]");
-            sep = ",";
-        }
-        if (a->max_channels != 0) {
-            rill__jw_lit(w, sep);
-            rill__jw_lit(w, "\"channels\":[");
-            rill__jw_u64(w, a->min_channels);
-            rill__jw_lit(w, ",");
-            rill__jw_u64(w, a->max_channels);
-            rill__jw_lit(w, "]");
-            sep = ",";
-        }
-        if (a->n_rates != 0) {
-            rill__jw_lit(w, sep);
-            rill__jw_lit(w, "\"rates\":[");
-            for (size_t i = 0; i < a->n_rates; i++) {
-                if (i != 0)
-                    rill__jw_lit(w, ",");
-                rill__jw_double(w, a->rates[i]);
-            }
-            rill__jw_lit(w, "]");
-            sep = ",";
-        }
-        if (a->volume_settable) {
-            rill__jw_lit(w, sep);
-            rill__jw_lit(w, "\"volume\":[0,100]");
-        }
-        rill__jw_lit(w, "}");
-    }
-    rill__jw_lit(w, ",\"variables\":[");
-    for (size_t i = 0; i < a->channels; i++) {
-        if (i != 0)
-            rill__jw_lit(w, ",");
-        rill__jw_string(w, a->variables[i]);
-    }
-    rill__jw_lit(w, "]");
-    if (a->volume >= 0) {
-        rill__jw_lit(w, ",\"volume\":");
-        rill__jw_double(w, a->volume);
-    }
-    rill__jw_lit(w, "}");
-}
-
 /* Checked and rendered on the caller's thread; the network thread only
  * copies the text under the lock and announces it at its next drain. */
-int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
+int rill_server_set_audio(rill_server *srv, const rill_audio_desc *a) {
     if (srv == NULL)
         return RILL_EINVAL;
     char *json = NULL;
     if (a != NULL) {
-        if (!(a->rate > 0 && a->rate < 1e7) || a->buffer_frames == 0 ||
-            a->buffer_frames > 65536 || a->channels == 0 ||
-            a->channels > RILL_SERVER_AUDIO_MAX_CHANNELS ||
-            a->variables == NULL || !(a->volume <= 100)) {
-            rill__log_error("rill_server_set_audio: rate must be > 0, "
-                            "buffer_frames 1 to 65536, channels 1 to %d with "
-                            "as many variables, volume at most 100",
-                            RILL_SERVER_AUDIO_MAX_CHANNELS);
-            return RILL_EINVAL;
-        }
-        bool rates_ok = a->n_rates <= RILL_SERVER_AUDIO_MAX_RATES &&
-                        (a->n_rates == 0 || a->rates != NULL);
-        for (size_t i = 0; rates_ok && i < a->n_rates; i++)
-            rates_ok = a->rates[i] > 0 && a->rates[i] < 1e7;
-        if (!rates_ok || a->min_channels > a->max_channels ||
-            a->max_channels > RILL_SERVER_AUDIO_MAX_CHANNELS ||
-            (a->max_channels != 0 && a->min_channels == 0) ||
-            (a->volume_settable && a->volume < 0)) {
-            rill__log_error("rill_server_set_audio: what may change: at most "
-                            "%d rates, each > 0; min_channels 1 to "
-                            "max_channels (at most %d), or both 0; a settable "
-                            "volume needs a volume",
-                            RILL_SERVER_AUDIO_MAX_RATES,
-                            RILL_SERVER_AUDIO_MAX_CHANNELS);
+        char why[300];
+        if (rill__audio_desc_check(a, why, sizeof why) != 0) {
+            rill__log_error("rill_server_set_audio: %s", why);
             return RILL_EINVAL;
         }
         for (size_t i = 0; i < a->channels; i++) {
-            const char *name = a->variables[i];
-            rill_var *v = name ? rill__var_find(srv, name) : NULL;
+            rill_var *v = rill__var_find(srv, a->variables[i]);
             if (v == NULL || v->type != RILL_TYPE_FLOAT ||
                 v->mode != RILL_TS_DENSE) {
-                rill__log_error("rill_server_set_audio: channel %zu: %s%s%s "
+                rill__log_error("rill_server_set_audio: channel %zu: \"%s\" "
                                 "is not a dense float variable of this "
                                 "server (create it first)",
-                                i, name ? "\"" : "", name ? name : "NULL",
-                                name ? "\"" : "");
+                                i, a->variables[i]);
                 return RILL_EINVAL;
             }
         }
-        audio_ctx ctx = {a, srv->cfg.on_audio_change != NULL};
-        size_t len;
-        if (rill__json_render(build_audio, &ctx, &json, &len) != 0)
+        if (rill__audio_desc_render(a, srv->cfg.on_audio_change != NULL, &json,
+                                    NULL) != 0)
             return RILL_ENOMEM;
     }
     pthread_mutex_lock(&srv->audio_lock);
@@ -371,19 +287,7 @@ int rill_server_set_audio(rill_server *srv, const rill_server_audio *a) {
     srv->audio_json = json;
     srv->audio_gen++;
     srv->audio_declared = a != NULL;
-    srv->audio_n_rates = a ? a->n_rates : 0;
-    if (a != NULL && a->n_rates != 0)
-        memcpy(srv->audio_rates, a->rates, a->n_rates * sizeof a->rates[0]);
-    srv->audio_min_ch = a ? a->min_channels : 0;
-    srv->audio_max_ch = a ? a->max_channels : 0;
-    srv->audio_bf_settable = a && a->buffer_frames_settable;
-    srv->audio_vol_settable = a && a->volume_settable;
-    if (a != NULL) {
-        srv->audio_rate = a->rate;
-        srv->audio_channels = a->channels;
-        srv->audio_bf = a->buffer_frames;
-        srv->audio_volume = a->volume;
-    }
+    srv->audio = a != NULL ? *a : rill_audio_desc_default();
     pthread_mutex_unlock(&srv->audio_lock);
     rill__free(old);
     return 0;

@@ -18,7 +18,7 @@ typedef struct request {
 
 struct rill__devreq {
     rill_server *srv;
-    rill_audio_change_fn fn;
+    rill_server_audio_change_fn fn;
     void *user;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -62,7 +62,7 @@ static void *devreq_main(void *arg) {
     return NULL;
 }
 
-int rill__devreq_create(rill_server *srv, rill_audio_change_fn fn, void *user,
+int rill__devreq_create(rill_server *srv, rill_server_audio_change_fn fn, void *user,
                         rill__devreq **out) {
     *out = NULL;
     rill__devreq *d = rill__calloc(1, sizeof *d);

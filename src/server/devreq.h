@@ -32,7 +32,7 @@ typedef struct rill__devreq_result {
 
 /* Start the thread that calls fn(srv, change, why, size, user). Returns 0,
  * RILL_ENOMEM or RILL_ESYS. */
-int rill__devreq_create(rill_server *srv, rill_audio_change_fn fn, void *user,
+int rill__devreq_create(rill_server *srv, rill_server_audio_change_fn fn, void *user,
                         rill__devreq **out);
 
 /* Network thread: queue a request. `id_s` is copied. Returns 0,

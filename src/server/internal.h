@@ -151,21 +151,16 @@ struct rill_server {
     size_t n_dash, dash_cap;
     uint32_t next_dash_id;
 
-    /* The audio description (rill_server_set_audio): its JSON object, or
-     * NULL, written by user threads under audio_lock; audio_gen counts the
-     * changes, audio_sent_gen (network thread) the one announced last. */
+    /* The audio description (rill_server_set_audio), written by user
+     * threads under audio_lock: the description (`audio_declared`: there
+     * is one) and its JSON; audio_gen counts the changes, audio_sent_gen
+     * (network thread) the one announced last. */
     pthread_mutex_t audio_lock;
+    bool audio_declared;
+    rill_audio_desc audio;
     char *audio_json;
     uint64_t audio_gen;
     uint64_t audio_sent_gen;
-    /* What clients may change, from the same description (audio_lock). */
-    bool audio_declared;
-    double audio_rates[RILL_SERVER_AUDIO_MAX_RATES];
-    size_t audio_n_rates, audio_min_ch, audio_max_ch;
-    bool audio_bf_settable, audio_vol_settable;
-    double audio_rate, audio_volume;
-    size_t audio_channels;
-    uint32_t audio_bf;
     /* The reported sample rate (rill_server_set_sample_rate), audio_lock. */
     double sample_rate;
 

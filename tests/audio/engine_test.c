@@ -33,7 +33,7 @@ static rill_audio_config file_out(const char *path, rill_audio_format fmt,
 static void wait_frames(rill_audio_output *o, uint64_t frames) {
     for (int i = 0; i < 5000; i++) {
         rill_audio_stats st;
-        rill_audio_output_stats(o, &st);
+        rill_audio_output_get_stats(o, &st);
         if (st.frames >= frames)
             return;
         rill__sleep_ns(1000000u);
@@ -109,8 +109,8 @@ TEST(mixer_sum_of_sources_equals_clamped_integer_sum) {
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_output_wait(o, 10000));
     for (int k = 0; k < NS; k++) {
-        rill_audio_sample_stats st;
-        rill_audio_source_stats(s[k], &st);
+        rill_audio_source_stats st;
+        rill_audio_source_get_stats(s[k], &st);
         ASSERT_EQ_UINT(st.frames, L);
         ASSERT_EQ_UINT(st.underruns, 0);
         rill_audio_source_destroy(s[k]);
@@ -143,15 +143,17 @@ TEST(mixer_sum_of_sources_equals_clamped_integer_sum) {
 }
 
 /* A callback source that adds nothing and counts the blocks it was in. */
-static void count_blocks(float *mix, size_t frames, uint32_t channels,
+static void count_blocks(rill_audio_source *src, float *mix, size_t frames, uint32_t channels,
                          void *user) {
+    (void)src;
     (void)mix;
     (void)frames;
     (void)channels;
     atomic_fetch_add_explicit((atomic_long *)user, 1, memory_order_relaxed);
 }
 
-static long zeros_fn(void *buf, size_t frames, void *user) {
+static long zeros_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+    (void)src;
     (void)user;
     memset(buf, 0, frames * sizeof(int16_t));
     return (long)frames;
@@ -212,8 +214,9 @@ static void *churn_main(void *arg) {
 }
 
 /* Renders slowly (20 ms a block), so commands wait in the queue. */
-static void slow_block(float *mix, size_t frames, uint32_t channels,
+static void slow_block(rill_audio_source *src, float *mix, size_t frames, uint32_t channels,
                        void *user) {
+    (void)src;
     (void)mix;
     (void)frames;
     (void)channels;
@@ -341,8 +344,8 @@ TEST(sample_underrun_plays_exact_silence_and_is_counted) {
     ASSERT_OK(rill_audio_source_play(s));
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_output_wait(o, 10000));
-    rill_audio_sample_stats st;
-    rill_audio_source_stats(s, &st);
+    rill_audio_source_stats st;
+    rill_audio_source_get_stats(s, &st);
     /* Blocks of 64: block 15 (frames 960..1023) is short, 16..49 empty. */
     ASSERT_EQ_UINT(st.frames, K);
     ASSERT_EQ_UINT(st.underruns, 35);
@@ -391,8 +394,8 @@ TEST(sample_full_ring_blocks_write_until_room) {
     size_t written = 0;
     ASSERT_OK(rill_audio_sample_write(s, buf + 4096, 4800 * 2, -1, &written));
     double ms = ms_since(t0);
-    rill_audio_sample_stats st;
-    rill_audio_source_stats(s, &st);
+    rill_audio_source_stats st;
+    rill_audio_source_get_stats(s, &st);
     ASSERT_EQ_UINT(written, 4800 * 2);
     if (ms < 10.0)
         FAIL("write returned after %.1f ms without waiting", ms);
@@ -563,7 +566,8 @@ typedef struct counter_gen {
     long limit, made;
 } counter_gen;
 
-static long counter_fn(void *buf, size_t frames, void *user) {
+static long counter_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+    (void)src;
     counter_gen *g = user;
     if (g->made >= g->limit)
         return -1;
@@ -617,7 +621,8 @@ TEST(thread_source_plays_its_chunks_in_order) {
     unlink(path);
 }
 
-static long endless_fn(void *buf, size_t frames, void *user) {
+static long endless_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+    (void)src;
     (void)user;
     memset(buf, 0, frames * 2);
     return (long)frames;
@@ -714,7 +719,7 @@ TEST(file_input_delivers_the_file_exactly_through_poll) {
     rill_audio_input *in;
     ASSERT_OK(rill_audio_input_open(&ic, collect_fn, &col, &in));
     rill_audio_info info;
-    rill_audio_input_info(in, &info);
+    rill_audio_input_get_info(in, &info);
     ASSERT_EQ_UINT(info.rate, 22050);
     ASSERT_EQ_UINT(info.channels, 1);
     ASSERT_EQ_STR(info.backend, "file");
@@ -725,7 +730,7 @@ TEST(file_input_delivers_the_file_exactly_through_poll) {
     ASSERT_EQ_INT(blocks, (L + 299) / 300);
     ASSERT_OK(rill_audio_input_stop(in));
     rill_audio_stats st;
-    rill_audio_input_stats(in, &st);
+    rill_audio_input_get_stats(in, &st);
     ASSERT_EQ_UINT(st.dropped, 0);
     ASSERT_TRUE(st.done);
     rill_audio_input_close(in);
@@ -828,7 +833,7 @@ TEST(poll_callback_may_stop_its_input) {
     rill__sleep_ns(100000000u);
     ASSERT_EQ_INT(rill_audio_input_poll(st.in, 0), 0);
     rill_audio_stats stats;
-    rill_audio_input_stats(st.in, &stats);
+    rill_audio_input_get_stats(st.in, &stats);
     printf("  stopped from the callback after %d blocks; %llu frames "
            "captured, %zu delivered\n", atomic_load(&st.calls),
            (unsigned long long)stats.frames, atomic_load(&st.frames));
@@ -889,7 +894,7 @@ TEST(dummy_input_delivers_blocks_on_its_thread) {
     rill__sleep_ns(200000000u);
     for (int i = 0; i < 500; i++) {
         rill_audio_stats now;
-        rill_audio_input_stats(in, &now);
+        rill_audio_input_get_stats(in, &now);
         if (now.blocks >= 10)
             break;
         rill__sleep_ns(10000000u);
@@ -897,7 +902,7 @@ TEST(dummy_input_delivers_blocks_on_its_thread) {
     ASSERT_OK(rill_audio_input_stop(in));
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
     rill_audio_stats st;
-    rill_audio_input_stats(in, &st);
+    rill_audio_input_get_stats(in, &st);
     rill_audio_input_close(in);
     /* On the clock: 48 kHz in blocks of 480, one per 10 ms, never more
      * than the time until stop returned allows; every captured block
@@ -1002,7 +1007,7 @@ TEST(any_backend_falls_back_and_always_opens) {
     ASSERT_OK(rill_audio_output_open(&c, &o));
     rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     printf("  opened %s; %d backends failed before it, first: %s\n",
            info.backend, fallback_debug, fallback_first);
     ASSERT_TRUE(strcmp(info.backend, "jack") != 0);
@@ -1069,7 +1074,7 @@ TEST(default_format_in_a_config_means_s16) {
     rill_audio_output *o;
     ASSERT_OK(rill_audio_output_open(&c, &o));
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     ASSERT_EQ_INT(info.format, RILL_AUDIO_S16);
     rill_audio_output_close(o);
     c.format = (rill_audio_format)99;

@@ -43,9 +43,8 @@ typedef struct ctl {
 } ctl;
 
 /* The channels' names, a b c. */
-extern const char *const abc[3];
 
-/* Declare the description in c (channels of abc; unless fixed, rates
+/* Declare the description in c (channels of a, b, c; unless fixed, rates
  * 16000, 44100, 48000, 1 to 3 channels, buffer size and volume settable).
  * Caller holds c->lock (or no other thread runs yet). */
 int ctl_describe(ctl *c);
@@ -130,17 +129,17 @@ const char *page_list(page *p, int id);
 typedef struct got {
     int configs, buffers, bad;
     size_t frames, channels;
-    rill_dash_audio last;
+    rill_audio_desc last;
     bool has;
     int errors;
     char error[320];
 } got;
 
-void on_config(const rill_dash_audio *a, void *user);
+void on_config(rill_dash *dash, const rill_audio_desc *a, void *user);
 /* Every frame's channels are the device's a, b or c of one tick. */
-void on_data(const float *buf, size_t frames, size_t channels, uint64_t tick,
+void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels, uint64_t tick,
              uint32_t dropped, void *user);
-void on_error(int err, const char *msg, void *user);
+void on_error(rill_dash *dash, int err, const char *msg, void *user);
 /* Poll until *counter >= n; fails after 10 s. */
 void poll_until(rill_dash *dash, const int *counter, int n);
 
