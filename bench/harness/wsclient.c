@@ -1,5 +1,5 @@
 /* The benchmark WebSocket client: a thin layer over rill's own client
- * transport (src/net/ws.c), so that the benchmark measures the client code
+ * transport (src/client/ws.c), so that the benchmark measures the client code
  * users get, and several connections share one servicing thread. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,8 @@
 #include "core/internal.h"
 
 /* Wait on cond until *flag or the deadline; lock held. */
-int rill__client_wait_for(rill_client *cl, const bool *flag, uint64_t deadline_ns) {
+int rill__client_wait_for(rill_client *cl, const bool *flag,
+                          uint64_t deadline_ns) {
     while (!*flag) {
         if (atomic_load(&cl->closed))
             return RILL_ECLOSED;
@@ -41,8 +42,8 @@ int rill__client_send_json(rill_client *cl, json_t *msg) {
 }
 
 /* {"watcher":[{"cmd":cmd,"watchers":[names...], extra...}]} */
-int rill__client_send_cmd(rill_client *cl, const char *cmd, const char *const *names,
-                    size_t n, json_t *extra) {
+int rill__client_send_cmd(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, json_t *extra) {
     json_t *w = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(w, json_string(names[i]));
@@ -59,8 +60,9 @@ int rill__client_list_locked(rill_client *cl, rill_client_list **out) {
     cl->list_reply = NULL;
     cl->list_ready = false;
     pthread_mutex_unlock(&cl->lock);
-    int rc = rill__client_send_json(cl, json_pack("{s:I,s:[{s:s}]}", "id", (json_int_t)id,
-                                     "watcher", "cmd", "list"));
+    int rc = rill__client_send_json(cl, json_pack("{s:I,s:[{s:s}]}", "id",
+                                                  (json_int_t)id, "watcher",
+                                                  "cmd", "list"));
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&cl->lock);
@@ -119,7 +121,8 @@ int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate) {
 
 /* RILL_EINVAL (a NULL list or name) or RILL_ENOTFOUND (logged) unless
  * every name is a variable of the device. */
-int rill__client_check_names(rill_client *cl, const char *const *names, size_t n) {
+int rill__client_check_names(rill_client *cl, const char *const *names,
+                             size_t n) {
     if (n > 0 && names == NULL)
         return RILL_EINVAL;
     for (size_t i = 0; i < n; i++)

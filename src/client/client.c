@@ -36,8 +36,8 @@ static void *io_main(void *arg) {
         atomic_store(&cl->closed, true);
         pthread_cond_broadcast(&cl->cond);
         pthread_mutex_unlock(&cl->lock);
-        rill__log_error("connection to %s:%d lost: %s", cl->host,
-                        cl->port, cl->close_reason);
+        rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
+                        cl->close_reason);
         rill__client_fail_schedules(cl, RILL_ECLOSED);
         rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
         rill__deliver_wake(cl);
@@ -77,7 +77,8 @@ int rill_client_send_message(rill_client *cl, bool binary, const void *head,
     return rill__ws_sendv(cl->ctl, binary, parts, body_len != 0 ? 2 : 1);
 }
 
-/* ---- Connecting ------------------------------------------------------------ */
+/* ---- Connecting ------------------------------------------------------------
+ */
 
 rill_client_config rill_client_config_default(void) {
     rill_client_config c;
@@ -92,7 +93,8 @@ static int parse_url(rill_client *cl, const char *url) {
     const char *p = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
     if (p == NULL) {
         rill__log_error("'%s' is not a ws:// URL (e.g. "
-                        "ws://127.0.0.1:5555)", url);
+                        "ws://127.0.0.1:5555)",
+                        url);
         return RILL_EINVAL;
     }
     size_t hl = strcspn(p, ":/");
@@ -131,7 +133,8 @@ static int open_ws(rill_client *cl, const char *path, rill__ws **out) {
 
 static int wait_flag(rill_client *cl, bool *flag, int ms) {
     pthread_mutex_lock(&cl->lock);
-    int rc = rill__client_wait_for(cl, flag, rill_clock_now_ns() + (uint64_t)ms * 1000000u);
+    int rc = rill__client_wait_for(
+        cl, flag, rill_clock_now_ns() + (uint64_t)ms * 1000000u);
     pthread_mutex_unlock(&cl->lock);
     return rc;
 }
@@ -208,11 +211,12 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
     }
     rill_client_list *vars = NULL;
     if ((rc = rill_client_list_vars(cl, &vars)) != 0) {
-        rill__log_error("no list reply from %s:%d (%s)", cl->host,
-                        cl->port, rill_strerror(rc));
+        rill__log_error("no list reply from %s:%d (%s)", cl->host, cl->port,
+                        rill_strerror(rc));
         goto fail;
     }
-    rill__var_state *vs = rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
+    rill__var_state *vs =
+        rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
     if (vs == NULL) {
         rill_client_list_free(vars);
         rc = RILL_ENOMEM;
@@ -231,7 +235,9 @@ fail:
     return rc;
 }
 
-bool rill_client_native(const rill_client *cl) { return cl->native; }
+bool rill_client_native(const rill_client *cl) {
+    return cl->native;
+}
 
 void rill_client_destroy(rill_client *cl) {
     if (cl == NULL)

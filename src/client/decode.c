@@ -27,7 +27,7 @@ static rill_client_var *var_by_id(rill_client *cl, uint32_t id) {
  * rill_client_poll) before rill_client_wait can see it finished. lock not
  * held. */
 void rill__client_schedule_finished(rill_client *cl, rill_client_done_fn fn,
-                              void *user, int err) {
+                                    void *user, int err) {
     rill__deliver_done(cl, fn, user, err);
     pthread_mutex_lock(&cl->lock);
     cl->sched_pending--;
@@ -58,7 +58,8 @@ static void rebuild_group(rill_client *cl) {
                 order[j] = order[j - 1];
                 j--;
             }
-            m[j] = (rill__align_member){v->id, v->name, v->type, v->mode, st->from};
+            m[j] = (rill__align_member){v->id, v->name, v->type, v->mode,
+                                        st->from};
             order[j] = st->order;
             if (cl->group_block == 0)
                 span = RILL__MAX(span, (uint64_t)st->length);
@@ -99,14 +100,21 @@ static void deliver_stream(rill_client *cl, const rill_client_var *v,
         memcpy(cl->scratch_values, values, count * size);
     if (rel != NULL && count > 0)
         memcpy(cl->scratch_rel, rel, count * 4);
-    rill_client_buffer b = {v->name, v->id,   v->type, v->mode,
-                            first_ts, count,  cl->scratch_values,
+    rill_client_buffer b = {v->name,
+                            v->id,
+                            v->type,
+                            v->mode,
+                            first_ts,
+                            count,
+                            cl->scratch_values,
                             rel != NULL ? cl->scratch_rel : NULL,
-                            dropped,  last};
+                            dropped,
+                            last};
     rill__deliver_buffer(cl, &b);
 }
 
-/* ---- Collectors (stream_n_values, monitor_n_values) ----------------------- */
+/* ---- Collectors (stream_n_values, monitor_n_values) -----------------------
+ */
 
 /* One more value of a collecting variable; the request is done when every
  * variable has collect_n. lock held. */
@@ -270,13 +278,16 @@ static void on_native(rill_client *cl, const uint8_t *data, size_t len) {
     }
     rill_client_var *v = var_by_id(cl, m.h.var_id);
     if (v == NULL) {
-        snprintf(err, sizeof err, "data for variable id %u, which the "
-                 "device did not list", m.h.var_id);
+        snprintf(err, sizeof err,
+                 "data for variable id %u, which the "
+                 "device did not list",
+                 m.h.var_id);
         bad_data(cl, err);
         return;
     }
     if (m.h.kind == RILL__NATIVE_MONITOR) {
-        on_monitor(cl, v->id, m.h.first_ts, rill_value_to_double(v->type, m.values));
+        on_monitor(cl, v->id, m.h.first_ts,
+                   rill_value_to_double(v->type, m.values));
         return;
     }
     if (m.h.kind == RILL__NATIVE_STREAM) {
@@ -299,7 +310,8 @@ static void on_compat_data(rill_client *cl, const uint8_t *data, size_t len) {
         cl->hdr_id = id;
         return;
     }
-    rill_client_var *v = cl->hdr_id >= 0 ? var_by_id(cl, (uint32_t)cl->hdr_id) : NULL;
+    rill_client_var *v =
+        cl->hdr_id >= 0 ? var_by_id(cl, (uint32_t)cl->hdr_id) : NULL;
     cl->hdr_id = -1;
     if (v == NULL)
         return;
@@ -343,7 +355,6 @@ static void copy_var(json_t *o, uint32_t id, rill_client_var *v) {
     snprintf(v->log_file_name, sizeof v->log_file_name, "%s", lf ? lf : "");
 }
 
-
 /* The list reply as plain structs, built here on the I/O thread: jansson
  * objects must not be shared between threads (their reference counts are
  * not atomic). */
@@ -375,13 +386,15 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
      * reads only as a real (docs/PROTOCOL.md); nothing here reads its
      * numbers. */
     if (root == NULL)
-        root = json_loadb((const char *)data, len, JSON_DECODE_INT_AS_REAL,
-                          &jerr);
+        root =
+            json_loadb((const char *)data, len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!json_is_object(root)) {
         json_decref(root);
         char why[RILL__WIRE_ERR_CAP + 64];
-        snprintf(why, sizeof why, "a control message that is not a JSON "
-                 "object (%s)", root == NULL ? jerr.text : "another JSON value");
+        snprintf(why, sizeof why,
+                 "a control message that is not a JSON "
+                 "object (%s)",
+                 root == NULL ? jerr.text : "another JSON value");
         bad_data(cl, why);
         return;
     }
@@ -396,8 +409,8 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         /* rill serve echoes the request id; a Bela board sends none, and
          * then the next list reply is the answer. */
         if (cl->list_id >= 0 && cl->list_reply == NULL &&
-            (id == NULL || (json_is_integer(id) &&
-                            json_integer_value(id) == cl->list_id))) {
+            (id == NULL ||
+             (json_is_integer(id) && json_integer_value(id) == cl->list_id))) {
             cl->list_rc = build_list(root, &cl->list_reply);
             /* Native replies carry the audio description (rill serve);
              * rill_client_get_audio reads it from here. */
@@ -418,13 +431,15 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         cl->got_connection = true;
         pthread_cond_broadcast(&cl->cond);
     } else if (cl->audio_id >= 0 && !cl->audio_done &&
-               json_integer_value(json_object_get(json_is_object(error) ? error : root,
-                                                  "id")) == cl->audio_id &&
+               json_integer_value(json_object_get(
+                   json_is_object(error) ? error : root, "id")) ==
+                   cl->audio_id &&
                (json_is_object(error) ||
                 (json_is_string(ev) &&
                  strcmp(json_string_value(ev), "audio-config") == 0))) {
         /* The answer to rill_client_change_audio: done, or why not. */
-        json_t *msg = json_is_object(error) ? json_object_get(error, "message") : NULL;
+        json_t *msg =
+            json_is_object(error) ? json_object_get(error, "message") : NULL;
         cl->audio_rc = json_is_object(error) ? RILL_EINVAL : 0;
         snprintf(cl->audio_why, sizeof cl->audio_why, "%s",
                  json_is_string(msg) ? json_string_value(msg) : "");
@@ -447,8 +462,8 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         cl->cfg.on_text(cl, (const char *)data, len, cl->cfg.user);
 }
 
-void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
-                   bool binary) {
+void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data,
+                         size_t len, bool binary) {
     rill_client *cl = user;
     if (ws == cl->data)
         on_compat_data(cl, data, len);
@@ -462,7 +477,8 @@ void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t l
 void rill__client_fail_schedules(rill_client *cl, int err) {
     pthread_mutex_lock(&cl->lock);
     size_t n = 0;
-    rill__sched *failed = rill__calloc(cl->n_sched ? cl->n_sched : 1, sizeof *failed);
+    rill__sched *failed =
+        rill__calloc(cl->n_sched ? cl->n_sched : 1, sizeof *failed);
     for (size_t i = 0; i < cl->n_sched; i++) {
         rill__sched *sc = &cl->sched[i];
         if (sc->pending == 0)

@@ -39,12 +39,12 @@ typedef enum rill__collect_kind {
 
 /* Per variable, as the I/O thread needs it (indexed by variable id). */
 typedef struct rill__var_state {
-    bool in_group;    /* part of the on_block group */
-    uint64_t order;   /* when it joined the group */
-    uint64_t from;    /* its stream's start tick: earlier values are an
-                         earlier run's */
-    uint32_t length;  /* values per buffer, for the block span */
-    int32_t sched;    /* index in cl->sched, or -1 */
+    bool in_group;      /* part of the on_block group */
+    uint64_t order;     /* when it joined the group */
+    uint64_t from;      /* its stream's start tick: earlier values are an
+                           earlier run's */
+    uint32_t length;    /* values per buffer, for the block span */
+    int32_t sched;      /* index in cl->sched, or -1 */
     uint64_t sched_end; /* the scheduled stream's end tick */
     /* stream_n_values / monitor_n_values: while `collect` is set, the
      * variable's values of that kind go here instead of to the callbacks;
@@ -71,18 +71,18 @@ struct rill_client {
     pthread_mutex_t lock;     /* everything below, shared with the I/O thread */
     pthread_cond_t cond;
 
-    rill_client_list *vars;   /* from the connect-time list */
-    rill__var_state *vs;      /* n_vars entries */
-    bool hello;               /* the server answered hello */
-    bool got_connection;      /* the connection event arrived */
-    int64_t list_id;          /* the list request being waited for, or -1 */
+    rill_client_list *vars;       /* from the connect-time list */
+    rill__var_state *vs;          /* n_vars entries */
+    bool hello;                   /* the server answered hello */
+    bool got_connection;          /* the connection event arrived */
+    int64_t list_id;              /* the list request being waited for, or -1 */
     rill_client_list *list_reply; /* built by the I/O thread */
     int list_rc;
     rill_audio_desc list_audio; /* the reply's audio description */
     int list_audio_rc;          /* 0, RILL_ENOTFOUND (none), RILL_EPROTO */
     bool list_ready;
     int64_t next_id;
-    int64_t audio_id;         /* the audio-config request waited for, or -1 */
+    int64_t audio_id; /* the audio-config request waited for, or -1 */
     bool audio_done;
     int audio_rc;
     char audio_why[512];
@@ -94,20 +94,20 @@ struct rill_client {
     /* stream_n_values / monitor_n_values: collect_n values of each
      * collecting variable (rill__var_state), from tick collect_start on */
     size_t collect_n;
-    size_t collect_left;    /* variables with fewer than collect_n */
+    size_t collect_left; /* variables with fewer than collect_n */
     uint64_t collect_start;
-    bool collect_done;      /* every variable complete, or a gap */
+    bool collect_done;       /* every variable complete, or a gap */
     const char *collect_gap; /* the variable that lost values, or NULL */
     /* on_block: the group as requests left it; the I/O thread rebuilds
      * its aligner when group_gen moves */
-    uint32_t group_block;     /* opts.block of the latest start, 0 = auto */
+    uint32_t group_block; /* opts.block of the latest start, 0 = auto */
     uint64_t group_order;
     uint64_t group_gen, align_gen;
     /* scheduled streams */
     rill__sched *sched;
     size_t n_sched, sched_cap;
-    size_t sched_pending;     /* schedules not finished */
-    int sched_err;            /* first error since the last wait */
+    size_t sched_pending; /* schedules not finished */
+    int sched_err;        /* first error since the last wait */
     /* compat data: the last header */
     int64_t hdr_id;
     char close_reason[200];
@@ -119,12 +119,12 @@ struct rill_client {
     size_t scratch_cap; /* values */
 
     /* delivery (deliver.c) */
-    rill_ring *pq;            /* poll mode: events for rill_client_poll */
-    pthread_mutex_t poll_mx;  /* the consumer side, and poll_cv */
+    rill_ring *pq;           /* poll mode: events for rill_client_poll */
+    pthread_mutex_t poll_mx; /* the consumer side, and poll_cv */
     pthread_cond_t poll_cv;
-    uint8_t *pscratch;        /* consumer: one event */
+    uint8_t *pscratch; /* consumer: one event */
     size_t pscratch_cap;
-    uint32_t pending_drops;   /* I/O thread: dropped before the next buffer */
+    uint32_t pending_drops; /* I/O thread: dropped before the next buffer */
     atomic_uint_fast64_t dropped;
 };
 
@@ -143,7 +143,8 @@ void rill__deliver_wake(rill_client *cl);
 
 /* channel.c. Wait on cl->cond (lock held) until *flag, the connection
  * closes (RILL_ECLOSED) or the deadline (RILL_ETIMEOUT). */
-int rill__client_wait_for(rill_client *cl, const bool *flag, uint64_t deadline_ns);
+int rill__client_wait_for(rill_client *cl, const bool *flag,
+                          uint64_t deadline_ns);
 /* Now plus the configured timeout. */
 uint64_t rill__client_deadline(const rill_client *cl);
 /* Send a JSON message (taken) on the control socket. */

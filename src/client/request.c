@@ -18,7 +18,9 @@ int rill_client_list_vars(rill_client *cl, rill_client_list **out) {
     return rc;
 }
 
-void rill_client_free(void *p) { rill__free(p); }
+void rill_client_free(void *p) {
+    rill__free(p);
+}
 
 int rill_client_get_audio(rill_client *cl, rill_audio_desc *out) {
     if (cl == NULL || out == NULL)
@@ -54,8 +56,8 @@ static void unmute_monitor(rill_client *cl, uint32_t id) {
     pthread_mutex_unlock(&cl->lock);
 }
 
-int rill_client_monitor(rill_client *cl, const char *const *names,
-                        size_t n, uint32_t period) {
+int rill_client_monitor(rill_client *cl, const char *const *names, size_t n,
+                        uint32_t period) {
     if (period > INT32_MAX)
         return RILL_EINVAL;
     json_t *periods = json_array();
@@ -70,7 +72,7 @@ int rill_client_monitor(rill_client *cl, const char *const *names,
     for (size_t i = 0; i < n; i++)
         unmute_monitor(cl, rill__client_find(cl, names[i])->id);
     int rc = rill__client_send_cmd(cl, "monitor", names, n,
-                      json_pack("{s:o}", "periods", periods));
+                                   json_pack("{s:o}", "periods", periods));
     pthread_mutex_unlock(&cl->req_lock);
     return rc;
 }
@@ -87,16 +89,19 @@ int rill_client_peek(rill_client *cl, const char *name, double *value,
     cl->peek_done = false;
     pthread_mutex_unlock(&cl->lock);
     const char *names[1] = {name};
-    int rc = rill__client_send_cmd(cl, "monitor", names, 1, json_pack("{s:[i]}", "periods", 1));
+    int rc = rill__client_send_cmd(cl, "monitor", names, 1,
+                                   json_pack("{s:[i]}", "periods", 1));
     pthread_mutex_lock(&cl->lock);
     if (rc == 0)
-        rc = rill__client_wait_for(cl, &cl->peek_done, rill__client_deadline(cl));
+        rc = rill__client_wait_for(cl, &cl->peek_done,
+                                   rill__client_deadline(cl));
     cl->peek_var = -1;
     double val = cl->peek_value;
     uint64_t t = cl->peek_tick;
     pthread_mutex_unlock(&cl->lock);
     if (!cl->native) /* as pybela's peek: the one-shot, then off */
-        rill__client_send_cmd(cl, "monitor", names, 1, json_pack("{s:[i]}", "periods", 0));
+        rill__client_send_cmd(cl, "monitor", names, 1,
+                              json_pack("{s:[i]}", "periods", 0));
     pthread_mutex_unlock(&cl->req_lock);
     if (rc == 0) {
         if (value != NULL)
@@ -118,7 +123,8 @@ int rill_client_control(rill_client *cl, const char *name, bool on) {
 }
 
 int rill_client_set(rill_client *cl, const char *name, double value) {
-    return cmd_then_sync(cl, "set", name, json_pack("{s:[f]}", "values", value));
+    return cmd_then_sync(cl, "set", name,
+                         json_pack("{s:[f]}", "values", value));
 }
 
 int rill_client_set_mask(rill_client *cl, const char *name, uint32_t value,
@@ -139,8 +145,9 @@ int rill_client_change_audio(rill_client *cl, const rill_audio_change *ch,
         return RILL_EINVAL;
     if (!cl->native) {
         if (why != NULL)
-            snprintf(why, why_size, "a Bela board has no audio configuration "
-                                    "to change (only rill serve has)");
+            snprintf(why, why_size,
+                     "a Bela board has no audio configuration "
+                     "to change (only rill serve has)");
         return RILL_ENOTSUP;
     }
     json_t *msg = json_object();
@@ -154,22 +161,27 @@ int rill_client_change_audio(rill_client *cl, const rill_audio_change *ch,
     if (ch->rate > 0)
         json_object_set_new(msg, "rate", json_real(ch->rate));
     if (ch->channels > 0)
-        json_object_set_new(msg, "channels", json_integer((json_int_t)ch->channels));
+        json_object_set_new(msg, "channels",
+                            json_integer((json_int_t)ch->channels));
     if (ch->buffer_frames > 0)
-        json_object_set_new(msg, "bufferFrames", json_integer(ch->buffer_frames));
+        json_object_set_new(msg, "bufferFrames",
+                            json_integer(ch->buffer_frames));
     if (ch->volume >= 0)
         json_object_set_new(msg, "volume", json_real(ch->volume));
     int rc = rill__client_send_json(cl, msg);
-    uint64_t wait_ms = RILL__MAX((uint64_t)cl->cfg.timeout_ms * 2, (uint64_t)5000);
+    uint64_t wait_ms =
+        RILL__MAX((uint64_t)cl->cfg.timeout_ms * 2, (uint64_t)5000);
     pthread_mutex_lock(&cl->lock);
     if (rc == 0)
-        rc = rill__client_wait_for(cl, &cl->audio_done, rill_clock_now_ns() + wait_ms * 1000000u);
+        rc = rill__client_wait_for(cl, &cl->audio_done,
+                                   rill_clock_now_ns() + wait_ms * 1000000u);
     if (rc == 0)
         rc = cl->audio_rc;
     if (why != NULL && why_size != 0) {
         if (rc == RILL_ETIMEOUT)
-            snprintf(why, why_size, "no answer within %llu ms (the device may "
-                                    "still apply it; list again to see)",
+            snprintf(why, why_size,
+                     "no answer within %llu ms (the device may "
+                     "still apply it; list again to see)",
                      (unsigned long long)wait_ms);
         else if (rc != 0 && cl->audio_done)
             snprintf(why, why_size, "%s", cl->audio_why);

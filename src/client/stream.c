@@ -78,7 +78,8 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
                             size_t n) {
     const char **all = NULL;
     if (names == NULL) {
-        all = rill__calloc(cl->vars->n_vars ? cl->vars->n_vars : 1, sizeof *all);
+        all =
+            rill__calloc(cl->vars->n_vars ? cl->vars->n_vars : 1, sizeof *all);
         if (all == NULL)
             return RILL_ENOMEM;
         for (size_t i = 0; i < cl->vars->n_vars; i++)
@@ -121,7 +122,8 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
     rc = rill__client_send_cmd(cl, "unwatch", names, n, NULL);
     pthread_mutex_unlock(&cl->req_lock);
     for (size_t i = 0; i < n_canceled; i++)
-        rill__client_schedule_finished(cl, canceled[i].fn, canceled[i].user, RILL_ECANCELED);
+        rill__client_schedule_finished(cl, canceled[i].fn, canceled[i].user,
+                                       RILL_ECANCELED);
     rill__free(canceled);
     rill__free(all);
     return rc;
@@ -188,7 +190,8 @@ int rill_client_schedule(rill_client *cl, const char *const *names, size_t n,
     }
     pthread_mutex_unlock(&cl->req_lock);
     for (size_t i = 0; i < n_replaced; i++)
-        rill__client_schedule_finished(cl, replaced[i].fn, replaced[i].user, RILL_ECANCELED);
+        rill__client_schedule_finished(cl, replaced[i].fn, replaced[i].user,
+                                       RILL_ECANCELED);
     rill__free(replaced);
     return rc;
 }
@@ -227,8 +230,8 @@ int rill_client_wait(rill_client *cl, int timeout_ms) {
  * the values must then arrive without a gap. Monitored values count from
  * the device's latest tick. */
 static int collect_n_values(rill_client *cl, rill__collect_kind kind,
-                            const char *const *names, size_t n,
-                            uint32_t period, size_t n_values, double **values,
+                            const char *const *names, size_t n, uint32_t period,
+                            size_t n_values, double **values,
                             uint64_t **timestamps) {
     if (n == 0 || names == NULL || n_values == 0 || values == NULL ||
         timestamps == NULL || period > INT32_MAX)
@@ -255,8 +258,9 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
     pthread_mutex_lock(&cl->req_lock);
     uint64_t start = 0;
     double rate = 1000;
-    rc = kind == RILL__COLLECT_STREAM ? rill__client_soon(cl, &start, &rate)
-                                      : rill__client_device_now(cl, &start, &rate);
+    rc = kind == RILL__COLLECT_STREAM
+             ? rill__client_soon(cl, &start, &rate)
+             : rill__client_device_now(cl, &start, &rate);
     pthread_mutex_lock(&cl->lock);
     for (size_t i = 0; i < n; i++) {
         rill__var_state *st = &cl->vs[rill__client_find(cl, names[i])->id];
@@ -278,16 +282,18 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
                                                      ? (json_int_t)start
                                                      : (json_int_t)period));
     if (rc == 0)
-        rc = rill__client_send_cmd(cl, kind == RILL__COLLECT_STREAM ? "watch" : "monitor",
-                      names, n,
-                      json_pack("{s:o}", kind == RILL__COLLECT_STREAM
-                                             ? "timestamps" : "periods",
-                                each));
+        rc = rill__client_send_cmd(
+            cl, kind == RILL__COLLECT_STREAM ? "watch" : "monitor", names, n,
+            json_pack("{s:o}",
+                      kind == RILL__COLLECT_STREAM ? "timestamps" : "periods",
+                      each));
     else
         json_decref(each);
     /* The timeout, plus the time the values take at the device's rate. */
-    double ticks = (double)n_values * (kind == RILL__COLLECT_STREAM ? 1 : period);
-    uint64_t end = rill__client_deadline(cl) + (uint64_t)(ticks / rate * 1e9) + 50000000u;
+    double ticks =
+        (double)n_values * (kind == RILL__COLLECT_STREAM ? 1 : period);
+    uint64_t end =
+        rill__client_deadline(cl) + (uint64_t)(ticks / rate * 1e9) + 50000000u;
     pthread_mutex_lock(&cl->lock);
     if (rc == 0)
         rc = rill__client_wait_for(cl, &cl->collect_done, end);
@@ -310,7 +316,8 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
         json_t *off = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(off, json_integer(0));
-        rill__client_send_cmd(cl, "monitor", names, n, json_pack("{s:o}", "periods", off));
+        rill__client_send_cmd(cl, "monitor", names, n,
+                              json_pack("{s:o}", "periods", off));
     }
     pthread_mutex_unlock(&cl->req_lock);
 out:

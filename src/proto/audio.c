@@ -108,8 +108,8 @@ static void build_desc(rill__jw *w, const void *ctx) {
     rill__jw_lit(w, "}");
 }
 
-int rill__audio_desc_render(const rill_audio_desc *a, bool settable,
-                            char **out, size_t *len) {
+int rill__audio_desc_render(const rill_audio_desc *a, bool settable, char **out,
+                            size_t *len) {
     desc_ctx ctx = {a, settable};
     return rill__json_render(build_desc, &ctx, out, len);
 }
@@ -142,7 +142,8 @@ static bool parse_settable(const json_t *s, rill_audio_desc *a) {
         a->max_channels = (size_t)hi;
     }
     if (rates != NULL) {
-        if (!json_is_array(rates) || json_array_size(rates) > RILL_AUDIO_MAX_RATES)
+        if (!json_is_array(rates) ||
+            json_array_size(rates) > RILL_AUDIO_MAX_RATES)
             return false;
         for (size_t i = 0; i < json_array_size(rates); i++) {
             const json_t *r = json_array_get(rates, i);

@@ -33,8 +33,8 @@ int rill__audio_desc_check(const rill_audio_desc *a, char *why, size_t cap);
 /* Render `a` (checked) as above, with "settable" when `settable`. Returns
  * 0 and a NUL-terminated text from rill__malloc (*len its length; may be
  * NULL), or RILL_ENOMEM. */
-int rill__audio_desc_render(const rill_audio_desc *a, bool settable,
-                            char **out, size_t *len);
+int rill__audio_desc_render(const rill_audio_desc *a, bool settable, char **out,
+                            size_t *len);
 
 /* Read a description from its parsed JSON. Returns 0, or RILL_EPROTO when
  * it is not one (missing or mistyped fields, too many channels, a name too

@@ -43,7 +43,8 @@ static char *audio_msg_locked(const rill_server *srv, const char *event,
                   : (rill__jv)RILL__JV_NONE,
     };
     char *text = NULL;
-    return rill__json_object(m, RILL__JV_COUNT(m), &text, len) == 0 ? text : NULL;
+    return rill__json_object(m, RILL__JV_COUNT(m), &text, len) == 0 ? text
+                                                                    : NULL;
 }
 
 /* Tell every native client about a new audio description. */
@@ -82,13 +83,13 @@ static void format_rates(char *out, size_t cap, const double *rates, size_t n) {
  * equal to its current value is no change, so a form may send them all),
  * then run by the program on the device-request thread; the answer goes
  * out at a later drain (rill__audio_answer). */
-void rill__audio_change_request(rill_server *srv, rill__conn *c,
-                                 json_t *root) {
-    static const char *const keys[] = {"rill", "id", "rate", "channels",
-                                       "bufferFrames", "volume"};
+void rill__audio_change_request(rill_server *srv, rill__conn *c, json_t *root) {
+    static const char *const keys[] = {"rill",     "id",           "rate",
+                                       "channels", "bufferFrames", "volume"};
     if (!c->native) {
-        rill__request_error(c, "audio-config", root, "audio-config: send {\"rill\":\"hello\","
-                                    "\"version\":1} first; refused");
+        rill__request_error(c, "audio-config", root,
+                            "audio-config: send {\"rill\":\"hello\","
+                            "\"version\":1} first; refused");
         return;
     }
     const char *key;
@@ -99,18 +100,18 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
             k++;
         if (k == sizeof keys / sizeof keys[0]) {
             rill__request_error(c, "audio-config", root,
-                               "audio-config: unknown field \"%.64s\" (the "
-                               "fields are rate, channels, bufferFrames and "
-                               "volume); refused",
-                               key);
+                                "audio-config: unknown field \"%.64s\" (the "
+                                "fields are rate, channels, bufferFrames and "
+                                "volume); refused",
+                                key);
             return;
         }
     }
     if (srv->devreq == NULL) {
         rill__request_error(c, "audio-config", root,
-                           "audio-config: refused: this device's program "
-                           "does not take audio configuration changes (rill "
-                           "serve takes them for its audio sources)");
+                            "audio-config: refused: this device's program "
+                            "does not take audio configuration changes (rill "
+                            "serve takes them for its audio sources)");
         return;
     }
     json_t *jr = json_object_get(root, "rate");
@@ -120,18 +121,20 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
     if ((jr && !json_is_number(jr)) || (jv && !json_is_number(jv)) ||
         (jc && !json_is_integer(jc)) || (jb && !json_is_integer(jb))) {
         rill__request_error(c, "audio-config", root,
-                           "audio-config: rate and volume must be numbers, "
-                           "channels and bufferFrames integers; refused");
+                            "audio-config: rate and volume must be numbers, "
+                            "channels and bufferFrames integers; refused");
         return;
     }
     rill_audio_change ch = rill_audio_change_none();
     char err[400] = "";
     pthread_mutex_lock(&srv->audio_lock);
     if (!srv->audio_declared) {
-        snprintf(err, sizeof err, "audio-config: this device has no audio "
-                                  "input to configure; refused");
+        snprintf(err, sizeof err,
+                 "audio-config: this device has no audio "
+                 "input to configure; refused");
     }
-    if (err[0] == '\0' && jr != NULL && json_number_value(jr) != srv->audio.rate) {
+    if (err[0] == '\0' && jr != NULL &&
+        json_number_value(jr) != srv->audio.rate) {
         double r = json_number_value(jr);
         bool offered = false;
         for (size_t i = 0; i < srv->audio.n_rates; i++)
@@ -139,12 +142,14 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
         char list[300];
         format_rates(list, sizeof list, srv->audio.rates, srv->audio.n_rates);
         if (srv->audio.n_rates == 0)
-            snprintf(err, sizeof err, "audio-config: the rate is fixed at %g "
-                                      "Hz on this device; refused",
+            snprintf(err, sizeof err,
+                     "audio-config: the rate is fixed at %g "
+                     "Hz on this device; refused",
                      srv->audio.rate);
         else if (!offered)
-            snprintf(err, sizeof err, "audio-config: rate %g is not offered "
-                                      "by this device (it offers %s); refused",
+            snprintf(err, sizeof err,
+                     "audio-config: rate %g is not offered "
+                     "by this device (it offers %s); refused",
                      r, list);
         else
             ch.rate = r;
@@ -153,15 +158,18 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
         json_integer_value(jc) != (json_int_t)srv->audio.channels) {
         json_int_t n = json_integer_value(jc);
         if (srv->audio.max_channels == 0)
-            snprintf(err, sizeof err, "audio-config: the channel count is "
-                                      "fixed at %zu on this device; refused",
+            snprintf(err, sizeof err,
+                     "audio-config: the channel count is "
+                     "fixed at %zu on this device; refused",
                      srv->audio.channels);
         else if (n < (json_int_t)srv->audio.min_channels ||
                  n > (json_int_t)srv->audio.max_channels)
-            snprintf(err, sizeof err, "audio-config: channels %lld is not "
-                                      "offered by this device (%zu to %zu); "
-                                      "refused",
-                     (long long)n, srv->audio.min_channels, srv->audio.max_channels);
+            snprintf(err, sizeof err,
+                     "audio-config: channels %lld is not "
+                     "offered by this device (%zu to %zu); "
+                     "refused",
+                     (long long)n, srv->audio.min_channels,
+                     srv->audio.max_channels);
         else
             ch.channels = (size_t)n;
     }
@@ -169,29 +177,35 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
         json_integer_value(jb) != (json_int_t)srv->audio.buffer_frames) {
         json_int_t n = json_integer_value(jb);
         if (!srv->audio.buffer_frames_settable)
-            snprintf(err, sizeof err, "audio-config: the buffer size is fixed "
-                                      "at %u frames on this device; refused",
+            snprintf(err, sizeof err,
+                     "audio-config: the buffer size is fixed "
+                     "at %u frames on this device; refused",
                      srv->audio.buffer_frames);
         else if (n < 1 || n > 65536)
-            snprintf(err, sizeof err, "audio-config: bufferFrames %lld is out "
-                                      "of range (1 to 65536); refused",
+            snprintf(err, sizeof err,
+                     "audio-config: bufferFrames %lld is out "
+                     "of range (1 to 65536); refused",
                      (long long)n);
         else
             ch.buffer_frames = (uint32_t)n;
     }
-    if (err[0] == '\0' && jv != NULL && json_number_value(jv) != srv->audio.volume) {
+    if (err[0] == '\0' && jv != NULL &&
+        json_number_value(jv) != srv->audio.volume) {
         double v = json_number_value(jv);
         if (!srv->audio.volume_settable && srv->audio.volume >= 0)
-            snprintf(err, sizeof err, "audio-config: the volume is fixed at "
-                                      "%g on this device; refused",
+            snprintf(err, sizeof err,
+                     "audio-config: the volume is fixed at "
+                     "%g on this device; refused",
                      srv->audio.volume);
         else if (!srv->audio.volume_settable)
-            snprintf(err, sizeof err, "audio-config: this device reports no "
-                                      "volume, so it cannot be changed; "
-                                      "refused");
+            snprintf(err, sizeof err,
+                     "audio-config: this device reports no "
+                     "volume, so it cannot be changed; "
+                     "refused");
         else if (!(v >= 0 && v <= 100))
-            snprintf(err, sizeof err, "audio-config: volume %g is out of range "
-                                      "(0 to 100); refused",
+            snprintf(err, sizeof err,
+                     "audio-config: volume %g is out of range "
+                     "(0 to 100); refused",
                      v);
         else
             ch.volume = v;
@@ -202,13 +216,16 @@ void rill__audio_change_request(rill_server *srv, rill__conn *c,
         return;
     }
     rill__cmd_id id = rill__request_id(root);
-    int rc = rill__devreq_post(srv->devreq, c->id, (int)id.kind, id.i, id.s, &ch);
+    int rc =
+        rill__devreq_post(srv->devreq, c->id, (int)id.kind, id.i, id.s, &ch);
     if (rc == RILL_EBUSY)
-        rill__request_error(c, "audio-config", root, "audio-config: %d changes are waiting "
-                                    "already; try again once they are done",
-                           RILL__DEVREQ_MAX);
+        rill__request_error(c, "audio-config", root,
+                            "audio-config: %d changes are waiting "
+                            "already; try again once they are done",
+                            RILL__DEVREQ_MAX);
     else if (rc != 0)
-        rill__request_error(c, "audio-config", root, "audio-config: out of memory; refused");
+        rill__request_error(c, "audio-config", root,
+                            "audio-config: out of memory; refused");
 }
 
 /* The program's answers, to the connections that asked (if still open).
@@ -244,7 +261,8 @@ void rill__audio_answer(rill_server *srv) {
         } else {
             size_t len = 0;
             pthread_mutex_lock(&srv->audio_lock);
-            char *text = audio_msg_locked(srv, "audio-config", &id, false, &len);
+            char *text =
+                audio_msg_locked(srv, "audio-config", &id, false, &len);
             pthread_mutex_unlock(&srv->audio_lock);
             if (text != NULL) {
                 rill__conn_send_text(c, text, len);

@@ -128,8 +128,7 @@ void rill__send_error(rill__conn *c, const rill__cmd_error *e) {
 }
 
 void rill__send_error_text(rill__conn *c, const rill__cmd *cmd,
-                            const rill__cmd_entry *entry, const char *fmt,
-                            ...) {
+                           const rill__cmd_entry *entry, const char *fmt, ...) {
     char message[256];
     va_list ap;
     va_start(ap, fmt);
@@ -169,7 +168,7 @@ rill__cmd_id rill__request_id(json_t *root) {
 
 /* An error reply to a {"rill":...} request: its `cmd` and the request's id. */
 void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
-                          const char *fmt, ...) {
+                         const char *fmt, ...) {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
@@ -256,4 +255,3 @@ void rill__broadcast_control(rill_server *srv, const char *text, size_t len) {
         if (c->path == PATH_CONTROL)
             rill__conn_send_text(c, text, len);
 }
-

@@ -31,7 +31,7 @@ void rill__register_stream(rill_server *srv, rill__stream *s) {
  * client message take effect on the same tick: a watch of several
  * variables starts them all at once. */
 int rill__post_rt(rill_server *srv, rill__rtcmd_kind kind, rill__stream *s,
-                   uint64_t tick, uint64_t duration, uint32_t period) {
+                  uint64_t tick, uint64_t duration, uint32_t period) {
     rill__rtcmd c = {kind, period, s, tick, duration};
     int rc = rill_queue_post_deferred(srv->dev.cmds, &c, sizeof c);
     if (rc != 0)
@@ -39,7 +39,9 @@ int rill__post_rt(rill_server *srv, rill__rtcmd_kind kind, rill__stream *s,
     return rc;
 }
 
-void rill__publish_rt(rill_server *srv) { rill_queue_publish(srv->dev.cmds); }
+void rill__publish_rt(rill_server *srv) {
+    rill_queue_publish(srv->dev.cmds);
+}
 
 /* Hand a stream back for freeing; retried from the drain if the queue is
  * momentarily full. */
@@ -82,13 +84,13 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
             .watched = w != NULL && stream_running(w),
             .logged = v->log_stream != NULL && stream_running(v->log_stream),
             .controlled = atomic_load(&v->controlled),
-            .monitor = m ? atomic_load_explicit(&m->pub_period,
-                                                memory_order_acquire)
-                         : 0,
+            .monitor =
+                m ? atomic_load_explicit(&m->pub_period, memory_order_acquire)
+                  : 0,
             .log_file_name = v->log_file_name,
             .value = rill_var_get(v),
-            .value_input = rill__bits_to_double(atomic_load_explicit(
-                &v->local_bits, memory_order_relaxed)),
+            .value_input = rill__bits_to_double(
+                atomic_load_explicit(&v->local_bits, memory_order_relaxed)),
         };
     }
     /* Native clients see the audio description; compatibility clients
@@ -112,7 +114,8 @@ static double as_var_type(const rill_var *v, double d) {
 }
 
 static void set_remote(rill_var *v, double d) {
-    atomic_store_explicit(&v->remote_bits, rill__double_to_bits(as_var_type(v, d)),
+    atomic_store_explicit(&v->remote_bits,
+                          rill__double_to_bits(as_var_type(v, d)),
                           memory_order_relaxed);
 }
 
@@ -164,7 +167,7 @@ static bool too_many_streams(rill_server *srv, const rill__cmd *cmd,
 typedef struct rill__pending_log {
     const rill__cmd_entry *entry;
     rill__stream *stream;
-    rill__stream *old;  /* the variable's log stream before this one */
+    rill__stream *old; /* the variable's log stream before this one */
     bool answered, opened;
     char why[300];
 } rill__pending_log;
@@ -189,8 +192,8 @@ static void prepare_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
     }
     if (too_many_streams(srv, cmd, e, v, p->why, sizeof p->why))
         return;
-    rill__stream *s = rill__stream_create(v, RILL__STREAM_BUFFER,
-                                          RILL__SINK_LOG, true, 0);
+    rill__stream *s =
+        rill__stream_create(v, RILL__STREAM_BUFFER, RILL__SINK_LOG, true, 0);
     if (s == NULL) {
         snprintf(p->why, sizeof p->why, "log: out of memory");
         return;
@@ -247,7 +250,8 @@ static void start_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         drop_log(srv, p);
         return;
     }
-    if (rill__post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0) != 0) {
+    if (rill__post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration, 0) !=
+        0) {
         rill__send_error_text(c, cmd, e, "log: %s", busy_message);
         drop_log(srv, p);
         return;
@@ -262,8 +266,8 @@ static rill__stream *native_stream(rill_server *srv, rill__conn *c,
                                    const rill__cmd *cmd,
                                    const rill__cmd_entry *e, rill_var *v,
                                    rill__stream_kind kind, uint32_t length) {
-    rill__stream **slot = kind == RILL__STREAM_MONITOR ? &c->sub_mon[v->id]
-                                                       : &c->sub_buf[v->id];
+    rill__stream **slot =
+        kind == RILL__STREAM_MONITOR ? &c->sub_mon[v->id] : &c->sub_buf[v->id];
     rill__stream *s = *slot;
     if (s != NULL && kind == RILL__STREAM_BUFFER && s->capacity != length) {
         s->conn = NULL;
@@ -309,20 +313,21 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
                                       cmd->kind == RILL__CMD_UNWATCH ||
                                       cmd->kind == RILL__CMD_MONITOR);
     if (compat_path && v->id >= RILL__BELA_COMPAT_MAX_IDS) {
-        rill__send_error_text(c, cmd, e,
-                        "%s: \"%s\" has id %u, and compatibility (pybela) "
-                        "clients can only address ids 0 to 99; use native "
-                        "mode; skipped",
-                        cmd->name, v->name, v->id);
+        rill__send_error_text(
+            c, cmd, e,
+            "%s: \"%s\" has id %u, and compatibility (pybela) "
+            "clients can only address ids 0 to 99; use native "
+            "mode; skipped",
+            cmd->name, v->name, v->id);
         return;
     }
     switch (cmd->kind) {
     case RILL__CMD_WATCH:
         if (c->native) {
-            uint32_t len = e->has_length
-                               ? e->length
-                               : (uint32_t)rill__bela_values_per_buffer(
-                                     v->type, v->mode);
+            uint32_t len =
+                e->has_length
+                    ? e->length
+                    : (uint32_t)rill__bela_values_per_buffer(v->type, v->mode);
             s = native_stream(srv, c, cmd, e, v, RILL__STREAM_BUFFER, len);
             if (s == NULL)
                 return;
@@ -330,7 +335,7 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
             s = v->compat_watch;
         }
         rc = rill__post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration,
-                     ++s->net_runs);
+                           ++s->net_runs);
         break;
     case RILL__CMD_UNWATCH:
         s = c->native ? c->sub_buf[v->id] : v->compat_watch;
@@ -338,8 +343,9 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
             rc = rill__post_rt(srv, RILL__RT_STOP, s, e->timestamp, 0, 0);
         break;
     case RILL__CMD_MONITOR:
-        s = c->native ? native_stream(srv, c, cmd, e, v, RILL__STREAM_MONITOR, 0)
-                      : v->compat_monitor;
+        s = c->native
+                ? native_stream(srv, c, cmd, e, v, RILL__STREAM_MONITOR, 0)
+                : v->compat_monitor;
         if (s == NULL)
             return;
         atomic_store_explicit(&s->pub_period, e->period, memory_order_release);
@@ -350,7 +356,8 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         return;
     case RILL__CMD_UNLOG:
         if (v->log_stream != NULL)
-            rc = rill__post_rt(srv, RILL__RT_STOP, v->log_stream, e->timestamp, 0, 0);
+            rc = rill__post_rt(srv, RILL__RT_STOP, v->log_stream, e->timestamp,
+                               0, 0);
         break;
     case RILL__CMD_CONTROL:
         if (!atomic_load(&v->controlled)) {
@@ -365,7 +372,8 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         set_remote(v, e->value);
         return;
     case RILL__CMD_SET_MASK: {
-        uint32_t bits = (mask_base(v) & ~e->mask) | ((uint32_t)e->value & e->mask);
+        uint32_t bits =
+            (mask_base(v) & ~e->mask) | ((uint32_t)e->value & e->mask);
         set_remote(v, v->type == RILL_TYPE_INT32 ? (double)(int32_t)bits
                                                  : (double)bits);
         return;
@@ -394,10 +402,11 @@ static void run_cmd(rill_server *srv, rill__conn *c, const rill__cmd *cmd) {
         const rill__cmd_entry *e = &cmd->entries[i];
         rill_var *v = rill__var_find(srv, e->name);
         if (v == NULL) {
-            rill__send_error_text(c, cmd, e,
-                            "%s: unknown variable \"%s\"; skipped (a list "
-                            "command gives the names)",
-                            cmd->name, e->name);
+            rill__send_error_text(
+                c, cmd, e,
+                "%s: unknown variable \"%s\"; skipped (a list "
+                "command gives the names)",
+                cmd->name, e->name);
             continue;
         }
         run_entry(srv, c, cmd, e, v);
@@ -431,7 +440,8 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
             return;
         }
         c->native = true;
-        rill__conn_set_active(srv, c, false); /* native data ignores the active set */
+        rill__conn_set_active(srv, c,
+                              false); /* native data ignores the active set */
     }
     rill__jv m[] = {
         RILL__JV_S("rill", "hello"),
@@ -449,7 +459,8 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
 /* Everything of a parsed message after its parse errors: its event, its
  * commands, published together. A connection that closed while the
  * message waited runs only what outlives it (see run_cmd). */
-static void run_message(rill_server *srv, rill__conn *c, const rill__cmd_msg *msg) {
+static void run_message(rill_server *srv, rill__conn *c,
+                        const rill__cmd_msg *msg) {
     if (!c->gone) {
         if (msg->event == RILL__EVENT_CONNECTION_REPLY ||
             msg->event == RILL__EVENT_ACTIVE)
@@ -502,10 +513,12 @@ void rill__control_message(rill_server *srv, rill__conn *c, const char *text,
         size_t k = 0;
         for (size_t i = 0; i < msg->n_cmds; i++) {
             const rill__cmd *cmd = &msg->cmds[i];
-            for (size_t j = 0; cmd->kind == RILL__CMD_LOG && j < cmd->n_entries; j++) {
+            for (size_t j = 0; cmd->kind == RILL__CMD_LOG && j < cmd->n_entries;
+                 j++) {
                 rill_var *v = rill__var_find(srv, cmd->entries[j].name);
                 if (v != NULL)
-                    prepare_log(srv, c, cmd, &cmd->entries[j], v, &c->logs[k++]);
+                    prepare_log(srv, c, cmd, &cmd->entries[j], v,
+                                &c->logs[k++]);
             }
         }
         if (c->logs_waiting != 0) {
@@ -522,7 +535,8 @@ void rill__control_message(rill_server *srv, rill__conn *c, const char *text,
 /* The log writer answered for a file a waiting message asked for: when it
  * has answered for all of them, the message runs, then the messages that
  * waited behind it. Network thread (the drain). */
-void rill__control_log_answered(rill_server *srv, rill__stream *s, bool opened) {
+void rill__control_log_answered(rill_server *srv, rill__stream *s,
+                                bool opened) {
     rill__conn *c = s->log_waiter;
     if (c == NULL)
         return;
@@ -553,7 +567,8 @@ void rill__control_log_events(rill_server *srv) {
         const char *var = s->var->name;
         char *text = NULL;
         size_t len = 0;
-        if (ev.kind == RILL__LOG_EV_OPENED || ev.kind == RILL__LOG_EV_OPEN_FAILED) {
+        if (ev.kind == RILL__LOG_EV_OPENED ||
+            ev.kind == RILL__LOG_EV_OPEN_FAILED) {
             rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
             continue;
         }
@@ -568,8 +583,8 @@ void rill__control_log_events(rill_server *srv) {
                      "logging %s to %s/%s failed: %s; the file keeps every "
                      "buffer written before the failure",
                      var, srv->log_dir, s->log_name, strerror(ev.err));
-            rill__log_error("logging %s to %s/%s failed: %s", var,
-                            srv->log_dir, s->log_name, strerror(ev.err));
+            rill__log_error("logging %s to %s/%s failed: %s", var, srv->log_dir,
+                            s->log_name, strerror(ev.err));
             rill__jv e[] = {RILL__JV_S("message", message),
                             RILL__JV_S("variable", var)};
             rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
@@ -589,7 +604,6 @@ void rill__control_log_events(rill_server *srv) {
         rill__release_stream(srv, s);
     }
 }
-
 
 /* A connection that closes while its message waits stays (closing, off
  * the server's list) until the message has run; at destroy, when nothing

@@ -5,9 +5,10 @@
  * (and its buffer) and hands it to the tick thread with a command; from then
  * on the tick thread alone touches its "rt" fields. Full buffers leave the
  * tick thread as records in a ring (to the network thread, or to the log
- * writer for log streams). When the network thread is done with a stream it
- * posts RT_RELEASE; the tick thread detaches it and answers EV_RELEASED,
- * and only then is it freed, so no command or record can still refer to it.
+ * writer for log streams, whose files the log writer creates and closes).
+ * When the network thread is done with a stream it posts RT_RELEASE; the
+ * tick thread detaches it and answers EV_RELEASED, and only then is it
+ * freed, so no command or record can still refer to it.
  */
 #ifndef RILL_SERVER_DEVICE_H
 #define RILL_SERVER_DEVICE_H
@@ -203,7 +204,7 @@ typedef struct rill__rec {
 /* ---- The server ---------------------------------------------------------- */
 
 /* Tick-thread state and the hand-off objects. The network side (sockets,
- * clients) lives in server.c. */
+ * clients) is rill_server, in server/internal.h. */
 typedef struct rill__device {
     rill_var **vars;      /* max_vars slots */
     size_t max_vars;

@@ -52,7 +52,6 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r,
     rill__msg_unref(b);
 }
 
-
 /* A native record goes to its one client as one message. Sequence numbers
  * come from the tick thread (a record it dropped left a gap); drops here
  * add to `dropped` of the next message that gets through, preceded by a
@@ -71,12 +70,12 @@ static void send_native(rill_server *srv, const rill__rec *r,
                 : monitor                ? RILL__NATIVE_MONITOR
                                          : RILL__NATIVE_STREAM,
         .type = v->type,
-        .flags = (uint8_t)((sparse && r->kind == RILL__REC_BUFFER
-                                ? RILL__NATIVE_FLAG_SPARSE
-                                : 0) |
-                           (r->flags & RILL__REC_FLAG_LAST
-                                ? RILL__NATIVE_FLAG_LAST
-                                : 0)),
+        .flags =
+            (uint8_t)((sparse && r->kind == RILL__REC_BUFFER
+                           ? RILL__NATIVE_FLAG_SPARSE
+                           : 0) |
+                      (r->flags & RILL__REC_FLAG_LAST ? RILL__NATIVE_FLAG_LAST
+                                                      : 0)),
         .var_id = v->id,
         .seq = r->seq,
         .first_ts = r->ref,
@@ -181,8 +180,8 @@ static void handle_events(rill_server *srv) {
             char *text = NULL;
             size_t len = 0;
             if (rill__cmd_log_scheduled(ev.stream->var->name,
-                                        ev.stream->log_name, ev.start,
-                                        ev.end, &text, &len) == 0) {
+                                        ev.stream->log_name, ev.start, ev.end,
+                                        &text, &len) == 0) {
                 rill__broadcast_control(srv, text, len);
                 rill__free(text);
             }

@@ -29,13 +29,15 @@ static bool authorized(rill_server *srv, struct lws *wsi) {
     if (v != NULL && token_equal(v, srv->token))
         return true;
     char auth[512];
-    if (lws_hdr_copy(wsi, auth, (int)sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+    if (lws_hdr_copy(wsi, auth, (int)sizeof auth,
+                     WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
         strncmp(auth, "Bearer ", 7) == 0 && token_equal(auth + 7, srv->token))
         return true;
     /* The dashboard's own cookie (see token_cookie): a page opened with
      * ?token= loads its scripts and styles without the query. */
     char cookies[1024], name[32];
-    if (lws_hdr_copy(wsi, cookies, (int)sizeof cookies, WSI_TOKEN_HTTP_COOKIE) <= 0)
+    if (lws_hdr_copy(wsi, cookies, (int)sizeof cookies,
+                     WSI_TOKEN_HTTP_COOKIE) <= 0)
         return false;
     int nl = snprintf(name, sizeof name, "rill_token_%d=", srv->port);
     for (char *p = cookies; p != NULL && *p != '\0';) {
@@ -44,7 +46,8 @@ static bool authorized(rill_server *srv, struct lws *wsi) {
         char *end = strchr(p, ';');
         if (end != NULL)
             *end = '\0';
-        if (strncmp(p, name, (size_t)nl) == 0 && token_equal(p + nl, srv->token))
+        if (strncmp(p, name, (size_t)nl) == 0 &&
+            token_equal(p + nl, srv->token))
             return true;
         p = end != NULL ? end + 1 : NULL;
     }
@@ -185,25 +188,27 @@ static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
     unsigned char *h = hbuf, *end = hbuf + sizeof hbuf;
     bool asset = strncmp(rel, "/assets/", 8) == 0;
     const char *cache = asset ? "public, max-age=86400, immutable" : "no-cache";
-    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)cache,
-                                    (int)strlen(cache), &h, end) != 0 ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-                                    (const unsigned char *)"nosniff", 7, &h,
-                                    end) != 0)
+    if (lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)cache, (int)strlen(cache), &h, end) != 0 ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"x-content-type-options:",
+            (const unsigned char *)"nosniff", 7, &h, end) != 0)
         return -1;
     char query[512];
     if (srv->token != NULL && !asset &&
-        lws_get_urlarg_by_name(wsi, "token=", query, (int)sizeof query) != NULL) {
+        lws_get_urlarg_by_name(wsi, "token=", query, (int)sizeof query) !=
+            NULL) {
         if (cookie_safe(srv->token)) {
             char cookie[700];
-            int n = snprintf(cookie, sizeof cookie,
-                             "rill_token_%d=%s; Path=/; HttpOnly; SameSite=Strict",
-                             srv->port, srv->token);
+            int n =
+                snprintf(cookie, sizeof cookie,
+                         "rill_token_%d=%s; Path=/; HttpOnly; SameSite=Strict",
+                         srv->port, srv->token);
             if (n < 0 || (size_t)n >= sizeof cookie ||
-                lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
-                                            (const unsigned char *)cookie, n,
-                                            &h, end) != 0)
+                lws_add_http_header_by_name(
+                    wsi, (const unsigned char *)"set-cookie:",
+                    (const unsigned char *)cookie, n, &h, end) != 0)
                 return -1;
         } else {
             rill__log_warn("the token has characters a cookie cannot carry: "
@@ -241,8 +246,7 @@ int rill__http_confirm_upgrade(rill_server *srv, struct lws *wsi) {
     char uri[256];
     rill__uri_path(wsi, uri, (int)sizeof uri);
     if (strcmp(uri, "/gui_control") != 0 && strcmp(uri, "/gui_data") != 0) {
-        rill__log_warn("refused a WebSocket to unknown path %s",
-                       uri);
+        rill__log_warn("refused a WebSocket to unknown path %s", uri);
         return refuse_upgrade(wsi, 404, "Not Found",
                               "WebSocket paths are /gui_control and "
                               "/gui_data");

@@ -40,7 +40,9 @@ typedef struct rill__msg {
     uint8_t data[];
 } rill__msg;
 
-static inline uint8_t *rill__msg_payload(rill__msg *m) { return m->data + LWS_PRE; }
+static inline uint8_t *rill__msg_payload(rill__msg *m) {
+    return m->data + LWS_PRE;
+}
 
 /* Which WebSocket path a connection came in on. */
 typedef enum conn_path { PATH_CONTROL = 0, PATH_DATA = 1 } conn_path;
@@ -51,15 +53,15 @@ struct rill__conn {
     conn_path path;
     uint64_t id;
     char peer[64];
-    bool active;  /* counted in compat_active */
-    bool native;  /* said hello: gets its own streams on this socket */
+    bool active; /* counted in compat_active */
+    bool native; /* said hello: gets its own streams on this socket */
     bool closing;
 
     /* Outgoing queue (a ring of message pointers). */
     rill__msg **q;
     size_t q_head, q_len, q_cap, q_bytes;
     uint64_t drops;
-    uint32_t unannounced;      /* /gui_data: drops not yet announced */
+    uint32_t unannounced; /* /gui_data: drops not yet announced */
     uint64_t last_notice_ns;
 
     /* Outgoing frames gathered for one write (rill__conn_write). */
@@ -99,12 +101,11 @@ struct rill__conn {
 
 /* A dashboard handler the relay knows (relay.c). */
 typedef struct rill__relay_handler {
-    uint32_t id;       /* server-wide, what pages see */
-    uint32_t local;    /* the program's own id */
+    uint32_t id;    /* server-wide, what pages see */
+    uint32_t local; /* the program's own id */
     rill__conn *owner;
     rill__msg *create; /* the latest handler event, rewritten */
 } rill__relay_handler;
-
 
 struct rill_server {
     rill_server_config cfg;
@@ -173,7 +174,6 @@ static inline size_t rill__conn_limit(const rill__conn *c) {
     return c->srv->cfg.client_queue_bytes;
 }
 
-
 /* ---- conn.c ------------------------------------------------------------- */
 
 /* A message of `len` bytes (with LWS_PRE of headroom), one reference. */
@@ -208,7 +208,8 @@ void rill__send_error_text(rill__conn *c, const rill__cmd *cmd,
 /* The "id" of a {"rill":...} request, and an error reply echoing it. */
 rill__cmd_id rill__request_id(json_t *root);
 void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
-                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Write queued messages, many per send. -1: close the connection. */
 int rill__conn_write(rill__conn *c);
 void rill__conn_bound_sndbuf(rill_server *srv, struct lws *wsi);

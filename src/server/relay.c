@@ -18,13 +18,12 @@
 #include "proto/wire.h"
 #include "server/internal.h"
 
-
 #define RILL__DASH_MAX_HANDLERS 1024
 #define RILL__DASH_MAX_TYPE 64
 #define RILL__DASH_MAX_NAME 256
 
 static rill__relay_handler *dash_find(rill_server *srv, const rill__conn *owner,
-                               uint32_t local) {
+                                      uint32_t local) {
     for (size_t i = 0; i < srv->n_dash; i++)
         if (srv->dash[i].owner == owner && srv->dash[i].local == local)
             return &srv->dash[i];
@@ -55,7 +54,8 @@ static void dash_error(rill__conn *c, const char *event, int64_t local,
     rill__log_warn("%s: %s", c->peer, message);
     rill__jv e[] = {
         RILL__JV_S("event", event),
-        local >= 0 ? (rill__jv)RILL__JV_I("handler", local) : (rill__jv)RILL__JV_NONE,
+        local >= 0 ? (rill__jv)RILL__JV_I("handler", local)
+                   : (rill__jv)RILL__JV_NONE,
         RILL__JV_S("message", message),
     };
     rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
@@ -122,7 +122,8 @@ void rill__relay_subscribe(rill_server *srv, rill__conn *c, json_t *root) {
     if (!c->native)
         why = "dash: send {\"rill\":\"hello\",\"version\":1} first; the "
               "dashboard relay is for native connections";
-    else if (ver != NULL && !(json_is_integer(ver) && json_integer_value(ver) == 1))
+    else if (ver != NULL &&
+             !(json_is_integer(ver) && json_integer_value(ver) == 1))
         why = "dash: this server speaks dashboard version 1 only";
     if (why != NULL) {
         rill__cmd_error e = {.cmd_index = RILL__CMD_NONE,
@@ -248,7 +249,8 @@ static void dash_data(rill_server *srv, rill__conn *c, json_t *root,
                    (long long)local);
         return;
     }
-    if (tick != NULL && !(json_is_integer(tick) && json_integer_value(tick) >= 0)) {
+    if (tick != NULL &&
+        !(json_is_integer(tick) && json_integer_value(tick) >= 0)) {
         dash_error(c, ev, local,
                    "handler-data %lld: \"tick\" must be a non-negative "
                    "integer; ignored",
@@ -307,7 +309,8 @@ void rill__relay_frame(rill_server *srv, rill__conn *c, const uint8_t *data,
     rill__handler_frame f;
     char err[RILL__WIRE_ERR_CAP];
     if (rill__handler_frame_decode(data, len, &f, err, sizeof err) != 0) {
-        dash_error(c, ev, len < RILL__HANDLER_FRAME_HEADER ? -1 : (int64_t)f.handler,
+        dash_error(c, ev,
+                   len < RILL__HANDLER_FRAME_HEADER ? -1 : (int64_t)f.handler,
                    "%s; ignored", err);
         return;
     }

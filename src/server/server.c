@@ -11,10 +11,10 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -105,10 +105,11 @@ static void dispatch(rill_server *srv, rill__conn *c, const uint8_t *data,
     } else if (c->path == PATH_DATA || (binary && c->native)) {
         on_client_buffer(srv, c, data, len);
     } else if (binary) {
-        rill__send_error_text(c, NULL, NULL,
-                        "binary message on /gui_control ignored: control "
-                        "messages are JSON text (send {\"rill\":\"hello\"} "
-                        "first to send buffers here)");
+        rill__send_error_text(
+            c, NULL, NULL,
+            "binary message on /gui_control ignored: control "
+            "messages are JSON text (send {\"rill\":\"hello\"} "
+            "first to send buffers here)");
     } else {
         on_control_text(srv, c, (const char *)data, len);
     }
@@ -218,8 +219,7 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
         return;
     bool binary = lws_frame_is_binary(wsi) != 0;
     if (c->rx_too_big) {
-        rill__log_warn("%s sent a message over %zu bytes", c->peer,
-                       max);
+        rill__log_warn("%s sent a message over %zu bytes", c->peer, max);
         char err[128];
         snprintf(err, sizeof err,
                  "message over %zu bytes (the server's max_message_bytes); "
@@ -383,8 +383,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* The waker saw data in the rings (see rill__waker_main). Clear the flag
-         * first: data arriving during the drain wakes us again. */
+        /* The waker saw data in the rings (see rill__waker_main). Clear the
+         * flag first: data arriving during the drain wakes us again. */
         atomic_store(&srv->wake_pending, false);
         drain(srv);
         return 0;
@@ -416,7 +416,8 @@ static void *net_main(void *arg) {
     return NULL;
 }
 
-/* ---- Create / destroy ---------------------------------------------------------- */
+/* ---- Create / destroy
+ * ---------------------------------------------------------- */
 
 rill_server_config rill_server_config_default(void) {
     rill_server_config cfg = {
@@ -469,12 +470,12 @@ static int probe_bind(const char *host, int port) {
         int err = errno;
         rill__log_error("cannot listen on %s:%d: %s%s", host, port,
                         strerror(err),
-                        err == EADDRINUSE ? " (another program uses the "
-                                            "port: pick another with --port)"
+                        err == EADDRINUSE      ? " (another program uses the "
+                                                 "port: pick another with --port)"
                         : err == EADDRNOTAVAIL ? " (not an address of this "
                                                  "machine)"
-                        : err == EACCES ? " (ports below 1024 need root)"
-                                        : "");
+                        : err == EACCES        ? " (ports below 1024 need root)"
+                                               : "");
         rc = RILL_EIO;
     }
     if (fd >= 0)
@@ -510,11 +511,15 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         return RILL_ENOMEM;
     srv->cfg = *cfg;
     srv->host = dup_or_null(cfg->host, &rc);
-    srv->project = dup_or_null(cfg->project_name ? cfg->project_name : "rill", &rc);
-    srv->token = cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
+    srv->project =
+        dup_or_null(cfg->project_name ? cfg->project_name : "rill", &rc);
+    srv->token =
+        cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
     srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
-    srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
+    srv->web_root = cfg->web_root && *cfg->web_root
+                        ? dup_or_null(cfg->web_root, &rc)
+                        : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
     srv->sample_rate = cfg->sample_rate;
@@ -553,8 +558,9 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     info.iface = srv->host;
     info.protocols = protocols;
     info.user = srv;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(srv->host, ':') == NULL);
+    info.options =
+        LWS_SERVER_OPTION_VALIDATE_UTF8 |
+        LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(srv->host, ':') == NULL);
     info.pt_serv_buf_size = 64 * 1024;
     info.count_threads = 1;
     srv->ctx = lws_create_context(&info);
@@ -649,7 +655,9 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv);
 }
 
-int rill_server_port(const rill_server *srv) { return srv->port; }
+int rill_server_port(const rill_server *srv) {
+    return srv->port;
+}
 
 void rill_server_tick(rill_server *srv, uint64_t frame) {
     rill__device_tick(&srv->dev, frame);

@@ -3,7 +3,7 @@
  * run by the program's on_audio_change on the device-request thread, and
  * answered after the new description went to every native page. Against
  * a real rill_server in this process, with raw WebSocket pages
- * (src/net/ws.c), rill_client and rill_dash. */
+ * (src/client/ws.c), rill_client and rill_dash. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>

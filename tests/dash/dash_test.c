@@ -1,6 +1,6 @@
 /* The dashboard: the server's audio description and handler relay, and
  * the rill_dash API, against a real rill_server in this process. Pages are
- * raw WebSocket connections (src/net/ws.c) that speak what the browser
+ * raw WebSocket connections (src/client/ws.c) that speak what the browser
  * page speaks: hello, {"rill":"dash"}, then read what is relayed. */
 #include <errno.h>
 #include <pthread.h>

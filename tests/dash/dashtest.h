@@ -1,7 +1,7 @@
 /* What the dashboard tests (dash_test.c, audio_change_test.c) share: a
  * device (a real rill_server in this process with three float channels
  * and an audio description), a program's on_audio_change under the test's
- * control, raw WebSocket pages (src/net/ws.c) that speak what the browser
+ * control, raw WebSocket pages (src/client/ws.c) that speak what the browser
  * page speaks, and a rill_dash program's record of its callbacks. */
 #ifndef RILL_DASHTEST_H
 #define RILL_DASHTEST_H

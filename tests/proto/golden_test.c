@@ -110,9 +110,9 @@ static void jw_values(rill__jw *w, rill_type type, const void *values,
     for (size_t i = 0; i < count; i++) {
         if (i != 0)
             rill__jw_lit(w, ",");
-        rill__jw_double(w, rill_value_to_double(
-                               type, (const uint8_t *)values +
-                                         i * rill_type_size(type)));
+        rill__jw_double(
+            w, rill_value_to_double(type, (const uint8_t *)values +
+                                              i * rill_type_size(type)));
     }
     rill__jw_lit(w, "]");
 }
@@ -188,8 +188,8 @@ static void native_messages(void) {
     static const uint32_t j[] = {4294967295u, 1, 0};
     static const float f[] = {0.5f, -0.25f, 1024.75f, 3.0f};
     static const double d[] = {3.141592653589793, -1e300};
-    rill__native_header h = {.kind = RILL__NATIVE_STREAM, .var_id = 3,
-                             .seq = 7, .first_ts = 44100};
+    rill__native_header h = {
+        .kind = RILL__NATIVE_STREAM, .var_id = 3, .seq = 7, .first_ts = 44100};
     h.type = RILL_TYPE_CHAR, h.count = 3;
     native_golden("native_c.bin", h, c, NULL);
     h.type = RILL_TYPE_INT32, h.count = 3;
@@ -212,17 +212,24 @@ static void native_messages(void) {
                               .type = RILL_TYPE_CHAR,
                               .flags = RILL__NATIVE_FLAG_SPARSE |
                                        RILL__NATIVE_FLAG_LAST,
-                              .var_id = 9, .seq = 2, .first_ts = 1000,
+                              .var_id = 9,
+                              .seq = 2,
+                              .first_ts = 1000,
                               .count = 3};
     native_golden("native_sparse_last.bin", sp, sc, rel);
     static const double mon[] = {-1.5};
     rill__native_header mh = {.kind = RILL__NATIVE_MONITOR,
-                              .type = RILL_TYPE_DOUBLE, .var_id = 1,
-                              .seq = 4, .first_ts = 96000, .count = 1};
+                              .type = RILL_TYPE_DOUBLE,
+                              .var_id = 1,
+                              .seq = 4,
+                              .first_ts = 96000,
+                              .count = 1};
     native_golden("native_monitor.bin", mh, mon, NULL);
     rill__native_header end = {.kind = RILL__NATIVE_END,
-                               .type = RILL_TYPE_FLOAT, .var_id = 3,
-                               .seq = 14, .first_ts = 44228};
+                               .type = RILL_TYPE_FLOAT,
+                               .var_id = 3,
+                               .seq = 14,
+                               .first_ts = 44228};
     native_golden("native_end.bin", end, NULL, NULL);
 }
 
@@ -235,7 +242,8 @@ typedef struct compat_ctx {
 
 static void build_compat(rill__jw *w, const void *ctx) {
     const compat_ctx *c = ctx;
-    rill__jw_lit(w, "{\"decoder\":\"compat\",\"header\":\"compat_header.bin\",\"id\":");
+    rill__jw_lit(
+        w, "{\"decoder\":\"compat\",\"header\":\"compat_header.bin\",\"id\":");
     rill__jw_u64(w, c->id);
     rill__jw_lit(w, ",\"type\":\"f\",\"mode\":\"dense\",\"ref\":");
     rill__jw_u64(w, c->ref);
@@ -321,14 +329,18 @@ static void frame_golden(const char *file, rill__handler_frame f,
 static void handler_messages(void) {
     static const float col[] = {0.5f, -0.25f, 1024.75f};
     static const double col_d[] = {0.5, -0.25, 1024.75};
-    rill__handler_frame f = {.type = 'f', .flags = RILL__HANDLER_FLAG_REPLACE,
-                             .handler = 2, .seq = 41, .tick = 123456,
-                             .count = 3, .arg = 0};
+    rill__handler_frame f = {.type = 'f',
+                             .flags = RILL__HANDLER_FLAG_REPLACE,
+                             .handler = 2,
+                             .seq = 41,
+                             .tick = 123456,
+                             .count = 3,
+                             .arg = 0};
     frame_golden("handler_f.bin", f, col, 4, col_d);
     static const int16_t pcm[] = {16384, -32768, 0, 32767};
     static const double pcm_d[] = {0.5, -1, 0, 32767.0 / 32768};
-    rill__handler_frame h = {.type = 'h', .handler = 5, .seq = 0,
-                             .tick = 0, .count = 4, .arg = 2};
+    rill__handler_frame h = {
+        .type = 'h', .handler = 5, .seq = 0, .tick = 0, .count = 4, .arg = 2};
     frame_golden("handler_h.bin", h, pcm, 2, pcm_d);
 }
 
