@@ -240,7 +240,7 @@ int rill__device_init(rill__device *dev, size_t max_vars, size_t max_streams,
 void rill__device_deinit(rill__device *dev);
 void rill__device_tick(rill__device *dev, uint64_t frame);
 
-/* Streams (stream.c is small enough to live in var.c). Network thread. */
+/* Streams (var.c). Network thread. */
 rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
                                   rill__sink sink, bool compat,
                                   uint32_t capacity);
