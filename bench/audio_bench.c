@@ -143,8 +143,8 @@ typedef struct impulses {
     atomic_int n;
 } impulses;
 
-static void play_impulses(rill_audio_source *src, float *mix, size_t frames, uint32_t channels,
-                          void *user) {
+static void play_impulses(rill_audio_source *src, float *mix, size_t frames,
+                          uint32_t channels, void *user) {
     (void)src;
     impulses *im = user;
     rill_audio_stats st;

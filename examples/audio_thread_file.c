@@ -15,7 +15,8 @@
 #include "rill/rill.h"
 
 /* Runs on the worker thread: may block, may do I/O. */
-static long read_chunk(rill_audio_source *src, void *buf, size_t frames, void *user) {
+static long read_chunk(rill_audio_source *src, void *buf, size_t frames,
+                       void *user) {
     (void)src;
     sf_count_t got = sf_readf_float(user, buf, (sf_count_t)frames);
     return got > 0 ? (long)got : -1; /* -1: end of the data */

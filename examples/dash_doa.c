@@ -55,8 +55,9 @@ static double estimate_delay(const float *buf, size_t frames, size_t channels,
     return delay;
 }
 
-static void handle_data(rill_dash *dash, const float *buf, size_t frames, size_t channels,
-                        uint64_t tick, uint32_t dropped, void *user) {
+static void handle_data(rill_dash *dash, const float *buf, size_t frames,
+                        size_t channels, uint64_t tick, uint32_t dropped,
+                        void *user) {
     (void)dash;
     app *a = user;
     (void)dropped;
@@ -86,7 +87,8 @@ static void handle_data(rill_dash *dash, const float *buf, size_t frames, size_t
     a->last_tick = tick;
 }
 
-static void on_config(rill_dash *dash, const rill_audio_desc *audio, void *user) {
+static void on_config(rill_dash *dash, const rill_audio_desc *audio,
+                      void *user) {
     (void)dash;
     app *a = user;
     if (audio == NULL)

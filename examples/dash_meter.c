@@ -14,7 +14,8 @@ typedef struct app {
     float levels[RILL_AUDIO_MAX_CHANNELS];
 } app;
 
-static void on_config(rill_dash *dash, const rill_audio_desc *audio, void *user) {
+static void on_config(rill_dash *dash, const rill_audio_desc *audio,
+                      void *user) {
     (void)dash;
     app *a = user;
     rill_dash_remove_handler(a->meter);
@@ -34,8 +35,9 @@ static void on_config(rill_dash *dash, const rill_audio_desc *audio, void *user)
     a->meter = rill_dash_add_handler(a->dash, "Input levels", "meter", params);
 }
 
-static void handle_data(rill_dash *dash, const float *buf, size_t frames, size_t channels,
-                        uint64_t tick, uint32_t dropped, void *user) {
+static void handle_data(rill_dash *dash, const float *buf, size_t frames,
+                        size_t channels, uint64_t tick, uint32_t dropped,
+                        void *user) {
     (void)dash;
     app *a = user;
     (void)dropped;

@@ -22,7 +22,8 @@ typedef struct got {
     atomic_int done_err;
 } got;
 
-static void on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
     (void)cl;
     got *g = user;
     int i = b->name[0] == 's' ? 0 : 1; /* sine, chirp */

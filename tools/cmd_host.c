@@ -369,7 +369,8 @@ typedef struct stream_ctx {
     atomic_bool lost; /* the connection failed (I/O thread) */
 } stream_ctx;
 
-static void on_stream_error(rill_client *cl, int err, const char *msg, void *user) {
+static void on_stream_error(rill_client *cl, int err, const char *msg,
+                            void *user) {
     (void)cl;
     (void)err;
     (void)msg; /* the library has logged it */
@@ -394,7 +395,8 @@ static void print_values(const rill_client_buffer *b, size_t k) {
  * tick too and pads its last buffer with zeros (ticks going back), so the
  * values taken are those in [start, end) with rising ticks, and a tick at
  * or after the end also ends the variable. */
-static void on_stream_buffer(rill_client *cl, const rill_client_buffer *b, void *user) {
+static void on_stream_buffer(rill_client *cl, const rill_client_buffer *b,
+                             void *user) {
     (void)cl;
     stream_ctx *ctx = user;
     pthread_mutex_lock(&ctx->lock);
@@ -860,8 +862,8 @@ typedef struct monitor_ctx {
     atomic_bool lost;
 } monitor_ctx;
 
-static void on_monitor_value(rill_client *cl, const char *name, uint64_t tick, double value,
-                             void *user) {
+static void on_monitor_value(rill_client *cl, const char *name, uint64_t tick,
+                             double value, void *user) {
     (void)cl;
     monitor_ctx *m = user;
     pthread_mutex_lock(&m->lock);
@@ -876,7 +878,8 @@ static void on_monitor_value(rill_client *cl, const char *name, uint64_t tick, d
     pthread_mutex_unlock(&m->lock);
 }
 
-static void on_monitor_error(rill_client *cl, int err, const char *msg, void *user) {
+static void on_monitor_error(rill_client *cl, int err, const char *msg,
+                             void *user) {
     (void)cl;
     (void)err;
     (void)msg;

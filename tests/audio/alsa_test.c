@@ -393,8 +393,8 @@ typedef struct stamper {
     atomic_uint_least64_t slept_ns, blocks_after;
 } stamper;
 
-static void stamper_render(rill_audio_source *src, float *mix, size_t frames, uint32_t channels,
-                           void *user) {
+static void stamper_render(rill_audio_source *src, float *mix, size_t frames,
+                           uint32_t channels, void *user) {
     (void)src;
     stamper *s = user;
     rill_audio_stats st;

@@ -143,8 +143,8 @@ TEST(mixer_sum_of_sources_equals_clamped_integer_sum) {
 }
 
 /* A callback source that adds nothing and counts the blocks it was in. */
-static void count_blocks(rill_audio_source *src, float *mix, size_t frames, uint32_t channels,
-                         void *user) {
+static void count_blocks(rill_audio_source *src, float *mix, size_t frames,
+                         uint32_t channels, void *user) {
     (void)src;
     (void)mix;
     (void)frames;
@@ -152,7 +152,8 @@ static void count_blocks(rill_audio_source *src, float *mix, size_t frames, uint
     atomic_fetch_add_explicit((atomic_long *)user, 1, memory_order_relaxed);
 }
 
-static long zeros_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+static long zeros_fn(rill_audio_source *src, void *buf, size_t frames,
+                     void *user) {
     (void)src;
     (void)user;
     memset(buf, 0, frames * sizeof(int16_t));
@@ -214,8 +215,8 @@ static void *churn_main(void *arg) {
 }
 
 /* Renders slowly (20 ms a block), so commands wait in the queue. */
-static void slow_block(rill_audio_source *src, float *mix, size_t frames, uint32_t channels,
-                       void *user) {
+static void slow_block(rill_audio_source *src, float *mix, size_t frames,
+                       uint32_t channels, void *user) {
     (void)src;
     (void)mix;
     (void)frames;
@@ -566,7 +567,8 @@ typedef struct counter_gen {
     long limit, made;
 } counter_gen;
 
-static long counter_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+static long counter_fn(rill_audio_source *src, void *buf, size_t frames,
+                       void *user) {
     (void)src;
     counter_gen *g = user;
     if (g->made >= g->limit)
@@ -621,7 +623,8 @@ TEST(thread_source_plays_its_chunks_in_order) {
     unlink(path);
 }
 
-static long endless_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+static long endless_fn(rill_audio_source *src, void *buf, size_t frames,
+                       void *user) {
     (void)src;
     (void)user;
     memset(buf, 0, frames * 2);

@@ -147,7 +147,8 @@ typedef struct block_log {
     uint64_t start_frames; /* written before start */
 } block_log;
 
-static void log_block(rill_audio_source *src, float *mix, size_t frames, uint32_t channels, void *user) {
+static void log_block(rill_audio_source *src, float *mix, size_t frames,
+                      uint32_t channels, void *user) {
     (void)src;
     (void)mix;
     (void)frames;

@@ -23,7 +23,8 @@ typedef struct tap {
     atomic_bool on;
 } tap;
 
-static void tap_fn(rill_audio_source *src, float *mix, size_t frames, uint32_t channels, void *user) {
+static void tap_fn(rill_audio_source *src, float *mix, size_t frames,
+                   uint32_t channels, void *user) {
     (void)src;
     tap *t = user;
     if (!atomic_load_explicit(&t->on, memory_order_relaxed))

@@ -87,7 +87,8 @@ typedef struct probe {
 
 /* A callback source: counts its calls, whether they were on a marked
  * thread, and any call after its removal returned. */
-static void probe_fn(rill_audio_source *src, float *mix, size_t frames, uint32_t channels, void *user) {
+static void probe_fn(rill_audio_source *src, float *mix, size_t frames,
+                     uint32_t channels, void *user) {
     (void)src;
     probe *p = user;
     (void)mix;
@@ -100,7 +101,8 @@ static void probe_fn(rill_audio_source *src, float *mix, size_t frames, uint32_t
         atomic_fetch_add(&p->after_remove, 1);
 }
 
-static long gen_fn(rill_audio_source *src, void *buf, size_t frames, void *user) {
+static long gen_fn(rill_audio_source *src, void *buf, size_t frames,
+                   void *user) {
     (void)src;
     (void)user;
     memset(buf, 0, frames * 4);

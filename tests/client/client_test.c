@@ -16,7 +16,8 @@ typedef struct seen {
     atomic_bool adjacent; /* every buffer followed the previous one */
 } seen;
 
-static void on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
     (void)cl;
     seen *s = user;
     if (strcmp(b->name, "counter") != 0)
@@ -32,8 +33,8 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) 
     atomic_fetch_add(&s->buffers, 1);
 }
 
-static void on_monitor(rill_client *cl, const char *name, uint64_t tick, double value,
-                       void *user) {
+static void on_monitor(rill_client *cl, const char *name, uint64_t tick,
+                       double value, void *user) {
     (void)cl;
     seen *s = user;
     if (strcmp(name, "counter") != 0)
@@ -318,7 +319,8 @@ typedef struct blocks {
     atomic_int buffers;
 } blocks;
 
-static void blocks_on_block(rill_client *cl, const rill_client_block *blk, void *user) {
+static void blocks_on_block(rill_client *cl, const rill_client_block *blk,
+                            void *user) {
     (void)cl;
     blocks *s = user;
     if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
@@ -353,7 +355,8 @@ static void blocks_on_block(rill_client *cl, const rill_client_block *blk, void 
     atomic_fetch_add(&s->n_blocks, 1);
 }
 
-static void blocks_on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) {
+static void blocks_on_buffer(rill_client *cl, const rill_client_buffer *b,
+                             void *user) {
     (void)cl;
     blocks *s = user;
     if (s->check_thread && !pthread_equal(pthread_self(), s->thread))

@@ -7,17 +7,17 @@
 #include <unistd.h>
 
 #include "client/ws.h"
-#include "test.h"
-#include "testdevice.h"
 #include "proto/native.h"
 #include "proto/wire.h"
+#include "test.h"
+#include "testdevice.h"
 
 typedef struct inbox {
     char text[4][1024];
     int n_text;
-    uint64_t next_ts;   /* the first tick the next native buffer must have */
+    uint64_t next_ts; /* the first tick the next native buffer must have */
     int n_native;
-    const char *error;  /* first problem seen, for the asserting thread */
+    const char *error; /* first problem seen, for the asserting thread */
 } inbox;
 
 static void on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
@@ -51,7 +51,8 @@ static void on_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
     in->n_native++;
 }
 
-static void poll_until(rill__ws *ws, inbox *in, int want_text, int want_native) {
+static void poll_until(rill__ws *ws, inbox *in, int want_text,
+                       int want_native) {
     uint64_t deadline = rill_clock_now_ns() + 5000000000u;
     while ((in->n_text < want_text || in->n_native < want_native) &&
            rill_clock_now_ns() < deadline) {
@@ -62,7 +63,8 @@ static void poll_until(rill__ws *ws, inbox *in, int want_text, int want_native) 
     if (in->error != NULL)
         FAIL("%s", in->error);
     if (in->n_text < want_text || in->n_native < want_native)
-        FAIL("timed out: %d text, %d binary messages", in->n_text, in->n_native);
+        FAIL("timed out: %d text, %d binary messages", in->n_text,
+             in->n_native);
 }
 
 TEST(connects_and_gets_the_connection_event_then_a_list_reply) {
@@ -74,7 +76,8 @@ TEST(connects_and_gets_the_connection_event_then_a_list_reply) {
                                "/gui_control", 2000, &ws, err, sizeof err));
     inbox in = {0};
     poll_until(ws, &in, 1, 0);
-    ASSERT_EQ_STR(in.text[0], "{\"event\":\"connection\",\"projectName\":\"rill\"}");
+    ASSERT_EQ_STR(in.text[0],
+                  "{\"event\":\"connection\",\"projectName\":\"rill\"}");
     const char list[] = "{\"watcher\":[{\"cmd\":\"list\"}]}";
     ASSERT_OK(rill__ws_send(ws, false, list, sizeof list - 1));
     poll_until(ws, &in, 2, 0);

@@ -8,8 +8,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "dashtest.h"
 #include "client/ws.h"
+#include "dashtest.h"
 #include "test.h"
 
 /* The device (dashtest.h): device_start's flags WITH_CB, FIXED and NO_AUDIO
@@ -738,17 +738,25 @@ TEST(settable_in_the_description_is_what_was_declared) {
     ASSERT_NOT_NULL(strstr(page_list(&p, 1), "\"audio\":" DESC_AB_48000 ","));
     /* Some fields only, a rate that is not an integer. */
     static const double odd[] = {22050.5, 96000};
-    rill_audio_desc a = {.rate = 96000, .buffer_frames = 64, .volume = -1,
-                         .channels = 1, .variables = {"a", "b", "c"},
-                         .rates = {odd[0], odd[1]}, .n_rates = 2};
+    rill_audio_desc a = {.rate = 96000,
+                         .buffer_frames = 64,
+                         .volume = -1,
+                         .channels = 1,
+                         .variables = {"a", "b", "c"},
+                         .rates = {odd[0], odd[1]},
+                         .n_rates = 2};
     ASSERT_OK(rill_server_set_audio(d.srv, &a));
     ASSERT_NOT_NULL(strstr(page_list(&p, 2),
                            "\"audio\":{\"bufferFrames\":64,\"channels\":1,"
                            "\"rate\":96000,\"settable\":{\"rates\":[22050.5,"
                            "96000]},\"variables\":[\"a\"]},"));
-    a = (rill_audio_desc){.rate = 96000, .buffer_frames = 64, .volume = 10,
-                          .channels = 2, .variables = {"a", "b", "c"},
-                          .min_channels = 2, .max_channels = 2,
+    a = (rill_audio_desc){.rate = 96000,
+                          .buffer_frames = 64,
+                          .volume = 10,
+                          .channels = 2,
+                          .variables = {"a", "b", "c"},
+                          .min_channels = 2,
+                          .max_channels = 2,
                           .volume_settable = true};
     ASSERT_OK(rill_server_set_audio(d.srv, &a));
     ASSERT_NOT_NULL(strstr(page_list(&p, 3),
@@ -794,20 +802,23 @@ TEST(set_audio_refuses_bad_settable_fields) {
     double many[RILL_AUDIO_MAX_RATES + 1];
     for (size_t i = 0; i < RILL_AUDIO_MAX_RATES + 1; i++)
         many[i] = 8000 + 1000.0 * (double)i;
-    rill_audio_desc base = {.rate = 48000, .buffer_frames = 256, .volume = 80,
-                            .channels = 2, .variables = {"a", "b", "c"}};
+    rill_audio_desc base = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 80,
+                            .channels = 2,
+                            .variables = {"a", "b", "c"}};
     rill_audio_desc bad[9];
     for (size_t k = 0; k < 9; k++)
         bad[k] = base;
     bad[0].min_channels = 3, bad[0].max_channels = 2;   /* min > max */
     bad[1].min_channels = 0, bad[1].max_channels = 2;   /* min 0 */
     bad[2].min_channels = 1, bad[2].max_channels = RILL_AUDIO_MAX_CHANNELS + 1;
-    bad[3].n_rates = 1;                                  /* no rates given */
-    set_rates(&bad[4], zero, 2);                         /* a rate of 0 */
+    bad[3].n_rates = 1;          /* no rates given */
+    set_rates(&bad[4], zero, 2); /* a rate of 0 */
     set_rates(&bad[5], negative, 1);
     set_rates(&bad[6], huge, 1);
     set_rates(&bad[7], many, RILL_AUDIO_MAX_RATES);
-    bad[7].n_rates = RILL_AUDIO_MAX_RATES + 1;           /* one too many */
+    bad[7].n_rates = RILL_AUDIO_MAX_RATES + 1;          /* one too many */
     bad[8].volume = -1, bad[8].volume_settable = true;  /* nothing to set */
     for (size_t k = 0; k < 9; k++)
         if (rill_server_set_audio(d.srv, &bad[k]) != RILL_EINVAL)
@@ -840,7 +851,8 @@ TEST(audio_change_none_changes_nothing) {
     ASSERT_TRUE(ch.volume < 0);
 }
 
-/* ---- A client reads the description ---------------------------------------- */
+/* ---- A client reads the description ----------------------------------------
+ */
 
 static rill_client *client_of(device *d, rill_client_mode mode) {
     char url[64];

@@ -8,8 +8,8 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "dashtest.h"
 #include "client/ws.h"
+#include "dashtest.h"
 #include "test.h"
 
 /* The device's audio (dashtest.h): 48000 Hz, a and b, 256 frames, volume
@@ -47,8 +47,11 @@ TEST(audio_changes_are_announced_to_native_clients) {
     page native, compat;
     page_open(&native, &d, true, false);
     page_open(&compat, &d, false, false);
-    rill_audio_desc audio = {.rate = 44100, .buffer_frames = 128, .volume = -1,
-                             .channels = 2, .variables = {"c", "b"}};
+    rill_audio_desc audio = {.rate = 44100,
+                             .buffer_frames = 128,
+                             .volume = -1,
+                             .channels = 2,
+                             .variables = {"c", "b"}};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     ASSERT_EQ_STR(page_wait(&native, NULL, "\"event\":\"audio\""),
                   "{\"audio\":{\"bufferFrames\":128,\"channels\":2,\"rate\":"
@@ -72,15 +75,31 @@ TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
     ASSERT_TRUE(i != NULL && s != NULL);
     static const char *const bad[] = {"nope", "i", "s", ""};
     for (size_t k = 0; k < 4; k++) {
-        rill_audio_desc a = {.rate = 48000, .buffer_frames = 256, .volume = 80,
-                             .channels = 1};
+        rill_audio_desc a = {
+            .rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 1};
         snprintf(a.variables[0], sizeof a.variables[0], "%s", bad[k]);
         ASSERT_ERR(rill_server_set_audio(d.srv, &a), RILL_EINVAL);
     }
-    rill_audio_desc zero_rate = {.rate = 0, .buffer_frames = 256, .volume = 80, .channels = 2, .variables = {"a", "b"}};
-    rill_audio_desc no_frames = {.rate = 48000, .buffer_frames = 0, .volume = 80, .channels = 2, .variables = {"a", "b"}};
-    rill_audio_desc loud = {.rate = 48000, .buffer_frames = 256, .volume = 101, .channels = 2, .variables = {"a", "b"}};
-    rill_audio_desc none = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 0, .variables = {"a", "b"}};
+    rill_audio_desc zero_rate = {.rate = 0,
+                                 .buffer_frames = 256,
+                                 .volume = 80,
+                                 .channels = 2,
+                                 .variables = {"a", "b"}};
+    rill_audio_desc no_frames = {.rate = 48000,
+                                 .buffer_frames = 0,
+                                 .volume = 80,
+                                 .channels = 2,
+                                 .variables = {"a", "b"}};
+    rill_audio_desc loud = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 101,
+                            .channels = 2,
+                            .variables = {"a", "b"}};
+    rill_audio_desc none = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 80,
+                            .channels = 0,
+                            .variables = {"a", "b"}};
     ASSERT_ERR(rill_server_set_audio(d.srv, &zero_rate), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &no_frames), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &loud), RILL_EINVAL);
@@ -131,8 +150,11 @@ TEST(dash_follows_a_configuration_change) {
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
     poll_until(dash, &g.buffers, 2);
-    rill_audio_desc audio = {.rate = 48000, .buffer_frames = 128, .volume = 50,
-                             .channels = 3, .variables = {"c", "b", "a"}};
+    rill_audio_desc audio = {.rate = 48000,
+                             .buffer_frames = 128,
+                             .volume = 50,
+                             .channels = 3,
+                             .variables = {"c", "b", "a"}};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     poll_until(dash, &g.configs, 2);
     ASSERT_EQ_UINT(g.last.channels, 3);

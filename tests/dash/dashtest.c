@@ -317,8 +317,8 @@ void on_config(rill_dash *dash, const rill_audio_desc *a, void *user) {
     g->buffers = 0;
 }
 
-void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels, uint64_t tick,
-             uint32_t dropped, void *user) {
+void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels,
+             uint64_t tick, uint32_t dropped, void *user) {
     (void)dash;
     got *g = user;
     (void)dropped;

@@ -137,8 +137,8 @@ typedef struct got {
 
 void on_config(rill_dash *dash, const rill_audio_desc *a, void *user);
 /* Every frame's channels are the device's a, b or c of one tick. */
-void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels, uint64_t tick,
-             uint32_t dropped, void *user);
+void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels,
+             uint64_t tick, uint32_t dropped, void *user);
 void on_error(rill_dash *dash, int err, const char *msg, void *user);
 /* Poll until *counter >= n; fails after 10 s. */
 void poll_until(rill_dash *dash, const int *counter, int n);
