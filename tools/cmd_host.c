@@ -369,7 +369,9 @@ typedef struct stream_ctx {
     atomic_bool lost; /* the connection failed (I/O thread) */
 } stream_ctx;
 
-static void on_stream_error(int err, const char *msg, void *user) {
+static void on_stream_error(rill_client *cl, int err, const char *msg,
+                            void *user) {
+    (void)cl;
     (void)err;
     (void)msg; /* the library has logged it */
     atomic_store(&((stream_ctx *)user)->lost, true);
@@ -393,7 +395,9 @@ static void print_values(const rill_client_buffer *b, size_t k) {
  * tick too and pads its last buffer with zeros (ticks going back), so the
  * values taken are those in [start, end) with rising ticks, and a tick at
  * or after the end also ends the variable. */
-static void on_stream_buffer(const rill_client_buffer *b, void *user) {
+static void on_stream_buffer(rill_client *cl, const rill_client_buffer *b,
+                             void *user) {
+    (void)cl;
     stream_ctx *ctx = user;
     pthread_mutex_lock(&ctx->lock);
     var_out *o = NULL;
@@ -858,8 +862,9 @@ typedef struct monitor_ctx {
     atomic_bool lost;
 } monitor_ctx;
 
-static void on_monitor_value(const char *name, uint64_t tick, double value,
-                             void *user) {
+static void on_monitor_value(rill_client *cl, const char *name, uint64_t tick,
+                             double value, void *user) {
+    (void)cl;
     monitor_ctx *m = user;
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->n; i++) {
@@ -873,7 +878,9 @@ static void on_monitor_value(const char *name, uint64_t tick, double value,
     pthread_mutex_unlock(&m->lock);
 }
 
-static void on_monitor_error(int err, const char *msg, void *user) {
+static void on_monitor_error(rill_client *cl, int err, const char *msg,
+                             void *user) {
+    (void)cl;
     (void)err;
     (void)msg;
     atomic_store(&((monitor_ctx *)user)->lost, true);
@@ -1472,10 +1479,10 @@ int cmd_audio(int argc, char **argv) {
             status = EXIT_FAILED;
         }
         /* Answered after the new description was announced on the same
-         * socket: rill_dash_audio_get below returns it. */
+         * socket: rill_dash_get_audio below returns it. */
     }
-    rill_dash_audio a;
-    rc = rill_dash_audio_get(dash, &a);
+    rill_audio_desc a;
+    rc = rill_dash_get_audio(dash, &a);
     if (rc == RILL_ENOTFOUND) {
         fprintf(stderr, "rill audio: %s has no audio input (its program declared "
                         "none)\n", url);
