@@ -38,7 +38,7 @@ static bool take(int c, const char *arg, rill_audio_change *ch) {
     }
 }
 
-static void print_audio(const rill_dash_audio *a) {
+static void print_audio(const rill_audio_desc *a) {
     printf("rate           %g Hz\nchannels       %zu\nbuffer frames  %u\n", a->rate,
            a->channels, a->buffer_frames);
     if (a->volume >= 0)
@@ -80,10 +80,10 @@ int cmd_audio(int argc, char **argv) {
         if (rill_client_change_audio(rill_dash_client(dash), &ch, why, sizeof why) != 0)
             status = host_fail(&h, EXIT_FAILED, "not changed: %s", why);
         /* Answered after the new description was announced on the same
-         * socket: rill_dash_audio_get below returns it. */
+         * socket: rill_dash_get_audio below returns it. */
     }
-    rill_dash_audio a;
-    int rc = rill_dash_audio_get(dash, &a);
+    rill_audio_desc a;
+    int rc = rill_dash_get_audio(dash, &a);
     if (rc == RILL_ENOTFOUND)
         status = host_fail(&h, EXIT_FAILED, "%s has no audio input (its program declared "
                            "none)", h.url);

@@ -106,7 +106,7 @@ int cmd_convert(int argc, char **argv) {
     if (r == NULL)
         return EXIT_FAILED;
     rill_file_info info;
-    rill_file_reader_info(r, &info);
+    rill_file_reader_get_info(r, &info);
     char var[128];
     snprintf(var, sizeof var, "%s", info.var_name); /* owned by the reader */
     if (co.rate > 0)

@@ -24,7 +24,7 @@ int cmd_info(int argc, char **argv) {
     if (r == NULL)
         return EXIT_FAILED;
     rill_file_info info;
-    rill_file_reader_info(r, &info);
+    rill_file_reader_get_info(r, &info);
     size_t buffers = 0, values = 0;
     uint64_t first = 0, last = 0;
     rill_file_buffer b;

@@ -26,7 +26,9 @@ typedef struct monitor_ctx {
 } monitor_ctx;
 
 /* I/O thread. */
-static void on_value(const char *name, uint64_t tick, double value, void *user) {
+static void on_value(rill_client *cl, const char *name, uint64_t tick, double value,
+                     void *user) {
+    (void)cl;
     monitor_ctx *m = user;
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->n; i++) {
@@ -40,7 +42,8 @@ static void on_value(const char *name, uint64_t tick, double value, void *user) 
 }
 
 /* I/O thread: the library has logged why. */
-static void on_error(int err, const char *msg, void *user) {
+static void on_error(rill_client *cl, int err, const char *msg, void *user) {
+    (void)cl;
     (void)err;
     (void)msg;
     atomic_store(&((monitor_ctx *)user)->lost, true);

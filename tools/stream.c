@@ -74,7 +74,8 @@ typedef struct stream_ctx {
 } stream_ctx;
 
 /* I/O thread: the library has logged why. */
-static void on_error(int err, const char *msg, void *user) {
+static void on_error(rill_client *cl, int err, const char *msg, void *user) {
+    (void)cl;
     (void)err;
     (void)msg;
     atomic_store(&((stream_ctx *)user)->lost, true);
@@ -86,7 +87,8 @@ static void on_error(int err, const char *msg, void *user) {
  * the start tick on. Buffers from before the start are another run's: an
  * earlier one of this client, or, on a Bela, whose watch streams every
  * client shares, another client's. */
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) {
+    (void)cl;
     stream_ctx *ctx = user;
     var_out *outs = atomic_load(&ctx->outs);
     size_t i = 0;

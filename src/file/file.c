@@ -315,7 +315,7 @@ fail:
     return rc;
 }
 
-int rill_file_reader_info(const rill_file_reader *r, rill_file_info *out) {
+int rill_file_reader_get_info(const rill_file_reader *r, rill_file_info *out) {
     if (r == NULL || out == NULL)
         return RILL_EINVAL;
     *out = r->info;

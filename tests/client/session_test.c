@@ -80,7 +80,9 @@ typedef struct got {
     char error[256];
 } got;
 
-static void got_buffer(const rill_client_buffer *b, void *user) {
+static void got_buffer(rill_client *cl, const rill_client_buffer *b,
+                       void *user) {
+    (void)cl;
     got *g = user;
     if (strcmp(b->name, "counter") != 0)
         return;
@@ -105,7 +107,9 @@ static void got_buffer(const rill_client_buffer *b, void *user) {
         atomic_store(&g->max_tick, hi);
 }
 
-static void got_error(int err, const char *msg, void *user) {
+static void got_error(rill_client *cl, int err, const char *msg,
+                      void *user) {
+    (void)cl;
     (void)err;
     got *g = user;
     if (atomic_fetch_add(&g->errors, 1) == 0)

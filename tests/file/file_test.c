@@ -10,7 +10,7 @@
 #include "core/internal.h"
 #include "test.h"
 #include "file/backend.h"
-#include "watch/logfile.h"
+#include "proto/logfile.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -114,7 +114,7 @@ typedef struct readback {
 static void read_all(const char *path, rill_ts_mode mode, readback *rb) {
     rill_file_reader *r = NULL;
     ASSERT_OK(rill_file_reader_open(path, mode, &r));
-    ASSERT_OK(rill_file_reader_info(r, &rb->info));
+    ASSERT_OK(rill_file_reader_get_info(r, &rb->info));
     snprintf(rb->name, sizeof rb->name, "%s", rb->info.var_name);
     rb->info.var_name = rb->name;
     rb->n = rb->n_bufs = 0;
