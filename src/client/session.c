@@ -19,7 +19,8 @@
 #include "client/internal.h"
 #include "core/internal.h"
 
-/* ---- URLs ------------------------------------------------------------------ */
+/* ---- URLs ------------------------------------------------------------------
+ */
 
 /* ws://HOST[:PORT][/...]: the one place a device URL is read, so that a
  * program can refuse a typo before connecting with the words the
@@ -37,21 +38,26 @@ int rill_client_parse_url(const char *url, char *host, size_t host_size,
         return RILL_EINVAL;
     }
     if (strncmp(url, "ws://", 5) != 0) {
-        snprintf(why, why_size, "is not a ws:// URL: write ws://HOST[:PORT], e.g. "
+        snprintf(why, why_size,
+                 "is not a ws:// URL: write ws://HOST[:PORT], e.g. "
                  "ws://127.0.0.1:5555 or ws://bela.local:5555%s",
-                 strncmp(url, "wss://", 6) == 0 ? " (rill speaks plain ws:// only)" : "");
+                 strncmp(url, "wss://", 6) == 0
+                     ? " (rill speaks plain ws:// only)"
+                     : "");
         return RILL_EINVAL;
     }
     const char *h = url + 5;
     size_t hl = strcspn(h, ":/");
     size_t cap = host != NULL ? RILL__MIN(host_size, (size_t)256) : 256;
     if (hl == 0) {
-        snprintf(why, why_size, "has no host name: write ws://HOST[:PORT], e.g. "
+        snprintf(why, why_size,
+                 "has no host name: write ws://HOST[:PORT], e.g. "
                  "ws://127.0.0.1:5555");
         return RILL_EINVAL;
     }
     if (hl >= cap) {
-        snprintf(why, why_size, "has too long a host name (at most %zu bytes)", cap - 1);
+        snprintf(why, why_size, "has too long a host name (at most %zu bytes)",
+                 cap - 1);
         return RILL_EINVAL;
     }
     long p = 5555;
@@ -60,7 +66,8 @@ int rill_client_parse_url(const char *url, char *host, size_t host_size,
         size_t nd = strspn(digits, "0123456789");
         p = nd > 0 && nd <= 5 ? strtol(digits, NULL, 10) : 0;
         if (p < 1 || p > 65535 || (digits[nd] != '\0' && digits[nd] != '/')) {
-            snprintf(why, why_size, "has a bad port: give a number from 1 to 65535 "
+            snprintf(why, why_size,
+                     "has a bad port: give a number from 1 to 65535 "
                      "(rill serve and Bela use 5555)");
             return RILL_EINVAL;
         }
@@ -74,7 +81,8 @@ int rill_client_parse_url(const char *url, char *host, size_t host_size,
     return 0;
 }
 
-/* ---- The tick to start at ---------------------------------------------------- */
+/* ---- The tick to start at
+ * ---------------------------------------------------- */
 
 int rill_client_start_tick(rill_client *cl, uint64_t *tick) {
     if (cl == NULL || tick == NULL)
@@ -86,7 +94,8 @@ int rill_client_start_tick(rill_client *cl, uint64_t *tick) {
     return rc;
 }
 
-/* ---- Log completion ------------------------------------------------------------ */
+/* ---- Log completion
+ * ------------------------------------------------------------ */
 
 static rill__var_state *var_named(rill_client *cl, json_t *name) {
     const char *s = json_string_value(name);
@@ -115,13 +124,19 @@ void rill__client_log_notice(rill_client *cl, json_t *root) {
     rill__var_state *st;
     if (json_is_object(w) && json_object_get(w, "logFileName") != NULL &&
         (st = var_named(cl, json_object_get(w, "watcher"))) != NULL) {
-        copy_name(st->log_file, sizeof st->log_file, json_object_get(w, "logFileName"));
-        st->log_from = (uint64_t)json_number_value(json_object_get(w, "timestamp"));
+        copy_name(st->log_file, sizeof st->log_file,
+                  json_object_get(w, "logFileName"));
+        st->log_from =
+            (uint64_t)json_number_value(json_object_get(w, "timestamp"));
         st->log_failed = false;
-    } else if (json_is_string(ev) && strcmp(json_string_value(ev), "log-ended") == 0 &&
-               (st = var_named(cl, json_object_get(root, "variable"))) != NULL) {
-        copy_name(st->log_done, sizeof st->log_done, json_object_get(root, "logFileName"));
-        st->log_done_failed = st->log_failed && strcmp(st->log_done, st->log_file) == 0;
+    } else if (json_is_string(ev) &&
+               strcmp(json_string_value(ev), "log-ended") == 0 &&
+               (st = var_named(cl, json_object_get(root, "variable"))) !=
+                   NULL) {
+        copy_name(st->log_done, sizeof st->log_done,
+                  json_object_get(root, "logFileName"));
+        st->log_done_failed =
+            st->log_failed && strcmp(st->log_done, st->log_file) == 0;
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_object(err) && json_object_get(err, "cmd") == NULL &&
                (st = var_named(cl, json_object_get(err, "variable"))) != NULL) {
@@ -191,7 +206,8 @@ int rill_client_log_wait(rill_client *cl, const rill_client_log_file *files,
         else if (now >= end)
             rc = RILL_ETIMEOUT;
         else if (cl->native)
-            rill__cond_wait_ns(&cl->cond, &cl->lock, RILL__MIN(end - now, (uint64_t)50000000));
+            rill__cond_wait_ns(&cl->cond, &cl->lock,
+                               RILL__MIN(end - now, (uint64_t)50000000));
         pthread_mutex_unlock(&cl->lock);
         rill_client_list_free(l);
         if (left == 0 || rc != 0)
