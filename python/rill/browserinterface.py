@@ -46,25 +46,16 @@ log = logging.getLogger("rill")
 
 # ---- The C API (include/rill/dash.h) ----------------------------------------
 
-MAX_CHANNELS = 64
-MAX_RATES = 32
+MAX_CHANNELS = L.AUDIO_MAX_CHANNELS
 
-
-class _Audio(ctypes.Structure):
-    _fields_ = [("rate", ctypes.c_double), ("buffer_frames", ctypes.c_uint32),
-                ("volume", ctypes.c_double), ("channels", ctypes.c_size_t),
-                ("variables", (ctypes.c_char * 64) * MAX_CHANNELS),
-                ("rates", ctypes.c_double * MAX_RATES), ("n_rates", ctypes.c_size_t),
-                ("min_channels", ctypes.c_size_t), ("max_channels", ctypes.c_size_t),
-                ("buffer_frames_settable", ctypes.c_bool),
-                ("volume_settable", ctypes.c_bool)]
-
-
-_DATA_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t,
-                            ctypes.c_size_t, ctypes.c_uint64, ctypes.c_uint32,
-                            ctypes.c_void_p)
-_CONFIG_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Audio), ctypes.c_void_p)
-_ERROR_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+# The dash's callbacks get the dash first (rill_dash *).
+_DATA_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                            ctypes.c_size_t, ctypes.c_size_t, ctypes.c_uint64,
+                            ctypes.c_uint32, ctypes.c_void_p)
+_CONFIG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(L.AudioDesc),
+                              ctypes.c_void_p)
+_ERROR_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p,
+                             ctypes.c_void_p)
 
 
 class _Config(ctypes.Structure):
@@ -88,7 +79,7 @@ if _HAVE_DASH:
        ctypes.POINTER(ctypes.c_void_p))
     _d("rill_dash_destroy", None, ctypes.c_void_p)
     _d("rill_dash_poll", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
-    _d("rill_dash_audio_get", ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_Audio))
+    _d("rill_dash_get_audio", ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(L.AudioDesc))
     _d("rill_dash_add_handler", ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p,
        ctypes.c_char_p, ctypes.c_char_p)
     _d("rill_dash_handler_id", ctypes.c_uint32, ctypes.c_void_p)
@@ -230,11 +221,11 @@ def change_config(rate=None, channels=None, buffer_frames=None, volume=None):
     if rc < 0:
         raise RillConnectionError(rc, reason, "change_config")
     # The device announced the new configuration before it answered, so
-    # rill_dash_audio_get has it; it reaches this module's variables in the
+    # rill_dash_get_audio has it; it reaches this module's variables in the
     # delivering thread's next poll. Wait for that there, unless this is
     # that thread (a callback calling us: it is applied when it returns).
-    target = _Audio()
-    if L.lib.rill_dash_audio_get(_dash, ctypes.byref(target)) != 0:
+    target = L.AudioDesc()
+    if L.lib.rill_dash_get_audio(_dash, ctypes.byref(target)) != 0:
         return
     target = _key(target)
     with _poll_state:
@@ -385,7 +376,7 @@ def _set_config(a):
                           if a.max_channels else [channels])
 
 
-def _on_config(ap, _user):
+def _on_config(_dash, ap, _user):
     global _applied
     if not ap:
         return
@@ -401,7 +392,7 @@ def _on_config(ap, _user):
         _config_seen.notify_all()
 
 
-def _on_data(buf, frames, nch, t, drop, _user):
+def _on_data(_dash, buf, frames, nch, t, drop, _user):
     global tick, dropped
     tick = int(t)
     dropped += int(drop)
@@ -430,7 +421,7 @@ def _on_data(buf, frames, nch, t, drop, _user):
         _data_tick.tick = 0
 
 
-def _on_error(err, msg, _user):
+def _on_error(_dash, err, msg, _user):
     log.warning("rill: dashboard: %s", msg.decode("utf-8", "replace") if msg else err)
 
 
@@ -501,8 +492,8 @@ def start():
     _dash = h
     with _config_seen:
         _applied = None
-    a = _Audio()
-    if L.lib.rill_dash_audio_get(h, ctypes.byref(a)) == 0:
+    a = L.AudioDesc()
+    if L.lib.rill_dash_get_audio(h, ctypes.byref(a)) == 0:
         _set_config(a)
     with _lock:
         for hd in _handlers:

@@ -165,7 +165,7 @@ class AudioOutput:
         self._samples = []
         self._threads = weakref.WeakSet()  # thread sources writing to it
         _OPEN.add(self)
-        info = _info(L.lib.rill_audio_output_info, h)
+        info = _info(L.lib.rill_audio_output_get_info, h)
         self.backend = info.backend.decode()
         self.device = info.device.decode() if info.device else None
         self._rate = info.rate
@@ -201,7 +201,7 @@ class AudioOutput:
 
     def stats(self):
         st = L.AudioStats()
-        L.lib.rill_audio_output_stats(self._h, ctypes.byref(st))
+        L.lib.rill_audio_output_get_stats(self._h, ctypes.byref(st))
         return {k: getattr(st, k) for k, _ in L.AudioStats._fields_}
 
     def wait(self, timeout=None):
@@ -302,7 +302,7 @@ class _Source:
     def stats(self):
         st = L.SourceStats()
         if self._src:
-            L.lib.rill_audio_source_stats(self._src, ctypes.byref(st))
+            L.lib.rill_audio_source_get_stats(self._src, ctypes.byref(st))
         return {"frames": st.frames, "underruns": st.underruns,
                 "silent_frames": st.silent_frames}
 
@@ -493,7 +493,7 @@ class AudioInput:
                                  "AudioInput: unable to open the input")
         self._h = h
         _OPEN.add(self)
-        info = _info(L.lib.rill_audio_input_info, h)
+        info = _info(L.lib.rill_audio_input_get_info, h)
         self.backend = info.backend.decode()
         self._rate = info.rate
         self._channels = info.channels
@@ -612,7 +612,7 @@ class AudioInput:
 
     def stats(self):
         st = L.AudioStats()
-        L.lib.rill_audio_input_stats(self._h, ctypes.byref(st))
+        L.lib.rill_audio_input_get_stats(self._h, ctypes.byref(st))
         return {k: getattr(st, k) for k, _ in L.AudioStats._fields_}
 
     def close(self):
