@@ -1,0 +1,196 @@
+/* Serving a directory of user files to the dashboard (webdir.h).
+ *
+ * The rules are strict because these files are the user's, not the build's:
+ * one path segment of plain characters, a listed extension, and the file's
+ * real path (symlinks resolved) must lie inside the directory's real path.
+ * A link inside the directory to a file inside it is followed; a link that
+ * leads out is refused as if the file did not exist. The index is built on
+ * each request (directories of a few files; the page asks once). */
+#include "server/webdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/internal.h"
+#include "proto/json_out.h"
+
+#define WEBDIR_MAX_FILES 1000
+#define WEBDIR_MAX_NAME 200
+
+int rill__webdir_name_ok(const char *name, const char *const *exts) {
+    size_t n = strlen(name);
+    if (n == 0 || n > WEBDIR_MAX_NAME || name[0] == '.')
+        return 0;
+    for (const char *p = name; *p != '\0'; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    for (const char *const *e = exts; *e != NULL; e++) {
+        size_t el = strlen(*e);
+        if (n > el && strcmp(name + n - el, *e) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The real path of dir/name if it is a regular file inside dir's real path
+ * `root` (of length root_len); false otherwise. */
+static bool inside(const char *dir, const char *root, size_t root_len,
+                   const char *name, char out[PATH_MAX], struct stat *st) {
+    char path[PATH_MAX];
+    int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (k < 0 || (size_t)k >= sizeof path || realpath(path, out) == NULL)
+        return false;
+    if (strncmp(out, root, root_len) != 0 || out[root_len] != '/')
+        return false;
+    return stat(out, st) == 0 && S_ISREG(st->st_mode);
+}
+
+static const char *content_type(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (dot == NULL)
+        return "application/octet-stream";
+    if (strcmp(dot, ".js") == 0 || strcmp(dot, ".mjs") == 0)
+        return "text/javascript; charset=utf-8";
+    if (strcmp(dot, ".json") == 0)
+        return "application/json";
+    if (strcmp(dot, ".css") == 0)
+        return "text/css; charset=utf-8";
+    /* Scripts and text are shown, never run, by the browser. */
+    return "text/plain; charset=utf-8";
+}
+
+static int not_found(struct lws *wsi, const char *why) {
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, why);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+typedef struct index_ctx {
+    char (*names)[WEBDIR_MAX_NAME + 1];
+    long long *sizes;
+    size_t n;
+} index_ctx;
+
+static void build_index(rill__jw *w, const void *ctx) {
+    const index_ctx *x = ctx;
+    rill__jw_lit(w, "{\"files\":[");
+    for (size_t i = 0; i < x->n; i++) {
+        rill__jw_lit(w, i ? ",{\"name\":" : "{\"name\":");
+        rill__jw_string(w, x->names[i]);
+        rill__jw_lit(w, ",\"size\":");
+        rill__jw_i64(w, x->sizes[i]);
+        rill__jw_lit(w, "}");
+    }
+    rill__jw_lit(w, "]}");
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* Headers and a small body, written at once (as lws_return_http_status
+ * does): the index is a few hundred bytes. */
+static int send_json(struct lws *wsi, const char *body, size_t len) {
+    uint8_t buf[LWS_PRE + 512];
+    uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json",
+                                    (lws_filepos_t)len, &p, end) != 0 ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)"no-cache", 8, &p, end) != 0 ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"x-content-type-options:",
+            (const unsigned char *)"nosniff", 7, &p, end) != 0 ||
+        lws_finalize_write_http_header(wsi, start, &p, end) != 0)
+        return -1;
+    uint8_t *out = rill__malloc(LWS_PRE + len);
+    if (out == NULL)
+        return -1;
+    memcpy(out + LWS_PRE, body, len);
+    int n = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    rill__free(out);
+    if (n < 0)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int serve_index(struct lws *wsi, const char *dir, const char *root,
+                       const char *const *exts) {
+    index_ctx x = {NULL, NULL, 0};
+    int rc = -1;
+    DIR *d = dir != NULL ? opendir(dir) : NULL;
+    if (dir != NULL && d == NULL)
+        return not_found(wsi, "the directory cannot be read");
+    x.names = rill__calloc(WEBDIR_MAX_FILES, sizeof *x.names);
+    x.sizes = rill__calloc(WEBDIR_MAX_FILES, sizeof *x.sizes);
+    if (x.names == NULL || x.sizes == NULL)
+        goto done;
+    size_t root_len = root != NULL ? strlen(root) : 0;
+    for (struct dirent *e;
+         d != NULL && x.n < WEBDIR_MAX_FILES && (e = readdir(d)) != NULL;) {
+        char real[PATH_MAX];
+        struct stat st;
+        if (!rill__webdir_name_ok(e->d_name, exts) ||
+            !inside(dir, root, root_len, e->d_name, real, &st))
+            continue;
+        memcpy(x.names[x.n], e->d_name, strlen(e->d_name) + 1);
+        x.n++;
+    }
+    /* Sorted by name, then each size (the sort moved the names). */
+    qsort(x.names, x.n, sizeof *x.names, cmp_names);
+    for (size_t i = 0; i < x.n; i++) {
+        char real[PATH_MAX];
+        struct stat st;
+        x.sizes[i] = inside(dir, root, root_len, x.names[i], real, &st)
+                         ? (long long)st.st_size
+                         : 0;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_render(build_index, &x, &text, &len) == 0) {
+        rc = send_json(wsi, text, len);
+        rill__free(text);
+    }
+done:
+    if (d != NULL)
+        closedir(d);
+    rill__free(x.names);
+    rill__free(x.sizes);
+    return rc;
+}
+
+int rill__webdir_serve(struct lws *wsi, const char *dir, const char *rel,
+                       const char *const *exts) {
+    char root[PATH_MAX];
+    if (dir != NULL && realpath(dir, root) == NULL)
+        return not_found(wsi, "the directory is gone");
+    if (*rel == '\0')
+        return serve_index(wsi, dir, dir != NULL ? root : NULL, exts);
+    char real[PATH_MAX];
+    struct stat st;
+    if (dir == NULL || !rill__webdir_name_ok(rel, exts) ||
+        !inside(dir, root, strlen(root), rel, real, &st))
+        return not_found(wsi, "no such file");
+    uint8_t hbuf[256];
+    unsigned char *h = hbuf, *end = hbuf + sizeof hbuf;
+    if (lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)"no-cache", 8, &h, end) != 0 ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"x-content-type-options:",
+            (const unsigned char *)"nosniff", 7, &h, end) != 0)
+        return -1;
+    int n = lws_serve_http_file(wsi, real, content_type(real),
+                                (const char *)hbuf, (int)(h - hbuf));
+    if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+        return -1;
+    return 0;
+}
