@@ -208,16 +208,13 @@ describe('spectrogram (EasyDSP base:spectrogram)', () => {
     expect(m.warnings.length).toBe(1);
   });
 
-  it("colour range: EasyDSP's defaults 0 and 150, min/max if given; opt-in autoscale: the data's", () => {
+  it("colour range as EasyDSP's page: the data's without min/max (Plotly's automatic zmin/zmax), a given min or max wins", () => {
     const d = new SpectrogramModel({ width: 2, height: 2 });
     d.data([[-3, 1], [2, 5]]);
-    expect(d.range()).toEqual([0, 150]);
+    expect(d.range()).toEqual([-3, 5]);
     expect(d.updateRate).toBe(20);
     expect(new SpectrogramModel({ min: -90, max: 0 }).range()).toEqual([-90, 0]);
-    const m = new SpectrogramModel({ width: 2, height: 2, autoscale: true });
-    m.data([[-3, 1], [2, 5]]);
-    expect(m.range()).toEqual([-3, 5]);
-    const half = new SpectrogramModel({ width: 2, height: 2, autoscale: true, max: 10 });
+    const half = new SpectrogramModel({ width: 2, height: 2, max: 10 });
     half.data([[-3, 1]]);
     expect(half.range()).toEqual([-3, 10]);
     expect(new SpectrogramModel({ update_rate: 0 }).updateRate).toBe(0);

@@ -4,11 +4,13 @@
 // NaN (drawn as the background), a long one cut. Colours: viridis over
 // [min, max].
 //
-// Defaults as EasyDSP's: min 0, max 150 (dB of its int16 audio) and
-// update_rate 20 (redraws a second at most; EasyDSP read it but redrew on
-// every column). rill's improvements are opt-in: "autoscale": true colours
-// over the range of the data shown (a given min or max still wins), and
-// "update_rate": 0 redraws on every animation frame that has new columns.
+// Defaults as EasyDSP's page: without min or max the colours span the
+// data shown (EasyDSP handed its parameters' min and max to Plotly as
+// zmin/zmax, so Plotly's automatic range applied; the 0 and 150 in its
+// code were never used); a given min or max wins. update_rate 20: redraws
+// a second at most (EasyDSP read it but redrew on every column); rill's
+// opt-in "update_rate": 0 redraws on every animation frame that has new
+// columns.
 //
 // Drawing: each column is coloured once, into a ring of colours in memory,
 // and a redraw lays the ring out into one image put on the canvas.
@@ -30,7 +32,6 @@ export class SpectrogramModel implements HandlerModel {
   readonly deltaFreq: number;
   /** Redraws a second at most; 0: every frame with new columns. */
   readonly updateRate: number;
-  readonly autoscale: boolean;
   /** Columns, ring-ordered: column j of the ring at [j * height, (j+1) * height). */
   readonly cells: Float32Array;
   /** Columns received in all (the ring slot of column n is n % width). */
@@ -41,9 +42,8 @@ export class SpectrogramModel implements HandlerModel {
   constructor(params: Record<string, unknown>) {
     this.width = Math.max(1, Math.min(8192, Math.floor(numParam(params, 'width', 800))));
     this.height = Math.max(1, Math.min(8192, Math.floor(numParam(params, 'height', 600))));
-    this.autoscale = params.autoscale === true;
-    this.min = optNum(params, 'min') ?? (this.autoscale ? undefined : 0);
-    this.max = optNum(params, 'max') ?? (this.autoscale ? undefined : 150);
+    this.min = optNum(params, 'min');
+    this.max = optNum(params, 'max');
     this.deltaFreq = numParam(params, 'delta_freq', 1);
     this.updateRate = Math.max(0, numParam(params, 'update_rate', 20));
     this.cells = new Float32Array(this.width * this.height).fill(NaN);
