@@ -15,14 +15,16 @@
 // Drawing: a background canvas (frame, grid, labels) repainted only when
 // the axes change, and a foreground canvas over the plot area only,
 // repainted only when the picture changes: a new sweep, new values in a
-// free-running or spectrum view, the clock in roll mode, or the user.
+// free-running or spectrum view, the clock in roll mode, or the user. Both
+// are opaque and painted by the chart's painter (in a worker where it can:
+// painter.ts), from plain pictures made here (AxesScene, Scene).
 
 import { Decimator, Series } from '../series';
 import type { Stream } from '../streams';
 import { readout, Readout, panRange, zoomRange } from './cursors';
 import { FFT_SIZES, Spectrum, WindowKind, spectrumPeak, toDb } from './fft';
 import { LocalPainter, Painter } from './painter';
-import { Axis, Box, MARGIN, drawAxes, plainLabel, sizeCanvas, toPx } from './render';
+import { Axis, Box, MARGIN, axesScene, pixelRatio, plainLabel, toPx } from './render';
 import { Scene, gridOf, sceneKey, tracePoints } from './scene';
 import { DIVISIONS, niceCeil, si } from './ticks';
 import { Sweep, TriggerScanner, TriggerSettings, defaultTrigger, sweepFor } from './trigger';
@@ -55,7 +57,6 @@ export interface Trace {
 }
 
 const PLOT_HEIGHT = 140;
-const READOUT_HZ = 5;
 /** Roll windows at least this long scroll with the clock. */
 const ROLL_CLOCK_SECONDS = 0.5;
 const MAX_POINTS = 8192;
@@ -136,7 +137,6 @@ export class ScopeChart {
   private exact = false;
   private message = '';
   private lastReadout = '';
-  private readoutAt = -Infinity;
   private drag: { x: number; view: [number, number]; moved: boolean } | null = null;
   private onMove: (e: MouseEvent) => void = () => {};
   private onUp: (e: MouseEvent) => void = () => {};
@@ -168,6 +168,7 @@ export class ScopeChart {
     // The plot canvas goes to its painter before anyone draws on it.
     this.painter = painter ?? new LocalPainter();
     this.painter.add(this.id, this.fg);
+    this.painter.add(-this.id, this.bg);
     this.layout();
     this.bindMouse();
   }
@@ -194,7 +195,9 @@ export class ScopeChart {
     const h = b.top + b.height + MARGIN.bottom;
     this.plotEl.style.height = `${h}px`;
     this.plotEl.style.width = `${this.width}px`;
-    sizeCanvas(this.bg, this.width, h);
+    // CSS sizes here; the backing stores are sized where they are painted.
+    this.bg.style.width = `${this.width}px`;
+    this.bg.style.height = `${h}px`;
     this.fg.style.width = `${b.width}px`;
     this.fg.style.height = `${b.height}px`;
     this.fg.style.left = `${b.left}px`;
@@ -434,7 +437,7 @@ export class ScopeChart {
     const y = this.yAxis();
     this.drawBackground(xBg, y);
     const b = this.box();
-    const dpr = Math.max(1, Math.min(3, globalThis.devicePixelRatio || 1));
+    const dpr = pixelRatio();
     const dots = this.exact && mode === 'time' && this.pn[0] > 1 && b.width / this.pn[0] >= 5;
     const scene = this.scene(x, xBg, y, b, dpr, dots);
     this.updates++;
@@ -448,7 +451,8 @@ export class ScopeChart {
       this.painter.paint(this.id, scene);
       this.repaints++;
     }
-    this.renderReadout(this.forceReadout);
+    if (this.forceReadout || this.readoutsDue) this.renderReadout();
+    else this.readoutStale = true;
     this.forceReadout = false;
   }
 
@@ -682,14 +686,12 @@ export class ScopeChart {
   }
 
   private drawBackground(x: Axis, y: Axis): void {
-    const key = `${this.width}|${x.lo}|${x.hi}|${x.log}|${x.title}|${x.divisions}|${y.lo}|${y.hi}|${y.title}|${y.divisions}|${this.message}`;
+    const key = `${this.width}|${x.lo}|${x.hi}|${x.log}|${x.title}|${x.divisions}|${y.lo}|${y.hi}|${y.title}|${y.divisions}|${this.message}|${pixelRatio()}`;
     if (key === this.bgKey) return;
     this.bgKey = key;
     const b = this.box();
-    const { dpr } = sizeCanvas(this.bg, this.width, b.top + b.height + MARGIN.bottom);
-    const g = this.bg.getContext('2d');
-    if (!g) return;
-    drawAxes(g, dpr, b, x, y);
+    // Painted by the painter, in the same batch as the plot's scene.
+    this.painter.paint(-this.id, axesScene(this.width, b.top + b.height + MARGIN.bottom, pixelRatio(), b, x, y));
   }
 
   /** What the plot area shows now, in pixels. */
@@ -739,13 +741,17 @@ export class ScopeChart {
     return { size: s.fft.size, window: s.fft.window, binHz: this.rate / s.fft.size, peakHz: p.freq, peakDb: toDb(amp), peakAmp: amp };
   }
 
-  /** The readout line, at most READOUT_HZ times a second (a text change
-   * costs the page a layout and a paint; numbers changing faster cannot be
-   * read anyway), and at once when the user changed something. */
-  private renderReadout(force = false): void {
-    const now = performance.now();
-    if (!force && now - this.readoutAt < 1000 / READOUT_HZ) return;
-    this.readoutAt = now;
+  /** Whether readouts may change in this frame: the chart set lets all
+   * charts' readouts change together, READOUT_HZ times a second (a text
+   * change costs the page a layout and a paint; numbers changing faster
+   * cannot be read anyway); the user's changes show at once. */
+  readoutsDue = true;
+  /** A picture was shown whose readout is not. */
+  readoutStale = false;
+
+  /** The readout line. */
+  renderReadout(): void {
+    this.readoutStale = false;
     const s = this.settings;
     const parts: string[] = [];
     const unit = s.mode === 'fft' ? 'Hz' : s.mode === 'time' ? 's' : '';
@@ -869,6 +875,7 @@ export class ScopeChart {
     window.removeEventListener('mousemove', this.onMove);
     window.removeEventListener('mouseup', this.onUp);
     this.painter.remove(this.id);
+    this.painter.remove(-this.id);
     this.el.remove();
   }
 }

@@ -26,8 +26,12 @@ interface ChartEntry {
   keep: number;
 }
 
+/** Readout updates a second. */
+const READOUT_HZ = 5;
+
 export class ChartSet {
   readonly charts: ChartEntry[] = [];
+  private readoutsAt = -Infinity;
   /** Who paints the plot canvases: one for all charts (null: each chart
    * on the main thread). */
   painter: Painter | null = null;
@@ -236,8 +240,28 @@ export class ChartSet {
   /** Draw each chart whose picture changed; the streams they show go
    * into `drawn`. */
   frame(live: number, drawn: Set<Stream>): void {
+    // The readouts change together, in a frame that draws charts anyway
+    // (or after twice their period): one layout for all of them, and no
+    // frame of their own for the compositor.
+    const now = performance.now();
+    const due = now - this.readoutsAt >= 1000 / READOUT_HZ;
+    for (const c of this.charts) c.chart.readoutsDue = due;
+    let any = false;
     for (const c of this.charts)
-      if (c.chart.frame(live)) for (const s of c.streams) if (s) drawn.add(s);
+      if (c.chart.frame(live)) {
+        any = true;
+        for (const s of c.streams) if (s) drawn.add(s);
+      }
+    if (due && (any || now - this.readoutsAt >= 2000 / READOUT_HZ)) {
+      this.readoutsAt = now;
+      for (const c of this.charts) if (c.chart.readoutStale) c.chart.renderReadout();
+    }
+    this.painter?.flush();
+  }
+
+  /** Whether the painter still has scenes to paint (a worker's batch). */
+  painting(): boolean {
+    return this.painter?.busy ?? false;
   }
 
   resize(): void {

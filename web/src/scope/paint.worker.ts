@@ -1,14 +1,16 @@
-// The charts' plot canvases, painted off the page's main thread: each is an
-// OffscreenCanvas handed over by WorkerPainter (painter.ts); a scene is
-// painted as it arrives, and the canvas's frame goes to the compositor from
-// here when the message's task ends.
+// The charts' canvases (plot areas and axes), painted off the page's main
+// thread: each is an OffscreenCanvas handed over by WorkerPainter
+// (painter.ts); a frame's pictures arrive together and are painted in one
+// task, at whose end every canvas painted goes to the compositor. (A
+// canvas of the page's own is also copied again by the page at each of its
+// commits when there is no GPU; these are not.)
 //
-// Page -> worker: {add: id, canvas} | {paint: id, scene} | {remove: id} |
-//                 {pixels: id, reply}
-// Worker -> page: {painted: id} after each scene | {reply, pixels: {width,
+// Page -> worker: {add: id, canvas} | {paint: [[id, picture], ...]} |
+//                 {remove: id} | {pixels: id, reply}
+// Worker -> page: {painted: true} after each batch | {reply, pixels: {width,
 //                 height, data} | null}
 
-import { backing, paintScene } from './scene';
+import { Picture, paintPicture } from './painter';
 
 const canvases = new Map<number, OffscreenCanvas>();
 
@@ -16,13 +18,11 @@ self.onmessage = (e: MessageEvent) => {
   const m = e.data;
   if (m.add !== undefined) canvases.set(m.add, m.canvas);
   else if (m.paint !== undefined) {
-    const c = canvases.get(m.paint);
-    if (c) {
-      backing(c, m.scene);
-      const g = c.getContext('2d', { alpha: false });
-      if (g) paintScene(g, m.scene);
+    for (const [id, picture] of m.paint as [number, Picture][]) {
+      const c = canvases.get(id);
+      if (c) paintPicture(c, picture);
     }
-    (self as unknown as Worker).postMessage({ painted: m.paint });
+    (self as unknown as Worker).postMessage({ painted: true });
   } else if (m.remove !== undefined) canvases.delete(m.remove);
   else if (m.pixels !== undefined) {
     const c = canvases.get(m.pixels);

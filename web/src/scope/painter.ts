@@ -4,7 +4,20 @@
 // and the hand-off of every frame to the compositor off the page's main
 // thread. Both paint the same scenes with the same code (scene.ts).
 
+import { AxesScene, paintAxes } from './render';
 import { Scene, backing, paintScene } from './scene';
+
+/** What a painter paints on a canvas: a plot area's scene, or axes. */
+export type Picture = Scene | AxesScene;
+
+/** Paint a picture on its canvas (sized for it first). */
+export function paintPicture(c: HTMLCanvasElement | OffscreenCanvas, p: Picture): void {
+  backing(c, p);
+  const g = c.getContext('2d', { alpha: false }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
+  if (!g) return;
+  if ('kind' in p && p.kind === 'axes') paintAxes(g, p);
+  else paintScene(g, p as Scene);
+}
 
 export interface Pixels {
   width: number;
@@ -14,30 +27,36 @@ export interface Pixels {
 }
 
 export interface Painter {
-  /** Take a chart's plot canvas (before anything was drawn on it). */
+  /** Take a canvas (before anything was drawn on it). */
   add(id: number, canvas: HTMLCanvasElement): void;
-  paint(id: number, scene: Scene): void;
+  paint(id: number, picture: Picture): void;
+  /** The scenes given since the last flush go out together (a worker
+   * paints them in one task, so their canvases reach the compositor in the
+   * same frame). */
+  flush(): void;
   remove(id: number): void;
   /** The canvas's pixels (tests read what is drawn). */
   pixels(id: number): Promise<Pixels | null>;
+  /** Scenes given are not all painted yet. */
+  readonly busy: boolean;
   readonly kind: 'main' | 'worker';
 }
 
 export class LocalPainter implements Painter {
   readonly kind = 'main' as const;
+  readonly busy = false;
   private canvases = new Map<number, HTMLCanvasElement>();
 
   add(id: number, canvas: HTMLCanvasElement): void {
     this.canvases.set(id, canvas);
   }
 
-  paint(id: number, scene: Scene): void {
+  paint(id: number, picture: Picture): void {
     const c = this.canvases.get(id);
-    if (!c) return;
-    backing(c, scene);
-    const g = c.getContext('2d', { alpha: false });
-    if (g) paintScene(g, scene);
+    if (c) paintPicture(c, picture);
   }
+
+  flush(): void {}
 
   remove(id: number): void {
     this.canvases.delete(id);
@@ -52,29 +71,37 @@ export class LocalPainter implements Painter {
 }
 
 /**
- * One scene per chart in flight: a chart's next scene waits until the
- * worker has painted the one before (it says so), and a newer one replaces
- * it while it waits. A worker that falls behind (a loaded machine) then
- * skips pictures instead of painting a growing queue of old ones.
+ * The scenes of one animation frame go to the worker in one message, so it
+ * paints them in one task and their canvases reach the compositor in one
+ * frame: a software compositor redraws the box around everything that
+ * changed in a frame, and charts that change together lie together. One
+ * batch is in flight: the next waits until the worker has painted the one
+ * before (it says so), and while it waits a chart's newer scene replaces
+ * its older one. A worker that falls behind (a loaded machine) then skips
+ * pictures instead of painting a growing queue of old ones.
  */
 export class WorkerPainter implements Painter {
   readonly kind = 'worker' as const;
   private replies = new Map<number, (p: Pixels | null) => void>();
   private next = 1;
-  private inflight = new Set<number>();
-  private waiting = new Map<number, Scene>();
+  private inflight = false;
+  /** Scenes given since the last flush, and those waiting for the worker. */
+  private pending = new Map<number, Picture>();
+  private waiting = new Map<number, Picture>();
   /** Scenes replaced before they were sent (tests, benchmarks). */
   skipped = 0;
+  /** Batches sent to the worker. */
+  batches = 0;
 
   constructor(private worker: Worker) {
     worker.onmessage = (e: MessageEvent) => {
       const m = e.data;
       if (m.painted !== undefined) {
-        this.inflight.delete(m.painted);
-        const s = this.waiting.get(m.painted);
-        if (s) {
-          this.waiting.delete(m.painted);
-          this.send(m.painted, s);
+        this.inflight = false;
+        if (this.waiting.size) {
+          const w = this.waiting;
+          this.waiting = new Map();
+          this.send(w);
         }
         return;
       }
@@ -84,6 +111,10 @@ export class WorkerPainter implements Painter {
         r(m.pixels ?? null);
       }
     };
+  }
+
+  get busy(): boolean {
+    return this.inflight || this.pending.size > 0;
   }
 
   /** Whether canvases can be handed to a worker here. */
@@ -96,25 +127,32 @@ export class WorkerPainter implements Painter {
     this.worker.postMessage({ add: id, canvas: off }, [off]);
   }
 
-  paint(id: number, scene: Scene): void {
-    if (this.inflight.has(id)) {
-      if (this.waiting.has(id)) this.skipped++;
-      this.waiting.set(id, scene);
-      return;
-    }
-    this.send(id, scene);
+  paint(id: number, picture: Picture): void {
+    this.pending.set(id, picture);
   }
 
-  private send(id: number, scene: Scene): void {
-    this.inflight.add(id);
-    this.worker.postMessage(
-      { paint: id, scene },
-      scene.traces.map((t) => t.pts.buffer as ArrayBuffer),
-    );
+  flush(): void {
+    if (!this.pending.size) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    if (!this.inflight) return this.send(batch);
+    for (const [id, scene] of batch) {
+      if (this.waiting.has(id)) this.skipped++;
+      this.waiting.set(id, scene);
+    }
+  }
+
+  private send(batch: Map<number, Picture>): void {
+    this.inflight = true;
+    this.batches++;
+    const scenes = [...batch];
+    const transfer: ArrayBuffer[] = [];
+    for (const [, s] of scenes) if ('traces' in s) for (const t of s.traces) transfer.push(t.pts.buffer as ArrayBuffer);
+    this.worker.postMessage({ paint: scenes }, transfer);
   }
 
   remove(id: number): void {
-    this.inflight.delete(id);
+    this.pending.delete(id);
     this.waiting.delete(id);
     this.worker.postMessage({ remove: id });
   }

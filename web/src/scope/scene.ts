@@ -115,7 +115,7 @@ type Ctx = CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
 
 /** Size a canvas's backing store for a scene (never its CSS size: a canvas
  * handed to a worker is sized there). */
-export function backing(c: { width: number; height: number }, s: Scene): boolean {
+export function backing(c: { width: number; height: number }, s: { w: number; h: number; dpr: number }): boolean {
   const W = Math.max(1, Math.round(s.w * s.dpr)),
     H = Math.max(1, Math.round(s.h * s.dpr));
   const changed = c.width !== W || c.height !== H;
