@@ -130,6 +130,7 @@ export class SpectrogramModel implements HandlerModel {
 
 export class SpectrogramView implements HandlerView {
   readonly canvas: HTMLCanvasElement;
+  private ctx: CanvasRenderingContext2D | null;
   /** The columns' colours, an image whose columns are a ring like the
    * model's (column slot s at x = s), top row first: coloured once, when
    * the column arrives or the range changes, and copied row by row. */
@@ -157,6 +158,12 @@ export class SpectrogramView implements HandlerView {
     this.canvas = document.createElement('canvas');
     this.canvas.width = model.width;
     this.canvas.height = model.height;
+    // Opaque (every colour is): a compositor without GPU then copies the
+    // canvas instead of blending it over the page. Desynchronized: its
+    // pictures go to the compositor when drawn, and the page's other
+    // commits do not copy it again (without a GPU, an ordinary canvas is
+    // copied at every commit of the page, ~0.1 ms each).
+    this.ctx = this.canvas.getContext('2d', { alpha: false, desynchronized: true });
     this.colors = new Uint32Array(model.width * model.height).fill(BACKGROUND);
     wrap.append(label, this.canvas);
     el.appendChild(wrap);
@@ -193,7 +200,7 @@ export class SpectrogramView implements HandlerView {
     if (!force && m.updateRate > 0 && now0 - this.lastDraw < 1000 / m.updateRate - 8) return;
     this.lastDraw = now0;
     this.drawn = m.version;
-    const out = this.canvas.getContext('2d');
+    const out = this.ctx;
     if (!out) return;
     let full = this.epoch !== m.epoch;
     if (m.min === undefined || m.max === undefined) {
