@@ -29,7 +29,12 @@
 //                the page keeps up, and extrapolated with performance.now()
 //                (both CLOCK_MONOTONIC; the demo sleeps to absolute deadlines).
 //                Error: the calibration's transit (under 1 ms on an idle page)
-//                and one source block (64 frames, 1.3 ms), so about +-2 ms
+//                and one source block (64 frames, 1.3 ms), so about +-2 ms.
+//                The server sends a buffer when its newest value is written,
+//                so this is the issue's "server -> drawn" whatever the buffer
+//                length; the age of each buffer's oldest value when drawn is
+//                printed too (it adds the time the buffer took to fill: what
+//                a user sees of an event's lag)
 //
 //   pictures     per chart, the pictures shown per second (new sweeps, new
 //                values), and the canvas repaints among them (a picture whose
@@ -75,6 +80,7 @@ const SECONDS = Number(process.env.RILL_BENCH_BROWSER_S || 30);
 const IDLE_SECONDS = Number(process.env.RILL_BENCH_BROWSER_IDLE_S || Math.min(10, SECONDS));
 const RUNS = Math.max(1, Number(process.env.RILL_BENCH_BROWSER_RUNS || 1));
 const QUERY = process.env.RILL_BENCH_BROWSER_QUERY || '';
+const WEB_ROOT = process.env.RILL_BENCH_BROWSER_WEB_ROOT || '';
 const MODES = (process.env.RILL_BENCH_BROWSER_MODES || 'scope,roll').split(',').filter((m) => m === 'scope' || m === 'roll');
 /** The scope workload's settings, and its cursors (seconds from the trigger). */
 const SCOPE = { timeDiv: 0.01, trigger: { mode: 'auto', slope: 'rising', level: 0, position: 0.5 } };
@@ -200,7 +206,7 @@ async function measure(page, cdp, serverPid, seconds, { probe = false, profile =
     if (trace)
       await page.context().browser().startTracing(page, {
         path: profile,
-        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'cc', 'gpu', 'v8.execute', 'toplevel'],
+        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'cc', 'gpu', 'v8.execute', 'toplevel', ...(process.env.RILL_BENCH_BROWSER_TRACE_CATEGORIES || '').split(',').filter(Boolean)],
       });
     else {
       await cdp.send('Profiler.enable');
@@ -218,7 +224,9 @@ async function measure(page, cdp, serverPid, seconds, { probe = false, profile =
     window.__bench.on = false;
     return Array.from(window.__bench.t.subarray(0, window.__bench.n));
   });
-  const lags = probe ? await page.evaluate(() => window.__rill.latencyTake()) : [];
+  // (A page from before the ages were recorded returns the lags alone.)
+  const taken = probe ? await page.evaluate(() => window.__rill.latencyTake(true)) : { lags: [], ages: [] };
+  const { lags, ages } = Array.isArray(taken) ? { lags: taken, ages: [] } : taken;
   const heap1 = await heapAfterGc(cdp);
   const wall = m1.Timestamp - m0.Timestamp;
   const fps = fpsPerSecond(stamps, t0, t1);
@@ -240,6 +248,7 @@ async function measure(page, cdp, serverPid, seconds, { probe = false, profile =
     heap1: heap1 / 1048576,
     growth: (heap1 - heap0) / 1048576,
     lags,
+    ages,
   };
 }
 
@@ -396,7 +405,7 @@ async function openCharts(page, names, mode) {
 }
 
 async function oneRun(run, mode) {
-  const srv = await startServer('--rate', String(RATE));
+  const srv = await startServer('--rate', String(RATE), ...(WEB_ROOT ? ['--web-root', WEB_ROOT] : []));
   const { browser } = await launchBrowser();
   let feeder = null;
   try {
@@ -440,6 +449,7 @@ async function oneRun(run, mode) {
     await sleep(WARMUP_MS);
     const hidden = await checkVisible(page, names, specIds);
     if (hidden.length) throw new Error(`not on screen: ${hidden.join(', ')}`);
+    if (process.env.RILL_BENCH_BROWSER_SHOT && run === 0) await page.screenshot({ path: process.env.RILL_BENCH_BROWSER_SHOT });
     const before = await drawnState(page, names, specIds);
     const profile = process.env.RILL_BENCH_BROWSER_PROFILE && run === 0 ? process.env.RILL_BENCH_BROWSER_PROFILE : null;
     const load = await measure(page, cdp, srv.pid, SECONDS, { probe: true, profile });
@@ -557,6 +567,9 @@ for (const mode of MODES) {
   const p99 = percentile(lags, 99);
   R({ name: 'delay server -> drawn, p99', median: p99, unit: 'ms', ...(target ? { target: '<= 25 ms', met: p99 <= 25 } : {}) });
   R({ name: 'delay server -> drawn, min (clock check)', median: lags.reduce((a, x) => Math.min(a, x), Infinity), unit: 'ms' });
+  const ages = runs.flatMap((r) => r.load.ages);
+  R({ name: "a buffer's oldest value when drawn, p50", median: median(ages), unit: 'ms' });
+  R({ name: "a buffer's oldest value when drawn, p99", median: percentile(ages, 99), unit: 'ms' });
   for (const [k, r] of runs.entries())
     if (r.empty.length) console.log(`run ${k + 1}: charts empty at the end (the page was more than their window behind): ${r.empty.join(' ')}`);
   R({ name: `spectrogram columns received (~${Math.round(SPECS * SPEC_RATE * SECONDS)} sent)`, median: med((r) => r.columns), unit: 'cols' });

@@ -91,14 +91,17 @@ export function testApi(app: App) {
      * page keeps up). */
     latencyProbe: (capacity = 1 << 17) => {
       const t0 = performance.now();
-      app.probe = { pending: [], lags: new Float64Array(capacity), n: 0, t0, tick0: app.clock.liveTick(t0) };
+      app.probe = { pending: [], lags: new Float64Array(capacity), ages: new Float64Array(capacity), n: 0, t0, tick0: app.clock.liveTick(t0) };
     },
-    latencyTake: () => {
+    /** The lags recorded since the last call (and with `ages`, each
+     * buffer's oldest value's age when drawn too: {lags, ages}). */
+    latencyTake: (ages = false) => {
       const p = app.probe;
-      if (!p) return [];
-      const out = Array.from(p.lags.subarray(0, p.n));
+      if (!p) return ages ? { lags: [], ages: [] } : [];
+      const lags = Array.from(p.lags.subarray(0, p.n));
+      const old = Array.from(p.ages.subarray(0, p.n));
       p.n = 0;
-      return out;
+      return ages ? { lags, ages: old } : lags;
     },
     /** Messages and main-thread events of the connection (batches when its
      * socket is in a worker). */
