@@ -1,11 +1,23 @@
 /* HTTP on the server's port, and the checks every request and WebSocket
- * upgrade passes: the token, the browser's Origin. Serves finished log
- * files (GET /files/<name>) and the dashboard's files under the web root.
- * Network thread only. */
+ * upgrade passes: the Host (DNS rebinding), the token, the browser's
+ * Origin. Serves finished log files (GET /files/<name>) and the
+ * dashboard's files under the web root, opening them only through
+ * rill__open_beneath (no symbolic link, nothing but a regular file inside
+ * the served directory). Network thread only, but for the file operations
+ * given to libwebsockets at create (rill__server_fops), which it calls on
+ * that thread too. docs/SECURITY.md says what each check is for. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "server/internal.h"
@@ -102,6 +114,146 @@ int rill__uri_path(struct lws *wsi, char *buf, int cap) {
     return n;
 }
 
+/* ---- Files: only regular files inside the served directory -------------
+ *
+ * A symbolic link in the log directory (ln -s /etc/passwd LOGDIR/x) must
+ * not serve what it points to, nor a link in the web root, nor a FIFO
+ * (whose open would block the network thread), nor anything renamed in
+ * between a check and the open. So a file is opened one path component at
+ * a time from the served directory's descriptor, each with O_NOFOLLOW,
+ * and served only if fstat says it is a regular file: what is checked is
+ * what is read. The served directory itself may be a link (the user chose
+ * it). libwebsockets opens the files it serves through rill__server_fops,
+ * whose open does the same, so no file is opened any other way. */
+
+int rill__open_beneath(const char *root, const char *rel, struct stat *st) {
+    int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    const char *p = rel;
+    while (*p == '/')
+        p++;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        char name[256];
+        if (n == 0 || n >= sizeof name || (n == 1 && p[0] == '.') ||
+            (n == 2 && p[0] == '.' && p[1] == '.')) {
+            close(dir);
+            errno = ENOENT;
+            return -1;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        /* O_NONBLOCK: a FIFO opens at once (and is refused below); it
+         * changes nothing for a regular file. */
+        int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+                    (slash ? O_DIRECTORY : O_NONBLOCK | O_NOCTTY);
+        int fd = openat(dir, name, flags);
+        int err = errno;
+        close(dir);
+        if (fd < 0) {
+            errno = err;
+            return -1;
+        }
+        if (slash == NULL) {
+            if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+                close(fd);
+                errno = ENOENT;
+                return -1;
+            }
+            return fd;
+        }
+        dir = fd;
+        p = slash + 1;
+    }
+}
+
+/* libwebsockets' file operations for this server (internal.h): `fops` is
+ * the one in rill_server, set as the context's with lws_set_fops, so the
+ * server is found from it. A path it is asked to open must lie under the
+ * log directory or the web root, and is opened beneath it. */
+static lws_fop_fd_t fop_open(const struct lws_plat_file_ops *fops,
+                             const char *filename, const char *vpath,
+                             lws_fop_flags_t *flags) {
+    (void)vpath;
+    rill_server *srv = (rill_server *)(void *)((char *)(uintptr_t)fops -
+                                               offsetof(rill_server, fops));
+    const char *roots[2] = {srv->log_dir, srv->web_root};
+    for (int k = 0; k < 2; k++) {
+        size_t n = roots[k] ? strlen(roots[k]) : 0;
+        if (n == 0 || strncmp(filename, roots[k], n) != 0 || filename[n] != '/')
+            continue;
+        struct stat st;
+        int fd = rill__open_beneath(roots[k], filename + n + 1, &st);
+        if (fd < 0)
+            return NULL;
+        lws_fop_fd_t f = rill__calloc(1, sizeof *f);
+        if (f == NULL) {
+            close(fd);
+            return NULL;
+        }
+        f->fd = fd;
+        f->fops = fops;
+        f->flags = *flags & ~(lws_fop_flags_t)LWS_FOP_FLAG_COMPR_IS_GZIP;
+        f->len = (lws_filepos_t)st.st_size;
+        *flags = f->flags;
+        return f;
+    }
+    rill__log_warn("refused to open %s: not under the log directory or the "
+                   "web root",
+                   filename);
+    return NULL;
+}
+
+static int fop_close(lws_fop_fd_t *f) {
+    int fd = (int)(*f)->fd;
+    rill__free(*f);
+    *f = NULL;
+    return close(fd);
+}
+
+static lws_fileofs_t fop_seek_cur(lws_fop_fd_t f, lws_fileofs_t off) {
+    lws_fileofs_t pos = (lws_fileofs_t)f->pos;
+    if (off > 0 && off > (lws_fileofs_t)f->len - pos)
+        off = (lws_fileofs_t)f->len - pos;
+    if (pos + off < 0)
+        off = -pos;
+    off_t r = lseek((int)f->fd, (off_t)off, SEEK_CUR);
+    if (r >= 0)
+        f->pos = (lws_filepos_t)r;
+    return (lws_fileofs_t)r;
+}
+
+static int fop_read(lws_fop_fd_t f, lws_filepos_t *amount, uint8_t *buf,
+                    lws_filepos_t len) {
+    ssize_t n = read((int)f->fd, buf, (size_t)len);
+    if (n < 0) {
+        *amount = 0;
+        return -1;
+    }
+    f->pos += (lws_filepos_t)n;
+    *amount = (lws_filepos_t)n;
+    return 0;
+}
+
+static int fop_write(lws_fop_fd_t f, lws_filepos_t *amount, uint8_t *buf,
+                     lws_filepos_t len) {
+    (void)f, (void)buf, (void)len;
+    *amount = 0;
+    return -1; /* nothing is written through HTTP */
+}
+
+void rill__server_fops(rill_server *srv) {
+    memset(&srv->fops, 0, sizeof srv->fops);
+    srv->fops.LWS_FOP_OPEN = fop_open;
+    srv->fops.LWS_FOP_CLOSE = fop_close;
+    srv->fops.LWS_FOP_SEEK_CUR = fop_seek_cur;
+    srv->fops.LWS_FOP_READ = fop_read;
+    srv->fops.LWS_FOP_WRITE = fop_write;
+    lws_set_fops(srv->ctx, &srv->fops);
+}
+
 /* GET /files/<name>: a finished log file from the log directory. */
 static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     const char *name = uri + strlen("/files/");
@@ -123,10 +275,14 @@ static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "no such log file");
+    int fd = rill__open_beneath(srv->log_dir, name, &st);
+    if (fd < 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+                               "no such log file (only regular files in the "
+                               "log directory are served; links are not)");
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
+    close(fd); /* opened again, the same way, by lws (fop_open) */
     int n = lws_serve_http_file(wsi, path, "application/octet-stream", NULL, 0);
     if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
         return -1;
@@ -175,7 +331,10 @@ static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
     char path[4096];
     struct stat st;
     snprintf(path, sizeof path, "%s%s", srv->web_root, rel);
-    if (!ok || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int fd = ok ? rill__open_beneath(srv->web_root, rel, &st) : -1;
+    if (fd >= 0)
+        close(fd); /* opened again, the same way, by lws (fop_open) */
+    if (fd < 0) {
         bool page = strcmp(rel, "/index.html") == 0;
         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
                                page ? "rill serve: the dashboard is not "

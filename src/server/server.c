@@ -571,6 +571,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         rc = RILL_EIO;
         goto fail;
     }
+    rill__server_fops(srv);
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
     atomic_init(&srv->wake_pending, false);
