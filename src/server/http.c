@@ -90,6 +90,213 @@ static bool origin_ok(rill_server *srv, struct lws *wsi) {
     return o != NULL && strcmp(o + 3, host) == 0;
 }
 
+/* ---- The Host header: DNS rebinding ------------------------------------
+ *
+ * A page from evil.example can have its name re-resolved to 127.0.0.1 and
+ * then talk to this server as a page of its own origin: the Origin check
+ * passes (Origin and Host name the same evil.example:port) and no token is
+ * needed by default. What gives it away is the Host header, which names
+ * the attacker's domain. So, as Jupyter does, a request (HTTP or a
+ * WebSocket upgrade, with a token or not) is served only when its Host is
+ * one of this server's own names, on its own port:
+ *   - localhost, or a name under .localhost (never resolved by DNS);
+ *   - an IP literal that is the address the client connected to (an IP
+ *     cannot be rebound), or the address the server was told to bind;
+ *   - the host name it was told to bind (--host bela.local);
+ *   - bound beyond loopback: this machine's host name, and that name under
+ *     .local (mDNS), which is how boards are reached on a LAN;
+ * or when the name (any port: a proxy's) is in allow_hosts (--allow-host),
+ * where "*" turns the check off. A request without Host (HTTP/1.0, raw
+ * sockets) is served: browsers always send one. */
+
+/* Whether `name` (NUL-terminated, lower case) equals an entry of the
+ * comma-separated list `list`, case-insensitively; "*" matches all. */
+static bool in_list(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && p[0] == ' ')
+            p++, len--;
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if ((len == 1 && p[0] == '*') ||
+            (len == n && strncasecmp(p, name, n) == 0))
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* An IP literal's bytes (4 or 16, IPv4-mapped IPv6 as IPv4), or 0. */
+static size_t ip_bytes(const char *s, uint8_t out[16]) {
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, s, out) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, s, &a6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        memcpy(out, a6.s6_addr + 12, 4);
+        return 4;
+    }
+    memcpy(out, a6.s6_addr, 16);
+    return 16;
+}
+
+static size_t sockaddr_bytes(const struct sockaddr_storage *ss,
+                             uint8_t out[16]) {
+    if (ss->ss_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            memcpy(out, a->s6_addr + 12, 4);
+            return 4;
+        }
+        memcpy(out, a->s6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+
+static bool same_ip(const char *a, const uint8_t *b, size_t bn) {
+    uint8_t ab[16];
+    size_t an = ip_bytes(a, ab);
+    return an != 0 && an == bn && memcmp(ab, b, an) == 0;
+}
+
+/* Whether the server listens only on loopback (127.0.0.0/8, ::1). */
+static bool bound_to_loopback(const rill_server *srv) {
+    uint8_t b[16];
+    size_t n = ip_bytes(srv->host, b);
+    static const uint8_t v6_loop[16] = {[15] = 1};
+    return (n == 4 && b[0] == 127) ||
+           (n == 16 && memcmp(b, v6_loop, 16) == 0) ||
+           strcasecmp(srv->host, "localhost") == 0;
+}
+
+/* Splits "name:port", "[v6]:port", "name" into the name (lower case, a
+ * trailing dot dropped) and the port (80 when absent). False: malformed. */
+static bool parse_host(const char *host, char *name, size_t cap, int *port) {
+    const char *end, *colon;
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        if (end == NULL)
+            return false;
+        host++;
+        colon = end[1] == ':' ? end + 1 : NULL;
+        if (end[1] != '\0' && colon == NULL)
+            return false;
+    } else {
+        colon = strrchr(host, ':');
+        end = colon ? colon : host + strlen(host);
+    }
+    size_t n = (size_t)(end - host);
+    if (n == 0 || n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        name[i] =
+            (char)((host[i] >= 'A' && host[i] <= 'Z') ? host[i] + 32 : host[i]);
+    if (n > 1 && name[n - 1] == '.')
+        n--;
+    name[n] = '\0';
+    *port = 80;
+    if (colon != NULL) {
+        const char *p = colon + 1;
+        long v = 0;
+        if (*p == '\0' || strlen(p) > 5)
+            return false;
+        for (; *p != '\0'; p++) {
+            if (*p < '0' || *p > '9')
+                return false;
+            v = v * 10 + (*p - '0');
+        }
+        *port = (int)v;
+    }
+    return true;
+}
+
+/* See above. `host` is the Host header (NULL: none). */
+static bool host_ok(rill_server *srv, struct lws *wsi, const char *host) {
+    if (host == NULL)
+        return true;
+    char name[256];
+    int port;
+    if (!parse_host(host, name, sizeof name, &port))
+        return false;
+    if (srv->allow_hosts != NULL && in_list(srv->allow_hosts, name))
+        return true;
+    if (port != srv->port)
+        return false;
+    size_t n = strlen(name);
+    if (strcmp(name, "localhost") == 0 ||
+        (n > 10 && strcmp(name + n - 10, ".localhost") == 0) ||
+        strcasecmp(name, srv->host) == 0)
+        return true;
+    uint8_t ip[16];
+    if (ip_bytes(name, ip) != 0) {
+        uint8_t a[16];
+        size_t an = ip_bytes(srv->host, a);
+        if (an != 0 && same_ip(name, a, an))
+            return true; /* the bound address, written another way */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = lws_get_socket_fd(wsi);
+        return fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+               (an = sockaddr_bytes(&ss, a)) != 0 && same_ip(name, a, an);
+    }
+    if (bound_to_loopback(srv))
+        return false;
+    char self[256 + 8];
+    if (gethostname(self, 256) != 0)
+        return false;
+    self[255] = '\0';
+    if (strcasecmp(name, self) == 0)
+        return true;
+    strcat(self, ".local");
+    return strcasecmp(name, self) == 0;
+}
+
+/* The Host check, answered: 0 to go on, or nonzero after a 403 saying
+ * what to do (an upgrade is refused by hand, see refuse_upgrade). */
+static int refuse_upgrade(struct lws *wsi, int status, const char *reason,
+                          const char *message);
+
+static int check_host(rill_server *srv, struct lws *wsi, bool upgrade) {
+    char host[256];
+    int n = lws_hdr_copy(wsi, host, (int)sizeof host, WSI_TOKEN_HOST);
+    if (host_ok(srv, wsi, n > 0 ? host : NULL))
+        return 0;
+    /* Echoed only when it is made of what a host name may hold: the
+     * message goes into lws's HTML status page. */
+    bool plain = n > 0;
+    for (int i = 0; plain && i < n; i++) {
+        char ch = host[i];
+        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+                ch == ':' || ch == '[' || ch == ']' || ch == '_';
+    }
+    char message[512];
+    snprintf(message, sizeof message,
+             "Host %s%s%s is not an address of this server: refused, as a "
+             "page reached through DNS rebinding would be. Use "
+             "http://127.0.0.1:%d/ (or the address the server listens on), "
+             "or start it with --allow-host NAME for a name of yours",
+             plain ? "'" : "", plain ? host : "(unprintable)", plain ? "'" : "",
+             srv->port);
+    rill__log_warn("refused %s with Host %s (not this server's; "
+                   "--allow-host allows a name)",
+                   upgrade ? "a WebSocket" : "an HTTP request",
+                   plain ? host : "(unprintable)");
+    if (upgrade)
+        return refuse_upgrade(wsi, 403, "Forbidden", message);
+    lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, message);
+    return lws_http_transaction_completed(wsi) ? -1 : 1;
+}
+
 /* Answer a WebSocket upgrade request with an error status. Written by hand
  * because lws words the status line of a refused upgrade as HTTP/1.0, which
  * WebSocket clients (Python's websockets among them) reject as invalid, so
@@ -384,6 +591,9 @@ static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
 int rill__http(rill_server *srv, struct lws *wsi) {
     char uri[512];
     rill__uri_path(wsi, uri, (int)sizeof uri);
+    int refused = check_host(srv, wsi, false);
+    if (refused != 0)
+        return refused < 0 ? -1 : 0;
     if (!authorized(srv, wsi)) {
         lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED,
                                "this server needs a token: add ?token=...");
@@ -410,6 +620,8 @@ int rill__http_confirm_upgrade(rill_server *srv, struct lws *wsi) {
                               "WebSocket paths are /gui_control and "
                               "/gui_data");
     }
+    if (check_host(srv, wsi, true) != 0)
+        return 1;
     if (!authorized(srv, wsi)) {
         rill__log_warn("refused a WebSocket without the token");
         return refuse_upgrade(wsi, 401, "Unauthorized",

@@ -111,6 +111,7 @@ typedef struct rill__relay_handler {
 struct rill_server {
     rill_server_config cfg;
     char *host, *project, *token, *log_dir, *allow_origin, *web_root;
+    char *allow_hosts; /* --allow-host names, comma-separated, or NULL */
 
     rill__device dev;
     size_t max_streams;

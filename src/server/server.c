@@ -439,6 +439,8 @@ rill_server_config rill_server_config_default(void) {
         .on_buffer = NULL,
         .user = NULL,
         .on_audio_change = NULL,
+        .compat_only = false,
+        .allow_hosts = NULL,
     };
     return cfg;
 }
@@ -517,6 +519,9 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
     srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
+    srv->allow_hosts = cfg->allow_hosts && *cfg->allow_hosts
+                           ? dup_or_null(cfg->allow_hosts, &rc)
+                           : NULL;
     srv->web_root = cfg->web_root && *cfg->web_root
                         ? dup_or_null(cfg->web_root, &rc)
                         : NULL;
@@ -652,6 +657,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->token);
     rill__free(srv->log_dir);
     rill__free(srv->allow_origin);
+    rill__free(srv->allow_hosts);
     rill__free(srv->web_root);
     rill__free(srv);
 }
