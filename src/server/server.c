@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -188,13 +189,51 @@ static void conn_resume(rill_server *srv, rill__conn *c) {
         lws_rx_flow_control(c->wsi, 1);
 }
 
+/* A message over max_message_bytes is skipped with an error reply and the
+ * connection kept (bad input loses nothing else). Skipping it means reading
+ * it to its end, though, and a frame header may announce up to 2^63 - 1
+ * bytes: a frame that announces more than this many times the limit is not
+ * read at all, and its connection is closed (1009, message too big) once
+ * the error reply is out. */
+#define RILL__SKIP_FACTOR 16
+
+static void refuse_huge_frame(rill_server *srv, rill__conn *c, struct lws *wsi,
+                              size_t announced) {
+    size_t max = srv->cfg.max_message_bytes;
+    char err[256];
+    snprintf(err, sizeof err,
+             "a frame of %zu bytes announced, over %d times the server's "
+             "max_message_bytes (%zu); the connection is closed",
+             announced, RILL__SKIP_FACTOR, max);
+    rill__log_warn("%s: %s", c->peer, err);
+    if (c->path == PATH_DATA)
+        report_data_error(srv, c, err);
+    else
+        rill__send_error_text(c, NULL, NULL, "%s", err);
+    static const char reason[] = "message too big";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     (unsigned char *)reason, sizeof reason - 1);
+    lws_rx_flow_control(wsi, 0);
+    c->closing = true;
+    lws_callback_on_writable(wsi);
+}
+
 static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
                        const void *in, size_t len) {
+    if (c->closing)
+        return; /* what lws had read before reading stopped */
+    size_t max = srv->cfg.max_message_bytes;
+    size_t rest = lws_remaining_packet_payload(wsi);
+    if (len + rest > max * RILL__SKIP_FACTOR ||
+        rest > SIZE_MAX / 2) { /* the sum may wrap */
+        refuse_huge_frame(srv, c, wsi,
+                          rest > SIZE_MAX - len ? SIZE_MAX : len + rest);
+        return;
+    }
     if (lws_is_first_fragment(wsi)) {
         c->rx_len = 0;
         c->rx_too_big = false;
     }
-    size_t max = srv->cfg.max_message_bytes;
     if (!c->rx_too_big) {
         if (c->rx_len + len > max) {
             c->rx_too_big = true;
