@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -438,10 +439,63 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* At the fd limit, libwebsockets fails to accept each waiting connection
+ * again on every turn of its loop and logs a line each time ("accept:
+ * errno 24"; "Too many fds", "Socket fd N is too high" at its own table's
+ * limit): hundreds of thousands of lines a second, for as long as a
+ * client waits, burying everything else. Those lines are reported once,
+ * saying which limit was hit, then at most every 10 s with how many tries
+ * failed meanwhile. lws's log hook is process-wide, so this state is too;
+ * atomics, because the network threads of several servers may log. */
+#define RILL__REFUSED_LOG_NS (10ull * 1000 * 1000 * 1000)
+static _Atomic uint64_t refused_logged_ns; /* 0: never */
+static atomic_ullong refused_since;
+
+static bool refused_accept(const char *line, size_t n) {
+    int err = 0;
+    if (sscanf(line, "accept: errno %d", &err) != 1 &&
+        strncmp(line, "Too many fds", 12) != 0 &&
+        strncmp(line, "Socket fd ", 10) != 0)
+        return false;
+    uint64_t now = rill_clock_now_ns(), last = atomic_load(&refused_logged_ns);
+    unsigned long long missed = atomic_fetch_add(&refused_since, 1) + 1;
+    if ((last != 0 && now - last < RILL__REFUSED_LOG_NS) ||
+        !atomic_compare_exchange_strong(&refused_logged_ns, &last, now))
+        return true;
+    atomic_fetch_sub(&refused_since, missed);
+    struct rlimit rl;
+    char limit[160];
+    if (err == ENFILE) {
+        snprintf(limit, sizeof limit,
+                 "the system's open-file limit "
+                 "(ENFILE: fs.file-max)");
+    } else if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        snprintf(limit, sizeof limit,
+                 "the process's open-file limit (RLIMIT_NOFILE, %llu "
+                 "descriptors; raise it with ulimit -n)",
+                 (unsigned long long)rl.rlim_cur);
+    } else {
+        snprintf(limit, sizeof limit, "the open-file limit");
+    }
+    if (last == 0)
+        rill__log(RILL_LOG_ERROR,
+                  "cannot accept connections: %s is reached (libwebsockets: "
+                  "%.*s); said again at most every 10 s",
+                  limit, (int)n, line);
+    else
+        rill__log(RILL_LOG_ERROR,
+                  "still cannot accept connections at times: %s is reached; "
+                  "%llu tries failed since the last report",
+                  limit, missed);
+    return true;
+}
+
 static void lws_log_to_rill(int level, const char *line) {
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    if (refused_accept(line, n))
+        return;
     rill__log(level == LLL_ERR ? RILL_LOG_ERROR : RILL_LOG_WARN,
               "libwebsockets: %.*s", (int)n, line);
 }
