@@ -172,6 +172,28 @@ TEST(dash_follows_a_configuration_change) {
     device_stop(&d);
 }
 
+/* rill_dash_run polls for its duration, running the callbacks as they come,
+ * and returns 0 at the end of it; once the device is gone it returns
+ * RILL_ECLOSED at once, long before its duration. */
+TEST(run_delivers_for_its_duration_and_returns_when_the_device_goes) {
+    device d;
+    device_start(&d, FIXED);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, true);
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_EQ_INT(rill_dash_run(dash, 300), 0);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 >= 300000000u);
+    ASSERT_TRUE(g.buffers > 0); /* 256-frame buffers at 48 kHz: ~56 */
+    ASSERT_EQ_INT(g.configs, 1);
+    ASSERT_EQ_INT(g.bad, 0);
+    device_stop(&d);
+    t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_dash_run(dash, 60000), RILL_ECLOSED);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 30000000000u); /* not its 60 s */
+    ASSERT_ERR(rill_dash_run(dash, -1), RILL_ECLOSED);
+    rill_dash_destroy(dash);
+}
+
 /* ---- The relay ----------------------------------------------------------------- */
 
 static uint32_t le32(const uint8_t *p) {
