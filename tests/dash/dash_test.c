@@ -324,7 +324,13 @@ TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
     device_stop(&d);
 }
 
+/* Deterministic however loaded the machine: `fast` reads each frame before
+ * the program sends the next, so it must get all of them, in order (it
+ * once failed `fast_bins > slow.n_bin` under load, when fast was only
+ * polled now and then and lost frames too). `slow` reads nothing until
+ * the end: its losses are exactly what the drop notices announce. */
 TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
+    enum { FRAMES = 400 };
     device d;
     device_opts small_queue = {.flags = FIXED, .queue_bytes = 64 * 1024};
     device_start_opts(&d, &small_queue);
@@ -336,16 +342,20 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
     rill_dash_handler *h = rill_dash_add_handler(dash, "Big", "line", NULL);
     page_wait(&slow, NULL, "\"name\":\"Big\"");
     page_wait(&fast, NULL, "\"name\":\"Big\"");
+    size_t fast0 = fast.n_bin, slow0 = slow.n_bin;
     /* 400 frames of 64000 bytes (25 MB) while `slow` reads nothing: far
      * more than its queue, the kernel's buffers and the socket's. The
      * program is never held up: every send returns at once. */
     static float values[16000];
-    size_t fast_bins = 0;
-    for (int k = 0; k < 400; k++) {
+    for (int k = 0; k < FRAMES; k++) {
         values[0] = (float)k;
         ASSERT_OK(rill_dash_send_values(h, RILL_TYPE_FLOAT, values, 16000, 0, 0, 0));
         rill_dash_poll(dash, 0);
-        page_pump(&fast, 0);
+        const uint8_t *f = page_wait_bin(&fast, fast0 + (size_t)k + 1);
+        float first;
+        memcpy(&first, f + 32, sizeof first);
+        if (first != (float)k)
+            FAIL("fast page: frame %d holds %g", k, (double)first);
     }
     /* slow reads its backlog now (until nothing comes for 300 ms); then a
      * marker frame, which both pages wait for, and before which slow is
@@ -366,13 +376,37 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
             page_pump(p, 50);
         }
     }
-    fast_bins = fast.n_bin;
-    ASSERT_TRUE(fast_bins > slow.n_bin);
-    const char *notice = page_wait(&slow, NULL, "\"path\":\"dash\"");
-    ASSERT_TRUE(strstr(notice, "{\"event\":\"dropped\",\"buffers\":") == notice);
+    ASSERT_EQ_UINT(fast.n_bin - fast0, FRAMES + 1);
+    ASSERT_EQ_INT(page_count(&fast, "\"event\":\"dropped\""), 0);
+    size_t got_slow = slow.n_bin - slow0 - 1;
+    ASSERT_TRUE(got_slow < FRAMES);
+    /* The frames slow got are in order, and the notices count the rest:
+     * their "buffers" add up to the last one's "total". */
+    float last = -1;
+    for (size_t i = slow0; i < slow0 + got_slow; i++) {
+        float first;
+        memcpy(&first, slow.bin[i] + 32, sizeof first);
+        ASSERT_TRUE(first > last);
+        last = first;
+    }
+    unsigned long buffers = 0, total = 0;
+    for (size_t i = 0; i < slow.n_text; i++) {
+        const char *t = strstr(slow.text[i], "{\"event\":\"dropped\",\"buffers\":");
+        if (t == NULL)
+            continue;
+        unsigned long b, tot;
+        ASSERT_EQ_INT(sscanf(t, "{\"event\":\"dropped\",\"buffers\":%lu,"
+                                "\"path\":\"dash\",\"total\":%lu}",
+                             &b, &tot),
+                      2);
+        buffers += b;
+        total = tot;
+    }
+    ASSERT_EQ_UINT(buffers, total);
+    ASSERT_EQ_UINT(got_slow + buffers, FRAMES);
     rill_server_stats st;
     rill_server_get_stats(d.srv, &st);
-    ASSERT_TRUE(st.client_drops >= 1);
+    ASSERT_EQ_UINT(st.client_drops, buffers);
     ASSERT_EQ_INT(g.errors, 0);
     rill_dash_destroy(dash);
     page_close(&slow);
