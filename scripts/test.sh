@@ -86,6 +86,8 @@ count_pytest() {
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0} + ${e:-0} + ${xp:-0}))
     skipped=$((skipped + ${k:-0} + ${xf:-0}))
+    [ $((${f:-0} + ${e:-0} + ${xp:-0})) -ne 0 ] && [ -n "$last" ] &&
+        say "FAILED $1: $last"
     check_rc "$1" $((${f:-0} + ${e:-0} + ${xp:-0}))
 }
 
@@ -109,7 +111,18 @@ else
     passed=$((passed + t - f - s))
     failed=$((failed + f))
     skipped=$((skipped + s))
+    [ "$f" -ne 0 ] && say "FAILED ctest: $f of $t (listed above)"
     check_rc ctest "$f"
+fi
+# C tests the ctest arguments leave out (CI's sanitizer passes choose a
+# label: -L c, -L threaded) did not run either.
+if [ $# -gt 0 ]; then
+    all=$(ctest --test-dir "$build" -N 2>/dev/null | sed -n 's/^Total Tests: //p')
+    chosen=$(ctest --test-dir "$build" -N "$@" 2>/dev/null | sed -n 's/^Total Tests: //p')
+    if [ -n "$all" ] && [ -n "$chosen" ] && [ "$all" -gt "$chosen" ]; then
+        skip_suite "C tests not selected by the ctest arguments ($*)" $((all - chosen)) \
+            "this run asked for a subset"
+    fi
 fi
 
 python=/usr/bin/python3
@@ -187,7 +200,7 @@ elif [ "$have_rill" = 1 ]; then
     passed=$((passed + $1))
     failed=$((failed + $2))
     skipped=$((skipped + $3))
-    [ "$2" -eq 1 ] && [ "$1" -eq 0 ] && say "FAILED Vitest: no JSON report"
+    [ "$2" -ne 0 ] && say "FAILED Vitest: $2 (tests and files)"
     check_rc Vitest "$2"
 
     echo
@@ -207,6 +220,7 @@ elif [ "$have_rill" = 1 ]; then
         say "FAILED browser tests: node printed no summary"
         f=1
     fi
+    [ "${f:-0}" -ne 0 ] && say "FAILED browser tests: $f (files whose hooks failed count as one)"
     [ "${c:-0}" -ne 0 ] && say "FAILED browser tests: ${c} cancelled (a before hook failed or timed out)"
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0} + ${c:-0}))
