@@ -15,8 +15,8 @@
  * says: a backend that stopped finding the PCM must fail, not skip.
  */
 #include <alsa/asoundlib.h>
-#include <pthread.h>
 #include <jack/jack.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>

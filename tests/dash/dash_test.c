@@ -391,12 +391,14 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
     }
     unsigned long buffers = 0, total = 0;
     for (size_t i = 0; i < slow.n_text; i++) {
-        const char *t = strstr(slow.text[i], "{\"event\":\"dropped\",\"buffers\":");
+        const char *t =
+            strstr(slow.text[i], "{\"event\":\"dropped\",\"buffers\":");
         if (t == NULL)
             continue;
         unsigned long b, tot;
-        ASSERT_EQ_INT(sscanf(t, "{\"event\":\"dropped\",\"buffers\":%lu,"
-                                "\"path\":\"dash\",\"total\":%lu}",
+        ASSERT_EQ_INT(sscanf(t,
+                             "{\"event\":\"dropped\",\"buffers\":%lu,"
+                             "\"path\":\"dash\",\"total\":%lu}",
                              &b, &tot),
                       2);
         buffers += b;
