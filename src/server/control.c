@@ -557,6 +557,31 @@ void rill__control_log_answered(rill_server *srv, rill__stream *s,
     c->resume = true; /* the drain replays what it held (server.c) */
 }
 
+/* A log file's write failed: every control client is told, with the file's
+ * whole path however long the log directory's (the message is sized to
+ * it, never cut), as an error naming the variable (PROTOCOL.md). */
+static void log_failed(rill_server *srv, const rill__stream *s, int err) {
+    static const char fmt[] = "logging %s to %s/%s failed: %s; the file keeps "
+                              "every buffer written before the failure";
+    const char *var = s->var->name, *why = strerror(err);
+    rill__log_error("logging %s to %s/%s failed: %s", var, srv->log_dir,
+                    s->log_name, why);
+    int n = snprintf(NULL, 0, fmt, var, srv->log_dir, s->log_name, why);
+    char *message = n > 0 ? rill__malloc((size_t)n + 1) : NULL;
+    if (message == NULL)
+        return;
+    snprintf(message, (size_t)n + 1, fmt, var, srv->log_dir, s->log_name, why);
+    rill__jv e[] = {RILL__JV_S("message", message),
+                    RILL__JV_S("variable", var)};
+    rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+        rill__broadcast_control(srv, text, len);
+    rill__free(text);
+    rill__free(message);
+}
+
 /* The log writer's events: a file made (or not) for a waiting message; a
  * file closed or given up on, which the clients are told of, and whose
  * stream goes back; a file discarded, whose stream never started. */
@@ -578,19 +603,7 @@ void rill__control_log_events(rill_server *srv) {
             continue;
         }
         if (ev.kind == RILL__LOG_EV_FAILED) {
-            char message[400];
-            snprintf(message, sizeof message,
-                     "logging %s to %s/%s failed: %s; the file keeps every "
-                     "buffer written before the failure",
-                     var, srv->log_dir, s->log_name, strerror(ev.err));
-            rill__log_error("logging %s to %s/%s failed: %s", var, srv->log_dir,
-                            s->log_name, strerror(ev.err));
-            rill__jv e[] = {RILL__JV_S("message", message),
-                            RILL__JV_S("variable", var)};
-            rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
-            if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-                rill__broadcast_control(srv, text, len);
-            rill__free(text);
+            log_failed(srv, s, ev.err);
             continue;
         }
         rill__jv m[] = {RILL__JV_S("event", "log-ended"),

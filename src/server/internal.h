@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "proto/command.h"
 #include "proto/json_out.h"
@@ -110,6 +111,7 @@ typedef struct rill__relay_handler {
 struct rill_server {
     rill_server_config cfg;
     char *host, *project, *token, *log_dir, *allow_origin, *web_root;
+    char *allow_hosts; /* --allow-host names, comma-separated, or NULL */
 
     rill__device dev;
     size_t max_streams;
@@ -117,6 +119,8 @@ struct rill_server {
 
     struct lws_context *ctx;
     struct lws_vhost *vhost;
+    /* How libwebsockets opens the files it serves (http.c). */
+    struct lws_plat_file_ops fops;
     int port;
     pthread_t net_thread, waker_thread;
     bool net_started, waker_started;
@@ -289,6 +293,14 @@ int rill__uri_path(struct lws *wsi, char *buf, int cap);
 int rill__http(rill_server *srv, struct lws *wsi);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0, or 1 after refusing with a status. */
 int rill__http_confirm_upgrade(rill_server *srv, struct lws *wsi);
+/* Open `rel` (names separated by '/') under the directory `root` for
+ * reading, following no symbolic link below `root`, and only if it is a
+ * regular file (*st filled). The descriptor, or -1 with errno. Any
+ * thread. */
+int rill__open_beneath(const char *root, const char *rel, struct stat *st);
+/* Make the context open every file it serves through rill__open_beneath,
+ * under the log directory or the web root only. After the context exists. */
+void rill__server_fops(rill_server *srv);
 
 /* ---- var.c -------------------------------------------------------------- */
 

@@ -13,8 +13,10 @@
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -188,13 +190,51 @@ static void conn_resume(rill_server *srv, rill__conn *c) {
         lws_rx_flow_control(c->wsi, 1);
 }
 
+/* A message over max_message_bytes is skipped with an error reply and the
+ * connection kept (bad input loses nothing else). Skipping it means reading
+ * it to its end, though, and a frame header may announce up to 2^63 - 1
+ * bytes: a frame that announces more than this many times the limit is not
+ * read at all, and its connection is closed (1009, message too big) once
+ * the error reply is out. */
+#define RILL__SKIP_FACTOR 16
+
+static void refuse_huge_frame(rill_server *srv, rill__conn *c, struct lws *wsi,
+                              size_t announced) {
+    size_t max = srv->cfg.max_message_bytes;
+    char err[256];
+    snprintf(err, sizeof err,
+             "a frame of %zu bytes announced, over %d times the server's "
+             "max_message_bytes (%zu); the connection is closed",
+             announced, RILL__SKIP_FACTOR, max);
+    rill__log_warn("%s: %s", c->peer, err);
+    if (c->path == PATH_DATA)
+        report_data_error(srv, c, err);
+    else
+        rill__send_error_text(c, NULL, NULL, "%s", err);
+    static const char reason[] = "message too big";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     (unsigned char *)reason, sizeof reason - 1);
+    lws_rx_flow_control(wsi, 0);
+    c->closing = true;
+    lws_callback_on_writable(wsi);
+}
+
 static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
                        const void *in, size_t len) {
+    if (c->closing)
+        return; /* what lws had read before reading stopped */
+    size_t max = srv->cfg.max_message_bytes;
+    size_t rest = lws_remaining_packet_payload(wsi);
+    if (len + rest > max * RILL__SKIP_FACTOR ||
+        rest > SIZE_MAX / 2) { /* the sum may wrap */
+        refuse_huge_frame(srv, c, wsi,
+                          rest > SIZE_MAX - len ? SIZE_MAX : len + rest);
+        return;
+    }
     if (lws_is_first_fragment(wsi)) {
         c->rx_len = 0;
         c->rx_too_big = false;
     }
-    size_t max = srv->cfg.max_message_bytes;
     if (!c->rx_too_big) {
         if (c->rx_len + len > max) {
             c->rx_too_big = true;
@@ -399,10 +439,63 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* At the fd limit, libwebsockets fails to accept each waiting connection
+ * again on every turn of its loop and logs a line each time ("accept:
+ * errno 24"; "Too many fds", "Socket fd N is too high" at its own table's
+ * limit): hundreds of thousands of lines a second, for as long as a
+ * client waits, burying everything else. Those lines are reported once,
+ * saying which limit was hit, then at most every 10 s with how many tries
+ * failed meanwhile. lws's log hook is process-wide, so this state is too;
+ * atomics, because the network threads of several servers may log. */
+#define RILL__REFUSED_LOG_NS (10ull * 1000 * 1000 * 1000)
+static _Atomic uint64_t refused_logged_ns; /* 0: never */
+static atomic_ullong refused_since;
+
+static bool refused_accept(const char *line, size_t n) {
+    int err = 0;
+    if (sscanf(line, "accept: errno %d", &err) != 1 &&
+        strncmp(line, "Too many fds", 12) != 0 &&
+        strncmp(line, "Socket fd ", 10) != 0)
+        return false;
+    uint64_t now = rill_clock_now_ns(), last = atomic_load(&refused_logged_ns);
+    unsigned long long missed = atomic_fetch_add(&refused_since, 1) + 1;
+    if ((last != 0 && now - last < RILL__REFUSED_LOG_NS) ||
+        !atomic_compare_exchange_strong(&refused_logged_ns, &last, now))
+        return true;
+    atomic_fetch_sub(&refused_since, missed);
+    struct rlimit rl;
+    char limit[160];
+    if (err == ENFILE) {
+        snprintf(limit, sizeof limit,
+                 "the system's open-file limit "
+                 "(ENFILE: fs.file-max)");
+    } else if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        snprintf(limit, sizeof limit,
+                 "the process's open-file limit (RLIMIT_NOFILE, %llu "
+                 "descriptors; raise it with ulimit -n)",
+                 (unsigned long long)rl.rlim_cur);
+    } else {
+        snprintf(limit, sizeof limit, "the open-file limit");
+    }
+    if (last == 0)
+        rill__log(RILL_LOG_ERROR,
+                  "cannot accept connections: %s is reached (libwebsockets: "
+                  "%.*s); said again at most every 10 s",
+                  limit, (int)n, line);
+    else
+        rill__log(RILL_LOG_ERROR,
+                  "still cannot accept connections at times: %s is reached; "
+                  "%llu tries failed since the last report",
+                  limit, missed);
+    return true;
+}
+
 static void lws_log_to_rill(int level, const char *line) {
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    if (refused_accept(line, n))
+        return;
     rill__log(level == LLL_ERR ? RILL_LOG_ERROR : RILL_LOG_WARN,
               "libwebsockets: %.*s", (int)n, line);
 }
@@ -439,6 +532,8 @@ rill_server_config rill_server_config_default(void) {
         .on_buffer = NULL,
         .user = NULL,
         .on_audio_change = NULL,
+        .compat_only = false,
+        .allow_hosts = NULL,
     };
     return cfg;
 }
@@ -517,6 +612,9 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
     srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
+    srv->allow_hosts = cfg->allow_hosts && *cfg->allow_hosts
+                           ? dup_or_null(cfg->allow_hosts, &rc)
+                           : NULL;
     srv->web_root = cfg->web_root && *cfg->web_root
                         ? dup_or_null(cfg->web_root, &rc)
                         : NULL;
@@ -571,6 +669,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         rc = RILL_EIO;
         goto fail;
     }
+    rill__server_fops(srv);
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
     atomic_init(&srv->wake_pending, false);
@@ -651,6 +750,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->token);
     rill__free(srv->log_dir);
     rill__free(srv->allow_origin);
+    rill__free(srv->allow_hosts);
     rill__free(srv->web_root);
     rill__free(srv);
 }

@@ -233,13 +233,16 @@ TEST(compat_schedule_takes_nothing_of_another_clients_stream_before_its_start) {
     rill_client *ca = connect_got(&d, RILL_CLIENT_AUTO, &a);
     rill_client *cb = connect_got(&d, RILL_CLIENT_AUTO, &b);
     const char *names[] = {"counter"};
-    uint64_t start = device_tick(cb) + RATE / 2;
     atomic_store(&b.slow, true);
     ASSERT_OK(rill_client_stream_start(ca, names, 1, NULL));
     uint64_t end = rill_clock_now_ns() + 5000000000u;
     while (atomic_load(&b.buffers) < 8 && rill_clock_now_ns() < end)
         usleep(1000); /* the shared stream reaches b too, slowly */
     ASSERT_TRUE(atomic_load(&b.buffers) >= 8);
+    /* Half a second ahead of the device now, not of a list made before
+     * the wait above, which takes longer than that on a loaded machine
+     * (ASan): the schedule would start in the past. */
+    uint64_t start = rill_server_now(d.srv) + RATE / 2;
     atomic_store(&b.start, start);
     ASSERT_OK(rill_client_schedule(cb, names, 1, start, 2048, NULL, NULL));
     atomic_store(&b.armed, true);
