@@ -118,6 +118,11 @@ struct rill_server {
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     int port;
+    /* This server's run, random, below 2^53 (so JavaScript reads it
+     * exactly): in the hello reply, with the tick its clock began at, so
+     * that a reconnecting client knows the device it lost from a
+     * restarted one, and whether its ticks began again. */
+    uint64_t run_id;
     pthread_t net_thread, waker_thread;
     bool net_started, waker_started;
     atomic_bool stop;

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -523,6 +524,10 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
     srv->sample_rate = cfg->sample_rate;
+    if (getrandom(&srv->run_id, sizeof srv->run_id, GRND_NONBLOCK) !=
+        (ssize_t)sizeof srv->run_id)
+        srv->run_id = rill_clock_now_ns() ^ (uint64_t)getpid() << 32;
+    srv->run_id &= (UINT64_C(1) << 53) - 1;
     atomic_init(&srv->stop, false);
     if (rc != 0)
         goto fail;
