@@ -36,7 +36,8 @@ int rill__client_send_json(rill_client *cl, json_t *msg) {
     json_decref(msg);
     if (text == NULL)
         return RILL_ENOMEM;
-    int rc = rill__ws_send(cl->ctl, false, text, strlen(text));
+    rill__ws_part part = {text, strlen(text)};
+    int rc = rill__client_sendv(cl, cl->ctl, false, &part, 1);
     free(text);
     return rc;
 }
