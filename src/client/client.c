@@ -18,9 +18,46 @@
 #include "core/internal.h"
 #include "proto/wire.h"
 
-/* How long connect waits for a {"rill":"hello"} answer before deciding the
- * server is a Bela board (which ignores the message). */
-#define RILL__HELLO_WAIT_MS 300
+/* Which the device answers first, after {"rill":"hello"} and a list
+ * request sent together: rill serve answers the hello first (it runs
+ * messages in order), a Bela board ignores it and answers only the list.
+ * Deciding by order, not by a time, keeps a rill serve behind a slow or
+ * lossy link (whose answer can take a second) from being taken for a Bela
+ * board. Returns 0 (*native set) or RILL_ETIMEOUT / RILL_ECLOSED. */
+static int hello_or_list(rill_client *cl, bool *native) {
+    pthread_mutex_lock(&cl->lock);
+    int64_t id = cl->list_id = cl->next_id++;
+    cl->list_ready = false;
+    pthread_mutex_unlock(&cl->lock);
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "{\"rill\":\"hello\",\"version\":1}");
+    int rc = rill__ws_send(cl->ctl, false, msg, strlen(msg));
+    snprintf(msg, sizeof msg, "{\"id\":%lld,\"watcher\":[{\"cmd\":\"list\"}]}",
+             (long long)id);
+    if (rc == 0)
+        rc = rill__ws_send(cl->ctl, false, msg, strlen(msg));
+    uint64_t end = rill__client_deadline(cl);
+    pthread_mutex_lock(&cl->lock);
+    while (rc == 0 && !cl->hello && !cl->list_ready) {
+        uint64_t now = rill_clock_now_ns();
+        if (atomic_load(&cl->closed))
+            rc = RILL_ECLOSED;
+        else if (now >= end)
+            rc = RILL_ETIMEOUT;
+        else
+            rill__cond_wait_ns(&cl->cond, &cl->lock,
+                               RILL__MIN(end - now, (uint64_t)50000000));
+    }
+    *native = cl->hello;
+    /* The list reply, if it came (or comes later): nobody's. */
+    cl->list_id = -1;
+    cl->list_ready = false;
+    rill_client_list_free(cl->list_reply);
+    cl->list_reply = NULL;
+    pthread_mutex_unlock(&cl->lock);
+    return rc;
+}
 
 /* The I/O thread. Between polls, the keepalive; when a socket is lost,
  * with cfg.reconnect, getting the connection back (reconnect.c), else
@@ -184,11 +221,18 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         goto fail;
     }
     if (cfg->mode != RILL_CLIENT_COMPAT) {
-        const char hello[] = "{\"rill\":\"hello\",\"version\":1}";
-        rill__ws_send(cl->ctl, false, hello, sizeof hello - 1);
-        int wait = cfg->mode == RILL_CLIENT_NATIVE ? cfg->timeout_ms
-                                                   : RILL__HELLO_WAIT_MS;
-        cl->native = wait_flag(cl, &cl->hello, wait) == 0;
+        if (cfg->mode == RILL_CLIENT_AUTO) {
+            if ((rc = hello_or_list(cl, &cl->native)) != 0) {
+                rill__log_error("%s:%d answered neither hello nor list "
+                                "within %d ms",
+                                cl->host, cl->port, cfg->timeout_ms);
+                goto fail;
+            }
+        } else {
+            const char hello[] = "{\"rill\":\"hello\",\"version\":1}";
+            rill__ws_send(cl->ctl, false, hello, sizeof hello - 1);
+            cl->native = wait_flag(cl, &cl->hello, cfg->timeout_ms) == 0;
+        }
         if (!cl->native && cfg->mode == RILL_CLIENT_NATIVE) {
             rill__log_error("%s:%d does not speak rill's native "
                             "mode (a Bela board?); connect in compat mode",
