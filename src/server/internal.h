@@ -145,6 +145,8 @@ struct rill_server {
 
     atomic_ullong client_drops;
     atomic_ullong n_clients;
+    uint64_t fd_refused;      /* network: connections refused at the fd limit */
+    uint64_t fd_refused_said; /* network: when that was last logged (ns) */
     atomic_ullong commands_rejected;
 
     /* Programs run for pages (allow_exec), network thread. */
