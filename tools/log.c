@@ -170,9 +170,16 @@ static int download(const host *h, rill_client *cl, const char *dir,
                                rill_strerror(rc));
             continue;
         }
+        /* A dense log that was not stopped early has a value for every tick
+         * [start, end): one that ends short lost its last buffers (they
+         * were dropped on the device), which no gap between values shows. */
+        if (vars[i]->mode == RILL_TS_DENSE && !host_interrupted() &&
+            values + missing < end - start)
+            missing = end - start - values;
         if (missing != 0)
             status = host_fail(h, EXIT_FAILED, "%s: %llu values were lost on the device "
-                               "(gaps in %s)", names[i], (unsigned long long)missing, path);
+                               "(missing from %s)", names[i], (unsigned long long)missing,
+                               path);
         struct stat fs;
         if (tty && stat(path, &fs) == 0)
             fprintf(stderr, "%s: %s: %llu values, %lld bytes, %llu dropped -> %s\n", h->cmd,
