@@ -11,7 +11,9 @@
  * the callbacks on the caller's thread (as audiostream's poll()); there
  * they may call any rill_client function.
  * Blocking calls return RILL_ETIMEOUT after the configured timeout and
- * RILL_ECLOSED once the connection is gone; nothing waits forever.
+ * RILL_ECLOSED once the connection is gone (with cfg.reconnect, RILL_EAGAIN
+ * while it is being restored); nothing waits forever. A link that goes
+ * silent is noticed by the keepalive (cfg.keepalive_ms).
  *
  * Errors are codes; the reason, in a sentence, goes to the log callback
  * (rill_set_log_callback) and, for failures after connecting, to the
@@ -509,7 +511,11 @@ RILL_API int rill_client_start_tick(rill_client *cl, uint64_t *tick);
  * while other requests run. timeout_ms -1: no limit but the connection's
  * life. Returns 0; RILL_EIO when the device said a write to one of the
  * files failed (the file keeps every buffer written before the failure;
- * the message went to on_error); RILL_ETIMEOUT; RILL_ECLOSED; RILL_EINVAL
+ * the message went to on_error), or that it dropped buffers of one (its log
+ * writer fell behind; on_event got LOG_DROPPED), or when the device
+ * restarted while the connection was lost (cfg.reconnect; the wait then
+ * also reads the list, since notices sent meanwhile never came);
+ * RILL_ETIMEOUT; RILL_ECLOSED; RILL_EINVAL
  * (NULL cl, NULL files with n > 0, an empty file name). */
 RILL_API int rill_client_log_wait(rill_client *cl,
                                   const rill_client_log_file *files, size_t n,
