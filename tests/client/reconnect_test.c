@@ -30,6 +30,7 @@ typedef struct device {
     _Atomic uint64_t tick;
     atomic_bool stop;
     atomic_int freeze_ms; /* the next client buffer blocks the network thread */
+    bool compat_only;     /* speak only the Watcher protocol, as a Bela */
     pthread_t producer;
 } device;
 
@@ -76,6 +77,7 @@ static void up_locked(device *d) {
     cfg.log_ring_bytes = 1 << 16;
     cfg.on_buffer = on_buffer;
     cfg.user = d;
+    cfg.compat_only = d->compat_only;
     int rc = RILL_EIO;
     /* The port was ours a moment ago: retry briefly if the kernel still
      * holds it. */
@@ -93,13 +95,16 @@ static void up_locked(device *d) {
     d->port = rill_server_port(d->srv);
 }
 
-static void device_start(device *d) {
+static void device_start_as(device *d, bool compat_only) {
     memset(d, 0, sizeof *d);
+    d->compat_only = compat_only;
     pthread_mutex_init(&d->mx, NULL);
     atomic_init(&d->tick, 1000);
     up_locked(d);
     ASSERT_EQ_INT(pthread_create(&d->producer, NULL, produce, d), 0);
 }
+
+static void device_start(device *d) { device_start_as(d, false); }
 
 static void device_down(device *d) {
     pthread_mutex_lock(&d->mx);
@@ -367,6 +372,37 @@ TEST(a_stream_resumes_after_the_server_restarts_with_its_exact_gap) {
 
 TEST(a_stream_resumes_after_the_server_restarts_in_poll_mode) {
     survives_a_server_restart(true);
+}
+
+/* The same with a device that speaks only the Watcher protocol (a Bela
+ * board: its /gui_data socket reopened too, no "run" in any hello, Bela's
+ * fixed 1024-value buffers): the gap is exact all the same. */
+TEST(compat_a_stream_resumes_after_the_server_restarts_with_its_exact_gap) {
+    device d;
+    device_start_as(&d, true);
+    seen s;
+    seen_init(&s);
+    rill_client *cl = connect_to(&d, &s, true, false);
+    ASSERT_TRUE(!rill_client_native(cl));
+    const char *names[] = {"frame"};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, NULL));
+    WAIT_FOR(&s, cl, false, 5000, s.t.values > 20000);
+    device_down(&d);
+    usleep(300000);
+    device_up(&d, false);
+    WAIT_FOR(&s, cl, false, 10000, s.reconnected == 1 && s.gaps == 1);
+    uint64_t at = values_now(&s);
+    WAIT_FOR(&s, cl, false, 5000, s.t.values > at + 20000);
+    rill_client_destroy(cl);
+    device_stop(&d);
+    const rill_client_event *g = gap_of(&s, "frame");
+    ASSERT_EQ_UINT(s.t.jumps, 1);
+    ASSERT_TRUE(!g->restarted);
+    ASSERT_EQ_UINT(g->first, s.t.jump_from);
+    ASSERT_EQ_UINT(g->resumed, s.t.jump_to);
+    ASSERT_EQ_UINT(g->ticks, s.t.jump_to - s.t.jump_from);
+    ASSERT_EQ_UINT(s.t.bad, 0);
+    ASSERT_EQ_INT(s.errors, 0);
 }
 
 /* A restarted device begins its ticks again: the gap says so, from the
