@@ -29,6 +29,21 @@ def librill():
     return os.path.join(build, "src", "librill.so")
 
 
+def sanitized():
+    """Why librill of this build cannot be loaded into Debian's python3
+    (an ASan or TSan build), or None."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(rill_bin())))
+    try:
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            text = f.read()
+    except OSError:
+        return None
+    for san in ("ASAN", "TSAN"):
+        if f"RILL_{san}:BOOL=ON" in text:
+            return f"a {san} librill cannot be loaded into an uninstrumented python3"
+    return None
+
+
 class Server:
     """`rill serve` on side "a" of `link`, its output collected."""
 
