@@ -577,12 +577,12 @@ rill__relink rill__client_reconnect(rill_client *cl, const char *why) {
                       spent >= (uint64_t)cl->cfg.reconnect_ms)) {
             char reason[sizeof cl->close_reason];
             if (fatal)
-                snprintf(reason, sizeof reason, "not reconnected: %s", err);
+                rill__set_err(reason, sizeof reason, "not reconnected: %s", err);
             else
-                snprintf(reason, sizeof reason,
-                         "not reconnected within %d ms (%u attempts; the last: "
-                         "%s)",
-                         cl->cfg.reconnect_ms, attempt, err);
+                rill__set_err(reason, sizeof reason,
+                              "not reconnected within %d ms (%u attempts; the "
+                              "last: %s)",
+                              cl->cfg.reconnect_ms, attempt, err);
             rill__log_error("connection to %s:%d: %s", cl->host, cl->port,
                             reason);
             return give_up(cl, reason);
