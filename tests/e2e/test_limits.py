@@ -25,8 +25,24 @@ from conftest import rill_bin
 from nativeclient import KIND_MONITOR, KIND_STREAM, NativeClient
 
 
+_STARTED = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers():
+    """Every server a test started is gone after it, whatever failed."""
+    yield
+    while _STARTED:
+        s = _STARTED.pop()
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait(5)
+
+
 class Serve:
-    """`rill serve --port 0 ...` under `prlimit` options, output collected."""
+    """`rill serve --port 0 ...` under `prlimit` options, output collected;
+    killed after the test if it is still running (the test stops it with
+    SIGINT and checks its status when all went well)."""
 
     def __init__(self, *args, limits=(), rate=8000, logdir=None):
         self.logdir = logdir or tempfile.mkdtemp(prefix="rill-limits-")
@@ -34,6 +50,7 @@ class Serve:
                 "--rate", str(rate), "--log-dir", self.logdir, *args]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, text=True)
+        _STARTED.append(self)
         self.lines = []
         self.port = None
         started = threading.Event()
@@ -261,9 +278,14 @@ def test_a_log_writer_that_falls_behind_drops_counted_and_rill_log_says_so(tmp_p
     p = subprocess.Popen([rill_bin(), "log", *LOGGED, "-d", "4", "-o", str(dl),
                           "--url", srv.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    time.sleep(0.8)
-    freeze_thread(srv.proc.pid, "rill-logwriter", 2.0)
-    out, err = p.communicate(timeout=60)
+    try:
+        time.sleep(0.8)
+        freeze_thread(srv.proc.pid, "rill-logwriter", 2.0)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
     assert p.returncode == 1, err
     said = {m.group(2): 0 for m in DROP_RE.finditer(err)}
     for m in DROP_RE.finditer(err):
