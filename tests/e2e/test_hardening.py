@@ -13,6 +13,7 @@ SIGINT; under ASan, no leak and no bad access) is checked at teardown.
 import asyncio
 import base64
 import os
+import re
 import socket
 import struct
 import time
@@ -377,8 +378,11 @@ def test_at_the_fd_limit_refused_connections_are_reported_once_naming_the_limit(
         except (AssertionError, OSError):
             time.sleep(0.5)
     lines = srv.output().splitlines()
-    refused = [line for line in lines if "cannot accept connections" in line]
+    # The server refuses at the limit less its reserve (a 503, said once),
+    # and libwebsockets' own failed accepts, if any, are said once too.
+    refused = [line for line in lines
+               if "cannot accept connections" in line or "refusing connections" in line]
     assert len(refused) == 1, refused[:5]
-    assert "RLIMIT_NOFILE, 40 descriptors" in refused[0], refused[0]
+    assert re.search(r"RLIMIT_NOFILE,? 40\b", refused[0]), refused[0]
     assert not [line for line in lines if "accept: errno" in line and line not in refused]
     assert len(lines) < 60, f"{len(lines)} lines of output:\n" + "\n".join(lines[-20:])
