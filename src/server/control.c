@@ -184,10 +184,11 @@ static void prepare_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         (atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
              RILL__ST_NO ||
          !atomic_load_explicit(&old->pub_started, memory_order_acquire))) {
+        /* Its file's name is the writer's until the writer said OPENED. */
         snprintf(p->why, sizeof p->why,
                  "log: \"%s\" is already being logged (or scheduled) to %s; "
                  "skipped, send unlog first",
-                 v->name, old->log_name);
+                 v->name, old->log_named ? old->log_name : "a file being made");
         return;
     }
     if (too_many_streams(srv, cmd, e, v, p->why, sizeof p->why))
@@ -623,6 +624,7 @@ void rill__control_log_events(rill_server *srv) {
         size_t len = 0;
         if (ev.kind == RILL__LOG_EV_OPENED ||
             ev.kind == RILL__LOG_EV_OPEN_FAILED) {
+            s->log_named = ev.kind == RILL__LOG_EV_OPENED;
             rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
             continue;
         }

@@ -119,6 +119,8 @@ typedef struct rill__stream {
     struct rill__stream *log_next; /* the writer's list of open files */
     rill__conn *log_waiter;        /* network: the connection whose message
                                       waits for this file (control.c) */
+    bool log_named; /* network: the writer said OPENED, so log_name is
+                       written and the network thread may read it */
 } rill__stream;
 
 struct rill__device;

@@ -472,7 +472,8 @@ static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     for (rill__stream *s = srv->streams; s != NULL; s = s->next) {
-        if (s->sink == RILL__SINK_LOG && strcmp(s->log_name, name) == 0) {
+        if (s->sink == RILL__SINK_LOG && s->log_named &&
+            strcmp(s->log_name, name) == 0) {
             lws_return_http_status(wsi, 409,
                                    "this file is still being logged; "
                                    "unlog the variable, then fetch it");
