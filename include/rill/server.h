@@ -109,6 +109,14 @@ typedef struct rill_server_config {
     /* The program that runs the editor's scripts (with allow_exec): its
      * name (searched in PATH) or path. Default "python3". */
     const char *script_interpreter;
+    /* Host names (comma-separated) that requests may carry in their Host
+     * header besides this server's own: localhost, the address a client
+     * connected to, the --host name, and, bound beyond loopback, this
+     * machine's name (and NAME.local). Any port. "*" allows every Host.
+     * A browser page reached through DNS rebinding carries its own domain
+     * there, so it is refused (403) unless its name is listed.
+     * docs/SECURITY.md. Default NULL. */
+    const char *allow_hosts;
 } rill_server_config;
 
 /* Defaults for every field. Always start from this. Any thread. */

@@ -1,15 +1,18 @@
 /* Serving a directory of user files to the dashboard (webdir.h).
  *
  * The rules are strict because these files are the user's, not the build's:
- * one path segment of plain characters, a listed extension, and the file's
- * real path (symlinks resolved) must lie inside the directory's real path.
- * A link inside the directory to a file inside it is followed; a link that
- * leads out is refused as if the file did not exist. The index is built on
- * each request (directories of a few files; the page asks once). */
+ * one path segment of plain characters, a listed extension, and a regular
+ * file directly inside the directory, opened through rill__open_beneath
+ * (http.c) like every file the server serves: no symbolic link is followed,
+ * not even to another file inside (docs/SECURITY.md), so nothing outside
+ * can be reached, whatever is renamed meanwhile. The index is built on each
+ * request (directories of a few files; the page asks once). */
 #include "server/webdir.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -19,6 +22,7 @@
 
 #include "core/internal.h"
 #include "proto/json_out.h"
+#include "server/internal.h"
 
 #define WEBDIR_MAX_FILES 1000
 #define WEBDIR_MAX_NAME 200
@@ -41,17 +45,14 @@ int rill__webdir_name_ok(const char *name, const char *const *exts) {
     return 0;
 }
 
-/* The real path of dir/name if it is a regular file inside dir's real path
- * `root` (of length root_len); false otherwise. */
-static bool inside(const char *dir, const char *root, size_t root_len,
-                   const char *name, char out[PATH_MAX], struct stat *st) {
-    char path[PATH_MAX];
-    int k = snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (k < 0 || (size_t)k >= sizeof path || realpath(path, out) == NULL)
+/* Whether dir/name is a regular file directly inside dir (no link
+ * followed), and its status. */
+static bool inside(const char *dir, const char *name, struct stat *st) {
+    int fd = rill__open_beneath(dir, name, st);
+    if (fd < 0)
         return false;
-    if (strncmp(out, root, root_len) != 0 || out[root_len] != '/')
-        return false;
-    return stat(out, st) == 0 && S_ISREG(st->st_mode);
+    close(fd);
+    return true;
 }
 
 static const char *content_type(const char *name) {
@@ -122,7 +123,7 @@ static int send_json(struct lws *wsi, const char *body, size_t len) {
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int serve_index(struct lws *wsi, const char *dir, const char *root,
+static int serve_index(struct lws *wsi, const char *dir,
                        const char *const *exts) {
     index_ctx x = {NULL, NULL, 0};
     int rc = -1;
@@ -133,13 +134,11 @@ static int serve_index(struct lws *wsi, const char *dir, const char *root,
     x.sizes = rill__calloc(WEBDIR_MAX_FILES, sizeof *x.sizes);
     if (x.names == NULL || x.sizes == NULL)
         goto done;
-    size_t root_len = root != NULL ? strlen(root) : 0;
     for (struct dirent *e;
          d != NULL && x.n < WEBDIR_MAX_FILES && (e = readdir(d)) != NULL;) {
-        char real[PATH_MAX];
         struct stat st;
         if (!rill__webdir_name_ok(e->d_name, exts) ||
-            !inside(dir, root, root_len, e->d_name, real, &st))
+            !inside(dir, e->d_name, &st))
             continue;
         memcpy(x.names[x.n], e->d_name, strlen(e->d_name) + 1);
         x.n++;
@@ -147,9 +146,8 @@ static int serve_index(struct lws *wsi, const char *dir, const char *root,
     /* Sorted by name, then each size (the sort moved the names). */
     qsort(x.names, x.n, sizeof *x.names, cmp_names);
     for (size_t i = 0; i < x.n; i++) {
-        char real[PATH_MAX];
         struct stat st;
-        x.sizes[i] = inside(dir, root, root_len, x.names[i], real, &st)
+        x.sizes[i] = inside(dir, x.names[i], &st)
                          ? (long long)st.st_size
                          : 0;
     }
@@ -169,15 +167,13 @@ done:
 
 int rill__webdir_serve(struct lws *wsi, const char *dir, const char *rel,
                        const char *const *exts) {
-    char root[PATH_MAX];
-    if (dir != NULL && realpath(dir, root) == NULL)
-        return not_found(wsi, "the directory is gone");
     if (*rel == '\0')
-        return serve_index(wsi, dir, dir != NULL ? root : NULL, exts);
-    char real[PATH_MAX];
+        return serve_index(wsi, dir, exts);
+    char path[PATH_MAX];
     struct stat st;
-    if (dir == NULL || !rill__webdir_name_ok(rel, exts) ||
-        !inside(dir, root, strlen(root), rel, real, &st))
+    int k = dir != NULL ? snprintf(path, sizeof path, "%s/%s", dir, rel) : -1;
+    if (k < 0 || (size_t)k >= sizeof path ||
+        !rill__webdir_name_ok(rel, exts) || !inside(dir, rel, &st))
         return not_found(wsi, "no such file");
     uint8_t hbuf[256];
     unsigned char *h = hbuf, *end = hbuf + sizeof hbuf;
@@ -188,7 +184,9 @@ int rill__webdir_serve(struct lws *wsi, const char *dir, const char *rel,
             wsi, (const unsigned char *)"x-content-type-options:",
             (const unsigned char *)"nosniff", 7, &h, end) != 0)
         return -1;
-    int n = lws_serve_http_file(wsi, real, content_type(real),
+    /* Opened again, the same way, by lws (http.c's fop_open: dir is one of
+     * its roots). */
+    int n = lws_serve_http_file(wsi, path, content_type(rel),
                                 (const char *)hbuf, (int)(h - hbuf));
     if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
         return -1;

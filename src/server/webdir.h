@@ -16,8 +16,9 @@ struct lws;
  *    gives an empty index, so a page may always ask;
  *  - otherwise rel names one file: served if it is a plain name (letters,
  *    digits, '-', '_', '.', not starting with '.'), ends in one of exts,
- *    and resolves (symlinks followed) to a regular file inside dir; else
- *    404. Nothing outside dir can be named or reached through a link.
+ *    and is a regular file directly inside dir, not a symbolic link
+ *    (rill__open_beneath); else 404. Nothing outside dir can be named or
+ *    reached through a link.
  * Returns what the lws HTTP callback must return. */
 int rill__webdir_serve(struct lws *wsi, const char *dir, const char *rel,
                        const char *const *exts);

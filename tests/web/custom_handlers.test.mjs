@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO, launchBrowser, openPage, startServer, waitLive } from './lib.mjs';
+import { REPO, launchBrowser, openPage, startServer, teardown, waitLive } from './lib.mjs';
 import { create, data, feed, handlerFrame } from './messages.mjs';
 
 let b;
@@ -15,10 +15,7 @@ const servers = [];
 before(async () => {
   b = await launchBrowser();
 });
-after(async () => {
-  await b?.close();
-  for (const s of servers) await s.stop();
-});
+after(() => teardown(() => b?.close(), ...servers));
 
 const show = (page, id) =>
   page.evaluate((i) => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO, launchBrowser, openPage, rillBin, startServer, waitLive } from './lib.mjs';
+import { REPO, launchBrowser, openPage, rillBin, startServer, teardown, waitLive } from './lib.mjs';
 
 // A librill built with ASan or TSan cannot be loaded into an uninstrumented
 // python3 (scripts/test.sh skips the Python suites there for the same reason).
@@ -27,11 +27,13 @@ before(async () => {
   await waitLive(page);
   await page.evaluate(() => window.__rill.editor.ready());
 });
-after(async () => {
+after(() => {
   if (sanitized) return;
-  assert.deepEqual(errors, [], 'no console errors in the whole run');
-  await b?.close();
-  await srv?.stop();
+  return teardown(
+    () => assert.deepEqual(errors, [], 'no console errors in the whole run'),
+    () => b?.close(),
+    srv,
+  );
 });
 
 const consoleText = () => page.textContent('.exec-console');

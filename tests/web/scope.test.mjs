@@ -3,7 +3,7 @@
 // amplitude 0.5; `frame` holds its own tick; `noise` is white).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, sleep, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, sleep, startServer, teardown, waitLive } from './lib.mjs';
 
 const RATE = 48000;
 let srv, b, page, errors;
@@ -13,11 +13,13 @@ before(async () => {
   ({ page, errors } = await openPage(b.browser, `${srv.http}/`));
   await waitLive(page);
 });
-after(async () => {
-  assert.deepEqual(errors, [], 'no console errors in the whole run');
-  await b?.close();
-  await srv?.stop();
-});
+after(() =>
+  teardown(
+    () => assert.deepEqual(errors, [], 'no console errors in the whole run'),
+    () => b?.close(),
+    srv,
+  ),
+);
 
 const snap = (name) => page.evaluate((n) => window.__rill.chart(n), name);
 const set = (name, s) => page.evaluate(([n, x]) => window.__rill.scopeSet(n, x), [name, s]);
