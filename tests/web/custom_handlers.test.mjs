@@ -29,7 +29,7 @@ describe('custom handler types', () => {
     servers.push(srv);
     const { page, errors } = await openPage(b.browser, `${srv.http}/?token=t0k`);
     await waitLive(page);
-    await page.waitForFunction(() => window.__rill.handlerTypes().includes('customtype'), null, { timeout: 5000 });
+    await page.waitForFunction(() => window.__rill.handlerTypes().includes('customtype'), null, { timeout: 20000 });
     const types = await page.evaluate(() => window.__rill.handlerTypes());
     assert.ok(types.includes('needle') && types.includes('customtype'), `types: ${types}`);
     await feed(page, [
@@ -77,7 +77,7 @@ describe('custom handler types', () => {
     servers.push(srv);
     const { page } = await openPage(b.browser, `${srv.http}/`);
     await waitLive(page);
-    await page.waitForFunction(() => window.__rill.lastError().includes('custom handlers') && window.__rill.handlerTypes().includes('needle'), null, { timeout: 5000 });
+    await page.waitForFunction(() => window.__rill.lastError().includes('custom handlers') && window.__rill.handlerTypes().includes('needle'), null, { timeout: 20000 });
     assert.equal(await page.evaluate(() => window.__rill.lastError()), 'custom handlers: a_broken.js: nope');
     assert.ok((await page.evaluate(() => window.__rill.handlerTypes())).includes('needle'));
     await page.close();

@@ -71,7 +71,7 @@ describe('the code editor', { skip: sanitized && `${buildDir} is a sanitizer bui
     await page.click('.editor-stop');
     await waitConsole('[ended by signal 15]');
     // Its handlers go with it.
-    await page.waitForFunction(() => window.__rill.handlerIds().length === 0, null, { timeout: 10000 });
+    await page.waitForFunction(() => window.__rill.handlerIds().length === 0, null, { timeout: 20000 });
     assert.equal(await page.isEnabled('.editor-stop'), false);
   });
 
@@ -122,7 +122,7 @@ describe('the code editor', { skip: sanitized && `${buildDir} is a sanitizer bui
     );
     await page.click('.editor-run');
     await waitConsole('sent');
-    await page.waitForFunction(() => window.__rill.handlerIds().some((id) => window.__rill.handler(id).type === 'needle' && window.__rill.handler(id).messages > 0), null, { timeout: 10000 });
+    await page.waitForFunction(() => window.__rill.handlerIds().some((id) => window.__rill.handler(id).type === 'needle' && window.__rill.handler(id).messages > 0), null, { timeout: 20000 });
     const id = await page.evaluate(() => window.__rill.handlerIds().find((i) => window.__rill.handler(i).type === 'needle'));
     const h = await page.evaluate((i) => (window.__rill.select(i), window.__rill.handler(i)), id);
     assert.deepEqual(h.drawn, { value: -6.5, min: -60, max: 0, unit: 'dB' });

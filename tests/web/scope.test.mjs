@@ -27,7 +27,7 @@ const open = (names, s) => page.evaluate(([n, x]) => window.__rill.openChart(n, 
 
 /** Wait until the chart has drawn `more` more frames than `from`. */
 async function drawn(name, from, more = 1) {
-  await page.waitForFunction(([n, u]) => (window.__rill.chart(n)?.updates ?? 0) >= u, [name, from + more], { timeout: 10000 });
+  await page.waitForFunction(([n, u]) => (window.__rill.chart(n)?.updates ?? 0) >= u, [name, from + more], { timeout: 20000 });
   return snap(name);
 }
 
@@ -161,7 +161,7 @@ describe('the scope', () => {
     await page.click('#vars tr[data-var="noise"]');
     await set('noise', { timeDiv: 0.1 }); // one second: 48000 values over the plot
     let s = await drawn('noise', 0, 3);
-    await page.waitForFunction(() => window.__rill.chart('noise').received > 60000, null, { timeout: 10000 });
+    await page.waitForFunction(() => window.__rill.chart('noise').received > 60000, null, { timeout: 20000 });
     await page.evaluate(() => window.__rill.scopePause('noise'));
     s = await drawn('noise', s.updates);
     const sc = s.scope;
@@ -197,7 +197,7 @@ describe('the scope', () => {
     const box = await page.locator('.chart[data-var="frame"] canvas.scope-fg').boundingBox();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     for (let k = 0; k < 40; k++) await page.mouse.wheel(0, -100);
-    await page.waitForFunction(() => window.__rill.chart('frame').scope.exact, null, { timeout: 5000 });
+    await page.waitForFunction(() => window.__rill.chart('frame').scope.exact, null, { timeout: 20000 });
     const z = await snap('frame');
     const span = (z.scope.view[1] - z.scope.view[0]) * RATE;
     assert.ok(span < 200, `zoomed to ${span} samples`);
@@ -225,7 +225,7 @@ describe('the scope', () => {
 
   it('single mode takes one sweep and stops; several variables overlay one chart; X-Y plots one against the other', async () => {
     await set('sine', { timeDiv: 0.001, trigger: { mode: 'single', position: 0.25 } });
-    await page.waitForFunction(() => window.__rill.chart('sine').scope.paused, null, { timeout: 5000 });
+    await page.waitForFunction(() => window.__rill.chart('sine').scope.paused, null, { timeout: 20000 });
     const s1 = await snap('sine');
     assert.ok(Number.isFinite(s1.scope.sweep.trigger));
     assert.equal(await page.textContent('.chart[data-var="sine"] .scope-run'), 'Run');
@@ -242,7 +242,7 @@ describe('the scope', () => {
     // X-Y pairs the values of the same tick: frame_d against frame (both
     // are the tick) lies exactly on y = x.
     assert.equal(await open(['frame', 'frame_d'], { mode: 'xy', timeDiv: 0.01 }), true);
-    await page.waitForFunction(() => window.__rill.chart('frame').scope.traces[0].x.length > 4700, null, { timeout: 5000 });
+    await page.waitForFunction(() => window.__rill.chart('frame').scope.traces[0].x.length > 4700, null, { timeout: 20000 });
     const t = (await snap('frame')).scope.traces[0];
     for (let i = 0; i < t.x.length; i++) assert.equal(t.y[i], t.x[i], `point ${i}`);
     // Every tick of the time view's window (100 ms), once.
