@@ -14,5 +14,8 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
+    // An upper bound, not a speed check: at load 35 on 2 cores the
+    // decimator's randomised test took over 5 s (Vitest's default) to run.
+    testTimeout: 60000,
   },
 });
