@@ -59,7 +59,10 @@
 // (/usr/bin/chromium), RILL_BENCH_BROWSER_PROFILE (5 s of the loaded page,
 // for finding what limits it: a JS CPU profile if the path ends in
 // .cpuprofile, a Chrome trace if it ends in .json; bench/browser/summarize.mjs
-// tallies either).
+// tallies either; RILL_BENCH_BROWSER_TRACE_CATEGORIES adds trace categories,
+// comma-separated), RILL_BENCH_BROWSER_WEB_ROOT (another dashboard build,
+// given to rill serve as --web-root; it must have this page's test hooks),
+// RILL_BENCH_BROWSER_SHOT (a PNG of the first run's page, loaded).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
