@@ -161,7 +161,19 @@ describe('the scope', () => {
     await page.click('#vars tr[data-var="noise"]');
     await set('noise', { timeDiv: 0.1 }); // one second: 48000 values over the plot
     let s = await drawn('noise', 0, 3);
-    await page.waitForFunction(() => window.__rill.chart('noise').received > 60000, null, { timeout: 20000 });
+    // The window (one second) is filled: the values held cover 90% of it
+    // (at load 30 a paused window was seen half empty when the test only
+    // counted the values received).
+    await page.waitForFunction(
+      (rate) => {
+        const c = window.__rill.chart('noise');
+        const a = c.scope.reference + c.scope.view[0] * rate,
+          b = c.scope.reference + c.scope.view[1] * rate;
+        return c.received > 60000 && window.__rill.scopeRaw('noise', a, b).count >= 0.9 * (b - a);
+      },
+      RATE,
+      { timeout: 20000 },
+    );
     await page.evaluate(() => window.__rill.scopePause('noise'));
     s = await drawn('noise', s.updates);
     const sc = s.scope;
