@@ -580,20 +580,16 @@ static run_result run_rill(const shape *sh, const char *row) {
         atomic_store_explicit(&pc->measuring, false, memory_order_release);
         t1 = rill_clock_now_ns();
         ccpu1 = process_cpu_s();
-        write_full(c.to, "E", 1);
-    } else {
-        write_full(c.to, "E", 1);
     }
+    /* The client goes first, so that the server sees it leave. */
+    rill_client_destroy(cl);
+    write_full(c.to, "E", 1);
     char res = 0;
     if (read_full(c.from, &res, 1, 30000) != 0 || res != 'R' || !m->ok) {
         if (ok)
             bench_row_failed(row, "the device process did not report");
         ok = false;
     }
-    /* Buffers still on their way when the producer stopped are not lost:
-     * give the client a moment before its counters are read. */
-    sleep_ns(100000000);
-    rill_client_destroy(cl);
     child_finish(&c);
     if (ok && atomic_load(&pc->bad) != 0) {
         bench_row_failed(row, "%llu wrong buffers, the first: %s",
