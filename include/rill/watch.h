@@ -81,8 +81,11 @@ RILL_API rill_var *rill_var_create(rill_server *srv, const char *name,
 
 /* Set the variable's value for the current tick: it is streamed, logged and
  * monitored as clients asked. Real-time thread only (the one that ticks);
- * wait-free: no allocation, lock or system call. They never fail: a value
- * that finds its stream's ring full is counted as dropped (stats). The type of the function
+ * wait-free: no allocation or lock. No system call in the common case: a
+ * set that completes a buffer while the server's network thread sleeps
+ * wakes it with one write(2) to an eventfd, at most once per sleep
+ * (server.h). They never fail: a value that finds its stream's ring full
+ * is counted as dropped (stats). The type of the function
  * should match the variable's; a different one converts as C does. */
 RILL_API void rill_var_set_char(rill_var *var, char value);
 RILL_API void rill_var_set_int32(rill_var *var, int32_t value);

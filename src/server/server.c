@@ -9,12 +9,14 @@
  * say. internal.h lists the other files and what each does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -272,11 +274,23 @@ static void on_close(rill_server *srv, rill__conn *c) {
     rill__conn_free(c);
 }
 
+/* What the tick thread left (its events, its records as messages), sent
+ * at once. Runs whenever the network thread wakes with work in the ring:
+ * see net_main. True when records are left (it takes a bounded number per
+ * call). */
+static bool drain_data(rill_server *srv) {
+    bool more = rill__fanout(srv);
+    rill__fanout_release(srv);
+    rill__publish_rt(srv);
+    rill__conns_flush(srv);
+    return more;
+}
+
 /* Everything the other threads left for this one: the tick thread's
  * events and records, the log writer's events, the program's audio
- * changes, the programs run for pages. Runs when the waker says the rings
- * hold something, and on a slow timer. Connections whose waiting message
- * has run (control.c) read again here, their held messages first. */
+ * changes, the programs run for pages. Runs on a slow timer (the tick
+ * thread's data also wakes net_main at once). Connections whose waiting
+ * message has run (control.c) read again here, their held messages first. */
 static void drain(rill_server *srv) {
     rill__fanout(srv);
     rill__control_log_events(srv);
@@ -297,6 +311,7 @@ static void drain(rill_server *srv) {
             conn_resume(srv, c); /* frees it */
     }
     rill__publish_rt(srv);
+    rill__conns_flush(srv);
 }
 
 /* Housekeeping: log events, retried releases, and a backstop for data. */
@@ -382,11 +397,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         }
         return 0;
 
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* The waker saw data in the rings (see rill__waker_main). Clear the
-         * flag first: data arriving during the drain wakes us again. */
-        atomic_store(&srv->wake_pending, false);
-        drain(srv);
+    case LWS_CALLBACK_RAW_RX_FILE:
+        /* The tick thread's eventfd (the only file adopted): reset it; the
+         * records are drained when lws_service returns (net_main). */
+        if (wsi == srv->wake_wsi) {
+            uint64_t v;
+            (void)!read(lws_get_socket_fd(wsi), &v, sizeof v);
+        }
+        return 0;
+
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (wsi == srv->wake_wsi)
+            srv->wake_wsi = NULL;
         return 0;
 
     default:
@@ -407,13 +429,56 @@ static void lws_log_to_rill(int level, const char *line) {
               "libwebsockets: %.*s", (int)n, line);
 }
 
+/* The network thread. Each turn drains what the tick thread left and
+ * sends it, then services the sockets: without waiting while records are
+ * left, else after announcing the wait (rill__device_will_sleep), in poll()
+ * on the sockets, lws's timers and the tick thread's eventfd, which the
+ * tick thread writes at most once per such wait when it publishes
+ * (var.c's wake_network). So a buffer leaves as soon as it is complete,
+ * with no polling period, and an idle server sleeps until a socket, a
+ * timer (20 ms housekeeping) or the tick thread has something. */
 static void *net_main(void *arg) {
     rill_server *srv = arg;
     lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer, 1);
-    while (!atomic_load(&srv->stop))
-        if (lws_service(srv->ctx, 0) < 0)
+    while (!atomic_load(&srv->stop)) {
+        bool more = rill__device_has_work(&srv->dev) && drain_data(srv);
+        bool wait = !more && rill__device_will_sleep(&srv->dev);
+        int rc = lws_service(srv->ctx, wait ? 0 : -1);
+        rill__device_awake(&srv->dev);
+        if (rc < 0)
             break;
+        if (atomic_exchange(&srv->poked, false))
+            drain(srv);
+    }
     return NULL;
+}
+
+void rill__server_poke(rill_server *srv) {
+    atomic_store(&srv->poked, true);
+    if (srv->dev.wake_fd >= 0) {
+        uint64_t one = 1;
+        (void)!write(srv->dev.wake_fd, &one, sizeof one);
+    }
+}
+
+/* The tick thread's eventfd joins the sockets lws polls. lws gets its own
+ * descriptor of it (it closes what it adopted); the tick thread writes the
+ * server's. */
+static int adopt_wake_fd(rill_server *srv) {
+    srv->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv->dev.wake_fd < 0)
+        return RILL_ESYS;
+    lws_sock_file_fd_type fd;
+    fd.filefd = fcntl(srv->dev.wake_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd.filefd < 0)
+        return RILL_ESYS;
+    srv->wake_wsi = lws_adopt_descriptor_vhost(
+        srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "rill", NULL);
+    if (srv->wake_wsi == NULL) {
+        close(fd.filefd);
+        return RILL_ESYS;
+    }
+    return 0;
 }
 
 /* ---- Create / destroy
@@ -434,7 +499,7 @@ rill_server_config rill_server_config_default(void) {
         .out_ring_bytes = 8u << 20,
         .log_ring_bytes = 8u << 20,
         .max_message_bytes = 64u << 10,
-        .drain_interval_us = 250,
+        .drain_interval_us = 250, /* unused; see server.h */
         .allow_exec = false,
         .on_buffer = NULL,
         .user = NULL,
@@ -497,7 +562,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     if (cfg == NULL || out == NULL || cfg->host == NULL || cfg->port < 0 ||
         cfg->port > 65535 || cfg->max_vars == 0 || cfg->max_vars > 100000 ||
         cfg->client_queue_bytes == 0 || cfg->max_message_bytes < 64 ||
-        cfg->drain_interval_us == 0 || !(cfg->sample_rate >= 0))
+        !(cfg->sample_rate >= 0))
         return RILL_EINVAL;
     *out = NULL;
     if (cfg->allow_exec && (cfg->token == NULL || *cfg->token == '\0')) {
@@ -506,9 +571,11 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         return RILL_EINVAL;
     }
     int rc = 0;
-    rill_server *srv = rill__calloc(1, sizeof *srv);
+    rill_server *srv = rill__malloc_aligned(sizeof *srv, RILL__STREAM_ALIGN);
     if (srv == NULL)
         return RILL_ENOMEM;
+    memset(srv, 0, sizeof *srv);
+    srv->dev.wake_fd = -1;
     srv->cfg = *cfg;
     srv->host = dup_or_null(cfg->host, &rc);
     srv->project =
@@ -573,10 +640,15 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
-    atomic_init(&srv->wake_pending, false);
+    if ((rc = adopt_wake_fd(srv)) != 0) {
+        rill__log_error("cannot make the tick thread's wake-up eventfd: %s",
+                        strerror(errno));
+        goto fail;
+    }
     /* Before the network thread, which reads srv->devreq. */
     if (cfg->on_audio_change != NULL &&
         (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
+                                  rill__server_poke,
                                   &srv->devreq)) != 0)
         goto fail;
     if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
@@ -584,11 +656,6 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     }
     srv->net_started = true;
-    if (pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv) != 0) {
-        rc = RILL_ESYS;
-        goto fail;
-    }
-    srv->waker_started = true;
     *out = srv;
     return 0;
 fail:
@@ -604,8 +671,6 @@ void rill_server_destroy(rill_server *srv) {
      * posts requests and takes answers, is gone (below). */
     rill__devreq_stop(srv->devreq);
     atomic_store(&srv->stop, true);
-    if (srv->waker_started) /* first: it calls lws_cancel_service */
-        pthread_join(srv->waker_thread, NULL);
     if (srv->net_started) {
         lws_cancel_service(srv->ctx);
         pthread_join(srv->net_thread, NULL);
@@ -615,6 +680,8 @@ void rill_server_destroy(rill_server *srv) {
      * not race with its teardown. Closing the sockets runs on_close. */
     if (srv->ctx != NULL)
         lws_context_destroy(srv->ctx);
+    if (srv->dev.wake_fd >= 0)
+        close(srv->dev.wake_fd);
     rill__devreq_destroy(srv->devreq);
     srv->devreq = NULL;
     /* Writes what the ring holds and finishes the files still open. */
@@ -635,7 +702,7 @@ void rill_server_destroy(rill_server *srv) {
         rill_var *v = srv->dev.vars[i];
         rill__stream_destroy(v->compat_watch);
         rill__stream_destroy(v->compat_monitor);
-        rill__free(v);
+        rill__free_aligned(v);
     }
     rill__device_deinit(&srv->dev);
     pthread_mutex_destroy(&srv->vars_lock);
@@ -643,7 +710,6 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->audio_json);
     rill__exec_free(srv);
     rill__relay_free(srv);
-    rill__free(srv->scratch);
     rill__free(srv->values_scratch);
     rill__free(srv->released);
     rill__free(srv->host);
@@ -652,7 +718,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->log_dir);
     rill__free(srv->allow_origin);
     rill__free(srv->web_root);
-    rill__free(srv);
+    rill__free_aligned(srv);
 }
 
 int rill_server_port(const rill_server *srv) {

@@ -15,6 +15,7 @@
  *    [start, start + duration), and its last buffer carries only those.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "server/device.h"
@@ -65,6 +66,64 @@ static rill_ring *sink_ring(rill__device *dev, const rill__stream *s) {
     return s->sink == RILL__SINK_LOG ? dev->log : dev->out;
 }
 
+/* ---- Waking the network thread ------------------------------------------ */
+
+/* The tick thread has just published a record in `out` or an event. The
+ * network thread, when it has nothing to do, announces that it is about to
+ * wait (net_sleeping = 1), looks at the ring and the event queue once more,
+ * and waits in poll() on wake_fd among its sockets. So:
+ *
+ *  - the common case costs a fence and one load of a line both threads
+ *    share: while the network thread is busy (draining, sending) the flag
+ *    is 0 and nothing else happens;
+ *  - a system call (one write(2) of 8 bytes to an eventfd, which does not
+ *    block) happens only when the flag was 1, and the exchange that finds
+ *    it 1 also clears it. Only the network thread sets it, once per wait,
+ *    so the tick thread makes at most one system call per wait of the
+ *    network thread, however many records it publishes meanwhile (a block
+ *    completing eight buffers writes once, not eight times);
+ *  - no wake-up is lost: each side stores (the ring position / the flag)
+ *    and then, after a sequentially consistent fence, loads what the other
+ *    stored (the flag / the ring position). Of two such stores at least
+ *    one is seen by the other side: either the tick thread sees the flag
+ *    and writes, or the network thread sees the record and does not wait.
+ *
+ * tests/server/device_test.c counts the writes against the waits. */
+static void wake_network(rill__device *dev) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&dev->net_sleeping, memory_order_relaxed) == 0 ||
+        atomic_exchange_explicit(&dev->net_sleeping, 0,
+                                 memory_order_relaxed) == 0)
+        return;
+    atomic_fetch_add_explicit(&dev->wakeups, 1, memory_order_relaxed);
+    if (dev->wake_fd >= 0) {
+        uint64_t one = 1;
+        /* Cannot fail but for a counter at its maximum, which means the
+         * network thread is awake anyway. */
+        (void)!write(dev->wake_fd, &one, sizeof one);
+    }
+}
+
+bool rill__device_has_work(rill__device *dev) {
+    return rill_ring_readable(dev->out) != 0 ||
+           rill_queue_count(dev->events) != 0;
+}
+
+bool rill__device_will_sleep(rill__device *dev) {
+    atomic_store_explicit(&dev->net_sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!rill__device_has_work(dev)) {
+        atomic_fetch_add_explicit(&dev->net_sleeps, 1, memory_order_relaxed);
+        return true;
+    }
+    atomic_store_explicit(&dev->net_sleeping, 0, memory_order_relaxed);
+    return false;
+}
+
+void rill__device_awake(rill__device *dev) {
+    atomic_store_explicit(&dev->net_sleeping, 0, memory_order_relaxed);
+}
+
 /* Emit a record of stream `s`, or count it dropped. Every data record,
  * sent or dropped, takes a sequence number, so receivers see drops as gaps.
  * An END record carries no data: it takes no number and is retried rather
@@ -83,6 +142,8 @@ static bool emit(rill__device *dev, rill__stream *s, rill__rec_kind kind,
                    .bytes = (uint32_t)(n1 + n2),
                    .run = s->run};
     bool ok = put_record(sink_ring(dev, s), &h, p1, n1, p2, n2);
+    if (ok && s->sink != RILL__SINK_LOG)
+        wake_network(dev);
     if (!data)
         return ok;
     s->seq++;
@@ -127,8 +188,12 @@ __attribute__((noinline)) static bool emit_buffer(rill__device *dev,
          * a 4-byte boundary of the record's payload so that the reader
          * can use them in place. */
         size_t vbytes = (size_t)n * size;
-        if (is_sparse(s))
-            vbytes = (vbytes + 3) & ~(size_t)3;
+        if (is_sparse(s)) {
+            /* The padding goes on the wire as it is: zeros. */
+            size_t padded = (vbytes + 3) & ~(size_t)3;
+            memset(s->buf + s->values_off + vbytes, 0, padded - vbytes);
+            vbytes = padded;
+        }
         ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
                   s->ref, n, s->buf + s->values_off, vbytes,
                   is_sparse(s) ? s->buf + s->rel_off : NULL,
@@ -153,6 +218,14 @@ RILL__HOT void append(rill__device *dev, rill__stream *s, const void *value,
 
 /* ---- Attaching streams to variables and to the tick list --------------- */
 
+/* The variable's fast path is open when its one attached stream takes
+ * every value with no other check; kept current by every change of a
+ * stream's state and of the variable's table. */
+static void update_fast(rill_var *v) {
+    rill__stream *s = v->rt_streams[0];
+    v->rt_fast = v->rt_n_streams == 1 && s->attached && s->fast ? s : NULL;
+}
+
 static void publish_state(rill__stream *s) {
     /* Compatibility streams check their stop tick at each assignment, so
      * only native ones may take the fast path while stopping. */
@@ -160,6 +233,7 @@ static void publish_state(rill__stream *s) {
               s->var->mode == RILL_TS_DENSE &&
               (s->state == RILL__ST_YES ||
                (!s->compat && s->state == RILL__ST_STOPPING));
+    update_fast(s->var);
     atomic_store_explicit(&s->pub_state, (int)s->state, memory_order_release);
 }
 
@@ -169,6 +243,7 @@ static void attach(rill__stream *s) {
         return; /* the network thread never lets the table fill */
     v->rt_streams[v->rt_n_streams++] = s;
     s->attached = true;
+    update_fast(v);
 }
 
 /* Drop detached streams from their variable's table, keeping order. */
@@ -178,6 +253,7 @@ static void compact(rill_var *v) {
         if (v->rt_streams[i]->attached)
             v->rt_streams[k++] = v->rt_streams[i];
     v->rt_n_streams = k;
+    update_fast(v);
 }
 
 static void schedule(rill__device *dev, rill__stream *s) {
@@ -335,11 +411,11 @@ __attribute__((noinline)) static void buffer_full(rill__device *dev,
 }
 
 /* The common case, one running dense stream, in a handful of instructions
- * and only tail calls: the value goes straight into the buffer. */
+ * and only tail calls: the value goes straight into the buffer. It reads
+ * the variable's hot line and the stream's, and writes the buffer. */
 RILL__HOT bool set_fast(rill_var *v, const void *value, size_t size) {
-    rill__stream *s = v->rt_streams[0];
-    if (v->rt_n_streams != 1 || !s->fast ||
-        (s->sink == RILL__SINK_COMPAT_WATCH && !v->dev->rt_active))
+    rill__stream *s = v->rt_fast;
+    if (s == NULL || (s->gated && !v->dev->rt_active))
         return false;
     uint32_t c = s->count;
     if (c == 0)
@@ -408,6 +484,8 @@ static void post_event(rill__device *dev, rill__ev_kind kind,
     rill__ev ev = {kind, s, start, end};
     if (rill_queue_post(dev->events, &ev, sizeof ev) != 0)
         atomic_fetch_add_explicit(&dev->events_lost, 1, memory_order_relaxed);
+    else
+        wake_network(dev);
 }
 
 static uint64_t add_ticks(uint64_t a, uint64_t b) {
@@ -547,6 +625,7 @@ int rill__device_init(rill__device *dev, size_t max_vars, size_t max_streams,
                       size_t out_bytes, size_t log_bytes) {
     memset(dev, 0, sizeof *dev);
     dev->rt_active = true;
+    dev->wake_fd = -1;
     dev->max_vars = max_vars;
     dev->max_scheduled = max_streams;
     int rc = RILL_ENOMEM;
@@ -585,13 +664,15 @@ void rill__device_deinit(rill__device *dev) {
 rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
                                   rill__sink sink, bool compat,
                                   uint32_t capacity) {
-    rill__stream *s = rill__calloc(1, sizeof *s);
+    rill__stream *s = rill__malloc_aligned(sizeof *s, RILL__STREAM_ALIGN);
     if (s == NULL)
         return NULL;
+    memset(s, 0, sizeof *s);
     s->var = var;
     s->kind = kind;
     s->sink = sink;
     s->compat = compat;
+    s->gated = sink == RILL__SINK_COMPAT_WATCH;
     s->log_fd = -1;
     atomic_init(&s->pub_state, RILL__ST_NO);
     atomic_init(&s->pub_started, false);
@@ -612,7 +693,7 @@ rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
     }
     s->buf = rill__calloc(1, s->buf_bytes);
     if (s->buf == NULL) {
-        rill__free(s);
+        rill__free_aligned(s);
         return NULL;
     }
     s->values = s->buf + s->values_off;
@@ -623,7 +704,7 @@ void rill__stream_destroy(rill__stream *s) {
     if (s == NULL)
         return;
     rill__free(s->buf);
-    rill__free(s);
+    rill__free_aligned(s);
 }
 
 /* ---- Declaring variables (user threads) ---------------------------------- */
@@ -661,9 +742,10 @@ rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
                         name, srv->dev.max_vars);
         goto out;
     }
-    v = rill__calloc(1, sizeof *v);
+    v = rill__malloc_aligned(sizeof *v, RILL__STREAM_ALIGN);
     if (v == NULL)
         goto out;
+    memset(v, 0, sizeof *v);
     v->srv = srv;
     v->dev = &srv->dev;
     v->id = (uint32_t)n;
@@ -678,7 +760,7 @@ rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
     if (v->compat_watch == NULL || v->compat_monitor == NULL) {
         rill__stream_destroy(v->compat_watch);
         rill__stream_destroy(v->compat_monitor);
-        rill__free(v);
+        rill__free_aligned(v);
         v = NULL;
         rill__log_error("rill_var_create: '%s': out of memory", name);
         goto out;

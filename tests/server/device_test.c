@@ -353,3 +353,177 @@ TEST(native_sparse_records_align_timestamps_after_odd_sized_values) {
     rill__stream_destroy(s);
     rill__device_deinit(&f.dev);
 }
+
+/* ---- Waking the network thread -------------------------------------------- */
+
+#include <poll.h>
+#include <sched.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#if !defined(__SANITIZE_THREAD__)
+/* Every write(2) this program makes, counted when it comes from a thread
+ * marked as the tick thread (ThreadSanitizer intercepts write itself, so
+ * there the eventfd's counter alone counts). */
+#include <dlfcn.h>
+static _Thread_local bool tl_tick;
+static atomic_long tick_writes;
+static ssize_t (*real_write)(int, const void *, size_t);
+ssize_t write(int fd, const void *buf, size_t n) {
+    if (tl_tick)
+        atomic_fetch_add(&tick_writes, 1);
+    if (real_write == NULL)
+        real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
+                                                                   "write");
+    return real_write(fd, buf, n);
+}
+#define MARK_TICK_THREAD(on) (tl_tick = (on))
+#define TICK_WRITES() atomic_load(&tick_writes)
+#else
+#define MARK_TICK_THREAD(on) ((void)0)
+#define TICK_WRITES() 0L
+#endif
+
+/* What the eventfd holds: the writes made to it since the last read. */
+static uint64_t take_eventfd(int fd) {
+    uint64_t v = 0;
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+        return 0;
+    return v;
+}
+
+TEST(tick_thread_wakes_the_network_thread_once_per_sleep_and_never_while_it_is_busy) {
+    fixture f;
+    setup(&f, RILL_TYPE_FLOAT, RILL_TS_DENSE, 1 << 20);
+    f.dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ASSERT_TRUE(f.dev.wake_fd >= 0);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 64);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    long writes0 = TICK_WRITES();
+    rec r;
+    MARK_TICK_THREAD(true);
+    /* The network thread busy (it never said it sleeps): 1000 buffers, not
+     * one system call. */
+    uint64_t t = 0;
+    for (; t < 64 * 1000; t++) {
+        rill__device_tick(&f.dev, t);
+        rill_var_set_float(&f.var, (float)t);
+    }
+    MARK_TICK_THREAD(false);
+    ASSERT_EQ_UINT(atomic_load(&f.dev.wakeups), 0);
+    ASSERT_EQ_UINT(take_eventfd(f.dev.wake_fd), 0);
+    ASSERT_EQ_INT(TICK_WRITES() - writes0, 0);
+    /* With records waiting it must not sleep. */
+    ASSERT_TRUE(!rill__device_will_sleep(&f.dev));
+    while (next_rec(f.dev.out, &r)) {
+    }
+    /* Each sleep: eight buffers complete, exactly one write wakes it. */
+    for (int sleep = 0; sleep < 100; sleep++) {
+        ASSERT_TRUE(rill__device_will_sleep(&f.dev));
+        MARK_TICK_THREAD(true);
+        for (uint64_t end = t + 64 * 8; t < end; t++) {
+            rill__device_tick(&f.dev, t);
+            rill_var_set_float(&f.var, (float)t);
+        }
+        MARK_TICK_THREAD(false);
+        ASSERT_EQ_UINT(take_eventfd(f.dev.wake_fd), 1);
+        rill__device_awake(&f.dev);
+        int n = 0;
+        while (next_rec(f.dev.out, &r))
+            n++;
+        ASSERT_EQ_INT(n, 8);
+    }
+    ASSERT_EQ_UINT(atomic_load(&f.dev.wakeups), 100);
+    ASSERT_EQ_UINT(atomic_load(&f.dev.net_sleeps), 100);
+#if !defined(__SANITIZE_THREAD__)
+    ASSERT_EQ_INT(TICK_WRITES() - writes0, 100);
+#endif
+    /* Ticks that complete nothing never write, even while it sleeps. */
+    ASSERT_TRUE(rill__device_will_sleep(&f.dev));
+    MARK_TICK_THREAD(true);
+    for (uint64_t end = t + 63; t < end; t++) {
+        rill__device_tick(&f.dev, t);
+        rill_var_set_float(&f.var, (float)t);
+    }
+    MARK_TICK_THREAD(false);
+    ASSERT_EQ_UINT(take_eventfd(f.dev.wake_fd), 0);
+    rill__device_awake(&f.dev);
+    close(f.dev.wake_fd);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+/* The two threads for real: the producer publishes one buffer at a
+ * random moment, then waits until the consumer has it; the consumer drains,
+ * announces its sleep and waits in poll() on the eventfd. So every buffer
+ * is the last one for a while: a wake-up lost to the race between the
+ * announcement and a record would leave it in the ring through a whole
+ * poll timeout. None may, and the writes never outnumber the sleeps. */
+typedef struct wake_race {
+    fixture *f;
+    atomic_bool done;
+    _Atomic uint64_t consumed;
+    uint64_t buffers;
+} wake_race;
+
+static void *race_producer(void *arg) {
+    wake_race *w = arg;
+    unsigned seed = 12345;
+    uint64_t t = 0;
+    for (uint64_t b = 0; b < w->buffers; b++) {
+        seed = seed * 1103515245u + 12345u;
+        for (unsigned spin = (seed >> 16) % 4000; spin > 0; spin--)
+            __asm__ volatile("" ::: "memory");
+        for (int i = 0; i < 16; i++, t++) {
+            rill__device_tick(&w->f->dev, t);
+            rill_var_set_float(&w->f->var, (float)t);
+        }
+        while (atomic_load(&w->consumed) <= b)
+            sched_yield();
+    }
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+TEST(no_wake_up_is_lost_between_the_sleep_announcement_and_a_record) {
+    fixture f;
+    setup(&f, RILL_TYPE_FLOAT, RILL_TS_DENSE, 1 << 20);
+    f.dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ASSERT_TRUE(f.dev.wake_fd >= 0);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 16);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    wake_race w = {&f, false, 0, 20000};
+    pthread_t th;
+    ASSERT_EQ_INT(pthread_create(&th, NULL, race_producer, &w), 0);
+    uint64_t got = 0, timeouts = 0;
+    rec r;
+    for (;;) {
+        while (next_rec(f.dev.out, &r))
+            atomic_store(&w.consumed, ++got);
+        if (atomic_load(&w.done))
+            break;
+        if (!rill__device_will_sleep(&f.dev))
+            continue;
+        struct pollfd p = {f.dev.wake_fd, POLLIN, 0};
+        /* The producer waits for us: only a lost wake-up lets this time
+         * out with a record in the ring. */
+        int n = poll(&p, 1, 1000);
+        rill__device_awake(&f.dev);
+        if (n == 0 && rill__device_has_work(&f.dev))
+            timeouts++;
+        if (n > 0)
+            take_eventfd(f.dev.wake_fd);
+    }
+    pthread_join(th, NULL);
+    while (next_rec(f.dev.out, &r))
+        got++;
+    ASSERT_EQ_UINT(got, w.buffers);
+    ASSERT_EQ_UINT(timeouts, 0);
+    ASSERT_LE_UINT(atomic_load(&f.dev.wakeups), atomic_load(&f.dev.net_sleeps));
+    close(f.dev.wake_fd);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
