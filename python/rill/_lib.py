@@ -214,6 +214,9 @@ TEXT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_size, c_void_p)
 # (the dashboard's change): follow the library actually loaded, so this
 # package works with librill from before and after it.
 _HAS_ON_TEXT = hasattr(lib, "rill_client_send_message")
+# ... and send_queue_bytes at its end with rill_client_send_dropped (the
+# bounded send queue of issue 14).
+_HAS_SEND_QUEUE = hasattr(lib, "rill_client_send_dropped")
 
 
 class ClientConfig(ctypes.Structure):
@@ -221,7 +224,8 @@ class ClientConfig(ctypes.Structure):
                  ("mode", c_int), ("on_buffer", BUFFER_FN), ("on_block", BLOCK_FN),
                  ("on_monitor", MONITOR_FN), ("on_error", ERROR_FN)] +
                 ([("on_text", TEXT_FN)] if _HAS_ON_TEXT else []) +
-                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)])
+                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)] +
+                ([("send_queue_bytes", c_size)] if _HAS_SEND_QUEUE else []))
 
 
 class ClientVar(ctypes.Structure):
@@ -297,6 +301,8 @@ _decl("rill_client_control", c_int, Client, c_char_p, c_bool)
 _decl("rill_client_set", c_int, Client, c_char_p, c_double)
 _decl("rill_client_set_mask", c_int, Client, c_char_p, c_u32, c_u32)
 _decl("rill_client_send_buffer", c_int, Client, c_u32, c_int, c_void_p, c_size)
+if _HAS_SEND_QUEUE:
+    _decl("rill_client_send_dropped", c_u64, Client)
 
 
 def names_array(names):

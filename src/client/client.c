@@ -18,6 +18,10 @@
 #include "core/internal.h"
 #include "proto/wire.h"
 
+/* rill_client_send_buffer's queue, by default: as the server's for each
+ * client. */
+#define RILL__SEND_QUEUE_DEFAULT (8u << 20)
+
 /* How long connect waits for a {"rill":"hello"} answer before deciding the
  * server is a Bela board (which ignores the message). */
 #define RILL__HELLO_WAIT_MS 300
@@ -61,8 +65,16 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
     /* Values go on the wire little-endian, as the host holds them: framed
      * straight from the caller's array, no copy in between. */
     rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
-    return rill__ws_sendv(cl->native ? cl->ctl : cl->data, true, parts,
-                          count != 0 ? 2 : 1);
+    int rc = rill__ws_sendv_bounded(cl->native ? cl->ctl : cl->data, true,
+                                    parts, count != 0 ? 2 : 1,
+                                    cl->cfg.send_queue_bytes);
+    if (rc == RILL_EFULL)
+        atomic_fetch_add_explicit(&cl->send_dropped, 1, memory_order_relaxed);
+    return rc;
+}
+
+uint64_t rill_client_send_dropped(const rill_client *cl) {
+    return atomic_load_explicit(&cl->send_dropped, memory_order_relaxed);
 }
 
 int rill_client_send_message(rill_client *cl, bool binary, const void *head,
@@ -86,6 +98,7 @@ rill_client_config rill_client_config_default(void) {
     c.url = "ws://127.0.0.1:5555";
     c.timeout_ms = 5000;
     c.mode = RILL_CLIENT_AUTO;
+    c.send_queue_bytes = RILL__SEND_QUEUE_DEFAULT;
     return c;
 }
 

@@ -131,10 +131,9 @@ struct rill_client {
     rill_ring *pq;           /* poll mode: events for rill_client_poll */
     pthread_mutex_t poll_mx; /* the consumer side, and poll_cv */
     pthread_cond_t poll_cv;
-    uint8_t *pscratch; /* consumer: one event */
-    size_t pscratch_cap;
     uint32_t pending_drops; /* I/O thread: dropped before the next buffer */
     atomic_uint_fast64_t dropped;
+    atomic_uint_fast64_t send_dropped; /* rill_client_send_buffer: EFULL */
 };
 
 /* deliver.c. The I/O thread calls these instead of the callbacks. */
