@@ -76,7 +76,10 @@
 #define BLOCK 64u
 #define MAX_CH 512u
 #define VALUE_MASK 0xFFFFFFu /* channel values stay exact in a float */
-#define FLOOD_WINDOW (6u << 20) /* bytes of values in flight, at most */
+/* Bytes of values in flight, at most: with the 2 MiB that 512 channels
+ * complete in one frame, still less than the server's 8 MiB ring and its
+ * 8 MiB queue for the client (the defaults). */
+#define FLOOD_WINDOW (4u << 20)
 #define FLOOD_WARM_S 0.4
 #define FLOOD_S 1.5
 #define PACED_WARM_S 0.4
