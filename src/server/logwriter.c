@@ -37,8 +37,11 @@ struct rill__logwriter {
 
 /* How long the writer sleeps when it has nothing to do, unless a request
  * wakes it. Logging is not latency-critical; the ring holds seconds of
- * data. */
+ * data. With no file open no record can come (a log stream starts only
+ * once its file exists, and a request wakes the writer), so it sleeps
+ * longer: an idle server stays idle. */
 #define RILL__LOGWRITER_IDLE_NS (2 * 1000 * 1000)
+#define RILL__LOGWRITER_NO_FILE_NS (500 * 1000 * 1000)
 /* Requests waiting at most; a network thread that asks for more is told
  * to try later (a log command gets "busy"). */
 #define RILL__LOGWRITER_MAX_REQUESTS 256
@@ -202,7 +205,9 @@ static void finish_open_files(rill__logwriter *lw) {
 static void idle(rill__logwriter *lw) {
     pthread_mutex_lock(&lw->mx);
     if (rill_queue_count(lw->requests) == 0 && !atomic_load(&lw->stop))
-        rill__cond_wait_ns(&lw->wake, &lw->mx, RILL__LOGWRITER_IDLE_NS);
+        rill__cond_wait_ns(&lw->wake, &lw->mx,
+                           lw->open != NULL ? RILL__LOGWRITER_IDLE_NS
+                                            : RILL__LOGWRITER_NO_FILE_NS);
     pthread_mutex_unlock(&lw->mx);
 }
 
