@@ -33,7 +33,7 @@ rill__msg *rill__msg_text(const char *text, size_t len) {
     return m;
 }
 
-int rill__conn_push(rill__conn *c, rill__msg *m) {
+int rill__conn_push_data(rill__conn *c, rill__msg *m) {
     if (c->q_len == c->q_cap) {
         size_t cap = c->q_cap ? c->q_cap * 2 : 64;
         rill__msg **q = rill__malloc(cap * sizeof *q);
@@ -50,8 +50,14 @@ int rill__conn_push(rill__conn *c, rill__msg *m) {
     c->q_len++;
     c->q_bytes += m->len;
     m->refs++;
-    lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int rill__conn_push(rill__conn *c, rill__msg *m) {
+    int rc = rill__conn_push_data(c, m);
+    if (rc == 0)
+        lws_callback_on_writable(c->wsi);
+    return rc;
 }
 
 /* Whether `need` more bytes of data fit. An empty queue always takes a
@@ -66,9 +72,9 @@ bool rill__conn_has_room(const rill__conn *c, size_t need) {
 bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b) {
     if (!rill__conn_has_room(c, a->len + (b ? b->len : 0)))
         return false;
-    if (rill__conn_push(c, a) != 0)
+    if (rill__conn_push_data(c, a) != 0)
         return false;
-    if (b != NULL && rill__conn_push(c, b) != 0)
+    if (b != NULL && rill__conn_push_data(c, b) != 0)
         return false;
     return true;
 }
@@ -232,16 +238,20 @@ static void block(rill__conn *c) {
  * included), so frames stay whole and in order. Nothing is written while
  * lws still holds such a rest. */
 int rill__conn_write(rill__conn *c) {
-    if (c->wsi == NULL || c->q_len == 0)
+    if (c->wsi == NULL)
         return 0;
     if (lws_partial_buffered(c->wsi)) {
         block(c);
         return 0;
     }
+    /* Writable (lws has nothing of ours left): even with nothing queued
+     * now, what the drain queues next is sent at once. */
+    c->blocked = false;
+    if (c->q_len == 0)
+        return 0;
     int fd = lws_get_socket_fd(c->wsi);
     if (fd < 0)
         return -1;
-    c->blocked = false;
     while (c->q_len != 0) {
         struct iovec iov[RILL__WRITE_MSGS];
         size_t n = 0, total = 0;

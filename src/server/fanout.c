@@ -143,7 +143,7 @@ static void send_native(rill_server *srv, const rill__rec *r) {
         rill__send_dropped(c, *pending, c->drops, NULL, v->name);
     *pending = 0;
     s->net_dropped = 0;
-    rill__conn_push(c, m);
+    rill__conn_push_data(c, m);
     rill__msg_unref(m);
 }
 

@@ -188,9 +188,13 @@ void rill__msg_unref(rill__msg *m);
 
 /* Queue `m` (a new reference) and ask lws for a write. */
 int rill__conn_push(rill__conn *c, rill__msg *m);
+/* Queue `m` only: the drain that queues data sends it (rill__conns_flush)
+ * as soon as it has turned the waiting records into messages. */
+int rill__conn_push_data(rill__conn *c, rill__msg *m);
 /* Whether `need` more bytes of data fit in the queue. */
 bool rill__conn_has_room(const rill__conn *c, size_t need);
-/* Queue data messages (a pair goes in whole or not at all); false: dropped. */
+/* Queue data messages (a pair goes in whole or not at all; sent by the
+ * drain's flush); false: dropped. */
 bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b);
 /* Queue a control reply (never dropped; a client that owes too many is
  * disconnected). _owned frees `text` (rill__free); NULL is ignored. */
