@@ -109,7 +109,12 @@ bool rill__device_has_work(rill__device *dev) {
            rill_queue_count(dev->events) != 0;
 }
 
+/* The flag's line is read by the tick thread at every record: it is
+ * written only to announce a wait that is really about to happen, and
+ * cleared only when it was set. */
 bool rill__device_will_sleep(rill__device *dev) {
+    if (rill__device_has_work(dev))
+        return false;
     atomic_store_explicit(&dev->net_sleeping, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     if (!rill__device_has_work(dev)) {
@@ -121,7 +126,8 @@ bool rill__device_will_sleep(rill__device *dev) {
 }
 
 void rill__device_awake(rill__device *dev) {
-    atomic_store_explicit(&dev->net_sleeping, 0, memory_order_relaxed);
+    if (atomic_load_explicit(&dev->net_sleeping, memory_order_relaxed) != 0)
+        atomic_store_explicit(&dev->net_sleeping, 0, memory_order_relaxed);
 }
 
 /* Emit a record of stream `s`, or count it dropped. Every data record,
@@ -271,11 +277,11 @@ static void finish(rill__stream *s) {
     publish_state(s);
 }
 
-/* Tell the consumer that a stream has ended, so a log file can be closed
- * or a native client told. Retried from tick() until the ring has room. */
-static void try_end(rill__device *dev, rill__stream *s) {
-    s->end_pending = !emit(dev, s, RILL__REC_END, 0, dev->now, 0, NULL, 0,
-                           NULL, 0);
+/* Tell the consumer that a stream has ended (at tick `at`), so a log file
+ * can be closed or a native client told. Retried from tick() until the
+ * ring has room. */
+static void try_end(rill__device *dev, rill__stream *s, uint64_t at) {
+    s->end_pending = !emit(dev, s, RILL__REC_END, 0, at, 0, NULL, 0, NULL, 0);
     if (s->end_pending)
         schedule(dev, s);
 }
@@ -310,7 +316,7 @@ RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
                 emit_buffer(dev, s, true);
             finish(s);
             if (s->sink == RILL__SINK_LOG)
-                try_end(dev, s);
+                try_end(dev, s, now);
         }
         return;
     }
@@ -350,11 +356,11 @@ RILL__HOT void native_buffer_value(rill__device *dev, rill__stream *s,
 /* The end tick of a native stream has come: send what is left, marked as
  * the last buffer, or an END record when there is nothing left (or the
  * last buffer could not be queued). */
-static void native_finish(rill__device *dev, rill__stream *s) {
+static void native_finish(rill__device *dev, rill__stream *s, uint64_t at) {
     bool sent = s->count != 0 && emit_buffer(dev, s, true);
     finish(s);
     if (!sent)
-        try_end(dev, s);
+        try_end(dev, s, at);
 }
 
 static void native_tick(rill__device *dev, rill__stream *s, uint64_t now) {
@@ -364,7 +370,7 @@ static void native_tick(rill__device *dev, rill__stream *s, uint64_t now) {
         publish_state(s);
     }
     if (s->state == RILL__ST_STOPPING && now >= s->end) {
-        native_finish(dev, s);
+        native_finish(dev, s, now);
         compact(s->var);
     }
 }
@@ -460,6 +466,140 @@ void rill_var_set_char(rill_var *v, char x) {
         var_push_any(v, &x, 1);
 }
 
+/* ---- Setting a block of values ------------------------------------------- */
+
+/* `k` values of one stream, for ticks from `tick` on, copied into its
+ * buffer a run at a time (emitting each buffer as it fills) rather than
+ * one call per value. Dense streams only: the ticks are implied. */
+static void append_run(rill__device *dev, rill__stream *s, const uint8_t *p,
+                       size_t k, uint64_t tick, size_t size) {
+    while (k != 0) {
+        if (s->count == 0)
+            s->ref = tick;
+        size_t m = RILL__MIN(k, (size_t)(s->capacity - s->count));
+        memcpy(s->values + (size_t)s->count * size, p, m * size);
+        s->count += (uint32_t)m;
+        p += m * size;
+        tick += m;
+        k -= m;
+        if (s->count == s->capacity)
+            emit_buffer(dev, s, false);
+    }
+}
+
+/* A native stream's share of the block [a, a + n): from its start tick if
+ * that falls inside, up to its end tick if that does (then it finishes
+ * there, as native_tick would at that tick), each value at its own tick. */
+static void native_block(rill__device *dev, rill__stream *s, const uint8_t *p,
+                         size_t n, uint64_t a, size_t size) {
+    uint64_t b = a + n;
+    size_t from = 0;
+    if (s->state == RILL__ST_STARTING) {
+        if (s->start >= b)
+            return;
+        from = s->start > a ? (size_t)(s->start - a) : 0;
+        s->state = s->end == RILL__NO_END ? RILL__ST_YES : RILL__ST_STOPPING;
+        s->count = 0;
+        publish_state(s);
+    }
+    if (s->state != RILL__ST_YES && s->state != RILL__ST_STOPPING)
+        return;
+    bool ends = s->state == RILL__ST_STOPPING && s->end < b;
+    size_t to = ends ? (size_t)(s->end > a + from ? s->end - a : from) : n;
+    if (is_sparse(s)) {
+        for (size_t i = from; i < to; i++)
+            append(dev, s, p + i * size, a + i, size);
+    } else {
+        append_run(dev, s, p + from * size, to - from, a + from, size);
+    }
+    if (ends)
+        native_finish(dev, s, s->end);
+}
+
+/* A compatibility stream keeps Bela's rules at each assignment: one value
+ * at a time, unless it simply runs (the common case), then a run. */
+static void compat_block(rill__device *dev, rill__stream *s, const uint8_t *p,
+                         size_t n, uint64_t a, size_t size) {
+    if (s->state == RILL__ST_YES && !is_sparse(s) &&
+        !(s->sink == RILL__SINK_COMPAT_WATCH && !dev->rt_active)) {
+        append_run(dev, s, p, n, a, size);
+        return;
+    }
+    for (size_t i = 0; i < n && s->attached; i++)
+        compat_buffer_value(dev, s, p + i * size, a + i, size);
+}
+
+/* A monitor takes a value every `period` ticks: straight to the next one
+ * due instead of looking at each. */
+static void monitor_block(rill__device *dev, rill__stream *s, const uint8_t *p,
+                          size_t n, uint64_t a, size_t size) {
+    for (size_t i = 0; i < n && s->attached;) {
+        if (!s->period_changed && s->period != 0 && a + i < s->next_due) {
+            i = s->next_due - a < n ? (size_t)(s->next_due - a) : n;
+            continue;
+        }
+        if (!s->period_changed && s->period == 0)
+            return;
+        monitor_value(dev, s, p + i * size, a + i);
+        i++;
+    }
+}
+
+/* n values of the variable's own type for ticks a .. a + n - 1. */
+static void push_block(rill_var *v, const uint8_t *p, size_t n, uint64_t a) {
+    rill__device *dev = v->dev;
+    size_t size = v->size;
+    uint32_t count = v->rt_n_streams;
+    bool detached = false;
+    for (uint32_t i = 0; i < count; i++) {
+        rill__stream *s = v->rt_streams[i];
+        if (s->kind == RILL__STREAM_MONITOR)
+            monitor_block(dev, s, p, n, a, size);
+        else if (s->compat)
+            compat_block(dev, s, p, n, a, size);
+        else
+            native_block(dev, s, p, n, a, size);
+        detached |= !s->attached;
+    }
+    if (detached)
+        compact(v);
+}
+
+/* The block's values, converted a slice at a time when the type is not
+ * the variable's, streamed as `n` one-value sets at ticks now, now + 1,
+ * ... would be. The variable's own type on its one running dense stream
+ * is a few memcpy calls per block (append_run), whatever n is. */
+void rill_var_set_block(rill_var *v, rill_type type, const void *values,
+                        size_t n) {
+    size_t size = rill_type_size(type);
+    if (v == NULL || values == NULL || n == 0 || size == 0)
+        return;
+    const uint8_t *p = values;
+    /* char is unsigned here, as in rill_var_set_char. */
+    double last = rill_value_to_double(type, p + (n - 1) * size);
+    atomic_store_explicit(&v->local_bits, rill__double_to_bits(last),
+                          memory_order_relaxed);
+    if (v->rt_n_streams == 0)
+        return;
+    uint64_t a = v->dev->now;
+    if (type == v->type) {
+        push_block(v, p, n, a);
+        return;
+    }
+    uint8_t slice[64 * 8];
+    for (size_t done = 0; done < n;) {
+        size_t m = RILL__MIN(n - done, (size_t)64);
+        for (size_t i = 0; i < m; i++) {
+            double d = rill_value_to_double(type, p + (done + i) * size);
+            uint64_t raw; /* saturating, as rill_value_from_double says */
+            rill_value_from_double(v->type, d, &raw);
+            memcpy(slice + i * v->size, &raw, v->size);
+        }
+        push_block(v, slice, m, a + done);
+        done += m;
+    }
+}
+
 double rill_var_get(const rill_var *v) {
     if (atomic_load_explicit(&v->controlled, memory_order_acquire))
         return rill__bits_to_double(
@@ -531,7 +671,7 @@ static void apply_stop(rill__device *dev, rill__stream *s,
     schedule(dev, s);
     if (s->state == RILL__ST_STARTING && s->end <= s->start) {
         finish(s); /* stopped before it began: nothing to send but the end */
-        try_end(dev, s);
+        try_end(dev, s, dev->now);
         compact(s->var);
         return;
     }
@@ -607,7 +747,7 @@ void rill__device_tick(rill__device *dev, uint64_t frame) {
         if (!s->compat)
             native_tick(dev, s, frame);
         if (s->end_pending)
-            try_end(dev, s);
+            try_end(dev, s, dev->now);
         bool keep = s->end_pending || s->state == RILL__ST_STARTING ||
                     s->state == RILL__ST_STOPPING;
         if (keep) {
