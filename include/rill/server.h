@@ -142,7 +142,7 @@ RILL_API uint64_t rill_server_now(const rill_server *srv);
 /* Describe the device's audio input (watch.h: rill_audio_desc), or with
  * NULL say it has none. The server copies it. Native clients see it in
  * every list reply ("audio") and are told of each change
- * ({"event":"audio",...}, docs/PROTOCOL.md) within about 20 ms; what may
+ * ({"event":"audio",...}, docs/PROTOCOL.md) at once; what may
  * change is offered only with on_audio_change set. Any user thread (and
  * on_audio_change), before or after clients connect. Returns 0,
  * RILL_EINVAL (a field out of range, or a channel that is not a dense

@@ -121,8 +121,9 @@ struct rill_server {
     bool net_started;
     atomic_bool stop;
     struct lws *wake_wsi; /* the tick thread's eventfd, as lws polls it */
+    struct lws *timer_wsi; /* the housekeeping timerfd */
+    long housekeeping_ns;  /* its period now */
     atomic_bool poked;    /* rill__server_poke: run the whole drain now */
-    lws_sorted_usec_list_t drain_sul;
 
     rill__logwriter *logwriter;
 

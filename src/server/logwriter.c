@@ -33,6 +33,8 @@ struct rill__logwriter {
     rill__stream *open; /* files open, linked by log_next (this thread) */
     uint8_t *buf;
     size_t buf_cap;
+    void (*notify)(void *arg);
+    void *notify_arg;
 };
 
 /* How long the writer sleeps when it has nothing to do, unless a request
@@ -52,6 +54,8 @@ static void post(rill__logwriter *lw, rill__log_ev_kind kind, int err,
     /* The queue holds an event per possible stream; if the network thread
      * has stopped, losing the event loses only a notice. */
     rill_queue_post(lw->events, &ev, sizeof ev);
+    if (lw->notify != NULL)
+        lw->notify(lw->notify_arg);
 }
 
 static bool write_all(int fd, const uint8_t *p, size_t n, int *err) {
@@ -226,6 +230,7 @@ static void *writer_main(void *arg) {
 }
 
 int rill__logwriter_start(rill_ring *ring, const char *dir, uint32_t instance,
+                          void (*notify)(void *arg), void *arg,
                           rill__logwriter **out) {
     *out = NULL;
     rill__logwriter *lw = rill__calloc(1, sizeof *lw);
@@ -233,6 +238,8 @@ int rill__logwriter_start(rill_ring *ring, const char *dir, uint32_t instance,
         return RILL_ENOMEM;
     lw->ring = ring;
     lw->dir = dir;
+    lw->notify = notify;
+    lw->notify_arg = arg;
     lw->instance = instance;
     lw->buf_cap = 8192;
     lw->buf = rill__malloc(lw->buf_cap);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,26 @@
 #include "proto/handler.h"
 #include "proto/wire.h"
 #include "server/internal.h"
+
+/* Housekeeping: programs' output, retried releases, compat drop notices,
+ * and a backstop for everything else (the tick thread, the log writer,
+ * the device-request thread and set_audio wake the network thread when
+ * they have something): every 20 ms while programs run for pages, else
+ * every 250 ms. A timerfd among the descriptors lws polls rather than an
+ * lws timer: lws 4.1 turns the time left to its next timer into a poll()
+ * timeout in whole milliseconds, rounded down, so it spun on poll(0) for
+ * up to a millisecond before each expiry (30000 turns a second with a
+ * stream running, seen with strace). */
+#define RILL__HOUSEKEEPING_NS (20 * 1000 * 1000)
+#define RILL__HOUSEKEEPING_IDLE_NS (250 * 1000 * 1000)
+
+static void set_housekeeping(rill_server *srv, long ns) {
+    if (srv->timer_wsi == NULL || srv->housekeeping_ns == ns)
+        return;
+    struct itimerspec its = {{0, ns}, {0, ns}};
+    if (timerfd_settime(lws_get_socket_fd(srv->timer_wsi), 0, &its, NULL) == 0)
+        srv->housekeeping_ns = ns;
+}
 
 /* The message router. Messages of rill's own ({"rill":...} requests and
  * a program's handler events) are told apart by their keys and handed to
@@ -52,6 +73,8 @@ static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
         rill__relay_subscribe(srv, c, root);
     } else if (strcmp(rill, "exec") == 0) {
         rill__exec_request(srv, c, root);
+        if (srv->n_jobs != 0) /* its output is read every 20 ms */
+            set_housekeeping(srv, RILL__HOUSEKEEPING_NS);
     } else if (strcmp(rill, "exec-stop") == 0) {
         rill__exec_stop_request(srv, c, root);
     } else if (strcmp(rill, "audio-config") == 0) {
@@ -314,16 +337,6 @@ static void drain(rill_server *srv) {
     rill__conns_flush(srv);
 }
 
-/* Housekeeping: log events, retried releases, and a backstop for data. */
-#define RILL__HOUSEKEEPING_US (20 * LWS_US_PER_MS)
-
-static void drain_timer(lws_sorted_usec_list_t *sul) {
-    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
-    drain(srv);
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer,
-                     RILL__HOUSEKEEPING_US);
-}
-
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len) {
     rill_server *srv = lws_context_user(lws_get_context(wsi));
@@ -397,18 +410,26 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         }
         return 0;
 
-    case LWS_CALLBACK_RAW_RX_FILE:
-        /* The tick thread's eventfd (the only file adopted): reset it; the
-         * records are drained when lws_service returns (net_main). */
-        if (wsi == srv->wake_wsi) {
-            uint64_t v;
+    case LWS_CALLBACK_RAW_RX_FILE: {
+        /* The tick thread's eventfd: reset it; the records are drained
+         * when lws_service returns (net_main). The housekeeping timerfd:
+         * the whole drain. */
+        uint64_t v;
+        if (wsi == srv->wake_wsi || wsi == srv->timer_wsi)
             (void)!read(lws_get_socket_fd(wsi), &v, sizeof v);
+        if (wsi == srv->timer_wsi) {
+            drain(srv);
+            set_housekeeping(srv, srv->n_jobs != 0 ? RILL__HOUSEKEEPING_NS
+                                                   : RILL__HOUSEKEEPING_IDLE_NS);
         }
         return 0;
+    }
 
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (wsi == srv->wake_wsi)
             srv->wake_wsi = NULL;
+        if (wsi == srv->timer_wsi)
+            srv->timer_wsi = NULL;
         return 0;
 
     default:
@@ -436,10 +457,10 @@ static void lws_log_to_rill(int level, const char *line) {
  * tick thread writes at most once per such wait when it publishes
  * (var.c's wake_network). So a buffer leaves as soon as it is complete,
  * with no polling period, and an idle server sleeps until a socket, a
- * timer (20 ms housekeeping) or the tick thread has something. */
+ * timer (housekeeping) or another thread has something. */
 static void *net_main(void *arg) {
     rill_server *srv = arg;
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer, 1);
+    drain(srv);
     while (!atomic_load(&srv->stop)) {
         bool more = rill__device_has_work(&srv->dev) && drain_data(srv);
         bool wait = !more && rill__device_will_sleep(&srv->dev);
@@ -453,12 +474,38 @@ static void *net_main(void *arg) {
     return NULL;
 }
 
+static void poke_from(void *srv) {
+    rill__server_poke(srv);
+}
+
 void rill__server_poke(rill_server *srv) {
     atomic_store(&srv->poked, true);
     if (srv->dev.wake_fd >= 0) {
         uint64_t one = 1;
         (void)!write(srv->dev.wake_fd, &one, sizeof one);
     }
+}
+
+/* The housekeeping timer, a timerfd that lws owns once adopted. */
+static int adopt_timer_fd(rill_server *srv) {
+    lws_sock_file_fd_type fd;
+    fd.filefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd.filefd < 0)
+        return RILL_ESYS;
+    struct itimerspec its = {{0, RILL__HOUSEKEEPING_NS},
+                             {0, RILL__HOUSEKEEPING_NS}};
+    srv->housekeeping_ns = RILL__HOUSEKEEPING_NS;
+    if (timerfd_settime(fd.filefd, 0, &its, NULL) != 0) {
+        close(fd.filefd);
+        return RILL_ESYS;
+    }
+    srv->timer_wsi = lws_adopt_descriptor_vhost(
+        srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "rill", NULL);
+    if (srv->timer_wsi == NULL) {
+        close(fd.filefd);
+        return RILL_ESYS;
+    }
+    return 0;
 }
 
 /* The tick thread's eventfd joins the sockets lws polls. lws gets its own
@@ -614,7 +661,8 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
         goto fail;
     if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
-                                    (uint32_t)(uintptr_t)srv,
+                                    (uint32_t)(uintptr_t)srv, poke_from,
+                                    srv,
                                     &srv->logwriter)) != 0)
         goto fail;
 
@@ -640,8 +688,9 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
-    if ((rc = adopt_wake_fd(srv)) != 0) {
-        rill__log_error("cannot make the tick thread's wake-up eventfd: %s",
+    if ((rc = adopt_wake_fd(srv)) != 0 || (rc = adopt_timer_fd(srv)) != 0) {
+        rill__log_error("cannot make the network thread's eventfd or "
+                        "timerfd: %s",
                         strerror(errno));
         goto fail;
     }
@@ -680,12 +729,14 @@ void rill_server_destroy(rill_server *srv) {
      * not race with its teardown. Closing the sockets runs on_close. */
     if (srv->ctx != NULL)
         lws_context_destroy(srv->ctx);
-    if (srv->dev.wake_fd >= 0)
-        close(srv->dev.wake_fd);
     rill__devreq_destroy(srv->devreq);
     srv->devreq = NULL;
     /* Writes what the ring holds and finishes the files still open. */
     rill__logwriter_stop(srv->logwriter);
+    /* Only now: the log writer pokes through it until it stops. */
+    if (srv->dev.wake_fd >= 0)
+        close(srv->dev.wake_fd);
+    srv->dev.wake_fd = -1;
     while (srv->gone != NULL) { /* closed while a message waited */
         rill__conn *c = srv->gone;
         srv->gone = c->next;
