@@ -16,7 +16,12 @@
  * process (fork, no exec) and a native rill_client in this process, whose
  * on_buffer checks every buffer it gets (its length, its first tick's
  * continuity per variable, sampled values: channel k carries the frame
- * number plus k, exact in a float) and counts it.
+ * number plus k, exact in a float) and counts it. The producer works as
+ * an audio program does, in 64-frame blocks: one rill_server_tick per
+ * block, then each channel's 64 values with one rill_var_set_block (LSL's
+ * outlet takes chunks the same way). The "set per value" rows repeat the
+ * floods with a tick per frame and one rill_var_set_float per channel per
+ * frame, to show what that API costs (no target).
  *
  * Flood. The producer ticks and sets every channel once per frame as fast
  * as it can, but stays at most FLOOD_WINDOW bytes ahead of what the client
@@ -255,8 +260,18 @@ static void produce_block(device *d, uint64_t f) {
     }
     rill_server_tick(d->srv, f);
     for (uint32_t k = 0; k < sh->channels; k++) {
-        for (uint32_t i = 0; i < BLOCK; i++)
-            d->block[i] = value_at(f + i, k);
+        /* The values (frame + channel, exact in a float) by additions, as
+         * cheap as the program's own data would be; exactly where the
+         * mask wraps inside the block. */
+        uint64_t first = (f + k) & VALUE_MASK;
+        if (first + BLOCK - 1 <= VALUE_MASK) {
+            float v = (float)first;
+            for (uint32_t i = 0; i < BLOCK; i++)
+                d->block[i] = v + (float)i;
+        } else {
+            for (uint32_t i = 0; i < BLOCK; i++)
+                d->block[i] = value_at(f + i, k);
+        }
         rill_var_set_block(d->vars[k], RILL_TYPE_FLOAT, d->block, BLOCK);
     }
 }
