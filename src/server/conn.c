@@ -189,6 +189,8 @@ void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
     rill__send_error(c, &e);
 }
 
+_Static_assert(LWS_PRE >= 10, "a frame header fits in a message's headroom");
+
 /* Up to this many messages and bytes go out in one system call. */
 #define RILL__WRITE_MSGS 64u
 #define RILL__WRITE_BYTES (512u * 1024)
