@@ -249,7 +249,13 @@ typedef struct device {
  * the per-value rows, one tick and one set per channel for every frame. */
 static void produce_block(device *d, uint64_t f) {
     const shape *sh = d->sh;
+#if defined(RILL_BENCH_NO_SET_BLOCK)
+    /* Built against a librill without rill_var_set_block (a baseline from
+     * before issue 14): every row sets per value. */
+    if (true) {
+#else
     if (sh->per_value) {
+#endif
         for (uint32_t i = 0; i < BLOCK; i++, f++) {
             rill_server_tick(d->srv, f);
             float v = (float)(f & VALUE_MASK);
@@ -258,6 +264,7 @@ static void produce_block(device *d, uint64_t f) {
         }
         return;
     }
+#if !defined(RILL_BENCH_NO_SET_BLOCK)
     rill_server_tick(d->srv, f);
     for (uint32_t k = 0; k < sh->channels; k++) {
         /* The values (frame + channel, exact in a float) by additions, as
@@ -274,6 +281,7 @@ static void produce_block(device *d, uint64_t f) {
         }
         rill_var_set_block(d->vars[k], RILL_TYPE_FLOAT, d->block, BLOCK);
     }
+#endif
 }
 
 /* Flood: as fast as the path takes it, never more than FLOOD_WINDOW bytes
