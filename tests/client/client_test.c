@@ -97,9 +97,12 @@ static void exercise(rill_client_mode mode, bool want_native, bool bela) {
     rill_client_stream_opts opts = {0, 0, 256, 0};
     ASSERT_OK(rill_client_stream_start(cl, names, 1, &opts));
     wait_buffers(&s, 20);
-    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    /* Checked before the stop: in compatibility mode the stop's last
+     * buffer is zero-padded (Bela's format, PROTOCOL.md §3.2), and it may
+     * reach the callback before the stop's round trip returns. */
     ASSERT_EQ_INT(atomic_load(&s.bad), 0);
     ASSERT_TRUE(atomic_load(&s.adjacent));
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
 
     /* Exactly N values of each, from the same tick: the counter equals its
      * tick, frame_d too (an int and a double with different buffer sizes). */
