@@ -243,6 +243,11 @@ void rill__fanout_release(rill_server *srv) {
         rill__stream_destroy(s);
     }
     srv->n_released = 0;
+    /* Every stream is looked at only after a release could not be posted
+     * (the drain runs after every wake-up, with thousands of streams). */
+    if (!srv->release_retry)
+        return;
+    srv->release_retry = false;
     for (rill__stream *s = srv->streams; s != NULL; s = s->next)
         if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
             rill__release_stream(srv, s);

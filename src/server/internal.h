@@ -135,6 +135,7 @@ struct rill_server {
     size_t n_streams;
     rill__stream **released; /* EV_RELEASED seen, freed after the drain */
     size_t n_released;
+    bool release_retry;      /* a release could not be posted: retry */
     uint8_t *values_scratch; /* client buffers converted to host order */
 
     atomic_ullong client_drops;
