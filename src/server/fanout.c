@@ -57,21 +57,24 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r) {
     rill__msg *h = rill__msg_new(hlen, true);
     rill__msg *b = rill__msg_new(blen, true);
     if (h == NULL || b == NULL) {
+        /* Out of memory (a server at its memory limit): dropped for every
+         * socket, counted and announced as when their queues are full. */
         if (!monitor)
             ring_skip(ring, r->bytes);
         rill__msg_unref(h);
         rill__msg_unref(b);
-        return;
+        h = b = NULL;
+    } else {
+        memcpy(rill__msg_payload(h), hdr, hlen);
+        if (monitor)
+            memcpy(rill__msg_payload(b), frame, blen);
+        else /* the body, straight from the ring */
+            rill_ring_read_all(ring, rill__msg_payload(b), r->bytes);
     }
-    memcpy(rill__msg_payload(h), hdr, hlen);
-    if (monitor)
-        memcpy(rill__msg_payload(b), frame, blen);
-    else /* the body, straight from the ring */
-        rill_ring_read_all(ring, rill__msg_payload(b), r->bytes);
     for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
         if (c->path != PATH_DATA)
             continue;
-        if (!rill__conn_send_data(c, h, b)) {
+        if (h == NULL || !rill__conn_send_data(c, h, b)) {
             c->drops++;
             c->unannounced++;
             atomic_fetch_add(&srv->client_drops, 1);
@@ -79,6 +82,16 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r) {
     }
     rill__msg_unref(h);
     rill__msg_unref(b);
+}
+
+/* A native message that does not reach its client: counted, added to the
+ * next one's `dropped`, announced just before it. */
+static void native_dropped(rill_server *srv, rill__conn *c, rill__stream *s,
+                           const rill__rec *r) {
+    s->net_dropped += 1 + r->dropped;
+    c->pending_drop_notice[s->var->id] += 1 + r->dropped;
+    c->drops++;
+    atomic_fetch_add(&srv->client_drops, 1);
 }
 
 /* A native record goes to its one client as one message: the 32-byte
@@ -125,15 +138,14 @@ static void send_native(rill_server *srv, const rill__rec *r) {
      * (at most one buffer per stream over the limit), or a stalled client
      * would wait for an end that never comes. */
     bool ending = r->kind == RILL__REC_END || (r->flags & RILL__REC_FLAG_LAST);
+    /* Out of memory (a server at its memory limit) is a drop like any
+     * other, never a silent hole. */
     rill__msg *m = NULL;
     if (rill__conn_has_room(c, size) || (ending && !c->closing))
         m = rill__msg_new(size, true);
     if (m == NULL) {
         ring_skip(ring, r->bytes);
-        s->net_dropped += 1 + r->dropped;
-        *pending += 1 + r->dropped;
-        c->drops++;
-        atomic_fetch_add(&srv->client_drops, 1);
+        native_dropped(srv, c, s, r);
         return;
     }
     rill__native_head_put(&h, rill__msg_payload(m));
@@ -142,8 +154,10 @@ static void send_native(rill_server *srv, const rill__rec *r) {
     if (*pending != 0) /* the notice goes just before the message */
         rill__send_dropped(c, *pending, c->drops, NULL, v->name);
     *pending = 0;
-    s->net_dropped = 0;
-    rill__conn_push_data(c, m);
+    if (rill__conn_push_data(c, m) == 0)
+        s->net_dropped = 0;
+    else
+        native_dropped(srv, c, s, r);
     rill__msg_unref(m);
 }
 
