@@ -90,6 +90,10 @@ static void *io_main(void *arg) {
             if (r == RILL__RELINK_STOPPED)
                 break;
         }
+        /* Schedules fail (their done callbacks run or are queued) before
+         * `closed` is seen: rill_client_wait returns at `closed`, and its
+         * caller may count on the callbacks having been called. */
+        rill__client_fail_schedules(cl, RILL_ECLOSED);
         pthread_mutex_lock(&cl->lock);
         if (!cl->cfg.reconnect || !connected) /* else reconnect.c said why */
             snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
@@ -99,7 +103,6 @@ static void *io_main(void *arg) {
         pthread_mutex_unlock(&cl->lock);
         rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
                         cl->close_reason);
-        rill__client_fail_schedules(cl, RILL_ECLOSED);
         rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
         rill__deliver_wake(cl);
         break;
