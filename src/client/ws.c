@@ -217,7 +217,6 @@ static void flush(rill__ws *ws) {
     pthread_mutex_unlock(&ws->tx_lock);
 }
 
-
 static void deliver(rill__ws *ws, int opcode, bool fin, const uint8_t *payload,
                     size_t len, rill__ws_msg_fn fn, void *user) {
     if (opcode == 0x8) {
