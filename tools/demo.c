@@ -303,6 +303,10 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
         return rc;
     }
     atomic_init(&d->stop, false);
+    /* gain is 1.0 from the start, not only once the thread ran its first
+     * frame: a client that lists the variables at once (a loaded machine
+     * may not have run it yet) reads 1.0. No thread ticks yet. */
+    rill_var_set_float(d->v[V_GAIN], 1.0f);
     if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {
         free(d);
         return RILL_ESYS;
