@@ -14,6 +14,8 @@
  *   http.c      HTTP, the token and Origin checks, file serving
  *   logwriter.c the log writer thread
  *   var.c       variables and the tick thread (device.h)
+ *   wsguard.c   closes a connection whose client frame is not masked
+ *               (wsguard.h)
  */
 #ifndef RILL_SERVER_INTERNAL_H
 #define RILL_SERVER_INTERNAL_H

@@ -29,6 +29,7 @@
 #include "proto/handler.h"
 #include "proto/wire.h"
 #include "server/internal.h"
+#include "server/wsguard.h"
 
 /* Housekeeping: programs' output, retried releases, compat drop notices,
  * and a backstop for everything else (the tick thread, the log writer,
@@ -425,7 +426,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        return at_fd_limit(srv, (int)(intptr_t)in) ? -1 : 0;
+        if (at_fd_limit(srv, (int)(intptr_t)in))
+            return -1;
+        return rill__wsguard_accept((int)(intptr_t)in) ? 0 : -1;
 
     case LWS_CALLBACK_HTTP:
         return rill__http(srv, wsi);
@@ -442,6 +445,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         return rill__http_confirm_upgrade(srv, wsi);
 
     case LWS_CALLBACK_ESTABLISHED: {
+        if (!rill__wsguard_established(wsi))
+            return -1;
         rill__uri_path(wsi, uri, (int)sizeof uri);
         c = rill__calloc(1, sizeof *c);
         if (c == NULL)
@@ -479,7 +484,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
             return 0;
         if (rill__conn_write(c) != 0)
             return -1;
-        if (c->closing && c->q_len == 0)
+        if (c->q_len == 0 && (c->closing || rill__wsguard_refused(wsi)))
             return -1;
         if (c->q_len != 0)
             lws_callback_on_writable(wsi);
@@ -823,6 +828,10 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
+    if (rill__wsguard_install() != 0)
+        rill__log_warn("this libwebsockets cannot be watched for unmasked "
+                       "client frames: they will not be refused (RFC 6455 "
+                       "5.1); see docs/SECURITY.md");
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = cfg->port;
