@@ -126,6 +126,8 @@ describe('the scope', () => {
     assert.ok(Math.abs(c.inv - 440) < 440 * 0.03, `1/Δt ${c.inv}`);
     // A period apart on a sine: the same value, within a pixel's worth of slope.
     assert.ok(Math.abs(c.dy) < 0.5 * 2 * Math.PI * 440 * 2 * pxSeconds, `Δv ${c.dy}`);
+    // The readout line is written in the chart's next frame.
+    await page.waitForFunction(() => (window.__rill.scopeReadout('sine') ?? '').includes('Δt'), null, { timeout: 20000 });
     const text = await page.evaluate(() => window.__rill.scopeReadout('sine'));
     assert.match(text, /A: .*B: .*Δt .* ms.*Δv .*1\/Δt 4[34]\d(\.\d+)? Hz/);
     await page.click('.chart[data-var="sine"] .scope-cursors-clear');
