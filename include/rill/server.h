@@ -83,14 +83,28 @@ typedef struct rill_server_config {
      * mode's hello is ignored, so clients fall back to the compatibility
      * mode (for testing them; the dashboard needs native mode). */
     bool compat_only;
+    /* Write log files as a Bela board does, so that pybela's Logger finds
+     * them over SSH/SFTP: the project name sent to clients becomes this
+     * name and log files go to RILL_BELA_PROJECTS_DIR/<name>/ (created
+     * with its parents if missing), instead of project_name and log_dir.
+     * A name, not a path: no '/', not "." or "..". NULL: not used.
+     * Default NULL. */
+    const char *bela_project;
 } rill_server_config;
+
+/* Where a Bela board keeps its projects, and pybela looks for log files:
+ * /root/Bela/projects/<projectName>/<logFileName>. */
+#define RILL_BELA_PROJECTS_DIR "/root/Bela/projects"
 
 /* Defaults for every field. Always start from this. */
 RILL_API rill_server_config rill_server_config_default(void);
 
 /* Create a server and start serving (the network and log threads run once
- * this returns). Returns 0, RILL_EINVAL (also: allow_exec without a token), RILL_ENOMEM, RILL_EIO (cannot bind
- * host:port; the log says why) or RILL_ESYS (cannot start a thread). */
+ * this returns). Returns 0, RILL_EINVAL (also: allow_exec without a token,
+ * a bela_project that is not a plain name), RILL_ENOMEM, RILL_ENOTFOUND
+ * (log_dir does not exist), RILL_EIO (cannot bind host:port, or cannot
+ * create the bela_project directory; the log says why) or RILL_ESYS
+ * (cannot start a thread). */
 RILL_API int rill_server_create(const rill_server_config *cfg,
                                 rill_server **out);
 

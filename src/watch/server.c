@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bela_project.h"
 #include "command.h"
 #include "core/internal.h"
 #include "device.h"
@@ -2651,6 +2652,7 @@ rill_server_config rill_server_config_default(void) {
         .on_buffer = NULL,
         .user = NULL,
         .on_audio_change = NULL,
+        .bela_project = NULL,
     };
     return cfg;
 }
@@ -2718,14 +2720,25 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         return RILL_EINVAL;
     }
     int rc = 0;
+    /* A Bela project names both the project and where its logs go. */
+    const char *project = cfg->project_name ? cfg->project_name : "rill";
+    const char *log_dir = cfg->log_dir ? cfg->log_dir : ".";
+    char bela_dir[512];
+    if (cfg->bela_project != NULL) {
+        if ((rc = rill__bela_project_dir(cfg->bela_project, bela_dir,
+                                         sizeof bela_dir)) != 0)
+            return rc;
+        project = cfg->bela_project;
+        log_dir = bela_dir;
+    }
     rill_server *srv = rill__calloc(1, sizeof *srv);
     if (srv == NULL)
         return RILL_ENOMEM;
     srv->cfg = *cfg;
     srv->host = dup_or_null(cfg->host, &rc);
-    srv->project = dup_or_null(cfg->project_name ? cfg->project_name : "rill", &rc);
+    srv->project = dup_or_null(project, &rc);
     srv->token = cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
-    srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
+    srv->log_dir = dup_or_null(log_dir, &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
     srv->web_root = cfg->web_root && *cfg->web_root ? dup_or_null(cfg->web_root, &rc) : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
