@@ -456,8 +456,15 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r,
     }
     memcpy(msg_payload(h), hdr, hlen);
     memcpy(msg_payload(b), payload, blen);
+    /* A buffer of a session that has ended (stopped, or restarted since it
+     * was sent) is for the sockets that were there; one that connected
+     * afterwards would take it for the start of its own session (issue
+     * 15). Bela broadcasts it to everyone. */
+    rill__stream *s = r->stream;
+    bool ended = s->sink == RILL__SINK_COMPAT_WATCH &&
+                 (r->run != s->net_runs || s->net_stopped);
     for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
-        if (c->path != PATH_DATA)
+        if (c->path != PATH_DATA || (ended && c->id > s->net_end_conns))
             continue;
         if (!conn_send_data(c, h, b)) {
             c->drops++;
@@ -1066,12 +1073,18 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
                 return;
         } else {
             s = v->compat_watch;
+            s->net_stopped = false; /* a new session; the last one ended */
+            s->net_end_conns = srv->next_conn_id;
         }
         rc = post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration,
                      ++s->net_runs);
         break;
     case RILL__CMD_UNWATCH:
         s = c->native ? c->sub_buf[v->id] : v->compat_watch;
+        if (s != NULL && !c->native) {
+            s->net_stopped = true;
+            s->net_end_conns = srv->next_conn_id;
+        }
         if (s != NULL)
             rc = post_rt(srv, RILL__RT_STOP, s, e->timestamp, 0, 0);
         break;
