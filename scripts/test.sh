@@ -7,8 +7,8 @@
 #     against that build's own `rill` binary, so a sanitizer build runs the
 #     real server under its sanitizer. Set RILL_NO_E2E=1 to skip it;
 #   - the Python package's suite (python/tests, pytest with Debian's
-#     python3) on that build's librill.so and `rill serve`. Set
-#     RILL_NO_PYTHON=1 to skip it;
+#     python3) on that build's librill.so and `rill serve`, and the real
+#     pybela's suites (tests/pybela). Set RILL_NO_PYTHON=1 to skip them;
 #   - the dashboard's unit tests (web/, Vitest) and its browser tests
 #     (tests/web, node:test driving headless Chromium against that build's
 #     `rill serve`). Set RILL_NO_WEB=1 to skip them.
@@ -83,6 +83,23 @@ elif [ "${RILL_NO_PYTHON:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
         "$python" -m pytest -q -p no:cacheprovider python/tests 2>&1 | tee "$log"
     count_pytest python/tests
+fi
+
+if [ "${RILL_NO_PYTHON:-0}" != 1 ] && [ "$sanitized" = 1 ]; then
+    echo
+    echo "== the real pybela (tests/pybela): skipped, $build is a sanitizer build =="
+elif [ "${RILL_NO_PYTHON:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
+    # The real pybela 2.0.3 ($RILL_PYBELA_DIR, else ../shared/clients)
+    # against this build's `rill serve` and tests/pybela's device program,
+    # its Logger over a real sshd in a private network namespace, and the
+    # same scenarios through rill.pybela side by side. Without pybela its
+    # tests are counted as skipped, and said so.
+    echo
+    echo "== the real pybela (tests/pybela) against $build =="
+    abs=$(cd "$build" && pwd)
+    RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
+        "$python" -m pytest -q -p no:cacheprovider tests/pybela 2>&1 | tee "$log"
+    count_pytest tests/pybela
 fi
 
 if [ "${RILL_NO_WEB:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
