@@ -109,6 +109,12 @@ typedef struct rill_client_config {
      * delivered buffer's `dropped` and in rill_client_dropped. */
     bool poll;
     size_t poll_bytes;
+    /* The Watcher's WebSocket paths. A Bela whose Gui was set up with
+     * another base name serves /<base>_control and /<base>_data (pybela's
+     * control_add and data_add). NULL: "/gui_control" and "/gui_data".
+     * rill serve serves only those. */
+    const char *control_path;
+    const char *data_path;
 } rill_client_config;
 
 RILL_API rill_client_config rill_client_config_default(void);

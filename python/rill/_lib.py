@@ -220,7 +220,8 @@ class ClientConfig(ctypes.Structure):
                  ("mode", c_int), ("on_buffer", BUFFER_FN), ("on_block", BLOCK_FN),
                  ("on_monitor", MONITOR_FN), ("on_error", ERROR_FN)] +
                 ([("on_text", TEXT_FN)] if _HAS_ON_TEXT else []) +
-                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)])
+                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size),
+                 ("control_path", c_char_p), ("data_path", c_char_p)])
 
 
 class ClientVar(ctypes.Structure):

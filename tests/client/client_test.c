@@ -219,6 +219,35 @@ TEST(native_mode_against_a_watcher_only_device_is_a_protocol_error) {
     test_device_stop(&d);
 }
 
+/* pybela's control_add and data_add: the paths are the caller's. rill
+ * serve has only /gui_control and /gui_data, so another control path is
+ * refused there (404, not a Watcher server), and the given ones work in
+ * compat mode, where the data path is used too. */
+TEST(control_and_data_paths_are_the_configured_ones) {
+    test_device d;
+    test_device_start(&d, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.timeout_ms = 2000;
+    cfg.control_path = "/gui2_control";
+    rill_client *cl = NULL;
+    int rc = rill_client_connect(&cfg, &cl);
+    ASSERT_TRUE(rc < 0);
+    ASSERT_NULL(cl);
+    cfg.mode = RILL_CLIENT_COMPAT;
+    cfg.control_path = "/gui_control";
+    cfg.data_path = "/gui2_data";
+    ASSERT_TRUE(rill_client_connect(&cfg, &cl) < 0);
+    ASSERT_NULL(cl);
+    cfg.data_path = "/gui_data";
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    ASSERT_TRUE(!rill_client_native(cl));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
 typedef struct errors {
     atomic_int n;
     atomic_int last;
