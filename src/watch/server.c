@@ -37,6 +37,7 @@
 #include "exec.h"
 #include "json_out.h"
 #include "logfile.h"
+#include "logfiles_http.h"
 #include "logwriter.h"
 #include "native.h"
 #include "wire.h"
@@ -2225,6 +2226,15 @@ static int uri_path(struct lws *wsi, char *buf, int cap) {
     return n;
 }
 
+/* Whether log file `name` is still being written (a log stream names it). */
+static bool log_busy(const char *name, void *ctx) {
+    rill_server *srv = ctx;
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next)
+        if (s->sink == RILL__SINK_LOG && strcmp(s->log_name, name) == 0)
+            return true;
+    return false;
+}
+
 /* GET /files/<name>: a finished log file from the log directory. */
 static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     const char *name = uri + strlen("/files/");
@@ -2235,13 +2245,11 @@ static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
                                "from the list reply's logFileName");
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
-    for (rill__stream *s = srv->streams; s != NULL; s = s->next) {
-        if (s->sink == RILL__SINK_LOG && strcmp(s->log_name, name) == 0) {
-            lws_return_http_status(wsi, 409,
-                                   "this file is still being logged; "
-                                   "unlog the variable, then fetch it");
-            return lws_http_transaction_completed(wsi) ? -1 : 0;
-        }
+    if (log_busy(name, srv)) {
+        lws_return_http_status(wsi, 409,
+                               "this file is still being logged; "
+                               "unlog the variable, then fetch it");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
@@ -2351,6 +2359,14 @@ static int on_http(rill_server *srv, struct lws *wsi) {
                                "this server needs a token: add ?token=...");
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
+    /* The log directory's listing and deletions (logfiles_http.c). */
+    char del[512];
+    if (lws_hdr_copy(wsi, del, (int)sizeof del, WSI_TOKEN_DELETE_URI) > 0)
+        return rill__logfiles_http(wsi, srv->log_dir,
+                                   strncmp(del, "/files/", 7) == 0 ? del + 7 : del,
+                                   log_busy, srv);
+    if (strcmp(uri, "/files/") == 0)
+        return rill__logfiles_http(wsi, srv->log_dir, NULL, log_busy, srv);
     if (strncmp(uri, "/files/", 7) == 0)
         return serve_file(srv, wsi, uri);
     if (srv->web_root != NULL)
