@@ -282,6 +282,9 @@ _decl("rill_client_control", c_int, Client, c_char_p, c_bool)
 _decl("rill_client_set", c_int, Client, c_char_p, c_double)
 _decl("rill_client_set_mask", c_int, Client, c_char_p, c_u32, c_u32)
 _decl("rill_client_send_buffer", c_int, Client, c_u32, c_int, c_void_p, c_size)
+if _HAS_ON_TEXT:
+    _decl("rill_client_send_message", c_int, Client, c_bool, c_void_p, c_size, c_void_p,
+          c_size)
 
 
 def names_array(names):

@@ -157,12 +157,15 @@ class Device:
 
 
 @pytest.fixture
-def device():
-    """A pybela_device on a free port (44.1 kHz, 64-frame blocks)."""
+def device(tmp_path_factory):
+    """A pybela_device on a free port (44.1 kHz, 64-frame blocks), its log
+    files in a temporary directory (`device.logdir`)."""
     path = device_path()
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is not built (cmake --build the build of RILL_BIN)", pytrace=False)
-    d = Device([path, "--port", "0"])
+    logdir = str(tmp_path_factory.mktemp("device-logs"))
+    d = Device([path, "--port", "0", "--log-dir", logdir])
+    d.logdir = logdir
     yield d
     code = d.stop()
     assert code == 0, f"pybela_device exited with {code}:\n{d.output()[-3000:]}"
@@ -247,14 +250,16 @@ def run_netns(tmp_path):
     counter = [0]
 
     def run(device_argv, project, scenario, client="pybela", timeout=150, **args):
+        clients = [client] if isinstance(client, str) else list(client)
         counter[0] += 1
         out = tmp_path / f"netns-{counter[0]}.json"
         work = tmp_path / f"netns-{counter[0]}"
         work.mkdir()
-        args.setdefault("dir", str(work))
+        args.setdefault("dir", str(work) + "/{client}")
         cmd = ["unshare", "-n", "-m", PYTHON, os.path.join(HERE, "netns.py"), str(out),
-               "--project", project, "--scenario", scenario, "--client", client,
-               "--timeout", str(timeout - 20)]
+               "--project", project, "--scenario", scenario, "--timeout", str(timeout - 20)]
+        for c in clients:
+            cmd += ["--client", c]
         for k, v in args.items():
             cmd += ["--arg", f"{k}={v}"]
         cmd += ["--", *device_argv]
@@ -268,15 +273,18 @@ def run_netns(tmp_path):
             pytest.fail(f"netns.py wrote no result (exit {r.returncode}):\n{r.stdout}{r.stderr}",
                         pytrace=False)
         res = json.loads(out.read_text())
-        context = (f"\n--- client output ---\n{res.get('client_output', '')[-4000:]}"
-                   f"\n--- device output ---\n{res.get('device_output', '')[-2000:]}"
+        outputs = "".join(f"\n--- {r['client']} output ---\n{r.get('client_output', '')[-4000:]}"
+                          for r in res.get("runs", []))
+        context = (f"{outputs}\n--- device output ---\n{res.get('device_output', '')[-2000:]}"
                    f"\n--- sshd log ---\n{res.get('sshd_log', '')[-2000:]}")
         if res.get("error"):
             pytest.fail(f"netns.py: {res['error']}{context}", pytrace=False)
-        sc = res.get("scenario") or {}
-        if "exception" in sc or not sc:
-            pytest.fail(f"scenario {scenario} ({client}) in the namespace raised "
-                        f"{sc.get('exception')}\n{sc.get('traceback', '')}{context}", pytrace=False)
+        for r in res.get("runs", []):
+            sc = r.get("scenario") or {}
+            if "exception" in sc or not sc:
+                pytest.fail(f"scenario {scenario} ({r['client']}) in the namespace raised "
+                            f"{sc.get('exception')}\n{sc.get('traceback', '')}{context}",
+                            pytrace=False)
         assert res.get("device_status") == 0, f"the device exited with {res.get('device_status')}{context}"
         res["_context"] = context
         return res

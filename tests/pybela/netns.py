@@ -21,7 +21,7 @@ that without touching the host: run as root under `unshare -n -m`, it
      as hex for small ones), sshd's log and the device's output.
 
     unshare -n -m /usr/bin/python3 tests/pybela/netns.py RESULT.json \\
-        --project P --scenario NAME [--client pybela|rill] [--arg K=V ...] \\
+        --project P --scenario NAME [--client pybela|rill ...] [--arg K=V ...] \\
         -- DEVICE ARGV...
 
 The result file must be outside /root and /run (e.g. under /tmp), which are
@@ -139,7 +139,8 @@ def main():
     ap.add_argument("result")
     ap.add_argument("--project", required=True)
     ap.add_argument("--scenario", required=True)
-    ap.add_argument("--client", default="pybela")
+    ap.add_argument("--client", action="append", default=[],
+                    help="pybela or rill; several run in turn against the same device")
     ap.add_argument("--arg", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=120)
     args = ap.parse_args(argv[:split])
@@ -150,19 +151,27 @@ def main():
     try:
         sshd, log = setup_machine(tmp)
         device, port, dev_lines = start_device(device_argv)
-        out = os.path.join(tmp, "scenario.json")
         env = dict(os.environ, HOME="/root")
-        cmd = [sys.executable, os.path.join(HERE, "scenarios.py"), args.scenario,
-               "--client", args.client, "--port", str(port), "--result", out]
-        for a in args.arg:
-            cmd += ["--arg", a]
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
-        result["client_output"] = (r.stdout + r.stderr)[-20000:]
-        result["client_status"] = r.returncode
-        if os.path.exists(out):
-            with open(out) as f:
-                result["scenario"] = json.load(f)
-        result["files_on_device"] = project_files(args.project)
+        result["runs"] = []
+        for k, client in enumerate(args.client or ["pybela"]):
+            out = os.path.join(tmp, f"scenario-{k}.json")
+            cmd = [sys.executable, os.path.join(HERE, "scenarios.py"), args.scenario,
+                   "--client", client, "--port", str(port), "--result", out]
+            for a in args.arg:
+                a = a.replace("{client}", client)
+                cmd += ["--arg", a]
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                               timeout=args.timeout)
+            run = {"client": client, "client_output": (r.stdout + r.stderr)[-20000:],
+                   "client_status": r.returncode}
+            if os.path.exists(out):
+                with open(out) as f:
+                    run["scenario"] = json.load(f)
+            run["files_on_device"] = project_files(args.project)
+            result["runs"].append(run)
+        # One client: its run's fields at the top too.
+        if len(result["runs"]) == 1:
+            result.update({k: v for k, v in result["runs"][0].items() if k != "client"})
         device.send_signal(2)
         try:
             rest, _ = device.communicate(timeout=10)

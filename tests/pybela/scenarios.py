@@ -577,6 +577,42 @@ def logger_short(api, port, args):
     return out
 
 
+@scenario
+def log_some(api, port, args):
+    """start_logging with transfer, stop_logging: the local copies' paths."""
+    lg = api.Logger(ip="127.0.0.1", port=port)
+    lg.connect()
+    ret = lg.start_logging(args["vars"].split(","), transfer=True, logging_dir=args["dir"])
+    lg.wait(float(args.get("seconds", 1.0)))
+    lg.stop_logging()
+    lg.disconnect()
+    return plain(ret)
+
+
+@scenario
+def read_files(api, port, args):
+    """Read files another run made: log files with read_binary_file, saved
+    streams and monitors with load_data_from_file (no device needed)."""
+    lg = api.Logger(ip="127.0.0.1", port=port)
+    st = api.Streamer(ip="127.0.0.1", port=port)
+    mo = api.Monitor(ip="127.0.0.1", port=port)
+    out = {"logs": {}, "streams": {}, "monitors": {}}
+    def key(path):
+        return path
+
+    for item in filter(None, args.get("logs", "").split(";")):
+        path, mode = item.rsplit(":", 1)
+        out["logs"][key(path)] = attempt(lg.read_binary_file, path, mode)
+    for path in filter(None, args.get("streams", "").split(";")):
+        out["streams"][key(path)] = attempt(st.load_data_from_file, path)
+    for path in filter(None, args.get("monitors", "").split(";")):
+        out["monitors"][key(path)] = [attempt(mo.load_data_from_file, path),
+                                                   attempt(mo.load_data_from_file, path,
+                                                           flatten=False)]
+    out["none_path"] = attempt(lg.read_binary_file, None, "dense")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
