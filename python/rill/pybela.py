@@ -684,17 +684,29 @@ class Watcher:
             files.get(remote_path, path)
 
 
+_CHARS = {}
+
+
+def _copy(addr, nbytes, dtype):
+    """A numpy array of the `nbytes` at `addr`, copied once (cheaper than
+    np.empty + memmove, whose .ctypes costs a Python object per call)."""
+    t = _CHARS.get(nbytes)
+    if t is None:
+        t = _CHARS[nbytes] = ctypes.c_char * nbytes
+    return np.frombuffer(t.from_address(addr), dtype).copy()
+
+
+_REL = np.dtype(np.uint32)
+
+
 def _buffer_arrays(b, dtype):
-    """(values, rel) numpy arrays copied once from a rill_client_buffer."""
+    """(values, rel) numpy arrays copied once from a rill_client_buffer
+    (valid only during the callback)."""
     n = b.count
-    data = np.empty(n, dtype=dtype)
-    if n:
-        ctypes.memmove(data.ctypes.data, b.values, data.nbytes)
+    data = _copy(b.values, n * dtype.itemsize, dtype)
     rel = None
     if b.rel:
-        rel = np.empty(n, dtype=np.uint32)
-        if n:
-            ctypes.memmove(rel.ctypes.data, ctypes.cast(b.rel, ctypes.c_void_p), rel.nbytes)
+        rel = _copy(ctypes.cast(b.rel, ctypes.c_void_p).value, n * 4, _REL)
     return data, rel
 
 
@@ -799,7 +811,7 @@ class Streamer(Watcher):
         self._streaming_mode = "OFF"
         self._streaming_buffers_queue_length = 1000
         self._streaming_buffers_queue = None
-        self.last_streamed_buffer = {}
+        self._last = {}     # var -> (ref, data, rel) of its last buffer
         self._session = None
         self._writers = {}
         self._sched_next = 1
@@ -821,6 +833,27 @@ class Streamer(Watcher):
             self._sched_cv.notify_all()
 
     # ---- pybela's properties ---------------------------------------------------
+
+    @property
+    def last_streamed_buffer(self):
+        """{var: {"data": its last buffer's values, "timestamps": the tick of
+        each}} for every variable ([] and [] before any), as pybela keeps
+        it; built when read (numpy arrays with numpy=True)."""
+        out = {}
+        with self._lock:
+            last = dict(self._last)
+            names = list(self._vars)
+        for v in names:
+            if v not in last:
+                out[v] = {"data": [], "timestamps": []}
+                continue
+            ts, data, rel = last[v]
+            if rel is not None:
+                t = np.uint64(ts) + rel.astype(np.uint64)
+            else:
+                t = np.arange(ts, ts + len(data), dtype=np.uint64)
+            out[v] = {"data": data, "timestamps": t if self.numpy else t.tolist()}
+        return out
 
     @property
     def monitored_vars(self):
@@ -924,8 +957,7 @@ class Streamer(Watcher):
         variables = self._var_arg_checker(variables)
         self._reset_queues()
         with self._lock:
-            self.last_streamed_buffer = {v["name"]: {"data": [], "timestamps": []}
-                                         for v in self.watcher_vars}
+            self._last = {}
         sess = _Session(variables, self._floor() if floor is None else floor)
         sess.on_buffer = on_buffer_callback
         sess.on_block = on_block_callback
@@ -1295,19 +1327,11 @@ class Streamer(Watcher):
         buf = {"ref_timestamp": ts, "data": data}
         if rel is not None:
             buf["rel_timestamps"] = rel if self.numpy else rel.tolist()
-            stamps = np.uint64(ts) + rel.astype(np.uint64)
-        else:
-            stamps = None
         with self._lock:
             q = self._streaming_buffers_queue.get(name)
             if q is not None:
                 q.append(buf)
-            if stamps is not None:
-                t = stamps if self.numpy else stamps.tolist()
-            else:
-                t = (np.arange(ts, ts + n, dtype=np.uint64) if self.numpy
-                     else list(range(ts, ts + n)))
-            self.last_streamed_buffer[name] = {"data": data, "timestamps": t}
+            self._last[name] = (ts, data, rel)
             wr = self._writers.get(name)
             if wr is not None:
                 self._save(wr, name, b, ts, arr, rel)
@@ -1323,7 +1347,8 @@ class Streamer(Watcher):
                               self._runner, "on_buffer_callback"):
                 self.callback_errors += 1
         elif sess.aligner is not None:
-            ticks = stamps if stamps is not None else np.arange(ts, ts + n, dtype=np.uint64)
+            ticks = (np.uint64(ts) + rel.astype(np.uint64) if rel is not None
+                     else np.arange(ts, ts + n, dtype=np.uint64))
             for block in sess.aligner.add(name, ticks, arr):
                 if not _call_user(sess.on_block, block, sess.args, self._runner,
                                   "on_block_callback"):
@@ -1437,6 +1462,16 @@ class Monitor(Streamer):
         self._reset_queues()
 
     @property
+    def last_streamed_buffer(self):
+        """{var: {"timestamp", "value"}} of each variable's last monitored
+        value ({"data": [], "timestamps": []} before any), as pybela's."""
+        with self._lock:
+            last = dict(self._last)
+            names = list(self._vars)
+        return {v: ({"timestamp": last[v][0], "value": last[v][1]} if v in last
+                    else {"data": [], "timestamps": []}) for v in names}
+
+    @property
     def values(self):
         """{var: {"timestamps": [...], "values": [...]}} for every variable
         (numpy arrays with numpy=True)."""
@@ -1502,8 +1537,7 @@ class Monitor(Streamer):
             self.stop_monitoring()
         self._reset_queues()
         with self._lock:
-            self.last_streamed_buffer = {v["name"]: {"data": [], "timestamps": []}
-                                         for v in self.watcher_vars}
+            self._last = {}
         if saving_enabled:
             os.makedirs(saving_dir, exist_ok=True)
             base = _generate_filename(saving_filename or "monitor.txt", saving_dir)
@@ -1625,7 +1659,7 @@ class Monitor(Streamer):
             v = self._value(name, value)
             entry = {"timestamp": tick, "value": v}
             q.append(entry)
-            self.last_streamed_buffer[name] = {"timestamp": tick, "value": v}
+            self._last[name] = (tick, v)
             f = self._mon_files.get(name)
             if f is not None:
                 f.write(json.dumps({"timestamp": tick,
