@@ -109,14 +109,17 @@ class _CoroRunner:
         self.loop = asyncio.new_event_loop()
         self.tasks = 0
 
-    def run(self, coro, what):
+    def enter(self):
+        """Make this loop the poll thread's running loop, so a coroutine
+        that awaits finds it (asyncio.get_running_loop); once, at the
+        thread's start."""
         asyncio.events._set_running_loop(self.loop)
+
+    def run(self, coro, what):
         try:
             fut = coro.send(None)
         except StopIteration:
             return True
-        finally:
-            asyncio.events._set_running_loop(None)
         self.tasks += 1
         task = self.loop.create_task(self._resume(coro, fut))
         task.add_done_callback(lambda t: self._done(t, what))
@@ -148,16 +151,22 @@ class _CoroRunner:
                       "".join(traceback.format_exception(type(e), e, e.__traceback__)))
 
     def turn(self):
-        """Run what is ready on this thread's loop."""
+        """Run what is ready on this thread's loop (the poll thread)."""
         if self.tasks:
-            self.loop.call_soon(self.loop.stop)
-            self.loop.run_forever()
+            asyncio.events._set_running_loop(None)
+            try:
+                self.loop.call_soon(self.loop.stop)
+                self.loop.run_forever()
+            finally:
+                asyncio.events._set_running_loop(self.loop)
 
     def close(self):
         if not self.loop.is_closed():
             for t in asyncio.all_tasks(self.loop):
                 t.cancel()
-            self.turn()
+            if self.tasks and asyncio.events._get_running_loop() is None:
+                self.loop.call_soon(self.loop.stop)
+                self.loop.run_forever()
             self.loop.close()
 
 
@@ -420,6 +429,7 @@ class Watcher:
     def _poll_loop(self):
         cl = self._cl
         runner = self._runner
+        runner.enter()
         while not self._poll_stop.is_set():
             n = L.lib.rill_client_poll(cl, 5 if runner.tasks else 50)
             if runner.tasks:
@@ -697,6 +707,8 @@ def _copy(addr, nbytes, dtype):
 
 
 _REL = np.dtype(np.uint32)
+_DTYPES = {t: np.dtype(d) for t, d in L.TYPE_DTYPES.items()}
+_send_buffer = L.lib.rill_client_send_buffer
 
 
 def _buffer_arrays(b, dtype):
@@ -733,6 +745,7 @@ class _Session:
         self.on_buffer = None
         self.on_block = None
         self.args = ()
+        self.extra = ()
         self.aligner = None
         self.count_target = None  # (n, event)
         self.counts = collections.Counter()
@@ -962,6 +975,10 @@ class Streamer(Watcher):
         sess.on_buffer = on_buffer_callback
         sess.on_block = on_block_callback
         sess.args = callback_args
+        # pybela's convention, decided once: a tuple is spread, anything
+        # else (but ()) is one more argument.
+        sess.extra = (tuple(callback_args) if type(callback_args) is tuple
+                      else (callback_args,))
         if on_block_callback:
             infos = [self._vars[v] for v in variables]
             dense = [i.n for i in infos if i.mode == "dense"]
@@ -1307,34 +1324,46 @@ class Streamer(Watcher):
     # ---- data from the device (poll thread) ---------------------------------------
 
     def _on_buffer(self, b):
+        # The poll thread, once per buffer: kept lean (pybela's benchmark
+        # sends 4300 buffers a second through here at 100 variables).
         sess = self._session
         info = self._by_id.get(b.var_id)
-        if sess is None or info is None or info.name not in sess.vars:
+        if sess is None or info is None:
             return
         name = info.name
-        if b.last:
-            ev = sess.ended.get(name)
-        else:
-            ev = None
+        if name not in sess.vars:
+            return
+        ev = sess.ended.get(name) if b.last else None
         n = b.count
-        ts = int(b.first_ts)
+        ts = b.first_ts
         if n == 0 or ts < sess.floor:
             if ev is not None:
                 ev.set()
             return
-        arr, rel = _buffer_arrays(b, info.dtype)
-        data = _as_values(arr, info.letter, self.numpy)
+        dtype = info.dtype
+        arr = _copy(b.values, n * dtype.itemsize, dtype)
+        rel = None
+        if b.rel:
+            rel = _copy(ctypes.cast(b.rel, ctypes.c_void_p).value, n * 4, _REL)
+        as_numpy = self.numpy
+        if as_numpy:
+            data = arr
+        elif info.letter == "c":
+            data = _as_values(arr, "c", False)
+        else:
+            data = arr.tolist()
         buf = {"ref_timestamp": ts, "data": data}
         if rel is not None:
-            buf["rel_timestamps"] = rel if self.numpy else rel.tolist()
+            buf["rel_timestamps"] = rel if as_numpy else rel.tolist()
         with self._lock:
             q = self._streaming_buffers_queue.get(name)
             if q is not None:
                 q.append(buf)
             self._last[name] = (ts, data, rel)
-            wr = self._writers.get(name)
-            if wr is not None:
-                self._save(wr, name, b, ts, arr, rel)
+            if self._writers:
+                wr = self._writers.get(name)
+                if wr is not None:
+                    self._save(wr, name, b, ts, arr, rel)
             ct = sess.count_target
             if ct is not None:
                 sess.counts[name] += n
@@ -1342,9 +1371,15 @@ class Streamer(Watcher):
                     ct[1].set()
         if ev is not None:
             ev.set()
-        if sess.on_buffer is not None:
-            if not _call_user(sess.on_buffer, {"name": name, "buffer": buf}, sess.args,
-                              self._runner, "on_buffer_callback"):
+        fn = sess.on_buffer
+        if fn is not None:
+            try:
+                r = fn({"name": name, "buffer": buf}, *sess.extra)
+                if r is not None and asyncio.iscoroutine(r):
+                    self._runner.run(r, "on_buffer_callback")
+            except Exception:
+                log.error("rill: exception in on_buffer_callback (the stream goes on):\n%s",
+                          traceback.format_exc())
                 self.callback_errors += 1
         elif sess.aligner is not None:
             ticks = (np.uint64(ts) + rel.astype(np.uint64) if rel is not None
@@ -1376,17 +1411,28 @@ class Streamer(Watcher):
         sent are data_list's (buffer_length is what the header says).
         Returns None."""
         t = L.LETTER_TYPES[buffer_type]
-        if t == 0 and len(data_list) and isinstance(data_list[0], (bytes, bytearray)):
-            arr = np.frombuffer(b"".join(data_list), np.uint8)
+        dtype = _DTYPES[t]
+        if type(data_list) is np.ndarray and data_list.dtype == dtype and \
+                data_list.flags.c_contiguous and data_list.flags.writeable:
+            arr = data_list
+        elif t == 0 and len(data_list) and isinstance(data_list[0], (bytes, bytearray)):
+            arr = np.frombuffer(bytearray(b"".join(data_list)), np.uint8)
         else:
-            arr = np.ascontiguousarray(np.asarray(data_list).astype(L.TYPE_DTYPES[t],
-                                                                    copy=False))
-        if buffer_length != len(arr):
+            arr = np.asarray(data_list).astype(dtype, order="C", copy=False)
+            if not arr.flags.writeable:  # c_char.from_buffer needs a writable one
+                arr = arr.copy()
+        n = len(arr)
+        if buffer_length != n:
             log.warning("rill: send_buffer: buffer_length %s but %d values; sending the "
-                        "values", buffer_length, len(arr))
-        L.clear()
-        L.check(L.lib.rill_client_send_buffer(self._require(), int(buffer_id), t,
-                                              arr.ctypes.data, len(arr)), "send_buffer")
+                        "values", buffer_length, n)
+        cl = self._cl
+        if cl is None:
+            self._require()
+        # The address without arr.ctypes (a Python object per call).
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(arr)) if n else None
+        rc = _send_buffer(cl, int(buffer_id), t, addr, n)
+        if rc < 0:
+            L.check(rc, "send_buffer")
         if verbose:
             print(f"Sent buffer {buffer_id} of type {buffer_type} with length {buffer_length}...")
         return None

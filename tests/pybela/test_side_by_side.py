@@ -165,6 +165,7 @@ def test_on_block_with_a_sparse_variable_keeps_the_dense_rate_in_rill(device, ru
     blocks = r["blocks"]
     assert len(blocks) >= 35, len(blocks)  # 44100 / 1024 per second
     ticks = []
+    late = 0
     for blk in blocks:
         assert [b["name"] for b in blk] == ["frame_i", "frame_d", "event_i"]
         i, d, e = blk
@@ -172,8 +173,13 @@ def test_on_block_with_a_sparse_variable_keeps_the_dense_rate_in_rill(device, ru
         assert i["ref_timestamp"] == d["ref_timestamp"]
         for v, rel in zip(e["data"], e["rel_timestamps"]):
             t = e["ref_timestamp"] + rel
-            assert i["ref_timestamp"] <= t < i["ref_timestamp"] + 1024 and v == t
+            # A sparse value set in the frame that completes the dense
+            # buffers may arrive just after its block went out: it comes
+            # with the next one, its tick right (python/README.md).
+            assert i["ref_timestamp"] - 1024 <= t < i["ref_timestamp"] + 1024 and v == t
+            late += t < i["ref_timestamp"]
         ticks += [e["ref_timestamp"] + rel for rel in e["rel_timestamps"]]
+    assert late <= len(blocks) // 4, f"{late} sparse values late in {len(blocks)} blocks"
     assert all(b - a == 7 for a, b in zip(ticks, ticks[1:])), "a sparse value missing"
     check_dense("frame_i", [blk[0] for blk in blocks], n=1024)
 
