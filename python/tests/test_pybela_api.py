@@ -483,3 +483,23 @@ def test_connect_ssh_on_a_rill_device_says_none_is_needed(streamer, capsys):
     assert "Error while connecting to Bela via ssh" in out and "over HTTP" in out
     assert streamer.ssh_client is None and streamer.sftp_client is None
     assert streamer.disconnect_ssh() is None
+
+
+def test_pybela_tutorial_code_gets_lists_and_ints(streamer):
+    """What pybela's tutorials do with the data (tutorial 7 concatenates
+    lists; tutorial 1 compares and flattens) works as with pybela."""
+    streamer.start_streaming(["events", "frame"])
+    streamer.wait(0.5)
+    streamer.stop_streaming()
+    q = streamer.streaming_buffers_queue["events"]
+    first = q[0]
+    joined = [first["ref_timestamp"]] * len(first["rel_timestamps"]) + first["rel_timestamps"]
+    assert type(joined) is list and len(joined) == 2 * len(first["rel_timestamps"])
+    ticks = [first["ref_timestamp"] + r for r in first["rel_timestamps"]]
+    assert ticks == first["data"] and all(type(t) is int for t in ticks)
+    frames = streamer.streaming_buffers_queue["frame"]
+    flat = []
+    for b in frames:
+        flat.extend([b["ref_timestamp"] + i for i in range(len(b["data"]))])
+    assert flat == streamer.streaming_buffers_data["frame"]
+    assert type(streamer.get_latest_timestamp() + streamer.sample_rate) is int
