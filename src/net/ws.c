@@ -39,10 +39,6 @@ struct rill__ws {
     pthread_mutex_t tx_lock;
     uint8_t *tx; /* framed bytes not yet sent */
     size_t tx_len, tx_cap;
-    /* Bytes being sent, taken from tx by the one flusher (see flush):
-     * out[out_off .. out_len) are left. */
-    uint8_t *out;
-    size_t out_off, out_len, out_cap;
     uint64_t mask_state;
 };
 
@@ -166,9 +162,10 @@ int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
     if (atomic_load(&ws->closed))
         return RILL_ECLOSED;
     pthread_mutex_lock(&ws->tx_lock);
-    /* Only the first frame queued since the owner's last take wakes it: it
-     * sends every frame queued by then, and flush takes again until tx is
-     * empty. A wake per frame cost a system call and a context switch each
+    /* Only the frame that finds the queue empty wakes the owner: frames
+     * queued behind it are sent by the same flush (it sends until the
+     * queue is empty, or the socket is full and it polls for POLLOUT). A
+     * wake per frame cost a system call and a context switch each
      * (pybela's round trip sends 100 buffers at once). */
     bool was_empty = ws->tx_len == 0;
     int rc = frame(ws, binary ? 0x2 : 0x1, parts, n);
@@ -183,40 +180,21 @@ int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len) {
     return rill__ws_sendv(ws, binary, &part, 1);
 }
 
-/* Send what is queued, in order. The frames are taken out of tx under
- * tx_lock (a swap of buffers) and sent without it, so a thread framing a
- * message never waits for a send() to finish. One flusher at a time: the
- * I/O thread, or the owner before it starts and after it ends. */
 static void flush(rill__ws *ws) {
-    for (;;) {
-        if (ws->out_off == ws->out_len) {
-            pthread_mutex_lock(&ws->tx_lock);
-            if (ws->tx_len == 0) {
-                pthread_mutex_unlock(&ws->tx_lock);
-                return;
-            }
-            uint8_t *b = ws->out;
-            size_t cap = ws->out_cap;
-            ws->out = ws->tx;
-            ws->out_cap = ws->tx_cap;
-            ws->out_len = ws->tx_len;
-            ws->out_off = 0;
-            ws->tx = b;
-            ws->tx_cap = cap;
-            ws->tx_len = 0;
-            pthread_mutex_unlock(&ws->tx_lock);
-        }
-        ssize_t n = send(ws->fd, ws->out + ws->out_off, ws->out_len - ws->out_off,
-                         MSG_NOSIGNAL);
+    pthread_mutex_lock(&ws->tx_lock);
+    while (ws->tx_len != 0) {
+        ssize_t n = send(ws->fd, ws->tx, ws->tx_len, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
                 fail(ws, "sending failed: %s", strerror(errno));
-            return;
+            break;
         }
-        ws->out_off += (size_t)n;
+        memmove(ws->tx, ws->tx + n, ws->tx_len - (size_t)n);
+        ws->tx_len -= (size_t)n;
     }
+    pthread_mutex_unlock(&ws->tx_lock);
 }
 
 static void deliver(rill__ws *ws, int opcode, bool fin, const uint8_t *payload,
@@ -359,7 +337,7 @@ int rill__ws_poll(rill__ws *const *ws, size_t n, int timeout_ms,
     }
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&ws[i]->tx_lock);
-        bool out = ws[i]->tx_len != 0 || ws[i]->out_off != ws[i]->out_len;
+        bool out = ws[i]->tx_len != 0;
         pthread_mutex_unlock(&ws[i]->tx_lock);
         fds[2 * i].fd = atomic_load(&ws[i]->closed) ? -1 : ws[i]->fd;
         fds[2 * i].events = (short)(POLLIN | (out ? POLLOUT : 0));
@@ -625,6 +603,5 @@ void rill__ws_close(rill__ws *ws) {
     rill__free(ws->rx);
     rill__free(ws->frag);
     rill__free(ws->tx);
-    rill__free(ws->out);
     rill__free(ws);
 }
