@@ -20,7 +20,6 @@ HTTP only the file name counts.
 
 import http.client
 import json
-import os
 import struct
 import urllib.parse
 

@@ -1807,9 +1807,10 @@ class Logger(Watcher):
         for v, t, d in zip(variables, timestamps, durations):
             groups.setdefault((t, d), []).append(v)
         remote = {}
+        now = self.get_latest_timestamp()  # a start in the past means now
         for (t, d), names in groups.items():
             remote.update(self._log_start(names, t, d))
-            end = max(t, 0) + d if d else None
+            end = max(t, now) + d if d else None
             self._log_groups.append((names, end))
         self._logging_mode = "SCHEDULED"
         local = self._plan_local(remote, logging_dir) if transfer else {}

@@ -19,7 +19,6 @@ import time
 import numpy as np
 import pytest
 
-import rill
 from rill import Streamer, Monitor, Logger, Controller, RillError
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -12,7 +12,6 @@ values sit on their event frames at ref + rel_timestamps.
 import math
 import struct
 
-import pytest
 
 from checks import DEVICE_NAMES, DEVICE_VARS, check_dense, check_sparse
 

@@ -16,7 +16,6 @@ reaches that client (src/watch/server.c, fan_out_compat), even though the
 Watcher protocol broadcasts data to every data socket.
 """
 
-from checks import check_dense
 
 
 def test_a_new_streamer_never_gets_the_previous_sessions_buffer(device, run_scenario):
