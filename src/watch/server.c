@@ -589,7 +589,10 @@ static void drain_records(rill_server *srv, size_t min_bytes) {
             atomic_fetch_add(&srv->client_drops, 1);
             continue;
         }
-        rill_ring_read_all(srv->dev.out, srv->scratch, r.bytes);
+        /* An END record has no payload, and may come before any buffer
+         * (scratch still NULL): memcpy(NULL, ..., 0) is undefined. */
+        if (r.bytes != 0)
+            rill_ring_read_all(srv->dev.out, srv->scratch, r.bytes);
         rill__stream *s = r.stream;
         if (s->sink == RILL__SINK_CLIENT) {
             send_native(srv, &r, srv->scratch);
