@@ -749,6 +749,7 @@ class _Session:
         self.aligner = None
         self.count_target = None  # (n, event)
         self.counts = collections.Counter()
+        self.accepting = True     # False once stream_n_values has its values
         self.ended = {v: threading.Event() for v in variables}
 
 
@@ -1336,7 +1337,7 @@ class Streamer(Watcher):
         ev = sess.ended.get(name) if b.last else None
         n = b.count
         ts = b.first_ts
-        if n == 0 or ts < sess.floor:
+        if n == 0 or ts < sess.floor or not sess.accepting:
             if ev is not None:
                 ev.set()
             return
@@ -1368,6 +1369,9 @@ class Streamer(Watcher):
             if ct is not None:
                 sess.counts[name] += n
                 if all(sess.counts[v] >= ct[0] for v in sess.order):
+                    # As pybela: whole buffers up to the target, nothing after
+                    # (the stop's last, shorter buffer included).
+                    sess.accepting = False
                     ct[1].set()
         if ev is not None:
             ev.set()
