@@ -176,9 +176,11 @@ def main():
                                        for _ in range(runs)]
         finally:
             device.close()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\n== pybela's round trip (device -> Python -> device; N int variables of 1024 "
           f"values at 44.1 kHz, an async on_buffer callback echoing with send_buffer; "
-          f"{WINDOW:g} s measured; rill medians of {RUNS}) ==")
+          f"{WINDOW:g} s measured; rill medians of {RUNS}; load average {load} on "
+          f"{os.cpu_count()} cores) ==")
     print(f"{'benchmark':<44} {'median':>12} {'unit':<6}  {'baseline (same run)':<30} "
           f"{'ratio':>8}  {'target':<16} met")
     if not pypath:

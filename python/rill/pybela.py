@@ -866,7 +866,11 @@ class Streamer(Watcher):
                 t = np.uint64(ts) + rel.astype(np.uint64)
             else:
                 t = np.arange(ts, ts + len(data), dtype=np.uint64)
-            out[v] = {"data": data, "timestamps": t if self.numpy else t.tolist()}
+            if self.numpy:
+                out[v] = {"data": data, "timestamps": t}
+            else:
+                out[v] = {"data": _as_values(data, self._vars[v].letter, False),
+                          "timestamps": t.tolist()}
         return out
 
     @property
@@ -902,6 +906,19 @@ class Streamer(Watcher):
         if self._streaming_buffers_queue is None:
             self._reset_queues()
         with self._lock:
+            if not self.numpy and self._mode != "MONITOR":
+                # The queue keeps each buffer's values as the array they
+                # were copied into (4 KiB, not 1024 Python objects); they
+                # become lists here, once, when first read.
+                for var, q in self._streaming_buffers_queue.items():
+                    letter = self._vars[var].letter if var in self._vars else "f"
+                    for b in q:
+                        d = b["data"]
+                        if type(d) is np.ndarray:
+                            b["data"] = _as_values(d, letter, False)
+                            r = b.get("rel_timestamps")
+                            if type(r) is np.ndarray:
+                                b["rel_timestamps"] = r.tolist()
             return {k: list(q) for k, q in self._streaming_buffers_queue.items()}
 
     @property
@@ -1346,21 +1363,16 @@ class Streamer(Watcher):
         rel = None
         if b.rel:
             rel = _copy(ctypes.cast(b.rel, ctypes.c_void_p).value, n * 4, _REL)
-        as_numpy = self.numpy
-        if as_numpy:
-            data = arr
-        elif info.letter == "c":
-            data = _as_values(arr, "c", False)
-        else:
-            data = arr.tolist()
-        buf = {"ref_timestamp": ts, "data": data}
+        # The queue keeps the arrays (lists are made when it is read, see
+        # streaming_buffers_queue); a callback gets pybela's lists now.
+        buf = {"ref_timestamp": ts, "data": arr}
         if rel is not None:
-            buf["rel_timestamps"] = rel if as_numpy else rel.tolist()
+            buf["rel_timestamps"] = rel
         with self._lock:
             q = self._streaming_buffers_queue.get(name)
             if q is not None:
                 q.append(buf)
-            self._last[name] = (ts, data, rel)
+            self._last[name] = (ts, arr, rel)
             if self._writers:
                 wr = self._writers.get(name)
                 if wr is not None:
@@ -1377,6 +1389,11 @@ class Streamer(Watcher):
             ev.set()
         fn = sess.on_buffer
         if fn is not None:
+            if not self.numpy:
+                buf = {"ref_timestamp": ts,
+                       "data": arr.tolist() if info.letter != "c" else _as_values(arr, "c", False)}
+                if rel is not None:
+                    buf["rel_timestamps"] = rel.tolist()
             try:
                 r = fn({"name": name, "buffer": buf}, *sess.extra)
                 if r is not None and asyncio.iscoroutine(r):
