@@ -1,6 +1,6 @@
 /* The dashboard: the server's audio description and handler relay, and
  * the rill_dash API, against a real rill_server in this process. Pages are
- * raw WebSocket connections (src/net/ws.c) that speak what the browser
+ * raw WebSocket connections (src/client/ws.c) that speak what the browser
  * page speaks: hello, {"rill":"dash"}, then read what is relayed. */
 #include <errno.h>
 #include <pthread.h>
@@ -8,13 +8,12 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "client/ws.h"
 #include "dashtest.h"
-#include "net/ws.h"
 #include "test.h"
 
 /* The device's audio (dashtest.h): 48000 Hz, a and b, 256 frames, volume
  * 80, nothing settable. */
-static const char *const ab[] = {"a", "b"};
 
 static void device_start_exec(device *d, const char *token) {
     device_opts o = {.flags = FIXED, .token = token, .allow_exec = true};
@@ -48,8 +47,11 @@ TEST(audio_changes_are_announced_to_native_clients) {
     page native, compat;
     page_open(&native, &d, true, false);
     page_open(&compat, &d, false, false);
-    static const char *const cb[] = {"c", "b"};
-    rill_server_audio audio = {.rate = 44100, .buffer_frames = 128, .volume = -1, .channels = 2, .variables = cb};
+    rill_audio_desc audio = {.rate = 44100,
+                             .buffer_frames = 128,
+                             .volume = -1,
+                             .channels = 2,
+                             .variables = {"c", "b"}};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     ASSERT_EQ_STR(page_wait(&native, NULL, "\"event\":\"audio\""),
                   "{\"audio\":{\"bufferFrames\":128,\"channels\":2,\"rate\":"
@@ -71,15 +73,33 @@ TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
     rill_var *i = rill_var_create(d.srv, "i", RILL_TYPE_INT32, RILL_TS_DENSE);
     rill_var *s = rill_var_create(d.srv, "s", RILL_TYPE_FLOAT, RILL_TS_SPARSE);
     ASSERT_TRUE(i != NULL && s != NULL);
-    static const char *const bad[][1] = {{"nope"}, {"i"}, {"s"}, {NULL}};
+    static const char *const bad[] = {"nope", "i", "s", ""};
     for (size_t k = 0; k < 4; k++) {
-        rill_server_audio a = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 1, .variables = bad[k]};
+        rill_audio_desc a = {
+            .rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 1};
+        snprintf(a.variables[0], sizeof a.variables[0], "%s", bad[k]);
         ASSERT_ERR(rill_server_set_audio(d.srv, &a), RILL_EINVAL);
     }
-    rill_server_audio zero_rate = {.rate = 0, .buffer_frames = 256, .volume = 80, .channels = 2, .variables = ab};
-    rill_server_audio no_frames = {.rate = 48000, .buffer_frames = 0, .volume = 80, .channels = 2, .variables = ab};
-    rill_server_audio loud = {.rate = 48000, .buffer_frames = 256, .volume = 101, .channels = 2, .variables = ab};
-    rill_server_audio none = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 0, .variables = ab};
+    rill_audio_desc zero_rate = {.rate = 0,
+                                 .buffer_frames = 256,
+                                 .volume = 80,
+                                 .channels = 2,
+                                 .variables = {"a", "b"}};
+    rill_audio_desc no_frames = {.rate = 48000,
+                                 .buffer_frames = 0,
+                                 .volume = 80,
+                                 .channels = 2,
+                                 .variables = {"a", "b"}};
+    rill_audio_desc loud = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 101,
+                            .channels = 2,
+                            .variables = {"a", "b"}};
+    rill_audio_desc none = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 80,
+                            .channels = 0,
+                            .variables = {"a", "b"}};
     ASSERT_ERR(rill_server_set_audio(d.srv, &zero_rate), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &no_frames), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &loud), RILL_EINVAL);
@@ -108,8 +128,8 @@ TEST(dash_hands_the_audio_over_as_interleaved_frames) {
     device_start(&d, FIXED);
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
-    rill_dash_audio a;
-    ASSERT_OK(rill_dash_audio_get(dash, &a));
+    rill_audio_desc a;
+    ASSERT_OK(rill_dash_get_audio(dash, &a));
     ASSERT_EQ_UINT(a.channels, 2);
     poll_until(dash, &g.buffers, 4);
     ASSERT_EQ_INT(g.configs, 1);
@@ -117,6 +137,10 @@ TEST(dash_hands_the_audio_over_as_interleaved_frames) {
     ASSERT_EQ_DOUBLE(g.last.rate, 48000, 0);
     ASSERT_EQ_DOUBLE(g.last.volume, 80, 0);
     ASSERT_EQ_STR(g.last.variables[1], "b");
+    /* A program that takes no changes offers none. */
+    ASSERT_EQ_UINT(g.last.n_rates, 0);
+    ASSERT_EQ_UINT(g.last.max_channels, 0);
+    ASSERT_TRUE(!g.last.buffer_frames_settable && !g.last.volume_settable);
     ASSERT_EQ_UINT(g.frames, 256);
     ASSERT_EQ_UINT(g.channels, 2);
     ASSERT_EQ_INT(g.bad, 0);
@@ -130,8 +154,11 @@ TEST(dash_follows_a_configuration_change) {
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
     poll_until(dash, &g.buffers, 2);
-    static const char *const cb[] = {"c", "b", "a"};
-    rill_server_audio audio = {.rate = 48000, .buffer_frames = 128, .volume = 50, .channels = 3, .variables = cb};
+    rill_audio_desc audio = {.rate = 48000,
+                             .buffer_frames = 128,
+                             .volume = 50,
+                             .channels = 3,
+                             .variables = {"c", "b", "a"}};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     poll_until(dash, &g.configs, 2);
     ASSERT_EQ_UINT(g.last.channels, 3);
@@ -143,10 +170,32 @@ TEST(dash_follows_a_configuration_change) {
     ASSERT_OK(rill_server_set_audio(d.srv, NULL));
     poll_until(dash, &g.configs, 3);
     ASSERT_TRUE(!g.has);
-    rill_dash_audio a;
-    ASSERT_ERR(rill_dash_audio_get(dash, &a), RILL_ENOTFOUND);
+    rill_audio_desc a;
+    ASSERT_ERR(rill_dash_get_audio(dash, &a), RILL_ENOTFOUND);
     rill_dash_destroy(dash);
     device_stop(&d);
+}
+
+/* rill_dash_run polls for its duration, running the callbacks as they come,
+ * and returns 0 at the end of it; once the device is gone it returns
+ * RILL_ECLOSED at once, long before its duration. */
+TEST(run_delivers_for_its_duration_and_returns_when_the_device_goes) {
+    device d;
+    device_start(&d, FIXED);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, true);
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_EQ_INT(rill_dash_run(dash, 300), 0);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 >= 300000000u);
+    ASSERT_TRUE(g.buffers > 0); /* 256-frame buffers at 48 kHz: ~56 */
+    ASSERT_EQ_INT(g.configs, 1);
+    ASSERT_EQ_INT(g.bad, 0);
+    device_stop(&d);
+    t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_dash_run(dash, 60000), RILL_ECLOSED);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 30000000000u); /* not its 60 s */
+    ASSERT_ERR(rill_dash_run(dash, -1), RILL_ECLOSED);
+    rill_dash_destroy(dash);
 }
 
 /* ---- The relay ----------------------------------------------------------------- */
@@ -279,7 +328,13 @@ TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
     device_stop(&d);
 }
 
+/* Deterministic however loaded the machine: `fast` reads each frame before
+ * the program sends the next, so it must get all of them, in order (it
+ * once failed `fast_bins > slow.n_bin` under load, when fast was only
+ * polled now and then and lost frames too). `slow` reads nothing until
+ * the end: its losses are exactly what the drop notices announce. */
 TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
+    enum { FRAMES = 400 };
     device d;
     device_opts small_queue = {.flags = FIXED, .queue_bytes = 64 * 1024};
     device_start_opts(&d, &small_queue);
@@ -291,16 +346,20 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
     rill_dash_handler *h = rill_dash_add_handler(dash, "Big", "line", NULL);
     page_wait(&slow, NULL, "\"name\":\"Big\"");
     page_wait(&fast, NULL, "\"name\":\"Big\"");
+    size_t fast0 = fast.n_bin, slow0 = slow.n_bin;
     /* 400 frames of 64000 bytes (25 MB) while `slow` reads nothing: far
      * more than its queue, the kernel's buffers and the socket's. The
      * program is never held up: every send returns at once. */
     static float values[16000];
-    size_t fast_bins = 0;
-    for (int k = 0; k < 400; k++) {
+    for (int k = 0; k < FRAMES; k++) {
         values[0] = (float)k;
         ASSERT_OK(rill_dash_send_values(h, RILL_TYPE_FLOAT, values, 16000, 0, 0, 0));
         rill_dash_poll(dash, 0);
-        page_pump(&fast, 0);
+        const uint8_t *f = page_wait_bin(&fast, fast0 + (size_t)k + 1);
+        float first;
+        memcpy(&first, f + 32, sizeof first);
+        if (first != (float)k)
+            FAIL("fast page: frame %d holds %g", k, (double)first);
     }
     /* slow reads its backlog now (until nothing comes for 300 ms); then a
      * marker frame, which both pages wait for, and before which slow is
@@ -321,13 +380,39 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
             page_pump(p, 50);
         }
     }
-    fast_bins = fast.n_bin;
-    ASSERT_TRUE(fast_bins > slow.n_bin);
-    const char *notice = page_wait(&slow, NULL, "\"path\":\"dash\"");
-    ASSERT_TRUE(strstr(notice, "{\"event\":\"dropped\",\"buffers\":") == notice);
+    ASSERT_EQ_UINT(fast.n_bin - fast0, FRAMES + 1);
+    ASSERT_EQ_INT(page_count(&fast, "\"event\":\"dropped\""), 0);
+    size_t got_slow = slow.n_bin - slow0 - 1;
+    ASSERT_TRUE(got_slow < FRAMES);
+    /* The frames slow got are in order, and the notices count the rest:
+     * their "buffers" add up to the last one's "total". */
+    float last = -1;
+    for (size_t i = slow0; i < slow0 + got_slow; i++) {
+        float first;
+        memcpy(&first, slow.bin[i] + 32, sizeof first);
+        ASSERT_TRUE(first > last);
+        last = first;
+    }
+    unsigned long buffers = 0, total = 0;
+    for (size_t i = 0; i < slow.n_text; i++) {
+        const char *t =
+            strstr(slow.text[i], "{\"event\":\"dropped\",\"buffers\":");
+        if (t == NULL)
+            continue;
+        unsigned long b, tot;
+        ASSERT_EQ_INT(sscanf(t,
+                             "{\"event\":\"dropped\",\"buffers\":%lu,"
+                             "\"path\":\"dash\",\"total\":%lu}",
+                             &b, &tot),
+                      2);
+        buffers += b;
+        total = tot;
+    }
+    ASSERT_EQ_UINT(buffers, total);
+    ASSERT_EQ_UINT(got_slow + buffers, FRAMES);
     rill_server_stats st;
     rill_server_get_stats(d.srv, &st);
-    ASSERT_TRUE(st.client_drops >= 1);
+    ASSERT_EQ_UINT(st.client_drops, buffers);
     ASSERT_EQ_INT(g.errors, 0);
     rill_dash_destroy(dash);
     page_close(&slow);

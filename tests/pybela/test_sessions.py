@@ -8,11 +8,11 @@ zero-padded (ref = the tick after the previous session's last buffer),
 then a gap of hundreds of ticks: seen in about one run in three. The
 unwatch reached the device's tick thread after the client had left, so
 the stream waited with its partial buffer for the next client (fixed in
-src/watch/var.c, compat_buffer_value). The sequence runs 10 times: before
+src/server/var.c, compat_buffer_value). The sequence runs 10 times: before
 the fix, all 10 clean had a chance of about 2%.
 
 And a buffer of a session that ended before a client connected never
-reaches that client (src/watch/server.c, fan_out_compat), even though the
+reaches that client (src/server/fanout.c, fan_out_compat), even though the
 Watcher protocol broadcasts data to every data socket.
 """
 
