@@ -93,3 +93,53 @@ def test_listing_and_delete_need_the_token_when_the_server_has_one(rill_serve):
     assert [f["name"] for f in listing(srv.port, token="s3cret")] == ["x.bin"]
     status, _, _ = request(srv.port, "DELETE", "/files/x.bin", token="s3cret")
     assert status == 200 and not os.path.exists(os.path.join(srv.logdir, "x.bin"))
+
+
+def test_links_and_fifos_in_the_log_dir_are_neither_listed_nor_deleted(rill_serve, tmp_path):
+    """The listing and DELETE go through the one opening GET /files/<name>
+    uses (no link followed, regular files only): a link named like a log
+    file, to a file outside or inside the directory, and a FIFO, are not
+    shown, and DELETE leaves them and what they point to alone."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"outside")
+    (logdir / "real.bin").write_bytes(b"watcher\0real")
+    os.symlink(outside, logdir / "leak.bin")
+    os.symlink(logdir / "real.bin", logdir / "inside.bin")
+    os.mkfifo(logdir / "pipe.bin")
+    srv = rill_serve(logdir=str(logdir))
+    assert listing(srv.port) == [{"logging": False, "name": "real.bin", "size": 12}]
+    for name in ("leak.bin", "inside.bin", "pipe.bin"):
+        status, _, body = request(srv.port, "DELETE", f"/files/{name}")
+        assert status == 404, (name, status, body)
+        assert "links are not" in json.loads(body)["error"]
+        assert os.path.lexists(logdir / name), name
+    assert outside.read_bytes() == b"outside"
+    assert (logdir / "real.bin").read_bytes() == b"watcher\0real"
+
+
+def raw(port, method, path, host):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_listing_and_delete_refuse_a_host_that_is_not_the_servers(rill_server):
+    """The DNS-rebinding rule of every request: a page under another name
+    can neither list nor delete log files."""
+    port, logdir = rill_server.port, rill_server.logdir
+    with open(os.path.join(logdir, "x.bin"), "w") as f:
+        f.write("x")
+    for method, path in (("GET", "/files/"), ("DELETE", "/files/x.bin")):
+        status, data = raw(port, method, path, f"evil.example:{port}")
+        assert status == 403, (method, status, data[:300])
+        assert b"x.bin" not in data
+    assert os.path.exists(os.path.join(logdir, "x.bin"))
+    status, data = raw(port, "DELETE", "/files/x.bin", f"127.0.0.1:{port}")
+    assert status == 200, data
+    assert not os.path.exists(os.path.join(logdir, "x.bin"))
