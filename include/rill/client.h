@@ -155,6 +155,57 @@ RILL_API bool rill_client_native(const rill_client *cl);
  * empty, or RILL_EINVAL without cfg.poll. One thread at a time. */
 RILL_API int rill_client_poll(rill_client *cl, int timeout_ms);
 
+/* What a queued callback would have been called with, as
+ * rill_client_poll_events hands it over. */
+typedef enum rill_client_event_kind {
+    RILL_CLIENT_EVENT_BUFFER = 1,  /* `buffer`, as on_buffer gets it */
+    RILL_CLIENT_EVENT_BLOCK = 2,   /* `block`, as on_block gets it */
+    RILL_CLIENT_EVENT_MONITOR = 3, /* buffer.name, buffer.var_id, the tick
+                                      in buffer.first_ts, `value` */
+    RILL_CLIENT_EVENT_ERROR = 4,   /* `err`, `msg` (on_error) */
+    RILL_CLIENT_EVENT_DONE = 5     /* a schedule's completion: `done`,
+                                      `done_user`, `err` */
+} rill_client_event_kind;
+
+typedef struct rill_client_event {
+    rill_client_event_kind kind;
+    int err;
+    rill_client_buffer buffer;
+    rill_client_block block;
+    double value;
+    const char *msg;
+    rill_client_done_fn done;
+    void *done_user;
+} rill_client_event;
+
+/* With cfg.poll: take up to `max` queued events into `events` instead of
+ * running their callbacks, in the order the callbacks would have run
+ * (the callbacks are not called; a DONE event carries the completion to
+ * call). Waits for the first one as rill_client_poll does, then takes what
+ * is queued now, so a caller that pays per call (Python's ctypes) makes
+ * one call per burst of buffers instead of one callback per buffer. A
+ * block ends the batch.
+ *
+ * The pointers in the events (values, rel, a block's buffers, messages)
+ * point into the poll queue itself: nothing is copied, and they stay valid
+ * until the next rill_client_poll_events or rill_client_poll on `cl`,
+ * which gives their room back to the I/O thread. With `copy_to` (NULL:
+ * none; `copy_bytes` bytes, 8-byte aligned), the values and relative
+ * ticks of buffers (and of a block's buffers) are copied there instead,
+ * each part starting at an 8-byte boundary of `copy_to` in the order of
+ * the events, so they outlive the call; the batch then takes no more
+ * buffers than fit.
+ *
+ * Returns how many events were taken (>= 0; 0: none within the timeout),
+ * RILL_ECLOSED once the connection is gone and the queue is empty,
+ * RILL_ETOOBIG when the next buffer alone does not fit `copy_bytes`
+ * (nothing taken: call again with more room), or RILL_EINVAL (no
+ * cfg.poll, events NULL or max 0). One thread at a time, the one that
+ * polls: not concurrently with rill_client_poll. */
+RILL_API int rill_client_poll_events(rill_client *cl, int timeout_ms,
+                                     rill_client_event *events, size_t max,
+                                     void *copy_to, size_t copy_bytes);
+
 /* Buffers lost on the way to this client's callbacks: dropped by the
  * device for it (native mode) plus dropped from a full poll queue. Any
  * thread; never fails. */

@@ -201,6 +201,16 @@ class ClientBlock(ctypes.Structure):
                 ("buffers", P(ClientBuffer))]
 
 
+class ClientEvent(ctypes.Structure):
+    """rill_client_poll_events' events (a queued callback's arguments)."""
+    _fields_ = [("kind", c_int), ("err", c_int), ("buffer", ClientBuffer),
+                ("block", ClientBlock), ("value", c_double), ("msg", c_void_p),
+                ("done", c_void_p), ("done_user", c_void_p)]
+
+
+EVENT_BUFFER, EVENT_BLOCK, EVENT_MONITOR, EVENT_ERROR, EVENT_DONE = 1, 2, 3, 4, 5
+
+
 # Every callback gets its client first (rill_client *).
 BUFFER_FN = ctypes.CFUNCTYPE(None, c_void_p, P(ClientBuffer), c_void_p)
 BLOCK_FN = ctypes.CFUNCTYPE(None, c_void_p, P(ClientBlock), c_void_p)
@@ -274,6 +284,8 @@ _decl("rill_client_connect", c_int, P(ClientConfig), P(c_void_p))
 _decl("rill_client_destroy", None, Client)
 _decl("rill_client_native", c_bool, Client)
 _decl("rill_client_poll", c_int, Client, c_int)
+_decl("rill_client_poll_events", c_int, Client, c_int, P(ClientEvent), c_size, c_void_p,
+      c_size)
 _decl("rill_client_dropped", c_u64, Client)
 _decl("rill_client_list_vars", c_int, Client, P(P(ClientList)))
 _decl("rill_client_list_free", None, P(ClientList))

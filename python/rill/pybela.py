@@ -43,6 +43,7 @@ import os
 import threading
 import time
 import traceback
+import types
 import weakref
 
 import numpy as np
@@ -346,10 +347,10 @@ class Watcher:
         cfg.control_path = self._ctrl_path_b
         cfg.data_path = self._data_path_b
         # The trampolines must outlive the client: keep them on self.
-        self._c_buffer = L.BUFFER_FN(self._c_on_buffer)
-        self._c_monitor = L.MONITOR_FN(self._c_on_monitor)
-        self._c_error = L.ERROR_FN(self._c_on_error)
-        self._c_done = L.DONE_FN(self._c_on_done)
+        self._c_buffer = L.BUFFER_FN(self._c_never)
+        self._c_monitor = L.MONITOR_FN(self._c_never)
+        self._c_error = L.ERROR_FN(self._c_never)
+        self._c_done = L.DONE_FN(self._c_never)
         self._c_text = L.TEXT_FN(self._c_on_text)
         cfg.on_buffer = self._c_buffer
         cfg.on_monitor = self._c_monitor
@@ -427,17 +428,58 @@ class Watcher:
             pass
 
     def _poll_loop(self):
+        # One foreign call takes every event queued (up to _EVENTS): a burst
+        # of 100 buffers completed in the same frame costs one ctypes call,
+        # not 100 callbacks through ctypes trampolines. The events point
+        # into the C client's poll queue, valid until the next call.
         cl = self._cl
         runner = self._runner
         runner.enter()
+        events = (L.ClientEvent * _EVENTS)()
+        table = np.frombuffer(events, _EVENT_DTYPE)
+        poll = L.lib.rill_client_poll_events
         while not self._poll_stop.is_set():
-            n = L.lib.rill_client_poll(cl, 5 if runner.tasks else 50)
+            n = poll(cl, 5 if runner.tasks else 50, events, _EVENTS, None, 0)
+            if n > 0:
+                try:
+                    self._on_events(table[:n])
+                except Exception:
+                    log.error("rill: internal error handling events:\n%s",
+                              traceback.format_exc())
             if runner.tasks:
                 runner.turn()
             if n == L.ECLOSED:
                 break
             if n < 0 and n != L.ETIMEOUT:
                 time.sleep(0.05)
+
+    def _on_events(self, ev):
+        """A batch of events (a numpy view of ClientEvent), in order: runs of
+        buffers and of monitor values go to _on_buffers and _on_monitors
+        whole; errors and completions one by one."""
+        kinds = ev["kind"]
+        k0 = int(kinds[0])
+        if (kinds == k0).all():
+            runs = [(k0, ev)]
+        else:
+            cut = np.flatnonzero(kinds[1:] != kinds[:-1]) + 1
+            runs = [(int(part["kind"][0]), part) for part in np.split(ev, cut)]
+        for kind, part in runs:
+            if kind == L.EVENT_BUFFER:
+                self._on_buffers(part)
+            elif kind == L.EVENT_MONITOR:
+                by_id = self._by_id
+                for vid, tick, value in zip(part["var_id"].tolist(), part["first_ts"].tolist(),
+                                            part["value"].tolist()):
+                    info = by_id.get(vid)
+                    if info is not None:
+                        self._on_monitor(info.name, tick, value)
+            elif kind == L.EVENT_ERROR:
+                for err, msg in zip(part["err"].tolist(), part["msg"].tolist()):
+                    self._c_on_error(None, err, ctypes.string_at(msg) if msg else b"", None)
+            elif kind == L.EVENT_DONE:
+                for err, user in zip(part["err"].tolist(), part["done_user"].tolist()):
+                    self._on_done(int(err), int(user))
 
     def _require(self):
         if self._cl is None:
@@ -501,31 +543,21 @@ class Watcher:
             log.error("rill: internal error reading a control message:\n%s",
                       traceback.format_exc())
 
-    def _c_on_buffer(self, _cl, bp, _user):
-        try:
-            self._on_buffer(bp.contents)
-        except Exception:
-            log.error("rill: internal error handling a buffer:\n%s", traceback.format_exc())
+    # on_buffer, on_monitor and the schedules' completions are set, so that
+    # the C client queues them, but never called: _poll_loop takes their
+    # arguments as events (rill_client_poll_events).
 
-    def _c_on_monitor(self, _cl, name, tick, value, _user):
-        try:
-            self._on_monitor(name.decode(), int(tick), float(value))
-        except Exception:
-            log.error("rill: internal error handling a monitor value:\n%s",
-                      traceback.format_exc())
+    @staticmethod
+    def _c_never(*_args):
+        log.error("rill: a callback ran that rill_client_poll_events should have taken")
 
     def _c_on_error(self, _cl, err, msg, _user):
         text = msg.decode("utf-8", "replace") if msg else ""
         self.errors.append((L.lib.rill_err_name(err).decode(), text))
         log.warning("rill: connection to %s: %s", self.url, text)
 
-    def _c_on_done(self, _cl, err, user):
-        try:
-            self._on_done(int(err), int(user or 0))
-        except Exception:
-            log.error("rill: internal error in a completion:\n%s", traceback.format_exc())
 
-    def _on_buffer(self, b):
+    def _on_buffers(self, ev):
         pass
 
     def _on_monitor(self, name, tick, value):
@@ -695,6 +727,30 @@ class Watcher:
 
 
 _CHARS = {}
+_EVENTS = 256  # events taken per foreign call
+
+
+def _event_dtype():
+    """A numpy view of L.ClientEvent's plain fields, to read a whole batch of
+    events column by column (one numpy call per field instead of one ctypes
+    attribute access per event and field)."""
+    b = L.ClientEvent.buffer.offset
+    cols = [("kind", L.ClientEvent.kind.offset, "=i4"), ("err", L.ClientEvent.err.offset, "=i4"),
+            ("var_id", b + L.ClientBuffer.var_id.offset, "=u4"),
+            ("first_ts", b + L.ClientBuffer.first_ts.offset, "=u8"),
+            ("count", b + L.ClientBuffer.count.offset, "=u%d" % ctypes.sizeof(L.c_size)),
+            ("values", b + L.ClientBuffer.values.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p)),
+            ("rel", b + L.ClientBuffer.rel.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p)),
+            ("dropped", b + L.ClientBuffer.dropped.offset, "=u4"),
+            ("last", b + L.ClientBuffer.last.offset, "u1"),
+            ("value", L.ClientEvent.value.offset, "=f8"),
+            ("msg", L.ClientEvent.msg.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p)),
+            ("done_user", L.ClientEvent.done_user.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p))]
+    return np.dtype({"names": [c[0] for c in cols], "offsets": [c[1] for c in cols],
+                     "formats": [c[2] for c in cols], "itemsize": ctypes.sizeof(L.ClientEvent)})
+
+
+_EVENT_DTYPE = _event_dtype()
 
 
 def _copy(addr, nbytes, dtype):
@@ -707,19 +763,9 @@ def _copy(addr, nbytes, dtype):
 
 
 _REL = np.dtype(np.uint32)
+_CORO = types.CoroutineType
 _DTYPES = {t: np.dtype(d) for t, d in L.TYPE_DTYPES.items()}
 _send_buffer = L.lib.rill_client_send_buffer
-
-
-def _buffer_arrays(b, dtype):
-    """(values, rel) numpy arrays copied once from a rill_client_buffer
-    (valid only during the callback)."""
-    n = b.count
-    data = _copy(b.values, n * dtype.itemsize, dtype)
-    rel = None
-    if b.rel:
-        rel = _copy(ctypes.cast(b.rel, ctypes.c_void_p).value, n * 4, _REL)
-    return data, rel
 
 
 def _as_values(arr, letter, as_numpy):
@@ -730,7 +776,9 @@ def _as_values(arr, letter, as_numpy):
     if letter == "c":
         raw = arr.tobytes()
         return [raw[i:i + 1] for i in range(len(raw))]
-    return arr.tolist()
+    # A memoryview's tolist is a third cheaper than numpy's (no numpy
+    # scalar on the way to each Python number); same values.
+    return memoryview(arr).tolist() if arr.flags.c_contiguous else arr.tolist()
 
 
 class _Session:
@@ -1341,76 +1389,93 @@ class Streamer(Watcher):
 
     # ---- data from the device (poll thread) ---------------------------------------
 
-    def _on_buffer(self, b):
-        # The poll thread, once per buffer: kept lean (pybela's benchmark
-        # sends 4300 buffers a second through here at 100 variables).
+    def _on_buffers(self, ev):
+        # The poll thread, once per batch of buffers (a numpy view of the
+        # events; values and rel point into the C client's poll queue until
+        # the next poll). Kept lean: pybela's benchmark sends 4300 buffers a
+        # second through here at 100 variables, 100 at a time.
         sess = self._session
-        info = self._by_id.get(b.var_id)
-        if sess is None or info is None:
+        if sess is None:
             return
-        name = info.name
-        if name not in sess.vars:
-            return
-        ev = sess.ended.get(name) if b.last else None
-        n = b.count
-        ts = b.first_ts
-        if n == 0 or ts < sess.floor or not sess.accepting:
-            if ev is not None:
-                ev.set()
-            return
-        dtype = info.dtype
-        arr = _copy(b.values, n * dtype.itemsize, dtype)
-        rel = None
-        if b.rel:
-            rel = _copy(ctypes.cast(b.rel, ctypes.c_void_p).value, n * 4, _REL)
-        # The queue keeps the arrays (lists are made when it is read, see
-        # streaming_buffers_queue); a callback gets pybela's lists now.
-        buf = {"ref_timestamp": ts, "data": arr}
-        if rel is not None:
-            buf["rel_timestamps"] = rel
-        with self._lock:
-            q = self._streaming_buffers_queue.get(name)
-            if q is not None:
-                q.append(buf)
-            self._last[name] = (ts, arr, rel)
-            if self._writers:
-                wr = self._writers.get(name)
-                if wr is not None:
-                    self._save(wr, name, b, ts, arr, rel)
-            ct = sess.count_target
-            if ct is not None:
-                sess.counts[name] += n
-                if all(sess.counts[v] >= ct[0] for v in sess.order):
-                    # As pybela: whole buffers up to the target, nothing after
-                    # (the stop's last, shorter buffer included).
-                    sess.accepting = False
-                    ct[1].set()
-        if ev is not None:
-            ev.set()
+        by_id = self._by_id
+        svars = sess.vars
+        floor = sess.floor
+        lock = self._lock
+        queues = self._streaming_buffers_queue
+        last_of = self._last
         fn = sess.on_buffer
-        if fn is not None:
-            if not self.numpy:
-                buf = {"ref_timestamp": ts,
-                       "data": arr.tolist() if info.letter != "c" else _as_values(arr, "c", False)}
-                if rel is not None:
-                    buf["rel_timestamps"] = rel.tolist()
-            try:
-                r = fn({"name": name, "buffer": buf}, *sess.extra)
-                if r is not None and asyncio.iscoroutine(r):
-                    self._runner.run(r, "on_buffer_callback")
-            except Exception:
-                log.error("rill: exception in on_buffer_callback (the stream goes on):\n%s",
-                          traceback.format_exc())
-                self.callback_errors += 1
-        elif sess.aligner is not None:
-            ticks = (np.uint64(ts) + rel.astype(np.uint64) if rel is not None
-                     else np.arange(ts, ts + n, dtype=np.uint64))
-            for block in sess.aligner.add(name, ticks, arr):
-                if not _call_user(sess.on_block, block, sess.args, self._runner,
-                                  "on_block_callback"):
+        extra = sess.extra
+        as_lists = not self.numpy
+        runner = self._runner
+        for vid, ts, n, va, ra, last in zip(ev["var_id"].tolist(), ev["first_ts"].tolist(),
+                                            ev["count"].tolist(), ev["values"].tolist(),
+                                            ev["rel"].tolist(), ev["last"].tolist()):
+            info = by_id.get(vid)
+            if info is None:
+                continue
+            name = info.name
+            if name not in svars:
+                continue
+            done = sess.ended.get(name) if last else None
+            if n == 0 or ts < floor or not sess.accepting:
+                if done is not None:
+                    done.set()
+                continue
+            dtype = info.dtype
+            nb = n * dtype.itemsize
+            t = _CHARS.get(nb)
+            if t is None:
+                t = _CHARS[nb] = ctypes.c_char * nb
+            arr = np.frombuffer(t.from_address(va), dtype).copy()
+            rel = _copy(ra, n * 4, _REL) if ra else None
+            # The queue keeps the arrays (lists are made when it is read, see
+            # streaming_buffers_queue); a callback gets pybela's lists now.
+            buf = {"ref_timestamp": ts, "data": arr}
+            if rel is not None:
+                buf["rel_timestamps"] = rel
+            with lock:
+                q = queues.get(name)
+                if q is not None:
+                    q.append(buf)
+                last_of[name] = (ts, arr, rel)
+                if self._writers:
+                    wr = self._writers.get(name)
+                    if wr is not None:
+                        self._save(wr, name, ts, va, n, ra, arr, rel)
+                ct = sess.count_target
+                if ct is not None:
+                    sess.counts[name] += n
+                    if all(sess.counts[v] >= ct[0] for v in sess.order):
+                        # As pybela: whole buffers up to the target, nothing
+                        # after (the stop's last, shorter buffer included).
+                        sess.accepting = False
+                        ct[1].set()
+            if done is not None:
+                done.set()
+            if fn is not None:
+                if as_lists:
+                    buf = {"ref_timestamp": ts,
+                           "data": (memoryview(arr).tolist() if info.ctype != 0
+                                    else _as_values(arr, "c", False))}
+                    if rel is not None:
+                        buf["rel_timestamps"] = rel.tolist()
+                try:
+                    r = fn({"name": name, "buffer": buf}, *extra)
+                    if r is not None and (type(r) is _CORO or asyncio.iscoroutine(r)):
+                        runner.run(r, "on_buffer_callback")
+                except Exception:
+                    log.error("rill: exception in on_buffer_callback (the stream goes "
+                              "on):\n%s", traceback.format_exc())
                     self.callback_errors += 1
+            elif sess.aligner is not None:
+                ticks = (np.uint64(ts) + rel.astype(np.uint64) if rel is not None
+                         else np.arange(ts, ts + n, dtype=np.uint64))
+                for block in sess.aligner.add(name, ticks, arr):
+                    if not _call_user(sess.on_block, block, sess.args, runner,
+                                      "on_block_callback"):
+                        self.callback_errors += 1
 
-    def _save(self, wr, name, b, ts, arr, rel):
+    def _save(self, wr, name, ts, va, n, ra, arr, rel):
         h, path, kind = wr
         if kind == "py":
             line = {"ref_timestamp": ts, "data": arr.tolist()}
@@ -1419,7 +1484,8 @@ class Streamer(Watcher):
             h.write(json.dumps(line) + "\n")
             h.flush()
             return
-        rc = L.lib.rill_file_writer_write(h, b.first_ts, b.values, b.count, b.rel)
+        rc = L.lib.rill_file_writer_write(h, ts, va, n,
+                                          ctypes.cast(ra, L.P(L.c_u32)) if ra else None)
         if rc < 0:
             log.error("rill: saving %s to %s: %s", name, path, L.lib.rill_strerror(rc).decode())
 

@@ -133,6 +133,9 @@ struct rill_client {
     pthread_cond_t poll_cv;
     uint8_t *pscratch; /* consumer: one event */
     size_t pscratch_cap;
+    size_t pheld; /* consumer: bytes rill_client_poll_events lent out */
+    rill_client_buffer *pblock; /* consumer: the lent block's buffers */
+    size_t pblock_cap;
     uint32_t pending_drops; /* I/O thread: dropped before the next buffer */
     atomic_uint_fast64_t dropped;
 };
