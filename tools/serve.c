@@ -329,8 +329,12 @@ int cmd_serve(int argc, char **argv) {
     rc = as != NULL ? audio_source_start(as, srv) : demo_start(srv, rate, (unsigned)block, &d);
     sources.d = d; /* before any change can run: running is still false */
     if (rc != 0) {
-        fprintf(stderr, "rill serve: cannot start the %s source: %s\n",
-                source, rill_strerror(rc));
+        fprintf(stderr, "rill serve: cannot start the %s source: %s%s\n",
+                source, rill_strerror(rc),
+                rc == RILL_ESYS || rc == RILL_ENOMEM
+                    ? " (its thread or buffers: a memory or thread limit, "
+                      "ulimit -v or -u?)"
+                    : "");
         audio_source_stop(as);
         rill_server_destroy(srv);
         audio_source_free(as);

@@ -233,12 +233,13 @@ class Watcher:
     """pybela's Watcher: the connection shared by Streamer, Monitor, Logger
     and Controller.
 
-    Owns one rill_client in poll mode and one thread that runs
-    rill_client_poll, so every callback runs on that thread."""
+    Owns one rill_client in poll mode and one thread that takes its queued
+    callbacks in batches (rill_client_poll_batch), so every callback runs
+    on that thread."""
 
     def __init__(self, ip="192.168.7.2", port=5555, data_add="gui_data",
                  control_add="gui_control", *, token=None, timeout_ms=5000,
-                 numpy=False, file_transport="auto"):
+                 numpy=False, file_transport="auto", reconnect=False):
         self.project_name = None
         self._sample_rate = None
         self.ip = ip
@@ -277,6 +278,12 @@ class Watcher:
         # Counters a program (or a test) can read.
         self.callback_errors = 0
         self.errors = []  # (code name, message) from the connection
+        # rill's option (off: pybela's semantics, a lost connection ends
+        # it): reconnect and resume the streams; `events` and `gaps` (the
+        # ticks each variable missed) are rill._lib.event_dict()s.
+        self.reconnect = reconnect
+        self.events = []
+        self.gaps = []
 
     # ---- pybela's properties -------------------------------------------------
 
@@ -356,6 +363,8 @@ class Watcher:
         cfg.on_monitor = self._c_monitor
         cfg.on_error = self._c_error
         cfg.on_text = self._c_text
+        self._c_event = L.EVENT_FN(self._c_never) if L.HAS_RECONNECT else None
+        L.set_reconnect(cfg, self.reconnect, self._c_event)
         cl = L.c_void_p()
         L.clear()
         rc = L.lib.rill_client_connect(ctypes.byref(cfg), ctypes.byref(cl))
@@ -428,21 +437,21 @@ class Watcher:
             pass
 
     def _poll_loop(self):
-        # One foreign call takes every event queued (up to _EVENTS): a burst
-        # of 100 buffers completed in the same frame costs one ctypes call,
-        # not 100 callbacks through ctypes trampolines. The events point
-        # into the C client's poll queue, valid until the next call.
+        # One foreign call takes every callback queued (up to _BATCH): a
+        # burst of 100 buffers completed in the same frame costs one ctypes
+        # call, not 100 callbacks through ctypes trampolines. The records
+        # point into the C client's poll queue, valid until the next call.
         cl = self._cl
         runner = self._runner
         runner.enter()
-        events = (L.ClientEvent * _EVENTS)()
-        table = np.frombuffer(events, _EVENT_DTYPE)
-        poll = L.lib.rill_client_poll_events
+        records = (L.ClientPolled * _BATCH)()
+        table = np.frombuffer(records, _POLLED_DTYPE)
+        poll = L.lib.rill_client_poll_batch
         while not self._poll_stop.is_set():
-            n = poll(cl, 5 if runner.tasks else 50, events, _EVENTS, None, 0)
+            n = poll(cl, 5 if runner.tasks else 50, records, _BATCH, None, 0)
             if n > 0:
                 try:
-                    self._on_events(table[:n])
+                    self._on_polled(table[:n], records)
                 except Exception:
                     log.error("rill: internal error handling events:\n%s",
                               traceback.format_exc())
@@ -453,33 +462,39 @@ class Watcher:
             if n < 0 and n != L.ETIMEOUT:
                 time.sleep(0.05)
 
-    def _on_events(self, ev):
-        """A batch of events (a numpy view of ClientEvent), in order: runs of
-        buffers and of monitor values go to _on_buffers and _on_monitors
-        whole; errors and completions one by one."""
+    def _on_polled(self, ev, records):
+        """A batch of queued callbacks (`ev`, a numpy view of `records`, the
+        ClientPolled array), in order: runs of buffers go to _on_buffers
+        whole; monitor values, errors, completions and connection events
+        one by one."""
         kinds = ev["kind"]
         k0 = int(kinds[0])
         if (kinds == k0).all():
-            runs = [(k0, ev)]
+            runs = [(k0, 0, ev)]
         else:
             cut = np.flatnonzero(kinds[1:] != kinds[:-1]) + 1
-            runs = [(int(part["kind"][0]), part) for part in np.split(ev, cut)]
-        for kind, part in runs:
-            if kind == L.EVENT_BUFFER:
+            starts = [0] + cut.tolist()
+            runs = [(int(part["kind"][0]), at, part)
+                    for at, part in zip(starts, np.split(ev, cut))]
+        for kind, at, part in runs:
+            if kind == L.POLLED_BUFFER:
                 self._on_buffers(part)
-            elif kind == L.EVENT_MONITOR:
+            elif kind == L.POLLED_MONITOR:
                 by_id = self._by_id
                 for vid, tick, value in zip(part["var_id"].tolist(), part["first_ts"].tolist(),
                                             part["value"].tolist()):
                     info = by_id.get(vid)
                     if info is not None:
                         self._on_monitor(info.name, tick, value)
-            elif kind == L.EVENT_ERROR:
+            elif kind == L.POLLED_ERROR:
                 for err, msg in zip(part["err"].tolist(), part["msg"].tolist()):
                     self._c_on_error(None, err, ctypes.string_at(msg) if msg else b"", None)
-            elif kind == L.EVENT_DONE:
+            elif kind == L.POLLED_DONE:
                 for err, user in zip(part["err"].tolist(), part["done_user"].tolist()):
                     self._on_done(int(err), int(user))
+            elif kind == L.POLLED_EVENT:
+                for i in range(at, at + len(part)):
+                    self._on_event(L.event_dict(records[i].event))
 
     def _require(self):
         if self._cl is None:
@@ -543,19 +558,24 @@ class Watcher:
             log.error("rill: internal error reading a control message:\n%s",
                       traceback.format_exc())
 
-    # on_buffer, on_monitor and the schedules' completions are set, so that
-    # the C client queues them, but never called: _poll_loop takes their
-    # arguments as events (rill_client_poll_events).
+    # on_buffer, on_monitor, on_error, on_event and the schedules'
+    # completions are set, so that the C client queues them, but never
+    # called: _poll_loop takes their arguments (rill_client_poll_batch).
 
     @staticmethod
     def _c_never(*_args):
-        log.error("rill: a callback ran that rill_client_poll_events should have taken")
+        log.error("rill: a callback ran that rill_client_poll_batch should have taken")
 
     def _c_on_error(self, _cl, err, msg, _user):
         text = msg.decode("utf-8", "replace") if msg else ""
         self.errors.append((L.lib.rill_err_name(err).decode(), text))
         log.warning("rill: connection to %s: %s", self.url, text)
 
+    def _on_event(self, ev):
+        self.events.append(ev)
+        if ev["kind"] == "gap":
+            self.gaps.append(ev)
+        log.warning("rill: %s", ev["message"])
 
     def _on_buffers(self, ev):
         pass
@@ -727,15 +747,15 @@ class Watcher:
 
 
 _CHARS = {}
-_EVENTS = 256  # events taken per foreign call
+_BATCH = 256  # queued callbacks taken per foreign call
 
 
-def _event_dtype():
-    """A numpy view of L.ClientEvent's plain fields, to read a whole batch of
-    events column by column (one numpy call per field instead of one ctypes
-    attribute access per event and field)."""
-    b = L.ClientEvent.buffer.offset
-    cols = [("kind", L.ClientEvent.kind.offset, "=i4"), ("err", L.ClientEvent.err.offset, "=i4"),
+def _polled_dtype():
+    """A numpy view of L.ClientPolled's plain fields, to read a whole batch
+    column by column (one numpy call per field instead of one ctypes
+    attribute access per record and field)."""
+    b = L.ClientPolled.buffer.offset
+    cols = [("kind", L.ClientPolled.kind.offset, "=i4"), ("err", L.ClientPolled.err.offset, "=i4"),
             ("var_id", b + L.ClientBuffer.var_id.offset, "=u4"),
             ("first_ts", b + L.ClientBuffer.first_ts.offset, "=u8"),
             ("count", b + L.ClientBuffer.count.offset, "=u%d" % ctypes.sizeof(L.c_size)),
@@ -743,14 +763,14 @@ def _event_dtype():
             ("rel", b + L.ClientBuffer.rel.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p)),
             ("dropped", b + L.ClientBuffer.dropped.offset, "=u4"),
             ("last", b + L.ClientBuffer.last.offset, "u1"),
-            ("value", L.ClientEvent.value.offset, "=f8"),
-            ("msg", L.ClientEvent.msg.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p)),
-            ("done_user", L.ClientEvent.done_user.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p))]
+            ("value", L.ClientPolled.value.offset, "=f8"),
+            ("msg", L.ClientPolled.msg.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p)),
+            ("done_user", L.ClientPolled.done_user.offset, "=u%d" % ctypes.sizeof(ctypes.c_void_p))]
     return np.dtype({"names": [c[0] for c in cols], "offsets": [c[1] for c in cols],
-                     "formats": [c[2] for c in cols], "itemsize": ctypes.sizeof(L.ClientEvent)})
+                     "formats": [c[2] for c in cols], "itemsize": ctypes.sizeof(L.ClientPolled)})
 
 
-_EVENT_DTYPE = _event_dtype()
+_POLLED_DTYPE = _polled_dtype()
 
 
 def _copy(addr, nbytes, dtype):

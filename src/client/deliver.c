@@ -12,7 +12,7 @@
  *
  * The consumer either runs the callbacks (rill_client_poll: each record
  * copied out, then released) or lends the records out in place
- * (rill_client_poll_events: descriptors pointing into the ring, released
+ * (rill_client_poll_batch: descriptors pointing into the ring, released
  * at the next call), which is how a Python program takes a whole burst of
  * buffers with one foreign call.
  */
@@ -25,7 +25,7 @@
 #define RILL__POLL_DEFAULT_BYTES (16u << 20)
 #define RILL__POLL_RESERVE 4096u
 
-enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE };
+enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE, EV_EVENT };
 
 typedef struct ev_header {
     uint32_t kind;
@@ -61,6 +61,17 @@ typedef struct ev_done {
     void *user;
     int32_t err, pad;
 } ev_done;
+
+typedef struct ev_event {
+    int32_t kind;
+    uint32_t var_id;
+    uint64_t first, ticks, resumed, buffers;
+    uint32_t attempts;
+    uint8_t restarted, pad[3];
+    char name[64];
+    char file[96];
+    char msg[256];
+} ev_event;
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
@@ -261,6 +272,44 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
     }
 }
 
+/* The event with its strings pointing at `e`'s (NULL when empty). */
+static rill_client_event event_of(const rill_client_event *ev, const char *name,
+                                  const char *file, const char *msg) {
+    rill_client_event out = *ev;
+    out.name = name[0] != '\0' ? name : NULL;
+    out.file = file[0] != '\0' ? file : NULL;
+    out.msg = msg;
+    return out;
+}
+
+void rill__deliver_event(rill_client *cl, const rill__event *e) {
+    if (cl->cfg.on_event == NULL || e->ev.kind == 0)
+        return;
+    if (cl->pq == NULL) {
+        rill_client_event ev = event_of(&e->ev, e->name, e->file, e->msg);
+        cl->cfg.on_event(cl, &ev, cl->cfg.user);
+        return;
+    }
+    ev_event r;
+    memset(&r, 0, sizeof r);
+    r.kind = (int32_t)e->ev.kind;
+    r.var_id = e->ev.var_id;
+    r.first = e->ev.first;
+    r.ticks = e->ev.ticks;
+    r.resumed = e->ev.resumed;
+    r.buffers = e->ev.buffers;
+    r.attempts = e->ev.attempts;
+    r.restarted = e->ev.restarted;
+    snprintf(r.name, sizeof r.name, "%s", e->name);
+    snprintf(r.file, sizeof r.file, "%s", e->file);
+    snprintf(r.msg, sizeof r.msg, "%s", e->msg);
+    writer w;
+    if (begin(cl, &w, EV_EVENT, sizeof r, false)) {
+        put(&w, &r, sizeof r);
+        commit(cl, &w);
+    }
+}
+
 void rill__deliver_wake(rill_client *cl) {
     pthread_mutex_lock(&cl->poll_mx);
     pthread_cond_broadcast(&cl->poll_cv);
@@ -343,6 +392,23 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
         e.fn(cl, e.err, e.user);
         break;
     }
+    case EV_EVENT: {
+        ev_event r;
+        memcpy(&r, p, sizeof r);
+        rill_client_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = (rill_client_event_kind)r.kind;
+        ev.var_id = r.var_id;
+        ev.first = r.first;
+        ev.ticks = r.ticks;
+        ev.resumed = r.resumed;
+        ev.buffers = r.buffers;
+        ev.attempts = r.attempts;
+        ev.restarted = r.restarted != 0;
+        ev = event_of(&ev, r.name, r.file, r.msg);
+        cl->cfg.on_event(cl, &ev, cl->cfg.user);
+        break;
+    }
     default:
         break;
     }
@@ -373,7 +439,7 @@ static bool take(rill_client *cl, uint32_t *kind, uint32_t *bytes) {
     return true;
 }
 
-/* Give back what rill_client_poll_events lent out. */
+/* Give back what rill_client_poll_batch lent out. */
 static void release_lent(rill_client *cl) {
     if (cl->pheld != 0) {
         rill_ring_read_release(cl->pq, cl->pheld);
@@ -419,7 +485,7 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
     return ran;
 }
 
-/* ---- Lending events out (rill_client_poll_events) ------------------------ */
+/* ---- Lending records out (rill_client_poll_batch) ------------------------ */
 
 /* Bytes [off, off + n) of the readable span: in place when they do not
  * straddle the ring's end, else copied into `dst`. */
@@ -463,13 +529,13 @@ static void copy_out(arena *a, rill_client_buffer *b) {
 /* What became of a record. */
 typedef enum lent { LENT, SKIPPED, NO_ROOM } lent;
 
-/* The event of the record at `p`: LENT; SKIPPED (a block whose buffers
+/* `ev` from the record at `p`: LENT; SKIPPED (a block whose buffers
  * cannot be stored: lost, counted, as rill_client_poll does); NO_ROOM (its
  * data does not fit the arena: not taken). */
 static lent lend(rill_client *cl, uint32_t kind, const uint8_t *p,
-                 rill_client_event *ev, arena *a) {
+                 rill_client_polled *ev, arena *a) {
     memset(ev, 0, sizeof *ev);
-    ev->kind = (rill_client_event_kind)kind;
+    ev->kind = (rill_client_polled_kind)kind;
     switch (kind) {
     case EV_BUFFER:
         get_buffer(cl, &p, &ev->buffer);
@@ -534,15 +600,30 @@ static lent lend(rill_client *cl, uint32_t kind, const uint8_t *p,
         ev->err = e.err;
         return LENT;
     }
+    case EV_EVENT: {
+        /* The strings stay in the record, lent as the rest. */
+        const ev_event *r = (const void *)p;
+        rill_client_event *e = &ev->event;
+        e->kind = (rill_client_event_kind)r->kind;
+        e->var_id = r->var_id;
+        e->first = r->first;
+        e->ticks = r->ticks;
+        e->resumed = r->resumed;
+        e->buffers = r->buffers;
+        e->attempts = r->attempts;
+        e->restarted = r->restarted != 0;
+        *e = event_of(e, r->name, r->file, r->msg);
+        return LENT;
+    }
     default:
         return SKIPPED; /* unknown: skipped, as rill_client_poll does */
     }
 }
 
-int rill_client_poll_events(rill_client *cl, int timeout_ms,
-                            rill_client_event *events, size_t max,
-                            void *copy_to, size_t copy_bytes) {
-    if (cl->pq == NULL || events == NULL || max == 0)
+int rill_client_poll_batch(rill_client *cl, int timeout_ms,
+                           rill_client_polled *out, size_t max, void *copy_to,
+                           size_t copy_bytes) {
+    if (cl->pq == NULL || out == NULL || max == 0)
         return RILL_EINVAL;
     release_lent(cl);
     wait_queued(cl, timeout_ms);
@@ -568,7 +649,7 @@ int rill_client_poll_events(rill_client *cl, int timeout_ms,
             cl->pscratch_cap = h.bytes;
         }
         const uint8_t *payload = span_at(&s, at, h.bytes, cl->pscratch);
-        lent r = lend(cl, h.kind, payload, &events[n], &a);
+        lent r = lend(cl, h.kind, payload, &out[n], &a);
         if (r == NO_ROOM) {
             if (n == 0 && off == 0)
                 return RILL_ETOOBIG;

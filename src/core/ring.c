@@ -123,7 +123,7 @@ static void span_copy_in(const rill_ring_span *span, const void *data) {
 }
 
 static void span_copy_out(const rill_ring_span *span, void *out) {
-    if (span->len[0] == 0)
+    if (span->len[0] == 0) /* out may be NULL then (memcpy's contract) */
         return;
     memcpy(out, span->ptr[0], span->len[0]);
     if (span->len[1] != 0)

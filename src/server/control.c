@@ -184,10 +184,11 @@ static void prepare_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         (atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
              RILL__ST_NO ||
          !atomic_load_explicit(&old->pub_started, memory_order_acquire))) {
+        /* Its file's name is the writer's until the writer said OPENED. */
         snprintf(p->why, sizeof p->why,
                  "log: \"%s\" is already being logged (or scheduled) to %s; "
                  "skipped, send unlog first",
-                 v->name, old->log_name);
+                 v->name, old->log_named ? old->log_name : "a file being made");
         return;
     }
     if (too_many_streams(srv, cmd, e, v, p->why, sizeof p->why))
@@ -449,12 +450,19 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
         rill__conn_set_active(srv, c,
                               false); /* native data ignores the active set */
     }
+    /* "run" and "firstTick" tell a client that reconnects whether this is
+     * the device it lost, and whether ticks began again. */
+    uint64_t first =
+        atomic_load_explicit(&srv->dev.pub_first, memory_order_acquire);
     rill__jv m[] = {
         RILL__JV_S("rill", "hello"),
         RILL__JV_U("version", RILL__NATIVE_VERSION),
         RILL__JV_U("maxValues", RILL__CMD_MAX_LENGTH),
         RILL__JV_U("queueBytes", srv->cfg.client_queue_bytes),
         RILL__JV_D("sampleRate", rill__server_rate(srv)),
+        RILL__JV_U("run", srv->run_id),
+        first != 0 ? (rill__jv)RILL__JV_U("firstTick", first - 1)
+                   : (rill__jv)RILL__JV_NONE,
     };
     char *text = NULL;
     size_t len = 0;
@@ -588,6 +596,28 @@ static void log_failed(rill_server *srv, const rill__stream *s, int err) {
     rill__free(message);
 }
 
+/* The log writer fell behind and `buffers` of the file were dropped:
+ * every control socket is told, as of the file's end, so that whoever
+ * asked for the log knows the file lacks them:
+ * {"event":"log-dropped","buffers":N,"logFileName":F,"total":T,"variable":V}.
+ * The log writer says it at most every 100 ms per file. */
+static void log_dropped(rill_server *srv, const rill__stream *s,
+                        uint64_t buffers, uint64_t total) {
+    rill__log_warn("the log writer fell behind: %llu buffers of %s dropped "
+                   "from %s/%s (%llu in all; a slow disk?)",
+                   (unsigned long long)buffers, s->var->name, srv->log_dir,
+                   s->log_name, (unsigned long long)total);
+    rill__jv m[] = {
+        RILL__JV_S("event", "log-dropped"), RILL__JV_U("buffers", buffers),
+        RILL__JV_S("logFileName", s->log_name), RILL__JV_U("total", total),
+        RILL__JV_S("variable", s->var->name)};
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+        rill__broadcast_control(srv, text, len);
+    rill__free(text);
+}
+
 /* The log writer's events: a file made (or not) for a waiting message; a
  * file closed or given up on, which the clients are told of, and whose
  * stream goes back; a file discarded, whose stream never started. */
@@ -600,6 +630,7 @@ void rill__control_log_events(rill_server *srv) {
         size_t len = 0;
         if (ev.kind == RILL__LOG_EV_OPENED ||
             ev.kind == RILL__LOG_EV_OPEN_FAILED) {
+            s->log_named = ev.kind == RILL__LOG_EV_OPENED;
             rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
             continue;
         }
@@ -612,7 +643,16 @@ void rill__control_log_events(rill_server *srv) {
             log_failed(srv, s, ev.err);
             continue;
         }
+        if (ev.kind == RILL__LOG_EV_DROPPED) {
+            log_dropped(srv, s, ev.buffers, ev.total);
+            continue;
+        }
+        /* A file that lost buffers says how many in all (the writer is
+         * done with the stream: its counts are this thread's now). */
         rill__jv m[] = {RILL__JV_S("event", "log-ended"),
+                        s->log_dropped != 0
+                            ? (rill__jv)RILL__JV_U("dropped", s->log_dropped)
+                            : (rill__jv)RILL__JV_NONE,
                         RILL__JV_S("logFileName", s->log_name),
                         RILL__JV_S("variable", var)};
         if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)

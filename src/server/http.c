@@ -463,8 +463,11 @@ void rill__server_fops(rill_server *srv) {
 }
 
 bool rill__log_busy(rill_server *srv, const char *name) {
+    /* log_name is read only once the writer said OPENED (it writes it
+     * until then). */
     for (rill__stream *s = srv->streams; s != NULL; s = s->next)
-        if (s->sink == RILL__SINK_LOG && strcmp(s->log_name, name) == 0)
+        if (s->sink == RILL__SINK_LOG && s->log_named &&
+            strcmp(s->log_name, name) == 0)
             return true;
     return false;
 }

@@ -124,6 +124,11 @@ struct rill_server {
     /* How libwebsockets opens the files it serves (http.c). */
     struct lws_plat_file_ops fops;
     int port;
+    /* This server's run, random, below 2^53 (so JavaScript reads it
+     * exactly): in the hello reply, with the tick its clock began at, so
+     * that a reconnecting client knows the device it lost from a
+     * restarted one, and whether its ticks began again. */
+    uint64_t run_id;
     pthread_t net_thread, waker_thread;
     bool net_started, waker_started;
     atomic_bool stop;
@@ -146,6 +151,8 @@ struct rill_server {
 
     atomic_ullong client_drops;
     atomic_ullong n_clients;
+    uint64_t fd_refused;      /* network: connections refused at the fd limit */
+    uint64_t fd_refused_said; /* network: when that was last logged (ns) */
     atomic_ullong commands_rejected;
 
     /* Programs run for pages (allow_exec), network thread. */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -349,6 +350,44 @@ static void drain_timer(lws_sorted_usec_list_t *sul) {
                      RILL__HOUSEKEEPING_US);
 }
 
+/* File descriptors kept free for what is not a connection: log files,
+ * files served over HTTP, programs' pipes. */
+#define RILL__FD_RESERVE 16
+
+/* A connection just accepted as `fd`, at the process's open-file limit
+ * (RLIMIT_NOFILE) less the reserve: refused at once, with a 503 that says
+ * why, rather than let the limit be met. Met, it would leave connections
+ * waiting unanswered in the listen backlog while the network thread spins
+ * on accept's EMFILE. fd is the lowest free descriptor, so fd >= limit -
+ * reserve means fewer than the reserve are left. True: refuse it. */
+static bool at_fd_limit(rill_server *srv, int fd) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        (rlim_t)fd + RILL__FD_RESERVE < rl.rlim_cur)
+        return false;
+    static const char answer[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        "Connection: close\r\nContent-Length: 86\r\n\r\n"
+        "rill serve: too many connections (at its open-file limit, ulimit -n); "
+        "try again later\n";
+    if (send(fd, answer, sizeof answer - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* the client hears a closed connection instead */
+    }
+    uint64_t now = rill_clock_now_ns();
+    srv->fd_refused++;
+    if (srv->fd_refused_said == 0 ||
+        now - srv->fd_refused_said >= 10ull * 1000 * 1000 * 1000) {
+        rill__log_warn(
+            "refusing connections: the process has used its open-file "
+            "limit (RLIMIT_NOFILE %llu, less %d kept for files); "
+            "%llu refused so far; raise it with ulimit -n",
+            (unsigned long long)rl.rlim_cur, RILL__FD_RESERVE,
+            (unsigned long long)srv->fd_refused);
+        srv->fd_refused_said = now;
+    }
+    return true;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len) {
     rill_server *srv = lws_context_user(lws_get_context(wsi));
@@ -357,6 +396,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     char uri[256];
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return at_fd_limit(srv, (int)(intptr_t)in) ? -1 : 0;
+
     case LWS_CALLBACK_HTTP:
         return rill__http(srv, wsi);
 
@@ -632,16 +674,28 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
     srv->sample_rate = cfg->sample_rate;
+    if (getrandom(&srv->run_id, sizeof srv->run_id, GRND_NONBLOCK) !=
+        (ssize_t)sizeof srv->run_id)
+        srv->run_id = rill_clock_now_ns() ^ (uint64_t)getpid() << 32;
+    srv->run_id &= (UINT64_C(1) << 53) - 1;
     atomic_init(&srv->stop, false);
     if (rc != 0)
         goto fail;
     srv->max_streams = cfg->max_vars * 4 + 4096;
     if ((rc = rill__device_init(&srv->dev, cfg->max_vars, srv->max_streams,
-                                cfg->out_ring_bytes, cfg->log_ring_bytes)) != 0)
+                                cfg->out_ring_bytes, cfg->log_ring_bytes)) !=
+        0) {
+        rill__log_error("cannot create the server's rings (%zu + %zu bytes) "
+                        "and tables: %s (a memory limit, ulimit -v?)",
+                        cfg->out_ring_bytes, cfg->log_ring_bytes,
+                        rill_strerror(rc));
         goto fail;
+    }
     srv->released = rill__calloc(srv->max_streams, sizeof *srv->released);
     srv->values_scratch = rill__malloc(cfg->max_message_bytes * 2);
     if (srv->released == NULL || srv->values_scratch == NULL) {
+        rill__log_error("out of memory creating the server (a memory limit, "
+                        "ulimit -v?)");
         rc = RILL_ENOMEM;
         goto fail;
     }
@@ -657,8 +711,12 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
                                     (uint32_t)(uintptr_t)srv,
-                                    &srv->logwriter)) != 0)
+                                    &srv->logwriter)) != 0) {
+        rill__log_error("cannot start the log writer thread: %s (a memory or "
+                        "thread limit, ulimit -v or -u?)",
+                        rill_strerror(rc));
         goto fail;
+    }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
     struct lws_context_creation_info info;
@@ -674,9 +732,12 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     info.count_threads = 1;
     srv->ctx = lws_create_context(&info);
     if (srv->ctx == NULL) {
-        rill__log_error("cannot listen on %s:%d (in use, or not "
-                        "an address of this machine)",
-                        srv->host, cfg->port);
+        /* probe_bind has shown a given port free: then it was memory. */
+        rill__log_error("cannot listen on %s:%d (%s)", srv->host, cfg->port,
+                        cfg->port != 0 ? "libwebsockets could not start: out "
+                                         "of memory? a memory limit, ulimit -v?"
+                                       : "in use, or not an address of this "
+                                         "machine");
         rc = RILL_EIO;
         goto fail;
     }
@@ -687,14 +748,26 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     /* Before the network thread, which reads srv->devreq. */
     if (cfg->on_audio_change != NULL &&
         (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
-                                  &srv->devreq)) != 0)
+                                  &srv->devreq)) != 0) {
+        rill__log_error("cannot start the device-request thread: %s (a memory "
+                        "or thread limit, ulimit -v or -u?)",
+                        rill_strerror(rc));
         goto fail;
-    if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
+    }
+    int err = pthread_create(&srv->net_thread, NULL, net_main, srv);
+    if (err != 0) {
+        rill__log_error("cannot start the network thread: %s (a memory or "
+                        "thread limit, ulimit -v or -u?)",
+                        strerror(err));
         rc = RILL_ESYS;
         goto fail;
     }
     srv->net_started = true;
-    if (pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv) != 0) {
+    err = pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv);
+    if (err != 0) {
+        rill__log_error("cannot start the waker thread: %s (a memory or "
+                        "thread limit, ulimit -v or -u?)",
+                        strerror(err));
         rc = RILL_ESYS;
         goto fail;
     }

@@ -569,7 +569,7 @@ TEST(poll_without_poll_mode_is_invalid_and_a_full_queue_counts_drops) {
     test_device_stop(&d);
 }
 
-/* rill_client_poll_events lends the queued events out in place: every
+/* rill_client_poll_batch lends the queued events out in place: every
  * buffer, in order, its values valid until the next call, across the poll
  * queue's end (a 256 KiB queue of 4136-byte records wraps every 63, a
  * record straddling the end each time), and a
@@ -587,7 +587,7 @@ static void check_counter(const rill_client_buffer *b, uint64_t *next, int *bad,
     *next = b->first_ts + b->count;
 }
 
-TEST(poll_events_lends_every_buffer_in_order_in_place_or_copied_out) {
+TEST(poll_batch_lends_every_buffer_in_order_in_place_or_copied_out) {
     test_device d;
     test_device_start(&d, NULL);
     blocks s;
@@ -602,9 +602,9 @@ TEST(poll_events_lends_every_buffer_in_order_in_place_or_copied_out) {
     cfg.poll_bytes = 256 << 10;
     rill_client *cl = NULL;
     ASSERT_OK(rill_client_connect(&cfg, &cl));
-    rill_client_event ev[8];
-    ASSERT_ERR(rill_client_poll_events(cl, 0, NULL, 8, NULL, 0), RILL_EINVAL);
-    ASSERT_ERR(rill_client_poll_events(cl, 0, ev, 0, NULL, 0), RILL_EINVAL);
+    rill_client_polled ev[8];
+    ASSERT_ERR(rill_client_poll_batch(cl, 0, NULL, 8, NULL, 0), RILL_EINVAL);
+    ASSERT_ERR(rill_client_poll_batch(cl, 0, ev, 0, NULL, 0), RILL_EINVAL);
 
     /* In place: 3 s of counter at 64 kHz, 180 buffers of 1024 values,
      * the queue wrapping twice. */
@@ -614,10 +614,10 @@ TEST(poll_events_lends_every_buffer_in_order_in_place_or_copied_out) {
     int bad = 0, gaps = 0, taken = 0;
     uint64_t end = rill_clock_now_ns() + 10000000000u;
     while (taken < 180 && rill_clock_now_ns() < end) {
-        int n = rill_client_poll_events(cl, 100, ev, 8, NULL, 0);
+        int n = rill_client_poll_batch(cl, 100, ev, 8, NULL, 0);
         ASSERT_TRUE(n >= 0);
         for (int i = 0; i < n; i++) {
-            ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_EVENT_BUFFER);
+            ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_POLLED_BUFFER);
             ASSERT_EQ_STR(ev[i].buffer.name, "counter");
             ASSERT_EQ_INT(ev[i].buffer.type, RILL_TYPE_INT32);
             check_counter(&ev[i].buffer, &next, &bad, &gaps);
@@ -633,21 +633,21 @@ TEST(poll_events_lends_every_buffer_in_order_in_place_or_copied_out) {
     /* copy_to: 16 bytes hold no buffer (nothing is taken), 64 KiB hold
      * what is queued, whose values stay there after the next call. */
     usleep(100000); /* a few buffers queue up */
-    ASSERT_ERR(rill_client_poll_events(cl, 1000, ev, 8, (uint64_t[2]){0}, 16),
+    ASSERT_ERR(rill_client_poll_batch(cl, 1000, ev, 8, (uint64_t[2]){0}, 16),
                RILL_ETOOBIG);
     static uint64_t arena[8192];
-    int n = rill_client_poll_events(cl, 1000, ev, 8, arena, sizeof arena);
+    int n = rill_client_poll_batch(cl, 1000, ev, 8, arena, sizeof arena);
     ASSERT_TRUE(n >= 1);
     const uint8_t *lo = (const uint8_t *)arena, *hi = lo + sizeof arena;
     rill_client_buffer kept[8];
     for (int i = 0; i < n; i++) {
-        ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_EVENT_BUFFER);
+        ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_POLLED_BUFFER);
         const uint8_t *p = ev[i].buffer.values;
         ASSERT_TRUE(p >= lo && p + ev[i].buffer.count * 4 <= hi);
         kept[i] = ev[i].buffer;
     }
     ASSERT_OK(rill_client_stream_stop(cl, names, 1));
-    while (rill_client_poll_events(cl, 200, ev, 8, NULL, 0) > 0)
+    while (rill_client_poll_batch(cl, 200, ev, 8, NULL, 0) > 0)
         ;
     for (int i = 0; i < n; i++) /* the first continues the in-place ones */
         check_counter(&kept[i], &next, &bad, &gaps);
@@ -664,13 +664,13 @@ TEST(poll_events_lends_every_buffer_in_order_in_place_or_copied_out) {
     int done = 0, values = 0;
     end = rill_clock_now_ns() + 5000000000u;
     while (done == 0 && rill_clock_now_ns() < end) {
-        n = rill_client_poll_events(cl, 100, ev, 8, NULL, 0);
+        n = rill_client_poll_batch(cl, 100, ev, 8, NULL, 0);
         for (int i = 0; i < n; i++) {
-            if (ev[i].kind == RILL_CLIENT_EVENT_BUFFER) {
+            if (ev[i].kind == RILL_CLIENT_POLLED_BUFFER) {
                 ASSERT_EQ_INT(done, 0);
                 values += (int)ev[i].buffer.count;
             } else {
-                ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_EVENT_DONE);
+                ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_POLLED_DONE);
                 ASSERT_TRUE(ev[i].done == blocks_on_done);
                 ASSERT_TRUE(ev[i].done_user == &s);
                 ASSERT_EQ_INT(ev[i].err, 0);

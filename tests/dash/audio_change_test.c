@@ -466,7 +466,7 @@ TEST(a_change_is_announced_to_native_pages_before_it_is_answered) {
     page late;
     page_open(&late, &d, true, false);
     ASSERT_NOT_NULL(strstr(page_wait(&late, NULL, "\"maxValues\""),
-                           "\"sampleRate\":16000}"));
+                           "\"sampleRate\":16000,\"run\":"));
     page_close(&late);
     /* A compatibility socket never sees audio events nor answers. */
     page_pump(&compat, 100);

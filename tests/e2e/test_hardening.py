@@ -13,12 +13,14 @@ SIGINT; under ASan, no leak and no bad access) is checked at teardown.
 import asyncio
 import base64
 import os
+import re
 import socket
 import struct
 import time
 
 import pytest
 import websockets
+import websockets.exceptions
 
 from belaclient import BelaClient, run, within
 from helpers import assert_server_serves_a_new_client, http_get
@@ -369,16 +371,24 @@ def test_at_the_fd_limit_refused_connections_are_reported_once_naming_the_limit(
     finally:
         for s in socks:
             s.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:   # the server serves again once they are gone
+    # The server serves again once they are gone (it may refuse with a 503
+    # while it still holds some of them: a sanitizer build is slow to see
+    # 80 closes).
+    deadline = time.monotonic() + 20
+    while True:
         try:
             run(assert_server_serves_a_new_client(srv.url), 20)
             break
-        except (AssertionError, OSError):
+        except (AssertionError, OSError, websockets.exceptions.InvalidStatusCode):
+            if time.monotonic() > deadline:
+                raise
             time.sleep(0.5)
     lines = srv.output().splitlines()
-    refused = [line for line in lines if "cannot accept connections" in line]
+    # The server refuses at the limit less its reserve (a 503, said once),
+    # and libwebsockets' own failed accepts, if any, are said once too.
+    refused = [line for line in lines
+               if "cannot accept connections" in line or "refusing connections" in line]
     assert len(refused) == 1, refused[:5]
-    assert "RLIMIT_NOFILE, 40 descriptors" in refused[0], refused[0]
+    assert re.search(r"RLIMIT_NOFILE,? 40\b", refused[0]), refused[0]
     assert not [line for line in lines if "accept: errno" in line and line not in refused]
     assert len(lines) < 60, f"{len(lines)} lines of output:\n" + "\n".join(lines[-20:])
