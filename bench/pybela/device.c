@@ -10,11 +10,16 @@
  * that watches several variables with one command starts them on the same
  * tick, so their buffers complete in the same frame, as on a Bela.
  *
- * What is measured, per returned buffer: from the moment its last value
- * was set (the monotonic clock read on the real-time thread right after the
- * frame's sets: the buffer leaves for the network thread inside the set)
- * to the start of the device's buffer callback for the echo (the server's
- * network thread, after libwebsockets has received it). The echo's
+ * What is measured, per returned buffer: from the frame that completes it
+ * (the monotonic clock read on the real-time thread right before the
+ * frame's tick and sets: the buffer leaves for the network thread inside
+ * its last set, so never earlier; the figure includes the frame's sets, a
+ * few µs) to the start of the device's buffer callback for the echo (the
+ * server's network thread, after libwebsockets has received it). The time
+ * is recorded before the sets so that an echo always finds it: recorded
+ * after them, a real-time thread preempted between the set that sent a
+ * buffer and the recording (a loaded machine) let the echo come first, and
+ * it was miscounted as lost or as a negative delay. The echo's
  * values[0] is the buffer's ref_timestamp (its first tick); the buffer
  * completed at ref + 1023, whose time the real-time thread left in a table
  * of the last SLOTS frames.
@@ -80,13 +85,13 @@ static void *rt_main(void *arg) {
     uint64_t period = (uint64_t)(BLOCK * 1e9 / RATE);
     while (!atomic_load_explicit(&dev.stop, memory_order_relaxed)) {
         for (unsigned i = 0; i < BLOCK; i++, frame++) {
-            rill_server_tick(dev.srv, frame);
-            for (unsigned k = 0; k < dev.n; k++)
-                rill_var_set_int32(dev.v[k], (int32_t)frame);
             slot *s = &dev.slots[frame % SLOTS];
             atomic_store_explicit(&s->ns, rill_clock_now_ns(), memory_order_relaxed);
             /* Release: a reader that sees this frame sees its time. */
             atomic_store_explicit(&s->frame, frame + 1, memory_order_release);
+            rill_server_tick(dev.srv, frame);
+            for (unsigned k = 0; k < dev.n; k++)
+                rill_var_set_int32(dev.v[k], (int32_t)frame);
         }
         next += period;
         rill_clock_sleep_until_ns(next);

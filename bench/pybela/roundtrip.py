@@ -16,7 +16,12 @@ each client runs in its own process, as a user's script:
                          (values as lists, as pybela gives them);
   - rill.pybela numpy    the same with Streamer(..., numpy=True);
   - pybela               the real pybela 2.0.3 ($RILL_PYBELA_DIR, else
-                         ../shared/clients), unmodified: the baseline.
+                         ../shared/clients), unmodified: the baseline;
+  - C, C batch           the same client in C (bench/pybela/c_echo.c) on
+                         librill, its callback on the I/O thread, or on a
+                         thread taking batches with rill_client_poll_batch
+                         as rill.pybela's does: what the machine and
+                         librill allow, without Python.
 
 For each N in $RILL_BENCH_PYBELA_VARS (default 1,10,100) and each client:
 warm up 1 s, then $RILL_BENCH_PYBELA_S seconds (default 4) measured; a
@@ -26,6 +31,11 @@ it is lost. rill rows are medians of $RILL_BENCH_PYBELA_RUNS runs (default
 run takes as long). Targets (issue 15) on rill.pybela: mean <= 1 ms, max
 <= 10 ms and nothing lost at 100 variables; mean <= 0.5 ms at 1 and 10.
 Rows go to stdout and $RILL_BENCH_JSON like the C benchmarks'.
+
+$RILL_BENCH_PYBELA_NICE (default 0) runs the device and every client at
+that niceness (e.g. -10, as root), the same for all of them: on a machine
+other work keeps loaded, it measures the software rather than the
+scheduler's share; the table says which.
 """
 
 import json
@@ -43,6 +53,12 @@ RUNS = int(os.environ.get("RILL_BENCH_PYBELA_RUNS", "3"))
 VARS = [int(x) for x in os.environ.get("RILL_BENCH_PYBELA_VARS", "1,10,100").split(",")]
 WARMUP = 1.0
 GRACE = 1.0
+NICE = int(os.environ.get("RILL_BENCH_PYBELA_NICE", "0"))
+
+
+def niced():
+    if NICE:
+        os.nice(NICE)
 
 # The client: pybela's benchmark callback, written for either library.
 CLIENT = r"""
@@ -58,8 +74,11 @@ else:
 BUFFER_LENGTH = 1024
 variables = [f"auxWatcherVar{i}" for i in range(n)]
 ids = {v: i for i, v in enumerate(variables)}
+import time
+calls = [0]
 
 async def callback(buffer, streamer):
+    calls[0] += 1
     ref_timestamp = buffer["buffer"]["ref_timestamp"]
     data_list = np.zeros(BUFFER_LENGTH, dtype=int)
     data_list[0] = ref_timestamp
@@ -68,7 +87,9 @@ async def callback(buffer, streamer):
 streamer.connect()
 streamer.start_streaming(variables, on_buffer_callback=callback, callback_args=(streamer))
 print("streaming", flush=True)
+cpu0, calls0 = time.process_time(), calls[0]
 streamer.wait(seconds)
+print(f"cpu {time.process_time() - cpu0:.6f} {calls[0] - calls0}", flush=True)
 streamer.stop_streaming()
 print("done", flush=True)
 import os
@@ -89,7 +110,8 @@ class Device:
     def __init__(self, build, n):
         exe = os.path.join(build, "bench", "pybela", "pybela_bench_device")
         self.proc = subprocess.Popen([exe, "--vars", str(n)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+                                     stdout=subprocess.PIPE, text=True, bufsize=1,
+                                     preexec_fn=niced)
         line = self.proc.stdout.readline()
         m = re.search(r"listening on ws://[^:]+:(\d+)", line)
         if not m:
@@ -116,9 +138,13 @@ def run_client(build, device, which, n, pypath):
     env = dict(os.environ, RILL_LIB=os.path.join(os.path.abspath(build), "src", "librill.so"),
                PYTHONPATH=os.pathsep.join(pypath + [os.path.join(REPO, "python")]))
     total = WARMUP + WINDOW + GRACE + 0.5
-    p = subprocess.Popen([sys.executable, "-c", CLIENT, which, str(device.port), str(n),
-                          str(total)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+    if which.startswith("c-"):
+        argv = [os.path.join(build, "bench", "pybela", "pybela_bench_c_echo"),
+                str(device.port), str(n), str(total), which[2:]]
+    else:
+        argv = [sys.executable, "-c", CLIENT, which, str(device.port), str(n), str(total)]
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, preexec_fn=niced)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -129,7 +155,11 @@ def run_client(build, device, which, n, pypath):
             raise RuntimeError(f"the {which} client exited with {p.returncode}")
         time.sleep(WARMUP)
         r = device.measure(WINDOW)
-        p.wait(total + 30)
+        out, _ = p.communicate(timeout=total + 30)
+        m = re.search(r"^cpu ([0-9.]+) (\d+)$", out, re.M)
+        # The client process's CPU time per buffer it echoed, all its
+        # threads, from the stream's start to its end.
+        r["cpu_us"] = float(m.group(1)) / int(m.group(2)) * 1e6 if m and int(m.group(2)) else None
         return r
     finally:
         if p.poll() is None:
@@ -165,8 +195,9 @@ def lost(r):
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "build")
     pypath = locate_pybela()
-    clients = ["rill", "rill-numpy"] + (["pybela"] if pypath else [])
+    clients = ["rill", "rill-numpy"] + (["pybela"] if pypath else []) + ["c-io", "c-batch"]
     results = {}
+    load0 = os.getloadavg()[0]
     for n in VARS:
         device = Device(build, n)
         try:
@@ -176,11 +207,12 @@ def main():
                                        for _ in range(runs)]
         finally:
             device.close()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = f"{load0:.2f} at the start, " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + \
+        " at the end"
     print(f"\n== pybela's round trip (device -> Python -> device; N int variables of 1024 "
           f"values at 44.1 kHz, an async on_buffer callback echoing with send_buffer; "
           f"{WINDOW:g} s measured; rill medians of {RUNS}; load average {load} on "
-          f"{os.cpu_count()} cores) ==")
+          f"{os.cpu_count()} cores; niceness {NICE}) ==")
     print(f"{'benchmark':<44} {'median':>12} {'unit':<6}  {'baseline (same run)':<30} "
           f"{'ratio':>8}  {'target':<16} met")
     if not pypath:
@@ -210,12 +242,26 @@ def main():
                    "pybela" if base else None, blost if base else None,
                    "0 (every run)" if n >= 100 else None,
                    worst_lost == 0 if n >= 100 else None)
+            cpu = [r["cpu_us"] for r in rs if r.get("cpu_us") is not None]
+            if cpu:
+                bcpu = base.get("cpu_us") if base else None
+                report(f"{label}, {n} vars: client CPU per buffer", statistics.median(cpu), "us",
+                       "pybela" if bcpu else None, bcpu)
+        for which, label in (("c-io", "C client, I/O thread"),
+                             ("c-batch", "C client, batch poll thread")):
+            rs = results[(n, which)]
+            for k, what in (("mean_ms", "mean"), ("max_ms", "max")):
+                report(f"{label}, {n} vars: {what}", statistics.median(r[k] for r in rs), "ms")
+            cpu = [r["cpu_us"] for r in rs if r.get("cpu_us") is not None]
+            if cpu:
+                report(f"{label}, {n} vars: client CPU per buffer", statistics.median(cpu), "us")
         if base:
             print(f"   pybela, {n} vars, one run: {base['back']} of {base['completed']} buffers "
                   f"back, mean {base['mean_ms']:.3g} ms, max {base['max_ms']:.4g} ms")
     for (n, which), rs in sorted(results.items()):
         print(f"   runs {which:>10}, {n:>3} vars: " + "; ".join(
             f"mean {r['mean_ms']:.3f} p99 {r['p99_ms']:.3f} max {r['max_ms']:.3f} ms, "
+            f"cpu {r['cpu_us'] or 0:.1f} us/buffer, "
             f"{r['back']}/{r['completed']} back, drops {r['tick_drops']}+{r['client_drops']}"
             for r in rs))
 

@@ -270,6 +270,14 @@ def on_buffer_callback(api, port, args):
     s.start_streaming(variables, saving_enabled=False, on_buffer_callback=callback,
                       callback_args=(timestamps, buffers))
     s.wait(float(args.get("seconds", 1.5)))
+    # until="var:values,...": then go on until each has had that many values
+    # (a loaded machine delays them), at most 60 s.
+    until = dict((k, int(n)) for k, n in
+                 (item.split(":") for item in args.get("until", "").split(",") if item))
+    end = time.monotonic() + 60
+    while time.monotonic() < end and any(sum(len(d) for d in buffers[v]) < n
+                                         for v, n in until.items()):
+        s.wait(0.1)
     s.stop_streaming()
     n_after = {v: len(timestamps[v]) for v in variables}
     s.wait(0.3)

@@ -96,7 +96,7 @@ def test_schedule_streaming_blocks_until_done_and_keeps_start_plus_duration(devi
 
 def test_on_buffer_callback_sees_every_buffer_in_order(device, run_scenario):
     r = run_scenario("on_buffer_callback", device.port, vars="frame_i,frame_d,event_f",
-                     seconds=1.5)
+                     seconds=1.5, until="frame_i:44100,frame_d:44100,event_f:1")
     for name, n in (("frame_i", 1024), ("frame_d", 512)):
         bufs = [{"ref_timestamp": t, "data": d}
                 for t, d in zip(r["timestamps"][name], r["buffers"][name])]
