@@ -240,6 +240,9 @@ POLLED_BUFFER, POLLED_BLOCK, POLLED_MONITOR, POLLED_ERROR, POLLED_DONE, POLLED_E
 # package works with librill from before and after them.
 _HAS_ON_TEXT = hasattr(lib, "rill_client_send_message")
 HAS_RECONNECT = hasattr(lib, "rill_client_get_stats")
+# ... and send_queue_bytes at their end with rill_client_send_dropped (the
+# bounded send queue of issue 14).
+_HAS_SEND_QUEUE = HAS_RECONNECT and hasattr(lib, "rill_client_send_dropped")
 
 
 class ClientConfig(ctypes.Structure):
@@ -251,6 +254,7 @@ class ClientConfig(ctypes.Structure):
                 ([("keepalive_ms", c_int), ("reconnect", c_bool),
                   ("reconnect_ms", c_int), ("on_event", EVENT_FN)]
                  if HAS_RECONNECT else []) +
+                ([("send_queue_bytes", c_size)] if _HAS_SEND_QUEUE else []) +
                 [("control_path", c_char_p), ("data_path", c_char_p)])
 
 
@@ -374,6 +378,8 @@ _decl("rill_client_send_buffer", c_int, Client, c_u32, c_int, c_void_p, c_size)
 if _HAS_ON_TEXT:
     _decl("rill_client_send_message", c_int, Client, c_bool, c_void_p, c_size, c_void_p,
           c_size)
+if _HAS_SEND_QUEUE:
+    _decl("rill_client_send_dropped", c_u64, Client)
 if HAS_RECONNECT:
     _decl("rill_client_get_stats", None, Client, P(ClientStats))
     _decl("rill_client_get_var_stats", c_int, Client, c_char_p, P(ClientVarStats))

@@ -3,15 +3,18 @@
  *
  * Poll mode queues each event as one record in an SPSC byte ring (the I/O
  * thread writes, the polling thread reads): an 8-byte header {kind,
- * payload bytes} and the payload, every part padded to 8 bytes so the
- * consumer reads aligned arrays in place. A record is reserved, filled and
- * committed whole, so the consumer never sees half of one. When the ring
- * is full a buffer, block or monitor value is dropped whole and counted;
- * errors and completions are small and use the ring's last 4 KiB, which
- * data never takes, so they always get through.
+ * payload bytes} and the payload, every part padded to 8 bytes. A record
+ * is never split by the end of the ring (where one would be, a PAD record
+ * fills the rest and it starts at the beginning), so the consumer runs the
+ * callbacks on the record where it lies, aligned, with no copy, and
+ * releases it afterwards. A record is reserved, filled and committed
+ * whole, so the consumer never sees half of one. When the ring is full a
+ * buffer, block or monitor value is dropped whole and counted; errors and
+ * completions are small and use the ring's last 4 KiB, which data never
+ * takes, so they always get through.
  *
  * The consumer either runs the callbacks (rill_client_poll: each record
- * copied out, then released) or lends the records out in place
+ * released once its callback returned) or lends the records out in place
  * (rill_client_poll_batch: descriptors pointing into the ring, released
  * at the next call), which is how a Python program takes a whole burst of
  * buffers with one foreign call.
@@ -25,7 +28,7 @@
 #define RILL__POLL_DEFAULT_BYTES (16u << 20)
 #define RILL__POLL_RESERVE 4096u
 
-enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE, EV_EVENT };
+enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE, EV_EVENT, EV_PAD };
 
 typedef struct ev_header {
     uint32_t kind;
@@ -91,7 +94,6 @@ int rill__deliver_init(rill_client *cl) {
 
 void rill__deliver_free(rill_client *cl) {
     rill_ring_destroy(cl->pq);
-    rill__free_aligned(cl->pscratch);
     rill__free(cl->pblock);
     pthread_cond_destroy(&cl->poll_cv);
     pthread_mutex_destroy(&cl->poll_mx);
@@ -135,15 +137,29 @@ static void put_padded(writer *w, const void *src, size_t n) {
     put_zeros(w, pad8(n) - n);
 }
 
-/* Reserve a whole record, or nothing. Data events leave the last
- * RILL__POLL_RESERVE bytes to errors and completions. */
+/* Reserve a whole record, in one piece, or nothing. Data events leave the
+ * last RILL__POLL_RESERVE bytes to errors and completions. Where the
+ * record would wrap around the end of the ring, a PAD record takes the
+ * space up to the end (positions and sizes are multiples of 8, so it has
+ * room for its header) and the record starts at the beginning. */
 static bool begin(rill_client *cl, writer *w, uint32_t kind, size_t bytes,
                   bool data) {
     size_t total = sizeof(ev_header) + bytes;
     size_t keep = data ? RILL__POLL_RESERVE : 0;
-    if (rill_ring_writable(cl->pq) < total + keep ||
+    size_t room = rill_ring_writable(cl->pq);
+    if (room < total + keep ||
         rill_ring_write_reserve(cl->pq, total, &w->span) < total)
         return false;
+    if (w->span.len[1] != 0) {
+        size_t tail = w->span.len[0];
+        if (room < tail + total + keep)
+            return false;
+        ev_header pad = {EV_PAD, (uint32_t)(tail - sizeof pad)};
+        memcpy(w->span.ptr[0], &pad, sizeof pad);
+        rill_ring_write_commit(cl->pq, tail);
+        if (rill_ring_write_reserve(cl->pq, total, &w->span) < total)
+            return false; /* cannot happen: room was checked */
+    }
     w->off = 0;
     ev_header h = {kind, (uint32_t)bytes};
     put(w, &h, sizeof h);
@@ -414,28 +430,22 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
     }
 }
 
-/* Take the oldest record into pscratch; false if none is there. */
-static bool take(rill_client *cl, uint32_t *kind, uint32_t *bytes) {
+/* The oldest record, where it lies in the ring (in one piece: see
+ * begin); false if none is there. The caller releases its
+ * sizeof(ev_header) + *bytes when done with it. */
+static bool peek(rill_client *cl, uint32_t *kind, uint32_t *bytes,
+                 const uint8_t **payload) {
     ev_header h;
     rill_ring_span s;
     if (rill_ring_read_peek(cl->pq, sizeof h, &s) < sizeof h)
         return false;
-    memcpy(&h, s.ptr[0], RILL__MIN(s.len[0], sizeof h));
-    if (s.len[0] < sizeof h)
-        memcpy((uint8_t *)&h + s.len[0], s.ptr[1], sizeof h - s.len[0]);
-    if (h.bytes > cl->pscratch_cap) {
-        size_t cap = RILL__MAX((size_t)h.bytes, cl->pscratch_cap * 2);
-        uint8_t *p = rill__malloc_aligned(cap, 16);
-        if (p == NULL)
-            return false; /* try again next poll */
-        rill__free_aligned(cl->pscratch);
-        cl->pscratch = p;
-        cl->pscratch_cap = cap;
-    }
-    rill_ring_read_release(cl->pq, sizeof h);
-    rill_ring_read_all(cl->pq, cl->pscratch, h.bytes);
+    memcpy(&h, s.ptr[0], sizeof h);
+    size_t total = sizeof h + h.bytes;
+    if (rill_ring_read_peek(cl->pq, total, &s) < total)
+        return false; /* cannot happen: records are committed whole */
     *kind = h.kind;
     *bytes = h.bytes;
+    *payload = s.ptr[0] + sizeof h;
     return true;
 }
 
@@ -475,10 +485,14 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
     size_t budget = rill_ring_readable(cl->pq), used = 0;
     int ran = 0;
     uint32_t kind, bytes;
-    while (used < budget && take(cl, &kind, &bytes)) {
-        dispatch(cl, kind, cl->pscratch);
+    const uint8_t *payload;
+    while (used < budget && peek(cl, &kind, &bytes, &payload)) {
+        if (kind != EV_PAD) {
+            dispatch(cl, kind, payload);
+            ran++;
+        }
+        rill_ring_read_release(cl->pq, sizeof(ev_header) + bytes);
         used += sizeof(ev_header) + bytes;
-        ran++;
     }
     if (ran == 0 && atomic_load(&cl->closed) && rill_ring_readable(cl->pq) == 0)
         return RILL_ECLOSED;
@@ -487,18 +501,9 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
 
 /* ---- Lending records out (rill_client_poll_batch) ------------------------ */
 
-/* Bytes [off, off + n) of the readable span: in place when they do not
- * straddle the ring's end, else copied into `dst`. */
-static const uint8_t *span_at(const rill_ring_span *s, size_t off, size_t n,
-                              uint8_t *dst) {
-    if (off + n <= s->len[0])
-        return s->ptr[0] + off;
-    if (off >= s->len[0])
-        return s->ptr[1] + (off - s->len[0]);
-    size_t k = s->len[0] - off;
-    memcpy(dst, s->ptr[0] + off, k);
-    memcpy(dst + k, s->ptr[1], n - k);
-    return dst;
+/* The record at `off` of the readable span, in one piece (see begin). */
+static const uint8_t *record_at(const rill_ring_span *s, size_t off) {
+    return off < s->len[0] ? s->ptr[0] + off : s->ptr[1] + (off - s->len[0]);
 }
 
 /* Where the parts of a copied buffer go. */
@@ -635,27 +640,19 @@ int rill_client_poll_batch(rill_client *cl, int timeout_ms,
     size_t off = 0, n = 0;
     while (n < max && off < readable) {
         ev_header h;
-        memcpy(&h, span_at(&s, off, sizeof h, (uint8_t *)&h), sizeof h);
-        size_t at = off + sizeof h;
-        /* A record that straddles the ring's end (at most one in a span)
-         * is lent from pscratch. */
-        if (at < s.len[0] && at + h.bytes > s.len[0] &&
-            h.bytes > cl->pscratch_cap) {
-            uint8_t *p = rill__malloc_aligned(h.bytes, 16);
-            if (p == NULL)
-                break; /* the rest waits for the next call */
-            rill__free_aligned(cl->pscratch);
-            cl->pscratch = p;
-            cl->pscratch_cap = h.bytes;
+        const uint8_t *rec = record_at(&s, off);
+        memcpy(&h, rec, sizeof h);
+        if (h.kind == EV_PAD) {
+            off += sizeof h + h.bytes;
+            continue;
         }
-        const uint8_t *payload = span_at(&s, at, h.bytes, cl->pscratch);
-        lent r = lend(cl, h.kind, payload, &out[n], &a);
+        lent r = lend(cl, h.kind, rec + sizeof h, &out[n], &a);
         if (r == NO_ROOM) {
-            if (n == 0 && off == 0)
-                return RILL_ETOOBIG;
+            if (n == 0)
+                return RILL_ETOOBIG; /* nothing taken, nothing released */
             break;
         }
-        off = at + h.bytes;
+        off += sizeof h + h.bytes;
         if (r == SKIPPED)
             continue;
         n++;
