@@ -23,6 +23,15 @@ else
         { echo "bench: bench/python/client_bench.py failed" >&2; status=1; }
 fi
 
+# pybela's round trip (device -> Python -> device) on rill.pybela, with the
+# real pybela on the same device as the baseline (bench/pybela/).
+if [ "${RILL_NO_PYTHON:-0}" = 1 ]; then
+    echo; echo "== pybela round trip: skipped (RILL_NO_PYTHON=1) =="
+else
+    RILL_BENCH_JSON="$lines" /usr/bin/python3 bench/pybela/roundtrip.py "$build" ||
+        { echo "bench: bench/pybela/roundtrip.py failed" >&2; status=1; }
+fi
+
 # The dashboard in headless Chromium against this build's `rill serve`
 # (bench/browser/; RILL_BENCH_BROWSER_S=30 by default, RILL_NO_WEB=1 skips).
 if [ "${RILL_NO_WEB:-0}" = 1 ]; then

@@ -27,10 +27,35 @@ if [ -n "$missing" ]; then
     fi
     echo "make deps: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
+    # Server packages (openssh-server, for the Logger tests' private sshd)
+    # must not start a daemon on this machine: a policy-rc.d that refuses
+    # every service start (exit 101) is in place while apt runs, unless the
+    # machine already has one (containers usually do).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# make deps: no service starts while rill installs packages\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
     apt-get update -q
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing
+    apt-get install -y -q --no-install-recommends $missing || status=$?
+    [ "$own_policy" = 1 ] && rm -f "$policy"
+    [ "${status:-0}" = 0 ] || exit "$status"
 fi
+
+# Installing openssh-server must not leave an sshd on this machine's port
+# 22 (the Logger tests run their own sshd inside a private network
+# namespace): checked right after installing it.
+case " $missing " in
+    *" openssh-server "*)
+        if ss -Hltn 'sport = :22' 2>/dev/null | grep -q .; then
+            echo "make deps: something listens on port 22 after installing openssh-server;" >&2
+            echo "make deps: stop it (systemctl disable --now ssh), then run make again" >&2
+            exit 1
+        fi ;;
+esac
 
 # The dashboard's npm packages, from the committed lockfile, when
 # node_modules is missing or older than package-lock.json.

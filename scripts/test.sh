@@ -7,8 +7,8 @@
 #     against that build's own `rill` binary, so a sanitizer build runs the
 #     real server under its sanitizer. Set RILL_NO_E2E=1 to skip it;
 #   - the Python package's suite (python/tests, pytest with Debian's
-#     python3) on that build's librill.so and `rill serve`. Set
-#     RILL_NO_PYTHON=1 to skip it;
+#     python3) on that build's librill.so and `rill serve`, and the real
+#     pybela's suites (tests/pybela). Set RILL_NO_PYTHON=1 to skip them;
 #   - the dashboard's unit tests (web/, Vitest) and its browser tests
 #     (tests/web, node:test driving headless Chromium against that build's
 #     `rill serve`). Set RILL_NO_WEB=1 to skip them.
@@ -167,6 +167,25 @@ elif [ "$have_rill" = 1 ]; then
     RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
         run "$python" -m pytest -q -p no:cacheprovider python/tests
     count_pytest "Python package"
+fi
+
+# The real pybela 2.0.3 ($RILL_PYBELA_DIR, else ../shared/clients) against
+# this build's `rill serve` and tests/pybela's device program, its Logger
+# over a real sshd in a private network namespace, and the same scenarios
+# through rill.pybela side by side. Without pybela its tests skip
+# themselves, each saying why (counted as skipped).
+if [ "${RILL_NO_PYTHON:-0}" = 1 ]; then
+    skip_suite "the real pybela (tests/pybela)" "$(pytest_size tests/pybela)" "RILL_NO_PYTHON=1"
+elif [ -n "$sanitized" ]; then
+    skip_suite "the real pybela (tests/pybela)" "$(pytest_size tests/pybela)" \
+        "$build is a $sanitized build, whose librill.so an uninstrumented python3 cannot load"
+elif [ "$have_rill" = 1 ]; then
+    echo
+    echo "== the real pybela (tests/pybela) against $build =="
+    abs=$(cd "$build" && pwd)
+    RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
+        run "$python" -m pytest -q -p no:cacheprovider tests/pybela
+    count_pytest "the real pybela"
 fi
 
 # Browser tests in tests/web: one it(...) each (the files say nothing else).

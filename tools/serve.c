@@ -91,6 +91,11 @@ static const char serve_usage[] =
     "                     it with rill clients\n"
     "  --log-dir DIR      where 'log' writes files (default .)\n"
     "  --project NAME     project name sent to clients (default rill-demo)\n"
+    "  --bela-project NAME  lay log files out as a Bela board does: project\n"
+    "                     NAME, logs in /root/Bela/projects/NAME/ (created),\n"
+    "                     where pybela's Logger fetches them over SSH/SFTP\n"
+    "                     from this machine's sshd (python/README.md: 'pybela's\n"
+    "                     Logger over SSH'); replaces --project and --log-dir\n"
     "  --queue-bytes N    per-client send queue; a client that falls this far\n"
     "                     behind loses whole buffers, counted and announced\n"
     "                     (default 8388608)\n"
@@ -123,6 +128,7 @@ static const char serve_usage[] =
     "examples:\n"
     "  rill serve                          # demo on ws://127.0.0.1:5555\n"
     "  rill serve --port 0 --log-dir /tmp  # any free port, logs in /tmp\n"
+    "  rill serve --bela-project myproj    # pybela's Logger finds the logs\n"
     "  rill serve --host 0.0.0.0 --token s3cret\n"
     "  rill serve --source alsa:hw:0 --rate 48000 --block 128\n"
     "  rill serve --source file:take1.wav --play file:back.wav\n"
@@ -199,6 +205,7 @@ int cmd_serve(int argc, char **argv) {
         {"token", required_argument, NULL, 't'},
         {"log-dir", required_argument, NULL, 'l'},
         {"project", required_argument, NULL, 'P'},
+        {"bela-project", required_argument, NULL, 'B'},
         {"queue-bytes", required_argument, NULL, 'q'},
         {"allow-origin", required_argument, NULL, 'o'},
         {"allow-host", required_argument, NULL, 'A'},
@@ -216,7 +223,8 @@ int cmd_serve(int argc, char **argv) {
     cfg.project_name = "rill-demo";
     const char *source = "demo", *play = NULL;
     const char *web_root = NULL, *examples = NULL;
-    bool web_root_set = false, examples_set = false;
+    bool web_root_set = false, examples_set = false, project_set = false,
+         log_dir_set = false;
     char allow_hosts[1024] = "";
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
     cli_opts o;
@@ -230,8 +238,9 @@ int cmd_serve(int argc, char **argv) {
         case 'r': if (!parse_option_number("serve", "--rate", optarg, 1, 1e7, false, &rate)) return EXIT_USAGE; break;
         case 'b': if (!parse_option_number("serve", "--block", optarg, 1, 65536, false, &block)) return EXIT_USAGE; break;
         case 't': cfg.token = optarg; break;
-        case 'l': cfg.log_dir = optarg; break;
-        case 'P': cfg.project_name = optarg; break;
+        case 'l': cfg.log_dir = optarg; log_dir_set = true; break;
+        case 'P': cfg.project_name = optarg; project_set = true; break;
+        case 'B': cfg.bela_project = optarg; break;
         case 'q': if (!parse_option_number("serve", "--queue-bytes", optarg, 1, 1e12, false, &queue)) return EXIT_USAGE; break;
         case 'o': cfg.allow_origin = optarg; break;
         case 'A':
@@ -253,6 +262,20 @@ int cmd_serve(int argc, char **argv) {
     int status = cli_args(&o, 0, 0);
     if (status >= 0)
         return status;
+    if (cfg.bela_project != NULL && (project_set || log_dir_set)) {
+        fprintf(stderr, "rill serve: --bela-project sets the project and the "
+                        "log directory (/root/Bela/projects/NAME); leave out "
+                        "--project and --log-dir\n");
+        return EXIT_USAGE;
+    }
+    if (cfg.bela_project != NULL) {
+        /* What the server uses, for the lines printed below. */
+        static char bela_dir[512];
+        snprintf(bela_dir, sizeof bela_dir, "%s/%s", RILL_BELA_PROJECTS_DIR,
+                 cfg.bela_project);
+        cfg.project_name = cfg.bela_project;
+        cfg.log_dir = bela_dir;
+    }
     if (cfg.allow_exec && (cfg.token == NULL || *cfg.token == '\0')) {
         fprintf(stderr, "rill serve: --allow-exec needs --token: it lets "
                         "whoever connects run programs here\n");

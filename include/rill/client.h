@@ -200,6 +200,12 @@ typedef struct rill_client_config {
      * in a client's queue; a slow link never makes the queue grow without
      * end. An empty queue takes a buffer of any size. */
     size_t send_queue_bytes;
+    /* The Watcher's WebSocket paths. A Bela whose Gui was set up with
+     * another base name serves /<base>_control and /<base>_data (pybela's
+     * control_add and data_add). NULL: "/gui_control" and "/gui_data".
+     * rill serve serves only those. */
+    const char *control_path;
+    const char *data_path;
 } rill_client_config;
 
 /* Defaults for every field. Always start from this. Any thread. */
@@ -228,6 +234,59 @@ RILL_API bool rill_client_native(const rill_client *cl);
  * ran (>= 0), or RILL_ECLOSED once the connection is gone and the queue is
  * empty, or RILL_EINVAL without cfg.poll. One thread at a time. */
 RILL_API int rill_client_poll(rill_client *cl, int timeout_ms);
+
+/* What a queued callback would have been called with, as
+ * rill_client_poll_batch hands it over. */
+typedef enum rill_client_polled_kind {
+    RILL_CLIENT_POLLED_BUFFER = 1,  /* `buffer`, as on_buffer gets it */
+    RILL_CLIENT_POLLED_BLOCK = 2,   /* `block`, as on_block gets it */
+    RILL_CLIENT_POLLED_MONITOR = 3, /* buffer.name, buffer.var_id, the tick
+                                       in buffer.first_ts, `value` */
+    RILL_CLIENT_POLLED_ERROR = 4,   /* `err`, `msg` (on_error) */
+    RILL_CLIENT_POLLED_DONE = 5,    /* a schedule's completion: `done`,
+                                       `done_user`, `err` */
+    RILL_CLIENT_POLLED_EVENT = 6    /* `event`, as on_event gets it */
+} rill_client_polled_kind;
+
+typedef struct rill_client_polled {
+    rill_client_polled_kind kind;
+    int err;
+    rill_client_buffer buffer;
+    rill_client_block block;
+    double value;
+    const char *msg;
+    rill_client_done_fn done;
+    void *done_user;
+    rill_client_event event;
+} rill_client_polled;
+
+/* With cfg.poll: take up to `max` queued callbacks' arguments into `out`
+ * instead of running the callbacks, in the order they would have run (the
+ * callbacks are not called; a DONE carries the completion to call). Waits
+ * for the first one as rill_client_poll does, then takes what is queued
+ * now, so a caller that pays per call (Python's ctypes) makes one call per
+ * burst of buffers instead of one callback per buffer. A block ends the
+ * batch.
+ *
+ * The pointers in `out` (values, rel, a block's buffers, messages, an
+ * event's strings) point into the poll queue itself: nothing is copied,
+ * and they stay valid until the next rill_client_poll_batch or
+ * rill_client_poll on `cl`, which gives their room back to the I/O
+ * thread. With `copy_to` (NULL: none; `copy_bytes` bytes, 8-byte
+ * aligned), the values and relative ticks of buffers (and of a block's
+ * buffers) are copied there instead, each part starting at an 8-byte
+ * boundary of `copy_to` in the order of `out`, so they outlive the call;
+ * the batch then takes no more buffers than fit.
+ *
+ * Returns how many were taken (>= 0; 0: none within the timeout),
+ * RILL_ECLOSED once the connection is gone and the queue is empty,
+ * RILL_ETOOBIG when the next buffer alone does not fit `copy_bytes`
+ * (nothing taken: call again with more room), or RILL_EINVAL (no
+ * cfg.poll, `out` NULL or max 0). One thread at a time, the one that
+ * polls: not concurrently with rill_client_poll. */
+RILL_API int rill_client_poll_batch(rill_client *cl, int timeout_ms,
+                                    rill_client_polled *out, size_t max,
+                                    void *copy_to, size_t copy_bytes);
 
 /* Buffers lost on the way to this client's callbacks: dropped by the
  * device for it (native mode) plus dropped from a full poll queue. Any

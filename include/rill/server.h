@@ -118,7 +118,18 @@ typedef struct rill_server_config {
      * there, so it is refused (403) unless its name is listed.
      * docs/SECURITY.md. Default NULL. */
     const char *allow_hosts;
+    /* Write log files as a Bela board does, so that pybela's Logger finds
+     * them over SSH/SFTP: the project name sent to clients becomes this
+     * name and log files go to RILL_BELA_PROJECTS_DIR/<name>/ (created
+     * with its parents if missing), instead of project_name and log_dir.
+     * A name, not a path: no '/', not "." or "..". NULL: not used.
+     * Default NULL. */
+    const char *bela_project;
 } rill_server_config;
+
+/* Where a Bela board keeps its projects, and pybela looks for log files:
+ * /root/Bela/projects/<projectName>/<logFileName>. */
+#define RILL_BELA_PROJECTS_DIR "/root/Bela/projects"
 
 /* Defaults for every field. Always start from this. Any thread. */
 RILL_API rill_server_config rill_server_config_default(void);
@@ -126,10 +137,12 @@ RILL_API rill_server_config rill_server_config_default(void);
 /* Create a server and start serving (its threads run once this returns).
  * The strings are copied. User thread. Returns 0 and sets *out, or
  *   RILL_EINVAL    a field out of range, NULL pointers, allow_exec without
- *                  a token (the log says which);
+ *                  a token, a bela_project that is not a plain name (the
+ *                  log says which);
  *   RILL_ENOTFOUND log_dir does not exist;
  *   RILL_EIO       cannot listen on host:port (taken, not an address of
- *                  this machine, a privileged port; the log says which);
+ *                  this machine, a privileged port; the log says which),
+ *                  or cannot create the bela_project directory;
  *   RILL_ESYS      cannot start a thread;
  *   RILL_ENOMEM. */
 RILL_API int rill_server_create(const rill_server_config *cfg,

@@ -223,6 +223,17 @@ EVENT_KINDS = {EVENT_LOST: "lost", EVENT_RECONNECTED: "reconnected",
                EVENT_GAP: "gap", EVENT_LOG_DROPPED: "log-dropped"}
 
 
+class ClientPolled(ctypes.Structure):
+    """rill_client_poll_batch's records (a queued callback's arguments)."""
+    _fields_ = [("kind", c_int), ("err", c_int), ("buffer", ClientBuffer),
+                ("block", ClientBlock), ("value", c_double), ("msg", c_void_p),
+                ("done", c_void_p), ("done_user", c_void_p), ("event", ClientEvent)]
+
+
+POLLED_BUFFER, POLLED_BLOCK, POLLED_MONITOR, POLLED_ERROR, POLLED_DONE, POLLED_EVENT = \
+    1, 2, 3, 4, 5, 6
+
+
 # rill_client_config gained on_text together with rill_client_send_message
 # (the dashboard's change), and keepalive, reconnect and on_event together
 # with rill_client_get_stats: follow the library actually loaded, so this
@@ -243,7 +254,8 @@ class ClientConfig(ctypes.Structure):
                 ([("keepalive_ms", c_int), ("reconnect", c_bool),
                   ("reconnect_ms", c_int), ("on_event", EVENT_FN)]
                  if HAS_RECONNECT else []) +
-                ([("send_queue_bytes", c_size)] if _HAS_SEND_QUEUE else []))
+                ([("send_queue_bytes", c_size)] if _HAS_SEND_QUEUE else []) +
+                [("control_path", c_char_p), ("data_path", c_char_p)])
 
 
 class ClientStats(ctypes.Structure):
@@ -337,6 +349,8 @@ _decl("rill_client_connect", c_int, P(ClientConfig), P(c_void_p))
 _decl("rill_client_destroy", None, Client)
 _decl("rill_client_native", c_bool, Client)
 _decl("rill_client_poll", c_int, Client, c_int)
+_decl("rill_client_poll_batch", c_int, Client, c_int, P(ClientPolled), c_size, c_void_p,
+      c_size)
 _decl("rill_client_dropped", c_u64, Client)
 _decl("rill_client_list_vars", c_int, Client, P(P(ClientList)))
 _decl("rill_client_list_free", None, P(ClientList))
@@ -361,6 +375,9 @@ _decl("rill_client_control", c_int, Client, c_char_p, c_bool)
 _decl("rill_client_set", c_int, Client, c_char_p, c_double)
 _decl("rill_client_set_mask", c_int, Client, c_char_p, c_u32, c_u32)
 _decl("rill_client_send_buffer", c_int, Client, c_u32, c_int, c_void_p, c_size)
+if _HAS_ON_TEXT:
+    _decl("rill_client_send_message", c_int, Client, c_bool, c_void_p, c_size, c_void_p,
+          c_size)
 if _HAS_SEND_QUEUE:
     _decl("rill_client_send_dropped", c_u64, Client)
 if HAS_RECONNECT:

@@ -16,6 +16,7 @@ INCLUDE = os.path.join(os.path.dirname(__file__), "..", "..", "include", "rill")
 MIRRORS = [
     ("client.h", "rill_client_buffer", L.ClientBuffer),
     ("client.h", "rill_client_block", L.ClientBlock),
+    ("client.h", "rill_client_polled", L.ClientPolled),
     ("client.h", "rill_client_config", L.ClientConfig),
     ("client.h", "rill_client_var", L.ClientVar),
     ("client.h", "rill_client_list", L.ClientList),

@@ -1,18 +1,27 @@
-"""pybela's API on rill beyond the tutorial: errors, callbacks that raise,
-exact n values of sparse variables, Monitor, Logger, Controller and
-send_buffer, against a real `rill serve`."""
+"""rill.pybela beyond what pybela does: errors, the explicit options (numpy,
+exact, wait=False), callbacks that raise or await, sessions that do not
+leak into each other, the Logger's transfers over HTTP, plot_data, and the
+places where pybela's behaviour is fixed; against a real `rill serve`.
 
+(Everything pybela does is compared with the real pybela, field by field,
+in tests/pybela/test_side_by_side.py.)"""
+
+import asyncio
 import logging
 import os
+import signal
+import struct
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
 import pytest
 
-import rill
 from rill import Streamer, Monitor, Logger, Controller, RillError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture
@@ -23,16 +32,31 @@ def streamer(rill_server):
     s.disconnect()
 
 
+def continuous(buffers, n=None):
+    for b in buffers:
+        ref, data = b["ref_timestamp"], list(b["data"])
+        assert data == list(range(ref, ref + len(data))), (ref, data[:4])
+        if n is not None:
+            assert len(data) == n
+    for a, b in zip(buffers, buffers[1:]):
+        assert b["ref_timestamp"] == a["ref_timestamp"] + len(a["data"])
+
+
 def test_defaults_are_pybelas():
     s = Streamer()
     assert (s.ip, s.port, s.data_add, s.control_add) == ("192.168.7.2", 5555, "gui_data",
                                                          "gui_control")
+    assert s.ws_ctrl_add == "ws://192.168.7.2:5555/gui_control"
+    assert s.ws_data_add == "ws://192.168.7.2:5555/gui_data"
     assert s.streaming_buffers_queue_length == 1000
+    assert s.project_name is None and s.sample_rate is None
+    assert s.get_data_length("c", "dense") == 512 and s.get_data_length("c", "sparse") == 341
+    assert s.get_data_byte_size("c") == 8 and s.get_buffer_size("d", "sparse") == 4104
 
 
 def test_missing_library_error_names_every_place_tried(tmp_path):
     env = dict(os.environ, RILL_LIB=str(tmp_path / "nowhere" / "librill.so"),
-               PYTHONPATH=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+               PYTHONPATH=os.path.join(HERE, ".."))
     r = subprocess.run([sys.executable, "-c", "import rill"], env=env, capture_output=True,
                        text=True, cwd=str(tmp_path))
     assert r.returncode != 0
@@ -49,13 +73,36 @@ def test_connection_refused_is_a_connection_error_with_rills_reason():
     assert e.value.message, "the log message of librill should be attached"
 
 
-def test_unknown_variable_raises_not_found(streamer):
-    with pytest.raises(rill.RillNotFoundError):
+def test_control_add_and_data_add_are_the_paths_used(rill_server):
+    s = Streamer(ip="127.0.0.1", port=rill_server.port, control_add="gui2_control",
+                 timeout_ms=2000)
+    with pytest.raises(ConnectionError):
+        s.connect()  # rill serve has only /gui_control
+    s = Streamer(ip="127.0.0.1", port=rill_server.port, control_add="/gui_control")
+    assert s.connect() == 1
+    s.disconnect()
+
+
+def test_connect_gives_pybelas_project_name_sample_rate_and_list(streamer):
+    assert streamer.project_name == "rill-demo"
+    assert streamer.sample_rate == 44100 and type(streamer.sample_rate) is int
+    lst = streamer.list()
+    assert sorted(lst) == ["sampleRate", "timestamp", "watchers"]
+    assert type(lst["timestamp"]) is int and type(streamer.get_latest_timestamp()) is int
+    w = lst["watchers"][0]
+    assert sorted(w) == ["controlled", "logFileName", "logged", "monitor", "name",
+                         "timestampMode", "type", "value", "valueInput", "watched"]
+    assert streamer.connect() == "Already connected"
+    assert streamer.monitored_vars is None
+
+
+def test_unknown_variable_raises_value_error_as_pybela(streamer):
+    with pytest.raises(ValueError, match="Variable no_such_var is not in the watcher"):
         streamer.start_streaming(["no_such_var"])
     assert not streamer.is_streaming()
 
 
-def test_raising_callback_is_reported_and_the_stream_continues(streamer, caplog):
+def test_a_raising_callback_is_reported_and_the_stream_continues(streamer, caplog):
     seen = []
 
     def cb(buf):
@@ -70,26 +117,35 @@ def test_raising_callback_is_reported_and_the_stream_continues(streamer, caplog)
             time.sleep(0.05)
         streamer.stop_streaming()
     assert len(seen) >= 8, seen
-    assert np.all(np.diff(seen) == 1024), "every buffer reached the callback"
+    assert all(b - a == 1024 for a, b in zip(seen, seen[1:])), "every buffer reached it"
     assert streamer.callback_errors >= 4
     text = caplog.text
     assert "boom in the user's callback" in text and "Traceback" in text
-    # The data kept flowing into the queue too, without a gap.
     q = streamer.streaming_buffers_queue["frame"]
     assert len(q) >= len(seen)
-    assert all(b["ref_timestamp"] == a["ref_timestamp"] + 1024 for a, b in zip(q, q[1:]))
+    continuous(q[:-1], 1024)
 
 
-def test_async_callbacks_work_without_the_users_loop(streamer):
-    got = []
+def test_async_callbacks_run_also_when_they_await(streamer):
+    got, slept = [], []
 
-    async def cb(block):
+    async def block_cb(block):
         got.append([b["name"] for b in block])
 
-    streamer.start_streaming(["frame", "sine"], on_block_callback=cb)
+    streamer.start_streaming(["frame", "sine"], on_block_callback=block_cb)
     streamer.wait(0.5)
     streamer.stop_streaming()
     assert got and all(names == ["frame", "sine"] for names in got)
+
+    async def buffer_cb(buf):
+        await asyncio.sleep(0.001)  # suspends: goes on as a task of the poll thread
+        slept.append(buf["buffer"]["ref_timestamp"])
+
+    streamer.start_streaming(["frame"], on_buffer_callback=buffer_cb)
+    streamer.wait(0.5)
+    streamer.stop_streaming()
+    time.sleep(0.1)
+    assert len(slept) >= 10 and slept == sorted(slept)
 
 
 def test_stop_delivers_every_buffer_up_to_the_stop(streamer):
@@ -98,20 +154,91 @@ def test_stop_delivers_every_buffer_up_to_the_stop(streamer):
     before = streamer.get_latest_timestamp()
     streamer.stop_streaming()
     d = streamer.streaming_buffers_data["frame"]
-    assert np.array_equal(d, np.arange(d[0], d[0] + len(d)))
-    # Values up to (at least) the tick seen just before the stop arrived.
+    assert d == list(range(d[0], d[0] + len(d)))
     assert d[-1] >= before - 1024, (d[-1], before)
 
 
-def test_stream_n_values_of_a_sparse_variable_is_exact(streamer):
-    out = streamer.stream_n_values(["events"], n_values=300)
-    ev = out["events"]
-    assert sum(len(b["data"]) for b in ev) == 300
-    ticks = streamer.streaming_buffers_timestamps()["events"]
+def test_numpy_option_gives_arrays_straight_from_the_c_buffers(rill_server):
+    s = Streamer(ip="127.0.0.1", port=rill_server.port, numpy=True)
+    s.connect()
+    try:
+        q = s.stream_n_values(["frame", "frame_d", "events"], n_values=1000)
+        assert isinstance(q["frame"][0]["data"], np.ndarray)
+        assert q["frame"][0]["data"].dtype == np.int32
+        assert q["events"][0]["rel_timestamps"].dtype == np.uint32
+        data = s.streaming_buffers_data
+        assert data["frame"].dtype == np.int32 and data["frame_d"].dtype == np.float64
+        ts = s.streaming_buffers_timestamps()
+        np.testing.assert_array_equal(data["frame"], ts["frame"].astype(np.int64))
+        lsb = s.last_streamed_buffer["frame"]
+        assert isinstance(lsb["timestamps"], np.ndarray)
+    finally:
+        s.disconnect()
+
+
+def test_stream_n_values_exact_gives_exactly_n_values(streamer):
+    out = streamer.stream_n_values(["events"], n_values=300, exact=True)
+    assert sum(len(b["data"]) for b in out["events"]) == 300
     vals = streamer.streaming_buffers_data["events"]
-    assert len(ticks) == len(vals) == 300
-    np.testing.assert_array_equal(vals, ticks.astype(np.int64))  # events = frame number
-    assert all(t % 64 == 0 or t % 100 == 7 for t in ticks[:50])
+    ticks = [b["ref_timestamp"] + r for b in out["events"] for r in b["rel_timestamps"]]
+    assert vals == ticks  # events = frame number
+    out = streamer.stream_n_values(["frame", "frame_d"], n_values=1500, exact=True)
+    for var in ("frame", "frame_d"):
+        assert sum(len(b["data"]) for b in out[var]) == 1500
+        continuous(out[var])
+    assert out["frame"][0]["ref_timestamp"] == out["frame_d"][0]["ref_timestamp"]
+
+
+def test_schedule_streaming_wait_false_returns_at_once(streamer, tmp_path):
+    start = streamer.get_latest_timestamp() + 44100 // 2
+    t0 = time.monotonic()
+    assert streamer.schedule_streaming(["frame"], [start], [22050], saving_enabled=True,
+                                       saving_dir=str(tmp_path), wait=False) is None
+    assert time.monotonic() - t0 < 0.3
+    assert streamer.wait_for_schedule(timeout=10)
+    q = streamer.streaming_buffers_queue["frame"]
+    assert q[0]["ref_timestamp"] == start and sum(len(b["data"]) for b in q) == 22050
+    continuous(q)
+    with pytest.raises(ValueError, match="durations must be > 0"):
+        streamer.schedule_streaming(["frame"], [start], [0])
+
+
+def test_a_bela_session_never_takes_the_previous_sessions_buffers(rill_serve):
+    """Compatibility mode (as against a Bela): what arrives after
+    stop_streaming (the padded last buffer) never reaches the next
+    session; issue 15 saw 5434 values where 4410 were asked."""
+    srv = rill_serve("--compat-only")
+    s = Streamer(ip="127.0.0.1", port=srv.port)
+    s.connect()
+    try:
+        assert not s._native
+        for _ in range(3):
+            s.start_streaming(["frame"])
+            s.wait(0.3)
+            s.stop_streaming()
+            out = s.stream_n_values(["frame"], n_values=4410, exact=True)
+            assert sum(len(b["data"]) for b in out["frame"]) == 4410
+            continuous(out["frame"])
+            out = s.stream_n_values(["frame"], n_values=4410)
+            assert 4410 <= sum(len(b["data"]) for b in out["frame"]) <= 4410 + 2048
+            continuous(out["frame"], 1024)
+    finally:
+        s.disconnect()
+
+
+def test_on_block_with_a_sparse_variable_delivers_at_the_dense_rate(streamer):
+    blocks = []
+    streamer.start_streaming(["frame", "events"], on_block_callback=blocks.append)
+    streamer.wait(0.5)
+    streamer.stop_streaming()
+    assert len(blocks) >= 15, len(blocks)  # 44100 / 1024 per second
+    for blk in blocks:
+        f, e = blk[0]["buffer"], blk[1]["buffer"]
+        assert len(f["data"]) == 1024
+        for v, r in zip(e["data"], e["rel_timestamps"]):
+            # at most one block late (a value of the block's last frame)
+            assert f["ref_timestamp"] - 1024 <= e["ref_timestamp"] + r < f["ref_timestamp"] + 1024
+            assert v == e["ref_timestamp"] + r
 
 
 def test_saving_a_sparse_stream_loads_back(streamer, tmp_path):
@@ -120,19 +247,14 @@ def test_saving_a_sparse_stream_loads_back(streamer, tmp_path):
     streamer.stop_streaming()
     q = streamer.streaming_buffers_queue["events"]
     loaded = streamer.load_data_from_file(str(tmp_path / "events_var_stream.txt"))
-    assert len(loaded) == len(q) > 0
-    for a, b in zip(q, loaded):
-        assert a["ref_timestamp"] == b["ref_timestamp"]
-        np.testing.assert_array_equal(a["data"], b["data"])
-        np.testing.assert_array_equal(a["rel_timestamps"], b["rel_timestamps"])
-    # A second session does not overwrite the first file (pybela's naming).
+    assert loaded == q and len(q) > 0
     streamer.start_streaming(["events"], saving_enabled=True, saving_dir=str(tmp_path))
     streamer.stop_streaming()
     assert (tmp_path / "events_var_stream__1.txt").exists(), os.listdir(tmp_path)
 
 
 def test_send_buffer_reaches_the_device(streamer):
-    streamer.send_buffer(0, "d", 4, [1.0, 2.0, 3.5, 0.25])
+    assert streamer.send_buffer(0, "d", 4, [1.0, 2.0, 3.5, 0.25]) is None
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         v = [w["value"] for w in streamer.list()["watchers"] if w["name"] == "inbox"][0]
@@ -140,62 +262,147 @@ def test_send_buffer_reaches_the_device(streamer):
             break
         time.sleep(0.05)
     assert v == 6.75
+    streamer.send_buffer(0, "j", 2, [1, 4294967294])  # pybela cannot pack 'j'
+    streamer.send_buffer(0, "c", 2, [b"\x01", b"\xff"])
 
 
-def test_monitor_peek_and_n_values(rill_server, tmp_path):
+def test_monitor_values_peek_n_values_and_async(rill_server, tmp_path):
     m = Monitor(ip="127.0.0.1", port=rill_server.port)
-    m.connect()
+    assert m.connect() is None
     try:
         p = m.peek(["frame", "gain"])
-        assert p["gain"]["value"] == 1.0
-        assert abs(p["frame"]["value"] - p["frame"]["timestamp"]) < 1
+        assert p["gain"]["value"] == 1.0 and type(p["frame"]["value"]) is int
+        assert p["frame"]["value"] == p["frame"]["timestamp"]
         vals = m.monitor_n_values(["frame"], periods=[441], n_values=10)
         t, v = vals["frame"]["timestamps"], vals["frame"]["values"]
-        assert len(t) == len(v) == 10
-        np.testing.assert_array_equal(v, t.astype(np.float64))
-        assert np.all(np.diff(t) >= 441), np.diff(t)
-        m.start_monitoring(["frame"], periods=441, saving_enabled=True,
-                           saving_dir=str(tmp_path))
+        assert len(t) == len(v) == 10 and v == t
+        assert all(b - a == 441 for a, b in zip(t, t[1:])), t
+        assert m.last_streamed_buffer["frame"] == {"timestamp": t[-1], "value": v[-1]}
+        # monitor_n_values left the queue at 10 values, as pybela's does.
+        assert m.streaming_buffers_queue_length == 10
+        m.streaming_buffers_queue_length = 2000
+        m.start_monitoring(["frame"], periods=441, saving_enabled=True, saving_dir=str(tmp_path))
         m.wait(0.3)
         got = m.stop_monitoring()
         loaded = m.load_data_from_file(str(tmp_path / "frame_monitor.txt"))
-        np.testing.assert_array_equal(loaded["timestamps"], got["frame"]["timestamps"])
-        assert len(loaded["values"]) >= 3
+        assert loaded == got["frame"] and len(loaded["values"]) >= 3
+        out = asyncio.run(m.async_monitor_n_values(["frame"], periods=[441], n_values=5))
+        assert len(out["frame"]["timestamps"]) == 5
+        with pytest.raises(AssertionError):
+            m.start_monitoring(["frame"], periods=[441, 441])
     finally:
         m.disconnect()
 
 
-def test_logger_logs_downloads_and_reads_back(rill_server, tmp_path):
+def test_async_stream_n_values(streamer):
+    async def cell():
+        return await streamer.async_stream_n_values(["frame"], n_values=2000)
+
+    out = asyncio.run(cell())
+    assert sum(len(b["data"]) for b in out["frame"]) >= 2000
+    continuous(out["frame"], 1024)
+
+
+def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path):
     lg = Logger(ip="127.0.0.1", port=rill_server.port)
     lg.connect()
     try:
-        paths = lg.start_logging(["frame", "events"], logging_dir=str(tmp_path))
-        assert paths["remote_paths"] == {"frame": "frame.bin", "events": "events.bin"}
+        paths = lg.start_logging(["frame", "events"], logging_dir=str(tmp_path / "a"))
+        assert paths["remote_paths"] == {"frame": "/root/Bela/projects/rill-demo/frame.bin",
+                                         "events": "/root/Bela/projects/rill-demo/events.bin"}
+        assert paths["local_paths"]["frame"] == str(tmp_path / "a" / "frame.bin")
+        assert lg.is_logging()
         lg.wait(0.5)
-        lg.stop_logging(["frame", "events"])
+        assert lg.stop_logging(["frame", "events"]) is None
+        assert not lg.is_logging()
         frame = lg.read_binary_file(paths["local_paths"]["frame"], "dense")
+        assert frame["project_name"] == "watcher"  # pybela's key for the magic
         assert frame["var_name"] == "frame" and frame["type"] == "i"
         bufs = frame["buffers"]
         assert len(bufs) >= 10
-        for b in bufs[:-1]:  # the last body is zero-padded
-            assert len(b["data"]) == 1024
-            np.testing.assert_array_equal(b["data"], np.arange(b["ref_timestamp"],
-                                                               b["ref_timestamp"] + 1024))
+        continuous(bufs[:-1], 1024)
         ev = lg.read_binary_file(paths["local_paths"]["events"], "sparse")
         b = ev["buffers"][0]
-        np.testing.assert_array_equal(b["data"][:10], b["ref_timestamp"] + b["rel_timestamps"][:10])
+        assert b["data"][:10] == [b["ref_timestamp"] + r for r in b["rel_timestamps"][:10]]
+        on_device = os.path.join(rill_server.logdir, "frame.bin")
+        with open(on_device, "rb") as f, open(paths["local_paths"]["frame"], "rb") as g:
+            assert f.read() == g.read()
+
+        # copy_file_from_bela renames an existing copy, as pybela.
+        again = lg.copy_file_from_bela(paths["remote_paths"]["frame"],
+                                       paths["local_paths"]["frame"], verbose=False)
+        assert again == str(tmp_path / "a" / "frame_1.bin") and os.path.exists(again)
+        # finish_copying_file completes a copy cut short.
+        cut = tmp_path / "cut.bin"
+        with open(on_device, "rb") as f:
+            cut.write_bytes(f.read()[:5000])
+        lg.finish_copying_file(paths["remote_paths"]["frame"], str(cut))
+        with open(on_device, "rb") as f:
+            assert cut.read_bytes() == f.read()
+        # Every .bin file, then deletions.
+        lg.copy_all_bin_files_in_project(dir=str(tmp_path / "all"), verbose=False)
+        assert sorted(os.listdir(tmp_path / "all")) == ["events.bin", "frame.bin"]
+        lg.delete_file_from_bela(paths["remote_paths"]["events"], verbose=False)
+        assert not os.path.exists(os.path.join(rill_server.logdir, "events.bin"))
+        lg.delete_all_bin_files_in_project(verbose=False)
+        assert [f for f in os.listdir(rill_server.logdir) if f.endswith(".bin")] == []
     finally:
         lg.disconnect()
+
+
+def test_schedule_logging_honours_each_variables_timestamp_and_duration(rill_server, tmp_path):
+    lg = Logger(ip="127.0.0.1", port=rill_server.port)
+    lg.connect()
+    try:
+        now = lg.get_latest_timestamp()
+        starts = [now + 4410, now + 13230]
+        durations = [4410, 8820]
+        t0 = time.monotonic()
+        out = lg.schedule_logging(["frame", "frame_d"], timestamps=starts,
+                                  durations=durations, logging_dir=str(tmp_path))
+        assert time.monotonic() - t0 >= (13230 + 8820 - 4410) / 44100
+        for var, start, d in (("frame", starts[0], durations[0]),
+                              ("frame_d", starts[1], durations[1])):
+            parsed = lg.read_binary_file(out["local_paths"][var], "dense")
+            vals = [v for b in parsed["buffers"] for v in b["data"]]
+            assert parsed["buffers"][0]["ref_timestamp"] == start
+            # Bela's rule: start .. start + duration inclusive, then padding.
+            assert vals[:d + 1] == list(range(start, start + d + 1))
+            assert all(v == 0 for v in vals[d + 1:])
+        assert not lg.is_logging()
+    finally:
+        lg.disconnect()
+
+
+def test_read_binary_file_reads_char_logs_pybela_cannot(tmp_path):
+    """A 'c' log (pybela sizes it 520 bytes a buffer instead of 4104)."""
+    name = b"chars"
+    head = b"watcher\0" + name + b"\0c\0" + struct.pack("<II", 1, 2)
+    head += b"\0" * ((4 - len(head) % 4) % 4)
+    bodies = []
+    for k in range(2):
+        ref = 1000 + 4096 * k
+        vals = bytes((ref + i) & 0xFF for i in range(4096))
+        bodies.append(struct.pack("<Q", ref) + vals)
+    path = tmp_path / "chars.bin"
+    path.write_bytes(head + b"".join(bodies) + b"partial")
+    r = Logger().read_binary_file(str(path), "dense")
+    assert (r["var_name"], r["type"]) == ("chars", "c")
+    assert [b["ref_timestamp"] for b in r["buffers"]] == [1000, 5096]
+    assert r["buffers"][1]["data"][:2] == [bytes([(5096) & 0xFF]), bytes([(5097) & 0xFF])]
+    assert Logger().read_binary_file(None, "dense") is None
 
 
 def test_controller_sets_and_gets(rill_server):
     c = Controller(ip="127.0.0.1", port=rill_server.port)
     c.connect()
     try:
-        c.start_controlling(["gain"])
+        assert c.start_controlling(["gain"]) is None
         assert c.get_controlled_status(["gain"]) == {"gain": True}
-        c.send_value(["gain"], [0.25])
+        assert c.send_value(["gain"], [0.25]) is None
         assert c.get_value(["gain"]) == {"gain": 0.25}
+        with pytest.raises(AssertionError):
+            c.send_value(["gain"], 0.5)  # pybela wants a list
         c.stop_controlling(["gain"])
         assert c.get_controlled_status(["gain"]) == {"gain": False}
     finally:
@@ -205,7 +412,6 @@ def test_controller_sets_and_gets(rill_server):
 def test_works_inside_a_running_event_loop_as_in_jupyter(rill_server):
     """Jupyter runs cells inside an asyncio loop: pybela needs nest_asyncio
     there; rill's calls never touch the caller's loop."""
-    import asyncio
 
     async def cell():
         s = Streamer(ip="127.0.0.1", port=rill_server.port)
@@ -214,6 +420,7 @@ def test_works_inside_a_running_event_loop_as_in_jupyter(rill_server):
             got = []
             s.start_streaming(["frame"], on_buffer_callback=lambda b: got.append(b))
             await asyncio.sleep(0.3)  # the loop stays free while data arrives
+            s.wait(0.1)
             s.stop_streaming()
             out = s.stream_n_values(["sine"], n_values=100)
             return len(got), sum(len(b["data"]) for b in out["sine"])
@@ -221,4 +428,77 @@ def test_works_inside_a_running_event_loop_as_in_jupyter(rill_server):
             s.disconnect()
 
     n, m = asyncio.run(cell())
-    assert n >= 3 and m == 100
+    assert n >= 3 and m == 1024
+
+
+def test_wait_without_a_time_waits_until_interrupted(rill_server):
+    code = textwrap.dedent(f"""
+        import time
+        from rill import Streamer
+        s = Streamer(ip="127.0.0.1", port={rill_server.port})
+        s.connect()
+        print("waiting", flush=True)
+        t0 = time.monotonic()
+        try:
+            s.wait()
+        except KeyboardInterrupt:
+            print("interrupted after", round(time.monotonic() - t0, 1), flush=True)
+        s.disconnect()
+    """)
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    p = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline().strip() == "waiting"
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=10)
+    assert out.startswith("interrupted after") and float(out.split()[-1]) >= 1.4, out
+
+
+def test_plot_data_draws_the_streamed_values_headless(streamer, tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    streamer.start_streaming(["frame", "sine"])
+    with pytest.raises(ValueError, match="chirp is not being streamed"):
+        streamer.plot_data("frame", ["chirp"])
+    plot = streamer.plot_data(x_var="frame", y_vars=["frame", "sine"], y_range=[-1, 1],
+                              plot_update_delay=50, rollover=3000)
+    streamer.wait(1.0)
+    streamer.stop_streaming()
+    assert plot.mode == "headless" and plot.updates >= 5
+    xs, ys = plot.lines["frame"].get_data()
+    assert 1024 <= len(xs) <= 3000 and list(ys) == [float(x) for x in xs]
+    sx, sy = plot.lines["sine"].get_data()
+    assert len(sx) >= 1024 and max(abs(v) for v in sy) <= 1.0
+    assert plot.ax.get_ylim() == (-1.0, 1.0)
+    plot.figure.savefig(tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 1000
+    streamer.cleanup()
+    assert not streamer.is_connected() and plot._stop.is_set()
+
+
+def test_connect_ssh_on_a_rill_device_says_none_is_needed(streamer, capsys):
+    assert streamer.connect_ssh() is None
+    out = capsys.readouterr().out
+    assert "Error while connecting to Bela via ssh" in out and "over HTTP" in out
+    assert streamer.ssh_client is None and streamer.sftp_client is None
+    assert streamer.disconnect_ssh() is None
+
+
+def test_pybela_tutorial_code_gets_lists_and_ints(streamer):
+    """What pybela's tutorials do with the data (tutorial 7 concatenates
+    lists; tutorial 1 compares and flattens) works as with pybela."""
+    streamer.start_streaming(["events", "frame"])
+    streamer.wait(0.5)
+    streamer.stop_streaming()
+    q = streamer.streaming_buffers_queue["events"]
+    first = q[0]
+    joined = [first["ref_timestamp"]] * len(first["rel_timestamps"]) + first["rel_timestamps"]
+    assert type(joined) is list and len(joined) == 2 * len(first["rel_timestamps"])
+    ticks = [first["ref_timestamp"] + r for r in first["rel_timestamps"]]
+    assert ticks == first["data"] and all(type(t) is int for t in ticks)
+    frames = streamer.streaming_buffers_queue["frame"]
+    flat = []
+    for b in frames:
+        flat.extend([b["ref_timestamp"] + i for i in range(len(b["data"]))])
+    assert flat == streamer.streaming_buffers_data["frame"]
+    assert type(streamer.get_latest_timestamp() + streamer.sample_rate) is int

@@ -223,7 +223,8 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
     }
     rc = parse_url(cl, cfg->url);
     if (rc == 0)
-        rc = open_ws(cl, "/gui_control", &cl->ctl);
+        rc = open_ws(cl, cfg->control_path ? cfg->control_path : "/gui_control",
+                     &cl->ctl);
     if (rc == 0 && pthread_create(&cl->io, NULL, io_main, cl) != 0)
         rc = RILL_ESYS;
     if (rc != 0)
@@ -267,7 +268,8 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         pthread_join(cl->io, NULL);
         cl->io_started = false;
         atomic_store(&cl->stop, false);
-        if ((rc = open_ws(cl, "/gui_data", &cl->data)) != 0)
+        if ((rc = open_ws(cl, cfg->data_path ? cfg->data_path : "/gui_data",
+                          &cl->data)) != 0)
             goto fail;
         if (pthread_create(&cl->io, NULL, io_main, cl) != 0) {
             rc = RILL_ESYS;

@@ -12,6 +12,12 @@
  * buffer, block or monitor value is dropped whole and counted; errors and
  * completions are small and use the ring's last 4 KiB, which data never
  * takes, so they always get through.
+ *
+ * The consumer either runs the callbacks (rill_client_poll: each record
+ * released once its callback returned) or lends the records out in place
+ * (rill_client_poll_batch: descriptors pointing into the ring, released
+ * at the next call), which is how a Python program takes a whole burst of
+ * buffers with one foreign call.
  */
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +94,7 @@ int rill__deliver_init(rill_client *cl) {
 
 void rill__deliver_free(rill_client *cl) {
     rill_ring_destroy(cl->pq);
+    rill__free(cl->pblock);
     pthread_cond_destroy(&cl->poll_cv);
     pthread_mutex_destroy(&cl->poll_mx);
 }
@@ -442,9 +449,17 @@ static bool peek(rill_client *cl, uint32_t *kind, uint32_t *bytes,
     return true;
 }
 
-int rill_client_poll(rill_client *cl, int timeout_ms) {
-    if (cl->pq == NULL)
-        return RILL_EINVAL;
+/* Give back what rill_client_poll_batch lent out. */
+static void release_lent(rill_client *cl) {
+    if (cl->pheld != 0) {
+        rill_ring_read_release(cl->pq, cl->pheld);
+        cl->pheld = 0;
+    }
+}
+
+/* Wait up to timeout_ms (0: not at all, -1: until the connection closes)
+ * for something to be queued. */
+static void wait_queued(rill_client *cl, int timeout_ms) {
     pthread_mutex_lock(&cl->poll_mx);
     uint64_t end = rill_clock_now_ns() + (uint64_t)RILL__MAX(timeout_ms, 0) * 1000000u;
     while (rill_ring_readable(cl->pq) == 0) {
@@ -458,6 +473,13 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
                                           : (uint64_t)100000000);
     }
     pthread_mutex_unlock(&cl->poll_mx);
+}
+
+int rill_client_poll(rill_client *cl, int timeout_ms) {
+    if (cl->pq == NULL)
+        return RILL_EINVAL;
+    release_lent(cl);
+    wait_queued(cl, timeout_ms);
     /* Only what is queued now: an I/O thread that keeps queueing cannot
      * keep this call from returning. */
     size_t budget = rill_ring_readable(cl->pq), used = 0;
@@ -475,4 +497,168 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
     if (ran == 0 && atomic_load(&cl->closed) && rill_ring_readable(cl->pq) == 0)
         return RILL_ECLOSED;
     return ran;
+}
+
+/* ---- Lending records out (rill_client_poll_batch) ------------------------ */
+
+/* The record at `off` of the readable span, in one piece (see begin). */
+static const uint8_t *record_at(const rill_ring_span *s, size_t off) {
+    return off < s->len[0] ? s->ptr[0] + off : s->ptr[1] + (off - s->len[0]);
+}
+
+/* Where the parts of a copied buffer go. */
+typedef struct arena {
+    uint8_t *p;
+    size_t cap, used;
+} arena;
+
+static size_t copied_bytes(const rill_client_buffer *b) {
+    return pad8(b->count * rill_type_size(b->type)) +
+           (b->rel != NULL ? pad8(b->count * 4) : 0);
+}
+
+static void copy_out(arena *a, rill_client_buffer *b) {
+    size_t vb = b->count * rill_type_size(b->type);
+    if (vb != 0)
+        memcpy(a->p + a->used, b->values, vb);
+    b->values = a->p + a->used;
+    a->used += pad8(vb);
+    if (b->rel != NULL) {
+        if (b->count != 0)
+            memcpy(a->p + a->used, b->rel, b->count * 4);
+        b->rel = (const uint32_t *)(const void *)(a->p + a->used);
+        a->used += pad8(b->count * 4);
+    }
+}
+
+/* What became of a record. */
+typedef enum lent { LENT, SKIPPED, NO_ROOM } lent;
+
+/* `ev` from the record at `p`: LENT; SKIPPED (a block whose buffers
+ * cannot be stored: lost, counted, as rill_client_poll does); NO_ROOM (its
+ * data does not fit the arena: not taken). */
+static lent lend(rill_client *cl, uint32_t kind, const uint8_t *p,
+                 rill_client_polled *ev, arena *a) {
+    memset(ev, 0, sizeof *ev);
+    ev->kind = (rill_client_polled_kind)kind;
+    switch (kind) {
+    case EV_BUFFER:
+        get_buffer(cl, &p, &ev->buffer);
+        if (a->p != NULL) {
+            if (a->used + copied_bytes(&ev->buffer) > a->cap)
+                return NO_ROOM;
+            copy_out(a, &ev->buffer);
+        }
+        return LENT;
+    case EV_BLOCK: {
+        ev_block e;
+        memcpy(&e, p, sizeof e);
+        p += sizeof e;
+        if (e.n > cl->pblock_cap) {
+            rill_client_buffer *nb = rill__calloc(e.n, sizeof *nb);
+            if (nb == NULL) {
+                rill__log_error("out of memory: an aligned block lost");
+                atomic_fetch_add(&cl->dropped, 1);
+                return SKIPPED;
+            }
+            rill__free(cl->pblock);
+            cl->pblock = nb;
+            cl->pblock_cap = e.n;
+        }
+        size_t need = 0;
+        for (size_t i = 0; i < e.n; i++) {
+            get_buffer(cl, &p, &cl->pblock[i]);
+            need += copied_bytes(&cl->pblock[i]);
+        }
+        if (a->p != NULL) {
+            if (a->used + need > a->cap)
+                return NO_ROOM;
+            for (size_t i = 0; i < e.n; i++)
+                copy_out(a, &cl->pblock[i]);
+        }
+        ev->block = (rill_client_block){e.first_ts, e.ticks, e.n, cl->pblock};
+        return LENT;
+    }
+    case EV_MONITOR: {
+        ev_monitor e;
+        memcpy(&e, p, sizeof e);
+        const rill_client_var *v = &cl->vars->vars[e.var_id];
+        ev->buffer.name = v->name;
+        ev->buffer.var_id = e.var_id;
+        ev->buffer.type = v->type;
+        ev->buffer.mode = v->mode;
+        ev->buffer.first_ts = e.tick;
+        ev->value = e.value;
+        return LENT;
+    }
+    case EV_ERROR: {
+        const ev_error *e = (const void *)p;
+        ev->err = e->err;
+        ev->msg = e->msg;
+        return LENT;
+    }
+    case EV_DONE: {
+        ev_done e;
+        memcpy(&e, p, sizeof e);
+        ev->done = e.fn;
+        ev->done_user = e.user;
+        ev->err = e.err;
+        return LENT;
+    }
+    case EV_EVENT: {
+        /* The strings stay in the record, lent as the rest. */
+        const ev_event *r = (const void *)p;
+        rill_client_event *e = &ev->event;
+        e->kind = (rill_client_event_kind)r->kind;
+        e->var_id = r->var_id;
+        e->first = r->first;
+        e->ticks = r->ticks;
+        e->resumed = r->resumed;
+        e->buffers = r->buffers;
+        e->attempts = r->attempts;
+        e->restarted = r->restarted != 0;
+        *e = event_of(e, r->name, r->file, r->msg);
+        return LENT;
+    }
+    default:
+        return SKIPPED; /* unknown: skipped, as rill_client_poll does */
+    }
+}
+
+int rill_client_poll_batch(rill_client *cl, int timeout_ms,
+                           rill_client_polled *out, size_t max, void *copy_to,
+                           size_t copy_bytes) {
+    if (cl->pq == NULL || out == NULL || max == 0)
+        return RILL_EINVAL;
+    release_lent(cl);
+    wait_queued(cl, timeout_ms);
+    rill_ring_span s;
+    size_t readable = rill_ring_read_peek(cl->pq, SIZE_MAX, &s);
+    if (readable == 0)
+        return atomic_load(&cl->closed) ? RILL_ECLOSED : 0;
+    arena a = {copy_to, copy_to != NULL ? copy_bytes : 0, 0};
+    size_t off = 0, n = 0;
+    while (n < max && off < readable) {
+        ev_header h;
+        const uint8_t *rec = record_at(&s, off);
+        memcpy(&h, rec, sizeof h);
+        if (h.kind == EV_PAD) {
+            off += sizeof h + h.bytes;
+            continue;
+        }
+        lent r = lend(cl, h.kind, rec + sizeof h, &out[n], &a);
+        if (r == NO_ROOM) {
+            if (n == 0)
+                return RILL_ETOOBIG; /* nothing taken, nothing released */
+            break;
+        }
+        off += sizeof h + h.bytes;
+        if (r == SKIPPED)
+            continue;
+        n++;
+        if (h.kind == EV_BLOCK)
+            break; /* its buffers live in pblock until the next call */
+    }
+    cl->pheld = off;
+    return (int)n;
 }

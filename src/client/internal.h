@@ -164,6 +164,9 @@ struct rill_client {
     rill_ring *pq;           /* poll mode: events for rill_client_poll */
     pthread_mutex_t poll_mx; /* the consumer side, and poll_cv */
     pthread_cond_t poll_cv;
+    size_t pheld; /* consumer: bytes rill_client_poll_batch lent out */
+    rill_client_buffer *pblock; /* consumer: the lent block's buffers */
+    size_t pblock_cap;
     uint32_t pending_drops; /* I/O thread: dropped before the next buffer */
     atomic_uint_fast64_t dropped;
     atomic_uint_fast64_t send_dropped; /* rill_client_send_buffer: EFULL */

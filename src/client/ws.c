@@ -176,6 +176,12 @@ int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
      * under it, and nothing framed for the old connection may follow. */
     pthread_mutex_lock(&ws->tx_lock);
     size_t queued = ws->tx_len - ws->tx_off;
+    /* Only the frame that finds the queue empty wakes the owner: frames
+     * queued behind it are sent by the same flush (it sends until the
+     * queue is empty, or the socket is full and it polls for POLLOUT). A
+     * wake per frame cost a system call and a context switch each
+     * (pybela's round trip sends 100 buffers at once). */
+    bool was_empty = queued == 0;
     /* An empty queue takes any message, so a small limit cannot make a
      * large one impossible to send. */
     int rc = atomic_load(&ws->closed) || ws->opening ? RILL_ECLOSED
@@ -183,7 +189,7 @@ int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
                  ? RILL_EFULL
                  : frame(ws, binary ? 0x2 : 0x1, parts, n);
     pthread_mutex_unlock(&ws->tx_lock);
-    if (rc == 0 && tl_delivering != ws)
+    if (rc == 0 && was_empty && tl_delivering != ws)
         rill__ws_wake(ws);
     return rc;
 }

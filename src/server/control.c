@@ -348,12 +348,18 @@ static void run_entry(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
                 return;
         } else {
             s = v->compat_watch;
+            s->net_stopped = false; /* a new session; the last one ended */
+            s->net_end_conns = srv->next_conn_id;
         }
         rc = rill__post_rt(srv, RILL__RT_START, s, e->timestamp, e->duration,
                            ++s->net_runs);
         break;
     case RILL__CMD_UNWATCH:
         s = c->native ? c->sub_buf[v->id] : v->compat_watch;
+        if (s != NULL && !c->native) {
+            s->net_stopped = true;
+            s->net_end_conns = srv->next_conn_id;
+        }
         if (s != NULL)
             rc = rill__post_rt(srv, RILL__RT_STOP, s, e->timestamp, 0, 0);
         break;

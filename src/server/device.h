@@ -110,6 +110,12 @@ typedef struct rill__stream {
     uint32_t net_runs;    /* STARTs posted: a record's run tells whether its
                              end is the latest run's (release) or an earlier
                              one's, restarted since (keep) */
+    /* Compat watch: a STOP was posted for run net_runs; and the last
+     * connection id when the latest session ended (STOP, or a START that
+     * restarted it). Records of an ended session go only to sockets that
+     * existed then (fanout.c, fan_out_compat). */
+    bool net_stopped;
+    uint64_t net_end_conns;
     struct rill__stream *next; /* the server's list of all streams */
 
     /* Log streams. The file is the log writer's (logwriter.h): it fills

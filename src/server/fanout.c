@@ -71,8 +71,15 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r) {
         else /* the body, straight from the ring */
             rill_ring_read_all(ring, rill__msg_payload(b), r->bytes);
     }
+    /* A buffer of a session that has ended (stopped, or restarted since it
+     * was sent) is for the sockets that were there; one that connected
+     * afterwards would take it for the start of its own session (issue
+     * 15). Bela broadcasts it to everyone. */
+    rill__stream *s = r->stream;
+    bool ended = s->sink == RILL__SINK_COMPAT_WATCH &&
+                 (r->run != s->net_runs || s->net_stopped);
     for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
-        if (c->path != PATH_DATA)
+        if (c->path != PATH_DATA || (ended && c->id > s->net_end_conns))
             continue;
         if (h == NULL || !rill__conn_send_data(c, h, b)) {
             c->drops++;

@@ -1,7 +1,8 @@
 /* HTTP on the server's port, and the checks every request and WebSocket
  * upgrade passes: the Host (DNS rebinding), the token, the browser's
- * Origin. Serves finished log files (GET /files/<name>), the user's handler
- * types and example scripts (/handlers/, /examples/: webdir.c) and the
+ * Origin. Serves finished log files (GET /files/<name>; the listing and
+ * deletions are logfiles_http.c's, behind the same checks), the user's
+ * handler types and example scripts (/handlers/, /examples/: webdir.c) and the
  * dashboard's files under the web root, opening them only through
  * rill__open_beneath (no symbolic link, nothing but a regular file inside
  * the served directory). Network thread only, but for the file operations
@@ -465,6 +466,16 @@ void rill__server_fops(rill_server *srv) {
     lws_set_fops(srv->ctx, &srv->fops);
 }
 
+bool rill__log_busy(rill_server *srv, const char *name) {
+    /* log_name is read only once the writer said OPENED (it writes it
+     * until then). */
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next)
+        if (s->sink == RILL__SINK_LOG && s->log_named &&
+            strcmp(s->log_name, name) == 0)
+            return true;
+    return false;
+}
+
 /* GET /files/<name>: a finished log file from the log directory. */
 static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     const char *name = uri + strlen("/files/");
@@ -475,14 +486,11 @@ static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
                                "from the list reply's logFileName");
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
-    for (rill__stream *s = srv->streams; s != NULL; s = s->next) {
-        if (s->sink == RILL__SINK_LOG && s->log_named &&
-            strcmp(s->log_name, name) == 0) {
-            lws_return_http_status(wsi, 409,
-                                   "this file is still being logged; "
-                                   "unlog the variable, then fetch it");
-            return lws_http_transaction_completed(wsi) ? -1 : 0;
-        }
+    if (rill__log_busy(srv, name)) {
+        lws_return_http_status(wsi, 409,
+                               "this file is still being logged; "
+                               "unlog the variable, then fetch it");
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
@@ -604,6 +612,13 @@ int rill__http(rill_server *srv, struct lws *wsi) {
                                "this server needs a token: add ?token=...");
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
+    /* The log directory's listing and deletions (logfiles_http.c). */
+    char del[512];
+    if (lws_hdr_copy(wsi, del, (int)sizeof del, WSI_TOKEN_DELETE_URI) > 0)
+        return rill__logfiles_http(
+            srv, wsi, strncmp(del, "/files/", 7) == 0 ? del + 7 : del);
+    if (strcmp(uri, "/files/") == 0)
+        return rill__logfiles_http(srv, wsi, NULL);
     if (strncmp(uri, "/files/", 7) == 0)
         return serve_file(srv, wsi, uri);
     /* Custom handler types and the editor's examples (webdir.c). */
@@ -617,7 +632,8 @@ int rill__http(rill_server *srv, struct lws *wsi) {
         return serve_web(srv, wsi, uri);
     lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
                            "rill serve: WebSocket paths /gui_control and "
-                           "/gui_data; log files at /files/<name>");
+                           "/gui_data; log files at /files/ and "
+                           "/files/<name>");
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

@@ -13,7 +13,9 @@
  *   script.c    the editor's scripts: private files, environment (exec.c)
  *   audio.c     the audio description and clients' changes to it
  *   devreq.c    the device-request thread (on_audio_change)
- *   http.c      HTTP, the token and Origin checks, file serving
+ *   http.c      HTTP, the Host, token and Origin checks, file serving
+ *   logfiles_http.c  GET /files/ (the log files) and DELETE /files/<name>
+ *   bela_project.c   the log directory of a Bela project (bela_project)
  *   webdir.c    the user's directories at /handlers/ and /examples/
  *   logwriter.c the log writer thread
  *   var.c       variables and the tick thread (device.h)
@@ -354,6 +356,30 @@ int rill__open_beneath(const char *root, const char *rel, struct stat *st);
 /* Make the context open every file it serves through rill__open_beneath,
  * under the log directory or the web root only. After the context exists. */
 void rill__server_fops(rill_server *srv);
+
+/* Whether the log file `name` is still being written (a log stream names
+ * it). */
+bool rill__log_busy(rill_server *srv, const char *name);
+
+/* ---- logfiles_http.c ---------------------------------------------------- */
+
+/* Answer GET /files/ (name NULL: the listing) or DELETE /files/<name>
+ * (name: the part after /files/) for the log files of the log directory,
+ * so that a client can do what pybela's Logger does over SFTP. The caller
+ * (rill__http) has made the Host and token checks of every request.
+ * Returns what the libwebsockets HTTP callback returns (0, or -1 to
+ * close). */
+int rill__logfiles_http(rill_server *srv, struct lws *wsi, const char *name);
+
+/* ---- bela_project.c ----------------------------------------------------- */
+
+/* The log directory of Bela project `project`,
+ * RILL_BELA_PROJECTS_DIR/<project>, written to `dir` (cap bytes) and
+ * created with its parents when missing. User thread (rill_server_create).
+ * Returns 0, RILL_EINVAL (not a plain name: empty, over 64 bytes, a '/',
+ * "." or "..", or a control character) or RILL_EIO (a directory cannot be
+ * created); the log says which and why. */
+int rill__bela_project_dir(const char *project, char *dir, size_t cap);
 
 /* ---- var.c -------------------------------------------------------------- */
 

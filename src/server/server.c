@@ -497,6 +497,7 @@ rill_server_config rill_server_config_default(void) {
         .script_interpreter = "python3",
         .compat_only = false,
         .allow_hosts = NULL,
+        .bela_project = NULL,
     };
     return cfg;
 }
@@ -564,6 +565,17 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         return RILL_EINVAL;
     }
     int rc = 0;
+    /* A Bela project names both the project and where its logs go. */
+    const char *project = cfg->project_name ? cfg->project_name : "rill";
+    const char *log_dir = cfg->log_dir ? cfg->log_dir : ".";
+    char bela_dir[512];
+    if (cfg->bela_project != NULL) {
+        if ((rc = rill__bela_project_dir(cfg->bela_project, bela_dir,
+                                         sizeof bela_dir)) != 0)
+            return rc;
+        project = cfg->bela_project;
+        log_dir = bela_dir;
+    }
     rill_server *srv = rill__malloc_aligned(sizeof *srv, RILL__STREAM_ALIGN);
     if (srv == NULL)
         return RILL_ENOMEM;
@@ -571,11 +583,10 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     srv->dev.wake_fd = -1;
     srv->cfg = *cfg;
     srv->host = dup_or_null(cfg->host, &rc);
-    srv->project =
-        dup_or_null(cfg->project_name ? cfg->project_name : "rill", &rc);
+    srv->project = dup_or_null(project, &rc);
     srv->token =
         cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
-    srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
+    srv->log_dir = dup_or_null(log_dir, &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
     srv->allow_hosts = cfg->allow_hosts && *cfg->allow_hosts
                            ? dup_or_null(cfg->allow_hosts, &rc)

@@ -291,10 +291,20 @@ static void try_end(rill__device *dev, rill__stream *s, uint64_t at) {
 RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
                                   const void *value, uint64_t now,
                                   size_t size) {
-    /* While no control socket is active, watch streams are neither filled
-     * nor advanced (spec §1.4); log streams are not affected. */
-    if (s->sink == RILL__SINK_COMPAT_WATCH && !dev->rt_active)
+    /* While no control socket is active, watch streams are not filled
+     * (spec §1.4); log streams are not affected. Unlike Bela, the partial
+     * buffer is dropped rather than kept: kept, it would join values from
+     * before the silence to values after it as if they were contiguous,
+     * and a stream told to stop would send it, padded, to whoever connects
+     * next, as that client's first buffer (issue 15: pybela's Streamer
+     * stops, disconnects, a new one connects). A stop that comes due with
+     * nobody listening ends the stream there. */
+    if (s->sink == RILL__SINK_COMPAT_WATCH && !dev->rt_active) {
+        s->count = 0;
+        if (s->state == RILL__ST_STOPPING && now >= s->end)
+            finish(s);
         return;
+    }
     switch (s->state) {
     case RILL__ST_NO:
         return;

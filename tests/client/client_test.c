@@ -225,6 +225,35 @@ TEST(native_mode_against_a_watcher_only_device_is_a_protocol_error) {
     test_device_stop(&d);
 }
 
+/* pybela's control_add and data_add: the paths are the caller's. rill
+ * serve has only /gui_control and /gui_data, so another control path is
+ * refused there (404, not a Watcher server), and the given ones work in
+ * compat mode, where the data path is used too. */
+TEST(control_and_data_paths_are_the_configured_ones) {
+    test_device d;
+    test_device_start(&d, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.timeout_ms = 2000;
+    cfg.control_path = "/gui2_control";
+    rill_client *cl = NULL;
+    int rc = rill_client_connect(&cfg, &cl);
+    ASSERT_TRUE(rc < 0);
+    ASSERT_NULL(cl);
+    cfg.mode = RILL_CLIENT_COMPAT;
+    cfg.control_path = "/gui_control";
+    cfg.data_path = "/gui2_data";
+    ASSERT_TRUE(rill_client_connect(&cfg, &cl) < 0);
+    ASSERT_NULL(cl);
+    cfg.data_path = "/gui_data";
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    ASSERT_TRUE(!rill_client_native(cl));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
 typedef struct errors {
     atomic_int n;
     atomic_int last;
@@ -539,6 +568,122 @@ TEST(poll_without_poll_mode_is_invalid_and_a_full_queue_counts_drops) {
     ASSERT_TRUE(ran >= 10); /* what fitted in 64 KiB */
     ASSERT_TRUE(ran <= 16);
     ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
+/* rill_client_poll_batch lends the queued events out in place: every
+ * buffer, in order, its values valid until the next call, across the poll
+ * queue's end (a 256 KiB queue of 4136-byte records wraps every 63, a PAD
+ * record filling the end each time), and a
+ * schedule's completion as a DONE event; with copy_to the values are
+ * copied there and outlive the next call, and a buffer that does not fit
+ * is refused with nothing taken. */
+static void check_counter(const rill_client_buffer *b, uint64_t *next, int *bad,
+                          int *gaps) {
+    const int32_t *v = b->values;
+    for (size_t i = 0; i < b->count; i++)
+        if ((uint64_t)v[i] != b->first_ts + i)
+            (*bad)++;
+    if (*next != 0 && b->first_ts != *next)
+        (*gaps)++;
+    *next = b->first_ts + b->count;
+}
+
+TEST(poll_batch_lends_every_buffer_in_order_in_place_or_copied_out) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.on_buffer = blocks_on_buffer; /* never called: events are taken */
+    cfg.user = &s;
+    cfg.poll = true;
+    cfg.poll_bytes = 256 << 10;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    rill_client_polled ev[8];
+    ASSERT_ERR(rill_client_poll_batch(cl, 0, NULL, 8, NULL, 0), RILL_EINVAL);
+    ASSERT_ERR(rill_client_poll_batch(cl, 0, ev, 0, NULL, 0), RILL_EINVAL);
+
+    /* In place: 3 s of counter at 64 kHz, 180 buffers of 1024 values,
+     * the queue wrapping twice. */
+    const char *names[] = {"counter"};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, NULL));
+    uint64_t next = 0;
+    int bad = 0, gaps = 0, taken = 0;
+    uint64_t end = rill_clock_now_ns() + 10000000000u;
+    while (taken < 180 && rill_clock_now_ns() < end) {
+        int n = rill_client_poll_batch(cl, 100, ev, 8, NULL, 0);
+        ASSERT_TRUE(n >= 0);
+        for (int i = 0; i < n; i++) {
+            ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_POLLED_BUFFER);
+            ASSERT_EQ_STR(ev[i].buffer.name, "counter");
+            ASSERT_EQ_INT(ev[i].buffer.type, RILL_TYPE_INT32);
+            check_counter(&ev[i].buffer, &next, &bad, &gaps);
+            taken++;
+        }
+    }
+    ASSERT_TRUE(taken >= 180);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_EQ_INT(gaps, 0);
+    ASSERT_EQ_UINT(rill_client_dropped(cl), 0);
+    ASSERT_EQ_INT(atomic_load(&s.buffers), 0); /* no callback ran */
+
+    /* copy_to: 16 bytes hold no buffer (nothing is taken), 64 KiB hold
+     * what is queued, whose values stay there after the next call. */
+    usleep(100000); /* a few buffers queue up */
+    ASSERT_ERR(rill_client_poll_batch(cl, 1000, ev, 8, (uint64_t[2]){0}, 16),
+               RILL_ETOOBIG);
+    static uint64_t arena[8192];
+    int n = rill_client_poll_batch(cl, 1000, ev, 8, arena, sizeof arena);
+    ASSERT_TRUE(n >= 1);
+    const uint8_t *lo = (const uint8_t *)arena, *hi = lo + sizeof arena;
+    rill_client_buffer kept[8];
+    for (int i = 0; i < n; i++) {
+        ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_POLLED_BUFFER);
+        const uint8_t *p = ev[i].buffer.values;
+        ASSERT_TRUE(p >= lo && p + ev[i].buffer.count * 4 <= hi);
+        kept[i] = ev[i].buffer;
+    }
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    while (rill_client_poll_batch(cl, 200, ev, 8, NULL, 0) > 0)
+        ;
+    for (int i = 0; i < n; i++) /* the first continues the in-place ones */
+        check_counter(&kept[i], &next, &bad, &gaps);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_EQ_INT(gaps, 0);
+
+    /* A schedule's completion arrives as a DONE event, after its buffers. */
+    rill_client_list *l = NULL;
+    ASSERT_OK(rill_client_list_vars(cl, &l));
+    uint64_t start = l->timestamp + 6400;
+    rill_client_list_free(l);
+    ASSERT_OK(
+        rill_client_schedule(cl, names, 1, start, 3000, blocks_on_done, &s));
+    int done = 0, values = 0;
+    end = rill_clock_now_ns() + 5000000000u;
+    while (done == 0 && rill_clock_now_ns() < end) {
+        n = rill_client_poll_batch(cl, 100, ev, 8, NULL, 0);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].kind == RILL_CLIENT_POLLED_BUFFER) {
+                ASSERT_EQ_INT(done, 0);
+                values += (int)ev[i].buffer.count;
+            } else {
+                ASSERT_EQ_INT(ev[i].kind, RILL_CLIENT_POLLED_DONE);
+                ASSERT_TRUE(ev[i].done == blocks_on_done);
+                ASSERT_TRUE(ev[i].done_user == &s);
+                ASSERT_EQ_INT(ev[i].err, 0);
+                done++;
+            }
+        }
+    }
+    ASSERT_EQ_INT(done, 1);
+    ASSERT_EQ_INT(values, 3000);
+    ASSERT_EQ_INT(atomic_load(&s.done_calls), 0); /* handed over, not run */
     rill_client_destroy(cl);
     test_device_stop(&d);
 }

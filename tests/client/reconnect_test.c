@@ -250,7 +250,11 @@ static void print_log(rill_log_level level, const char *msg, void *user) {
     fprintf(stderr, "[%s] %s\n", rill_log_level_name(level), msg);
 }
 
-static rill_client *connect_to(device *d, seen *s, bool reconnect, bool poll) {
+/* Where the client's callbacks run: its I/O thread, rill_client_poll, or
+ * the test's own dispatch of what rill_client_poll_batch hands over. */
+typedef enum pump { IO_THREAD, POLL, POLL_BATCH } pump;
+
+static rill_client *connect_to(device *d, seen *s, bool reconnect, pump how) {
     if (getenv("DEBUG_GAPS"))
         rill_set_log_callback(print_log, RILL_LOG_INFO, NULL);
     char url[64];
@@ -263,22 +267,53 @@ static rill_client *connect_to(device *d, seen *s, bool reconnect, bool poll) {
     cfg.on_buffer = on_values;
     cfg.on_event = on_event;
     cfg.on_error = on_error;
-    cfg.poll = poll;
+    cfg.poll = how != IO_THREAD;
     cfg.user = s;
     rill_client *cl = NULL;
     ASSERT_OK(rill_client_connect(&cfg, &cl));
     return cl;
 }
 
-/* Wait up to ms for `cond` (read under s->mx), running poll() if asked. */
-#define WAIT_FOR(s, cl, poll, ms, cond)                                        \
+/* Run the callbacks of what is queued, as `how` says (IO_THREAD: they
+ * run by themselves; wait a little). */
+static void run_queued(rill_client *cl, seen *s, pump how) {
+    if (how == IO_THREAD) {
+        usleep(10000);
+        return;
+    }
+    if (how == POLL) {
+        rill_client_poll(cl, 20);
+        return;
+    }
+    rill_client_polled ev[16];
+    int n = rill_client_poll_batch(cl, 20, ev, 16, NULL, 0);
+    for (int i = 0; i < n; i++) {
+        switch (ev[i].kind) {
+        case RILL_CLIENT_POLLED_BUFFER:
+            on_values(cl, &ev[i].buffer, s);
+            break;
+        case RILL_CLIENT_POLLED_EVENT:
+            on_event(cl, &ev[i].event, s);
+            break;
+        case RILL_CLIENT_POLLED_ERROR:
+            on_error(cl, ev[i].err, ev[i].msg, s);
+            break;
+        case RILL_CLIENT_POLLED_DONE:
+            ev[i].done(cl, ev[i].err, ev[i].done_user);
+            break;
+        default:
+            FAIL("rill_client_poll_batch handed over kind %d", ev[i].kind);
+        }
+    }
+}
+
+/* Wait up to ms for `cond` (read under s->mx), running the callbacks as
+ * `how` says. */
+#define WAIT_FOR(s, cl, how, ms, cond)                                         \
     do {                                                                       \
         uint64_t end_ = rill_clock_now_ns() + (uint64_t)(ms)*1000000u;         \
         for (;;) {                                                             \
-            if (poll)                                                          \
-                rill_client_poll((cl), 20);                                    \
-            else                                                               \
-                usleep(10000);                                                 \
+            run_queued((cl), (s), (how));                                      \
             pthread_mutex_lock(&(s)->mx);                                      \
             bool ok_ = (cond);                                                 \
             pthread_mutex_unlock(&(s)->mx);                                    \
@@ -309,7 +344,7 @@ static const rill_client_event *gap_of(seen *s, const char *name) {
  * going on: the stream resumes by itself, and the gaps reported are
  * exactly the ticks that never arrived, for a dense and a sparse
  * variable. */
-static void survives_a_server_restart(bool poll) {
+static void survives_a_server_restart(pump poll) {
     device d;
     device_start(&d);
     seen s;
@@ -367,11 +402,17 @@ static void survives_a_server_restart(bool poll) {
 }
 
 TEST(a_stream_resumes_after_the_server_restarts_with_its_exact_gap) {
-    survives_a_server_restart(false);
+    survives_a_server_restart(IO_THREAD);
 }
 
 TEST(a_stream_resumes_after_the_server_restarts_in_poll_mode) {
-    survives_a_server_restart(true);
+    survives_a_server_restart(POLL);
+}
+
+/* The same with the callbacks' arguments taken by rill_client_poll_batch
+ * (rill.pybela's way): the events and gaps are handed over as well. */
+TEST(a_stream_resumes_after_the_server_restarts_in_batch_poll_mode) {
+    survives_a_server_restart(POLL_BATCH);
 }
 
 /* The same with a device that speaks only the Watcher protocol (a Bela
@@ -382,17 +423,17 @@ TEST(compat_a_stream_resumes_after_the_server_restarts_with_its_exact_gap) {
     device_start_as(&d, true);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, true, false);
+    rill_client *cl = connect_to(&d, &s, true, IO_THREAD);
     ASSERT_TRUE(!rill_client_native(cl));
     const char *names[] = {"frame"};
     ASSERT_OK(rill_client_stream_start(cl, names, 1, NULL));
-    WAIT_FOR(&s, cl, false, 5000, s.t.values > 20000);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000, s.t.values > 20000);
     device_down(&d);
     usleep(300000);
     device_up(&d, false);
-    WAIT_FOR(&s, cl, false, 10000, s.reconnected == 1 && s.gaps == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 10000, s.reconnected == 1 && s.gaps == 1);
     uint64_t at = values_now(&s);
-    WAIT_FOR(&s, cl, false, 5000, s.t.values > at + 20000);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000, s.t.values > at + 20000);
     rill_client_destroy(cl);
     device_stop(&d);
     const rill_client_event *g = gap_of(&s, "frame");
@@ -413,15 +454,15 @@ TEST(a_device_that_restarted_with_a_new_clock_is_reported_as_restarted) {
     device_start(&d);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, true, false);
+    rill_client *cl = connect_to(&d, &s, true, IO_THREAD);
     const char *names[] = {"frame"};
     ASSERT_OK(rill_client_stream_start(cl, names, 1, NULL));
-    WAIT_FOR(&s, cl, false, 5000, s.t.values > 10000);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000, s.t.values > 10000);
     device_down(&d);
     usleep(100000);
     device_up(&d, true);
-    WAIT_FOR(&s, cl, false, 10000, s.gaps == 1);
-    WAIT_FOR(&s, cl, false, 5000,
+    WAIT_FOR(&s, cl, IO_THREAD, 10000, s.gaps == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000,
              s.t.jumps == 1 && s.t.next > s.t.jump_to + 10000);
     rill_client_destroy(cl);
     device_stop(&d);
@@ -441,13 +482,13 @@ TEST(a_schedule_across_a_reconnection_completes_with_eio_and_its_exact_gap) {
     device_start(&d);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, true, false);
+    rill_client *cl = connect_to(&d, &s, true, IO_THREAD);
     const char *names[] = {"frame"};
     uint64_t start;
     ASSERT_OK(rill_client_start_tick(cl, &start));
     uint64_t dur = 2 * RATE;
     ASSERT_OK(rill_client_schedule(cl, names, 1, start, dur, on_done, &s));
-    WAIT_FOR(&s, cl, false, 5000, s.t.values > RATE / 2);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000, s.t.values > RATE / 2);
     device_down(&d);
     usleep(200000);
     device_up(&d, false);
@@ -471,9 +512,9 @@ TEST(requests_while_reconnecting_return_eagain_then_work_again) {
     device_start(&d);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, true, false);
+    rill_client *cl = connect_to(&d, &s, true, IO_THREAD);
     device_down(&d);
-    WAIT_FOR(&s, cl, false, 5000, s.lost == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000, s.lost == 1);
     rill_client_list *l = NULL;
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_ERR(rill_client_list_vars(cl, &l), RILL_EAGAIN);
@@ -485,7 +526,7 @@ TEST(requests_while_reconnecting_return_eagain_then_work_again) {
     rill_client_get_stats(cl, &st);
     ASSERT_TRUE(!st.connected);
     device_up(&d, false);
-    WAIT_FOR(&s, cl, false, 10000, s.reconnected == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 10000, s.reconnected == 1);
     ASSERT_OK(rill_client_list_vars(cl, &l));
     ASSERT_EQ_UINT(l->n_vars, 2);
     rill_client_list_free(l);
@@ -496,9 +537,9 @@ TEST(requests_while_reconnecting_return_eagain_then_work_again) {
 
     seen s2;
     seen_init(&s2);
-    cl = connect_to(&d, &s2, false, false);
+    cl = connect_to(&d, &s2, false, IO_THREAD);
     device_down(&d);
-    WAIT_FOR(&s2, cl, false, 5000, s2.errors == 1);
+    WAIT_FOR(&s2, cl, IO_THREAD, 5000, s2.errors == 1);
     ASSERT_EQ_INT(s2.lost, 0); /* LOST is for reconnecting clients */
     ASSERT_ERR(rill_client_list_vars(cl, &l), RILL_ECLOSED);
     rill_client_destroy(cl);
@@ -515,12 +556,12 @@ TEST(a_device_that_stops_answering_is_lost_within_keepalive_and_timeout) {
     device_start(&d);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, false, false);
+    rill_client *cl = connect_to(&d, &s, false, IO_THREAD);
     int32_t one = 1;
     atomic_store(&d.freeze_ms, 3000);
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_client_send_buffer(cl, 0, RILL_TYPE_INT32, &one, 1));
-    WAIT_FOR(&s, cl, false, 2900, s.errors == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 2900, s.errors == 1);
     double took = (double)(rill_clock_now_ns() - t0) / 1e9;
     /* keepalive 200 ms + timeout 1000 ms, polled every 100 ms. */
     if (took < 1.1 || took > 1.8)
@@ -533,15 +574,15 @@ TEST(a_device_that_stops_answering_is_lost_within_keepalive_and_timeout) {
     seen s2;
     seen_init(&s2);
     usleep(2000000); /* the device answers again */
-    cl = connect_to(&d, &s2, true, false);
+    cl = connect_to(&d, &s2, true, IO_THREAD);
     const char *names[] = {"frame"};
     ASSERT_OK(rill_client_stream_start(cl, names, 1, NULL));
-    WAIT_FOR(&s2, cl, false, 5000, s2.t.values > 10000);
+    WAIT_FOR(&s2, cl, IO_THREAD, 5000, s2.t.values > 10000);
     atomic_store(&d.freeze_ms, 1500);
     ASSERT_OK(rill_client_send_buffer(cl, 0, RILL_TYPE_INT32, &one, 1));
-    WAIT_FOR(&s2, cl, false, 10000, s2.reconnected == 1 && s2.gaps == 1);
+    WAIT_FOR(&s2, cl, IO_THREAD, 10000, s2.reconnected == 1 && s2.gaps == 1);
     uint64_t at = values_now(&s2);
-    WAIT_FOR(&s2, cl, false, 5000, s2.t.values > at + 10000);
+    WAIT_FOR(&s2, cl, IO_THREAD, 5000, s2.t.values > at + 10000);
     rill_client_destroy(cl);
     device_stop(&d);
     const rill_client_event *g = gap_of(&s2, "frame");
@@ -559,14 +600,14 @@ TEST(a_device_with_other_variables_is_not_resumed) {
     device_start(&d);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, true, false);
+    rill_client *cl = connect_to(&d, &s, true, IO_THREAD);
     device_down(&d);
     pthread_mutex_lock(&d.mx);
     up_locked(&d);
     ASSERT_NOT_NULL(
         rill_var_create(d.srv, "extra", RILL_TYPE_FLOAT, RILL_TS_DENSE));
     pthread_mutex_unlock(&d.mx);
-    WAIT_FOR(&s, cl, false, 10000, s.errors == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 10000, s.errors == 1);
     if (strstr(s.error, "has 3 variables now and had 2") == NULL)
         FAIL("the error says \"%s\"", s.error);
     rill_client_list *l = NULL;
@@ -596,7 +637,7 @@ TEST(reconnect_gives_up_after_reconnect_ms) {
     ASSERT_OK(rill_client_connect(&cfg, &cl));
     uint64_t t0 = rill_clock_now_ns();
     device_down(&d);
-    WAIT_FOR(&s, cl, false, 5000, s.errors == 1);
+    WAIT_FOR(&s, cl, IO_THREAD, 5000, s.errors == 1);
     double took = (double)(rill_clock_now_ns() - t0) / 1e9;
     ASSERT_TRUE(took >= 0.8 && took < 2.5);
     if (strstr(s.error, "not reconnected within 800 ms") == NULL)
@@ -668,7 +709,7 @@ TEST(stress_requests_while_the_device_restarts_again_and_again) {
     device_start(&d);
     seen s;
     seen_init(&s);
-    rill_client *cl = connect_to(&d, &s, true, false);
+    rill_client *cl = connect_to(&d, &s, true, IO_THREAD);
     const char *names[] = {"events"};
     rill_client_stream_opts o = {0, 0, 16, 0};
     ASSERT_OK(rill_client_stream_start(cl, names, 1, &o));
@@ -683,7 +724,7 @@ TEST(stress_requests_while_the_device_restarts_again_and_again) {
         device_down(&d);
         usleep(50000 + 40000 * (unsigned)round);
         device_up(&d, false);
-        WAIT_FOR(&s, cl, false, 10000, s.reconnected == round + 1);
+        WAIT_FOR(&s, cl, IO_THREAD, 10000, s.reconnected == round + 1);
     }
     usleep(300000);
     atomic_store(&h.stop, true);

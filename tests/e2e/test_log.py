@@ -216,6 +216,10 @@ def test_http_files_refuses_missing_files_and_path_traversal(rill_server):
         if path == "/files/.." and status == 200:
             # libwebsockets normalises it to "/": the dashboard's page, not a file.
             assert b"<!doctype html>" in data.lower()
+        elif path == "/files/":
+            # The listing of the log directory (PROTOCOL.md §5.1): its own
+            # files only, not what lies outside.
+            assert status == 200 and data.startswith(b'{"files":['), (status, data[:80])
         else:
             assert status in (400, 403, 404), f"GET {path} -> {status}"
         assert b"secret" not in data

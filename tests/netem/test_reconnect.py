@@ -121,7 +121,7 @@ def test_a_server_killed_and_started_again_is_reconnected_as_a_restart():
 PYBELA = """
 import json, sys, time
 from rill.pybela import Streamer
-s = Streamer(ip=%r, port=%d, reconnect=%r, timeout_ms=1000)
+s = Streamer(ip=%r, port=%d, reconnect=%r, timeout_ms=1000, numpy=True)
 s.connect()
 s.start_streaming(["frame"])
 print("streaming", flush=True)

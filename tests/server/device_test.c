@@ -133,6 +133,67 @@ TEST(compat_watch_is_paused_while_no_client_is_active) {
     rill__device_deinit(&f.dev);
 }
 
+/* Issue 15: pybela stops streaming and disconnects at once, so the stop
+ * reaches the tick thread when no client is active any more. The partial
+ * buffer must not wait there for the next client, who would take it
+ * (padded, with a value from its own time appended) as its first buffer. */
+TEST(compat_stop_applied_while_no_client_is_active_sends_nothing_later) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 0; t < 1024 + 700; t++) /* one full buffer, 700 more */
+        frame_int(&f, t);
+    post(&f, RILL__RT_STOP, s, 0, 0, 0);
+    atomic_store(&f.dev.compat_active, 0); /* the client left */
+    for (uint64_t t = 1724; t < 3000; t++)
+        frame_int(&f, t);
+    ASSERT_EQ_INT(atomic_load(&s->pub_state), RILL__ST_NO);
+    atomic_store(&f.dev.compat_active, 1); /* the next client */
+    for (uint64_t t = 3000; t < 3000 + 3 * 1024; t++)
+        frame_int(&f, t);
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r)); /* the full buffer, sent live */
+    uint64_t ref;
+    memcpy(&ref, r.payload, 8);
+    ASSERT_EQ_UINT(ref, 0);
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+/* A dense buffer never spans a stretch without an active client: values
+ * from before it and after it are not contiguous ticks. */
+TEST(compat_partial_buffer_is_dropped_across_an_inactive_stretch) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 0; t < 700; t++)
+        frame_int(&f, t);
+    atomic_store(&f.dev.compat_active, 0);
+    for (uint64_t t = 700; t < 5000; t++)
+        frame_int(&f, t);
+    atomic_store(&f.dev.compat_active, 1);
+    for (uint64_t t = 5000; t < 5000 + 2 * 1024; t++)
+        frame_int(&f, t);
+    rec r;
+    for (uint64_t b = 0; b < 2; b++) {
+        ASSERT_TRUE(next_rec(f.dev.out, &r));
+        uint64_t ref;
+        memcpy(&ref, r.payload, 8);
+        ASSERT_EQ_UINT(ref, 5000 + b * 1024);
+        ASSERT_EQ_INT(value_at(&r, 8, 0), (int64_t)ref);
+        ASSERT_EQ_INT(value_at(&r, 8, 1023), (int64_t)ref + 1023);
+    }
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    ASSERT_EQ_INT(atomic_load(&s->pub_state), RILL__ST_YES);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
 TEST(native_scheduled_watch_takes_exactly_duration_values) {
     fixture f;
     setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);

@@ -75,6 +75,27 @@ TEST(create_rejects_bad_config_and_missing_log_dir) {
     ASSERT_ERR(rill_server_create(NULL, &srv), RILL_EINVAL);
 }
 
+/* bela_project is a project's name, never a path: what it names is
+ * created under /root/Bela/projects (tests/pybela does that inside a
+ * private mount namespace; here only the refusals, which touch nothing). */
+TEST(bela_project_must_be_a_plain_name) {
+    static const char *const bad[] = {"", ".", "..", "a/b", "/root",
+                                      "tab\there",
+                                      "0123456789012345678901234567890123456789"
+                                      "0123456789012345678901234"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rill_server *srv = NULL;
+        rill_server_config cfg = quiet_config();
+        cfg.bela_project = bad[i];
+        log_errors = 0;
+        rill_set_log_callback(capture, RILL_LOG_ERROR, NULL);
+        ASSERT_ERR(rill_server_create(&cfg, &srv), RILL_EINVAL);
+        rill_set_log_callback(NULL, 0, NULL);
+        ASSERT_NULL(srv);
+        ASSERT_TRUE(strstr(last_log, "is not a project name") != NULL);
+    }
+}
+
 TEST(variables_get_ids_in_order_and_bad_ones_are_refused) {
     rill_server_config cfg = quiet_config();
     cfg.max_vars = 3;

@@ -1,0 +1,145 @@
+"""GET /files/ and DELETE /files/<name>: the log directory over HTTP
+(docs/PROTOCOL.md §5.1), what rill.pybela's Logger uses where pybela lists
+and deletes over SFTP."""
+
+import asyncio
+import http.client
+import json
+import os
+
+from belaclient import BelaClient, run
+from test_log import download_finished, wait_logged
+
+
+def request(port, method, path, token=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request(method, path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, r.getheader("content-type"), body
+    finally:
+        conn.close()
+
+
+def listing(port, token=None):
+    status, ctype, body = request(port, "GET", "/files/", token)
+    assert status == 200 and ctype == "application/json", (status, ctype, body)
+    return json.loads(body)["files"]
+
+
+def test_listing_shows_log_files_with_sizes_and_whether_they_are_being_written(rill_server):
+    port, logdir = rill_server.port, rill_server.logdir
+    with open(os.path.join(logdir, "notes.txt"), "w") as f:
+        f.write("not a log file")
+    with open(os.path.join(logdir, ".hidden.bin"), "w") as f:
+        f.write("hidden")
+    assert listing(port) == []
+
+    async def body():
+        c = BelaClient(rill_server.url)
+        try:
+            await c.connect()
+            await c.start_logging(["frame"])
+            await wait_logged(c, ["frame"], True)
+            await asyncio.sleep(0.5)
+            during = listing(port)
+            assert [(f["name"], f["logging"]) for f in during] == [("frame.bin", True)]
+            # A file being written cannot be deleted.
+            status, _, msg = request(port, "DELETE", "/files/frame.bin")
+            assert status == 409 and b"still being logged" in msg, (status, msg)
+            await c.stop_logging(["frame"])
+            await wait_logged(c, ["frame"], False)
+        finally:
+            await c.close()
+
+    run(body(), 20)
+    status, data = download_finished(port, "frame.bin")
+    assert status == 200
+    after = listing(port)
+    assert after == [{"logging": False, "name": "frame.bin", "size": len(data)}]
+    assert after[0]["size"] == os.path.getsize(os.path.join(logdir, "frame.bin"))
+
+
+def test_delete_removes_a_log_file_and_refuses_anything_else(rill_server):
+    port, logdir = rill_server.port, rill_server.logdir
+    for name in ("a.bin", "b.bin", "keep.txt"):
+        with open(os.path.join(logdir, name), "w") as f:
+            f.write(name)
+    status, _, body = request(port, "DELETE", "/files/a.bin")
+    assert (status, json.loads(body)) == (200, {"deleted": "a.bin"})
+    assert not os.path.exists(os.path.join(logdir, "a.bin"))
+    assert [f["name"] for f in listing(port)] == ["b.bin"]
+    status, _, body = request(port, "DELETE", "/files/a.bin")
+    assert status == 404 and "no such log file" in json.loads(body)["error"]
+    for bad in ("/files/keep.txt", "/files/.b.bin", "/files/", "/other/b.bin"):
+        status, _, body = request(port, "DELETE", bad)
+        assert status == 400, (bad, status, body)
+        assert "GET /files/" in json.loads(body)["error"]
+    assert os.path.exists(os.path.join(logdir, "keep.txt"))
+    assert os.path.exists(os.path.join(logdir, "b.bin"))
+
+
+def test_listing_and_delete_need_the_token_when_the_server_has_one(rill_serve):
+    srv = rill_serve("--token", "s3cret")
+    with open(os.path.join(srv.logdir, "x.bin"), "w") as f:
+        f.write("x")
+    for method, path in (("GET", "/files/"), ("DELETE", "/files/x.bin")):
+        status, _, _ = request(srv.port, method, path)
+        assert status == 401, (method, status)
+        status, _, _ = request(srv.port, method, path, token="wrong")
+        assert status == 401, (method, status)
+    assert os.path.exists(os.path.join(srv.logdir, "x.bin"))
+    assert [f["name"] for f in listing(srv.port, token="s3cret")] == ["x.bin"]
+    status, _, _ = request(srv.port, "DELETE", "/files/x.bin", token="s3cret")
+    assert status == 200 and not os.path.exists(os.path.join(srv.logdir, "x.bin"))
+
+
+def test_links_and_fifos_in_the_log_dir_are_neither_listed_nor_deleted(rill_serve, tmp_path):
+    """The listing and DELETE go through the one opening GET /files/<name>
+    uses (no link followed, regular files only): a link named like a log
+    file, to a file outside or inside the directory, and a FIFO, are not
+    shown, and DELETE leaves them and what they point to alone."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"outside")
+    (logdir / "real.bin").write_bytes(b"watcher\0real")
+    os.symlink(outside, logdir / "leak.bin")
+    os.symlink(logdir / "real.bin", logdir / "inside.bin")
+    os.mkfifo(logdir / "pipe.bin")
+    srv = rill_serve(logdir=str(logdir))
+    assert listing(srv.port) == [{"logging": False, "name": "real.bin", "size": 12}]
+    for name in ("leak.bin", "inside.bin", "pipe.bin"):
+        status, _, body = request(srv.port, "DELETE", f"/files/{name}")
+        assert status == 404, (name, status, body)
+        assert "links are not" in json.loads(body)["error"]
+        assert os.path.lexists(logdir / name), name
+    assert outside.read_bytes() == b"outside"
+    assert (logdir / "real.bin").read_bytes() == b"watcher\0real"
+
+
+def raw(port, method, path, host):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_listing_and_delete_refuse_a_host_that_is_not_the_servers(rill_server):
+    """The DNS-rebinding rule of every request: a page under another name
+    can neither list nor delete log files."""
+    port, logdir = rill_server.port, rill_server.logdir
+    with open(os.path.join(logdir, "x.bin"), "w") as f:
+        f.write("x")
+    for method, path in (("GET", "/files/"), ("DELETE", "/files/x.bin")):
+        status, data = raw(port, method, path, f"evil.example:{port}")
+        assert status == 403, (method, status, data[:300])
+        assert b"x.bin" not in data
+    assert os.path.exists(os.path.join(logdir, "x.bin"))
+    status, data = raw(port, "DELETE", "/files/x.bin", f"127.0.0.1:{port}")
+    assert status == 200, data
+    assert not os.path.exists(os.path.join(logdir, "x.bin"))
