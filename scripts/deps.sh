@@ -28,8 +28,35 @@ if [ -n "$missing" ]; then
     echo "make deps: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
+    # nats-server's package enables and starts a system-wide daemon on port
+    # 4222 (its systemd unit). rill only starts private servers in its tests:
+    # refuse service starts during the install (policy-rc.d, exit 101, as
+    # Debian's container images do) and disable the unit afterwards.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# rill scripts/deps.sh: no service starts during its install\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing
+    rc=0
+    apt-get install -y -q --no-install-recommends $missing || rc=$?
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+    [ "$rc" = 0 ] || exit "$rc"
+    case " $missing " in
+        *" nats-server "*)
+            if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                systemctl disable --now nats-server.service >/dev/null 2>&1 || true
+            else
+                rm -f /etc/systemd/system/multi-user.target.wants/nats-server.service
+            fi
+            if command -v ss >/dev/null 2>&1 && ss -ltn | grep -q ':4222 '; then
+                echo "make deps: something listens on port 4222 after installing nats-server;" >&2
+                echo "make deps: rill's tests never use it, but check: ss -ltnp | grep 4222" >&2
+            fi
+            ;;
+    esac
 fi
 
 # The dashboard's npm packages, from the committed lockfile, when
