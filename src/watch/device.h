@@ -21,6 +21,7 @@
 #include "rill/ring.h"
 #include "rill/server.h"
 #include "rill/watch.h"
+#include "watch/timesync.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 /* Stream buffers are filled with host-order values and sent as they are. */
@@ -225,6 +226,7 @@ typedef struct rill__device {
      * per tick into rt_active (true before the first tick, as on Bela). */
     atomic_int compat_active;
     bool rt_active;
+    rill__stamp stamp; /* (tick, clock) pairs on request: timesync.h */
 } rill__device;
 
 /* Tick side (var.c). */
