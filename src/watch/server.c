@@ -1179,7 +1179,7 @@ static void go_native(rill_server *srv, rill__conn *c) {
     int len = snprintf(text, sizeof text,
                        "{\"rill\":\"hello\",\"version\":%d,\"maxValues\":%d,"
                        "\"queueBytes\":%zu,\"sampleRate\":%.17g}",
-                       RILL__NATIVE_VERSION, RILL__CMD_MAX_LENGTH,
+                       RILL__CONTROL_VERSION, RILL__CMD_MAX_LENGTH,
                        srv->cfg.client_queue_bytes, server_rate(srv));
     conn_send_text(c, text, (size_t)len);
 }
@@ -2011,6 +2011,18 @@ static void answer_audio_changes(rill_server *srv) {
     }
 }
 
+/* {"rill":"time","id":X,"t0":NS}: the clock exchange (PROTOCOL.md §9). */
+static void time_request(rill_server *srv, rill__conn *c, json_t *root) {
+    uint64_t t1 = rill_clock_now_ns();
+    char text[384], why[160];
+    size_t len = rill__time_reply(&srv->dev.stamp, root, t1, text, sizeof text,
+                                  why, sizeof why);
+    if (len > 0)
+        conn_send_text(c, text, len);
+    else
+        request_error(c, "time", root, "%s", why);
+}
+
 /* A control message for the relay? {"rill":"dash"} and the events
  * "handler", "handler-data", "handler-remove". True if it was one (handled
  * here, errors included). Messages without those keys are not parsed. */
@@ -2039,6 +2051,8 @@ static bool dash_message(rill_server *srv, rill__conn *c, const char *text,
     } else if (json_is_string(r) &&
                strcmp(json_string_value(r), "audio-config") == 0) {
         audio_change_request(srv, c, root);
+    } else if (json_is_string(r) && strcmp(json_string_value(r), "time") == 0) {
+        time_request(srv, c, root); /* the clock exchange, timesync.h */
     } else if (strcmp(event, "handler") == 0 ||
                strcmp(event, "handler-data") == 0 ||
                strcmp(event, "handler-remove") == 0) {
