@@ -494,6 +494,20 @@ static void on_block(const rill_client_block *blk, void *user) {
     rill__deliver_block(user, blk);
 }
 
+/* The I/O thread (or an attached transport's): the device is gone. */
+static void connection_lost(rill_client *cl, const char *why) {
+    pthread_mutex_lock(&cl->lock);
+    snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
+    atomic_store(&cl->closed, true);
+    pthread_cond_broadcast(&cl->cond);
+    pthread_mutex_unlock(&cl->lock);
+    rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
+                    cl->close_reason);
+    fail_schedules(cl, RILL_ECLOSED);
+    rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
+    rill__deliver_wake(cl);
+}
+
 static void *io_main(void *arg) {
     rill_client *cl = arg;
     rill__ws *list[2] = {cl->ctl, cl->data};
@@ -502,17 +516,7 @@ static void *io_main(void *arg) {
         if (rill__ws_poll(list, n, 100, on_msg, cl) == 0)
             continue;
         const rill__ws *dead = rill__ws_closed(cl->ctl) ? cl->ctl : cl->data;
-        pthread_mutex_lock(&cl->lock);
-        snprintf(cl->close_reason, sizeof cl->close_reason, "%s",
-                 rill__ws_error(dead));
-        atomic_store(&cl->closed, true);
-        pthread_cond_broadcast(&cl->cond);
-        pthread_mutex_unlock(&cl->lock);
-        rill__log_error("connection to %s:%d lost: %s", cl->host,
-                        cl->port, cl->close_reason);
-        fail_schedules(cl, RILL_ECLOSED);
-        rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
-        rill__deliver_wake(cl);
+        connection_lost(cl, rill__ws_error(dead));
         break;
     }
     return NULL;
@@ -548,12 +552,19 @@ static uint64_t deadline(const rill_client *cl) {
     return rill_clock_now_ns() + (uint64_t)cl->cfg.timeout_ms * 1000000u;
 }
 
+/* The control socket, or an attached client's transport. */
+static int ctl_send(rill_client *cl, bool binary, const void *data, size_t len) {
+    if (cl->xport != NULL)
+        return cl->xport->send(cl->xport_user, binary, data, len);
+    return rill__ws_send(cl->ctl, binary, data, len);
+}
+
 static int send_json(rill_client *cl, json_t *msg) {
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     if (text == NULL)
         return RILL_ENOMEM;
-    int rc = rill__ws_send(cl->ctl, false, text, strlen(text));
+    int rc = ctl_send(cl, false, text, strlen(text));
     free(text);
     return rc;
 }
@@ -1112,6 +1123,8 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
     rill__put_le32(hdr + 8, (uint32_t)count);
     /* Values go on the wire little-endian, as the host holds them: framed
      * straight from the caller's array, no copy in between. */
+    if (cl->xport != NULL)
+        return RILL_ENOTSUP; /* a bridged device's recording takes nothing */
     rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
     return rill__ws_sendv(cl->native ? cl->ctl : cl->data, true, parts,
                           count != 0 ? 2 : 1);
@@ -1177,7 +1190,7 @@ int rill_client_send_message(rill_client *cl, bool binary, const void *head,
     if (cl == NULL || (head_len != 0 && head == NULL) ||
         (body_len != 0 && body == NULL))
         return RILL_EINVAL;
-    if (!cl->native)
+    if (!cl->native || cl->xport != NULL)
         return RILL_ENOTSUP;
     rill__ws_part parts[2] = {{head, head_len}, {body, body_len}};
     return rill__ws_sendv(cl->ctl, binary, parts, body_len != 0 ? 2 : 1);
@@ -1242,10 +1255,8 @@ static int wait_flag(rill_client *cl, bool *flag, int ms) {
     return rc;
 }
 
-int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
-    if (cfg == NULL || out == NULL || cfg->url == NULL || cfg->timeout_ms <= 0)
-        return RILL_EINVAL;
-    *out = NULL;
+/* A client with nothing connected yet (connect and attach). */
+static int client_new(const rill_client_config *cfg, rill_client **out) {
     rill_client *cl = rill__calloc(1, sizeof *cl);
     if (cl == NULL)
         return RILL_ENOMEM;
@@ -1265,6 +1276,41 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         rill_client_destroy(cl);
         return rc;
     }
+    *out = cl;
+    return 0;
+}
+
+/* The device's variables, from the first list (connect and attach). */
+static int client_take_vars(rill_client *cl) {
+    rill_client_list *vars = NULL;
+    int rc = rill_client_list_vars(cl, &vars);
+    if (rc != 0) {
+        rill__log_error("no list reply from %s:%d (%s)", cl->host,
+                        cl->port, rill_strerror(rc));
+        return rc;
+    }
+    rill__var_state *vs = rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
+    if (vs == NULL) {
+        rill_client_list_free(vars);
+        return RILL_ENOMEM;
+    }
+    for (size_t i = 0; i < vars->n_vars; i++)
+        vs[i].sched = -1;
+    pthread_mutex_lock(&cl->lock);
+    cl->vars = vars;
+    cl->vs = vs;
+    pthread_mutex_unlock(&cl->lock);
+    return 0;
+}
+
+int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
+    if (cfg == NULL || out == NULL || cfg->url == NULL || cfg->timeout_ms <= 0)
+        return RILL_EINVAL;
+    *out = NULL;
+    rill_client *cl = NULL;
+    int rc = client_new(cfg, &cl);
+    if (rc != 0)
+        return rc;
     rc = parse_url(cl, cfg->url);
     if (rc == 0)
         rc = open_ws(cl, "/gui_control", &cl->ctl);
@@ -1312,30 +1358,51 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         }
         cl->io_started = true;
     }
-    rill_client_list *vars = NULL;
-    if ((rc = rill_client_list_vars(cl, &vars)) != 0) {
-        rill__log_error("no list reply from %s:%d (%s)", cl->host,
-                        cl->port, rill_strerror(rc));
+    if ((rc = client_take_vars(cl)) != 0)
         goto fail;
-    }
-    rill__var_state *vs = rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
-    if (vs == NULL) {
-        rill_client_list_free(vars);
-        rc = RILL_ENOMEM;
-        goto fail;
-    }
-    for (size_t i = 0; i < vars->n_vars; i++)
-        vs[i].sched = -1;
-    pthread_mutex_lock(&cl->lock);
-    cl->vars = vars;
-    cl->vs = vs;
-    pthread_mutex_unlock(&cl->lock);
     *out = cl;
     return 0;
 fail:
     rill_client_destroy(cl);
     return rc;
 }
+
+int rill__client_attach(const rill_client_config *cfg,
+                        const rill__client_xport *x, void *user,
+                        rill_client **out) {
+    *out = NULL;
+    rill_client *cl = NULL;
+    int rc = cfg == NULL || cfg->timeout_ms <= 0 ? RILL_EINVAL
+                                                 : client_new(cfg, &cl);
+    if (rc != 0) {
+        x->detach(user);
+        return rc;
+    }
+    cl->xport = x;
+    cl->xport_user = user;
+    cl->native = true;
+    snprintf(cl->host, sizeof cl->host, "%s", cfg->url ? cfg->url : "(attached)");
+    if ((rc = client_take_vars(cl)) != 0) {
+        rill_client_destroy(cl);
+        return rc;
+    }
+    *out = cl;
+    return 0;
+}
+
+void rill__client_feed(rill_client *cl, const uint8_t *data, size_t len,
+                       bool binary) {
+    if (binary)
+        on_native(cl, data, len);
+    else
+        on_control(cl, data, len);
+}
+
+void rill__client_feed_closed(rill_client *cl, const char *why) {
+    connection_lost(cl, why);
+}
+
+void *rill__client_xport_user(const rill_client *cl) { return cl->xport_user; }
 
 bool rill_client_native(const rill_client *cl) { return cl->native; }
 
@@ -1345,6 +1412,8 @@ void rill_client_destroy(rill_client *cl) {
     atomic_store(&cl->stop, true);
     if (cl->io_started)
         pthread_join(cl->io, NULL);
+    if (cl->xport != NULL)
+        cl->xport->detach(cl->xport_user); /* its thread feeds no more */
     rill__ws_close(cl->data);
     rill__ws_close(cl->ctl);
     rill_client_list_free(cl->list_reply);
