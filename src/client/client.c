@@ -555,7 +555,7 @@ static uint64_t deadline(const rill_client *cl) {
 /* The control socket, or an attached client's transport. */
 static int ctl_send(rill_client *cl, bool binary, const void *data, size_t len) {
     if (cl->xport != NULL)
-        return cl->xport->send(cl->xport_user, binary, data, len);
+        return cl->xport->send(cl->xport_user, cl, binary, data, len);
     return rill__ws_send(cl->ctl, binary, data, len);
 }
 

@@ -155,7 +155,8 @@ int rill__client_cmd_sync(rill_client *cl, const char *cmd,
 typedef struct rill__client_xport {
     /* A message from the client (requests' threads, one at a time): the
      * transport answers by feeding replies later, on its thread. */
-    int (*send)(void *user, bool binary, const void *data, size_t len);
+    int (*send)(void *user, rill_client *cl, bool binary, const void *data,
+                size_t len);
     /* rill_client_destroy: stop feeding and free the transport. */
     void (*detach)(void *user);
 } rill__client_xport;
