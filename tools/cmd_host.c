@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "nats_stream.h"
 #include "rill/rill.h"
 
 static volatile sig_atomic_t interrupted;
@@ -164,6 +165,8 @@ static int explain_connect(const char *cmd, const char *url, const char *host,
 /* Connect (the log callback is installed), or say why not and set *status. */
 static rill_client *connect_with(const char *cmd, const char *url, const char *token,
                                  rill_client_config cfg, int *status) {
+    if (nats_stream_active()) /* rill stream --nats: tools/nats_stream.c */
+        return nats_stream_connect(cfg, status);
     char host[256];
     if (!check_url(cmd, url, host, sizeof host)) {
         *status = EXIT_USAGE;
@@ -346,7 +349,9 @@ static const char stream_usage[] =
     "\nexamples:\n"
     "  rill stream frame -n 44100 -o data --format wav\n"
     "  rill stream sine noise -d 2 -o data\n"
-    "  rill stream events -d 5 | head\n";
+    "  rill stream events -d 5 | head\n"
+    "  rill stream --nats nats://hub:4222 rill.board1.sine -n 48000  # a bridged\n"
+    "      device (--replay all|seq:N|time:UNIX_SECONDS; docs/SCALE.md)\n";
 
 typedef struct var_out {
     const rill_client_var *var;
@@ -484,7 +489,9 @@ int cmd_stream(int argc, char **argv) {
     const char *url = default_url(), *token = NULL, *dir = NULL, *fmt_name = NULL;
     double n_values = 0, seconds = 0;
     uint64_t at = 0;
-    int c;
+    int c = nats_stream_args(&argc, argv); /* --nats URL SUBJECT...: nats_stream.c */
+    if (c > 0)
+        return c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:d:o:h", opts, NULL)) != -1) {
         switch (c) {
