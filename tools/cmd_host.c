@@ -375,9 +375,12 @@ typedef struct stream_ctx {
 } stream_ctx;
 
 static void on_stream_error(int err, const char *msg, void *user) {
-    (void)err;
     (void)msg; /* the library has logged it */
-    atomic_store(&((stream_ctx *)user)->lost, true);
+    /* Only a lost connection ends the stream: an undecodable message (a
+     * stray one on a NATS subject) is said, skipped, and any values it
+     * cost show as a gap at the end. */
+    if (err == RILL_ECLOSED)
+        atomic_store(&((stream_ctx *)user)->lost, true);
 }
 
 static uint64_t tick_of(const rill_client_buffer *b, size_t i) {
