@@ -92,6 +92,26 @@ static void refit(rill__timefit *f) {
             use[i] = false;
     if (!fit(f, use, tref, nref, free_slope, &a, &b))
         return;
+    /* The lower envelope: a device's tick thread can only run late (a block
+     * whose thread woke late, or ran behind), never early, so the line goes
+     * through the earliest half of the points, not the middle of all. */
+    double signed_res[RILL__TIMEFIT_WINDOW];
+    k = 0;
+    for (uint32_t i = 0; i < f->n; i++)
+        if (use[i])
+            signed_res[k++] = (double)(f->ns[i] - nref) -
+                              (a + b * (double)(int64_t)(f->tick[i] - tref));
+    if (k >= 6) {
+        memcpy(sorted, signed_res, k * sizeof *signed_res);
+        qsort(sorted, k, sizeof *sorted, cmp_double);
+        double median = sorted[k / 2];
+        k = 0;
+        for (uint32_t i = 0; i < f->n; i++)
+            if (use[i] && signed_res[k++] > median)
+                use[i] = false;
+        if (!fit(f, use, tref, nref, free_slope, &a, &b))
+            return;
+    }
     double ss = 0;
     uint32_t used = 0;
     for (uint32_t i = 0; i < f->n; i++) {

@@ -9,7 +9,9 @@
  *    whose round trip exceeds twice the window's smallest (a congested
  *    moment) and points more than 3 robust standard deviations (1.4826 x the
  *    median absolute residual, at least 20 us) off a first fit are dropped,
- *    then the line is fitted again;
+ *    then the line is fitted again, and once more through the earliest half
+ *    of what is left (the lower envelope: a device's tick thread runs late,
+ *    never early, so lateness must not pull the line);
  *  - until the window spans a second, the slope is the nominal 1e9 / rate.
  *
  * Single-threaded (the caller locks). No allocation.
