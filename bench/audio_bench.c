@@ -45,7 +45,7 @@
 #include <jack/jack.h>
 
 #include "audio/backend.h"
-#include "audio/engine.h"
+#include "audio/internal.h"
 #include "bench.h"
 
 #define FRAMES 64
@@ -143,11 +143,12 @@ typedef struct impulses {
     atomic_int n;
 } impulses;
 
-static void play_impulses(float *mix, size_t frames, uint32_t channels,
-                          void *user) {
+static void play_impulses(rill_audio_source *src, float *mix, size_t frames,
+                          uint32_t channels, void *user) {
+    (void)src;
     impulses *im = user;
     rill_audio_stats st;
-    rill_audio_output_stats(im->o, &st); /* origin + frames: this block */
+    rill_audio_output_get_stats(im->o, &st); /* origin + frames: this block */
     for (size_t i = 0; i < frames; i++)
         if ((im->rendered + i) % IMPULSE_EVERY == IMPULSE_AT) {
             for (uint32_t ch = 0; ch < channels; ch++)

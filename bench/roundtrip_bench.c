@@ -101,7 +101,7 @@
 #define FLOOD_VARS 8u
 #define TCP_MSG (16u + BUF * 4u)          /* header + 1024 floats */
 #define NATIVE_MSG (32u + BUF * 4u)       /* rill's native stream message */
-#define READ_CHUNK (256u << 10)           /* as src/net/ws.c */
+#define READ_CHUNK (256u << 10)           /* as src/client/ws.c */
 
 static double env_seconds(const char *name, double dflt, double max) {
     const char *s = getenv(name);
@@ -570,8 +570,10 @@ typedef struct echo_host {
 
 /* I/O thread. rill_client_send_buffer does not wait for anything: it
  * frames the message into the connection's send queue and wakes the I/O
- * thread (src/net/ws.c), which writes it after this callback returns. */
-static void echo_on_buffer(const rill_client_buffer *b, void *user) {
+ * thread (src/client/ws.c), which writes it after this callback returns. */
+static void echo_on_buffer(rill_client *from, const rill_client_buffer *b,
+                           void *user) {
+    (void)from;
     echo_host *h = user;
     atomic_fetch_add_explicit(&h->buffers, 1, memory_order_relaxed);
     if (b->dropped != 0)
@@ -976,7 +978,9 @@ static void flood_rill_child(int cmd_fd, int res_fd, uint32_t n) {
     write_exact(res_fd, &r, sizeof r);
 }
 
-static void count_on_buffer(const rill_client_buffer *b, void *user) {
+static void count_on_buffer(rill_client *cl, const rill_client_buffer *b,
+                            void *user) {
+    (void)cl;
     meter_count(user, 32u + (uint64_t)b->count * 4u);
 }
 

@@ -1,4 +1,4 @@
-/* The device-side server (rill watch, src/watch/), end to end.
+/* The device-side server (src/server/), end to end.
  *
  * One run measures, each as the median of repeats, against baselines
  * taken in the same process a moment before:

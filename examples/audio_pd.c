@@ -100,8 +100,8 @@ int main(int argc, char **argv) {
             sleep_s(seconds);
         else
             rill_audio_output_wait(out, -1);
-        rill_audio_sample_stats st;
-        rill_audio_source_stats(pd, &st);
+        rill_audio_source_stats st;
+        rill_audio_source_get_stats(pd, &st);
         printf("played %s for %.1f s: %llu frames from Pd, %llu underruns\n",
                patch, seconds, (unsigned long long)st.frames,
                (unsigned long long)st.underruns);

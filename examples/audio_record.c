@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     rill_audio_info info;
-    rill_audio_input_info(in, &info); /* a file input brings its own rate */
+    rill_audio_input_get_info(in, &info); /* a file input brings its own rate */
     SF_INFO si = {0};
     si.samplerate = (int)info.rate;
     si.channels = (int)info.channels;
@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
     while (rill_clock_now_ns() < end && !r.failed) {
         rill_audio_input_poll(in, 0);
         rill_audio_stats st;
-        rill_audio_input_stats(in, &st);
+        rill_audio_input_get_stats(in, &st);
         if (st.done) /* a file input ended */
             break;
         rill_clock_sleep_until_ns(rill_clock_now_ns() + 20000000u);
@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     rill_audio_input_stop(in);
     rill_audio_input_poll(in, 0); /* what was still queued */
     rill_audio_stats st;
-    rill_audio_input_stats(in, &st);
+    rill_audio_input_get_stats(in, &st);
     printf("recorded %llu frames at %u Hz from %s '%s' to %s (%llu blocks "
            "dropped)\n", (unsigned long long)r.frames, info.rate, info.backend,
            info.device, argv[1], (unsigned long long)st.dropped);

@@ -55,11 +55,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     /* Let the ring drain (5 s at most), then report. */
-    rill_audio_sample_stats st;
+    rill_audio_source_stats st;
     uint64_t give_up = rill_clock_now_ns() + 5000000000u;
     do {
         rill_clock_sleep_until_ns(rill_clock_now_ns() + 10000000u);
-        rill_audio_source_stats(sample, &st);
+        rill_audio_source_get_stats(sample, &st);
     } while (st.frames < CHUNKS * CHUNK && rill_clock_now_ns() < give_up);
     printf("played %llu frames from the sample; %llu underruns (%llu silent "
            "frames)\n", (unsigned long long)st.frames,

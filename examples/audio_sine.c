@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     rill_audio_info info;
-    rill_audio_output_info(out, &info);
+    rill_audio_output_get_info(out, &info);
     printf("%s '%s': %u Hz, %u channels, %s, %u frames per block\n",
            info.backend, info.device, info.rate, info.channels,
            rill_audio_format_name(info.format), info.buffer_frames);
@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     }
     sleep_ms(100);
     rill_audio_stats st;
-    rill_audio_output_stats(out, &st);
+    rill_audio_output_get_stats(out, &st);
     printf("played %llu frames, ending at %.0f Hz\n",
            (unsigned long long)st.frames, freq);
     rill_audio_source_destroy(sine);

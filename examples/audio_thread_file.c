@@ -15,7 +15,9 @@
 #include "rill/rill.h"
 
 /* Runs on the worker thread: may block, may do I/O. */
-static long read_chunk(void *buf, size_t frames, void *user) {
+static long read_chunk(rill_audio_source *src, void *buf, size_t frames,
+                       void *user) {
+    (void)src;
     sf_count_t got = sf_readf_float(user, buf, (sf_count_t)frames);
     return got > 0 ? (long)got : -1; /* -1: end of the data */
 }
@@ -91,8 +93,8 @@ int main(int argc, char **argv) {
     }
     while (!rill_audio_thread_source_finished(src))
         rill_clock_sleep_until_ns(rill_clock_now_ns() + 20000000u);
-    rill_audio_sample_stats st;
-    rill_audio_source_stats(src, &st);
+    rill_audio_source_stats st;
+    rill_audio_source_get_stats(src, &st);
     printf("played %s: %llu frames at %d Hz\n", in, (unsigned long long)st.frames,
            si.samplerate);
     rill_audio_source_destroy(src); /* stops and joins the worker */

@@ -43,8 +43,8 @@ static inline rill_dash *dash_connect_or_exit(rill_dash_config *cfg, const char 
                 rill_strerror(rc));
         exit(1);
     }
-    rill_dash_audio a;
-    if (rill_dash_audio_get(dash, &a) != 0) {
+    rill_audio_desc a;
+    if (rill_dash_get_audio(dash, &a) != 0) {
         fprintf(stderr, "%s: %s declares no audio input (rill serve's demo "
                         "source does: mic0, mic1)\n", prog, url);
         rill_dash_destroy(dash);

@@ -55,8 +55,10 @@ static double estimate_delay(const float *buf, size_t frames, size_t channels,
     return delay;
 }
 
-static void handle_data(const float *buf, size_t frames, size_t channels,
-                        uint64_t tick, uint32_t dropped, void *user) {
+static void handle_data(rill_dash *dash, const float *buf, size_t frames,
+                        size_t channels, uint64_t tick, uint32_t dropped,
+                        void *user) {
+    (void)dash;
     app *a = user;
     (void)dropped;
     if (channels < 2)
@@ -85,7 +87,9 @@ static void handle_data(const float *buf, size_t frames, size_t channels,
     a->last_tick = tick;
 }
 
-static void on_config(const rill_dash_audio *audio, void *user) {
+static void on_config(rill_dash *dash, const rill_audio_desc *audio,
+                      void *user) {
+    (void)dash;
     app *a = user;
     if (audio == NULL)
         return;

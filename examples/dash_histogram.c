@@ -19,7 +19,9 @@ typedef struct app {
     unsigned long updates;
 } app;
 
-static void on_config(const rill_dash_audio *audio, void *user) {
+static void on_config(rill_dash *dash, const rill_audio_desc *audio,
+                      void *user) {
+    (void)dash;
     app *a = user;
     if (audio != NULL)
         a->rate = audio->rate;
@@ -43,8 +45,10 @@ static void send_histogram(app *a, uint64_t tick) {
     a->updates++;
 }
 
-static void handle_data(const float *buf, size_t frames, size_t channels,
-                        uint64_t tick, uint32_t dropped, void *user) {
+static void handle_data(rill_dash *dash, const float *buf, size_t frames,
+                        size_t channels, uint64_t tick, uint32_t dropped,
+                        void *user) {
+    (void)dash;
     app *a = user;
     (void)dropped;
     for (size_t i = 0; i < frames * channels; i++) {

@@ -11,10 +11,12 @@ typedef struct app {
     rill_dash *dash;
     rill_dash_handler *meter;
     unsigned long buffers;
-    float levels[RILL_DASH_MAX_CHANNELS];
+    float levels[RILL_AUDIO_MAX_CHANNELS];
 } app;
 
-static void on_config(const rill_dash_audio *audio, void *user) {
+static void on_config(rill_dash *dash, const rill_audio_desc *audio,
+                      void *user) {
+    (void)dash;
     app *a = user;
     rill_dash_remove_handler(a->meter);
     a->meter = NULL;
@@ -33,8 +35,10 @@ static void on_config(const rill_dash_audio *audio, void *user) {
     a->meter = rill_dash_add_handler(a->dash, "Input levels", "meter", params);
 }
 
-static void handle_data(const float *buf, size_t frames, size_t channels,
-                        uint64_t tick, uint32_t dropped, void *user) {
+static void handle_data(rill_dash *dash, const float *buf, size_t frames,
+                        size_t channels, uint64_t tick, uint32_t dropped,
+                        void *user) {
+    (void)dash;
     app *a = user;
     (void)dropped;
     for (size_t c = 0; c < channels; c++) {
@@ -60,8 +64,8 @@ int main(int argc, char **argv) {
     a.dash = dash_connect_or_exit(&cfg, url, "dash_meter");
     int rc = rill_dash_run(a.dash, seconds * 1000);
     printf("dash_meter: %lu buffers; last levels", a.buffers);
-    rill_dash_audio au;
-    if (rill_dash_audio_get(a.dash, &au) == 0)
+    rill_audio_desc au;
+    if (rill_dash_get_audio(a.dash, &au) == 0)
         for (size_t c = 0; c < au.channels; c++)
             printf(" %s %.1f dBFS", au.variables[c], (double)a.levels[c]);
     printf("\n");

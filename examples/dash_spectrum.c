@@ -41,7 +41,9 @@ static void teardown(app *a) {
 }
 
 /* A new configuration: a plan for its buffer size, handlers for its rate. */
-static void on_config(const rill_dash_audio *audio, void *user) {
+static void on_config(rill_dash *dash, const rill_audio_desc *audio,
+                      void *user) {
+    (void)dash;
     app *a = user;
     teardown(a);
     if (audio == NULL)
@@ -74,8 +76,10 @@ static void on_config(const rill_dash_audio *audio, void *user) {
     a->now = rill_dash_add_handler(a->dash, "Spectrum", "line", params);
 }
 
-static void handle_data(const float *buf, size_t frames, size_t channels,
-                        uint64_t tick, uint32_t dropped, void *user) {
+static void handle_data(rill_dash *dash, const float *buf, size_t frames,
+                        size_t channels, uint64_t tick, uint32_t dropped,
+                        void *user) {
+    (void)dash;
     app *a = user;
     (void)dropped;
     if (a->plan == NULL || frames != a->n)

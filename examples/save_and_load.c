@@ -30,7 +30,9 @@ typedef struct saver {
 /* A dense and a sparse variable; wav and flac hold dense ones only. */
 static const char *vars[N_VARS] = {"sine", "events"};
 
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     saver *s = user;
     int i = strcmp(b->name, vars[0]) == 0 ? 0 : 1;
     int rc = rill_file_writer_write(s->w[i], b->first_ts, b->values, b->count, b->rel);

@@ -22,7 +22,9 @@ typedef struct got {
     atomic_int done_err;
 } got;
 
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     got *g = user;
     int i = b->name[0] == 's' ? 0 : 1; /* sine, chirp */
     if (b->count == 0)
@@ -32,7 +34,8 @@ static void on_buffer(const rill_client_buffer *b, void *user) {
     atomic_store(&g->last[i], b->first_ts + b->count - 1);
 }
 
-static void on_done(int err, void *user) {
+static void on_done(rill_client *cl, int err, void *user) {
+    (void)cl;
     got *g = user;
     atomic_store(&g->done_err, err);
     printf("done: %s\n", err == 0 ? "every variable delivered its values" : rill_strerror(err));

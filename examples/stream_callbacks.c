@@ -26,7 +26,9 @@ typedef struct totals {
 
 static int var_index(const char *name) { return name[0] == 's' ? 0 : 1; }
 
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     totals *t = user;
     unsigned long k = t->buffers[var_index(b->name)]++;
     if (k < 2)
@@ -34,7 +36,9 @@ static void on_buffer(const rill_client_buffer *b, void *user) {
                (unsigned long long)b->first_ts, b->count);
 }
 
-static void on_block(const rill_client_block *blk, void *user) {
+static void on_block(rill_client *cl, const rill_client_block *blk,
+                     void *user) {
+    (void)cl;
     totals *t = user;
     /* One buffer per variable, both covering [first_ts, first_ts+ticks). */
     const rill_client_buffer *sine = &blk->buffers[0], *frame = &blk->buffers[1];

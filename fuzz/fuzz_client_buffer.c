@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "watch/logfile.h"
-#include "watch/native.h"
-#include "watch/wire.h"
+#include "proto/logfile.h"
+#include "proto/native.h"
+#include "proto/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "watch/command.h"
+#include "proto/command.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

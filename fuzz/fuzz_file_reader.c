@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rill_file_reader *r = NULL;
     if (rill_file_reader_open(path, mode, &r) == 0) {
         rill_file_info info;
-        CHECK(rill_file_reader_info(r, &info) == 0);
+        CHECK(rill_file_reader_get_info(r, &info) == 0);
         CHECK(info.var_name != NULL);
         rill_file_buffer b;
         int rc;

@@ -15,11 +15,12 @@ CC=clang cmake -S "$root" -B "$build" -DRILL_BUILD_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 ||
     { cat "$build.configure.log"; exit 1; }
 rm -f "$build.configure.log"
-cmake --build "$build" --target fuzz_command fuzz_client_buffer fuzz_file_reader fuzz_align -j "$jobs"
+cmake --build "$build" --target fuzz_command fuzz_client_buffer fuzz_file_reader fuzz_align \
+    fuzz_handler -j "$jobs"
 
 seeds=$build/seeds
 rm -rf "$seeds"
-for t in command client_buffer file_reader align; do
+for t in command client_buffer file_reader align handler; do
     mkdir -p "$seeds/$t" "$build/corpus/$t"
 done
 mkdir -p "$build/artifacts"
@@ -108,8 +109,18 @@ sed -i '1s/^watcher/\002watcher/' "$seeds/file_reader/bin"
 seed_bin_align() { printf "$2" > "$seeds/align/$1"; }
 seed_bin_align two '\012\000\000\000\000\000\010\001\000\000\000\010\000\010\000\000\010\240'
 
+# ---- Handler messages: the first byte picks a frame (even) or JSON (odd).
+seed_handler() { printf "$2" > "$seeds/handler/$1"; }
+# frame: version 1, kind 16, 'f', flags 0, handler 5, seq 1, tick 99, count 2, arg 0, 1.0f 2.0f
+seed_handler frame_f '\000\001\020f\000\005\000\000\000\001\000\000\000\000\000\000\000\143\000\000\000\000\000\000\000\002\000\000\000\000\000\000\000\000\000\200\077\000\000\000\100'
+# frame: 'h', replace, handler 1, count 1, arg 1 (channels), one int16
+seed_handler frame_h '\000\001\020h\001\001\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\001\000\000\000\001\000\000\000\377\177'
+seed_handler params '\001{"channels":["mic0","mic1"],"min":-60,"max":0.5,"log":true,"x":null}'
+seed_handler data '\001{"add":[{"x":[1,2.25],"y":[1e300,-0.0]}],"s":"caf\\u00e9 \\u0000 \\ud83d\\ude00 a/b"}'
+seed_handler name '\001"Levels \\/ dB"'
+
 status=0
-for t in command client_buffer file_reader align; do
+for t in command client_buffer file_reader align handler; do
     dict=""
     [ "$t" = command ] && dict="-dict=$build/command.dict"
     echo "== fuzz_$t for ${secs}s"

@@ -3,7 +3,8 @@
 # line, "N passed, N failed, N skipped", counted over all suites (a skip
 # says why in the log: only what this machine cannot run is skipped):
 #   - the C suites, through ctest (extra arguments go to ctest);
-#   - the end-to-end suite (tests/e2e, pytest with Debian's python3)
+#   - the end-to-end suite (tests/e2e, and tests/netem: the emulated
+#     link for bad-network tests; pytest with Debian's python3)
 #     against that build's own `rill` binary, so a sanitizer build runs the
 #     real server under its sanitizer. Set RILL_NO_E2E=1 to skip it;
 #   - the Python package's suite (python/tests, pytest with Debian's
@@ -61,7 +62,7 @@ if [ "${RILL_NO_E2E:-0}" != 1 ] && [ -x "$build/bin/rill" ]; then
     echo
     echo "== end-to-end suite (tests/e2e) against $build/bin/rill =="
     RILL_BIN=$(cd "$build" && pwd)/bin/rill PYTHONDONTWRITEBYTECODE=1 \
-        "$python" -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee "$log"
+        "$python" -m pytest -q -p no:cacheprovider tests/e2e tests/netem 2>&1 | tee "$log"
     count_pytest tests/e2e
 fi
 

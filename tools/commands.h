@@ -1,17 +1,73 @@
-/* The rill tool's subcommands. Each is `int cmd_<name>(argc, argv)` with
- * argv[0] the command's name; it returns a process exit status. */
+/* The rill tool's subcommands and what every one of them shares: exit
+ * statuses, reading options (options.c) and their values. Each command is
+ * `int cmd_<name>(argc, argv)` in its own file, with argv[0] its name as
+ * messages show it ("rill stream"); it returns a process exit status. The
+ * host commands (those that connect to a device) also share host.h. */
 #ifndef RILL_TOOLS_COMMANDS_H
 #define RILL_TOOLS_COMMANDS_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* ---- Reading options (options.c) ------------------------------------------ */
+
+#define CLI_MAX_OPTIONS 24
+
+/* A command's options: its own, and --help (-h) which every command has. */
+typedef struct cli_opts {
+    int argc;
+    char **argv;
+    const char *usage; /* for --help, and for too few arguments */
+    char shortopts[32];
+    struct option longopts[CLI_MAX_OPTIONS];
+    size_t n_longopts;
+    int status; /* the exit status when cli_next returns CLI_STOP */
+} cli_opts;
+
+enum { CLI_END = 0, CLI_STOP = -1 };
+
+/* Start reading argv: `own` are the command's long options (ended by an
+ * entry with a NULL name, or NULL for none), `shortopts` its short ones. */
+void cli_opts_init(cli_opts *o, int argc, char **argv, const char *usage,
+                   const char *shortopts, const struct option *own);
+
+/* Add more long options (ended by a NULL name), before the first cli_next. */
+void cli_opts_add(cli_opts *o, const struct option *more);
+
+/* The next of the command's options as getopt_long gives it (optarg holds
+ * its value); CLI_END after the last; CLI_STOP when the command must
+ * return o->status at once: --help printed the usage (EXIT_OK), or an
+ * unknown option or a missing value was said (EXIT_USAGE). The arguments
+ * start at optind after CLI_END. */
+int cli_next(cli_opts *o);
+
+/* After the options: from `min` to `max` arguments give -1 (go on); too
+ * few print the usage, too many name the first extra; both return
+ * EXIT_USAGE. */
+int cli_args(const cli_opts *o, size_t min, size_t max);
+
+/* ---- Option values (options.c) --------------------------------------------- */
 
 /* An option's number from min to max (a whole one if `whole`) into *out;
  * otherwise says on stderr "rill CMD: OPT wants a number from MIN to MAX,
  * not 'S'" and returns false. */
 bool parse_option_number(const char *cmd, const char *opt, const char *s,
                          double min, double max, bool whole, double *out);
+
+/* Seconds above 0, as -d wants them. */
+bool parse_seconds(const char *cmd, const char *opt, const char *s, double *out);
+
+/* A tick, as --at wants it: whole, from 1, exact in a double. */
+bool parse_tick(const char *cmd, const char *s, uint64_t *out);
+
+/* An unsigned 32-bit integer, decimal or 0x hex (no message). */
+bool parse_u32(const char *s, uint32_t *out);
+
+/* ---- The commands ---------------------------------------------------------------- */
 
 int cmd_serve(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

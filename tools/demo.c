@@ -207,18 +207,17 @@ static const double demo_rates[] = {8000, 16000, 22050, 32000, 44100, 48000, 960
 /* The microphone pair as the server's audio input, and what may change:
  * the rate (the demo restarts at it), the buffer size and the volume. */
 static int demo_describe_audio(demo *d) {
-    static const char *const mics[] = {"mic0", "mic1"};
-    rill_server_audio audio = {
+    rill_audio_desc audio = {
         .rate = d->rate,
         .buffer_frames = d->audio_frames,
         .volume = d->volume,
         .channels = 2,
-        .variables = mics,
-        .rates = demo_rates,
+        .variables = {"mic0", "mic1"},
         .n_rates = sizeof demo_rates / sizeof demo_rates[0],
         .buffer_frames_settable = true,
         .volume_settable = true,
     };
+    memcpy(audio.rates, demo_rates, sizeof demo_rates);
     return rill_server_set_audio(d->srv, &audio);
 }
 

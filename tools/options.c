@@ -1,9 +1,63 @@
-/* Option values shared by the subcommands (commands.h). */
+/* Reading the subcommands' options and their values (commands.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "commands.h"
+
+void cli_opts_init(cli_opts *o, int argc, char **argv, const char *usage,
+                   const char *shortopts, const struct option *own) {
+    static const struct option help[] = {{"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof *o);
+    o->argc = argc;
+    o->argv = argv;
+    o->usage = usage;
+    snprintf(o->shortopts, sizeof o->shortopts, "%sh", shortopts);
+    if (own != NULL)
+        cli_opts_add(o, own);
+    cli_opts_add(o, help);
+    optind = 1;
+}
+
+void cli_opts_add(cli_opts *o, const struct option *more) {
+    for (; more->name != NULL && o->n_longopts + 1 < CLI_MAX_OPTIONS; more++)
+        o->longopts[o->n_longopts++] = *more;
+    o->longopts[o->n_longopts] = (struct option){NULL, 0, NULL, 0};
+}
+
+int cli_next(cli_opts *o) {
+    int c = getopt_long(o->argc, o->argv, o->shortopts, o->longopts, NULL);
+    if (c == -1)
+        return CLI_END;
+    if (c == 'h') {
+        fputs(o->usage, stdout);
+        o->status = EXIT_OK;
+        return CLI_STOP;
+    }
+    if (c == '?' || c == ':') {
+        /* getopt_long has said which option and what is wrong with it. */
+        fprintf(stderr, "Run '%s --help' for the options.\n", o->argv[0]);
+        o->status = EXIT_USAGE;
+        return CLI_STOP;
+    }
+    return c;
+}
+
+int cli_args(const cli_opts *o, size_t min, size_t max) {
+    size_t n = (size_t)(o->argc - optind);
+    if (n < min) {
+        fputs(o->usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (n > max) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", o->argv[0],
+                o->argv[optind + (int)max]);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
 
 bool parse_option_number(const char *cmd, const char *opt, const char *s,
                          double min, double max, bool whole, double *out) {
@@ -16,5 +70,32 @@ bool parse_option_number(const char *cmd, const char *opt, const char *s,
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool parse_seconds(const char *cmd, const char *opt, const char *s, double *out) {
+    if (!parse_option_number(cmd, opt, s, 0, 1e7, false, out))
+        return false;
+    if (*out > 0)
+        return true;
+    fprintf(stderr, "rill %s: %s wants a number of seconds above 0, not '%s'\n", cmd,
+            opt, s);
+    return false;
+}
+
+bool parse_tick(const char *cmd, const char *s, uint64_t *out) {
+    double x;
+    if (!parse_option_number(cmd, "--at", s, 1, 9007199254740992.0, true, &x))
+        return false;
+    *out = (uint64_t)x;
+    return true;
+}
+
+bool parse_u32(const char *s, uint32_t *out) {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (*s == '\0' || *s == '-' || *end != '\0' || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
     return true;
 }

@@ -56,41 +56,40 @@ static void usage(FILE *out) {
 }
 
 static int cmd_version(int argc, char **argv) {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: rill version\n\nPrints the version of the rill tool "
-               "and of the librill it runs on.\n\nexample:\n  rill version\n");
-        return EXIT_OK;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "rill version: unexpected argument '%s'\n", argv[1]);
-        return EXIT_USAGE;
-    }
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, "usage: rill version\n\nPrints the version of the rill "
+                  "tool and of the librill it runs on.\n\nexample:\n  rill version\n",
+                  "", NULL);
+    if (cli_next(&o) == CLI_STOP)
+        return o.status;
+    int status = cli_args(&o, 0, 0);
+    if (status >= 0)
+        return status;
     printf("rill %s (librill %s)\n", RILL_VERSION_STRING, rill_version_string());
     return EXIT_OK;
 }
 
 static int cmd_help(int argc, char **argv) {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: rill help [COMMAND]\n\nWithout COMMAND, list the commands; "
-               "with one, print its help\n(the same as 'rill COMMAND --help').\n\n"
-               "examples:\n  rill help\n  rill help stream\n");
-        return EXIT_OK;
-    }
-    if (argc > 2) {
-        fprintf(stderr, "rill help: unexpected argument '%s'\n", argv[2]);
-        return EXIT_USAGE;
-    }
-    if (argc < 2) {
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, "usage: rill help [COMMAND]\n\nWithout COMMAND, list "
+                  "the commands; with one, print its help\n(the same as 'rill COMMAND "
+                  "--help').\n\nexamples:\n  rill help\n  rill help stream\n", "", NULL);
+    if (cli_next(&o) == CLI_STOP)
+        return o.status;
+    int status = cli_args(&o, 0, 1);
+    if (status >= 0)
+        return status;
+    if (optind == argc) {
         usage(stdout);
         return EXIT_OK;
     }
-    const command *c = find_command(argv[1]);
+    const command *c = find_command(argv[optind]);
     if (c == NULL) {
-        fprintf(stderr, "rill help: unknown command '%s'\n\n", argv[1]);
+        fprintf(stderr, "rill help: unknown command '%s'\n\n", argv[optind]);
         usage(stderr);
         return EXIT_USAGE;
     }
-    char *help_argv[] = {argv[1], "--help", NULL};
+    char *help_argv[] = {argv[optind], "--help", NULL};
     return c->run(2, help_argv);
 }
 

@@ -133,7 +133,7 @@ static int open_output(audio_source *a, const char *play, unsigned block,
     int rc = rill_audio_output_open(&c, &a->out);
     if (rc != 0)
         return rc;
-    rill_audio_output_info(a->out, &a->out_info);
+    rill_audio_output_get_info(a->out, &a->out_info);
     rill_audio_sample_config sc = rill_audio_sample_config_default();
     sc.format = RILL_AUDIO_F32;
     sc.channels = 1; /* a client's buffer plays on every channel */
@@ -174,7 +174,7 @@ static int open_input(audio_source *a, double rate, uint32_t channels,
     int rc = rill_audio_input_open(&c, on_input, a, &a->in);
     if (rc != 0)
         return rc;
-    rill_audio_input_info(a->in, &a->info);
+    rill_audio_input_get_info(a->in, &a->info);
     if (a->info.channels > MAX_CHANNELS) {
         snprintf(err, err_size, "%s has %u channels; rill serve takes at most %d",
                  a->kind, a->info.channels, MAX_CHANNELS);
@@ -250,24 +250,23 @@ static int declare(audio_source *a) {
  * a buffer size (the frames per buffer clients stream: the description's,
  * not the device's period). */
 static int describe_to_server(audio_source *a) {
-    const char *names[MAX_CHANNELS];
-    for (uint32_t c = 0; c < a->channels; c++)
-        names[c] = a->names[c];
     bool alsa = strcmp(a->kind, "alsa") == 0, jack = strcmp(a->kind, "jack") == 0;
     bool reopens_rate = alsa || strcmp(a->kind, "sine") == 0;
-    rill_server_audio d = {
-        .rate = a->info.rate,
-        .buffer_frames = a->buffer_frames,
-        .volume = a->volume,
-        .channels = a->channels,
-        .variables = names,
-        .rates = reopens_rate ? offered_rates : NULL,
-        .n_rates = reopens_rate ? sizeof offered_rates / sizeof offered_rates[0] : 0,
-        .min_channels = alsa || jack ? 1 : 0,
-        .max_channels = alsa || jack ? MAX_CHANNELS / 4 : 0,
-        .buffer_frames_settable = true,
-        .volume_settable = true,
-    };
+    rill_audio_desc d = rill_audio_desc_default();
+    d.rate = a->info.rate;
+    d.buffer_frames = a->buffer_frames;
+    d.volume = a->volume;
+    d.channels = a->channels;
+    for (uint32_t c = 0; c < a->channels && c < RILL_AUDIO_MAX_CHANNELS; c++)
+        snprintf(d.variables[c], sizeof d.variables[c], "%s", a->names[c]);
+    if (reopens_rate) {
+        memcpy(d.rates, offered_rates, sizeof offered_rates);
+        d.n_rates = sizeof offered_rates / sizeof offered_rates[0];
+    }
+    d.min_channels = alsa || jack ? 1 : 0;
+    d.max_channels = alsa || jack ? MAX_CHANNELS / 4 : 0;
+    d.buffer_frames_settable = true;
+    d.volume_settable = true;
     return rill_server_set_audio(a->srv, &d);
 }
 
@@ -292,7 +291,7 @@ static int reopen(audio_source *a, double rate, uint32_t channels, char *why,
     rill_audio_input_stop(a->in);
     if (a->in != NULL) { /* NULL: the last reopen failed altogether */
         rill_audio_stats st;
-        rill_audio_input_stats(a->in, &st);
+        rill_audio_input_get_stats(a->in, &st);
         a->xruns_closed += st.xruns; /* the next input counts from 0 */
     }
     rill_audio_input_close(a->in);
@@ -421,7 +420,7 @@ void audio_source_report(audio_source *a, FILE *out) {
     if (a == NULL || a->in == NULL)
         return;
     rill_audio_stats st;
-    rill_audio_input_stats(a->in, &st);
+    rill_audio_input_get_stats(a->in, &st);
     uint64_t xruns = a->xruns_closed + st.xruns;
     if (xruns == a->xruns_reported)
         return;

@@ -1,10 +1,10 @@
 /* The benchmark WebSocket client: a thin layer over rill's own client
- * transport (src/net/ws.c), so that the benchmark measures the client code
+ * transport (src/client/ws.c), so that the benchmark measures the client code
  * users get, and several connections share one servicing thread. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "net/ws.h"
+#include "client/ws.h"
 #include "rill/core.h"
 #include "wsclient.h"
 

@@ -1,5 +1,5 @@
 /* A small WebSocket client for benchmarks, over rill's client transport
- * (src/net/ws.h, which says why not libwebsockets').
+ * (src/client/ws.h, which says why not libwebsockets').
  *
  * It exists so that benchmarks can talk to a rill server from C, in the
  * same process or in another one, without Python in the measured path.

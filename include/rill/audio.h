@@ -52,12 +52,13 @@ typedef enum rill_audio_format {
 } rill_audio_format;
 
 /* Bytes per sample of a format (0 for an unknown one), and its name
- * ("s8", "s16", "s32", "f32"). Any thread. */
+ * ("s8", "s16", "s32", "f32"; "unknown", never NULL). Any thread. */
 RILL_API size_t rill_audio_format_size(rill_audio_format format);
 RILL_API const char *rill_audio_format_name(rill_audio_format format);
 
 /* Convert `n` samples between formats with the saturation rules above.
- * Pure function: safe on real-time threads. */
+ * Pure function: safe on real-time threads. Unknown formats convert
+ * nothing. */
 RILL_API void rill_audio_convert(rill_audio_format to, void *dst,
                                  rill_audio_format from, const void *src,
                                  size_t n);
@@ -115,18 +116,21 @@ typedef struct rill_audio_config {
     size_t err_size;
 } rill_audio_config;
 
+/* Defaults for every field. Always start from this. Any thread. */
 RILL_API rill_audio_config rill_audio_config_default(void);
 
 /* Backends compiled in, by index in the order NULL tries them ("jack",
- * "alsa", "file", "dummy"); NULL past the end. "dummy" is always last. */
+ * "alsa", "file", "dummy"); NULL past the end. "dummy" is always last.
+ * Any thread. */
 RILL_API const char *rill_audio_backend_name(size_t index);
 
 /* The input sources a backend offers, as device names for
  * rill_audio_config.device / connect: ALSA capture PCMs from its hints,
  * JACK output ports of the server named by `device`, "default" for dummy
  * and nothing for file (any path). Calls fn once per name (valid during
- * the call). Returns 0, RILL_ENOTFOUND (no such backend) or an error of
- * the backend (JACK server not running: RILL_EREFUSED). */
+ * the call, on the calling thread). Returns 0, RILL_ENOTFOUND (no such
+ * backend) or an error of the backend (JACK server not running:
+ * RILL_EREFUSED). */
 RILL_API int rill_audio_list_inputs(const char *backend, const char *device,
                                     void (*fn)(const char *name, void *user),
                                     void *user);
@@ -177,20 +181,24 @@ RILL_API int rill_audio_output_open(const rill_audio_config *cfg,
                                     rill_audio_output **out);
 
 /* Stop, detach every source (they stay valid; destroy them after) and
- * close. NULL is a no-op. */
+ * close. Never from the output's own audio thread. NULL is a no-op. */
 RILL_API void rill_audio_output_close(rill_audio_output *o);
 
-/* Start/stop the audio thread. Stop returns after the last callback. */
+/* Start/stop the audio thread. Stop returns after the last callback.
+ * Never from the output's own audio thread. Start returns 0, RILL_EINVAL,
+ * or the backend's error (RILL_ESYS, RILL_EIO, RILL_EREFUSED: the message
+ * says why); stop returns 0 or RILL_EINVAL. */
 RILL_API int rill_audio_output_start(rill_audio_output *o);
 RILL_API int rill_audio_output_stop(rill_audio_output *o);
 
-RILL_API void rill_audio_output_info(const rill_audio_output *o,
-                                     rill_audio_info *info);
-RILL_API void rill_audio_output_stats(const rill_audio_output *o,
-                                      rill_audio_stats *stats);
+/* What the output got, and its counters. Any thread; never fail. */
+RILL_API void rill_audio_output_get_info(const rill_audio_output *o,
+                                         rill_audio_info *info);
+RILL_API void rill_audio_output_get_stats(const rill_audio_output *o,
+                                          rill_audio_stats *stats);
 
 /* Wait until a file/dummy output with max_frames is done (0), for at most
- * timeout_ms (< 0: forever): RILL_ETIMEOUT. */
+ * timeout_ms (< 0: forever): RILL_ETIMEOUT; RILL_EINVAL for NULL. */
 RILL_API int rill_audio_output_wait(rill_audio_output *o, int timeout_ms);
 
 /* Add a source to the mixer / remove it, running or not. Both take effect
@@ -215,7 +223,10 @@ RILL_API void rill_audio_source_destroy(rill_audio_source *s);
 
 /* play: the mixer takes data from the source from the next block on.
  * stop: it is skipped (a sample keeps its queued data; a thread or Pd
- * source stops its producer, waiting for it). */
+ * source stops its producer, waiting for it). Returns 0, RILL_EINVAL,
+ * RILL_ESTATE (play: the output is closed) or what starting the producer
+ * gave (RILL_ESYS; Pd: its errors). playing: whether it plays; any
+ * thread. */
 RILL_API int rill_audio_source_play(rill_audio_source *s);
 RILL_API int rill_audio_source_stop(rill_audio_source *s);
 RILL_API bool rill_audio_source_playing(const rill_audio_source *s);
@@ -225,9 +236,11 @@ typedef struct rill_audio_source_stats {
     uint64_t frames;          /* frames taken from the ring */
     uint64_t underruns;       /* blocks the ring could not fill */
     uint64_t silent_frames;   /* frames of silence played for them */
-} rill_audio_sample_stats;
-RILL_API void rill_audio_source_stats(const rill_audio_source *s,
-                                      rill_audio_sample_stats *st);
+} rill_audio_source_stats;
+
+/* Read them (atomic loads). Any thread; never fails. */
+RILL_API void rill_audio_source_get_stats(const rill_audio_source *s,
+                                          rill_audio_source_stats *st);
 
 /* Samples: the user writes frames, the mixer plays them. */
 typedef struct rill_audio_sample_config {
@@ -241,7 +254,9 @@ typedef struct rill_audio_sample_config {
 
 RILL_API rill_audio_sample_config rill_audio_sample_config_default(void);
 
-/* cfg may be NULL for defaults. Not yet in the mixer and stopped. */
+/* Defaults for every field. Any thread. */
+/* cfg may be NULL for defaults. Not yet in the mixer and stopped.
+ * Returns 0, RILL_EINVAL (bad format or channels) or RILL_ENOMEM. */
 RILL_API int rill_audio_sample_create(rill_audio_output *o,
                                       const rill_audio_sample_config *cfg,
                                       rill_audio_source **out);
@@ -257,7 +272,7 @@ RILL_API int rill_audio_sample_write(rill_audio_source *s, const void *data,
                                      size_t bytes, int timeout_ms,
                                      size_t *written);
 
-/* Frames the ring can take now. */
+/* Frames the ring can take now (0 for NULL). Any thread; never fails. */
 RILL_API size_t rill_audio_sample_writable(const rill_audio_source *s);
 
 /* Thread sources: a worker thread calls `fn` for the next chunk and queues
@@ -266,7 +281,8 @@ RILL_API size_t rill_audio_sample_writable(const rill_audio_source *s);
  * return how many were filled (0..frames), or a negative number at the end
  * of the data (what was queued still plays). Runs on the worker thread; it
  * may block, but stop waits for it to return. */
-typedef long (*rill_audio_thread_fn)(void *buf, size_t frames, void *user);
+typedef long (*rill_audio_thread_fn)(rill_audio_source *s, void *buf,
+                                     size_t frames, void *user);
 
 typedef struct rill_audio_thread_config {
     rill_audio_thread_fn fn;
@@ -277,35 +293,42 @@ typedef struct rill_audio_thread_config {
     uint32_t ring_frames;     /* default 8 blocks */
 } rill_audio_thread_config;
 
+/* Defaults for every field. Any thread. */
 RILL_API rill_audio_thread_config rill_audio_thread_config_default(void);
 
 /* play starts the worker (or restarts it after stop); stop tells it to
  * quit, and never deadlocks: the worker only waits in bounded sleeps that
- * check the stop flag. */
+ * check the stop flag. Returns 0, RILL_EINVAL (no fn, bad format or
+ * channels) or RILL_ENOMEM. */
 RILL_API int rill_audio_thread_source_create(rill_audio_output *o,
                                              const rill_audio_thread_config *cfg,
                                              rill_audio_source **out);
 
-/* True once fn has reported the end and the ring has run dry. */
+/* True once fn has reported the end and the ring has run dry. Any
+ * thread; false for NULL or another kind of source. */
 RILL_API bool rill_audio_thread_source_finished(const rill_audio_source *s);
 
 /* Sine: computed on the audio thread from a double-precision phase
  * accumulator, so its frequency is exact at any rate and changes are
- * phase-continuous. The same wave goes to every channel. */
+ * phase-continuous. The same wave goes to every channel. Returns 0,
+ * RILL_EINVAL (a frequency not in [0, rate / 2), a non-finite amplitude)
+ * or RILL_ENOMEM. */
 RILL_API int rill_audio_sine_create(rill_audio_output *o, double freq_hz,
                                     double amplitude, rill_audio_source **out);
 
 /* Change frequency and amplitude from the next block on: the phase carries
  * on, and the amplitude moves linearly across that block. RILL_EINVAL if
- * the frequency is negative or not below half the rate. */
+ * the frequency is negative or not below half the rate, RILL_ESTATE once
+ * the output is closed. */
 RILL_API int rill_audio_sine_set(rill_audio_source *s, double freq_hz,
                                  double amplitude);
 
 /* Real-time callback source: `fn` adds (mixes) `frames` frames of
  * `channels` float samples into `mix` on the audio thread. It must be
- * real-time safe. */
-typedef void (*rill_audio_render_fn)(float *mix, size_t frames,
-                                     uint32_t channels, void *user);
+ * real-time safe. Create returns 0, RILL_EINVAL (no fn) or RILL_ENOMEM. */
+typedef void (*rill_audio_render_fn)(rill_audio_source *s, float *mix,
+                                     size_t frames, uint32_t channels,
+                                     void *user);
 RILL_API int rill_audio_callback_source_create(rill_audio_output *o,
                                                rill_audio_render_fn fn,
                                                void *user,
@@ -317,7 +340,10 @@ RILL_API int rill_audio_callback_source_create(rill_audio_output *o,
  * the mixer plays. A JACK server must be running; use the jack backend on
  * the same server for the output so both run on one clock. play starts Pd
  * (and waits up to 10 s for its ports), stop ends it. `pd_path` NULL: "pd".
- * RILL_ENOTFOUND if the patch does not exist. */
+ * Returns 0, RILL_EINVAL, RILL_ENOTFOUND (no such patch) or RILL_ENOMEM;
+ * play returns RILL_EREFUSED (no JACK server), RILL_EIO (Pd could not
+ * start or died; the log says why), RILL_ENOTSUP or RILL_ETIMEOUT (Pd's
+ * ports never came). */
 RILL_API int rill_audio_pd_create(rill_audio_output *o, const char *patch,
                                   const char *jack_server, const char *pd_path,
                                   rill_audio_source **out);
@@ -339,24 +365,33 @@ typedef void (*rill_audio_input_fn)(rill_audio_input *in, const void *data,
 RILL_API int rill_audio_input_open(const rill_audio_config *cfg,
                                    rill_audio_input_fn fn, void *user,
                                    rill_audio_input **out);
+/* Stop and close. Not from the input's own callback. NULL is a no-op. */
 RILL_API void rill_audio_input_close(rill_audio_input *in);
+/* Start capturing. Returns 0, RILL_EINVAL, RILL_ESTATE (from the input's
+ * own callback while it is being stopped), RILL_ESYS or the backend's
+ * error. May be called from the input's own callback (poll or engine
+ * thread). */
 RILL_API int rill_audio_input_start(rill_audio_input *in);
 /* Stop capturing; blocks still in the ring can be polled afterwards. May
- * be called from the input's own callback (poll or engine thread). */
+ * be called from the input's own callback (poll or engine thread).
+ * Returns 0 or RILL_EINVAL. */
 RILL_API int rill_audio_input_stop(rill_audio_input *in);
 
 /* Deliver up to max_blocks queued blocks (0: all) to the callback on this
- * thread. Returns the number delivered (>= 0) or RILL_ESTATE if the input
- * delivers on a thread of its own. */
+ * thread. Returns the number delivered (>= 0), RILL_ESTATE if the input
+ * delivers on a thread of its own, RILL_EBUSY from the callback itself,
+ * RILL_EINVAL. One thread at a time. */
 RILL_API int rill_audio_input_poll(rill_audio_input *in, size_t max_blocks);
 
-RILL_API void rill_audio_input_info(const rill_audio_input *in,
-                                    rill_audio_info *info);
-RILL_API void rill_audio_input_stats(const rill_audio_input *in,
-                                     rill_audio_stats *stats);
+/* What the input got, and its counters. Any thread; never fail. */
+RILL_API void rill_audio_input_get_info(const rill_audio_input *in,
+                                        rill_audio_info *info);
+RILL_API void rill_audio_input_get_stats(const rill_audio_input *in,
+                                         rill_audio_stats *stats);
 
 /* Wait until a file input has reached its end (or max_frames) and every
- * block has been delivered (THREAD) or queued (POLL): 0 or RILL_ETIMEOUT. */
+ * block has been delivered (THREAD) or queued (POLL): 0 or RILL_ETIMEOUT
+ * (RILL_EINVAL for NULL). Not from the input's own callback. */
 RILL_API int rill_audio_input_wait(rill_audio_input *in, int timeout_ms);
 
 #ifdef __cplusplus

@@ -51,7 +51,9 @@ typedef struct rill_client_buffer {
     bool last;           /* native: the stream ended with this buffer */
 } rill_client_buffer;
 
-typedef void (*rill_client_buffer_fn)(const rill_client_buffer *b, void *user);
+/* Stream buffers, on the I/O thread (or in rill_client_poll). */
+typedef void (*rill_client_buffer_fn)(rill_client *cl,
+                                      const rill_client_buffer *b, void *user);
 
 /* One buffer per streamed variable, aligned by timestamp: every buffer
  * holds that variable's values whose ticks fall in [first_ts, first_ts +
@@ -75,22 +77,31 @@ typedef struct rill_client_block {
     const rill_client_buffer *buffers;
 } rill_client_block;
 
-typedef void (*rill_client_block_fn)(const rill_client_block *blk, void *user);
+/* Aligned blocks, on the I/O thread (or in rill_client_poll). */
+typedef void (*rill_client_block_fn)(rill_client *cl,
+                                     const rill_client_block *blk, void *user);
 /* A monitored value: the variable, the tick it was set at, the value.
- * I/O thread. */
-typedef void (*rill_client_monitor_fn)(const char *name, uint64_t tick,
-                                       double value, void *user);
-/* The connection failed or closed (err), with the reason. I/O thread. */
-typedef void (*rill_client_error_fn)(int err, const char *msg, void *user);
+ * I/O thread (or rill_client_poll). */
+typedef void (*rill_client_monitor_fn)(rill_client *cl, const char *name,
+                                       uint64_t tick, double value,
+                                       void *user);
+/* Something failed after connecting, with the reason: the connection
+ * closed (RILL_ECLOSED), undecodable data (RILL_EPROTO), the device
+ * refused a command (RILL_EINVAL). I/O thread (or rill_client_poll). */
+typedef void (*rill_client_error_fn)(rill_client *cl, int err,
+                                     const char *msg, void *user);
 /* A scheduled stream finished (err 0: every variable delivered its last
  * value) or did not: RILL_EIO (values were lost on the way), RILL_ECLOSED
- * (the connection went), RILL_ECANCELED (stopped, or scheduled again). */
-typedef void (*rill_client_done_fn)(int err, void *user);
+ * (the connection went), RILL_ECANCELED (stopped, or scheduled again).
+ * I/O thread (or rill_client_poll); a schedule stopped by
+ * rill_client_stream_stop completes on the stopping thread. */
+typedef void (*rill_client_done_fn)(rill_client *cl, int err, void *user);
 /* A JSON text message from the server's control socket (not
  * NUL-terminated), after the client has read it itself: notices and
  * replies it has no callback for (the audio description, dashboard
  * errors; docs/PROTOCOL.md). Always on the I/O thread, even with poll. */
-typedef void (*rill_client_text_fn)(const char *text, size_t len, void *user);
+typedef void (*rill_client_text_fn)(rill_client *cl, const char *text,
+                                    size_t len, void *user);
 
 typedef struct rill_client_config {
     const char *url;     /* "ws://host:port"; default "ws://127.0.0.1:5555" */
@@ -111,19 +122,24 @@ typedef struct rill_client_config {
     size_t poll_bytes;
 } rill_client_config;
 
+/* Defaults for every field. Always start from this. Any thread. */
 RILL_API rill_client_config rill_client_config_default(void);
 
-/* Connect. Returns 0, RILL_EINVAL (bad URL), RILL_EREFUSED, RILL_ETIMEOUT,
- * RILL_EAUTH (token or Origin refused), RILL_ENOTFOUND, RILL_EPROTO (not a
- * Watcher server, or RILL_CLIENT_NATIVE asked of a server without it),
- * RILL_ENOMEM, RILL_ESYS; the log says why. */
+/* Connect, learn the device's variables, start the I/O thread. The
+ * strings are copied. Any thread but a callback's. Returns 0 and sets
+ * *out, or RILL_EINVAL (bad URL or timeout), RILL_EREFUSED, RILL_ETIMEOUT,
+ * RILL_EAUTH (token or Origin refused), RILL_ENOTFOUND (no such host or
+ * path), RILL_EPROTO (not a Watcher server, or RILL_CLIENT_NATIVE asked of
+ * a server without it), RILL_ENOMEM, RILL_ESYS; the log says why. */
 RILL_API int rill_client_connect(const rill_client_config *cfg,
                                  rill_client **out);
 
-/* Close the connection, stop the I/O thread, free. NULL is a no-op. */
+/* Close the connection, stop the I/O thread, free. Any thread but a
+ * callback's (it joins the I/O thread); no other call on `cl` may run or
+ * follow. NULL is a no-op. */
 RILL_API void rill_client_destroy(rill_client *cl);
 
-/* True when connected in native mode. */
+/* True when connected in native mode. Any thread; never fails. */
 RILL_API bool rill_client_native(const rill_client *cl);
 
 /* With cfg.poll: run the queued callbacks on this thread. Waits up to
@@ -134,7 +150,8 @@ RILL_API bool rill_client_native(const rill_client *cl);
 RILL_API int rill_client_poll(rill_client *cl, int timeout_ms);
 
 /* Buffers lost on the way to this client's callbacks: dropped by the
- * device for it (native mode) plus dropped from a full poll queue. */
+ * device for it (native mode) plus dropped from a full poll queue. Any
+ * thread; never fails. */
 RILL_API uint64_t rill_client_dropped(const rill_client *cl);
 
 /* ---- The device's variables --------------------------------------------- */
@@ -159,10 +176,20 @@ typedef struct rill_client_list {
     rill_client_var *vars;
 } rill_client_list;
 
-/* Ask the device for its variables. On success *out is owned by the caller
- * and freed with rill_client_list_free. */
+/* Ask the device for its variables (a round trip). On success *out is
+ * owned by the caller and freed with rill_client_list_free (any thread;
+ * NULL is a no-op). Any thread but the I/O thread's callbacks. Returns 0,
+ * RILL_ETIMEOUT, RILL_ECLOSED or RILL_ENOMEM. */
 RILL_API int rill_client_list_vars(rill_client *cl, rill_client_list **out);
 RILL_API void rill_client_list_free(rill_client_list *list);
+
+/* The device's audio description (watch.h; rill_server_set_audio on the
+ * device), as it is now: a list round trip. Any thread but the I/O
+ * thread's callbacks. Returns 0, RILL_ENOTFOUND (the device declares no
+ * audio input), RILL_ENOTSUP (a Bela board, which has no description),
+ * RILL_EPROTO (the device's description is malformed), RILL_ETIMEOUT,
+ * RILL_ECLOSED or RILL_ENOMEM. */
+RILL_API int rill_client_get_audio(rill_client *cl, rill_audio_desc *out);
 
 /* ---- Streaming ------------------------------------------------------------ */
 
@@ -175,17 +202,25 @@ typedef struct rill_client_stream_opts {
 
 /* Start streaming the `n` named variables to on_buffer and on_block.
  * Unknown names are refused (RILL_ENOTFOUND) before anything is sent. opts
- * may be NULL. The variables streaming at once form the block group:
+ * may be NULL. Any thread but the I/O thread's callbacks (it may wait for
+ * a list round trip). Returns 0, RILL_EINVAL, RILL_ENOTFOUND,
+ * RILL_ETIMEOUT, RILL_ECLOSED or RILL_ENOMEM. The variables streaming at once form the block group:
  * starting or stopping one restarts the alignment (a stopped variable
  * leaves it at once; its values after the last whole block reach
  * on_buffer only). With on_block set, a start "now" (opts->start 0) is
  * made a tick a few milliseconds ahead (one list round trip), so the
- * variables start together. */
+ * variables start together. With opts->duration above 0 this is
+ * rill_client_schedule (no completion callback; opts' length and block
+ * apply): exactly the values of ticks [start, start + duration), the last
+ * buffer marked `last`, and rill_client_wait waits for it. */
 RILL_API int rill_client_stream_start(rill_client *cl, const char *const *names,
                                       size_t n,
                                       const rill_client_stream_opts *opts);
 
-/* Stop streaming them (NULL, 0: every variable). */
+/* Stop streaming them (NULL, 0: every variable); a schedule of theirs
+ * completes with RILL_ECANCELED. Any thread but the I/O thread's
+ * callbacks. Returns 0, RILL_EINVAL, RILL_ENOTFOUND, RILL_ECLOSED or
+ * RILL_ENOMEM. */
 RILL_API int rill_client_stream_stop(rill_client *cl, const char *const *names,
                                      size_t n);
 
@@ -196,7 +231,9 @@ RILL_API int rill_client_stream_stop(rill_client *cl, const char *const *names,
  * n_values from rill's allocator, freed with rill_client_free. The caller
  * passes the two arrays of n pointers. The buffer and block callbacks do
  * not see these values. If any value is lost on the way nothing is
- * returned (RILL_EIO, and the log names the variable).
+ * returned (RILL_EIO, and the log names the variable). Any thread but the
+ * I/O thread's callbacks. Also RILL_EINVAL (no names, n_values 0, a name
+ * twice), RILL_ENOTFOUND, RILL_ETIMEOUT, RILL_ECLOSED, RILL_ENOMEM.
  *
  *   const char *names[] = {"sine", "frame"};
  *   double *v[2];
@@ -208,6 +245,8 @@ RILL_API int rill_client_stream_n_values(rill_client *cl,
                                          size_t n_values, double **values,
                                          uint64_t **timestamps);
 
+/* Free what rill_client_stream_n_values and _monitor_n_values returned.
+ * Any thread; NULL is a no-op. */
 RILL_API void rill_client_free(void *p);
 
 /* Schedule streaming of the `n` named variables for `duration` ticks (> 0)
@@ -216,7 +255,10 @@ RILL_API void rill_client_free(void *p);
  * those in both modes (a Bela sends one more and pads; the client trims).
  * When every variable has delivered its last value, `done` runs (on the
  * I/O thread, or in rill_client_poll) with 0, or with an error if the
- * connection closed or values were lost. `done` may be NULL. */
+ * connection closed or values were lost. `done` may be NULL. Any thread
+ * but the I/O thread's callbacks (a start "now" waits for a list round
+ * trip). Returns 0, RILL_EINVAL (duration 0, no names, a tick overflow),
+ * RILL_ENOTFOUND, RILL_ETIMEOUT, RILL_ECLOSED or RILL_ENOMEM. */
 RILL_API int rill_client_schedule(rill_client *cl, const char *const *names,
                                   size_t n, uint64_t start, uint64_t duration,
                                   rill_client_done_fn done, void *user);
@@ -225,7 +267,7 @@ RILL_API int rill_client_schedule(rill_client *cl, const char *const *names,
  * run (with cfg.poll: has been queued for rill_client_poll). Returns 0, or
  * the first error a schedule finished with since the previous wait, or
  * RILL_ETIMEOUT after timeout_ms (-1: no limit but the connection's life),
- * RILL_ECLOSED. Not from a callback on the I/O thread. */
+ * RILL_ECLOSED. Any thread but the I/O thread's callbacks. */
 RILL_API int rill_client_wait(rill_client *cl, int timeout_ms);
 
 /* ---- Logging on the device -------------------------------------------------- */
@@ -236,13 +278,18 @@ typedef struct rill_client_log_file {
 
 /* Start logging the `n` named variables to files on the device (opts:
  * start tick and duration as for streams; NULL = now, until stopped).
- * files, if not NULL, receives each variable's file name (n entries). */
+ * files, if not NULL, receives each variable's file name (n entries).
+ * Waits until the device has created the files (a list round trip). Any
+ * thread but the I/O thread's callbacks. Returns 0, RILL_EINVAL,
+ * RILL_ENOTFOUND, RILL_ETIMEOUT, RILL_ECLOSED, RILL_ENOMEM; what the device
+ * refuses (already logging, no room) goes to on_error. */
 RILL_API int rill_client_log_start(rill_client *cl, const char *const *names,
                                    size_t n,
                                    const rill_client_stream_opts *opts,
                                    rill_client_log_file *files);
 
-/* Stop logging them; the device finishes the files. */
+/* Stop logging them; the device finishes the files. Same thread rule and
+ * errors as rill_client_log_start. */
 RILL_API int rill_client_log_stop(rill_client *cl, const char *const *names,
                                   size_t n);
 
@@ -251,7 +298,8 @@ RILL_API int rill_client_log_stop(rill_client *cl, const char *const *names,
  * retries until timeout_ms. Returns 0, RILL_ETIMEOUT, RILL_ENOTFOUND (no
  * such file), RILL_ENOTSUP (a Bela board: its files are fetched with
  * scp/SFTP, the log says how), RILL_EIO (the local file cannot be
- * written; nothing partial is left at `path`). */
+ * written; nothing partial is left at `path`), RILL_EINVAL, RILL_ENOMEM.
+ * Any thread but the I/O thread's callbacks. */
 RILL_API int rill_client_fetch(rill_client *cl, const char *file_name,
                                const char *path, int timeout_ms);
 
@@ -259,7 +307,9 @@ RILL_API int rill_client_fetch(rill_client *cl, const char *file_name,
 
 /* Monitor the `n` named variables: one value every `period` ticks to
  * on_monitor (spec: the first at the next assignment, then each at least
- * `period` ticks after the previous). Period 0 stops monitoring them. */
+ * `period` ticks after the previous). Period 0 stops monitoring them. Any
+ * thread; it sends and returns. Returns 0, RILL_EINVAL (a period of 2^31
+ * or more), RILL_ENOTFOUND, RILL_ECLOSED or RILL_ENOMEM. */
 RILL_API int rill_client_monitor(rill_client *cl, const char *const *names,
                                  size_t n, uint32_t period);
 
@@ -267,7 +317,8 @@ RILL_API int rill_client_monitor(rill_client *cl, const char *const *names,
  * each has given `n_values` values, then stop monitoring them, and return
  * the values and their ticks as rill_client_stream_n_values does
  * (values[i], timestamps[i], freed with rill_client_free). on_monitor does
- * not see them. */
+ * not see them. Thread rule and errors as rill_client_stream_n_values;
+ * RILL_EINVAL also for a period below 2. */
 RILL_API int rill_client_monitor_n_values(rill_client *cl,
                                           const char *const *names, size_t n,
                                           uint32_t period, size_t n_values,
@@ -275,24 +326,31 @@ RILL_API int rill_client_monitor_n_values(rill_client *cl,
                                           uint64_t **timestamps);
 
 /* The variable's current value and the tick it was set at (a one-shot
- * monitor). */
+ * monitor; `value` and `tick` may be NULL). Any thread but the I/O
+ * thread's callbacks. Returns 0, RILL_ENOTFOUND, RILL_ETIMEOUT (the
+ * program set no value within the timeout), RILL_ECLOSED. */
 RILL_API int rill_client_peek(rill_client *cl, const char *name,
                               double *value, uint64_t *tick);
 
 /* Take (true) or release control of a variable; while controlled the
  * program reads the value set with rill_client_set. Applied before the
- * function returns. */
+ * function returns (a list round trip). Any thread but the I/O thread's
+ * callbacks. Returns 0, RILL_ENOTFOUND, RILL_ETIMEOUT, RILL_ECLOSED or
+ * RILL_ENOMEM; so do rill_client_set and rill_client_set_mask. */
 RILL_API int rill_client_control(rill_client *cl, const char *name, bool on);
 RILL_API int rill_client_set(rill_client *cl, const char *name, double value);
 /* Replace only the `mask` bits of a controlled integer variable's value
- * with those of `value` (as Bela's setMask, unsigned 32-bit). */
+ * with those of `value` (as Bela's setMask, unsigned 32-bit). Thread and
+ * errors as rill_client_control. */
 RILL_API int rill_client_set_mask(rill_client *cl, const char *name,
                                   uint32_t value, uint32_t mask);
 
 /* Send `count` values of `type` to the device's buffer callback, as
  * pybela's send_buffer does, with the channel number `id`. It queues the
  * message and returns (no waiting), so it may be called from any
- * callback, e.g. to send a received buffer straight back. */
+ * callback, e.g. to send a received buffer straight back. Any thread.
+ * Returns 0, RILL_EINVAL (bad type, NULL values, too many), RILL_ECLOSED or
+ * RILL_ENOMEM. */
 RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
                                      rill_type type, const void *values,
                                      size_t count);
@@ -302,9 +360,10 @@ RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
  * set, each one the device's audio description offers as "settable". Waits
  * for the device to apply it (it may reopen its audio input: up to twice
  * the timeout, at least 5 s); every client then gets the new description.
- * Not from a callback. Returns 0; RILL_EINVAL with the device's sentence in
- * `why` (a value not offered, a device that cannot reopen ...);
- * RILL_ENOTSUP (a Bela board); RILL_ETIMEOUT, RILL_ECLOSED. */
+ * Any thread but the I/O thread's callbacks. Returns 0; RILL_EINVAL with
+ * the device's sentence in `why` (a value not offered, a device that
+ * cannot reopen ...); RILL_ENOTSUP (a Bela board); RILL_ETIMEOUT,
+ * RILL_ECLOSED. */
 RILL_API int rill_client_change_audio(rill_client *cl,
                                       const rill_audio_change *change,
                                       char *why, size_t why_size);
@@ -317,6 +376,48 @@ RILL_API int rill_client_change_audio(rill_client *cl,
 RILL_API int rill_client_send_message(rill_client *cl, bool binary,
                                       const void *head, size_t head_len,
                                       const void *body, size_t body_len);
+
+/* ---- Sessions: URLs, start ticks, log completion ------------------------------ */
+
+/* Check a device URL as rill_client_connect reads it, ws://HOST[:PORT][/...]
+ * (port 5555 if none), without connecting: so that a program can refuse a
+ * typo before doing anything else. On success writes the host (when `host`
+ * is not NULL; host_size of 256 holds any host this accepts) and the port
+ * (when `port` is not NULL). Returns 0, or RILL_EINVAL with, in `why` (when
+ * not NULL), what is wrong as the end of a sentence about the URL: "is not
+ * a ws:// URL: write ws://HOST[:PORT], ...", "has no host name: ...",
+ * "has too long a host name ...", "has a bad port: ...". Any thread; no
+ * I/O. */
+RILL_API int rill_client_parse_url(const char *url, char *host,
+                                   size_t host_size, int *port, char *why,
+                                   size_t why_size);
+
+/* The tick to start streams or logs at for "now": a little (about 50 ms)
+ * after the device's latest tick, asked with one list round trip, so that
+ * the request naming it reaches the device in time, every variable
+ * started with it starts on that same tick, and no buffer of an earlier
+ * stream is taken for the start. rill_client_schedule and the exactly-N
+ * requests use the same tick for their own start "now". Blocks for the
+ * round trip: not from a callback on the I/O thread. Returns 0 and
+ * *tick; RILL_EINVAL (NULL cl or tick), RILL_ETIMEOUT, RILL_ECLOSED. */
+RILL_API int rill_client_start_tick(rill_client *cl, uint64_t *tick);
+
+/* Wait until the device has finished the `n` log files that
+ * rill_client_log_start returned (`files`), each complete and closed, so
+ * that rill_client_fetch gets all of it. A log with a duration finishes by
+ * itself; one without, after rill_client_log_stop. Native mode waits for
+ * the device's log-ended notices (it may be called after they arrived);
+ * compatibility mode, where a Bela board sends none, asks for the list
+ * every 100 ms until it shows each variable no longer logging its file.
+ * Blocks: not from a callback on the I/O thread; any other thread, also
+ * while other requests run. timeout_ms -1: no limit but the connection's
+ * life. Returns 0; RILL_EIO when the device said a write to one of the
+ * files failed (the file keeps every buffer written before the failure;
+ * the message went to on_error); RILL_ETIMEOUT; RILL_ECLOSED; RILL_EINVAL
+ * (NULL cl, NULL files with n > 0, an empty file name). */
+RILL_API int rill_client_log_wait(rill_client *cl,
+                                  const rill_client_log_file *files, size_t n,
+                                  int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -26,8 +26,9 @@ extern "C" {
 
 /* ---- Version ----------------------------------------------------------- */
 
-/* The version of the library actually linked, as "MAJOR.MINOR.PATCH".
- * Compare with RILL_VERSION_STRING to detect a header/library mismatch. */
+/* The version of the library actually linked, as "MAJOR.MINOR.PATCH"
+ * (static, never NULL). Compare with RILL_VERSION_STRING to detect a
+ * header/library mismatch. Any thread. */
 RILL_API const char *rill_version_string(void);
 
 /* ---- Errors ------------------------------------------------------------ */
@@ -68,7 +69,8 @@ enum rill_error {
  * unknown code gives "unknown error". Thread-safe. */
 RILL_API const char *rill_strerror(int err);
 
-/* The symbolic name of an error code ("RILL_ENOMEM"), or "RILL_UNKNOWN". */
+/* The symbolic name of an error code ("RILL_ENOMEM"), or "RILL_UNKNOWN".
+ * Static, never NULL. Any thread. */
 RILL_API const char *rill_err_name(int err);
 
 /* ---- Allocator --------------------------------------------------------- */
@@ -86,7 +88,8 @@ typedef struct rill_allocator {
 
 /* Install allocator hooks, or restore the C library's with NULL. Call before
  * creating any rill object: memory must be freed by the allocator that made
- * it. Not thread-safe with respect to concurrent rill calls. */
+ * it. Not thread-safe with respect to concurrent rill calls: call it while
+ * no other thread uses rill. Never fails. */
 RILL_API void rill_set_allocator(const rill_allocator *allocator);
 
 /* ---- Logging ----------------------------------------------------------- */
@@ -104,22 +107,26 @@ typedef enum rill_log_level {
  * verbose than `max_level` are not formatted at all. */
 typedef void (*rill_log_fn)(rill_log_level level, const char *msg, void *user);
 
-/* Install (or with NULL remove) the log callback. Default: none. */
+/* Install (or with NULL remove) the log callback. Default: none. Any
+ * thread; messages being logged meanwhile go to the old or the new one.
+ * Never fails. */
 RILL_API void rill_set_log_callback(rill_log_fn fn, rill_log_level max_level,
                                     void *user);
 
+/* "error", "warning", "info", "debug" or "unknown" (static, never NULL). Any
+ * thread. */
 RILL_API const char *rill_log_level_name(rill_log_level level);
 
 /* ---- Clock ------------------------------------------------------------- */
 
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC; unaffected by wall-clock
  * changes). Safe on real-time threads: a vDSO call, no locks, no syscalls
- * on Linux x86_64/arm64. */
+ * on Linux x86_64/arm64. Never fails. */
 RILL_API uint64_t rill_clock_now_ns(void);
 
 /* Sleep until the monotonic clock reaches `deadline_ns` (absolute, so a
  * periodic loop does not drift). Returns at once if the deadline has passed.
- * Not for real-time threads. */
+ * Not for real-time threads. Never fails (signals do not cut it short). */
 RILL_API void rill_clock_sleep_until_ns(uint64_t deadline_ns);
 
 #ifdef __cplusplus

@@ -21,8 +21,9 @@
  * blocks. Nothing is fsync'ed: a power cut may still lose data.
  *
  * Threads. Writers and readers are independent objects with no shared
- * state: use each from one thread at a time. They do I/O and allocate, so
- * never from a real-time thread.
+ * state: use each from one thread at a time (any thread but a real-time
+ * one: they do I/O and allocate). The functions below that take no writer
+ * or reader are pure and may be called from any thread.
  */
 #ifndef RILL_FILE_H
 #define RILL_FILE_H
@@ -56,7 +57,7 @@ RILL_API int rill_file_format_from_name(const char *name,
 RILL_API const char *rill_file_format_name(rill_file_format f);
 
 /* What a file holds. For a writer, the caller's description of the
- * variable; for a reader, what the file records (see rill_file_reader_info
+ * variable; for a reader, what the file records (see rill_file_reader_get_info
  * for what each format cannot record). */
 typedef struct rill_file_info {
     const char *var_name;
@@ -113,8 +114,10 @@ RILL_API int rill_file_writer_create(const char *path, rill_file_format fmt,
  *
  * Returns 0, RILL_EINVAL (NULL w or values with count > 0, NULL rel for a
  * sparse variable), RILL_EIO (a write failed, e.g. the disk is full; the
- * log says why; the file keeps what was written before) or RILL_ENOMEM.
- * Errors are sticky: after one, every later call returns it again. */
+ * log says why; the file keeps what was written before, and bin, csv and
+ * jsonl files are cut back to their last whole body, row or line, never
+ * ending inside one) or RILL_ENOMEM. Errors are sticky: after one, every
+ * later call returns it again. */
 RILL_API int rill_file_writer_write(rill_file_writer *w, uint64_t first_ts,
                                     const void *values, size_t count,
                                     const uint32_t *rel);
@@ -154,6 +157,7 @@ RILL_API int rill_file_reader_open(const char *path, rill_ts_mode mode,
                                    rill_file_reader **out);
 
 /* What the file records. var_name is valid until rill_file_reader_close.
+ * The reader's thread.
  *   bin:   name and type from the header; mode as passed; sample_rate 0.
  *   wav, flac: everything (written in the file's comment by the writer; a
  *          file from elsewhere gives its name from the file name, type
@@ -165,8 +169,8 @@ RILL_API int rill_file_reader_open(const char *path, rill_ts_mode mode,
  *   jsonl: name from the file name (up to its last '.'); type as csv;
  *          mode sparse if the lines have "rel_timestamps". sample_rate 0.
  * Returns 0 or RILL_EINVAL. */
-RILL_API int rill_file_reader_info(const rill_file_reader *r,
-                                   rill_file_info *out);
+RILL_API int rill_file_reader_get_info(const rill_file_reader *r,
+                                       rill_file_info *out);
 
 /* The next buffer: for bin one Bela body (N values, padding included, as
  * pybela reads it), for jsonl one line, for the others up to 4096 values.

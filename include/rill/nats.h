@@ -11,7 +11,7 @@
  * fail with an error reply (RILL_EINVAL) or RILL_ENOTSUP.
  *
  * Threads. The consumer's thread reads JetStream and plays the client's
- * I/O thread: callbacks (and on_gap) run there, or in rill_client_poll with
+ * I/O thread: callbacks run there, or in rill_client_poll with
  * cfg.poll.
  */
 #ifndef RILL_NATS_H
@@ -54,7 +54,10 @@ typedef struct rill_nats_gap {
                                     bridge restarted, ... */
 } rill_nats_gap;
 
-typedef void (*rill_nats_gap_fn)(const rill_nats_gap *gap, void *user);
+/* On the consumer's thread, always (also with cfg.poll), before the buffer
+ * that follows the gap is delivered. */
+typedef void (*rill_nats_gap_fn)(rill_client *cl, const rill_nats_gap *gap,
+                                 void *user);
 
 typedef enum rill_nats_start {
     RILL_NATS_LIVE = 0, /* from the newest message on */

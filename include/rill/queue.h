@@ -24,11 +24,13 @@ extern "C" {
 typedef struct rill_queue rill_queue;
 
 /* A queue of `capacity` messages (rounded up to a power of two) of up to
- * `max_msg_size` bytes each. Returns 0, RILL_EINVAL or RILL_ENOMEM. */
+ * `max_msg_size` bytes each. Returns 0, RILL_EINVAL or RILL_ENOMEM. A
+ * non-real-time thread (it allocates). */
 RILL_API int rill_queue_create(size_t max_msg_size, size_t capacity,
                                rill_queue **out);
 
-/* Free the queue and any messages still in it. NULL is a no-op. */
+/* Free the queue and any messages still in it, once neither side uses it.
+ * A non-real-time thread. NULL is a no-op. */
 RILL_API void rill_queue_destroy(rill_queue *q);
 
 /* Messages the queue can hold (a power of two). Any thread. */
@@ -50,7 +52,8 @@ RILL_API int rill_queue_post_deferred(rill_queue *q, const void *msg,
                                       size_t size);
 
 /* Producer: make every message posted with rill_queue_post_deferred
- * visible to the consumer, in order. rill_queue_post publishes them too. */
+ * visible to the consumer, in order. rill_queue_post publishes them too.
+ * Never fails. */
 RILL_API void rill_queue_publish(rill_queue *q);
 
 /* Consumer: copy the oldest message into `out` (room for `out_cap` bytes),

@@ -40,16 +40,17 @@ typedef struct rill_ring_span {
 
 /* Create a ring holding at least `min_capacity` bytes (rounded up to a power
  * of two; at most SIZE_MAX/2 + 1). Returns 0, RILL_EINVAL (capacity 0 or too
- * large, out NULL) or RILL_ENOMEM. */
+ * large, out NULL) or RILL_ENOMEM. A non-real-time thread (it allocates). */
 RILL_API int rill_ring_create(size_t min_capacity, rill_ring **out);
 
-/* Free the ring. NULL is a no-op. */
+/* Free the ring, once neither side uses it. A non-real-time thread. NULL
+ * is a no-op. */
 RILL_API void rill_ring_destroy(rill_ring *ring);
 
 /* Capacity in bytes (a power of two). Any thread. */
 RILL_API size_t rill_ring_capacity(const rill_ring *ring);
 
-/* Empty the ring. Only while neither side is in use. */
+/* Empty the ring. Only while neither side is in use. Never fails. */
 RILL_API void rill_ring_reset(rill_ring *ring);
 
 /* ---- Writer side ------------------------------------------------------- */
@@ -66,7 +67,7 @@ RILL_API size_t rill_ring_write_reserve(rill_ring *ring, size_t max,
                                         rill_ring_span *span);
 
 /* Publish the first `n` reserved bytes to the reader. `n` must not exceed
- * what the last reserve returned. */
+ * what the last reserve returned. The writer's thread; never fails. */
 RILL_API void rill_ring_write_commit(rill_ring *ring, size_t n);
 
 /* Copy up to `n` bytes in; returns how many were written (less than `n`
@@ -89,7 +90,8 @@ RILL_API size_t rill_ring_read_peek(rill_ring *ring, size_t max,
                                     rill_ring_span *span);
 
 /* Consume the first `n` peeked bytes, giving their space back to the writer.
- * `n` must not exceed what the last peek returned. */
+ * `n` must not exceed what the last peek returned. The reader's thread;
+ * never fails. */
 RILL_API void rill_ring_read_release(rill_ring *ring, size_t n);
 
 /* Copy up to `n` bytes out and consume them; returns how many. */

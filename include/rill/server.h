@@ -9,16 +9,25 @@
  * are served over HTTP at GET /files/<name>, and, with a web root, the
  * browser dashboard at GET / (docs/HANDLERS.md).
  *
- * Threads:
- *  - the real-time thread: rill_server_tick() and the rill_var_set_*()
- *    functions. They never allocate, lock, print or make system calls;
- *    full buffers leave through a lock-free ring, commands arrive through a
- *    lock-free queue and take effect at the next tick. Exactly one thread
- *    may play this role at a time.
- *  - the network thread, owned by the server, created by
- *    rill_server_create: sockets, JSON, per-client queues.
- *  - the log writer thread, owned by the server: log files on disk.
- *  - user threads: create/destroy and the other functions here.
+ * Threads. Six kinds; each function below says which may call it.
+ *  - the real-time (tick) thread: the program's audio loop, calling
+ *    rill_server_tick() and the rill_var_set_*() functions. They never
+ *    allocate, lock, print or make system calls; full buffers leave
+ *    through a lock-free ring, commands arrive through a lock-free queue
+ *    and take effect at the next tick. One thread at a time plays this
+ *    role.
+ *  - the network thread, owned by the server (started by
+ *    rill_server_create): sockets, HTTP, JSON, per-client queues, the
+ *    dashboard relay, programs run for pages. Calls on_buffer.
+ *  - the waker thread, owned by the server: looks at the tick thread's
+ *    rings every drain_interval_us and wakes the network thread when they
+ *    hold data (the tick thread cannot make the system call itself).
+ *  - the log writer thread, owned by the server: creates, writes and
+ *    closes every log file.
+ *  - the device-request thread, owned by the server when on_audio_change
+ *    is set: runs clients' audio configuration changes, one at a time.
+ *  - user threads: create/destroy, rill_var_create and the other
+ *    functions here.
  */
 #ifndef RILL_SERVER_H
 #define RILL_SERVER_H
@@ -36,9 +45,11 @@ typedef struct rill_server rill_server; /* also in watch.h (C11 allows the repea
 
 /* Called on the network thread when a client sends a buffer to the device
  * (pybela's send_buffer). `values` holds `count` values of `type` in host
- * order, valid only during the call. `id` is the client's channel number. */
-typedef void (*rill_buffer_fn)(rill_server *srv, uint32_t id, rill_type type,
-                               const void *values, size_t count, void *user);
+ * order, valid only during the call. `id` is the client's channel number.
+ * It should return quickly: every client waits while it runs. */
+typedef void (*rill_server_buffer_fn)(rill_server *srv, uint32_t id,
+                                      rill_type type, const void *values,
+                                      size_t count, void *user);
 
 /* Runs on the server's device-request thread (never the network thread or
  * the tick thread), one request at a time, so it may take its time: stop
@@ -48,9 +59,10 @@ typedef void (*rill_buffer_fn)(rill_server *srv, uint32_t id, rill_type type,
  * sentence in `why` (what cannot change, and what to do instead) and
  * return a rill error code (RILL_EINVAL, RILL_EIO ...); the requesting
  * client gets that sentence in its error reply. */
-typedef int (*rill_audio_change_fn)(rill_server *srv,
-                                    const rill_audio_change *change,
-                                    char *why, size_t why_size, void *user);
+typedef int (*rill_server_audio_change_fn)(rill_server *srv,
+                                           const rill_audio_change *change,
+                                           char *why, size_t why_size,
+                                           void *user);
 
 typedef struct rill_server_config {
     const char *host;         /* address to bind; default "127.0.0.1" */
@@ -68,93 +80,79 @@ typedef struct rill_server_config {
     size_t out_ring_bytes;    /* tick -> network ring; default 8 MiB */
     size_t log_ring_bytes;    /* tick -> log writer ring; default 8 MiB */
     size_t max_message_bytes; /* largest client message; default 64 KiB */
-    unsigned drain_interval_us; /* network thread's ring poll; default 250 */
+    unsigned drain_interval_us; /* how often the waker thread looks at the
+                                   tick thread's rings while data flows
+                                   (µs); default 250 */
     bool allow_exec;          /* let dashboard pages run programs on this
                                  machine (Execute/Stop; docs/PROTOCOL.md §7):
                                  remote code execution for the device's
                                  owner. Needs `token`. Default false */
-    rill_buffer_fn on_buffer; /* client -> device buffers; may be NULL */
+    rill_server_buffer_fn on_buffer; /* client -> device buffers; may be
+                                        NULL */
     void *user;               /* passed to on_buffer and on_audio_change */
     /* Clients may ask to change the audio configuration (the dashboard's
      * form, rill_dash_change_audio, `rill audio`); NULL refuses them all.
-     * Default NULL. See rill_audio_change_fn. */
-    rill_audio_change_fn on_audio_change;
+     * Default NULL. See rill_server_audio_change_fn. */
+    rill_server_audio_change_fn on_audio_change;
     /* Speak only the Watcher protocol, as a Bela board does: the native
      * mode's hello is ignored, so clients fall back to the compatibility
      * mode (for testing them; the dashboard needs native mode). */
     bool compat_only;
 } rill_server_config;
 
-/* Defaults for every field. Always start from this. */
+/* Defaults for every field. Always start from this. Any thread. */
 RILL_API rill_server_config rill_server_config_default(void);
 
-/* Create a server and start serving (the network and log threads run once
- * this returns). Returns 0, RILL_EINVAL (also: allow_exec without a token), RILL_ENOMEM, RILL_EIO (cannot bind
- * host:port; the log says why) or RILL_ESYS (cannot start a thread). */
+/* Create a server and start serving (its threads run once this returns).
+ * The strings are copied. User thread. Returns 0 and sets *out, or
+ *   RILL_EINVAL    a field out of range, NULL pointers, allow_exec without
+ *                  a token (the log says which);
+ *   RILL_ENOTFOUND log_dir does not exist;
+ *   RILL_EIO       cannot listen on host:port (taken, not an address of
+ *                  this machine, a privileged port; the log says which);
+ *   RILL_ESYS      cannot start a thread;
+ *   RILL_ENOMEM. */
 RILL_API int rill_server_create(const rill_server_config *cfg,
                                 rill_server **out);
 
 /* Stop serving, finish and close log files, free everything, including the
- * variables. Stop calling tick and set first. NULL is a no-op. */
+ * variables. Stop calling tick and set first. User thread (never the
+ * network, device-request or real-time thread: it joins them). NULL is a
+ * no-op. */
 RILL_API void rill_server_destroy(rill_server *srv);
 
-/* The port actually bound (useful with port 0). Any thread. */
+/* The port actually bound (useful with port 0). Any thread; never fails. */
 RILL_API int rill_server_port(const rill_server *srv);
 
 /* Real-time thread, once per frame, before setting the variables of that
  * frame: `frame` is the current tick (any increasing integer, normally the
  * frame counter). Applies queued client commands and scheduled starts and
- * stops. Wait-free. */
+ * stops. Wait-free; never fails. */
 RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
 
-/* The last tick passed to rill_server_tick. Any thread. */
+/* The last tick passed to rill_server_tick (0 before the first). Any
+ * thread; never fails. */
 RILL_API uint64_t rill_server_now(const rill_server *srv);
 
-/* ---- Audio description and the dashboard ---------------------------------
- *
- * A device program says which of its variables are its audio input
- * channels, so that host programs (include/rill/dash.h) and the dashboard
- * know the configuration (EasyDSP's rate, channels, buffer_frames, volume)
- * and which variables to stream as frames x channels. */
-typedef struct rill_server_audio {
-    double rate;              /* frames per second, > 0 */
-    uint32_t buffer_frames;   /* frames per audio buffer, 1 ... 65536 */
-    double volume;            /* capture volume 0 ... 100; negative: none */
-    size_t channels;          /* entries in `variables`, 1 ... 64 */
-    const char *const *variables; /* the channels' variables, in order: each
-                                     an existing dense float variable */
-    /* What clients may change (with on_audio_change set; all zero: nothing).
-     * Offered to them in the description as "settable". */
-    const double *rates;      /* the rates offered, n_rates of them, at most
-                                 RILL_SERVER_AUDIO_MAX_RATES (0: the rate
-                                 is fixed) */
-    size_t n_rates;
-    size_t min_channels, max_channels; /* channel counts offered (0, 0:
-                                          fixed) */
-    bool buffer_frames_settable; /* any 1 ... 65536 */
-    bool volume_settable;        /* any 0 ... 100 */
-} rill_server_audio;
+/* ---- Audio description ----------------------------------------------------- */
 
-#define RILL_SERVER_AUDIO_MAX_CHANNELS 64
-#define RILL_SERVER_AUDIO_MAX_RATES 32
-
-/* Describe the device's audio input, or with NULL say it has none. Any
- * user thread, before or after clients connect; the server copies
- * everything. Native clients see it in every list reply ("audio") and are
- * told of each change ({"event":"audio",...}, docs/PROTOCOL.md) within
- * about 20 ms. Returns 0, RILL_EINVAL (a field out of range, or a name that
- * is not a dense float variable of this server; the log says which) or
- * RILL_ENOMEM. */
-RILL_API int rill_server_set_audio(rill_server *srv,
-                                   const rill_server_audio *audio);
+/* Describe the device's audio input (watch.h: rill_audio_desc), or with
+ * NULL say it has none. The server copies it. Native clients see it in
+ * every list reply ("audio") and are told of each change
+ * ({"event":"audio",...}, docs/PROTOCOL.md) within about 20 ms; what may
+ * change is offered only with on_audio_change set. Any user thread (and
+ * on_audio_change), before or after clients connect. Returns 0,
+ * RILL_EINVAL (a field out of range, or a channel that is not a dense
+ * float variable of this server; the log says which) or RILL_ENOMEM. */
+RILL_API int rill_server_set_audio(rill_server *srv, const rill_audio_desc *audio);
 
 /* Change the sample rate reported to clients (list replies, the hello
  * reply, and the audio event that follows, docs/PROTOCOL.md §8), e.g. after
- * reopening the audio input at another rate. Any user thread. RILL_EINVAL
- * unless 0 < rate < 1e7. */
+ * reopening the audio input at another rate. Any user thread (and
+ * on_audio_change). Returns 0, or RILL_EINVAL unless 0 < rate < 1e7. */
 RILL_API int rill_server_set_sample_rate(rill_server *srv, double rate);
 
-/* Counters, for tests, benchmarks and the CLI. Any thread. */
+/* Counters, for tests, benchmarks and the CLI. */
 typedef struct rill_server_stats {
     uint64_t buffers_produced;   /* stream buffers completed on the tick thread */
     uint64_t tick_drops;         /* buffers dropped because a ring was full */
@@ -163,6 +161,7 @@ typedef struct rill_server_stats {
     uint64_t commands_rejected;  /* command queue full */
 } rill_server_stats;
 
+/* Read the counters (atomic loads). Any thread; never fails. */
 RILL_API void rill_server_get_stats(const rill_server *srv,
                                     rill_server_stats *out);
 

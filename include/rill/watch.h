@@ -70,8 +70,8 @@ RILL_API size_t rill_value_from_double(rill_type type, double d, void *out);
 
 typedef struct rill_var rill_var;
 
-/* Declare a variable on a server. `name` is copied (1 to 63 bytes, unique on
- * the server). The first 100 variables are visible to compatibility (pybela)
+/* Declare a variable on a server. `name` is copied (1 to
+ * RILL_VAR_NAME_MAX - 1 bytes, unique on the server). The first 100 variables are visible to compatibility (pybela)
  * clients, which cannot address more. Returns NULL on a bad argument, a
  * duplicate name, a full table (rill_server_config.max_vars) or no memory;
  * the log says which. Any non-real-time thread, before or while serving.
@@ -81,7 +81,8 @@ RILL_API rill_var *rill_var_create(rill_server *srv, const char *name,
 
 /* Set the variable's value for the current tick: it is streamed, logged and
  * monitored as clients asked. Real-time thread only (the one that ticks);
- * wait-free: no allocation, lock or system call. The type of the function
+ * wait-free: no allocation, lock or system call. They never fail: a value
+ * that finds its stream's ring full is counted as dropped (stats). The type of the function
  * should match the variable's; a different one converts as C does. */
 RILL_API void rill_var_set_char(rill_var *var, char value);
 RILL_API void rill_var_set_int32(rill_var *var, int32_t value);
@@ -92,24 +93,63 @@ RILL_API void rill_var_set_double(rill_var *var, double value);
 /* The value the program should read: the value a client set remotely while
  * the variable is controlled (control/set/setMask), otherwise the last value
  * set locally. Exact for every type (all fit in a double). Any thread;
- * wait-free. */
+ * wait-free; never fails. */
 RILL_API double rill_var_get(const rill_var *var);
 
-/* True while a client controls the variable. Any thread. */
+/* True while a client controls the variable. Any thread, wait-free. */
 RILL_API bool rill_var_controlled(const rill_var *var);
 
+/* What rill_var_create was given, and the variable's id: its index in the
+ * list reply and on the wire. Any thread; they never fail (the name lives
+ * as long as the variable). */
 RILL_API const char *rill_var_name(const rill_var *var);
 RILL_API rill_type rill_var_type(const rill_var *var);
 RILL_API rill_ts_mode rill_var_mode(const rill_var *var);
-/* The variable's id: its index in the list reply and on the wire. */
 RILL_API uint32_t rill_var_id(const rill_var *var);
 
-/* A client's request to change the device's audio configuration
- * (docs/PROTOCOL.md §8). A field left as it is reads 0 (volume: negative,
- * since 0 is a volume: start from rill_audio_change_none(), not {0}).
- * Clients send it (rill_client_change_audio); the server checks each set
- * field against what its audio description offers (rill_server_audio's
- * `rates`, `min_channels` ...) before the device program sees it. */
+/* ---- The device's audio ---------------------------------------------------
+ *
+ * A device program says which of its variables are its audio input
+ * channels (rill_server_set_audio), so that host programs (rill_dash, the
+ * dashboard) know the configuration (EasyDSP's rate, channels,
+ * buffer_frames, volume) and which variables to stream as frames x
+ * channels. The same value type is what a client reads back
+ * (rill_client_get_audio, rill_dash_get_audio): self-contained, with no
+ * pointer into anybody's memory. docs/PROTOCOL.md §8. */
+
+#define RILL_AUDIO_MAX_CHANNELS 64
+#define RILL_AUDIO_MAX_RATES 32
+/* Bytes of a variable's name, its NUL included (rill_var_create). */
+#define RILL_VAR_NAME_MAX 64
+
+typedef struct rill_audio_desc {
+    double rate;            /* frames per second, > 0 */
+    uint32_t buffer_frames; /* frames per audio buffer, 1 ... 65536 */
+    double volume;          /* capture volume 0 ... 100; negative: none */
+    size_t channels;        /* entries of `variables`, 1 ... 64 */
+    /* The channels' variables, in order: each a dense float variable. */
+    char variables[RILL_AUDIO_MAX_CHANNELS][RILL_VAR_NAME_MAX];
+    /* What clients may change (a server offers it only with
+     * on_audio_change set; all zero: nothing), as "settable". */
+    double rates[RILL_AUDIO_MAX_RATES]; /* the rates offered (0: fixed) */
+    size_t n_rates;
+    size_t min_channels, max_channels; /* channel counts offered (0, 0:
+                                          fixed) */
+    bool buffer_frames_settable;       /* any 1 ... 65536 */
+    bool volume_settable;              /* any 0 ... 100 */
+} rill_audio_desc;
+
+/* An empty description to fill in: everything 0, volume -1 (none). Any
+ * thread. */
+RILL_API rill_audio_desc rill_audio_desc_default(void);
+
+/* A client's request to change the device's audio configuration. A
+ * separate type from the description because it says which fields change
+ * and which stay: a field left as it is reads 0 (volume: negative, since 0
+ * is a volume), so start from rill_audio_change_none(), not {0}. Clients
+ * send it (rill_client_change_audio); the server checks each set field
+ * against what its description offers (`rates`, `min_channels` ...)
+ * before the device program sees it. */
 typedef struct rill_audio_change {
     double rate;            /* frames per second; 0: unchanged */
     size_t channels;        /* 0: unchanged */
@@ -117,7 +157,8 @@ typedef struct rill_audio_change {
     double volume;          /* 0 ... 100; negative: unchanged */
 } rill_audio_change;
 
-/* A change of nothing ({0, 0, 0, -1}): set only the fields to change. */
+/* A change of nothing ({0, 0, 0, -1}): set only the fields to change. Any
+ * thread. */
 RILL_API rill_audio_change rill_audio_change_none(void);
 
 #ifdef __cplusplus

@@ -201,12 +201,13 @@ class ClientBlock(ctypes.Structure):
                 ("buffers", P(ClientBuffer))]
 
 
-BUFFER_FN = ctypes.CFUNCTYPE(None, P(ClientBuffer), c_void_p)
-BLOCK_FN = ctypes.CFUNCTYPE(None, P(ClientBlock), c_void_p)
-MONITOR_FN = ctypes.CFUNCTYPE(None, c_char_p, c_u64, c_double, c_void_p)
-ERROR_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
-DONE_FN = ctypes.CFUNCTYPE(None, c_int, c_void_p)
-TEXT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_size, c_void_p)
+# Every callback gets its client first (rill_client *).
+BUFFER_FN = ctypes.CFUNCTYPE(None, c_void_p, P(ClientBuffer), c_void_p)
+BLOCK_FN = ctypes.CFUNCTYPE(None, c_void_p, P(ClientBlock), c_void_p)
+MONITOR_FN = ctypes.CFUNCTYPE(None, c_void_p, c_char_p, c_u64, c_double, c_void_p)
+ERROR_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_void_p)
+DONE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p)
+TEXT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_size, c_void_p)
 
 
 # rill_client_config gained on_text together with rill_client_send_message
@@ -244,6 +245,20 @@ class LogFile(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char * 96)]
 
 
+# ---- The device's audio (include/rill/watch.h) -------------------------------
+
+AUDIO_MAX_CHANNELS, AUDIO_MAX_RATES, VAR_NAME_MAX = 64, 32, 64
+
+
+class AudioDesc(ctypes.Structure):
+    _fields_ = [("rate", c_double), ("buffer_frames", c_u32), ("volume", c_double),
+                ("channels", c_size),
+                ("variables", (ctypes.c_char * VAR_NAME_MAX) * AUDIO_MAX_CHANNELS),
+                ("rates", c_double * AUDIO_MAX_RATES), ("n_rates", c_size),
+                ("min_channels", c_size), ("max_channels", c_size),
+                ("buffer_frames_settable", c_bool), ("volume_settable", c_bool)]
+
+
 def _decl(name, restype, *argtypes):
     f = getattr(lib, name)
     f.restype = restype
@@ -261,6 +276,7 @@ _decl("rill_client_poll", c_int, Client, c_int)
 _decl("rill_client_dropped", c_u64, Client)
 _decl("rill_client_list_vars", c_int, Client, P(P(ClientList)))
 _decl("rill_client_list_free", None, P(ClientList))
+_decl("rill_client_get_audio", c_int, Client, P(AudioDesc))
 _decl("rill_client_stream_start", c_int, Client, NAMES, c_size, P(StreamOpts))
 _decl("rill_client_stream_stop", c_int, Client, NAMES, c_size)
 _decl("rill_client_stream_n_values", c_int, Client, NAMES, c_size, c_size,
@@ -310,7 +326,7 @@ _decl("rill_file_writer_create", c_int, c_char_p, c_int, P(FileInfo), P(c_void_p
 _decl("rill_file_writer_write", c_int, c_void_p, c_u64, c_void_p, c_size, P(c_u32))
 _decl("rill_file_writer_close", c_int, c_void_p)
 _decl("rill_file_reader_open", c_int, c_char_p, c_int, P(c_void_p))
-_decl("rill_file_reader_info", c_int, c_void_p, P(FileInfo))
+_decl("rill_file_reader_get_info", c_int, c_void_p, P(FileInfo))
 _decl("rill_file_reader_next", c_int, c_void_p, P(FileBuffer))
 _decl("rill_file_reader_close", None, c_void_p)
 
@@ -350,7 +366,8 @@ class SampleConfig(ctypes.Structure):
                 ("prebuffer_frames", c_u32)]
 
 
-THREAD_FN = ctypes.CFUNCTYPE(ctypes.c_long, c_void_p, c_size, c_void_p)
+# The source first (rill_audio_source *), then the chunk to fill.
+THREAD_FN = ctypes.CFUNCTYPE(ctypes.c_long, c_void_p, c_void_p, c_size, c_void_p)
 INPUT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_size, c_u64, c_void_p)
 NAME_FN = ctypes.CFUNCTYPE(None, c_char_p, c_void_p)
 
@@ -372,8 +389,8 @@ _decl("rill_audio_output_open", c_int, P(AudioConfig), P(c_void_p))
 _decl("rill_audio_output_close", None, c_void_p)
 _decl("rill_audio_output_start", c_int, c_void_p)
 _decl("rill_audio_output_stop", c_int, c_void_p)
-_decl("rill_audio_output_info", None, c_void_p, P(AudioInfo))
-_decl("rill_audio_output_stats", None, c_void_p, P(AudioStats))
+_decl("rill_audio_output_get_info", None, c_void_p, P(AudioInfo))
+_decl("rill_audio_output_get_stats", None, c_void_p, P(AudioStats))
 _decl("rill_audio_output_wait", c_int, c_void_p, c_int)
 _decl("rill_audio_output_add", c_int, c_void_p, c_void_p)
 _decl("rill_audio_output_remove", c_int, c_void_p, c_void_p)
@@ -381,7 +398,7 @@ _decl("rill_audio_source_destroy", None, c_void_p)
 _decl("rill_audio_source_play", c_int, c_void_p)
 _decl("rill_audio_source_stop", c_int, c_void_p)
 _decl("rill_audio_source_playing", c_bool, c_void_p)
-_decl("rill_audio_source_stats", None, c_void_p, P(SourceStats))
+_decl("rill_audio_source_get_stats", None, c_void_p, P(SourceStats))
 _decl("rill_audio_sample_config_default", SampleConfig)
 _decl("rill_audio_sample_create", c_int, c_void_p, P(SampleConfig), P(c_void_p))
 _decl("rill_audio_sample_write", c_int, c_void_p, c_void_p, c_size, c_int, P(c_size))
@@ -400,8 +417,8 @@ _decl("rill_audio_input_close", None, c_void_p)
 _decl("rill_audio_input_start", c_int, c_void_p)
 _decl("rill_audio_input_stop", c_int, c_void_p)
 _decl("rill_audio_input_poll", c_int, c_void_p, c_size)
-_decl("rill_audio_input_info", None, c_void_p, P(AudioInfo))
-_decl("rill_audio_input_stats", None, c_void_p, P(AudioStats))
+_decl("rill_audio_input_get_info", None, c_void_p, P(AudioInfo))
+_decl("rill_audio_input_get_stats", None, c_void_p, P(AudioStats))
 _decl("rill_audio_input_wait", c_int, c_void_p, c_int)
 
 

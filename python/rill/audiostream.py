@@ -165,7 +165,7 @@ class AudioOutput:
         self._h = h
         self._samples = []
         _OPEN.add(self)
-        info = _info(L.lib.rill_audio_output_info, h)
+        info = _info(L.lib.rill_audio_output_get_info, h)
         self.backend = info.backend.decode()
         self.device = info.device.decode() if info.device else None
         self.rate = info.rate
@@ -193,7 +193,7 @@ class AudioOutput:
 
     def stats(self):
         st = L.AudioStats()
-        L.lib.rill_audio_output_stats(self._h, ctypes.byref(st))
+        L.lib.rill_audio_output_get_stats(self._h, ctypes.byref(st))
         return {k: getattr(st, k) for k, _ in L.AudioStats._fields_}
 
     def wait(self, timeout=None):
@@ -285,7 +285,7 @@ class _Source:
     def stats(self):
         st = L.SourceStats()
         if self._src:
-            L.lib.rill_audio_source_stats(self._src, ctypes.byref(st))
+            L.lib.rill_audio_source_get_stats(self._src, ctypes.byref(st))
         return {"frames": st.frames, "underruns": st.underruns,
                 "silent_frames": st.silent_frames}
 
@@ -390,7 +390,7 @@ class ThreadSource(_Source):
         """Override: the next chunk of frames; b"" or None ends the source."""
         return b""
 
-    def _c_fill(self, buf, frames, _user):
+    def _c_fill(self, _src, buf, frames, _user):
         # On the engine's worker thread (not the audio thread), with the GIL.
         try:
             need = frames * self._frame_bytes
@@ -517,7 +517,7 @@ class AudioInput:
                                  "AudioInput: unable to open the input")
         self._h = h
         _OPEN.add(self)
-        info = _info(L.lib.rill_audio_input_info, h)
+        info = _info(L.lib.rill_audio_input_get_info, h)
         self.backend = info.backend.decode()
         self.rate = info.rate
         self.channels = info.channels
@@ -554,7 +554,7 @@ class AudioInput:
 
     def stats(self):
         st = L.AudioStats()
-        L.lib.rill_audio_input_stats(self._h, ctypes.byref(st))
+        L.lib.rill_audio_input_get_stats(self._h, ctypes.byref(st))
         return {k: getattr(st, k) for k, _ in L.AudioStats._fields_}
 
     def close(self):

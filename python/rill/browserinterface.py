@@ -48,20 +48,16 @@ log = logging.getLogger("rill")
 
 # ---- The C API (include/rill/dash.h) ----------------------------------------
 
-MAX_CHANNELS = 64
+MAX_CHANNELS = L.AUDIO_MAX_CHANNELS
 
-
-class _Audio(ctypes.Structure):
-    _fields_ = [("rate", ctypes.c_double), ("buffer_frames", ctypes.c_uint32),
-                ("volume", ctypes.c_double), ("channels", ctypes.c_size_t),
-                ("variables", (ctypes.c_char * 64) * MAX_CHANNELS)]
-
-
-_DATA_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t,
-                            ctypes.c_size_t, ctypes.c_uint64, ctypes.c_uint32,
-                            ctypes.c_void_p)
-_CONFIG_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Audio), ctypes.c_void_p)
-_ERROR_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+# The dash's callbacks get the dash first (rill_dash *).
+_DATA_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                            ctypes.c_size_t, ctypes.c_size_t, ctypes.c_uint64,
+                            ctypes.c_uint32, ctypes.c_void_p)
+_CONFIG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(L.AudioDesc),
+                              ctypes.c_void_p)
+_ERROR_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p,
+                             ctypes.c_void_p)
 
 
 class _Config(ctypes.Structure):
@@ -85,7 +81,7 @@ if _HAVE_DASH:
        ctypes.POINTER(ctypes.c_void_p))
     _d("rill_dash_destroy", None, ctypes.c_void_p)
     _d("rill_dash_poll", ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
-    _d("rill_dash_audio_get", ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_Audio))
+    _d("rill_dash_get_audio", ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(L.AudioDesc))
     _d("rill_dash_add_handler", ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p,
        ctypes.c_char_p, ctypes.c_char_p)
     _d("rill_dash_handler_id", ctypes.c_uint32, ctypes.c_void_p)
@@ -293,7 +289,7 @@ def send_audio(buffer):
 # ---- Running ---------------------------------------------------------------------
 
 
-def _on_config(ap, _user):
+def _on_config(_dash, ap, _user):
     global rate, channels, buffer_frames, volume, _config_gen
     if not ap:
         return
@@ -312,7 +308,7 @@ def _on_config(ap, _user):
         _config_seen.notify_all()
 
 
-def _on_data(buf, frames, nch, t, drop, _user):
+def _on_data(_dash, buf, frames, nch, t, drop, _user):
     global tick, dropped
     tick = int(t)
     dropped += int(drop)
@@ -336,7 +332,7 @@ def _on_data(buf, frames, nch, t, drop, _user):
         _call(_handle_data, out)
 
 
-def _on_error(err, msg, _user):
+def _on_error(_dash, err, msg, _user):
     log.warning("rill: dashboard: %s", msg.decode("utf-8", "replace") if msg else err)
 
 

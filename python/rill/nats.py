@@ -40,7 +40,7 @@ class Gap(ctypes.Structure):
                 ("to_tick", c_uint64), ("buffers", c_uint64), ("why", c_char_p)]
 
 
-GAP_FN = ctypes.CFUNCTYPE(None, P(Gap), c_void_p)
+GAP_FN = ctypes.CFUNCTYPE(None, c_void_p, P(Gap), c_void_p)
 
 
 class NatsConfig(ctypes.Structure):
@@ -86,7 +86,7 @@ class NatsDevice:
               f"NATS {nats_url}, device {device}")
         self._cl = cl
 
-    def _on_gap(self, g, user):
+    def _on_gap(self, cl, g, user):
         g = g.contents
         self.gaps.append((g.variable.decode(), g.from_tick, g.to_tick, g.why.decode()))
 

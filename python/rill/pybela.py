@@ -300,31 +300,31 @@ class Watcher:
 
     # ---- callbacks from C (on the poll thread) ----------------------------
 
-    def _c_on_buffer(self, bp, _user):
+    def _c_on_buffer(self, _cl, bp, _user):
         try:
             self._on_buffer(bp.contents)
         except Exception:
             log.error("rill: internal error handling a buffer:\n%s", traceback.format_exc())
 
-    def _c_on_block(self, blkp, _user):
+    def _c_on_block(self, _cl, blkp, _user):
         try:
             self._on_block(blkp.contents)
         except Exception:
             log.error("rill: internal error handling a block:\n%s", traceback.format_exc())
 
-    def _c_on_monitor(self, name, tick, value, _user):
+    def _c_on_monitor(self, _cl, name, tick, value, _user):
         try:
             self._on_monitor(name.decode(), int(tick), float(value))
         except Exception:
             log.error("rill: internal error handling a monitor value:\n%s",
                       traceback.format_exc())
 
-    def _c_on_error(self, err, msg, _user):
+    def _c_on_error(self, _cl, err, msg, _user):
         text = msg.decode("utf-8", "replace") if msg else ""
         self.errors.append((L.lib.rill_err_name(err).decode(), text))
         log.warning("rill: connection to %s: %s", self.url, text)
 
-    def _c_on_done(self, err, user):
+    def _c_on_done(self, _cl, err, user):
         try:
             self._on_done(int(err), int(user or 0))
         except Exception:
@@ -806,7 +806,7 @@ def load_buffers(filename, timestamp_mode="dense"):
             f"open {filename}")
     try:
         info = L.FileInfo()
-        L.check(L.lib.rill_file_reader_info(h, ctypes.byref(info)))
+        L.check(L.lib.rill_file_reader_get_info(h, ctypes.byref(info)))
         is_int = info.type in (0, 1, 2)
         sparse = info.mode == 1
         out = []

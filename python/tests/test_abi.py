@@ -29,7 +29,7 @@ MIRRORS = [
     ("audio.h", "rill_audio_source_stats", L.SourceStats),
     ("audio.h", "rill_audio_sample_config", L.SampleConfig),
     ("audio.h", "rill_audio_thread_config", L.ThreadConfig),
-    ("dash.h", "rill_dash_audio", BI._Audio),
+    ("watch.h", "rill_audio_desc", L.AudioDesc),
     ("dash.h", "rill_dash_config", BI._Config),
 ]
 

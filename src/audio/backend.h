@@ -98,7 +98,4 @@ extern char rill__jack_tsan_sync;
 #define RILL__JACK_CALLBACK_LEAVE() ((void)0)
 #endif
 
-/* Sleep for `ns` nanoseconds (not on the audio thread's rill path). */
-void rill__audio_sleep_ns(uint64_t ns);
-
 #endif /* RILL_AUDIO_BACKEND_H */

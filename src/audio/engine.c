@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "audio/engine.h"
+#include "audio/internal.h"
 
 static const rill__audio_backend *const backends[] = {
 #ifdef RILL_HAVE_JACK
@@ -73,12 +73,6 @@ static _Thread_local bool in_rt;
 void rill__audio_rt_enter(void) { in_rt = true; }
 void rill__audio_rt_leave(void) { in_rt = false; }
 bool rill__audio_in_rt(void) { return in_rt; }
-
-void rill__audio_sleep_ns(uint64_t ns) {
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* Waiters poll at a quarter of a block, within [100 us, 2 ms]: fast enough
  * to refill a ring long before it drains, cheap enough to leave a core. */
@@ -313,11 +307,11 @@ void rill_audio_output_close(rill_audio_output *o) {
     rill__free(o);
 }
 
-void rill_audio_output_info(const rill_audio_output *o, rill_audio_info *info) {
+void rill_audio_output_get_info(const rill_audio_output *o, rill_audio_info *info) {
     dev_info(&o->dev, info);
 }
 
-void rill_audio_output_stats(const rill_audio_output *o, rill_audio_stats *st) {
+void rill_audio_output_get_stats(const rill_audio_output *o, rill_audio_stats *st) {
     dev_stats(&o->dev, st);
 }
 
@@ -329,7 +323,7 @@ static int wait_until(atomic_bool *flag, rill_ring *ring, int timeout_ms,
             return 0;
         if (timeout_ms >= 0 && rill_clock_now_ns() >= deadline)
             return RILL_ETIMEOUT;
-        rill__audio_sleep_ns(poll_ns);
+        rill__sleep_ns(poll_ns);
     }
 }
 
@@ -350,7 +344,7 @@ float *rill__audio_render(rill__audio_dev *dev, size_t frames, uint64_t time) {
     for (size_t i = 0; i < o->n_active; i++) {
         rill_audio_source *s = o->active[i];
         if (atomic_load_explicit(&s->playing, memory_order_acquire))
-            rill__source_render(s, mix, frames, ch, dev->rate);
+            s->kind->render(s, mix, frames, ch);
     }
     size_t n = frames * ch;
     for (size_t i = 0; i < n; i++) {
@@ -457,7 +451,7 @@ static void *delivery_main(void *arg) {
         }
         if (quit)
             break;
-        rill__audio_sleep_ns(in->poll_ns);
+        rill__sleep_ns(in->poll_ns);
     }
     return NULL;
 }
@@ -550,11 +544,11 @@ int rill_audio_input_poll(rill_audio_input *in, size_t max_blocks) {
     return n;
 }
 
-void rill_audio_input_info(const rill_audio_input *in, rill_audio_info *info) {
+void rill_audio_input_get_info(const rill_audio_input *in, rill_audio_info *info) {
     dev_info(&in->dev, info);
 }
 
-void rill_audio_input_stats(const rill_audio_input *in, rill_audio_stats *st) {
+void rill_audio_input_get_stats(const rill_audio_input *in, rill_audio_stats *st) {
     dev_stats(&in->dev, st);
 }
 

@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "audio/engine.h"
+#include "audio/internal.h"
 
 int rill__mixer_init(rill_audio_output *o) {
     o->active = rill__calloc(o->max_sources, sizeof o->active[0]);
@@ -55,8 +55,8 @@ static void apply(rill_audio_output *o, const rill__mix_cmd *c) {
         atomic_store(&c->src->in_mixer, false);
         atomic_store_explicit(&c->src->removing, false, memory_order_release);
         break;
-    case RILL__CMD_SINE:
-        rill__source_apply_sine(c->src, c->freq, c->amp, o->dev.rate);
+    case RILL__CMD_UPDATE:
+        c->src->kind->update(c->src, c->a, c->b, o->dev.rate);
         break;
     }
 }
@@ -91,7 +91,7 @@ void rill__mixer_post(rill_audio_output *o, const rill__mix_cmd *cmd) {
             rill_clock_now_ns() > give_up)
             stop_dead(o);
         else
-            rill__audio_sleep_ns(o->poll_ns);
+            rill__sleep_ns(o->poll_ns);
     }
     if (!o->running) {
         rill__mixer_apply_pending(o);
@@ -162,7 +162,7 @@ int rill_audio_output_remove(rill_audio_output *o, rill_audio_source *s) {
             stop_dead(o);
             break;
         }
-        rill__audio_sleep_ns(o->poll_ns);
+        rill__sleep_ns(o->poll_ns);
     }
     pthread_mutex_unlock(&o->ctl);
     return 0;

@@ -1,4 +1,7 @@
-/* Sources: samples, thread sources, sines and real-time callbacks.
+/* Sources: what they share, and four kinds of them: samples, thread
+ * sources, sines and real-time callbacks (Pd is in source_pd.c). Each kind
+ * is a table of functions (rill__source_kind) that the mixer and the
+ * control calls use without knowing which kind they hold.
  *
  * Ring-fed sources (sample, thread, Pd) keep frames in their own SPSC
  * rill_ring: one producer (the user's writer, the worker thread, the Pd
@@ -12,11 +15,12 @@
 #include <math.h>
 #include <string.h>
 
-#include "audio/engine.h"
+#include "audio/internal.h"
 
 /* ---- Common ------------------------------------------------------------ */
 
-int rill__source_new(rill_audio_output *o, int kind, rill_audio_source **out) {
+int rill__source_new(rill_audio_output *o, const rill__source_kind *kind,
+                     rill_audio_source **out) {
     if (o == NULL || out == NULL)
         return RILL_EINVAL;
     *out = NULL;
@@ -42,8 +46,7 @@ int rill__source_new(rill_audio_output *o, int kind, rill_audio_source **out) {
     return 0;
 }
 
-/* Link into the output's list once nothing can fail any more. */
-static void source_link(rill_audio_source *s) {
+void rill__source_link(rill_audio_source *s) {
     rill_audio_output *o = s->out;
     pthread_mutex_lock(&o->ctl);
     s->next = o->sources;
@@ -66,7 +69,8 @@ int rill__source_ring(rill_audio_source *s, rill_audio_format fmt,
 }
 
 static void source_free(rill_audio_source *s) {
-    rill__pd_free(s);
+    if (s->kind->free != NULL)
+        s->kind->free(s);
     rill_ring_destroy(s->ring);
     rill__free(s->chunk);
     pthread_mutex_destroy(&s->lock);
@@ -74,13 +78,8 @@ static void source_free(rill_audio_source *s) {
 }
 
 static void stop_producer(rill_audio_source *s) {
-    if (s->kind == RILL__SRC_THREAD && s->worker_on) {
-        atomic_store(&s->quit, true);
-        pthread_join(s->worker, NULL);
-        s->worker_on = false;
-    } else if (s->kind == RILL__SRC_PD) {
-        rill__pd_stop(s);
-    }
+    if (s->kind->stop != NULL)
+        s->kind->stop(s);
 }
 
 void rill_audio_source_destroy(rill_audio_source *s) {
@@ -105,25 +104,13 @@ void rill_audio_source_destroy(rill_audio_source *s) {
     source_free(s);
 }
 
-static void *worker_main(void *arg);
-
 int rill_audio_source_play(rill_audio_source *s) {
     if (s == NULL)
         return RILL_EINVAL;
     if (s->out == NULL)
         return RILL_ESTATE;
-    int rc = 0;
     pthread_mutex_lock(&s->lock);
-    if (s->kind == RILL__SRC_THREAD && !s->worker_on) {
-        atomic_store(&s->quit, false);
-        atomic_store(&s->ended, false);
-        if (pthread_create(&s->worker, NULL, worker_main, s) != 0)
-            rc = RILL_ESYS;
-        else
-            s->worker_on = true;
-    } else if (s->kind == RILL__SRC_PD) {
-        rc = rill__pd_start(s);
-    }
+    int rc = s->kind->start != NULL ? s->kind->start(s) : 0;
     if (rc == 0) {
         atomic_store(&s->prime_req, s->prebuffer > 0);
         atomic_store_explicit(&s->playing, true, memory_order_release);
@@ -147,8 +134,8 @@ bool rill_audio_source_playing(const rill_audio_source *s) {
            atomic_load(&((rill_audio_source *)(uintptr_t)s)->playing);
 }
 
-void rill_audio_source_stats(const rill_audio_source *s,
-                             rill_audio_sample_stats *st) {
+void rill_audio_source_get_stats(const rill_audio_source *s,
+                             rill_audio_source_stats *st) {
     rill_audio_source *m = (rill_audio_source *)(uintptr_t)s;
     st->frames = atomic_load(&m->frames);
     st->underruns = atomic_load(&m->underruns);
@@ -174,8 +161,8 @@ static void add_frames(float *mix, uint32_t och, const rill_audio_source *s,
     }
 }
 
-static void render_ring(rill_audio_source *s, float *mix, size_t frames,
-                        uint32_t och) {
+void rill__source_render_ring(rill_audio_source *s, float *mix, size_t frames,
+                              uint32_t och) {
     size_t fb = s->frame_bytes;
     if (atomic_exchange_explicit(&s->prime_req, false, memory_order_acquire))
         s->priming = true;
@@ -208,9 +195,9 @@ static void render_ring(rill_audio_source *s, float *mix, size_t frames,
     rill_ring_read_release(s->ring, n * fb);
     atomic_fetch_add_explicit(&s->frames, n, memory_order_relaxed);
     if (n < frames) {
-        /* A thread source whose function has ended has simply finished. */
-        if (s->kind == RILL__SRC_THREAD &&
-            atomic_load_explicit(&s->ended, memory_order_acquire))
+        /* A thread source whose function has ended has simply finished
+         * (no other kind ever sets `ended`). */
+        if (atomic_load_explicit(&s->ended, memory_order_acquire))
             return;
         atomic_fetch_add_explicit(&s->underruns, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->silent, frames - n, memory_order_relaxed);
@@ -230,7 +217,7 @@ static void render_ring(rill_audio_source *s, float *mix, size_t frames,
  * sin() per frame (about 7x cheaper), and the rotation's rounding (~1e-16
  * per frame) is discarded at the next block, which starts again from the
  * accumulator. */
-static void render_sine(rill_audio_source *s, float *mix, size_t frames,
+static void sine_render(rill_audio_source *s, float *mix, size_t frames,
                         uint32_t och) {
     double a = s->amp;
     double da = (s->amp_target - a) / (double)frames;
@@ -250,30 +237,12 @@ static void render_sine(rill_audio_source *s, float *mix, size_t frames,
     s->amp = s->amp_target;
 }
 
-void rill__source_apply_sine(rill_audio_source *s, double freq, double amp,
-                             uint32_t rate) {
+static void sine_update(rill_audio_source *s, double freq, double amp,
+                        uint32_t rate) {
     s->inc = freq / (double)rate;
     s->rot_c = cos(2.0 * M_PI * s->inc);
     s->rot_s = sin(2.0 * M_PI * s->inc);
     s->amp_target = amp;
-}
-
-void rill__source_render(rill_audio_source *s, float *mix, size_t frames,
-                         uint32_t channels, uint32_t rate) {
-    (void)rate;
-    switch (s->kind) {
-    case RILL__SRC_SAMPLE:
-    case RILL__SRC_THREAD:
-    case RILL__SRC_PD:
-        render_ring(s, mix, frames, channels);
-        break;
-    case RILL__SRC_SINE:
-        render_sine(s, mix, frames, channels);
-        break;
-    case RILL__SRC_CALLBACK:
-        s->fn(mix, frames, channels, s->user);
-        break;
-    }
 }
 
 /* ---- Writing into a ring ----------------------------------------------- */
@@ -312,7 +281,7 @@ int rill__source_write(rill_audio_source *s, const void *data, size_t bytes,
             rc = RILL_ETIMEOUT;
             break;
         }
-        rill__audio_sleep_ns(RILL__MIN(poll_ns, deadline - now));
+        rill__sleep_ns(RILL__MIN(poll_ns, deadline - now));
     }
     if (written)
         *written = done;
@@ -327,6 +296,11 @@ rill_audio_sample_config rill_audio_sample_config_default(void) {
     return c;
 }
 
+const rill__source_kind rill__source_sample = {
+    .name = "sample",
+    .render = rill__source_render_ring,
+};
+
 int rill_audio_sample_create(rill_audio_output *o,
                              const rill_audio_sample_config *cfg,
                              rill_audio_source **out) {
@@ -334,7 +308,7 @@ int rill_audio_sample_create(rill_audio_output *o,
     if (cfg == NULL)
         cfg = &def;
     rill_audio_source *s;
-    int rc = rill__source_new(o, RILL__SRC_SAMPLE, &s);
+    int rc = rill__source_new(o, &rill__source_sample, &s);
     if (rc != 0)
         return rc;
     size_t frames = cfg->ring_frames;
@@ -351,7 +325,7 @@ int rill_audio_sample_create(rill_audio_output *o,
         source_free(s);
         return rc;
     }
-    source_link(s);
+    rill__source_link(s);
     *out = s;
     return 0;
 }
@@ -360,7 +334,7 @@ int rill_audio_sample_write(rill_audio_source *s, const void *data,
                             size_t bytes, int timeout_ms, size_t *written) {
     if (written)
         *written = 0;
-    if (s == NULL || s->kind != RILL__SRC_SAMPLE || (data == NULL && bytes) ||
+    if (s == NULL || s->kind != &rill__source_sample || (data == NULL && bytes) ||
         bytes % s->frame_bytes != 0)
         return RILL_EINVAL;
     int64_t tns = timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;
@@ -388,13 +362,13 @@ static void *worker_main(void *arg) {
     size_t cf = s->tcfg.chunk_frames;
     uint64_t poll_ns = s->out ? s->out->poll_ns : 1000000u;
     while (!atomic_load(&s->quit)) {
-        long n = s->tcfg.fn(s->chunk, cf, s->tcfg.user);
+        long n = s->tcfg.fn(s, s->chunk, cf, s->tcfg.user);
         if (n < 0) {
             atomic_store(&s->ended, true);
             break;
         }
         if (n == 0) {
-            rill__audio_sleep_ns(poll_ns);
+            rill__sleep_ns(poll_ns);
             continue;
         }
         size_t frames = RILL__MIN((size_t)n, cf);
@@ -405,13 +379,39 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static int thread_start(rill_audio_source *s) {
+    if (s->worker_on)
+        return 0;
+    atomic_store(&s->quit, false);
+    atomic_store(&s->ended, false);
+    if (pthread_create(&s->worker, NULL, worker_main, s) != 0)
+        return RILL_ESYS;
+    s->worker_on = true;
+    return 0;
+}
+
+static void thread_stop(rill_audio_source *s) {
+    if (!s->worker_on)
+        return;
+    atomic_store(&s->quit, true);
+    pthread_join(s->worker, NULL);
+    s->worker_on = false;
+}
+
+const rill__source_kind rill__source_thread = {
+    .name = "thread",
+    .render = rill__source_render_ring,
+    .start = thread_start,
+    .stop = thread_stop,
+};
+
 int rill_audio_thread_source_create(rill_audio_output *o,
                                     const rill_audio_thread_config *cfg,
                                     rill_audio_source **out) {
     if (cfg == NULL || cfg->fn == NULL)
         return RILL_EINVAL;
     rill_audio_source *s;
-    int rc = rill__source_new(o, RILL__SRC_THREAD, &s);
+    int rc = rill__source_new(o, &rill__source_thread, &s);
     if (rc != 0)
         return rc;
     s->tcfg = *cfg;
@@ -430,18 +430,24 @@ int rill_audio_thread_source_create(rill_audio_output *o,
         source_free(s);
         return rc;
     }
-    source_link(s);
+    rill__source_link(s);
     *out = s;
     return 0;
 }
 
 bool rill_audio_thread_source_finished(const rill_audio_source *s) {
     rill_audio_source *m = (rill_audio_source *)(uintptr_t)s;
-    return m != NULL && m->kind == RILL__SRC_THREAD && atomic_load(&m->ended) &&
+    return m != NULL && m->kind == &rill__source_thread && atomic_load(&m->ended) &&
            rill_ring_readable(m->ring) == 0;
 }
 
 /* ---- Sine and callback sources ------------------------------------------ */
+
+const rill__source_kind rill__source_sine = {
+    .name = "sine",
+    .render = sine_render,
+    .update = sine_update,
+};
 
 int rill_audio_sine_create(rill_audio_output *o, double freq_hz,
                            double amplitude, rill_audio_source **out) {
@@ -449,20 +455,20 @@ int rill_audio_sine_create(rill_audio_output *o, double freq_hz,
                        isfinite(amplitude)))
         return RILL_EINVAL;
     rill_audio_source *s;
-    int rc = rill__source_new(o, RILL__SRC_SINE, &s);
+    int rc = rill__source_new(o, &rill__source_sine, &s);
     if (rc != 0)
         return rc;
-    rill__source_apply_sine(s, freq_hz, amplitude, o->dev.rate);
+    sine_update(s, freq_hz, amplitude, o->dev.rate);
     s->amp = amplitude;
     s->freq_set = freq_hz;
     s->amp_set = amplitude;
-    source_link(s);
+    rill__source_link(s);
     *out = s;
     return 0;
 }
 
 int rill_audio_sine_set(rill_audio_source *s, double freq_hz, double amplitude) {
-    if (s == NULL || s->kind != RILL__SRC_SINE)
+    if (s == NULL || s->kind != &rill__source_sine)
         return RILL_EINVAL;
     rill_audio_output *o = s->out;
     if (o == NULL)
@@ -472,16 +478,26 @@ int rill_audio_sine_set(rill_audio_source *s, double freq_hz, double amplitude) 
     pthread_mutex_lock(&o->ctl);
     s->freq_set = freq_hz;
     s->amp_set = amplitude;
-    rill__mix_cmd c = {RILL__CMD_SINE, s, freq_hz, amplitude};
+    rill__mix_cmd c = {RILL__CMD_UPDATE, s, freq_hz, amplitude};
     if (s->attached)
         rill__mixer_post(o, &c);
     else
         /* Not in a mixer: the audio thread cannot be looking at it. Safe
          * as long as add (which takes ctl) publishes it afterwards. */
-        rill__source_apply_sine(s, freq_hz, amplitude, o->dev.rate);
+        sine_update(s, freq_hz, amplitude, o->dev.rate);
     pthread_mutex_unlock(&o->ctl);
     return 0;
 }
+
+static void callback_render(rill_audio_source *s, float *mix, size_t frames,
+                            uint32_t channels) {
+    s->fn(s, mix, frames, channels, s->user);
+}
+
+const rill__source_kind rill__source_callback = {
+    .name = "callback",
+    .render = callback_render,
+};
 
 int rill_audio_callback_source_create(rill_audio_output *o,
                                       rill_audio_render_fn fn, void *user,
@@ -489,12 +505,12 @@ int rill_audio_callback_source_create(rill_audio_output *o,
     if (fn == NULL)
         return RILL_EINVAL;
     rill_audio_source *s;
-    int rc = rill__source_new(o, RILL__SRC_CALLBACK, &s);
+    int rc = rill__source_new(o, &rill__source_callback, &s);
     if (rc != 0)
         return rc;
     s->fn = fn;
     s->user = user;
-    source_link(s);
+    rill__source_link(s);
     *out = s;
     return 0;
 }

@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "audio/engine.h"
+#include "audio/internal.h"
 
 extern char **environ;
 
@@ -44,6 +44,8 @@ struct rill__pd {
 };
 
 static atomic_uint pd_serial;
+
+static void pd_stop(rill_audio_source *s);
 
 static void pd_quiet(const char *msg) { rill__log_debug("jack: %s", msg); }
 
@@ -83,7 +85,7 @@ int rill_audio_pd_create(rill_audio_output *o, const char *patch,
         return RILL_ENOTFOUND;
     }
     rill_audio_source *s;
-    int rc = rill__source_new(o, RILL__SRC_PD, &s);
+    int rc = rill__source_new(o, &rill__source_pd, &s);
     if (rc != 0)
         return rc;
     struct rill__pd *p = rill__calloc(1, sizeof *p);
@@ -109,12 +111,7 @@ int rill_audio_pd_create(rill_audio_output *o, const char *patch,
                            RILL__MAX(16 * (size_t)o->dev.buffer_frames, 8192));
     if (rc != 0)
         goto fail;
-    pthread_mutex_lock(&o->ctl);
-    s->next = o->sources;
-    if (o->sources)
-        o->sources->prev = s;
-    o->sources = s;
-    pthread_mutex_unlock(&o->ctl);
+    rill__source_link(s);
     *out = s;
     return 0;
 fail:
@@ -170,14 +167,14 @@ static void kill_pd(struct rill__pd *p) {
             p->pid = -1;
             return;
         }
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     p->pid = -1;
 }
 
-int rill__pd_start(rill_audio_source *s) {
+static int pd_start(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p->client != NULL)
         return 0;
@@ -235,7 +232,7 @@ int rill__pd_start(rill_audio_source *s) {
             rc = RILL_EIO;
             break;
         }
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     if (rc != 0) {
         if (rc == RILL_EIO)
@@ -258,7 +255,7 @@ int rill__pd_start(rill_audio_source *s) {
         for (int i = 0; i < 500 && e != 0 && e != EEXIST; i++) {
             e = jack_connect(p->client, from, jack_port_name(p->ports[c]));
             if (e != 0 && e != EEXIST)
-                rill__audio_sleep_ns(10000000u);
+                rill__sleep_ns(10000000u);
         }
         if (e != 0 && e != EEXIST) {
             rill__log_error("audio: pd: patch '%s': cannot connect %s to %s",
@@ -269,11 +266,11 @@ int rill__pd_start(rill_audio_source *s) {
     }
     return 0;
 fail:
-    rill__pd_stop(s);
+    pd_stop(s);
     return rc;
 }
 
-void rill__pd_stop(rill_audio_source *s) {
+static void pd_stop(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p == NULL)
         return;
@@ -287,11 +284,11 @@ void rill__pd_stop(rill_audio_source *s) {
     kill_pd(p);
 }
 
-void rill__pd_free(rill_audio_source *s) {
+static void pd_free(rill_audio_source *s) {
     struct rill__pd *p = s->pd;
     if (p == NULL)
         return;
-    rill__pd_stop(s);
+    pd_stop(s);
     rill__free(p->patch);
     rill__free(p->server);
     rill__free(p->pd_path);
@@ -300,3 +297,11 @@ void rill__pd_free(rill_audio_source *s) {
     rill__free(p);
     s->pd = NULL;
 }
+
+const rill__source_kind rill__source_pd = {
+    .name = "pd",
+    .render = rill__source_render_ring,
+    .start = pd_start,
+    .stop = pd_stop,
+    .free = pd_free,
+};

@@ -163,7 +163,7 @@ void rill__deliver_buffer(rill_client *cl, const rill_client_buffer *b) {
     if (cl->cfg.on_buffer == NULL)
         return;
     if (cl->pq == NULL) {
-        cl->cfg.on_buffer(b, cl->cfg.user);
+        cl->cfg.on_buffer(cl, b, cl->cfg.user);
         return;
     }
     writer w;
@@ -180,7 +180,7 @@ void rill__deliver_block(rill_client *cl, const rill_client_block *blk) {
     if (cl->cfg.on_block == NULL)
         return;
     if (cl->pq == NULL) {
-        cl->cfg.on_block(blk, cl->cfg.user);
+        cl->cfg.on_block(cl, blk, cl->cfg.user);
         return;
     }
     size_t bytes = sizeof(ev_block);
@@ -204,7 +204,7 @@ void rill__deliver_monitor(rill_client *cl, const char *name, uint64_t tick,
     if (cl->cfg.on_monitor == NULL)
         return;
     if (cl->pq == NULL) {
-        cl->cfg.on_monitor(name, tick, value, cl->cfg.user);
+        cl->cfg.on_monitor(cl, name, tick, value, cl->cfg.user);
         return;
     }
     uint32_t id = 0;
@@ -224,7 +224,7 @@ void rill__deliver_error(rill_client *cl, int err, const char *msg) {
     if (cl->cfg.on_error == NULL)
         return;
     if (cl->pq == NULL) {
-        cl->cfg.on_error(err, msg, cl->cfg.user);
+        cl->cfg.on_error(cl, err, msg, cl->cfg.user);
         return;
     }
     ev_error e;
@@ -243,7 +243,7 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
     if (fn == NULL)
         return;
     if (cl->pq == NULL) {
-        fn(err, user);
+        fn(cl, err, user);
         return;
     }
     ev_done e = {fn, user, err, 0};
@@ -295,7 +295,7 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
     case EV_BUFFER: {
         rill_client_buffer b;
         get_buffer(cl, &p, &b);
-        cl->cfg.on_buffer(&b, cl->cfg.user);
+        cl->cfg.on_buffer(cl, &b, cl->cfg.user);
         break;
     }
     case EV_BLOCK: {
@@ -312,7 +312,7 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
         for (size_t i = 0; i < e.n; i++)
             get_buffer(cl, &p, &b[i]);
         rill_client_block blk = {e.first_ts, e.ticks, e.n, b};
-        cl->cfg.on_block(&blk, cl->cfg.user);
+        cl->cfg.on_block(cl, &blk, cl->cfg.user);
         if (b != bufs)
             rill__free(b);
         break;
@@ -320,20 +320,20 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
     case EV_MONITOR: {
         ev_monitor e;
         memcpy(&e, p, sizeof e);
-        cl->cfg.on_monitor(cl->vars->vars[e.var_id].name, e.tick, e.value,
+        cl->cfg.on_monitor(cl, cl->vars->vars[e.var_id].name, e.tick, e.value,
                            cl->cfg.user);
         break;
     }
     case EV_ERROR: {
         ev_error e;
         memcpy(&e, p, sizeof e);
-        cl->cfg.on_error(e.err, e.msg, cl->cfg.user);
+        cl->cfg.on_error(cl, e.err, e.msg, cl->cfg.user);
         break;
     }
     case EV_DONE: {
         ev_done e;
         memcpy(&e, p, sizeof e);
-        e.fn(e.err, e.user);
+        e.fn(cl, e.err, e.user);
         break;
     }
     default:

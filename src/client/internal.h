@@ -1,14 +1,25 @@
-/* The client's insides, shared by client.c (connection, decoding,
- * requests), deliver.c (running the user's callbacks now or queueing them
- * for rill_client_poll) and fetch.c (log files over HTTP). */
+/* The client's insides, shared by its files:
+ *
+ *   client.c   connecting, the I/O thread, buffers and messages out
+ *   channel.c  what requests share: waits, commands, the list round trip
+ *   decode.c   the I/O thread: what the device sends, decoded
+ *   request.c  requests: the list, monitor and peek, control, audio
+ *   stream.c   streams, schedules, exactly-N collectors
+ *   deliver.c  running callbacks now, or queueing them for poll()
+ *   align.c    cutting several variables' buffers into aligned blocks
+ *   fetch.c    device-side logging; log files over HTTP
+ *   session.c  URLs, the start tick, waiting for device-side logs
+ *   ws.c       the WebSocket transport
+ */
 #ifndef RILL_CLIENT_INTERNAL_H
 #define RILL_CLIENT_INTERNAL_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "client/align.h"
-#include "net/ws.h"
+#include "client/ws.h"
 #include "rill/client.h"
 #include "rill/ring.h"
 
@@ -29,12 +40,12 @@ typedef enum rill__collect_kind {
 
 /* Per variable, as the I/O thread needs it (indexed by variable id). */
 typedef struct rill__var_state {
-    bool in_group;    /* part of the on_block group */
-    uint64_t order;   /* when it joined the group */
-    uint64_t from;    /* its stream's start tick: earlier values are an
-                         earlier run's */
-    uint32_t length;  /* values per buffer, for the block span */
-    int32_t sched;    /* index in cl->sched, or -1 */
+    bool in_group;      /* part of the on_block group */
+    uint64_t order;     /* when it joined the group */
+    uint64_t from;      /* its stream's start tick: earlier values are an
+                           earlier run's */
+    uint32_t length;    /* values per buffer, for the block span */
+    int32_t sched;      /* index in cl->sched, or -1 */
     uint64_t sched_end; /* the scheduled stream's end tick */
     /* stream_n_values / monitor_n_values: while `collect` is set, the
      * variable's values of that kind go here instead of to the callbacks;
@@ -44,6 +55,14 @@ typedef struct rill__var_state {
     size_t have;
     double *values;
     uint64_t *ticks;
+    /* Device-side logs, from the device's notices (session.c): the latest
+     * log it started for the variable (file, first tick, whether a write
+     * to it failed) and the latest file it finished. */
+    char log_file[96];
+    uint64_t log_from;
+    bool log_failed;
+    char log_done[96];
+    bool log_done_failed;
 } rill__var_state;
 
 struct rill_client {
@@ -61,16 +80,18 @@ struct rill_client {
     pthread_mutex_t lock;     /* everything below, shared with the I/O thread */
     pthread_cond_t cond;
 
-    rill_client_list *vars;   /* from the connect-time list */
-    rill__var_state *vs;      /* n_vars entries */
-    bool hello;               /* the server answered hello */
-    bool got_connection;      /* the connection event arrived */
-    int64_t list_id;          /* the list request being waited for, or -1 */
+    rill_client_list *vars;       /* from the connect-time list */
+    rill__var_state *vs;          /* n_vars entries */
+    bool hello;                   /* the server answered hello */
+    bool got_connection;          /* the connection event arrived */
+    int64_t list_id;              /* the list request being waited for, or -1 */
     rill_client_list *list_reply; /* built by the I/O thread */
     int list_rc;
+    rill_audio_desc list_audio; /* the reply's audio description */
+    int list_audio_rc;          /* 0, RILL_ENOTFOUND (none), RILL_EPROTO */
     bool list_ready;
     int64_t next_id;
-    int64_t audio_id;         /* the audio-config request waited for, or -1 */
+    int64_t audio_id; /* the audio-config request waited for, or -1 */
     bool audio_done;
     int audio_rc;
     char audio_why[512];
@@ -82,25 +103,25 @@ struct rill_client {
     /* stream_n_values / monitor_n_values: collect_n values of each
      * collecting variable (rill__var_state), from tick collect_start on */
     size_t collect_n;
-    size_t collect_left;    /* variables with fewer than collect_n */
+    size_t collect_left; /* variables with fewer than collect_n */
     uint64_t collect_start;
-    bool collect_done;      /* every variable complete, or a gap */
+    bool collect_done;       /* every variable complete, or a gap */
     const char *collect_gap; /* the variable that lost values, or NULL */
     /* on_block: the group as requests left it; the I/O thread rebuilds
      * its aligner when group_gen moves */
-    uint32_t group_block;     /* opts.block of the latest start, 0 = auto */
+    uint32_t group_block; /* opts.block of the latest start, 0 = auto */
     uint64_t group_order;
     uint64_t group_gen, align_gen;
     /* scheduled streams */
     rill__sched *sched;
     size_t n_sched, sched_cap;
-    size_t sched_pending;     /* schedules not finished */
-    int sched_err;            /* first error since the last wait */
+    size_t sched_pending; /* schedules not finished */
+    int sched_err;        /* first error since the last wait */
     /* compat data: the last header */
     int64_t hdr_id;
     char close_reason[200];
     /* A client attached to an in-process transport instead of sockets
-     * (rill__client_attach: the NATS consumer), or NULL. */
+     * (attach.c: the NATS consumer), or NULL. */
     const struct rill__client_xport *xport;
     void *xport_user;
 
@@ -111,18 +132,14 @@ struct rill_client {
     size_t scratch_cap; /* values */
 
     /* delivery (deliver.c) */
-    rill_ring *pq;            /* poll mode: events for rill_client_poll */
-    pthread_mutex_t poll_mx;  /* the consumer side, and poll_cv */
+    rill_ring *pq;           /* poll mode: events for rill_client_poll */
+    pthread_mutex_t poll_mx; /* the consumer side, and poll_cv */
     pthread_cond_t poll_cv;
-    uint8_t *pscratch;        /* consumer: one event */
+    uint8_t *pscratch; /* consumer: one event */
     size_t pscratch_cap;
-    uint32_t pending_drops;   /* I/O thread: dropped before the next buffer */
+    uint32_t pending_drops; /* I/O thread: dropped before the next buffer */
     atomic_uint_fast64_t dropped;
 };
-
-/* Wait on `cv` (mutex held) for at most `ns` nanoseconds; callers loop on
- * their own condition and deadline. client.c. */
-void rill__cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mx, uint64_t ns);
 
 /* deliver.c. The I/O thread calls these instead of the callbacks. */
 int rill__deliver_init(rill_client *cl);
@@ -137,13 +154,64 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
 /* Wake a waiting rill_client_poll (the connection closed). */
 void rill__deliver_wake(rill_client *cl);
 
-/* client.c, for fetch.c. */
+/* channel.c. Wait on cl->cond (lock held) until *flag, the connection
+ * closes (RILL_ECLOSED) or the deadline (RILL_ETIMEOUT). */
+int rill__client_wait_for(rill_client *cl, const bool *flag,
+                          uint64_t deadline_ns);
+/* Now plus the configured timeout. */
+uint64_t rill__client_deadline(const rill_client *cl);
+/* Send a JSON message (taken) on the control socket. */
+int rill__client_send_json(rill_client *cl, json_t *msg);
+/* {"watcher":[{"cmd":cmd,"watchers":[names...], extra...}]}; `extra` (a
+ * JSON object, taken) may be NULL. */
+int rill__client_send_cmd(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, json_t *extra);
+
+/* A list round trip (req_lock held). */
+int rill__client_list_locked(rill_client *cl, rill_client_list **out);
+/* A variable of the connect-time list, or NULL (and a log line). */
 const rill_client_var *rill__client_find(rill_client *cl, const char *name);
+/* The device's latest tick and its rate (1000 if it gives none). */
+int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate);
+/* A tick a little after the device's latest, for starting together: what
+ * schedules, exactly-N collectors, on_block starts and
+ * rill_client_start_tick (session.c) start on. req_lock held. */
+int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate);
+/* Send a command, then a list round trip, so that it has taken effect;
+ * `extra` as rill__client_send_cmd; `after` (may be NULL) gets the list. */
 int rill__client_cmd_sync(rill_client *cl, const char *cmd,
-                          const char *const *names, size_t n, void *extra,
+                          const char *const *names, size_t n, json_t *extra,
                           rill_client_list **after);
 
-/* ---- Attached clients (client.c) -------------------------------------------
+/* RILL_EINVAL or RILL_ENOTFOUND unless every name is known. */
+int rill__client_check_names(rill_client *cl, const char *const *names,
+                             size_t n);
+
+/* decode.c: the I/O thread. */
+void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data,
+                         size_t len, bool binary);
+/* The aligner's callback: a block to deliver. */
+void rill__client_on_block(const rill_client_block *blk, void *user);
+/* A schedule finished: its completion runs or is queued, then
+ * rill_client_wait can see it. lock not held. */
+void rill__client_schedule_finished(rill_client *cl, rill_client_done_fn fn,
+                                    void *user, int err);
+/* Every schedule not finished yet ends with `err`. */
+void rill__client_fail_schedules(rill_client *cl, int err);
+
+/* session.c: the log notices (log-scheduled, log-ended, a log's failed
+ * write) in a control message `root`, for rill_client_log_wait. lock
+ * held, I/O thread. */
+void rill__client_log_notice(rill_client *cl, json_t *root);
+
+/* client.c: a client with nothing connected yet; the device's variables
+ * from a first list; the device is gone (`why`), on the I/O thread or an
+ * attached transport's. */
+int rill__client_new(const rill_client_config *cfg, rill_client **out);
+int rill__client_take_vars(rill_client *cl);
+void rill__client_lost(rill_client *cl, const char *why);
+
+/* ---- Attached clients (attach.c) --------------------------------------------
  *
  * A rill_client whose "device" is not a socket but an in-process transport
  * that speaks the native protocol: the NATS consumer (src/nats/consumer.c)

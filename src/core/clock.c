@@ -1,4 +1,5 @@
-/* The monotonic clock every rill timestamp is measured against. */
+/* The monotonic clock every rill timestamp is measured against, and the
+ * sleeps and timed waits every module shares. */
 #include <errno.h>
 #include <time.h>
 
@@ -18,4 +19,21 @@ void rill_clock_sleep_until_ns(uint64_t deadline_ns) {
     ts.tv_nsec = (long)(deadline_ns % 1000000000u);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
+}
+
+void rill__sleep_ns(uint64_t ns) {
+    rill_clock_sleep_until_ns(rill_clock_now_ns() + ns);
+}
+
+/* pthread condition variables time out against CLOCK_REALTIME unless made
+ * otherwise; the waits are short and re-checked by their callers, so a
+ * wall-clock step costs at most one early or late wakeup. */
+void rill__cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mx, uint64_t ns) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec += (long)(ns % 1000000000u);
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    pthread_cond_timedwait(cv, mx, &ts);
 }

@@ -2,6 +2,7 @@
 #ifndef RILL_CORE_INTERNAL_H
 #define RILL_CORE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -36,6 +37,15 @@ void rill__set_err(char *err, size_t cap, const char *fmt, ...)
 #define rill__log_warn(...) rill__log(RILL_LOG_WARN, __VA_ARGS__)
 #define rill__log_info(...) rill__log(RILL_LOG_INFO, __VA_ARGS__)
 #define rill__log_debug(...) rill__log(RILL_LOG_DEBUG, __VA_ARGS__)
+
+/* Sleep `ns` nanoseconds (however many signals interrupt it). Not for
+ * real-time threads. */
+void rill__sleep_ns(uint64_t ns);
+
+/* Wait on `cv` (its mutex `mx` held) for at most `ns` nanoseconds; callers
+ * loop on their own condition and deadline, since wakeups may be spurious
+ * or early. Not for real-time threads. */
+void rill__cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mx, uint64_t ns);
 
 /* Smallest power of two >= n, or 0 if it does not fit in size_t. */
 size_t rill__next_pow2(size_t n);

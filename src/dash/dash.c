@@ -21,7 +21,8 @@
 
 #include "core/internal.h"
 #include "rill/dash.h"
-#include "watch/wire.h"
+#include "proto/audio.h"
+#include "proto/handler.h"
 
 struct rill_dash_handler {
     rill_dash *dash;
@@ -39,9 +40,9 @@ struct rill_dash {
 
     pthread_mutex_t lock; /* everything up to the next comment */
     pthread_cond_t cond;
-    rill_dash_audio audio; /* the configuration in effect */
+    rill_audio_desc audio; /* the configuration in effect */
     bool has_audio;
-    rill_dash_audio next; /* the latest one the server announced */
+    rill_audio_desc next; /* the latest one the server announced */
     bool next_has, pending, list_seen;
     char errors[DASH_MAX_ERRORS][DASH_ERR_LEN];
     size_t n_errors;
@@ -54,8 +55,8 @@ struct rill_dash {
     bool streaming, closed_told;
     bool warming; /* the streams restarted: no complete block yet */
     bool restarting; /* waiting for the old streams' ends */
-    rill_dash_audio old; /* the channels being stopped */
-    bool ended[RILL_DASH_MAX_CHANNELS];
+    rill_audio_desc old; /* the channels being stopped */
+    bool ended[RILL_AUDIO_MAX_CHANNELS];
     size_t n_ended;
 };
 
@@ -68,35 +69,9 @@ rill_dash_config rill_dash_config_default(void) {
     return c;
 }
 
-/* {"bufferFrames":N,"channels":C,"rate":R,"variables":[...],"volume":V} */
-static bool parse_audio(json_t *a, rill_dash_audio *out) {
-    memset(out, 0, sizeof *out);
-    json_t *vars = json_object_get(a, "variables");
-    json_t *rate = json_object_get(a, "rate");
-    json_t *frames = json_object_get(a, "bufferFrames");
-    json_t *volume = json_object_get(a, "volume");
-    if (!json_is_object(a) || !json_is_array(vars) || !json_is_number(rate) ||
-        !json_is_integer(frames) || json_array_size(vars) == 0 ||
-        json_array_size(vars) > RILL_DASH_MAX_CHANNELS)
-        return false;
-    out->rate = json_number_value(rate);
-    out->buffer_frames = (uint32_t)json_integer_value(frames);
-    out->volume = json_is_number(volume) ? json_number_value(volume) : -1;
-    out->channels = json_array_size(vars);
-    for (size_t i = 0; i < out->channels; i++) {
-        json_t *v = json_array_get(vars, i);
-        if (!json_is_string(v) ||
-            json_string_length(v) >= sizeof out->variables[i])
-            return false;
-        memcpy(out->variables[i], json_string_value(v),
-               json_string_length(v) + 1);
-    }
-    return out->rate > 0 && out->buffer_frames > 0;
-}
-
 static void set_next(rill_dash *d, json_t *a) {
-    rill_dash_audio next;
-    bool has = a != NULL && !json_is_null(a) && parse_audio(a, &next);
+    rill_audio_desc next;
+    bool has = a != NULL && !json_is_null(a) && rill__audio_desc_parse(a, &next) == 0;
     if (a != NULL && !json_is_null(a) && !has)
         rill__log_warn("dash: the server's audio description is malformed; "
                        "taken as none");
@@ -107,7 +82,9 @@ static void set_next(rill_dash *d, json_t *a) {
 }
 
 /* I/O thread: the messages the client leaves to us. */
-static void on_text(const char *text, size_t len, void *user) {
+static void on_text(rill_client *cl, const char *text, size_t len,
+                    void *user) {
+    (void)cl;
     rill_dash *d = user;
     if (memmem(text, len, "audio", 5) == NULL &&
         memmem(text, len, "rill-dash", 9) == NULL &&
@@ -143,7 +120,9 @@ static void on_text(const char *text, size_t len, void *user) {
 }
 
 /* Polling thread: one aligned block of every channel, interleaved. */
-static void on_block(const rill_client_block *blk, void *user) {
+static void on_block(rill_client *cl, const rill_client_block *blk,
+                     void *user) {
+    (void)cl;
     rill_dash *d = user;
     size_t ch = d->audio.channels;
     size_t frames = (size_t)blk->ticks;
@@ -189,20 +168,25 @@ static void on_block(const rill_client_block *blk, void *user) {
         if (b->dropped > dropped)
             dropped = b->dropped;
     }
-    d->cfg.on_data(d->frames, frames, ch, blk->first_ts, dropped, d->cfg.user);
+    d->cfg.on_data(d, d->frames, frames, ch, blk->first_ts, dropped,
+                   d->cfg.user);
 }
 
-static void on_client_error(int err, const char *msg, void *user) {
+static void on_client_error(rill_client *cl, int err, const char *msg,
+                            void *user) {
+    (void)cl;
     rill_dash *d = user;
     if (err == RILL_ECLOSED)
         d->closed_told = true;
     if (d->cfg.on_error != NULL)
-        d->cfg.on_error(err, msg, d->cfg.user);
+        d->cfg.on_error(d, err, msg, d->cfg.user);
 }
 
 /* Polling thread: buffers come here only for the `last` mark of the
  * streams being stopped (see apply_config). */
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     rill_dash *d = user;
     if (!d->restarting || !b->last)
         return;
@@ -245,7 +229,7 @@ static int apply_config(rill_dash *d) {
     d->has_audio = d->next_has;
     if (d->next_has)
         d->audio = d->next;
-    rill_dash_audio a = d->audio;
+    rill_audio_desc a = d->audio;
     bool has = d->has_audio;
     pthread_mutex_unlock(&d->lock);
     if (d->streaming) {
@@ -254,7 +238,7 @@ static int apply_config(rill_dash *d) {
         wait_streams_ended(d);
     }
     if (has && d->cfg.on_data != NULL) {
-        const char *names[RILL_DASH_MAX_CHANNELS];
+        const char *names[RILL_AUDIO_MAX_CHANNELS];
         for (size_t i = 0; i < a.channels; i++)
             names[i] = a.variables[i];
         rill_client_stream_opts opts = {0, 0, a.buffer_frames, a.buffer_frames};
@@ -266,7 +250,7 @@ static int apply_config(rill_dash *d) {
         d->warming = true;
     }
     if (d->cfg.on_config != NULL)
-        d->cfg.on_config(has ? &a : NULL, d->cfg.user);
+        d->cfg.on_config(d, has ? &a : NULL, d->cfg.user);
     return 1;
 }
 
@@ -280,7 +264,7 @@ static int deliver_errors(rill_dash *d) {
     for (size_t i = 0; i < n; i++) {
         rill__log_warn("dash: the server refused: %s", errors[i]);
         if (d->cfg.on_error != NULL)
-            d->cfg.on_error(RILL_EPROTO, errors[i], d->cfg.user);
+            d->cfg.on_error(d, RILL_EPROTO, errors[i], d->cfg.user);
     }
     return (int)n;
 }
@@ -324,7 +308,7 @@ int rill_dash_connect(const rill_dash_config *cfg, rill_dash **out) {
     pthread_mutex_lock(&d->lock);
     while (!d->list_seen && rill_clock_now_ns() < deadline) {
         pthread_mutex_unlock(&d->lock);
-        rill_clock_sleep_until_ns(rill_clock_now_ns() + 2000000);
+        rill__sleep_ns(2000000);
         pthread_mutex_lock(&d->lock);
     }
     bool seen = d->list_seen;
@@ -359,7 +343,7 @@ void rill_dash_destroy(rill_dash *d) {
 
 rill_client *rill_dash_client(rill_dash *d) { return d->cl; }
 
-int rill_dash_audio_get(rill_dash *d, rill_dash_audio *out) {
+int rill_dash_get_audio(rill_dash *d, rill_audio_desc *out) {
     if (d == NULL || out == NULL)
         return RILL_EINVAL;
     pthread_mutex_lock(&d->lock);
@@ -391,7 +375,7 @@ int rill_dash_poll(rill_dash *d, int timeout_ms) {
             if (!d->closed_told) {
                 d->closed_told = true;
                 if (d->cfg.on_error != NULL)
-                    d->cfg.on_error(RILL_ECLOSED, "the connection closed",
+                    d->cfg.on_error(d, RILL_ECLOSED, "the connection closed",
                                     d->cfg.user);
             }
             return ran != 0 ? ran : RILL_ECLOSED;
@@ -464,15 +448,20 @@ rill_dash_handler *rill_dash_add_handler(rill_dash *d, const char *name,
     pthread_mutex_lock(&d->lock);
     h->id = d->next_id++;
     pthread_mutex_unlock(&d->lock);
-    json_t *msg = json_pack("{s:s,s:I,s:s,s:o}", "event", "handler", "id",
-                            (json_int_t)h->id, "type", type, "parameters",
-                            params != NULL ? params : json_object());
-    if (msg != NULL && name != NULL)
-        json_object_set_new(msg, "name", json_string(name));
-    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
-    int rc = text ? send_text(d, text, strlen(text)) : RILL_ENOMEM;
-    free(text);
+    json_t *jtype = json_string(type);
+    json_t *jname = name != NULL ? json_string(name) : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = jtype != NULL && (name == NULL || jname != NULL)
+                 ? rill__handler_create_msg(h->id, jtype, jname, params, &text,
+                                            &len)
+                 : RILL_ENOMEM;
+    json_decref(jtype);
+    json_decref(jname);
+    json_decref(params);
+    if (rc == 0)
+        rc = send_text(d, text, len);
+    rill__free(text);
     if (rc != 0) {
         rill__log_error("dash: cannot create handler \"%s\": %s",
                         name ? name : type, rill_strerror(rc));
@@ -495,49 +484,48 @@ int rill_dash_send_json(rill_dash_handler *h, const char *data_json,
     if (h == NULL || data_json == NULL)
         return RILL_EINVAL;
     json_error_t jerr;
-    json_t *check = json_loads(data_json, JSON_DECODE_ANY, &jerr);
-    if (check == NULL) {
+    json_t *data = json_loads(data_json, JSON_DECODE_ANY, &jerr);
+    if (data == NULL) {
         rill__log_error("dash: handler %u: the data is not JSON: %s (line "
                         "%d, column %d)",
                         h->id, jerr.text, jerr.line, jerr.column);
         return RILL_EINVAL;
     }
-    json_decref(check);
-    size_t dlen = strlen(data_json);
-    size_t cap = dlen + 96;
-    char *text = rill__malloc(cap);
-    if (text == NULL)
-        return RILL_ENOMEM;
-    int n = tick != 0
-                ? snprintf(text, cap,
-                           "{\"event\":\"handler-data\",\"id\":%u,\"tick\":%llu,"
-                           "\"data\":%s}",
-                           h->id, (unsigned long long)tick, data_json)
-                : snprintf(text, cap,
-                           "{\"event\":\"handler-data\",\"id\":%u,\"data\":%s}",
-                           h->id, data_json);
-    int rc = send_text(h->dash, text, (size_t)n);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rill__handler_data_msg(h->id, data, tick != 0, tick, &text, &len);
+    json_decref(data);
+    if (rc == 0)
+        rc = send_text(h->dash, text, len);
     rill__free(text);
     return rc;
 }
 
-static int send_frame(rill_dash_handler *h, char letter, size_t size,
-                      const void *values, size_t count, uint32_t arg,
-                      unsigned flags, uint64_t tick) {
-    if (h == NULL || (count != 0 && values == NULL) || (flags & ~1u) != 0)
+static int send_frame(rill_dash_handler *h, char letter, const void *values,
+                      size_t count, uint32_t arg, unsigned flags,
+                      uint64_t tick) {
+    size_t size = rill__handler_value_size(letter);
+    if (h == NULL || (count != 0 && values == NULL) ||
+        (flags & ~RILL__HANDLER_FLAGS_KNOWN) != 0)
         return RILL_EINVAL;
-    if (count > (RILL_DASH_MAX_MESSAGE - 32) / size) {
+    if (count > (RILL_DASH_MAX_MESSAGE - RILL__HANDLER_FRAME_HEADER) / size) {
         rill__log_error("dash: handler %u: %zu values make a frame over the "
                         "server's %d-byte limit; send them in parts",
                         h->id, count, RILL_DASH_MAX_MESSAGE);
         return RILL_ERANGE;
     }
-    uint8_t hdr[32] = {1, 16, (uint8_t)letter, (uint8_t)flags};
-    rill__put_le32(hdr + 4, h->id);
-    rill__put_le64(hdr + 8, atomic_fetch_add(&h->seq, 1));
-    rill__put_le64(hdr + 16, tick);
-    rill__put_le32(hdr + 24, (uint32_t)count);
-    rill__put_le32(hdr + 28, arg);
+    rill__handler_frame f = {
+        .type = letter,
+        .flags = (uint8_t)flags,
+        .handler = h->id,
+        .seq = atomic_fetch_add(&h->seq, 1),
+        .tick = tick,
+        .count = (uint32_t)count,
+        .arg = arg,
+    };
+    uint8_t hdr[RILL__HANDLER_FRAME_HEADER];
+    if (rill__handler_frame_header_encode(&f, hdr) != 0)
+        return RILL_EINVAL;
     /* Little-endian hosts only (client.c asserts it): the values go out as
      * they are. */
     return rill_client_send_message(h->dash->cl, true, hdr, sizeof hdr, values,
@@ -556,25 +544,26 @@ int rill_dash_send_values(rill_dash_handler *h, rill_type type,
                         "values");
         return RILL_EINVAL;
     }
-    return send_frame(h, letter, rill_type_size(type), values, count, arg,
-                      flags, tick);
+    return send_frame(h, letter, values, count, arg, flags, tick);
 }
 
 int rill_dash_send_pcm16(rill_dash_handler *h, const int16_t *pcm,
                          size_t frames, uint32_t channels, uint64_t tick) {
     if (channels == 0)
         return RILL_EINVAL;
-    return send_frame(h, 'h', 2, pcm, frames * channels, channels, 0, tick);
+    return send_frame(h, 'h', pcm, frames * channels, channels, 0, tick);
 }
 
 int rill_dash_remove_handler(rill_dash_handler *h) {
     if (h == NULL)
         return 0;
     rill_dash *d = h->dash;
-    char text[64];
-    int n = snprintf(text, sizeof text,
-                     "{\"event\":\"handler-remove\",\"id\":%u}", h->id);
-    int rc = send_text(d, text, (size_t)n);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = rill__handler_remove_msg(h->id, &text, &len);
+    if (rc == 0)
+        rc = send_text(d, text, len);
+    rill__free(text);
     pthread_mutex_lock(&d->lock);
     if (h->prev != NULL)
         h->prev->next = h->next;

@@ -122,7 +122,7 @@ int rill__file_table_begin_buffer(rill__file_table *t, uint64_t first_ts);
 /* Read a whole file into t->data, NUL-terminated, for parsing. */
 int rill__file_table_load(rill__file_table *t, const char *path);
 void rill__file_table_free(rill__file_table *t);
-/* The type a table's values suggest (see rill_file_reader_info). */
+/* The type a table's values suggest (see rill_file_reader_get_info). */
 rill_type rill__file_table_type(const rill__file_table *t);
 /* Serve the next buffer of the table. */
 int rill__file_table_next(rill__file_table *t, rill_file_buffer *out);

@@ -1,4 +1,4 @@
-/* bin: the Bela Watcher log format (src/watch/logfile.h), so that pybela's
+/* bin: the Bela Watcher log format (src/proto/logfile.h), so that pybela's
  * Logger.read_binary_file opens what a client saved.
  *
  * The format has no count per body: a body is always N values (N from the
@@ -21,8 +21,8 @@
 
 #include "core/internal.h"
 #include "file/backend.h"
-#include "watch/logfile.h"
-#include "watch/wire.h"
+#include "proto/logfile.h"
+#include "proto/wire.h"
 
 typedef struct bin_writer {
     size_t n;      /* values per body */

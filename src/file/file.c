@@ -42,15 +42,23 @@ const char *rill_file_format_name(rill_file_format f) {
 
 /* ---- Shared helpers ---------------------------------------------------- */
 
+/* A disk that fills up takes the part of a write that fits: the file is
+ * then cut back to where this write began, so that it ends after a whole
+ * row, line or body, never inside one (a reader would take a cut number
+ * for a value). */
 int rill__file_write_all(rill_file_writer *w, const void *buf, size_t len) {
     const char *p = buf;
+    off_t at = lseek(w->fd, 0, SEEK_CUR);
     while (len > 0) {
         ssize_t n = write(w->fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
+            int err = n < 0 ? errno : 0;
+            if (at >= 0 && ftruncate(w->fd, at) == 0)
+                lseek(w->fd, at, SEEK_SET);
             rill__log_error("%s: write failed: %s", w->path,
-                            n < 0 ? strerror(errno) : "no progress");
+                            err != 0 ? strerror(err) : "no progress");
             return RILL_EIO;
         }
         p += n;
@@ -307,7 +315,7 @@ fail:
     return rc;
 }
 
-int rill_file_reader_info(const rill_file_reader *r, rill_file_info *out) {
+int rill_file_reader_get_info(const rill_file_reader *r, rill_file_info *out) {
     if (r == NULL || out == NULL)
         return RILL_EINVAL;
     *out = r->info;

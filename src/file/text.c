@@ -10,7 +10,7 @@
 
 #include "core/internal.h"
 #include "file/backend.h"
-#include "watch/logfile.h"
+#include "proto/logfile.h"
 
 int rill__strbuf_reserve(rill__strbuf *b, size_t extra) {
     if (b->cap - b->len > extra)

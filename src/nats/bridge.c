@@ -30,7 +30,8 @@
 #include "nats/timefit.h"
 #include "rill/bridge.h"
 #include "rill/client.h"
-#include "watch/native.h"
+#include "proto/native.h"
+#include "proto/timesync.h"
 
 #define RILL__BRIDGE_MAX_DEVICES 64
 #define RILL__PROBES_PER_BURST 4
@@ -221,7 +222,8 @@ static void *retry_main(void *arg) {
 
 /* ---- Publishing (a device's I/O thread) ---------------------------------- */
 
-static void on_buffer(const rill_client_buffer *buf, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user) {
+    (void)cl;
     bdev *d = user;
     rill_bridge *b = d->b;
     if (buf->var_id >= d->list->n_vars || !d->vars[buf->var_id].bridged)
@@ -283,7 +285,8 @@ static void on_buffer(const rill_client_buffer *buf, void *user) {
 
 /* The device's control messages (its I/O thread): time replies for the
  * prober; list replies for the announcement. */
-static void on_text(const char *text, size_t len, void *user) {
+static void on_text(rill_client *cl, const char *text, size_t len, void *user) {
+    (void)cl;
     bdev *d = user;
     int64_t t3 = (int64_t)rill_clock_now_ns();
     if (memmem(text, len, "\"rill\":\"time\"", 13) == NULL &&
@@ -295,19 +298,16 @@ static void on_text(const char *text, size_t len, void *user) {
         root = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &e);
     json_t *r = json_object_get(root, "rill");
     pthread_mutex_lock(&d->mx);
+    rill__time_msg tm;
     if (json_is_string(r) && strcmp(json_string_value(r), "time") == 0) {
-        json_t *id = json_object_get(root, "id");
-        if (json_is_number(id) && (int64_t)json_number_value(id) == d->want_id) {
-            d->t[0] = (int64_t)json_number_value(json_object_get(root, "t0"));
-            d->t[1] = (int64_t)json_number_value(json_object_get(root, "t1"));
-            d->t[2] = (int64_t)json_number_value(json_object_get(root, "t2"));
+        if (rill__time_reply_read(root, &tm) == 0 && tm.has_id && tm.id == d->want_id) {
+            d->t[0] = tm.t0;
+            d->t[1] = (int64_t)tm.t1;
+            d->t[2] = (int64_t)tm.t2;
             d->t[3] = t3;
-            json_t *tick = json_object_get(root, "tick");
-            d->pstamp = json_is_number(tick);
-            if (d->pstamp) {
-                d->ptick = (uint64_t)json_number_value(tick);
-                d->ptick_ns = (int64_t)json_number_value(json_object_get(root, "tickNs"));
-            }
+            d->pstamp = tm.has_pair;
+            d->ptick = tm.tick;
+            d->ptick_ns = (int64_t)tm.tick_ns;
             d->got = true;
             pthread_cond_broadcast(&d->cv);
         }
@@ -335,9 +335,9 @@ static void *probe_main(void *arg) {
             d->got = false;
             pthread_mutex_unlock(&d->mx);
             char msg[128];
-            int n = snprintf(msg, sizeof msg, "{\"rill\":\"time\",\"id\":%" PRId64
-                             ",\"t0\":%" PRIu64 "}", id, rill_clock_now_ns());
-            if (rill_client_send_message(d->cl, false, msg, (size_t)n, NULL, 0) != 0)
+            size_t n = rill__time_request_write(id, (int64_t)rill_clock_now_ns(), msg,
+                                                sizeof msg);
+            if (rill_client_send_message(d->cl, false, msg, n, NULL, 0) != 0)
                 break;
             uint64_t until = rill_clock_now_ns() + 200000000;
             pthread_mutex_lock(&d->mx);

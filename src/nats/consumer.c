@@ -36,7 +36,7 @@
 #include "core/internal.h"
 #include "nats/common.h"
 #include "rill/nats.h"
-#include "watch/native.h"
+#include "proto/native.h"
 
 #define HOLD_MAX 256
 #define HOLD_NS 2000000000ull
@@ -304,9 +304,12 @@ static void report_gap(ncons *c, cvar *v, uint64_t from, uint64_t to,
     c->stats.gaps++;
     rill__log_warn("%s.%s: ticks [%" PRIu64 ", %" PRIu64 ") are missing: %s",
                    c->device, v->name, from, to, why);
+    pthread_mutex_lock(&c->mx);
+    rill_client *cl = c->cl;
+    pthread_mutex_unlock(&c->mx);
     if (c->cfg.on_gap != NULL) {
         rill_nats_gap g = {c->device, v->name, from, to, buffers, why};
-        c->cfg.on_gap(&g, c->cfg.gap_user);
+        c->cfg.on_gap(cl, &g, c->cfg.gap_user);
     }
 }
 

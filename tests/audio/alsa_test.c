@@ -62,7 +62,7 @@ TEST(null_device_opens_plays_and_captures_without_error) {
     rill_audio_output *o;
     ASSERT_OK(rill_audio_output_open(&c, &o));
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     ASSERT_EQ_STR(info.backend, "alsa");
     ASSERT_EQ_STR(info.device, "null");
     ASSERT_EQ_UINT(info.rate, 48000);
@@ -78,20 +78,20 @@ TEST(null_device_opens_plays_and_captures_without_error) {
     got g = {0, 0, 0, 0, true};
     rill_audio_input *in;
     ASSERT_OK(rill_audio_input_open(&c, on_block, &g, &in));
-    rill_audio_input_info(in, &info);
+    rill_audio_input_get_info(in, &info);
     ASSERT_EQ_STR(info.backend, "alsa");
 
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_input_start(in));
-    rill__audio_sleep_ns(300000000u);
+    rill__sleep_ns(300000000u);
     ASSERT_OK(rill_audio_input_stop(in));
     ASSERT_OK(rill_audio_output_stop(o));
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
 
     rill_audio_stats ost, ist;
-    rill_audio_output_stats(o, &ost);
-    rill_audio_input_stats(in, &ist);
+    rill_audio_output_get_stats(o, &ost);
+    rill_audio_input_get_stats(in, &ist);
     printf("  %.3f s: played %llu frames, captured %llu frames in %d blocks; "
            "xruns %llu/%llu\n", secs, (unsigned long long)ost.frames,
            (unsigned long long)g.frames, g.calls, (unsigned long long)ost.xruns,
@@ -140,20 +140,20 @@ TEST(wrapped_null_pcm_is_paced_by_the_clock) {
         rill_audio_output *o;
         ASSERT_OK(rill_audio_output_open(&c, &o));
         rill_audio_info info;
-        rill_audio_output_info(o, &info);
+        rill_audio_output_get_info(o, &info);
         uint64_t t0 = rill_clock_now_ns();
         ASSERT_OK(rill_audio_output_start(o));
-        rill__audio_sleep_ns(200000000u);
+        rill__sleep_ns(200000000u);
         rill_audio_stats st;
         for (int i = 0; i < 500; i++) { /* a loaded machine starts late */
-            rill_audio_output_stats(o, &st);
+            rill_audio_output_get_stats(o, &st);
             if (st.frames >= 0.1 * 48000)
                 break;
-            rill__audio_sleep_ns(10000000u);
+            rill__sleep_ns(10000000u);
         }
         ASSERT_OK(rill_audio_output_stop(o));
         double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
-        rill_audio_output_stats(o, &st);
+        rill_audio_output_get_stats(o, &st);
         printf("  %s: %.3f s, %llu frames (the clock allows %.0f + a buffer of "
                "%u)\n",
                names[k], secs, (unsigned long long)st.frames, secs * 48000,
@@ -341,7 +341,7 @@ static void probe_attach(probe *p, const char *system_port) {
                 snprintf(peer, sizeof peer, "%s", con[k]);
         jack_free(con);
         if (peer[0] == '\0')
-            rill__audio_sleep_ns(10000000u);
+            rill__sleep_ns(10000000u);
     }
     if (peer[0] == '\0')
         FAIL("the jack PCM never connected to %s", system_port);
@@ -378,7 +378,7 @@ static void open_jack_pcm(rill_audio_config *c, bool input,
 
 static void wait_until_true(atomic_bool *flag, const char *what) {
     for (int i = 0; i < 500 && !atomic_load(flag); i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     if (!atomic_load(flag))
         FAIL("%s: nothing within 5 s", what);
 }
@@ -393,11 +393,12 @@ typedef struct stamper {
     atomic_uint_least64_t slept_ns, blocks_after;
 } stamper;
 
-static void stamper_render(float *mix, size_t frames, uint32_t channels,
-                           void *user) {
+static void stamper_render(rill_audio_source *src, float *mix, size_t frames,
+                           uint32_t channels, void *user) {
+    (void)src;
     stamper *s = user;
     rill_audio_stats st;
-    rill_audio_output_stats(s->out, &st);
+    rill_audio_output_get_stats(s->out, &st);
     uint64_t t = st.origin + st.frames;
     for (size_t i = 0; i < frames; i++)
         for (uint32_t c = 0; c < channels; c++)
@@ -439,7 +440,7 @@ TEST(jack_pcm_playback_underrun_is_recovered_and_stamps_keep_device_time) {
     rill_audio_output *o = NULL;
     open_jack_pcm(&c, false, NULL, NULL, &o, NULL);
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     printf("  jack PCM output: %u Hz, period %u, buffer %u frames\n", info.rate,
            info.buffer_frames, info.latency_frames);
     ASSERT_EQ_UINT(info.rate, RATE);
@@ -451,17 +452,17 @@ TEST(jack_pcm_playback_underrun_is_recovered_and_stamps_keep_device_time) {
     ASSERT_OK(rill_audio_output_start(o));
     probe_attach(p, "system:playback_1");
     wait_until_true(&p->seen, "stamps at the probe");
-    rill__audio_sleep_ns(300000000u);
+    rill__sleep_ns(300000000u);
 
     rill_audio_stats before, after;
     for (int attempt = 1;; attempt++) {
         atomic_store(&s.stalled_at, 0);
         atomic_store(&s.blocks_after, 0);
-        rill_audio_output_stats(o, &before);
+        rill_audio_output_get_stats(o, &before);
         unsigned jx = atomic_load(&p->jack_xruns);
         atomic_store(&s.stall_ns, (uint64_t)STALL_MS * 1000000u);
-        rill__audio_sleep_ns(700000000u);
-        rill_audio_output_stats(o, &after);
+        rill__sleep_ns(700000000u);
+        rill_audio_output_get_stats(o, &after);
         jx = atomic_load(&p->jack_xruns) - jx;
         if (after.xruns - before.xruns == 1 && jx == 0)
             break;
@@ -608,15 +609,15 @@ TEST(jack_pcm_capture_overrun_is_recovered_and_first_frame_jumps_by_the_loss) {
     ASSERT_OK(rill_audio_input_start(in));
     probe_attach(p, "system:capture_1");
     wait_until_true(&cap->seen, "stamps through the jack PCM");
-    rill__audio_sleep_ns(300000000u);
+    rill__sleep_ns(300000000u);
     rill_audio_stats before;
     for (int attempt = 1;; attempt++) {
-        rill_audio_input_stats(in, &before);
+        rill_audio_input_get_stats(in, &before);
         unsigned jx = atomic_load(&p->jack_xruns);
         atomic_store(&cap->stall_ns, (uint64_t)STALL_MS * 1000000u);
-        rill__audio_sleep_ns(700000000u);
+        rill__sleep_ns(700000000u);
         rill_audio_stats now;
-        rill_audio_input_stats(in, &now);
+        rill_audio_input_get_stats(in, &now);
         jx = atomic_load(&p->jack_xruns) - jx;
         if (now.xruns - before.xruns == 1 && jx == 0)
             break;
@@ -629,7 +630,7 @@ TEST(jack_pcm_capture_overrun_is_recovered_and_first_frame_jumps_by_the_loss) {
     }
     ASSERT_OK(rill_audio_input_stop(in)); /* joins the audio thread */
     rill_audio_stats after;
-    rill_audio_input_stats(in, &after);
+    rill_audio_input_get_stats(in, &after);
     probe_close(p);
 
     printf("  stalled %.1f ms in block %zu of %zu; xruns %llu -> %llu\n",
@@ -721,8 +722,8 @@ TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
     open_jack_pcm(&c, true, ignore_block, NULL, NULL, &in);
     /* Opened in the PCM's float, converted from and to the user's s16. */
     rill_audio_info oi, ii;
-    rill_audio_output_info(o, &oi);
-    rill_audio_input_info(in, &ii);
+    rill_audio_output_get_info(o, &oi);
+    rill_audio_input_get_info(in, &ii);
     ASSERT_EQ_INT(oi.format, RILL_AUDIO_S16);
     ASSERT_EQ_INT(oi.device_format, RILL_AUDIO_F32);
     ASSERT_EQ_INT(ii.format, RILL_AUDIO_S16);
@@ -731,19 +732,19 @@ TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
     ASSERT_OK(rill_audio_input_start(in));
     rill_audio_stats ost, ist;
     for (int i = 0; i < 500; i++) {
-        rill_audio_output_stats(o, &ost);
-        rill_audio_input_stats(in, &ist);
+        rill_audio_output_get_stats(o, &ost);
+        rill_audio_input_get_stats(in, &ist);
         if (ost.frames >= 10 * PERIOD && ist.frames >= 10 * PERIOD)
             break;
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     ASSERT_TRUE(ost.frames >= 10 * PERIOD && ist.frames >= 10 * PERIOD);
     uint64_t t0 = rill_clock_now_ns();
     stop_jackd();
     for (int i = 0; i < 1000 && !(ost.failed && ist.failed); i++) {
-        rill__audio_sleep_ns(10000000u);
-        rill_audio_output_stats(o, &ost);
-        rill_audio_input_stats(in, &ist);
+        rill__sleep_ns(10000000u);
+        rill_audio_output_get_stats(o, &ost);
+        rill_audio_input_get_stats(in, &ist);
     }
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
     uint64_t t1 = rill_clock_now_ns();

@@ -33,10 +33,10 @@ static rill_audio_config file_out(const char *path, rill_audio_format fmt,
 static void wait_frames(rill_audio_output *o, uint64_t frames) {
     for (int i = 0; i < 5000; i++) {
         rill_audio_stats st;
-        rill_audio_output_stats(o, &st);
+        rill_audio_output_get_stats(o, &st);
         if (st.frames >= frames)
             return;
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
     }
     FAIL("the output did not play %llu frames in 5 s", (unsigned long long)frames);
 }
@@ -109,8 +109,8 @@ TEST(mixer_sum_of_sources_equals_clamped_integer_sum) {
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_output_wait(o, 10000));
     for (int k = 0; k < NS; k++) {
-        rill_audio_sample_stats st;
-        rill_audio_source_stats(s[k], &st);
+        rill_audio_source_stats st;
+        rill_audio_source_get_stats(s[k], &st);
         ASSERT_EQ_UINT(st.frames, L);
         ASSERT_EQ_UINT(st.underruns, 0);
         rill_audio_source_destroy(s[k]);
@@ -143,15 +143,18 @@ TEST(mixer_sum_of_sources_equals_clamped_integer_sum) {
 }
 
 /* A callback source that adds nothing and counts the blocks it was in. */
-static void count_blocks(float *mix, size_t frames, uint32_t channels,
-                         void *user) {
+static void count_blocks(rill_audio_source *src, float *mix, size_t frames,
+                         uint32_t channels, void *user) {
+    (void)src;
     (void)mix;
     (void)frames;
     (void)channels;
     atomic_fetch_add_explicit((atomic_long *)user, 1, memory_order_relaxed);
 }
 
-static long zeros_fn(void *buf, size_t frames, void *user) {
+static long zeros_fn(rill_audio_source *src, void *buf, size_t frames,
+                     void *user) {
+    (void)src;
     (void)user;
     memset(buf, 0, frames * sizeof(int16_t));
     return (long)frames;
@@ -194,10 +197,10 @@ static void *churn_main(void *arg) {
             if (rill_audio_output_add(c->o, s[k]) != 0 ||
                 rill_audio_source_play(s[k]) != 0)
                 abort();
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
         if (rill_audio_sine_set(s[0], 2000.0, 0.0) != 0)
             abort();
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
         for (int k = 0; k < 5; k++) {
             if (k % 2 == 0 && rill_audio_source_stop(s[k]) != 0)
                 abort();
@@ -212,12 +215,13 @@ static void *churn_main(void *arg) {
 }
 
 /* Renders slowly (20 ms a block), so commands wait in the queue. */
-static void slow_block(float *mix, size_t frames, uint32_t channels,
-                       void *user) {
+static void slow_block(rill_audio_source *src, float *mix, size_t frames,
+                       uint32_t channels, void *user) {
+    (void)src;
     (void)mix;
     (void)frames;
     (void)channels;
-    rill__audio_sleep_ns(20000000u);
+    rill__sleep_ns(20000000u);
     atomic_fetch_add_explicit((atomic_long *)user, 1, memory_order_relaxed);
 }
 
@@ -242,7 +246,7 @@ TEST(remove_right_after_add_waits_for_the_audio_thread) {
     ASSERT_OK(rill_audio_source_play(slow));
     ASSERT_OK(rill_audio_output_start(o));
     while (atomic_load(&blocks) < 2)
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
     int waited = 0;
     for (int i = 0; i < 10; i++) {
         rill_audio_source *s;
@@ -341,8 +345,8 @@ TEST(sample_underrun_plays_exact_silence_and_is_counted) {
     ASSERT_OK(rill_audio_source_play(s));
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_output_wait(o, 10000));
-    rill_audio_sample_stats st;
-    rill_audio_source_stats(s, &st);
+    rill_audio_source_stats st;
+    rill_audio_source_get_stats(s, &st);
     /* Blocks of 64: block 15 (frames 960..1023) is short, 16..49 empty. */
     ASSERT_EQ_UINT(st.frames, K);
     ASSERT_EQ_UINT(st.underruns, 35);
@@ -391,8 +395,8 @@ TEST(sample_full_ring_blocks_write_until_room) {
     size_t written = 0;
     ASSERT_OK(rill_audio_sample_write(s, buf + 4096, 4800 * 2, -1, &written));
     double ms = ms_since(t0);
-    rill_audio_sample_stats st;
-    rill_audio_source_stats(s, &st);
+    rill_audio_source_stats st;
+    rill_audio_source_get_stats(s, &st);
     ASSERT_EQ_UINT(written, 4800 * 2);
     if (ms < 10.0)
         FAIL("write returned after %.1f ms without waiting", ms);
@@ -563,7 +567,9 @@ typedef struct counter_gen {
     long limit, made;
 } counter_gen;
 
-static long counter_fn(void *buf, size_t frames, void *user) {
+static long counter_fn(rill_audio_source *src, void *buf, size_t frames,
+                       void *user) {
+    (void)src;
     counter_gen *g = user;
     if (g->made >= g->limit)
         return -1;
@@ -617,7 +623,9 @@ TEST(thread_source_plays_its_chunks_in_order) {
     unlink(path);
 }
 
-static long endless_fn(void *buf, size_t frames, void *user) {
+static long endless_fn(rill_audio_source *src, void *buf, size_t frames,
+                       void *user) {
+    (void)src;
     (void)user;
     memset(buf, 0, frames * 2);
     return (long)frames;
@@ -638,10 +646,10 @@ TEST(thread_source_stop_never_deadlocks) {
         if (round < 2) {
             /* Nothing drains the ring: the worker fills it and blocks. */
             for (int i = 0; i < 1000 && rill_audio_sample_writable(s) != 0; i++)
-                rill__audio_sleep_ns(1000000u);
+                rill__sleep_ns(1000000u);
             ASSERT_EQ_UINT(rill_audio_sample_writable(s), 0);
         }
-        rill__audio_sleep_ns(20000000u);
+        rill__sleep_ns(20000000u);
         uint64_t t0 = rill_clock_now_ns();
         ASSERT_OK(rill_audio_source_stop(s));
         double ms = ms_since(t0);
@@ -714,7 +722,7 @@ TEST(file_input_delivers_the_file_exactly_through_poll) {
     rill_audio_input *in;
     ASSERT_OK(rill_audio_input_open(&ic, collect_fn, &col, &in));
     rill_audio_info info;
-    rill_audio_input_info(in, &info);
+    rill_audio_input_get_info(in, &info);
     ASSERT_EQ_UINT(info.rate, 22050);
     ASSERT_EQ_UINT(info.channels, 1);
     ASSERT_EQ_STR(info.backend, "file");
@@ -725,7 +733,7 @@ TEST(file_input_delivers_the_file_exactly_through_poll) {
     ASSERT_EQ_INT(blocks, (L + 299) / 300);
     ASSERT_OK(rill_audio_input_stop(in));
     rill_audio_stats st;
-    rill_audio_input_stats(in, &st);
+    rill_audio_input_get_stats(in, &st);
     ASSERT_EQ_UINT(st.dropped, 0);
     ASSERT_TRUE(st.done);
     rill_audio_input_close(in);
@@ -798,7 +806,7 @@ static void *poll_main(void *arg) {
         if (n < 0)
             abort();
         total += n;
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
     }
     st->polled = total;
     atomic_store(&st->done, true);
@@ -816,7 +824,7 @@ TEST(poll_callback_may_stop_its_input) {
     pthread_t t;
     ASSERT_TRUE(pthread_create(&t, NULL, poll_main, &st) == 0);
     for (int i = 0; i < 1000 && !atomic_load(&st.done); i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     if (!atomic_load(&st.done))
         FAIL("poll did not return within 10 s: stop from its callback "
              "deadlocked (%d calls)", atomic_load(&st.calls));
@@ -825,10 +833,10 @@ TEST(poll_callback_may_stop_its_input) {
     ASSERT_ERR(atomic_load(&st.nested), RILL_EBUSY);
     /* Stopped: what was queued was delivered by that same poll, and
      * nothing comes after, long before the file's end. */
-    rill__audio_sleep_ns(100000000u);
+    rill__sleep_ns(100000000u);
     ASSERT_EQ_INT(rill_audio_input_poll(st.in, 0), 0);
     rill_audio_stats stats;
-    rill_audio_input_stats(st.in, &stats);
+    rill_audio_input_get_stats(st.in, &stats);
     printf("  stopped from the callback after %d blocks; %llu frames "
            "captured, %zu delivered\n", atomic_load(&st.calls),
            (unsigned long long)stats.frames, atomic_load(&st.frames));
@@ -853,19 +861,19 @@ TEST(thread_callback_may_stop_its_input) {
     open_stopper(&st, path, sizeof path, "threadstop.wav", RILL_AUDIO_DELIVER_THREAD);
     ASSERT_OK(rill_audio_input_start(st.in));
     for (int i = 0; i < 1000 && atomic_load(&st.nested) == 0; i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     ASSERT_TRUE(st.calls >= 2);
     ASSERT_ERR(atomic_load(&st.nested), RILL_ESTATE); /* poll is for POLL delivery */
     /* Stopped: a few blocks left in the ring at most, then nothing. */
-    rill__audio_sleep_ns(200000000u);
+    rill__sleep_ns(200000000u);
     int after = st.calls;
-    rill__audio_sleep_ns(200000000u);
+    rill__sleep_ns(200000000u);
     ASSERT_EQ_INT(st.calls, after);
     ASSERT_TRUE(st.frames < STOPPER_FRAMES);
     /* Start again from here: the ended thread is joined, a new one runs. */
     ASSERT_OK(rill_audio_input_start(st.in));
     for (int i = 0; i < 1000 && st.calls == after; i++)
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     ASSERT_TRUE(st.calls > after);
     ASSERT_OK(rill_audio_input_stop(st.in));
     rill_audio_input_close(st.in);
@@ -886,18 +894,18 @@ TEST(dummy_input_delivers_blocks_on_its_thread) {
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_input_start(in));
     /* At least 200 ms and 10 blocks (a loaded machine may start late). */
-    rill__audio_sleep_ns(200000000u);
+    rill__sleep_ns(200000000u);
     for (int i = 0; i < 500; i++) {
         rill_audio_stats now;
-        rill_audio_input_stats(in, &now);
+        rill_audio_input_get_stats(in, &now);
         if (now.blocks >= 10)
             break;
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
     ASSERT_OK(rill_audio_input_stop(in));
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
     rill_audio_stats st;
-    rill_audio_input_stats(in, &st);
+    rill_audio_input_get_stats(in, &st);
     rill_audio_input_close(in);
     /* On the clock: 48 kHz in blocks of 480, one per 10 ms, never more
      * than the time until stop returned allows; every captured block
@@ -1002,7 +1010,7 @@ TEST(any_backend_falls_back_and_always_opens) {
     ASSERT_OK(rill_audio_output_open(&c, &o));
     rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     printf("  opened %s; %d backends failed before it, first: %s\n",
            info.backend, fallback_debug, fallback_first);
     ASSERT_TRUE(strcmp(info.backend, "jack") != 0);
@@ -1069,7 +1077,7 @@ TEST(default_format_in_a_config_means_s16) {
     rill_audio_output *o;
     ASSERT_OK(rill_audio_output_open(&c, &o));
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     ASSERT_EQ_INT(info.format, RILL_AUDIO_S16);
     rill_audio_output_close(o);
     c.format = (rill_audio_format)99;

@@ -147,13 +147,15 @@ typedef struct block_log {
     uint64_t start_frames; /* written before start */
 } block_log;
 
-static void log_block(float *mix, size_t frames, uint32_t channels, void *user) {
+static void log_block(rill_audio_source *src, float *mix, size_t frames,
+                      uint32_t channels, void *user) {
+    (void)src;
     (void)mix;
     (void)frames;
     (void)channels;
     block_log *b = user;
     rill_audio_stats st;
-    rill_audio_output_stats(b->o, &st);
+    rill_audio_output_get_stats(b->o, &st);
     size_t n = atomic_load_explicit(&b->n, memory_order_relaxed);
     if (n < RILL__ARRAY_LEN(b->time)) {
         b->time[n] = st.origin + st.frames;
@@ -161,8 +163,8 @@ static void log_block(float *mix, size_t frames, uint32_t channels, void *user) 
         atomic_store_explicit(&b->n, n + 1, memory_order_release);
     }
     if (atomic_load_explicit(&b->start, memory_order_relaxed) < 0) {
-        rill_audio_sample_stats sst;
-        rill_audio_source_stats(b->sample, &sst);
+        rill_audio_source_stats sst;
+        rill_audio_source_get_stats(b->sample, &sst);
         if (sst.frames > 0) {
             b->start_frames = sst.frames;
             atomic_store_explicit(&b->start, (long long)st.frames,
@@ -336,7 +338,7 @@ TEST(output_comes_back_sample_exact_with_latency_equal_to_the_period_math) {
     rill_audio_output *o;
     ASSERT_OK(rill_audio_output_open(&oc, &o));
     rill_audio_info info;
-    rill_audio_output_info(o, &info);
+    rill_audio_output_get_info(o, &info);
     ASSERT_EQ_UINT(info.rate, RATE);
     ASSERT_EQ_UINT(info.buffer_frames, PERIOD);
     ASSERT_EQ_STR(info.backend, "jack");
@@ -386,13 +388,13 @@ TEST(output_comes_back_sample_exact_with_latency_equal_to_the_period_math) {
      * little more. */
     ASSERT_OK(rill_audio_source_play(s));
     for (int i = 0; i < 1000; i++) {
-        rill_audio_sample_stats sst;
-        rill_audio_source_stats(s, &sst);
+        rill_audio_source_stats sst;
+        rill_audio_source_get_stats(s, &sst);
         if (sst.frames >= L)
             break;
-        rill__audio_sleep_ns(10000000u);
+        rill__sleep_ns(10000000u);
     }
-    rill__audio_sleep_ns(100000000u);
+    rill__sleep_ns(100000000u);
     ASSERT_OK(rill_audio_input_stop(in_direct));
     ASSERT_OK(rill_audio_input_stop(in_loop));
     ASSERT_OK(rill_audio_input_stop(in_relay));
@@ -406,8 +408,8 @@ TEST(output_comes_back_sample_exact_with_latency_equal_to_the_period_math) {
     ASSERT_EQ_INT(jack_deactivate(r.c), 0);
     ASSERT_OK(rill_audio_output_stop(o));
     rill_audio_stats ost, ist;
-    rill_audio_output_stats(o, &ost);
-    rill_audio_input_stats(in_loop, &ist);
+    rill_audio_output_get_stats(o, &ost);
+    rill_audio_input_get_stats(in_loop, &ist);
     ASSERT_TRUE(ost.started);
     ASSERT_EQ_UINT(ist.dropped, 0);
 

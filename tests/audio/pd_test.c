@@ -23,7 +23,9 @@ typedef struct tap {
     atomic_bool on;
 } tap;
 
-static void tap_fn(float *mix, size_t frames, uint32_t channels, void *user) {
+static void tap_fn(rill_audio_source *src, float *mix, size_t frames,
+                   uint32_t channels, void *user) {
+    (void)src;
     tap *t = user;
     if (!atomic_load_explicit(&t->on, memory_order_relaxed))
         return;
@@ -64,14 +66,14 @@ TEST(osc_440_patch_plays_at_440_hz) {
     ASSERT_OK(rill_audio_output_start(o));
     ASSERT_OK(rill_audio_source_play(pd));
     /* Let Pd settle before recording: its first cycles may be late. */
-    rill__audio_sleep_ns(500000000u);
+    rill__sleep_ns(500000000u);
     atomic_store(&t.on, true);
     for (int i = 0; i < 600 && atomic_load(&t.n) < t.cap; i++)
-        rill__audio_sleep_ns(10000000u);
-    rill_audio_sample_stats st;
-    rill_audio_source_stats(pd, &st);
+        rill__sleep_ns(10000000u);
+    rill_audio_source_stats st;
+    rill_audio_source_get_stats(pd, &st);
     rill_audio_stats ost;
-    rill_audio_output_stats(o, &ost);
+    rill_audio_output_get_stats(o, &ost);
     rill_audio_output_close(o);
     uint64_t t0 = rill_clock_now_ns();
     rill_audio_source_destroy(pd); /* a source outlives its output's close */

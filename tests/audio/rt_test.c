@@ -87,7 +87,9 @@ typedef struct probe {
 
 /* A callback source: counts its calls, whether they were on a marked
  * thread, and any call after its removal returned. */
-static void probe_fn(float *mix, size_t frames, uint32_t channels, void *user) {
+static void probe_fn(rill_audio_source *src, float *mix, size_t frames,
+                     uint32_t channels, void *user) {
+    (void)src;
     probe *p = user;
     (void)mix;
     (void)frames;
@@ -99,7 +101,9 @@ static void probe_fn(float *mix, size_t frames, uint32_t channels, void *user) {
         atomic_fetch_add(&p->after_remove, 1);
 }
 
-static long gen_fn(void *buf, size_t frames, void *user) {
+static long gen_fn(rill_audio_source *src, void *buf, size_t frames,
+                   void *user) {
+    (void)src;
     (void)user;
     memset(buf, 0, frames * 4);
     return (long)frames;
@@ -121,7 +125,7 @@ static void *churn_main(void *arg) {
             if (rill_audio_output_add(c->o, c->src[k]) != 0)
                 abort();
         }
-        rill__audio_sleep_ns(1000000u);
+        rill__sleep_ns(1000000u);
         for (int k = 0; k < 8; k++) {
             if (rill_audio_output_remove(c->o, c->src[k]) != 0)
                 abort();
@@ -246,7 +250,7 @@ TEST(no_allocation_or_lock_on_the_audio_thread) {
         sets++;
         rill_audio_input_poll(in[1], 0);
         rill_audio_input_poll(in[2], 0);
-        rill__audio_sleep_ns(500000u);
+        rill__sleep_ns(500000u);
     }
     atomic_store(&ch.stop, true);
     atomic_store(&w.stop, true);

@@ -16,7 +16,9 @@ typedef struct seen {
     atomic_bool adjacent; /* every buffer followed the previous one */
 } seen;
 
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     seen *s = user;
     if (strcmp(b->name, "counter") != 0)
         return;
@@ -31,8 +33,9 @@ static void on_buffer(const rill_client_buffer *b, void *user) {
     atomic_fetch_add(&s->buffers, 1);
 }
 
-static void on_monitor(const char *name, uint64_t tick, double value,
-                       void *user) {
+static void on_monitor(rill_client *cl, const char *name, uint64_t tick,
+                       double value, void *user) {
+    (void)cl;
     seen *s = user;
     if (strcmp(name, "counter") != 0)
         return;
@@ -225,7 +228,8 @@ typedef struct errors {
     char msg[256];
 } errors;
 
-static void on_error(int err, const char *msg, void *user) {
+static void on_error(rill_client *cl, int err, const char *msg, void *user) {
+    (void)cl;
     errors *e = user;
     if (atomic_load(&e->n) == 0)
         snprintf(e->msg, sizeof e->msg, "%s", msg);
@@ -315,7 +319,9 @@ typedef struct blocks {
     atomic_int buffers;
 } blocks;
 
-static void blocks_on_block(const rill_client_block *blk, void *user) {
+static void blocks_on_block(rill_client *cl, const rill_client_block *blk,
+                            void *user) {
+    (void)cl;
     blocks *s = user;
     if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
         atomic_fetch_add(&s->wrong_thread, 1);
@@ -349,7 +355,9 @@ static void blocks_on_block(const rill_client_block *blk, void *user) {
     atomic_fetch_add(&s->n_blocks, 1);
 }
 
-static void blocks_on_buffer(const rill_client_buffer *b, void *user) {
+static void blocks_on_buffer(rill_client *cl, const rill_client_buffer *b,
+                             void *user) {
+    (void)cl;
     blocks *s = user;
     if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
         atomic_fetch_add(&s->wrong_thread, 1);
@@ -365,7 +373,8 @@ static void blocks_on_buffer(const rill_client_buffer *b, void *user) {
         atomic_store(&s->max_tick[i], hi);
 }
 
-static void blocks_on_done(int err, void *user) {
+static void blocks_on_done(rill_client *cl, int err, void *user) {
+    (void)cl;
     blocks *s = user;
     if (s->check_thread && !pthread_equal(pthread_self(), s->thread))
         atomic_fetch_add(&s->wrong_thread, 1);
@@ -567,7 +576,7 @@ TEST(logging_on_the_device_then_fetching_gives_the_logged_values) {
     rill_file_reader *rf = NULL;
     ASSERT_OK(rill_file_reader_open(path, RILL_TS_DENSE, &rf));
     rill_file_info info;
-    ASSERT_OK(rill_file_reader_info(rf, &info));
+    ASSERT_OK(rill_file_reader_get_info(rf, &info));
     ASSERT_TRUE(info.type == RILL_TYPE_INT32);
     size_t n = 0;
     rill_file_buffer fb;

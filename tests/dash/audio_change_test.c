@@ -3,13 +3,13 @@
  * run by the program's on_audio_change on the device-request thread, and
  * answered after the new description went to every native page. Against
  * a real rill_server in this process, with raw WebSocket pages
- * (src/net/ws.c), rill_client and rill_dash. */
+ * (src/client/ws.c), rill_client and rill_dash. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "client/ws.h"
 #include "dashtest.h"
-#include "net/ws.h"
 #include "test.h"
 
 /* The device (dashtest.h): device_start's flags WITH_CB, FIXED and NO_AUDIO
@@ -550,8 +550,8 @@ TEST(a_dash_program_that_asks_for_a_change_gets_the_new_configuration) {
     ASSERT_EQ_UINT(g.last.buffer_frames, 128);
     ASSERT_EQ_DOUBLE(g.last.volume, 25, 0);
     ASSERT_EQ_STR(g.last.variables[2], "c");
-    rill_dash_audio a;
-    ASSERT_OK(rill_dash_audio_get(dash, &a));
+    rill_audio_desc a;
+    ASSERT_OK(rill_dash_get_audio(dash, &a));
     ASSERT_EQ_UINT(a.channels, 3);
     ASSERT_EQ_UINT(a.buffer_frames, 128);
     poll_until(dash, &g.buffers, 3);
@@ -738,17 +738,26 @@ TEST(settable_in_the_description_is_what_was_declared) {
     ASSERT_NOT_NULL(strstr(page_list(&p, 1), "\"audio\":" DESC_AB_48000 ","));
     /* Some fields only, a rate that is not an integer. */
     static const double odd[] = {22050.5, 96000};
-    rill_server_audio a = {.rate = 96000, .buffer_frames = 64, .volume = -1,
-                           .channels = 1, .variables = abc, .rates = odd,
-                           .n_rates = 2};
+    rill_audio_desc a = {.rate = 96000,
+                         .buffer_frames = 64,
+                         .volume = -1,
+                         .channels = 1,
+                         .variables = {"a", "b", "c"},
+                         .rates = {odd[0], odd[1]},
+                         .n_rates = 2};
     ASSERT_OK(rill_server_set_audio(d.srv, &a));
     ASSERT_NOT_NULL(strstr(page_list(&p, 2),
                            "\"audio\":{\"bufferFrames\":64,\"channels\":1,"
                            "\"rate\":96000,\"settable\":{\"rates\":[22050.5,"
                            "96000]},\"variables\":[\"a\"]},"));
-    a = (rill_server_audio){.rate = 96000, .buffer_frames = 64, .volume = 10,
-                            .channels = 2, .variables = abc, .min_channels = 2,
-                            .max_channels = 2, .volume_settable = true};
+    a = (rill_audio_desc){.rate = 96000,
+                          .buffer_frames = 64,
+                          .volume = 10,
+                          .channels = 2,
+                          .variables = {"a", "b", "c"},
+                          .min_channels = 2,
+                          .max_channels = 2,
+                          .volume_settable = true};
     ASSERT_OK(rill_server_set_audio(d.srv, &a));
     ASSERT_NOT_NULL(strstr(page_list(&p, 3),
                            "\"settable\":{\"channels\":[2,2],\"volume\":[0,100]},"));
@@ -777,6 +786,11 @@ TEST(settable_in_the_description_is_what_was_declared) {
     device_stop(&d);
 }
 
+static void set_rates(rill_audio_desc *a, const double *rates, size_t n) {
+    memcpy(a->rates, rates, n * sizeof rates[0]);
+    a->n_rates = n;
+}
+
 TEST(set_audio_refuses_bad_settable_fields) {
     device d;
     device_start(&d, WITH_CB);
@@ -785,22 +799,26 @@ TEST(set_audio_refuses_bad_settable_fields) {
     static const double zero[] = {48000, 0};
     static const double negative[] = {-8000};
     static const double huge[] = {1e7};
-    double many[RILL_SERVER_AUDIO_MAX_RATES + 1];
-    for (size_t i = 0; i < RILL_SERVER_AUDIO_MAX_RATES + 1; i++)
+    double many[RILL_AUDIO_MAX_RATES + 1];
+    for (size_t i = 0; i < RILL_AUDIO_MAX_RATES + 1; i++)
         many[i] = 8000 + 1000.0 * (double)i;
-    rill_server_audio base = {.rate = 48000, .buffer_frames = 256, .volume = 80,
-                              .channels = 2, .variables = abc};
-    rill_server_audio bad[9];
+    rill_audio_desc base = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 80,
+                            .channels = 2,
+                            .variables = {"a", "b", "c"}};
+    rill_audio_desc bad[9];
     for (size_t k = 0; k < 9; k++)
         bad[k] = base;
     bad[0].min_channels = 3, bad[0].max_channels = 2;   /* min > max */
     bad[1].min_channels = 0, bad[1].max_channels = 2;   /* min 0 */
-    bad[2].min_channels = 1, bad[2].max_channels = RILL_SERVER_AUDIO_MAX_CHANNELS + 1;
-    bad[3].rates = NULL, bad[3].n_rates = 1;            /* no rates given */
-    bad[4].rates = zero, bad[4].n_rates = 2;            /* a rate of 0 */
-    bad[5].rates = negative, bad[5].n_rates = 1;
-    bad[6].rates = huge, bad[6].n_rates = 1;
-    bad[7].rates = many, bad[7].n_rates = RILL_SERVER_AUDIO_MAX_RATES + 1;
+    bad[2].min_channels = 1, bad[2].max_channels = RILL_AUDIO_MAX_CHANNELS + 1;
+    bad[3].n_rates = 1;          /* no rates given */
+    set_rates(&bad[4], zero, 2); /* a rate of 0 */
+    set_rates(&bad[5], negative, 1);
+    set_rates(&bad[6], huge, 1);
+    set_rates(&bad[7], many, RILL_AUDIO_MAX_RATES);
+    bad[7].n_rates = RILL_AUDIO_MAX_RATES + 1;          /* one too many */
     bad[8].volume = -1, bad[8].volume_settable = true;  /* nothing to set */
     for (size_t k = 0; k < 9; k++)
         if (rill_server_set_audio(d.srv, &bad[k]) != RILL_EINVAL)
@@ -812,9 +830,9 @@ TEST(set_audio_refuses_bad_settable_fields) {
     ASSERT_NOT_NULL(strstr(page_list(&p, 1), "\"audio\":" DESC_AB_48000 ","));
     ASSERT_EQ_UINT(page_count(&p, "\"event\":\"audio\""), 0);
     /* The limits themselves are fine. */
-    rill_server_audio ok = base;
-    ok.rates = many, ok.n_rates = RILL_SERVER_AUDIO_MAX_RATES;
-    ok.min_channels = 1, ok.max_channels = RILL_SERVER_AUDIO_MAX_CHANNELS;
+    rill_audio_desc ok = base;
+    set_rates(&ok, many, RILL_AUDIO_MAX_RATES);
+    ok.min_channels = 1, ok.max_channels = RILL_AUDIO_MAX_CHANNELS;
     ASSERT_OK(rill_server_set_audio(d.srv, &ok));
     const char *l = page_list(&p, 2);
     ASSERT_NOT_NULL(strstr(l, "\"channels\":[1,64],\"rates\":[8000,9000,"));
@@ -831,4 +849,64 @@ TEST(audio_change_none_changes_nothing) {
     ASSERT_EQ_UINT(ch.channels, 0);
     ASSERT_EQ_UINT(ch.buffer_frames, 0);
     ASSERT_TRUE(ch.volume < 0);
+}
+
+/* ---- A client reads the description ----------------------------------------
+ */
+
+static rill_client *client_of(device *d, rill_client_mode mode) {
+    char url[64];
+    url_of(d, url, sizeof url);
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.mode = mode;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    return cl;
+}
+
+TEST(a_client_reads_the_description_with_what_it_may_change) {
+    device d;
+    device_start(&d, WITH_CB);
+    rill_client *cl = client_of(&d, RILL_CLIENT_NATIVE);
+    rill_audio_desc a;
+    ASSERT_OK(rill_client_get_audio(cl, &a));
+    ASSERT_EQ_DOUBLE(a.rate, 48000, 0);
+    ASSERT_EQ_UINT(a.buffer_frames, 256);
+    ASSERT_EQ_DOUBLE(a.volume, 80, 0);
+    ASSERT_EQ_UINT(a.channels, 2);
+    ASSERT_EQ_STR(a.variables[0], "a");
+    ASSERT_EQ_STR(a.variables[1], "b");
+    ASSERT_EQ_UINT(a.n_rates, 3);
+    ASSERT_EQ_DOUBLE(a.rates[0], 16000, 0);
+    ASSERT_EQ_DOUBLE(a.rates[2], 48000, 0);
+    ASSERT_EQ_UINT(a.min_channels, 1);
+    ASSERT_EQ_UINT(a.max_channels, 3);
+    ASSERT_TRUE(a.buffer_frames_settable && a.volume_settable);
+    /* A change is read back as it now is. */
+    rill_audio_change ch = rill_audio_change_none();
+    ch.channels = 3;
+    ch.buffer_frames = 128;
+    char why[300];
+    ASSERT_OK(rill_client_change_audio(cl, &ch, why, sizeof why));
+    ASSERT_OK(rill_client_get_audio(cl, &a));
+    ASSERT_EQ_UINT(a.channels, 3);
+    ASSERT_EQ_STR(a.variables[2], "c");
+    ASSERT_EQ_UINT(a.buffer_frames, 128);
+    rill_client_destroy(cl);
+    device_stop(&d);
+}
+
+TEST(a_client_is_told_when_there_is_no_description_to_read) {
+    device d;
+    device_start(&d, NO_AUDIO);
+    rill_client *cl = client_of(&d, RILL_CLIENT_NATIVE);
+    rill_audio_desc a;
+    ASSERT_ERR(rill_client_get_audio(cl, &a), RILL_ENOTFOUND);
+    rill_client_destroy(cl);
+    /* A compatibility connection (a Bela board) has none to give. */
+    cl = client_of(&d, RILL_CLIENT_COMPAT);
+    ASSERT_ERR(rill_client_get_audio(cl, &a), RILL_ENOTSUP);
+    rill_client_destroy(cl);
+    device_stop(&d);
 }

@@ -1,6 +1,6 @@
 /* The dashboard: the server's audio description and handler relay, and
  * the rill_dash API, against a real rill_server in this process. Pages are
- * raw WebSocket connections (src/net/ws.c) that speak what the browser
+ * raw WebSocket connections (src/client/ws.c) that speak what the browser
  * page speaks: hello, {"rill":"dash"}, then read what is relayed. */
 #include <errno.h>
 #include <pthread.h>
@@ -8,13 +8,12 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "client/ws.h"
 #include "dashtest.h"
-#include "net/ws.h"
 #include "test.h"
 
 /* The device's audio (dashtest.h): 48000 Hz, a and b, 256 frames, volume
  * 80, nothing settable. */
-static const char *const ab[] = {"a", "b"};
 
 static void device_start_exec(device *d, const char *token) {
     device_opts o = {.flags = FIXED, .token = token, .allow_exec = true};
@@ -48,8 +47,11 @@ TEST(audio_changes_are_announced_to_native_clients) {
     page native, compat;
     page_open(&native, &d, true, false);
     page_open(&compat, &d, false, false);
-    static const char *const cb[] = {"c", "b"};
-    rill_server_audio audio = {.rate = 44100, .buffer_frames = 128, .volume = -1, .channels = 2, .variables = cb};
+    rill_audio_desc audio = {.rate = 44100,
+                             .buffer_frames = 128,
+                             .volume = -1,
+                             .channels = 2,
+                             .variables = {"c", "b"}};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     ASSERT_EQ_STR(page_wait(&native, NULL, "\"event\":\"audio\""),
                   "{\"audio\":{\"bufferFrames\":128,\"channels\":2,\"rate\":"
@@ -71,15 +73,33 @@ TEST(set_audio_refuses_what_is_not_a_dense_float_channel) {
     rill_var *i = rill_var_create(d.srv, "i", RILL_TYPE_INT32, RILL_TS_DENSE);
     rill_var *s = rill_var_create(d.srv, "s", RILL_TYPE_FLOAT, RILL_TS_SPARSE);
     ASSERT_TRUE(i != NULL && s != NULL);
-    static const char *const bad[][1] = {{"nope"}, {"i"}, {"s"}, {NULL}};
+    static const char *const bad[] = {"nope", "i", "s", ""};
     for (size_t k = 0; k < 4; k++) {
-        rill_server_audio a = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 1, .variables = bad[k]};
+        rill_audio_desc a = {
+            .rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 1};
+        snprintf(a.variables[0], sizeof a.variables[0], "%s", bad[k]);
         ASSERT_ERR(rill_server_set_audio(d.srv, &a), RILL_EINVAL);
     }
-    rill_server_audio zero_rate = {.rate = 0, .buffer_frames = 256, .volume = 80, .channels = 2, .variables = ab};
-    rill_server_audio no_frames = {.rate = 48000, .buffer_frames = 0, .volume = 80, .channels = 2, .variables = ab};
-    rill_server_audio loud = {.rate = 48000, .buffer_frames = 256, .volume = 101, .channels = 2, .variables = ab};
-    rill_server_audio none = {.rate = 48000, .buffer_frames = 256, .volume = 80, .channels = 0, .variables = ab};
+    rill_audio_desc zero_rate = {.rate = 0,
+                                 .buffer_frames = 256,
+                                 .volume = 80,
+                                 .channels = 2,
+                                 .variables = {"a", "b"}};
+    rill_audio_desc no_frames = {.rate = 48000,
+                                 .buffer_frames = 0,
+                                 .volume = 80,
+                                 .channels = 2,
+                                 .variables = {"a", "b"}};
+    rill_audio_desc loud = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 101,
+                            .channels = 2,
+                            .variables = {"a", "b"}};
+    rill_audio_desc none = {.rate = 48000,
+                            .buffer_frames = 256,
+                            .volume = 80,
+                            .channels = 0,
+                            .variables = {"a", "b"}};
     ASSERT_ERR(rill_server_set_audio(d.srv, &zero_rate), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &no_frames), RILL_EINVAL);
     ASSERT_ERR(rill_server_set_audio(d.srv, &loud), RILL_EINVAL);
@@ -108,8 +128,8 @@ TEST(dash_hands_the_audio_over_as_interleaved_frames) {
     device_start(&d, FIXED);
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
-    rill_dash_audio a;
-    ASSERT_OK(rill_dash_audio_get(dash, &a));
+    rill_audio_desc a;
+    ASSERT_OK(rill_dash_get_audio(dash, &a));
     ASSERT_EQ_UINT(a.channels, 2);
     poll_until(dash, &g.buffers, 4);
     ASSERT_EQ_INT(g.configs, 1);
@@ -130,8 +150,11 @@ TEST(dash_follows_a_configuration_change) {
     got g = {0};
     rill_dash *dash = dash_open(&d, &g, true);
     poll_until(dash, &g.buffers, 2);
-    static const char *const cb[] = {"c", "b", "a"};
-    rill_server_audio audio = {.rate = 48000, .buffer_frames = 128, .volume = 50, .channels = 3, .variables = cb};
+    rill_audio_desc audio = {.rate = 48000,
+                             .buffer_frames = 128,
+                             .volume = 50,
+                             .channels = 3,
+                             .variables = {"c", "b", "a"}};
     ASSERT_OK(rill_server_set_audio(d.srv, &audio));
     poll_until(dash, &g.configs, 2);
     ASSERT_EQ_UINT(g.last.channels, 3);
@@ -143,8 +166,8 @@ TEST(dash_follows_a_configuration_change) {
     ASSERT_OK(rill_server_set_audio(d.srv, NULL));
     poll_until(dash, &g.configs, 3);
     ASSERT_TRUE(!g.has);
-    rill_dash_audio a;
-    ASSERT_ERR(rill_dash_audio_get(dash, &a), RILL_ENOTFOUND);
+    rill_audio_desc a;
+    ASSERT_ERR(rill_dash_get_audio(dash, &a), RILL_ENOTFOUND);
     rill_dash_destroy(dash);
     device_stop(&d);
 }

@@ -8,17 +8,16 @@
 
 /* ---- The program's on_audio_change, under the test's control ------------- */
 
-const char *const abc[3] = {"a", "b", "c"};
 static const double offered[] = {16000, 44100, 48000};
 
 int ctl_describe(ctl *c) {
-    rill_server_audio a = {.rate = c->rate,
-                           .buffer_frames = c->bf,
-                           .volume = c->volume,
-                           .channels = c->channels,
-                           .variables = abc};
+    rill_audio_desc a = {.rate = c->rate,
+                         .buffer_frames = c->bf,
+                         .volume = c->volume,
+                         .channels = c->channels,
+                         .variables = {"a", "b", "c"}};
     if (!c->fixed) {
-        a.rates = offered;
+        memcpy(a.rates, offered, sizeof offered);
         a.n_rates = 3;
         a.min_channels = 1;
         a.max_channels = 3;
@@ -308,7 +307,8 @@ const char *page_list(page *p, int id) {
 
 /* ---- A rill_dash program --------------------------------------------------- */
 
-void on_config(const rill_dash_audio *a, void *user) {
+void on_config(rill_dash *dash, const rill_audio_desc *a, void *user) {
+    (void)dash;
     got *g = user;
     g->configs++;
     g->has = a != NULL;
@@ -317,8 +317,9 @@ void on_config(const rill_dash_audio *a, void *user) {
     g->buffers = 0;
 }
 
-void on_data(const float *buf, size_t frames, size_t channels, uint64_t tick,
-             uint32_t dropped, void *user) {
+void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels,
+             uint64_t tick, uint32_t dropped, void *user) {
+    (void)dash;
     got *g = user;
     (void)dropped;
     g->buffers++;
@@ -337,7 +338,8 @@ void on_data(const float *buf, size_t frames, size_t channels, uint64_t tick,
     }
 }
 
-void on_error(int err, const char *msg, void *user) {
+void on_error(rill_dash *dash, int err, const char *msg, void *user) {
+    (void)dash;
     got *g = user;
     (void)err;
     g->errors++;

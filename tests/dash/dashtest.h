@@ -1,7 +1,7 @@
 /* What the dashboard tests (dash_test.c, audio_change_test.c) share: a
  * device (a real rill_server in this process with three float channels
  * and an audio description), a program's on_audio_change under the test's
- * control, raw WebSocket pages (src/net/ws.c) that speak what the browser
+ * control, raw WebSocket pages (src/client/ws.c) that speak what the browser
  * page speaks, and a rill_dash program's record of its callbacks. */
 #ifndef RILL_DASHTEST_H
 #define RILL_DASHTEST_H
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/ws.h"
+#include "client/ws.h"
 #include "rill/rill.h"
 
 /* ---- The program's on_audio_change, under the test's control ------------- */
@@ -43,9 +43,8 @@ typedef struct ctl {
 } ctl;
 
 /* The channels' names, a b c. */
-extern const char *const abc[3];
 
-/* Declare the description in c (channels of abc; unless fixed, rates
+/* Declare the description in c (channels of a, b, c; unless fixed, rates
  * 16000, 44100, 48000, 1 to 3 channels, buffer size and volume settable).
  * Caller holds c->lock (or no other thread runs yet). */
 int ctl_describe(ctl *c);
@@ -130,17 +129,17 @@ const char *page_list(page *p, int id);
 typedef struct got {
     int configs, buffers, bad;
     size_t frames, channels;
-    rill_dash_audio last;
+    rill_audio_desc last;
     bool has;
     int errors;
     char error[320];
 } got;
 
-void on_config(const rill_dash_audio *a, void *user);
+void on_config(rill_dash *dash, const rill_audio_desc *a, void *user);
 /* Every frame's channels are the device's a, b or c of one tick. */
-void on_data(const float *buf, size_t frames, size_t channels, uint64_t tick,
-             uint32_t dropped, void *user);
-void on_error(int err, const char *msg, void *user);
+void on_data(rill_dash *dash, const float *buf, size_t frames, size_t channels,
+             uint64_t tick, uint32_t dropped, void *user);
+void on_error(rill_dash *dash, int err, const char *msg, void *user);
 /* Poll until *counter >= n; fails after 10 s. */
 void poll_until(rill_dash *dash, const int *counter, int n);
 

@@ -3,13 +3,14 @@
  * reader expect, and files survive a killed writer and a full disk. */
 #include <math.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/internal.h"
 #include "test.h"
 #include "file/backend.h"
-#include "watch/logfile.h"
+#include "proto/logfile.h"
 
 /* ---- Helpers ----------------------------------------------------------- */
 
@@ -113,7 +114,7 @@ typedef struct readback {
 static void read_all(const char *path, rill_ts_mode mode, readback *rb) {
     rill_file_reader *r = NULL;
     ASSERT_OK(rill_file_reader_open(path, mode, &r));
-    ASSERT_OK(rill_file_reader_info(r, &rb->info));
+    ASSERT_OK(rill_file_reader_get_info(r, &rb->info));
     snprintf(rb->name, sizeof rb->name, "%s", rb->info.var_name);
     rb->info.var_name = rb->name;
     rb->n = rb->n_bufs = 0;
@@ -698,6 +699,61 @@ TEST(full_disk_gives_eio_and_keeps_the_error) {
     ASSERT_OK(rill_file_writer_create("/dev/full", RILL_FILE_WAV, &info, &w));
     ASSERT_ERR(rill_file_writer_write(w, 0, v, 1024, NULL), RILL_EIO);
     ASSERT_ERR(rill_file_writer_close(w), RILL_EIO);
+}
+
+/* A disk that fills in the middle of a write (here a file size limit,
+ * which lets a write(2) take what fits, as a full disk does): the write
+ * fails, and the file ends after its last whole csv row, jsonl line or bin
+ * body, all of which read back. */
+TEST(a_write_cut_short_leaves_only_whole_rows_lines_and_bodies) {
+    tmp t;
+    tmp_init(&t);
+    static const rill_file_format fmts[] = {RILL_FILE_CSV, RILL_FILE_JSONL,
+                                            RILL_FILE_BIN};
+    double *v = make_values(RILL_TYPE_DOUBLE, 300, 5);
+    struct rlimit old, small;
+    ASSERT_EQ_INT(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = 10001; /* inside a row, a line and a body */
+    signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+    for (size_t f = 0; f < 3; f++) {
+        char name[32];
+        snprintf(name, sizeof name, "cut.%s", rill_file_format_name(fmts[f]));
+        rill_file_info info = {"cut", RILL_TYPE_DOUBLE, RILL_TS_DENSE, 1000};
+        rill_file_writer *w = NULL;
+        ASSERT_OK(rill_file_writer_create(tmp_path(&t, name), fmts[f], &info, &w));
+        ASSERT_EQ_INT(setrlimit(RLIMIT_FSIZE, &small), 0);
+        int rc = 0;
+        size_t written = 0;
+        for (size_t b = 0; b < 100 && rc == 0; b++) {
+            rc = rill_file_writer_write(w, 300 * b, v, 300, NULL);
+            written += rc == 0 ? 300 : 0;
+        }
+        ASSERT_ERR(rc, RILL_EIO);
+        ASSERT_ERR(rill_file_writer_close(w), RILL_EIO);
+        ASSERT_EQ_INT(setrlimit(RLIMIT_FSIZE, &old), 0);
+        size_t len = 0;
+        char *text = slurp(tmp_path(&t, name), &len);
+        ASSERT_TRUE(len > 0 && len < 10001);
+        if (fmts[f] == RILL_FILE_BIN)
+            ASSERT_EQ_UINT((len - rill__logfile_header_size("cut")) %
+                               RILL__BELA_BODY_BYTES, 0);
+        else if (text[len - 1] != '\n')
+            FAIL("%s ends inside a row: ...%s", name, text + (len > 30 ? len - 30 : 0));
+        free(text);
+        readback rb;
+        read_all(tmp_path(&t, name), RILL_TS_DENSE, &rb);
+        /* Every value before the failure, bin's whole 512-value bodies. */
+        size_t want = fmts[f] == RILL_FILE_BIN ? rb.n - rb.n % 512 : written;
+        ASSERT_TRUE(rb.n >= want && rb.n > 0);
+        for (size_t i = 0; i < want; i++) {
+            ASSERT_EQ_DOUBLE(rb.v[i], v[i % 300], 0);
+            ASSERT_EQ_UINT(rb.ts[i], i);
+        }
+        readback_free(&rb);
+    }
+    free(v);
+    tmp_done(&t);
 }
 
 /* ---- Allocation failures ----------------------------------------------- */

@@ -1,0 +1,166 @@
+/* The client's control channel, as requests use it: waiting for the I/O
+ * thread's answer, sending commands, the list round trip that every
+ * request timed on the device relies on, and the variables by name.
+ * Caller's thread (the waits hold cl->lock as they say). */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/internal.h"
+#include "core/internal.h"
+
+/* Wait on cond until *flag or the deadline; lock held. */
+int rill__client_wait_for(rill_client *cl, const bool *flag,
+                          uint64_t deadline_ns) {
+    while (!*flag) {
+        if (atomic_load(&cl->closed))
+            return RILL_ECLOSED;
+        uint64_t now = rill_clock_now_ns();
+        if (now >= deadline_ns)
+            return RILL_ETIMEOUT;
+        rill__cond_wait_ns(&cl->cond, &cl->lock,
+                           RILL__MIN(deadline_ns - now, (uint64_t)50000000));
+    }
+    return 0;
+}
+
+uint64_t rill__client_deadline(const rill_client *cl) {
+    return rill_clock_now_ns() + (uint64_t)cl->cfg.timeout_ms * 1000000u;
+}
+
+int rill__client_send_json(rill_client *cl, json_t *msg) {
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (text == NULL)
+        return RILL_ENOMEM;
+    int rc;
+    if (cl->xport != NULL) /* an attached client's device (attach.c) */
+        rc = cl->xport->send(cl->xport_user, cl, false, text, strlen(text));
+    else
+        rc = rill__ws_send(cl->ctl, false, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* {"watcher":[{"cmd":cmd,"watchers":[names...], extra...}]} */
+int rill__client_send_cmd(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, json_t *extra) {
+    json_t *w = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(w, json_string(names[i]));
+    json_t *c = json_pack("{s:s,s:o}", "cmd", cmd, "watchers", w);
+    if (extra != NULL)
+        json_object_update(c, extra), json_decref(extra);
+    return rill__client_send_json(cl, json_pack("{s:[o]}", "watcher", c));
+}
+
+int rill__client_list_locked(rill_client *cl, rill_client_list **out) {
+    pthread_mutex_lock(&cl->lock);
+    int64_t id = cl->list_id = cl->next_id++;
+    rill_client_list_free(cl->list_reply);
+    cl->list_reply = NULL;
+    cl->list_ready = false;
+    pthread_mutex_unlock(&cl->lock);
+    int rc = rill__client_send_json(cl, json_pack("{s:I,s:[{s:s}]}", "id",
+                                                  (json_int_t)id, "watcher",
+                                                  "cmd", "list"));
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&cl->lock);
+    rc = rill__client_wait_for(cl, &cl->list_ready, rill__client_deadline(cl));
+    if (rc == 0)
+        rc = cl->list_rc;
+    rill_client_list *reply = cl->list_reply;
+    cl->list_reply = NULL;
+    cl->list_ready = false;
+    cl->list_id = -1;
+    pthread_mutex_unlock(&cl->lock);
+    if (rc != 0) {
+        rill_client_list_free(reply);
+        return rc;
+    }
+    *out = reply;
+    return 0;
+}
+
+void rill_client_list_free(rill_client_list *list) {
+    if (list == NULL)
+        return;
+    rill__free(list->vars);
+    rill__free(list);
+}
+
+const rill_client_var *rill__client_find(rill_client *cl, const char *name) {
+    for (size_t i = 0; i < cl->vars->n_vars; i++)
+        if (strcmp(cl->vars->vars[i].name, name) == 0)
+            return &cl->vars->vars[i];
+    rill__log_error("the device has no variable \"%s\"", name);
+    return NULL;
+}
+
+/* The device's latest tick and its rate (1000 if it gives none), from a
+ * list round trip. */
+int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate) {
+    rill_client_list *now = NULL;
+    int rc = rill__client_list_locked(cl, &now);
+    if (rc != 0)
+        return rc;
+    *rate = now->sample_rate > 0 ? now->sample_rate : 1000;
+    *tick = now->timestamp;
+    rill_client_list_free(now);
+    return 0;
+}
+
+/* A tick a little after the device's latest, so that every variable
+ * starts at the same tick and no earlier buffer is taken for the start:
+ * 50 ms (a list round trip and the start request on a LAN or USB link, so
+ * that the request reaches the device before the tick it names; a start
+ * in the past is taken as "now") plus one 64-tick block. Schedules,
+ * exactly-N, on_block starts and rill_client_start_tick (session.c) all
+ * start "now" here. req_lock held. */
+int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate) {
+    int rc = rill__client_device_now(cl, tick, rate);
+    if (rc == 0)
+        *tick += (uint64_t)(*rate / 20) + 64;
+    return rc;
+}
+
+/* RILL_EINVAL (a NULL list or name) or RILL_ENOTFOUND (logged) unless
+ * every name is a variable of the device. */
+int rill__client_check_names(rill_client *cl, const char *const *names,
+                             size_t n) {
+    if (n > 0 && names == NULL)
+        return RILL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (names[i] == NULL || rill__client_find(cl, names[i]) == NULL)
+            return RILL_ENOTFOUND;
+    return 0;
+}
+
+/* Send a command, then a list round trip: the device applies commands in
+ * order, so when the list reply arrives the command has taken effect.
+ * `extra` (a json_t *, taken) adds fields to the command; `after`, if not
+ * NULL, receives that list. */
+int rill__client_cmd_sync(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, json_t *extra,
+                          rill_client_list **after) {
+    int rc = rill__client_check_names(cl, names, n);
+    if (rc != 0) {
+        json_decref(extra);
+        return rc;
+    }
+    pthread_mutex_lock(&cl->req_lock);
+    rc = rill__client_send_cmd(cl, cmd, names, n, extra);
+    rill_client_list *l = NULL;
+    if (rc == 0)
+        rc = rill__client_list_locked(cl, &l);
+    pthread_mutex_unlock(&cl->req_lock);
+    if (rc == 0 && after != NULL)
+        *after = l;
+    else
+        rill_client_list_free(l);
+    return rc;
+}

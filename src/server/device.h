@@ -1,0 +1,263 @@
+/* The device side's shared state: variables, streams, and the messages that
+ * cross between the tick thread, the network thread and the log writer.
+ *
+ * Ownership in one paragraph. The network thread allocates every stream
+ * (and its buffer) and hands it to the tick thread with a command; from then
+ * on the tick thread alone touches its "rt" fields. Full buffers leave the
+ * tick thread as records in a ring (to the network thread, or to the log
+ * writer for log streams, whose files the log writer creates and closes).
+ * When the network thread is done with a stream it posts RT_RELEASE; the
+ * tick thread detaches it and answers EV_RELEASED, and only then is it
+ * freed, so no command or record can still refer to it.
+ */
+#ifndef RILL_SERVER_DEVICE_H
+#define RILL_SERVER_DEVICE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rill/queue.h"
+#include "rill/ring.h"
+#include "rill/server.h"
+#include "rill/watch.h"
+#include "server/stamp.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+/* Stream buffers are filled with host-order values and sent as they are. */
+#error "rill's device side assumes a little-endian host (as Bela and x86 are)"
+#endif
+
+#define RILL__NO_END UINT64_MAX
+#define RILL__VAR_NAME_MAX 64
+#define RILL__VAR_MAX_STREAMS 64 /* streams one variable can carry */
+
+typedef enum rill__stream_kind {
+    RILL__STREAM_BUFFER = 0,
+    RILL__STREAM_MONITOR = 1
+} rill__stream_kind;
+
+/* Where a stream's records go, and which semantics it follows. */
+typedef enum rill__sink {
+    RILL__SINK_COMPAT_WATCH = 0, /* broadcast to every /gui_data socket */
+    RILL__SINK_COMPAT_MONITOR,   /* idem, monitor frames */
+    RILL__SINK_LOG,              /* a log file, via the log writer */
+    RILL__SINK_CLIENT            /* one native client */
+} rill__sink;
+
+/* The spec's stream states (§5.3). Native streams use NO, STARTING, YES and
+ * STOPPING only; their transitions happen in tick(), not at assignments. */
+typedef enum rill__state {
+    RILL__ST_NO = 0,
+    RILL__ST_STARTING,
+    RILL__ST_YES,
+    RILL__ST_STOPPING
+} rill__state;
+
+typedef struct rill__conn rill__conn;
+
+typedef struct rill__stream {
+    /* Immutable once handed to the tick thread. */
+    struct rill_var *var;
+    rill__stream_kind kind;
+    rill__sink sink;
+    bool compat;          /* Bela semantics: padding, assignment-driven */
+    uint32_t capacity;    /* values per buffer */
+    uint32_t values_off;  /* offset of value 0 in `buf` */
+    uint32_t rel_off;     /* offset of rel[0] in `buf` (sparse) */
+    uint32_t buf_bytes;   /* bytes of `buf` sent as the payload */
+    uint8_t *buf;         /* the payload being filled */
+
+    uint8_t *values;      /* buf + values_off */
+
+    /* Tick thread only ("rt"). */
+    rill__state state;
+    /* A dense buffer stream that takes every value with no other check
+     * (see set_fast in var.c); kept current by every state change. */
+    bool fast;
+    uint64_t start;       /* requested start, clamped when applied */
+    uint64_t end;         /* native: first tick not included; compat: stop tick */
+    uint32_t count;       /* values in the current buffer */
+    uint64_t ref;         /* tick of value 0 of the current buffer */
+    uint64_t seq;         /* records emitted (or dropped) so far */
+    uint32_t rt_dropped;  /* records dropped since the last one emitted */
+    uint32_t period;      /* monitor period, 0 off */
+    uint64_t next_due;    /* monitor: next tick a frame is due */
+    bool period_changed;  /* monitor: a new period waits for an assignment */
+    bool attached;        /* in var->rt_streams */
+    bool scheduled;       /* in the server's tick-checked list */
+    bool end_pending;     /* native end (or log close) waiting for ring room */
+    uint32_t run;         /* which START this run is (the network's count) */
+
+    /* Published by the tick thread for the list reply. */
+    atomic_int pub_state;
+    atomic_bool pub_started; /* a START was applied (a posted one may not
+                                have been yet) */
+    atomic_uint pub_period;
+
+    /* Network thread only. */
+    rill__conn *conn;     /* SINK_CLIENT: the owner (NULL once it left) */
+    bool releasing;       /* RT_RELEASE posted */
+    uint32_t net_dropped; /* dropped for the client since its last message */
+    uint64_t net_seq;     /* the next sequence number the client sees */
+    uint32_t net_runs;    /* STARTs posted: a record's run tells whether its
+                             end is the latest run's (release) or an earlier
+                             one's, restarted since (keep) */
+    struct rill__stream *next; /* the server's list of all streams */
+
+    /* Log streams. The file is the log writer's (logwriter.h): it fills
+     * these from the open request until its last event about the stream. */
+    int log_fd;
+    char log_name[RILL__VAR_NAME_MAX + 32];
+    bool log_failed;
+    char log_error[240];           /* OPEN_FAILED: why, in a sentence */
+    struct rill__stream *log_next; /* the writer's list of open files */
+    rill__conn *log_waiter;        /* network: the connection whose message
+                                      waits for this file (control.c) */
+} rill__stream;
+
+struct rill__device;
+
+struct rill_var {
+    rill_server *srv;
+    struct rill__device *dev;
+    uint32_t id;
+    rill_type type;
+    rill_ts_mode mode;
+    size_t size;
+    char name[RILL__VAR_NAME_MAX];
+
+    /* Tick thread only. */
+    rill__stream *rt_streams[RILL__VAR_MAX_STREAMS];
+    uint32_t rt_n_streams;
+
+    /* Shared, each written by one side. */
+    _Atomic uint64_t local_bits;  /* last local value, as double bits (tick) */
+    _Atomic uint64_t remote_bits; /* remote value, as double bits (network) */
+    atomic_bool controlled;       /* network */
+
+    /* Network thread only. */
+    rill__stream *compat_watch;   /* permanent */
+    rill__stream *compat_monitor; /* permanent */
+    rill__stream *log_stream;     /* the current log session, or NULL */
+    uint32_t net_n_streams;       /* streams of this variable that exist,
+                                     the two permanent ones included */
+    char log_file_name[RILL__VAR_NAME_MAX + 32]; /* latest, "" if never */
+};
+
+/* ---- Tick thread <- network thread ------------------------------------- */
+
+typedef enum rill__rtcmd_kind {
+    RILL__RT_START = 1, /* start (or restart) stream at `tick`, for `duration` */
+    RILL__RT_STOP,      /* stop stream at `tick` */
+    RILL__RT_MONITOR,   /* set the monitor period of stream to `period` */
+    RILL__RT_RELEASE    /* detach stream for good; answer EV_RELEASED */
+} rill__rtcmd_kind;
+
+typedef struct rill__rtcmd {
+    rill__rtcmd_kind kind;
+    uint32_t period;
+    rill__stream *stream;
+    uint64_t tick;
+    uint64_t duration;
+} rill__rtcmd;
+
+/* ---- Tick thread -> network thread: events ----------------------------- */
+
+typedef enum rill__ev_kind {
+    RILL__EV_RELEASED = 1, /* stream is detached; free it */
+    RILL__EV_LOG_STARTED   /* a log command was applied: start..end */
+} rill__ev_kind;
+
+typedef struct rill__ev {
+    rill__ev_kind kind;
+    rill__stream *stream;
+    uint64_t start;
+    uint64_t end;
+} rill__ev;
+
+/* ---- Records in the tick -> network and tick -> log rings -------------- */
+
+typedef enum rill__rec_kind {
+    /* A stream buffer. Compat payload: the 4104-byte body. Native: count
+     * values, then (sparse) zero to three bytes to a multiple of 4 and
+     * count u32 relative timestamps. */
+    RILL__REC_BUFFER = 1,
+    RILL__REC_MONITOR,    /* one value: payload = var size */
+    RILL__REC_END         /* the stream ended (native end / log close) */
+} rill__rec_kind;
+
+#define RILL__REC_FLAG_LAST 0x1u
+
+typedef struct rill__rec {
+    rill__stream *stream;
+    uint64_t ref;     /* first tick (monitor: the value's tick) */
+    uint64_t seq;     /* per stream */
+    uint32_t count;   /* values in the payload */
+    uint32_t dropped; /* records of this stream dropped just before */
+    uint32_t kind;
+    uint32_t flags;
+    uint32_t bytes;   /* payload bytes that follow this header */
+    uint32_t run;     /* the stream's run (rill__stream.run) */
+} rill__rec;
+
+/* ---- The server ---------------------------------------------------------- */
+
+/* Tick-thread state and the hand-off objects. The network side (sockets,
+ * clients) is rill_server, in server/internal.h. */
+typedef struct rill__device {
+    rill_var **vars;      /* max_vars slots */
+    size_t max_vars;
+    atomic_size_t n_vars; /* published with release after a var is ready */
+
+    rill_queue *cmds;     /* network -> tick */
+    rill_queue *events;   /* tick -> network */
+    rill_ring *out;       /* tick -> network records */
+    rill_ring *log;       /* tick -> log writer records */
+
+    /* Tick thread. */
+    uint64_t now;
+    bool ticked;
+    rill__stream **scheduled; /* streams whose state changes in tick() */
+    size_t n_scheduled, max_scheduled;
+
+    /* Published by the tick thread. */
+    _Atomic uint64_t pub_now;
+    atomic_ullong buffers_produced;
+    atomic_ullong tick_drops;
+    atomic_ullong events_lost;
+    /* Published by the network thread: compat control sockets that are
+     * active (pybela's connection-reply or a browser's "active"); read once
+     * per tick into rt_active (true before the first tick, as on Bela). */
+    atomic_int compat_active;
+    bool rt_active;
+    rill__stamp stamp; /* (tick, clock) pairs on request: stamp.h */
+} rill__device;
+
+/* Tick side (var.c). */
+int rill__device_init(rill__device *dev, size_t max_vars, size_t max_streams,
+                      size_t out_bytes, size_t log_bytes);
+/* Frees the queues, rings and tables; not the variables or streams. */
+void rill__device_deinit(rill__device *dev);
+void rill__device_tick(rill__device *dev, uint64_t frame);
+
+/* Streams (var.c). Network thread. */
+rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
+                                  rill__sink sink, bool compat,
+                                  uint32_t capacity);
+void rill__stream_destroy(rill__stream *s);
+
+static inline double rill__bits_to_double(uint64_t b) {
+    double d;
+    __builtin_memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static inline uint64_t rill__double_to_bits(double d) {
+    uint64_t b;
+    __builtin_memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+#endif /* RILL_SERVER_DEVICE_H */

@@ -1,0 +1,270 @@
+/* Records to messages: the network thread drains what the tick thread
+ * left in the `out` ring and turns each record into messages. For
+ * compatibility sinks one shared header + body pair is queued on every
+ * /gui_data socket; for a native client one message goes on that client's
+ * control socket. Each socket's queue is bounded: a message that does not
+ * fit is dropped for that socket alone, counted, and announced. Also here:
+ * the tick thread's events, and the waker thread that tells the network
+ * thread there is something to drain. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "proto/native.h"
+#include "proto/wire.h"
+#include "server/internal.h"
+
+/* A compatibility record goes to every /gui_data socket: "<id>/<t>" then
+ * the body, both shared. Ids of 100 and more cannot reach pybela. */
+static void fan_out_compat(rill_server *srv, const rill__rec *r,
+                           const uint8_t *payload) {
+    rill_var *v = r->stream->var;
+    char hdr[RILL__BELA_HEADER_MAX];
+    size_t hlen;
+    if (rill__bela_header_encode(v->id, v->type, true, hdr, &hlen) != 0)
+        return;
+    /* A monitor record holds the value; the frame is tick + value (§3.5). */
+    uint8_t frame[RILL__BELA_MONITOR_MAX];
+    size_t blen = r->bytes;
+    if (r->kind == RILL__REC_MONITOR) {
+        blen = rill__bela_monitor_encode(frame, r->ref, v->type, payload);
+        payload = frame;
+    }
+    rill__msg *h = rill__msg_new(hlen, true);
+    rill__msg *b = rill__msg_new(blen, true);
+    if (h == NULL || b == NULL) {
+        rill__msg_unref(h);
+        rill__msg_unref(b);
+        return;
+    }
+    memcpy(rill__msg_payload(h), hdr, hlen);
+    memcpy(rill__msg_payload(b), payload, blen);
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->path != PATH_DATA)
+            continue;
+        if (!rill__conn_send_data(c, h, b)) {
+            c->drops++;
+            c->unannounced++;
+            atomic_fetch_add(&srv->client_drops, 1);
+        }
+    }
+    rill__msg_unref(h);
+    rill__msg_unref(b);
+}
+
+/* A native record goes to its one client as one message. Sequence numbers
+ * come from the tick thread (a record it dropped left a gap); drops here
+ * add to `dropped` of the next message that gets through, preceded by a
+ * text notice. */
+static void send_native(rill_server *srv, const rill__rec *r,
+                        const uint8_t *payload) {
+    rill__stream *s = r->stream;
+    rill__conn *c = s->conn;
+    if (c == NULL)
+        return;
+    rill_var *v = s->var;
+    bool monitor = r->kind == RILL__REC_MONITOR;
+    bool sparse = !monitor && v->mode == RILL_TS_SPARSE;
+    rill__native_header h = {
+        .kind = r->kind == RILL__REC_END ? RILL__NATIVE_END
+                : monitor                ? RILL__NATIVE_MONITOR
+                                         : RILL__NATIVE_STREAM,
+        .type = v->type,
+        .flags =
+            (uint8_t)((sparse && r->kind == RILL__REC_BUFFER
+                           ? RILL__NATIVE_FLAG_SPARSE
+                           : 0) |
+                      (r->flags & RILL__REC_FLAG_LAST ? RILL__NATIVE_FLAG_LAST
+                                                      : 0)),
+        .var_id = v->id,
+        .seq = r->seq,
+        .first_ts = r->ref,
+        .count = r->count,
+        .dropped = r->dropped + s->net_dropped,
+    };
+    size_t size = rill__native_size(&h);
+    rill__msg *m = size ? rill__msg_new(size, true) : NULL;
+    size_t len = 0;
+    /* var.c pads the values to 4 bytes before the timestamps. */
+    const uint8_t *rel =
+        sparse ? payload + (((size_t)r->count * v->size + 3) & ~(size_t)3)
+               : NULL;
+    if (m == NULL ||
+        rill__native_encode(&h, payload, (const uint32_t *)(const void *)rel,
+                            rill__msg_payload(m), size, &len) != 0) {
+        rill__msg_unref(m);
+        return;
+    }
+    uint32_t *pending = &c->pending_drop_notice[v->id];
+    /* The end of a stream always gets through, its last buffer included
+     * (at most one buffer per stream over the limit), or a stalled client
+     * would wait for an end that never comes. */
+    bool ending = r->kind == RILL__REC_END || (r->flags & RILL__REC_FLAG_LAST);
+    if (rill__conn_has_room(c, m->len) || (ending && !c->closing)) {
+        if (*pending != 0) /* the notice goes just before the message */
+            rill__send_dropped(c, *pending, c->drops, NULL, v->name);
+        *pending = 0;
+        s->net_dropped = 0;
+        rill__conn_push(c, m);
+    } else {
+        s->net_dropped += 1 + r->dropped;
+        *pending += 1 + r->dropped;
+        c->drops++;
+        atomic_fetch_add(&srv->client_drops, 1);
+    }
+    rill__msg_unref(m);
+}
+
+/* A native stream that ended lets go of its client's subscription slot. */
+static void native_stream_ended(rill_server *srv, rill__stream *s) {
+    if (s->conn != NULL && s->conn->sub_buf[s->var->id] == s)
+        s->conn->sub_buf[s->var->id] = NULL;
+    rill__release_stream(srv, s);
+}
+
+static int ensure_scratch(rill_server *srv, size_t n) {
+    if (n <= srv->scratch_cap)
+        return 0;
+    uint8_t *p = rill__malloc(n);
+    if (p == NULL)
+        return RILL_ENOMEM;
+    rill__free(srv->scratch);
+    srv->scratch = p;
+    srv->scratch_cap = n;
+    return 0;
+}
+
+/* Turn records into messages: at least `min_bytes` of them (everything a
+ * released stream may still have in the ring), otherwise a bounded number
+ * so that sockets get serviced even under a flood. */
+static void drain_records(rill_server *srv, size_t min_bytes) {
+    rill__rec r;
+    size_t done = 0;
+    for (int i = 0; i < 4096 || done < min_bytes; i++) {
+        if (rill_ring_read_all(srv->dev.out, &r, sizeof r) != 0)
+            return;
+        done += sizeof r + r.bytes;
+        if (ensure_scratch(srv, r.bytes) != 0) {
+            /* Cannot hold it: skip its bytes, count it lost. */
+            uint8_t sink[256];
+            for (size_t left = r.bytes; left != 0;) {
+                size_t k = rill_ring_read(srv->dev.out, sink,
+                                          RILL__MIN(left, sizeof sink));
+                left -= k;
+            }
+            atomic_fetch_add(&srv->client_drops, 1);
+            continue;
+        }
+        rill_ring_read_all(srv->dev.out, srv->scratch, r.bytes);
+        rill__stream *s = r.stream;
+        if (s->sink == RILL__SINK_CLIENT) {
+            send_native(srv, &r, srv->scratch);
+            /* The end of a run that a later watch has restarted ends only
+             * that run: the stream lives on. */
+            if ((r.kind == RILL__REC_END || (r.flags & RILL__REC_FLAG_LAST)) &&
+                r.run == s->net_runs)
+                native_stream_ended(srv, s);
+        } else if (r.kind != RILL__REC_END) {
+            fan_out_compat(srv, &r, srv->scratch);
+        }
+    }
+}
+
+static void handle_events(rill_server *srv) {
+    rill__ev ev;
+    while (rill_queue_pop(srv->dev.events, &ev, sizeof ev, NULL) == 0) {
+        if (ev.kind == RILL__EV_RELEASED) {
+            if (srv->n_released < srv->max_streams)
+                srv->released[srv->n_released++] = ev.stream;
+        } else if (ev.kind == RILL__EV_LOG_STARTED) {
+            char *text = NULL;
+            size_t len = 0;
+            if (rill__cmd_log_scheduled(ev.stream->var->name,
+                                        ev.stream->log_name, ev.start, ev.end,
+                                        &text, &len) == 0) {
+                rill__broadcast_control(srv, text, len);
+                rill__free(text);
+            }
+        }
+    }
+}
+
+/* A pybela data socket cannot take text (its data task dies on it), so its
+ * drops are announced on the control sockets of the same peer, at most
+ * every 100 ms per data socket:
+ * {"event":"dropped","buffers":N,"path":"/gui_data","total":T}. */
+#define RILL__NOTICE_INTERVAL_NS (100u * 1000 * 1000)
+
+static void announce_compat_drops(rill_server *srv) {
+    uint64_t now = rill_clock_now_ns();
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->path != PATH_DATA || c->unannounced == 0 ||
+            now - c->last_notice_ns < RILL__NOTICE_INTERVAL_NS)
+            continue;
+        for (rill__conn *k = srv->conns; k != NULL; k = k->next)
+            if (k->path == PATH_CONTROL && strcmp(k->peer, c->peer) == 0)
+                rill__send_dropped(k, c->unannounced, c->drops, "/gui_data",
+                                   NULL);
+        c->unannounced = 0;
+        c->last_notice_ns = now;
+    }
+}
+
+/* The waker. The tick thread makes no system calls, so it cannot wake the
+ * network thread itself; instead this thread looks at the rings every
+ * drain_interval_us (two atomic loads) and wakes the network thread only
+ * when they hold something. libwebsockets' own timers have millisecond
+ * resolution, which would either add a millisecond of latency or, at a
+ * sub-millisecond period, make the network thread spin on poll(0). After
+ * 100 ms with nothing to do it checks every 5 ms only. */
+void *rill__waker_main(void *arg) {
+    rill_server *srv = arg;
+    const uint64_t fast = (uint64_t)srv->cfg.drain_interval_us * 1000u;
+    const uint64_t slow = 5u * 1000 * 1000;
+    const unsigned idle_limit = (unsigned)(100u * 1000 * 1000 / fast) + 1;
+    unsigned idle = 0;
+    uint64_t next = rill_clock_now_ns();
+    while (!atomic_load_explicit(&srv->stop, memory_order_relaxed)) {
+        bool work = rill_ring_readable(srv->dev.out) != 0 ||
+                    rill_queue_count(srv->dev.events) != 0;
+        if (work) {
+            idle = 0;
+            if (!atomic_exchange(&srv->wake_pending, true))
+                lws_cancel_service(srv->ctx);
+        } else if (idle < idle_limit) {
+            idle++;
+        }
+        next += idle < idle_limit ? fast : slow;
+        uint64_t now = rill_clock_now_ns();
+        if (next < now)
+            next = now; /* we were late: do not try to catch up */
+        rill_clock_sleep_until_ns(next);
+    }
+    return NULL;
+}
+
+/* What the tick thread left: its events, then its records as messages
+ * (at least everything a released stream may still have in the ring),
+ * then the drop notices for compatibility data sockets. */
+void rill__fanout(rill_server *srv) {
+    handle_events(srv);
+    /* Records committed before a release was acknowledged are all readable
+     * now; draining them first makes freeing the stream safe. */
+    drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
+    announce_compat_drops(srv);
+}
+
+/* Streams the tick thread let go of are freed: records they emitted before
+ * the release was acknowledged were in the ring ahead of it, drained by
+ * rill__fanout. Releases that could not be posted earlier are retried. */
+void rill__fanout_release(rill_server *srv) {
+    for (size_t i = 0; i < srv->n_released; i++) {
+        rill__stream *s = srv->released[i];
+        rill__unlink_stream(srv, s);
+        rill__stream_destroy(s);
+    }
+    srv->n_released = 0;
+    for (rill__stream *s = srv->streams; s != NULL; s = s->next)
+        if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
+            rill__release_stream(srv, s);
+}

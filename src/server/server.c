@@ -1,0 +1,675 @@
+/* rill_server: the device side's network thread and its object.
+ *
+ * One libwebsockets context on one port serves the Watcher's two WebSocket
+ * paths (/gui_control: JSON text, /gui_data: binary) and plain HTTP
+ * (http.c). This file holds the libwebsockets callback, which routes what
+ * arrives to the module that serves it, and the server's life: create,
+ * destroy, the getters. Everything runs on the network thread except
+ * create/destroy and the getters (user threads), which touch only what they
+ * say. internal.h lists the other files and what each does.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "proto/handler.h"
+#include "proto/wire.h"
+#include "server/internal.h"
+
+/* The message router. Messages of rill's own ({"rill":...} requests and
+ * a program's handler events) are told apart by their keys and handed to
+ * the module that serves them; everything else is a Watcher control
+ * message (control.c), whose parser reports what is wrong with it. A
+ * message without either key is not parsed here at all. */
+static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
+                            size_t len) {
+    json_t *root = NULL;
+    if (memmem(text, len, "\"rill\"", 6) != NULL ||
+        memmem(text, len, "\"handler", 8) != NULL) {
+        json_error_t jerr;
+        root = json_loadb(text, len, 0, &jerr);
+    }
+    json_t *r = json_object_get(root, "rill");
+    json_t *ev = json_object_get(root, "event");
+    const char *rill = json_is_string(r) ? json_string_value(r) : "";
+    const char *event = json_is_string(ev) ? json_string_value(ev) : "";
+    if (!json_is_object(root)) {
+        rill__control_message(srv, c, text, len);
+    } else if (strcmp(rill, "hello") == 0) {
+        if (!srv->cfg.compat_only) /* a Bela ignores it */
+            rill__control_hello(srv, c);
+    } else if (strcmp(rill, "dash") == 0) {
+        rill__relay_subscribe(srv, c, root);
+    } else if (strcmp(rill, "exec") == 0) {
+        rill__exec_request(srv, c, root);
+    } else if (strcmp(rill, "exec-stop") == 0) {
+        rill__exec_stop_request(srv, c, root);
+    } else if (strcmp(rill, "audio-config") == 0) {
+        rill__audio_change_request(srv, c, root);
+    } else if (strcmp(rill, "time") == 0) {
+        rill__time_request(srv, c, root); /* the clock exchange, stamp.c */
+    } else if (strcmp(event, "handler") == 0 ||
+               strcmp(event, "handler-data") == 0 ||
+               strcmp(event, "handler-remove") == 0) {
+        rill__relay_event(srv, c, event, root);
+    } else {
+        rill__control_message(srv, c, text, len);
+    }
+    json_decref(root);
+}
+
+/* Errors about what a client sent on a data path go to its control
+ * socket: itself in native mode, otherwise the control sockets of the same
+ * peer. Never as text on /gui_data: pybela's data task dies on a text
+ * frame (spec §7). */
+static void report_data_error(rill_server *srv, rill__conn *c,
+                              const char *err) {
+    rill__log_warn("%s: %s", c->peer, err);
+    for (rill__conn *k = srv->conns; k != NULL; k = k->next) {
+        if (k->path != PATH_CONTROL)
+            continue;
+        if (k == c || (c->path == PATH_DATA && strcmp(k->peer, c->peer) == 0))
+            rill__send_error_text(k, NULL, NULL, "%s; buffer ignored", err);
+    }
+}
+
+/* A client's buffer for the device (spec §4), fully validated first. */
+static void on_client_buffer(rill_server *srv, rill__conn *c,
+                             const uint8_t *data, size_t len) {
+    static const uint8_t empty[1];
+    rill__client_buffer b;
+    char err[RILL__WIRE_ERR_CAP];
+    if (rill__client_buffer_parse(data ? data : empty, len, &b, err,
+                                  sizeof err) != 0) {
+        report_data_error(srv, c, err);
+        return;
+    }
+    if (srv->cfg.on_buffer == NULL)
+        return;
+    rill__wire_get_values(srv->values_scratch, b.type, b.values, b.count);
+    srv->cfg.on_buffer(srv, b.id, b.type, srv->values_scratch, b.count,
+                       srv->cfg.user);
+}
+
+/* A whole message, to the module that serves it. */
+static void dispatch(rill_server *srv, rill__conn *c, const uint8_t *data,
+                     size_t len, bool binary) {
+    if (binary && c->native && rill__handler_frame_is(data, len)) {
+        rill__relay_frame(srv, c, data, len);
+    } else if (c->path == PATH_DATA || (binary && c->native)) {
+        on_client_buffer(srv, c, data, len);
+    } else if (binary) {
+        rill__send_error_text(
+            c, NULL, NULL,
+            "binary message on /gui_control ignored: control "
+            "messages are JSON text (send {\"rill\":\"hello\"} "
+            "first to send buffers here)");
+    } else {
+        on_control_text(srv, c, (const char *)data, len);
+    }
+    /* A message now waits for its log files: read nothing more from this
+     * connection until it has run (rill__conn_resume). */
+    if (c->deferred != NULL && c->wsi != NULL)
+        lws_rx_flow_control(c->wsi, 0);
+}
+
+/* A message that arrived while an earlier one of its connection waits
+ * (libwebsockets may hand over what it had read before reading stopped). */
+typedef struct rill__held {
+    struct rill__held *next;
+    bool binary;
+    size_t len;
+    uint8_t data[];
+} rill__held;
+
+static void hold(rill__conn *c, const uint8_t *data, size_t len, bool binary) {
+    rill__held *h = rill__malloc(sizeof *h + len + 1);
+    if (h == NULL) {
+        rill__send_error_text(c, NULL, NULL,
+                              "out of memory keeping a message behind one that "
+                              "waits for its log files; ignored");
+        return;
+    }
+    h->next = NULL;
+    h->binary = binary;
+    h->len = len;
+    if (len != 0)
+        memcpy(h->data, data, len);
+    if (c->held_tail != NULL)
+        c->held_tail->next = h;
+    else
+        c->held = h;
+    c->held_tail = h;
+}
+
+static void free_held(rill__conn *c) {
+    while (c->held != NULL) {
+        rill__held *h = c->held;
+        c->held = h->next;
+        rill__free(h);
+    }
+    c->held_tail = NULL;
+}
+
+static void unlink_conn(rill__conn **list, rill__conn *c) {
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        *list = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+/* A connection whose waiting message has run (c->resume): what it held
+ * runs now, in order, and it reads again (or, gone, it is freed). */
+static void conn_resume(rill_server *srv, rill__conn *c) {
+    if (c->gone) {
+        unlink_conn(&srv->gone, c);
+        free_held(c);
+        rill__conn_free(c);
+        return;
+    }
+    while (c->held != NULL && c->deferred == NULL) {
+        rill__held *h = c->held;
+        c->held = h->next;
+        if (c->held == NULL)
+            c->held_tail = NULL;
+        dispatch(srv, c, h->data, h->len, h->binary);
+        rill__free(h);
+    }
+    if (c->deferred == NULL)
+        lws_rx_flow_control(c->wsi, 1);
+}
+
+static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
+                       const void *in, size_t len) {
+    if (lws_is_first_fragment(wsi)) {
+        c->rx_len = 0;
+        c->rx_too_big = false;
+    }
+    size_t max = srv->cfg.max_message_bytes;
+    if (!c->rx_too_big) {
+        if (c->rx_len + len > max) {
+            c->rx_too_big = true;
+        } else {
+            if (c->rx_len + len > c->rx_cap) {
+                size_t cap = RILL__MAX(c->rx_cap * 2, c->rx_len + len);
+                uint8_t *p = rill__realloc(c->rx, cap + 1);
+                if (p == NULL) {
+                    c->rx_too_big = true;
+                } else {
+                    c->rx = p;
+                    c->rx_cap = cap;
+                }
+            }
+            if (!c->rx_too_big && len != 0) { /* an empty message has no data */
+                memcpy(c->rx + c->rx_len, in, len);
+                c->rx_len += len;
+            }
+        }
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
+        return;
+    bool binary = lws_frame_is_binary(wsi) != 0;
+    if (c->rx_too_big) {
+        rill__log_warn("%s sent a message over %zu bytes", c->peer, max);
+        char err[128];
+        snprintf(err, sizeof err,
+                 "message over %zu bytes (the server's max_message_bytes); "
+                 "send smaller messages",
+                 max);
+        if (c->path == PATH_DATA)
+            report_data_error(srv, c, err);
+        else
+            rill__send_error_text(c, NULL, NULL, "%s; ignored", err);
+        return;
+    }
+    if (c->deferred != NULL) {
+        hold(c, c->rx, c->rx_len, binary);
+        return;
+    }
+    dispatch(srv, c, c->rx, c->rx_len, binary);
+}
+
+static void on_close(rill_server *srv, rill__conn *c) {
+    rill__conn_set_active(srv, c, false);
+    rill__relay_conn_closed(srv, c);
+    rill__exec_conn_closed(srv, c);
+    if (c->native) {
+        for (size_t i = 0; i < srv->dev.max_vars; i++) {
+            rill__stream *s[2] = {c->sub_buf[i], c->sub_mon[i]};
+            for (int k = 0; k < 2; k++) {
+                if (s[k] != NULL) {
+                    s[k]->conn = NULL;
+                    rill__release_stream(srv, s[k]);
+                }
+            }
+        }
+    }
+    rill__publish_rt(srv);
+    unlink_conn(&srv->conns, c);
+    atomic_fetch_sub(&srv->n_clients, 1);
+    free_held(c);
+    if (c->deferred != NULL) {
+        /* Its message still runs once its log files exist, for what
+         * outlives the connection (control.c); then it is freed. */
+        c->gone = true;
+        c->closing = true;
+        c->wsi = NULL;
+        c->next = srv->gone;
+        if (srv->gone != NULL)
+            srv->gone->prev = c;
+        srv->gone = c;
+        return;
+    }
+    rill__conn_free(c);
+}
+
+/* Everything the other threads left for this one: the tick thread's
+ * events and records, the log writer's events, the program's audio
+ * changes, the programs run for pages. Runs when the waker says the rings
+ * hold something, and on a slow timer. Connections whose waiting message
+ * has run (control.c) read again here, their held messages first. */
+static void drain(rill_server *srv) {
+    rill__fanout(srv);
+    rill__control_log_events(srv);
+    rill__audio_announce(srv);
+    rill__audio_answer(srv);
+    rill__exec_poll(srv);
+    rill__fanout_release(srv);
+    for (rill__conn *c = srv->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->resume) {
+            c->resume = false;
+            conn_resume(srv, c);
+        }
+    }
+    for (rill__conn *c = srv->gone, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->resume)
+            conn_resume(srv, c); /* frees it */
+    }
+    rill__publish_rt(srv);
+}
+
+/* Housekeeping: log events, retried releases, and a backstop for data. */
+#define RILL__HOUSEKEEPING_US (20 * LWS_US_PER_MS)
+
+static void drain_timer(lws_sorted_usec_list_t *sul) {
+    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
+    drain(srv);
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer,
+                     RILL__HOUSEKEEPING_US);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason,
+                    void *user, void *in, size_t len) {
+    rill_server *srv = lws_context_user(lws_get_context(wsi));
+    rill__conn **pc = user;
+    rill__conn *c = pc != NULL ? *pc : NULL;
+    char uri[256];
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return rill__http(srv, wsi);
+
+    /* A file sent by lws_serve_http_file is done: end the transaction, so a
+     * kept-alive connection (a browser loading a page's scripts) can carry
+     * the next request. */
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+
+    /* Refused before the upgrade, with a status saying why (>0 tells lws
+     * we answered). */
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return rill__http_confirm_upgrade(srv, wsi);
+
+    case LWS_CALLBACK_ESTABLISHED: {
+        rill__uri_path(wsi, uri, (int)sizeof uri);
+        c = rill__calloc(1, sizeof *c);
+        if (c == NULL)
+            return -1;
+        c->srv = srv;
+        c->wsi = wsi;
+        c->path = strcmp(uri, "/gui_data") == 0 ? PATH_DATA : PATH_CONTROL;
+        c->id = ++srv->next_conn_id;
+        lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+        rill__conn_bound_sndbuf(srv, wsi);
+        c->next = srv->conns;
+        if (srv->conns != NULL)
+            srv->conns->prev = c;
+        srv->conns = c;
+        *pc = c;
+        atomic_fetch_add(&srv->n_clients, 1);
+        if (c->path == PATH_CONTROL) {
+            /* The first message on a control socket, to it alone (the
+             * spec's fix of Bela's broadcast). */
+            char *text = NULL;
+            size_t tlen = 0;
+            if (rill__cmd_connection_event(srv->project, &text, &tlen) == 0)
+                rill__conn_send_owned(c, text, tlen);
+        }
+        return 0;
+    }
+
+    case LWS_CALLBACK_RECEIVE:
+        if (c != NULL)
+            on_receive(srv, c, wsi, in, len);
+        return 0;
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (c == NULL)
+            return 0;
+        if (rill__conn_write(c) != 0)
+            return -1;
+        if (c->closing && c->q_len == 0)
+            return -1;
+        if (c->q_len != 0)
+            lws_callback_on_writable(wsi);
+        return 0;
+
+    case LWS_CALLBACK_CLOSED:
+        if (c != NULL) {
+            on_close(srv, c);
+            *pc = NULL;
+        }
+        return 0;
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* The waker saw data in the rings (see rill__waker_main). Clear the
+         * flag first: data arriving during the drain wakes us again. */
+        atomic_store(&srv->wake_pending, false);
+        drain(srv);
+        return 0;
+
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"rill", callback, sizeof(rill__conn *), 64 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_to_rill(int level, const char *line) {
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    rill__log(level == LLL_ERR ? RILL_LOG_ERROR : RILL_LOG_WARN,
+              "libwebsockets: %.*s", (int)n, line);
+}
+
+static void *net_main(void *arg) {
+    rill_server *srv = arg;
+    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer, 1);
+    while (!atomic_load(&srv->stop))
+        if (lws_service(srv->ctx, 0) < 0)
+            break;
+    return NULL;
+}
+
+/* ---- Create / destroy
+ * ---------------------------------------------------------- */
+
+rill_server_config rill_server_config_default(void) {
+    rill_server_config cfg = {
+        .host = "127.0.0.1",
+        .port = 5555,
+        .sample_rate = 44100.0,
+        .project_name = "rill",
+        .token = NULL,
+        .log_dir = ".",
+        .allow_origin = NULL,
+        .web_root = NULL,
+        .max_vars = 256,
+        .client_queue_bytes = 8u << 20,
+        .out_ring_bytes = 8u << 20,
+        .log_ring_bytes = 8u << 20,
+        .max_message_bytes = 64u << 10,
+        .drain_interval_us = 250,
+        .allow_exec = false,
+        .on_buffer = NULL,
+        .user = NULL,
+        .on_audio_change = NULL,
+    };
+    return cfg;
+}
+
+/* Try the address before handing it to libwebsockets: lws reports a failed
+ * bind only as a failed context (and leaks a little doing so), while the
+ * user needs to know whether the port is taken, the address is not one of
+ * this machine's, or a privileged port needs root. */
+static int probe_bind(const char *host, int port) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    int gai = getaddrinfo(host, service, &hints, &res);
+    if (gai != 0) {
+        rill__log_error("cannot listen on %s:%d: %s", host, port,
+                        gai_strerror(gai));
+        return RILL_EIO;
+    }
+    int rc = 0;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        int err = errno;
+        rill__log_error("cannot listen on %s:%d: %s%s", host, port,
+                        strerror(err),
+                        err == EADDRINUSE      ? " (another program uses the "
+                                                 "port: pick another with --port)"
+                        : err == EADDRNOTAVAIL ? " (not an address of this "
+                                                 "machine)"
+                        : err == EACCES        ? " (ports below 1024 need root)"
+                                               : "");
+        rc = RILL_EIO;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+static char *dup_or_null(const char *s, int *rc) {
+    if (s == NULL)
+        return NULL;
+    char *d = rill__strdup(s);
+    if (d == NULL)
+        *rc = RILL_ENOMEM;
+    return d;
+}
+
+int rill_server_create(const rill_server_config *cfg, rill_server **out) {
+    if (cfg == NULL || out == NULL || cfg->host == NULL || cfg->port < 0 ||
+        cfg->port > 65535 || cfg->max_vars == 0 || cfg->max_vars > 100000 ||
+        cfg->client_queue_bytes == 0 || cfg->max_message_bytes < 64 ||
+        cfg->drain_interval_us == 0 || !(cfg->sample_rate >= 0))
+        return RILL_EINVAL;
+    *out = NULL;
+    if (cfg->allow_exec && (cfg->token == NULL || *cfg->token == '\0')) {
+        rill__log_error("allow_exec needs a token: running programs for "
+                        "anyone who can reach the port is not offered");
+        return RILL_EINVAL;
+    }
+    int rc = 0;
+    rill_server *srv = rill__calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return RILL_ENOMEM;
+    srv->cfg = *cfg;
+    srv->host = dup_or_null(cfg->host, &rc);
+    srv->project =
+        dup_or_null(cfg->project_name ? cfg->project_name : "rill", &rc);
+    srv->token =
+        cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
+    srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
+    srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
+    srv->web_root = cfg->web_root && *cfg->web_root
+                        ? dup_or_null(cfg->web_root, &rc)
+                        : NULL;
+    pthread_mutex_init(&srv->vars_lock, NULL);
+    pthread_mutex_init(&srv->audio_lock, NULL);
+    srv->sample_rate = cfg->sample_rate;
+    atomic_init(&srv->stop, false);
+    if (rc != 0)
+        goto fail;
+    srv->max_streams = cfg->max_vars * 4 + 4096;
+    if ((rc = rill__device_init(&srv->dev, cfg->max_vars, srv->max_streams,
+                                cfg->out_ring_bytes, cfg->log_ring_bytes)) != 0)
+        goto fail;
+    srv->released = rill__calloc(srv->max_streams, sizeof *srv->released);
+    srv->values_scratch = rill__malloc(cfg->max_message_bytes * 2);
+    if (srv->released == NULL || srv->values_scratch == NULL) {
+        rc = RILL_ENOMEM;
+        goto fail;
+    }
+    struct stat st;
+    if (stat(srv->log_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rill__log_error("log directory %s does not exist (create it, or "
+                        "choose another with log_dir / --log-dir)",
+                        srv->log_dir);
+        rc = RILL_ENOTFOUND;
+        goto fail;
+    }
+    if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
+        goto fail;
+    if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
+                                    (uint32_t)(uintptr_t)srv,
+                                    &srv->logwriter)) != 0)
+        goto fail;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port;
+    info.iface = srv->host;
+    info.protocols = protocols;
+    info.user = srv;
+    info.options =
+        LWS_SERVER_OPTION_VALIDATE_UTF8 |
+        LWS_SERVER_OPTION_DISABLE_IPV6 * (strchr(srv->host, ':') == NULL);
+    info.pt_serv_buf_size = 64 * 1024;
+    info.count_threads = 1;
+    srv->ctx = lws_create_context(&info);
+    if (srv->ctx == NULL) {
+        rill__log_error("cannot listen on %s:%d (in use, or not "
+                        "an address of this machine)",
+                        srv->host, cfg->port);
+        rc = RILL_EIO;
+        goto fail;
+    }
+    srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
+    srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
+    atomic_init(&srv->wake_pending, false);
+    /* Before the network thread, which reads srv->devreq. */
+    if (cfg->on_audio_change != NULL &&
+        (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
+                                  &srv->devreq)) != 0)
+        goto fail;
+    if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
+        rc = RILL_ESYS;
+        goto fail;
+    }
+    srv->net_started = true;
+    if (pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv) != 0) {
+        rc = RILL_ESYS;
+        goto fail;
+    }
+    srv->waker_started = true;
+    *out = srv;
+    return 0;
+fail:
+    rill_server_destroy(srv);
+    return rc;
+}
+
+void rill_server_destroy(rill_server *srv) {
+    if (srv == NULL)
+        return;
+    /* First: the program's on_audio_change may still be running, and may
+     * call into the server. Freed only once the network thread, which
+     * posts requests and takes answers, is gone (below). */
+    rill__devreq_stop(srv->devreq);
+    atomic_store(&srv->stop, true);
+    if (srv->waker_started) /* first: it calls lws_cancel_service */
+        pthread_join(srv->waker_thread, NULL);
+    if (srv->net_started) {
+        lws_cancel_service(srv->ctx);
+        pthread_join(srv->net_thread, NULL);
+    }
+    /* After the join, as libwebsockets' threaded examples do: nothing
+     * services the context any more, and lws_cancel_service above could
+     * not race with its teardown. Closing the sockets runs on_close. */
+    if (srv->ctx != NULL)
+        lws_context_destroy(srv->ctx);
+    rill__devreq_destroy(srv->devreq);
+    srv->devreq = NULL;
+    /* Writes what the ring holds and finishes the files still open. */
+    rill__logwriter_stop(srv->logwriter);
+    while (srv->gone != NULL) { /* closed while a message waited */
+        rill__conn *c = srv->gone;
+        srv->gone = c->next;
+        rill__control_forget(srv, c);
+        rill__conn_free(c);
+    }
+    while (srv->streams != NULL) {
+        rill__stream *s = srv->streams;
+        srv->streams = s->next;
+        rill__stream_destroy(s);
+    }
+    size_t n = rill__n_vars(srv);
+    for (size_t i = 0; i < n; i++) {
+        rill_var *v = srv->dev.vars[i];
+        rill__stream_destroy(v->compat_watch);
+        rill__stream_destroy(v->compat_monitor);
+        rill__free(v);
+    }
+    rill__device_deinit(&srv->dev);
+    pthread_mutex_destroy(&srv->vars_lock);
+    pthread_mutex_destroy(&srv->audio_lock);
+    rill__free(srv->audio_json);
+    rill__exec_free(srv);
+    rill__relay_free(srv);
+    rill__free(srv->scratch);
+    rill__free(srv->values_scratch);
+    rill__free(srv->released);
+    rill__free(srv->host);
+    rill__free(srv->project);
+    rill__free(srv->token);
+    rill__free(srv->log_dir);
+    rill__free(srv->allow_origin);
+    rill__free(srv->web_root);
+    rill__free(srv);
+}
+
+int rill_server_port(const rill_server *srv) {
+    return srv->port;
+}
+
+void rill_server_tick(rill_server *srv, uint64_t frame) {
+    rill__device_tick(&srv->dev, frame);
+}
+
+void rill_server_get_stats(const rill_server *srv, rill_server_stats *out) {
+    rill_server *s = (rill_server *)srv;
+    out->buffers_produced = atomic_load(&s->dev.buffers_produced);
+    out->tick_drops = atomic_load(&s->dev.tick_drops);
+    out->client_drops = atomic_load(&s->client_drops);
+    out->clients = atomic_load(&s->n_clients);
+    out->commands_rejected = atomic_load(&s->commands_rejected);
+}

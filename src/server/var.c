@@ -1,0 +1,708 @@
+/* The tick thread's side of the device: setting variables, the stream state
+ * machines, and records leaving through the rings.
+ *
+ * Everything reachable from rill_server_tick and rill_var_set_* is
+ * wait-free: no allocation, no lock, no system call. Streams arrive ready
+ * (allocated by the network thread); full buffers are copied into a ring
+ * or, when the ring is full, dropped and counted, never waited for.
+ *
+ * Two families of streams share this file:
+ *  - compatibility streams (pybela) follow the Watcher's state machine of
+ *    spec §5.3 exactly: transitions happen at assignments, a scheduled
+ *    duration D yields D + 1 values, and the last buffer is zero-padded;
+ *  - native streams change state in tick(): a stream scheduled at `start`
+ *    for `duration` ticks takes exactly the values set during ticks
+ *    [start, start + duration), and its last buffer carries only those.
+ */
+#include <string.h>
+
+#include "core/internal.h"
+#include "server/device.h"
+#include "server/internal.h"
+#include "proto/wire.h"
+
+/* The set path is inlined into each rill_var_set_* with the value size as
+ * a constant, so that copying a value is one store, not a memcpy call. */
+#define RILL__HOT static inline __attribute__((always_inline))
+
+/* ---- Records ----------------------------------------------------------- */
+
+/* Copy `n` bytes to offset `off` of a reserved span of two regions. */
+static void span_put(const rill_ring_span *sp, size_t off, const void *src,
+                     size_t n) {
+    const uint8_t *p = src;
+    if (off < sp->len[0]) {
+        size_t k = RILL__MIN(n, sp->len[0] - off);
+        memcpy(sp->ptr[0] + off, p, k);
+        p += k;
+        n -= k;
+        off = 0;
+    } else {
+        off -= sp->len[0];
+    }
+    if (n != 0)
+        memcpy(sp->ptr[1] + off, p, n);
+}
+
+/* One record = header + up to two payload pieces, committed together so
+ * the reader never sees half of one. False if the ring has no room. */
+static bool put_record(rill_ring *ring, const rill__rec *h, const void *p1,
+                       size_t n1, const void *p2, size_t n2) {
+    size_t total = sizeof *h + n1 + n2;
+    rill_ring_span sp;
+    if (rill_ring_write_reserve(ring, total, &sp) < total)
+        return false;
+    span_put(&sp, 0, h, sizeof *h);
+    if (n1 != 0)
+        span_put(&sp, sizeof *h, p1, n1);
+    if (n2 != 0)
+        span_put(&sp, sizeof *h + n1, p2, n2);
+    rill_ring_write_commit(ring, total);
+    return true;
+}
+
+static rill_ring *sink_ring(rill__device *dev, const rill__stream *s) {
+    return s->sink == RILL__SINK_LOG ? dev->log : dev->out;
+}
+
+/* Emit a record of stream `s`, or count it dropped. Every data record,
+ * sent or dropped, takes a sequence number, so receivers see drops as gaps.
+ * An END record carries no data: it takes no number and is retried rather
+ * than dropped (see try_end). */
+static bool emit(rill__device *dev, rill__stream *s, rill__rec_kind kind,
+                 uint32_t flags, uint64_t ref, uint32_t count,
+                 const void *p1, size_t n1, const void *p2, size_t n2) {
+    bool data = kind != RILL__REC_END;
+    rill__rec h = {.stream = s,
+                   .ref = ref,
+                   .seq = s->seq,
+                   .count = count,
+                   .dropped = s->rt_dropped,
+                   .kind = (uint32_t)kind,
+                   .flags = flags,
+                   .bytes = (uint32_t)(n1 + n2),
+                   .run = s->run};
+    bool ok = put_record(sink_ring(dev, s), &h, p1, n1, p2, n2);
+    if (!data)
+        return ok;
+    s->seq++;
+    if (!ok) {
+        s->rt_dropped++;
+        atomic_fetch_add_explicit(&dev->tick_drops, 1, memory_order_relaxed);
+        return false;
+    }
+    s->rt_dropped = 0;
+    if (kind == RILL__REC_BUFFER)
+        atomic_fetch_add_explicit(&dev->buffers_produced, 1,
+                                  memory_order_relaxed);
+    return true;
+}
+
+static bool is_sparse(const rill__stream *s) {
+    return s->var->mode == RILL_TS_SPARSE;
+}
+
+/* Send the current buffer. Compatibility buffers are always the full
+ * 4104-byte body: the unused tail of the values and of the relative
+ * timestamps is zeroed (spec §3.3 padding). Native buffers carry exactly
+ * `count` values (and `count` timestamps). */
+__attribute__((noinline)) static bool emit_buffer(rill__device *dev,
+                                                  rill__stream *s, bool last) {
+    size_t size = s->var->size;
+    uint32_t n = s->count;
+    bool ok;
+    if (s->compat) {
+        if (n < s->capacity) {
+            memset(s->buf + s->values_off + (size_t)n * size, 0,
+                   (size_t)(s->capacity - n) * size);
+            if (is_sparse(s))
+                memset(s->buf + s->rel_off + (size_t)n * 4, 0,
+                       (size_t)(s->capacity - n) * 4);
+        }
+        memcpy(s->buf, &s->ref, sizeof s->ref); /* little-endian host */
+        ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
+                  s->ref, n, s->buf, s->buf_bytes, NULL, 0);
+    } else {
+        /* Native: the values, then (sparse) the timestamps, which start on
+         * a 4-byte boundary of the record's payload so that the reader
+         * can use them in place. */
+        size_t vbytes = (size_t)n * size;
+        if (is_sparse(s))
+            vbytes = (vbytes + 3) & ~(size_t)3;
+        ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
+                  s->ref, n, s->buf + s->values_off, vbytes,
+                  is_sparse(s) ? s->buf + s->rel_off : NULL,
+                  is_sparse(s) ? (size_t)n * 4 : 0);
+    }
+    s->count = 0;
+    return ok;
+}
+
+RILL__HOT void append(rill__device *dev, rill__stream *s, const void *value,
+                     uint64_t now, size_t size) {
+    if (s->count == 0)
+        s->ref = now;
+    memcpy(s->buf + s->values_off + (size_t)s->count * size, value, size);
+    if (is_sparse(s)) {
+        uint32_t rel = (uint32_t)(now - s->ref);
+        memcpy(s->buf + s->rel_off + (size_t)s->count * 4, &rel, 4);
+    }
+    if (++s->count == s->capacity)
+        emit_buffer(dev, s, false);
+}
+
+/* ---- Attaching streams to variables and to the tick list --------------- */
+
+static void publish_state(rill__stream *s) {
+    /* Compatibility streams check their stop tick at each assignment, so
+     * only native ones may take the fast path while stopping. */
+    s->fast = s->kind == RILL__STREAM_BUFFER &&
+              s->var->mode == RILL_TS_DENSE &&
+              (s->state == RILL__ST_YES ||
+               (!s->compat && s->state == RILL__ST_STOPPING));
+    atomic_store_explicit(&s->pub_state, (int)s->state, memory_order_release);
+}
+
+static void attach(rill__stream *s) {
+    rill_var *v = s->var;
+    if (s->attached || v->rt_n_streams == RILL__VAR_MAX_STREAMS)
+        return; /* the network thread never lets the table fill */
+    v->rt_streams[v->rt_n_streams++] = s;
+    s->attached = true;
+}
+
+/* Drop detached streams from their variable's table, keeping order. */
+static void compact(rill_var *v) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < v->rt_n_streams; i++)
+        if (v->rt_streams[i]->attached)
+            v->rt_streams[k++] = v->rt_streams[i];
+    v->rt_n_streams = k;
+}
+
+static void schedule(rill__device *dev, rill__stream *s) {
+    if (s->scheduled || dev->n_scheduled == dev->max_scheduled)
+        return; /* the list holds every stream there can be */
+    dev->scheduled[dev->n_scheduled++] = s;
+    s->scheduled = true;
+}
+
+/* The stream has nothing more to do on the tick thread: no state, no
+ * pending end record. */
+static void finish(rill__stream *s) {
+    s->state = RILL__ST_NO;
+    s->attached = false;
+    publish_state(s);
+}
+
+/* Tell the consumer that a stream has ended, so a log file can be closed
+ * or a native client told. Retried from tick() until the ring has room. */
+static void try_end(rill__device *dev, rill__stream *s) {
+    s->end_pending = !emit(dev, s, RILL__REC_END, 0, dev->now, 0, NULL, 0,
+                           NULL, 0);
+    if (s->end_pending)
+        schedule(dev, s);
+}
+
+/* ---- Compatibility streams: spec §5.3, at assignments ------------------ */
+
+RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
+                                  const void *value, uint64_t now,
+                                  size_t size) {
+    /* While no control socket is active, watch streams are neither filled
+     * nor advanced (spec §1.4); log streams are not affected. */
+    if (s->sink == RILL__SINK_COMPAT_WATCH && !dev->rt_active)
+        return;
+    switch (s->state) {
+    case RILL__ST_NO:
+        return;
+    case RILL__ST_STARTING:
+        if (now < s->start)
+            return;
+        s->state = s->end == RILL__NO_END ? RILL__ST_YES : RILL__ST_STOPPING;
+        s->count = 0;
+        publish_state(s);
+        append(dev, s, value, now, size);
+        return;
+    case RILL__ST_YES:
+        append(dev, s, value, now, size);
+        return;
+    case RILL__ST_STOPPING:
+        append(dev, s, value, now, size);
+        if (now >= s->end) {
+            if (s->count != 0)
+                emit_buffer(dev, s, true);
+            finish(s);
+            if (s->sink == RILL__SINK_LOG)
+                try_end(dev, s);
+        }
+        return;
+    }
+}
+
+/* ---- Monitors: spec §5.4, at assignments ------------------------------- */
+
+static void monitor_value(rill__device *dev, rill__stream *s,
+                          const void *value, uint64_t now) {
+    if (s->period_changed) {
+        s->period_changed = false;
+        s->next_due = now;
+    }
+    if (s->period == 0 || now < s->next_due)
+        return;
+    if (s->sink != RILL__SINK_COMPAT_MONITOR || dev->rt_active)
+        emit(dev, s, RILL__REC_MONITOR, 0, now, 1, value, s->var->size, NULL,
+             0);
+    if (s->period == 1) { /* one-shot */
+        s->period = 0;
+        atomic_store_explicit(&s->pub_period, 0, memory_order_release);
+        finish(s);
+    } else {
+        s->next_due = now + s->period;
+    }
+}
+
+/* ---- Native streams: values between start and end ---------------------- */
+
+RILL__HOT void native_buffer_value(rill__device *dev, rill__stream *s,
+                                  const void *value, uint64_t now,
+                                  size_t size) {
+    if (s->state == RILL__ST_YES || s->state == RILL__ST_STOPPING)
+        append(dev, s, value, now, size);
+}
+
+/* The end tick of a native stream has come: send what is left, marked as
+ * the last buffer, or an END record when there is nothing left (or the
+ * last buffer could not be queued). */
+static void native_finish(rill__device *dev, rill__stream *s) {
+    bool sent = s->count != 0 && emit_buffer(dev, s, true);
+    finish(s);
+    if (!sent)
+        try_end(dev, s);
+}
+
+static void native_tick(rill__device *dev, rill__stream *s, uint64_t now) {
+    if (s->state == RILL__ST_STARTING && now >= s->start) {
+        s->state = s->end == RILL__NO_END ? RILL__ST_YES : RILL__ST_STOPPING;
+        s->count = 0;
+        publish_state(s);
+    }
+    if (s->state == RILL__ST_STOPPING && now >= s->end) {
+        native_finish(dev, s);
+        compact(s->var);
+    }
+}
+
+/* ---- Setting a value --------------------------------------------------- */
+
+RILL__HOT void var_push(rill_var *v, const void *value, size_t size) {
+    rill__device *dev = v->dev;
+    uint64_t now = dev->now;
+    uint32_t n = v->rt_n_streams;
+    bool detached = false;
+    for (uint32_t i = 0; i < n; i++) {
+        rill__stream *s = v->rt_streams[i];
+        if (s->kind == RILL__STREAM_MONITOR)
+            monitor_value(dev, s, value, now);
+        else if (s->compat)
+            compat_buffer_value(dev, s, value, now, size);
+        else
+            native_buffer_value(dev, s, value, now, size);
+        detached |= !s->attached;
+    }
+    if (detached)
+        compact(v);
+}
+
+/* A set function of another type than the variable's: the cold path. */
+__attribute__((noinline)) static void var_push_converted(rill_var *v,
+                                                         double d) {
+    uint64_t raw; /* saturating, as rill_value_from_double says */
+    rill_value_from_double(v->type, d, &raw);
+    var_push(v, &raw, v->size);
+}
+
+/* The general path, out of line so that the fast path needs no stack. */
+__attribute__((noinline)) static void var_push_any(rill_var *v,
+                                                   const void *value,
+                                                   size_t size) {
+    var_push(v, value, size);
+}
+
+__attribute__((noinline)) static void buffer_full(rill__device *dev,
+                                                  rill__stream *s) {
+    emit_buffer(dev, s, false);
+}
+
+/* The common case, one running dense stream, in a handful of instructions
+ * and only tail calls: the value goes straight into the buffer. */
+RILL__HOT bool set_fast(rill_var *v, const void *value, size_t size) {
+    rill__stream *s = v->rt_streams[0];
+    if (v->rt_n_streams != 1 || !s->fast ||
+        (s->sink == RILL__SINK_COMPAT_WATCH && !v->dev->rt_active))
+        return false;
+    uint32_t c = s->count;
+    if (c == 0)
+        s->ref = v->dev->now;
+    memcpy(s->values + (size_t)c * size, value, size);
+    s->count = ++c;
+    if (c == s->capacity)
+        buffer_full(v->dev, s);
+    return true;
+}
+
+/* The matching-type path is the hot one: one relaxed store (for the list
+ * reply's "valueInput") and, only when something is attached, the push. */
+#define RILL__DEFINE_SET(suffix, ctype, rtype)                                 \
+    void rill_var_set_##suffix(rill_var *v, ctype x) {                        \
+        atomic_store_explicit(&v->local_bits,                                  \
+                              rill__double_to_bits((double)x),                 \
+                              memory_order_relaxed);                           \
+        if (v->rt_n_streams == 0)                                              \
+            return;                                                            \
+        if (v->type != (rtype))                                                \
+            var_push_converted(v, (double)x);                                  \
+        else if (!set_fast(v, &x, sizeof x))                                   \
+            var_push_any(v, &x, sizeof x);                                     \
+    }
+
+RILL__DEFINE_SET(int32, int32_t, RILL_TYPE_INT32)
+RILL__DEFINE_SET(uint32, uint32_t, RILL_TYPE_UINT32)
+RILL__DEFINE_SET(float, float, RILL_TYPE_FLOAT)
+RILL__DEFINE_SET(double, double, RILL_TYPE_DOUBLE)
+
+/* char is unsigned on Bela (ARM); make the value the same on every host. */
+void rill_var_set_char(rill_var *v, char x) {
+    unsigned char u = (unsigned char)x;
+    atomic_store_explicit(&v->local_bits, rill__double_to_bits((double)u),
+                          memory_order_relaxed);
+    if (v->rt_n_streams == 0)
+        return;
+    if (v->type != RILL_TYPE_CHAR)
+        var_push_converted(v, (double)u);
+    else if (!set_fast(v, &x, 1))
+        var_push_any(v, &x, 1);
+}
+
+double rill_var_get(const rill_var *v) {
+    if (atomic_load_explicit(&v->controlled, memory_order_acquire))
+        return rill__bits_to_double(
+            atomic_load_explicit(&v->remote_bits, memory_order_relaxed));
+    return rill__bits_to_double(
+        atomic_load_explicit(&v->local_bits, memory_order_relaxed));
+}
+
+bool rill_var_controlled(const rill_var *v) {
+    return atomic_load_explicit(&v->controlled, memory_order_acquire);
+}
+
+const char *rill_var_name(const rill_var *v) { return v->name; }
+rill_type rill_var_type(const rill_var *v) { return v->type; }
+rill_ts_mode rill_var_mode(const rill_var *v) { return v->mode; }
+uint32_t rill_var_id(const rill_var *v) { return v->id; }
+
+/* ---- Commands ------------------------------------------------------------ */
+
+static void post_event(rill__device *dev, rill__ev_kind kind,
+                       rill__stream *s, uint64_t start, uint64_t end) {
+    rill__ev ev = {kind, s, start, end};
+    if (rill_queue_post(dev->events, &ev, sizeof ev) != 0)
+        atomic_fetch_add_explicit(&dev->events_lost, 1, memory_order_relaxed);
+}
+
+static uint64_t add_ticks(uint64_t a, uint64_t b) {
+    return a > RILL__NO_END - 1 - b ? RILL__NO_END - 1 : a + b;
+}
+
+static void apply_start(rill__device *dev, rill__stream *s,
+                        const rill__rtcmd *c) {
+    uint64_t now = dev->now;
+    s->run = c->period; /* START carries its run number there */
+    s->start = RILL__MAX(c->tick, now);
+    s->end = c->duration ? add_ticks(s->start, c->duration) : RILL__NO_END;
+    s->count = 0; /* a restart discards the partial buffer (spec §2.2) */
+    s->end_pending = false; /* a restart supersedes an unsent end */
+    s->state = RILL__ST_STARTING;
+    publish_state(s);
+    atomic_store_explicit(&s->pub_started, true, memory_order_release);
+    attach(s);
+    if (s->sink == RILL__SINK_LOG)
+        post_event(dev, RILL__EV_LOG_STARTED, s, s->start, s->end);
+    if (!s->compat) {
+        schedule(dev, s);
+        native_tick(dev, s, now);
+    }
+}
+
+static void apply_stop(rill__device *dev, rill__stream *s,
+                       const rill__rtcmd *c) {
+    if (s->state == RILL__ST_NO)
+        return;
+    if (s->compat) {
+        /* Not clamped: a past tick, 0 included, stops at the next
+         * assignment, which is then the last value (spec §2.2). */
+        s->state = RILL__ST_STOPPING;
+        s->end = c->tick;
+        publish_state(s);
+        return;
+    }
+    s->end = RILL__MAX(c->tick, dev->now);
+    if (s->state == RILL__ST_YES)
+        s->state = RILL__ST_STOPPING;
+    publish_state(s);
+    schedule(dev, s);
+    if (s->state == RILL__ST_STARTING && s->end <= s->start) {
+        finish(s); /* stopped before it began: nothing to send but the end */
+        try_end(dev, s);
+        compact(s->var);
+        return;
+    }
+    native_tick(dev, s, dev->now);
+}
+
+static void apply_monitor(rill__stream *s, uint32_t period) {
+    s->period = period;
+    atomic_store_explicit(&s->pub_period, period, memory_order_release);
+    if (period == 0) {
+        finish(s);
+        compact(s->var);
+        return;
+    }
+    s->state = RILL__ST_YES;
+    s->period_changed = true;
+    attach(s);
+}
+
+static void unschedule(rill__device *dev, rill__stream *s) {
+    for (size_t i = 0; i < dev->n_scheduled; i++) {
+        if (dev->scheduled[i] == s) {
+            dev->scheduled[i] = dev->scheduled[--dev->n_scheduled];
+            break;
+        }
+    }
+    s->scheduled = false;
+}
+
+static void apply(rill__device *dev, const rill__rtcmd *c) {
+    rill__stream *s = c->stream;
+    switch (c->kind) {
+    case RILL__RT_START:
+        apply_start(dev, s, c);
+        return;
+    case RILL__RT_STOP:
+        apply_stop(dev, s, c);
+        return;
+    case RILL__RT_MONITOR:
+        apply_monitor(s, c->period);
+        return;
+    case RILL__RT_RELEASE:
+        if (s->attached) {
+            s->attached = false;
+            compact(s->var);
+        }
+        s->state = RILL__ST_NO;
+        publish_state(s);
+        if (s->scheduled)
+            unschedule(dev, s);
+        post_event(dev, RILL__EV_RELEASED, s, 0, 0);
+        return;
+    }
+}
+
+
+void rill__device_tick(rill__device *dev, uint64_t frame) {
+    dev->now = frame;
+    dev->ticked = true;
+    atomic_store_explicit(&dev->pub_now, frame, memory_order_release);
+    if (atomic_load_explicit(&dev->stamp.want, memory_order_relaxed))
+        rill__stamp_take(&dev->stamp, frame); /* stamp.h */
+    dev->rt_active =
+        atomic_load_explicit(&dev->compat_active, memory_order_relaxed) > 0;
+
+    /* Everything visible now: the network thread publishes each client
+     * message's commands together, so applying them all keeps them on one
+     * tick. The queue's capacity bounds the work. */
+    rill__rtcmd c;
+    while (rill_queue_pop(dev->cmds, &c, sizeof c, NULL) == 0)
+        apply(dev, &c);
+
+    for (size_t i = 0; i < dev->n_scheduled;) {
+        rill__stream *s = dev->scheduled[i];
+        if (!s->compat)
+            native_tick(dev, s, frame);
+        if (s->end_pending)
+            try_end(dev, s);
+        bool keep = s->end_pending || s->state == RILL__ST_STARTING ||
+                    s->state == RILL__ST_STOPPING;
+        if (keep) {
+            i++;
+        } else {
+            s->scheduled = false;
+            dev->scheduled[i] = dev->scheduled[--dev->n_scheduled];
+        }
+    }
+}
+
+/* ---- Setup (not real-time) ------------------------------------------------ */
+
+int rill__device_init(rill__device *dev, size_t max_vars, size_t max_streams,
+                      size_t out_bytes, size_t log_bytes) {
+    memset(dev, 0, sizeof *dev);
+    dev->rt_active = true;
+    dev->max_vars = max_vars;
+    dev->max_scheduled = max_streams;
+    int rc = RILL_ENOMEM;
+    dev->vars = rill__calloc(max_vars, sizeof *dev->vars);
+    dev->scheduled = rill__calloc(max_streams, sizeof *dev->scheduled);
+    if (dev->vars == NULL || dev->scheduled == NULL)
+        goto fail;
+    /* Every stream can have one command and one event outstanding at the
+     * worst moment, plus room for bursts. */
+    if ((rc = rill_queue_create(sizeof(rill__rtcmd), max_streams * 2 + 256,
+                                &dev->cmds)) != 0 ||
+        (rc = rill_queue_create(sizeof(rill__ev), max_streams * 2 + 256,
+                                &dev->events)) != 0 ||
+        (rc = rill_ring_create(out_bytes, &dev->out)) != 0 ||
+        (rc = rill_ring_create(log_bytes, &dev->log)) != 0)
+        goto fail;
+    return 0;
+fail:
+    rill__device_deinit(dev);
+    return rc;
+}
+
+void rill__device_deinit(rill__device *dev) {
+    rill_ring_destroy(dev->log);
+    rill_ring_destroy(dev->out);
+    rill_queue_destroy(dev->events);
+    rill_queue_destroy(dev->cmds);
+    rill__free(dev->scheduled);
+    rill__free(dev->vars);
+    memset(dev, 0, sizeof *dev);
+}
+
+/* Layout of a stream's buffer. Compatibility: the 4104-byte Bela body
+ * (ref, values, and for sparse variables the timestamps at offset R).
+ * Native: `capacity` values then `capacity` timestamps. */
+rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
+                                  rill__sink sink, bool compat,
+                                  uint32_t capacity) {
+    rill__stream *s = rill__calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->var = var;
+    s->kind = kind;
+    s->sink = sink;
+    s->compat = compat;
+    s->log_fd = -1;
+    atomic_init(&s->pub_state, RILL__ST_NO);
+    atomic_init(&s->pub_started, false);
+    atomic_init(&s->pub_period, 0);
+    if (kind == RILL__STREAM_MONITOR)
+        return s;
+    bool sparse = var->mode == RILL_TS_SPARSE;
+    if (compat) {
+        s->capacity = (uint32_t)rill__bela_values_per_buffer(var->type, var->mode);
+        s->values_off = RILL__BELA_VALUES_OFFSET;
+        s->rel_off = sparse ? (uint32_t)rill__bela_rel_offset(var->type) : 0;
+        s->buf_bytes = RILL__BELA_BODY_BYTES;
+    } else {
+        s->capacity = capacity;
+        s->values_off = 0;
+        s->rel_off = (uint32_t)(((size_t)capacity * var->size + 3) & ~(size_t)3);
+        s->buf_bytes = s->rel_off + (sparse ? capacity * 4u : 0);
+    }
+    s->buf = rill__calloc(1, s->buf_bytes);
+    if (s->buf == NULL) {
+        rill__free(s);
+        return NULL;
+    }
+    s->values = s->buf + s->values_off;
+    return s;
+}
+
+void rill__stream_destroy(rill__stream *s) {
+    if (s == NULL)
+        return;
+    rill__free(s->buf);
+    rill__free(s);
+}
+
+/* ---- Declaring variables (user threads) ---------------------------------- */
+
+size_t rill__n_vars(const rill_server *srv) {
+    return atomic_load_explicit(&srv->dev.n_vars, memory_order_acquire);
+}
+
+rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
+                          rill_ts_mode mode) {
+    if (srv == NULL || name == NULL || rill_type_size(type) == 0 ||
+        (mode != RILL_TS_DENSE && mode != RILL_TS_SPARSE)) {
+        rill__log_error("rill_var_create: invalid argument");
+        return NULL;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || len >= RILL__VAR_NAME_MAX) {
+        rill__log_error("rill_var_create: name '%s' must be 1 to %d bytes",
+                        name, RILL__VAR_NAME_MAX - 1);
+        return NULL;
+    }
+    pthread_mutex_lock(&srv->vars_lock);
+    rill_var *v = NULL;
+    size_t n = rill__n_vars(srv);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(srv->dev.vars[i]->name, name) == 0) {
+            rill__log_error("rill_var_create: a variable named '%s' exists",
+                            name);
+            goto out;
+        }
+    }
+    if (n == srv->dev.max_vars) {
+        rill__log_error("rill_var_create: '%s': the server holds at most %zu "
+                        "variables (rill_server_config.max_vars)",
+                        name, srv->dev.max_vars);
+        goto out;
+    }
+    v = rill__calloc(1, sizeof *v);
+    if (v == NULL)
+        goto out;
+    v->srv = srv;
+    v->dev = &srv->dev;
+    v->id = (uint32_t)n;
+    v->type = type;
+    v->mode = mode;
+    v->size = rill_type_size(type);
+    memcpy(v->name, name, len + 1);
+    v->compat_watch = rill__stream_create(v, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    v->compat_monitor = rill__stream_create(v, RILL__STREAM_MONITOR,
+                                            RILL__SINK_COMPAT_MONITOR, true, 0);
+    if (v->compat_watch == NULL || v->compat_monitor == NULL) {
+        rill__stream_destroy(v->compat_watch);
+        rill__stream_destroy(v->compat_monitor);
+        rill__free(v);
+        v = NULL;
+        rill__log_error("rill_var_create: '%s': out of memory", name);
+        goto out;
+    }
+    v->net_n_streams = 2;
+    srv->dev.vars[n] = v;
+    /* Publish: readers that see the new count see the whole variable. */
+    atomic_store_explicit(&srv->dev.n_vars, n + 1, memory_order_release);
+out:
+    pthread_mutex_unlock(&srv->vars_lock);
+    return v;
+}
+
+rill_var *rill__var_find(rill_server *srv, const char *name) {
+    size_t n = rill__n_vars(srv);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(srv->dev.vars[i]->name, name) == 0)
+            return srv->dev.vars[i];
+    return NULL;
+}
+
+uint64_t rill_server_now(const rill_server *srv) {
+    return atomic_load_explicit(&((rill_server *)srv)->dev.pub_now,
+                                memory_order_acquire);
+}

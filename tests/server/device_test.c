@@ -1,0 +1,355 @@
+/* The tick thread's stream state machines, driven directly: commands in,
+ * records out of the rings, no network. Each test plays both sides on one
+ * thread, so the exact tick of every transition can be checked. */
+#include "test.h"
+#include "server/device.h"
+#include "proto/wire.h"
+
+typedef struct fixture {
+    rill__device dev;
+    rill_var var;
+} fixture;
+
+static void setup(fixture *f, rill_type type, rill_ts_mode mode,
+                  size_t out_bytes) {
+    memset(f, 0, sizeof *f);
+    ASSERT_OK(rill__device_init(&f->dev, 4, 64, out_bytes, 1 << 16));
+    f->var.dev = &f->dev;
+    f->var.type = type;
+    f->var.mode = mode;
+    f->var.size = rill_type_size(type);
+    snprintf(f->var.name, sizeof f->var.name, "v");
+    f->dev.vars[0] = &f->var;
+    atomic_store(&f->dev.n_vars, 1);
+    atomic_store(&f->dev.compat_active, 1); /* as if pybela were connected */
+}
+
+static void post(fixture *f, rill__rtcmd_kind kind, rill__stream *s,
+                 uint64_t tick, uint64_t duration, uint32_t period) {
+    rill__rtcmd c = {kind, period, s, tick, duration};
+    ASSERT_OK(rill_queue_post(f->dev.cmds, &c, sizeof c));
+}
+
+/* One frame as a device runs it: tick, then set the frame number. */
+static void frame_int(fixture *f, uint64_t t) {
+    rill__device_tick(&f->dev, t);
+    rill_var_set_int32(&f->var, (int32_t)t);
+}
+
+typedef struct rec {
+    rill__rec h;
+    uint8_t payload[8192];
+} rec;
+
+static bool next_rec(rill_ring *ring, rec *r) {
+    if (rill_ring_read_all(ring, &r->h, sizeof r->h) != 0)
+        return false;
+    ASSERT_LE_UINT(r->h.bytes, sizeof r->payload);
+    ASSERT_OK(rill_ring_read_all(ring, r->payload, r->h.bytes));
+    return true;
+}
+
+static int32_t value_at(const rec *r, size_t off, size_t i) {
+    int32_t v;
+    memcpy(&v, r->payload + off + i * 4, 4);
+    return v;
+}
+
+TEST(compat_watch_buffers_are_continuous_frame_numbers) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 100; t < 100 + 3 * 1024 + 10; t++)
+        frame_int(&f, t);
+    rec r;
+    for (uint64_t b = 0; b < 3; b++) {
+        ASSERT_TRUE(next_rec(f.dev.out, &r));
+        ASSERT_EQ_UINT(r.h.bytes, RILL__BELA_BODY_BYTES);
+        ASSERT_EQ_UINT(r.h.seq, b);
+        uint64_t ref;
+        memcpy(&ref, r.payload, 8);
+        ASSERT_EQ_UINT(ref, 100 + b * 1024);
+        ASSERT_EQ_INT(value_at(&r, 8, 0), (int64_t)ref);
+        ASSERT_EQ_INT(value_at(&r, 8, 1023), (int64_t)ref + 1023);
+    }
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(compat_scheduled_duration_gives_d_plus_one_values_then_padding) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    frame_int(&f, 10);
+    post(&f, RILL__RT_START, s, 500, 100, 0); /* start at 500 for 100 */
+    for (uint64_t t = 11; t < 2000; t++) {
+        frame_int(&f, t);
+        int st = atomic_load(&s->pub_state);
+        if (t < 500)
+            ASSERT_EQ_INT(st, RILL__ST_STARTING);
+        else if (t < 600)
+            ASSERT_EQ_INT(st, RILL__ST_STOPPING);
+        else
+            ASSERT_EQ_INT(st, RILL__ST_NO);
+    }
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.count, 101); /* ticks 500..600 inclusive */
+    ASSERT_TRUE(r.h.flags & RILL__REC_FLAG_LAST);
+    ASSERT_EQ_INT(value_at(&r, 8, 0), 500);
+    ASSERT_EQ_INT(value_at(&r, 8, 100), 600);
+    for (size_t i = 101; i < 1024; i++)
+        ASSERT_EQ_INT(value_at(&r, 8, i), 0);
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(s->var->rt_n_streams, 0);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(compat_watch_is_paused_while_no_client_is_active) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    atomic_store(&f.dev.compat_active, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    /* No active client: after the first tick nothing is filled. */
+    for (uint64_t t = 0; t < 5000; t++)
+        frame_int(&f, t);
+    rec r;
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    atomic_store(&f.dev.compat_active, 1);
+    for (uint64_t t = 5000; t < 5000 + 1024; t++)
+        frame_int(&f, t);
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    uint64_t ref;
+    memcpy(&ref, r.payload, 8);
+    ASSERT_EQ_UINT(ref, 5000);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(native_scheduled_watch_takes_exactly_duration_values) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 64);
+    frame_int(&f, 0);
+    post(&f, RILL__RT_START, s, 1000, 150, 0);
+    for (uint64_t t = 1; t < 3000; t++)
+        frame_int(&f, t);
+    rec r;
+    uint64_t expect = 1000, total = 0;
+    bool last = false;
+    while (next_rec(f.dev.out, &r)) {
+        ASSERT_TRUE(!last);
+        ASSERT_EQ_UINT(r.h.kind, RILL__REC_BUFFER);
+        ASSERT_EQ_UINT(r.h.ref, expect);
+        ASSERT_EQ_UINT(r.h.bytes, r.h.count * 4u);
+        for (uint32_t i = 0; i < r.h.count; i++)
+            ASSERT_EQ_INT(value_at(&r, 0, i), (int64_t)(expect + i));
+        expect += r.h.count;
+        total += r.h.count;
+        last = (r.h.flags & RILL__REC_FLAG_LAST) != 0;
+    }
+    ASSERT_TRUE(last);
+    ASSERT_EQ_UINT(total, 150); /* ticks 1000..1149 */
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(native_stop_on_a_buffer_boundary_sends_an_end_record) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 50);
+    post(&f, RILL__RT_START, s, 0, 100, 0); /* two full buffers exactly */
+    for (uint64_t t = 0; t < 300; t++)
+        frame_int(&f, t);
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.count, 50);
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.count, 50);
+    ASSERT_EQ_UINT(r.h.flags & RILL__REC_FLAG_LAST, 0);
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.kind, RILL__REC_END);
+    ASSERT_EQ_UINT(r.h.ref, 100);
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(sparse_values_carry_exact_relative_timestamps) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_SPARSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_COMPAT_WATCH, true, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 0; t < 40000; t++) {
+        rill__device_tick(&f.dev, t);
+        if (t % 64 == 0 || t % 100 == 7)
+            rill_var_set_int32(&f.var, (int32_t)t);
+    }
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    uint64_t ref;
+    memcpy(&ref, r.payload, 8);
+    size_t R = rill__bela_rel_offset(RILL_TYPE_INT32);
+    ASSERT_EQ_UINT(R, 2056);
+    for (size_t i = 0; i < 512; i++) {
+        uint32_t rel;
+        memcpy(&rel, r.payload + R + i * 4, 4);
+        ASSERT_EQ_INT(value_at(&r, 8, i), (int64_t)(ref + rel));
+    }
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(monitor_frames_are_exactly_one_period_apart_and_one_shot_stops) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *m = rill__stream_create(&f.var, RILL__STREAM_MONITOR,
+                                          RILL__SINK_CLIENT, false, 0);
+    post(&f, RILL__RT_MONITOR, m, 0, 0, 300);
+    for (uint64_t t = 7; t < 7 + 3000; t++)
+        frame_int(&f, t);
+    rec r;
+    for (uint64_t k = 0; k < 10; k++) {
+        ASSERT_TRUE(next_rec(f.dev.out, &r));
+        ASSERT_EQ_UINT(r.h.kind, RILL__REC_MONITOR);
+        ASSERT_EQ_UINT(r.h.ref, 7 + k * 300);
+        ASSERT_EQ_INT(value_at(&r, 0, 0), (int64_t)(7 + k * 300));
+    }
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    post(&f, RILL__RT_MONITOR, m, 0, 0, 1); /* one-shot */
+    for (uint64_t t = 5000; t < 6000; t++)
+        frame_int(&f, t);
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.ref, 5000);
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(atomic_load(&m->pub_period), 0);
+    rill__stream_destroy(m);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(full_ring_drops_whole_buffers_counted_as_sequence_gaps) {
+    fixture f;
+    /* A 1024-byte ring holds three records of 64 int32 values. */
+    size_t rec_bytes = sizeof(rill__rec) + 64 * 4;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1024);
+    ASSERT_EQ_UINT(1024 / rec_bytes, 3);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 64);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 0; t < 64 * 6; t++) /* six buffers, room for three */
+        frame_int(&f, t);
+    ASSERT_EQ_UINT(atomic_load(&f.dev.tick_drops), 3);
+    rec r;
+    for (uint64_t k = 0; k < 3; k++) {
+        ASSERT_TRUE(next_rec(f.dev.out, &r));
+        ASSERT_EQ_UINT(r.h.seq, k);
+        ASSERT_EQ_UINT(r.h.dropped, 0);
+    }
+    ASSERT_TRUE(!next_rec(f.dev.out, &r));
+    for (uint64_t t = 64 * 6; t < 64 * 7; t++)
+        frame_int(&f, t);
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.seq, 6);     /* 3, 4 and 5 were dropped */
+    ASSERT_EQ_UINT(r.h.dropped, 3); /* and the record says so */
+    ASSERT_EQ_UINT(r.h.ref, 64 * 6);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(set_path_never_allocates) {
+    fixture f;
+    setup(&f, RILL_TYPE_FLOAT, RILL_TS_DENSE, 1 << 20);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 256);
+    rill__stream *m = rill__stream_create(&f.var, RILL__STREAM_MONITOR,
+                                          RILL__SINK_CLIENT, false, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    post(&f, RILL__RT_MONITOR, m, 0, 0, 10);
+    long before = test_alloc_count();
+    rec r;
+    for (uint64_t t = 0; t < 100000; t++) {
+        rill__device_tick(&f.dev, t);
+        rill_var_set_float(&f.var, (float)t);
+        rill_var_set_double(&f.var, (double)t); /* converting path too */
+        while (next_rec(f.dev.out, &r)) {
+        }
+    }
+    ASSERT_EQ_INT(test_alloc_count(), before);
+    rill__stream_destroy(s);
+    rill__stream_destroy(m);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(release_detaches_and_acknowledges) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 64);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    frame_int(&f, 0);
+    ASSERT_EQ_UINT(f.var.rt_n_streams, 1);
+    post(&f, RILL__RT_RELEASE, s, 0, 0, 0);
+    frame_int(&f, 1);
+    ASSERT_EQ_UINT(f.var.rt_n_streams, 0);
+    rill__ev ev;
+    ASSERT_OK(rill_queue_pop(f.dev.events, &ev, sizeof ev, NULL));
+    ASSERT_EQ_INT(ev.kind, RILL__EV_RELEASED);
+    ASSERT_TRUE(ev.stream == s);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(mismatched_set_type_converts_with_saturation) {
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 4);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    const double in[4] = {-3.7, 1e12, -1e12, 0.0 / 0.0};
+    const int32_t want[4] = {-3, INT32_MAX, INT32_MIN, 0};
+    for (int i = 0; i < 4; i++) {
+        rill__device_tick(&f.dev, (uint64_t)i);
+        rill_var_set_double(&f.var, in[i]);
+    }
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    for (size_t i = 0; i < 4; i++)
+        ASSERT_EQ_INT(value_at(&r, 0, i), want[i]);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(native_sparse_records_align_timestamps_after_odd_sized_values) {
+    fixture f;
+    setup(&f, RILL_TYPE_CHAR, RILL_TS_SPARSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 5);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (uint64_t t = 0; t < 20; t++) {
+        rill__device_tick(&f.dev, t);
+        if (t % 3 == 0)
+            rill_var_set_char(&f.var, (char)('a' + t));
+    }
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.count, 5);
+    ASSERT_EQ_UINT(r.h.bytes, 8 + 5 * 4); /* 5 chars padded to 8, 5 u32 */
+    ASSERT_EQ_MEM(r.payload, "adgjm", 5);
+    for (uint32_t i = 0; i < 5; i++) {
+        uint32_t rel;
+        memcpy(&rel, r.payload + 8 + i * 4, 4);
+        ASSERT_EQ_UINT(rel, i * 3);
+    }
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}

@@ -1,0 +1,55 @@
+/* rill info: describe a saved stream. */
+#include <stdio.h>
+#include <string.h>
+
+#include "saved.h"
+
+static const char usage[] =
+    "usage: rill info FILE [--sparse]\n\n"
+    "Describe a saved stream: format, variable, type, timestamp mode, rate,\n"
+    "buffers, values, first and last tick. bin files do not record the mode:\n"
+    "add --sparse for a sparse variable's log.\n\n"
+    "example:\n  rill info data/frame.wav\n";
+
+int cmd_info(int argc, char **argv) {
+    static const struct option opts[] = {SAVED_SPARSE_OPTION, {NULL, 0, NULL, 0}};
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, usage, "", opts);
+    rill_ts_mode mode;
+    int status = saved_parse(&o, &mode, NULL, NULL);
+    if (status >= 0)
+        return status;
+    const char *path = argv[optind];
+    rill_file_reader *r = saved_open(argv[0], path, mode);
+    if (r == NULL)
+        return EXIT_FAILED;
+    rill_file_info info;
+    rill_file_reader_get_info(r, &info);
+    size_t buffers = 0, values = 0;
+    uint64_t first = 0, last = 0;
+    rill_file_buffer b;
+    int rc;
+    while ((rc = rill_file_reader_next(r, &b)) == 0) {
+        if (b.count == 0)
+            continue;
+        if (values == 0)
+            first = b.timestamps[0];
+        last = b.timestamps[b.count - 1];
+        buffers++;
+        values += b.count;
+    }
+    const char *dot = strrchr(path, '.');
+    printf("file       %s\nformat     %s\nvariable   %s\ntype       %s\n"
+           "mode       %s\nrate       %g\nbuffers    %zu\nvalues     %zu\n"
+           "first tick %llu\nlast tick  %llu\n",
+           path, dot ? dot + 1 : "?", info.var_name, rill_type_name(info.type),
+           info.mode == RILL_TS_DENSE ? "dense" : "sparse", info.sample_rate,
+           buffers, values, (unsigned long long)first, (unsigned long long)last);
+    rill_file_reader_close(r);
+    if (rc != RILL_EEMPTY) {
+        fprintf(stderr, "%s: %s is damaged after %zu buffers: %s\n", argv[0], path,
+                buffers, rill_strerror(rc));
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,114 @@
+/* rill monitor: variables' values, one every period, as they come. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+static const char usage[] =
+    "usage: rill monitor VAR... [--period TICKS] [-n COUNT] [--url URL] [--token T]\n\n"
+    "Print 'var tick value' every TICKS ticks (2 or more, default 1000) until\n"
+    "Ctrl-C, or until COUNT values of each variable have been printed. For one\n"
+    "value now, use rill peek.\n"
+    HOST_URL_HELP
+    "\nexamples:\n  rill monitor sine --period 4410\n  rill monitor frame gain -n 3\n";
+
+typedef struct monitor_ctx {
+    pthread_mutex_t lock;
+    const char *const *names;
+    size_t n;
+    long *count;
+    long limit;
+    atomic_bool lost;
+} monitor_ctx;
+
+/* I/O thread. */
+static void on_value(rill_client *cl, const char *name, uint64_t tick, double value,
+                     void *user) {
+    (void)cl;
+    monitor_ctx *m = user;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->names[i], name) != 0 || (m->limit > 0 && m->count[i] >= m->limit))
+            continue;
+        m->count[i]++;
+        printf("%s %llu %.17g\n", name, (unsigned long long)tick, value);
+        fflush(stdout);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* I/O thread: the library has logged why. */
+static void on_error(rill_client *cl, int err, const char *msg, void *user) {
+    (void)cl;
+    (void)err;
+    (void)msg;
+    atomic_store(&((monitor_ctx *)user)->lost, true);
+}
+
+static bool all_printed(monitor_ctx *m) {
+    bool all = m->limit > 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->n; i++)
+        all &= m->count[i] >= m->limit;
+    pthread_mutex_unlock(&m->lock);
+    return all;
+}
+
+int cmd_monitor(int argc, char **argv) {
+    static const struct option opts[] = {{"period", required_argument, NULL, 'p'},
+                                         {NULL, 0, NULL, 0}};
+    host h;
+    host_init(&h, argc, argv, usage, "n:", opts);
+    double period = 1000, limit = 0;
+    int c, status;
+    while ((c = host_next(&h)) > 0) {
+        /* Period 1 is a one-shot on the device: one value, then nothing. */
+        if (c == 'p' && !parse_option_number("monitor", "--period", optarg, 2, INT32_MAX,
+                                             true, &period))
+            return EXIT_USAGE;
+        if (c == 'n' && !parse_option_number("monitor", "-n", optarg, 1, 1e9, true, &limit))
+            return EXIT_USAGE;
+    }
+    if (c == CLI_STOP)
+        return h.opts.status;
+    if ((status = cli_args(&h.opts, 1, SIZE_MAX)) >= 0)
+        return status;
+    size_t n = (size_t)(argc - optind);
+    monitor_ctx m = {.names = (const char *const *)(argv + optind), .n = n,
+                     .limit = (long)limit};
+    m.count = calloc(n, sizeof *m.count);
+    if (m.count == NULL)
+        return EXIT_FAILED;
+    pthread_mutex_init(&m.lock, NULL);
+    atomic_init(&m.lost, false);
+    rill_client_config cfg = rill_client_config_default();
+    cfg.on_monitor = on_value;
+    cfg.on_error = on_error;
+    cfg.user = &m;
+    rill_client *cl = host_connect(&h, cfg, &status);
+    rill_client_list *l = cl != NULL ? host_list(&h, cl, m.names, n, NULL, &status) : NULL;
+    int rc = l == NULL ? RILL_ENOTFOUND : rill_client_monitor(cl, m.names, n, (uint32_t)period);
+    if (l != NULL && rc != 0)
+        status = host_fail(&h, EXIT_FAILED, "%s", rill_strerror(rc));
+    else if (l != NULL)
+        status = EXIT_OK;
+    host_catch_interrupt();
+    while (rc == 0 && !host_interrupted() && !all_printed(&m)) {
+        usleep(50000);
+        if (atomic_load(&m.lost)) {
+            status = host_fail(&h, EXIT_FAILED, "the connection to %s was lost", h.url);
+            break;
+        }
+    }
+    if (status == EXIT_OK)
+        rill_client_monitor(cl, m.names, n, 0);
+    rill_client_list_free(l);
+    rill_client_destroy(cl);
+    pthread_mutex_destroy(&m.lock);
+    free(m.count);
+    return status;
+}

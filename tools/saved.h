@@ -1,0 +1,25 @@
+/* What the commands on saved streams (rill info, rill convert) share:
+ * their --sparse option, the library's log on stderr, and opening a file
+ * or saying why not. */
+#ifndef RILL_TOOLS_SAVED_H
+#define RILL_TOOLS_SAVED_H
+
+#include "commands.h"
+#include "rill/rill.h"
+
+/* --sparse: bin files do not record the timestamp mode. */
+#define SAVED_SPARSE_OPTION {"sparse", no_argument, NULL, 's'}
+
+/* Read the options (the command's own through `take`, which returns false
+ * after saying what is wrong) and one FILE argument, then send the
+ * library's warnings and errors to stderr. *mode is RILL_TS_SPARSE with
+ * --sparse. Returns -1 to go on (the FILE at argv[optind]), or the exit
+ * status to return at once. */
+int saved_parse(cli_opts *o, rill_ts_mode *mode,
+                bool (*take)(int c, const char *arg, void *user), void *user);
+
+/* A reader for `path`, or NULL after saying why ("rill CMD: cannot read
+ * PATH: ..."). */
+rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode);
+
+#endif

@@ -1,0 +1,187 @@
+/* rill send: one buffer of values to the device program, as pybela's
+ * send_buffer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+static const char usage[] =
+    "usage: rill send [--channel N] [--type c|i|j|f|d] VALUE... [--url URL] [--token T]\n"
+    "       rill send [--channel N] [--type T] - < values.txt\n\n"
+    "Send one buffer of values to the device program's buffer callback, as\n"
+    "pybela's send_buffer does: channel N (default 0), values of type T\n"
+    "(default f, float; i int32, j uint32, c char, d double). With '-' the\n"
+    "values are read from standard input, separated by spaces, commas or\n"
+    "newlines. Integer types refuse fractions and values out of their range;\n"
+    "float rounds to the nearest float and refuses only overflow.\n"
+    HOST_URL_HELP
+    "\nexamples:\n"
+    "  rill send 1 2 3.5\n"
+    "  rill send --channel 1 --type i 10 20 30\n"
+    "  seq 1 1024 | rill send -\n";
+
+/* Append the numbers of `text` to *vals; 0, -1 (*bad is the token that is
+ * not a number) or -2 (out of memory). */
+static int parse_values(const char *text, double **vals, size_t *n, size_t *cap,
+                        const char **bad) {
+    const char *p = text;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '\n' || *p == '\t' || *p == '\r')
+            p++;
+        if (*p == '\0')
+            return 0;
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || (*end != '\0' && strchr(" ,\n\t\r", *end) == NULL)) {
+            *bad = p;
+            return -1;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 256;
+            double *nv = realloc(*vals, *cap * sizeof *nv);
+            if (nv == NULL)
+                return -2;
+            *vals = nv;
+        }
+        (*vals)[(*n)++] = v;
+        p = end;
+    }
+}
+
+/* Options may come anywhere, and "-0.5" is a value, not an option: argv
+ * reordered as options first, then "--", then the values (NULL: no memory). */
+static char **options_first(int argc, char **argv, int *out_argc) {
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    char **values = calloc((size_t)argc + 1, sizeof *values);
+    if (av == NULL || values == NULL) {
+        free(av);
+        free(values);
+        return NULL;
+    }
+    int na = 0, nv = 0;
+    av[na++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end;
+        bool number = a[0] == '-' && a[1] != '\0' && (strtod(a, &end), *end == '\0');
+        if (strcmp(a, "--") == 0) {
+            while (++i < argc)
+                values[nv++] = argv[i];
+        } else if (a[0] == '-' && a[1] != '\0' && !number) {
+            av[na++] = argv[i];
+            bool takes = strcmp(a, "--channel") == 0 || strcmp(a, "--type") == 0 ||
+                         strcmp(a, "--url") == 0 || strcmp(a, "--token") == 0;
+            if (takes && i + 1 < argc)
+                av[na++] = argv[++i];
+        } else {
+            values[nv++] = argv[i];
+        }
+    }
+    av[na++] = "--";
+    for (int i = 0; i < nv; i++)
+        av[na++] = values[i];
+    free(values);
+    *out_argc = na;
+    return av;
+}
+
+/* The values as `type`, packed for the wire; NULL after saying which
+ * does not fit (integers must be exact, floats only finite). */
+static uint8_t *pack(const host *h, rill_type type, const double *vals, size_t n) {
+    size_t size = rill_type_size(type);
+    uint8_t *packed = malloc(n ? n * size : 1);
+    for (size_t i = 0; packed != NULL && i < n; i++) {
+        rill_value_from_double(type, vals[i], packed + i * size);
+        double back = rill_value_to_double(type, packed + i * size);
+        bool ok = type == RILL_TYPE_FLOAT ? isfinite(back) || !isfinite(vals[i])
+                  : type == RILL_TYPE_DOUBLE ? true
+                                              : back == vals[i];
+        if (!ok) {
+            host_fail(h, EXIT_USAGE, "value %zu (%.17g) does not fit a %s%s", i + 1,
+                      vals[i], rill_type_name(type),
+                      type == RILL_TYPE_FLOAT ? "; use --type d" : "; use --type f or d");
+            free(packed);
+            return NULL;
+        }
+    }
+    return packed;
+}
+
+static int send_values(host *h, double channel, rill_type type, const double *vals, size_t n) {
+    uint8_t *packed = pack(h, type, vals, n);
+    if (packed == NULL)
+        return EXIT_USAGE;
+    int status;
+    rill_client *cl = host_connect(h, rill_client_config_default(), &status);
+    if (cl != NULL) {
+        int rc = rill_client_send_buffer(cl, (uint32_t)channel, type, packed, n);
+        /* A list round trip: the buffer has reached the device (and any
+         * refusal has been printed) when it returns. */
+        rill_client_list *l = NULL;
+        if (rc == 0)
+            rc = rill_client_list_vars(cl, &l);
+        rill_client_list_free(l);
+        status = rc == 0 ? EXIT_OK : host_fail(h, EXIT_FAILED, "%s", rill_strerror(rc));
+        rill_client_destroy(cl);
+    }
+    free(packed);
+    return status;
+}
+
+int cmd_send(int argc, char **argv) {
+    static const struct option opts[] = {{"channel", required_argument, NULL, 'c'},
+                                         {"type", required_argument, NULL, 'y'},
+                                         {NULL, 0, NULL, 0}};
+    int ac;
+    char **av = options_first(argc, argv, &ac);
+    if (av == NULL)
+        return EXIT_FAILED;
+    host h;
+    host_init(&h, ac, av, usage, "", opts);
+    double channel = 0, *vals = NULL;
+    rill_type type = RILL_TYPE_FLOAT;
+    int c, status = EXIT_USAGE;
+    while ((c = host_next(&h)) > 0) {
+        if (c == 'c' && !parse_option_number("send", "--channel", optarg, 0, UINT32_MAX,
+                                             true, &channel))
+            goto out;
+        if (c == 'y' && (strlen(optarg) != 1 || rill_type_from_letter(optarg[0], &type) != 0)) {
+            host_fail(&h, EXIT_USAGE, "--type wants c, i, j, f or d, not '%s'", optarg);
+            goto out;
+        }
+    }
+    if (c == CLI_STOP) {
+        status = h.opts.status;
+        goto out;
+    }
+    if ((status = cli_args(&h.opts, 1, SIZE_MAX)) >= 0)
+        goto out;
+    size_t n = 0, cap = 0;
+    const char *bad = NULL;
+    for (int i = optind; i < ac; i++) {
+        int prc = 0;
+        if (strcmp(av[i], "-") == 0) {
+            char line[4096];
+            while (prc == 0 && fgets(line, sizeof line, stdin) != NULL)
+                prc = parse_values(line, &vals, &n, &cap, &bad);
+        } else {
+            prc = parse_values(av[i], &vals, &n, &cap, &bad);
+        }
+        if (prc == -1) {
+            status = host_fail(&h, EXIT_USAGE, "'%.*s' is not a number",
+                               (int)strcspn(bad, " ,\n\t\r"), bad);
+            goto out;
+        }
+        if (prc == -2) {
+            status = host_fail(&h, EXIT_FAILED, "out of memory");
+            goto out;
+        }
+    }
+    status = send_values(&h, channel, type, vals, n);
+out:
+    free(vals);
+    free(av);
+    return status;
+}

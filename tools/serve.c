@@ -1,0 +1,324 @@
+/* rill serve: the device side as a program. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "demo.h"
+#include "rill/rill.h"
+#include "source.h"
+
+/* The source that runs, for the server's callbacks. Clients' audio
+ * configuration changes run under `lock` on the device-request thread: the
+ * demo is published once it has started, and both are withdrawn before
+ * they stop, so a change never meets a source that is going away. */
+typedef struct serve_sources {
+    pthread_mutex_t lock;
+    audio_source *as;
+    demo *d;
+    bool running;
+} serve_sources;
+
+/* Device-request thread. */
+static int on_audio_change(rill_server *srv, const rill_audio_change *ch,
+                           char *why, size_t why_size, void *user) {
+    serve_sources *s = user;
+    pthread_mutex_lock(&s->lock);
+    int rc;
+    if (!s->running) {
+        snprintf(why, why_size, "the source is not running (starting or "
+                                "stopping); try again");
+        rc = RILL_ESTATE;
+    } else if (s->as != NULL) {
+        rc = audio_source_change(srv, ch, why, why_size, s->as);
+    } else {
+        rc = demo_change(srv, ch, why, why_size, s->d);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void set_running(serve_sources *s, bool running) {
+    pthread_mutex_lock(&s->lock);
+    s->running = running;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Network thread: client buffers to the audio source's output. */
+static void on_source_buffer(rill_server *srv, uint32_t id, rill_type type,
+                             const void *values, size_t count, void *user) {
+    serve_sources *s = user;
+    audio_source_on_buffer(srv, id, type, values, count, s->as);
+}
+
+static const char serve_usage[] =
+    "usage: rill serve [options]\n"
+    "\n"
+    "Serve live variables over Bela's Watcher protocol (pybela works against\n"
+    "it unchanged) and rill's native protocol, on one port: WebSocket paths\n"
+    "/gui_control and /gui_data, finished log files at GET /files/<name>,\n"
+    "and the browser dashboard at http://HOST:PORT/.\n"
+    "\n"
+    "options:\n"
+    "  --source SRC       what produces the data (default demo):\n"
+    "                       demo          built-in variables of every kind\n"
+    "                       jack[:SERVER] a JACK client's inputs in_1..in_N\n"
+    "                       alsa[:PCM]    an ALSA capture device (default\n"
+    "                                     'default'; 'null' for none)\n"
+    "                       file:PATH     a WAV/FLAC file, in real time, looped\n"
+    "                       sine:FREQ     a sine of FREQ Hz, 0.5 full scale\n"
+    "                     an audio source exposes each input channel as a\n"
+    "                     dense float variable in1..inN, ticked per frame\n"
+    "  --play OUT         where buffers that clients send go, as sound: none,\n"
+    "                     jack[:SERVER], alsa[:PCM] or file:PATH.wav (default:\n"
+    "                     the source's device for jack and alsa, else none)\n"
+    "  --host ADDR        address to bind (default 127.0.0.1; 0.0.0.0 opens\n"
+    "                     it to the network: use --token then)\n"
+    "  --port N           TCP port (default 5555; 0 picks a free one)\n"
+    "  --rate HZ          frames per second (default 44100; a file has its\n"
+    "                     own, JACK the server's)\n"
+    "  --block N          frames per block of the source (default 64)\n"
+    "  --token T          clients must present T (?token=T or\n"
+    "                     'Authorization: Bearer T'); pybela cannot, so use\n"
+    "                     it with rill clients\n"
+    "  --log-dir DIR      where 'log' writes files (default .)\n"
+    "  --project NAME     project name sent to clients (default rill-demo)\n"
+    "  --queue-bytes N    per-client send queue; a client that falls this far\n"
+    "                     behind loses whole buffers, counted and announced\n"
+    "                     (default 8388608)\n"
+    "  --allow-origin O   also accept browser pages from origin O\n"
+    "  --web-root DIR     serve the dashboard from DIR (default: the one\n"
+    "                     next to this program, ../share/rill/web from its\n"
+    "                     directory, as built or installed); '' for none\n"
+    "  --allow-exec       let dashboard pages run programs on this machine\n"
+    "                     (Execute/Stop): remote code execution for whoever\n"
+    "                     holds the token, so --token is required\n"
+    "  --compat-only      speak only the Watcher protocol, as a Bela board\n"
+    "                     does (to test clients' compatibility mode; the\n"
+    "                     dashboard needs rill's native mode)\n"
+    "  -v, --verbose      print informational messages too\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "examples:\n"
+    "  rill serve                          # demo on ws://127.0.0.1:5555\n"
+    "  rill serve --port 0 --log-dir /tmp  # any free port, logs in /tmp\n"
+    "  rill serve --host 0.0.0.0 --token s3cret\n"
+    "  rill serve --source alsa:hw:0 --rate 48000 --block 128\n"
+    "  rill serve --source file:take1.wav --play file:back.wav\n"
+    "\n"
+    "Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; log files are finished.\n";
+
+static rill_log_level verbosity = RILL_LOG_WARN;
+
+static void print_log(rill_log_level level, const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "rill serve: %s: %s\n", rill_log_level_name(level), msg);
+}
+
+/* The dashboard next to this program: <bindir>/../share/rill/web, which is
+ * where `make install` puts it and where the build links web/dist. NULL if
+ * it has no index.html. */
+static char *default_web_root(void) {
+    static char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 32);
+    if (n <= 0)
+        return NULL;
+    dir[n] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return NULL;
+    strcpy(slash, "/../share/rill/web");
+    static char real[4096];
+    if (realpath(dir, real) == NULL)
+        return NULL;
+    char index[4200];
+    snprintf(index, sizeof index, "%s/index.html", real);
+    struct stat st;
+    return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? real : NULL;
+}
+
+int cmd_serve(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"source", required_argument, NULL, 's'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"rate", required_argument, NULL, 'r'},
+        {"block", required_argument, NULL, 'b'},
+        {"token", required_argument, NULL, 't'},
+        {"log-dir", required_argument, NULL, 'l'},
+        {"project", required_argument, NULL, 'P'},
+        {"queue-bytes", required_argument, NULL, 'q'},
+        {"allow-origin", required_argument, NULL, 'o'},
+        {"web-root", required_argument, NULL, 'w'},
+        {"play", required_argument, NULL, 'Y'},
+        {"allow-exec", no_argument, NULL, 'X'},
+        {"compat-only", no_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    rill_server_config cfg = rill_server_config_default();
+    cfg.project_name = "rill-demo";
+    const char *source = "demo", *play = NULL;
+    const char *web_root = NULL;
+    bool web_root_set = false;
+    double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
+    cli_opts o;
+    cli_opts_init(&o, argc, argv, serve_usage, "v", opts);
+    int c;
+    while ((c = cli_next(&o)) > 0) {
+        switch (c) {
+        case 's': source = optarg; break;
+        case 'H': cfg.host = optarg; break;
+        case 'p': if (!parse_option_number("serve", "--port", optarg, 0, 65535, false, &port)) return EXIT_USAGE; break;
+        case 'r': if (!parse_option_number("serve", "--rate", optarg, 1, 1e7, false, &rate)) return EXIT_USAGE; break;
+        case 'b': if (!parse_option_number("serve", "--block", optarg, 1, 65536, false, &block)) return EXIT_USAGE; break;
+        case 't': cfg.token = optarg; break;
+        case 'l': cfg.log_dir = optarg; break;
+        case 'P': cfg.project_name = optarg; break;
+        case 'q': if (!parse_option_number("serve", "--queue-bytes", optarg, 1, 1e12, false, &queue)) return EXIT_USAGE; break;
+        case 'o': cfg.allow_origin = optarg; break;
+        case 'w': web_root = optarg; web_root_set = true; break;
+        case 'Y': play = optarg; break;
+        case 'X': cfg.allow_exec = true; break;
+        case 'C': cfg.compat_only = true; break;
+        case 'v': verbosity = RILL_LOG_DEBUG; break;
+        }
+    }
+    if (c == CLI_STOP)
+        return o.status;
+    int status = cli_args(&o, 0, 0);
+    if (status >= 0)
+        return status;
+    if (cfg.allow_exec && (cfg.token == NULL || *cfg.token == '\0')) {
+        fprintf(stderr, "rill serve: --allow-exec needs --token: it lets "
+                        "whoever connects run programs here\n");
+        return EXIT_USAGE;
+    }
+    bool audio = audio_source_is_audio(source);
+    if (!audio && strcmp(source, "demo") != 0) {
+        fprintf(stderr, "rill serve: unknown source '%s' (available: demo, "
+                        "jack[:SERVER], alsa[:PCM], file:PATH, sine:FREQ)\n",
+                source);
+        return EXIT_USAGE;
+    }
+    if (!audio && play != NULL) {
+        fprintf(stderr, "rill serve: --play needs an audio --source\n");
+        return EXIT_USAGE;
+    }
+    if (web_root_set && *web_root != '\0') {
+        struct stat st;
+        if (stat(web_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "rill serve: --web-root %s is not a directory\n",
+                    web_root);
+            return EXIT_USAGE;
+        }
+    }
+    cfg.web_root = web_root_set ? web_root : default_web_root();
+    cfg.port = (int)port;
+    cfg.client_queue_bytes = (size_t)queue;
+    cfg.on_buffer = demo_on_buffer;
+    serve_sources sources = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, false};
+    cfg.on_audio_change = on_audio_change;
+    cfg.user = &sources;
+    rill_set_log_callback(print_log, verbosity, NULL);
+
+    /* An audio source is opened first: its rate is the server's. */
+    audio_source *as = NULL;
+    if (audio) {
+        char err[512] = "";
+        int arc = audio_source_open(source, rate, (unsigned)block, play, &as,
+                                    err, sizeof err);
+        if (arc != 0) {
+            fprintf(stderr, "rill serve: cannot open --source %s: %s\n", source,
+                    err[0] ? err : rill_strerror(arc));
+            return EXIT_FAILED;
+        }
+        rate = audio_source_rate(as);
+        cfg.on_buffer = on_source_buffer;
+        sources.as = as;
+    }
+    cfg.sample_rate = rate;
+
+    /* Signals are taken synchronously by this thread with sigwait; every
+     * thread the server starts inherits the blocked mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rill_server *srv = NULL;
+    int rc = rill_server_create(&cfg, &srv);
+    if (rc != 0) {
+        fprintf(stderr, "rill serve: not started (%s; the reason is above)\n",
+                rill_strerror(rc));
+        audio_source_free(as);
+        return EXIT_FAILED;
+    }
+    demo *d = NULL;
+    rc = as != NULL ? audio_source_start(as, srv) : demo_start(srv, rate, (unsigned)block, &d);
+    sources.d = d; /* before any change can run: running is still false */
+    if (rc != 0) {
+        fprintf(stderr, "rill serve: cannot start the %s source: %s\n",
+                source, rill_strerror(rc));
+        audio_source_stop(as);
+        rill_server_destroy(srv);
+        audio_source_free(as);
+        return EXIT_FAILED;
+    }
+    printf("rill serve: listening on ws://%s:%d (project %s, source %s, "
+           "%g Hz, %u-frame blocks%s)\n",
+           cfg.host, rill_server_port(srv), cfg.project_name, source, rate,
+           (unsigned)block, cfg.token ? ", token required" : "");
+    printf("rill serve: control ws://%s:%d/gui_control, data "
+           "ws://%s:%d/gui_data, log files http://%s:%d/files/<name> (from %s)\n",
+           cfg.host, rill_server_port(srv), cfg.host, rill_server_port(srv),
+           cfg.host, rill_server_port(srv), cfg.log_dir);
+    if (cfg.web_root != NULL && *cfg.web_root != '\0')
+        printf("rill serve: dashboard http://%s:%d/%s%s (from %s)\n", cfg.host,
+               rill_server_port(srv), cfg.token ? "?token=" : "",
+               cfg.token ? cfg.token : "", cfg.web_root);
+    else
+        printf("rill serve: no dashboard (%s)\n",
+               web_root_set ? "--web-root ''" : "not built: make build writes web/dist");
+    if (as != NULL)
+        audio_source_describe(as, stdout);
+    else
+        demo_describe(d, stdout);
+    printf("rill serve: press Ctrl-C to stop\n");
+    fflush(stdout);
+    set_running(&sources, true);
+
+    /* Once a second, the input's xruns, if any new. Under the lock: a
+     * client's change may be closing and reopening the input. */
+    int sig;
+    const struct timespec second = {1, 0};
+    while ((sig = sigtimedwait(&stop_signals, NULL, &second)) < 0) {
+        pthread_mutex_lock(&sources.lock);
+        audio_source_report(as, stdout);
+        pthread_mutex_unlock(&sources.lock);
+    }
+    printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    set_running(&sources, false);
+    if (as != NULL)
+        audio_source_stop(as);
+    else
+        demo_stop(d);
+    rill_server_stats st;
+    rill_server_get_stats(srv, &st);
+    rill_server_destroy(srv);
+    audio_source_free(as);
+    printf("rill serve: stopped; %llu buffers produced, %llu dropped on the "
+           "tick thread, %llu dropped for slow clients\n",
+           (unsigned long long)st.buffers_produced,
+           (unsigned long long)st.tick_drops,
+           (unsigned long long)st.client_drops);
+    return EXIT_OK;
+}
