@@ -74,7 +74,8 @@ typedef struct rill_bridge_device {
 RILL_API int rill_bridge_add(rill_bridge *b, const rill_bridge_device *dev);
 
 typedef struct rill_bridge_stats {
-    uint64_t published;    /* messages handed to JetStream */
+    uint64_t published;    /* messages handed to JetStream (Rill-Lost
+                              markers included, docs/SCALE.md) */
     uint64_t acked;        /* stored (duplicates of a retry included) */
     uint64_t retried;      /* publishes sent again after a failure */
     uint64_t lost;         /* given up after give_up_s */

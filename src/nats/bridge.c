@@ -14,7 +14,12 @@
  * one copy even when the first attempt was stored and only its ack was
  * lost. Retries may land after newer messages: consumers reorder by the
  * frame's sequence. A message still failing after give_up_s is counted as
- * lost; its sequence stays missing, which consumers report as a gap.
+ * lost, and a Rill-Lost marker with its sequence is published in its
+ * place, so that consumers, which wait for a missing frame as long as a
+ * retry may still store it (retryHorizonMs in the announcement), report
+ * the gap at once. After a reconnection, every publish still awaiting its
+ * ack is sent again at once: its ack, if any, went with the lost
+ * connection, and waiting out the ack timeout would hold consumers back.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -48,7 +53,12 @@ typedef struct bdev {
     rill_bridge *b;
     char name[65];
     char url[256];
-    rill_client *cl;
+    char *token;
+    uint32_t length;
+    /* Replaced on each connection, by the thread that connects (add, then
+     * the prober) while no client of this device runs. */
+    rill_client *cl;       /* the data */
+    rill_client *probe_cl; /* the clock exchange, on a connection of its own */
     rill_client_list *list;
     bvar *vars; /* by the device's variable id */
     char run[17];
@@ -61,6 +71,8 @@ typedef struct bdev {
 
     pthread_t prober;
     bool prober_started;
+    atomic_bool lost;   /* the connection to the device ended (its I/O thread) */
+    uint64_t next_tick; /* I/O thread: after the latest value published */
     pthread_mutex_t mx; /* below, shared by the prober and the I/O thread */
     pthread_cond_t cv;
     int64_t want_id; /* the probe waited for */
@@ -86,7 +98,8 @@ struct rill_bridge {
     kvStore *kv;
     bdev *devs[RILL__BRIDGE_MAX_DEVICES];
     size_t n_devs;
-    atomic_bool stop;
+    atomic_bool stop;    /* the retrier ends */
+    atomic_bool closing; /* probers end (and reconnect no more) */
 
     pthread_t retrier;
     bool retrier_started;
@@ -94,8 +107,12 @@ struct rill_bridge {
     pthread_cond_t rcv;
     natsMsg **retry;
     size_t n_retry, retry_cap;
+    char why[200];       /* the latest failure, for the log */
+    uint64_t said_ns;    /* when the log last said publishes failed */
 
+    atomic_bool resend_pending; /* reconnected: the retrier resends */
     atomic_uint_fast64_t published, acked, retried, lost, device_drops, bytes;
+    atomic_uint_fast64_t markers_dropped; /* markers never stored either */
 };
 
 rill_bridge_config rill_bridge_config_default(void) {
@@ -140,6 +157,27 @@ static void retry_push(rill_bridge *b, natsMsg *m) {
     pthread_mutex_unlock(&b->rmx);
 }
 
+/* Mark `m`'s first failure (kept across retries), for the give-up. */
+static void stamp_first_fail(natsMsg *m) {
+    const char *first = NULL;
+    if (natsMsgHeader_Get(m, H_FIRST_FAIL, &first) != NATS_OK) {
+        char now[32];
+        snprintf(now, sizeof now, "%" PRIu64, rill_clock_now_ns());
+        natsMsgHeader_Set(m, H_FIRST_FAIL, now);
+    }
+}
+
+/* libnats's thread: the connection is back (perhaps to another server).
+ * Publishes sent before it lost their acks with the old connection. */
+static void on_reconnected(natsConnection *nc, void *closure) {
+    (void)nc;
+    rill_bridge *b = closure;
+    atomic_store(&b->resend_pending, true);
+    pthread_mutex_lock(&b->rmx);
+    pthread_cond_signal(&b->rcv);
+    pthread_mutex_unlock(&b->rmx);
+}
+
 /* libnats's thread: the answer to one publish. */
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
                    void *closure) {
@@ -150,13 +188,12 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
         natsMsg_Destroy(msg);
         return;
     }
-    /* Stamp the first failure, so the retrier knows when to give up. */
-    const char *first = NULL;
-    if (natsMsgHeader_Get(msg, H_FIRST_FAIL, &first) != NATS_OK) {
-        char now[32];
-        snprintf(now, sizeof now, "%" PRIu64, rill_clock_now_ns());
-        natsMsgHeader_Set(msg, H_FIRST_FAIL, now);
-    }
+    stamp_first_fail(msg); /* so the retrier knows when to give up */
+    pthread_mutex_lock(&b->rmx);
+    snprintf(b->why, sizeof b->why, "%s", pae->ErrText != NULL && pae->ErrText[0]
+                                              ? pae->ErrText
+                                              : natsStatus_GetText(pae->Err));
+    pthread_mutex_unlock(&b->rmx);
     retry_push(b, msg);
 }
 
@@ -173,22 +210,66 @@ static void publish(rill_bridge *b, natsMsg *m) {
     jsPubOptions po = pub_options(b);
     natsStatus s = js_PublishMsgAsync(b->js, &m, &po);
     if (s != NATS_OK && m != NULL) {
-        const char *first = NULL;
-        if (natsMsgHeader_Get(m, H_FIRST_FAIL, &first) != NATS_OK) {
-            char now[32];
-            snprintf(now, sizeof now, "%" PRIu64, rill_clock_now_ns());
-            natsMsgHeader_Set(m, H_FIRST_FAIL, now);
-        }
+        stamp_first_fail(m);
         retry_push(b, m);
     }
+}
+
+/* The bridge gave up storing `m`: say so in its place, so consumers
+ * report the gap now instead of waiting out the retry horizon. A marker
+ * that cannot be stored either is dropped (consumers then wait). */
+static void give_up(rill_bridge *b, natsMsg *m) {
+    const char *lost = NULL;
+    if (natsMsgHeader_Get(m, RILL__H_LOST, &lost) == NATS_OK) {
+        atomic_fetch_add(&b->markers_dropped, 1);
+        natsMsg_Destroy(m);
+        return;
+    }
+    rill__log_error("bridge: %s could not be stored for %.0f s; given up "
+                    "(consumers see the gap)",
+                    natsMsg_GetSubject(m), b->cfg.give_up_s);
+    atomic_fetch_add(&b->lost, 1);
+    rill__native_msg f;
+    const char *run = NULL, *id = NULL;
+    natsMsg *mk = NULL;
+    if (rill__native_decode((const uint8_t *)natsMsg_GetData(m),
+                            (size_t)natsMsg_GetDataLength(m), &f, NULL, 0) == 0 &&
+        natsMsgHeader_Get(m, RILL__H_RUN, &run) == NATS_OK &&
+        natsMsgHeader_Get(m, RILL__H_MSGID, &id) == NATS_OK &&
+        natsMsg_Create(&mk, natsMsg_GetSubject(m), NULL, NULL, 0) == NATS_OK) {
+        char text[64], mid[360];
+        snprintf(text, sizeof text, "%" PRIu64 " %" PRIu32, f.h.seq, f.h.dropped);
+        snprintf(mid, sizeof mid, "%s.lost", id);
+        natsMsgHeader_Set(mk, RILL__H_LOST, text);
+        natsMsgHeader_Set(mk, RILL__H_RUN, run);
+        natsMsgHeader_Set(mk, RILL__H_MSGID, mid);
+        atomic_fetch_add(&b->published, 1); /* its ack is counted too */
+        publish(b, mk);
+    }
+    natsMsg_Destroy(m);
 }
 
 static void *retry_main(void *arg) {
     rill_bridge *b = arg;
     while (!atomic_load(&b->stop)) {
         pthread_mutex_lock(&b->rmx);
-        if (b->n_retry == 0)
+        if (b->n_retry == 0 && !atomic_load(&b->resend_pending))
             rill__cond_wait_ns(&b->rcv, &b->rmx, 50000000);
+        pthread_mutex_unlock(&b->rmx);
+        if (atomic_exchange(&b->resend_pending, false)) {
+            /* Everything still awaiting an ack goes again (JetStream keeps
+             * one copy of each Nats-Msg-Id). */
+            natsMsgList pend = {0};
+            if (js_PublishAsyncGetPendingList(&pend, b->js) == NATS_OK) {
+                for (int i = 0; i < pend.Count; i++) {
+                    stamp_first_fail(pend.Msgs[i]);
+                    retry_push(b, pend.Msgs[i]);
+                    pend.Msgs[i] = NULL;
+                }
+                natsMsgList_Destroy(&pend);
+            }
+        }
+        pthread_mutex_lock(&b->rmx);
         natsMsg **list = b->retry;
         size_t n = b->n_retry;
         b->retry = NULL;
@@ -196,6 +277,16 @@ static void *retry_main(void *arg) {
         pthread_mutex_unlock(&b->rmx);
         if (n == 0)
             continue;
+        uint64_t said = rill_clock_now_ns();
+        if (said - b->said_ns > 1000000000u) { /* at most once a second */
+            b->said_ns = said;
+            pthread_mutex_lock(&b->rmx);
+            rill__log_warn("bridge: %zu publishes to resend (%s); the same message "
+                           "ids, so JetStream stores each once",
+                           n, b->why[0] ? b->why : "reconnected");
+            b->why[0] = '\0';
+            pthread_mutex_unlock(&b->rmx);
+        }
         /* A short pause: a failed node's peers need a moment to elect. */
         rill_clock_sleep_until_ns(rill_clock_now_ns() + 20000000);
         uint64_t now = rill_clock_now_ns();
@@ -205,11 +296,7 @@ static void *retry_main(void *arg) {
             if (natsMsgHeader_Get(list[i], H_FIRST_FAIL, &first) == NATS_OK)
                 t = strtoull(first, NULL, 10);
             if (t != 0 && (double)(now - t) / 1e9 > b->cfg.give_up_s) {
-                rill__log_error("bridge: %s could not be stored for %.0f s; "
-                                "given up (consumers see the gap)",
-                                natsMsg_GetSubject(list[i]), b->cfg.give_up_s);
-                atomic_fetch_add(&b->lost, 1);
-                natsMsg_Destroy(list[i]);
+                give_up(b, list[i]);
                 continue;
             }
             atomic_fetch_add(&b->retried, 1);
@@ -229,6 +316,10 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user
     if (buf->var_id >= d->list->n_vars || !d->vars[buf->var_id].bridged)
         return;
     bvar *v = &d->vars[buf->var_id];
+    if (buf->count > 0)
+        d->next_tick = RILL__MAX(d->next_tick, buf->first_ts + (buf->rel != NULL
+                                                      ? buf->rel[buf->count - 1] + 1u
+                                                      : buf->count));
     v->seq += 1 + buf->dropped;
     if (buf->dropped != 0)
         atomic_fetch_add(&b->device_drops, buf->dropped);
@@ -322,13 +413,41 @@ static void on_text(rill_client *cl, const char *text, size_t len, void *user) {
     json_decref(root);
 }
 
+static int dev_connect(bdev *d, const char *const *names, size_t n);
+static void dev_disconnect(bdev *d);
+
+/* The device is gone: connect again every second (a new run: consumers
+ * see the run change and report the ticks between as missing) until it
+ * answers or the bridge closes. The prober's thread. */
+static void reconnect(bdev *d) {
+    rill_bridge *b = d->b;
+    uint64_t from = d->next_tick;
+    dev_disconnect(d); /* its I/O thread has ended: d is this thread's */
+    rill__log_warn("bridge: lost %s (%s) after tick %" PRIu64 "; connecting again "
+                   "every second", d->name, d->url, from);
+    int rc = -1;
+    while (rc != 0 && !atomic_load(&b->closing)) {
+        rill_clock_sleep_until_ns(rill_clock_now_ns() + 1000000000u);
+        if (!atomic_load(&b->closing))
+            rc = dev_connect(d, (const char *const *)d->bridged, d->n_bridged);
+    }
+    if (rc == 0)
+        rill__log_warn("bridge: %s is back (run %s); nothing was published from tick "
+                       "%" PRIu64 " to its first tick now (consumers report the gap)",
+                       d->name, d->run, from);
+}
+
 static void *probe_main(void *arg) {
     bdev *d = arg;
     rill_bridge *b = d->b;
     int64_t next_id = 1;
-    while (!atomic_load(&b->stop)) {
+    while (!atomic_load(&b->closing)) {
+        if (atomic_load(&d->lost)) {
+            reconnect(d);
+            continue;
+        }
         uint64_t burst_start = rill_clock_now_ns();
-        for (int k = 0; k < RILL__PROBES_PER_BURST && !atomic_load(&b->stop); k++) {
+        for (int k = 0; k < RILL__PROBES_PER_BURST && !atomic_load(&b->closing); k++) {
             int64_t id = next_id++;
             pthread_mutex_lock(&d->mx);
             d->want_id = id;
@@ -337,11 +456,11 @@ static void *probe_main(void *arg) {
             char msg[128];
             size_t n = rill__time_request_write(id, (int64_t)rill_clock_now_ns(), msg,
                                                 sizeof msg);
-            if (rill_client_send_message(d->cl, false, msg, n, NULL, 0) != 0)
+            if (rill_client_send_message(d->probe_cl, false, msg, n, NULL, 0) != 0)
                 break;
             uint64_t until = rill_clock_now_ns() + 200000000;
             pthread_mutex_lock(&d->mx);
-            while (!d->got && rill_clock_now_ns() < until && !atomic_load(&b->stop))
+            while (!d->got && rill_clock_now_ns() < until && !atomic_load(&b->closing))
                 rill__cond_wait_ns(&d->cv, &d->mx, 20000000);
             if (d->got && d->pstamp)
                 rill__timefit_probe(&d->fit, d->ptick, d->ptick_ns, d->t[0], d->t[1],
@@ -363,16 +482,30 @@ static void *probe_main(void *arg) {
 
 /* ---- Devices ----------------------------------------------------------------- */
 
+/* The current connection's client and what came with it. */
+static void dev_disconnect(bdev *d) {
+    rill_client_destroy(d->cl); /* joins its I/O thread */
+    d->cl = NULL;
+    rill_client_destroy(d->probe_cl);
+    d->probe_cl = NULL;
+    rill_client_list_free(d->list);
+    d->list = NULL;
+    rill__free(d->vars);
+    d->vars = NULL;
+    pthread_mutex_lock(&d->mx);
+    rill__free(d->list_json);
+    d->list_json = NULL;
+    pthread_mutex_unlock(&d->mx);
+}
+
 static void dev_free(bdev *d) {
     if (d == NULL)
         return;
-    rill_client_destroy(d->cl);
-    if (d->prober_started)
+    if (d->prober_started) /* rill_bridge_destroy has set closing */
         pthread_join(d->prober, NULL);
-    rill_client_list_free(d->list);
-    rill__free(d->vars);
+    dev_disconnect(d);
     rill__free(d->frame);
-    rill__free(d->list_json);
+    rill__free(d->token);
     for (size_t i = 0; i < d->n_bridged; i++)
         rill__free(d->bridged[i]);
     rill__free(d->bridged);
@@ -391,10 +524,14 @@ static int announce(rill_bridge *b, bdev *d) {
     json_t *names = json_array();
     for (size_t i = 0; i < d->n_bridged; i++)
         json_array_append_new(names, json_string(d->bridged[i]));
-    json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:o,s:o}", "device", d->name,
+    /* How long after a later message was stored a retry may still be:
+     * the give-up, plus an ack's wait before the first failure is known,
+     * plus a second for the stored times of different leaders' clocks. */
+    double horizon_ms = b->cfg.give_up_s * 1000 + b->cfg.timeout_ms + 1000;
+    json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o}", "device", d->name,
                           "source", d->url, "stream", b->stream, "prefix", b->prefix,
-                          "run", d->run, "sampleRate", d->rate, "bridged", names,
-                          "list", list ? list : json_object());
+                          "run", d->run, "sampleRate", d->rate, "retryHorizonMs",
+                          horizon_ms, "bridged", names, "list", list ? list : json_object());
     char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
     json_decref(a);
     if (text == NULL)
@@ -409,6 +546,81 @@ static int announce(rill_bridge *b, bdev *d) {
         return rill__nats_error(s, 0, what);
     }
     return 0;
+}
+
+static void on_client_error(rill_client *cl, int err, const char *msg, void *user) {
+    (void)cl;
+    (void)msg; /* the client has logged it */
+    if (err == RILL_ECLOSED)
+        atomic_store(&((bdev *)user)->lost, true); /* the prober reconnects */
+}
+
+/* Connect to the device (a new run), find the `n` variables `names`, announce
+ * and start publishing them. On failure nothing of the connection is
+ * left. The caller is the only thread that touches d's connection. */
+static int dev_connect(bdev *d, const char *const *names, size_t n) {
+    rill_bridge *b = d->b;
+    uint64_t r = rill_clock_now_ns() ^
+                 ((uint64_t)rill__realtime_minus_monotonic() << 17) ^
+                 (uint64_t)(uintptr_t)d;
+    snprintf(d->run, sizeof d->run, "%016" PRIx64, (uint64_t)(r * 0x9e3779b97f4a7c15ULL));
+    d->next_tick = 0;
+    atomic_store(&d->lost, false);
+    rill_client_config cc = rill_client_config_default();
+    cc.url = d->url;
+    cc.token = d->token;
+    cc.mode = RILL_CLIENT_NATIVE;
+    cc.timeout_ms = b->cfg.timeout_ms;
+    cc.on_buffer = on_buffer;
+    cc.on_text = on_text;
+    cc.on_error = on_client_error;
+    cc.user = d;
+    int rc = rill_client_connect(&cc, &d->cl);
+    /* The exchange's own connection: on the data's, a time reply would
+     * queue behind the stream (the device -> host direction only), and
+     * that asymmetry is the offset's error. */
+    cc.on_buffer = NULL;
+    if (rc == 0)
+        rc = rill_client_connect(&cc, &d->probe_cl);
+    if (rc == 0)
+        rc = rill_client_list_vars(d->cl, &d->list);
+    size_t nv = rc == 0 ? d->list->n_vars : 0;
+    if (rc == 0 && (d->vars = rill__calloc(nv ? nv : 1, sizeof *d->vars)) == NULL)
+        rc = RILL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t k = 0;
+        while (k < nv && strcmp(d->list->vars[k].name, names[i]) != 0)
+            k++;
+        if (k == nv) {
+            rill__log_error("bridge: %s has no variable \"%s\"", d->name, names[i]);
+            rc = RILL_ENOTFOUND;
+            break;
+        }
+        bvar *v = &d->vars[k];
+        v->bridged = true;
+        rc = rill__nats_subject(b->prefix, d->name, names[i], v->subject,
+                                sizeof v->subject);
+        if (rc == 0)
+            snprintf(v->token, sizeof v->token, "%s",
+                     v->subject + strlen(b->prefix) + strlen(d->name) + 2);
+    }
+    if (rc == 0) {
+        d->rate = d->list->sample_rate > 0 ? d->list->sample_rate : 1000;
+        pthread_mutex_lock(&d->mx);
+        /* A device that came back may be another boot: a new line. */
+        rill__timefit_init(&d->fit, d->rate);
+        d->map = d->fit.map;
+        rill__clock_format(&d->map, d->clock, sizeof d->clock);
+        pthread_mutex_unlock(&d->mx);
+        rc = announce(b, d);
+    }
+    if (rc == 0) {
+        rill_client_stream_opts so = {0, 0, d->length, 0};
+        rc = rill_client_stream_start(d->cl, names, n, &so);
+    }
+    if (rc != 0)
+        dev_disconnect(d);
+    return rc;
 }
 
 int rill_bridge_add(rill_bridge *b, const rill_bridge_device *dev) {
@@ -431,74 +643,47 @@ int rill_bridge_add(rill_bridge *b, const rill_bridge_device *dev) {
     if (d == NULL)
         return RILL_ENOMEM;
     d->b = b;
+    d->length = dev->length;
     pthread_mutex_init(&d->mx, NULL);
     pthread_cond_init(&d->cv, NULL);
     snprintf(d->name, sizeof d->name, "%s", dev->name);
     snprintf(d->url, sizeof d->url, "%s", dev->url);
-    uint64_t r = rill_clock_now_ns() ^ ((uint64_t)rill__realtime_minus_monotonic() << 17) ^
-                 (uint64_t)(uintptr_t)d;
-    snprintf(d->run, sizeof d->run, "%016" PRIx64, (uint64_t)(r * 0x9e3779b97f4a7c15ULL));
-    rill_client_config cc = rill_client_config_default();
-    cc.url = dev->url;
-    cc.token = dev->token;
-    cc.mode = RILL_CLIENT_NATIVE;
-    cc.timeout_ms = b->cfg.timeout_ms;
-    cc.on_buffer = on_buffer;
-    cc.on_text = on_text;
-    cc.user = d;
-    int rc = rill_client_connect(&cc, &d->cl);
-    if (rc == 0)
-        rc = rill_client_list_vars(d->cl, &d->list);
-    if (rc != 0) {
-        dev_free(d);
-        return rc;
-    }
-    d->rate = d->list->sample_rate > 0 ? d->list->sample_rate : 1000;
-    rill__timefit_init(&d->fit, d->rate);
-    d->map = d->fit.map;
-    rill__clock_format(&d->map, d->clock, sizeof d->clock);
-    size_t nv = d->list->n_vars;
-    size_t want = dev->vars ? dev->n_vars : nv;
-    d->vars = rill__calloc(nv ? nv : 1, sizeof *d->vars);
-    d->bridged = rill__calloc(want ? want : 1, sizeof *d->bridged);
-    const char **names = rill__calloc(want ? want : 1, sizeof *names);
-    if (d->vars == NULL || d->bridged == NULL || names == NULL) {
-        rill__free(names);
-        dev_free(d);
-        return RILL_ENOMEM;
-    }
-    for (size_t i = 0; i < want; i++) {
-        const char *name = dev->vars ? dev->vars[i] : d->list->vars[i].name;
-        size_t k = 0;
-        while (k < nv && strcmp(d->list->vars[k].name, name) != 0)
-            k++;
-        if (k == nv) {
-            rill__log_error("bridge: %s has no variable \"%s\"", d->name, name);
-            rc = RILL_ENOTFOUND;
-            break;
-        }
-        bvar *v = &d->vars[k];
-        if (v->bridged)
-            continue;
-        v->bridged = true;
-        rc = rill__nats_subject(b->prefix, d->name, name, v->subject, sizeof v->subject);
+    int rc = 0;
+    if (dev->token != NULL && (d->token = rill__strdup(dev->token)) == NULL)
+        rc = RILL_ENOMEM;
+    /* The names bridged, for every connection: those asked, or all the
+     * device has now (a first connection tells). */
+    rill_client_list *first = NULL;
+    if (rc == 0 && dev->vars == NULL) {
+        rill_client_config cc = rill_client_config_default();
+        cc.url = d->url;
+        cc.token = d->token;
+        cc.mode = RILL_CLIENT_NATIVE;
+        cc.timeout_ms = b->cfg.timeout_ms;
+        rill_client *cl = NULL;
+        rc = rill_client_connect(&cc, &cl);
         if (rc == 0)
-            snprintf(v->token, sizeof v->token, "%s",
-                     v->subject + strlen(b->prefix) + strlen(d->name) + 2);
-        if (rc != 0 || (d->bridged[d->n_bridged] = rill__strdup(name)) == NULL) {
-            rc = rc ? rc : RILL_ENOMEM;
-            break;
-        }
-        names[d->n_bridged] = d->bridged[d->n_bridged];
-        d->n_bridged++;
+            rc = rill_client_list_vars(cl, &first);
+        rill_client_destroy(cl);
     }
+    size_t want = rc != 0 ? 0 : dev->vars ? dev->n_vars : first->n_vars;
+    if (rc == 0 && (d->bridged = rill__calloc(want ? want : 1, sizeof *d->bridged)) == NULL)
+        rc = RILL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < want; i++) {
+        const char *name = dev->vars ? dev->vars[i] : first->vars[i].name;
+        bool dup = false;
+        for (size_t k = 0; k < d->n_bridged; k++)
+            dup |= strcmp(d->bridged[k], name) == 0;
+        if (dup)
+            continue;
+        if ((d->bridged[d->n_bridged] = rill__strdup(name)) == NULL)
+            rc = RILL_ENOMEM;
+        else
+            d->n_bridged++;
+    }
+    rill_client_list_free(first);
     if (rc == 0)
-        rc = announce(b, d);
-    if (rc == 0) {
-        rill_client_stream_opts so = {0, 0, dev->length, 0};
-        rc = rill_client_stream_start(d->cl, names, d->n_bridged, &so);
-    }
-    rill__free(names);
+        rc = dev_connect(d, (const char *const *)d->bridged, d->n_bridged);
     if (rc == 0 && pthread_create(&d->prober, NULL, probe_main, d) != 0)
         rc = RILL_ESYS;
     if (rc != 0) {
@@ -582,7 +767,8 @@ int rill_bridge_create(const rill_bridge_config *cfg, rill_bridge **out) {
     b->bucket = rill__strdup(cfg->kv_bucket);
     int rc = b->url && b->stream && b->prefix && b->bucket ? 0 : RILL_ENOMEM;
     if (rc == 0)
-        rc = rill__nats_connect(b->url, cfg->timeout_ms, "rill bridge", &b->nc);
+        rc = rill__nats_connect(b->url, cfg->timeout_ms, "rill bridge", on_reconnected, b,
+                                &b->nc);
     if (rc == 0) {
         jsOptions jo;
         jsOptions_Init(&jo);
@@ -616,7 +802,7 @@ void rill_bridge_get_stats(rill_bridge *b, rill_bridge_stats *out) {
     out->lost = atomic_load(&b->lost);
     out->device_drops = atomic_load(&b->device_drops);
     out->bytes = atomic_load(&b->bytes);
-    uint64_t done = out->acked + out->lost;
+    uint64_t done = out->acked + out->lost + atomic_load(&b->markers_dropped);
     out->pending = out->published > done ? out->published - done : 0;
     out->connected = b->nc != NULL && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
 }
@@ -650,9 +836,16 @@ int rill_bridge_flush(rill_bridge *b, int timeout_ms) {
 void rill_bridge_destroy(rill_bridge *b) {
     if (b == NULL)
         return;
-    /* Devices first: nothing new is published after this. */
-    for (size_t i = 0; i < b->n_devs; i++)
-        rill_client_stream_stop(b->devs[i]->cl, NULL, 0);
+    /* Devices first: no reconnection, then nothing new is published. */
+    atomic_store(&b->closing, true);
+    for (size_t i = 0; i < b->n_devs; i++) {
+        bdev *d = b->devs[i];
+        if (d->prober_started)
+            pthread_join(d->prober, NULL);
+        d->prober_started = false;
+        if (d->cl != NULL)
+            rill_client_stream_stop(d->cl, NULL, 0);
+    }
     if (b->js != NULL && b->retrier_started)
         rill_bridge_flush(b, b->cfg.timeout_ms);
     atomic_store(&b->stop, true);

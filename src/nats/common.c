@@ -124,6 +124,7 @@ int rill__nats_error(natsStatus s, jsErrCode jerr, const char *what) {
 }
 
 int rill__nats_connect(const char *urls, int timeout_ms, const char *who,
+                       natsConnectionHandler reconnected, void *closure,
                        natsConnection **out) {
     natsOptions *o = NULL;
     char *copy = rill__strdup(urls);
@@ -148,6 +149,8 @@ int rill__nats_connect(const char *urls, int timeout_ms, const char *who,
         s = natsOptions_SetReconnectWait(o, 100);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
+    if (s == NATS_OK && reconnected != NULL)
+        s = natsOptions_SetReconnectedCB(o, reconnected, closure);
     if (s == NATS_OK)
         s = natsConnection_Connect(out, o);
     int rc = 0;

@@ -25,6 +25,9 @@
 #define RILL__H_MODE "Rill-Mode"     /* dense | sparse */
 #define RILL__H_RATE "Rill-Rate"     /* ticks per second */
 #define RILL__H_CLOCK "Rill-Clock"   /* "tick0 ns0 ns_per_tick err_ns points" */
+/* A marker, not a frame (empty body): "seq dropped" of a frame the bridge
+ * gave up storing, so consumers stop waiting for it. */
+#define RILL__H_LOST "Rill-Lost"
 
 #define RILL__NATS_DEFAULT_URL "nats://127.0.0.1:4222"
 #define RILL__NATS_DEFAULT_STREAM "RILL"
@@ -47,9 +50,11 @@ void rill__clock_format(const rill_clock_map *m, char *out, size_t cap);
 bool rill__clock_parse(const char *s, rill_clock_map *m);
 
 /* Connect with reconnection for ever (a cluster node may go away), to
- * every server of a comma-separated `urls`. Returns 0 or a rill error with
- * a sentence in the log (what failed, where, what to do). */
+ * every server of a comma-separated `urls`; `reconnected` (may be NULL)
+ * runs on libnats's thread after each reconnection. Returns 0 or a rill
+ * error with a sentence in the log (what failed, where, what to do). */
 int rill__nats_connect(const char *urls, int timeout_ms, const char *who,
+                       natsConnectionHandler reconnected, void *closure,
                        natsConnection **out);
 
 /* A rill error for a NATS status, logged with `what` and JetStream's own

@@ -11,14 +11,22 @@
  *
  * Its own thread reads JetStream and is the client's I/O thread. Per
  * variable it checks continuity before feeding:
- *  - the bridge's run (Rill-Run) changed: the bridge restarted; the ticks
- *    between the old run's last value and the new run's first are a gap;
+ *  - the bridge's run (Rill-Run) changed: the bridge restarted or
+ *    reconnected to the device; the ticks between the old run's last value
+ *    and the new run's first are a gap. If the ticks went back, the device
+ *    itself restarted: the session ends (RILL_ECLOSED, with why);
  *  - a frame whose sequence minus its `dropped` is the next expected one
  *    follows on; its `dropped` buffers were lost by the device (a gap);
- *  - a frame from further ahead waits (a retried publish may still come,
- *    out of order) until the missing ones arrive, or until 256 frames or
- *    2 s have waited: then the missing frames are a gap (the bridge gave
- *    up on them, or retention removed them);
+ *  - a frame from further ahead waits: a retried publish may still come,
+ *    out of order. The missing frame is a gap only once it cannot come any
+ *    more: the bridge said it gave up on it (a Rill-Lost marker), a new run
+ *    of the bridge began, or the bridge's retry horizon (its announcement's
+ *    retryHorizonMs: how long after a later message was stored a retry can
+ *    still be stored) has passed, by the stream's stored times (so a replay
+ *    decides at once what a live consumer waited for) or by this host's
+ *    clock when nothing newer arrives (a bridge that died). Waiting frames
+ *    are bounded in bytes (RILL__HOLD_BYTES); past that the oldest hole is
+ *    a gap at once;
  *  - a frame already delivered (older sequence) is ignored.
  * Each gap goes to on_gap and the log once, and the next frame delivered
  * carries the missing buffers in `dropped`, so the client's collectors,
@@ -38,8 +46,23 @@
 #include "rill/nats.h"
 #include "proto/native.h"
 
-#define HOLD_MAX 256
-#define HOLD_NS 2000000000ull
+/* The ordered consumer's idle heartbeat (see subscribe). */
+#define RILL__NATS_HEARTBEAT_NS 1000000000
+
+/* Frames waiting behind a hole, all variables together (see above). */
+#define RILL__HOLD_BYTES ((size_t)256 << 20)
+/* The retry horizon of a bridge whose announcement does not say it: its
+ * default give-up (60 s) plus its ack wait (5 s) and a second. */
+#define RILL__HORIZON_DEFAULT_MS 66000
+
+/* A frame waiting for the ones before it, or the bridge's word that frame
+ * `seq` was never stored (a Rill-Lost marker: `lost`). */
+typedef struct hold {
+    natsMsg *m;
+    uint64_t seq, dropped; /* the frame's; for a marker, the lost frame's */
+    bool lost;
+    size_t bytes;
+} hold;
 
 typedef struct cvar {
     char name[64];
@@ -52,9 +75,13 @@ typedef struct cvar {
     bool have;
     char run[17];
     uint64_t next_seq, next_tick;
-    natsMsg *held[HOLD_MAX];
-    size_t n_held;
-    uint64_t held_since;
+    hold *held; /* sorted by seq */
+    size_t n_held, held_cap;
+    uint64_t hole_local_ns; /* the head hole began waiting: this host's clock */
+    int64_t hole_stored_ns; /* ... the stored time of the first frame after it */
+    uint64_t pending_lost;  /* buffers given up before the next frame */
+    bool fed;               /* values of it went to the client */
+    const char *pending_why;
 } cvar;
 
 typedef struct reply {
@@ -88,6 +115,12 @@ typedef struct ncons {
     rill_clock_map clock;
     bool have_clock;
     rill_nats_stats stats;
+    /* holding (the consumer thread) */
+    size_t held_bytes;
+    int64_t newest_stored_ns; /* of the latest message, while anything waits */
+    uint64_t horizon_ns;
+    bool ended; /* the session ended (the device restarted): nothing is fed */
+    char ann_run[17]; /* the bridge's run for the device when we connected */
 } ncons;
 
 static const rill__client_xport xport;
@@ -362,6 +395,11 @@ static void deliver(ncons *c, cvar *v, natsMsg *m, const rill__native_msg *f,
     if (!watched || end_tick <= start || f->h.kind != RILL__NATIVE_STREAM ||
         cl == NULL)
         return;
+    if (v->pending_lost != 0) { /* the bridge gave up on these */
+        lost += v->pending_lost;
+        why = v->pending_why;
+        v->pending_lost = 0;
+    }
     uint64_t dropped = f->h.dropped + lost;
     if (dropped != 0 && had)
         report_gap(c, v, next_tick, first, dropped, why);
@@ -412,6 +450,7 @@ static void deliver(ncons *c, cvar *v, natsMsg *m, const rill__native_msg *f,
     if (ensure_frame(c, need) && (h.count == 0 || vals != NULL) &&
         rill__native_encode(&h, vals, rel, c->frame, c->frame_cap, &len) == 0) {
         c->stats.messages++;
+        v->fed |= h.count > 0;
         rill__client_feed(cl, c->frame, len, true);
     }
     rill__free(vals);
@@ -442,35 +481,145 @@ static bool decode(ncons *c, natsMsg *m, rill__native_msg *f) {
     return false;
 }
 
-/* Frames of `v` that waited for missing ones: deliver those now in order;
- * with `force`, the first waiting one goes even if frames before it are
- * still missing (they are a gap). */
-static void drain_held(ncons *c, cvar *v, bool force) {
+/* The stream's stored time of `m` (ns since the epoch), or 0. */
+static int64_t stored_ns(natsMsg *m) {
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
+        return 0;
+    int64_t t = meta->Timestamp;
+    jsMsgMetaData_Destroy(meta);
+    return t;
+}
+
+static void held_pop(ncons *c, cvar *v) {
+    natsMsg_Destroy(v->held[0].m);
+    c->held_bytes -= v->held[0].bytes;
+    memmove(v->held, v->held + 1, --v->n_held * sizeof *v->held);
+}
+
+/* What waited behind a hole, delivered in order as far as nothing is
+ * missing; with `force`, the head hole is given up as a gap first (it
+ * cannot come any more). */
+static void drain_held(ncons *c, cvar *v, bool force, const char *why) {
+    bool moved = false;
     while (v->n_held > 0) {
-        natsMsg *m = v->held[0];
-        rill__native_msg f;
-        if (!decode(c, m, &f)) {
-            natsMsg_Destroy(m);
-            memmove(v->held, v->held + 1, --v->n_held * sizeof *v->held);
+        hold *h = &v->held[0];
+        uint64_t base = h->seq - h->dropped;
+        if (base > v->next_seq && !force)
+            break;
+        uint64_t lost = base > v->next_seq ? base - v->next_seq : 0;
+        v->next_seq = h->seq + 1;
+        force = false;
+        moved = true;
+        if (h->lost) {
+            /* The marker's frame and the device's drops before it: said
+             * with the next frame delivered. */
+            v->pending_lost += lost + h->dropped + 1;
+            v->pending_why = "the bridge could not store these buffers (it gave up "
+                             "after retrying)";
+            held_pop(c, v);
             continue;
         }
-        uint64_t base = f.h.seq - f.h.dropped;
-        if (base != v->next_seq && !force)
-            return;
-        uint64_t lost = base > v->next_seq ? base - v->next_seq : 0;
-        v->next_seq = f.h.seq + 1;
-        deliver(c, v, m, &f, lost,
-                lost ? "the bridge could not store these buffers (it gave up "
-                       "after retrying, or retention removed them)"
-                     : "the device dropped them for the bridge (its queue was full)");
-        natsMsg_Destroy(m);
-        memmove(v->held, v->held + 1, --v->n_held * sizeof *v->held);
-        force = false;
-        v->held_since = rill_clock_now_ns();
+        rill__native_msg f;
+        if (decode(c, h->m, &f))
+            deliver(c, v, h->m, &f, lost,
+                    lost ? why
+                         : "the device dropped them for the bridge (its queue was full)");
+        held_pop(c, v);
+    }
+    if (moved && v->n_held > 0) { /* a new head hole: its wait starts now */
+        v->hole_local_ns = rill_clock_now_ns();
+        v->hole_stored_ns = c->newest_stored_ns;
     }
 }
 
+/* Keep `m` (frame or marker `seq`) until the frames before it came or
+ * cannot come. Sorted by seq; a second copy is dropped. */
+static void hold_msg(ncons *c, cvar *v, natsMsg *m, uint64_t seq, uint64_t dropped,
+                     bool lost) {
+    if (v->n_held == v->held_cap) {
+        size_t cap = v->held_cap ? v->held_cap * 2 : 64;
+        hold *n = rill__malloc(cap * sizeof *n);
+        if (n == NULL) { /* no room to wait: the hole is a gap now */
+            drain_held(c, v, true, "the consumer ran out of memory while waiting");
+            natsMsg_Destroy(m);
+            return;
+        }
+        if (v->n_held)
+            memcpy(n, v->held, v->n_held * sizeof *n);
+        rill__free(v->held);
+        v->held = n;
+        v->held_cap = cap;
+    }
+    size_t k = v->n_held;
+    while (k > 0 && v->held[k - 1].seq >= seq) {
+        if (v->held[k - 1].seq == seq) {
+            natsMsg_Destroy(m);
+            return;
+        }
+        k--;
+    }
+    c->stats.reordered++;
+    memmove(v->held + k + 1, v->held + k, (v->n_held - k) * sizeof *v->held);
+    size_t bytes = (size_t)natsMsg_GetDataLength(m) + 256;
+    v->held[k] = (hold){m, seq, dropped, lost, bytes};
+    c->held_bytes += bytes;
+    if (v->n_held++ == 0) {
+        v->hole_local_ns = rill_clock_now_ns();
+        v->hole_stored_ns = c->newest_stored_ns;
+    }
+    drain_held(c, v, false, NULL);
+    while (c->held_bytes > RILL__HOLD_BYTES && v->n_held > 0)
+        drain_held(c, v, true, "the consumer could not hold more frames while waiting "
+                               "for them (RILL__HOLD_BYTES)");
+}
+
+/* Holes that can no longer be filled: past the bridge's retry horizon by
+ * stored time, or by this host's clock when nothing newer came. */
+static void expire_holes(ncons *c) {
+    uint64_t now = rill_clock_now_ns();
+    for (size_t i = 0; i < c->n; i++) {
+        cvar *v = &c->vars[i];
+        if (v->n_held == 0)
+            continue;
+        bool stored_past = v->hole_stored_ns != 0 && c->newest_stored_ns != 0 &&
+                           c->newest_stored_ns - v->hole_stored_ns > (int64_t)c->horizon_ns;
+        if (stored_past || now - v->hole_local_ns > c->horizon_ns)
+            drain_held(c, v, true,
+                       "the bridge did not store these buffers within its retry horizon "
+                       "(it gave up, or retention removed them)");
+    }
+}
+
+/* "Rill-Lost: <seq> <dropped>": the bridge gave up on frame seq. */
+static bool lost_marker(natsMsg *m, uint64_t *seq, uint64_t *dropped) {
+    const char *h = NULL;
+    unsigned long long s = 0, d = 0;
+    if (natsMsgHeader_Get(m, RILL__H_LOST, &h) != NATS_OK)
+        return false;
+    if (sscanf(h, "%llu %llu", &s, &d) != 2 || d > s)
+        return false;
+    *seq = s;
+    *dropped = d;
+    return true;
+}
+
+/* Nothing more is fed: the client sees its device gone, with `why`. */
+static void end_session(ncons *c, const char *why) {
+    pthread_mutex_lock(&c->mx);
+    rill_client *cl = c->cl;
+    pthread_mutex_unlock(&c->mx);
+    c->ended = true;
+    rill__log_error("%s", why);
+    if (cl != NULL)
+        rill__client_feed_closed(cl, why);
+}
+
 static void on_message(ncons *c, natsMsg *m) {
+    if (c->ended) {
+        natsMsg_Destroy(m);
+        return;
+    }
     const char *subj = natsMsg_GetSubject(m);
     size_t pl = strlen(c->prefix) + strlen(c->device) + 2;
     cvar *v = NULL;
@@ -478,31 +627,79 @@ static void on_message(ncons *c, natsMsg *m) {
         for (size_t i = 0; i < c->n && v == NULL; i++)
             if (strcmp(subj + pl, c->vars[i].token) == 0)
                 v = &c->vars[i];
+    bool holding = false;
+    for (size_t i = 0; i < c->n && !holding; i++)
+        holding = c->vars[i].n_held > 0;
+    if (holding) { /* the stream's clock, for expire_holes */
+        int64_t t = stored_ns(m);
+        if (t > c->newest_stored_ns)
+            c->newest_stored_ns = t;
+    }
+    const char *run = NULL;
+    if (natsMsgHeader_Get(m, RILL__H_RUN, &run) != NATS_OK)
+        run = "";
+    uint64_t lseq = 0, ldropped = 0;
+    if (v != NULL && lost_marker(m, &lseq, &ldropped)) {
+        /* Frames at or before next_seq are accounted for already; a
+         * marker of another run is moot (its run change says the gap). */
+        if (v->have && strcmp(run, v->run) == 0 && lseq >= v->next_seq) {
+            if (v->n_held == 0)
+                c->newest_stored_ns = stored_ns(m);
+            hold_msg(c, v, m, lseq, ldropped, true);
+        } else {
+            natsMsg_Destroy(m);
+        }
+        return;
+    }
     rill__native_msg f;
     if (v == NULL || !decode(c, m, &f)) {
         natsMsg_Destroy(m);
         return;
     }
-    const char *run = NULL;
-    if (natsMsgHeader_Get(m, RILL__H_RUN, &run) != NATS_OK)
-        run = "";
-    if (v->have && strcmp(run, v->run) != 0) {
-        /* A new bridge session: what waited from the old one goes first. */
-        drain_held(c, v, true);
-        uint64_t from = v->next_tick;
-        snprintf(v->run, sizeof v->run, "%s", run);
-        v->next_seq = f.h.seq - f.h.dropped;
-        bool watched = v->watched;
-        if (watched && f.h.first_ts > from)
-            report_gap(c, v, from, f.h.first_ts, 0,
-                       "the bridge restarted: nothing was published between its runs");
-        v->next_tick = f.h.first_ts;
-        natsMsg *held = m;
-        deliver(c, v, held, &f, watched && f.h.first_ts > from ? 1 : 0,
-                "the bridge restarted");
-        v->next_seq = f.h.seq + 1;
+    if (!v->have && c->cfg.start == RILL_NATS_LIVE && c->ann_run[0] != '\0' &&
+        strcmp(run, c->ann_run) != 0) {
+        /* Live starts on the last stored message: one of an older run (a
+         * device since restarted or reconnected) is not live. */
         natsMsg_Destroy(m);
         return;
+    }
+    if (v->have && strcmp(run, v->run) != 0) {
+        /* A new bridge session: what waited from the old one goes first;
+         * whatever it still missed will never come. */
+        drain_held(c, v, true, "the bridge stopped before storing these buffers");
+        while (v->n_held > 0)
+            drain_held(c, v, true, "the bridge stopped before storing these buffers");
+        uint64_t from = v->next_tick;
+        if (f.h.first_ts < from && !v->fed) {
+            /* Nothing of the old boot went to the client (a live start met
+             * the last message of a device that restarted since): start
+             * over on the new boot, its ticks the device's latest. */
+            v->have = false;
+            atomic_store(&c->last_tick, 0);
+        } else if (f.h.first_ts < from) {
+            /* The device itself restarted (the bridge reconnected to a new
+             * boot): its ticks began again, and everything asked of this
+             * consumer names the old ones. The session ends, as a
+             * connection to the device would have. */
+            char why[300];
+            snprintf(why, sizeof why, "%s restarted: its ticks began again at %" PRIu64
+                     " after %" PRIu64 " (connect again to read its new run)",
+                     c->device, f.h.first_ts, from);
+            end_session(c, why);
+            natsMsg_Destroy(m);
+            return;
+        } else {
+            snprintf(v->run, sizeof v->run, "%s", run);
+            v->next_seq = f.h.seq - f.h.dropped;
+            v->pending_lost = 0;
+            /* deliver reports [from, first) with this frame. */
+            deliver(c, v, m, &f, f.h.first_ts > from ? 1 : 0,
+                    "the bridge restarted, or reconnected to the device: nothing "
+                    "was published between its runs");
+            v->next_seq = f.h.seq + 1;
+            natsMsg_Destroy(m);
+            return;
+        }
     }
     if (!v->have) {
         v->have = true;
@@ -522,28 +719,10 @@ static void on_message(ncons *c, natsMsg *m) {
         natsMsg_Destroy(m);
         return;
     }
-    /* Out of order: wait for the missing ones, sorted by sequence. */
-    c->stats.reordered++;
-    if (v->n_held == HOLD_MAX)
-        drain_held(c, v, true);
-    size_t k = v->n_held;
-    while (k > 0) {
-        rill__native_msg g;
-        rill__native_decode((const uint8_t *)natsMsg_GetData(v->held[k - 1]),
-                            (size_t)natsMsg_GetDataLength(v->held[k - 1]), &g, NULL, 0);
-        if (g.h.seq < f.h.seq)
-            break;
-        if (g.h.seq == f.h.seq) { /* the same frame twice */
-            natsMsg_Destroy(m);
-            return;
-        }
-        k--;
-    }
-    memmove(v->held + k + 1, v->held + k, (v->n_held - k) * sizeof *v->held);
-    v->held[k] = m;
-    if (v->n_held++ == 0)
-        v->held_since = rill_clock_now_ns();
-    drain_held(c, v, false);
+    /* Out of order: wait for the missing ones. */
+    if (v->n_held == 0)
+        c->newest_stored_ns = stored_ns(m);
+    hold_msg(c, v, m, f.h.seq, f.h.dropped, false);
 }
 
 static void *consume_main(void *arg) {
@@ -564,10 +743,7 @@ static void *consume_main(void *arg) {
         } else if (s != NATS_TIMEOUT) {
             nats_GetLastError(NULL); /* slow consumer and the like: go on */
         }
-        uint64_t now = rill_clock_now_ns();
-        for (size_t i = 0; i < c->n; i++)
-            if (c->vars[i].n_held > 0 && now - c->vars[i].held_since > HOLD_NS)
-                drain_held(c, &c->vars[i], true);
+        expire_holes(c);
     }
     return NULL;
 }
@@ -592,7 +768,8 @@ static void x_detach(void *user) {
     }
     for (size_t i = 0; i < c->n; i++) {
         for (size_t k = 0; k < c->vars[i].n_held; k++)
-            natsMsg_Destroy(c->vars[i].held[k]);
+            natsMsg_Destroy(c->vars[i].held[k].m);
+        rill__free(c->vars[i].held);
         json_decref(c->vars[i].entry);
     }
     rill__free(c->vars);
@@ -655,6 +832,14 @@ static int read_announcement(ncons *c) {
         rill__free(c->stream);
         c->stream = rill__strdup(json_string_value(stream));
     }
+    json_t *run = json_object_get(c->ann, "run");
+    if (json_is_string(run))
+        snprintf(c->ann_run, sizeof c->ann_run, "%s", json_string_value(run));
+    json_t *horizon = json_object_get(c->ann, "retryHorizonMs");
+    c->horizon_ns = (uint64_t)(json_is_number(horizon) && json_number_value(horizon) > 0
+                                   ? json_number_value(horizon)
+                                   : RILL__HORIZON_DEFAULT_MS) *
+                    1000000u;
     c->rate = json_number_value(json_object_get(c->ann, "sampleRate"));
     if (!(c->rate > 0))
         c->rate = 1000;
@@ -706,6 +891,11 @@ static int subscribe(ncons *c) {
     jsSubOptions_Init(&so);
     so.Stream = c->stream;
     so.Ordered = true;
+    /* An ordered consumer notices that its server-side consumer is gone
+     * (its node died) only by missed idle heartbeats, and then makes a new
+     * one from where it was. libnats's default heartbeat, 5 s, left a
+     * consumer stalled for 10 s after the stream's leader came back. */
+    so.Config.Heartbeat = RILL__NATS_HEARTBEAT_NS;
     switch (c->cfg.start) {
     case RILL_NATS_LIVE: so.Config.DeliverPolicy = js_DeliverLastPerSubject; break;
     case RILL_NATS_ALL: so.Config.DeliverPolicy = js_DeliverAll; break;
@@ -756,7 +946,8 @@ int rill_nats_connect(const rill_client_config *cfg, const rill_nats_config *ncf
     c->bucket = rill__strdup(ncfg->kv_bucket);
     int rc = c->url && c->device && c->stream && c->prefix && c->bucket ? 0 : RILL_ENOMEM;
     if (rc == 0)
-        rc = rill__nats_connect(c->url, cfg->timeout_ms, "rill consumer", &c->nc);
+        rc = rill__nats_connect(c->url, cfg->timeout_ms, "rill consumer", NULL, NULL,
+                                &c->nc);
     if (rc == 0) {
         jsOptions jo;
         jsOptions_Init(&jo);

@@ -5,6 +5,8 @@
 
 #include "nats/timefit.h"
 
+#define W RILL__TIMEFIT_WINDOW
+
 void rill__timefit_init(rill__timefit *f, double rate) {
     memset(f, 0, sizeof *f);
     f->nominal_ns_per_tick = rate > 0 ? 1e9 / rate : 1e6;
@@ -16,13 +18,16 @@ void rill__timefit_probe(rill__timefit *f, uint64_t tick, int64_t tick_ns,
     int64_t rtt = (t3 - t0) - (t2 - t1);
     if (rtt < 0)
         rtt = 0;
-    /* NTP: the device's clock minus the host's, to within rtt / 2. */
-    int64_t offset = ((t1 - t0) + (t2 - t3)) / 2;
-    if (!f->burst_have || rtt < f->burst_rtt) {
-        f->burst_have = true;
-        f->burst_tick = tick;
-        f->burst_ns = tick_ns - offset;
+    if (!f->burst_exchange || rtt < f->burst_rtt) {
+        f->burst_exchange = true;
         f->burst_rtt = rtt;
+        f->burst_off = ((t1 - t0) + (t2 - t3)) / 2; /* NTP: within rtt / 2 */
+        f->burst_at = t0 + (t3 - t0) / 2;
+    }
+    if (!f->burst_pair || tick > f->burst_tick) { /* the freshest pair */
+        f->burst_pair = true;
+        f->burst_tick = tick;
+        f->burst_dev_ns = tick_ns;
     }
 }
 
@@ -31,119 +36,168 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Least squares over the points `use` marks, centred on the first point
- * (ticks and nanoseconds are large; differences are exact in doubles). */
-static bool fit(const rill__timefit *f, const bool *use, uint64_t tref,
-                int64_t nref, bool free_slope, double *a, double *b) {
-    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (uint32_t i = 0; i < f->n; i++) {
+/* y = a + b x by least squares over the points `use` marks (x, y already
+ * centred so that doubles hold them exactly); b fixed to `slope` unless
+ * `free_slope`. The slope's standard error in *se (infinite if unknown). */
+static bool line(const double *x, const double *y, const bool *use, uint32_t n,
+                 bool free_slope, double slope, double *a, double *b, double *se) {
+    double k = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (uint32_t i = 0; i < n; i++) {
         if (!use[i])
             continue;
-        double x = (double)(int64_t)(f->tick[i] - tref);
-        double y = (double)(f->ns[i] - nref);
-        n++, sx += x, sy += y, sxx += x * x, sxy += x * y;
+        k++, sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
     }
-    if (n == 0)
+    if (k == 0)
         return false;
-    double den = n * sxx - sx * sx;
-    if (free_slope && n >= 3 && den > 0) {
-        *b = (n * sxy - sx * sy) / den;
-        *a = (sy - *b * sx) / n;
+    double den = k * sxx - sx * sx;
+    *se = INFINITY;
+    if (free_slope && k >= 3 && den > 0) {
+        *b = (k * sxy - sx * sy) / den;
+        *a = (sy - *b * sx) / k;
+        double ss = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (use[i]) {
+                double r = y[i] - (*a + *b * x[i]);
+                ss += r * r;
+            }
+        if (k > 2)
+            *se = sqrt(ss / (k - 2) * k / den);
     } else {
-        *b = f->nominal_ns_per_tick;
-        *a = (sy - *b * sx) / n;
+        *b = slope;
+        *a = (sy - *b * sx) / k;
     }
     return true;
+}
+
+/* Residuals of the used points; returns how many. */
+static uint32_t residuals(const double *x, const double *y, const bool *use, uint32_t n,
+                          double a, double b, double *res) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        res[i] = use[i] ? (k++, y[i] - (a + b * x[i])) : 0;
+    return k;
+}
+
+/* Drop the used points more than 3 robust standard deviations off. */
+static void drop_outliers(const bool *in, bool *use, const double *res, uint32_t n) {
+    double abs_res[W];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (in[i])
+            abs_res[k++] = fabs(res[i]);
+    if (k == 0)
+        return;
+    qsort(abs_res, k, sizeof *abs_res, cmp_double);
+    double limit = fmax(3 * 1.4826 * abs_res[k / 2], 20000.0);
+    for (uint32_t i = 0; i < n; i++)
+        use[i] = in[i] && fabs(res[i]) <= limit;
+}
+
+static double rms(const double *res, const bool *use, uint32_t n, uint32_t *used) {
+    double ss = 0;
+    *used = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (use[i]) {
+            ss += res[i] * res[i];
+            (*used)++;
+        }
+    return *used > 1 ? sqrt(ss / *used) : 0;
 }
 
 static void refit(rill__timefit *f) {
-    bool use[RILL__TIMEFIT_WINDOW] = {false};
-    double res[RILL__TIMEFIT_WINDOW] = {0};
-    int64_t min_rtt = INT64_MAX;
+    uint32_t n = f->n;
+    uint32_t last = (f->next + W - 1) % W;
+    uint64_t tref = f->tick[last];
+    int64_t dref = f->dev_ns[last], aref = f->at[last];
+    double x[W] = {0}, y[W] = {0}, res[W] = {0};
+    bool all[W] = {false}, use[W] = {false};
     uint64_t tmin = UINT64_MAX, tmax = 0;
-    for (uint32_t i = 0; i < f->n; i++) {
-        min_rtt = f->rtt[i] < min_rtt ? f->rtt[i] : min_rtt;
+    for (uint32_t i = 0; i < n; i++) {
+        x[i] = (double)(int64_t)(f->tick[i] - tref);
+        y[i] = (double)(f->dev_ns[i] - dref);
+        all[i] = true;
         tmin = f->tick[i] < tmin ? f->tick[i] : tmin;
         tmax = f->tick[i] > tmax ? f->tick[i] : tmax;
     }
-    /* A slope needs a second of ticks; before that the nominal rate. */
-    bool free_slope =
-        (double)(tmax - tmin) * f->nominal_ns_per_tick >= 1e9;
-    for (uint32_t i = 0; i < f->n; i++)
-        use[i] = f->rtt[i] <= 2 * min_rtt + 20000;
-    uint64_t tref = f->tick[(f->next + RILL__TIMEFIT_WINDOW - 1) % RILL__TIMEFIT_WINDOW];
-    int64_t nref = f->ns[(f->next + RILL__TIMEFIT_WINDOW - 1) % RILL__TIMEFIT_WINDOW];
-    double a, b;
-    if (!fit(f, use, tref, nref, free_slope, &a, &b))
+    /* The device's line: tick -> device clock. */
+    bool free_slope = (double)(tmax - tmin) * f->nominal_ns_per_tick >= 1e9;
+    double a, b, se;
+    if (!line(x, y, all, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se))
         return;
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < f->n; i++)
-        if (use[i])
-            res[k++] = fabs((double)(f->ns[i] - nref) -
-                            (a + b * (double)(int64_t)(f->tick[i] - tref)));
-    double sorted[RILL__TIMEFIT_WINDOW];
-    memcpy(sorted, res, k * sizeof *res);
-    qsort(sorted, k, sizeof *sorted, cmp_double);
-    double mad = k > 0 ? sorted[k / 2] : 0;
-    double limit = fmax(3 * 1.4826 * mad, 20000.0);
-    k = 0;
-    for (uint32_t i = 0; i < f->n; i++)
-        if (use[i] && res[k++] > limit)
-            use[i] = false;
-    if (!fit(f, use, tref, nref, free_slope, &a, &b))
-        return;
-    /* The lower envelope: a device's tick thread can only run late (a block
-     * whose thread woke late, or ran behind), never early, so the line goes
-     * through the earliest half of the points, not the middle of all. */
-    double signed_res[RILL__TIMEFIT_WINDOW];
-    k = 0;
-    for (uint32_t i = 0; i < f->n; i++)
-        if (use[i])
-            signed_res[k++] = (double)(f->ns[i] - nref) -
-                              (a + b * (double)(int64_t)(f->tick[i] - tref));
-    if (k >= 6) {
-        memcpy(sorted, signed_res, k * sizeof *signed_res);
-        qsort(sorted, k, sizeof *sorted, cmp_double);
-        double median = sorted[k / 2];
-        k = 0;
-        for (uint32_t i = 0; i < f->n; i++)
-            if (use[i] && signed_res[k++] > median)
-                use[i] = false;
-        if (!fit(f, use, tref, nref, free_slope, &a, &b))
-            return;
+    residuals(x, y, all, n, a, b, res);
+    drop_outliers(all, use, res, n);
+    line(x, y, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
+    uint32_t k = residuals(x, y, use, n, a, b, res);
+    if (k >= 6) { /* the lower envelope: lateness must not pull the line */
+        double sorted[W];
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (use[i])
+                sorted[m++] = res[i];
+        qsort(sorted, m, sizeof *sorted, cmp_double);
+        double median = sorted[m / 2];
+        for (uint32_t i = 0; i < n; i++)
+            use[i] = use[i] && res[i] <= median;
+        line(x, y, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
     }
-    double ss = 0;
-    uint32_t used = 0;
-    for (uint32_t i = 0; i < f->n; i++) {
-        if (!use[i])
-            continue;
-        double r = (double)(f->ns[i] - nref) -
-                   (a + b * (double)(int64_t)(f->tick[i] - tref));
-        ss += r * r;
-        used++;
-    }
-    f->map.tick0 = tref;
-    f->map.ns0 = nref + (int64_t)llround(a);
-    f->map.ns_per_tick = b;
-    f->map.err_ns = used > 1 ? sqrt(ss / used) : 0;
-    f->map.points = used;
-}
+    residuals(x, y, use, n, a, b, res);
+    uint32_t dev_used;
+    double dev_rms = rms(res, use, n, &dev_used);
 
-void rill__timefit_add(rill__timefit *f, uint64_t tick, int64_t host_ns,
-                       int64_t rtt) {
-    f->tick[f->next] = tick;
-    f->ns[f->next] = host_ns;
-    f->rtt[f->next] = rtt;
-    f->next = (f->next + 1) % RILL__TIMEFIT_WINDOW;
-    if (f->n < RILL__TIMEFIT_WINDOW)
-        f->n++;
-    refit(f);
+    /* The offset: the fastest quarter of the exchanges (at least 4). */
+    double rs[W];
+    for (uint32_t i = 0; i < n; i++)
+        rs[i] = (double)f->rtt[i];
+    qsort(rs, n, sizeof *rs, cmp_double);
+    uint32_t q = n / 4 > 4 ? n / 4 : 4;
+    double rtt_limit = rs[(q < n ? q : n) - 1];
+    int64_t amin = INT64_MAX, amax = INT64_MIN;
+    for (uint32_t i = 0; i < n; i++) {
+        x[i] = (double)(f->at[i] - aref);
+        y[i] = (double)f->off[i];
+        all[i] = (double)f->rtt[i] <= rtt_limit;
+        if (all[i]) {
+            amin = f->at[i] < amin ? f->at[i] : amin;
+            amax = f->at[i] > amax ? f->at[i] : amax;
+        }
+    }
+    double c, d, dse;
+    bool drift = amax > amin && (double)(amax - amin) >= 10e9;
+    if (!line(x, y, all, n, drift, 0, &c, &d, &dse))
+        return;
+    residuals(x, y, all, n, c, d, res);
+    drop_outliers(all, use, res, n);
+    line(x, y, use, n, drift, 0, &c, &d, &dse);
+    if (drift && fabs(d) < 3 * dse) /* not out of the noise: no drift */
+        line(x, y, use, n, false, 0, &c, &d, &dse);
+    residuals(x, y, use, n, c, d, res);
+    uint32_t off_used;
+    double off_rms = rms(res, use, n, &off_used);
+
+    /* host = device - offset, the offset taken when the host's clock read
+     * the device's time of tref (its drift: d per host ns). */
+    double dev_at_tref = (double)dref + a;
+    double host_at_tref = dev_at_tref - (c + d * (dev_at_tref - c - (double)aref));
+    f->map.tick0 = tref;
+    f->map.ns0 = (int64_t)llround(host_at_tref);
+    f->map.ns_per_tick = b / (1 + d);
+    f->map.err_ns = sqrt(dev_rms * dev_rms + off_rms * off_rms);
+    f->map.points = dev_used < off_used ? dev_used : off_used;
 }
 
 bool rill__timefit_burst_end(rill__timefit *f) {
-    if (!f->burst_have)
-        return false;
-    f->burst_have = false;
-    rill__timefit_add(f, f->burst_tick, f->burst_ns, f->burst_rtt);
-    return true;
+    bool ok = f->burst_pair && f->burst_exchange;
+    if (ok) {
+        f->tick[f->next] = f->burst_tick;
+        f->dev_ns[f->next] = f->burst_dev_ns;
+        f->at[f->next] = f->burst_at;
+        f->off[f->next] = f->burst_off;
+        f->rtt[f->next] = f->burst_rtt;
+        f->next = (f->next + 1) % W;
+        if (f->n < W)
+            f->n++;
+        refit(f);
+    }
+    f->burst_pair = f->burst_exchange = false;
+    return ok;
 }

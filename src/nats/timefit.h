@@ -1,20 +1,26 @@
 /* rill__timefit: a device's tick -> host clock line from clock-exchange
- * probes (docs/PROTOCOL.md §9), filtered the way LSL's time correction is:
+ * probes (docs/PROTOCOL.md §9), filtered as LSL's time correction is, in
+ * two parts with two kinds of error:
  *
- *  - probes come in bursts; of each burst only the probe with the smallest
- *    round trip counts (queueing only ever adds delay, so the fastest
- *    exchange is the least biased one);
- *  - a window of the latest points (RILL__TIMEFIT_WINDOW, ~30 s at 4 bursts a
- *    second) is fitted by least squares, host_ns = a + b * tick; points
- *    whose round trip exceeds twice the window's smallest (a congested
- *    moment) and points more than 3 robust standard deviations (1.4826 x the
- *    median absolute residual, at least 20 us) off a first fit are dropped,
- *    then the line is fitted again, and once more through the earliest half
- *    of what is left (the lower envelope: a device's tick thread runs late,
- *    never early, so lateness must not pull the line);
- *  - until the window spans a second, the slope is the nominal 1e9 / rate.
+ *  - the device's line, tick -> device clock, from its own (tick, tickNs)
+ *    pairs. They carry no network error, only the tick thread's lateness
+ *    (a block whose thread woke late runs its ticks late, never early), so
+ *    the line goes through the earliest half of the pairs (the lower
+ *    envelope), after dropping those more than 3 robust standard
+ *    deviations (1.4826 x the median absolute residual, at least 20 us)
+ *    off a first fit. Its slope is the nominal 1e9 / rate until the window
+ *    spans a second.
+ *  - the offset, device clock minus host clock, from the exchange's four
+ *    times (NTP: within half the round trip). Its error is the asymmetry
+ *    of the two directions' delays, which is small only when both were
+ *    small: of each burst of probes the one with the smallest round trip
+ *    counts, and of the window the quarter with the smallest round trips
+ *    (at least 4), outliers dropped as above, fitted by least squares
+ *    (symmetric: no envelope). The offset's drift (the two crystals') is
+ *    fitted only where it stands out of the noise (3 standard errors).
  *
- * Single-threaded (the caller locks). No allocation.
+ * The window is the latest RILL__TIMEFIT_WINDOW bursts (~30 s at 4 a
+ * second). Single-threaded (the caller locks). No allocation.
  */
 #ifndef RILL_NATS_TIMEFIT_H
 #define RILL_NATS_TIMEFIT_H
@@ -28,16 +34,19 @@
 
 typedef struct rill__timefit {
     double nominal_ns_per_tick;
+    /* per burst: the device's pair, and the exchange's offset */
     uint64_t tick[RILL__TIMEFIT_WINDOW];
-    int64_t ns[RILL__TIMEFIT_WINDOW]; /* host clock of that tick */
+    int64_t dev_ns[RILL__TIMEFIT_WINDOW]; /* the device's clock at tick */
+    int64_t at[RILL__TIMEFIT_WINDOW];     /* host clock of the exchange */
+    int64_t off[RILL__TIMEFIT_WINDOW];    /* device clock - host clock */
     int64_t rtt[RILL__TIMEFIT_WINDOW];
     uint32_t n, next;
-    /* the burst being gathered: its best probe */
-    bool burst_have;
+    /* the burst being gathered */
+    bool burst_pair, burst_exchange;
     uint64_t burst_tick;
-    int64_t burst_ns, burst_rtt;
+    int64_t burst_dev_ns, burst_at, burst_off, burst_rtt;
     /* the latest fit */
-    rill_clock_map map; /* ns0 on the host's clock given to add() */
+    rill_clock_map map; /* ns0 on the host's clock of t0 and t3 */
 } rill__timefit;
 
 void rill__timefit_init(rill__timefit *f, double rate);
@@ -47,12 +56,9 @@ void rill__timefit_init(rill__timefit *f, double rate);
 void rill__timefit_probe(rill__timefit *f, uint64_t tick, int64_t tick_ns,
                          int64_t t0, int64_t t1, int64_t t2, int64_t t3);
 
-/* The burst is over: its best probe joins the window and the line is
- * fitted again. False if the burst had no usable probe. */
+/* The burst is over: its freshest pair and its fastest exchange join the
+ * window and the line is fitted again. False if the burst had no usable
+ * probe. */
 bool rill__timefit_burst_end(rill__timefit *f);
-
-/* Add a point directly (tests): host_ns of tick, with round trip rtt. */
-void rill__timefit_add(rill__timefit *f, uint64_t tick, int64_t host_ns,
-                       int64_t rtt);
 
 #endif /* RILL_NATS_TIMEFIT_H */
