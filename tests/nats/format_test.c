@@ -61,3 +61,44 @@ TEST(timefit_finds_rate_and_offset_through_late_ticks_and_slow_probes) {
     ASSERT_EQ_DOUBLE(f.map.ns_per_tick, ns_per_tick, ns_per_tick * 2e-6);
     ASSERT_EQ_DOUBLE(got, truth, 20000.0);
 }
+
+/* Another host whose clock is 3 s behind the device's and drifts 20 ppm,
+ * reached through a link of 20 ms +- 10 ms each way (the two directions
+ * independent, so one exchange's offset is off by up to 10 ms), the
+ * device's ticks late by up to 2 ms a quarter of the time: after 30 s the
+ * line is within 1 ms of the truth, where the latest exchange alone is
+ * off by ms. */
+TEST(timefit_keeps_offset_jitter_and_tick_lateness_apart) {
+    rill__timefit f;
+    rill__timefit_init(&f, 44100);
+    double ns_per_tick = 1e9 / 44100 * (1 - 30e-6); /* device clock per tick */
+    int64_t dev_base = 7000000000LL;
+    double drift = 20e-6, off0 = 3e9; /* device - host, ns */
+    uint64_t rng = 2463534242ULL;
+#define NEXT() (rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17, rng)
+    uint64_t tick = 0;
+    for (int burst = 0; burst < 120; burst++) {
+        for (int k = 0; k < 4; k++) {
+            tick = (uint64_t)burst * 11025 + (uint64_t)k * 128 + 64;
+            int64_t late = NEXT() % 4 == 0 ? (int64_t)(NEXT() % 2000000) : 0;
+            int64_t tick_ns = dev_base + (int64_t)llround((double)tick * ns_per_tick) + late;
+            /* The exchange around that moment, on both clocks. */
+            double host_now = (double)tick_ns - off0;
+            double off = off0 + drift * (host_now - 7e9);
+            int64_t up = 10000000 + (int64_t)(NEXT() % 20000000);
+            int64_t down = 10000000 + (int64_t)(NEXT() % 20000000);
+            int64_t t0 = (int64_t)host_now;
+            int64_t t1 = (int64_t)((double)(t0 + up) + off);
+            int64_t t2 = t1 + 20000;
+            int64_t t3 = (int64_t)((double)t2 - off) + down;
+            rill__timefit_probe(&f, tick, tick_ns, t0, t1, t2, t3);
+        }
+        rill__timefit_burst_end(&f);
+    }
+    /* The truth for the last tick: its device time (on time), on the host. */
+    double dev_t = (double)dev_base + (double)tick * ns_per_tick;
+    double host_t = dev_t - (off0 + drift * (dev_t - off0 - 7e9));
+    double got = (double)rill_clock_map_ns(&f.map, tick);
+    ASSERT_TRUE(f.map.points >= 10);
+    ASSERT_EQ_DOUBLE(got, host_t, 1e6);
+}
