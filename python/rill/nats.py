@@ -136,3 +136,24 @@ class NatsDevice:
 
 def connect(nats_url, device, start="live", stream=None, timeout=5.0):
     return NatsDevice(nats_url, device, start=start, stream=stream, timeout=timeout)
+
+
+def split_url(url):
+    """"nats://A:4222[,nats://B:4222]/DEVICE" -> ("nats://A:4222[,...]", "DEVICE")."""
+    head, sep, device = url.rpartition("/")
+    if not sep or not device or head.endswith("/") or not head.startswith("nats://"):
+        raise ValueError(f"{url!r}: write nats://HOST:PORT/DEVICE (several servers "
+                         "comma-separated), the device as rill bridge names it")
+    return head, device
+
+
+def connect_client(url, cfg, out):
+    """rill_nats_connect for a client configured as for rill_client_connect
+    (`cfg`, a ClientConfig; `out`, a c_void_p): the hook that lets
+    pybela's Streamer take a nats:// URL (python/rill/pybela.py). Live data;
+    gaps are logged and arrive as dropped buffers."""
+    nats_url, device = split_url(url)
+    ncfg = lib.rill_nats_config_default()
+    keep = [nats_url.encode(), device.encode()]
+    ncfg.nats_url, ncfg.device = keep
+    return lib.rill_nats_connect(ctypes.byref(cfg), ctypes.byref(ncfg), ctypes.byref(out))

@@ -151,7 +151,11 @@ class Watcher:
         cfg.on_error = self._c_error
         cl = L.c_void_p()
         L.clear()
-        rc = L.lib.rill_client_connect(ctypes_byref(cfg), ctypes_byref(cl))
+        if self.url.startswith("nats://"):  # a bridged device (rill.nats)
+            from .nats import connect_client
+            rc = connect_client(self.url, cfg, cl)
+        else:
+            rc = L.lib.rill_client_connect(ctypes_byref(cfg), ctypes_byref(cl))
         if rc < 0:
             msg = L.last_message()
             raise RillConnectionError(rc, msg, f"connect to {self.url}")
