@@ -75,9 +75,11 @@ if [ "${RILL_NO_NATS:-0}" != 1 ] && [ -x "$build/bin/rill" ] &&
     echo
     echo "== NATS suite (tests/nats) against $build/bin/rill =="
     abs=$(cd "$build" && pwd)
+    nats_start=$(date +%s)
     RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
         "$python" -m pytest -q -p no:cacheprovider tests/nats 2>&1 | tee "$log"
     count_pytest tests/nats
+    echo "NATS suite: $(( $(date +%s) - nats_start )) s"
 fi
 
 # A librill.so built with ASan or TSan cannot be loaded into an

@@ -114,6 +114,7 @@ typedef struct ncons {
     /* the consumer thread's, read by rill_nats_client_clock (under mx) */
     rill_clock_map clock;
     bool have_clock;
+    char clock_text[160]; /* the consumer thread's: the Rill-Clock parsed */
     rill_nats_stats stats;
     /* holding (the consumer thread) */
     size_t held_bytes;
@@ -376,10 +377,13 @@ static void deliver(ncons *c, cvar *v, natsMsg *m, const rill__native_msg *f,
     uint64_t lt = atomic_load(&c->last_tick);
     if (end_tick > lt)
         atomic_store(&c->last_tick, end_tick);
+    /* The line changes a few times a second: parsed only when it did. */
     const char *clock = NULL;
     rill_clock_map map;
     if (natsMsgHeader_Get(m, RILL__H_CLOCK, &clock) == NATS_OK &&
+        strncmp(clock, c->clock_text, sizeof c->clock_text) != 0 &&
         rill__clock_parse(clock, &map)) {
+        snprintf(c->clock_text, sizeof c->clock_text, "%s", clock);
         pthread_mutex_lock(&c->mx);
         c->clock = map;
         c->have_clock = true;
@@ -444,16 +448,15 @@ static void deliver(ncons *c, cvar *v, natsMsg *m, const rill__native_msg *f,
         }
     }
     size_t need = rill__native_size(&h), len = 0;
-    void *vals = h.count ? rill__malloc(h.count * size) : NULL;
-    if (h.count && vals != NULL)
-        memcpy(vals, f->values + a * size, h.count * size);
-    if (ensure_frame(c, need) && (h.count == 0 || vals != NULL) &&
+    /* The values straight from the message (the encoder copies them once,
+     * behind the new header): no copy of our own. */
+    const void *vals = h.count ? f->values + a * size : NULL;
+    if (ensure_frame(c, need) &&
         rill__native_encode(&h, vals, rel, c->frame, c->frame_cap, &len) == 0) {
         c->stats.messages++;
         v->fed |= h.count > 0;
         rill__client_feed(cl, c->frame, len, true);
     }
-    rill__free(vals);
     rill__free(rel);
     if (last) {
         pthread_mutex_lock(&c->mx);
