@@ -86,6 +86,8 @@ typedef struct cvar {
 
 typedef struct reply {
     bool binary;
+    json_t *list_id; /* a list reply, built when fed (see feed_replies) */
+    bool list;
     size_t len;
     uint8_t data[];
 } reply;
@@ -121,6 +123,7 @@ typedef struct ncons {
     int64_t newest_stored_ns; /* of the latest message, while anything waits */
     uint64_t horizon_ns;
     bool ended; /* the session ended (the device restarted): nothing is fed */
+    uint64_t connected_ns, list_hold_ns; /* list_ready */
     char ann_run[17]; /* the bridge's run for the device when we connected */
 } ncons;
 
@@ -139,19 +142,14 @@ rill_nats_config rill_nats_config_default(void) {
 
 /* ---- Replies to the client (queued; fed on the consumer thread) ----------- */
 
-static void queue_reply(ncons *c, bool binary, const void *data, size_t len) {
-    reply *r = rill__malloc(sizeof *r + len);
-    if (r == NULL)
-        return;
-    r->binary = binary;
-    r->len = len;
-    memcpy(r->data, data, len);
+static void push_reply(ncons *c, reply *r) {
     pthread_mutex_lock(&c->mx);
     if (c->nq == c->qcap) {
         size_t cap = c->qcap ? c->qcap * 2 : 16;
         reply **n = rill__malloc(cap * sizeof *n);
         if (n == NULL) {
             pthread_mutex_unlock(&c->mx);
+            json_decref(r->list_id);
             rill__free(r);
             return;
         }
@@ -165,6 +163,18 @@ static void queue_reply(ncons *c, bool binary, const void *data, size_t len) {
     pthread_mutex_unlock(&c->mx);
 }
 
+static void queue_reply(ncons *c, bool binary, const void *data, size_t len) {
+    reply *r = rill__malloc(sizeof *r + len);
+    if (r == NULL)
+        return;
+    r->binary = binary;
+    r->list = false;
+    r->list_id = NULL;
+    r->len = len;
+    memcpy(r->data, data, len);
+    push_reply(c, r);
+}
+
 static void queue_json(ncons *c, json_t *j) {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -173,19 +183,54 @@ static void queue_json(ncons *c, json_t *j) {
     free(text);
 }
 
+static json_t *list_reply(ncons *c, json_t *id);
+
+/* A list's timestamp is the device's latest tick, from which the client
+ * computes "now" for starts, schedules and exactly-N. A live consumer
+ * knows it from its first message only: until that came (at most half the
+ * client's timeout: a silent device), list replies wait, and what was
+ * asked after them too, in order. mx held. */
+static bool list_ready(ncons *c) {
+    return c->cfg.start != RILL_NATS_LIVE || atomic_load(&c->last_tick) != 0 ||
+           rill_clock_now_ns() - c->connected_ns > c->list_hold_ns;
+}
+
 static void feed_replies(ncons *c) {
-    pthread_mutex_lock(&c->mx);
-    reply **q = c->q;
-    size_t n = c->nq;
-    c->q = NULL;
-    c->nq = c->qcap = 0;
-    rill_client *cl = c->cl;
-    pthread_mutex_unlock(&c->mx);
-    for (size_t i = 0; i < n; i++) {
-        rill__client_feed(cl, q[i]->data, q[i]->len, q[i]->binary);
-        rill__free(q[i]);
+    for (;;) {
+        pthread_mutex_lock(&c->mx);
+        if (c->nq == 0 || (c->q[0]->list && !list_ready(c))) {
+            pthread_mutex_unlock(&c->mx);
+            return;
+        }
+        reply *r = c->q[0];
+        memmove(c->q, c->q + 1, --c->nq * sizeof *c->q);
+        rill_client *cl = c->cl;
+        pthread_mutex_unlock(&c->mx);
+        if (r->list) {
+            json_t *j = list_reply(c, r->list_id);
+            char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            if (text != NULL)
+                rill__client_feed(cl, (const uint8_t *)text, strlen(text), false);
+            free(text);
+            json_decref(r->list_id);
+        } else {
+            rill__client_feed(cl, r->data, r->len, r->binary);
+        }
+        rill__free(r);
     }
-    rill__free(q);
+}
+
+/* A list reply, built when it is fed. */
+static void queue_list(ncons *c, json_t *id) {
+    reply *r = rill__malloc(sizeof *r);
+    if (r == NULL)
+        return;
+    r->binary = false;
+    r->list = true;
+    r->list_id = json_incref(id);
+    r->len = 0;
+    push_reply(c, r);
 }
 
 /* ---- Requests (the client's request threads) ------------------------------- */
@@ -258,7 +303,7 @@ static void command(ncons *c, json_t *cmd, json_t *msg_id) {
     if (name == NULL)
         return;
     if (strcmp(name, "list") == 0) {
-        queue_json(c, list_reply(c, id));
+        queue_list(c, id);
     } else if (strcmp(name, "watch") == 0 || strcmp(name, "unwatch") == 0) {
         bool on = name[0] == 'w';
         json_t *ts = json_object_get(cmd, "timestamps");
@@ -776,8 +821,10 @@ static void x_detach(void *user) {
         json_decref(c->vars[i].entry);
     }
     rill__free(c->vars);
-    for (size_t i = 0; i < c->nq; i++)
+    for (size_t i = 0; i < c->nq; i++) {
+        json_decref(c->q[i]->list_id);
         rill__free(c->q[i]);
+    }
     rill__free(c->q);
     json_decref(c->ann);
     rill__free(c->frame);
@@ -942,6 +989,8 @@ int rill_nats_connect(const rill_client_config *cfg, const rill_nats_config *ncf
         return RILL_ENOMEM;
     pthread_mutex_init(&c->mx, NULL);
     c->cfg = *ncfg;
+    c->connected_ns = rill_clock_now_ns();
+    c->list_hold_ns = (uint64_t)cfg->timeout_ms * 500000u; /* half of it */
     c->url = rill__strdup(ncfg->nats_url);
     c->device = rill__strdup(ncfg->device);
     c->stream = rill__strdup(ncfg->stream);
