@@ -36,35 +36,39 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* y = a + b x by least squares over the points `use` marks (x, y already
- * centred so that doubles hold them exactly); b fixed to `slope` unless
- * `free_slope`. The slope's standard error in *se (infinite if unknown). */
-static bool line(const double *x, const double *y, const bool *use, uint32_t n,
-                 bool free_slope, double slope, double *a, double *b, double *se) {
-    double k = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+/* y = a + b x by (weighted: `w`, or NULL for all 1) least squares over
+ * the points `use` marks (x, y already centred so that doubles hold them
+ * exactly); b fixed to `slope` unless `free_slope`. The slope's standard
+ * error in *se (infinite if unknown). */
+static bool line(const double *x, const double *y, const double *w, const bool *use,
+                 uint32_t n, bool free_slope, double slope, double *a, double *b,
+                 double *se) {
+    double k = 0, sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!use[i])
             continue;
-        k++, sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
+        double wi = w != NULL ? w[i] : 1;
+        k++, sw += wi, sx += wi * x[i], sy += wi * y[i];
+        sxx += wi * x[i] * x[i], sxy += wi * x[i] * y[i];
     }
-    if (k == 0)
+    if (k == 0 || !(sw > 0))
         return false;
-    double den = k * sxx - sx * sx;
+    double den = sw * sxx - sx * sx;
     *se = INFINITY;
     if (free_slope && k >= 3 && den > 0) {
-        *b = (k * sxy - sx * sy) / den;
-        *a = (sy - *b * sx) / k;
+        *b = (sw * sxy - sx * sy) / den;
+        *a = (sy - *b * sx) / sw;
         double ss = 0;
         for (uint32_t i = 0; i < n; i++)
             if (use[i]) {
                 double r = y[i] - (*a + *b * x[i]);
-                ss += r * r;
+                ss += (w != NULL ? w[i] : 1) * r * r;
             }
         if (k > 2)
-            *se = sqrt(ss / (k - 2) * k / den);
+            *se = sqrt(ss / sw * k / (k - 2) * sw / den);
     } else {
         *b = slope;
-        *a = (sy - *b * sx) / k;
+        *a = (sy - *b * sx) / sw;
     }
     return true;
 }
@@ -122,11 +126,11 @@ static void refit(rill__timefit *f) {
     /* The device's line: tick -> device clock. */
     bool free_slope = (double)(tmax - tmin) * f->nominal_ns_per_tick >= 1e9;
     double a, b, se;
-    if (!line(x, y, all, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se))
+    if (!line(x, y, NULL, all, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se))
         return;
     residuals(x, y, all, n, a, b, res);
     drop_outliers(all, use, res, n);
-    line(x, y, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
+    line(x, y, NULL, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
     uint32_t k = residuals(x, y, use, n, a, b, res);
     if (k >= 6) { /* the lower envelope: lateness must not pull the line */
         double sorted[W];
@@ -138,41 +142,48 @@ static void refit(rill__timefit *f) {
         double median = sorted[m / 2];
         for (uint32_t i = 0; i < n; i++)
             use[i] = use[i] && res[i] <= median;
-        line(x, y, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
+        line(x, y, NULL, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
     }
     residuals(x, y, use, n, a, b, res);
     uint32_t dev_used;
     double dev_rms = rms(res, use, n, &dev_used);
 
-    /* The offset: the fastest quarter of the exchanges (at least 4). */
-    double rs[W];
+    /* The offset. An exchange's error is at most half its round trip's
+     * excess over the true minimum: weighted by 1 / (excess / 2 + s0)^2,
+     * s0 a tenth of the window's median excess (at least 20 us), the
+     * fastest exchanges count most and the slow ones hardly at all. */
+    double rs[W] = {0}, w[W] = {0};
+    double rmin = INFINITY;
     for (uint32_t i = 0; i < n; i++)
-        rs[i] = (double)f->rtt[i];
+        rmin = fmin(rmin, (double)f->rtt[i]);
+    for (uint32_t i = 0; i < n; i++)
+        rs[i] = (double)f->rtt[i] - rmin;
     qsort(rs, n, sizeof *rs, cmp_double);
-    uint32_t q = n / 4 > 4 ? n / 4 : 4;
-    double rtt_limit = rs[(q < n ? q : n) - 1];
+    double s0 = fmax(20000.0, 0.1 * rs[n / 2]);
     int64_t amin = INT64_MAX, amax = INT64_MIN;
     for (uint32_t i = 0; i < n; i++) {
         x[i] = (double)(f->at[i] - aref);
         y[i] = (double)f->off[i];
-        all[i] = (double)f->rtt[i] <= rtt_limit;
-        if (all[i]) {
-            amin = f->at[i] < amin ? f->at[i] : amin;
-            amax = f->at[i] > amax ? f->at[i] : amax;
-        }
+        double h = ((double)f->rtt[i] - rmin) / 2 + s0;
+        w[i] = 1 / (h * h);
+        use[i] = true;
+        amin = f->at[i] < amin ? f->at[i] : amin;
+        amax = f->at[i] > amax ? f->at[i] : amax;
     }
     double c, d, dse;
-    bool drift = amax > amin && (double)(amax - amin) >= 10e9;
-    if (!line(x, y, all, n, drift, 0, &c, &d, &dse))
+    bool drift = (double)(amax - amin) >= 10e9;
+    if (!line(x, y, w, use, n, drift, 0, &c, &d, &dse))
         return;
-    residuals(x, y, all, n, c, d, res);
-    drop_outliers(all, use, res, n);
-    line(x, y, use, n, drift, 0, &c, &d, &dse);
     if (drift && fabs(d) < 3 * dse) /* not out of the noise: no drift */
-        line(x, y, use, n, false, 0, &c, &d, &dse);
-    residuals(x, y, use, n, c, d, res);
-    uint32_t off_used;
-    double off_rms = rms(res, use, n, &off_used);
+        line(x, y, w, use, n, false, 0, &c, &d, &dse);
+    double ssw = 0, sw = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double r = y[i] - (c + d * x[i]);
+        ssw += w[i] * r * r;
+        sw += w[i];
+    }
+    double off_rms = sw > 0 ? sqrt(ssw / sw) : 0;
+    uint32_t off_used = n;
 
     /* host = device - offset, the offset taken when the host's clock read
      * the device's time of tref (its drift: d per host ns). */

@@ -12,12 +12,13 @@
  *    spans a second.
  *  - the offset, device clock minus host clock, from the exchange's four
  *    times (NTP: within half the round trip). Its error is the asymmetry
- *    of the two directions' delays, which is small only when both were
- *    small: of each burst of probes the one with the smallest round trip
- *    counts, and of the window the quarter with the smallest round trips
- *    (at least 4), outliers dropped as above, fitted by least squares
- *    (symmetric: no envelope). The offset's drift (the two crystals') is
- *    fitted only where it stands out of the noise (3 standard errors).
+ *    of the two directions' delays, at most half the round trip's excess
+ *    over the fastest: of each burst of probes the fastest counts, and the
+ *    window's are fitted by least squares weighted by 1 / (excess / 2 +
+ *    s0)^2 (s0: a tenth of the median excess, at least 20 us; symmetric,
+ *    no envelope), so the fastest exchanges count most. The offset's drift
+ *    (the two crystals') is fitted only where it stands out of the noise
+ *    (3 standard errors) over at least 10 s.
  *
  * The window is the latest RILL__TIMEFIT_WINDOW bursts (~30 s at 4 a
  * second). Single-threaded (the caller locks). No allocation.
