@@ -19,6 +19,9 @@
  *    the same repeat, more than the engine stores, so the figure is the
  *    bridge path's own ceiling. Rows: MB/s of values delivered, against the
  *    ceiling (target >= 0.7x), and latency p50/p99 (queueing; no target).
+ *    One more row says what rill's message format costs the engine: the
+ *    plain publisher with the bridge's six headers (a unique Nats-Msg-Id,
+ *    which JetStream checks against its duplicate window).
  *
  * The ceiling ("plain JetStream"): a libnats publisher sending messages of
  * the very sizes the bridge sends (32-byte header + values; no headers),
@@ -496,7 +499,10 @@ static void *plain_consume(void *arg) {
     return NULL;
 }
 
-static result run_plain(cluster *c, const load *ld, int replicas, meter *m) {
+/* `headers`: the same messages with the headers the bridge sets (a unique
+ * Nats-Msg-Id, which JetStream checks for duplicates, and five more), to
+ * tell the engine's cost of rill's format from the bridge's own. */
+static result run_plain(cluster *c, const load *ld, int replicas, bool headers, meter *m) {
     result r = {0};
     purge(c, replicas);
     plain p = {c, ld, replicas, m, false, NULL};
@@ -538,8 +544,21 @@ static result run_plain(cluster *c, const load *ld, int replicas, meter *m) {
             uint64_t now = rill_clock_now_ns();
             memcpy(payload, &now, sizeof now);
             natsMsg *msg = NULL;
-            if (natsMsg_Create(&msg, subj[k], NULL, payload, (int)len) == NATS_OK &&
-                js_PublishMsgAsync(js, &msg, NULL) != NATS_OK)
+            if (natsMsg_Create(&msg, subj[k], NULL, payload, (int)len) != NATS_OK)
+                continue;
+            if (headers) {
+                char id[96];
+                snprintf(id, sizeof id, "plain.ch%u.0123456789abcdef.%llu", k,
+                         (unsigned long long)b);
+                natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
+                natsMsgHeader_Set(msg, "Rill-Run", "0123456789abcdef");
+                natsMsgHeader_Set(msg, "Rill-Type", "f");
+                natsMsgHeader_Set(msg, "Rill-Mode", "dense");
+                natsMsgHeader_Set(msg, "Rill-Rate", "48000");
+                natsMsgHeader_Set(msg, "Rill-Clock",
+                                  "123456789 1765000000123456789 20833.3333333 1234 40");
+            }
+            if (js_PublishMsgAsync(js, &msg, NULL) != NATS_OK)
                 natsMsg_Destroy(msg);
         }
     }
@@ -576,10 +595,13 @@ static void print_load(const char *when) {
 
 /* Repeats of one load at one replication factor, reported as medians. */
 static bool bench_load(cluster *c, const load *ld, int replicas, meter *m, int *run) {
-    double pm[8], pp50[8], pp99[8], bm[8], bp50[8], bp99[8], dp50[8], dp99[8];
+    double pm[8], pp50[8], pp99[8], bm[8], bp50[8], bp99[8], dp50[8], dp99[8], hm[8];
     uint64_t drops = 0;
     for (int i = 0; i < reps; i++) {
-        result pl = run_plain(c, ld, replicas, m);
+        result pl = run_plain(c, ld, replicas, false, m);
+        result ph = {0};
+        if (ld->flood)
+            ph = run_plain(c, ld, replicas, true, m);
         /* A flood offers more than the engine took just now. */
         double rate = ld->flood ? 1.25 * pl.mbps * 1e6 / (ld->vars * sizeof(float))
                                 : ld->rate;
@@ -588,17 +610,18 @@ static bool bench_load(cluster *c, const load *ld, int replicas, meter *m, int *
         if (!ld->flood)
             dr = run_direct(ld, m);
         if (verbose)
-            fprintf(stderr, "bench_nats: %s R%d #%d: plain %.3g MB/s %.3g/%.3g ms, bridge "
-                    "%.3g MB/s %.3g/%.3g ms (%llu dropped), direct %.3g/%.3g ms\n",
-                    ld->name, replicas, i + 1, pl.mbps, pl.p50, pl.p99, br.mbps, br.p50,
-                    br.p99, (unsigned long long)br.drops, dr.p50, dr.p99);
+            fprintf(stderr, "bench_nats: %s R%d #%d: plain %.3g MB/s %.3g/%.3g ms (with "
+                    "headers %.3g MB/s), bridge %.3g MB/s %.3g/%.3g ms (%llu dropped), "
+                    "direct %.3g/%.3g ms\n",
+                    ld->name, replicas, i + 1, pl.mbps, pl.p50, pl.p99, ph.mbps, br.mbps,
+                    br.p50, br.p99, (unsigned long long)br.drops, dr.p50, dr.p99);
         if (!pl.ok || !br.ok || (!ld->flood && !dr.ok)) {
             bench_row_failed(ld->name, "R%d repeat %d: nothing measured or wrong values "
                              "(plain %d, bridge %d, direct %d)", replicas, i + 1, pl.ok,
                              br.ok, dr.ok);
             return false;
         }
-        pm[i] = pl.mbps, pp50[i] = pl.p50, pp99[i] = pl.p99;
+        pm[i] = pl.mbps, pp50[i] = pl.p50, pp99[i] = pl.p99, hm[i] = ph.mbps;
         bm[i] = br.mbps, bp50[i] = br.p50, bp99[i] = br.p99;
         dp50[i] = dr.p50, dp99[i] = dr.p99;
         drops += br.drops;
@@ -619,6 +642,9 @@ static bool bench_load(cluster *c, const load *ld, int replicas, meter *m, int *
                "drops and lost messages through the bridge: %llu)\n",
                med(pp50, reps), med(pp99, reps), (unsigned long long)drops);
     } else {
+        snprintf(name, sizeof name, "%s R%d: MB/s, plain + rill headers", ld->name,
+                 replicas);
+        report(name, med(hm, reps), "MB/s", "plain JetStream", p_mbps, NULL, -1);
         snprintf(name, sizeof name, "%s R%d: latency p50", ld->name, replicas);
         report(name, med(bp50, reps), "ms", "plain JetStream", med(pp50, reps), NULL, -1);
         snprintf(name, sizeof name, "%s R%d: latency p99", ld->name, replicas);

@@ -23,8 +23,10 @@ static const char usage[] =
     "host's clock by the clock exchange. --nats takes several comma-separated\n"
     "servers of a cluster (default nats://127.0.0.1:4222); --replicas N stores\n"
     "each message on N of them; --max-age and --max-bytes bound the retention\n"
-    "(default 3600 s, 1 GiB). Runs until Ctrl-C or SIGTERM, then waits for the\n"
-    "last acknowledgements; exits 1 if any message could not be stored.\n"
+    "(default 3600 s, 1 GiB). A device that goes away is connected to again\n"
+    "every second (consumers report the ticks in between as missing). Runs\n"
+    "until Ctrl-C or SIGTERM, then waits for the last acknowledgements; exits\n"
+    "1 if any message could not be stored.\n"
     "Read a bridged device with: rill stream --nats URL rill.NAME.VAR ...\n\n"
     "example:\n"
     "  rill bridge board1=ws://10.0.0.5:5555=sine,frame --nats nats://hub:4222\n";

@@ -33,10 +33,10 @@
 #include "core/internal.h"
 #include "nats/common.h"
 #include "nats/timefit.h"
-#include "rill/bridge.h"
-#include "rill/client.h"
 #include "proto/native.h"
 #include "proto/timesync.h"
+#include "rill/bridge.h"
+#include "rill/client.h"
 
 #define RILL__BRIDGE_MAX_DEVICES 64
 #define RILL__PROBES_PER_BURST 4
@@ -71,7 +71,7 @@ typedef struct bdev {
 
     pthread_t prober;
     bool prober_started;
-    atomic_bool lost;   /* the connection to the device ended (its I/O thread) */
+    atomic_bool lost; /* the connection to the device ended (its I/O thread) */
     uint64_t next_tick; /* I/O thread: after the latest value published */
     pthread_mutex_t mx; /* below, shared by the prober and the I/O thread */
     pthread_cond_t cv;
@@ -107,8 +107,8 @@ struct rill_bridge {
     pthread_cond_t rcv;
     natsMsg **retry;
     size_t n_retry, retry_cap;
-    char why[200];       /* the latest failure, for the log */
-    uint64_t said_ns;    /* when the log last said publishes failed */
+    char why[200];    /* the latest failure, for the log */
+    uint64_t said_ns; /* when the log last said publishes failed */
 
     atomic_bool resend_pending; /* reconnected: the retrier resends */
     atomic_uint_fast64_t published, acked, retried, lost, device_drops, bytes;
@@ -190,9 +190,10 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     }
     stamp_first_fail(msg); /* so the retrier knows when to give up */
     pthread_mutex_lock(&b->rmx);
-    snprintf(b->why, sizeof b->why, "%s", pae->ErrText != NULL && pae->ErrText[0]
-                                              ? pae->ErrText
-                                              : natsStatus_GetText(pae->Err));
+    snprintf(b->why, sizeof b->why, "%s",
+             pae->ErrText != NULL && pae->ErrText[0]
+                 ? pae->ErrText
+                 : natsStatus_GetText(pae->Err));
     pthread_mutex_unlock(&b->rmx);
     retry_push(b, msg);
 }
@@ -233,12 +234,14 @@ static void give_up(rill_bridge *b, natsMsg *m) {
     const char *run = NULL, *id = NULL;
     natsMsg *mk = NULL;
     if (rill__native_decode((const uint8_t *)natsMsg_GetData(m),
-                            (size_t)natsMsg_GetDataLength(m), &f, NULL, 0) == 0 &&
+                            (size_t)natsMsg_GetDataLength(m), &f, NULL,
+                            0) == 0 &&
         natsMsgHeader_Get(m, RILL__H_RUN, &run) == NATS_OK &&
         natsMsgHeader_Get(m, RILL__H_MSGID, &id) == NATS_OK &&
         natsMsg_Create(&mk, natsMsg_GetSubject(m), NULL, NULL, 0) == NATS_OK) {
         char text[64], mid[360];
-        snprintf(text, sizeof text, "%" PRIu64 " %" PRIu32, f.h.seq, f.h.dropped);
+        snprintf(text, sizeof text, "%" PRIu64 " %" PRIu32, f.h.seq,
+                 f.h.dropped);
         snprintf(mid, sizeof mid, "%s.lost", id);
         natsMsgHeader_Set(mk, RILL__H_LOST, text);
         natsMsgHeader_Set(mk, RILL__H_RUN, run);
@@ -281,9 +284,10 @@ static void *retry_main(void *arg) {
         if (said - b->said_ns > 1000000000u) { /* at most once a second */
             b->said_ns = said;
             pthread_mutex_lock(&b->rmx);
-            rill__log_warn("bridge: %zu publishes to resend (%s); the same message "
-                           "ids, so JetStream stores each once",
-                           n, b->why[0] ? b->why : "reconnected");
+            rill__log_warn(
+                "bridge: %zu publishes to resend (%s); the same message "
+                "ids, so JetStream stores each once",
+                n, b->why[0] ? b->why : "reconnected");
             b->why[0] = '\0';
             pthread_mutex_unlock(&b->rmx);
         }
@@ -309,7 +313,8 @@ static void *retry_main(void *arg) {
 
 /* ---- Publishing (a device's I/O thread) ---------------------------------- */
 
-static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *buf,
+                      void *user) {
     (void)cl;
     bdev *d = user;
     rill_bridge *b = d->b;
@@ -317,18 +322,21 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user
         return;
     bvar *v = &d->vars[buf->var_id];
     if (buf->count > 0)
-        d->next_tick = RILL__MAX(d->next_tick, buf->first_ts + (buf->rel != NULL
-                                                      ? buf->rel[buf->count - 1] + 1u
-                                                      : buf->count));
+        d->next_tick = RILL__MAX(
+            d->next_tick,
+            buf->first_ts + (buf->rel != NULL ? buf->rel[buf->count - 1] + 1u
+                                              : buf->count));
     v->seq += 1 + buf->dropped;
     if (buf->dropped != 0)
         atomic_fetch_add(&b->device_drops, buf->dropped);
     rill__native_header h = {0};
     h.kind = buf->count > 0 ? RILL__NATIVE_STREAM : RILL__NATIVE_END;
     h.type = buf->type;
-    h.flags = (uint8_t)((buf->count > 0 && buf->mode == RILL_TS_SPARSE
-                             ? RILL__NATIVE_FLAG_SPARSE : 0) |
-                        (buf->count > 0 && buf->last ? RILL__NATIVE_FLAG_LAST : 0));
+    h.flags =
+        (uint8_t)((buf->count > 0 && buf->mode == RILL_TS_SPARSE
+                       ? RILL__NATIVE_FLAG_SPARSE
+                       : 0) |
+                  (buf->count > 0 && buf->last ? RILL__NATIVE_FLAG_LAST : 0));
     h.var_id = buf->var_id;
     h.seq = v->seq;
     h.first_ts = buf->first_ts;
@@ -338,7 +346,8 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user
     if (need > d->frame_cap) {
         uint8_t *f = rill__malloc(need);
         if (f == NULL) {
-            rill__log_error("bridge: out of memory; a buffer of %s is lost", buf->name);
+            rill__log_error("bridge: out of memory; a buffer of %s is lost",
+                            buf->name);
             return;
         }
         rill__free(d->frame);
@@ -350,12 +359,15 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user
                             &len) != 0)
         return;
     natsMsg *m = NULL;
-    if (natsMsg_Create(&m, v->subject, NULL, (const char *)d->frame, (int)len) != NATS_OK) {
-        rill__log_error("bridge: out of memory; a buffer of %s is lost", buf->name);
+    if (natsMsg_Create(&m, v->subject, NULL, (const char *)d->frame,
+                       (int)len) != NATS_OK) {
+        rill__log_error("bridge: out of memory; a buffer of %s is lost",
+                        buf->name);
         return;
     }
     char id[320], rate[32], clock[160];
-    snprintf(id, sizeof id, "%s.%s.%s.%" PRIu64, d->name, v->token, d->run, h.seq);
+    snprintf(id, sizeof id, "%s.%s.%s.%" PRIu64, d->name, v->token, d->run,
+             h.seq);
     snprintf(rate, sizeof rate, "%.17g", d->rate);
     pthread_mutex_lock(&d->mx);
     memcpy(clock, d->clock, sizeof clock);
@@ -364,7 +376,8 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user
     natsMsgHeader_Set(m, RILL__H_MSGID, id);
     natsMsgHeader_Set(m, RILL__H_RUN, d->run);
     natsMsgHeader_Set(m, RILL__H_TYPE, type);
-    natsMsgHeader_Set(m, RILL__H_MODE, buf->mode == RILL_TS_SPARSE ? "sparse" : "dense");
+    natsMsgHeader_Set(m, RILL__H_MODE,
+                      buf->mode == RILL_TS_SPARSE ? "sparse" : "dense");
     natsMsgHeader_Set(m, RILL__H_RATE, rate);
     natsMsgHeader_Set(m, RILL__H_CLOCK, clock);
     atomic_fetch_add(&b->published, 1);
@@ -372,7 +385,8 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf, void *user
     publish(b, m);
 }
 
-/* ---- The clock exchange ---------------------------------------------------- */
+/* ---- The clock exchange ----------------------------------------------------
+ */
 
 /* The device's control messages (its I/O thread): time replies for the
  * prober; list replies for the announcement. */
@@ -391,7 +405,8 @@ static void on_text(rill_client *cl, const char *text, size_t len, void *user) {
     pthread_mutex_lock(&d->mx);
     rill__time_msg tm;
     if (json_is_string(r) && strcmp(json_string_value(r), "time") == 0) {
-        if (rill__time_reply_read(root, &tm) == 0 && tm.has_id && tm.id == d->want_id) {
+        if (rill__time_reply_read(root, &tm) == 0 && tm.has_id &&
+            tm.id == d->want_id) {
             d->t[0] = tm.t0;
             d->t[1] = (int64_t)tm.t1;
             d->t[2] = (int64_t)tm.t2;
@@ -402,7 +417,8 @@ static void on_text(rill_client *cl, const char *text, size_t len, void *user) {
             d->got = true;
             pthread_cond_broadcast(&d->cv);
         }
-    } else if (json_is_object(json_object_get(root, "watcher")) && d->list_json == NULL) {
+    } else if (json_is_object(json_object_get(root, "watcher")) &&
+               d->list_json == NULL) {
         char *w = json_dumps(json_object_get(root, "watcher"), JSON_COMPACT);
         if (w != NULL) {
             d->list_json = rill__strdup(w);
@@ -423,8 +439,10 @@ static void reconnect(bdev *d) {
     rill_bridge *b = d->b;
     uint64_t from = d->next_tick;
     dev_disconnect(d); /* its I/O thread has ended: d is this thread's */
-    rill__log_warn("bridge: lost %s (%s) after tick %" PRIu64 "; connecting again "
-                   "every second", d->name, d->url, from);
+    rill__log_warn("bridge: lost %s (%s) after tick %" PRIu64
+                   "; connecting again "
+                   "every second",
+                   d->name, d->url, from);
     int rc = -1;
     while (rc != 0 && !atomic_load(&b->closing)) {
         rill_clock_sleep_until_ns(rill_clock_now_ns() + 1000000000u);
@@ -432,9 +450,10 @@ static void reconnect(bdev *d) {
             rc = dev_connect(d, (const char *const *)d->bridged, d->n_bridged);
     }
     if (rc == 0)
-        rill__log_warn("bridge: %s is back (run %s); nothing was published from tick "
-                       "%" PRIu64 " to its first tick now (consumers report the gap)",
-                       d->name, d->run, from);
+        rill__log_warn(
+            "bridge: %s is back (run %s); nothing was published from tick "
+            "%" PRIu64 " to its first tick now (consumers report the gap)",
+            d->name, d->run, from);
 }
 
 static void *probe_main(void *arg) {
@@ -447,24 +466,27 @@ static void *probe_main(void *arg) {
             continue;
         }
         uint64_t burst_start = rill_clock_now_ns();
-        for (int k = 0; k < RILL__PROBES_PER_BURST && !atomic_load(&b->closing); k++) {
+        for (int k = 0; k < RILL__PROBES_PER_BURST && !atomic_load(&b->closing);
+             k++) {
             int64_t id = next_id++;
             pthread_mutex_lock(&d->mx);
             d->want_id = id;
             d->got = false;
             pthread_mutex_unlock(&d->mx);
             char msg[128];
-            size_t n = rill__time_request_write(id, (int64_t)rill_clock_now_ns(), msg,
-                                                sizeof msg);
-            if (rill_client_send_message(d->probe_cl, false, msg, n, NULL, 0) != 0)
+            size_t n = rill__time_request_write(
+                id, (int64_t)rill_clock_now_ns(), msg, sizeof msg);
+            if (rill_client_send_message(d->probe_cl, false, msg, n, NULL, 0) !=
+                0)
                 break;
             uint64_t until = rill_clock_now_ns() + 200000000;
             pthread_mutex_lock(&d->mx);
-            while (!d->got && rill_clock_now_ns() < until && !atomic_load(&b->closing))
+            while (!d->got && rill_clock_now_ns() < until &&
+                   !atomic_load(&b->closing))
                 rill__cond_wait_ns(&d->cv, &d->mx, 20000000);
             if (d->got && d->pstamp)
-                rill__timefit_probe(&d->fit, d->ptick, d->ptick_ns, d->t[0], d->t[1],
-                                    d->t[2], d->t[3]);
+                rill__timefit_probe(&d->fit, d->ptick, d->ptick_ns, d->t[0],
+                                    d->t[1], d->t[2], d->t[3]);
             pthread_mutex_unlock(&d->mx);
         }
         pthread_mutex_lock(&d->mx);
@@ -475,12 +497,14 @@ static void *probe_main(void *arg) {
             rill__clock_format(&d->map, d->clock, sizeof d->clock);
         }
         pthread_mutex_unlock(&d->mx);
-        rill_clock_sleep_until_ns(burst_start + (uint64_t)b->cfg.probe_ms * 1000000u);
+        rill_clock_sleep_until_ns(burst_start +
+                                  (uint64_t)b->cfg.probe_ms * 1000000u);
     }
     return NULL;
 }
 
-/* ---- Devices ----------------------------------------------------------------- */
+/* ---- Devices
+ * ----------------------------------------------------------------- */
 
 /* The current connection's client and what came with it. */
 static void dev_disconnect(bdev *d) {
@@ -528,10 +552,11 @@ static int announce(rill_bridge *b, bdev *d) {
      * the give-up, plus an ack's wait before the first failure is known,
      * plus a second for the stored times of different leaders' clocks. */
     double horizon_ms = b->cfg.give_up_s * 1000 + b->cfg.timeout_ms + 1000;
-    json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o}", "device", d->name,
-                          "source", d->url, "stream", b->stream, "prefix", b->prefix,
-                          "run", d->run, "sampleRate", d->rate, "retryHorizonMs",
-                          horizon_ms, "bridged", names, "list", list ? list : json_object());
+    json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o}", "device",
+                          d->name, "source", d->url, "stream", b->stream,
+                          "prefix", b->prefix, "run", d->run, "sampleRate",
+                          d->rate, "retryHorizonMs", horizon_ms, "bridged",
+                          names, "list", list ? list : json_object());
     char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
     json_decref(a);
     if (text == NULL)
@@ -548,7 +573,8 @@ static int announce(rill_bridge *b, bdev *d) {
     return 0;
 }
 
-static void on_client_error(rill_client *cl, int err, const char *msg, void *user) {
+static void on_client_error(rill_client *cl, int err, const char *msg,
+                            void *user) {
     (void)cl;
     (void)msg; /* the client has logged it */
     if (err == RILL_ECLOSED)
@@ -563,7 +589,8 @@ static int dev_connect(bdev *d, const char *const *names, size_t n) {
     uint64_t r = rill_clock_now_ns() ^
                  ((uint64_t)rill__realtime_minus_monotonic() << 17) ^
                  (uint64_t)(uintptr_t)d;
-    snprintf(d->run, sizeof d->run, "%016" PRIx64, (uint64_t)(r * 0x9e3779b97f4a7c15ULL));
+    snprintf(d->run, sizeof d->run, "%016" PRIx64,
+             (uint64_t)(r * 0x9e3779b97f4a7c15ULL));
     d->next_tick = 0;
     atomic_store(&d->lost, false);
     rill_client_config cc = rill_client_config_default();
@@ -585,14 +612,16 @@ static int dev_connect(bdev *d, const char *const *names, size_t n) {
     if (rc == 0)
         rc = rill_client_list_vars(d->cl, &d->list);
     size_t nv = rc == 0 ? d->list->n_vars : 0;
-    if (rc == 0 && (d->vars = rill__calloc(nv ? nv : 1, sizeof *d->vars)) == NULL)
+    if (rc == 0 &&
+        (d->vars = rill__calloc(nv ? nv : 1, sizeof *d->vars)) == NULL)
         rc = RILL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t k = 0;
         while (k < nv && strcmp(d->list->vars[k].name, names[i]) != 0)
             k++;
         if (k == nv) {
-            rill__log_error("bridge: %s has no variable \"%s\"", d->name, names[i]);
+            rill__log_error("bridge: %s has no variable \"%s\"", d->name,
+                            names[i]);
             rc = RILL_ENOTFOUND;
             break;
         }
@@ -624,7 +653,8 @@ static int dev_connect(bdev *d, const char *const *names, size_t n) {
 }
 
 int rill_bridge_add(rill_bridge *b, const rill_bridge_device *dev) {
-    if (b == NULL || dev == NULL || dev->url == NULL || (dev->n_vars && !dev->vars))
+    if (b == NULL || dev == NULL || dev->url == NULL ||
+        (dev->n_vars && !dev->vars))
         return RILL_EINVAL;
     if (!rill__nats_name_ok(dev->name)) {
         rill__log_error("bridge: device name \"%s\" is not one subject token "
@@ -667,7 +697,8 @@ int rill_bridge_add(rill_bridge *b, const rill_bridge_device *dev) {
         rill_client_destroy(cl);
     }
     size_t want = rc != 0 ? 0 : dev->vars ? dev->n_vars : first->n_vars;
-    if (rc == 0 && (d->bridged = rill__calloc(want ? want : 1, sizeof *d->bridged)) == NULL)
+    if (rc == 0 && (d->bridged = rill__calloc(want ? want : 1,
+                                              sizeof *d->bridged)) == NULL)
         rc = RILL_ENOMEM;
     for (size_t i = 0; rc == 0 && i < want; i++) {
         const char *name = dev->vars ? dev->vars[i] : first->vars[i].name;
@@ -697,7 +728,8 @@ int rill_bridge_add(rill_bridge *b, const rill_bridge_device *dev) {
     return 0;
 }
 
-/* ---- The bridge -------------------------------------------------------------- */
+/* ---- The bridge
+ * -------------------------------------------------------------- */
 
 static int setup_stream(rill_bridge *b) {
     jsStreamConfig sc;
@@ -726,9 +758,12 @@ static int setup_stream(rill_bridge *b) {
     jsStreamInfo_Destroy(si);
     if (s != NATS_OK) {
         char what[640];
-        snprintf(what, sizeof what, "bridge: cannot create JetStream stream %s "
-                 "(subjects %s, replicas %d; a cluster needs at least that many "
-                 "servers with JetStream)", b->stream, subject, b->cfg.replicas);
+        snprintf(
+            what, sizeof what,
+            "bridge: cannot create JetStream stream %s "
+            "(subjects %s, replicas %d; a cluster needs at least that many "
+            "servers with JetStream)",
+            b->stream, subject, b->cfg.replicas);
         return rill__nats_error(s, jerr, what);
     }
     kvConfig kc;
@@ -742,17 +777,20 @@ static int setup_stream(rill_bridge *b) {
     }
     if (s != NATS_OK) {
         char what[200];
-        snprintf(what, sizeof what, "bridge: cannot create the KV bucket %s", b->bucket);
+        snprintf(what, sizeof what, "bridge: cannot create the KV bucket %s",
+                 b->bucket);
         return rill__nats_error(s, 0, what);
     }
     return 0;
 }
 
 int rill_bridge_create(const rill_bridge_config *cfg, rill_bridge **out) {
-    if (cfg == NULL || out == NULL || cfg->nats_url == NULL || cfg->replicas < 1 ||
-        cfg->replicas > 5 || cfg->timeout_ms <= 0 || cfg->probe_ms <= 0 ||
-        cfg->max_pending <= 0 || !rill__nats_name_ok(cfg->stream) ||
-        !rill__nats_name_ok(cfg->subject_prefix) || !rill__nats_name_ok(cfg->kv_bucket))
+    if (cfg == NULL || out == NULL || cfg->nats_url == NULL ||
+        cfg->replicas < 1 || cfg->replicas > 5 || cfg->timeout_ms <= 0 ||
+        cfg->probe_ms <= 0 || cfg->max_pending <= 0 ||
+        !rill__nats_name_ok(cfg->stream) ||
+        !rill__nats_name_ok(cfg->subject_prefix) ||
+        !rill__nats_name_ok(cfg->kv_bucket))
         return RILL_EINVAL;
     *out = NULL;
     rill_bridge *b = rill__calloc(1, sizeof *b);
@@ -767,8 +805,8 @@ int rill_bridge_create(const rill_bridge_config *cfg, rill_bridge **out) {
     b->bucket = rill__strdup(cfg->kv_bucket);
     int rc = b->url && b->stream && b->prefix && b->bucket ? 0 : RILL_ENOMEM;
     if (rc == 0)
-        rc = rill__nats_connect(b->url, cfg->timeout_ms, "rill bridge", on_reconnected, b,
-                                &b->nc);
+        rc = rill__nats_connect(b->url, cfg->timeout_ms, "rill bridge",
+                                on_reconnected, b, &b->nc);
     if (rc == 0) {
         jsOptions jo;
         jsOptions_Init(&jo);
@@ -804,7 +842,8 @@ void rill_bridge_get_stats(rill_bridge *b, rill_bridge_stats *out) {
     out->bytes = atomic_load(&b->bytes);
     uint64_t done = out->acked + out->lost + atomic_load(&b->markers_dropped);
     out->pending = out->published > done ? out->published - done : 0;
-    out->connected = b->nc != NULL && natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+    out->connected = b->nc != NULL &&
+                     natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 int rill_bridge_clock(rill_bridge *b, const char *device, rill_clock_map *out) {

@@ -23,8 +23,8 @@ bool rill__nats_name_ok(const char *name) {
     return true;
 }
 
-int rill__nats_subject(const char *prefix, const char *device,
-                       const char *var, char *out, size_t cap) {
+int rill__nats_subject(const char *prefix, const char *device, const char *var,
+                       char *out, size_t cap) {
     int n = snprintf(out, cap, "%s.%s.", prefix, device);
     if (n < 0 || (size_t)n >= cap)
         return RILL_ETOOBIG;
@@ -77,9 +77,9 @@ void rill__clock_format(const rill_clock_map *m, char *out, size_t cap) {
 
 bool rill__clock_parse(const char *s, rill_clock_map *m) {
     rill_clock_map c;
-    if (s == NULL || sscanf(s, "%" SCNu64 " %" SCNd64 " %lf %lf %" SCNu32,
-                            &c.tick0, &c.ns0, &c.ns_per_tick, &c.err_ns,
-                            &c.points) != 5 ||
+    if (s == NULL ||
+        sscanf(s, "%" SCNu64 " %" SCNd64 " %lf %lf %" SCNu32, &c.tick0, &c.ns0,
+               &c.ns_per_tick, &c.err_ns, &c.points) != 5 ||
         !(c.ns_per_tick > 0) || !isfinite(c.ns_per_tick))
         return false;
     *m = c;

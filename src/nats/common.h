@@ -19,12 +19,12 @@
 #include "rill/nats.h"
 
 /* Headers of every message (docs/SCALE.md "Message format"). */
-#define RILL__H_MSGID "Nats-Msg-Id"  /* <device>.<var>.<run>.<seq>: dedupe */
-#define RILL__H_RUN "Rill-Run"       /* the bridge's session, 16 hex digits */
-#define RILL__H_TYPE "Rill-Type"     /* c i j f d */
-#define RILL__H_MODE "Rill-Mode"     /* dense | sparse */
-#define RILL__H_RATE "Rill-Rate"     /* ticks per second */
-#define RILL__H_CLOCK "Rill-Clock"   /* "tick0 ns0 ns_per_tick err_ns points" */
+#define RILL__H_MSGID "Nats-Msg-Id" /* <device>.<var>.<run>.<seq>: dedupe */
+#define RILL__H_RUN "Rill-Run"      /* the bridge's session, 16 hex digits */
+#define RILL__H_TYPE "Rill-Type"    /* c i j f d */
+#define RILL__H_MODE "Rill-Mode"    /* dense | sparse */
+#define RILL__H_RATE "Rill-Rate"    /* ticks per second */
+#define RILL__H_CLOCK "Rill-Clock"  /* "tick0 ns0 ns_per_tick err_ns points" */
 /* A marker, not a frame (empty body): "seq dropped" of a frame the bridge
  * gave up storing, so consumers stop waiting for it. */
 #define RILL__H_LOST "Rill-Lost"
@@ -39,8 +39,8 @@ bool rill__nats_name_ok(const char *name);
 
 /* <prefix>.<device>.<var>, the variable's name escaped into one token
  * (bytes outside [A-Za-z0-9_-] as %XX). Returns 0 or RILL_ETOOBIG. */
-int rill__nats_subject(const char *prefix, const char *device,
-                       const char *var, char *out, size_t cap);
+int rill__nats_subject(const char *prefix, const char *device, const char *var,
+                       char *out, size_t cap);
 
 /* Unescape a subject's variable token. Returns 0 or RILL_EINVAL. */
 int rill__nats_unescape(const char *token, char *out, size_t cap);

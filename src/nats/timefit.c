@@ -40,9 +40,9 @@ static int cmp_double(const void *a, const void *b) {
  * the points `use` marks (x, y already centred so that doubles hold them
  * exactly); b fixed to `slope` unless `free_slope`. The slope's standard
  * error in *se (infinite if unknown). */
-static bool line(const double *x, const double *y, const double *w, const bool *use,
-                 uint32_t n, bool free_slope, double slope, double *a, double *b,
-                 double *se) {
+static bool line(const double *x, const double *y, const double *w,
+                 const bool *use, uint32_t n, bool free_slope, double slope,
+                 double *a, double *b, double *se) {
     double k = 0, sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!use[i])
@@ -74,8 +74,8 @@ static bool line(const double *x, const double *y, const double *w, const bool *
 }
 
 /* Residuals of the used points; returns how many. */
-static uint32_t residuals(const double *x, const double *y, const bool *use, uint32_t n,
-                          double a, double b, double *res) {
+static uint32_t residuals(const double *x, const double *y, const bool *use,
+                          uint32_t n, double a, double b, double *res) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
         res[i] = use[i] ? (k++, y[i] - (a + b * x[i])) : 0;
@@ -83,7 +83,8 @@ static uint32_t residuals(const double *x, const double *y, const bool *use, uin
 }
 
 /* Drop the used points more than 3 robust standard deviations off. */
-static void drop_outliers(const bool *in, bool *use, const double *res, uint32_t n) {
+static void drop_outliers(const bool *in, bool *use, const double *res,
+                          uint32_t n) {
     double abs_res[W];
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -97,7 +98,8 @@ static void drop_outliers(const bool *in, bool *use, const double *res, uint32_t
         use[i] = in[i] && fabs(res[i]) <= limit;
 }
 
-static double rms(const double *res, const bool *use, uint32_t n, uint32_t *used) {
+static double rms(const double *res, const bool *use, uint32_t n,
+                  uint32_t *used) {
     double ss = 0;
     *used = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -126,7 +128,8 @@ static void refit(rill__timefit *f) {
     /* The device's line: tick -> device clock. */
     bool free_slope = (double)(tmax - tmin) * f->nominal_ns_per_tick >= 1e9;
     double a, b, se;
-    if (!line(x, y, NULL, all, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se))
+    if (!line(x, y, NULL, all, n, free_slope, f->nominal_ns_per_tick, &a, &b,
+              &se))
         return;
     residuals(x, y, all, n, a, b, res);
     drop_outliers(all, use, res, n);
@@ -142,7 +145,8 @@ static void refit(rill__timefit *f) {
         double median = sorted[m / 2];
         for (uint32_t i = 0; i < n; i++)
             use[i] = use[i] && res[i] <= median;
-        line(x, y, NULL, use, n, free_slope, f->nominal_ns_per_tick, &a, &b, &se);
+        line(x, y, NULL, use, n, free_slope, f->nominal_ns_per_tick, &a, &b,
+             &se);
     }
     residuals(x, y, use, n, a, b, res);
     uint32_t dev_used;
@@ -188,7 +192,8 @@ static void refit(rill__timefit *f) {
     /* host = device - offset, the offset taken when the host's clock read
      * the device's time of tref (its drift: d per host ns). */
     double dev_at_tref = (double)dref + a;
-    double host_at_tref = dev_at_tref - (c + d * (dev_at_tref - c - (double)aref));
+    double host_at_tref =
+        dev_at_tref - (c + d * (dev_at_tref - c - (double)aref));
     f->map.tick0 = tref;
     f->map.ns0 = (int64_t)llround(host_at_tref);
     f->map.ns_per_tick = b / (1 + d);
