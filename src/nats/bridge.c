@@ -207,9 +207,16 @@ static jsPubOptions pub_options(const rill_bridge *b) {
 
 /* Publish (a new message, or one again); a refusal right away goes to the
  * retry list too: nothing is dropped here. */
-static void publish(rill_bridge *b, natsMsg *m) {
+static void publish(rill_bridge *b, natsMsg *m, const atomic_bool *quit) {
     jsPubOptions po = pub_options(b);
-    natsStatus s = js_PublishMsgAsync(b->js, &m, &po);
+    natsStatus s;
+    /* Too many publishes awaiting their acks (max_pending): wait here, not
+     * on the retry list. A message that never left must not be overtaken by
+     * later ones (consumers would wait for it, out of order); waiting makes
+     * the device drop for the bridge instead, in order and counted. */
+    while ((s = js_PublishMsgAsync(b->js, &m, &po)) == NATS_TIMEOUT && m != NULL &&
+           !atomic_load(quit))
+        nats_GetLastError(NULL);
     if (s != NATS_OK && m != NULL) {
         stamp_first_fail(m);
         retry_push(b, m);
@@ -247,7 +254,7 @@ static void give_up(rill_bridge *b, natsMsg *m) {
         natsMsgHeader_Set(mk, RILL__H_RUN, run);
         natsMsgHeader_Set(mk, RILL__H_MSGID, mid);
         atomic_fetch_add(&b->published, 1); /* its ack is counted too */
-        publish(b, mk);
+        publish(b, mk, &b->stop);
     }
     natsMsg_Destroy(m);
 }
@@ -304,7 +311,7 @@ static void *retry_main(void *arg) {
                 continue;
             }
             atomic_fetch_add(&b->retried, 1);
-            publish(b, list[i]);
+            publish(b, list[i], &b->stop);
         }
         rill__free(list);
     }
@@ -382,7 +389,7 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf,
     natsMsgHeader_Set(m, RILL__H_CLOCK, clock);
     atomic_fetch_add(&b->published, 1);
     atomic_fetch_add(&b->bytes, len);
-    publish(b, m);
+    publish(b, m, &b->closing);
 }
 
 /* ---- The clock exchange ----------------------------------------------------
