@@ -103,8 +103,9 @@ seed_file csv '\000timestamp,frame\n10,10\n11,11\n12,12.5\n'
 seed_file csv_sparse '\004timestamp,ev\n1,7\n9,-3\n400,1e3\n'
 seed_file jsonl '\001{"ref_timestamp": 5, "data": [1, 2, 3]}\n{"ref_timestamp": 8, "data": [4.5]}\n'
 seed_file jsonl_sparse '\001{"ref_timestamp": 5, "data": [1, 2], "rel_timestamps": [0, 9]}\n'
-seed_file bin 'watcher\000lv\000f\000\115\000\000\000\000\000\000\000\000\000\000'
-sed -i '1s/^watcher/\002watcher/' "$seeds/file_reader/bin"
+# (the selector byte is part of the printf: sed's \0 would be the whole
+# match, and this seed used to start "watcher02watcher")
+seed_file bin '\002watcher\000lv\000f\000\115\000\000\000\000\000\000\000\000\000\000'
 # ---- Aligner: config, then ops (id, tick, count, rel steps).
 seed_bin_align() { printf "$2" > "$seeds/align/$1"; }
 seed_bin_align two '\012\000\000\000\000\000\010\001\000\000\000\010\000\010\000\000\010\240'

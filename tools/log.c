@@ -1,6 +1,7 @@
 /* rill log: log variables on the device, wait until it has finished the
  * files, download and check them. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ static const char usage[] =
     "On a terminal, progress (elapsed time, seconds logged, values and bytes of\n"
     "the dense variables) shows on standard error, then each file's values,\n"
     "bytes, drops and path; otherwise nothing but errors. Ctrl-C stops logging\n"
-    "early and still downloads what was logged.\n"
+    "early and still downloads what was logged. A device whose disk cannot keep\n"
+    "up drops buffers of the files: it says so, and so does this (exit 1).\n"
     HOST_URL_HELP
     "\nexamples:\n"
     "  rill log sine noise -d 2 -o logs\n"
@@ -127,6 +129,18 @@ static int wait_logged(const host *h, rill_client *cl, const rill_client_log_fil
     return status;
 }
 
+/* The device's log writer fell behind (I/O thread): say it now; the
+ * command fails at the end. */
+static atomic_bool device_dropped;
+
+static void on_event(rill_client *cl, const rill_client_event *ev, void *user) {
+    (void)cl;
+    if (ev->kind != RILL_CLIENT_EVENT_LOG_DROPPED)
+        return;
+    atomic_store(&device_dropped, true);
+    host_fail(user, EXIT_FAILED, "%s", ev->msg);
+}
+
 /* Download each file into `dir` and check it. */
 static int download(const host *h, rill_client *cl, const char *dir,
                     const rill_client_log_file *files, const char *const *names,
@@ -156,9 +170,16 @@ static int download(const host *h, rill_client *cl, const char *dir,
                                rill_strerror(rc));
             continue;
         }
+        /* A dense log that was not stopped early has a value for every tick
+         * [start, end): one that ends short lost its last buffers (they
+         * were dropped on the device), which no gap between values shows. */
+        if (vars[i]->mode == RILL_TS_DENSE && !host_interrupted() &&
+            values + missing < end - start)
+            missing = end - start - values;
         if (missing != 0)
             status = host_fail(h, EXIT_FAILED, "%s: %llu values were lost on the device "
-                               "(gaps in %s)", names[i], (unsigned long long)missing, path);
+                               "(missing from %s)", names[i], (unsigned long long)missing,
+                               path);
         struct stat fs;
         if (tty && stat(path, &fs) == 0)
             fprintf(stderr, "%s: %s: %llu values, %lld bytes, %llu dropped -> %s\n", h->cmd,
@@ -200,7 +221,10 @@ int cmd_log(int argc, char **argv) {
         return host_fail(&h, EXIT_USAGE, "%s is not a directory (create it first)", dir);
     const char *const *names = (const char *const *)(argv + optind);
     size_t n = (size_t)(argc - optind);
-    rill_client *cl = host_connect(&h, rill_client_config_default(), &status);
+    rill_client_config cfg = rill_client_config_default();
+    cfg.on_event = on_event;
+    cfg.user = &h;
+    rill_client *cl = host_connect(&h, cfg, &status);
     if (cl == NULL)
         return status;
     rill_client_log_file *files = calloc(n, sizeof *files);
@@ -242,7 +266,8 @@ int cmd_log(int argc, char **argv) {
         status = host_fail(&h, EXIT_FAILED, "cannot stop logging: %s", rill_strerror(rc));
         goto out;
     }
-    if (download(&h, cl, dir, files, names, vars, n, start, start + dur) != EXIT_OK)
+    if (download(&h, cl, dir, files, names, vars, n, start, start + dur) != EXIT_OK ||
+        atomic_load(&device_dropped))
         status = EXIT_FAILED;
 out:
     rill_client_list_free(l);

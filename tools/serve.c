@@ -1,4 +1,5 @@
 /* rill serve: the device side as a program. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -102,6 +103,12 @@ static const char serve_usage[] =
     "                     behind loses whole buffers, counted and announced\n"
     "                     (default 8388608)\n"
     "  --allow-origin O   also accept browser pages from origin O\n"
+    "  --allow-host NAME  also accept requests whose Host is NAME (any port;\n"
+    "                     repeat for more; '*' for any): by default only\n"
+    "                     localhost, the address connected to, --host, and\n"
+    "                     bound beyond loopback this machine's name (and\n"
+    "                     NAME.local) are, so a page reached through DNS\n"
+    "                     rebinding is refused\n"
     "  --web-root DIR     serve the dashboard from DIR (default: the one\n"
     "                     next to this program, ../share/rill/web from its\n"
     "                     directory, as built or installed); '' for none\n"
@@ -153,6 +160,33 @@ static char *default_web_root(void) {
     return stat(index, &st) == 0 && S_ISREG(st.st_mode) ? real : NULL;
 }
 
+/* --allow-host NAME, once per name: joined with commas for the server. */
+static bool add_allowed_host(char *list, size_t cap, const char *name) {
+    size_t n = strlen(name), have = strlen(list);
+    struct in6_addr v6;
+    bool ok = n > 0 && n < 254 && strchr(name, ',') == NULL &&
+              strchr(name, ' ') == NULL &&
+              (strchr(name, ':') == NULL ||
+               inet_pton(AF_INET6, name, &v6) == 1);
+    if (!ok) {
+        fprintf(stderr, "rill serve: --allow-host '%s': give one host name "
+                        "or address, without a port (repeat the option for "
+                        "more)\n",
+                name);
+        return false;
+    }
+    if (have + n + 2 > cap) {
+        fprintf(stderr, "rill serve: too many --allow-host names (%zu bytes "
+                        "at most)\n",
+                cap - 1);
+        return false;
+    }
+    if (have != 0)
+        list[have++] = ',';
+    memcpy(list + have, name, n + 1);
+    return true;
+}
+
 int cmd_serve(int argc, char **argv) {
     static const struct option opts[] = {
         {"source", required_argument, NULL, 's'},
@@ -165,6 +199,7 @@ int cmd_serve(int argc, char **argv) {
         {"project", required_argument, NULL, 'P'},
         {"queue-bytes", required_argument, NULL, 'q'},
         {"allow-origin", required_argument, NULL, 'o'},
+        {"allow-host", required_argument, NULL, 'A'},
         {"web-root", required_argument, NULL, 'w'},
         {"play", required_argument, NULL, 'Y'},
         {"allow-exec", no_argument, NULL, 'X'},
@@ -177,6 +212,7 @@ int cmd_serve(int argc, char **argv) {
     const char *source = "demo", *play = NULL;
     const char *web_root = NULL;
     bool web_root_set = false;
+    char allow_hosts[1024] = "";
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
     cli_opts o;
     cli_opts_init(&o, argc, argv, serve_usage, "v", opts);
@@ -193,6 +229,10 @@ int cmd_serve(int argc, char **argv) {
         case 'P': cfg.project_name = optarg; break;
         case 'q': if (!parse_option_number("serve", "--queue-bytes", optarg, 1, 1e12, false, &queue)) return EXIT_USAGE; break;
         case 'o': cfg.allow_origin = optarg; break;
+        case 'A':
+            if (!add_allowed_host(allow_hosts, sizeof allow_hosts, optarg))
+                return EXIT_USAGE;
+            break;
         case 'w': web_root = optarg; web_root_set = true; break;
         case 'Y': play = optarg; break;
         case 'X': cfg.allow_exec = true; break;
@@ -231,6 +271,7 @@ int cmd_serve(int argc, char **argv) {
         }
     }
     cfg.web_root = web_root_set ? web_root : default_web_root();
+    cfg.allow_hosts = allow_hosts;
     cfg.port = (int)port;
     cfg.client_queue_bytes = (size_t)queue;
     cfg.on_buffer = demo_on_buffer;
@@ -293,8 +334,12 @@ int cmd_serve(int argc, char **argv) {
                       : demo_start(srv, rate, (unsigned)block, &d);
     sources.d = d; /* before any change can run: running is still false */
     if (rc != 0) {
-        fprintf(stderr, "rill serve: cannot start the %s source: %s\n",
-                source, rill_strerror(rc));
+        fprintf(stderr, "rill serve: cannot start the %s source: %s%s\n",
+                source, rill_strerror(rc),
+                rc == RILL_ESYS || rc == RILL_ENOMEM
+                    ? " (its thread or buffers: a memory or thread limit, "
+                      "ulimit -v or -u?)"
+                    : "");
         audio_source_stop(as);
         nats_source_free(ns);
         rill_server_destroy(srv);

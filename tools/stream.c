@@ -21,7 +21,8 @@
 
 static const char usage[] =
     "usage: rill stream VAR... [-n N | -d SECONDS] [--at TICK] [-o DIR]\n"
-    "                   [--format bin|csv|jsonl|wav|flac] [--url URL] [--token T]\n"
+    "                   [--format bin|csv|jsonl|wav|flac] [--reconnect]\n"
+    "                   [--url URL] [--token T]\n"
     "       rill stream --nats URL [--replay live|all|seq:N|time:T] [--stream S]\n"
     "                   PREFIX.DEVICE.VAR... [-n N | -d SECONDS] [-o DIR] ...\n\n"
     "Stream variables from the device. With -o, each goes to DIR/<var>.<format>\n"
@@ -38,6 +39,10 @@ static const char usage[] =
     "full disk) stops the command with whole rows and records in every file.\n"
     "On a terminal, progress (elapsed time, values, bytes, drops) shows on\n"
     "standard error, and where each file went; otherwise nothing but errors.\n"
+    "A connection that breaks (or a link silent for 6 s) ends the command with\n"
+    "an error, unless --reconnect: then it connects again (as long as it takes;\n"
+    "Ctrl-C stops it), streams on, and says which ticks of each variable are\n"
+    "missing (exit 1 at the end: the files have those gaps).\n"
     HOST_URL_HELP
     "--nats URL reads a device bridged by rill bridge from NATS JetStream\n"
     "instead (several servers of a cluster comma-separated): live, or replayed\n"
@@ -57,6 +62,7 @@ typedef struct args {
     double n_values, seconds;
     uint64_t at;
     stream_nats nats; /* --nats: stream_nats.h */
+    bool reconnect;
 } args;
 
 /* One variable. The I/O thread owns the counts; `done` is read by the
@@ -69,6 +75,8 @@ typedef struct var_out {
     uint64_t next_ts;
     uint64_t skipped, skip_from, skip_to; /* ticks the device never produced */
     bool gap;
+    uint64_t lost_ticks, lost_gaps; /* --reconnect: ticks never delivered */
+    bool restarted;                  /* --reconnect: the device restarted */
     atomic_bool done;
 } var_out;
 
@@ -80,6 +88,7 @@ typedef struct stream_ctx {
     stream_writer *writer;
     atomic_uint_fast64_t drops; /* buffers lost in transit */
     atomic_bool lost;           /* the connection failed */
+    const host *h;              /* for --reconnect's messages */
 } stream_ctx;
 
 /* I/O thread: the library has logged why. Only a lost connection ends
@@ -90,6 +99,28 @@ static void on_error(rill_client *cl, int err, const char *msg, void *user) {
     (void)msg;
     if (err == RILL_ECLOSED)
         atomic_store(&((stream_ctx *)user)->lost, true);
+}
+
+/* I/O thread, --reconnect: the connection was lost and restored; each
+ * streamed variable's gap is said now and counted for the end. */
+static void on_event(rill_client *cl, const rill_client_event *ev, void *user) {
+    (void)cl;
+    stream_ctx *ctx = user;
+    host_fail(ctx->h, EXIT_FAILED, "%s", ev->msg);
+    var_out *outs = atomic_load(&ctx->outs);
+    if (ev->kind != RILL_CLIENT_EVENT_GAP || outs == NULL)
+        return;
+    for (size_t i = 0; i < ctx->n; i++) {
+        var_out *o = &outs[i];
+        if (o->var->id != ev->var_id)
+            continue;
+        o->lost_ticks += ev->ticks;
+        o->lost_gaps++;
+        o->restarted |= ev->restarted;
+        /* The values go on from `resumed`: no clock jump. */
+        if (o->have != 0)
+            o->next_ts = ev->resumed;
+    }
 }
 
 /* I/O thread: take what the request asks for, in order, and hand it to
@@ -295,6 +326,14 @@ static int report(const host *h, const args *a, const stream_ctx *ctx, const var
             status = host_fail(h, EXIT_FAILED, "%s: %llu buffers were dropped: %s could not "
                                "keep up", name, (unsigned long long)dropped,
                                a->dir != NULL ? "the disk" : "standard output");
+        if (o->lost_gaps != 0)
+            status = host_fail(h, EXIT_FAILED, "%s: %llu ticks are missing in %llu gap%s%s "
+                               "(the connection was lost: see above); the %s has the gap%s",
+                               name, (unsigned long long)o->lost_ticks,
+                               (unsigned long long)o->lost_gaps, o->lost_gaps > 1 ? "s" : "",
+                               o->restarted ? ", and the device restarted meanwhile" : "",
+                               a->dir != NULL ? "file" : "output",
+                               o->lost_gaps > 1 ? "s" : "");
         if (o->skipped != 0)
             status = host_fail(h, EXIT_FAILED, "%s: the device's clock jumped from tick "
                                "%llu to %llu%s (an audio xrun or a restarted source: those "
@@ -334,8 +373,9 @@ static int parse(host *h, int argc, char **argv, args *a) {
                                          {"output", required_argument, NULL, 'o'},
                                          {"duration", required_argument, NULL, 'd'},
                                          {"nats", required_argument, NULL, 'N'},
-                                         {"replay", required_argument, NULL, 'R'},
+                                         {"replay", required_argument, NULL, 'P'},
                                          {"stream", required_argument, NULL, 'S'},
+                                         {"reconnect", no_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
     bool nats_opts = false;
     stream_nats_init(&a->nats);
@@ -353,7 +393,7 @@ static int parse(host *h, int argc, char **argv, args *a) {
             return EXIT_USAGE;
         else if (c == 'a' && !parse_tick("stream", optarg, &a->at))
             return EXIT_USAGE;
-        else if (c == 'N' || c == 'R' || c == 'S') {
+        else if (c == 'N' || c == 'P' || c == 'S') {
             /* The URL in messages is the NATS one from here on. */
             if (c == 'N')
                 a->nats.cfg.nats_url = h->url = optarg;
@@ -364,6 +404,8 @@ static int parse(host *h, int argc, char **argv, args *a) {
             a->nats.on |= c == 'N';
             nats_opts |= c != 'N';
         }
+        else if (c == 'R')
+            a->reconnect = true;
     }
     if (c == CLI_STOP)
         return h->opts.status;
@@ -373,6 +415,9 @@ static int parse(host *h, int argc, char **argv, args *a) {
         return host_fail(h, EXIT_USAGE, "name at least one variable (see rill ls)");
     if (nats_opts && !a->nats.on)
         return host_fail(h, EXIT_USAGE, "--replay and --stream go with --nats URL");
+    if (a->reconnect && a->nats.on)
+        return host_fail(h, EXIT_USAGE, "--reconnect is for a device's own connection: "
+                         "with --nats, the consumer reconnects to NATS by itself");
     int status;
     if (a->nats.on &&
         (status = stream_nats_subjects(h, &a->nats, argv + optind, a->n)) >= 0)
@@ -412,6 +457,11 @@ int cmd_stream(int argc, char **argv) {
     cfg.on_buffer = on_buffer;
     cfg.on_error = on_error;
     cfg.user = &ctx;
+    ctx.h = &h;
+    if (a.reconnect) {
+        cfg.reconnect = true;
+        cfg.on_event = on_event;
+    }
     rill_client *cl = a.nats.on ? host_connect_nats(&h, cfg, &a.nats.cfg, &status)
                                 : host_connect(&h, cfg, &status);
     if (cl == NULL)

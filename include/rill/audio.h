@@ -348,6 +348,19 @@ RILL_API int rill_audio_pd_create(rill_audio_output *o, const char *patch,
                                   const char *jack_server, const char *pd_path,
                                   rill_audio_source **out);
 
+/* Send a message to the playing patch's [receive `receiver`] objects, as
+ * libpd's libpd_float / libpd_bang / libpd_message do: `message` is Pd
+ * atoms separated by spaces, "660" (a float), "bang", "symbol foo",
+ * "list 1 2 a", "set 1 2" (a message), or "" (a bang). It travels to Pd
+ * over a local TCP connection Pd opened to us at play (authenticated by a
+ * token), so it arrives within a few ms, in order, but not at a given
+ * sample. Any user thread. Returns 0; RILL_EINVAL (not a Pd source, a
+ * receiver that is empty, has spaces or is a number, text with ';' ','
+ * '\\' '$' or control characters, over 4096 characters); RILL_ESTATE (not
+ * playing); RILL_EIO (Pd exited); RILL_EFULL (Pd does not read). */
+RILL_API int rill_audio_pd_send(rill_audio_source *s, const char *receiver,
+                                const char *message);
+
 /* ---- Input -------------------------------------------------------------- */
 
 typedef struct rill_audio_input rill_audio_input;

@@ -11,7 +11,7 @@
  * so JetStream stores it once. It announces the device (its variables,
  * audio description, rate, bridged names) in a KV bucket, and estimates
  * the device's tick -> clock mapping by the clock exchange
- * (docs/PROTOCOL.md §9), carried in every message.
+ * (docs/PROTOCOL.md §10), carried in every message.
  *
  * Threads: each device's client I/O thread publishes; one thread per
  * device probes its clock; libnats's threads acknowledge; one thread

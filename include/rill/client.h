@@ -11,7 +11,9 @@
  * the callbacks on the caller's thread (as audiostream's poll()); there
  * they may call any rill_client function.
  * Blocking calls return RILL_ETIMEOUT after the configured timeout and
- * RILL_ECLOSED once the connection is gone; nothing waits forever.
+ * RILL_ECLOSED once the connection is gone (with cfg.reconnect, RILL_EAGAIN
+ * while it is being restored); nothing waits forever. A link that goes
+ * silent is noticed by the keepalive (cfg.keepalive_ms).
  *
  * Errors are codes; the reason, in a sentence, goes to the log callback
  * (rill_set_log_callback) and, for failures after connecting, to the
@@ -103,6 +105,53 @@ typedef void (*rill_client_done_fn)(rill_client *cl, int err, void *user);
 typedef void (*rill_client_text_fn)(rill_client *cl, const char *text,
                                     size_t len, void *user);
 
+/* ---- Events: a connection lost and restored, gaps, the device's logs ---- */
+
+typedef enum rill_client_event_kind {
+    /* The connection broke (`msg` says why) and, with cfg.reconnect, the
+     * client is connecting again. (Without cfg.reconnect a lost connection
+     * goes to on_error as RILL_ECLOSED, as always.) */
+    RILL_CLIENT_EVENT_LOST = 1,
+    /* Connected again: the streams and monitors that were running are
+     * running again; a GAP event per streamed variable says what was
+     * missed. */
+    RILL_CLIENT_EVENT_RECONNECTED,
+    /* A streamed variable's ticks that no buffer will ever carry, because
+     * the connection was lost: [first, first + ticks), `resumed` being the
+     * first tick delivered again (= first + ticks). A dense variable's gap
+     * comes just before its first buffer after the reconnection, a sparse
+     * one's (whose values come when the program sets them) at the
+     * reconnection, up to the tick its stream was started again at. With
+     * `restarted` the device's clock went back (the device restarted):
+     * what its earlier run produced from `first` on is lost as well, and
+     * how much that was cannot be known (`ticks` is 0); the variable is
+     * delivered again from tick `resumed` of the new run. */
+    RILL_CLIENT_EVENT_GAP,
+    /* The device dropped `buffers` buffers of the log file `file` of
+     * variable `name` (its log writer could not keep up: a slow disk);
+     * the file lacks them. rill_client_log_wait then returns RILL_EIO. */
+    RILL_CLIENT_EVENT_LOG_DROPPED
+} rill_client_event_kind;
+
+/* Valid only during the callback. Fields a kind does not use are 0/NULL. */
+typedef struct rill_client_event {
+    rill_client_event_kind kind;
+    const char *msg;   /* one sentence about it; never NULL */
+    const char *name;  /* GAP, LOG_DROPPED: the variable */
+    uint32_t var_id;   /* GAP, LOG_DROPPED */
+    uint64_t first;    /* GAP: the first tick missing */
+    uint64_t ticks;    /* GAP: how many ticks are missing */
+    uint64_t resumed;  /* GAP: the first tick that arrives again */
+    bool restarted;    /* GAP: the device restarted meanwhile */
+    const char *file;  /* LOG_DROPPED: the device's file name */
+    uint64_t buffers;  /* LOG_DROPPED: buffers dropped since the last one */
+    uint32_t attempts; /* RECONNECTED: connection attempts it took */
+} rill_client_event;
+
+/* Events, on the I/O thread (or in rill_client_poll). */
+typedef void (*rill_client_event_fn)(rill_client *cl,
+                                     const rill_client_event *ev, void *user);
+
 typedef struct rill_client_config {
     const char *url;     /* "ws://host:port"; default "ws://127.0.0.1:5555" */
     const char *token;   /* sent as ?token=... if set */
@@ -120,6 +169,30 @@ typedef struct rill_client_config {
      * delivered buffer's `dropped` and in rill_client_dropped. */
     bool poll;
     size_t poll_bytes;
+    /* Liveness. When nothing has arrived for keepalive_ms, the client
+     * sends a ping; when nothing arrives within timeout_ms of it, the
+     * connection is taken as lost ("no answer from the device for N ms"):
+     * a dead link or a frozen device sends no close of its own, and TCP
+     * would wait for minutes. 0: never ping. Default 1000. */
+    int keepalive_ms;
+    /* Reconnect when the connection is lost (default false, as pybela:
+     * a lost connection is then an error, RILL_ECLOSED). With it, the
+     * client connects again (after 100 ms, then waiting twice as long each
+     * time up to 2 s), checks that the device has the same variables,
+     * starts again the streams (a schedule for what is left of it), monitors
+     * and the on_block group that were running, and reports through
+     * on_event: LOST, then RECONNECTED and a GAP per streamed variable with
+     * exactly the ticks that were missed. Meanwhile requests return
+     * RILL_EAGAIN (a request waiting for an answer when the connection
+     * broke, too; an exactly-N request, RILL_EIO: its values have a gap);
+     * logs on the device are not started again. rill_client_get_stats
+     * counts reconnections and gaps. */
+    bool reconnect;
+    /* With reconnect: give up after this long without a connection (then
+     * on_error gets RILL_ECLOSED, as without reconnect); 0: never. Default
+     * 0. */
+    int reconnect_ms;
+    rill_client_event_fn on_event; /* may be NULL */
 } rill_client_config;
 
 /* Defaults for every field. Always start from this. Any thread. */
@@ -153,6 +226,30 @@ RILL_API int rill_client_poll(rill_client *cl, int timeout_ms);
  * device for it (native mode) plus dropped from a full poll queue. Any
  * thread; never fails. */
 RILL_API uint64_t rill_client_dropped(const rill_client *cl);
+
+/* Counters of a connection. */
+typedef struct rill_client_stats {
+    uint64_t dropped;     /* as rill_client_dropped */
+    uint64_t reconnects;  /* connections restored (cfg.reconnect) */
+    uint64_t gaps;        /* GAP events */
+    uint64_t gap_ticks;   /* their ticks, summed over the variables */
+    uint64_t log_dropped; /* buffers the device dropped from log files */
+    bool connected;       /* false while reconnecting and once closed */
+} rill_client_stats;
+
+/* Read the counters. Any thread; never fails. */
+RILL_API void rill_client_get_stats(rill_client *cl, rill_client_stats *out);
+
+/* The same for one variable. */
+typedef struct rill_client_var_stats {
+    uint64_t gaps;        /* GAP events of this variable */
+    uint64_t gap_ticks;   /* their ticks */
+    uint64_t log_dropped; /* buffers dropped from its log files */
+} rill_client_var_stats;
+
+/* Any thread. Returns 0, RILL_EINVAL (NULL arguments) or RILL_ENOTFOUND. */
+RILL_API int rill_client_get_var_stats(rill_client *cl, const char *name,
+                                       rill_client_var_stats *out);
 
 /* ---- The device's variables --------------------------------------------- */
 
@@ -392,8 +489,9 @@ RILL_API int rill_client_parse_url(const char *url, char *host,
                                    size_t host_size, int *port, char *why,
                                    size_t why_size);
 
-/* The tick to start streams or logs at for "now": a little (about 50 ms)
- * after the device's latest tick, asked with one list round trip, so that
+/* The tick to start streams or logs at for "now": a little (50 ms and twice
+ * the round trip) after the device's latest tick, asked with one list
+ * round trip, so that
  * the request naming it reaches the device in time, every variable
  * started with it starts on that same tick, and no buffer of an earlier
  * stream is taken for the start. rill_client_schedule and the exactly-N
@@ -413,7 +511,11 @@ RILL_API int rill_client_start_tick(rill_client *cl, uint64_t *tick);
  * while other requests run. timeout_ms -1: no limit but the connection's
  * life. Returns 0; RILL_EIO when the device said a write to one of the
  * files failed (the file keeps every buffer written before the failure;
- * the message went to on_error); RILL_ETIMEOUT; RILL_ECLOSED; RILL_EINVAL
+ * the message went to on_error), or that it dropped buffers of one (its log
+ * writer fell behind; on_event got LOG_DROPPED), or when the device
+ * restarted while the connection was lost (cfg.reconnect; the wait then
+ * also reads the list, since notices sent meanwhile never came);
+ * RILL_ETIMEOUT; RILL_ECLOSED; RILL_EINVAL
  * (NULL cl, NULL files with n > 0, an empty file name). */
 RILL_API int rill_client_log_wait(rill_client *cl,
                                   const rill_client_log_file *files, size_t n,

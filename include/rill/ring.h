@@ -98,7 +98,7 @@ RILL_API void rill_ring_read_release(rill_ring *ring, size_t n);
 RILL_API size_t rill_ring_read(rill_ring *ring, void *out, size_t n);
 
 /* Copy exactly `n` bytes out and consume them, or nothing: 0 or
- * RILL_EEMPTY. */
+ * RILL_EEMPTY. With n 0, `out` may be NULL (so may `data` for the writes). */
 RILL_API int rill_ring_read_all(rill_ring *ring, void *out, size_t n);
 
 #ifdef __cplusplus

@@ -98,6 +98,14 @@ typedef struct rill_server_config {
      * mode's hello is ignored, so clients fall back to the compatibility
      * mode (for testing them; the dashboard needs native mode). */
     bool compat_only;
+    /* Host names (comma-separated) that requests may carry in their Host
+     * header besides this server's own: localhost, the address a client
+     * connected to, the --host name, and, bound beyond loopback, this
+     * machine's name (and NAME.local). Any port. "*" allows every Host.
+     * A browser page reached through DNS rebinding carries its own domain
+     * there, so it is refused (403) unless its name is listed.
+     * docs/SECURITY.md. Default NULL. */
+    const char *allow_hosts;
 } rill_server_config;
 
 /* Defaults for every field. Always start from this. Any thread. */

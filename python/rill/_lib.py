@@ -210,10 +210,25 @@ DONE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p)
 TEXT_FN = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_size, c_void_p)
 
 
+class ClientEvent(ctypes.Structure):
+    _fields_ = [("kind", c_int), ("msg", c_char_p), ("name", c_char_p),
+                ("var_id", c_u32), ("first", c_u64), ("ticks", c_u64),
+                ("resumed", c_u64), ("restarted", c_bool), ("file", c_char_p),
+                ("buffers", c_u64), ("attempts", c_u32)]
+
+
+EVENT_FN = ctypes.CFUNCTYPE(None, c_void_p, P(ClientEvent), c_void_p)
+EVENT_LOST, EVENT_RECONNECTED, EVENT_GAP, EVENT_LOG_DROPPED = 1, 2, 3, 4
+EVENT_KINDS = {EVENT_LOST: "lost", EVENT_RECONNECTED: "reconnected",
+               EVENT_GAP: "gap", EVENT_LOG_DROPPED: "log-dropped"}
+
+
 # rill_client_config gained on_text together with rill_client_send_message
-# (the dashboard's change): follow the library actually loaded, so this
-# package works with librill from before and after it.
+# (the dashboard's change), and keepalive, reconnect and on_event together
+# with rill_client_get_stats: follow the library actually loaded, so this
+# package works with librill from before and after them.
 _HAS_ON_TEXT = hasattr(lib, "rill_client_send_message")
+HAS_RECONNECT = hasattr(lib, "rill_client_get_stats")
 
 
 class ClientConfig(ctypes.Structure):
@@ -221,7 +236,52 @@ class ClientConfig(ctypes.Structure):
                  ("mode", c_int), ("on_buffer", BUFFER_FN), ("on_block", BLOCK_FN),
                  ("on_monitor", MONITOR_FN), ("on_error", ERROR_FN)] +
                 ([("on_text", TEXT_FN)] if _HAS_ON_TEXT else []) +
-                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)])
+                [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)] +
+                ([("keepalive_ms", c_int), ("reconnect", c_bool),
+                  ("reconnect_ms", c_int), ("on_event", EVENT_FN)]
+                 if HAS_RECONNECT else []))
+
+
+class ClientStats(ctypes.Structure):
+    _fields_ = [("dropped", c_u64), ("reconnects", c_u64), ("gaps", c_u64),
+                ("gap_ticks", c_u64), ("log_dropped", c_u64), ("connected", c_bool)]
+
+
+class ClientVarStats(ctypes.Structure):
+    _fields_ = [("gaps", c_u64), ("gap_ticks", c_u64), ("log_dropped", c_u64)]
+
+
+def set_reconnect(cfg, reconnect, on_event, reconnect_ms=0):
+    """Ask a ClientConfig for reconnection (rill_client_config.reconnect:
+    streams and monitors resumed, each gap reported) and route events to
+    `on_event`, an EVENT_FN the caller keeps alive. False when the librill
+    loaded predates reconnection (then asking for it raises)."""
+    if not HAS_RECONNECT:
+        if reconnect:
+            raise RillError(-17, "this librill cannot reconnect (too old)", "reconnect")
+        return False
+    cfg.reconnect = bool(reconnect)
+    cfg.reconnect_ms = int(reconnect_ms)
+    cfg.on_event = on_event
+    return True
+
+
+def event_dict(ev):
+    """A rill_client_event as a dict: kind ("lost", "reconnected", "gap",
+    "log-dropped"), message, and per kind variable, first, ticks, resumed,
+    restarted (gap), file, buffers (log-dropped), attempts (reconnected)."""
+    d = {"kind": EVENT_KINDS.get(ev.kind, str(ev.kind)),
+         "message": (ev.msg or b"").decode("utf-8", "replace")}
+    if ev.kind in (EVENT_GAP, EVENT_LOG_DROPPED):
+        d["variable"] = (ev.name or b"").decode()
+    if ev.kind == EVENT_GAP:
+        d.update(first=int(ev.first), ticks=int(ev.ticks), resumed=int(ev.resumed),
+                 restarted=bool(ev.restarted))
+    if ev.kind == EVENT_LOG_DROPPED:
+        d.update(file=(ev.file or b"").decode(), buffers=int(ev.buffers))
+    if ev.kind == EVENT_RECONNECTED:
+        d["attempts"] = int(ev.attempts)
+    return d
 
 
 class ClientVar(ctypes.Structure):
@@ -297,6 +357,17 @@ _decl("rill_client_control", c_int, Client, c_char_p, c_bool)
 _decl("rill_client_set", c_int, Client, c_char_p, c_double)
 _decl("rill_client_set_mask", c_int, Client, c_char_p, c_u32, c_u32)
 _decl("rill_client_send_buffer", c_int, Client, c_u32, c_int, c_void_p, c_size)
+if HAS_RECONNECT:
+    _decl("rill_client_get_stats", None, Client, P(ClientStats))
+    _decl("rill_client_get_var_stats", c_int, Client, c_char_p, P(ClientVarStats))
+
+
+def client_stats(cl):
+    """rill_client_get_stats as a dict."""
+    s = ClientStats()
+    lib.rill_client_get_stats(cl, ctypes.byref(s))
+    return {f: (bool(getattr(s, f)) if f == "connected" else int(getattr(s, f)))
+            for f, _ in ClientStats._fields_}
 
 
 def names_array(names):
@@ -411,6 +482,7 @@ _decl("rill_audio_sine_create", c_int, c_void_p, c_double, c_double, P(c_void_p)
 _decl("rill_audio_sine_set", c_int, c_void_p, c_double, c_double)
 _decl("rill_audio_pd_create", c_int, c_void_p, c_char_p, c_char_p, c_char_p,
       P(c_void_p))
+_decl("rill_audio_pd_send", c_int, c_void_p, c_char_p, c_char_p)
 _decl("rill_audio_input_open", c_int, P(AudioConfig), INPUT_FN, c_void_p,
       P(c_void_p))
 _decl("rill_audio_input_close", None, c_void_p)

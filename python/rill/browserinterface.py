@@ -5,9 +5,9 @@
     def handle(buffer):
         print("Buffer received", len(buffer))
 
-    browserinterface.standalone = True
     browserinterface.register_handle_data(handle)
     browserinterface.start()
+    browserinterface.loop_callbacks()   # the callbacks now run on this thread
 
 The program connects to a `rill serve` (browserinterface.url, default
 $RILL_URL or ws://127.0.0.1:5555; or `bi_board_ip`/`board_ip` with port
@@ -16,20 +16,17 @@ buffer_frames x channels (int16 as EasyDSP, or float32 with
 `browserinterface.dtype = "float32"`), and creates data handlers that appear
 as tabs in every open dashboard page (http://HOST:5555/).
 
-Differences from EasyDSP:
-  - No code server: `standalone` and `inform_browser` are accepted and
-    ignored; the dashboard is the page `rill serve` serves.
-  - start() returns at once; the callbacks run on a thread of this module
-    (rill_dash_poll), one at a time. loop_callbacks() blocks until the
-    connection closes or stop() is called (EasyDSP: forever). A callback
-    that raises is logged with its traceback and the stream goes on.
-  - send_data accepts numpy arrays (EasyDSP needed .tolist()).
-  - send_audio goes to an "audio" handler (a player tab) created on first use.
-  - change_config waits until the device has applied the change (EasyDSP
-    sent it and hoped) and raises ValueError with the device's reason when
-    it refuses (a rate it does not offer, a fixed channel count ...); only
-    the arguments given are sent. What each `rill serve` source offers:
-    docs/PROTOCOL.md §8.
+Where the callbacks run. EasyDSP's loop_callbacks() runs every callback
+(handle_data, when_new_config, record_audio's) on the thread that calls it,
+the main thread, and never returns; so does rill's, from the moment it is
+called until stop() or the end of the connection. Before that (and in a
+program that never calls it, such as EasyDSP's first documented minimal
+program, which ends right after start()), they run on a thread of this
+module, one at a time, as EasyDSP's first version ran them on its receiving
+thread; that thread keeps the program alive while connected. The hand-over
+loses and repeats no buffer.
+
+The remaining differences from EasyDSP are listed in python/README.md.
 """
 
 import ctypes
@@ -37,6 +34,7 @@ import json
 import logging
 import os
 import threading
+import time
 import traceback
 
 import numpy as np
@@ -96,32 +94,41 @@ if _HAVE_CHANGE:
             ctypes.POINTER(_AudioChange), ctypes.c_char_p, ctypes.c_size_t)
 
 # ---- EasyDSP's module variables ---------------------------------------------
+# Before the device's configuration is known they hold EasyDSP's values;
+# start() sets them from the device, and they follow every change.
 
 rate = 48000
 channels = 6
 buffer_frames = 4096
 volume = 80
-valid_rates = None
-valid_num_channels = None
-standalone = False       # accepted; there is no code server to skip
-inform_browser = True    # accepted; the dashboard needs no announcement
+valid_rates = None          # the rates change_config may ask for
+valid_num_channels = None   # the channel counts change_config may ask for
+handle_data = None          # register_handle_data's function (EasyDSP: 0)
+when_new_config = None      # register_when_new_config's function (EasyDSP: 0)
+standalone = False          # accepted; there is no code server to skip
+inform_browser = True       # accepted; the dashboard needs no announcement
 bi_board_ip = None
 board_ip = None
-url = None               # default: $RILL_URL, else ws://127.0.0.1:5555
-token = None
-dtype = "int16"          # or "float32": the values as the device has them
-tick = None              # the device tick of the last buffer's first frame
-dropped = 0              # buffers lost on the way to this program
+url = None                  # default: $RILL_URL, else ws://127.0.0.1:5555
+token = None                # default: $RILL_TOKEN (a server started with --token)
+dtype = "int16"             # or "float32": the values as the device has them
+tick = None                 # the device tick of the last buffer's first frame
+dropped = 0                 # buffers lost on the way to this program
+callback_errors = 0         # callbacks that raised (each logged)
 
-_handle_data = None
-_when_new_config = None
 _recordings = []
 _handlers = []
 _dash = None
-_thread = None
+_thread = None              # this module's delivering thread
 _stop = threading.Event()
-_lock = threading.Lock()
-callback_errors = 0
+_handover = threading.Event()   # loop_callbacks() takes the delivery over
+_lock = threading.Lock()        # _recordings, _handlers
+# Which thread is inside rill_dash_poll (one at a time, dash.h), and whether
+# a stop() called from a callback left the connection for it to close.
+_poll_state = threading.Condition()
+_poller = None
+_close_after_poll = False
+_data_tick = threading.local()  # the tick of the buffer a callback handles
 
 
 def _url():
@@ -143,48 +150,57 @@ def _call(fn, *args):
                   traceback.format_exc())
 
 
+def _callable(fn):
+    # EasyDSP's "no callback" is 0; None and 0 both mean none here.
+    return fn if callable(fn) else None
+
+
 # ---- Registering ---------------------------------------------------------------
 
 
 def register_handle_data(fn):
-    """fn(buffer): buffer is a (buffer_frames, channels) numpy array."""
-    global _handle_data
-    _handle_data = fn
+    """fn(buffer): buffer is a (buffer_frames, channels) numpy array. The
+    same as assigning browserinterface.handle_data = fn."""
+    global handle_data
+    handle_data = fn
 
 
 def register_when_new_config(fn):
-    """fn(buffer_frames, rate, channels, volume): at connect and on changes."""
-    global _when_new_config
-    _when_new_config = fn
+    """fn(buffer_frames, rate, channels, volume): at connect and after every
+    change. The same as assigning browserinterface.when_new_config = fn."""
+    global when_new_config
+    when_new_config = fn
 
 
 def record_audio(duration_ms, callback):
     """From the next buffer on, collect buffers until they last duration_ms,
     then callback(recording) with a (N, channels) array (N a whole number
     of buffers, as EasyDSP)."""
+    if not callable(callback):
+        raise TypeError(f"record_audio: callback must be callable, not {callback!r}")
     with _lock:
-        _recordings.append([int(duration_ms), callback, []])
+        _recordings.append([float(duration_ms), callback, []])
 
 
-_config_gen = 0
+_applied = None  # the configuration the variables hold (_key)
 _config_seen = threading.Condition()
+
+
+def _key(a):
+    return (a.rate, a.channels, a.buffer_frames, a.volume)
 
 
 def change_config(rate=None, channels=None, buffer_frames=None, volume=None):
     """Ask the device for a new audio configuration; the arguments left out
     stay as they are. Returns once the device has applied it and this
     module's rate, channels, buffer_frames and volume (and the
-    register_when_new_config callback) have the new values. Raises
-    ValueError with the device's reason when it refuses, and
-    RillConnectionError when not connected (call start() first)."""
+    when_new_config callback) have the new values. Raises ValueError with
+    the device's reason when it refuses, and RillConnectionError when not
+    connected (call start() first)."""
     if _dash is None:
         raise RillConnectionError(L.ECLOSED, "", "change_config before start()")
     if not _HAVE_CHANGE:
         raise NotImplementedError("this librill cannot change the audio configuration")
-    ch = _AudioChange(float(rate) if rate is not None else 0.0,
-                      int(channels) if channels is not None else 0,
-                      int(buffer_frames) if buffer_frames is not None else 0,
-                      float(volume) if volume is not None else -1.0)
     for name, v, ok in (("rate", rate, rate is None or float(rate) > 0),
                         ("channels", channels, channels is None or int(channels) >= 1),
                         ("buffer_frames", buffer_frames,
@@ -192,8 +208,10 @@ def change_config(rate=None, channels=None, buffer_frames=None, volume=None):
                         ("volume", volume, volume is None or 0 <= float(volume) <= 100)):
         if not ok:
             raise ValueError(f"change_config: {name}={v!r} is out of range")
-    with _config_seen:
-        gen = _config_gen
+    ch = _AudioChange(float(rate) if rate is not None else 0.0,
+                      int(channels) if channels is not None else 0,
+                      int(buffer_frames) if buffer_frames is not None else 0,
+                      float(volume) if volume is not None else -1.0)
     why = ctypes.create_string_buffer(512)
     rc = L.lib.rill_client_change_audio(L.lib.rill_dash_client(_dash), ctypes.byref(ch),
                                         why, len(why))
@@ -202,14 +220,51 @@ def change_config(rate=None, channels=None, buffer_frames=None, volume=None):
         raise ValueError(f"change_config refused by the device: {reason}")
     if rc < 0:
         raise RillConnectionError(rc, reason, "change_config")
-    # The new configuration reaches the callbacks on this module's thread;
-    # wait for it there, unless this is that thread (a callback calling us).
-    if threading.current_thread() is not _thread:
-        with _config_seen:
-            _config_seen.wait_for(lambda: _config_gen != gen, timeout=5)
+    # The device announced the new configuration before it answered, so
+    # rill_dash_get_audio has it; it reaches this module's variables in the
+    # delivering thread's next poll. Wait for that there, unless this is
+    # that thread (a callback calling us: it is applied when it returns).
+    target = L.AudioDesc()
+    if L.lib.rill_dash_get_audio(_dash, ctypes.byref(target)) != 0:
+        return
+    target = _key(target)
+    with _poll_state:
+        poller = _poller
+    if poller is threading.current_thread():
+        return
+    if poller is None and _thread is None:
+        # Nobody delivers (loop_callbacks returned): apply it here.
+        _poll_until(lambda: _applied == target, 5)
+        return
+    with _config_seen:
+        _config_seen.wait_for(lambda: _applied == target, timeout=5)
 
 
 # ---- Handlers ---------------------------------------------------------------------
+
+# EasyDSP's defaults for the parameters its page reads, so that a program
+# written for EasyDSP draws the same without naming them (its js/dataHandlers.js
+# with simpleheat and Plotly): a heat map draws `max` at full intensity
+# and uses `min` as the smallest opacity; a spectrogram keeps 800 columns
+# of 600 bins, 1 Hz apart, and lets the colour range follow the data (no
+# min/max); update_rate is EasyDSP's 20. A parameter the program gives wins;
+# one given as None is left out, so the page's own default applies (rill's:
+# docs/HANDLERS.md).
+EASYDSP_DEFAULTS = {
+    "base:heatmap": {"max": 1, "min": 0.05},
+    "base:spectrogram": {"width": 800, "height": 600, "delta_freq": 1, "update_rate": 20},
+}
+
+
+def _parameters(htype, parameters):
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        raise TypeError(f"add_handler: parameters must be a dict (a JSON object), "
+                        f"not {type(parameters).__name__}")
+    out = dict(EASYDSP_DEFAULTS.get(htype, {}))
+    out.update(parameters)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _default(o):
@@ -224,7 +279,8 @@ class DataHandler:
     """A tab in every dashboard page; send_data(data) updates it."""
 
     def __init__(self, name, type, parameters):
-        self.name, self.type, self.parameters = name, type, parameters or {}
+        self.name, self.type = name, type
+        self.parameters = _parameters(type, parameters)
         self._h = None
         self._pending = []
         self.id = None
@@ -240,19 +296,26 @@ class DataHandler:
             self.send_data(data)
         self._pending = []
 
-    def send_data(self, data):
-        """Small data as JSON (numpy arrays allowed); before start() it waits."""
+    def send_data(self, data, tick=None):
+        """Small data as JSON (numpy arrays allowed); before start() it waits.
+        `tick`: the device tick it belongs to (the page's latency badge);
+        from a handle_data callback, that buffer's by default."""
         if self._h is None:
             self._pending.append(data)
             return
+        if tick is None:
+            tick = getattr(_data_tick, "tick", 0)
         L.clear()
         L.check(L.lib.rill_dash_send_json(self._h, json.dumps(data, default=_default).encode(),
-                                          0), f"send_data to {self.name}")
+                                          int(tick)), f"send_data to {self.name}")
 
     def remove(self):
         h, self._h = self._h, None
         if h:
             L.lib.rill_dash_remove_handler(h)
+        with _lock:
+            if self in _handlers:
+                _handlers.remove(self)
 
 
 def add_handler(name, type, parameters=None):
@@ -270,41 +333,62 @@ _audio_out = None
 
 def send_audio(buffer):
     """Play int16 frames (buffer_frames x channels, or flat) in the page's
-    audio player tab."""
+    audio player tab (created on first use, at the input's rate). From a
+    handle_data callback the frames carry that buffer's tick."""
     global _audio_out
     a = np.asarray(buffer)
     if a.dtype != np.int16:
-        a = a.astype(np.int16)
+        a = np.clip(np.rint(a), -32768, 32767).astype(np.int16)
     a = np.ascontiguousarray(a)
     ch = a.shape[1] if a.ndim == 2 else channels
+    if ch < 1 or a.size % ch:
+        raise ValueError(f"send_audio: {a.size} samples are not whole frames of {ch} channels")
+    params = {"rate": rate, "channels": ch}
+    if _audio_out is not None and _audio_out.parameters != params:
+        _audio_out.remove()  # the input's configuration changed: a new player
+        _audio_out = None
     if _audio_out is None:
-        _audio_out = add_handler("Audio output", "audio", {"rate": rate, "channels": ch})
+        _audio_out = add_handler("Audio output", "audio", params)
     if _audio_out._h is None:
         raise RillConnectionError(L.ECLOSED, "", "send_audio before start()")
     L.clear()
-    L.check(L.lib.rill_dash_send_pcm16(_audio_out._h, a.ctypes.data, a.size // ch, ch, 0),
-            "send_audio")
+    L.check(L.lib.rill_dash_send_pcm16(_audio_out._h, a.ctypes.data, a.size // ch, ch,
+                                       getattr(_data_tick, "tick", 0)), "send_audio")
 
 
-# ---- Running ---------------------------------------------------------------------
+# ---- Receiving -------------------------------------------------------------------
+
+
+def _number(x):
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _set_config(a):
+    global rate, channels, buffer_frames, volume, valid_rates, valid_num_channels
+    rate = _number(a.rate)
+    channels = int(a.channels)
+    buffer_frames = int(a.buffer_frames)
+    volume = _number(a.volume) if a.volume >= 0 else volume
+    # What change_config may ask for; a fixed field offers only its value.
+    valid_rates = ([_number(a.rates[i]) for i in range(a.n_rates)] if a.n_rates
+                   else [rate])
+    valid_num_channels = (list(range(a.min_channels, a.max_channels + 1))
+                          if a.max_channels else [channels])
 
 
 def _on_config(_dash, ap, _user):
-    global rate, channels, buffer_frames, volume, _config_gen
+    global _applied
     if not ap:
         return
-    a = ap.contents
-    rate = int(a.rate) if float(a.rate).is_integer() else a.rate
-    channels = int(a.channels)
-    buffer_frames = int(a.buffer_frames)
-    volume = a.volume
+    _set_config(ap.contents)
     with _lock:
         for r in _recordings:
             r[2] = []
-    if _when_new_config is not None:
-        _call(_when_new_config, buffer_frames, rate, channels, volume)
+    fn = _callable(when_new_config)
+    if fn is not None:
+        _call(fn, buffer_frames, rate, channels, volume)
     with _config_seen:
-        _config_gen += 1
+        _applied = _key(ap.contents)
         _config_seen.notify_all()
 
 
@@ -322,14 +406,19 @@ def _on_data(_dash, buf, frames, nch, t, drop, _user):
         for r in _recordings:
             r[2].append(out)
             n = sum(len(b) for b in r[2])
-            if n * 1000 // int(rate) >= r[0]:
+            if n * 1000.0 / rate >= r[0]:
                 done.append(r)
         for r in done:
             _recordings.remove(r)
-    for r in done:
-        _call(r[1], np.concatenate(r[2]))
-    if _handle_data is not None:
-        _call(_handle_data, out)
+    _data_tick.tick = tick
+    try:
+        for r in done:
+            _call(r[1], np.concatenate(r[2]))
+        fn = _callable(handle_data)
+        if fn is not None:
+            _call(fn, out)
+    finally:
+        _data_tick.tick = 0
 
 
 def _on_error(_dash, err, msg, _user):
@@ -338,25 +427,61 @@ def _on_error(_dash, err, msg, _user):
 
 _cbs = (_DATA_FN(_on_data), _CONFIG_FN(_on_config), _ERROR_FN(_on_error))
 
+# ---- Delivering: one thread at a time polls --------------------------------------
+
+
+def _begin_poll():
+    global _poller
+    me = threading.current_thread()
+    with _poll_state:
+        while _poller is not None and _poller is not me:
+            _poll_state.wait()
+        _poller = me
+
+
+def _end_poll():
+    global _poller, _close_after_poll
+    with _poll_state:
+        _poller = None
+        close, _close_after_poll = _close_after_poll, False
+        _poll_state.notify_all()
+    if close:
+        _close()
+
+
+def _poll_until(done, timeout=None):
+    """Poll on this thread until done() or the connection ends or stop()."""
+    end = None if timeout is None else time.monotonic() + timeout
+    _begin_poll()
+    try:
+        while not done() and not _stop.is_set() and _dash is not None:
+            if end is not None and time.monotonic() >= end:
+                return
+            if L.lib.rill_dash_poll(_dash, 50) == L.ECLOSED:
+                _stop.set()
+                return
+    finally:
+        _end_poll()
+
 
 def _run():
-    while not _stop.is_set():
-        rc = L.lib.rill_dash_poll(_dash, 50)
-        if rc == L.ECLOSED:
-            break
+    _poll_until(_handover.is_set)
 
 
 def start():
-    """Connect to the dashboard's server and start delivering callbacks (on
-    this module's thread). Returns at once."""
-    global _dash, _thread
+    """Connect to the dashboard's server; the variables (rate, channels,
+    buffer_frames, volume, valid_rates, valid_num_channels) have the
+    device's values when it returns. Callbacks start on this module's thread
+    (see loop_callbacks)."""
+    global _dash, _thread, _applied
     if not _HAVE_DASH:
         raise NotImplementedError("this librill has no dashboard API (include/rill/dash.h)")
     if _dash is not None:
         return
     cfg = L.lib.rill_dash_config_default()
     u = _url().encode()
-    tok = token.encode() if token else None
+    tok = token or os.environ.get("RILL_TOKEN")
+    tok = tok.encode() if tok else None
     cfg.url, cfg.token = u, tok
     cfg.on_data, cfg.on_config, cfg.on_error = _cbs
     h = ctypes.c_void_p()
@@ -365,27 +490,64 @@ def start():
     if rc < 0:
         raise RillConnectionError(rc, L.last_message(), f"browserinterface: connect to {_url()}")
     _dash = h
+    with _config_seen:
+        _applied = None
+    a = L.AudioDesc()
+    if L.lib.rill_dash_get_audio(h, ctypes.byref(a)) == 0:
+        _set_config(a)
     with _lock:
         for hd in _handlers:
             if hd._h is None:
                 hd._create()
     _stop.clear()
+    _handover.clear()
     _thread = threading.Thread(target=_run, name="rill-browserinterface")
     _thread.start()
 
 
 def loop_callbacks():
-    """Block until the connection closes or stop() is called."""
-    if _thread is not None:
-        _thread.join()
+    """Run every callback on this thread (EasyDSP: the main thread) from now
+    on, until the connection closes or stop() is called (EasyDSP: for ever).
+    Callbacks this module's thread ran before stay run; none is lost or run
+    twice."""
+    global _thread
+    if _dash is None:
+        raise RillConnectionError(L.ECLOSED, "", "loop_callbacks before start()")
+    me = threading.current_thread()
+    if me is _thread:
+        raise RuntimeError("loop_callbacks called from a callback: callbacks already "
+                           "run on this thread")
+    with _poll_state:
+        if _poller is me:
+            raise RuntimeError("loop_callbacks is already running on this thread")
+    t = _thread
+    if t is not None:
+        _handover.set()
+        t.join()
+        _thread = None
+    _poll_until(lambda: False)
 
 
 def stop():
-    """Disconnect: the handlers' tabs go away from every page."""
-    global _dash, _thread, _audio_out
+    """Disconnect: the handlers' tabs go away from every page, and
+    loop_callbacks() returns. From a callback, the connection closes as soon
+    as the callback returns."""
+    global _close_after_poll
     _stop.set()
-    if _thread is not None and _thread is not threading.current_thread():
-        _thread.join(5)
+    me = threading.current_thread()
+    with _poll_state:
+        if _poller is me:
+            _close_after_poll = True  # inside rill_dash_poll: close after it
+            return
+        _poll_state.wait_for(lambda: _poller is None, timeout=5)
+    _close()
+
+
+def _close():
+    global _dash, _thread, _audio_out
+    t = _thread
+    if t is not None and t is not threading.current_thread():
+        t.join(5)
     _thread = None
     d, _dash = _dash, None
     with _lock:

@@ -96,7 +96,8 @@ class Watcher:
     rill_client_poll, so every callback runs on that thread."""
 
     def __init__(self, ip="192.168.7.2", port=5555, data_add="gui_data",
-                 control_add="gui_control", timeout_ms=5000, token=None):
+                 control_add="gui_control", timeout_ms=5000, token=None,
+                 reconnect=False):
         self.ip = ip
         self.port = port
         self.data_add = data_add
@@ -116,6 +117,12 @@ class Watcher:
         # Counters a program (or a test) can read.
         self.callback_errors = 0
         self.errors = []  # (code name, message) from the connection
+        # rill's option (off: pybela's semantics, a lost connection ends
+        # it): reconnect and resume the streams; `events` and `gaps` (the
+        # ticks each variable missed) are rill._lib.event_dict()s.
+        self.reconnect = reconnect
+        self.events = []
+        self.gaps = []
 
     # ---- connection -------------------------------------------------------
 
@@ -149,6 +156,8 @@ class Watcher:
         cfg.on_block = self._c_block
         cfg.on_monitor = self._c_monitor
         cfg.on_error = self._c_error
+        self._c_event = L.EVENT_FN(self._c_on_event) if L.HAS_RECONNECT else None
+        L.set_reconnect(cfg, self.reconnect, self._c_event)
         cl = L.c_void_p()
         L.clear()
         if self.url.startswith("nats://"):  # a bridged device (rill.nats)
@@ -327,6 +336,13 @@ class Watcher:
         text = msg.decode("utf-8", "replace") if msg else ""
         self.errors.append((L.lib.rill_err_name(err).decode(), text))
         log.warning("rill: connection to %s: %s", self.url, text)
+
+    def _c_on_event(self, _cl, evp, _user):
+        ev = L.event_dict(evp.contents)
+        self.events.append(ev)
+        if ev["kind"] == "gap":
+            self.gaps.append(ev)
+        log.warning("rill: %s", ev["message"])
 
     def _c_on_done(self, _cl, err, user):
         try:

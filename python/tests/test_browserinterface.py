@@ -1,20 +1,25 @@
 """EasyDSP's browserinterface on rill's dashboard: the seed's minimal program
 (seeds/000) receives buffers of the announced shape from a real `rill serve`,
-and its handlers appear in a dashboard page (a WebSocket client speaking the
-page's protocol, docs/HANDLERS.md)."""
+its handlers appear in a dashboard page (a WebSocket client speaking the
+page's protocol, docs/HANDLERS.md), loop_callbacks() runs the callbacks on
+the calling thread, and valid_rates / valid_num_channels are what the
+device offers. EasyDSP's documented examples: test_easydsp_examples.py."""
 
 import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import wave
 
 import numpy as np
 import pytest
 import websockets
 
 import rill.browserinterface as browserinterface
+from dashpage import Page
 
 MINIMAL = '''
 # First you import the module
@@ -63,6 +68,7 @@ def bi(rill_server):
     browserinterface.stop()
     browserinterface.register_handle_data(None)
     browserinterface.register_when_new_config(None)
+    browserinterface.url = None
 
 
 def wait_for(cond, timeout=10):
@@ -186,3 +192,175 @@ def test_change_config_before_start_is_a_clear_error():
     browserinterface.stop()
     with pytest.raises(browserinterface.RillConnectionError, match="before start"):
         browserinterface.change_config(volume=50)
+
+
+# ---- loop_callbacks: EasyDSP's callbacks on the main thread ------------------------
+
+
+def test_loop_callbacks_runs_every_callback_on_the_calling_thread_and_loses_none(bi):
+    main = threading.current_thread()
+    seen, configs, recorded = [], [], []
+
+    def handle(buffer):
+        me = threading.current_thread()
+        seen.append((me, bi.tick, buffer.shape))
+        if me is main:
+            n = sum(1 for s in seen if s[0] is main)
+            if n == 3:
+                # From a callback on the looping thread: applied when it returns.
+                bi.change_config(buffer_frames=512)
+            elif n == 20:
+                bi.stop()  # loop_callbacks returns
+
+    bi.handle_data = handle  # EasyDSP's public names work as well as register_*
+    bi.when_new_config = lambda *a: configs.append((threading.current_thread(), a))
+    bi.start()
+    # Until loop_callbacks, the module's thread delivers (EasyDSP's first
+    # version, the seed's minimal program).
+    assert wait_for(lambda: len(seen) >= 3)
+    bi.record_audio(10, lambda r: recorded.append((threading.current_thread(), r.shape)))
+    bi.loop_callbacks()
+    first = next(i for i, s in enumerate(seen) if s[0] is main)
+    assert first >= 3 and all(s[0].name == "rill-browserinterface" for s in seen[:first])
+    assert all(s[0] is main for s in seen[first:]), "handed over once, for good"
+    assert sum(1 for s in seen if s[0] is main) == 20
+    # No buffer lost or delivered twice across the hand-over: the 1024-frame
+    # buffers (before the change) follow each other tick by tick.
+    ticks = [t for _, t, shape in seen if shape == (1024, 2)]
+    assert len(ticks) >= 5 and np.all(np.diff(ticks) == 1024), ticks
+    assert seen[-1][2] == (512, 2)
+    # The first configuration came on the module's thread, the change on
+    # this one; the recording (made before the loop) ended on either.
+    assert configs[0][0].name == "rill-browserinterface"
+    assert configs[-1] == (main, (512, 44100, 2, 100))
+    assert recorded and recorded[0][1] == (1024, 2)
+    assert bi._dash is None, "stop() from a callback closed the connection"
+
+
+def test_loop_callbacks_refuses_what_cannot_work(bi):
+    browserinterface.stop()
+    with pytest.raises(browserinterface.RillConnectionError, match="before start"):
+        browserinterface.loop_callbacks()
+    errors = []
+
+    def handle(buffer):
+        try:
+            bi.loop_callbacks()
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    bi.register_handle_data(handle)
+    bi.start()
+    assert wait_for(lambda: errors)
+    assert "from a callback" in errors[0]
+
+
+def test_handlers_made_before_start_and_their_data_reach_the_page_in_order(bi, rill_server):
+    page = Page(rill_server.url)
+    try:
+        h = bi.add_handler("Before", "meter", {"channels": 2})
+        h.send_data([-1, -2])
+        h.send_data([-3, -4])
+        bi.start()
+        assert page.wait(lambda p: len(p.data(h.id)) == 2)
+        assert page.data(h.id) == [[-1, -2], [-3, -4]]
+    finally:
+        page.close()
+
+
+# ---- The device's configuration ---------------------------------------------------
+
+
+def test_valid_rates_and_channels_are_what_the_device_offers(bi):
+    bi.start()
+    # The demo (rill serve --source demo): its rates, a fixed channel count.
+    assert bi.valid_rates == [8000, 16000, 22050, 32000, 44100, 48000, 96000]
+    assert bi.valid_num_channels == [2]
+    assert (bi.rate, bi.channels, bi.buffer_frames, bi.volume) == (44100, 2, 1024, 100)
+    bi.change_config(rate=22050)
+    assert bi.rate == 22050 and bi.valid_rates[2] == 22050 and bi.valid_num_channels == [2]
+
+
+@pytest.mark.parametrize("source,rates,chans", [
+    # A sine: the rate reopens (EasyDSP's list of rates), one channel.
+    ("sine:440", [8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000], [1]),
+    # ALSA reopens rate and channel count: 1 to 16 channels.
+    ("alsa:null", [8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000],
+     list(range(1, 17))),
+    # A file: its own rate and channels only.
+    ("file", [8000], [2]),
+], ids=["sine", "alsa-null", "file"])
+def test_valid_rates_and_channels_follow_each_kind_of_source(rill_serve, tmp_path, source,
+                                                             rates, chans):
+    if source == "file":
+        path = tmp_path / "two.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(2), w.setsampwidth(2), w.setframerate(8000)
+            w.writeframes(b"\x00\x01" * 2 * 8000)
+        source = f"file:{path}"
+    srv = rill_serve("--source", source, "--rate", "48000")
+    browserinterface.url = srv.url
+    try:
+        browserinterface.start()
+        assert browserinterface.valid_rates == rates
+        assert browserinterface.valid_num_channels == chans
+        if len(rates) == 1:
+            assert browserinterface.rate == rates[0]
+    finally:
+        browserinterface.stop()
+        browserinterface.url = None
+
+
+# ---- EasyDSP's heat map and spectrogram defaults ---------------------------------
+
+
+def test_heatmap_and_spectrogram_get_easydsps_defaults_unless_given(bi, rill_server):
+    page = Page(rill_server.url)
+    try:
+        bi.start()
+        hs = [bi.add_handler("h1", "base:heatmap", {}),
+              bi.add_handler("h2", "base:heatmap", {"min": -1, "max": 1}),
+              bi.add_handler("h3", "base:heatmap", {"min": None}),
+              bi.add_handler("s1", "base:spectrogram", {"height": 257, "min": -100}),
+              bi.add_handler("s2", "base:spectrogram", {"update_rate": None, "width": None}),
+              bi.add_handler("r1", "heatmap", {}),
+              bi.add_handler("r2", "spectrogram", {"height": 8})]
+        assert page.wait(lambda p: len(p.created()) == len(hs))
+        got = {e["name"]: e["parameters"] for e in page.created()}
+        assert got == {
+            "h1": {"max": 1, "min": 0.05},    # simpleheat's max, its min opacity
+            "h2": {"max": 1, "min": -1},
+            "h3": {"max": 1},                  # None: the page's own default
+            "s1": {"width": 800, "height": 257, "delta_freq": 1, "update_rate": 20,
+                   "min": -100},              # no max: the data's range, as Plotly's
+            "s2": {"height": 600, "delta_freq": 1},
+            "r1": {},                          # rill's own types are left alone
+            "r2": {"height": 8},
+        }
+    finally:
+        page.close()
+    with pytest.raises(TypeError, match="parameters must be a dict"):
+        bi.add_handler("bad", "line", [1, 2])
+
+
+def test_a_server_with_a_token_takes_rill_token_from_the_environment(rill_serve, monkeypatch):
+    srv = rill_serve("--token", "s3cret")
+    browserinterface.url = srv.url
+    try:
+        with pytest.raises(browserinterface.RillConnectionError):
+            browserinterface.start()
+        monkeypatch.setenv("RILL_TOKEN", "s3cret")  # as the dashboard's editor runs it
+        browserinterface.start()
+        assert browserinterface.valid_num_channels == [2]
+    finally:
+        browserinterface.stop()
+        browserinterface.url = None
+
+
+def test_board_ip_is_easydsps_way_to_name_the_device(monkeypatch):
+    monkeypatch.setattr(browserinterface, "url", None)
+    monkeypatch.setattr(browserinterface, "board_ip", "192.168.7.2")
+    assert browserinterface._url() == "ws://192.168.7.2:5555"
+    monkeypatch.setattr(browserinterface, "board_ip", None)
+    monkeypatch.setattr(browserinterface, "bi_board_ip", "10.1.2.3")
+    assert browserinterface._url() == "ws://10.1.2.3:5555"

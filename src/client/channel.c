@@ -37,10 +37,12 @@ int rill__client_send_json(rill_client *cl, json_t *msg) {
     if (text == NULL)
         return RILL_ENOMEM;
     int rc;
-    if (cl->xport != NULL) /* an attached client's device (attach.c) */
+    if (cl->xport != NULL) { /* an attached client's device (attach.c) */
         rc = cl->xport->send(cl->xport_user, cl, false, text, strlen(text));
-    else
-        rc = rill__ws_send(cl->ctl, false, text, strlen(text));
+    } else {
+        rill__ws_part part = {text, strlen(text)};
+        rc = rill__client_sendv(cl, cl->ctl, false, &part, 1);
+    }
     free(text);
     return rc;
 }
@@ -116,15 +118,18 @@ int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate) {
 
 /* A tick a little after the device's latest, so that every variable
  * starts at the same tick and no earlier buffer is taken for the start:
- * 50 ms (a list round trip and the start request on a LAN or USB link, so
- * that the request reaches the device before the tick it names; a start
- * in the past is taken as "now") plus one 64-tick block. Schedules,
+ * 50 ms plus twice the list's round trip (so that the request naming the
+ * tick reaches the device before it, on a LAN or USB link and on a slow
+ * or lossy one too: a start in the past is taken as "now", and the values
+ * before it would be missing) plus one 64-tick block. Schedules,
  * exactly-N, on_block starts and rill_client_start_tick (session.c) all
  * start "now" here. req_lock held. */
 int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate) {
+    uint64_t t0 = rill_clock_now_ns();
     int rc = rill__client_device_now(cl, tick, rate);
+    double rtt = (double)(rill_clock_now_ns() - t0) / 1e9;
     if (rc == 0)
-        *tick += (uint64_t)(*rate / 20) + 64;
+        *tick += (uint64_t)(*rate * (0.05 + 2 * rtt)) + 64;
     return rc;
 }
 

@@ -18,16 +18,56 @@
 #include "core/internal.h"
 #include "proto/wire.h"
 
-/* How long connect waits for a {"rill":"hello"} answer before deciding the
- * server is a Bela board (which ignores the message). */
-#define RILL__HELLO_WAIT_MS 300
+/* Which the device answers first, after {"rill":"hello"} and a list
+ * request sent together: rill serve answers the hello first (it runs
+ * messages in order), a Bela board ignores it and answers only the list.
+ * Deciding by order, not by a time, keeps a rill serve behind a slow or
+ * lossy link (whose answer can take a second) from being taken for a Bela
+ * board. Returns 0 (*native set) or RILL_ETIMEOUT / RILL_ECLOSED. */
+static int hello_or_list(rill_client *cl, bool *native) {
+    pthread_mutex_lock(&cl->lock);
+    int64_t id = cl->list_id = cl->next_id++;
+    cl->list_ready = false;
+    pthread_mutex_unlock(&cl->lock);
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "{\"rill\":\"hello\",\"version\":1}");
+    int rc = rill__ws_send(cl->ctl, false, msg, strlen(msg));
+    snprintf(msg, sizeof msg, "{\"id\":%lld,\"watcher\":[{\"cmd\":\"list\"}]}",
+             (long long)id);
+    if (rc == 0)
+        rc = rill__ws_send(cl->ctl, false, msg, strlen(msg));
+    uint64_t end = rill__client_deadline(cl);
+    pthread_mutex_lock(&cl->lock);
+    while (rc == 0 && !cl->hello && !cl->list_ready) {
+        uint64_t now = rill_clock_now_ns();
+        if (atomic_load(&cl->closed))
+            rc = RILL_ECLOSED;
+        else if (now >= end)
+            rc = RILL_ETIMEOUT;
+        else
+            rill__cond_wait_ns(&cl->cond, &cl->lock,
+                               RILL__MIN(end - now, (uint64_t)50000000));
+    }
+    *native = cl->hello;
+    /* The list reply, if it came (or comes later): nobody's. */
+    cl->list_id = -1;
+    cl->list_ready = false;
+    rill_client_list_free(cl->list_reply);
+    cl->list_reply = NULL;
+    pthread_mutex_unlock(&cl->lock);
+    return rc;
+}
 
-/* The I/O thread (or an attached transport's, attach.c): the device is
- * gone. */
+/* The device is gone: pending requests and schedules fail with
+ * RILL_ECLOSED. `why` is the reason, or NULL when reconnect.c already said
+ * it. On the I/O thread, or an attached transport's (attach.c). */
 void rill__client_lost(rill_client *cl, const char *why) {
     pthread_mutex_lock(&cl->lock);
-    snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
+    if (why != NULL)
+        snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
     atomic_store(&cl->closed, true);
+    atomic_store(&cl->connected, false);
     pthread_cond_broadcast(&cl->cond);
     pthread_mutex_unlock(&cl->lock);
     rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
@@ -37,15 +77,35 @@ void rill__client_lost(rill_client *cl, const char *why) {
     rill__deliver_wake(cl);
 }
 
+/* The I/O thread. Between polls, the keepalive; when a socket is lost,
+ * with cfg.reconnect, getting the connection back (reconnect.c), else
+ * the end (rill__client_lost). */
 static void *io_main(void *arg) {
     rill_client *cl = arg;
     rill__ws *list[2] = {cl->ctl, cl->data};
     size_t n = cl->data != NULL ? 2 : 1;
     while (!atomic_load(&cl->stop)) {
-        if (rill__ws_poll(list, n, 100, rill__client_on_msg, cl) == 0)
+        if (rill__ws_poll(list, n, 100, rill__client_on_msg, cl) == 0) {
+            rill__client_keepalive(cl);
             continue;
+        }
         const rill__ws *dead = rill__ws_closed(cl->ctl) ? cl->ctl : cl->data;
-        rill__client_lost(cl, rill__ws_error(dead));
+        char why[sizeof cl->close_reason];
+        snprintf(why, sizeof why, "%s", rill__ws_error(dead));
+        /* Not while connecting: there is nothing to resume yet, and
+         * rill_client_connect says what went wrong. */
+        pthread_mutex_lock(&cl->lock);
+        bool connected = cl->vars != NULL;
+        pthread_mutex_unlock(&cl->lock);
+        if (cl->cfg.reconnect && connected) {
+            rill__relink r = rill__client_reconnect(cl, why);
+            if (r == RILL__RELINK_BACK)
+                continue;
+            if (r == RILL__RELINK_STOPPED)
+                break;
+        }
+        /* With reconnect, reconnect.c said why it gave up. */
+        rill__client_lost(cl, !cl->cfg.reconnect || !connected ? why : NULL);
         break;
     }
     return NULL;
@@ -68,8 +128,8 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
     if (cl->xport != NULL)
         return RILL_ENOTSUP; /* a bridged device's recording takes nothing */
     rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
-    return rill__ws_sendv(cl->native ? cl->ctl : cl->data, true, parts,
-                          count != 0 ? 2 : 1);
+    return rill__client_sendv(cl, cl->native ? cl->ctl : cl->data, true, parts,
+                              count != 0 ? 2 : 1);
 }
 
 int rill_client_send_message(rill_client *cl, bool binary, const void *head,
@@ -81,7 +141,8 @@ int rill_client_send_message(rill_client *cl, bool binary, const void *head,
     if (!cl->native || cl->xport != NULL)
         return RILL_ENOTSUP;
     rill__ws_part parts[2] = {{head, head_len}, {body, body_len}};
-    return rill__ws_sendv(cl->ctl, binary, parts, body_len != 0 ? 2 : 1);
+    return rill__client_sendv(cl, cl->ctl, binary, parts,
+                              body_len != 0 ? 2 : 1);
 }
 
 /* ---- Connecting ------------------------------------------------------------
@@ -93,6 +154,7 @@ rill_client_config rill_client_config_default(void) {
     c.url = "ws://127.0.0.1:5555";
     c.timeout_ms = 5000;
     c.mode = RILL_CLIENT_AUTO;
+    c.keepalive_ms = 1000;
     return c;
 }
 
@@ -137,6 +199,9 @@ int rill__client_new(const rill_client_config *cfg, rill_client **out) {
     cl->peek_var = -1;
     cl->hdr_id = -1;
     cl->next_id = 1;
+    cl->relink_list_id = -1;
+    cl->linked = true;
+    pthread_mutex_init(&cl->link_mx, NULL);
     pthread_mutex_init(&cl->req_lock, NULL);
     pthread_mutex_init(&cl->lock, NULL);
     pthread_cond_init(&cl->cond, NULL);
@@ -171,12 +236,15 @@ int rill__client_take_vars(rill_client *cl) {
     pthread_mutex_lock(&cl->lock);
     cl->vars = vars;
     cl->vs = vs;
+    cl->max_tick = vars->timestamp;
     pthread_mutex_unlock(&cl->lock);
+    atomic_store(&cl->connected, true);
     return 0;
 }
 
 int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
-    if (cfg == NULL || out == NULL || cfg->url == NULL || cfg->timeout_ms <= 0)
+    if (cfg == NULL || out == NULL || cfg->url == NULL ||
+        cfg->timeout_ms <= 0 || cfg->keepalive_ms < 0 || cfg->reconnect_ms < 0)
         return RILL_EINVAL;
     *out = NULL;
     rill_client *cl = NULL;
@@ -199,11 +267,18 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         goto fail;
     }
     if (cfg->mode != RILL_CLIENT_COMPAT) {
-        const char hello[] = "{\"rill\":\"hello\",\"version\":1}";
-        rill__ws_send(cl->ctl, false, hello, sizeof hello - 1);
-        int wait = cfg->mode == RILL_CLIENT_NATIVE ? cfg->timeout_ms
-                                                   : RILL__HELLO_WAIT_MS;
-        cl->native = wait_flag(cl, &cl->hello, wait) == 0;
+        if (cfg->mode == RILL_CLIENT_AUTO) {
+            if ((rc = hello_or_list(cl, &cl->native)) != 0) {
+                rill__log_error("%s:%d answered neither hello nor list "
+                                "within %d ms",
+                                cl->host, cl->port, cfg->timeout_ms);
+                goto fail;
+            }
+        } else {
+            const char hello[] = "{\"rill\":\"hello\",\"version\":1}";
+            rill__ws_send(cl->ctl, false, hello, sizeof hello - 1);
+            cl->native = wait_flag(cl, &cl->hello, cfg->timeout_ms) == 0;
+        }
         if (!cl->native && cfg->mode == RILL_CLIENT_NATIVE) {
             rill__log_error("%s:%d does not speak rill's native "
                             "mode (a Bela board?); connect in compat mode",
@@ -264,5 +339,6 @@ void rill_client_destroy(rill_client *cl) {
     pthread_cond_destroy(&cl->cond);
     pthread_mutex_destroy(&cl->lock);
     pthread_mutex_destroy(&cl->req_lock);
+    pthread_mutex_destroy(&cl->link_mx);
     rill__free(cl);
 }

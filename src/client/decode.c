@@ -211,6 +211,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
         }
         if (ended) {
             st->sched = -1;
+            st->streaming = false;
             if (--sc->pending == 0) {
                 done_fn = sc->fn;
                 done_user = sc->user;
@@ -220,6 +221,16 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
                 finished = true;
             }
         }
+    }
+    /* Where the variable's values got to, and a gap a reconnection left
+     * (reconnect.c), said just before the values that end it. */
+    rill__event gap;
+    gap.ev.kind = 0;
+    if (count > 0) {
+        uint32_t r = (uint32_t)(count - 1);
+        if (rel != NULL)
+            memcpy(&r, rel + 4 * (count - 1), 4);
+        rill__client_note_values(cl, v, first_ts, first_ts + r + 1, &gap);
     }
     bool blocks = cl->cfg.on_block != NULL;
     if (blocks && cl->group_gen != cl->align_gen)
@@ -232,6 +243,7 @@ static void on_stream(rill_client *cl, const rill_client_var *v,
     if (group_end)
         st->in_group = false;
     pthread_mutex_unlock(&cl->lock);
+    rill__deliver_event(cl, &gap);
     if (count > 0 || last)
         deliver_stream(cl, v, first_ts, count, values, rel, dropped, ended);
     if (blocks && in_group)
@@ -365,7 +377,7 @@ static void copy_var(json_t *o, uint32_t id, rill_client_var *v) {
 /* The list reply as plain structs, built here on the I/O thread: jansson
  * objects must not be shared between threads (their reference counts are
  * not atomic). */
-static int build_list(json_t *root, rill_client_list **out) {
+int rill__client_build_list(json_t *root, rill_client_list **out) {
     json_t *w = json_object_get(root, "watcher");
     json_t *arr = json_object_get(w, "watchers");
     size_t n = json_array_size(arr);
@@ -410,18 +422,25 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     json_t *rill = json_object_get(root, "rill");
     json_t *ev = json_object_get(root, "event");
     json_t *error = json_object_get(root, "error");
+    rill__event notice;
     pthread_mutex_lock(&cl->lock);
     /* Logs starting, ending, failing: for rill_client_log_wait (session.c).
      * Only notes them; the chain below still sees every message. */
-    rill__client_log_notice(cl, root);
-    if (json_is_object(w) && json_object_get(w, "sampleRate") != NULL) {
+    rill__client_log_notice(cl, root, &notice);
+    if (json_is_object(w) && json_object_get(w, "sampleRate") != NULL &&
+        rill__client_relink_list(cl, root)) {
+        /* the reconnection's own list (reconnect.c) */
+    } else if (json_is_object(w) && json_object_get(w, "sampleRate") != NULL) {
         json_t *id = json_object_get(root, "id");
         /* rill serve echoes the request id; a Bela board sends none, and
          * then the next list reply is the answer. */
         if (cl->list_id >= 0 && cl->list_reply == NULL &&
             (id == NULL ||
              (json_is_integer(id) && json_integer_value(id) == cl->list_id))) {
-            cl->list_rc = build_list(root, &cl->list_reply);
+            cl->list_rc = rill__client_build_list(root, &cl->list_reply);
+            if (cl->list_reply != NULL &&
+                cl->list_reply->timestamp > cl->max_tick)
+                cl->max_tick = cl->list_reply->timestamp;
             /* Native replies carry the audio description (rill serve);
              * rill_client_get_audio reads it from here. */
             json_t *audio = json_object_get(w, "audio");
@@ -435,6 +454,13 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     } else if (json_is_string(rill) &&
                strcmp(json_string_value(rill), "hello") == 0) {
         cl->hello = true;
+        /* A restarted rill serve has another run (reconnect.c). */
+        cl->server_run =
+            (uint64_t)json_integer_value(json_object_get(root, "run"));
+        json_t *first = json_object_get(root, "firstTick");
+        cl->server_first = json_is_integer(first)
+                               ? (uint64_t)json_integer_value(first) + 1
+                               : 0;
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_string(ev) &&
                strcmp(json_string_value(ev), "connection") == 0) {
@@ -466,6 +492,7 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     }
     pthread_mutex_unlock(&cl->lock);
     json_decref(root);
+    rill__deliver_event(cl, &notice);
     if (refused[0] != '\0')
         rill__deliver_error(cl, RILL_EINVAL, refused);
     if (cl->cfg.on_text != NULL)

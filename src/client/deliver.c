@@ -19,7 +19,7 @@
 #define RILL__POLL_DEFAULT_BYTES (16u << 20)
 #define RILL__POLL_RESERVE 4096u
 
-enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE };
+enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE, EV_EVENT };
 
 typedef struct ev_header {
     uint32_t kind;
@@ -55,6 +55,17 @@ typedef struct ev_done {
     void *user;
     int32_t err, pad;
 } ev_done;
+
+typedef struct ev_event {
+    int32_t kind;
+    uint32_t var_id;
+    uint64_t first, ticks, resumed, buffers;
+    uint32_t attempts;
+    uint8_t restarted, pad[3];
+    char name[64];
+    char file[96];
+    char msg[256];
+} ev_event;
 
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
@@ -254,6 +265,44 @@ void rill__deliver_done(rill_client *cl, rill_client_done_fn fn, void *user,
     }
 }
 
+/* The event with its strings pointing at `e`'s (NULL when empty). */
+static rill_client_event event_of(const rill_client_event *ev, const char *name,
+                                  const char *file, const char *msg) {
+    rill_client_event out = *ev;
+    out.name = name[0] != '\0' ? name : NULL;
+    out.file = file[0] != '\0' ? file : NULL;
+    out.msg = msg;
+    return out;
+}
+
+void rill__deliver_event(rill_client *cl, const rill__event *e) {
+    if (cl->cfg.on_event == NULL || e->ev.kind == 0)
+        return;
+    if (cl->pq == NULL) {
+        rill_client_event ev = event_of(&e->ev, e->name, e->file, e->msg);
+        cl->cfg.on_event(cl, &ev, cl->cfg.user);
+        return;
+    }
+    ev_event r;
+    memset(&r, 0, sizeof r);
+    r.kind = (int32_t)e->ev.kind;
+    r.var_id = e->ev.var_id;
+    r.first = e->ev.first;
+    r.ticks = e->ev.ticks;
+    r.resumed = e->ev.resumed;
+    r.buffers = e->ev.buffers;
+    r.attempts = e->ev.attempts;
+    r.restarted = e->ev.restarted;
+    snprintf(r.name, sizeof r.name, "%s", e->name);
+    snprintf(r.file, sizeof r.file, "%s", e->file);
+    snprintf(r.msg, sizeof r.msg, "%s", e->msg);
+    writer w;
+    if (begin(cl, &w, EV_EVENT, sizeof r, false)) {
+        put(&w, &r, sizeof r);
+        commit(cl, &w);
+    }
+}
+
 void rill__deliver_wake(rill_client *cl) {
     pthread_mutex_lock(&cl->poll_mx);
     pthread_cond_broadcast(&cl->poll_cv);
@@ -334,6 +383,23 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
         ev_done e;
         memcpy(&e, p, sizeof e);
         e.fn(cl, e.err, e.user);
+        break;
+    }
+    case EV_EVENT: {
+        ev_event r;
+        memcpy(&r, p, sizeof r);
+        rill_client_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = (rill_client_event_kind)r.kind;
+        ev.var_id = r.var_id;
+        ev.first = r.first;
+        ev.ticks = r.ticks;
+        ev.resumed = r.resumed;
+        ev.buffers = r.buffers;
+        ev.attempts = r.attempts;
+        ev.restarted = r.restarted != 0;
+        ev = event_of(&ev, r.name, r.file, r.msg);
+        cl->cfg.on_event(cl, &ev, cl->cfg.user);
         break;
     }
     default:

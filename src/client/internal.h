@@ -9,6 +9,7 @@
  *   align.c    cutting several variables' buffers into aligned blocks
  *   fetch.c    device-side logging; log files over HTTP
  *   session.c  URLs, the start tick, waiting for device-side logs
+ *   reconnect.c  liveness, getting a lost connection back, gaps, events
  *   ws.c       the WebSocket transport
  */
 #ifndef RILL_CLIENT_INTERNAL_H
@@ -63,6 +64,20 @@ typedef struct rill__var_state {
     bool log_failed;
     char log_done[96];
     bool log_done_failed;
+    /* Reconnecting (reconnect.c). What runs, to start it again: a stream
+     * this client started (`from`, `sched`, `sched_end` say the rest) and
+     * its opts.length; a monitor's period (rill_client_monitor). Where
+     * its values got to: the tick after the last one delivered. A dense
+     * variable's gap waits for its first buffer after a reconnection. */
+    bool streaming;
+    uint32_t stream_length;
+    uint32_t monitor;
+    bool next_known;
+    uint64_t next_tick;
+    bool gap_pending, gap_restarted;
+    uint64_t gap_first;
+    /* Counters (rill_client_get_var_stats). */
+    uint64_t gaps, gap_ticks, log_dropped;
 } rill__var_state;
 
 struct rill_client {
@@ -124,6 +139,24 @@ struct rill_client {
      * (attach.c: the NATS consumer), or NULL. */
     const struct rill__client_xport *xport;
     void *xport_user;
+
+    /* Reconnecting (reconnect.c). Senders take link_mx to check `linked`
+     * and queue, so that once the I/O thread has cleared it nothing of a
+     * request reaches a new connection before it is set up again. */
+    pthread_mutex_t link_mx;
+    bool linked;  /* link_mx: requests may send */
+    bool gave_up; /* link_mx: the connection is gone for good */
+    atomic_bool connected;
+    uint64_t server_run;    /* lock: the hello reply's "run", 0 if none */
+    uint64_t server_first;  /* lock: its "firstTick" + 1, 0 if none */
+    uint64_t max_tick;      /* lock: the latest tick the device showed */
+    int64_t relink_list_id; /* lock: the reconnection's list request */
+    rill_client_list *relink_list;
+    bool relink_list_ready;
+    int peek_rc;         /* lock: how the peek waited for ended */
+    bool collect_broken; /* lock: the connection broke under it */
+    uint64_t ping_ns[2]; /* I/O thread: pings waiting (ctl, data) */
+    atomic_uint_fast64_t reconnects, gaps, gap_ticks, log_dropped;
 
     /* I/O thread only */
     rill__aligner *align;
@@ -199,10 +232,56 @@ void rill__client_schedule_finished(rill_client *cl, rill_client_done_fn fn,
 /* Every schedule not finished yet ends with `err`. */
 void rill__client_fail_schedules(rill_client *cl, int err);
 
+/* An event with room for its strings, filled under `lock` and delivered
+ * after it (deliver.c copies it for poll()). */
+typedef struct rill__event {
+    rill_client_event ev;
+    char name[64];
+    char file[96];
+    char msg[256];
+} rill__event;
+
 /* session.c: the log notices (log-scheduled, log-ended, a log's failed
- * write) in a control message `root`, for rill_client_log_wait. lock
- * held, I/O thread. */
-void rill__client_log_notice(rill_client *cl, json_t *root);
+ * write, log-dropped) in a control message `root`, for
+ * rill_client_log_wait. lock held, I/O thread. A log-dropped notice fills
+ * `out` (kind 0 otherwise), to be delivered once the lock is let go. */
+void rill__client_log_notice(rill_client *cl, json_t *root, rill__event *out);
+
+/* decode.c: the list reply in `root` as plain structs. */
+int rill__client_build_list(json_t *root, rill_client_list **out);
+
+/* deliver.c: an event to on_event (now, or queued for poll()). */
+void rill__deliver_event(rill_client *cl, const rill__event *e);
+
+/* ---- reconnect.c ------------------------------------------------------- */
+
+/* Queue a message on `ws` while the connection is up (linked): 0,
+ * RILL_EAGAIN while it is being restored, RILL_ECLOSED once it is gone
+ * for good, RILL_ENOMEM. Any thread. */
+int rill__client_sendv(rill_client *cl, rill__ws *ws, bool binary,
+                       const rill__ws_part *parts, size_t n);
+/* I/O thread, between polls: ping a silent socket, give up on one that
+ * does not answer (it is then found closed). */
+void rill__client_keepalive(rill_client *cl);
+
+typedef enum rill__relink {
+    RILL__RELINK_BACK = 0, /* connected again, everything resumed */
+    RILL__RELINK_GONE,     /* given up: close_reason says why */
+    RILL__RELINK_STOPPED   /* rill_client_destroy is waiting */
+} rill__relink;
+
+/* I/O thread: the connection was lost for `why`; get it back (with
+ * cfg.reconnect). */
+rill__relink rill__client_reconnect(rill_client *cl, const char *why);
+/* decode.c, lock held: a list reply the reconnection asked for (true: it
+ * is taken). */
+bool rill__client_relink_list(rill_client *cl, json_t *root);
+/* decode.c, lock held: variable `st` delivers values from `first_ts`;
+ * through `next` (the tick after its last value). A gap waiting for it
+ * fills `out` (kind 0 otherwise). */
+void rill__client_note_values(rill_client *cl, const rill_client_var *v,
+                              uint64_t first_ts, uint64_t next,
+                              rill__event *out);
 
 /* client.c: a client with nothing connected yet; the device's variables
  * from a first list; the device is gone (`why`), on the I/O thread or an

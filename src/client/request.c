@@ -73,6 +73,12 @@ int rill_client_monitor(rill_client *cl, const char *const *names, size_t n,
         unmute_monitor(cl, rill__client_find(cl, names[i])->id);
     int rc = rill__client_send_cmd(cl, "monitor", names, n,
                                    json_pack("{s:o}", "periods", periods));
+    /* What a reconnection starts again (reconnect.c); 1 is a one-shot. */
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        cl->vs[rill__client_find(cl, names[i])->id].monitor =
+            period > 1 ? period : 0;
+    pthread_mutex_unlock(&cl->lock);
     pthread_mutex_unlock(&cl->req_lock);
     return rc;
 }
@@ -87,6 +93,7 @@ int rill_client_peek(rill_client *cl, const char *name, double *value,
     pthread_mutex_lock(&cl->lock);
     cl->peek_var = (int32_t)v->id;
     cl->peek_done = false;
+    cl->peek_rc = 0;
     pthread_mutex_unlock(&cl->lock);
     const char *names[1] = {name};
     int rc = rill__client_send_cmd(cl, "monitor", names, 1,
@@ -95,6 +102,8 @@ int rill_client_peek(rill_client *cl, const char *name, double *value,
     if (rc == 0)
         rc = rill__client_wait_for(cl, &cl->peek_done,
                                    rill__client_deadline(cl));
+    if (rc == 0)
+        rc = cl->peek_rc; /* RILL_EAGAIN: the connection broke (reconnect.c) */
     cl->peek_var = -1;
     double val = cl->peek_value;
     uint64_t t = cl->peek_tick;

@@ -113,15 +113,20 @@ static void copy_name(char *dst, size_t cap, json_t *s) {
 
 /* The notices, as docs/PROTOCOL.md writes them:
  *   {"watcher":{"logFileName":F,"timestamp":S,"timestampEnd":E,"watcher":X}}
- *   {"event":"log-ended","logFileName":F,"variable":X}
+ *   {"event":"log-ended"[,"dropped":T],"logFileName":F,"variable":X}
+ *   {"event":"log-dropped","buffers":N,"logFileName":F,"total":T,
+ *    "variable":X}
  *   {"error":{"message":"logging X to ... failed: ...","variable":X}}
  * The last is the only error that names a variable but no command: a
- * command's refusal always carries its "cmd". */
-void rill__client_log_notice(rill_client *cl, json_t *root) {
+ * command's refusal always carries its "cmd". A file that lost buffers
+ * (log-dropped, or log-ended's "dropped") is not whole, as one whose write
+ * failed: rill_client_log_wait returns RILL_EIO. */
+void rill__client_log_notice(rill_client *cl, json_t *root, rill__event *out) {
     json_t *w = json_object_get(root, "watcher");
     json_t *ev = json_object_get(root, "event");
     json_t *err = json_object_get(root, "error");
     rill__var_state *st;
+    out->ev.kind = 0;
     if (json_is_object(w) && json_object_get(w, "logFileName") != NULL &&
         (st = var_named(cl, json_object_get(w, "watcher"))) != NULL) {
         copy_name(st->log_file, sizeof st->log_file,
@@ -135,9 +140,38 @@ void rill__client_log_notice(rill_client *cl, json_t *root) {
                    NULL) {
         copy_name(st->log_done, sizeof st->log_done,
                   json_object_get(root, "logFileName"));
+        if (json_integer_value(json_object_get(root, "dropped")) > 0 &&
+            strcmp(st->log_done, st->log_file) == 0)
+            st->log_failed = true;
         st->log_done_failed =
             st->log_failed && strcmp(st->log_done, st->log_file) == 0;
         pthread_cond_broadcast(&cl->cond);
+    } else if (json_is_string(ev) &&
+               strcmp(json_string_value(ev), "log-dropped") == 0 &&
+               (st = var_named(cl, json_object_get(root, "variable"))) !=
+                   NULL) {
+        json_t *file = json_object_get(root, "logFileName");
+        uint64_t n =
+            (uint64_t)json_integer_value(json_object_get(root, "buffers"));
+        if (json_is_string(file) &&
+            strcmp(json_string_value(file), st->log_file) == 0)
+            st->log_failed = true;
+        st->log_dropped += n;
+        atomic_fetch_add(&cl->log_dropped, n);
+        memset(out, 0, sizeof *out);
+        out->ev.kind = RILL_CLIENT_EVENT_LOG_DROPPED;
+        out->ev.var_id = (uint32_t)(st - cl->vs);
+        out->ev.buffers = n;
+        const char *name = cl->vars->vars[out->ev.var_id].name;
+        snprintf(out->name, sizeof out->name, "%s", name);
+        copy_name(out->file, sizeof out->file, file);
+        rill__set_err(
+            out->msg, sizeof out->msg,
+            "the device dropped %llu buffers of %s's log file %s (%lld in "
+            "all): its log writer could not keep up (a slow disk?); the "
+            "file lacks them",
+            (unsigned long long)n, name, out->file,
+            (long long)json_integer_value(json_object_get(root, "total")));
     } else if (json_is_object(err) && json_object_get(err, "cmd") == NULL &&
                (st = var_named(cl, json_object_get(err, "variable"))) != NULL) {
         st->log_failed = true;
@@ -176,7 +210,9 @@ static bool listed_ended(const rill_client *cl, const rill_client_list *l,
 }
 
 /* Native mode waits on the notices; compatibility mode asks for the list
- * every 100 ms. */
+ * every 100 ms, and so does native mode once the connection was lost and
+ * restored (reconnect.c): a notice sent meanwhile never came. While the
+ * client reconnects, it waits. */
 int rill_client_log_wait(rill_client *cl, const rill_client_log_file *files,
                          size_t n, int timeout_ms) {
     if (cl == NULL || (n > 0 && files == NULL))
@@ -189,15 +225,19 @@ int rill_client_log_wait(rill_client *cl, const rill_client_log_file *files,
                        : rill_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         rill_client_list *l = NULL;
-        int rc = cl->native ? 0 : rill_client_list_vars(cl, &l);
-        if (rc != 0)
+        bool by_list = !cl->native || atomic_load(&cl->reconnects) != 0;
+        int rc = by_list ? rill_client_list_vars(cl, &l) : 0;
+        if (rc != 0 && rc != RILL_EAGAIN)
             return rc;
         pthread_mutex_lock(&cl->lock);
         bool failed = false;
         size_t left = 0;
-        for (size_t i = 0; i < n; i++)
-            left += cl->native ? !ended(cl, files[i].name, &failed)
-                               : !listed_ended(cl, l, files[i].name, &failed);
+        for (size_t i = 0; i < n; i++) {
+            bool done = cl->native && ended(cl, files[i].name, &failed);
+            if (!done && l != NULL)
+                done = listed_ended(cl, l, files[i].name, &failed);
+            left += !done;
+        }
         uint64_t now = rill_clock_now_ns();
         if (left == 0)
             rc = failed ? RILL_EIO : 0;
@@ -205,14 +245,16 @@ int rill_client_log_wait(rill_client *cl, const rill_client_log_file *files,
             rc = RILL_ECLOSED;
         else if (now >= end)
             rc = RILL_ETIMEOUT;
-        else if (cl->native)
+        else if (!by_list)
             rill__cond_wait_ns(&cl->cond, &cl->lock,
                                RILL__MIN(end - now, (uint64_t)50000000));
+        else
+            rc = 0; /* RILL_EAGAIN: reconnecting; ask again */
         pthread_mutex_unlock(&cl->lock);
         rill_client_list_free(l);
         if (left == 0 || rc != 0)
             return rc;
-        if (!cl->native)
+        if (by_list)
             rill_clock_sleep_until_ns(RILL__MIN(end, now + 100000000u));
     }
 }

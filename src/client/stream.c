@@ -26,6 +26,11 @@ static void join_group(rill_client *cl, const char *const *names, size_t n,
         st->from = opts != NULL ? opts->start : 0;
         uint32_t len = opts != NULL ? opts->length : 0;
         st->length = cl->native && len != 0 ? len : v->length;
+        /* What a reconnection starts again (reconnect.c). */
+        st->streaming = true;
+        st->stream_length = cl->native ? len : 0;
+        st->next_known = false;
+        st->gap_pending = false;
     }
     cl->group_block = opts != NULL ? opts->block : 0;
     cl->group_gen++;
@@ -67,9 +72,10 @@ int rill_client_stream_start(rill_client *cl, const char *const *names,
     pthread_mutex_lock(&cl->req_lock);
     /* With on_block, "now" is made a tick: every variable starts on it, and
      * the late last buffer of an earlier run (earlier ticks) cannot be
-     * taken for this one's beginning. */
+     * taken for this one's beginning. With reconnect, so that a gap
+     * before the first value can be counted from it. */
     double rate;
-    if (cl->cfg.on_block != NULL && o.start == 0 &&
+    if ((cl->cfg.on_block != NULL || cl->cfg.reconnect) && o.start == 0 &&
         (rc = rill__client_soon(cl, &o.start, &rate)) != 0) {
         pthread_mutex_unlock(&cl->req_lock);
         return rc;
@@ -78,6 +84,12 @@ int rill_client_stream_start(rill_client *cl, const char *const *names,
     join_group(cl, names, n, &o);
     pthread_mutex_unlock(&cl->lock);
     rc = send_watch(cl, names, n, o.start, o.duration, o.length);
+    if (rc != 0) { /* not started: nothing to start again */
+        pthread_mutex_lock(&cl->lock);
+        for (size_t i = 0; i < n; i++)
+            cl->vs[rill__client_find(cl, names[i])->id].streaming = false;
+        pthread_mutex_unlock(&cl->lock);
+    }
     pthread_mutex_unlock(&cl->req_lock);
     return rc;
 }
@@ -109,6 +121,8 @@ int rill_client_stream_stop(rill_client *cl, const char *const *names,
     pthread_mutex_lock(&cl->lock);
     for (size_t i = 0; i < n; i++) {
         rill__var_state *st = &cl->vs[rill__client_find(cl, names[i])->id];
+        st->streaming = false;
+        st->gap_pending = false;
         if (st->in_group) {
             st->in_group = false;
             cl->group_gen++;
@@ -200,8 +214,11 @@ static int schedule(rill_client *cl, const char *const *names, size_t n,
     rc = send_watch(cl, names, n, start, duration, o.length);
     if (rc != 0) {
         pthread_mutex_lock(&cl->lock);
-        for (size_t i = 0; i < n; i++)
-            cl->vs[rill__client_find(cl, names[i])->id].sched = -1;
+        for (size_t i = 0; i < n; i++) {
+            rill__var_state *st = &cl->vs[rill__client_find(cl, names[i])->id];
+            st->sched = -1;
+            st->streaming = false;
+        }
         cl->sched[idx].pending = 0;
         cl->sched_pending--;
         pthread_mutex_unlock(&cl->lock);
@@ -293,6 +310,7 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
     cl->collect_start = start;
     cl->collect_done = false;
     cl->collect_gap = NULL;
+    cl->collect_broken = false;
     pthread_mutex_unlock(&cl->lock);
     json_t *each = json_array();
     for (size_t i = 0; i < n; i++)
@@ -320,6 +338,12 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
                         "the network dropped buffers); nothing returned, "
                         "try again",
                         cl->collect_gap);
+        rc = RILL_EIO;
+    } else if (rc == 0 && cl->collect_broken) {
+        rill__log_error("the connection to the device was lost while %zu "
+                        "values were collected; nothing returned, try again "
+                        "once it is back",
+                        n_values);
         rc = RILL_EIO;
     }
     for (size_t i = 0; i < n; i++) {

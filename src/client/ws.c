@@ -40,6 +40,9 @@ struct rill__ws {
     uint8_t *tx; /* framed bytes not yet sent */
     size_t tx_len, tx_cap;
     uint64_t mask_state;
+    uint64_t rx_ns; /* owner: when bytes last arrived (liveness) */
+    bool opening;   /* tx_lock: rill__ws_reopen's handshake runs; sends
+                       are refused */
 };
 
 static void fail(rill__ws *ws, const char *fmt, ...)
@@ -159,10 +162,12 @@ void rill__ws_wake(rill__ws *ws) {
 
 int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
                    size_t n) {
-    if (atomic_load(&ws->closed))
-        return RILL_ECLOSED;
+    /* `closed` is checked under tx_lock: rill__ws_reopen empties the queue
+     * under it, and nothing framed for the old connection may follow. */
     pthread_mutex_lock(&ws->tx_lock);
-    int rc = frame(ws, binary ? 0x2 : 0x1, parts, n);
+    int rc = atomic_load(&ws->closed) || ws->opening
+                 ? RILL_ECLOSED
+                 : frame(ws, binary ? 0x2 : 0x1, parts, n);
     pthread_mutex_unlock(&ws->tx_lock);
     if (rc == 0 && tl_delivering != ws)
         rill__ws_wake(ws);
@@ -310,6 +315,7 @@ static void on_readable(rill__ws *ws, rill__ws_msg_fn fn, void *user) {
             return;
         }
         ws->rx_len += (size_t)n;
+        ws->rx_ns = rill_clock_now_ns();
         parse(ws, fn, user);
         if ((size_t)n < RILL__WS_READ_CHUNK || atomic_load(&ws->closed))
             return;
@@ -545,6 +551,7 @@ static int handshake(rill__ws *ws, const char *host, int port,
     memmove(ws->rx, ws->rx + used, ws->rx_len - used);
     ws->rx_len -= used;
     ws->unparsed = ws->rx_len != 0;
+    ws->rx_ns = rill_clock_now_ns();
     return 0;
 }
 
@@ -598,4 +605,74 @@ void rill__ws_close(rill__ws *ws) {
     rill__free(ws->frag);
     rill__free(ws->tx);
     rill__free(ws);
+}
+
+/* ---- Liveness and reconnecting (the client's reconnect.c) ------------ */
+
+uint64_t rill__ws_rx_ns(const rill__ws *ws) {
+    return ws->rx_ns;
+}
+
+int rill__ws_ping(rill__ws *ws) {
+    static const uint8_t payload[4] = {'r', 'i', 'l', 'l'};
+    rill__ws_part part = {payload, sizeof payload};
+    pthread_mutex_lock(&ws->tx_lock);
+    int rc = atomic_load(&ws->closed) ? RILL_ECLOSED : frame(ws, 0x9, &part, 1);
+    pthread_mutex_unlock(&ws->tx_lock);
+    return rc;
+}
+
+void rill__ws_abort(rill__ws *ws, const char *why) {
+    fail(ws, "%s", why);
+}
+
+/* The same object on a new socket: other threads may hold the pointer, and
+ * their sends fail with RILL_ECLOSED until the handshake is done. Nothing
+ * queued for the old connection is sent on the new one. */
+int rill__ws_reopen(rill__ws *ws, const char *host, int port,
+                    const char *target, int timeout_ms, char *err, size_t cap) {
+    if (host == NULL || target == NULL || target[0] != '/' || port <= 0 ||
+        port > 65535 || timeout_ms <= 0) {
+        rill__set_err(err, cap, "invalid arguments");
+        return RILL_EINVAL;
+    }
+    pthread_mutex_lock(&ws->tx_lock);
+    atomic_store(&ws->closed, true);
+    ws->tx_len = 0;
+    pthread_mutex_unlock(&ws->tx_lock);
+    if (ws->fd >= 0)
+        close(ws->fd);
+    ws->fd = -1;
+    ws->rx_len = 0;
+    ws->unparsed = false;
+    ws->in_fragment = false;
+    ws->frag_len = 0;
+    int rc = dial(host, port, timeout_ms, &ws->fd, err, cap);
+    if (rc == 0) {
+        /* Open for the handshake's own bytes (flush and its failures),
+         * still closed to other threads' sends. */
+        pthread_mutex_lock(&ws->tx_lock);
+        ws->opening = true;
+        ws->error[0] = '\0';
+        atomic_store(&ws->closed, false);
+        pthread_mutex_unlock(&ws->tx_lock);
+        rc = handshake(ws, host, port, target, timeout_ms, err, cap);
+    }
+    pthread_mutex_lock(&ws->tx_lock);
+    ws->opening = false;
+    if (rc != 0) {
+        atomic_store(&ws->closed, true);
+        ws->tx_len = 0;
+    }
+    pthread_mutex_unlock(&ws->tx_lock);
+    if (rc != 0) {
+        if (rc == RILL_ENOMEM)
+            rill__set_err(err, cap, "out of memory");
+        if (ws->fd >= 0)
+            close(ws->fd);
+        ws->fd = -1;
+        snprintf(ws->error, sizeof ws->error, "%s",
+                 err != NULL && cap != 0 ? err : "cannot connect");
+    }
+    return rc;
 }

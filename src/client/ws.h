@@ -79,4 +79,27 @@ const char *rill__ws_error(const rill__ws *ws);
  * thread. NULL is a no-op. */
 void rill__ws_close(rill__ws *ws);
 
+/* ---- Liveness and reconnecting (client/reconnect.c) ---------------------- */
+
+/* When bytes last arrived (rill_clock_now_ns; the handshake's end at
+ * first). Owner thread. */
+uint64_t rill__ws_rx_ns(const rill__ws *ws);
+
+/* Queue a ping; the next rill__ws_poll sends it, and the peer's pong
+ * counts as bytes arriving. Owner thread. 0, RILL_ECLOSED, RILL_ENOMEM. */
+int rill__ws_ping(rill__ws *ws);
+
+/* Take the connection as failed, `why` being its reason (rill__ws_error):
+ * a link that went silent gives no error of its own. Owner thread. */
+void rill__ws_abort(rill__ws *ws, const char *why);
+
+/* Connect this same object again (after it closed or failed), as
+ * rill__ws_connect does, so that other threads may keep the pointer: their
+ * sends fail with RILL_ECLOSED until the new handshake is done, and nothing
+ * queued for the old connection is sent on the new one. Owner thread.
+ * Returns as rill__ws_connect; on failure the object stays closed and may
+ * be reopened again. */
+int rill__ws_reopen(rill__ws *ws, const char *host, int port,
+                    const char *target, int timeout_ms, char *err, size_t cap);
+
 #endif /* RILL_CLIENT_WS_H */

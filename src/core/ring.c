@@ -110,7 +110,12 @@ void rill_ring_write_commit(rill_ring *ring, size_t n) {
     atomic_store_explicit(&ring->write_pos, w + n, memory_order_release);
 }
 
+/* A copy of 0 bytes may have a NULL buffer (a record without payload read
+ * into a scratch buffer not allocated yet): memcpy's arguments must not be
+ * NULL even then, so there is no call at all. */
 static void span_copy_in(const rill_ring_span *span, const void *data) {
+    if (span->len[0] == 0)
+        return;
     memcpy(span->ptr[0], data, span->len[0]);
     if (span->len[1] != 0)
         memcpy(span->ptr[1], (const uint8_t *)data + span->len[0],
@@ -118,6 +123,8 @@ static void span_copy_in(const rill_ring_span *span, const void *data) {
 }
 
 static void span_copy_out(const rill_ring_span *span, void *out) {
+    if (span->len[0] == 0) /* out may be NULL then (memcpy's contract) */
+        return;
     memcpy(out, span->ptr[0], span->len[0]);
     if (span->len[1] != 0)
         memcpy((uint8_t *)out + span->len[0], span->ptr[1], span->len[1]);

@@ -20,8 +20,22 @@
  * here, not by libsndfile, whose float-to-PCM scale differs on the way in
  * and out.
  *
- * The header is rewritten after every write (SFC_SET_UPDATE_HEADER_AUTO),
- * so a killed process leaves a file that opens with every buffer written.
+ * A killed process (SIGKILL: nothing of it runs) must leave a file whose
+ * header counts what it holds. libsndfile rewrites a WAV header after every
+ * write (SFC_SET_UPDATE_HEADER_AUTO), but a FLAC file's STREAMINFO only at
+ * the close: killed before, it says 0 samples ("unknown"; the frames still
+ * decode). So after each write that completes a FLAC frame the writer puts
+ * the samples of the frames written so far into STREAMINFO itself (see
+ * flac_count). MD5 and frame sizes stay 0 there until the close, which
+ * FLAC defines as unknown.
+ *
+ * Float and double WAV files are written here, not by libsndfile: sox
+ * wants a non-PCM fmt chunk to carry its cbSize ("wave header missing
+ * extended part of fmt chunk" otherwise), and libsndfile writes 16 bytes
+ * for WAVE_FORMAT_IEEE_FLOAT, or WAVE_FORMAT_EXTENSIBLE, on which sox 14.4
+ * warns the same. The layout is sox's own: an 18-byte fmt chunk (IEEE
+ * float, cbSize 0), fact, the comment as LIST/INFO/ICMT, data; its sizes
+ * are rewritten (one pwrite) after every write. libsndfile reads it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +57,15 @@
 typedef struct snd_writer {
     int flac;
     SNDFILE *sf;
+    uint64_t frames; /* values written */
+    /* flac: the encoder's fixed block size (0: not known yet, or not
+     * fixed, then STREAMINFO is left alone), and the count it holds. */
+    uint32_t block;
+    uint64_t counted;
+    /* float and double wav, written here: the header (hdr_len bytes, data
+     * after it), rewritten after every write. */
+    uint8_t *hdr;
+    size_t hdr_len;
     int scratch[SND_CHUNK];
 } snd_writer;
 
@@ -58,6 +81,106 @@ static int snd_create_common(rill_file_writer *w, int flac) {
 static int wav_create(rill_file_writer *w) { return snd_create_common(w, 0); }
 static int flac_create(rill_file_writer *w) { return snd_create_common(w, 1); }
 
+static void put_le(uint8_t *p, uint64_t v, int n) {
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The float WAV header: RIFF, fmt (18 bytes: IEEE float, one channel,
+ * cbSize 0), fact, LIST/INFO/ICMT with the comment, data. Sizes for
+ * s->frames values; rewritten by raw_update. */
+static int raw_start(rill_file_writer *w, snd_writer *s, const char *comment) {
+    size_t clen = strlen(comment) + 1, cpad = clen & 1;
+    size_t list = 4 + 8 + clen + cpad;
+    s->hdr_len = 12 + 26 + 12 + 8 + list + 8;
+    s->hdr = rill__calloc(1, s->hdr_len);
+    if (s->hdr == NULL)
+        return RILL_ENOMEM;
+    uint32_t bytes = w->info.type == RILL_TYPE_DOUBLE ? 8 : 4;
+    uint32_t rate = (uint32_t)lrint(w->info.sample_rate);
+    uint8_t *h = s->hdr;
+    memcpy(h, "RIFF", 4);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_le(h + 16, 18, 4);
+    put_le(h + 20, 3, 2); /* WAVE_FORMAT_IEEE_FLOAT */
+    put_le(h + 22, 1, 2);
+    put_le(h + 24, rate, 4);
+    put_le(h + 28, (uint64_t)rate * bytes, 4);
+    put_le(h + 32, bytes, 2);
+    put_le(h + 34, bytes * 8, 2);
+    put_le(h + 36, 0, 2); /* cbSize */
+    memcpy(h + 38, "fact", 4);
+    put_le(h + 42, 4, 4);
+    memcpy(h + 50, "LIST", 4);
+    put_le(h + 54, list, 4);
+    memcpy(h + 58, "INFOICMT", 8);
+    put_le(h + 66, clen, 4);
+    memcpy(h + 70, comment, clen);
+    memcpy(h + s->hdr_len - 8, "data", 4);
+    return 0;
+}
+
+/* The header's sizes for s->frames values, written over the old ones. */
+static int raw_update(rill_file_writer *w, snd_writer *s) {
+    uint64_t data = s->frames * (w->info.type == RILL_TYPE_DOUBLE ? 8 : 4);
+    if (s->hdr_len + data > UINT32_MAX) {
+        rill__log_error("%s: a WAV file holds at most 4 GiB; this one is "
+                        "full (use flac, bin or csv for longer streams)",
+                        w->path);
+        return RILL_ETOOBIG;
+    }
+    put_le(s->hdr + 4, s->hdr_len - 8 + data, 4);
+    put_le(s->hdr + 46, s->frames, 4);
+    put_le(s->hdr + s->hdr_len - 4, data, 4);
+    if (pwrite(w->fd, s->hdr, s->hdr_len, 0) != (ssize_t)s->hdr_len) {
+        rill__log_error("%s: cannot rewrite the header: %s", w->path,
+                        strerror(errno));
+        return RILL_EIO;
+    }
+    return 0;
+}
+
+/* After a FLAC write: the samples of the frames in the file, put into
+ * STREAMINFO (bytes 8 + 13 .. 8 + 17: the low 4 bits of byte 13 and bytes
+ * 14 to 17 hold the 36-bit total). libFLAC writes a frame once it holds
+ * one block and one sample more, so the file holds
+ * floor((frames - 1) / block) blocks; the block size (fixed, as libsndfile
+ * asks) is read from STREAMINFO's min and max block size. libsndfile and
+ * libFLAC write only at the file's end until the close, when STREAMINFO is
+ * rewritten whole, so this pwrite does not meet theirs. */
+static int flac_count(rill_file_writer *w, snd_writer *s) {
+    uint8_t b[22];
+    if (s->block == 0) {
+        if (pread(w->fd, b, sizeof b, 0) != (ssize_t)sizeof b ||
+            memcmp(b, "fLaC", 4) != 0 || (b[4] & 0x7f) != 0)
+            return 0; /* not written yet, or not as expected: left alone */
+        uint32_t lo = (uint32_t)b[8] << 8 | b[9],
+                 hi = (uint32_t)b[10] << 8 | b[11];
+        if (lo != hi || lo == 0) {
+            s->block = UINT32_MAX; /* variable blocks: cannot count */
+            return 0;
+        }
+        s->block = lo;
+    }
+    if (s->block == UINT32_MAX || s->frames == 0)
+        return 0;
+    uint64_t n = (s->frames - 1) / s->block * s->block;
+    if (n == s->counted)
+        return 0;
+    if (pread(w->fd, b, 1, 8 + 13) != 1)
+        return RILL_EIO;
+    b[0] = (uint8_t)((b[0] & 0xf0) | ((n >> 32) & 0x0f));
+    for (int i = 0; i < 4; i++)
+        b[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+    if (pwrite(w->fd, b, 5, 8 + 13) != 5) {
+        rill__log_error("%s: cannot update the sample count: %s", w->path,
+                        strerror(errno));
+        return RILL_EIO;
+    }
+    s->counted = n;
+    return 0;
+}
+
 static int snd_start(rill_file_writer *w, uint64_t first_ts) {
     snd_writer *s = w->impl;
     SF_INFO si;
@@ -67,18 +190,8 @@ static int snd_start(rill_file_writer *w, uint64_t first_ts) {
     if (s->flac) {
         si.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_24;
     } else {
-        si.format = SF_FORMAT_WAV |
-                    (w->info.type == RILL_TYPE_FLOAT    ? SF_FORMAT_FLOAT
-                     : w->info.type == RILL_TYPE_DOUBLE ? SF_FORMAT_DOUBLE
-                                                        : SF_FORMAT_PCM_32);
+        si.format = SF_FORMAT_WAV | SF_FORMAT_PCM_32;
     }
-    s->sf = sf_open_fd(w->fd, SFM_WRITE, &si, SF_FALSE);
-    if (s->sf == NULL) {
-        rill__log_error("%s: libsndfile cannot write it: %s", w->path,
-                        sf_strerror(NULL));
-        return RILL_EIO;
-    }
-    sf_command(s->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
     size_t cap = strlen(w->name) + 128;
     char *comment = rill__malloc(cap);
     if (comment == NULL)
@@ -88,6 +201,22 @@ static int snd_start(rill_file_writer *w, uint64_t first_ts) {
              "var=%s",
              rill_type_name(w->info.type), first_ts, w->info.sample_rate,
              w->name);
+    if (!s->flac &&
+        (w->info.type == RILL_TYPE_FLOAT || w->info.type == RILL_TYPE_DOUBLE)) {
+        int rc = raw_start(w, s, comment);
+        rill__free(comment);
+        if (rc == 0)
+            rc = rill__file_write_all(w, s->hdr, s->hdr_len);
+        return rc;
+    }
+    s->sf = sf_open_fd(w->fd, SFM_WRITE, &si, SF_FALSE);
+    if (s->sf == NULL) {
+        rill__log_error("%s: libsndfile cannot write it: %s", w->path,
+                        sf_strerror(NULL));
+        rill__free(comment);
+        return RILL_EIO;
+    }
+    sf_command(s->sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
     int err = sf_set_string(s->sf, SF_STR_COMMENT, comment);
     rill__free(comment);
     if (err != 0) {
@@ -107,8 +236,15 @@ static int snd_write(rill_file_writer *w, uint64_t first_ts,
     RILL__UNUSED(rel);
     snd_writer *s = w->impl;
     int rc;
-    if (s->sf == NULL && (rc = snd_start(w, first_ts)) != 0)
+    if (s->sf == NULL && s->hdr == NULL && (rc = snd_start(w, first_ts)) != 0)
         return rc;
+    if (s->hdr != NULL) { /* float or double wav: the values as they are */
+        size_t bytes = count * (w->info.type == RILL_TYPE_DOUBLE ? 8 : 4);
+        if ((rc = rill__file_write_all(w, values, bytes)) != 0)
+            return rc;
+        s->frames += count;
+        return raw_update(w, s);
+    }
     for (size_t i = 0; i < count;) {
         size_t k = RILL__MIN(count - i, (size_t)SND_CHUNK);
         sf_count_t n = 0;
@@ -143,15 +279,18 @@ static int snd_write(rill_file_writer *w, uint64_t first_ts,
             return RILL_EIO;
         }
         i += k;
+        s->frames += k;
     }
-    return 0;
+    return s->flac ? flac_count(w, s) : 0;
 }
 
 static int snd_close(rill_file_writer *w) {
     snd_writer *s = w->impl;
     int rc = 0;
-    if (s->sf == NULL && w->err == 0)
+    if (s->sf == NULL && s->hdr == NULL && w->err == 0)
         rc = snd_start(w, 0); /* no buffer came: an empty but valid file */
+    if (s->hdr != NULL && rc == 0 && w->err == 0)
+        rc = raw_update(w, s);
     if (s->sf != NULL) {
         int err = sf_close(s->sf);
         s->sf = NULL;
@@ -170,6 +309,7 @@ static void snd_free(rill_file_writer *w) {
         return;
     if (s->sf != NULL)
         sf_close(s->sf);
+    rill__free(s->hdr);
     rill__free(s);
 }
 

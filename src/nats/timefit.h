@@ -1,5 +1,5 @@
 /* rill__timefit: a device's tick -> host clock line from clock-exchange
- * probes (docs/PROTOCOL.md §9), filtered as LSL's time correction is, in
+ * probes (docs/PROTOCOL.md §10), filtered as LSL's time correction is, in
  * two parts with two kinds of error:
  *
  *  - the device's line, tick -> device clock, from its own (tick, tickNs)

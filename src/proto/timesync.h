@@ -1,4 +1,4 @@
-/* The clock exchange (docs/PROTOCOL.md §9): {"rill":"time"} on a native
+/* The clock exchange (docs/PROTOCOL.md §10): {"rill":"time"} on a native
  * control socket, and its reply. Both sides' codec: the device reads the
  * request and writes the reply (server/stamp.c), the host writes the
  * request and reads the reply (the NATS bridge, src/nats/bridge.c).

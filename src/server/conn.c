@@ -192,6 +192,20 @@ void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
  * capped throughput. libwebsockets keeps whatever the socket did not take
  * and sends it before anything else on the connection (its own pongs and
  * close frames included), so frames stay whole and in order. */
+/* The oldest message alone, framed by libwebsockets in the headroom every
+ * message has (LWS_PRE): the way out when there is no memory for a batch,
+ * rather than closing the connection. */
+static int write_one(rill__conn *c) {
+    rill__msg *m = c->q[c->q_head];
+    c->q_head = (c->q_head + 1) % c->q_cap;
+    c->q_len--;
+    c->q_bytes -= m->len;
+    int rc = lws_write(c->wsi, rill__msg_payload(m), m->len,
+                       m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    rill__msg_unref(m);
+    return rc < 0 ? -1 : 0;
+}
+
 int rill__conn_write(rill__conn *c) {
     size_t total = 0, n = 0;
     for (; n < c->q_len; n++) {
@@ -205,8 +219,8 @@ int rill__conn_write(rill__conn *c) {
         return 0;
     if (LWS_PRE + total > c->batch_cap) {
         uint8_t *b = rill__malloc(LWS_PRE + total);
-        if (b == NULL)
-            return -1;
+        if (b == NULL) /* a server at its memory limit */
+            return write_one(c);
         rill__free(c->batch);
         c->batch = b;
         c->batch_cap = LWS_PRE + total;

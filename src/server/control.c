@@ -185,10 +185,11 @@ static void prepare_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         (atomic_load_explicit(&old->pub_state, memory_order_acquire) !=
              RILL__ST_NO ||
          !atomic_load_explicit(&old->pub_started, memory_order_acquire))) {
+        /* Its file's name is the writer's until the writer said OPENED. */
         snprintf(p->why, sizeof p->why,
                  "log: \"%s\" is already being logged (or scheduled) to %s; "
                  "skipped, send unlog first",
-                 v->name, old->log_name);
+                 v->name, old->log_named ? old->log_name : "a file being made");
         return;
     }
     if (too_many_streams(srv, cmd, e, v, p->why, sizeof p->why))
@@ -444,12 +445,19 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
         rill__conn_set_active(srv, c,
                               false); /* native data ignores the active set */
     }
+    /* "run" and "firstTick" tell a client that reconnects whether this is
+     * the device it lost, and whether ticks began again. */
+    uint64_t first =
+        atomic_load_explicit(&srv->dev.pub_first, memory_order_acquire);
     rill__jv m[] = {
         RILL__JV_S("rill", "hello"),
         RILL__JV_U("version", RILL__CONTROL_VERSION), /* proto/timesync.h */
         RILL__JV_U("maxValues", RILL__CMD_MAX_LENGTH),
         RILL__JV_U("queueBytes", srv->cfg.client_queue_bytes),
         RILL__JV_D("sampleRate", rill__server_rate(srv)),
+        RILL__JV_U("run", srv->run_id),
+        first != 0 ? (rill__jv)RILL__JV_U("firstTick", first - 1)
+                   : (rill__jv)RILL__JV_NONE,
     };
     char *text = NULL;
     size_t len = 0;
@@ -558,6 +566,53 @@ void rill__control_log_answered(rill_server *srv, rill__stream *s,
     c->resume = true; /* the drain replays what it held (server.c) */
 }
 
+/* A log file's write failed: every control client is told, with the file's
+ * whole path however long the log directory's (the message is sized to
+ * it, never cut), as an error naming the variable (PROTOCOL.md). */
+static void log_failed(rill_server *srv, const rill__stream *s, int err) {
+    static const char fmt[] = "logging %s to %s/%s failed: %s; the file keeps "
+                              "every buffer written before the failure";
+    const char *var = s->var->name, *why = strerror(err);
+    rill__log_error("logging %s to %s/%s failed: %s", var, srv->log_dir,
+                    s->log_name, why);
+    int n = snprintf(NULL, 0, fmt, var, srv->log_dir, s->log_name, why);
+    char *message = n > 0 ? rill__malloc((size_t)n + 1) : NULL;
+    if (message == NULL)
+        return;
+    snprintf(message, (size_t)n + 1, fmt, var, srv->log_dir, s->log_name, why);
+    rill__jv e[] = {RILL__JV_S("message", message),
+                    RILL__JV_S("variable", var)};
+    rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+        rill__broadcast_control(srv, text, len);
+    rill__free(text);
+    rill__free(message);
+}
+
+/* The log writer fell behind and `buffers` of the file were dropped:
+ * every control socket is told, as of the file's end, so that whoever
+ * asked for the log knows the file lacks them:
+ * {"event":"log-dropped","buffers":N,"logFileName":F,"total":T,"variable":V}.
+ * The log writer says it at most every 100 ms per file. */
+static void log_dropped(rill_server *srv, const rill__stream *s,
+                        uint64_t buffers, uint64_t total) {
+    rill__log_warn("the log writer fell behind: %llu buffers of %s dropped "
+                   "from %s/%s (%llu in all; a slow disk?)",
+                   (unsigned long long)buffers, s->var->name, srv->log_dir,
+                   s->log_name, (unsigned long long)total);
+    rill__jv m[] = {
+        RILL__JV_S("event", "log-dropped"), RILL__JV_U("buffers", buffers),
+        RILL__JV_S("logFileName", s->log_name), RILL__JV_U("total", total),
+        RILL__JV_S("variable", s->var->name)};
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
+        rill__broadcast_control(srv, text, len);
+    rill__free(text);
+}
+
 /* The log writer's events: a file made (or not) for a waiting message; a
  * file closed or given up on, which the clients are told of, and whose
  * stream goes back; a file discarded, whose stream never started. */
@@ -570,6 +625,7 @@ void rill__control_log_events(rill_server *srv) {
         size_t len = 0;
         if (ev.kind == RILL__LOG_EV_OPENED ||
             ev.kind == RILL__LOG_EV_OPEN_FAILED) {
+            s->log_named = ev.kind == RILL__LOG_EV_OPENED;
             rill__control_log_answered(srv, s, ev.kind == RILL__LOG_EV_OPENED);
             continue;
         }
@@ -579,22 +635,19 @@ void rill__control_log_events(rill_server *srv) {
             continue;
         }
         if (ev.kind == RILL__LOG_EV_FAILED) {
-            char message[400];
-            snprintf(message, sizeof message,
-                     "logging %s to %s/%s failed: %s; the file keeps every "
-                     "buffer written before the failure",
-                     var, srv->log_dir, s->log_name, strerror(ev.err));
-            rill__log_error("logging %s to %s/%s failed: %s", var, srv->log_dir,
-                            s->log_name, strerror(ev.err));
-            rill__jv e[] = {RILL__JV_S("message", message),
-                            RILL__JV_S("variable", var)};
-            rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
-            if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-                rill__broadcast_control(srv, text, len);
-            rill__free(text);
+            log_failed(srv, s, ev.err);
             continue;
         }
+        if (ev.kind == RILL__LOG_EV_DROPPED) {
+            log_dropped(srv, s, ev.buffers, ev.total);
+            continue;
+        }
+        /* A file that lost buffers says how many in all (the writer is
+         * done with the stream: its counts are this thread's now). */
         rill__jv m[] = {RILL__JV_S("event", "log-ended"),
+                        s->log_dropped != 0
+                            ? (rill__jv)RILL__JV_U("dropped", s->log_dropped)
+                            : (rill__jv)RILL__JV_NONE,
                         RILL__JV_S("logFileName", s->log_name),
                         RILL__JV_S("variable", var)};
         if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)

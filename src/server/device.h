@@ -112,9 +112,16 @@ typedef struct rill__stream {
     char log_name[RILL__VAR_NAME_MAX + 32];
     bool log_failed;
     char log_error[240];           /* OPEN_FAILED: why, in a sentence */
+    /* Buffers the tick thread dropped because the log ring was full (the
+     * writer fell behind: a slow disk), as the writer learns of them from
+     * the next record's `dropped`: in all, not yet announced, and when it
+     * last announced some (log writer). */
+    uint64_t log_dropped, log_drop_unsaid, log_drop_ns;
     struct rill__stream *log_next; /* the writer's list of open files */
     rill__conn *log_waiter;        /* network: the connection whose message
                                       waits for this file (control.c) */
+    bool log_named; /* network: the writer said OPENED, so log_name is
+                       written and the network thread may read it */
 } rill__stream;
 
 struct rill__device;
@@ -224,6 +231,7 @@ typedef struct rill__device {
 
     /* Published by the tick thread. */
     _Atomic uint64_t pub_now;
+    _Atomic uint64_t pub_first; /* the first tick + 1; 0 before it */
     atomic_ullong buffers_produced;
     atomic_ullong tick_drops;
     atomic_ullong events_lost;

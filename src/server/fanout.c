@@ -33,16 +33,18 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r,
     rill__msg *h = rill__msg_new(hlen, true);
     rill__msg *b = rill__msg_new(blen, true);
     if (h == NULL || b == NULL) {
+        /* Out of memory (a server at its memory limit): dropped for every
+         * socket, counted and announced as when their queues are full. */
         rill__msg_unref(h);
         rill__msg_unref(b);
-        return;
+        h = b = NULL;
     }
     memcpy(rill__msg_payload(h), hdr, hlen);
     memcpy(rill__msg_payload(b), payload, blen);
     for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
         if (c->path != PATH_DATA)
             continue;
-        if (!rill__conn_send_data(c, h, b)) {
+        if (h == NULL || !rill__conn_send_data(c, h, b)) {
             c->drops++;
             c->unannounced++;
             atomic_fetch_add(&srv->client_drops, 1);
@@ -50,6 +52,16 @@ static void fan_out_compat(rill_server *srv, const rill__rec *r,
     }
     rill__msg_unref(h);
     rill__msg_unref(b);
+}
+
+/* A native message that does not reach its client: counted, added to the
+ * next one's `dropped`, announced just before it. */
+static void native_dropped(rill_server *srv, rill__conn *c, rill__stream *s,
+                           const rill__rec *r) {
+    s->net_dropped += 1 + r->dropped;
+    c->pending_drop_notice[s->var->id] += 1 + r->dropped;
+    c->drops++;
+    atomic_fetch_add(&srv->client_drops, 1);
 }
 
 /* A native record goes to its one client as one message. Sequence numbers
@@ -92,7 +104,10 @@ static void send_native(rill_server *srv, const rill__rec *r,
     if (m == NULL ||
         rill__native_encode(&h, payload, (const uint32_t *)(const void *)rel,
                             rill__msg_payload(m), size, &len) != 0) {
+        /* Out of memory (a server at its memory limit): a drop like any
+         * other, never a silent hole. */
         rill__msg_unref(m);
+        native_dropped(srv, c, s, r);
         return;
     }
     uint32_t *pending = &c->pending_drop_notice[v->id];
@@ -104,13 +119,12 @@ static void send_native(rill_server *srv, const rill__rec *r,
         if (*pending != 0) /* the notice goes just before the message */
             rill__send_dropped(c, *pending, c->drops, NULL, v->name);
         *pending = 0;
-        s->net_dropped = 0;
-        rill__conn_push(c, m);
+        if (rill__conn_push(c, m) == 0)
+            s->net_dropped = 0;
+        else
+            native_dropped(srv, c, s, r);
     } else {
-        s->net_dropped += 1 + r->dropped;
-        *pending += 1 + r->dropped;
-        c->drops++;
-        atomic_fetch_add(&srv->client_drops, 1);
+        native_dropped(srv, c, s, r);
     }
     rill__msg_unref(m);
 }

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "proto/command.h"
 #include "proto/json_out.h"
@@ -110,6 +111,7 @@ typedef struct rill__relay_handler {
 struct rill_server {
     rill_server_config cfg;
     char *host, *project, *token, *log_dir, *allow_origin, *web_root;
+    char *allow_hosts; /* --allow-host names, comma-separated, or NULL */
 
     rill__device dev;
     size_t max_streams;
@@ -117,7 +119,14 @@ struct rill_server {
 
     struct lws_context *ctx;
     struct lws_vhost *vhost;
+    /* How libwebsockets opens the files it serves (http.c). */
+    struct lws_plat_file_ops fops;
     int port;
+    /* This server's run, random, below 2^53 (so JavaScript reads it
+     * exactly): in the hello reply, with the tick its clock began at, so
+     * that a reconnecting client knows the device it lost from a
+     * restarted one, and whether its ticks began again. */
+    uint64_t run_id;
     pthread_t net_thread, waker_thread;
     bool net_started, waker_started;
     atomic_bool stop;
@@ -140,6 +149,8 @@ struct rill_server {
 
     atomic_ullong client_drops;
     atomic_ullong n_clients;
+    uint64_t fd_refused;      /* network: connections refused at the fd limit */
+    uint64_t fd_refused_said; /* network: when that was last logged (ns) */
     atomic_ullong commands_rejected;
 
     /* Programs run for pages (allow_exec), network thread. */
@@ -284,7 +295,7 @@ void rill__audio_answer(rill_server *srv);
 
 /* ---- stamp.c ------------------------------------------------------------ */
 
-/* {"rill":"time"}: the clock exchange (proto/timesync.h, PROTOCOL.md §9). */
+/* {"rill":"time"}: the clock exchange (proto/timesync.h, PROTOCOL.md §10). */
 void rill__time_request(rill_server *srv, rill__conn *c, json_t *root);
 
 /* ---- http.c ------------------------------------------------------------- */
@@ -294,6 +305,14 @@ int rill__uri_path(struct lws *wsi, char *buf, int cap);
 int rill__http(rill_server *srv, struct lws *wsi);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0, or 1 after refusing with a status. */
 int rill__http_confirm_upgrade(rill_server *srv, struct lws *wsi);
+/* Open `rel` (names separated by '/') under the directory `root` for
+ * reading, following no symbolic link below `root`, and only if it is a
+ * regular file (*st filled). The descriptor, or -1 with errno. Any
+ * thread. */
+int rill__open_beneath(const char *root, const char *rel, struct stat *st);
+/* Make the context open every file it serves through rill__open_beneath,
+ * under the log directory or the web root only. After the context exists. */
+void rill__server_fops(rill_server *srv);
 
 /* ---- var.c -------------------------------------------------------------- */
 

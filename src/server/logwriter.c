@@ -45,7 +45,7 @@ struct rill__logwriter {
 
 static void post(rill__logwriter *lw, rill__log_ev_kind kind, int err,
                  rill__stream *s) {
-    rill__log_ev ev = {kind, err, s};
+    rill__log_ev ev = {kind, err, s, 0, 0};
     /* The queue holds an event per possible stream; if the network thread
      * has stopped, losing the event loses only a notice. */
     rill_queue_post(lw->events, &ev, sizeof ev);
@@ -131,6 +131,28 @@ static void open_file(rill__logwriter *lw, rill__stream *s) {
     post(lw, RILL__LOG_EV_OPENED, 0, s);
 }
 
+/* Announce what `s` lost and has not said yet: at once with `now` 0
+ * (before its CLOSED), else at most every 100 ms. */
+#define RILL__LOG_DROP_INTERVAL_NS (100u * 1000 * 1000)
+
+static void say_drops(rill__logwriter *lw, rill__stream *s, uint64_t now) {
+    if (s->log_drop_unsaid == 0 ||
+        (now != 0 && now - s->log_drop_ns < RILL__LOG_DROP_INTERVAL_NS))
+        return;
+    rill__log_ev ev = {RILL__LOG_EV_DROPPED, 0, s, s->log_drop_unsaid,
+                       s->log_dropped};
+    if (rill_queue_post(lw->events, &ev, sizeof ev) == 0) {
+        s->log_drop_unsaid = 0;
+        s->log_drop_ns = now != 0 ? now : rill_clock_now_ns();
+    }
+}
+
+static void say_all_drops(rill__logwriter *lw) {
+    uint64_t now = rill_clock_now_ns();
+    for (rill__stream *s = lw->open; s != NULL; s = s->log_next)
+        say_drops(lw, s, now);
+}
+
 /* Returns false when no request waits. */
 static bool handle_request(rill__logwriter *lw) {
     req r;
@@ -162,7 +184,12 @@ static bool write_one(rill__logwriter *lw) {
     }
     rill_ring_read_all(lw->ring, lw->buf, r.bytes);
     rill__stream *s = r.stream;
+    if (r.dropped != 0) {
+        s->log_dropped += r.dropped;
+        s->log_drop_unsaid += r.dropped;
+    }
     if (r.kind == RILL__REC_END) {
+        say_drops(lw, s, 0);
         close_file(lw, s);
         post(lw, RILL__LOG_EV_CLOSED, 0, s);
         return true;
@@ -208,9 +235,11 @@ static void idle(rill__logwriter *lw) {
 
 static void *writer_main(void *arg) {
     rill__logwriter *lw = arg;
+    pthread_setname_np(pthread_self(), "rill-logwriter");
     while (!atomic_load(&lw->stop)) {
         bool did = handle_request(lw);
         did = write_one(lw) || did;
+        say_all_drops(lw);
         if (!did)
             idle(lw);
     }

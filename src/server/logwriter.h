@@ -11,7 +11,10 @@
  * buffer written with one write(2), so a file always ends on a buffer
  * boundary, even if the process is killed. An END record closes the file
  * (after fsync). A failed write (a full disk) stops that file, keeps what
- * it already holds, and is reported once. When the server stops, the
+ * it already holds, and is reported once. Buffers the tick thread could
+ * not put in the log ring (this thread fell behind) are counted from the
+ * next record's `dropped` and announced (DROPPED) at most every 100 ms per
+ * file, and before the file's CLOSED. When the server stops, the
  * files still open get their partial last buffer, zero-padded, and are
  * closed here too.
  */
@@ -29,13 +32,16 @@ typedef enum rill__log_ev_kind {
     RILL__LOG_EV_OPEN_FAILED, /* no file; log_error says why */
     RILL__LOG_EV_CLOSED,     /* the file is complete and closed */
     RILL__LOG_EV_FAILED,     /* a write failed (err = errno); file stopped */
-    RILL__LOG_EV_DISCARDED   /* a file never started is closed, as it is */
+    RILL__LOG_EV_DISCARDED,  /* a file never started is closed, as it is */
+    RILL__LOG_EV_DROPPED     /* `buffers` more of the file were dropped */
 } rill__log_ev_kind;
 
 typedef struct rill__log_ev {
     rill__log_ev_kind kind;
     int err;
     struct rill__stream *stream;
+    uint64_t buffers; /* DROPPED: since the previous DROPPED */
+    uint64_t total;   /* DROPPED: of this file in all */
 } rill__log_ev;
 
 /* Start the thread reading `ring` (the tick thread writes it), creating

@@ -13,8 +13,11 @@
 #include <libwebsockets.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -190,13 +193,51 @@ static void conn_resume(rill_server *srv, rill__conn *c) {
         lws_rx_flow_control(c->wsi, 1);
 }
 
+/* A message over max_message_bytes is skipped with an error reply and the
+ * connection kept (bad input loses nothing else). Skipping it means reading
+ * it to its end, though, and a frame header may announce up to 2^63 - 1
+ * bytes: a frame that announces more than this many times the limit is not
+ * read at all, and its connection is closed (1009, message too big) once
+ * the error reply is out. */
+#define RILL__SKIP_FACTOR 16
+
+static void refuse_huge_frame(rill_server *srv, rill__conn *c, struct lws *wsi,
+                              size_t announced) {
+    size_t max = srv->cfg.max_message_bytes;
+    char err[256];
+    snprintf(err, sizeof err,
+             "a frame of %zu bytes announced, over %d times the server's "
+             "max_message_bytes (%zu); the connection is closed",
+             announced, RILL__SKIP_FACTOR, max);
+    rill__log_warn("%s: %s", c->peer, err);
+    if (c->path == PATH_DATA)
+        report_data_error(srv, c, err);
+    else
+        rill__send_error_text(c, NULL, NULL, "%s", err);
+    static const char reason[] = "message too big";
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                     (unsigned char *)reason, sizeof reason - 1);
+    lws_rx_flow_control(wsi, 0);
+    c->closing = true;
+    lws_callback_on_writable(wsi);
+}
+
 static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
                        const void *in, size_t len) {
+    if (c->closing)
+        return; /* what lws had read before reading stopped */
+    size_t max = srv->cfg.max_message_bytes;
+    size_t rest = lws_remaining_packet_payload(wsi);
+    if (len + rest > max * RILL__SKIP_FACTOR ||
+        rest > SIZE_MAX / 2) { /* the sum may wrap */
+        refuse_huge_frame(srv, c, wsi,
+                          rest > SIZE_MAX - len ? SIZE_MAX : len + rest);
+        return;
+    }
     if (lws_is_first_fragment(wsi)) {
         c->rx_len = 0;
         c->rx_too_big = false;
     }
-    size_t max = srv->cfg.max_message_bytes;
     if (!c->rx_too_big) {
         if (c->rx_len + len > max) {
             c->rx_too_big = true;
@@ -311,6 +352,44 @@ static void drain_timer(lws_sorted_usec_list_t *sul) {
                      RILL__HOUSEKEEPING_US);
 }
 
+/* File descriptors kept free for what is not a connection: log files,
+ * files served over HTTP, programs' pipes. */
+#define RILL__FD_RESERVE 16
+
+/* A connection just accepted as `fd`, at the process's open-file limit
+ * (RLIMIT_NOFILE) less the reserve: refused at once, with a 503 that says
+ * why, rather than let the limit be met. Met, it would leave connections
+ * waiting unanswered in the listen backlog while the network thread spins
+ * on accept's EMFILE. fd is the lowest free descriptor, so fd >= limit -
+ * reserve means fewer than the reserve are left. True: refuse it. */
+static bool at_fd_limit(rill_server *srv, int fd) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        (rlim_t)fd + RILL__FD_RESERVE < rl.rlim_cur)
+        return false;
+    static const char answer[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        "Connection: close\r\nContent-Length: 86\r\n\r\n"
+        "rill serve: too many connections (at its open-file limit, ulimit -n); "
+        "try again later\n";
+    if (send(fd, answer, sizeof answer - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        /* the client hears a closed connection instead */
+    }
+    uint64_t now = rill_clock_now_ns();
+    srv->fd_refused++;
+    if (srv->fd_refused_said == 0 ||
+        now - srv->fd_refused_said >= 10ull * 1000 * 1000 * 1000) {
+        rill__log_warn(
+            "refusing connections: the process has used its open-file "
+            "limit (RLIMIT_NOFILE %llu, less %d kept for files); "
+            "%llu refused so far; raise it with ulimit -n",
+            (unsigned long long)rl.rlim_cur, RILL__FD_RESERVE,
+            (unsigned long long)srv->fd_refused);
+        srv->fd_refused_said = now;
+    }
+    return true;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len) {
     rill_server *srv = lws_context_user(lws_get_context(wsi));
@@ -319,6 +398,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     char uri[256];
 
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return at_fd_limit(srv, (int)(intptr_t)in) ? -1 : 0;
+
     case LWS_CALLBACK_HTTP:
         return rill__http(srv, wsi);
 
@@ -401,10 +483,63 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* At the fd limit, libwebsockets fails to accept each waiting connection
+ * again on every turn of its loop and logs a line each time ("accept:
+ * errno 24"; "Too many fds", "Socket fd N is too high" at its own table's
+ * limit): hundreds of thousands of lines a second, for as long as a
+ * client waits, burying everything else. Those lines are reported once,
+ * saying which limit was hit, then at most every 10 s with how many tries
+ * failed meanwhile. lws's log hook is process-wide, so this state is too;
+ * atomics, because the network threads of several servers may log. */
+#define RILL__REFUSED_LOG_NS (10ull * 1000 * 1000 * 1000)
+static _Atomic uint64_t refused_logged_ns; /* 0: never */
+static atomic_ullong refused_since;
+
+static bool refused_accept(const char *line, size_t n) {
+    int err = 0;
+    if (sscanf(line, "accept: errno %d", &err) != 1 &&
+        strncmp(line, "Too many fds", 12) != 0 &&
+        strncmp(line, "Socket fd ", 10) != 0)
+        return false;
+    uint64_t now = rill_clock_now_ns(), last = atomic_load(&refused_logged_ns);
+    unsigned long long missed = atomic_fetch_add(&refused_since, 1) + 1;
+    if ((last != 0 && now - last < RILL__REFUSED_LOG_NS) ||
+        !atomic_compare_exchange_strong(&refused_logged_ns, &last, now))
+        return true;
+    atomic_fetch_sub(&refused_since, missed);
+    struct rlimit rl;
+    char limit[160];
+    if (err == ENFILE) {
+        snprintf(limit, sizeof limit,
+                 "the system's open-file limit "
+                 "(ENFILE: fs.file-max)");
+    } else if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        snprintf(limit, sizeof limit,
+                 "the process's open-file limit (RLIMIT_NOFILE, %llu "
+                 "descriptors; raise it with ulimit -n)",
+                 (unsigned long long)rl.rlim_cur);
+    } else {
+        snprintf(limit, sizeof limit, "the open-file limit");
+    }
+    if (last == 0)
+        rill__log(RILL_LOG_ERROR,
+                  "cannot accept connections: %s is reached (libwebsockets: "
+                  "%.*s); said again at most every 10 s",
+                  limit, (int)n, line);
+    else
+        rill__log(RILL_LOG_ERROR,
+                  "still cannot accept connections at times: %s is reached; "
+                  "%llu tries failed since the last report",
+                  limit, missed);
+    return true;
+}
+
 static void lws_log_to_rill(int level, const char *line) {
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    if (refused_accept(line, n))
+        return;
     rill__log(level == LLL_ERR ? RILL_LOG_ERROR : RILL_LOG_WARN,
               "libwebsockets: %.*s", (int)n, line);
 }
@@ -441,6 +576,8 @@ rill_server_config rill_server_config_default(void) {
         .on_buffer = NULL,
         .user = NULL,
         .on_audio_change = NULL,
+        .compat_only = false,
+        .allow_hosts = NULL,
     };
     return cfg;
 }
@@ -519,22 +656,37 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         cfg->token && *cfg->token ? dup_or_null(cfg->token, &rc) : NULL;
     srv->log_dir = dup_or_null(cfg->log_dir ? cfg->log_dir : ".", &rc);
     srv->allow_origin = dup_or_null(cfg->allow_origin, &rc);
+    srv->allow_hosts = cfg->allow_hosts && *cfg->allow_hosts
+                           ? dup_or_null(cfg->allow_hosts, &rc)
+                           : NULL;
     srv->web_root = cfg->web_root && *cfg->web_root
                         ? dup_or_null(cfg->web_root, &rc)
                         : NULL;
     pthread_mutex_init(&srv->vars_lock, NULL);
     pthread_mutex_init(&srv->audio_lock, NULL);
     srv->sample_rate = cfg->sample_rate;
+    if (getrandom(&srv->run_id, sizeof srv->run_id, GRND_NONBLOCK) !=
+        (ssize_t)sizeof srv->run_id)
+        srv->run_id = rill_clock_now_ns() ^ (uint64_t)getpid() << 32;
+    srv->run_id &= (UINT64_C(1) << 53) - 1;
     atomic_init(&srv->stop, false);
     if (rc != 0)
         goto fail;
     srv->max_streams = cfg->max_vars * 4 + 4096;
     if ((rc = rill__device_init(&srv->dev, cfg->max_vars, srv->max_streams,
-                                cfg->out_ring_bytes, cfg->log_ring_bytes)) != 0)
+                                cfg->out_ring_bytes, cfg->log_ring_bytes)) !=
+        0) {
+        rill__log_error("cannot create the server's rings (%zu + %zu bytes) "
+                        "and tables: %s (a memory limit, ulimit -v?)",
+                        cfg->out_ring_bytes, cfg->log_ring_bytes,
+                        rill_strerror(rc));
         goto fail;
+    }
     srv->released = rill__calloc(srv->max_streams, sizeof *srv->released);
     srv->values_scratch = rill__malloc(cfg->max_message_bytes * 2);
     if (srv->released == NULL || srv->values_scratch == NULL) {
+        rill__log_error("out of memory creating the server (a memory limit, "
+                        "ulimit -v?)");
         rc = RILL_ENOMEM;
         goto fail;
     }
@@ -550,8 +702,12 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
                                     (uint32_t)(uintptr_t)srv,
-                                    &srv->logwriter)) != 0)
+                                    &srv->logwriter)) != 0) {
+        rill__log_error("cannot start the log writer thread: %s (a memory or "
+                        "thread limit, ulimit -v or -u?)",
+                        rill_strerror(rc));
         goto fail;
+    }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
     struct lws_context_creation_info info;
@@ -567,26 +723,42 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     info.count_threads = 1;
     srv->ctx = lws_create_context(&info);
     if (srv->ctx == NULL) {
-        rill__log_error("cannot listen on %s:%d (in use, or not "
-                        "an address of this machine)",
-                        srv->host, cfg->port);
+        /* probe_bind has shown a given port free: then it was memory. */
+        rill__log_error("cannot listen on %s:%d (%s)", srv->host, cfg->port,
+                        cfg->port != 0 ? "libwebsockets could not start: out "
+                                         "of memory? a memory limit, ulimit -v?"
+                                       : "in use, or not an address of this "
+                                         "machine");
         rc = RILL_EIO;
         goto fail;
     }
+    rill__server_fops(srv);
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
     atomic_init(&srv->wake_pending, false);
     /* Before the network thread, which reads srv->devreq. */
     if (cfg->on_audio_change != NULL &&
         (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
-                                  &srv->devreq)) != 0)
+                                  &srv->devreq)) != 0) {
+        rill__log_error("cannot start the device-request thread: %s (a memory "
+                        "or thread limit, ulimit -v or -u?)",
+                        rill_strerror(rc));
         goto fail;
-    if (pthread_create(&srv->net_thread, NULL, net_main, srv) != 0) {
+    }
+    int err = pthread_create(&srv->net_thread, NULL, net_main, srv);
+    if (err != 0) {
+        rill__log_error("cannot start the network thread: %s (a memory or "
+                        "thread limit, ulimit -v or -u?)",
+                        strerror(err));
         rc = RILL_ESYS;
         goto fail;
     }
     srv->net_started = true;
-    if (pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv) != 0) {
+    err = pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv);
+    if (err != 0) {
+        rill__log_error("cannot start the waker thread: %s (a memory or "
+                        "thread limit, ulimit -v or -u?)",
+                        strerror(err));
         rc = RILL_ESYS;
         goto fail;
     }
@@ -653,6 +825,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->token);
     rill__free(srv->log_dir);
     rill__free(srv->allow_origin);
+    rill__free(srv->allow_hosts);
     rill__free(srv->web_root);
     rill__free(srv);
 }

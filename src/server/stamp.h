@@ -1,5 +1,5 @@
 /* The device's (tick, clock) pairs for the clock exchange
- * (docs/PROTOCOL.md §9; the messages are proto/timesync.h).
+ * (docs/PROTOCOL.md §10; the messages are proto/timesync.h).
  *
  * A pair "tick T happened at CLOCK_MONOTONIC D" must be taken on the tick
  * thread, at the tick: the network thread only knows the latest tick, not

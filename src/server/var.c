@@ -511,6 +511,8 @@ static void apply(rill__device *dev, const rill__rtcmd *c) {
 
 
 void rill__device_tick(rill__device *dev, uint64_t frame) {
+    if (!dev->ticked) /* where this run's clock began, for the hello */
+        atomic_store_explicit(&dev->pub_first, frame + 1, memory_order_release);
     dev->now = frame;
     dev->ticked = true;
     atomic_store_explicit(&dev->pub_now, frame, memory_order_release);

@@ -374,6 +374,31 @@ static rill_audio_output *dummy_out(uint32_t channels) {
     return o;
 }
 
+/* rill_audio_source_playing says what play and stop last did, on any
+ * source, whether or not it is in a mixer; NULL is not playing. */
+TEST(playing_follows_play_and_stop) {
+    rill_audio_output *o = dummy_out(1);
+    rill_audio_sample_config sc = rill_audio_sample_config_default();
+    rill_audio_source *s;
+    ASSERT_OK(rill_audio_sample_create(o, &sc, &s));
+    ASSERT_TRUE(!rill_audio_source_playing(s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_TRUE(rill_audio_source_playing(s)); /* not in a mixer yet */
+    ASSERT_OK(rill_audio_output_add(o, s));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_TRUE(rill_audio_source_playing(s));
+    ASSERT_OK(rill_audio_source_stop(s));
+    ASSERT_TRUE(!rill_audio_source_playing(s));
+    ASSERT_OK(rill_audio_source_play(s));
+    ASSERT_TRUE(rill_audio_source_playing(s));
+    ASSERT_OK(rill_audio_source_stop(s));
+    ASSERT_OK(rill_audio_source_stop(s)); /* twice: still stopped */
+    ASSERT_TRUE(!rill_audio_source_playing(s));
+    ASSERT_TRUE(!rill_audio_source_playing(NULL));
+    rill_audio_source_destroy(s);
+    rill_audio_output_close(o);
+}
+
 /* A 4096-frame ring is full; writing 4800 more frames must wait for the
  * mixer to take them (48 kHz: ~100 ms minus the ring), and on return the
  * mixer must have consumed all but at most a ring's worth. */

@@ -143,9 +143,9 @@ static uint64_t device_tick(rill_client *cl) {
 
 /* ---- The start tick ---------------------------------------------------------------- */
 
-/* A little ahead of the device's clock: 50 ms and a block past the tick of
- * its own list round trip (between two others), and a schedule at it starts
- * exactly there. */
+/* A little ahead of the device's clock: 50 ms, twice its own list round
+ * trip (at most the call's time) and a block past the tick of that list
+ * (between two others), and a schedule at it starts exactly there. */
 static void start_tick(rill_client_mode mode) {
     test_device d;
     test_device_start(&d, NULL);
@@ -153,10 +153,12 @@ static void start_tick(rill_client_mode mode) {
     got_reset(&g);
     rill_client *cl = connect_got(&d, mode, &g);
     uint64_t before = device_tick(cl), t = 0;
+    uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_client_start_tick(cl, &t));
+    double took = (double)(rill_clock_now_ns() - t0) / 1e9;
     uint64_t after = device_tick(cl);
     ASSERT_TRUE(t >= before + RATE / 20 + 64);
-    ASSERT_TRUE(t <= after + RATE / 20 + 64);
+    ASSERT_TRUE(t <= after + RATE / 20 + 64 + (uint64_t)(2 * took * RATE) + 1);
     const char *names[] = {"counter"};
     ASSERT_OK(rill_client_schedule(cl, names, 1, t, 1000, NULL, NULL));
     ASSERT_OK(rill_client_wait(cl, 5000));
@@ -233,13 +235,16 @@ TEST(compat_schedule_takes_nothing_of_another_clients_stream_before_its_start) {
     rill_client *ca = connect_got(&d, RILL_CLIENT_AUTO, &a);
     rill_client *cb = connect_got(&d, RILL_CLIENT_AUTO, &b);
     const char *names[] = {"counter"};
-    uint64_t start = device_tick(cb) + RATE / 2;
     atomic_store(&b.slow, true);
     ASSERT_OK(rill_client_stream_start(ca, names, 1, NULL));
     uint64_t end = rill_clock_now_ns() + 5000000000u;
     while (atomic_load(&b.buffers) < 8 && rill_clock_now_ns() < end)
         usleep(1000); /* the shared stream reaches b too, slowly */
     ASSERT_TRUE(atomic_load(&b.buffers) >= 8);
+    /* Half a second ahead of the device now, not of a list made before
+     * the wait above, which takes longer than that on a loaded machine
+     * (ASan): the schedule would start in the past. */
+    uint64_t start = rill_server_now(d.srv) + RATE / 2;
     atomic_store(&b.start, start);
     ASSERT_OK(rill_client_schedule(cb, names, 1, start, 2048, NULL, NULL));
     atomic_store(&b.armed, true);

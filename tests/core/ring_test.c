@@ -123,6 +123,24 @@ TEST(positions_survive_counter_wraparound) {
     rill_ring_destroy(r);
 }
 
+/* A record without payload is read with the payload buffer still NULL (the
+ * server's scratch, allocated at the first payload): copies of 0 bytes
+ * take NULL, and UBSan would stop at a memcpy given NULL. */
+TEST(zero_byte_copies_accept_null_buffers) {
+    rill_ring *r;
+    ASSERT_OK(rill_ring_create(64, &r));
+    ASSERT_OK(rill_ring_write_all(r, NULL, 0));
+    ASSERT_EQ_UINT(rill_ring_write(r, NULL, 0), 0);
+    ASSERT_OK(rill_ring_write_all(r, "abc", 3));
+    uint8_t got[3];
+    ASSERT_OK(rill_ring_read_all(r, NULL, 0));
+    ASSERT_EQ_UINT(rill_ring_read(r, NULL, 0), 0);
+    ASSERT_OK(rill_ring_read_all(r, got, 3));
+    ASSERT_EQ_MEM(got, "abc", 3);
+    ASSERT_OK(rill_ring_read_all(r, NULL, 0)); /* empty ring, 0 bytes */
+    rill_ring_destroy(r);
+}
+
 TEST(reset_empties_the_ring) {
     rill_ring *r = make(8);
     ASSERT_EQ_UINT(rill_ring_write(r, "abc", 3), 3);

@@ -466,7 +466,7 @@ TEST(a_change_is_announced_to_native_pages_before_it_is_answered) {
     page late;
     page_open(&late, &d, true, false);
     ASSERT_NOT_NULL(strstr(page_wait(&late, NULL, "\"maxValues\""),
-                           "\"sampleRate\":16000}"));
+                           "\"sampleRate\":16000,\"run\":"));
     page_close(&late);
     /* A compatibility socket never sees audio events nor answers. */
     page_pump(&compat, 100);
@@ -538,6 +538,15 @@ TEST(a_dash_program_that_asks_for_a_change_gets_the_new_configuration) {
     poll_until(dash, &g.buffers, 2);
     ASSERT_EQ_INT(g.configs, 1);
     ASSERT_EQ_UINT(g.frames, 256);
+    /* What may change, from the description's "settable" (DESC_AB_48000). */
+    ASSERT_EQ_UINT(g.last.n_rates, 3);
+    ASSERT_EQ_DOUBLE(g.last.rates[0], 16000, 0);
+    ASSERT_EQ_DOUBLE(g.last.rates[1], 44100, 0);
+    ASSERT_EQ_DOUBLE(g.last.rates[2], 48000, 0);
+    ASSERT_EQ_UINT(g.last.min_channels, 1);
+    ASSERT_EQ_UINT(g.last.max_channels, 3);
+    ASSERT_TRUE(g.last.buffer_frames_settable);
+    ASSERT_TRUE(g.last.volume_settable);
     rill_audio_change ch = {44100, 3, 128, 25};
     char why[512];
     ASSERT_OK(rill_client_change_audio(rill_dash_client(dash), &ch, why, sizeof why));

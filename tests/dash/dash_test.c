@@ -137,6 +137,10 @@ TEST(dash_hands_the_audio_over_as_interleaved_frames) {
     ASSERT_EQ_DOUBLE(g.last.rate, 48000, 0);
     ASSERT_EQ_DOUBLE(g.last.volume, 80, 0);
     ASSERT_EQ_STR(g.last.variables[1], "b");
+    /* A program that takes no changes offers none. */
+    ASSERT_EQ_UINT(g.last.n_rates, 0);
+    ASSERT_EQ_UINT(g.last.max_channels, 0);
+    ASSERT_TRUE(!g.last.buffer_frames_settable && !g.last.volume_settable);
     ASSERT_EQ_UINT(g.frames, 256);
     ASSERT_EQ_UINT(g.channels, 2);
     ASSERT_EQ_INT(g.bad, 0);
@@ -170,6 +174,28 @@ TEST(dash_follows_a_configuration_change) {
     ASSERT_ERR(rill_dash_get_audio(dash, &a), RILL_ENOTFOUND);
     rill_dash_destroy(dash);
     device_stop(&d);
+}
+
+/* rill_dash_run polls for its duration, running the callbacks as they come,
+ * and returns 0 at the end of it; once the device is gone it returns
+ * RILL_ECLOSED at once, long before its duration. */
+TEST(run_delivers_for_its_duration_and_returns_when_the_device_goes) {
+    device d;
+    device_start(&d, FIXED);
+    got g = {0};
+    rill_dash *dash = dash_open(&d, &g, true);
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_EQ_INT(rill_dash_run(dash, 300), 0);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 >= 300000000u);
+    ASSERT_TRUE(g.buffers > 0); /* 256-frame buffers at 48 kHz: ~56 */
+    ASSERT_EQ_INT(g.configs, 1);
+    ASSERT_EQ_INT(g.bad, 0);
+    device_stop(&d);
+    t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_dash_run(dash, 60000), RILL_ECLOSED);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 < 30000000000u); /* not its 60 s */
+    ASSERT_ERR(rill_dash_run(dash, -1), RILL_ECLOSED);
+    rill_dash_destroy(dash);
 }
 
 /* ---- The relay ----------------------------------------------------------------- */
@@ -302,7 +328,13 @@ TEST(a_program_that_disconnects_removes_its_handlers_from_every_page) {
     device_stop(&d);
 }
 
+/* Deterministic however loaded the machine: `fast` reads each frame before
+ * the program sends the next, so it must get all of them, in order (it
+ * once failed `fast_bins > slow.n_bin` under load, when fast was only
+ * polled now and then and lost frames too). `slow` reads nothing until
+ * the end: its losses are exactly what the drop notices announce. */
 TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
+    enum { FRAMES = 400 };
     device d;
     device_opts small_queue = {.flags = FIXED, .queue_bytes = 64 * 1024};
     device_start_opts(&d, &small_queue);
@@ -314,16 +346,20 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
     rill_dash_handler *h = rill_dash_add_handler(dash, "Big", "line", NULL);
     page_wait(&slow, NULL, "\"name\":\"Big\"");
     page_wait(&fast, NULL, "\"name\":\"Big\"");
+    size_t fast0 = fast.n_bin, slow0 = slow.n_bin;
     /* 400 frames of 64000 bytes (25 MB) while `slow` reads nothing: far
      * more than its queue, the kernel's buffers and the socket's. The
      * program is never held up: every send returns at once. */
     static float values[16000];
-    size_t fast_bins = 0;
-    for (int k = 0; k < 400; k++) {
+    for (int k = 0; k < FRAMES; k++) {
         values[0] = (float)k;
         ASSERT_OK(rill_dash_send_values(h, RILL_TYPE_FLOAT, values, 16000, 0, 0, 0));
         rill_dash_poll(dash, 0);
-        page_pump(&fast, 0);
+        const uint8_t *f = page_wait_bin(&fast, fast0 + (size_t)k + 1);
+        float first;
+        memcpy(&first, f + 32, sizeof first);
+        if (first != (float)k)
+            FAIL("fast page: frame %d holds %g", k, (double)first);
     }
     /* slow reads its backlog now (until nothing comes for 300 ms); then a
      * marker frame, which both pages wait for, and before which slow is
@@ -344,13 +380,39 @@ TEST(a_page_that_does_not_read_loses_data_counted_and_announced) {
             page_pump(p, 50);
         }
     }
-    fast_bins = fast.n_bin;
-    ASSERT_TRUE(fast_bins > slow.n_bin);
-    const char *notice = page_wait(&slow, NULL, "\"path\":\"dash\"");
-    ASSERT_TRUE(strstr(notice, "{\"event\":\"dropped\",\"buffers\":") == notice);
+    ASSERT_EQ_UINT(fast.n_bin - fast0, FRAMES + 1);
+    ASSERT_EQ_INT(page_count(&fast, "\"event\":\"dropped\""), 0);
+    size_t got_slow = slow.n_bin - slow0 - 1;
+    ASSERT_TRUE(got_slow < FRAMES);
+    /* The frames slow got are in order, and the notices count the rest:
+     * their "buffers" add up to the last one's "total". */
+    float last = -1;
+    for (size_t i = slow0; i < slow0 + got_slow; i++) {
+        float first;
+        memcpy(&first, slow.bin[i] + 32, sizeof first);
+        ASSERT_TRUE(first > last);
+        last = first;
+    }
+    unsigned long buffers = 0, total = 0;
+    for (size_t i = 0; i < slow.n_text; i++) {
+        const char *t =
+            strstr(slow.text[i], "{\"event\":\"dropped\",\"buffers\":");
+        if (t == NULL)
+            continue;
+        unsigned long b, tot;
+        ASSERT_EQ_INT(sscanf(t,
+                             "{\"event\":\"dropped\",\"buffers\":%lu,"
+                             "\"path\":\"dash\",\"total\":%lu}",
+                             &b, &tot),
+                      2);
+        buffers += b;
+        total = tot;
+    }
+    ASSERT_EQ_UINT(buffers, total);
+    ASSERT_EQ_UINT(got_slow + buffers, FRAMES);
     rill_server_stats st;
     rill_server_get_stats(d.srv, &st);
-    ASSERT_TRUE(st.client_drops >= 1);
+    ASSERT_EQ_UINT(st.client_drops, buffers);
     ASSERT_EQ_INT(g.errors, 0);
     rill_dash_destroy(dash);
     page_close(&slow);

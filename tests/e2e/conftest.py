@@ -76,7 +76,7 @@ class _Runner:
         self.tmp_path_factory = tmp_path_factory
         self.servers = []
 
-    def start(self, *args, rate=44100, block=64, logdir=None, host="127.0.0.1"):
+    def start(self, *args, rate=44100, block=64, logdir=None, host="127.0.0.1", wrap=()):
         binary = rill_bin()
         if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
             pytest.fail(f"rill binary not found or not executable: {binary} "
@@ -84,7 +84,7 @@ class _Runner:
                         f"or set RILL_BIN)", pytrace=False)
         if logdir is None:
             logdir = str(self.tmp_path_factory.mktemp("rill-logs"))
-        argv = [binary, "serve", "--source", "demo", *(["--host", host] if host else []),
+        argv = [*wrap, binary, "serve", "--source", "demo", *(["--host", host] if host else []),
                 "--port", "0", "--rate", str(rate), "--block", str(block), "--log-dir", logdir,
                 *args]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -154,8 +154,9 @@ class _Runner:
 
 @pytest.fixture
 def rill_serve(tmp_path_factory):
-    """Factory: rill_serve(*extra_args, rate=, block=, host=) starts one more server
-    (host=None leaves --host out).
+    """Factory: rill_serve(*extra_args, rate=, block=, host=, logdir=, wrap=) starts one
+    more server (host=None leaves --host out; wrap: argv that runs it, e.g. in a
+    mount namespace, and must end by exec-ing its arguments).
 
     Every server started through it is stopped with SIGINT at teardown, and the
     teardown fails unless it exits with status 0 (or a test already stopped it

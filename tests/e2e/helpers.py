@@ -150,6 +150,22 @@ async def assert_server_serves_a_new_client(url, **kw):
         await c.close()
 
 
+async def data_fence(c, var="frame_d", buffers=3):
+    """Wait until everything the device produced so far for `c`'s data socket
+    has arrived, without a wall-clock wait: stream `var` (which the test does
+    not otherwise stream) and wait for its `buffers` first buffers. The device
+    sends every record of a socket in tick order (one ring, one queue), so
+    any buffer or monitor frame produced before those has arrived before
+    them. With the default, at least 1536 ticks pass (frame_d: 512 values a
+    buffer), more than one 1024-value buffer of any other dense variable:
+    a stream that wrongly goes on shows up. A "nothing more arrives" check
+    made after this passes because nothing came, not because it came late."""
+    before = len(c.buffers[var])
+    await c.start_streaming([var])
+    await c.wait_buffers(var, before + buffers, timeout=10)
+    await c.stop_streaming([var])
+
+
 def http_get(port, path, timeout=5, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

@@ -238,6 +238,76 @@ def test_wav_files_open_in_sox_with_the_right_rate_and_length(rill_server, tmp_p
     assert abs(peak - 0.5) < 0.01, stat.stderr
 
 
+def test_float_and_double_wav_files_open_in_sox_without_a_warning(rill_server, tmp_path):
+    """A non-PCM fmt chunk must carry its cbSize: with the 16-byte chunk libsndfile
+    writes for float, soxi warns "wave header missing extended part of fmt chunk"
+    (issue 13, minor; libsndfile's WAVE_FORMAT_EXTENSIBLE gets the same warning
+    from sox 14.4). rill writes what sox writes: an 18-byte IEEE-float fmt chunk
+    with cbSize 0, then fact."""
+    r = rill("stream", "sine", "frame_d", "-n", "4410", "-o", str(tmp_path), "--format", "wav",
+             url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    for name, bits in (("sine", 32), ("frame_d", 64)):
+        wav = str(tmp_path / f"{name}.wav")
+        with open(wav, "rb") as f:
+            head = f.read(50)
+        assert head[12:16] == b"fmt " and int.from_bytes(head[16:20], "little") == 18, head
+        assert int.from_bytes(head[20:22], "little") == 3, head            # IEEE float
+        assert int.from_bytes(head[34:36], "little") == bits, head
+        assert head[36:38] == b"\0\0" and head[38:42] == b"fact", head     # cbSize 0
+        assert int.from_bytes(head[46:50], "little") == 4410, head          # frames
+        s = subprocess.run(["soxi", wav], capture_output=True, text=True)
+        assert s.returncode == 0 and s.stderr == "", s.stderr
+        assert "Floating Point" in s.stdout and "4410 samples" in s.stdout, s.stdout
+        info = subprocess.run([rill_bin(), "info", wav], capture_output=True, text=True)
+        assert info.returncode == 0, info.stderr
+        fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
+        assert fields["values"] == "4410" and fields["variable"] == name, fields
+
+
+def flac_total_samples(path):
+    """STREAMINFO's 36-bit total sample count (0: unknown)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    assert head[:4] == b"fLaC" and head[4] & 0x7F == 0, head   # STREAMINFO first
+    return (head[8 + 13] & 0x0F) << 32 | int.from_bytes(head[8 + 14:8 + 18], "big")
+
+
+@pytest.mark.parametrize("fmt", ["flac", "wav"])
+def test_a_killed_stream_leaves_headers_that_count_what_the_files_hold(rill_server, tmp_path,
+                                                                        fmt):
+    """SIGKILL: no handler runs, libsndfile never closes the files. A FLAC file's
+    STREAMINFO said 0 samples (issue 13, minor): the writer now keeps it at the
+    samples of the frames written, as the WAV headers are kept after each write.
+    Each header must equal what the file decodes to (rill info), and soxi agree."""
+    out = tmp_path / "out"
+    p = subprocess.Popen([rill_bin(), "stream", "sine", "frame", "-o", str(out), "--format", fmt,
+                          "--url", rill_server.url], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:   # a few blocks in each file
+            sizes = [f.stat().st_size for f in out.glob(f"*.{fmt}")] if out.exists() else []
+            if len(sizes) == 2 and min(sizes) > 40000:
+                break
+            time.sleep(0.1)
+        assert p.poll() is None, p.stderr.read()
+    finally:
+        p.kill()
+        p.wait(10)
+    assert p.returncode == -signal.SIGKILL
+    for name in ("sine", "frame"):
+        path = str(out / f"{name}.{fmt}")
+        info = subprocess.run([rill_bin(), "info", path], capture_output=True, text=True)
+        assert info.returncode == 0, info.stderr
+        decoded = int(dict(line.split(None, 1) for line in info.stdout.splitlines())["values"])
+        soxi = subprocess.run(["soxi", "-s", path], capture_output=True, text=True)
+        assert soxi.returncode == 0, soxi.stderr
+        if fmt == "flac":
+            assert flac_total_samples(path) == decoded, (name, flac_total_samples(path), decoded)
+        assert decoded > 8192 and int(soxi.stdout) == decoded, (name, soxi.stdout, decoded)
+
+
 def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
     r = rill("stream", "frame_d", "-n", "2048", "-o", str(tmp_path), "--format", "bin",
              url=rill_server.url)

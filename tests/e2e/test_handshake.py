@@ -102,9 +102,19 @@ def test_list_replies_are_unicast_to_the_requester(rill_server):
             await b.connect()
             for _ in range(3):
                 await a.list()
-            await asyncio.sleep(0.3)
-            assert b.list_queue == [], "list replies requested by A reached B (broadcast)"
-            assert a.list_queue == []
+            # B's socket is one ordered queue: had A's replies gone to B too,
+            # they were queued before the reply to a list B sends now (its
+            # id tells it apart), so once that has come they have too.
+            replies = [raw for _, raw in b.control_raw]
+            await b.send_control({"id": "fence", "watcher": [{"cmd": "list"}]})
+            await b.changed.wait_until(
+                lambda: any(isinstance(r, str) and '"id":"fence"' in r
+                            for _, r in b.control_raw), 5, "the reply to B's list")
+            got = [r for _, r in b.control_raw[len(replies):]
+                   if isinstance(r, str) and '"sampleRate"' in r]
+            assert len(got) == 1, f"list replies requested by A reached B (broadcast): {got}"
+            b.list_queue.pop(0)
+            assert b.list_queue == [] and a.list_queue == []
             # B's next list() (oldest queued reply) is therefore fresh.
             la = await a.list()
             lb = await b.list()

@@ -3,7 +3,7 @@
 import asyncio
 
 from belaclient import BelaClient, run
-from helpers import BLOCK, check_dense_counter_buffers, expected_sine, f32, var_entry
+from helpers import BLOCK, check_dense_counter_buffers, data_fence, expected_sine, f32, var_entry
 
 
 def test_monitor_periods_are_exact(rill_server):
@@ -29,12 +29,14 @@ def test_monitor_periods_are_exact(rill_server):
             st = await c.list()
             for name in periods:
                 assert var_entry(st, name)["monitor"] == 0
-            await asyncio.sleep(0.1)
-            count = {n: len(c.monitor[n]) for n in periods}
-            await asyncio.sleep(0.4)
-            assert {n: len(c.monitor[n]) for n in periods} == count, \
-                "monitor frames still arrive after period 0"
-            assert all(not c.buffers[n] for n in c.buffers), "monitoring produced stream buffers"
+            # Period 0 was applied by the list's tick: no frame comes after
+            # it (every frame produced before the fence has arrived).
+            await data_fence(c, "sine")
+            stopped_by = st["timestamp"]
+            late = {n: [t for t, _ in c.monitor[n] if t > stopped_by] for n in periods}
+            assert not any(late.values()), f"monitor frames after period 0: {late}"
+            assert all(not c.buffers[n] for n in c.buffers if n != "sine"), \
+                "monitoring produced stream buffers"   # sine: the fence's
             assert not c.violations, c.violations
         finally:
             await c.close()
@@ -52,7 +54,7 @@ def test_monitor_period_one_is_a_one_shot_and_resets_to_zero(rill_server):
             await c.start_monitoring(names, [1] * len(names))
             for n in names:
                 await c.wait_monitor(n, 1, timeout=3)
-            await asyncio.sleep(0.3)
+            await data_fence(c, "sine")   # a second frame would have come by now
             for n in names:
                 assert len(c.monitor[n]) == 1, f"{n}: {len(c.monitor[n])} frames for a one-shot"
             st = await c.list()

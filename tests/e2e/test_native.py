@@ -183,7 +183,10 @@ def test_native_unwatch_ends_the_stream_without_padding(rill_server):
             assert data[-1]["count"] >= 1 and data[-1]["flags"] & FLAG_LAST or \
                 ms[-1]["kind"] == KIND_END
             count = len(ms)
-            await asyncio.sleep(0.3)
+            # One socket, one ordered queue: once frame_d's third message
+            # (1536 ticks on) is here, any later frame message would be too.
+            await c.watch(["frame_d"])
+            await c.wait_messages("frame_d", 3, timeout=5)
             assert len(c.stream("frame")) == count, "messages after the end of the stream"
             assert not var_entry(await c.list(), "frame")["watched"]
             assert not c.violations, c.violations

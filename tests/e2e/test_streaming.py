@@ -6,7 +6,7 @@ import time
 
 from belaclient import BODY_BYTES, BelaClient, run
 from helpers import (BLOCK, RATE, check_dense_counter_buffers, check_event_buffer,
-                     check_padded_dense_tail, expected_sine, f32, next_event_frame,
+                     check_padded_dense_tail, data_fence, expected_sine, f32, next_event_frame,
                      var_entry)
 
 
@@ -116,7 +116,7 @@ def test_unwatch_flushes_a_zero_padded_final_dense_buffer(rill_server):
                     break
                 assert time.monotonic() < deadline, "watched still true 3 s after unwatch"
                 await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)
+            await data_fence(c, "sine")   # the final buffers, and any after them, are here
             for name, n, size in (("frame", 1024, 4), ("frame_d", 512, 8)):
                 bufs = c.buffers[name]
                 check_dense_counter_buffers(bufs[:-1], n, name)
@@ -124,9 +124,9 @@ def test_unwatch_flushes_a_zero_padded_final_dense_buffer(rill_server):
                 if len(bufs) > 1:
                     assert last["ref"] - bufs[-2]["ref"] == n
                 check_padded_dense_tail(last, size, f"{name} final buffer")
-            count = {k: len(v) for k, v in c.buffers.items()}
-            await asyncio.sleep(0.3)
-            assert {k: len(v) for k, v in c.buffers.items()} == count, \
+            count = {k: len(v) for k, v in c.buffers.items() if k != "sine"}
+            await data_fence(c, "sine")
+            assert {k: len(v) for k, v in c.buffers.items() if k != "sine"} == count, \
                 "buffers still arrive after the stream ended"
             assert not c.violations, c.violations
         finally:
@@ -191,7 +191,7 @@ def test_scheduled_watch_compat_delivers_d_plus_one_values_and_watched_toggles(r
                     assert w == (True, True), f"not watched at tick {ts} inside [{start}, {start + D}]"
                 elif ts > start + D + slack:
                     assert w == (False, False), f"watched at tick {ts} after the end {start + D}"
-            await asyncio.sleep(0.2)
+            await data_fence(c, "sine")   # every buffer of the schedule, and any extra, is here
             for name, n, size in (("frame", 1024, 4), ("frame_d", 512, 8)):
                 bufs = c.buffers[name]
                 assert len(bufs) == math.ceil((D + 1) / n), \
@@ -220,23 +220,21 @@ def test_stream_n_values_flow_lists_after_every_body(rill_server):
             per_var = math.ceil(n_values / min(1024, 512))   # 6 buffers per variable
             await c.stream_n_values_start(names)
             seen = 0
-            latencies = []
             deadline = time.monotonic() + 10
             while True:
                 total = lambda: sum(len(c.buffers[n]) for n in names)  # noqa: E731
                 await c.changed.wait_until(lambda: total() > seen, 5, "the next body")
                 seen = total()
+                # Answered while streaming (within its timeout: liveness, not
+                # a latency figure; the server benchmark measures those).
                 for _ in range(2):
-                    t0 = time.monotonic()
                     st = await c.list(timeout=2)
-                    latencies.append(time.monotonic() - t0)
                 watched = [v["name"] for v in st["watchers"] if v["watched"]]
                 assert sorted(watched) == sorted(names), f"watched = {watched}"
                 if all(len(c.buffers[n]) >= per_var for n in watched):
                     break
                 assert time.monotonic() < deadline
             await c.stop_streaming()
-            assert max(latencies) < 1.0, f"slow list replies during streaming: {max(latencies):.3f} s"
             check_dense_counter_buffers(c.buffers["frame"][:per_var], 1024, "frame")
             check_dense_counter_buffers(c.buffers["frame_d"][:per_var], 512, "frame_d")
             assert not c.violations, c.violations
@@ -281,11 +279,15 @@ def test_client_without_connection_reply_gets_data_only_once_active(rill_server)
         try:
             await c.connect(reply=False)
             await c.start_streaming(["frame"])
-            await asyncio.sleep(0.5)
-            await c.list()
-            assert c.buffers["frame"] == [], "streaming data flowed with no active client"
+            await asyncio.sleep(0.5)   # data would flow meanwhile, were it to
+            inactive_until = int((await c.list())["timestamp"])
             await c.send_control({"event": "active"})
             bufs = await c.wait_buffers("frame", 3, timeout=5)
+            # The data socket is one ordered queue: a buffer made while no
+            # client was active would come first, with an earlier tick.
+            assert bufs[0]["ref"] > inactive_until - 1024, \
+                f"streaming data flowed with no active client (buffer at {bufs[0]['ref']}, " \
+                f"active from {inactive_until})"
             check_dense_counter_buffers(bufs, 1024, "frame after active")
             assert not c.violations, c.violations
         finally:
@@ -389,7 +391,7 @@ def test_unwatch_before_a_scheduled_start_sends_one_single_value_buffer(rill_ser
             before = int((await c.list())["timestamp"])
             await c.stop_streaming(["frame"])
             bufs = await c.wait_buffers("frame", 1, timeout=3)
-            await asyncio.sleep(0.3)
+            await data_fence(c)   # a second buffer would have come by now
             assert len(c.buffers["frame"]) == 1, "more than one buffer for a never-started stream"
             b = bufs[0]
             assert b["ref"] >= before and b["data"][0] == b["ref"]

@@ -1,4 +1,4 @@
-"""The clock exchange (docs/PROTOCOL.md §9): {"rill":"time"} on a native
+"""The clock exchange (docs/PROTOCOL.md §10): {"rill":"time"} on a native
 control socket answers at once with the device's receive and send times and
 the latest (tick, device clock) pair taken on the tick thread."""
 

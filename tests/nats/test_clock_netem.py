@@ -4,7 +4,7 @@ tests/netem's emulated link (linkem: this kernel has no netem) with delay
 and jitter on every packet, both ways.
 
 The ground truth is the device's own (tick, CLOCK_MONOTONIC) pairs, taken
-on its tick thread and read with the clock exchange (PROTOCOL.md §9) by
+on its tick thread and read with the clock exchange (PROTOCOL.md §10) by
 this test (taken on the device, so the link's delay is not in them); both
 namespaces share the host's clocks, so the true Unix time of tick t is its
 device time plus (CLOCK_REALTIME - CLOCK_MONOTONIC). Ticks run late, never

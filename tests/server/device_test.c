@@ -353,3 +353,60 @@ TEST(native_sparse_records_align_timestamps_after_odd_sized_values) {
     rill__stream_destroy(s);
     rill__device_deinit(&f.dev);
 }
+
+/* rill_var_set_uint32 on its own type stores the bits as they are (values
+ * past INT32_MAX included), on another type converts the value, not the
+ * bits: 3000000000 into an int32 saturates, into a double stays exact. */
+TEST(set_uint32_keeps_values_past_int32_max_and_converts_to_other_types) {
+    const uint32_t in[4] = {0, 1, 2147483648u, UINT32_MAX};
+    fixture f;
+    setup(&f, RILL_TYPE_UINT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 4);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (int i = 0; i < 4; i++) {
+        rill__device_tick(&f.dev, (uint64_t)i);
+        rill_var_set_uint32(&f.var, in[i]);
+    }
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    for (size_t i = 0; i < 4; i++) {
+        uint32_t v;
+        memcpy(&v, r.payload + i * 4, 4);
+        ASSERT_EQ_UINT(v, in[i]);
+    }
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    s = rill__stream_create(&f.var, RILL__STREAM_BUFFER, RILL__SINK_CLIENT,
+                            false, 4);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (int i = 0; i < 4; i++) {
+        rill__device_tick(&f.dev, (uint64_t)i);
+        rill_var_set_uint32(&f.var, in[i]);
+    }
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    const int32_t want[4] = {0, 1, INT32_MAX, INT32_MAX};
+    for (size_t i = 0; i < 4; i++)
+        ASSERT_EQ_INT(value_at(&r, 0, i), want[i]);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+
+    setup(&f, RILL_TYPE_DOUBLE, RILL_TS_DENSE, 1 << 16);
+    s = rill__stream_create(&f.var, RILL__STREAM_BUFFER, RILL__SINK_CLIENT,
+                            false, 4);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    for (int i = 0; i < 4; i++) {
+        rill__device_tick(&f.dev, (uint64_t)i);
+        rill_var_set_uint32(&f.var, in[i]);
+    }
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    for (size_t i = 0; i < 4; i++) {
+        double v;
+        memcpy(&v, r.payload + i * 8, 8);
+        ASSERT_EQ_DOUBLE(v, (double)in[i], 0);
+    }
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}

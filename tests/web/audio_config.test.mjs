@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launchBrowser, openPage, rillBin, sleep, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, rillBin, sleep, startServer, teardown, waitLive } from './lib.mjs';
 
 const DEMO_RATES = ['8000', '16000', '22050', '32000', '44100', '48000', '96000'];
 
@@ -17,9 +17,7 @@ let b;
 before(async () => {
   b = await launchBrowser();
 });
-after(async () => {
-  await b?.close();
-});
+after(() => teardown(() => b?.close()));
 
 /** `rill audio --url URL [args]`: its exit code, stdout as {field: value}, stderr. */
 function rillAudio(url, ...args) {
@@ -104,9 +102,7 @@ describe('audio configuration form: demo source', () => {
   before(async () => {
     srv = await startServer();
   });
-  after(async () => {
-    assert.equal(await srv?.stop(), 0, 'rill serve exits cleanly');
-  });
+  after(() => teardown(srv));
 
   it('shows the current configuration; only what the demo offers may be edited', async () => {
     const { page, errors } = await openPage(b.browser, `${srv.http}/`);
@@ -280,10 +276,7 @@ describe('audio configuration form: file source (rate and channels fixed)', () =
     writeWav(wav, 22050, 22050);
     srv = await startServer('--source', `file:${wav}`);
   });
-  after(async () => {
-    assert.equal(await srv?.stop(), 0, 'rill serve exits cleanly');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => teardown(srv, () => fs.rmSync(dir, { recursive: true, force: true })));
 
   it("shows the file's rate and channels fixed; takes a volume; refuses a rate", async () => {
     const { page, errors } = await openPage(b.browser, `${srv.http}/`);

@@ -3,7 +3,7 @@
 // gives each dense buffer's lag behind live when it is drawn.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, sleep, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, sleep, startServer, teardown, waitLive } from './lib.mjs';
 import { create, feed, handlerFrame } from './messages.mjs';
 
 let srv, b, page, errors;
@@ -13,11 +13,13 @@ before(async () => {
   ({ page, errors } = await openPage(b.browser, `${srv.http}/`));
   await waitLive(page);
 });
-after(async () => {
-  assert.deepEqual(errors, [], 'no console errors in the whole run');
-  await b?.close();
-  await srv?.stop();
-});
+after(() =>
+  teardown(
+    () => assert.deepEqual(errors, [], 'no console errors in the whole run'),
+    () => b?.close(),
+    srv,
+  ),
+);
 
 const hidden = () =>
   page.evaluate(() => ({

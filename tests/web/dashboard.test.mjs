@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { launchBrowser, openPage, rillLs, sleep, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, rillLs, sleep, startServer, teardown, waitLive, withServer } from './lib.mjs';
 
 const TYPE_LETTER = { char: 'c', int32: 'i', uint32: 'j', float: 'f', double: 'd' };
 
@@ -14,10 +14,7 @@ before(async () => {
   srv = await startServer();
   b = await launchBrowser();
 });
-after(async () => {
-  await b?.close();
-  assert.equal(await srv?.stop(), 0, 'rill serve exits cleanly');
-});
+after(() => teardown(() => b?.close(), srv));
 
 async function chart(page, name) {
   return page.evaluate((n) => window.__rill.chart(n), name);
@@ -183,8 +180,7 @@ describe('dashboard against rill serve', () => {
 
 describe('serving options', () => {
   it('with --token: the page opened with ?token= loads and streams; without it, 401', async () => {
-    const t = await startServer('--token', 's3cret-T0ken');
-    try {
+    await withServer(['--token', 's3cret-T0ken'], async (t) => {
       const res = await fetch(`${t.http}/`);
       assert.equal(res.status, 401);
       const { page, errors, status } = await openPage(b.browser, `${t.http}/?token=s3cret-T0ken`);
@@ -199,32 +195,23 @@ describe('serving options', () => {
       await sleep(1500);
       assert.notEqual(await foreign.page.evaluate(() => window.__rill.state()), 'native');
       await foreign.page.close();
-    } finally {
-      await t.stop();
-    }
+    });
   });
 
   it("--web-root '' serves no pages; --web-root DIR serves DIR", async () => {
-    const none = await startServer('--web-root', '');
-    try {
+    await withServer(['--web-root', ''], async (none) => {
       assert.equal((await fetch(`${none.http}/`)).status, 404);
       assert.match(none.output(), /no dashboard/);
-    } finally {
-      await none.stop();
-    }
+    });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-webroot-'));
     fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><p>hello from a web root</p>');
-    const own = await startServer('--web-root', dir);
-    try {
+    await withServer(['--web-root', dir], async (own) => {
       const r = await fetch(`${own.http}/`);
       assert.equal(r.status, 200);
       assert.match(r.headers.get('content-type'), /text\/html/);
       assert.match(await r.text(), /hello from a web root/);
       assert.equal((await fetch(`${own.http}/nope.js`)).status, 404);
       assert.equal((await fetch(`${own.http}/.hidden`)).status, 404);
-    } finally {
-      await own.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    }).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
   });
 });

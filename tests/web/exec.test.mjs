@@ -3,14 +3,11 @@
 // program's output reaches the console pane and Stop ends it.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, startServer, teardown, waitLive } from './lib.mjs';
 
 const servers = [];
 let b;
-after(async () => {
-  await b?.close();
-  for (const s of servers) await s.stop();
-});
+after(() => teardown(() => b?.close(), ...servers));
 
 async function execute(page, line) {
   await page.fill('.exec-cmd', line);

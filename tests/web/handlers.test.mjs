@@ -4,7 +4,7 @@
 // checks what was drawn: the plotted data and pixels of the canvas.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, openPage, sleep, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, sleep, startServer, teardown, waitLive } from './lib.mjs';
 import { create, data, feed, handlerFrame, remove } from './messages.mjs';
 
 let srv, b, page, errors;
@@ -14,11 +14,13 @@ before(async () => {
   ({ page, errors } = await openPage(b.browser, `${srv.http}/`));
   await waitLive(page);
 });
-after(async () => {
-  assert.deepEqual(errors, [], 'no console errors in the whole run');
-  await b?.close();
-  await srv?.stop();
-});
+after(() =>
+  teardown(
+    () => assert.deepEqual(errors, [], 'no console errors in the whole run'),
+    () => b?.close(),
+    srv,
+  ),
+);
 
 async function show(id) {
   await page.click(`.handler-tab[data-handler="${id}"]`);

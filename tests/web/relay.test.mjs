@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launchBrowser, openPage, rillBin, sleep, startServer, waitLive } from './lib.mjs';
+import { launchBrowser, openPage, rillBin, sleep, startServer, teardown, waitLive } from './lib.mjs';
 
 const example = (name) => path.join(path.dirname(path.dirname(rillBin())), 'examples', name);
 
@@ -21,12 +21,18 @@ before(async () => {
   await waitLive(first.page);
   pages.push(first);
 });
-after(async () => {
-  for (const p of pages) assert.deepEqual(p.errors, [], 'no console errors in the whole run');
-  if (prog && prog.exitCode === null) prog.kill('SIGKILL');
-  await b?.close();
-  await srv?.stop();
-});
+after(() =>
+  teardown(
+    () => {
+      for (const p of pages) assert.deepEqual(p.errors, [], 'no console errors in the whole run');
+    },
+    () => {
+      if (prog && prog.exitCode === null) prog.kill('SIGKILL');
+    },
+    () => b?.close(),
+    srv,
+  ),
+);
 
 /** Retry fn until it stops throwing (5 s), so a check waits for the next
  * round of data instead of depending on timing. */

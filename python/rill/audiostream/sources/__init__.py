@@ -1,0 +1,2 @@
+"""audiostream's sources: ThreadSource (sources.thread), SineSource
+(sources.wave) and PatchSource (sources.puredata)."""
