@@ -210,6 +210,18 @@ def frames_in_order(text, var="frame"):
     return ticks, values
 
 
+def wait_values(lab, name, var="frame", timeout=60):
+    """Until consumer `name` has written values of `var`: what a test does
+    to a stream mid-way (kill a node, the bridge, a device) must come after
+    its first values, however long a loaded machine takes to start it."""
+    end = time.monotonic() + timeout
+    while not any(line.startswith(var + ",") for line in lab.log(name).splitlines()[:50]):
+        p = lab.procs.get(name)
+        assert p is None or p.poll() is None, f"{name} ended:\n{lab.log(name)[-3000:]}"
+        assert time.monotonic() < end, f"{name}: no {var} values in {timeout} s"
+        time.sleep(0.1)
+
+
 def messages(text):
     """What a consumer said (its stderr), without the data lines."""
     return "\n".join(line for line in text.splitlines() if "," not in line[:12])
@@ -237,7 +249,8 @@ def test_every_value_arrives_in_order_through_a_sigkilled_nats_node(lab):
     py = subprocess.Popen(lab.cmd([PY, "-c", PY_CONSUMER, os.path.join(REPO, "python"),
                                    URLS, "dev2", str(n), "live"]),
                           stdout=py_out, stderr=subprocess.STDOUT, env=env)
-    time.sleep(2.0)
+    wait_values(lab, "cli1")
+    time.sleep(0.5)
     leader = stream_leader(lab)
     lab.stop(f"nats{leader}", signal.SIGKILL)  # the stream's leader dies mid-stream
     try:
@@ -274,7 +287,7 @@ def test_a_late_consumer_replays_from_the_start_of_retention(lab):
 
 def test_a_killed_and_restarted_bridge_leaves_a_reported_gap(lab):
     cli = stream_cli(lab, "gap", ["rill.dev1.frame", "-n", str(44100 * 6)])
-    time.sleep(1.5)
+    wait_values(lab, "gap")
     lab.stop("bridge", signal.SIGKILL)
     time.sleep(1.0)
     start_bridge(lab)
@@ -305,7 +318,7 @@ def test_a_device_that_goes_away_is_reconnected_and_its_gap_reported(lab):
     two timelines, and a new consumer reads the new boot."""
     n = 44100 * 5
     cli = stream_cli(lab, "away", ["rill.dev1.frame", "-n", str(n)])
-    time.sleep(1.5)
+    wait_values(lab, "away")
     lab.run(["ss", "-K", "dport", "=", "15551"], check=True, capture_output=True)
     assert cli.wait(60) == 1, messages(lab.log("away"))
     out = lab.log("away")
@@ -319,7 +332,7 @@ def test_a_device_that_goes_away_is_reconnected_and_its_gap_reported(lab):
     assert lab.procs["bridge"].poll() is None
 
     boot = stream_cli(lab, "boot", ["rill.dev1.frame"])  # until it ends
-    time.sleep(1.0)
+    wait_values(lab, "boot")
     lab.stop("dev1", signal.SIGKILL)
     time.sleep(1.0)
     lab.start("dev1", [RILL, "serve", "--port", "15551", "--rate", "44100"])
@@ -351,7 +364,7 @@ def test_bad_input_gives_clear_errors(lab):
     assert r.returncode != 0 and "nosuch" in r.stderr, r.stderr
     # Something else publishes junk on a bridged subject: said, skipped.
     cli = stream_cli(lab, "junk", ["rill.dev1.events", "-n", "4000"])
-    time.sleep(1.0)
+    wait_values(lab, "junk", "events")
     lab.run([PY, "-c", """
 import socket
 s = socket.create_connection(("127.0.0.1", 24221))
