@@ -62,7 +62,7 @@
 #define NODES 3
 #define PORT0 24231  /* client ports, in the private namespace */
 #define CPORT0 26231 /* cluster routes */
-#define SLOTS 65536  /* completion times of the latest buffers */
+#define SLOTS 65536  /* completion times of the latest blocks */
 #define MAX_VARS 64
 #define MAX_SAMPLES (1u << 21)
 #define HEADER 32 /* the native frame's header, as the bridge sends it */
@@ -260,6 +260,7 @@ static void meter_add(meter *m, uint64_t now, size_t bytes, uint64_t lat_ns) {
 typedef struct result {
     double mbps, p50, p99;
     uint64_t drops;
+    size_t metered, corrupt; /* whole buffers timed; buffers with wrong values */
     bool ok;
 } result;
 
@@ -269,7 +270,9 @@ static result meter_result(meter *m) {
     r.mbps = (double)atomic_load(&m->bytes) / window_s / 1e6;
     r.p50 = bench_percentile(m->lat_ms, n, 50);
     r.p99 = bench_percentile(m->lat_ms, n, 99);
-    r.ok = n > 0 && atomic_load(&m->corrupt) == 0;
+    r.metered = n;
+    r.corrupt = atomic_load(&m->corrupt);
+    r.ok = n > 0 && r.corrupt == 0;
     return r;
 }
 
@@ -281,7 +284,7 @@ typedef struct device {
     const load *ld;
     double rate; /* ticks/s */
     uint32_t block;
-    _Atomic uint64_t done_ns[SLOTS]; /* buffer b completed at, tagged: */
+    _Atomic uint64_t done_ns[SLOTS]; /* block b's ticks all set at, tagged: */
     _Atomic uint64_t tag[SLOTS];     /* b + 1 */
     pthread_t rt;
     atomic_bool stop;
@@ -301,13 +304,12 @@ static void *device_main(void *arg) {
             float v = (float)(f & 0xFFFFFFu);
             for (uint32_t k = 0; k < d->ld->vars; k++)
                 rill_var_set_float(d->vars[k], v);
-            if ((f + 1) % d->ld->buf == 0) {
-                uint64_t bn = f / d->ld->buf;
-                atomic_store_explicit(&d->done_ns[bn % SLOTS], rill_clock_now_ns(),
-                                      memory_order_relaxed);
-                atomic_store_explicit(&d->tag[bn % SLOTS], bn + 1, memory_order_release);
-            }
         }
+        /* Block b's ticks are all set: any buffer ending in it is complete
+         * (microseconds after its last tick). */
+        atomic_store_explicit(&d->done_ns[b % SLOTS], rill_clock_now_ns(),
+                              memory_order_relaxed);
+        atomic_store_explicit(&d->tag[b % SLOTS], b + 1, memory_order_release);
     }
     return NULL;
 }
@@ -358,9 +360,11 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) 
         atomic_fetch_add(&d->m->corrupt, 1);
         return;
     }
-    if (b->count != buf || (last + 1) % buf != 0)
+    /* Whole buffers, wherever they start: a stream starts at the tick the
+     * device had when asked, which can be inside one of its blocks. */
+    if (b->count != buf)
         return;
-    uint64_t bn = last / buf;
+    uint64_t bn = last / d->block;
     if (atomic_load_explicit(&d->tag[bn % SLOTS], memory_order_acquire) != bn + 1)
         return;
     uint64_t done = atomic_load_explicit(&d->done_ns[bn % SLOTS], memory_order_relaxed);
@@ -629,8 +633,9 @@ static bool bench_load(cluster *c, const load *ld, int replicas, meter *m, int *
                     br.p50, br.p99, (unsigned long long)br.drops, dr.p50, dr.p99);
         if (!pl.ok || !br.ok || (!ld->flood && !dr.ok)) {
             bench_row_failed(ld->name, "R%d repeat %d: nothing measured or wrong values "
-                             "(plain %d, bridge %d, direct %d)", replicas, i + 1, pl.ok,
-                             br.ok, dr.ok);
+                             "(buffers timed/wrong: plain %zu/%zu, bridge %zu/%zu, direct "
+                             "%zu/%zu)", replicas, i + 1, pl.metered, pl.corrupt,
+                             br.metered, br.corrupt, dr.metered, dr.corrupt);
             return false;
         }
         pm[i] = pl.mbps, pp50[i] = pl.p50, pp99[i] = pl.p99, hm[i] = ph.mbps;

@@ -29,6 +29,8 @@
 
 /* The ordered consumer's idle heartbeat (see subscribe). */
 #define RILL__NATS_HEARTBEAT_NS 1000000000
+/* How long one JetStream API request waits for its answer (ask_again). */
+#define RILL__NATS_TRY_MS 2000
 
 static const rill__client_xport xport;
 
@@ -359,10 +361,28 @@ static void x_detach(void *user) {
 
 static const rill__client_xport xport = {x_send, x_detach};
 
+/* JetStream answers nothing while a stream (or the KV bucket's, or the
+ * meta group) elects a leader after a node died: a request sent then times
+ * out, and one sent again later is answered. So a request that timed out
+ * (or found no responder) during rill_nats_connect is asked again, each
+ * try waiting RILL__NATS_TRY_MS, until the connect's own timeout; any other
+ * answer ("no such stream") is final. Without it a consumer started during
+ * an election said "no JetStream stream" of a stream that was there. */
+static bool ask_again(const rill__ncons *c, natsStatus s) {
+    if ((s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS) ||
+        rill_clock_now_ns() >= c->setup_end_ns)
+        return false;
+    rill__sleep_ns(100000000);
+    return true;
+}
+
 /* The device's announcement, or a sentence naming those there are. */
 static int read_announcement(rill__ncons *c) {
     kvStore *kv = NULL;
-    natsStatus s = js_KeyValue(&kv, c->js, c->bucket);
+    natsStatus s;
+    do
+        s = js_KeyValue(&kv, c->js, c->bucket);
+    while (ask_again(c, s));
     if (s != NATS_OK) {
         rill__log_error(
             "no bridged devices at %s: the KV bucket %s does not exist "
@@ -372,7 +392,9 @@ static int read_announcement(rill__ncons *c) {
         return RILL_ENOTFOUND;
     }
     kvEntry *e = NULL;
-    s = kvStore_Get(&e, kv, c->device);
+    do
+        s = kvStore_Get(&e, kv, c->device);
+    while (ask_again(c, s));
     int rc = 0;
     if (s != NATS_OK) {
         kvKeysList keys = {0};
@@ -459,7 +481,12 @@ static int read_announcement(rill__ncons *c) {
 static int subscribe(rill__ncons *c) {
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, c->js, c->stream, NULL, &jerr);
+    natsStatus s;
+    do {
+        jsStreamInfo_Destroy(si);
+        si = NULL;
+        s = js_GetStreamInfo(&si, c->js, c->stream, NULL, &jerr);
+    } while (ask_again(c, s));
     jsStreamInfo_Destroy(si);
     if (s != NATS_OK) {
         char what[400];
@@ -497,7 +524,9 @@ static int subscribe(rill__ncons *c) {
     }
     char filter[300];
     snprintf(filter, sizeof filter, "%s.%s.>", c->prefix, c->device);
-    s = js_SubscribeSync(&c->sub, c->js, filter, NULL, &so, &jerr);
+    do
+        s = js_SubscribeSync(&c->sub, c->js, filter, NULL, &so, &jerr);
+    while (ask_again(c, s));
     if (s == NATS_OK)
         s = natsSubscription_SetPendingLimits(c->sub, 1 << 20, 1 << 30);
     if (s != NATS_OK) {
@@ -530,6 +559,7 @@ int rill_nats_connect(const rill_client_config *cfg,
     c->cfg = *ncfg;
     c->connected_ns = rill_clock_now_ns();
     c->list_hold_ns = (uint64_t)cfg->timeout_ms * 500000u; /* half of it */
+    c->setup_end_ns = c->connected_ns + (uint64_t)cfg->timeout_ms * 1000000u;
     c->url = rill__strdup(ncfg->nats_url);
     c->device = rill__strdup(ncfg->device);
     c->stream = rill__strdup(ncfg->stream);
@@ -544,7 +574,8 @@ int rill_nats_connect(const rill_client_config *cfg,
     if (rc == 0) {
         jsOptions jo;
         jsOptions_Init(&jo);
-        jo.Wait = cfg->timeout_ms;
+        /* Each request's wait; setup asks again until the timeout. */
+        jo.Wait = RILL__MIN(cfg->timeout_ms, RILL__NATS_TRY_MS);
         natsStatus s = natsConnection_JetStream(&c->js, c->nc, &jo);
         if (s != NATS_OK)
             rc = rill__nats_error(s, 0, "no JetStream context");

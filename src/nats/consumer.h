@@ -89,6 +89,7 @@ typedef struct rill__ncons {
     uint64_t horizon_ns;
     bool ended; /* the session ended (the device restarted): nothing is fed */
     uint64_t connected_ns, list_hold_ns; /* list_ready */
+    uint64_t setup_end_ns; /* rill_nats_connect's deadline (ask_again) */
     char ann_run[17]; /* the bridge's run for the device when we connected */
 } rill__ncons;
 

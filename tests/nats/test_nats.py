@@ -233,6 +233,7 @@ sys.path.insert(0, sys.argv[1])
 from rill.nats import connect
 dev, n, start = sys.argv[3], int(sys.argv[4]), sys.argv[5]
 with connect(sys.argv[2], dev, start=start, timeout=20) as d:
+    print("connected", flush=True)
     (v,), (t,) = d.stream_n_values(["frame"], n)
     print(json.dumps({"first": int(t[0]), "n": len(t),
                       "ordered": bool(((t[1:] - t[:-1]) == 1).all()),
@@ -250,6 +251,10 @@ def test_every_value_arrives_in_order_through_a_sigkilled_nats_node(lab):
                                    URLS, "dev2", str(n), "live"]),
                           stdout=py_out, stderr=subprocess.STDOUT, env=env)
     wait_values(lab, "cli1")
+    end = time.monotonic() + 60
+    while "connected" not in open(py_out.name).read():
+        assert py.poll() is None and time.monotonic() < end, open(py_out.name).read()[-3000:]
+        time.sleep(0.1)
     time.sleep(0.5)
     leader = stream_leader(lab)
     lab.stop(f"nats{leader}", signal.SIGKILL)  # the stream's leader dies mid-stream
