@@ -14,7 +14,8 @@
 static const char usage[] =
     "usage: rill bridge NAME=URL[=VAR,VAR...]... [--nats URL] [--replicas N]\n"
     "                   [--max-age SECONDS] [--max-bytes BYTES] [--stream NAME]\n"
-    "                   [--prefix P] [--bucket B] [--length N] [--token T]\n\n"
+    "                   [--prefix P] [--bucket B] [--length N] [--token T]\n"
+    "                   [--no-dedupe]\n\n"
     "Connect to each rill device (rill serve, native mode) and publish its\n"
     "variables (all, or the VARs named) into the JetStream stream NAME (default\n"
     "RILL) as <prefix>.<NAME>.<variable> (prefix rill), one message per buffer,\n"
@@ -26,7 +27,10 @@ static const char usage[] =
     "(default 3600 s, 1 GiB). A device that goes away is connected to again\n"
     "every second (consumers report the ticks in between as missing). Runs\n"
     "until Ctrl-C or SIGTERM, then waits for the last acknowledgements; exits\n"
-    "1 if any message could not be stored.\n"
+    "1 if any message could not be stored. --no-dedupe leaves out the\n"
+    "Nats-Msg-Id that lets JetStream store a retried message once: it takes\n"
+    "about twice the messages per second, and a retry may be stored twice\n"
+    "(rill's consumers skip the second by its sequence).\n"
     "Read a bridged device with: rill stream --nats URL rill.NAME.VAR ...\n\n"
     "example:\n"
     "  rill bridge board1=ws://10.0.0.5:5555=sine,frame --nats nats://hub:4222\n";
@@ -52,7 +56,8 @@ static int parse(cli_opts *o, rill_bridge_config *cfg, const char **token,
         {"max-age", required_argument, NULL, 'a'}, {"max-bytes", required_argument, NULL, 'b'},
         {"stream", required_argument, NULL, 's'},  {"prefix", required_argument, NULL, 'p'},
         {"bucket", required_argument, NULL, 'k'},  {"length", required_argument, NULL, 'l'},
-        {"token", required_argument, NULL, 't'},   {NULL, 0, NULL, 0}};
+        {"token", required_argument, NULL, 't'},   {"no-dedupe", no_argument, NULL, 'D'},
+        {NULL, 0, NULL, 0}};
     cli_opts_init(o, o->argc, o->argv, usage, "", opts);
     double num = 0;
     int c;
@@ -67,6 +72,8 @@ static int parse(cli_opts *o, rill_bridge_config *cfg, const char **token,
             cfg->kv_bucket = optarg;
         else if (c == 't')
             *token = optarg;
+        else if (c == 'D')
+            cfg->dedupe = false;
         else if (c == 'r') {
             if (!parse_option_number("bridge", "--replicas", optarg, 1, 5, true, &num))
                 return EXIT_USAGE;

@@ -47,6 +47,13 @@ typedef struct rill_bridge_config {
     double give_up_s;           /* a publish still failing after this long is
                                    lost (counted, and a gap for consumers);
                                    default 60 */
+    bool dedupe;                /* a Nats-Msg-Id on every message, so that
+                                   JetStream stores a retried one once;
+                                   default true. Off, a retry whose first
+                                   try was stored is stored twice (rill's
+                                   consumers skip it by its sequence), and
+                                   JetStream takes about twice the messages
+                                   per second (docs/SCALE.md, Measured) */
 } rill_bridge_config;
 
 RILL_API rill_bridge_config rill_bridge_config_default(void);

@@ -129,6 +129,7 @@ rill_bridge_config rill_bridge_config_default(void) {
     c.probe_ms = 250;
     c.max_pending = 4096;
     c.give_up_s = 60;
+    c.dedupe = true;
     return c;
 }
 
@@ -244,15 +245,16 @@ static void give_up(rill_bridge *b, natsMsg *m) {
                             (size_t)natsMsg_GetDataLength(m), &f, NULL,
                             0) == 0 &&
         natsMsgHeader_Get(m, RILL__H_RUN, &run) == NATS_OK &&
-        natsMsgHeader_Get(m, RILL__H_MSGID, &id) == NATS_OK &&
         natsMsg_Create(&mk, natsMsg_GetSubject(m), NULL, NULL, 0) == NATS_OK) {
         char text[64], mid[360];
         snprintf(text, sizeof text, "%" PRIu64 " %" PRIu32, f.h.seq,
                  f.h.dropped);
-        snprintf(mid, sizeof mid, "%s.lost", id);
         natsMsgHeader_Set(mk, RILL__H_LOST, text);
         natsMsgHeader_Set(mk, RILL__H_RUN, run);
-        natsMsgHeader_Set(mk, RILL__H_MSGID, mid);
+        if (natsMsgHeader_Get(m, RILL__H_MSGID, &id) == NATS_OK) { /* dedupe */
+            snprintf(mid, sizeof mid, "%s.lost", id);
+            natsMsgHeader_Set(mk, RILL__H_MSGID, mid);
+        }
         atomic_fetch_add(&b->published, 1); /* its ack is counted too */
         publish(b, mk, &b->stop);
     }
@@ -380,7 +382,8 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf,
     memcpy(clock, d->clock, sizeof clock);
     pthread_mutex_unlock(&d->mx);
     char type[2] = {rill_type_letter(buf->type), 0};
-    natsMsgHeader_Set(m, RILL__H_MSGID, id);
+    if (b->cfg.dedupe)
+        natsMsgHeader_Set(m, RILL__H_MSGID, id);
     natsMsgHeader_Set(m, RILL__H_RUN, d->run);
     natsMsgHeader_Set(m, RILL__H_TYPE, type);
     natsMsgHeader_Set(m, RILL__H_MODE,
