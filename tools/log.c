@@ -163,8 +163,21 @@ static int download(const host *h, rill_client *cl, const char *dir,
                                "downloaded: %s", names[i], files[i].name, rill_strerror(rc));
             continue;
         }
+        /* The span the device announced: a start tick that had passed
+         * when it took the command (a loaded device) began "now", with the
+         * whole duration after it; those ticks were never asked of the
+         * program, so they are not lost. */
+        uint64_t from = start, to = end;
+        if (rill_client_log_span(cl, files[i].name, &from, &to) != 0 || to < from ||
+            to - from != end - start) {
+            from = start;
+            to = end;
+        }
+        if (tty && from != start)
+            fprintf(stderr, "%s: %s: the device began %llu ticks after the tick asked\n",
+                    h->cmd, names[i], (unsigned long long)(from - start));
         uint64_t values = 0, missing = 0;
-        rc = inspect(path, vars[i]->mode, start, end, &values, &missing);
+        rc = inspect(path, vars[i]->mode, from, to, &values, &missing);
         if (rc != 0) {
             status = host_fail(h, EXIT_FAILED, "%s: %s is damaged: %s", names[i], path,
                                rill_strerror(rc));
@@ -174,8 +187,8 @@ static int download(const host *h, rill_client *cl, const char *dir,
          * [start, end): one that ends short lost its last buffers (they
          * were dropped on the device), which no gap between values shows. */
         if (vars[i]->mode == RILL_TS_DENSE && !host_interrupted() &&
-            values + missing < end - start)
-            missing = end - start - values;
+            values + missing < to - from)
+            missing = to - from - values;
         if (missing != 0)
             status = host_fail(h, EXIT_FAILED, "%s: %llu values were lost on the device "
                                "(missing from %s)", names[i], (unsigned long long)missing,

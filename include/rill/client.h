@@ -521,6 +521,18 @@ RILL_API int rill_client_log_wait(rill_client *cl,
                                   const rill_client_log_file *files, size_t n,
                                   int timeout_ms);
 
+/* The ticks the device logs `file` over, [*start, *end), as it announced
+ * when the log began (its log-scheduled notice). A start tick that had
+ * passed when the device took the command (a loaded device, a slow link)
+ * is taken as "now", so *start may be later than asked, and *end keeps
+ * the duration after it; without a duration *end is what the device said
+ * (UINT64_MAX on rill serve). The latest log of the file's variable only.
+ * Any thread but the I/O thread's callbacks. Returns 0, RILL_ENOTFOUND
+ * (no announcement for that file yet: after rill_client_log_wait returned
+ * 0 or RILL_EIO there is one), RILL_EINVAL (NULL argument). */
+RILL_API int rill_client_log_span(rill_client *cl, const char *file,
+                                  uint64_t *start, uint64_t *end);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,7 +60,7 @@ typedef struct rill__var_state {
      * log it started for the variable (file, first tick, whether a write
      * to it failed) and the latest file it finished. */
     char log_file[96];
-    uint64_t log_from;
+    uint64_t log_from, log_to;
     bool log_failed;
     char log_done[96];
     bool log_done_failed;

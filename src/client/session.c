@@ -107,6 +107,17 @@ static rill__var_state *var_named(rill_client *cl, json_t *name) {
     return NULL;
 }
 
+/* A tick in a notice: rill serve's "no end" is 2^64 - 1, which the
+ * decoder read as a real (too big for jansson's integers). */
+static uint64_t tick_of(json_t *v, uint64_t otherwise) {
+    if (json_is_integer(v))
+        return (uint64_t)json_integer_value(v);
+    if (!json_is_real(v))
+        return otherwise;
+    double d = json_real_value(v);
+    return d >= 18446744073709551615.0 ? UINT64_MAX : d > 0 ? (uint64_t)d : 0;
+}
+
 static void copy_name(char *dst, size_t cap, json_t *s) {
     snprintf(dst, cap, "%s", json_is_string(s) ? json_string_value(s) : "");
 }
@@ -131,8 +142,8 @@ void rill__client_log_notice(rill_client *cl, json_t *root, rill__event *out) {
         (st = var_named(cl, json_object_get(w, "watcher"))) != NULL) {
         copy_name(st->log_file, sizeof st->log_file,
                   json_object_get(w, "logFileName"));
-        st->log_from =
-            (uint64_t)json_number_value(json_object_get(w, "timestamp"));
+        st->log_from = tick_of(json_object_get(w, "timestamp"), 0);
+        st->log_to = tick_of(json_object_get(w, "timestampEnd"), UINT64_MAX);
         st->log_failed = false;
     } else if (json_is_string(ev) &&
                strcmp(json_string_value(ev), "log-ended") == 0 &&
@@ -257,4 +268,23 @@ int rill_client_log_wait(rill_client *cl, const rill_client_log_file *files,
         if (by_list)
             rill_clock_sleep_until_ns(RILL__MIN(end, now + 100000000u));
     }
+}
+
+int rill_client_log_span(rill_client *cl, const char *file, uint64_t *start,
+                         uint64_t *end) {
+    if (cl == NULL || file == NULL || start == NULL || end == NULL)
+        return RILL_EINVAL;
+    int rc = RILL_ENOTFOUND;
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; cl->vs != NULL && i < cl->vars->n_vars; i++) {
+        const rill__var_state *st = &cl->vs[i];
+        if (file[0] != '\0' && strcmp(st->log_file, file) == 0) {
+            *start = st->log_from;
+            *end = st->log_to;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return rc;
 }

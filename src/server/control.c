@@ -69,6 +69,18 @@ static bool stream_running(const rill__stream *s) {
     return st == RILL__ST_YES || st == RILL__ST_STOPPING;
 }
 
+/* A log is listed as logging from its first tick until its file is
+ * finished (log-ended clears the variable's log_stream): after the tick
+ * thread ended it, the writer may still hold its last buffers, and a
+ * client that reads the list to know when to fetch the file (pybela, a
+ * compatibility-mode rill client) would fetch it short. */
+static bool log_unfinished(const rill__stream *s) {
+    return stream_running(s) ||
+           (atomic_load_explicit(&s->pub_state, memory_order_acquire) ==
+                RILL__ST_NO &&
+            atomic_load_explicit(&s->pub_started, memory_order_acquire));
+}
+
 static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
     size_t n = rill__n_vars(srv);
     rill__var_snapshot *snap = rill__calloc(n ? n : 1, sizeof *snap);
@@ -83,7 +95,7 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
             .type = v->type,
             .ts_mode = v->mode,
             .watched = w != NULL && stream_running(w),
-            .logged = v->log_stream != NULL && stream_running(v->log_stream),
+            .logged = v->log_stream != NULL && log_unfinished(v->log_stream),
             .controlled = atomic_load(&v->controlled),
             .monitor =
                 m ? atomic_load_explicit(&m->pub_period, memory_order_acquire)

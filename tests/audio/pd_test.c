@@ -341,7 +341,7 @@ static void rig_open(pd_rig *r, double rate) {
                                    server,
                                    RILL_TEST_DATA "/pd-dies-with-parent.sh",
                                    &r->pd));
-    r->t.cap = (size_t)rate;
+    r->t.cap = (size_t)rate * 2;
     r->t.v = calloc(r->t.cap, sizeof *r->t.v);
     atomic_store(&r->t.n, 0);
     atomic_store(&r->t.on, false);
@@ -353,7 +353,8 @@ static void rig_open(pd_rig *r, double rate) {
     ASSERT_OK(rill_audio_output_start(r->o));
 }
 
-/* Record a second of what the output plays, then close everything. */
+/* Record two seconds of what the output plays, close everything, and
+ * measure the last one. */
 static measured rig_close(pd_rig *r, double rate, double freq) {
     rill__sleep_ns(500000000u);
     atomic_store(&r->t.on, true);
@@ -363,7 +364,11 @@ static measured rig_close(pd_rig *r, double rate, double freq) {
     rill_audio_source_destroy(r->pd);
     rill_audio_source_destroy(r->probe);
     au_jackd_stop(r->jackd);
-    measured m = measure(r->t.v, atomic_load(&r->t.n), rate, freq);
+    /* The last second only: a loaded machine may take a while to carry a
+     * message sent just before to Pd, and what is asserted is where the
+     * patch ends up. */
+    size_t n = atomic_load(&r->t.n), skip = n / 2;
+    measured m = measure(r->t.v + skip, n - skip, rate, freq);
     free(r->t.v);
     return m;
 }

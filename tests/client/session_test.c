@@ -307,8 +307,15 @@ static void log_wait_finishes(rill_client_mode mode, bool bela) {
     ASSERT_EQ_STR(l->vars[2].name, "frame_d");
     ASSERT_TRUE(!l->vars[0].logged && !l->vars[2].logged);
     rill_client_list_free(l);
-    for (size_t i = 0; i < 2; i++)
-        ASSERT_EQ_UINT(logged_values(&d, f[i].name, o.start), o.duration + 1);
+    for (size_t i = 0; i < 2; i++) {
+        /* From the tick the device began at (a loaded one may take the
+         * command after the tick asked, and then begins "now"). */
+        uint64_t from = 0, to = 0;
+        ASSERT_OK(rill_client_log_span(cl, f[i].name, &from, &to));
+        ASSERT_TRUE(from >= o.start);
+        ASSERT_EQ_UINT(to - from, o.duration);
+        ASSERT_EQ_UINT(logged_values(&d, f[i].name, from), o.duration + 1);
+    }
     /* Finished files stay finished: waiting again returns at once. */
     uint64_t t0 = rill_clock_now_ns();
     ASSERT_OK(rill_client_log_wait(cl, f, 2, 5000));
@@ -320,6 +327,38 @@ static void log_wait_finishes(rill_client_mode mode, bool bela) {
 
 TEST(native_log_wait_returns_when_the_device_finished_every_file) {
     log_wait_finishes(RILL_CLIENT_NATIVE, false);
+}
+
+/* A start tick already past when the device takes the log begins "now"
+ * with the whole duration after it: log_span says which ticks the file
+ * holds (what rill log checks the download against), and it holds every
+ * one of them. */
+TEST(log_span_gives_the_ticks_the_device_logged_when_the_start_had_passed) {
+    test_device d;
+    test_device_start(&d, NULL);
+    got g;
+    got_reset(&g);
+    rill_client *cl = connect_got(&d, RILL_CLIENT_NATIVE, &g);
+    uint64_t from = 0, to = 0;
+    ASSERT_ERR(rill_client_log_span(cl, "counter.bin", &from, &to),
+               RILL_ENOTFOUND);
+    ASSERT_ERR(rill_client_log_span(cl, NULL, &from, &to), RILL_EINVAL);
+    const char *names[] = {"counter"};
+    rill_client_log_file f;
+    uint64_t asked_at;
+    for (int i = 0; (asked_at = device_tick(cl)) < 1000 && i < 500; i++)
+        usleep(10000);
+    ASSERT_TRUE(asked_at >= 1000); /* so that tick 1 is past */
+    rill_client_stream_opts o = {1, RATE / 10, 0, 0}; /* tick 1: long past */
+    ASSERT_OK(rill_client_log_start(cl, names, 1, &o, &f));
+    ASSERT_OK(rill_client_log_wait(cl, &f, 1, 5000));
+    ASSERT_OK(rill_client_log_span(cl, f.name, &from, &to));
+    ASSERT_TRUE(from >= asked_at);
+    ASSERT_EQ_UINT(to - from, o.duration);
+    ASSERT_TRUE(logged_values(&d, f.name, from) >= o.duration);
+    ASSERT_EQ_INT(atomic_load(&g.errors), 0);
+    rill_client_destroy(cl);
+    test_device_stop(&d);
 }
 
 /* A Bela board sends no log-ended notice: compatibility mode reads the
@@ -392,8 +431,11 @@ TEST(log_wait_reports_a_write_the_device_could_not_make_as_eio) {
     ASSERT_EQ_INT(atomic_load(&g.errors), 1);
     if (strstr(g.error, "failed") == NULL || strstr(g.error, f.name) == NULL)
         FAIL("on_error said \"%s\"", g.error);
-    /* The file holds what was written before the failure, all of it valid. */
-    size_t n = logged_values(&d, f.name, o.start);
+    /* The file holds what was written before the failure, all of it valid
+     * (from the tick the device began at: a loaded one takes "soon" late). */
+    uint64_t from = 0, to = 0;
+    ASSERT_OK(rill_client_log_span(cl, f.name, &from, &to));
+    size_t n = logged_values(&d, f.name, from);
     ASSERT_TRUE(n >= 1024 && n < o.duration);
     rill_client_destroy(cl);
     test_device_stop(&d);

@@ -17,6 +17,7 @@ static void *produce(void *arg) {
             rill_var_set_float(d->level, 0.25f);
             rill_var_set_double(d->frame_d, (double)frame);
         }
+        atomic_store(&d->ticking, true);
         next += 1000000;
         rill_clock_sleep_until_ns(next);
     }
@@ -46,7 +47,8 @@ static void start(test_device *d, const char *token, bool compat_only) {
     cfg.token = token;
     cfg.sample_rate = 64000;
     cfg.out_ring_bytes = 1 << 20;
-    cfg.log_ring_bytes = 1 << 16;
+    cfg.log_ring_bytes = 1 << 20; /* ~1 s of two variables: a loaded
+                                     machine stalls the writer that long */
     cfg.on_buffer = on_buffer;
     cfg.user = d;
     cfg.compat_only = compat_only;
@@ -58,7 +60,11 @@ static void start(test_device *d, const char *token, bool compat_only) {
     ASSERT_NOT_NULL(d->level);
     ASSERT_NOT_NULL(d->frame_d);
     atomic_init(&d->stop, false);
+    atomic_init(&d->ticking, false);
     ASSERT_EQ_INT(pthread_create(&d->producer, NULL, produce, d), 0);
+    for (int i = 0; i < 10000 && !atomic_load(&d->ticking); i++)
+        usleep(1000);
+    ASSERT_TRUE(atomic_load(&d->ticking));
 }
 
 void test_device_start(test_device *d, const char *token) {

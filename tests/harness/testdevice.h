@@ -18,11 +18,13 @@ typedef struct test_device {
     char log_dir[64];  /* a fresh directory, removed by test_device_stop */
     pthread_t producer;
     atomic_bool stop;
+    atomic_bool ticking;        /* the first block has run */
     atomic_uint received;       /* client buffers received */
     _Atomic double received_sum; /* sum of the values of the last one */
 } test_device;
 
-/* Start it (token may be NULL); fails the test on error. */
+/* Start it (token may be NULL) and return once its clock runs (its first
+ * block has run: a list reports a tick > 0); fails the test on error. */
 void test_device_start(test_device *d, const char *token);
 /* The same, speaking only the Watcher protocol (as a Bela board). */
 void test_device_start_compat_only(test_device *d);
