@@ -329,6 +329,13 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *buf,
     rill_bridge *b = d->b;
     if (buf->var_id >= d->list->n_vars || !d->vars[buf->var_id].bridged)
         return;
+    /* Closing: what the device still had queued is not published (the run
+     * ends here; a later run's consumers report the ticks in between).
+     * Publishing it could wait the publish stall (timeout_ms) per buffer
+     * while JetStream is saturated: a flood's queue held rill_bridge_destroy
+     * for over 20 minutes in bench_nats. */
+    if (atomic_load(&b->closing))
+        return;
     bvar *v = &d->vars[buf->var_id];
     if (buf->count > 0)
         d->next_tick = RILL__MAX(
