@@ -139,16 +139,36 @@ static void *demo_main(void *arg) {
         max_delay = DEMO_HIST / 2 - 2;
     uint64_t period_ns = (uint64_t)((double)d->block * 1e9 / d->rate);
     uint64_t deadline = rill_clock_now_ns();
+    /* Per frame the sine turns by a fixed angle and the chirp's frequency
+     * grows by a fixed factor: both follow by recurrences from values
+     * computed exactly at each block's start (libm's sin, cos and exp once
+     * per block instead of once per frame: the demo is most of an idle
+     * server's CPU). */
+    const double sine_step = two_pi * 440.0 / d->rate;
+    const double rot_c = cos(sine_step), rot_s = sin(sine_step);
+    const double chirp_growth = exp(k / d->rate);
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
         /* Relaxed: a gain from any moment is as good. */
         float mic_gain = atomic_load_explicit(&d->mic_gain, memory_order_relaxed);
+        double sin_a = sin(two_pi * sine_phase), cos_a = cos(two_pi * sine_phase);
+        double t = fmod((double)frame / d->rate, sweep_s);
+        double chirp_freq = f0 * exp(k * t);
+        double chirp_phase = f0 * (exp(k * t) - 1.0) / k;
+        /* The source circles once in 20 s: its angle is taken once per
+         * block (it turns by a few thousandths of a degree in one). */
+        double angle =
+            two_pi * fmod((double)frame / d->rate, DEMO_TURN_S) / DEMO_TURN_S;
+        double rel = max_delay * cos(angle); /* mic1 behind mic0 */
         for (unsigned i = 0; i < d->block; i++, frame++) {
             rill_server_tick(d->srv, frame);
             rill_var_set_int32(d->v[V_FRAME], (int32_t)(frame & 0x7fffffff));
             rill_var_set_double(d->v[V_FRAME_D], (double)frame);
             rill_var_set_float(d->v[V_GAIN], 1.0f);
             float gain = (float)rill_var_get(d->v[V_GAIN]);
-            float s = gain * 0.5f * (float)sin(two_pi * sine_phase);
+            float s = gain * 0.5f * (float)sin_a;
+            double next_sin = sin_a * rot_c + cos_a * rot_s;
+            cos_a = cos_a * rot_c - sin_a * rot_s;
+            sin_a = next_sin;
             sine_phase += 440.0 / d->rate;
             sine_phase -= floor(sine_phase);
             rill_var_set_float(d->v[V_SINE], s);
@@ -157,10 +177,22 @@ static void *demo_main(void *arg) {
             rng ^= rng >> 27;
             double u = (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
             rill_var_set_float(d->v[V_NOISE], (float)(u - 0.5));
-            double t = fmod((double)frame / d->rate, sweep_s);
-            double chirp_phase = f0 * (exp(k * t) - 1.0) / k;
             rill_var_set_float(d->v[V_CHIRP],
                                (float)(0.5 * sin(two_pi * chirp_phase)));
+            /* phase(t) = f0 (e^kt - 1) / k grows by f(t) (e^(k/rate) - 1)
+             * / k from one frame to the next; the sweep starts again at
+             * 20 Hz every sweep_s, a frame that the sum of 1/rate cannot
+             * be trusted to find: near it, t is taken exactly. (Within
+             * 1e-9 of the exact formula at every frame.) */
+            t += 1.0 / d->rate;
+            if (t >= sweep_s - 2.0 / d->rate) {
+                t = fmod((double)(frame + 1) / d->rate, sweep_s);
+                chirp_freq = f0 * exp(k * t);
+                chirp_phase = f0 * (exp(k * t) - 1.0) / k;
+            } else {
+                chirp_phase += chirp_freq * (chirp_growth - 1.0) / k;
+                chirp_freq *= chirp_growth;
+            }
             if (frame % 64 == 0 || frame % 100 == 7)
                 rill_var_set_int32(d->v[V_EVENTS], (int32_t)(frame & 0x7fffffff));
             if (i == 0) {
@@ -182,9 +214,6 @@ static void *demo_main(void *arg) {
             y_hi += lp_hi * (w - y_hi);
             y_lo += lp_lo * (w - y_lo);
             d->hist[frame & (DEMO_HIST - 1)] = (float)(4.0 * (y_hi - y_lo));
-            double angle = two_pi * fmod((double)frame / d->rate, DEMO_TURN_S) /
-                           DEMO_TURN_S;
-            double rel = max_delay * cos(angle); /* mic1 behind mic0 */
             rill_var_set_float(d->v[V_MIC0],
                                frame > 2 * DEMO_HIST
                                    ? mic_gain * demo_delayed(d, frame, max_delay)
@@ -274,6 +303,10 @@ int demo_start(rill_server *srv, double rate, unsigned block, demo **out) {
         return rc;
     }
     atomic_init(&d->stop, false);
+    /* gain is 1.0 from the start, not only once the thread ran its first
+     * frame: a client that lists the variables at once (a loaded machine
+     * may not have run it yet) reads 1.0. No thread ticks yet. */
+    rill_var_set_float(d->v[V_GAIN], 1.0f);
     if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {
         free(d);
         return RILL_ESYS;

@@ -15,7 +15,9 @@ typedef struct counts {
     uint64_t buffers, bytes, sum;
 } counts;
 
-static void on_buffer(const rill_client_buffer *b, void *user) {
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
     counts *c = user;
     size_t n = b->count * rill_type_size(b->type);
     const unsigned char *p = b->values;

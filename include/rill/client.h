@@ -193,6 +193,13 @@ typedef struct rill_client_config {
      * 0. */
     int reconnect_ms;
     rill_client_event_fn on_event; /* may be NULL */
+    /* rill_client_send_buffer's queue: up to this many bytes of buffers
+     * wait to be sent (default 8 MiB; 0: no limit). A buffer that does not
+     * fit is refused with RILL_EFULL and counted
+     * (rill_client_send_dropped), as the server drops what does not fit
+     * in a client's queue; a slow link never makes the queue grow without
+     * end. An empty queue takes a buffer of any size. */
+    size_t send_queue_bytes;
 } rill_client_config;
 
 /* Defaults for every field. Always start from this. Any thread. */
@@ -446,11 +453,16 @@ RILL_API int rill_client_set_mask(rill_client *cl, const char *name,
  * pybela's send_buffer does, with the channel number `id`. It queues the
  * message and returns (no waiting), so it may be called from any
  * callback, e.g. to send a received buffer straight back. Any thread.
- * Returns 0, RILL_EINVAL (bad type, NULL values, too many), RILL_ECLOSED or
- * RILL_ENOMEM. */
+ * Returns 0, RILL_EFULL (the send queue holds cfg.send_queue_bytes
+ * already: the buffer is not sent, and counted), RILL_EINVAL (bad type,
+ * NULL values, too many), RILL_ECLOSED or RILL_ENOMEM. */
 RILL_API int rill_client_send_buffer(rill_client *cl, uint32_t id,
                                      rill_type type, const void *values,
                                      size_t count);
+
+/* Buffers rill_client_send_buffer refused with RILL_EFULL so far. Any
+ * thread; never fails. */
+RILL_API uint64_t rill_client_send_dropped(const rill_client *cl);
 
 /* Ask the device to change its audio configuration (rill serve; the
  * dashboard's form; docs/PROTOCOL.md §8): the fields of `change` that are

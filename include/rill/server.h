@@ -9,19 +9,19 @@
  * are served over HTTP at GET /files/<name>, and, with a web root, the
  * browser dashboard at GET / (docs/HANDLERS.md).
  *
- * Threads. Six kinds; each function below says which may call it.
+ * Threads. Five kinds; each function below says which may call it.
  *  - the real-time (tick) thread: the program's audio loop, calling
  *    rill_server_tick() and the rill_var_set_*() functions. They never
- *    allocate, lock, print or make system calls; full buffers leave
- *    through a lock-free ring, commands arrive through a lock-free queue
- *    and take effect at the next tick. One thread at a time plays this
- *    role.
+ *    allocate, lock or print; full buffers leave through a lock-free
+ *    ring, commands arrive through a lock-free queue and take effect at
+ *    the next tick. Their one system call: when the network thread is
+ *    asleep waiting for data, the set that completes a buffer wakes it
+ *    with one write(2) to an eventfd, at most once per sleep (never while
+ *    it is busy, so not at all under a steady flow). One thread at a
+ *    time plays this role.
  *  - the network thread, owned by the server (started by
  *    rill_server_create): sockets, HTTP, JSON, per-client queues, the
  *    dashboard relay, programs run for pages. Calls on_buffer.
- *  - the waker thread, owned by the server: looks at the tick thread's
- *    rings every drain_interval_us and wakes the network thread when they
- *    hold data (the tick thread cannot make the system call itself).
  *  - the log writer thread, owned by the server: creates, writes and
  *    closes every log file.
  *  - the device-request thread, owned by the server when on_audio_change
@@ -80,9 +80,10 @@ typedef struct rill_server_config {
     size_t out_ring_bytes;    /* tick -> network ring; default 8 MiB */
     size_t log_ring_bytes;    /* tick -> log writer ring; default 8 MiB */
     size_t max_message_bytes; /* largest client message; default 64 KiB */
-    unsigned drain_interval_us; /* how often the waker thread looks at the
-                                   tick thread's rings while data flows
-                                   (µs); default 250 */
+    unsigned drain_interval_us; /* unused: kept so that programs setting
+                                   it still build. (It was the period of
+                                   a waker thread; the tick thread now
+                                   wakes the network thread itself.) */
     bool allow_exec;          /* let dashboard pages run programs on this
                                  machine (Execute/Stop; docs/PROTOCOL.md §7):
                                  remote code execution for the device's
@@ -134,8 +135,10 @@ RILL_API int rill_server_port(const rill_server *srv);
 
 /* Real-time thread, once per frame, before setting the variables of that
  * frame: `frame` is the current tick (any increasing integer, normally the
- * frame counter). Applies queued client commands and scheduled starts and
- * stops. Wait-free; never fails. */
+ * frame counter). A program that sets whole blocks (rill_var_set_block)
+ * ticks once per block instead, with the block's first frame. Applies queued client commands and scheduled starts and
+ * stops. Wait-free; an end of stream it publishes may wake the network
+ * thread as rill_var_set_* does (watch.h). Never fails. */
 RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
 
 /* The last tick passed to rill_server_tick (0 before the first). Any
@@ -147,7 +150,7 @@ RILL_API uint64_t rill_server_now(const rill_server *srv);
 /* Describe the device's audio input (watch.h: rill_audio_desc), or with
  * NULL say it has none. The server copies it. Native clients see it in
  * every list reply ("audio") and are told of each change
- * ({"event":"audio",...}, docs/PROTOCOL.md) within about 20 ms; what may
+ * ({"event":"audio",...}, docs/PROTOCOL.md) at once; what may
  * change is offered only with on_audio_change set. Any user thread (and
  * on_audio_change), before or after clients connect. Returns 0,
  * RILL_EINVAL (a field out of range, or a channel that is not a dense

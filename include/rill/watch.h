@@ -81,14 +81,35 @@ RILL_API rill_var *rill_var_create(rill_server *srv, const char *name,
 
 /* Set the variable's value for the current tick: it is streamed, logged and
  * monitored as clients asked. Real-time thread only (the one that ticks);
- * wait-free: no allocation, lock or system call. They never fail: a value
- * that finds its stream's ring full is counted as dropped (stats). The type of the function
+ * wait-free: no allocation or lock. No system call in the common case: a
+ * set that completes a buffer while the server's network thread sleeps
+ * wakes it with one write(2) to an eventfd, at most once per sleep
+ * (server.h). They never fail: a value that finds its stream's ring full
+ * is counted as dropped (stats). The type of the function
  * should match the variable's; a different one converts as C does. */
 RILL_API void rill_var_set_char(rill_var *var, char value);
 RILL_API void rill_var_set_int32(rill_var *var, int32_t value);
 RILL_API void rill_var_set_uint32(rill_var *var, uint32_t value);
 RILL_API void rill_var_set_float(rill_var *var, float value);
 RILL_API void rill_var_set_double(rill_var *var, double value);
+
+/* Set `n` consecutive values of the variable at once: values[i] is its
+ * value for tick now + i, `now` being the tick given to the latest
+ * rill_server_tick. For a program that processes blocks of frames, as an
+ * audio callback does: rill_server_tick(srv, first frame of the block) once,
+ * then one call per variable with the block's values, and the next tick
+ * for the block after (now + n or later). Streams, logs and monitors see
+ * exactly what n frames of one set each would give them (a stream
+ * scheduled to start or end inside the block starts or ends at that tick),
+ * but the common case costs a few copies per block, not a call per value:
+ * what makes wide streams (hundreds of channels) cheap. Client commands
+ * take effect at ticks, so at block boundaries. `values` holds n values of
+ * `type` in host order; another type than the variable's converts as the
+ * single sets do. Real-time thread; wait-free like them, with the same
+ * one possible system call (waking the network thread). Ignores NULL
+ * values, n 0 or a bad type. */
+RILL_API void rill_var_set_block(rill_var *var, rill_type type,
+                                 const void *values, size_t n);
 
 /* The value the program should read: the value a client set remotely while
  * the variable is controlled (control/set/setMask), otherwise the last value

@@ -229,6 +229,9 @@ EVENT_KINDS = {EVENT_LOST: "lost", EVENT_RECONNECTED: "reconnected",
 # package works with librill from before and after them.
 _HAS_ON_TEXT = hasattr(lib, "rill_client_send_message")
 HAS_RECONNECT = hasattr(lib, "rill_client_get_stats")
+# ... and send_queue_bytes at their end with rill_client_send_dropped (the
+# bounded send queue of issue 14).
+_HAS_SEND_QUEUE = HAS_RECONNECT and hasattr(lib, "rill_client_send_dropped")
 
 
 class ClientConfig(ctypes.Structure):
@@ -239,7 +242,8 @@ class ClientConfig(ctypes.Structure):
                 [("user", c_void_p), ("poll", c_bool), ("poll_bytes", c_size)] +
                 ([("keepalive_ms", c_int), ("reconnect", c_bool),
                   ("reconnect_ms", c_int), ("on_event", EVENT_FN)]
-                 if HAS_RECONNECT else []))
+                 if HAS_RECONNECT else []) +
+                ([("send_queue_bytes", c_size)] if _HAS_SEND_QUEUE else []))
 
 
 class ClientStats(ctypes.Structure):
@@ -357,6 +361,8 @@ _decl("rill_client_control", c_int, Client, c_char_p, c_bool)
 _decl("rill_client_set", c_int, Client, c_char_p, c_double)
 _decl("rill_client_set_mask", c_int, Client, c_char_p, c_u32, c_u32)
 _decl("rill_client_send_buffer", c_int, Client, c_u32, c_int, c_void_p, c_size)
+if _HAS_SEND_QUEUE:
+    _decl("rill_client_send_dropped", c_u64, Client)
 if HAS_RECONNECT:
     _decl("rill_client_get_stats", None, Client, P(ClientStats))
     _decl("rill_client_get_var_stats", c_int, Client, c_char_p, P(ClientVarStats))

@@ -18,6 +18,10 @@
 #include "core/internal.h"
 #include "proto/wire.h"
 
+/* rill_client_send_buffer's queue, by default: as the server's for each
+ * client. */
+#define RILL__SEND_QUEUE_DEFAULT (8u << 20)
+
 /* Which the device answers first, after {"rill":"hello"} and a list
  * request sent together: rill serve answers the hello first (it runs
  * messages in order), a Bela board ignores it and answers only the list.
@@ -63,6 +67,10 @@ static int hello_or_list(rill_client *cl, bool *native) {
  * RILL_ECLOSED. `why` is the reason, or NULL when reconnect.c already said
  * it. On the I/O thread, or an attached transport's (attach.c). */
 void rill__client_lost(rill_client *cl, const char *why) {
+    /* Schedules fail (their done callbacks run or are queued) before
+     * `closed` is seen: rill_client_wait returns at `closed`, and its
+     * caller may count on the callbacks having been called. */
+    rill__client_fail_schedules(cl, RILL_ECLOSED);
     pthread_mutex_lock(&cl->lock);
     if (why != NULL)
         snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
@@ -72,7 +80,6 @@ void rill__client_lost(rill_client *cl, const char *why) {
     pthread_mutex_unlock(&cl->lock);
     rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
                     cl->close_reason);
-    rill__client_fail_schedules(cl, RILL_ECLOSED);
     rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
     rill__deliver_wake(cl);
 }
@@ -128,8 +135,16 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
     if (cl->xport != NULL)
         return RILL_ENOTSUP; /* a bridged device's recording takes nothing */
     rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
-    return rill__client_sendv(cl, cl->native ? cl->ctl : cl->data, true, parts,
-                              count != 0 ? 2 : 1);
+    int rc = rill__client_sendv_bounded(cl, cl->native ? cl->ctl : cl->data,
+                                        true, parts, count != 0 ? 2 : 1,
+                                        cl->cfg.send_queue_bytes);
+    if (rc == RILL_EFULL)
+        atomic_fetch_add_explicit(&cl->send_dropped, 1, memory_order_relaxed);
+    return rc;
+}
+
+uint64_t rill_client_send_dropped(const rill_client *cl) {
+    return atomic_load_explicit(&cl->send_dropped, memory_order_relaxed);
 }
 
 int rill_client_send_message(rill_client *cl, bool binary, const void *head,
@@ -155,6 +170,7 @@ rill_client_config rill_client_config_default(void) {
     c.timeout_ms = 5000;
     c.mode = RILL_CLIENT_AUTO;
     c.keepalive_ms = 1000;
+    c.send_queue_bytes = RILL__SEND_QUEUE_DEFAULT;
     return c;
 }
 

@@ -71,8 +71,13 @@ static void rebuild_group(rill_client *cl) {
     rill__free(order);
 }
 
-/* A buffer to on_buffer. The message sits at any offset of the receive
- * buffer: hand the user aligned arrays of its type. */
+/* A buffer to on_buffer, its values used where they are in the receive
+ * buffer (little-endian, as the host). The message sits at whatever offset
+ * the frames before it left it at, though: when the values (or the
+ * relative ticks) are not aligned for their type they are copied to
+ * aligned arrays first, for the user reads them as arrays of the type.
+ * Float and int streams of whole buffers stay aligned message after
+ * message (every frame is a multiple of 4 bytes long). */
 static void deliver_stream(rill_client *cl, const rill_client_var *v,
                            uint64_t first_ts, size_t count,
                            const uint8_t *values, const uint8_t *rel,
@@ -80,6 +85,16 @@ static void deliver_stream(rill_client *cl, const rill_client_var *v,
     if (cl->cfg.on_buffer == NULL)
         return;
     size_t size = rill_type_size(v->type);
+    if (((uintptr_t)values & (size - 1)) == 0 &&
+        ((uintptr_t)rel & 3) == 0) {
+        rill_client_buffer b = {v->name, v->id,   v->type,
+                                v->mode, first_ts, count,
+                                count ? values : NULL,
+                                (const uint32_t *)(const void *)rel,
+                                dropped, last};
+        rill__deliver_buffer(cl, &b);
+        return;
+    }
     if (count > cl->scratch_cap) {
         void *nv = rill__malloc(count * 8);
         uint32_t *nr = rill__malloc(count * 4);

@@ -3,12 +3,15 @@
  *
  * Poll mode queues each event as one record in an SPSC byte ring (the I/O
  * thread writes, the polling thread reads): an 8-byte header {kind,
- * payload bytes} and the payload, every part padded to 8 bytes so the
- * consumer reads aligned arrays in place. A record is reserved, filled and
- * committed whole, so the consumer never sees half of one. When the ring
- * is full a buffer, block or monitor value is dropped whole and counted;
- * errors and completions are small and use the ring's last 4 KiB, which
- * data never takes, so they always get through.
+ * payload bytes} and the payload, every part padded to 8 bytes. A record
+ * is never split by the end of the ring (where one would be, a PAD record
+ * fills the rest and it starts at the beginning), so the consumer runs the
+ * callbacks on the record where it lies, aligned, with no copy, and
+ * releases it afterwards. A record is reserved, filled and committed
+ * whole, so the consumer never sees half of one. When the ring is full a
+ * buffer, block or monitor value is dropped whole and counted; errors and
+ * completions are small and use the ring's last 4 KiB, which data never
+ * takes, so they always get through.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 #define RILL__POLL_DEFAULT_BYTES (16u << 20)
 #define RILL__POLL_RESERVE 4096u
 
-enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE, EV_EVENT };
+enum { EV_BUFFER = 1, EV_BLOCK, EV_MONITOR, EV_ERROR, EV_DONE, EV_EVENT, EV_PAD };
 
 typedef struct ev_header {
     uint32_t kind;
@@ -85,7 +88,6 @@ int rill__deliver_init(rill_client *cl) {
 
 void rill__deliver_free(rill_client *cl) {
     rill_ring_destroy(cl->pq);
-    rill__free_aligned(cl->pscratch);
     pthread_cond_destroy(&cl->poll_cv);
     pthread_mutex_destroy(&cl->poll_mx);
 }
@@ -128,15 +130,29 @@ static void put_padded(writer *w, const void *src, size_t n) {
     put_zeros(w, pad8(n) - n);
 }
 
-/* Reserve a whole record, or nothing. Data events leave the last
- * RILL__POLL_RESERVE bytes to errors and completions. */
+/* Reserve a whole record, in one piece, or nothing. Data events leave the
+ * last RILL__POLL_RESERVE bytes to errors and completions. Where the
+ * record would wrap around the end of the ring, a PAD record takes the
+ * space up to the end (positions and sizes are multiples of 8, so it has
+ * room for its header) and the record starts at the beginning. */
 static bool begin(rill_client *cl, writer *w, uint32_t kind, size_t bytes,
                   bool data) {
     size_t total = sizeof(ev_header) + bytes;
     size_t keep = data ? RILL__POLL_RESERVE : 0;
-    if (rill_ring_writable(cl->pq) < total + keep ||
+    size_t room = rill_ring_writable(cl->pq);
+    if (room < total + keep ||
         rill_ring_write_reserve(cl->pq, total, &w->span) < total)
         return false;
+    if (w->span.len[1] != 0) {
+        size_t tail = w->span.len[0];
+        if (room < tail + total + keep)
+            return false;
+        ev_header pad = {EV_PAD, (uint32_t)(tail - sizeof pad)};
+        memcpy(w->span.ptr[0], &pad, sizeof pad);
+        rill_ring_write_commit(cl->pq, tail);
+        if (rill_ring_write_reserve(cl->pq, total, &w->span) < total)
+            return false; /* cannot happen: room was checked */
+    }
     w->off = 0;
     ev_header h = {kind, (uint32_t)bytes};
     put(w, &h, sizeof h);
@@ -407,28 +423,22 @@ static void dispatch(rill_client *cl, uint32_t kind, const uint8_t *p) {
     }
 }
 
-/* Take the oldest record into pscratch; false if none is there. */
-static bool take(rill_client *cl, uint32_t *kind, uint32_t *bytes) {
+/* The oldest record, where it lies in the ring (in one piece: see
+ * begin); false if none is there. The caller releases its
+ * sizeof(ev_header) + *bytes when done with it. */
+static bool peek(rill_client *cl, uint32_t *kind, uint32_t *bytes,
+                 const uint8_t **payload) {
     ev_header h;
     rill_ring_span s;
     if (rill_ring_read_peek(cl->pq, sizeof h, &s) < sizeof h)
         return false;
-    memcpy(&h, s.ptr[0], RILL__MIN(s.len[0], sizeof h));
-    if (s.len[0] < sizeof h)
-        memcpy((uint8_t *)&h + s.len[0], s.ptr[1], sizeof h - s.len[0]);
-    if (h.bytes > cl->pscratch_cap) {
-        size_t cap = RILL__MAX((size_t)h.bytes, cl->pscratch_cap * 2);
-        uint8_t *p = rill__malloc_aligned(cap, 16);
-        if (p == NULL)
-            return false; /* try again next poll */
-        rill__free_aligned(cl->pscratch);
-        cl->pscratch = p;
-        cl->pscratch_cap = cap;
-    }
-    rill_ring_read_release(cl->pq, sizeof h);
-    rill_ring_read_all(cl->pq, cl->pscratch, h.bytes);
+    memcpy(&h, s.ptr[0], sizeof h);
+    size_t total = sizeof h + h.bytes;
+    if (rill_ring_read_peek(cl->pq, total, &s) < total)
+        return false; /* cannot happen: records are committed whole */
     *kind = h.kind;
     *bytes = h.bytes;
+    *payload = s.ptr[0] + sizeof h;
     return true;
 }
 
@@ -453,10 +463,14 @@ int rill_client_poll(rill_client *cl, int timeout_ms) {
     size_t budget = rill_ring_readable(cl->pq), used = 0;
     int ran = 0;
     uint32_t kind, bytes;
-    while (used < budget && take(cl, &kind, &bytes)) {
-        dispatch(cl, kind, cl->pscratch);
+    const uint8_t *payload;
+    while (used < budget && peek(cl, &kind, &bytes, &payload)) {
+        if (kind != EV_PAD) {
+            dispatch(cl, kind, payload);
+            ran++;
+        }
+        rill_ring_read_release(cl->pq, sizeof(ev_header) + bytes);
         used += sizeof(ev_header) + bytes;
-        ran++;
     }
     if (ran == 0 && atomic_load(&cl->closed) && rill_ring_readable(cl->pq) == 0)
         return RILL_ECLOSED;

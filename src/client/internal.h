@@ -168,10 +168,9 @@ struct rill_client {
     rill_ring *pq;           /* poll mode: events for rill_client_poll */
     pthread_mutex_t poll_mx; /* the consumer side, and poll_cv */
     pthread_cond_t poll_cv;
-    uint8_t *pscratch; /* consumer: one event */
-    size_t pscratch_cap;
     uint32_t pending_drops; /* I/O thread: dropped before the next buffer */
     atomic_uint_fast64_t dropped;
+    atomic_uint_fast64_t send_dropped; /* rill_client_send_buffer: EFULL */
 };
 
 /* deliver.c. The I/O thread calls these instead of the callbacks. */
@@ -260,6 +259,11 @@ void rill__deliver_event(rill_client *cl, const rill__event *e);
  * for good, RILL_ENOMEM. Any thread. */
 int rill__client_sendv(rill_client *cl, rill__ws *ws, bool binary,
                        const rill__ws_part *parts, size_t n);
+/* The same, refused with RILL_EFULL when more than `limit` bytes (0: no
+ * limit) would then wait to be sent (rill__ws_sendv_bounded). */
+int rill__client_sendv_bounded(rill_client *cl, rill__ws *ws, bool binary,
+                               const rill__ws_part *parts, size_t n,
+                               size_t limit);
 /* I/O thread, between polls: ping a silent socket, give up on one that
  * does not answer (it is then found closed). */
 void rill__client_keepalive(rill_client *cl);

@@ -49,10 +49,17 @@
 
 int rill__client_sendv(rill_client *cl, rill__ws *ws, bool binary,
                        const rill__ws_part *parts, size_t n) {
+    return rill__client_sendv_bounded(cl, ws, binary, parts, n, 0);
+}
+
+int rill__client_sendv_bounded(rill_client *cl, rill__ws *ws, bool binary,
+                               const rill__ws_part *parts, size_t n,
+                               size_t limit) {
     pthread_mutex_lock(&cl->link_mx);
-    int rc = cl->gave_up   ? RILL_ECLOSED
-             : !cl->linked ? RILL_EAGAIN
-                           : rill__ws_sendv(ws, binary, parts, n);
+    int rc = cl->gave_up ? RILL_ECLOSED
+             : !cl->linked
+                 ? RILL_EAGAIN
+                 : rill__ws_sendv_bounded(ws, binary, parts, n, limit);
     /* The I/O thread has not seen yet that the socket closed. */
     if (rc == RILL_ECLOSED && cl->cfg.reconnect && !cl->gave_up)
         rc = RILL_EAGAIN;

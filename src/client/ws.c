@@ -37,8 +37,8 @@ struct rill__ws {
     size_t frag_len, frag_cap;
     bool frag_binary, in_fragment;
     pthread_mutex_t tx_lock;
-    uint8_t *tx; /* framed bytes not yet sent */
-    size_t tx_len, tx_cap;
+    uint8_t *tx; /* framed bytes; [tx_off, tx_len) not yet sent */
+    size_t tx_off, tx_len, tx_cap;
     uint64_t mask_state;
     uint64_t rx_ns; /* owner: when bytes last arrived (liveness) */
     bool opening;   /* tx_lock: rill__ws_reopen's handshake runs; sends
@@ -129,6 +129,12 @@ static int frame(rill__ws *ws, int opcode, const rill__ws_part *parts,
                        (uint8_t)(m >> 24)};
     memcpy(hdr + h, mask, 4);
     h += 4;
+    if (ws->tx_off != 0 && ws->tx_len + h + len > ws->tx_cap) {
+        /* What was sent makes room: the unsent rest moves to the front. */
+        memmove(ws->tx, ws->tx + ws->tx_off, ws->tx_len - ws->tx_off);
+        ws->tx_len -= ws->tx_off;
+        ws->tx_off = 0;
+    }
     if (reserve(&ws->tx, &ws->tx_cap, ws->tx_len + h + len) != 0)
         return RILL_ENOMEM;
     uint8_t *p = ws->tx + ws->tx_len;
@@ -160,18 +166,31 @@ void rill__ws_wake(rill__ws *ws) {
     }
 }
 
-int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
-                   size_t n) {
+int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
+                           const rill__ws_part *parts, size_t n,
+                           size_t limit) {
+    size_t len = 14;
+    for (size_t k = 0; k < n; k++)
+        len += parts[k].len;
     /* `closed` is checked under tx_lock: rill__ws_reopen empties the queue
      * under it, and nothing framed for the old connection may follow. */
     pthread_mutex_lock(&ws->tx_lock);
-    int rc = atomic_load(&ws->closed) || ws->opening
-                 ? RILL_ECLOSED
+    size_t queued = ws->tx_len - ws->tx_off;
+    /* An empty queue takes any message, so a small limit cannot make a
+     * large one impossible to send. */
+    int rc = atomic_load(&ws->closed) || ws->opening ? RILL_ECLOSED
+             : limit != 0 && queued != 0 && queued + len > limit
+                 ? RILL_EFULL
                  : frame(ws, binary ? 0x2 : 0x1, parts, n);
     pthread_mutex_unlock(&ws->tx_lock);
     if (rc == 0 && tl_delivering != ws)
         rill__ws_wake(ws);
     return rc;
+}
+
+int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
+                   size_t n) {
+    return rill__ws_sendv_bounded(ws, binary, parts, n, 0);
 }
 
 int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len) {
@@ -181,8 +200,9 @@ int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len) {
 
 static void flush(rill__ws *ws) {
     pthread_mutex_lock(&ws->tx_lock);
-    while (ws->tx_len != 0) {
-        ssize_t n = send(ws->fd, ws->tx, ws->tx_len, MSG_NOSIGNAL);
+    while (ws->tx_off != ws->tx_len) {
+        ssize_t n = send(ws->fd, ws->tx + ws->tx_off, ws->tx_len - ws->tx_off,
+                         MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -190,9 +210,10 @@ static void flush(rill__ws *ws) {
                 fail(ws, "sending failed: %s", strerror(errno));
             break;
         }
-        memmove(ws->tx, ws->tx + n, ws->tx_len - (size_t)n);
-        ws->tx_len -= (size_t)n;
+        ws->tx_off += (size_t)n;
     }
+    if (ws->tx_off == ws->tx_len)
+        ws->tx_off = ws->tx_len = 0;
     pthread_mutex_unlock(&ws->tx_lock);
 }
 
@@ -319,6 +340,10 @@ static void on_readable(rill__ws *ws, rill__ws_msg_fn fn, void *user) {
         parse(ws, fn, user);
         if ((size_t)n < RILL__WS_READ_CHUNK || atomic_load(&ws->closed))
             return;
+        /* More is waiting: what the callbacks or other threads queued
+         * meanwhile (a command, a buffer sent back) goes out first rather
+         * than behind the whole backlog. */
+        flush(ws);
     }
 }
 
@@ -337,7 +362,7 @@ int rill__ws_poll(rill__ws *const *ws, size_t n, int timeout_ms,
     }
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&ws[i]->tx_lock);
-        bool out = ws[i]->tx_len != 0;
+        bool out = ws[i]->tx_len != ws[i]->tx_off;
         pthread_mutex_unlock(&ws[i]->tx_lock);
         fds[2 * i].fd = atomic_load(&ws[i]->closed) ? -1 : ws[i]->fd;
         fds[2 * i].events = (short)(POLLIN | (out ? POLLOUT : 0));
@@ -475,6 +500,7 @@ static int handshake(rill__ws *ws, const char *host, int port,
     int rc = reserve(&ws->tx, &ws->tx_cap, (size_t)len);
     if (rc == 0) {
         memcpy(ws->tx, req, (size_t)len);
+        ws->tx_off = 0;
         ws->tx_len = (size_t)len;
     }
     pthread_mutex_unlock(&ws->tx_lock);
@@ -638,7 +664,7 @@ int rill__ws_reopen(rill__ws *ws, const char *host, int port,
     }
     pthread_mutex_lock(&ws->tx_lock);
     atomic_store(&ws->closed, true);
-    ws->tx_len = 0;
+    ws->tx_off = ws->tx_len = 0;
     pthread_mutex_unlock(&ws->tx_lock);
     if (ws->fd >= 0)
         close(ws->fd);
@@ -662,7 +688,7 @@ int rill__ws_reopen(rill__ws *ws, const char *host, int port,
     ws->opening = false;
     if (rc != 0) {
         atomic_store(&ws->closed, true);
-        ws->tx_len = 0;
+        ws->tx_off = ws->tx_len = 0;
     }
     pthread_mutex_unlock(&ws->tx_lock);
     if (rc != 0) {

@@ -55,6 +55,12 @@ typedef struct rill__ws_part {
 } rill__ws_part;
 int rill__ws_sendv(rill__ws *ws, bool binary, const rill__ws_part *parts,
                    size_t n);
+/* The same, refused with RILL_EFULL (nothing queued) when more than
+ * `limit` bytes (0: no limit) would then wait to be sent; an empty queue
+ * takes any message. */
+int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
+                           const rill__ws_part *parts, size_t n,
+                           size_t limit);
 
 /* Owner thread: wait up to timeout_ms (-1: no limit) for any of the n
  * (at most 16) connections to have something, then read what arrived on each and call

@@ -85,6 +85,17 @@ size_t rill__native_size(const rill__native_header *h) {
     return n > SIZE_MAX ? 0 : (size_t)n;
 }
 
+int rill__native_head_put(const rill__native_header *h,
+                          uint8_t out[RILL__NATIVE_HEADER_BYTES]) {
+    if (out == NULL || rill__native_size(h) == 0)
+        return RILL_EINVAL;
+    rill__head head = {RILL__NATIVE_VERSION, (uint8_t)h->kind,
+                       (uint8_t)rill_type_letter(h->type), h->flags,
+                       h->var_id, h->seq, h->first_ts, h->count, h->dropped};
+    rill__head_put(out, &head);
+    return 0;
+}
+
 int rill__native_encode(const rill__native_header *h, const void *values,
                         const uint32_t *rel, uint8_t *out, size_t cap,
                         size_t *len) {
@@ -99,10 +110,7 @@ int rill__native_encode(const rill__native_header *h, const void *values,
     if (total > cap)
         return RILL_ETOOBIG;
 
-    rill__head head = {RILL__NATIVE_VERSION, (uint8_t)h->kind,
-                       (uint8_t)rill_type_letter(h->type), h->flags,
-                       h->var_id, h->seq, h->first_ts, h->count, h->dropped};
-    rill__head_put(out, &head);
+    rill__native_head_put(h, out);
     rill__wire_put_values(out + RILL__NATIVE_HEADER_BYTES, h->type, values,
                           h->count);
     if (sparse) {

@@ -96,6 +96,12 @@ int rill__native_encode(const rill__native_header *h, const void *values,
                         const uint32_t *rel, uint8_t *out, size_t cap,
                         size_t *len);
 
+/* Write only the 32-byte header for `h` (the caller writes the body after
+ * it, laid out as rill__native_encode would). Returns 0 or RILL_EINVAL (a
+ * rule of the kind is broken). */
+int rill__native_head_put(const rill__native_header *h,
+                          uint8_t out[RILL__NATIVE_HEADER_BYTES]);
+
 /* Parse and fully validate one message. Returns 0, RILL_EINVAL (NULL
  * pointers) or RILL_EPROTO with a precise message: shorter than the
  * header, unknown version, kind, type letter or flag bits, a count the

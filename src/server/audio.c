@@ -308,6 +308,13 @@ int rill_server_set_audio(rill_server *srv, const rill_audio_desc *a) {
     srv->audio = a != NULL ? *a : rill_audio_desc_default();
     pthread_mutex_unlock(&srv->audio_lock);
     rill__free(old);
+    /* Announced now, not at the next housekeeping tick: a client that
+     * connects meanwhile would read the new description in its list reply
+     * and then again in the event. (During a client's change the program
+     * may call this and rill_server_set_sample_rate: the announcement
+     * waits until it returns, so that it is the final one.) */
+    if (!rill__devreq_in_call())
+        rill__server_poke(srv);
     return 0;
 }
 
@@ -318,5 +325,7 @@ int rill_server_set_sample_rate(rill_server *srv, double rate) {
     srv->sample_rate = rate;
     srv->audio_gen++; /* the audio event carries it */
     pthread_mutex_unlock(&srv->audio_lock);
+    if (!rill__devreq_in_call())
+        rill__server_poke(srv);
     return 0;
 }

@@ -1,10 +1,12 @@
 /* A connection's outgoing side: messages shared by every socket they are
  * queued on, each socket's bounded queue, replies and errors, and the
- * batched writes that put many queued messages into one send. Network
- * thread only. */
+ * writes that send many queued messages with one system call, straight
+ * from the messages. Network thread only. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "core/internal.h"
 #include "server/internal.h"
@@ -31,7 +33,7 @@ rill__msg *rill__msg_text(const char *text, size_t len) {
     return m;
 }
 
-int rill__conn_push(rill__conn *c, rill__msg *m) {
+int rill__conn_push_data(rill__conn *c, rill__msg *m) {
     if (c->q_len == c->q_cap) {
         size_t cap = c->q_cap ? c->q_cap * 2 : 64;
         rill__msg **q = rill__malloc(cap * sizeof *q);
@@ -48,8 +50,14 @@ int rill__conn_push(rill__conn *c, rill__msg *m) {
     c->q_len++;
     c->q_bytes += m->len;
     m->refs++;
-    lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int rill__conn_push(rill__conn *c, rill__msg *m) {
+    int rc = rill__conn_push_data(c, m);
+    if (rc == 0)
+        lws_callback_on_writable(c->wsi);
+    return rc;
 }
 
 /* Whether `need` more bytes of data fit. An empty queue always takes a
@@ -64,9 +72,9 @@ bool rill__conn_has_room(const rill__conn *c, size_t need) {
 bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b) {
     if (!rill__conn_has_room(c, a->len + (b ? b->len : 0)))
         return false;
-    if (rill__conn_push(c, a) != 0)
+    if (rill__conn_push_data(c, a) != 0)
         return false;
-    if (b != NULL && rill__conn_push(c, b) != 0)
+    if (b != NULL && rill__conn_push_data(c, b) != 0)
         return false;
     return true;
 }
@@ -149,7 +157,6 @@ void rill__conn_free(rill__conn *c) {
     for (size_t i = 0; i < c->q_len; i++)
         rill__msg_unref(c->q[(c->q_head + i) % c->q_cap]);
     rill__free(c->q);
-    rill__free(c->batch);
     rill__free(c->rx);
     rill__free(c->sub_buf);
     rill__free(c->sub_mon);
@@ -182,73 +189,132 @@ void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
     rill__send_error(c, &e);
 }
 
-/* Up to this many bytes of queued messages go out in one write. */
-#define RILL__BATCH_BYTES (256u * 1024)
+_Static_assert(LWS_PRE >= 10, "a frame header fits in a message's headroom");
 
-/* Write queued messages, many per call. Each is framed here as the
- * unmasked server frame RFC 6455 defines (FIN, opcode, length) and the
- * frames are handed to libwebsockets as one raw write: one send() for many
- * messages instead of lws_write's send() (and a poll) per message, which
- * capped throughput. libwebsockets keeps whatever the socket did not take
- * and sends it before anything else on the connection (its own pongs and
- * close frames included), so frames stay whole and in order. */
-/* The oldest message alone, framed by libwebsockets in the headroom every
- * message has (LWS_PRE): the way out when there is no memory for a batch,
- * rather than closing the connection. */
-static int write_one(rill__conn *c) {
+/* Up to this many messages and bytes go out in one system call. */
+#define RILL__WRITE_MSGS 64u
+#define RILL__WRITE_BYTES (512u * 1024)
+
+/* The unmasked server frame header RFC 6455 defines (FIN, opcode, length),
+ * written into the message's headroom just before its payload; returns its
+ * length. A message shared by several sockets gets the same bytes each
+ * time. */
+static size_t put_frame_header(rill__msg *m) {
+    uint8_t h[10];
+    size_t n = 0;
+    h[n++] = (uint8_t)(0x80 | (m->binary ? 0x2 : 0x1));
+    if (m->len < 126) {
+        h[n++] = (uint8_t)m->len;
+    } else if (m->len < 65536) {
+        h[n++] = 126;
+        h[n++] = (uint8_t)(m->len >> 8);
+        h[n++] = (uint8_t)m->len;
+    } else {
+        h[n++] = 127;
+        for (int k = 7; k >= 0; k--)
+            h[n++] = (uint8_t)((uint64_t)m->len >> (8 * k));
+    }
+    memcpy(rill__msg_payload(m) - n, h, n);
+    return n;
+}
+
+static rill__msg *pop(rill__conn *c) {
     rill__msg *m = c->q[c->q_head];
     c->q_head = (c->q_head + 1) % c->q_cap;
     c->q_len--;
     c->q_bytes -= m->len;
-    int rc = lws_write(c->wsi, rill__msg_payload(m), m->len,
-                       m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-    rill__msg_unref(m);
-    return rc < 0 ? -1 : 0;
+    return m;
 }
 
+/* The socket is full: lws says when it can take more (WRITEABLE). */
+static void block(rill__conn *c) {
+    c->blocked = true;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Write queued messages, many per system call, straight from the messages
+ * (each framed in its own headroom): no copy but the kernel's. The socket
+ * is non-blocking; when it takes only part of a frame, the rest of that
+ * frame is handed to lws (lws_write RAW keeps it and sends it before
+ * anything else on the connection, its own pongs and close frames
+ * included), so frames stay whole and in order. Nothing is written while
+ * lws still holds such a rest. */
 int rill__conn_write(rill__conn *c) {
-    size_t total = 0, n = 0;
-    for (; n < c->q_len; n++) {
-        size_t len = c->q[(c->q_head + n) % c->q_cap]->len;
-        size_t frame = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
-        if (n != 0 && total + frame > RILL__BATCH_BYTES)
-            break;
-        total += frame;
-    }
-    if (n == 0)
+    if (c->wsi == NULL)
         return 0;
-    if (LWS_PRE + total > c->batch_cap) {
-        uint8_t *b = rill__malloc(LWS_PRE + total);
-        if (b == NULL) /* a server at its memory limit */
-            return write_one(c);
-        rill__free(c->batch);
-        c->batch = b;
-        c->batch_cap = LWS_PRE + total;
+    if (lws_partial_buffered(c->wsi)) {
+        block(c);
+        return 0;
     }
-    uint8_t *p = c->batch + LWS_PRE;
-    for (size_t i = 0; i < n; i++) {
-        rill__msg *m = c->q[c->q_head];
-        c->q_head = (c->q_head + 1) % c->q_cap;
-        c->q_len--;
-        c->q_bytes -= m->len;
-        *p++ = (uint8_t)(0x80 | (m->binary ? 0x2 : 0x1));
-        if (m->len < 126) {
-            *p++ = (uint8_t)m->len;
-        } else if (m->len < 65536) {
-            *p++ = 126;
-            *p++ = (uint8_t)(m->len >> 8);
-            *p++ = (uint8_t)m->len;
-        } else {
-            *p++ = 127;
-            for (int k = 7; k >= 0; k--)
-                *p++ = (uint8_t)((uint64_t)m->len >> (8 * k));
+    /* Writable (lws has nothing of ours left): even with nothing queued
+     * now, what the drain queues next is sent at once. */
+    c->blocked = false;
+    if (c->q_len == 0)
+        return 0;
+    int fd = lws_get_socket_fd(c->wsi);
+    if (fd < 0)
+        return -1;
+    while (c->q_len != 0) {
+        struct iovec iov[RILL__WRITE_MSGS];
+        size_t n = 0, total = 0;
+        for (; n < c->q_len && n < RILL__WRITE_MSGS; n++) {
+            rill__msg *m = c->q[(c->q_head + n) % c->q_cap];
+            size_t h = put_frame_header(m);
+            if (n != 0 && total + h + m->len > RILL__WRITE_BYTES)
+                break;
+            iov[n].iov_base = rill__msg_payload(m) - h;
+            iov[n].iov_len = h + m->len;
+            total += h + m->len;
         }
-        memcpy(p, rill__msg_payload(m), m->len);
-        p += m->len;
-        rill__msg_unref(m);
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = iov;
+        mh.msg_iovlen = n;
+        ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                block(c);
+                return 0;
+            }
+            return -1;
+        }
+        size_t left = (size_t)k;
+        for (size_t i = 0; i < n; i++) {
+            if (left >= iov[i].iov_len) {
+                left -= iov[i].iov_len;
+                rill__msg_unref(pop(c));
+                continue;
+            }
+            if (left != 0) {
+                rill__msg *m = pop(c);
+                int rc = lws_write(c->wsi, (uint8_t *)iov[i].iov_base + left,
+                                   iov[i].iov_len - left, LWS_WRITE_RAW);
+                rill__msg_unref(m);
+                if (rc < 0)
+                    return -1;
+            }
+            block(c);
+            return 0;
+        }
     }
-    return lws_write(c->wsi, c->batch + LWS_PRE, total, LWS_WRITE_RAW) < 0 ? -1
-                                                                           : 0;
+    return 0;
+}
+
+/* After the tick thread's records became messages: send them now rather
+ * than one poll() later, to every connection whose socket is not known to
+ * be full. A connection whose socket failed is closed by lws from its
+ * WRITEABLE callback, where returning -1 is allowed. */
+void rill__conns_flush(rill_server *srv) {
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->q_len == 0 || c->blocked || c->closing)
+            continue;
+        if (rill__conn_write(c) != 0) {
+            c->closing = true;
+            lws_callback_on_writable(c->wsi);
+        }
+    }
 }
 
 /* Linux grows a socket's send buffer on its own, up to 4 MiB: for a client

@@ -51,6 +51,8 @@ void rill__release_stream(rill_server *srv, rill__stream *s) {
         return;
     if (rill__post_rt(srv, RILL__RT_RELEASE, s, 0, 0, 0) == 0)
         s->releasing = true;
+    else
+        srv->release_retry = true;
 }
 
 void rill__unlink_stream(rill_server *srv, rill__stream *s) {

@@ -13,6 +13,7 @@
 #ifndef RILL_SERVER_DEVICE_H
 #define RILL_SERVER_DEVICE_H
 
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 #define RILL__NO_END UINT64_MAX
 #define RILL__VAR_NAME_MAX 64
 #define RILL__VAR_MAX_STREAMS 64 /* streams one variable can carry */
+#define RILL__STREAM_ALIGN 64    /* a cache line: see the hot lines below */
 
 typedef enum rill__stream_kind {
     RILL__STREAM_BUFFER = 0,
@@ -58,18 +60,25 @@ typedef enum rill__state {
 typedef struct rill__conn rill__conn;
 
 typedef struct rill__stream {
+    /* The tick thread's hot line: all that a set on the fast path (set_fast
+     * in var.c) reads and writes of the stream, in one cache line (streams
+     * are allocated aligned to one). */
+    alignas(RILL__STREAM_ALIGN) uint8_t *values; /* buf + values_off */
+    uint64_t ref;         /* tick of value 0 of the current buffer */
+    uint32_t count;       /* values in the current buffer */
+    uint32_t capacity;    /* values per buffer (immutable) */
+    bool gated;           /* a compat watch: filled only while a compat
+                             control socket is active (immutable) */
+
     /* Immutable once handed to the tick thread. */
     struct rill_var *var;
     rill__stream_kind kind;
     rill__sink sink;
     bool compat;          /* Bela semantics: padding, assignment-driven */
-    uint32_t capacity;    /* values per buffer */
     uint32_t values_off;  /* offset of value 0 in `buf` */
     uint32_t rel_off;     /* offset of rel[0] in `buf` (sparse) */
     uint32_t buf_bytes;   /* bytes of `buf` sent as the payload */
     uint8_t *buf;         /* the payload being filled */
-
-    uint8_t *values;      /* buf + values_off */
 
     /* Tick thread only ("rt"). */
     rill__state state;
@@ -78,8 +87,6 @@ typedef struct rill__stream {
     bool fast;
     uint64_t start;       /* requested start, clamped when applied */
     uint64_t end;         /* native: first tick not included; compat: stop tick */
-    uint32_t count;       /* values in the current buffer */
-    uint64_t ref;         /* tick of value 0 of the current buffer */
     uint64_t seq;         /* records emitted (or dropped) so far */
     uint32_t rt_dropped;  /* records dropped since the last one emitted */
     uint32_t period;      /* monitor period, 0 off */
@@ -127,22 +134,31 @@ typedef struct rill__stream {
 struct rill__device;
 
 struct rill_var {
-    rill_server *srv;
+    /* The tick thread's hot line: what every rill_var_set_* reads and
+     * writes of the variable (variables are allocated aligned to a line;
+     * the network thread writes nothing here). */
+    alignas(RILL__STREAM_ALIGN) rill__stream *rt_fast; /* the one attached
+                                  stream when it may take values on the
+                                  fast path (set_fast), else NULL */
     struct rill__device *dev;
-    uint32_t id;
+    _Atomic uint64_t local_bits;  /* last local value, as double bits (tick) */
+    uint32_t rt_n_streams;        /* attached streams (tick) */
     rill_type type;
+
+    rill_server *srv;
+    uint32_t id;
     rill_ts_mode mode;
     size_t size;
     char name[RILL__VAR_NAME_MAX];
 
     /* Tick thread only. */
     rill__stream *rt_streams[RILL__VAR_MAX_STREAMS];
-    uint32_t rt_n_streams;
 
-    /* Shared, each written by one side. */
-    _Atomic uint64_t local_bits;  /* last local value, as double bits (tick) */
-    _Atomic uint64_t remote_bits; /* remote value, as double bits (network) */
-    atomic_bool controlled;       /* network */
+    /* Written by the network thread, read by the tick thread: on a line of
+     * their own, away from the tick thread's writes. */
+    alignas(RILL__STREAM_ALIGN) _Atomic uint64_t remote_bits; /* remote
+                                  value, as double bits */
+    atomic_bool controlled;
 
     /* Network thread only. */
     rill__stream *compat_watch;   /* permanent */
@@ -241,6 +257,18 @@ typedef struct rill__device {
     atomic_int compat_active;
     bool rt_active;
     rill__stamp stamp; /* (tick, clock) pairs on request: stamp.h */
+
+    /* Waking the network thread: the one system call the tick thread may
+     * make (rill__device_wake in var.c says when, and why at most once per
+     * wait). The network thread sets net_sleeping just before it waits in
+     * poll(); the tick thread, having published a record or an event,
+     * takes the flag back and, only if it was set, writes wake_fd. On a
+     * line of its own: both threads write it. */
+    alignas(RILL__STREAM_ALIGN) atomic_int net_sleeping;
+    int wake_fd;             /* an eventfd the network thread polls; -1:
+                                none (the flag is still kept) */
+    atomic_ullong wakeups;   /* writes to wake_fd so far */
+    atomic_ullong net_sleeps; /* waits the network thread announced */
 } rill__device;
 
 /* Tick side (var.c). */
@@ -249,6 +277,15 @@ int rill__device_init(rill__device *dev, size_t max_vars, size_t max_streams,
 /* Frees the queues, rings and tables; not the variables or streams. */
 void rill__device_deinit(rill__device *dev);
 void rill__device_tick(rill__device *dev, uint64_t frame);
+/* Whether the tick thread left records or events for the network thread.
+ * Any thread (two atomic loads). */
+bool rill__device_has_work(rill__device *dev);
+/* Network thread: about to wait in poll() for wake_fd. Returns false (and
+ * does not announce the wait) when work arrived meanwhile, so the caller
+ * must not wait. */
+bool rill__device_will_sleep(rill__device *dev);
+/* Network thread: awake again (after poll returned). */
+void rill__device_awake(rill__device *dev);
 
 /* Streams (var.c). Network thread. */
 rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,

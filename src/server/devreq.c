@@ -20,6 +20,7 @@ struct rill__devreq {
     rill_server *srv;
     rill_server_audio_change_fn fn;
     void *user;
+    void (*done_fn)(rill_server *srv);
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -32,6 +33,10 @@ struct rill__devreq {
     rill__devreq_result done[RILL__DEVREQ_MAX];
     size_t n_done;
 };
+
+static _Thread_local bool tl_in_call;
+
+bool rill__devreq_in_call(void) { return tl_in_call; }
 
 static void *devreq_main(void *arg) {
     rill__devreq *d = arg;
@@ -48,7 +53,9 @@ static void *devreq_main(void *arg) {
         pthread_mutex_unlock(&d->lock);
 
         rill__devreq_result res = {r.conn_id, r.id_kind, r.id_i, r.id_s, 0, ""};
+        tl_in_call = true;
         res.rc = d->fn(d->srv, &r.change, res.why, sizeof res.why, d->user);
+        tl_in_call = false;
         if (res.rc != 0 && res.why[0] == '\0')
             snprintf(res.why, sizeof res.why, "the device refused (%s)",
                      rill_strerror(res.rc));
@@ -57,13 +64,18 @@ static void *devreq_main(void *arg) {
         /* Posting counts every request in flight, so this never overflows. */
         d->done[d->n_done++] = res;
         d->running = false;
+        if (d->done_fn != NULL) {
+            pthread_mutex_unlock(&d->lock);
+            d->done_fn(d->srv);
+            pthread_mutex_lock(&d->lock);
+        }
     }
     pthread_mutex_unlock(&d->lock);
     return NULL;
 }
 
 int rill__devreq_create(rill_server *srv, rill_server_audio_change_fn fn, void *user,
-                        rill__devreq **out) {
+                        void (*done)(rill_server *srv), rill__devreq **out) {
     *out = NULL;
     rill__devreq *d = rill__calloc(1, sizeof *d);
     if (d == NULL)
@@ -71,6 +83,7 @@ int rill__devreq_create(rill_server *srv, rill_server_audio_change_fn fn, void *
     d->srv = srv;
     d->fn = fn;
     d->user = user;
+    d->done_fn = done;
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
     if (pthread_create(&d->thread, NULL, devreq_main, d) != 0) {

@@ -9,6 +9,7 @@
 #ifndef RILL_SERVER_DEVREQ_H
 #define RILL_SERVER_DEVREQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,10 +31,14 @@ typedef struct rill__devreq_result {
     char why[400]; /* the program's sentence when rc != 0 */
 } rill__devreq_result;
 
-/* Start the thread that calls fn(srv, change, why, size, user). Returns 0,
- * RILL_ENOMEM or RILL_ESYS. */
+/* Start the thread that calls fn(srv, change, why, size, user), and
+ * done(srv) after each call's result is ready to take (so that the network
+ * thread takes it now). Returns 0, RILL_ENOMEM or RILL_ESYS. */
 int rill__devreq_create(rill_server *srv, rill_server_audio_change_fn fn, void *user,
-                        rill__devreq **out);
+                        void (*done)(rill_server *srv), rill__devreq **out);
+
+/* True on the request thread while the program's call runs. */
+bool rill__devreq_in_call(void);
 
 /* Network thread: queue a request. `id_s` is copied. Returns 0,
  * RILL_EBUSY (RILL__DEVREQ_MAX waiting) or RILL_ENOMEM. */

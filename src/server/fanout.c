@@ -1,11 +1,12 @@
 /* Records to messages: the network thread drains what the tick thread
- * left in the `out` ring and turns each record into messages. For
- * compatibility sinks one shared header + body pair is queued on every
- * /gui_data socket; for a native client one message goes on that client's
- * control socket. Each socket's queue is bounded: a message that does not
- * fit is dropped for that socket alone, counted, and announced. Also here:
- * the tick thread's events, and the waker thread that tells the network
- * thread there is something to drain. */
+ * left in the `out` ring and turns each record into messages, copying its
+ * payload once, from the ring straight into the message that the socket
+ * is then written from (conn.c). For compatibility sinks one shared header
+ * + body pair is queued on every /gui_data socket; for a native client one
+ * message goes on that client's control socket. Each socket's queue is
+ * bounded: a message that does not fit is dropped for that socket alone
+ * (its bytes are skipped in the ring, never copied), counted, and
+ * announced. Also here: the tick thread's events. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,33 +15,62 @@
 #include "proto/wire.h"
 #include "server/internal.h"
 
+/* Pass over `n` bytes of the ring without copying them. */
+static void ring_skip(rill_ring *ring, size_t n) {
+    rill_ring_span sp;
+    rill_ring_read_peek(ring, n, &sp);
+    rill_ring_read_release(ring, n);
+}
+
+static bool any_data_socket(const rill_server *srv) {
+    for (const rill__conn *c = srv->conns; c != NULL; c = c->next)
+        if (c->path == PATH_DATA)
+            return true;
+    return false;
+}
+
 /* A compatibility record goes to every /gui_data socket: "<id>/<t>" then
  * the body, both shared. Ids of 100 and more cannot reach pybela. */
-static void fan_out_compat(rill_server *srv, const rill__rec *r,
-                           const uint8_t *payload) {
+static void fan_out_compat(rill_server *srv, const rill__rec *r) {
+    rill_ring *ring = srv->dev.out;
     rill_var *v = r->stream->var;
     char hdr[RILL__BELA_HEADER_MAX];
     size_t hlen;
-    if (rill__bela_header_encode(v->id, v->type, true, hdr, &hlen) != 0)
+    if (!any_data_socket(srv) || r->kind == RILL__REC_END ||
+        r->bytes > RILL__BELA_BODY_BYTES ||
+        rill__bela_header_encode(v->id, v->type, true, hdr, &hlen) != 0) {
+        ring_skip(ring, r->bytes);
         return;
+    }
     /* A monitor record holds the value; the frame is tick + value (§3.5). */
-    uint8_t frame[RILL__BELA_MONITOR_MAX];
+    bool monitor = r->kind == RILL__REC_MONITOR;
+    uint8_t value[8], frame[RILL__BELA_MONITOR_MAX];
     size_t blen = r->bytes;
-    if (r->kind == RILL__REC_MONITOR) {
-        blen = rill__bela_monitor_encode(frame, r->ref, v->type, payload);
-        payload = frame;
+    if (monitor) {
+        if (r->bytes > sizeof value) {
+            ring_skip(ring, r->bytes);
+            return;
+        }
+        rill_ring_read_all(ring, value, r->bytes);
+        blen = rill__bela_monitor_encode(frame, r->ref, v->type, value);
     }
     rill__msg *h = rill__msg_new(hlen, true);
     rill__msg *b = rill__msg_new(blen, true);
     if (h == NULL || b == NULL) {
         /* Out of memory (a server at its memory limit): dropped for every
          * socket, counted and announced as when their queues are full. */
+        if (!monitor)
+            ring_skip(ring, r->bytes);
         rill__msg_unref(h);
         rill__msg_unref(b);
         h = b = NULL;
+    } else {
+        memcpy(rill__msg_payload(h), hdr, hlen);
+        if (monitor)
+            memcpy(rill__msg_payload(b), frame, blen);
+        else /* the body, straight from the ring */
+            rill_ring_read_all(ring, rill__msg_payload(b), r->bytes);
     }
-    memcpy(rill__msg_payload(h), hdr, hlen);
-    memcpy(rill__msg_payload(b), payload, blen);
     for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
         if (c->path != PATH_DATA)
             continue;
@@ -64,16 +94,20 @@ static void native_dropped(rill_server *srv, rill__conn *c, rill__stream *s,
     atomic_fetch_add(&srv->client_drops, 1);
 }
 
-/* A native record goes to its one client as one message. Sequence numbers
- * come from the tick thread (a record it dropped left a gap); drops here
- * add to `dropped` of the next message that gets through, preceded by a
- * text notice. */
-static void send_native(rill_server *srv, const rill__rec *r,
-                        const uint8_t *payload) {
+/* A native record goes to its one client as one message: the 32-byte
+ * header, then the record's payload, which var.c lays out as the message's
+ * body (values; for sparse variables zero padding to 4 bytes and the
+ * relative timestamps). Sequence numbers come from the tick thread (a
+ * record it dropped left a gap); drops here add to `dropped` of the next
+ * message that gets through, preceded by a text notice. */
+static void send_native(rill_server *srv, const rill__rec *r) {
+    rill_ring *ring = srv->dev.out;
     rill__stream *s = r->stream;
     rill__conn *c = s->conn;
-    if (c == NULL)
+    if (c == NULL) {
+        ring_skip(ring, r->bytes);
         return;
+    }
     rill_var *v = s->var;
     bool monitor = r->kind == RILL__REC_MONITOR;
     bool sparse = !monitor && v->mode == RILL_TS_SPARSE;
@@ -95,19 +129,8 @@ static void send_native(rill_server *srv, const rill__rec *r,
         .dropped = r->dropped + s->net_dropped,
     };
     size_t size = rill__native_size(&h);
-    rill__msg *m = size ? rill__msg_new(size, true) : NULL;
-    size_t len = 0;
-    /* var.c pads the values to 4 bytes before the timestamps. */
-    const uint8_t *rel =
-        sparse ? payload + (((size_t)r->count * v->size + 3) & ~(size_t)3)
-               : NULL;
-    if (m == NULL ||
-        rill__native_encode(&h, payload, (const uint32_t *)(const void *)rel,
-                            rill__msg_payload(m), size, &len) != 0) {
-        /* Out of memory (a server at its memory limit): a drop like any
-         * other, never a silent hole. */
-        rill__msg_unref(m);
-        native_dropped(srv, c, s, r);
+    if (size != RILL__NATIVE_HEADER_BYTES + (size_t)r->bytes) {
+        ring_skip(ring, r->bytes); /* cannot happen: var.c's layout */
         return;
     }
     uint32_t *pending = &c->pending_drop_notice[v->id];
@@ -115,17 +138,26 @@ static void send_native(rill_server *srv, const rill__rec *r,
      * (at most one buffer per stream over the limit), or a stalled client
      * would wait for an end that never comes. */
     bool ending = r->kind == RILL__REC_END || (r->flags & RILL__REC_FLAG_LAST);
-    if (rill__conn_has_room(c, m->len) || (ending && !c->closing)) {
-        if (*pending != 0) /* the notice goes just before the message */
-            rill__send_dropped(c, *pending, c->drops, NULL, v->name);
-        *pending = 0;
-        if (rill__conn_push(c, m) == 0)
-            s->net_dropped = 0;
-        else
-            native_dropped(srv, c, s, r);
-    } else {
+    /* Out of memory (a server at its memory limit) is a drop like any
+     * other, never a silent hole. */
+    rill__msg *m = NULL;
+    if (rill__conn_has_room(c, size) || (ending && !c->closing))
+        m = rill__msg_new(size, true);
+    if (m == NULL) {
+        ring_skip(ring, r->bytes);
         native_dropped(srv, c, s, r);
+        return;
     }
+    rill__native_head_put(&h, rill__msg_payload(m));
+    rill_ring_read_all(ring, rill__msg_payload(m) + RILL__NATIVE_HEADER_BYTES,
+                       r->bytes);
+    if (*pending != 0) /* the notice goes just before the message */
+        rill__send_dropped(c, *pending, c->drops, NULL, v->name);
+    *pending = 0;
+    if (rill__conn_push_data(c, m) == 0)
+        s->net_dropped = 0;
+    else
+        native_dropped(srv, c, s, r);
     rill__msg_unref(m);
 }
 
@@ -136,52 +168,30 @@ static void native_stream_ended(rill_server *srv, rill__stream *s) {
     rill__release_stream(srv, s);
 }
 
-static int ensure_scratch(rill_server *srv, size_t n) {
-    if (n <= srv->scratch_cap)
-        return 0;
-    uint8_t *p = rill__malloc(n);
-    if (p == NULL)
-        return RILL_ENOMEM;
-    rill__free(srv->scratch);
-    srv->scratch = p;
-    srv->scratch_cap = n;
-    return 0;
-}
-
 /* Turn records into messages: at least `min_bytes` of them (everything a
  * released stream may still have in the ring), otherwise a bounded number
- * so that sockets get serviced even under a flood. */
-static void drain_records(rill_server *srv, size_t min_bytes) {
+ * so that sockets get serviced even under a flood. True when it stopped
+ * with records left. */
+static bool drain_records(rill_server *srv, size_t min_bytes) {
     rill__rec r;
     size_t done = 0;
     for (int i = 0; i < 4096 || done < min_bytes; i++) {
         if (rill_ring_read_all(srv->dev.out, &r, sizeof r) != 0)
-            return;
+            return false;
         done += sizeof r + r.bytes;
-        if (ensure_scratch(srv, r.bytes) != 0) {
-            /* Cannot hold it: skip its bytes, count it lost. */
-            uint8_t sink[256];
-            for (size_t left = r.bytes; left != 0;) {
-                size_t k = rill_ring_read(srv->dev.out, sink,
-                                          RILL__MIN(left, sizeof sink));
-                left -= k;
-            }
-            atomic_fetch_add(&srv->client_drops, 1);
-            continue;
-        }
-        rill_ring_read_all(srv->dev.out, srv->scratch, r.bytes);
         rill__stream *s = r.stream;
         if (s->sink == RILL__SINK_CLIENT) {
-            send_native(srv, &r, srv->scratch);
+            send_native(srv, &r);
             /* The end of a run that a later watch has restarted ends only
              * that run: the stream lives on. */
             if ((r.kind == RILL__REC_END || (r.flags & RILL__REC_FLAG_LAST)) &&
                 r.run == s->net_runs)
                 native_stream_ended(srv, s);
-        } else if (r.kind != RILL__REC_END) {
-            fan_out_compat(srv, &r, srv->scratch);
+        } else {
+            fan_out_compat(srv, &r);
         }
     }
+    return rill_ring_readable(srv->dev.out) != 0;
 }
 
 static void handle_events(rill_server *srv) {
@@ -224,48 +234,17 @@ static void announce_compat_drops(rill_server *srv) {
     }
 }
 
-/* The waker. The tick thread makes no system calls, so it cannot wake the
- * network thread itself; instead this thread looks at the rings every
- * drain_interval_us (two atomic loads) and wakes the network thread only
- * when they hold something. libwebsockets' own timers have millisecond
- * resolution, which would either add a millisecond of latency or, at a
- * sub-millisecond period, make the network thread spin on poll(0). After
- * 100 ms with nothing to do it checks every 5 ms only. */
-void *rill__waker_main(void *arg) {
-    rill_server *srv = arg;
-    const uint64_t fast = (uint64_t)srv->cfg.drain_interval_us * 1000u;
-    const uint64_t slow = 5u * 1000 * 1000;
-    const unsigned idle_limit = (unsigned)(100u * 1000 * 1000 / fast) + 1;
-    unsigned idle = 0;
-    uint64_t next = rill_clock_now_ns();
-    while (!atomic_load_explicit(&srv->stop, memory_order_relaxed)) {
-        bool work = rill_ring_readable(srv->dev.out) != 0 ||
-                    rill_queue_count(srv->dev.events) != 0;
-        if (work) {
-            idle = 0;
-            if (!atomic_exchange(&srv->wake_pending, true))
-                lws_cancel_service(srv->ctx);
-        } else if (idle < idle_limit) {
-            idle++;
-        }
-        next += idle < idle_limit ? fast : slow;
-        uint64_t now = rill_clock_now_ns();
-        if (next < now)
-            next = now; /* we were late: do not try to catch up */
-        rill_clock_sleep_until_ns(next);
-    }
-    return NULL;
-}
-
 /* What the tick thread left: its events, then its records as messages
  * (at least everything a released stream may still have in the ring),
  * then the drop notices for compatibility data sockets. */
-void rill__fanout(rill_server *srv) {
+bool rill__fanout(rill_server *srv) {
     handle_events(srv);
     /* Records committed before a release was acknowledged are all readable
      * now; draining them first makes freeing the stream safe. */
-    drain_records(srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
+    bool more = drain_records(
+        srv, srv->n_released ? rill_ring_readable(srv->dev.out) : 0);
     announce_compat_drops(srv);
+    return more;
 }
 
 /* Streams the tick thread let go of are freed: records they emitted before
@@ -278,6 +257,11 @@ void rill__fanout_release(rill_server *srv) {
         rill__stream_destroy(s);
     }
     srv->n_released = 0;
+    /* Every stream is looked at only after a release could not be posted
+     * (the drain runs after every wake-up, with thousands of streams). */
+    if (!srv->release_retry)
+        return;
+    srv->release_retry = false;
     for (rill__stream *s = srv->streams; s != NULL; s = s->next)
         if (s->conn == NULL && s->sink == RILL__SINK_CLIENT && !s->releasing)
             rill__release_stream(srv, s);

@@ -6,7 +6,7 @@
  *   server.c    the libwebsockets callback, the message router, create/destroy
  *   conn.c      a connection's outgoing queue, replies, batched writes
  *   control.c   Watcher commands: streams, lists, remote values, log sessions
- *   fanout.c    records to messages; tick and log events; the waker thread
+ *   fanout.c    records to messages; tick and log events
  *   relay.c     the dashboard relay: handlers and their data, to every page
  *   exec.c      programs run for pages (allow_exec)
  *   audio.c     the audio description and clients' changes to it
@@ -14,6 +14,8 @@
  *   http.c      HTTP, the token and Origin checks, file serving
  *   logwriter.c the log writer thread
  *   var.c       variables and the tick thread (device.h)
+ *   wsguard.c   closes a connection whose client frame is not masked
+ *               (wsguard.h)
  */
 #ifndef RILL_SERVER_INTERNAL_H
 #define RILL_SERVER_INTERNAL_H
@@ -58,16 +60,15 @@ struct rill__conn {
     bool native; /* said hello: gets its own streams on this socket */
     bool closing;
 
-    /* Outgoing queue (a ring of message pointers). */
+    /* Outgoing queue (a ring of message pointers), sent by rill__conn_write
+     * straight from the messages. */
     rill__msg **q;
     size_t q_head, q_len, q_cap, q_bytes;
+    bool blocked; /* the socket took less than offered: wait for lws's
+                     WRITEABLE before writing again */
     uint64_t drops;
     uint32_t unannounced; /* /gui_data: drops not yet announced */
     uint64_t last_notice_ns;
-
-    /* Outgoing frames gathered for one write (rill__conn_write). */
-    uint8_t *batch;
-    size_t batch_cap;
 
     /* Incoming message being reassembled from fragments. */
     uint8_t *rx;
@@ -127,11 +128,13 @@ struct rill_server {
      * that a reconnecting client knows the device it lost from a
      * restarted one, and whether its ticks began again. */
     uint64_t run_id;
-    pthread_t net_thread, waker_thread;
-    bool net_started, waker_started;
+    pthread_t net_thread;
+    bool net_started;
     atomic_bool stop;
-    atomic_bool wake_pending; /* the waker has asked lws to wake up */
-    lws_sorted_usec_list_t drain_sul;
+    struct lws *wake_wsi; /* the tick thread's eventfd, as lws polls it */
+    struct lws *timer_wsi; /* the housekeeping timerfd */
+    long housekeeping_ns;  /* its period now */
+    atomic_bool poked;    /* rill__server_poke: run the whole drain now */
 
     rill__logwriter *logwriter;
 
@@ -143,8 +146,7 @@ struct rill_server {
     size_t n_streams;
     rill__stream **released; /* EV_RELEASED seen, freed after the drain */
     size_t n_released;
-    uint8_t *scratch; /* one record's payload */
-    size_t scratch_cap;
+    bool release_retry;      /* a release could not be posted: retry */
     uint8_t *values_scratch; /* client buffers converted to host order */
 
     atomic_ullong client_drops;
@@ -185,6 +187,13 @@ static inline size_t rill__conn_limit(const rill__conn *c) {
     return c->srv->cfg.client_queue_bytes;
 }
 
+/* ---- server.c ----------------------------------------------------------- */
+
+/* Have the network thread run its whole drain (announcements, answers)
+ * now rather than at its next housekeeping tick. Any thread but the tick
+ * thread (it writes the eventfd unconditionally). */
+void rill__server_poke(rill_server *srv);
+
 /* ---- conn.c ------------------------------------------------------------- */
 
 /* A message of `len` bytes (with LWS_PRE of headroom), one reference. */
@@ -194,9 +203,13 @@ void rill__msg_unref(rill__msg *m);
 
 /* Queue `m` (a new reference) and ask lws for a write. */
 int rill__conn_push(rill__conn *c, rill__msg *m);
+/* Queue `m` only: the drain that queues data sends it (rill__conns_flush)
+ * as soon as it has turned the waiting records into messages. */
+int rill__conn_push_data(rill__conn *c, rill__msg *m);
 /* Whether `need` more bytes of data fit in the queue. */
 bool rill__conn_has_room(const rill__conn *c, size_t need);
-/* Queue data messages (a pair goes in whole or not at all); false: dropped. */
+/* Queue data messages (a pair goes in whole or not at all; sent by the
+ * drain's flush); false: dropped. */
 bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b);
 /* Queue a control reply (never dropped; a client that owes too many is
  * disconnected). _owned frees `text` (rill__free); NULL is ignored. */
@@ -221,8 +234,12 @@ rill__cmd_id rill__request_id(json_t *root);
 void rill__request_error(rill__conn *c, const char *cmd, json_t *root,
                          const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Write queued messages, many per send. -1: close the connection. */
+/* Write queued messages, many per system call, straight from them. -1: the
+ * socket failed (close the connection). */
 int rill__conn_write(rill__conn *c);
+/* Send what every connection has queued, unless its socket is full (then
+ * lws calls WRITEABLE later). Outside lws callbacks, on the network thread. */
+void rill__conns_flush(rill_server *srv);
 void rill__conn_bound_sndbuf(rill_server *srv, struct lws *wsi);
 void rill__conn_free(rill__conn *c);
 
@@ -254,12 +271,12 @@ void rill__control_log_events(rill_server *srv);
 
 /* ---- fanout.c ----------------------------------------------------------- */
 
-/* The tick thread's events and records (as messages), drop notices. */
-void rill__fanout(rill_server *srv);
+/* The tick thread's events and records (as messages), drop notices.
+ * Returns true when it stopped with records left (a bounded amount per
+ * call, so that sockets get serviced under a flood). */
+bool rill__fanout(rill_server *srv);
 /* Free the streams the tick thread let go of; retry releases. */
 void rill__fanout_release(rill_server *srv);
-/* The waker thread's main. */
-void *rill__waker_main(void *arg);
 
 /* ---- relay.c ------------------------------------------------------------ */
 

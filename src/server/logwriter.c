@@ -33,12 +33,17 @@ struct rill__logwriter {
     rill__stream *open; /* files open, linked by log_next (this thread) */
     uint8_t *buf;
     size_t buf_cap;
+    void (*notify)(void *arg);
+    void *notify_arg;
 };
 
 /* How long the writer sleeps when it has nothing to do, unless a request
  * wakes it. Logging is not latency-critical; the ring holds seconds of
- * data. */
+ * data. With no file open no record can come (a log stream starts only
+ * once its file exists, and a request wakes the writer), so it sleeps
+ * longer: an idle server stays idle. */
 #define RILL__LOGWRITER_IDLE_NS (2 * 1000 * 1000)
+#define RILL__LOGWRITER_NO_FILE_NS (500 * 1000 * 1000)
 /* Requests waiting at most; a network thread that asks for more is told
  * to try later (a log command gets "busy"). */
 #define RILL__LOGWRITER_MAX_REQUESTS 256
@@ -49,6 +54,8 @@ static void post(rill__logwriter *lw, rill__log_ev_kind kind, int err,
     /* The queue holds an event per possible stream; if the network thread
      * has stopped, losing the event loses only a notice. */
     rill_queue_post(lw->events, &ev, sizeof ev);
+    if (lw->notify != NULL)
+        lw->notify(lw->notify_arg);
 }
 
 static bool write_all(int fd, const uint8_t *p, size_t n, int *err) {
@@ -229,7 +236,9 @@ static void finish_open_files(rill__logwriter *lw) {
 static void idle(rill__logwriter *lw) {
     pthread_mutex_lock(&lw->mx);
     if (rill_queue_count(lw->requests) == 0 && !atomic_load(&lw->stop))
-        rill__cond_wait_ns(&lw->wake, &lw->mx, RILL__LOGWRITER_IDLE_NS);
+        rill__cond_wait_ns(&lw->wake, &lw->mx,
+                           lw->open != NULL ? RILL__LOGWRITER_IDLE_NS
+                                            : RILL__LOGWRITER_NO_FILE_NS);
     pthread_mutex_unlock(&lw->mx);
 }
 
@@ -250,6 +259,7 @@ static void *writer_main(void *arg) {
 }
 
 int rill__logwriter_start(rill_ring *ring, const char *dir, uint32_t instance,
+                          void (*notify)(void *arg), void *arg,
                           rill__logwriter **out) {
     *out = NULL;
     rill__logwriter *lw = rill__calloc(1, sizeof *lw);
@@ -257,6 +267,8 @@ int rill__logwriter_start(rill_ring *ring, const char *dir, uint32_t instance,
         return RILL_ENOMEM;
     lw->ring = ring;
     lw->dir = dir;
+    lw->notify = notify;
+    lw->notify_arg = arg;
     lw->instance = instance;
     lw->buf_cap = 8192;
     lw->buf = rill__malloc(lw->buf_cap);

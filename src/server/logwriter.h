@@ -46,8 +46,11 @@ typedef struct rill__log_ev {
 
 /* Start the thread reading `ring` (the tick thread writes it), creating
  * files in `dir` (kept, not copied: it outlives the writer) with
- * `instance` in their headers. Returns 0, RILL_ENOMEM or RILL_ESYS. */
+ * `instance` in their headers; notify(arg), if not NULL, runs on the
+ * writer's thread after each event it posts, so that the network thread
+ * takes it at once. Returns 0, RILL_ENOMEM or RILL_ESYS. */
 int rill__logwriter_start(rill_ring *ring, const char *dir, uint32_t instance,
+                          void (*notify)(void *arg), void *arg,
                           rill__logwriter **out);
 
 /* Write what the ring still holds, finish the files still open (their

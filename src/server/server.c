@@ -9,6 +9,7 @@
  * say. internal.h lists the other files and what each does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <netdb.h>
@@ -16,16 +17,39 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/internal.h"
 #include "proto/handler.h"
 #include "proto/wire.h"
 #include "server/internal.h"
+#include "server/wsguard.h"
+
+/* Housekeeping: programs' output, retried releases, compat drop notices,
+ * and a backstop for everything else (the tick thread, the log writer,
+ * the device-request thread and set_audio wake the network thread when
+ * they have something): every 20 ms while programs run for pages, else
+ * every 250 ms. A timerfd among the descriptors lws polls rather than an
+ * lws timer: lws 4.1 turns the time left to its next timer into a poll()
+ * timeout in whole milliseconds, rounded down, so it spun on poll(0) for
+ * up to a millisecond before each expiry (30000 turns a second with a
+ * stream running, seen with strace). */
+#define RILL__HOUSEKEEPING_NS (20 * 1000 * 1000)
+#define RILL__HOUSEKEEPING_IDLE_NS (250 * 1000 * 1000)
+
+static void set_housekeeping(rill_server *srv, long ns) {
+    if (srv->timer_wsi == NULL || srv->housekeeping_ns == ns)
+        return;
+    struct itimerspec its = {{0, ns}, {0, ns}};
+    if (timerfd_settime(lws_get_socket_fd(srv->timer_wsi), 0, &its, NULL) == 0)
+        srv->housekeeping_ns = ns;
+}
 
 /* The message router. Messages of rill's own ({"rill":...} requests and
  * a program's handler events) are told apart by their keys and handed to
@@ -53,6 +77,8 @@ static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
         rill__relay_subscribe(srv, c, root);
     } else if (strcmp(rill, "exec") == 0) {
         rill__exec_request(srv, c, root);
+        if (srv->n_jobs != 0) /* its output is read every 20 ms */
+            set_housekeeping(srv, RILL__HOUSEKEEPING_NS);
     } else if (strcmp(rill, "exec-stop") == 0) {
         rill__exec_stop_request(srv, c, root);
     } else if (strcmp(rill, "audio-config") == 0) {
@@ -315,11 +341,23 @@ static void on_close(rill_server *srv, rill__conn *c) {
     rill__conn_free(c);
 }
 
+/* What the tick thread left (its events, its records as messages), sent
+ * at once. Runs whenever the network thread wakes with work in the ring:
+ * see net_main. True when records are left (it takes a bounded number per
+ * call). */
+static bool drain_data(rill_server *srv) {
+    bool more = rill__fanout(srv);
+    rill__fanout_release(srv);
+    rill__publish_rt(srv);
+    rill__conns_flush(srv);
+    return more;
+}
+
 /* Everything the other threads left for this one: the tick thread's
  * events and records, the log writer's events, the program's audio
- * changes, the programs run for pages. Runs when the waker says the rings
- * hold something, and on a slow timer. Connections whose waiting message
- * has run (control.c) read again here, their held messages first. */
+ * changes, the programs run for pages. Runs on a slow timer (the tick
+ * thread's data also wakes net_main at once). Connections whose waiting
+ * message has run (control.c) read again here, their held messages first. */
 static void drain(rill_server *srv) {
     rill__fanout(srv);
     rill__control_log_events(srv);
@@ -340,16 +378,7 @@ static void drain(rill_server *srv) {
             conn_resume(srv, c); /* frees it */
     }
     rill__publish_rt(srv);
-}
-
-/* Housekeeping: log events, retried releases, and a backstop for data. */
-#define RILL__HOUSEKEEPING_US (20 * LWS_US_PER_MS)
-
-static void drain_timer(lws_sorted_usec_list_t *sul) {
-    rill_server *srv = lws_container_of(sul, rill_server, drain_sul);
-    drain(srv);
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer,
-                     RILL__HOUSEKEEPING_US);
+    rill__conns_flush(srv);
 }
 
 /* File descriptors kept free for what is not a connection: log files,
@@ -399,7 +428,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        return at_fd_limit(srv, (int)(intptr_t)in) ? -1 : 0;
+        if (at_fd_limit(srv, (int)(intptr_t)in))
+            return -1;
+        return rill__wsguard_accept((int)(intptr_t)in) ? 0 : -1;
 
     case LWS_CALLBACK_HTTP:
         return rill__http(srv, wsi);
@@ -416,6 +447,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         return rill__http_confirm_upgrade(srv, wsi);
 
     case LWS_CALLBACK_ESTABLISHED: {
+        if (!rill__wsguard_established(wsi))
+            return -1;
         rill__uri_path(wsi, uri, (int)sizeof uri);
         c = rill__calloc(1, sizeof *c);
         if (c == NULL)
@@ -453,7 +486,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
             return 0;
         if (rill__conn_write(c) != 0)
             return -1;
-        if (c->closing && c->q_len == 0)
+        if (c->q_len == 0 && (c->closing || rill__wsguard_refused(wsi)))
             return -1;
         if (c->q_len != 0)
             lws_callback_on_writable(wsi);
@@ -466,11 +499,26 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         }
         return 0;
 
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* The waker saw data in the rings (see rill__waker_main). Clear the
-         * flag first: data arriving during the drain wakes us again. */
-        atomic_store(&srv->wake_pending, false);
-        drain(srv);
+    case LWS_CALLBACK_RAW_RX_FILE: {
+        /* The tick thread's eventfd: reset it; the records are drained
+         * when lws_service returns (net_main). The housekeeping timerfd:
+         * the whole drain. */
+        uint64_t v;
+        if (wsi == srv->wake_wsi || wsi == srv->timer_wsi)
+            (void)!read(lws_get_socket_fd(wsi), &v, sizeof v);
+        if (wsi == srv->timer_wsi) {
+            drain(srv);
+            set_housekeeping(srv, srv->n_jobs != 0 ? RILL__HOUSEKEEPING_NS
+                                                   : RILL__HOUSEKEEPING_IDLE_NS);
+        }
+        return 0;
+    }
+
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (wsi == srv->wake_wsi)
+            srv->wake_wsi = NULL;
+        if (wsi == srv->timer_wsi)
+            srv->timer_wsi = NULL;
         return 0;
 
     default:
@@ -544,13 +592,82 @@ static void lws_log_to_rill(int level, const char *line) {
               "libwebsockets: %.*s", (int)n, line);
 }
 
+/* The network thread. Each turn drains what the tick thread left and
+ * sends it, then services the sockets: without waiting while records are
+ * left, else after announcing the wait (rill__device_will_sleep), in poll()
+ * on the sockets, lws's timers and the tick thread's eventfd, which the
+ * tick thread writes at most once per such wait when it publishes
+ * (var.c's wake_network). So a buffer leaves as soon as it is complete,
+ * with no polling period, and an idle server sleeps until a socket, a
+ * timer (housekeeping) or another thread has something. */
 static void *net_main(void *arg) {
     rill_server *srv = arg;
-    lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_timer, 1);
-    while (!atomic_load(&srv->stop))
-        if (lws_service(srv->ctx, 0) < 0)
+    drain(srv);
+    while (!atomic_load(&srv->stop)) {
+        bool more = rill__device_has_work(&srv->dev) && drain_data(srv);
+        bool wait = !more && rill__device_will_sleep(&srv->dev);
+        int rc = lws_service(srv->ctx, wait ? 0 : -1);
+        rill__device_awake(&srv->dev);
+        if (rc < 0)
             break;
+        if (atomic_exchange(&srv->poked, false))
+            drain(srv);
+    }
     return NULL;
+}
+
+static void poke_from(void *srv) {
+    rill__server_poke(srv);
+}
+
+void rill__server_poke(rill_server *srv) {
+    atomic_store(&srv->poked, true);
+    if (srv->dev.wake_fd >= 0) {
+        uint64_t one = 1;
+        (void)!write(srv->dev.wake_fd, &one, sizeof one);
+    }
+}
+
+/* The housekeeping timer, a timerfd that lws owns once adopted. */
+static int adopt_timer_fd(rill_server *srv) {
+    lws_sock_file_fd_type fd;
+    fd.filefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd.filefd < 0)
+        return RILL_ESYS;
+    struct itimerspec its = {{0, RILL__HOUSEKEEPING_NS},
+                             {0, RILL__HOUSEKEEPING_NS}};
+    srv->housekeeping_ns = RILL__HOUSEKEEPING_NS;
+    if (timerfd_settime(fd.filefd, 0, &its, NULL) != 0) {
+        close(fd.filefd);
+        return RILL_ESYS;
+    }
+    srv->timer_wsi = lws_adopt_descriptor_vhost(
+        srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "rill", NULL);
+    if (srv->timer_wsi == NULL) {
+        close(fd.filefd);
+        return RILL_ESYS;
+    }
+    return 0;
+}
+
+/* The tick thread's eventfd joins the sockets lws polls. lws gets its own
+ * descriptor of it (it closes what it adopted); the tick thread writes the
+ * server's. */
+static int adopt_wake_fd(rill_server *srv) {
+    srv->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv->dev.wake_fd < 0)
+        return RILL_ESYS;
+    lws_sock_file_fd_type fd;
+    fd.filefd = fcntl(srv->dev.wake_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd.filefd < 0)
+        return RILL_ESYS;
+    srv->wake_wsi = lws_adopt_descriptor_vhost(
+        srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "rill", NULL);
+    if (srv->wake_wsi == NULL) {
+        close(fd.filefd);
+        return RILL_ESYS;
+    }
+    return 0;
 }
 
 /* ---- Create / destroy
@@ -571,7 +688,7 @@ rill_server_config rill_server_config_default(void) {
         .out_ring_bytes = 8u << 20,
         .log_ring_bytes = 8u << 20,
         .max_message_bytes = 64u << 10,
-        .drain_interval_us = 250,
+        .drain_interval_us = 250, /* unused; see server.h */
         .allow_exec = false,
         .on_buffer = NULL,
         .user = NULL,
@@ -636,7 +753,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     if (cfg == NULL || out == NULL || cfg->host == NULL || cfg->port < 0 ||
         cfg->port > 65535 || cfg->max_vars == 0 || cfg->max_vars > 100000 ||
         cfg->client_queue_bytes == 0 || cfg->max_message_bytes < 64 ||
-        cfg->drain_interval_us == 0 || !(cfg->sample_rate >= 0))
+        !(cfg->sample_rate >= 0))
         return RILL_EINVAL;
     *out = NULL;
     if (cfg->allow_exec && (cfg->token == NULL || *cfg->token == '\0')) {
@@ -645,9 +762,11 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         return RILL_EINVAL;
     }
     int rc = 0;
-    rill_server *srv = rill__calloc(1, sizeof *srv);
+    rill_server *srv = rill__malloc_aligned(sizeof *srv, RILL__STREAM_ALIGN);
     if (srv == NULL)
         return RILL_ENOMEM;
+    memset(srv, 0, sizeof *srv);
+    srv->dev.wake_fd = -1;
     srv->cfg = *cfg;
     srv->host = dup_or_null(cfg->host, &rc);
     srv->project =
@@ -701,7 +820,8 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
         goto fail;
     if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
-                                    (uint32_t)(uintptr_t)srv,
+                                    (uint32_t)(uintptr_t)srv, poke_from,
+                                    srv,
                                     &srv->logwriter)) != 0) {
         rill__log_error("cannot start the log writer thread: %s (a memory or "
                         "thread limit, ulimit -v or -u?)",
@@ -710,6 +830,10 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
+    if (rill__wsguard_install() != 0)
+        rill__log_warn("this libwebsockets cannot be watched for unmasked "
+                       "client frames: they will not be refused (RFC 6455 "
+                       "5.1); see docs/SECURITY.md");
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = cfg->port;
@@ -735,10 +859,16 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     rill__server_fops(srv);
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
-    atomic_init(&srv->wake_pending, false);
+    if ((rc = adopt_wake_fd(srv)) != 0 || (rc = adopt_timer_fd(srv)) != 0) {
+        rill__log_error("cannot make the network thread's eventfd or "
+                        "timerfd: %s",
+                        strerror(errno));
+        goto fail;
+    }
     /* Before the network thread, which reads srv->devreq. */
     if (cfg->on_audio_change != NULL &&
         (rc = rill__devreq_create(srv, cfg->on_audio_change, cfg->user,
+                                  rill__server_poke,
                                   &srv->devreq)) != 0) {
         rill__log_error("cannot start the device-request thread: %s (a memory "
                         "or thread limit, ulimit -v or -u?)",
@@ -754,15 +884,6 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     }
     srv->net_started = true;
-    err = pthread_create(&srv->waker_thread, NULL, rill__waker_main, srv);
-    if (err != 0) {
-        rill__log_error("cannot start the waker thread: %s (a memory or "
-                        "thread limit, ulimit -v or -u?)",
-                        strerror(err));
-        rc = RILL_ESYS;
-        goto fail;
-    }
-    srv->waker_started = true;
     *out = srv;
     return 0;
 fail:
@@ -778,8 +899,6 @@ void rill_server_destroy(rill_server *srv) {
      * posts requests and takes answers, is gone (below). */
     rill__devreq_stop(srv->devreq);
     atomic_store(&srv->stop, true);
-    if (srv->waker_started) /* first: it calls lws_cancel_service */
-        pthread_join(srv->waker_thread, NULL);
     if (srv->net_started) {
         lws_cancel_service(srv->ctx);
         pthread_join(srv->net_thread, NULL);
@@ -793,6 +912,10 @@ void rill_server_destroy(rill_server *srv) {
     srv->devreq = NULL;
     /* Writes what the ring holds and finishes the files still open. */
     rill__logwriter_stop(srv->logwriter);
+    /* Only now: the log writer pokes through it until it stops. */
+    if (srv->dev.wake_fd >= 0)
+        close(srv->dev.wake_fd);
+    srv->dev.wake_fd = -1;
     while (srv->gone != NULL) { /* closed while a message waited */
         rill__conn *c = srv->gone;
         srv->gone = c->next;
@@ -809,7 +932,7 @@ void rill_server_destroy(rill_server *srv) {
         rill_var *v = srv->dev.vars[i];
         rill__stream_destroy(v->compat_watch);
         rill__stream_destroy(v->compat_monitor);
-        rill__free(v);
+        rill__free_aligned(v);
     }
     rill__device_deinit(&srv->dev);
     pthread_mutex_destroy(&srv->vars_lock);
@@ -817,7 +940,6 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->audio_json);
     rill__exec_free(srv);
     rill__relay_free(srv);
-    rill__free(srv->scratch);
     rill__free(srv->values_scratch);
     rill__free(srv->released);
     rill__free(srv->host);
@@ -827,7 +949,7 @@ void rill_server_destroy(rill_server *srv) {
     rill__free(srv->allow_origin);
     rill__free(srv->allow_hosts);
     rill__free(srv->web_root);
-    rill__free(srv);
+    rill__free_aligned(srv);
 }
 
 int rill_server_port(const rill_server *srv) {

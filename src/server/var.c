@@ -15,6 +15,7 @@
  *    [start, start + duration), and its last buffer carries only those.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "server/device.h"
@@ -65,6 +66,70 @@ static rill_ring *sink_ring(rill__device *dev, const rill__stream *s) {
     return s->sink == RILL__SINK_LOG ? dev->log : dev->out;
 }
 
+/* ---- Waking the network thread ------------------------------------------ */
+
+/* The tick thread has just published a record in `out` or an event. The
+ * network thread, when it has nothing to do, announces that it is about to
+ * wait (net_sleeping = 1), looks at the ring and the event queue once more,
+ * and waits in poll() on wake_fd among its sockets. So:
+ *
+ *  - the common case costs a fence and one load of a line both threads
+ *    share: while the network thread is busy (draining, sending) the flag
+ *    is 0 and nothing else happens;
+ *  - a system call (one write(2) of 8 bytes to an eventfd, which does not
+ *    block) happens only when the flag was 1, and the exchange that finds
+ *    it 1 also clears it. Only the network thread sets it, once per wait,
+ *    so the tick thread makes at most one system call per wait of the
+ *    network thread, however many records it publishes meanwhile (a block
+ *    completing eight buffers writes once, not eight times);
+ *  - no wake-up is lost: each side stores (the ring position / the flag)
+ *    and then, after a sequentially consistent fence, loads what the other
+ *    stored (the flag / the ring position). Of two such stores at least
+ *    one is seen by the other side: either the tick thread sees the flag
+ *    and writes, or the network thread sees the record and does not wait.
+ *
+ * tests/server/device_test.c counts the writes against the waits. */
+static void wake_network(rill__device *dev) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&dev->net_sleeping, memory_order_relaxed) == 0 ||
+        atomic_exchange_explicit(&dev->net_sleeping, 0,
+                                 memory_order_relaxed) == 0)
+        return;
+    atomic_fetch_add_explicit(&dev->wakeups, 1, memory_order_relaxed);
+    if (dev->wake_fd >= 0) {
+        uint64_t one = 1;
+        /* Cannot fail but for a counter at its maximum, which means the
+         * network thread is awake anyway. */
+        (void)!write(dev->wake_fd, &one, sizeof one);
+    }
+}
+
+bool rill__device_has_work(rill__device *dev) {
+    return rill_ring_readable(dev->out) != 0 ||
+           rill_queue_count(dev->events) != 0;
+}
+
+/* The flag's line is read by the tick thread at every record: it is
+ * written only to announce a wait that is really about to happen, and
+ * cleared only when it was set. */
+bool rill__device_will_sleep(rill__device *dev) {
+    if (rill__device_has_work(dev))
+        return false;
+    atomic_store_explicit(&dev->net_sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!rill__device_has_work(dev)) {
+        atomic_fetch_add_explicit(&dev->net_sleeps, 1, memory_order_relaxed);
+        return true;
+    }
+    atomic_store_explicit(&dev->net_sleeping, 0, memory_order_relaxed);
+    return false;
+}
+
+void rill__device_awake(rill__device *dev) {
+    if (atomic_load_explicit(&dev->net_sleeping, memory_order_relaxed) != 0)
+        atomic_store_explicit(&dev->net_sleeping, 0, memory_order_relaxed);
+}
+
 /* Emit a record of stream `s`, or count it dropped. Every data record,
  * sent or dropped, takes a sequence number, so receivers see drops as gaps.
  * An END record carries no data: it takes no number and is retried rather
@@ -83,6 +148,8 @@ static bool emit(rill__device *dev, rill__stream *s, rill__rec_kind kind,
                    .bytes = (uint32_t)(n1 + n2),
                    .run = s->run};
     bool ok = put_record(sink_ring(dev, s), &h, p1, n1, p2, n2);
+    if (ok && s->sink != RILL__SINK_LOG)
+        wake_network(dev);
     if (!data)
         return ok;
     s->seq++;
@@ -127,8 +194,12 @@ __attribute__((noinline)) static bool emit_buffer(rill__device *dev,
          * a 4-byte boundary of the record's payload so that the reader
          * can use them in place. */
         size_t vbytes = (size_t)n * size;
-        if (is_sparse(s))
-            vbytes = (vbytes + 3) & ~(size_t)3;
+        if (is_sparse(s)) {
+            /* The padding goes on the wire as it is: zeros. */
+            size_t padded = (vbytes + 3) & ~(size_t)3;
+            memset(s->buf + s->values_off + vbytes, 0, padded - vbytes);
+            vbytes = padded;
+        }
         ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
                   s->ref, n, s->buf + s->values_off, vbytes,
                   is_sparse(s) ? s->buf + s->rel_off : NULL,
@@ -153,6 +224,14 @@ RILL__HOT void append(rill__device *dev, rill__stream *s, const void *value,
 
 /* ---- Attaching streams to variables and to the tick list --------------- */
 
+/* The variable's fast path is open when its one attached stream takes
+ * every value with no other check; kept current by every change of a
+ * stream's state and of the variable's table. */
+static void update_fast(rill_var *v) {
+    rill__stream *s = v->rt_streams[0];
+    v->rt_fast = v->rt_n_streams == 1 && s->attached && s->fast ? s : NULL;
+}
+
 static void publish_state(rill__stream *s) {
     /* Compatibility streams check their stop tick at each assignment, so
      * only native ones may take the fast path while stopping. */
@@ -160,6 +239,7 @@ static void publish_state(rill__stream *s) {
               s->var->mode == RILL_TS_DENSE &&
               (s->state == RILL__ST_YES ||
                (!s->compat && s->state == RILL__ST_STOPPING));
+    update_fast(s->var);
     atomic_store_explicit(&s->pub_state, (int)s->state, memory_order_release);
 }
 
@@ -169,6 +249,7 @@ static void attach(rill__stream *s) {
         return; /* the network thread never lets the table fill */
     v->rt_streams[v->rt_n_streams++] = s;
     s->attached = true;
+    update_fast(v);
 }
 
 /* Drop detached streams from their variable's table, keeping order. */
@@ -178,6 +259,7 @@ static void compact(rill_var *v) {
         if (v->rt_streams[i]->attached)
             v->rt_streams[k++] = v->rt_streams[i];
     v->rt_n_streams = k;
+    update_fast(v);
 }
 
 static void schedule(rill__device *dev, rill__stream *s) {
@@ -195,11 +277,11 @@ static void finish(rill__stream *s) {
     publish_state(s);
 }
 
-/* Tell the consumer that a stream has ended, so a log file can be closed
- * or a native client told. Retried from tick() until the ring has room. */
-static void try_end(rill__device *dev, rill__stream *s) {
-    s->end_pending = !emit(dev, s, RILL__REC_END, 0, dev->now, 0, NULL, 0,
-                           NULL, 0);
+/* Tell the consumer that a stream has ended (at tick `at`), so a log file
+ * can be closed or a native client told. Retried from tick() until the
+ * ring has room. */
+static void try_end(rill__device *dev, rill__stream *s, uint64_t at) {
+    s->end_pending = !emit(dev, s, RILL__REC_END, 0, at, 0, NULL, 0, NULL, 0);
     if (s->end_pending)
         schedule(dev, s);
 }
@@ -234,7 +316,7 @@ RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
                 emit_buffer(dev, s, true);
             finish(s);
             if (s->sink == RILL__SINK_LOG)
-                try_end(dev, s);
+                try_end(dev, s, now);
         }
         return;
     }
@@ -274,11 +356,11 @@ RILL__HOT void native_buffer_value(rill__device *dev, rill__stream *s,
 /* The end tick of a native stream has come: send what is left, marked as
  * the last buffer, or an END record when there is nothing left (or the
  * last buffer could not be queued). */
-static void native_finish(rill__device *dev, rill__stream *s) {
+static void native_finish(rill__device *dev, rill__stream *s, uint64_t at) {
     bool sent = s->count != 0 && emit_buffer(dev, s, true);
     finish(s);
     if (!sent)
-        try_end(dev, s);
+        try_end(dev, s, at);
 }
 
 static void native_tick(rill__device *dev, rill__stream *s, uint64_t now) {
@@ -288,7 +370,7 @@ static void native_tick(rill__device *dev, rill__stream *s, uint64_t now) {
         publish_state(s);
     }
     if (s->state == RILL__ST_STOPPING && now >= s->end) {
-        native_finish(dev, s);
+        native_finish(dev, s, now);
         compact(s->var);
     }
 }
@@ -335,11 +417,11 @@ __attribute__((noinline)) static void buffer_full(rill__device *dev,
 }
 
 /* The common case, one running dense stream, in a handful of instructions
- * and only tail calls: the value goes straight into the buffer. */
+ * and only tail calls: the value goes straight into the buffer. It reads
+ * the variable's hot line and the stream's, and writes the buffer. */
 RILL__HOT bool set_fast(rill_var *v, const void *value, size_t size) {
-    rill__stream *s = v->rt_streams[0];
-    if (v->rt_n_streams != 1 || !s->fast ||
-        (s->sink == RILL__SINK_COMPAT_WATCH && !v->dev->rt_active))
+    rill__stream *s = v->rt_fast;
+    if (s == NULL || (s->gated && !v->dev->rt_active))
         return false;
     uint32_t c = s->count;
     if (c == 0)
@@ -384,6 +466,140 @@ void rill_var_set_char(rill_var *v, char x) {
         var_push_any(v, &x, 1);
 }
 
+/* ---- Setting a block of values ------------------------------------------- */
+
+/* `k` values of one stream, for ticks from `tick` on, copied into its
+ * buffer a run at a time (emitting each buffer as it fills) rather than
+ * one call per value. Dense streams only: the ticks are implied. */
+static void append_run(rill__device *dev, rill__stream *s, const uint8_t *p,
+                       size_t k, uint64_t tick, size_t size) {
+    while (k != 0) {
+        if (s->count == 0)
+            s->ref = tick;
+        size_t m = RILL__MIN(k, (size_t)(s->capacity - s->count));
+        memcpy(s->values + (size_t)s->count * size, p, m * size);
+        s->count += (uint32_t)m;
+        p += m * size;
+        tick += m;
+        k -= m;
+        if (s->count == s->capacity)
+            emit_buffer(dev, s, false);
+    }
+}
+
+/* A native stream's share of the block [a, a + n): from its start tick if
+ * that falls inside, up to its end tick if that does (then it finishes
+ * there, as native_tick would at that tick), each value at its own tick. */
+static void native_block(rill__device *dev, rill__stream *s, const uint8_t *p,
+                         size_t n, uint64_t a, size_t size) {
+    uint64_t b = a + n;
+    size_t from = 0;
+    if (s->state == RILL__ST_STARTING) {
+        if (s->start >= b)
+            return;
+        from = s->start > a ? (size_t)(s->start - a) : 0;
+        s->state = s->end == RILL__NO_END ? RILL__ST_YES : RILL__ST_STOPPING;
+        s->count = 0;
+        publish_state(s);
+    }
+    if (s->state != RILL__ST_YES && s->state != RILL__ST_STOPPING)
+        return;
+    bool ends = s->state == RILL__ST_STOPPING && s->end < b;
+    size_t to = ends ? (size_t)(s->end > a + from ? s->end - a : from) : n;
+    if (is_sparse(s)) {
+        for (size_t i = from; i < to; i++)
+            append(dev, s, p + i * size, a + i, size);
+    } else {
+        append_run(dev, s, p + from * size, to - from, a + from, size);
+    }
+    if (ends)
+        native_finish(dev, s, s->end);
+}
+
+/* A compatibility stream keeps Bela's rules at each assignment: one value
+ * at a time, unless it simply runs (the common case), then a run. */
+static void compat_block(rill__device *dev, rill__stream *s, const uint8_t *p,
+                         size_t n, uint64_t a, size_t size) {
+    if (s->state == RILL__ST_YES && !is_sparse(s) &&
+        !(s->sink == RILL__SINK_COMPAT_WATCH && !dev->rt_active)) {
+        append_run(dev, s, p, n, a, size);
+        return;
+    }
+    for (size_t i = 0; i < n && s->attached; i++)
+        compat_buffer_value(dev, s, p + i * size, a + i, size);
+}
+
+/* A monitor takes a value every `period` ticks: straight to the next one
+ * due instead of looking at each. */
+static void monitor_block(rill__device *dev, rill__stream *s, const uint8_t *p,
+                          size_t n, uint64_t a, size_t size) {
+    for (size_t i = 0; i < n && s->attached;) {
+        if (!s->period_changed && s->period != 0 && a + i < s->next_due) {
+            i = s->next_due - a < n ? (size_t)(s->next_due - a) : n;
+            continue;
+        }
+        if (!s->period_changed && s->period == 0)
+            return;
+        monitor_value(dev, s, p + i * size, a + i);
+        i++;
+    }
+}
+
+/* n values of the variable's own type for ticks a .. a + n - 1. */
+static void push_block(rill_var *v, const uint8_t *p, size_t n, uint64_t a) {
+    rill__device *dev = v->dev;
+    size_t size = v->size;
+    uint32_t count = v->rt_n_streams;
+    bool detached = false;
+    for (uint32_t i = 0; i < count; i++) {
+        rill__stream *s = v->rt_streams[i];
+        if (s->kind == RILL__STREAM_MONITOR)
+            monitor_block(dev, s, p, n, a, size);
+        else if (s->compat)
+            compat_block(dev, s, p, n, a, size);
+        else
+            native_block(dev, s, p, n, a, size);
+        detached |= !s->attached;
+    }
+    if (detached)
+        compact(v);
+}
+
+/* The block's values, converted a slice at a time when the type is not
+ * the variable's, streamed as `n` one-value sets at ticks now, now + 1,
+ * ... would be. The variable's own type on its one running dense stream
+ * is a few memcpy calls per block (append_run), whatever n is. */
+void rill_var_set_block(rill_var *v, rill_type type, const void *values,
+                        size_t n) {
+    size_t size = rill_type_size(type);
+    if (v == NULL || values == NULL || n == 0 || size == 0)
+        return;
+    const uint8_t *p = values;
+    /* char is unsigned here, as in rill_var_set_char. */
+    double last = rill_value_to_double(type, p + (n - 1) * size);
+    atomic_store_explicit(&v->local_bits, rill__double_to_bits(last),
+                          memory_order_relaxed);
+    if (v->rt_n_streams == 0)
+        return;
+    uint64_t a = v->dev->now;
+    if (type == v->type) {
+        push_block(v, p, n, a);
+        return;
+    }
+    uint8_t slice[64 * 8];
+    for (size_t done = 0; done < n;) {
+        size_t m = RILL__MIN(n - done, (size_t)64);
+        for (size_t i = 0; i < m; i++) {
+            double d = rill_value_to_double(type, p + (done + i) * size);
+            uint64_t raw; /* saturating, as rill_value_from_double says */
+            rill_value_from_double(v->type, d, &raw);
+            memcpy(slice + i * v->size, &raw, v->size);
+        }
+        push_block(v, slice, m, a + done);
+        done += m;
+    }
+}
+
 double rill_var_get(const rill_var *v) {
     if (atomic_load_explicit(&v->controlled, memory_order_acquire))
         return rill__bits_to_double(
@@ -408,6 +624,8 @@ static void post_event(rill__device *dev, rill__ev_kind kind,
     rill__ev ev = {kind, s, start, end};
     if (rill_queue_post(dev->events, &ev, sizeof ev) != 0)
         atomic_fetch_add_explicit(&dev->events_lost, 1, memory_order_relaxed);
+    else
+        wake_network(dev);
 }
 
 static uint64_t add_ticks(uint64_t a, uint64_t b) {
@@ -453,7 +671,7 @@ static void apply_stop(rill__device *dev, rill__stream *s,
     schedule(dev, s);
     if (s->state == RILL__ST_STARTING && s->end <= s->start) {
         finish(s); /* stopped before it began: nothing to send but the end */
-        try_end(dev, s);
+        try_end(dev, s, dev->now);
         compact(s->var);
         return;
     }
@@ -533,7 +751,7 @@ void rill__device_tick(rill__device *dev, uint64_t frame) {
         if (!s->compat)
             native_tick(dev, s, frame);
         if (s->end_pending)
-            try_end(dev, s);
+            try_end(dev, s, dev->now);
         bool keep = s->end_pending || s->state == RILL__ST_STARTING ||
                     s->state == RILL__ST_STOPPING;
         if (keep) {
@@ -551,6 +769,7 @@ int rill__device_init(rill__device *dev, size_t max_vars, size_t max_streams,
                       size_t out_bytes, size_t log_bytes) {
     memset(dev, 0, sizeof *dev);
     dev->rt_active = true;
+    dev->wake_fd = -1;
     dev->max_vars = max_vars;
     dev->max_scheduled = max_streams;
     int rc = RILL_ENOMEM;
@@ -589,13 +808,15 @@ void rill__device_deinit(rill__device *dev) {
 rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
                                   rill__sink sink, bool compat,
                                   uint32_t capacity) {
-    rill__stream *s = rill__calloc(1, sizeof *s);
+    rill__stream *s = rill__malloc_aligned(sizeof *s, RILL__STREAM_ALIGN);
     if (s == NULL)
         return NULL;
+    memset(s, 0, sizeof *s);
     s->var = var;
     s->kind = kind;
     s->sink = sink;
     s->compat = compat;
+    s->gated = sink == RILL__SINK_COMPAT_WATCH;
     s->log_fd = -1;
     atomic_init(&s->pub_state, RILL__ST_NO);
     atomic_init(&s->pub_started, false);
@@ -616,7 +837,7 @@ rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
     }
     s->buf = rill__calloc(1, s->buf_bytes);
     if (s->buf == NULL) {
-        rill__free(s);
+        rill__free_aligned(s);
         return NULL;
     }
     s->values = s->buf + s->values_off;
@@ -627,7 +848,7 @@ void rill__stream_destroy(rill__stream *s) {
     if (s == NULL)
         return;
     rill__free(s->buf);
-    rill__free(s);
+    rill__free_aligned(s);
 }
 
 /* ---- Declaring variables (user threads) ---------------------------------- */
@@ -665,9 +886,10 @@ rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
                         name, srv->dev.max_vars);
         goto out;
     }
-    v = rill__calloc(1, sizeof *v);
+    v = rill__malloc_aligned(sizeof *v, RILL__STREAM_ALIGN);
     if (v == NULL)
         goto out;
+    memset(v, 0, sizeof *v);
     v->srv = srv;
     v->dev = &srv->dev;
     v->id = (uint32_t)n;
@@ -682,7 +904,7 @@ rill_var *rill_var_create(rill_server *srv, const char *name, rill_type type,
     if (v->compat_watch == NULL || v->compat_monitor == NULL) {
         rill__stream_destroy(v->compat_watch);
         rill__stream_destroy(v->compat_monitor);
-        rill__free(v);
+        rill__free_aligned(v);
         v = NULL;
         rill__log_error("rill_var_create: '%s': out of memory", name);
         goto out;

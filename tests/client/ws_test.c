@@ -209,3 +209,33 @@ TEST(server_shutdown_is_reported_as_closed) {
     ASSERT_ERR(rill__ws_send(ws, false, "x", 1), RILL_ECLOSED);
     rill__ws_close(ws);
 }
+
+TEST(a_bounded_send_refuses_what_would_pass_the_limit_but_an_empty_queue_takes_any) {
+    test_device f;
+    test_device_start(&f, NULL);
+    rill__ws *ws = NULL;
+    char err[256] = "";
+    ASSERT_OK(rill__ws_connect("127.0.0.1", test_device_port(&f),
+                               "/gui_control", 2000, &ws, err, sizeof err));
+    /* Nobody polls, so nothing is sent: the queue only grows. A message
+     * larger than the limit still goes into an empty queue. */
+    static uint8_t big[100000];
+    rill__ws_part part = {big, sizeof big};
+    ASSERT_OK(rill__ws_sendv_bounded(ws, true, &part, 1, 65536));
+    part.len = 1000;
+    ASSERT_ERR(rill__ws_sendv_bounded(ws, true, &part, 1, 65536), RILL_EFULL);
+    /* Unbounded sends (control messages) are never refused. */
+    ASSERT_OK(rill__ws_sendv(ws, true, &part, 1));
+    /* Once it is sent, the queue takes bounded messages again. */
+    inbox in = {0};
+    poll_until(ws, &in, 1, 0);
+    int n = 0;
+    while (rill__ws_sendv_bounded(ws, true, &part, 1, 65536) == 0)
+        n++;
+    /* Frames of 1008 bytes (1000 + header and mask): one is taken while
+     * what is queued plus its payload and the largest header (14) stays
+     * within 64 KiB, so 65 of them. */
+    ASSERT_EQ_INT(n, 65);
+    rill__ws_close(ws);
+    test_device_stop(&f);
+}

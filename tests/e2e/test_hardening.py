@@ -3,8 +3,8 @@ real server: a log failure's notice is valid JSON naming the whole path (it
 used to send stack memory); GET /files/ and the dashboard serve only regular
 files inside their directory (symbolic links were followed); a Host that is
 not the server's is refused (DNS rebinding); a frame header announcing
-2^62 bytes closes its connection; the fd limit is reported, not logged once
-per refused accept.
+2^62 bytes, or a frame not masked, closes its connection; the fd limit is
+reported, not logged once per refused accept.
 
 Every server here runs under the fixture, so its exit status (0 after
 SIGINT; under ASan, no leak and no bad access) is checked at teardown.
@@ -312,23 +312,22 @@ def test_a_frame_announcing_2_62_bytes_closes_the_connection(rill_server, path):
     run(assert_server_serves_a_new_client(rill_server.url), 20)
 
 
-@pytest.mark.xfail(strict=True, reason="libwebsockets 4.1.6 (Debian 12) takes unmasked client "
-                   "frames and does not tell its callback whether a frame was masked; its "
-                   "refusal came upstream in 2026 (commit cae06c63a, not in any Debian "
-                   "release). docs/SECURITY.md, 'Known limits'.")
 def test_an_unmasked_client_frame_closes_the_connection(rill_server):
-    """RFC 6455 5.1: a server MUST close the connection upon a frame that is not masked
-    (masking protects proxies from bytes a browser's script chose; browsers always
-    mask). Strict xfail: when the library starts refusing them, this passes and the
-    marker must go."""
+    """RFC 6455 5.1: a server MUST close the connection upon a frame that is not
+    masked (masking protects proxies from bytes a browser's script chose; browsers
+    always mask). libwebsockets 4.1.6 takes such frames; src/server/wsguard.c
+    reads the headers of what it takes and closes with 1002. Every kind of frame:
+    test_masking.py."""
     s, rest = ws_open(rill_server.port)
     payload = b'{"watcher":[{"cmd":"list"}]}'
     s.sendall(bytes([0x81, len(payload)]) + payload)
-    got = read_until_closed(s, rest, 3)
+    got = read_until_closed(s, rest, 5)
     s.close()
     assert got is not None, "an unmasked frame was taken and the connection kept"
     assert not any(op == 0x1 and b'"watchers"' in p for op, p in frames(got)), \
         "an unmasked list command was answered"
+    close = [p for op, p in frames(got) if op == 0x8]
+    assert close and struct.unpack(">H", close[0][:2])[0] == 1002, frames(got)
 
 
 def test_a_message_a_little_over_the_limit_is_skipped_and_the_connection_kept(rill_server):

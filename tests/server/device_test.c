@@ -354,6 +354,352 @@ TEST(native_sparse_records_align_timestamps_after_odd_sized_values) {
     rill__device_deinit(&f.dev);
 }
 
+/* ---- Waking the network thread -------------------------------------------- */
+
+#include <poll.h>
+#include <sched.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#if !defined(__SANITIZE_THREAD__)
+/* Every write(2) this program makes, counted when it comes from a thread
+ * marked as the tick thread (ThreadSanitizer intercepts write itself, so
+ * there the eventfd's counter alone counts). */
+#include <dlfcn.h>
+static _Thread_local bool tl_tick;
+static atomic_long tick_writes;
+static ssize_t (*real_write)(int, const void *, size_t);
+ssize_t write(int fd, const void *buf, size_t n) {
+    if (tl_tick)
+        atomic_fetch_add(&tick_writes, 1);
+    if (real_write == NULL)
+        real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
+                                                                   "write");
+    return real_write(fd, buf, n);
+}
+#define MARK_TICK_THREAD(on) (tl_tick = (on))
+#define TICK_WRITES() atomic_load(&tick_writes)
+#else
+#define MARK_TICK_THREAD(on) ((void)0)
+#define TICK_WRITES() 0L
+#endif
+
+/* What the eventfd holds: the writes made to it since the last read. */
+static uint64_t take_eventfd(int fd) {
+    uint64_t v = 0;
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+        return 0;
+    return v;
+}
+
+TEST(tick_thread_wakes_the_network_thread_once_per_sleep_and_never_while_it_is_busy) {
+    fixture f;
+    setup(&f, RILL_TYPE_FLOAT, RILL_TS_DENSE, 1 << 20);
+    f.dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ASSERT_TRUE(f.dev.wake_fd >= 0);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 64);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    long writes0 = TICK_WRITES();
+    rec r;
+    MARK_TICK_THREAD(true);
+    /* The network thread busy (it never said it sleeps): 1000 buffers, not
+     * one system call. */
+    uint64_t t = 0;
+    for (; t < 64 * 1000; t++) {
+        rill__device_tick(&f.dev, t);
+        rill_var_set_float(&f.var, (float)t);
+    }
+    MARK_TICK_THREAD(false);
+    ASSERT_EQ_UINT(atomic_load(&f.dev.wakeups), 0);
+    ASSERT_EQ_UINT(take_eventfd(f.dev.wake_fd), 0);
+    ASSERT_EQ_INT(TICK_WRITES() - writes0, 0);
+    /* With records waiting it must not sleep. */
+    ASSERT_TRUE(!rill__device_will_sleep(&f.dev));
+    while (next_rec(f.dev.out, &r)) {
+    }
+    /* Each sleep: eight buffers complete, exactly one write wakes it. */
+    for (int sleep = 0; sleep < 100; sleep++) {
+        ASSERT_TRUE(rill__device_will_sleep(&f.dev));
+        MARK_TICK_THREAD(true);
+        for (uint64_t end = t + 64 * 8; t < end; t++) {
+            rill__device_tick(&f.dev, t);
+            rill_var_set_float(&f.var, (float)t);
+        }
+        MARK_TICK_THREAD(false);
+        ASSERT_EQ_UINT(take_eventfd(f.dev.wake_fd), 1);
+        rill__device_awake(&f.dev);
+        int n = 0;
+        while (next_rec(f.dev.out, &r))
+            n++;
+        ASSERT_EQ_INT(n, 8);
+    }
+    ASSERT_EQ_UINT(atomic_load(&f.dev.wakeups), 100);
+    ASSERT_EQ_UINT(atomic_load(&f.dev.net_sleeps), 100);
+#if !defined(__SANITIZE_THREAD__)
+    ASSERT_EQ_INT(TICK_WRITES() - writes0, 100);
+#endif
+    /* Ticks that complete nothing never write, even while it sleeps. */
+    ASSERT_TRUE(rill__device_will_sleep(&f.dev));
+    MARK_TICK_THREAD(true);
+    for (uint64_t end = t + 63; t < end; t++) {
+        rill__device_tick(&f.dev, t);
+        rill_var_set_float(&f.var, (float)t);
+    }
+    MARK_TICK_THREAD(false);
+    ASSERT_EQ_UINT(take_eventfd(f.dev.wake_fd), 0);
+    rill__device_awake(&f.dev);
+    close(f.dev.wake_fd);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+/* The two threads for real: the producer publishes one buffer at a
+ * random moment, then waits until the consumer has it; the consumer drains,
+ * announces its sleep and waits in poll() on the eventfd. So every buffer
+ * is the last one for a while: a wake-up lost to the race between the
+ * announcement and a record would leave it in the ring through a whole
+ * poll timeout. None may, and the writes never outnumber the sleeps. */
+typedef struct wake_race {
+    fixture *f;
+    atomic_bool done;
+    _Atomic uint64_t consumed;
+    uint64_t buffers;
+} wake_race;
+
+static void *race_producer(void *arg) {
+    wake_race *w = arg;
+    unsigned seed = 12345;
+    uint64_t t = 0;
+    for (uint64_t b = 0; b < w->buffers; b++) {
+        seed = seed * 1103515245u + 12345u;
+        for (unsigned spin = (seed >> 16) % 4000; spin > 0; spin--)
+            __asm__ volatile("" ::: "memory");
+        for (int i = 0; i < 16; i++, t++) {
+            rill__device_tick(&w->f->dev, t);
+            rill_var_set_float(&w->f->var, (float)t);
+        }
+        while (atomic_load(&w->consumed) <= b)
+            sched_yield();
+    }
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+TEST(no_wake_up_is_lost_between_the_sleep_announcement_and_a_record) {
+    fixture f;
+    setup(&f, RILL_TYPE_FLOAT, RILL_TS_DENSE, 1 << 20);
+    f.dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ASSERT_TRUE(f.dev.wake_fd >= 0);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 16);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    wake_race w = {&f, false, 0, 20000};
+    pthread_t th;
+    ASSERT_EQ_INT(pthread_create(&th, NULL, race_producer, &w), 0);
+    uint64_t got = 0, timeouts = 0;
+    rec r;
+    for (;;) {
+        while (next_rec(f.dev.out, &r))
+            atomic_store(&w.consumed, ++got);
+        if (atomic_load(&w.done))
+            break;
+        if (!rill__device_will_sleep(&f.dev))
+            continue;
+        struct pollfd p = {f.dev.wake_fd, POLLIN, 0};
+        /* The producer waits for us: only a lost wake-up lets this time
+         * out with a record in the ring. */
+        int n = poll(&p, 1, 1000);
+        rill__device_awake(&f.dev);
+        if (n == 0 && rill__device_has_work(&f.dev))
+            timeouts++;
+        if (n > 0)
+            take_eventfd(f.dev.wake_fd);
+    }
+    pthread_join(th, NULL);
+    while (next_rec(f.dev.out, &r))
+        got++;
+    ASSERT_EQ_UINT(got, w.buffers);
+    ASSERT_EQ_UINT(timeouts, 0);
+    ASSERT_LE_UINT(atomic_load(&f.dev.wakeups), atomic_load(&f.dev.net_sleeps));
+    close(f.dev.wake_fd);
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+/* ---- Setting a block of values --------------------------------------------- */
+
+/* Two devices fed the same frames: one ticks and sets every frame, the
+ * other ticks once per block and sets the block at once. Every record
+ * (kind, tick, count, flags, sequence, payload) must be the same. */
+typedef struct twin {
+    fixture per_frame, per_block;
+    rill__stream *a[4], *b[4];
+    size_t n;
+} twin;
+
+static void twin_stream(twin *t, rill__stream_kind kind, rill__sink sink,
+                        bool compat, uint32_t cap, uint64_t start,
+                        uint64_t duration, uint32_t period) {
+    rill__stream *x = rill__stream_create(&t->per_frame.var, kind, sink,
+                                          compat, cap);
+    rill__stream *y = rill__stream_create(&t->per_block.var, kind, sink,
+                                          compat, cap);
+    ASSERT_NOT_NULL(x);
+    ASSERT_NOT_NULL(y);
+    rill__rtcmd_kind k = kind == RILL__STREAM_MONITOR ? RILL__RT_MONITOR
+                                                       : RILL__RT_START;
+    post(&t->per_frame, k, x, start, duration, period);
+    post(&t->per_block, k, y, start, duration, period);
+    t->a[t->n] = x;
+    t->b[t->n] = y;
+    t->n++;
+}
+
+static void twin_run(twin *t, uint64_t from, uint64_t frames, size_t block) {
+    int32_t v[256];
+    for (uint64_t f = from; f < from + frames; f += block) {
+        for (size_t i = 0; i < block; i++) {
+            rill__device_tick(&t->per_frame.dev, f + i);
+            rill_var_set_int32(&t->per_frame.var, (int32_t)(f + i));
+            v[i] = (int32_t)(f + i);
+        }
+        rill__device_tick(&t->per_block.dev, f);
+        rill_var_set_block(&t->per_block.var, RILL_TYPE_INT32, v, block);
+    }
+}
+
+/* Records of one stream keep their order; different streams' records
+ * interleave differently when a block is set at once, so they are
+ * compared stream by stream. Returns how many records there were. */
+#define TWIN_MAX 2048
+static size_t twin_compare(twin *t) {
+    static rec x[TWIN_MAX], y[TWIN_MAX];
+    size_t nx = 0, ny = 0;
+    while (nx < TWIN_MAX && next_rec(t->per_frame.dev.out, &x[nx]))
+        nx++;
+    while (ny < TWIN_MAX && next_rec(t->per_block.dev.out, &y[ny]))
+        ny++;
+    ASSERT_EQ_UINT(nx, ny);
+    ASSERT_TRUE(nx < TWIN_MAX);
+    for (size_t k = 0; k < t->n; k++) {
+        size_t i = 0, j = 0;
+        for (;;) {
+            while (i < nx && x[i].h.stream != t->a[k])
+                i++;
+            while (j < ny && y[j].h.stream != t->b[k])
+                j++;
+            ASSERT_EQ_INT(i < nx, j < ny);
+            if (i == nx)
+                break;
+            ASSERT_EQ_UINT(x[i].h.kind, y[j].h.kind);
+            ASSERT_EQ_UINT(x[i].h.ref, y[j].h.ref);
+            ASSERT_EQ_UINT(x[i].h.seq, y[j].h.seq);
+            ASSERT_EQ_UINT(x[i].h.count, y[j].h.count);
+            ASSERT_EQ_UINT(x[i].h.flags, y[j].h.flags);
+            ASSERT_EQ_UINT(x[i].h.bytes, y[j].h.bytes);
+            ASSERT_EQ_MEM(x[i].payload, y[j].payload, x[i].h.bytes);
+            i++;
+            j++;
+        }
+    }
+    return nx;
+}
+
+static void twin_free(twin *t) {
+    for (size_t i = 0; i < t->n; i++) {
+        rill__stream_destroy(t->a[i]);
+        rill__stream_destroy(t->b[i]);
+    }
+    rill__device_deinit(&t->per_frame.dev);
+    rill__device_deinit(&t->per_block.dev);
+}
+
+TEST(a_block_of_values_streams_exactly_as_one_set_per_frame_would) {
+    static twin t;
+    memset(&t, 0, sizeof t);
+    setup(&t.per_frame, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 20);
+    setup(&t.per_block, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 20);
+    /* A running stream whose buffers are not a whole number of blocks; a
+     * schedule starting and ending inside blocks; a compatibility watch;
+     * a monitor whose period is not a divisor of the block. */
+    twin_stream(&t, RILL__STREAM_BUFFER, RILL__SINK_CLIENT, false, 100, 0, 0, 0);
+    twin_stream(&t, RILL__STREAM_BUFFER, RILL__SINK_CLIENT, false, 30, 1000 + 10,
+                777, 0);
+    twin_stream(&t, RILL__STREAM_BUFFER, RILL__SINK_COMPAT_WATCH, true, 0, 0, 0,
+                0);
+    twin_stream(&t, RILL__STREAM_MONITOR, RILL__SINK_CLIENT, false, 0, 0, 0, 7);
+    twin_run(&t, 0, 64 * 100, 64);
+    size_t n = twin_compare(&t);
+    /* 64 buffers of 100; 26 of the schedule (777 values from tick 1010:
+     * 25 full, the last of 27 flagged); 6 compat bodies; a monitor frame
+     * every 7 ticks, 915 of them. */
+    ASSERT_EQ_UINT(n, 64 + 26 + 6 + 915);
+    twin_free(&t);
+}
+
+TEST(a_sparse_block_and_a_converted_block_stream_as_single_sets_would) {
+    static twin t;
+    memset(&t, 0, sizeof t);
+    setup(&t.per_frame, RILL_TYPE_INT32, RILL_TS_SPARSE, 1 << 20);
+    setup(&t.per_block, RILL_TYPE_INT32, RILL_TS_SPARSE, 1 << 20);
+    twin_stream(&t, RILL__STREAM_BUFFER, RILL__SINK_CLIENT, false, 50, 33, 500, 0);
+    twin_run(&t, 0, 48 * 20, 48);
+    /* 500 values from tick 33: ten full buffers, then the end record. */
+    ASSERT_EQ_UINT(twin_compare(&t), 11);
+    twin_free(&t);
+
+    /* Doubles into an int variable: the block converts as rill_var_set_*
+     * do (saturating). */
+    fixture f;
+    setup(&f, RILL_TYPE_INT32, RILL_TS_DENSE, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 4);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    rill__device_tick(&f.dev, 0);
+    const double in[4] = {-3.7, 1e12, -1e12, 0.0 / 0.0};
+    const int32_t want[4] = {-3, INT32_MAX, INT32_MIN, 0};
+    rill_var_set_block(&f.var, RILL_TYPE_DOUBLE, in, 4);
+    rec r;
+    ASSERT_TRUE(next_rec(f.dev.out, &r));
+    ASSERT_EQ_UINT(r.h.count, 4);
+    ASSERT_EQ_UINT(r.h.ref, 0);
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ_INT(value_at(&r, 0, (size_t)i), want[i]);
+    /* What the program reads back is the last value as given, as after
+     * rill_var_set_double. */
+    ASSERT_TRUE(rill_var_get(&f.var) != rill_var_get(&f.var));
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+}
+
+TEST(a_block_set_never_allocates) {
+    fixture f;
+    setup(&f, RILL_TYPE_FLOAT, RILL_TS_DENSE, 1 << 20);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_CLIENT, false, 1000);
+    rill__stream *m = rill__stream_create(&f.var, RILL__STREAM_MONITOR,
+                                          RILL__SINK_CLIENT, false, 0);
+    post(&f, RILL__RT_START, s, 0, 0, 0);
+    post(&f, RILL__RT_MONITOR, m, 0, 0, 10);
+    static float fv[64];
+    static double dv[64];
+    long before = test_alloc_count();
+    rec r;
+    for (uint64_t t = 0; t < 64 * 2000; t += 64) {
+        rill__device_tick(&f.dev, t);
+        rill_var_set_block(&f.var, RILL_TYPE_FLOAT, fv, 64);
+        rill_var_set_block(&f.var, RILL_TYPE_DOUBLE, dv, 64); /* converting */
+        while (next_rec(f.dev.out, &r)) {
+        }
+    }
+    ASSERT_EQ_INT(test_alloc_count(), before);
+    rill__stream_destroy(s);
+    rill__stream_destroy(m);
+    rill__device_deinit(&f.dev);
+}
+
 /* rill_var_set_uint32 on its own type stores the bits as they are (values
  * past INT32_MAX included), on another type converts the value, not the
  * bits: 3000000000 into an int32 saturates, into a double stays exact. */

@@ -1,0 +1,72 @@
+/* The tick thread wakes the network thread itself (var.c's wake_network):
+ * against a real server and client, it makes no wake-up while nothing
+ * streams, and while a stream runs at most one per sleep of the network
+ * thread, every buffer arriving in order. */
+#include <string.h>
+#include <unistd.h>
+
+#include "server/internal.h"
+#include "test.h"
+#include "testdevice.h"
+
+typedef struct got {
+    atomic_uint buffers;
+    atomic_uint bad;
+    uint64_t next; /* I/O thread */
+} got;
+
+static void on_buffer(rill_client *cl, const rill_client_buffer *b,
+                      void *user) {
+    (void)cl;
+    got *g = user;
+    const int32_t *v = b->values;
+    /* Whole buffers of 64, in order; the stop's last one may be shorter. */
+    bool ok = (b->count == 64 || (b->last && b->count < 64)) &&
+              (g->next == 0 || b->count == 0 || b->first_ts == g->next);
+    for (size_t i = 0; ok && i < b->count; i++)
+        ok = v[i] == (int32_t)(b->first_ts + i);
+    if (!ok)
+        atomic_fetch_add(&g->bad, 1);
+    g->next = b->first_ts + b->count;
+    atomic_fetch_add(&g->buffers, 1);
+}
+
+TEST(streams_wake_the_network_thread_at_most_once_per_sleep_and_idle_never) {
+    test_device d;
+    test_device_start(&d, NULL);
+    rill__device *dev = &d.srv->dev;
+    got g;
+    memset(&g, 0, sizeof g);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.mode = RILL_CLIENT_NATIVE;
+    cfg.on_buffer = on_buffer;
+    cfg.user = &g;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    /* Connected, ticking, nothing streamed: nothing to wake anyone for. */
+    usleep(200000);
+    ASSERT_EQ_UINT(atomic_load(&dev->wakeups), 0);
+    const char *names[] = {"counter"};
+    rill_client_stream_opts opts = {0, 0, 64, 0};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, &opts));
+    uint64_t end = rill_clock_now_ns() + 10000000000u;
+    while (atomic_load(&g.buffers) < 300 && rill_clock_now_ns() < end)
+        usleep(2000);
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    rill_client_destroy(cl);
+    uint64_t wakeups = atomic_load(&dev->wakeups);
+    uint64_t sleeps = atomic_load(&dev->net_sleeps);
+    rill_server_stats st;
+    rill_server_get_stats(d.srv, &st);
+    test_device_stop(&d);
+    ASSERT_LE_UINT(300, atomic_load(&g.buffers));
+    ASSERT_EQ_UINT(atomic_load(&g.bad), 0);
+    ASSERT_EQ_UINT(st.tick_drops + st.client_drops, 0);
+    /* One buffer a millisecond: the network thread sleeps between them,
+     * so buffers reach it through the wake-ups. */
+    ASSERT_LE_UINT(1, wakeups);
+    ASSERT_LE_UINT(wakeups, sleeps);
+}
