@@ -4,6 +4,7 @@
  * says otherwise.
  *
  *   server.c    the libwebsockets callback, the message router, create/destroy
+ *   netloop.c   the network thread's loop, its wake-ups, the drain, lws's log
  *   conn.c      a connection's outgoing queue, replies, batched writes
  *   control.c   Watcher commands: streams, lists, remote values, log sessions
  *   fanout.c    records to messages; tick and log events
@@ -189,10 +190,34 @@ static inline size_t rill__conn_limit(const rill__conn *c) {
 
 /* ---- server.c ----------------------------------------------------------- */
 
+/* A connection whose waiting message has run (c->resume): what it held
+ * runs now, in order, and it reads again (or, gone, it is freed). */
+void rill__conn_resume(rill_server *srv, rill__conn *c);
+
+/* ---- netloop.c ---------------------------------------------------------- */
+
 /* Have the network thread run its whole drain (announcements, answers)
  * now rather than at its next housekeeping tick. Any thread but the tick
- * thread (it writes the eventfd unconditionally). */
+ * thread (it writes the eventfd unconditionally). _from: the same for a
+ * callback taking a void * (the log writer's). */
 void rill__server_poke(rill_server *srv);
+void rill__server_poke_from(void *srv);
+
+/* The network thread (pthread start routine; `arg` is the server). */
+void *rill__net_main(void *arg);
+
+/* Everything the other threads left for the network thread, sent. */
+void rill__net_drain(rill_server *srv);
+
+/* The housekeeping period: short while programs run for pages (busy). */
+void rill__net_housekeeping(rill_server *srv, bool busy);
+
+/* The eventfd and the housekeeping timerfd join the descriptors lws
+ * polls. 0 or RILL_ESYS. */
+int rill__net_adopt_fds(rill_server *srv);
+
+/* libwebsockets' log hook (lws_set_log_level). */
+void rill__net_lws_log(int level, const char *line);
 
 /* ---- conn.c ------------------------------------------------------------- */
 

@@ -1,15 +1,15 @@
-/* rill_server: the device side's network thread and its object.
+/* rill_server: the device side's object and its libwebsockets callback.
  *
  * One libwebsockets context on one port serves the Watcher's two WebSocket
  * paths (/gui_control: JSON text, /gui_data: binary) and plain HTTP
  * (http.c). This file holds the libwebsockets callback, which routes what
  * arrives to the module that serves it, and the server's life: create,
- * destroy, the getters. Everything runs on the network thread except
+ * destroy, the getters; the loop around lws_service is netloop.c.
+ * Everything runs on the network thread except
  * create/destroy and the getters (user threads), which touch only what they
  * say. internal.h lists the other files and what each does.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <netdb.h>
@@ -17,12 +17,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -31,25 +29,6 @@
 #include "server/internal.h"
 #include "server/wsguard.h"
 
-/* Housekeeping: programs' output, retried releases, compat drop notices,
- * and a backstop for everything else (the tick thread, the log writer,
- * the device-request thread and set_audio wake the network thread when
- * they have something): every 20 ms while programs run for pages, else
- * every 250 ms. A timerfd among the descriptors lws polls rather than an
- * lws timer: lws 4.1 turns the time left to its next timer into a poll()
- * timeout in whole milliseconds, rounded down, so it spun on poll(0) for
- * up to a millisecond before each expiry (30000 turns a second with a
- * stream running, seen with strace). */
-#define RILL__HOUSEKEEPING_NS (20 * 1000 * 1000)
-#define RILL__HOUSEKEEPING_IDLE_NS (250 * 1000 * 1000)
-
-static void set_housekeeping(rill_server *srv, long ns) {
-    if (srv->timer_wsi == NULL || srv->housekeeping_ns == ns)
-        return;
-    struct itimerspec its = {{0, ns}, {0, ns}};
-    if (timerfd_settime(lws_get_socket_fd(srv->timer_wsi), 0, &its, NULL) == 0)
-        srv->housekeeping_ns = ns;
-}
 
 /* The message router. Messages of rill's own ({"rill":...} requests and
  * a program's handler events) are told apart by their keys and handed to
@@ -78,7 +57,7 @@ static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
     } else if (strcmp(rill, "exec") == 0) {
         rill__exec_request(srv, c, root);
         if (srv->n_jobs != 0) /* its output is read every 20 ms */
-            set_housekeeping(srv, RILL__HOUSEKEEPING_NS);
+            rill__net_housekeeping(srv, true);
     } else if (strcmp(rill, "exec-stop") == 0) {
         rill__exec_stop_request(srv, c, root);
     } else if (strcmp(rill, "audio-config") == 0) {
@@ -200,7 +179,7 @@ static void unlink_conn(rill__conn **list, rill__conn *c) {
 
 /* A connection whose waiting message has run (c->resume): what it held
  * runs now, in order, and it reads again (or, gone, it is freed). */
-static void conn_resume(rill_server *srv, rill__conn *c) {
+void rill__conn_resume(rill_server *srv, rill__conn *c) {
     if (c->gone) {
         unlink_conn(&srv->gone, c);
         free_held(c);
@@ -341,45 +320,6 @@ static void on_close(rill_server *srv, rill__conn *c) {
     rill__conn_free(c);
 }
 
-/* What the tick thread left (its events, its records as messages), sent
- * at once. Runs whenever the network thread wakes with work in the ring:
- * see net_main. True when records are left (it takes a bounded number per
- * call). */
-static bool drain_data(rill_server *srv) {
-    bool more = rill__fanout(srv);
-    rill__fanout_release(srv);
-    rill__publish_rt(srv);
-    rill__conns_flush(srv);
-    return more;
-}
-
-/* Everything the other threads left for this one: the tick thread's
- * events and records, the log writer's events, the program's audio
- * changes, the programs run for pages. Runs on a slow timer (the tick
- * thread's data also wakes net_main at once). Connections whose waiting
- * message has run (control.c) read again here, their held messages first. */
-static void drain(rill_server *srv) {
-    rill__fanout(srv);
-    rill__control_log_events(srv);
-    rill__audio_announce(srv);
-    rill__audio_answer(srv);
-    rill__exec_poll(srv);
-    rill__fanout_release(srv);
-    for (rill__conn *c = srv->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->resume) {
-            c->resume = false;
-            conn_resume(srv, c);
-        }
-    }
-    for (rill__conn *c = srv->gone, *next; c != NULL; c = next) {
-        next = c->next;
-        if (c->resume)
-            conn_resume(srv, c); /* frees it */
-    }
-    rill__publish_rt(srv);
-    rill__conns_flush(srv);
-}
 
 /* File descriptors kept free for what is not a connection: log files,
  * files served over HTTP, programs' pipes. */
@@ -507,9 +447,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (wsi == srv->wake_wsi || wsi == srv->timer_wsi)
             (void)!read(lws_get_socket_fd(wsi), &v, sizeof v);
         if (wsi == srv->timer_wsi) {
-            drain(srv);
-            set_housekeeping(srv, srv->n_jobs != 0 ? RILL__HOUSEKEEPING_NS
-                                                   : RILL__HOUSEKEEPING_IDLE_NS);
+            rill__net_drain(srv);
+            rill__net_housekeeping(srv, srv->n_jobs != 0);
         }
         return 0;
     }
@@ -531,144 +470,6 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* At the fd limit, libwebsockets fails to accept each waiting connection
- * again on every turn of its loop and logs a line each time ("accept:
- * errno 24"; "Too many fds", "Socket fd N is too high" at its own table's
- * limit): hundreds of thousands of lines a second, for as long as a
- * client waits, burying everything else. Those lines are reported once,
- * saying which limit was hit, then at most every 10 s with how many tries
- * failed meanwhile. lws's log hook is process-wide, so this state is too;
- * atomics, because the network threads of several servers may log. */
-#define RILL__REFUSED_LOG_NS (10ull * 1000 * 1000 * 1000)
-static _Atomic uint64_t refused_logged_ns; /* 0: never */
-static atomic_ullong refused_since;
-
-static bool refused_accept(const char *line, size_t n) {
-    int err = 0;
-    if (sscanf(line, "accept: errno %d", &err) != 1 &&
-        strncmp(line, "Too many fds", 12) != 0 &&
-        strncmp(line, "Socket fd ", 10) != 0)
-        return false;
-    uint64_t now = rill_clock_now_ns(), last = atomic_load(&refused_logged_ns);
-    unsigned long long missed = atomic_fetch_add(&refused_since, 1) + 1;
-    if ((last != 0 && now - last < RILL__REFUSED_LOG_NS) ||
-        !atomic_compare_exchange_strong(&refused_logged_ns, &last, now))
-        return true;
-    atomic_fetch_sub(&refused_since, missed);
-    struct rlimit rl;
-    char limit[160];
-    if (err == ENFILE) {
-        snprintf(limit, sizeof limit,
-                 "the system's open-file limit "
-                 "(ENFILE: fs.file-max)");
-    } else if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        snprintf(limit, sizeof limit,
-                 "the process's open-file limit (RLIMIT_NOFILE, %llu "
-                 "descriptors; raise it with ulimit -n)",
-                 (unsigned long long)rl.rlim_cur);
-    } else {
-        snprintf(limit, sizeof limit, "the open-file limit");
-    }
-    if (last == 0)
-        rill__log(RILL_LOG_ERROR,
-                  "cannot accept connections: %s is reached (libwebsockets: "
-                  "%.*s); said again at most every 10 s",
-                  limit, (int)n, line);
-    else
-        rill__log(RILL_LOG_ERROR,
-                  "still cannot accept connections at times: %s is reached; "
-                  "%llu tries failed since the last report",
-                  limit, missed);
-    return true;
-}
-
-static void lws_log_to_rill(int level, const char *line) {
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
-    if (refused_accept(line, n))
-        return;
-    rill__log(level == LLL_ERR ? RILL_LOG_ERROR : RILL_LOG_WARN,
-              "libwebsockets: %.*s", (int)n, line);
-}
-
-/* The network thread. Each turn drains what the tick thread left and
- * sends it, then services the sockets: without waiting while records are
- * left, else after announcing the wait (rill__device_will_sleep), in poll()
- * on the sockets, lws's timers and the tick thread's eventfd, which the
- * tick thread writes at most once per such wait when it publishes
- * (var.c's wake_network). So a buffer leaves as soon as it is complete,
- * with no polling period, and an idle server sleeps until a socket, a
- * timer (housekeeping) or another thread has something. */
-static void *net_main(void *arg) {
-    rill_server *srv = arg;
-    drain(srv);
-    while (!atomic_load(&srv->stop)) {
-        bool more = rill__device_has_work(&srv->dev) && drain_data(srv);
-        bool wait = !more && rill__device_will_sleep(&srv->dev);
-        int rc = lws_service(srv->ctx, wait ? 0 : -1);
-        rill__device_awake(&srv->dev);
-        if (rc < 0)
-            break;
-        if (atomic_exchange(&srv->poked, false))
-            drain(srv);
-    }
-    return NULL;
-}
-
-static void poke_from(void *srv) {
-    rill__server_poke(srv);
-}
-
-void rill__server_poke(rill_server *srv) {
-    atomic_store(&srv->poked, true);
-    if (srv->dev.wake_fd >= 0) {
-        uint64_t one = 1;
-        (void)!write(srv->dev.wake_fd, &one, sizeof one);
-    }
-}
-
-/* The housekeeping timer, a timerfd that lws owns once adopted. */
-static int adopt_timer_fd(rill_server *srv) {
-    lws_sock_file_fd_type fd;
-    fd.filefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (fd.filefd < 0)
-        return RILL_ESYS;
-    struct itimerspec its = {{0, RILL__HOUSEKEEPING_NS},
-                             {0, RILL__HOUSEKEEPING_NS}};
-    srv->housekeeping_ns = RILL__HOUSEKEEPING_NS;
-    if (timerfd_settime(fd.filefd, 0, &its, NULL) != 0) {
-        close(fd.filefd);
-        return RILL_ESYS;
-    }
-    srv->timer_wsi = lws_adopt_descriptor_vhost(
-        srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "rill", NULL);
-    if (srv->timer_wsi == NULL) {
-        close(fd.filefd);
-        return RILL_ESYS;
-    }
-    return 0;
-}
-
-/* The tick thread's eventfd joins the sockets lws polls. lws gets its own
- * descriptor of it (it closes what it adopted); the tick thread writes the
- * server's. */
-static int adopt_wake_fd(rill_server *srv) {
-    srv->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (srv->dev.wake_fd < 0)
-        return RILL_ESYS;
-    lws_sock_file_fd_type fd;
-    fd.filefd = fcntl(srv->dev.wake_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd.filefd < 0)
-        return RILL_ESYS;
-    srv->wake_wsi = lws_adopt_descriptor_vhost(
-        srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "rill", NULL);
-    if (srv->wake_wsi == NULL) {
-        close(fd.filefd);
-        return RILL_ESYS;
-    }
-    return 0;
-}
 
 /* ---- Create / destroy
  * ---------------------------------------------------------- */
@@ -820,7 +621,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
         goto fail;
     if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
-                                    (uint32_t)(uintptr_t)srv, poke_from,
+                                    (uint32_t)(uintptr_t)srv, rill__server_poke_from,
                                     srv,
                                     &srv->logwriter)) != 0) {
         rill__log_error("cannot start the log writer thread: %s (a memory or "
@@ -829,7 +630,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     }
 
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_rill);
+    lws_set_log_level(LLL_ERR | LLL_WARN, rill__net_lws_log);
     if (rill__wsguard_install() != 0)
         rill__log_warn("this libwebsockets cannot be watched for unmasked "
                        "client frames: they will not be refused (RFC 6455 "
@@ -859,7 +660,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     rill__server_fops(srv);
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
-    if ((rc = adopt_wake_fd(srv)) != 0 || (rc = adopt_timer_fd(srv)) != 0) {
+    if ((rc = rill__net_adopt_fds(srv)) != 0) {
         rill__log_error("cannot make the network thread's eventfd or "
                         "timerfd: %s",
                         strerror(errno));
@@ -875,7 +676,7 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
                         rill_strerror(rc));
         goto fail;
     }
-    int err = pthread_create(&srv->net_thread, NULL, net_main, srv);
+    int err = pthread_create(&srv->net_thread, NULL, rill__net_main, srv);
     if (err != 0) {
         rill__log_error("cannot start the network thread: %s (a memory or "
                         "thread limit, ulimit -v or -u?)",
