@@ -27,8 +27,9 @@ if [ -n "$missing" ]; then
     fi
     echo "make deps: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    # Server packages (openssh-server, for the Logger tests' private sshd)
-    # must not start a daemon on this machine: a policy-rc.d that refuses
+    # Server packages (openssh-server, for the Logger tests' private sshd;
+    # nats-server, for the NATS tests' private cluster) must not start a
+    # daemon on this machine: a policy-rc.d that refuses
     # every service start (exit 101) is in place while apt runs, unless the
     # machine already has one (containers usually do).
     policy=/usr/sbin/policy-rc.d
@@ -43,6 +44,21 @@ if [ -n "$missing" ]; then
     apt-get install -y -q --no-install-recommends $missing || status=$?
     [ "$own_policy" = 1 ] && rm -f "$policy"
     [ "${status:-0}" = 0 ] || exit "$status"
+    case " $missing " in
+        *" nats-server "*)
+            # Its package enables a system-wide daemon on port 4222 (a
+            # systemd unit); rill's tests only start private servers.
+            if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                systemctl disable --now nats-server.service >/dev/null 2>&1 || true
+            else
+                rm -f /etc/systemd/system/multi-user.target.wants/nats-server.service
+            fi
+            if command -v ss >/dev/null 2>&1 && ss -ltn | grep -q ':4222 '; then
+                echo "make deps: something listens on port 4222 after installing nats-server;" >&2
+                echo "make deps: rill's tests never use it, but check: ss -ltnp | grep 4222" >&2
+            fi
+            ;;
+    esac
 fi
 
 # Installing openssh-server must not leave an sshd on this machine's port

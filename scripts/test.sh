@@ -145,6 +145,22 @@ elif [ "$have_rill" = 1 ]; then
     count_pytest "end-to-end suite"
 fi
 
+# The NATS suite (tests/nats): a private 3-node nats-server cluster in a
+# network namespace, the bridge and its consumers. Needs root (ip netns)
+# and an uninstrumented librill for its Python consumer. RILL_NO_NATS=1
+# skips it.
+if [ "${RILL_NO_NATS:-0}" != 1 ] && [ -x "$build/bin/rill" ] &&
+   ! grep -qE '^RILL_(ASAN|TSAN):BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+    echo
+    echo "== NATS suite (tests/nats) against $build/bin/rill =="
+    abs=$(cd "$build" && pwd)
+    nats_start=$(date +%s)
+    RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
+        "$python" -m pytest -q -p no:cacheprovider tests/nats 2>&1 | tee "$log"
+    count_pytest tests/nats
+    echo "NATS suite: $(( $(date +%s) - nats_start )) s"
+fi
+
 # A librill.so built with ASan or TSan cannot be loaded into an
 # uninstrumented python3 (its runtime must come first): not run there.
 sanitized=""

@@ -84,5 +84,6 @@ int cmd_log(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_bridge(int argc, char **argv);
 
 #endif

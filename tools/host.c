@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "rill/nats.h"
 
 enum { OPT_URL = 256, OPT_TOKEN };
 
@@ -165,6 +166,27 @@ rill_client *host_connect(host *h, rill_client_config cfg, int *status) {
     cfg.token = h->token;
     rill_client *cl = NULL;
     *status = end_connect(h, rill_client_connect(&cfg, &cl));
+    return cl;
+}
+
+rill_client *host_connect_nats(host *h, rill_client_config cfg,
+                               const rill_nats_config *ncfg, int *status) {
+    rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+    capture_log(true);
+    rill_client *cl = NULL;
+    int rc = rill_nats_connect(&cfg, ncfg, &cl);
+    capture_log(false);
+    *status = EXIT_OK;
+    if (rc != 0) {
+        char why[512];
+        pthread_mutex_lock(&log_lock);
+        snprintf(why, sizeof why, "%s", log_captured[0] ? log_captured : rill_strerror(rc));
+        pthread_mutex_unlock(&log_lock);
+        /* The library's sentence says what and where: no server, no such
+         * device (and those there are), no stream. */
+        *status = host_fail(h, rc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED,
+                            "cannot read %s from NATS: %s", ncfg->device, why);
+    }
     return cl;
 }
 

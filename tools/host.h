@@ -47,6 +47,12 @@ int host_parse(host *h, size_t min, size_t max);
  * else EXIT_FAILED) and return NULL. */
 rill_client *host_connect(host *h, rill_client_config cfg, int *status);
 
+/* The same for a bridged device read from NATS JetStream (rill stream
+ * --nats; rill/nats.h): the client, or NULL after saying why. */
+struct rill_nats_config;
+rill_client *host_connect_nats(host *h, rill_client_config cfg,
+                               const struct rill_nats_config *ncfg, int *status);
+
 /* The same for the dashboard API (rill audio). */
 rill_dash *host_connect_dash(host *h, int *status);
 

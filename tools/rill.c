@@ -31,6 +31,7 @@ static const command commands[] = {
     {"log", "log variables on the device and download the files", cmd_log},
     {"send", "send a buffer of values to the device program", cmd_send},
     {"audio", "show or change the device's audio configuration", cmd_audio},
+    {"bridge", "publish devices into a NATS JetStream stream", cmd_bridge},
     {"info", "describe a saved stream", cmd_info},
     {"convert", "convert a saved stream to another format", cmd_convert},
     {"version", "print the version of rill and of librill", cmd_version},

@@ -15,6 +15,7 @@
 #include "demo.h"
 #include "rill/rill.h"
 #include "source.h"
+#include "source_nats.h"
 
 /* The source that runs, for the server's callbacks. Clients' audio
  * configuration changes run under `lock` on the device-request thread: the
@@ -24,6 +25,7 @@ typedef struct serve_sources {
     pthread_mutex_t lock;
     audio_source *as;
     demo *d;
+    nats_source *ns; /* --source nats://: a bridged device served again */
     bool running;
 } serve_sources;
 
@@ -37,6 +39,10 @@ static int on_audio_change(rill_server *srv, const rill_audio_change *ch,
         snprintf(why, why_size, "the source is not running (starting or "
                                 "stopping); try again");
         rc = RILL_ESTATE;
+    } else if (s->ns != NULL) {
+        snprintf(why, why_size, "this server relays a device bridged into NATS: "
+                                "change its audio on the device itself");
+        rc = RILL_ENOTSUP;
     } else if (s->as != NULL) {
         rc = audio_source_change(srv, ch, why, why_size, s->as);
     } else {
@@ -75,6 +81,9 @@ static const char serve_usage[] =
     "                                     'default'; 'null' for none)\n"
     "                       file:PATH     a WAV/FLAC file, in real time, looped\n"
     "                       sine:FREQ     a sine of FREQ Hz, 0.5 full scale\n"
+    "                       nats://HOST:PORT[,...]/DEVICE  a device rill bridge\n"
+    "                                     publishes, served again with its\n"
+    "                                     variables and ticks (docs/SCALE.md)\n"
     "                     an audio source exposes each input channel as a\n"
     "                     dense float variable in1..inN, ticked per frame\n"
     "  --play OUT         where buffers that clients send go, as sound: none,\n"
@@ -132,6 +141,7 @@ static const char serve_usage[] =
     "  rill serve --host 0.0.0.0 --token s3cret\n"
     "  rill serve --source alsa:hw:0 --rate 48000 --block 128\n"
     "  rill serve --source file:take1.wav --play file:back.wav\n"
+    "  rill serve --source nats://hub:4222/board1 --port 5556\n"
     "\n"
     "Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; log files are finished.\n";
 
@@ -281,10 +291,11 @@ int cmd_serve(int argc, char **argv) {
                         "whoever connects run programs here\n");
         return EXIT_USAGE;
     }
-    bool audio = audio_source_is_audio(source);
-    if (!audio && strcmp(source, "demo") != 0) {
+    bool audio = audio_source_is_audio(source), nats = nats_source_is(source);
+    if (!audio && !nats && strcmp(source, "demo") != 0) {
         fprintf(stderr, "rill serve: unknown source '%s' (available: demo, "
-                        "jack[:SERVER], alsa[:PCM], file:PATH, sine:FREQ)\n",
+                        "jack[:SERVER], alsa[:PCM], file:PATH, sine:FREQ, "
+                        "nats://HOST:PORT/DEVICE)\n",
                 source);
         return EXIT_USAGE;
     }
@@ -312,7 +323,7 @@ int cmd_serve(int argc, char **argv) {
     cfg.port = (int)port;
     cfg.client_queue_bytes = (size_t)queue;
     cfg.on_buffer = demo_on_buffer;
-    serve_sources sources = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, false};
+    serve_sources sources = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, false};
     cfg.on_audio_change = on_audio_change;
     cfg.user = &sources;
     rill_set_log_callback(print_log, verbosity, NULL);
@@ -332,6 +343,19 @@ int cmd_serve(int argc, char **argv) {
         cfg.on_buffer = on_source_buffer;
         sources.as = as;
     }
+    /* A bridged device: its rate, its variables; what clients send stays. */
+    nats_source *ns = NULL;
+    if (nats) {
+        char err[512] = "";
+        int nrc = nats_source_open(source, &ns, err, sizeof err);
+        if (nrc != 0) {
+            fprintf(stderr, "rill serve: cannot read --source %s: %s\n", source, err);
+            return nrc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+        }
+        rate = nats_source_rate(ns);
+        cfg.on_buffer = NULL;
+        sources.ns = ns;
+    }
     cfg.sample_rate = rate;
 
     /* Signals are taken synchronously by this thread with sigwait; every
@@ -349,10 +373,13 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "rill serve: not started (%s; the reason is above)\n",
                 rill_strerror(rc));
         audio_source_free(as);
+        nats_source_free(ns);
         return EXIT_FAILED;
     }
     demo *d = NULL;
-    rc = as != NULL ? audio_source_start(as, srv) : demo_start(srv, rate, (unsigned)block, &d);
+    rc = as != NULL   ? audio_source_start(as, srv)
+         : ns != NULL ? nats_source_start(ns, srv)
+                      : demo_start(srv, rate, (unsigned)block, &d);
     sources.d = d; /* before any change can run: running is still false */
     if (rc != 0) {
         fprintf(stderr, "rill serve: cannot start the %s source: %s%s\n",
@@ -362,6 +389,7 @@ int cmd_serve(int argc, char **argv) {
                       "ulimit -v or -u?)"
                     : "");
         audio_source_stop(as);
+        nats_source_free(ns);
         rill_server_destroy(srv);
         audio_source_free(as);
         return EXIT_FAILED;
@@ -387,6 +415,8 @@ int cmd_serve(int argc, char **argv) {
         printf("rill serve: the editor's examples from %s\n", cfg.examples_dir);
     if (as != NULL)
         audio_source_describe(as, stdout);
+    else if (ns != NULL)
+        nats_source_describe(ns, stdout);
     else
         demo_describe(d, stdout);
     printf("rill serve: press Ctrl-C to stop\n");
@@ -406,6 +436,8 @@ int cmd_serve(int argc, char **argv) {
     set_running(&sources, false);
     if (as != NULL)
         audio_source_stop(as);
+    else if (ns != NULL)
+        nats_source_free(ns); /* its thread ticked the server */
     else
         demo_stop(d);
     rill_server_stats st;

@@ -16,12 +16,15 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "stream_nats.h"
 #include "stream_writer.h"
 
 static const char usage[] =
     "usage: rill stream VAR... [-n N | -d SECONDS] [--at TICK] [-o DIR]\n"
     "                   [--format bin|csv|jsonl|wav|flac] [--reconnect]\n"
-    "                   [--url URL] [--token T]\n\n"
+    "                   [--url URL] [--token T]\n"
+    "       rill stream --nats URL [--replay live|all|seq:N|time:T] [--stream S]\n"
+    "                   PREFIX.DEVICE.VAR... [-n N | -d SECONDS] [-o DIR] ...\n\n"
     "Stream variables from the device. With -o, each goes to DIR/<var>.<format>\n"
     "(default format csv; DIR is created), written as it arrives; without,\n"
     "lines 'var,tick,value' go to standard output. -n takes exactly N values of\n"
@@ -41,10 +44,15 @@ static const char usage[] =
     "Ctrl-C stops it), streams on, and says which ticks of each variable are\n"
     "missing (exit 1 at the end: the files have those gaps).\n"
     HOST_URL_HELP
+    "--nats URL reads a device bridged by rill bridge from NATS JetStream\n"
+    "instead (several servers of a cluster comma-separated): live, or replayed\n"
+    "from the start of retention, a stream sequence or a Unix time; missing\n"
+    "spans are said on stderr and exit 1 (docs/SCALE.md).\n"
     "\nexamples:\n"
     "  rill stream frame -n 44100 -o data --format wav\n"
     "  rill stream sine noise -d 2 -o data\n"
-    "  rill stream events -d 5 | head\n";
+    "  rill stream events -d 5 | head\n"
+    "  rill stream --nats nats://hub:4222 rill.board1.sine -n 48000\n";
 
 typedef struct args {
     const char *const *names;
@@ -53,6 +61,7 @@ typedef struct args {
     rill_file_format fmt;
     double n_values, seconds;
     uint64_t at;
+    stream_nats nats; /* --nats: stream_nats.h */
     bool reconnect;
 } args;
 
@@ -82,12 +91,14 @@ typedef struct stream_ctx {
     const host *h;              /* for --reconnect's messages */
 } stream_ctx;
 
-/* I/O thread: the library has logged why. */
+/* I/O thread: the library has logged why. Only a lost connection ends
+ * the stream: an undecodable message (a stray one on a NATS subject) is
+ * said, skipped, and any values it cost show as a gap at the end. */
 static void on_error(rill_client *cl, int err, const char *msg, void *user) {
     (void)cl;
-    (void)err;
     (void)msg;
-    atomic_store(&((stream_ctx *)user)->lost, true);
+    if (err == RILL_ECLOSED)
+        atomic_store(&((stream_ctx *)user)->lost, true);
 }
 
 /* I/O thread, --reconnect: the connection was lost and restored; each
@@ -361,8 +372,13 @@ static int parse(host *h, int argc, char **argv, args *a) {
                                          {"format", required_argument, NULL, 'f'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"duration", required_argument, NULL, 'd'},
+                                         {"nats", required_argument, NULL, 'N'},
+                                         {"replay", required_argument, NULL, 'P'},
+                                         {"stream", required_argument, NULL, 'S'},
                                          {"reconnect", no_argument, NULL, 'R'},
                                          {NULL, 0, NULL, 0}};
+    bool nats_opts = false;
+    stream_nats_init(&a->nats);
     host_init(h, argc, argv, usage, "n:d:o:", opts);
     int c;
     while ((c = host_next(h)) > 0) {
@@ -377,6 +393,17 @@ static int parse(host *h, int argc, char **argv, args *a) {
             return EXIT_USAGE;
         else if (c == 'a' && !parse_tick("stream", optarg, &a->at))
             return EXIT_USAGE;
+        else if (c == 'N' || c == 'P' || c == 'S') {
+            /* The URL in messages is the NATS one from here on. */
+            if (c == 'N')
+                a->nats.cfg.nats_url = h->url = optarg;
+            else if (c == 'S')
+                a->nats.cfg.stream = optarg;
+            else if (!stream_nats_replay(h, &a->nats, optarg))
+                return EXIT_USAGE;
+            a->nats.on |= c == 'N';
+            nats_opts |= c != 'N';
+        }
         else if (c == 'R')
             a->reconnect = true;
     }
@@ -386,6 +413,15 @@ static int parse(host *h, int argc, char **argv, args *a) {
     a->n = (size_t)(argc - optind);
     if (a->n == 0)
         return host_fail(h, EXIT_USAGE, "name at least one variable (see rill ls)");
+    if (nats_opts && !a->nats.on)
+        return host_fail(h, EXIT_USAGE, "--replay and --stream go with --nats URL");
+    if (a->reconnect && a->nats.on)
+        return host_fail(h, EXIT_USAGE, "--reconnect is for a device's own connection: "
+                         "with --nats, the consumer reconnects to NATS by itself");
+    int status;
+    if (a->nats.on &&
+        (status = stream_nats_subjects(h, &a->nats, argv + optind, a->n)) >= 0)
+        return status;
     if (a->n_values > 0 && a->seconds > 0)
         return host_fail(h, EXIT_USAGE, "-n and -d exclude each other");
     for (size_t i = 0; i < a->n; i++)
@@ -426,7 +462,8 @@ int cmd_stream(int argc, char **argv) {
         cfg.reconnect = true;
         cfg.on_event = on_event;
     }
-    rill_client *cl = host_connect(&h, cfg, &status);
+    rill_client *cl = a.nats.on ? host_connect_nats(&h, cfg, &a.nats.cfg, &status)
+                                : host_connect(&h, cfg, &status);
     if (cl == NULL)
         return status;
     var_out *outs = calloc(a.n, sizeof *outs);

@@ -367,7 +367,11 @@ class Watcher:
         L.set_reconnect(cfg, self.reconnect, self._c_event)
         cl = L.c_void_p()
         L.clear()
-        rc = L.lib.rill_client_connect(ctypes.byref(cfg), ctypes.byref(cl))
+        if self.url.startswith("nats://"):  # a bridged device (rill.nats)
+            from .nats import connect_client
+            rc = connect_client(self.url, cfg, cl)
+        else:
+            rc = L.lib.rill_client_connect(ctypes.byref(cfg), ctypes.byref(cl))
         if rc < 0:
             msg = L.last_message()
             cls = L._CLASSES.get(rc)

@@ -36,8 +36,13 @@ int rill__client_send_json(rill_client *cl, json_t *msg) {
     json_decref(msg);
     if (text == NULL)
         return RILL_ENOMEM;
-    rill__ws_part part = {text, strlen(text)};
-    int rc = rill__client_sendv(cl, cl->ctl, false, &part, 1);
+    int rc;
+    if (cl->xport != NULL) { /* an attached client's device (attach.c) */
+        rc = cl->xport->send(cl->xport_user, cl, false, text, strlen(text));
+    } else {
+        rill__ws_part part = {text, strlen(text)};
+        rc = rill__client_sendv(cl, cl->ctl, false, &part, 1);
+    }
     free(text);
     return rc;
 }

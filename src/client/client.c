@@ -63,9 +63,30 @@ static int hello_or_list(rill_client *cl, bool *native) {
     return rc;
 }
 
+/* The device is gone: pending requests and schedules fail with
+ * RILL_ECLOSED. `why` is the reason, or NULL when reconnect.c already said
+ * it. On the I/O thread, or an attached transport's (attach.c). */
+void rill__client_lost(rill_client *cl, const char *why) {
+    /* Schedules fail (their done callbacks run or are queued) before
+     * `closed` is seen: rill_client_wait returns at `closed`, and its
+     * caller may count on the callbacks having been called. */
+    rill__client_fail_schedules(cl, RILL_ECLOSED);
+    pthread_mutex_lock(&cl->lock);
+    if (why != NULL)
+        snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
+    atomic_store(&cl->closed, true);
+    atomic_store(&cl->connected, false);
+    pthread_cond_broadcast(&cl->cond);
+    pthread_mutex_unlock(&cl->lock);
+    rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
+                    cl->close_reason);
+    rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
+    rill__deliver_wake(cl);
+}
+
 /* The I/O thread. Between polls, the keepalive; when a socket is lost,
  * with cfg.reconnect, getting the connection back (reconnect.c), else
- * the end: pending requests and schedules fail with RILL_ECLOSED. */
+ * the end (rill__client_lost). */
 static void *io_main(void *arg) {
     rill_client *cl = arg;
     rill__ws *list[2] = {cl->ctl, cl->data};
@@ -90,21 +111,8 @@ static void *io_main(void *arg) {
             if (r == RILL__RELINK_STOPPED)
                 break;
         }
-        /* Schedules fail (their done callbacks run or are queued) before
-         * `closed` is seen: rill_client_wait returns at `closed`, and its
-         * caller may count on the callbacks having been called. */
-        rill__client_fail_schedules(cl, RILL_ECLOSED);
-        pthread_mutex_lock(&cl->lock);
-        if (!cl->cfg.reconnect || !connected) /* else reconnect.c said why */
-            snprintf(cl->close_reason, sizeof cl->close_reason, "%s", why);
-        atomic_store(&cl->closed, true);
-        atomic_store(&cl->connected, false);
-        pthread_cond_broadcast(&cl->cond);
-        pthread_mutex_unlock(&cl->lock);
-        rill__log_error("connection to %s:%d lost: %s", cl->host, cl->port,
-                        cl->close_reason);
-        rill__deliver_error(cl, RILL_ECLOSED, cl->close_reason);
-        rill__deliver_wake(cl);
+        /* With reconnect, reconnect.c said why it gave up. */
+        rill__client_lost(cl, !cl->cfg.reconnect || !connected ? why : NULL);
         break;
     }
     return NULL;
@@ -124,6 +132,8 @@ int rill_client_send_buffer(rill_client *cl, uint32_t id, rill_type type,
     rill__put_le32(hdr + 8, (uint32_t)count);
     /* Values go on the wire little-endian, as the host holds them: framed
      * straight from the caller's array, no copy in between. */
+    if (cl->xport != NULL)
+        return RILL_ENOTSUP; /* a bridged device's recording takes nothing */
     rill__ws_part parts[2] = {{hdr, sizeof hdr}, {values, count * size}};
     int rc = rill__client_sendv_bounded(cl, cl->native ? cl->ctl : cl->data,
                                         true, parts, count != 0 ? 2 : 1,
@@ -143,7 +153,7 @@ int rill_client_send_message(rill_client *cl, bool binary, const void *head,
     if (cl == NULL || (head_len != 0 && head == NULL) ||
         (body_len != 0 && body == NULL))
         return RILL_EINVAL;
-    if (!cl->native)
+    if (!cl->native || cl->xport != NULL)
         return RILL_ENOTSUP;
     rill__ws_part parts[2] = {{head, head_len}, {body, body_len}};
     return rill__client_sendv(cl, cl->ctl, binary, parts,
@@ -194,11 +204,8 @@ static int wait_flag(rill_client *cl, bool *flag, int ms) {
     return rc;
 }
 
-int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
-    if (cfg == NULL || out == NULL || cfg->url == NULL ||
-        cfg->timeout_ms <= 0 || cfg->keepalive_ms < 0 || cfg->reconnect_ms < 0)
-        return RILL_EINVAL;
-    *out = NULL;
+/* A client with nothing connected yet (connect, and attach.c). */
+int rill__client_new(const rill_client_config *cfg, rill_client **out) {
     rill_client *cl = rill__calloc(1, sizeof *cl);
     if (cl == NULL)
         return RILL_ENOMEM;
@@ -221,6 +228,45 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         rill_client_destroy(cl);
         return rc;
     }
+    *out = cl;
+    return 0;
+}
+
+/* The device's variables, from the first list (connect, and attach.c). */
+int rill__client_take_vars(rill_client *cl) {
+    rill_client_list *vars = NULL;
+    int rc = rill_client_list_vars(cl, &vars);
+    if (rc != 0) {
+        rill__log_error("no list reply from %s:%d (%s)", cl->host, cl->port,
+                        rill_strerror(rc));
+        return rc;
+    }
+    rill__var_state *vs =
+        rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
+    if (vs == NULL) {
+        rill_client_list_free(vars);
+        return RILL_ENOMEM;
+    }
+    for (size_t i = 0; i < vars->n_vars; i++)
+        vs[i].sched = -1;
+    pthread_mutex_lock(&cl->lock);
+    cl->vars = vars;
+    cl->vs = vs;
+    cl->max_tick = vars->timestamp;
+    pthread_mutex_unlock(&cl->lock);
+    atomic_store(&cl->connected, true);
+    return 0;
+}
+
+int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
+    if (cfg == NULL || out == NULL || cfg->url == NULL ||
+        cfg->timeout_ms <= 0 || cfg->keepalive_ms < 0 || cfg->reconnect_ms < 0)
+        return RILL_EINVAL;
+    *out = NULL;
+    rill_client *cl = NULL;
+    int rc = rill__client_new(cfg, &cl);
+    if (rc != 0)
+        return rc;
     rc = parse_url(cl, cfg->url);
     if (rc == 0)
         rc = open_ws(cl, cfg->control_path ? cfg->control_path : "/gui_control",
@@ -277,27 +323,8 @@ int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
         }
         cl->io_started = true;
     }
-    rill_client_list *vars = NULL;
-    if ((rc = rill_client_list_vars(cl, &vars)) != 0) {
-        rill__log_error("no list reply from %s:%d (%s)", cl->host, cl->port,
-                        rill_strerror(rc));
+    if ((rc = rill__client_take_vars(cl)) != 0)
         goto fail;
-    }
-    rill__var_state *vs =
-        rill__calloc(vars->n_vars ? vars->n_vars : 1, sizeof *vs);
-    if (vs == NULL) {
-        rill_client_list_free(vars);
-        rc = RILL_ENOMEM;
-        goto fail;
-    }
-    for (size_t i = 0; i < vars->n_vars; i++)
-        vs[i].sched = -1;
-    pthread_mutex_lock(&cl->lock);
-    cl->vars = vars;
-    cl->vs = vs;
-    cl->max_tick = vars->timestamp;
-    pthread_mutex_unlock(&cl->lock);
-    atomic_store(&cl->connected, true);
     *out = cl;
     return 0;
 fail:
@@ -315,6 +342,8 @@ void rill_client_destroy(rill_client *cl) {
     atomic_store(&cl->stop, true);
     if (cl->io_started)
         pthread_join(cl->io, NULL);
+    if (cl->xport != NULL)
+        cl->xport->detach(cl->xport_user); /* its thread feeds no more */
     rill__ws_close(cl->data);
     rill__ws_close(cl->ctl);
     rill_client_list_free(cl->list_reply);

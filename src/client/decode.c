@@ -517,7 +517,7 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
 void rill__client_on_msg(void *user, rill__ws *ws, const uint8_t *data,
                          size_t len, bool binary) {
     rill_client *cl = user;
-    if (ws == cl->data)
+    if (ws != NULL && ws == cl->data) /* NULL: an attached transport's */
         on_compat_data(cl, data, len);
     else if (binary)
         on_native(cl, data, len);

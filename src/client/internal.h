@@ -135,6 +135,10 @@ struct rill_client {
     /* compat data: the last header */
     int64_t hdr_id;
     char close_reason[200];
+    /* A client attached to an in-process transport instead of sockets
+     * (attach.c: the NATS consumer), or NULL. */
+    const struct rill__client_xport *xport;
+    void *xport_user;
 
     /* Reconnecting (reconnect.c). Senders take link_mx to check `linked`
      * and queue, so that once the I/O thread has cleared it nothing of a
@@ -285,5 +289,44 @@ bool rill__client_relink_list(rill_client *cl, json_t *root);
 void rill__client_note_values(rill_client *cl, const rill_client_var *v,
                               uint64_t first_ts, uint64_t next,
                               rill__event *out);
+
+/* client.c: a client with nothing connected yet; the device's variables
+ * from a first list; the device is gone (`why`), on the I/O thread or an
+ * attached transport's. */
+int rill__client_new(const rill_client_config *cfg, rill_client **out);
+int rill__client_take_vars(rill_client *cl);
+void rill__client_lost(rill_client *cl, const char *why);
+
+/* ---- Attached clients (attach.c) --------------------------------------------
+ *
+ * A rill_client whose "device" is not a socket but an in-process transport
+ * that speaks the native protocol: the NATS consumer (src/nats/consumer.c)
+ * answers hello, list and watch from a JetStream stream and feeds the
+ * frames, so every client feature (exactly-N, aligned blocks, poll mode,
+ * the Python package, rill stream's files) works on bridged devices with no
+ * second copy. The transport's thread plays the I/O thread: it alone calls
+ * rill__client_feed and rill__client_feed_closed. */
+typedef struct rill__client_xport {
+    /* A message from the client (requests' threads, one at a time): the
+     * transport answers by feeding replies later, on its thread. */
+    int (*send)(void *user, rill_client *cl, bool binary, const void *data,
+                size_t len);
+    /* rill_client_destroy: stop feeding and free the transport. */
+    void (*detach)(void *user);
+} rill__client_xport;
+
+/* Like rill_client_connect with the transport as the device (native mode;
+ * the transport answers hello and list). On failure the transport is
+ * detached. */
+int rill__client_attach(const rill_client_config *cfg,
+                        const rill__client_xport *x, void *user,
+                        rill_client **out);
+/* The transport's thread: one message from the device. */
+void rill__client_feed(rill_client *cl, const uint8_t *data, size_t len,
+                       bool binary);
+/* The transport's thread: the device is gone (`why`), as a lost socket. */
+void rill__client_feed_closed(rill_client *cl, const char *why);
+/* The transport's user pointer (NULL for socket clients). */
+void *rill__client_xport_user(const rill_client *cl);
 
 #endif /* RILL_CLIENT_INTERNAL_H */

@@ -16,6 +16,7 @@
 #include "core/internal.h"
 #include "proto/logfile.h"
 #include "proto/native.h"
+#include "proto/timesync.h"
 #include "proto/wire.h"
 #include "server/internal.h"
 
@@ -470,7 +471,7 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
         atomic_load_explicit(&srv->dev.pub_first, memory_order_acquire);
     rill__jv m[] = {
         RILL__JV_S("rill", "hello"),
-        RILL__JV_U("version", RILL__NATIVE_VERSION),
+        RILL__JV_U("version", RILL__CONTROL_VERSION), /* proto/timesync.h */
         RILL__JV_U("maxValues", RILL__CMD_MAX_LENGTH),
         RILL__JV_U("queueBytes", srv->cfg.client_queue_bytes),
         RILL__JV_D("sampleRate", rill__server_rate(srv)),

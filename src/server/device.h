@@ -23,6 +23,7 @@
 #include "rill/ring.h"
 #include "rill/server.h"
 #include "rill/watch.h"
+#include "server/stamp.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 /* Stream buffers are filled with host-order values and sent as they are. */
@@ -261,6 +262,7 @@ typedef struct rill__device {
      * per tick into rt_active (true before the first tick, as on Bela). */
     atomic_int compat_active;
     bool rt_active;
+    rill__stamp stamp; /* (tick, clock) pairs on request: stamp.h */
 
     /* Waking the network thread: the one system call the tick thread may
      * make (rill__device_wake in var.c says when, and why at most once per

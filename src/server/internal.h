@@ -341,6 +341,11 @@ void rill__audio_announce(rill_server *srv);
 void rill__audio_change_request(rill_server *srv, rill__conn *c, json_t *root);
 void rill__audio_answer(rill_server *srv);
 
+/* ---- stamp.c ------------------------------------------------------------ */
+
+/* {"rill":"time"}: the clock exchange (proto/timesync.h, PROTOCOL.md §10). */
+void rill__time_request(rill_server *srv, rill__conn *c, json_t *root);
+
 /* ---- http.c ------------------------------------------------------------- */
 
 int rill__uri_path(struct lws *wsi, char *buf, int cap);

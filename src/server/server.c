@@ -62,6 +62,8 @@ static void on_control_text(rill_server *srv, rill__conn *c, const char *text,
         rill__exec_stop_request(srv, c, root);
     } else if (strcmp(rill, "audio-config") == 0) {
         rill__audio_change_request(srv, c, root);
+    } else if (strcmp(rill, "time") == 0) {
+        rill__time_request(srv, c, root); /* the clock exchange, stamp.c */
     } else if (strcmp(event, "handler") == 0 ||
                strcmp(event, "handler-data") == 0 ||
                strcmp(event, "handler-remove") == 0) {

@@ -744,6 +744,8 @@ void rill__device_tick(rill__device *dev, uint64_t frame) {
     dev->now = frame;
     dev->ticked = true;
     atomic_store_explicit(&dev->pub_now, frame, memory_order_release);
+    if (atomic_load_explicit(&dev->stamp.want, memory_order_relaxed))
+        rill__stamp_take(&dev->stamp, frame); /* stamp.h */
     dev->rt_active =
         atomic_load_explicit(&dev->compat_active, memory_order_relaxed) > 0;
 

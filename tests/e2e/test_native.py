@@ -42,7 +42,7 @@ def test_native_hello_and_continuous_streams_with_chosen_lengths(rill_server):
         c = NativeClient(rill_server.url)
         try:
             await c.connect()
-            assert c.hello["rill"] == "hello" and c.hello["version"] == 1
+            assert c.hello["rill"] == "hello" and c.hello["version"] == 2
             await c.watch(["frame", "frame_d"], lengths=[100, 300])
             await c.wait_messages("frame", 20, timeout=5)
             await c.wait_messages("frame_d", 8, timeout=5)
