@@ -19,6 +19,7 @@
  *   webdir.c    the user's directories at /handlers/ and /examples/
  *   logwriter.c the log writer thread
  *   var.c       variables and the tick thread (device.h)
+ *   device.c    the device's setup: rings, streams' memory, rill_var_create
  *   wsguard.c   closes a connection whose client frame is not masked
  *               (wsguard.h)
  */
