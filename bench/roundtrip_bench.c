@@ -89,6 +89,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "proc.h"
 
 #define SUITE "roundtrip"
 #define RATE 44100.0
@@ -122,99 +123,6 @@ static void sleep_ms(unsigned ms) {
 
 /* ---- Processes and pipes ------------------------------------------------- */
 
-typedef struct child {
-    pid_t pid;
-    int to;   /* parent -> child commands */
-    int from; /* child -> parent: port, 'D' (done), results */
-} child;
-
-typedef void (*child_fn)(int cmd_fd, int res_fd, uint32_t n);
-
-/* Run fn(n) in a forked child (which _exits when fn returns). The parent
- * must have no other threads running: only this one survives the fork. */
-static int child_start(child *c, child_fn fn, uint32_t n) {
-    int down[2], up[2];
-    if (pipe(down) != 0)
-        return -1;
-    if (pipe(up) != 0) {
-        close(down[0]);
-        close(down[1]);
-        return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(down[1]);
-        close(up[0]);
-        signal(SIGPIPE, SIG_IGN);
-        fn(down[0], up[1], n);
-        _exit(0);
-    }
-    close(down[0]);
-    close(up[1]);
-    c->pid = pid;
-    c->to = down[1];
-    c->from = up[0];
-    return 0;
-}
-
-/* Read exactly n bytes within timeout_ms. 0, or -1 on EOF or timeout. */
-static int read_exact(int fd, void *buf, size_t n, int timeout_ms) {
-    uint64_t deadline = rill_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    size_t got = 0;
-    while (got < n) {
-        uint64_t now = rill_clock_now_ns();
-        if (now >= deadline)
-            return -1;
-        struct pollfd p = {fd, POLLIN, 0};
-        int rc = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            continue;
-        ssize_t k = read(fd, (char *)buf + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
-}
-
-static void write_exact(int fd, const void *buf, size_t n) {
-    size_t off = 0;
-    while (off < n) {
-        ssize_t k = write(fd, (const char *)buf + off, n - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;
-        off += (size_t)k;
-    }
-}
-
-/* Tell the child to finish ('s'), then reap it; kill it if it does not
- * exit within a few seconds. */
-static void child_finish(child *c) {
-    write_exact(c->to, "s", 1);
-    close(c->to);
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            close(c->from);
-            return;
-        }
-        sleep_ms(10);
-    }
-    fprintf(stderr, "bench_roundtrip: child %d did not exit; killing it\n",
-            (int)c->pid);
-    kill(c->pid, SIGKILL);
-    waitpid(c->pid, NULL, 0);
-    close(c->from);
-}
 
 static int send_all(int fd, const void *buf, size_t n) {
     size_t off = 0;
@@ -227,46 +135,6 @@ static int send_all(int fd, const void *buf, size_t n) {
         off += (size_t)k;
     }
     return 0;
-}
-
-static void nodelay(int fd) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-/* A listening socket on 127.0.0.1, any port. */
-static int tcp_listen(int *port) {
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(ls, 1) != 0 ||
-        getsockname(ls, (struct sockaddr *)&a, &alen) != 0) {
-        if (ls >= 0)
-            close(ls);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return ls;
-}
-
-static int tcp_connect(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    nodelay(fd);
-    return fd;
 }
 
 /* ---- Results -------------------------------------------------------------- */
@@ -500,7 +368,8 @@ static uint64_t window_buffers(void) {
 /* Child: the rill device of a round-trip row. Sends its port, then 'D'
  * when the window is over and every buffer is back (or the grace time
  * passed), then on 's' its rt_result. */
-static void device_rt_child(int cmd_fd, int res_fd, uint32_t n) {
+static void device_rt_child(int cmd_fd, int res_fd, void *arg) {
+    uint32_t n = (uint32_t)(uintptr_t)arg;
     device d;
     int port = -1;
     rt_result r;
@@ -508,11 +377,11 @@ static void device_rt_child(int cmd_fd, int res_fd, uint32_t n) {
     r.n = n;
     uint64_t nb = window_buffers();
     if (device_open(&d, n, false, nb) != 0) {
-        write_exact(res_fd, &port, sizeof port);
+        (void)bench_write_full(res_fd, &port, sizeof port);
         return;
     }
     port = rill_server_port(d.srv);
-    write_exact(res_fd, &port, sizeof port);
+    (void)bench_write_full(res_fd, &port, sizeof port);
     uint64_t t0 = rill_clock_now_ns();
     double cpu0 = 0, w0 = 0, cpu1 = 0, w1 = 0;
     bool started = false, done = false;
@@ -542,9 +411,9 @@ static void device_rt_child(int cmd_fd, int res_fd, uint32_t n) {
                f >= end + (uint64_t)(GRACE_S * RATE);
         r.ok = 1;
     }
-    write_exact(res_fd, "D", 1);
+    (void)bench_write_full(res_fd, "D", 1);
     char cmd;
-    read_exact(cmd_fd, &cmd, 1, 60000);
+    bench_read_full(cmd_fd, &cmd, 1, 60000);
     rill_server_stats st;
     device_close(&d, &st);
     r.expected = nb * n;
@@ -556,7 +425,7 @@ static void device_rt_child(int cmd_fd, int res_fd, uint32_t n) {
     r.drops = st.tick_drops + st.client_drops;
     r.device_cpu = w1 > w0 ? (cpu1 - cpu0) / (w1 - w0) * 100.0 : 0;
     summarise(&r, d.delay_us, (size_t)nb * n);
-    write_exact(res_fd, &r, sizeof r);
+    (void)bench_write_full(res_fd, &r, sizeof r);
     free(d.slots);
     free(d.delay_us);
 }
@@ -647,13 +516,13 @@ static int timeout_ms(void) {
 static bool rt_rill(uint32_t n, rt_result *out) {
     char row[64];
     snprintf(row, sizeof row, "round trip rill, %u vars", n);
-    child c;
-    if (child_start(&c, device_rt_child, n) != 0) {
+    bench_child c;
+    if (bench_child_start(&c, device_rt_child, (void *)(uintptr_t)n) != 0) {
         bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
-    bool ok = read_exact(c.from, &port, sizeof port, 10000) == 0 && port > 0;
+    bool ok = bench_read_full(c.from, &port, sizeof port, 10000) == 0 && port > 0;
     if (!ok)
         bench_row_failed(row, "the device process did not start");
     echo_host h;
@@ -663,18 +532,18 @@ static bool rt_rill(uint32_t n, rt_result *out) {
     ok = cl != NULL;
     atomic_store_explicit(&h.cl, cl, memory_order_release);
     char done = 0;
-    if (ok && (read_exact(c.from, &done, 1, timeout_ms()) != 0 || done != 'D')) {
+    if (ok && (bench_read_full(c.from, &done, 1, timeout_ms()) != 0 || done != 'D')) {
         bench_row_failed(row, "the device did not finish");
         ok = false;
     }
     rill_client_destroy(cl);
-    write_exact(c.to, "s", 1);
+    (void)bench_write_full(c.to, "s", 1);
     memset(out, 0, sizeof *out);
-    if (ok && read_exact(c.from, out, sizeof *out, 10000) != 0) {
+    if (ok && bench_read_full(c.from, out, sizeof *out, 10000) != 0) {
         bench_row_failed(row, "the device did not report");
         ok = false;
     }
-    child_finish(&c);
+    bench_child_finish(&c, "bench_roundtrip");
     if (ok && !out->ok) {
         bench_row_failed(row, "no buffer came back within 15 s");
         ok = false;
@@ -753,7 +622,8 @@ static void *tcp_dev_rx(void *arg) {
 }
 
 /* Child: every buffer period, "complete" n buffers and write them. */
-static void tcp_rt_child(int cmd_fd, int res_fd, uint32_t n) {
+static void tcp_rt_child(int cmd_fd, int res_fd, void *arg) {
+    uint32_t n = (uint32_t)(uintptr_t)arg;
     rt_result r;
     memset(&r, 0, sizeof r);
     r.n = n;
@@ -764,8 +634,8 @@ static void tcp_rt_child(int cmd_fd, int res_fd, uint32_t n) {
     t.delay_us = malloc((size_t)t.nb * n * sizeof *t.delay_us);
     uint8_t *msg = calloc(1, TCP_MSG);
     int port = -1;
-    int ls = t.delay_us != NULL && msg != NULL ? tcp_listen(&port) : -1;
-    write_exact(res_fd, &port, sizeof port);
+    int ls = t.delay_us != NULL && msg != NULL ? bench_tcp_listen(&port) : -1;
+    (void)bench_write_full(res_fd, &port, sizeof port);
     if (ls < 0)
         return;
     for (size_t i = 0; i < (size_t)t.nb * n; i++)
@@ -774,7 +644,7 @@ static void tcp_rt_child(int cmd_fd, int res_fd, uint32_t n) {
     close(ls);
     if (t.fd < 0)
         return;
-    nodelay(t.fd);
+    bench_nodelay(t.fd);
     pthread_t rx;
     if (pthread_create(&rx, NULL, tcp_dev_rx, &t) != 0)
         return;
@@ -810,16 +680,16 @@ static void tcp_rt_child(int cmd_fd, int res_fd, uint32_t n) {
     shutdown(t.fd, SHUT_RDWR);
     pthread_join(rx, NULL);
     close(t.fd);
-    write_exact(res_fd, "D", 1);
+    (void)bench_write_full(res_fd, "D", 1);
     char cmd;
-    read_exact(cmd_fd, &cmd, 1, 60000);
+    bench_read_full(cmd_fd, &cmd, 1, 60000);
     r.ok = ok;
     r.expected = t.nb * n;
     r.unmatched = t.unmatched;
     r.dups = t.dups;
     r.device_cpu = w1 > w0 ? (cpu1 - cpu0) / (w1 - w0) * 100.0 : 0;
     summarise(&r, t.delay_us, (size_t)t.nb * n);
-    write_exact(res_fd, &r, sizeof r);
+    (void)bench_write_full(res_fd, &r, sizeof r);
     free(t.delay_us);
     free(msg);
 }
@@ -849,21 +719,21 @@ static void *tcp_echo_main(void *arg) {
 static bool rt_tcp(uint32_t n, rt_result *out) {
     char row[64];
     snprintf(row, sizeof row, "round trip raw TCP, %u vars", n);
-    child c;
-    if (child_start(&c, tcp_rt_child, n) != 0) {
+    bench_child c;
+    if (bench_child_start(&c, tcp_rt_child, (void *)(uintptr_t)n) != 0) {
         bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
-    bool ok = read_exact(c.from, &port, sizeof port, 10000) == 0 && port > 0;
-    int fd = ok ? tcp_connect(port) : -1;
+    bool ok = bench_read_full(c.from, &port, sizeof port, 10000) == 0 && port > 0;
+    int fd = ok ? bench_tcp_connect(port) : -1;
     pthread_t th;
     bool started = fd >= 0 && pthread_create(&th, NULL, tcp_echo_main, &fd) == 0;
     ok = started;
     if (!ok)
         bench_row_failed(row, "no connection to the device process");
     char done = 0;
-    if (ok && (read_exact(c.from, &done, 1, timeout_ms()) != 0 || done != 'D')) {
+    if (ok && (bench_read_full(c.from, &done, 1, timeout_ms()) != 0 || done != 'D')) {
         bench_row_failed(row, "the device did not finish");
         ok = false;
     }
@@ -873,13 +743,13 @@ static bool rt_tcp(uint32_t n, rt_result *out) {
         pthread_join(th, NULL);
     if (fd >= 0)
         close(fd);
-    write_exact(c.to, "s", 1);
+    (void)bench_write_full(c.to, "s", 1);
     memset(out, 0, sizeof *out);
-    if (ok && (read_exact(c.from, out, sizeof *out, 10000) != 0 || !out->ok)) {
+    if (ok && (bench_read_full(c.from, out, sizeof *out, 10000) != 0 || !out->ok)) {
         bench_row_failed(row, "the device did not report");
         ok = false;
     }
-    child_finish(&c);
+    bench_child_finish(&c, "bench_roundtrip");
     if (ok)
         fprintf(stderr,
                 "bench_roundtrip: TCP  %3u vars: %llu of %llu buffers back; "
@@ -957,25 +827,26 @@ typedef struct flood_result {
     uint64_t produced, drops;
 } flood_result;
 
-static void flood_rill_child(int cmd_fd, int res_fd, uint32_t n) {
+static void flood_rill_child(int cmd_fd, int res_fd, void *arg) {
+    uint32_t n = (uint32_t)(uintptr_t)arg;
     device d;
     int port = -1;
     flood_result r;
     memset(&r, 0, sizeof r);
     if (device_open(&d, n, true, 0) != 0) {
-        write_exact(res_fd, &port, sizeof port);
+        (void)bench_write_full(res_fd, &port, sizeof port);
         return;
     }
     port = rill_server_port(d.srv);
-    write_exact(res_fd, &port, sizeof port);
+    (void)bench_write_full(res_fd, &port, sizeof port);
     char cmd;
-    read_exact(cmd_fd, &cmd, 1, 60000);
+    bench_read_full(cmd_fd, &cmd, 1, 60000);
     rill_server_stats st;
     device_close(&d, &st);
     r.ok = 1;
     r.produced = st.buffers_produced;
     r.drops = st.tick_drops + st.client_drops;
-    write_exact(res_fd, &r, sizeof r);
+    (void)bench_write_full(res_fd, &r, sizeof r);
 }
 
 static void count_on_buffer(rill_client *cl, const rill_client_buffer *b,
@@ -986,13 +857,13 @@ static void count_on_buffer(rill_client *cl, const rill_client_buffer *b,
 
 static bool cpu_rill(double *s_per_gb, double *mbps) {
     const char *row = "client CPU per GB, rill";
-    child c;
-    if (child_start(&c, flood_rill_child, FLOOD_VARS) != 0) {
+    bench_child c;
+    if (bench_child_start(&c, flood_rill_child, (void *)(uintptr_t)FLOOD_VARS) != 0) {
         bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
-    bool ok = read_exact(c.from, &port, sizeof port, 10000) == 0 && port > 0;
+    bool ok = bench_read_full(c.from, &port, sizeof port, 10000) == 0 && port > 0;
     if (!ok)
         bench_row_failed(row, "the device process did not start");
     cpu_meter m;
@@ -1002,14 +873,14 @@ static bool cpu_rill(double *s_per_gb, double *mbps) {
                          : NULL;
     ok = cl != NULL && meter_run(&m, row);
     rill_client_destroy(cl);
-    write_exact(c.to, "s", 1);
+    (void)bench_write_full(c.to, "s", 1);
     flood_result r;
     memset(&r, 0, sizeof r);
-    if (ok && (read_exact(c.from, &r, sizeof r, 10000) != 0 || !r.ok)) {
+    if (ok && (bench_read_full(c.from, &r, sizeof r, 10000) != 0 || !r.ok)) {
         bench_row_failed(row, "the device did not report");
         ok = false;
     }
-    child_finish(&c);
+    bench_child_finish(&c, "bench_roundtrip");
     if (!ok)
         return false;
     *s_per_gb = meter_s_per_gb(&m);
@@ -1024,19 +895,20 @@ static bool cpu_rill(double *s_per_gb, double *mbps) {
 }
 
 /* Child: write as fast as the socket takes it. */
-static void flood_tcp_child(int cmd_fd, int res_fd, uint32_t n) {
+static void flood_tcp_child(int cmd_fd, int res_fd, void *arg) {
+    uint32_t n = (uint32_t)(uintptr_t)arg;
     (void)cmd_fd;
     (void)n;
     int port = -1;
-    int ls = tcp_listen(&port);
-    write_exact(res_fd, &port, sizeof port);
+    int ls = bench_tcp_listen(&port);
+    (void)bench_write_full(res_fd, &port, sizeof port);
     if (ls < 0)
         return;
     int fd = accept(ls, NULL, NULL);
     close(ls);
     if (fd < 0)
         return;
-    nodelay(fd);
+    bench_nodelay(fd);
     /* Batches of 256 KiB, as the server writes queued messages (see
      * docs/ARCHITECTURE.md), so the reader gets the same large reads. */
     static uint8_t chunk[READ_CHUNK];
@@ -1067,16 +939,16 @@ static void *tcp_reader_main(void *arg) {
 
 static bool cpu_tcp(double *s_per_gb, double *mbps) {
     const char *row = "client CPU per GB, raw TCP";
-    child c;
-    if (child_start(&c, flood_tcp_child, 0) != 0) {
+    bench_child c;
+    if (bench_child_start(&c, flood_tcp_child, (void *)(uintptr_t)0) != 0) {
         bench_row_failed(row, "fork: %s", strerror(errno));
         return false;
     }
     int port = -1;
-    bool ok = read_exact(c.from, &port, sizeof port, 10000) == 0 && port > 0;
+    bool ok = bench_read_full(c.from, &port, sizeof port, 10000) == 0 && port > 0;
     cpu_meter m;
     memset(&m, 0, sizeof m);
-    tcp_reader t = {ok ? tcp_connect(port) : -1, &m};
+    tcp_reader t = {ok ? bench_tcp_connect(port) : -1, &m};
     pthread_t th;
     bool started =
         t.fd >= 0 && pthread_create(&th, NULL, tcp_reader_main, &t) == 0;
@@ -1090,7 +962,7 @@ static bool cpu_tcp(double *s_per_gb, double *mbps) {
         pthread_join(th, NULL);
     if (t.fd >= 0)
         close(t.fd);
-    child_finish(&c);
+    bench_child_finish(&c, "bench_roundtrip");
     if (!ok)
         return false;
     *s_per_gb = meter_s_per_gb(&m);

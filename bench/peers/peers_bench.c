@@ -76,6 +76,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "proc.h"
 
 #define SUITE "peers"
 #define BLOCK 64u
@@ -148,90 +149,6 @@ typedef struct shared {
     uint64_t tick_drops, client_drops, produced;
     int ok;
 } shared;
-
-typedef struct child {
-    pid_t pid;
-    int to, from;
-} child;
-
-static int write_full(int fd, const void *p, size_t n) {
-    for (size_t off = 0; off < n;) {
-        ssize_t k = write(fd, (const char *)p + off, n - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        off += (size_t)k;
-    }
-    return 0;
-}
-
-/* Exactly n bytes within timeout_ms, or -1. */
-static int read_full(int fd, void *p, size_t n, int timeout_ms) {
-    uint64_t deadline = rill_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    for (size_t off = 0; off < n;) {
-        uint64_t now = rill_clock_now_ns();
-        if (now >= deadline)
-            return -1;
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, (int)((deadline - now) / 1000000u) + 1) <= 0)
-            continue;
-        ssize_t k = read(fd, (char *)p + off, n - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        off += (size_t)k;
-    }
-    return 0;
-}
-
-/* fn runs in a child process that _exits when it returns. The parent must
- * have no other thread at this point. */
-static int child_start(child *c, void (*fn)(int, int, void *), void *arg) {
-    int down[2], up[2];
-    if (pipe(down) != 0)
-        return -1;
-    if (pipe(up) != 0) {
-        close(down[0]);
-        close(down[1]);
-        return -1;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(down[1]);
-        close(up[0]);
-        signal(SIGPIPE, SIG_IGN);
-        fn(down[0], up[1], arg);
-        _exit(0);
-    }
-    close(down[0]);
-    close(up[1]);
-    c->pid = pid;
-    c->to = down[1];
-    c->from = up[0];
-    return 0;
-}
-
-static void child_finish(child *c) {
-    close(c->to);
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            close(c->from);
-            return;
-        }
-        sleep_ns(10000000);
-    }
-    fprintf(stderr, "bench_peers: child %d did not exit; killing it\n",
-            (int)c->pid);
-    kill(c->pid, SIGKILL);
-    waitpid(c->pid, NULL, 0);
-    close(c->from);
-}
 
 /* ---- The device: rill_server and its producer ----------------------------- */
 
@@ -362,7 +279,7 @@ static void device_child(int cmd_fd, int res_fd, void *arg) {
     cfg.log_dir = "/tmp";
     cfg.max_vars = MAX_CH + 16;
     if (rill_server_create(&cfg, &d.srv) != 0) {
-        write_full(res_fd, &port, sizeof port);
+        bench_write_full(res_fd, &port, sizeof port);
         return;
     }
     for (uint32_t k = 0; k < a->sh->channels; k++) {
@@ -371,19 +288,19 @@ static void device_child(int cmd_fd, int res_fd, void *arg) {
         d.vars[k] =
             rill_var_create(d.srv, name, RILL_TYPE_FLOAT, RILL_TS_DENSE);
         if (d.vars[k] == NULL || rill_var_id(d.vars[k]) != k) {
-            write_full(res_fd, &port, sizeof port);
+            bench_write_full(res_fd, &port, sizeof port);
             return;
         }
     }
     if (pthread_create(&d.thread, NULL, producer_main, &d) != 0) {
-        write_full(res_fd, &port, sizeof port);
+        bench_write_full(res_fd, &port, sizeof port);
         return;
     }
     port = rill_server_port(d.srv);
-    write_full(res_fd, &port, sizeof port);
+    bench_write_full(res_fd, &port, sizeof port);
     char c = 0;
     double cpu0 = 0, w0 = 0;
-    while (read_full(cmd_fd, &c, 1, 120000) == 0 && c != 'E') {
+    while (bench_read_full(cmd_fd, &c, 1, 120000) == 0 && c != 'E') {
         if (c == 'M') {
             cpu0 = process_cpu_s();
             w0 = (double)rill_clock_now_ns() * 1e-9;
@@ -400,7 +317,7 @@ static void device_child(int cmd_fd, int res_fd, void *arg) {
     a->m->client_drops = st.client_drops;
     a->m->produced = st.buffers_produced;
     a->m->ok = c == 'E';
-    write_full(res_fd, "R", 1);
+    bench_write_full(res_fd, "R", 1);
 }
 
 /* ---- The client ------------------------------------------------------------ */
@@ -549,8 +466,8 @@ static run_result run_rill(const shape *sh, const char *row) {
         return r;
     }
     run_arg a = {sh, m};
-    child c;
-    if (child_start(&c, device_child, &a) != 0) {
+    bench_child c;
+    if (bench_child_start(&c, device_child, &a) != 0) {
         bench_row_failed(row, "fork: %s", strerror(errno));
         munmap(m, sizeof *m);
         return r;
@@ -561,7 +478,7 @@ static run_result run_rill(const shape *sh, const char *row) {
     const char **names = calloc(sh->channels, sizeof *names);
     char (*name_buf)[16] = calloc(sh->channels, sizeof *name_buf);
     bool ok = pc != NULL && names != NULL && name_buf != NULL &&
-              read_full(c.from, &port, sizeof port, 10000) == 0 && port > 0;
+              bench_read_full(c.from, &port, sizeof port, 10000) == 0 && port > 0;
     if (!ok)
         bench_row_failed(row, "the device process did not start");
     if (ok) {
@@ -618,7 +535,7 @@ static run_result run_rill(const shape *sh, const char *row) {
     double ccpu0 = 0, ccpu1 = 0;
     if (ok) {
         sleep_ns((uint64_t)(warm * 1e9));
-        write_full(c.to, "M", 1);
+        bench_write_full(c.to, "M", 1);
         ccpu0 = process_cpu_s();
         t0 = rill_clock_now_ns();
         atomic_store_explicit(&pc->measuring, true, memory_order_release);
@@ -629,14 +546,14 @@ static run_result run_rill(const shape *sh, const char *row) {
     }
     /* The client goes first, so that the server sees it leave. */
     rill_client_destroy(cl);
-    write_full(c.to, "E", 1);
+    bench_write_full(c.to, "E", 1);
     char res = 0;
-    if (read_full(c.from, &res, 1, 30000) != 0 || res != 'R' || !m->ok) {
+    if (bench_read_full(c.from, &res, 1, 30000) != 0 || res != 'R' || !m->ok) {
         if (ok)
             bench_row_failed(row, "the device process did not report");
         ok = false;
     }
-    child_finish(&c);
+    bench_child_finish(&c, "bench_peers");
     if (ok && atomic_load(&pc->bad) != 0) {
         bench_row_failed(row, "%llu wrong buffers, the first: %s",
                          (unsigned long long)atomic_load(&pc->bad), pc->why);
@@ -665,41 +582,6 @@ static run_result run_rill(const shape *sh, const char *row) {
 
 /* ---- Raw TCP baseline ------------------------------------------------------- */
 
-static int tcp_listen(int *port) {
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(ls, 1) != 0 ||
-        getsockname(ls, (struct sockaddr *)&a, &alen) != 0) {
-        if (ls >= 0)
-            close(ls);
-        return -1;
-    }
-    *port = ntohs(a.sin_port);
-    return ls;
-}
-
-static int tcp_connect(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
 typedef struct tcp_arg {
     const shape *sh;
     shared *m;
@@ -713,7 +595,7 @@ typedef struct tcp_arg {
 static void tcp_child(int cmd_fd, int res_fd, void *arg) {
     tcp_arg *a = arg;
     (void)cmd_fd;
-    int fd = tcp_connect(a->port);
+    int fd = bench_tcp_connect(a->port);
     if (fd < 0)
         return;
     const shape *sh = a->sh;
@@ -753,7 +635,7 @@ static run_result run_tcp(const shape *sh, const char *row) {
     shared *m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int port = 0;
-    int ls = tcp_listen(&port);
+    int ls = bench_tcp_listen(&port);
     if (m == MAP_FAILED || ls < 0) {
         bench_row_failed(row, "raw TCP: no shared memory or socket");
         if (ls >= 0)
@@ -761,8 +643,8 @@ static run_result run_tcp(const shape *sh, const char *row) {
         return r;
     }
     tcp_arg a = {sh, m, port};
-    child c;
-    if (child_start(&c, tcp_child, &a) != 0) {
+    bench_child c;
+    if (bench_child_start(&c, tcp_child, &a) != 0) {
         close(ls);
         munmap(m, sizeof *m);
         return r;
@@ -816,7 +698,7 @@ static run_result run_tcp(const shape *sh, const char *row) {
     atomic_store(&m->stop, true);
     if (fd >= 0)
         close(fd);
-    child_finish(&c);
+    bench_child_finish(&c, "bench_peers");
     if (ok && sh->kind == FLOOD)
         r.mbps = (double)bytes / ((double)(t_end < m1 ? t_end - m0 : m1 - m0) *
                                   1e-9) / 1e6;
@@ -1014,7 +896,7 @@ static void bench_idle(void) {
     uint64_t t0 = rill_clock_now_ns();
     while (port == 0 && len + 1 < sizeof line &&
            rill_clock_now_ns() - t0 < 10000000000u) {
-        if (read_full(out[0], line + len, 1, 10000) != 0)
+        if (bench_read_full(out[0], line + len, 1, 10000) != 0)
             break;
         line[++len] = '\0';
         const char *p = strstr(line, "ws://127.0.0.1:");
