@@ -174,6 +174,10 @@ class Program:
         if self.proc.poll() is None:
             self.proc.kill()
         rest = self.proc.communicate(timeout=10)[0]
+        # Killed mid-print, the program leaves its last line cut (print
+        # writes each argument apart to an unbuffered pipe): whole lines only.
+        if rest and not rest.endswith("\n"):
+            rest = rest[:rest.rfind("\n") + 1]
         self.lines += rest.splitlines()
         return self.lines
 
