@@ -273,6 +273,8 @@ int rill__conn_write(rill__conn *c);
  * lws calls WRITEABLE later). Outside lws callbacks, on the network thread. */
 void rill__conns_flush(rill_server *srv);
 void rill__conn_bound_sndbuf(rill_server *srv, struct lws *wsi);
+/* Acknowledge what the client sent at once (see conn.c). */
+void rill__conn_quickack(struct lws *wsi);
 void rill__conn_free(rill__conn *c);
 
 /* ---- control.c ---------------------------------------------------------- */

@@ -231,6 +231,8 @@ static void on_receive(rill_server *srv, rill__conn *c, struct lws *wsi,
                        const void *in, size_t len) {
     if (c->closing)
         return; /* what lws had read before reading stopped */
+    if (lws_is_final_fragment(wsi))
+        rill__conn_quickack(wsi);
     size_t max = srv->cfg.max_message_bytes;
     size_t rest = lws_remaining_packet_payload(wsi);
     if (len + rest > max * RILL__SKIP_FACTOR ||
