@@ -159,6 +159,20 @@ static void *demo_main(void *arg) {
         double angle =
             two_pi * fmod((double)frame / d->rate, DEMO_TURN_S) / DEMO_TURN_S;
         double rel = max_delay * cos(angle); /* mic1 behind mic0 */
+        /* The chirp as a complex oscillator too: z = e^(2 pi i phase) turns
+         * by w = e^(2 pi i step) per frame, and the step grows by the factor
+         * chirp_growth, which over one block is a growth by a nearly
+         * constant amount: w turns by v = e^(2 pi i step (growth - 1)).
+         * (Over 64 frames that drifts from the exact phase by < 1e-5 rad;
+         * each block starts exact again.) */
+        double step = chirp_freq * (chirp_growth - 1.0) / k;
+        /* (The phase's whole turns dropped: libm reduces a large argument
+         * the slow way.) */
+        double turn = chirp_phase - floor(chirp_phase);
+        double z_c = cos(two_pi * turn), z_s = sin(two_pi * turn);
+        double w_c = cos(two_pi * step), w_s = sin(two_pi * step);
+        double v_c = cos(two_pi * step * (chirp_growth - 1.0)),
+               v_s = sin(two_pi * step * (chirp_growth - 1.0));
         for (unsigned i = 0; i < d->block; i++, frame++) {
             rill_server_tick(d->srv, frame);
             rill_var_set_int32(d->v[V_FRAME], (int32_t)(frame & 0x7fffffff));
@@ -177,8 +191,7 @@ static void *demo_main(void *arg) {
             rng ^= rng >> 27;
             double u = (double)((rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
             rill_var_set_float(d->v[V_NOISE], (float)(u - 0.5));
-            rill_var_set_float(d->v[V_CHIRP],
-                               (float)(0.5 * sin(two_pi * chirp_phase)));
+            rill_var_set_float(d->v[V_CHIRP], (float)(0.5 * z_s));
             /* phase(t) = f0 (e^kt - 1) / k grows by f(t) (e^(k/rate) - 1)
              * / k from one frame to the next; the sweep starts again at
              * 20 Hz every sweep_s, a frame that the sum of 1/rate cannot
@@ -189,9 +202,23 @@ static void *demo_main(void *arg) {
                 t = fmod((double)(frame + 1) / d->rate, sweep_s);
                 chirp_freq = f0 * exp(k * t);
                 chirp_phase = f0 * (exp(k * t) - 1.0) / k;
+                turn = chirp_phase - floor(chirp_phase);
+                z_c = cos(two_pi * turn);
+                z_s = sin(two_pi * turn);
+                step = chirp_freq * (chirp_growth - 1.0) / k;
+                w_c = cos(two_pi * step);
+                w_s = sin(two_pi * step);
+                v_c = cos(two_pi * step * (chirp_growth - 1.0));
+                v_s = sin(two_pi * step * (chirp_growth - 1.0));
             } else {
                 chirp_phase += chirp_freq * (chirp_growth - 1.0) / k;
                 chirp_freq *= chirp_growth;
+                double zc = z_c * w_c - z_s * w_s;
+                z_s = z_s * w_c + z_c * w_s;
+                z_c = zc;
+                double wc = w_c * v_c - w_s * v_s;
+                w_s = w_s * v_c + w_c * v_s;
+                w_c = wc;
             }
             if (frame % 64 == 0 || frame % 100 == 7)
                 rill_var_set_int32(d->v[V_EVENTS], (int32_t)(frame & 0x7fffffff));
