@@ -51,7 +51,7 @@ static void dispatch(void *user, rill__ws *ws, const uint8_t *data,
 void bench_wsctx_service(bench_wsctx *ctx, int max_ms) {
     if (ctx->n_conns == 0)
         return;
-    rill__ws_poll(ctx->list, (size_t)ctx->n_conns, max_ms, dispatch, ctx);
+    rill__ws_poll(ctx->list, (size_t)ctx->n_conns, max_ms, 0, dispatch, ctx);
 }
 
 bench_ws *bench_ws_connect(bench_wsctx *ctx, const char *host, int port,

@@ -46,6 +46,13 @@
  * completes buffers, one send of that many (16 + 4 x length)-byte
  * messages, timed on arrival the same way.
  *
+ * Busy polling: the paced shapes again with the client's
+ * rill_client_config.busy_poll_us above the buffer period, so that its I/O
+ * thread never sleeps while the stream runs: the latency without the
+ * kernel waking a sleeping thread (on this kind of virtual machine up to
+ * hundreds of microseconds late, raw TCP's p99 too), at the price of a
+ * core (the client CPU row).
+ *
  * Idle CPU: `rill serve --source demo` (this build's rill), alone and with
  * one connected native client that streams nothing, over IDLE_S seconds
  * (the process's threads' run time from /proc/<pid>/task/<tid>/schedstat).
@@ -53,7 +60,8 @@
  * Every row is the median of PEER_RUNS runs (RILL_BENCH_PEER_RUNS, at
  * least 3), each a fresh server process. The load average is printed at
  * the start and the end: the machine is shared. Knobs:
- * RILL_BENCH_PEER_SHAPES=flood64,flood512,paced8,paced100,idle (any subset).
+ * RILL_BENCH_PEER_SHAPES=flood64,flood512,paced8,paced100,paced8busy,
+ * paced100busy,flood64v,flood512v,idle (any subset).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -132,6 +140,8 @@ typedef struct shape {
     /* The producer sets one value per channel per frame (rill_var_set_float)
      * instead of a block per channel (rill_var_set_block). */
     bool per_value;
+    /* The client's rill_client_config.busy_poll_us. */
+    int busy_poll_us;
 } shape;
 
 /* mmap'd MAP_SHARED before the fork: the producer writes, the client
@@ -493,6 +503,7 @@ static run_result run_rill(const shape *sh, const char *row) {
         cfg.mode = RILL_CLIENT_NATIVE;
         cfg.on_buffer = on_buffer;
         cfg.user = pc;
+        cfg.busy_poll_us = sh->busy_poll_us;
         int rc = rill_client_connect(&cfg, &cl);
         if (rc != 0) {
             bench_row_failed(row, "rill_client_connect: %s", rill_strerror(rc));
@@ -802,6 +813,10 @@ static void bench_shape(const shape *sh) {
         bench_report(&(bench_row){SUITE, name, rb, "us", "raw TCP p99", tb,
                                   tb > 0 ? rb / tb : 0, target,
                                   rb <= (small ? 150.0 : 500.0) && drops == 0});
+        /* What the client's waiting costs (spin_us spins). */
+        snprintf(name, sizeof name, "%s, client process CPU", sh->label);
+        bench_report(&(bench_row){SUITE, name, cc, "%core", NULL, 0, 0, NULL,
+                                  -1});
     }
     fprintf(stderr,
             "bench_peers: %s: medians of %d runs; device process CPU %.0f%%, "
@@ -948,20 +963,28 @@ static void print_load(const char *when) {
 
 static const shape shapes[] = {
     {"flood64", "flood 64 ch x 1024 MB/s", FLOOD, 64, 1024, 0,
-     "445-652 MB/s", false},
+     "445-652 MB/s", false, 0},
     {"flood512", "flood 512 ch x 1024 MB/s", FLOOD, 512, 1024, 0,
-     "782-867 MB/s", false},
+     "782-867 MB/s", false, 0},
     {"paced8", "paced 8 ch x 64 @ 48 kHz latency", PACED, 8, 64, 48000,
-     "0.09 / 0.19-0.21 ms", false},
+     "0.09 / 0.19-0.21 ms", false, 0},
     {"paced100", "paced 100 ch x 1024 @ 44.1 kHz latency", PACED, 100, 1024,
-     44100, "0.64-0.68 / 0.92-1.14 ms", false},
+     44100, "0.64-0.68 / 0.92-1.14 ms", false, 0},
+    /* The same with the client busy polling through the buffer period
+     * (rill_client_config.busy_poll_us): what a core given to the client
+     * buys (its CPU: the client CPU row). */
+    {"paced8busy", "paced 8 ch x 64 @ 48 kHz latency, client busy_poll_us 2000",
+     PACED, 8, 64, 48000, "0.09 / 0.19-0.21 ms", false, 2000},
+    {"paced100busy",
+     "paced 100 ch x 1024 @ 44.1 kHz latency, client busy_poll_us 30000",
+     PACED, 100, 1024, 44100, "0.64-0.68 / 0.92-1.14 ms", false, 30000},
     /* The floods again with one call per value: what the producer's API
      * costs (no target; the rows above are the comparison with LSL's
      * chunk pushes). */
     {"flood64v", "flood 64 ch x 1024, set per value, MB/s", FLOOD, 64, 1024,
-     0, "445-652 MB/s", true},
+     0, "445-652 MB/s", true, 0},
     {"flood512v", "flood 512 ch x 1024, set per value, MB/s", FLOOD, 512,
-     1024, 0, "782-867 MB/s", true},
+     1024, 0, "782-867 MB/s", true, 0},
 };
 
 int main(void) {

@@ -206,7 +206,20 @@ typedef struct rill_client_config {
      * rill serve serves only those. */
     const char *control_path;
     const char *data_path;
+    /* Busy polling, as Linux's SO_BUSY_POLL (default 0: off). A thread the
+     * kernel wakes when bytes arrive runs up to hundreds of microseconds
+     * late on a virtual machine or a CPU in a deep idle state: the tail of
+     * a stream's latency. With busy_poll_us > 0 the I/O thread, for as long
+     * as bytes arrived within the last busy_poll_us, looks for more without
+     * sleeping. Set above a stream's buffer period (e.g. 2000 for 64-frame
+     * buffers at 48 kHz, 1.33 ms), it never sleeps while the stream runs:
+     * a whole core for the lowest latency (bench_peers measures both);
+     * once nothing arrives for busy_poll_us it sleeps as usual. At most
+     * RILL_CLIENT_BUSY_POLL_MAX_US. */
+    int busy_poll_us;
 } rill_client_config;
+
+#define RILL_CLIENT_BUSY_POLL_MAX_US 1000000
 
 /* Defaults for every field. Always start from this. Any thread. */
 RILL_API rill_client_config rill_client_config_default(void);

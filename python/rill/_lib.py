@@ -255,7 +255,8 @@ class ClientConfig(ctypes.Structure):
                   ("reconnect_ms", c_int), ("on_event", EVENT_FN)]
                  if HAS_RECONNECT else []) +
                 ([("send_queue_bytes", c_size)] if _HAS_SEND_QUEUE else []) +
-                [("control_path", c_char_p), ("data_path", c_char_p)])
+                [("control_path", c_char_p), ("data_path", c_char_p),
+                 ("busy_poll_us", c_int)])
 
 
 class ClientStats(ctypes.Structure):

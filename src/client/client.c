@@ -92,7 +92,8 @@ static void *io_main(void *arg) {
     rill__ws *list[2] = {cl->ctl, cl->data};
     size_t n = cl->data != NULL ? 2 : 1;
     while (!atomic_load(&cl->stop)) {
-        if (rill__ws_poll(list, n, 100, rill__client_on_msg, cl) == 0) {
+        if (rill__ws_poll(list, n, 100, (uint64_t)cl->cfg.busy_poll_us * 1000u,
+                          rill__client_on_msg, cl) == 0) {
             rill__client_keepalive(cl);
             continue;
         }
@@ -260,7 +261,8 @@ int rill__client_take_vars(rill_client *cl) {
 
 int rill_client_connect(const rill_client_config *cfg, rill_client **out) {
     if (cfg == NULL || out == NULL || cfg->url == NULL ||
-        cfg->timeout_ms <= 0 || cfg->keepalive_ms < 0 || cfg->reconnect_ms < 0)
+        cfg->timeout_ms <= 0 || cfg->keepalive_ms < 0 || cfg->reconnect_ms < 0 ||
+        cfg->busy_poll_us < 0 || cfg->busy_poll_us > RILL_CLIENT_BUSY_POLL_MAX_US)
         return RILL_EINVAL;
     *out = NULL;
     rill_client *cl = NULL;

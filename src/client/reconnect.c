@@ -227,7 +227,7 @@ static int pump(rill_client *cl, const bool *flag, uint64_t deadline,
         if (now >= deadline)
             return RILL_ETIMEOUT;
         int ms = (int)RILL__MIN((deadline - now) / 1000000u + 1, (uint64_t)20);
-        int rc = rill__ws_poll(list, n, ms, rill__client_on_msg, cl);
+        int rc = rill__ws_poll(list, n, ms, 0, rill__client_on_msg, cl);
         if (rc != 0)
             return rc;
     }

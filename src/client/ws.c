@@ -353,8 +353,26 @@ static void on_readable(rill__ws *ws, rill__ws_msg_fn fn, void *user) {
     }
 }
 
+/* Wait for the descriptors as poll(2) does, but first, while bytes came
+ * within the last busy_ns (at `last`), look without sleeping: a thread
+ * that sleeps is woken when bytes arrive up to hundreds of microseconds
+ * late on a virtual machine (its vCPU must be woken first), one that keeps
+ * looking takes them at once. No yielding between looks: a yield lets the
+ * core go to other threads, and the wake-up it costs is what is avoided. */
+static int wait_fds(struct pollfd *fds, nfds_t nfds, int timeout_ms,
+                    uint64_t busy_ns, uint64_t last) {
+    if (busy_ns != 0) {
+        while (rill_clock_now_ns() - last < busy_ns) {
+            int rc = poll(fds, nfds, 0);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return poll(fds, nfds, timeout_ms);
+}
+
 int rill__ws_poll(rill__ws *const *ws, size_t n, int timeout_ms,
-                  rill__ws_msg_fn fn, void *user) {
+                  uint64_t busy_ns, rill__ws_msg_fn fn, void *user) {
     struct pollfd fds[32];
     if (n == 0 || n > 16)
         return RILL_EINVAL;
@@ -376,7 +394,10 @@ int rill__ws_poll(rill__ws *const *ws, size_t n, int timeout_ms,
         fds[2 * i + 1].events = POLLIN;
         fds[2 * i].revents = fds[2 * i + 1].revents = 0;
     }
-    int rc = poll(fds, (nfds_t)(2 * n), timeout_ms);
+    uint64_t last = 0;
+    for (size_t i = 0; i < n; i++)
+        last = RILL__MAX(last, ws[i]->rx_ns);
+    int rc = wait_fds(fds, (nfds_t)(2 * n), timeout_ms, busy_ns, last);
     if (rc < 0 && errno != EINTR)
         return RILL_ESYS;
     int result = 0;

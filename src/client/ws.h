@@ -68,8 +68,11 @@ int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
  * first error of a connection that closed or broke (RILL_ECLOSED after a
  * close frame or the peer hanging up, RILL_EPROTO for a frame that breaks
  * the protocol); rill__ws_closed then tells which, and rill__ws_error why. */
+/* With busy_ns > 0, the wait polls without sleeping for as long as bytes
+ * arrived on any of the connections within the last busy_ns, and sleeps
+ * only after that (rill_client_config.busy_poll_us). */
 int rill__ws_poll(rill__ws *const *ws, size_t n, int timeout_ms,
-                  rill__ws_msg_fn fn, void *user);
+                  uint64_t busy_ns, rill__ws_msg_fn fn, void *user);
 
 /* Make a rill__ws_poll that waits on this connection return early. Any
  * thread. */

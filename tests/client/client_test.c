@@ -891,3 +891,61 @@ TEST(send_buffer_to_a_device_that_stops_reading_returns_full_and_counts) {
     ASSERT_EQ_UINT(dropped, 10);
     ASSERT_LE_UINT(64, sent);
 }
+
+/* This process's CPU over 0.6 s, in cores (the device's threads and the
+ * client's I/O thread are all this process's). */
+static double cpu_rate(void) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    uint64_t t0 = rill_clock_now_ns();
+    usleep(600000);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    double cpu = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+    return cpu / ((double)(rill_clock_now_ns() - t0) * 1e-9);
+}
+
+TEST(busy_polling_looks_without_sleeping_while_data_flows_then_sleeps) {
+    rill_client_config bad = rill_client_config_default();
+    rill_client *none = NULL;
+    bad.busy_poll_us = -1;
+    ASSERT_ERR(rill_client_connect(&bad, &none), RILL_EINVAL);
+    bad.busy_poll_us = RILL_CLIENT_BUSY_POLL_MAX_US + 1;
+    ASSERT_ERR(rill_client_connect(&bad, &none), RILL_EINVAL);
+
+    test_device d;
+    test_device_start(&d, NULL);
+    double device_alone = cpu_rate();
+    seen s;
+    memset(&s, 0, sizeof s);
+    atomic_store(&s.adjacent, true);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.on_buffer = on_buffer;
+    cfg.user = &s;
+    cfg.keepalive_ms = 0; /* no pings: nothing arrives once the stream stops */
+    cfg.busy_poll_us = 300000;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    /* A buffer every 4 ms (256 values at 64 kHz): the I/O thread never
+     * sleeps while they come, and gets every one of them, in order. */
+    const char *names[] = {"counter"};
+    rill_client_stream_opts opts = {0, 0, 256, 0};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, &opts));
+    wait_buffers(&s, 5);
+    double busy = cpu_rate();
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    ASSERT_TRUE(atomic_load(&s.buffers) >= 100);
+    ASSERT_EQ_INT(atomic_load(&s.bad), 0);
+    ASSERT_TRUE(atomic_load(&s.adjacent));
+    /* Sleeping, the I/O thread takes next to no CPU; looking, a core, or
+     * what the machine's load leaves it (a quarter is far above). */
+    ASSERT_LE_DOUBLE(device_alone + 0.25, busy);
+    /* Once nothing has come for busy_poll_us, it sleeps again. */
+    usleep(500000);
+    double idle = cpu_rate();
+    ASSERT_LE_DOUBLE(idle, device_alone + 0.05);
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}

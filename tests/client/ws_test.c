@@ -56,7 +56,7 @@ static void poll_until(rill__ws *ws, inbox *in, int want_text,
     uint64_t deadline = rill_clock_now_ns() + 5000000000u;
     while ((in->n_text < want_text || in->n_native < want_native) &&
            rill_clock_now_ns() < deadline) {
-        int rc = rill__ws_poll(&ws, 1, 100, on_msg, in);
+        int rc = rill__ws_poll(&ws, 1, 100, 0, on_msg, in);
         if (rc != 0)
             FAIL("poll: %s: %s", rill_err_name(rc), rill__ws_error(ws));
     }
@@ -202,7 +202,7 @@ TEST(server_shutdown_is_reported_as_closed) {
     test_device_stop(&f);
     int rc = 0;
     for (int i = 0; i < 50 && rc == 0; i++)
-        rc = rill__ws_poll(&ws, 1, 100, on_msg, &in);
+        rc = rill__ws_poll(&ws, 1, 100, 0, on_msg, &in);
     ASSERT_ERR(rc, RILL_ECLOSED);
     ASSERT_TRUE(rill__ws_closed(ws));
     ASSERT_TRUE(strstr(rill__ws_error(ws), "the server") != NULL);

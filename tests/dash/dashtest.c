@@ -208,7 +208,7 @@ static void page_msg(void *user, rill__ws *ws, const uint8_t *data, size_t len,
 
 void page_pump(page *p, int ms) {
     rill__ws *list[1] = {p->ws};
-    rill__ws_poll(list, 1, ms, page_msg, p);
+    rill__ws_poll(list, 1, ms, 0, page_msg, p);
 }
 
 size_t page_find(page *p, size_t *from, const char *needle) {

@@ -67,6 +67,13 @@ void test__fail(const char *file, int line, const char *fmt, ...)
             FAIL("%s <= %s: %llu > %llu", #a, #b, a_, b_);                     \
     } while (0)
 
+#define ASSERT_LE_DOUBLE(a, b)                                                 \
+    do {                                                                       \
+        double a_ = (double)(a), b_ = (double)(b);                             \
+        if (!(a_ <= b_))                                                       \
+            FAIL("%s <= %s: %.17g > %.17g", #a, #b, a_, b_);                   \
+    } while (0)
+
 #define ASSERT_EQ_DOUBLE(a, b, tol)                                            \
     do {                                                                       \
         double a_ = (double)(a), b_ = (double)(b);                             \

@@ -50,7 +50,7 @@ static const char *next_with(rill__ws *ws, inbox *in, size_t *at,
         if (rill_clock_now_ns() > end)
             FAIL("no message with %s in 5 s (%zu received)", needle, in->n);
         rill__ws *list[1] = {ws};
-        rill__ws_poll(list, 1, 20, on_msg, in);
+        rill__ws_poll(list, 1, 20, 0, on_msg, in);
     }
 }
 

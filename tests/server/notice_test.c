@@ -129,7 +129,7 @@ static json_t *wait_for(rill__ws *ws, inbox *in, const char *a, const char *b,
                  a, b ? "." : "", b ? b : "", want ? want : "(any)", in->n,
                  in->n_binary);
         rill__ws *list[1] = {ws};
-        rill__ws_poll(list, 1, 20, on_msg, in);
+        rill__ws_poll(list, 1, 20, 0, on_msg, in);
     }
 }
 
@@ -172,7 +172,7 @@ TEST(every_message_naming_a_variable_with_a_quote_and_backslash_is_valid_json) {
         if (rill_clock_now_ns() > end)
             FAIL("no list reply in 5 s");
         rill__ws *list[1] = {ws};
-        rill__ws_poll(list, 1, 20, on_msg, &in);
+        rill__ws_poll(list, 1, 20, 0, on_msg, &in);
     }
     inbox_free(&in);
 
@@ -222,7 +222,7 @@ TEST(every_message_naming_a_variable_with_a_quote_and_backslash_is_valid_json) {
     uint64_t end = rill_clock_now_ns() + 5000000000u;
     while (in.n_binary == 0) {
         rill__ws *list[1] = {ws};
-        rill__ws_poll(list, 1, 20, on_msg, &in);
+        rill__ws_poll(list, 1, 20, 0, on_msg, &in);
         if (rill_clock_now_ns() > end)
             FAIL("no buffer of \"%s\" in 5 s", NAME);
     }
