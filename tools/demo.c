@@ -71,6 +71,7 @@ static const struct {
 #define DEMO_TURN_S 20.0
 #define DEMO_AUDIO_FRAMES 1024u
 #define DEMO_HIST 1024u /* source history, a power of two */
+#define DEMO_IDLE_BLOCKS 4u /* blocks per wake-up while nothing watches */
 
 /* Client buffers arrive on the network thread; the demo thread reads the
  * sum once per frame. One demo per process, so a static suffices. */
@@ -139,6 +140,7 @@ static void *demo_main(void *arg) {
         max_delay = DEMO_HIST / 2 - 2;
     uint64_t period_ns = (uint64_t)((double)d->block * 1e9 / d->rate);
     uint64_t deadline = rill_clock_now_ns();
+    unsigned owed = 0; /* blocks due already (see the end of the loop) */
     /* Per frame the sine turns by a fixed angle and the chirp's frequency
      * grows by a fixed factor: both follow by recurrences from values
      * computed exactly at each block's start (libm's sin, cos and exp once
@@ -250,8 +252,21 @@ static void *demo_main(void *arg) {
                                    ? mic_gain * demo_delayed(d, frame, max_delay + rel)
                                    : 0.0f);
         }
+        /* Then sleep until the next block is due. While nothing watches a
+         * variable (rill_server_watched), nothing sees when a block is
+         * made either: the demo sleeps DEMO_IDLE_BLOCKS blocks at a time
+         * and then makes the ones that are due at once (its ticks lag by
+         * up to that many, never lead), a fraction of the wake-ups that
+         * are most of an idle server's CPU. */
         deadline += period_ns;
-        rill_clock_sleep_until_ns(deadline);
+        if (owed > 0) {
+            owed--;
+        } else if (!rill_server_watched(d->srv)) {
+            rill_clock_sleep_until_ns(deadline + (DEMO_IDLE_BLOCKS - 1) * period_ns);
+            owed = DEMO_IDLE_BLOCKS - 1;
+        } else {
+            rill_clock_sleep_until_ns(deadline);
+        }
     }
     d->next_frame = frame; /* read after the join */
     return NULL;

@@ -165,6 +165,13 @@ RILL_API int rill_server_port(const rill_server *srv);
  * thread as rill_var_set_* does (watch.h). Never fails. */
 RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
 
+/* Real-time thread: true while anything takes the variables' values: a
+ * stream, a monitor or a log of any variable, running or scheduled. While
+ * it is false nobody sees when the program sets its values, only what
+ * they are: a program that simulates its source (rill serve's demo) may
+ * then wake less often and catch up. Wait-free; never fails. */
+RILL_API bool rill_server_watched(const rill_server *srv);
+
 /* The last tick passed to rill_server_tick (0 before the first). Any
  * thread; never fails. */
 RILL_API uint64_t rill_server_now(const rill_server *srv);

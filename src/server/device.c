@@ -175,6 +175,10 @@ rill_var *rill__var_find(rill_server *srv, const char *name) {
     return NULL;
 }
 
+bool rill_server_watched(const rill_server *srv) {
+    return srv->dev.rt_attached != 0 || srv->dev.n_scheduled != 0;
+}
+
 uint64_t rill_server_now(const rill_server *srv) {
     return atomic_load_explicit(&((rill_server *)srv)->dev.pub_now,
                                 memory_order_acquire);

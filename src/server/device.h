@@ -248,6 +248,7 @@ typedef struct rill__device {
     /* Tick thread. */
     uint64_t now;
     bool ticked;
+    size_t rt_attached; /* streams attached to variables, all of them */
     rill__stream **scheduled; /* streams whose state changes in tick() */
     size_t n_scheduled, max_scheduled;
 

@@ -249,6 +249,7 @@ static void attach(rill__stream *s) {
         return; /* the network thread never lets the table fill */
     v->rt_streams[v->rt_n_streams++] = s;
     s->attached = true;
+    v->dev->rt_attached++;
     update_fast(v);
 }
 
@@ -258,6 +259,7 @@ static void compact(rill_var *v) {
     for (uint32_t i = 0; i < v->rt_n_streams; i++)
         if (v->rt_streams[i]->attached)
             v->rt_streams[k++] = v->rt_streams[i];
+    v->dev->rt_attached -= v->rt_n_streams - k;
     v->rt_n_streams = k;
     update_fast(v);
 }

@@ -17,6 +17,7 @@ static void *produce(void *arg) {
             rill_var_set_float(d->level, 0.25f);
             rill_var_set_double(d->frame_d, (double)frame);
         }
+        atomic_store(&d->watched, rill_server_watched(d->srv));
         atomic_store(&d->ticking, true);
         next += 1000000;
         rill_clock_sleep_until_ns(next);

@@ -19,6 +19,7 @@ typedef struct test_device {
     pthread_t producer;
     atomic_bool stop;
     atomic_bool ticking;        /* the first block has run */
+    atomic_bool watched;        /* rill_server_watched at the last block */
     atomic_uint received;       /* client buffers received */
     _Atomic double received_sum; /* sum of the values of the last one */
 } test_device;

@@ -70,3 +70,51 @@ TEST(streams_wake_the_network_thread_at_most_once_per_sleep_and_idle_never) {
     ASSERT_LE_UINT(1, wakeups);
     ASSERT_LE_UINT(wakeups, sleeps);
 }
+
+/* rill_server_watched, as the tick thread sees it at each block. */
+static bool watched_becomes(test_device *d, bool want) {
+    uint64_t end = rill_clock_now_ns() + 3000000000u;
+    while (atomic_load(&d->watched) != want && rill_clock_now_ns() < end)
+        usleep(1000);
+    return atomic_load(&d->watched) == want;
+}
+
+TEST(watched_while_anything_streams_monitors_logs_or_is_scheduled) {
+    test_device d;
+    test_device_start(&d, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", test_device_port(&d));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.mode = RILL_CLIENT_NATIVE;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    /* A client that only looks (a list) watches nothing. */
+    rill_client_list *l = NULL;
+    ASSERT_OK(rill_client_list_vars(cl, &l));
+    rill_client_list_free(l);
+    usleep(50000);
+    ASSERT_TRUE(!atomic_load(&d.watched));
+    const char *names[] = {"counter"};
+    rill_client_stream_opts opts = {0, 0, 64, 0};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, &opts));
+    ASSERT_TRUE(watched_becomes(&d, true));
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    ASSERT_TRUE(watched_becomes(&d, false));
+    ASSERT_OK(rill_client_monitor(cl, names, 1, 640));
+    ASSERT_TRUE(watched_becomes(&d, true));
+    ASSERT_OK(rill_client_monitor(cl, names, 1, 0));
+    ASSERT_TRUE(watched_becomes(&d, false));
+    ASSERT_OK(rill_client_log_start(cl, names, 1, NULL, NULL));
+    ASSERT_TRUE(watched_becomes(&d, true));
+    ASSERT_OK(rill_client_log_stop(cl, names, 1));
+    ASSERT_TRUE(watched_becomes(&d, false));
+    /* A stream scheduled 10 s ahead: watched before its first value. */
+    uint64_t now = 0;
+    ASSERT_OK(rill_client_start_tick(cl, &now));
+    ASSERT_OK(rill_client_schedule(cl, names, 1, now + 640000, 64, NULL, NULL));
+    ASSERT_TRUE(watched_becomes(&d, true));
+    rill_client_destroy(cl); /* its streams go with it */
+    ASSERT_TRUE(watched_becomes(&d, false));
+    test_device_stop(&d);
+}
