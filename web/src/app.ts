@@ -68,6 +68,7 @@ export class App {
   /** The configuration box waits for the badges' turn (a list reply's new
    * device tick, once a second). */
   private configStale = false;
+  private configKey = '';
 
   constructor(
     root: HTMLElement,
@@ -196,10 +197,10 @@ export class App {
     // Charts (from before a reconnect, or opened by name) take their streams.
     const changed = before !== this.vars.map((v) => v.name).join('|');
     this.charts.listChanged(changed);
-    // New rows at once; the counters and the configuration box (its device
-    // tick changes with every list) in the badges' turn, draw() below.
+    // What changed shows at once; a list that changed only the device tick
+    // (one a second) and the counters waits for the badges' turn, draw().
     if (changed) this.renderVars();
-    this.configStale = true;
+    this.renderConfig(true);
   }
 
   /** The device's rate, from hello, a list reply or an audio event (it
@@ -275,10 +276,7 @@ export class App {
     if (now - this.lastBadges > 200) {
       this.lastBadges = now;
       this.renderBadges(now);
-      if (this.configStale) {
-        this.configStale = false;
-        this.renderConfig();
-      }
+      if (this.configStale) this.renderConfig();
     } else this.handlers.draw();
   }
 
@@ -307,7 +305,9 @@ export class App {
     );
   }
 
-  private renderConfig(): void {
+  /** The configuration box; `tickOnly`: unless more than the device tick
+   * changed, only marked stale (drawn in the badges' turn). */
+  private renderConfig(tickOnly = false): void {
     const rows: [string, string][] = [
       ['sample rate', this.rate ? `${this.rate} Hz` : '—'],
       ['device tick', String(this.latestTick)],
@@ -320,6 +320,13 @@ export class App {
     const h = this.session.hello;
     if (h) rows.push(['queue', `${(h.queueBytes / 1048576).toFixed(1)} MiB`]);
     rows.push(['handlers', this.session.dashAvailable === false ? 'not offered by this server' : String(this.handlers.handlers.size)]);
+    const key = JSON.stringify(rows.filter((r) => r[0] !== 'device tick'));
+    if (tickOnly && key === this.configKey) {
+      this.configStale = true;
+      return;
+    }
+    this.configKey = key;
+    this.configStale = false;
     this.dom.config(rows);
   }
 }

@@ -7,16 +7,29 @@
 import { AxesScene, paintAxes } from './render';
 import { Scene, backing, paintScene } from './scene';
 
-/** What a painter paints on a canvas: a plot area's scene, or axes. */
-export type Picture = Scene | AxesScene;
+/** A chart's whole canvas: its axes, and its plot area's scene at
+ * (left, top) of it. */
+export interface ChartPicture {
+  kind: 'chart';
+  axes: AxesScene;
+  plot: Scene;
+  left: number;
+  top: number;
+}
+
+/** What a painter paints on a canvas: a plot area's scene, axes, or both. */
+export type Picture = Scene | AxesScene | ChartPicture;
 
 /** Paint a picture on its canvas (sized for it first). */
 export function paintPicture(c: HTMLCanvasElement | OffscreenCanvas, p: Picture): void {
-  backing(c, p);
+  backing(c, 'kind' in p && p.kind === 'chart' ? p.axes : p);
   const g = c.getContext('2d', { alpha: false }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (!g) return;
   if ('kind' in p && p.kind === 'axes') paintAxes(g, p);
-  else paintScene(g, p as Scene);
+  else if ('kind' in p && p.kind === 'chart') {
+    paintAxes(g, p.axes);
+    paintScene(g, p.plot, p.left, p.top);
+  } else paintScene(g, p as Scene);
 }
 
 export interface Pixels {
@@ -147,7 +160,10 @@ export class WorkerPainter implements Painter {
     this.batches++;
     const scenes = [...batch];
     const transfer: ArrayBuffer[] = [];
-    for (const [, s] of scenes) if ('traces' in s) for (const t of s.traces) transfer.push(t.pts.buffer as ArrayBuffer);
+    for (const [, p] of scenes) {
+      const s = 'kind' in p && p.kind === 'chart' ? p.plot : p;
+      if ('traces' in s) for (const t of s.traces) transfer.push(t.pts.buffer as ArrayBuffer);
+    }
     this.worker.postMessage({ paint: scenes }, transfer);
   }
 
