@@ -461,7 +461,12 @@ export class ScopeChart {
     if (axesChanged || key !== this.paintedKey || size !== this.fgSize) {
       this.paintedKey = key;
       this.fgSize = size;
-      this.painter.paint(this.id, { kind: 'chart', axes: this.axes!, plot: scene, left: b.left, top: b.top });
+      // The axes only when they changed: the canvas keeps its pixels, so
+      // the rest of the time only the plot area is painted (and handed to
+      // the compositor as the frame's damage). Painting the labels again
+      // in every frame of a scrolling chart cost more than the second
+      // canvas did.
+      this.painter.paint(this.id, { kind: 'chart', axes: axesChanged ? this.axes : null, plot: scene, left: b.left, top: b.top });
       this.repaints++;
     }
     if (this.forceReadout || this.readoutsDue) this.renderReadout();
