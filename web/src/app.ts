@@ -65,6 +65,10 @@ export class App {
   private drawnStreams = new Set<Stream>();
   /** When the handlers' tabs and the badges last had their turn. */
   private lastOther = -Infinity;
+  /** The configuration box waits for the badges' turn (a list reply's new
+   * device tick, once a second). */
+  private configStale = false;
+  private configKey = '';
 
   constructor(
     root: HTMLElement,
@@ -76,6 +80,7 @@ export class App {
     this.dom.onVarClick = (name) => this.charts.toggle(name);
     this.dom.onTab = (t) => this.select(t);
     this.streams = new StreamSet((text) => this.session.send(text));
+    this.streams.liveTick = () => this.clock.liveTick(performance.now());
     this.streams.onTick = (tick, sparse) => {
       this.clock.observe(tick, performance.now());
       void sparse;
@@ -190,9 +195,12 @@ export class App {
     this.audio = l.audio;
     this.audioForm.update(l.audio, false);
     // Charts (from before a reconnect, or opened by name) take their streams.
-    this.charts.listChanged(before !== this.vars.map((v) => v.name).join('|'));
-    this.renderVars();
-    this.renderConfig();
+    const changed = before !== this.vars.map((v) => v.name).join('|');
+    this.charts.listChanged(changed);
+    // What changed shows at once; a list that changed only the device tick
+    // (one a second) and the counters waits for the badges' turn, draw().
+    if (changed) this.renderVars();
+    this.renderConfig(true);
   }
 
   /** The device's rate, from hello, a list reply or an audio event (it
@@ -233,7 +241,10 @@ export class App {
    * SYNC_WAIT_MS. In the benchmark's layout, a spectrogram redrawn in a
    * chart's frame made that frame's box the whole page (4 Mpx, ~18 ms of
    * the compositor) instead of the charts' (~1 Mpx) and the spectrograms'
-   * (~0.8 Mpx) apart.
+   * (~0.8 Mpx) apart. For the same reason the badges, the table and the
+   * configuration box (the top of the page) and the handlers' tabs (its
+   * bottom) take turns: a frame for the first when they are due (5 times
+   * a second), the others' frames for the second.
    */
   private draw(): void {
     const now = performance.now();
@@ -262,11 +273,11 @@ export class App {
     const apart = !chartsDrew && !this.charts.painting();
     if (!apart && now - this.lastOther < SYNC_WAIT_MS) return;
     this.lastOther = now;
-    this.handlers.draw();
     if (now - this.lastBadges > 200) {
       this.lastBadges = now;
       this.renderBadges(now);
-    }
+      if (this.configStale) this.renderConfig();
+    } else this.handlers.draw();
   }
 
   private renderBadges(now: number): void {
@@ -294,7 +305,9 @@ export class App {
     );
   }
 
-  private renderConfig(): void {
+  /** The configuration box; `tickOnly`: unless more than the device tick
+   * changed, only marked stale (drawn in the badges' turn). */
+  private renderConfig(tickOnly = false): void {
     const rows: [string, string][] = [
       ['sample rate', this.rate ? `${this.rate} Hz` : '—'],
       ['device tick', String(this.latestTick)],
@@ -307,6 +320,13 @@ export class App {
     const h = this.session.hello;
     if (h) rows.push(['queue', `${(h.queueBytes / 1048576).toFixed(1)} MiB`]);
     rows.push(['handlers', this.session.dashAvailable === false ? 'not offered by this server' : String(this.handlers.handlers.size)]);
+    const key = JSON.stringify(rows.filter((r) => r[0] !== 'device tick'));
+    if (tickOnly && key === this.configKey) {
+      this.configStale = true;
+      return;
+    }
+    this.configKey = key;
+    this.configStale = false;
     this.dom.config(rows);
   }
 }

@@ -348,9 +348,11 @@ export function listCommand(id: number): string {
   return JSON.stringify({ id, watcher: [{ cmd: 'list' }] });
 }
 
-export function watchCommand(names: string[], lengths: number[]): string {
+/** Watch `names` in buffers of `lengths` values, each from its tick in
+ * `starts` (0 or absent: now; a tick already past also means now). */
+export function watchCommand(names: string[], lengths: number[], starts: number[] = []): string {
   return JSON.stringify({
-    watcher: [{ cmd: 'watch', watchers: names, timestamps: names.map(() => 0), durations: names.map(() => 0), lengths }],
+    watcher: [{ cmd: 'watch', watchers: names, timestamps: names.map((_, i) => starts[i] ?? 0), durations: names.map(() => 0), lengths }],
   });
 }
 

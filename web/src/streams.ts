@@ -28,6 +28,11 @@ export function seriesCapacity(rate: number, seconds: number): number {
   return Math.ceil(rate * Math.max(MIN_KEEP_SECONDS, seconds) * 1.25) + 1024;
 }
 
+/** How far ahead of the device's estimated tick a dense stream's aligned
+ * start is put: enough for the watch command to reach the device before
+ * it (a start already past only means that stream starts at once). */
+const ALIGN_LEAD_S = 0.05;
+
 /** Something that wants every buffer of a stream (Play, Record). */
 export type Tap = (m: NativeMessage) => void;
 
@@ -64,6 +69,10 @@ export class StreamSet {
   onTick: (tick: number, sparse: boolean) => void = () => {};
   /** A stream's series was replaced (a longer keep, a new rate). */
   onReplaced: (s: Stream) => void = () => {};
+
+  /** The device's tick now, as the page estimates it (NaN: not known yet,
+   * and streams start at once). */
+  liveTick: () => number = () => NaN;
 
   constructor(private send: (text: string) => void) {}
 
@@ -102,9 +111,24 @@ export class StreamSet {
     return out;
   }
 
+  /**
+   * Start streams. A dense stream starts at a tick that is a multiple of
+   * its buffer length, a little ahead of live (the server waits for it),
+   * so every dense stream's buffers end at the same ticks however far
+   * apart the charts were opened: the server sends them in one burst, the
+   * page draws them in one frame, and the frames between bursts are left
+   * to the rest of the page. Drawn in whatever frame each arrived in, 8
+   * channels' buffers changed the charts in nearly every frame, and the
+   * spectrograms and badges, which wait for a frame without a chart's
+   * change, ended up drawn with them (a software compositor then redraws
+   * the box around both: most of the page).
+   */
   private watch(vs: VarInfo[]): void {
     const lengths = vs.map((v) => bufferLength(this.rate, v.timestampMode === 1, this.maxValues, this.buffersPerSecond));
-    this.send(watchCommand(vs.map((v) => v.name), lengths));
+    const live = this.liveTick();
+    const lead = live + this.rate * ALIGN_LEAD_S;
+    const starts = vs.map((v, i) => (v.timestampMode === 0 && Number.isFinite(lead) && lead > 0 ? Math.ceil(lead / lengths[i]) * lengths[i] : 0));
+    this.send(watchCommand(vs.map((v) => v.name), lengths, starts));
   }
 
   /** Let go of a stream; the last user stops it. */

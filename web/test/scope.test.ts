@@ -1,3 +1,6 @@
+import { ChartPicture, newer } from '../src/scope/painter';
+import type { AxesScene } from '../src/scope/render';
+import type { Scene } from '../src/scope/scene';
 import { describe, expect, it } from 'vitest';
 import { Series } from '../src/series';
 import { TriggerScanner, defaultTrigger, sweepFor } from '../src/scope/trigger';
@@ -209,5 +212,18 @@ describe('cursors and axes', () => {
     expect(si(440.25, 'Hz', 4)).toBe('440.3 Hz');
     expect(si(2e-5, 's')).toBe('20 µs');
     expect(si(0, 'V')).toBe('0 V');
+  });
+});
+
+describe('a chart picture replaced before it was painted', () => {
+  const axes = { kind: 'axes' } as unknown as AxesScene;
+  const plot = (n: number) => ({ w: n }) as unknown as Scene;
+  it('hands on the axes it changed, so a newer picture that leaves them as they are does not lose them', () => {
+    const older: ChartPicture = { kind: 'chart', axes, plot: plot(1), left: 58, top: 6 };
+    const later: ChartPicture = { kind: 'chart', axes: null, plot: plot(2), left: 58, top: 6 };
+    expect(newer(older, later)).toEqual({ ...later, axes });
+    expect(newer(undefined, later)).toBe(later);
+    const axes2 = { kind: 'axes', w: 2 } as unknown as AxesScene;
+    expect(newer(older, { ...later, axes: axes2 })).toEqual({ ...later, axes: axes2 });
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Series } from '../src/series';
 import { LiveClock, latencyClass } from '../src/latency';
 import { bufferLength } from '../src/app';
+import { StreamSet } from '../src/streams';
 import { decodeNative } from '../src/protocol';
 import { encodeNative } from './encode';
 
@@ -97,5 +98,39 @@ describe('WAV recording', () => {
 
   it('concatenates recorded chunks', () => {
     expect(Array.from(concat([Float32Array.from([1, 2]), Float32Array.from([3])]))).toEqual([1, 2, 3]);
+  });
+});
+
+describe('stream starts: dense streams on a common tick grid', () => {
+  const v = (id: number, name: string, timestampMode: number) => ({ id, name, type: 'f' as const, timestampMode, watched: false, logged: false, controlled: false, monitor: 0, logFileName: '', value: null });
+  const started = (live: number) => {
+    const sent: any[] = [];
+    const set = new StreamSet((t) => sent.push(JSON.parse(t).watcher[0]));
+    set.rate = 48000;
+    set.liveTick = () => live;
+    return { set, sent };
+  };
+
+  it('charts opened at different times get buffers that end at the same ticks: starts are multiples of the buffer length, ahead of live', () => {
+    const { set, sent } = started(100_000);
+    set.acquire([v(0, 'a', 0), v(1, 'events', 1)]);
+    set.liveTick = () => 100_000 + 777;
+    set.acquire([v(2, 'b', 0)]);
+    const [first, second] = sent;
+    expect(first.lengths).toEqual([2048, 16]);
+    const [a, events] = first.timestamps;
+    const [b] = second.timestamps;
+    for (const t of [a, b]) {
+      expect(t % 2048).toBe(0);
+      expect(t).toBeGreaterThanOrEqual(100_000 + 0.05 * 48000);
+      expect(t).toBeLessThan(100_000 + 0.05 * 48000 + 2048 + 777);
+    }
+    expect(events).toBe(0); // a sparse stream starts at once
+  });
+
+  it('without an estimate of the device clock, streams start at once (tick 0)', () => {
+    const { set, sent } = started(NaN);
+    set.acquire([v(0, 'a', 0)]);
+    expect(sent[0].timestamps).toEqual([0]);
   });
 });

@@ -163,7 +163,7 @@ export class SpectrogramView implements HandlerView {
     // pictures go to the compositor when drawn, and the page's other
     // commits do not copy it again (without a GPU, an ordinary canvas is
     // copied at every commit of the page, ~0.1 ms each).
-    this.ctx = this.canvas.getContext('2d', { alpha: false, desynchronized: true });
+    this.ctx = this.canvas.getContext('2d', { alpha: false });
     this.colors = new Uint32Array(model.width * model.height).fill(BACKGROUND);
     wrap.append(label, this.canvas);
     el.appendChild(wrap);

@@ -12,19 +12,22 @@
 //   fft   the amplitude spectrum of the newest N values of each trace.
 //   xy    trace 2 against trace 1, over the window of the time view.
 //
-// Drawing: a background canvas (frame, grid, labels) repainted only when
-// the axes change, and a foreground canvas over the plot area only,
-// repainted only when the picture changes: a new sweep, new values in a
-// free-running or spectrum view, the clock in roll mode, or the user. Both
-// are opaque and painted by the chart's painter (in a worker where it can:
-// painter.ts), from plain pictures made here (AxesScene, Scene).
+// Drawing: one opaque canvas (axes, labels and the plot area), repainted
+// only when the picture changes: a new sweep, new values in a free-running
+// or spectrum view, the clock in roll mode, new axes, or the user. It is
+// painted by the chart's painter (in a worker where it can: painter.ts),
+// from plain pictures made here (ChartPicture: an AxesScene and a Scene).
+// Over the plot area lies a canvas never painted (transparent), which
+// takes the mouse. One canvas a chart, not one for the axes and one for
+// the plot: each canvas painted in a worker costs a commit (~0.6 ms of the
+// worker, ~0.3 ms of the display compositor) whatever it shows.
 
 import { Decimator, Series } from '../series';
 import type { Stream } from '../streams';
 import { readout, Readout, panRange, zoomRange } from './cursors';
 import { FFT_SIZES, Spectrum, WindowKind, spectrumPeak, toDb } from './fft';
-import { LocalPainter, Painter } from './painter';
-import { Axis, Box, MARGIN, axesScene, pixelRatio, plainLabel, toPx } from './render';
+import { LocalPainter, Painter, Pixels } from './painter';
+import { Axis, AxesScene, Box, MARGIN, axesScene, pixelRatio, plainLabel, toPx } from './render';
 import { Scene, gridOf, sceneKey, tracePoints } from './scene';
 import { DIVISIONS, niceCeil, si } from './ticks';
 import { Sweep, TriggerScanner, TriggerSettings, defaultTrigger, sweepFor } from './trigger';
@@ -100,14 +103,24 @@ export class ScopeChart {
   /** Pictures shown (a new sweep, new values in a roll or spectrum
    * view, a change by the user). */
   updates = 0;
-  /** Times the foreground canvas was repainted: only when the picture's
+  /** Times the chart's canvas was repainted: only when the picture's
    * pixels differ from those on screen (a steady triggered signal, or a
    * constant one, costs no repaint). */
   repaints = 0;
   private paintedKey = NaN;
-  /** The plot canvas's pixels (tests). */
-  pixels() {
-    return this.painter.pixels(this.id);
+  /** The plot area's pixels (tests), cut from the chart's canvas. */
+  async pixels(): Promise<Pixels | null> {
+    const p = await this.painter.pixels(this.id);
+    if (!p) return null;
+    const b = this.box();
+    const dpr = p.width / Math.max(1, Math.round(this.width));
+    const x0 = Math.round(b.left * dpr),
+      y0 = Math.round(b.top * dpr),
+      w = Math.max(1, Math.round(b.width * dpr)),
+      h = Math.max(1, Math.round(b.height * dpr));
+    const data = new Uint8ClampedArray(w * h * 4);
+    for (let y = 0; y < h; y++) data.set(p.data.subarray(((y0 + y) * p.width + x0) * 4, ((y0 + y) * p.width + x0 + w) * 4), y * w * 4);
+    return { width: w, height: h, data };
   }
   /** Called when the chart's state changes in a way its controls show. */
   onChange: () => void = () => {};
@@ -126,6 +139,7 @@ export class ScopeChart {
   private forceReadout = true;
   private drawnVersions = '';
   private bgKey = '';
+  private axes: AxesScene | null = null;
   private yRange: [number, number] = [-1, 1];
   private yShrinkSince = 0;
   private spectra = new Map<string, Spectrum>();
@@ -165,10 +179,9 @@ export class ScopeChart {
     this.readoutEl.className = 'scope-readout';
     this.el.append(this.plotEl, this.readoutEl);
     this.width = width;
-    // The plot canvas goes to its painter before anyone draws on it.
+    // The chart's canvas goes to its painter before anyone draws on it.
     this.painter = painter ?? new LocalPainter();
-    this.painter.add(this.id, this.fg);
-    this.painter.add(-this.id, this.bg);
+    this.painter.add(this.id, this.bg);
     this.layout();
     this.bindMouse();
   }
@@ -435,7 +448,7 @@ export class ScopeChart {
     else this.computeTime();
     const [x, xBg] = this.xAxes();
     const y = this.yAxis();
-    this.drawBackground(xBg, y);
+    const axesChanged = this.drawBackground(xBg, y);
     const b = this.box();
     const dpr = pixelRatio();
     const dots = this.exact && mode === 'time' && this.pn[0] > 1 && b.width / this.pn[0] >= 5;
@@ -445,10 +458,15 @@ export class ScopeChart {
     // compositor to copy).
     const key = sceneKey(scene);
     const size = `${b.width}x${b.height}@${dpr}`;
-    if (key !== this.paintedKey || size !== this.fgSize) {
+    if (axesChanged || key !== this.paintedKey || size !== this.fgSize) {
       this.paintedKey = key;
       this.fgSize = size;
-      this.painter.paint(this.id, scene);
+      // The axes only when they changed: the canvas keeps its pixels, so
+      // the rest of the time only the plot area is painted (and handed to
+      // the compositor as the frame's damage). Painting the labels again
+      // in every frame of a scrolling chart cost more than the second
+      // canvas did.
+      this.painter.paint(this.id, { kind: 'chart', axes: axesChanged ? this.axes : null, plot: scene, left: b.left, top: b.top });
       this.repaints++;
     }
     if (this.forceReadout || this.readoutsDue) this.renderReadout();
@@ -685,13 +703,14 @@ export class ScopeChart {
     return this.yRange;
   }
 
-  private drawBackground(x: Axis, y: Axis): void {
+  /** The axes' picture, made anew when they change (then true). */
+  private drawBackground(x: Axis, y: Axis): boolean {
     const key = `${this.width}|${x.lo}|${x.hi}|${x.log}|${x.title}|${x.divisions}|${y.lo}|${y.hi}|${y.title}|${y.divisions}|${this.message}|${pixelRatio()}`;
-    if (key === this.bgKey) return;
+    if (key === this.bgKey && this.axes) return false;
     this.bgKey = key;
     const b = this.box();
-    // Painted by the painter, in the same batch as the plot's scene.
-    this.painter.paint(-this.id, axesScene(this.width, b.top + b.height + MARGIN.bottom, pixelRatio(), b, x, y));
+    this.axes = axesScene(this.width, b.top + b.height + MARGIN.bottom, pixelRatio(), b, x, y);
+    return true;
   }
 
   /** What the plot area shows now, in pixels. */
@@ -875,7 +894,6 @@ export class ScopeChart {
     window.removeEventListener('mousemove', this.onMove);
     window.removeEventListener('mouseup', this.onUp);
     this.painter.remove(this.id);
-    this.painter.remove(-this.id);
     this.el.remove();
   }
 }

@@ -7,16 +7,37 @@
 import { AxesScene, paintAxes } from './render';
 import { Scene, backing, paintScene } from './scene';
 
-/** What a painter paints on a canvas: a plot area's scene, or axes. */
-export type Picture = Scene | AxesScene;
+/** A chart's canvas: its axes (null: unchanged, left as they are on the
+ * canvas), and its plot area's scene at (left, top) of it. */
+export interface ChartPicture {
+  kind: 'chart';
+  axes: AxesScene | null;
+  plot: Scene;
+  left: number;
+  top: number;
+}
+
+/** What a painter paints on a canvas: a plot area's scene, axes, or both. */
+export type Picture = Scene | AxesScene | ChartPicture;
 
 /** Paint a picture on its canvas (sized for it first). */
 export function paintPicture(c: HTMLCanvasElement | OffscreenCanvas, p: Picture): void {
-  backing(c, p);
+  if (!('kind' in p && p.kind === 'chart')) backing(c, p);
+  else if (p.axes) backing(c, p.axes);
   const g = c.getContext('2d', { alpha: false }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (!g) return;
   if ('kind' in p && p.kind === 'axes') paintAxes(g, p);
-  else paintScene(g, p as Scene);
+  else if ('kind' in p && p.kind === 'chart') {
+    if (p.axes) paintAxes(g, p.axes);
+    paintScene(g, p.plot, p.left, p.top);
+  } else paintScene(g, p as Scene);
+}
+
+/** A newer picture for a canvas replaces an older one not yet painted,
+ * keeping the older one's axes if it changed them and the newer did not. */
+export function newer(old: Picture | undefined, p: Picture): Picture {
+  if (old && 'kind' in old && old.kind === 'chart' && old.axes && 'kind' in p && p.kind === 'chart' && !p.axes) return { ...p, axes: old.axes };
+  return p;
 }
 
 export interface Pixels {
@@ -128,7 +149,7 @@ export class WorkerPainter implements Painter {
   }
 
   paint(id: number, picture: Picture): void {
-    this.pending.set(id, picture);
+    this.pending.set(id, newer(this.pending.get(id), picture));
   }
 
   flush(): void {
@@ -138,7 +159,7 @@ export class WorkerPainter implements Painter {
     if (!this.inflight) return this.send(batch);
     for (const [id, scene] of batch) {
       if (this.waiting.has(id)) this.skipped++;
-      this.waiting.set(id, scene);
+      this.waiting.set(id, newer(this.waiting.get(id), scene));
     }
   }
 
@@ -147,7 +168,10 @@ export class WorkerPainter implements Painter {
     this.batches++;
     const scenes = [...batch];
     const transfer: ArrayBuffer[] = [];
-    for (const [, s] of scenes) if ('traces' in s) for (const t of s.traces) transfer.push(t.pts.buffer as ArrayBuffer);
+    for (const [, p] of scenes) {
+      const s = 'kind' in p && p.kind === 'chart' ? p.plot : p;
+      if ('traces' in s) for (const t of s.traces) transfer.push(t.pts.buffer as ArrayBuffer);
+    }
     this.worker.postMessage({ paint: scenes }, transfer);
   }
 

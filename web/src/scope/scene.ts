@@ -124,10 +124,21 @@ export function backing(c: { width: number; height: number }, s: { w: number; h:
   return changed;
 }
 
-/** Paint a scene (its canvas already sized to w x h at dpr). */
-export function paintScene(g: Ctx, s: Scene): void {
+/** Paint a scene (its canvas already sized to w x h at dpr), or at (left,
+ * top) of a larger canvas, inside its w x h (a chart's plot area). */
+export function paintScene(g: Ctx, s: Scene, left = 0, top = 0): void {
   const { w, h } = s;
-  g.setTransform(s.dpr, 0, 0, s.dpr, 0, 0);
+  g.setTransform(s.dpr, 0, 0, s.dpr, left * s.dpr, top * s.dpr);
+  g.save();
+  g.beginPath();
+  g.rect(0, 0, w, h);
+  g.clip();
+  paintSceneIn(g, s);
+  g.restore();
+}
+
+function paintSceneIn(g: Ctx, s: Scene): void {
+  const { w, h } = s;
   g.fillStyle = '#fff';
   g.fillRect(0, 0, w, h);
   g.lineWidth = 1;
