@@ -151,6 +151,13 @@ int rill__nats_connect(const char *urls, int timeout_ms, const char *who,
         s = natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
     if (s == NATS_OK && reconnected != NULL)
         s = natsOptions_SetReconnectedCB(o, reconnected, closure);
+    /* Every publish goes to the socket at once. By default libnats's
+     * flusher thread waits 1 ms for more to send before each write: a
+     * paced device's message waited that long before it left, and a
+     * consumer's flow-control replies too (bench_nats: R1 p50 1.2 -> 0.4
+     * ms, and more MB/s, not fewer, in a flood). */
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
     if (s == NATS_OK)
         s = natsConnection_Connect(out, o);
     int rc = 0;
