@@ -20,9 +20,9 @@
  *    bridge path's own ceiling. Rows: MB/s of values delivered, against the
  *    ceiling (target >= 0.7x), and latency p50/p99 (queueing; no target).
  *    One more row says what rill's message format costs the engine: the
- *    plain publisher with the bridge's six headers (a unique Nats-Msg-Id,
- *    which JetStream checks against its duplicate window); and one the
- *    bridge without that header (--no-dedupe), against the same target.
+ *    plain publisher with the bridge's two headers (a unique Nats-Msg-Id,
+ *    which JetStream checks against its duplicate window, and Rill); and
+ *    one the bridge without the id (--no-dedupe), against the same target.
  *
  * The ceiling ("plain JetStream"): a libnats publisher sending messages of
  * the very sizes the bridge sends (32-byte header + values; no headers),
@@ -551,7 +551,7 @@ static void *plain_consume(void *arg) {
 }
 
 /* `headers`: the same messages with the headers the bridge sets (a unique
- * Nats-Msg-Id, which JetStream checks for duplicates, and five more), to
+ * Nats-Msg-Id, which JetStream checks for duplicates, and Rill), to
  * tell the engine's cost of rill's format from the bridge's own. */
 static result run_plain(cluster *c, const load *ld, int replicas, bool headers, meter *m) {
     result r = {0};
@@ -607,12 +607,9 @@ static result run_plain(cluster *c, const load *ld, int replicas, bool headers, 
                 snprintf(id, sizeof id, "plain.ch%u.%016x.%llu", k, plain_run,
                          (unsigned long long)b);
                 natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
-                natsMsgHeader_Set(msg, "Rill-Run", "0123456789abcdef");
-                natsMsgHeader_Set(msg, "Rill-Type", "f");
-                natsMsgHeader_Set(msg, "Rill-Mode", "dense");
-                natsMsgHeader_Set(msg, "Rill-Rate", "48000");
-                natsMsgHeader_Set(msg, "Rill-Clock",
-                                  "123456789 1765000000123456789 20833.3333333 1234 40");
+                natsMsgHeader_Set(msg, "Rill",
+                                  "0123456789abcdef f dense 48000 123456789 "
+                                  "1765000000123456789 20833.3333333 1234 40");
             }
             if (js_PublishMsgAsync(js, &msg, NULL) != NATS_OK)
                 natsMsg_Destroy(msg);
