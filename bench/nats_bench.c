@@ -121,14 +121,25 @@ typedef struct cluster {
     char urls[256];
     natsConnection *nc;
     jsCtx *js;
+    /* By replication factor: the node leading stream R<n>, which every
+     * row of it connects to (see find_leader), and the plain rows'
+     * connection to it. */
+    char lead_url[4][64];
+    natsConnection *lead_nc[4];
 } cluster;
+
+static void close_nc(natsConnection *nc) {
+    if (nc != NULL) {
+        natsConnection_Close(nc);
+        natsConnection_Destroy(nc);
+    }
+}
 
 static void cluster_stop(cluster *c) {
     jsCtx_Destroy(c->js);
-    if (c->nc != NULL) {
-        natsConnection_Close(c->nc);
-        natsConnection_Destroy(c->nc);
-    }
+    close_nc(c->nc);
+    for (int r = 0; r < 4; r++)
+        close_nc(c->lead_nc[r]);
     for (int i = 0; i < NODES; i++)
         if (c->pid[i] > 0)
             kill(c->pid[i], SIGTERM);
@@ -163,12 +174,62 @@ static natsStatus add_stream(cluster *c, int replicas) {
     sc.Replicas = replicas;
     sc.MaxAge = (int64_t)3600 * 1000000000;
     sc.MaxBytes = (int64_t)1 << 30;
-    sc.Duplicates = (int64_t)120 * 1000000000;
+    sc.Duplicates = (int64_t)20 * 1000000000;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_AddStream(&si, c->js, &sc, NULL, &jerr);
     jsStreamInfo_Destroy(si);
     return s;
+}
+
+/* A connection to `urls` (comma-separated) with the best settings found
+ * for the engine, which the bridge and consumer use too
+ * (src/nats/common.c): each publish written at once, not after libnats's
+ * 1 ms flusher wait, which cost both latency and MB/s. */
+static natsStatus connect_asap(const char *urls, natsConnection **out) {
+    natsOptions *o = NULL;
+    char copy[256];
+    const char *servers[NODES];
+    int n = 0;
+    snprintf(copy, sizeof copy, "%s", urls);
+    for (char *sv = NULL, *t = strtok_r(copy, ",", &sv); t && n < NODES;
+         t = strtok_r(NULL, ",", &sv))
+        servers[n++] = t;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(o, servers, n);
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(out, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK)
+        *out = NULL;
+    return s;
+}
+
+/* Every row of stream R<replicas> (plain, bridge, consumer) connects to
+ * the node leading it. A client on another node has each message routed
+ * once more between nodes (two servers' CPU, a second socket), and which
+ * node a client picked was random: the same row measured 80 or 130 MB/s
+ * by where its connections landed. */
+static bool find_leader(cluster *c, int replicas) {
+    if (c->lead_nc[replicas] != NULL)
+        return true;
+    char name[8];
+    snprintf(name, sizeof name, "R%d", replicas);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    int node = -1;
+    if (js_GetStreamInfo(&si, c->js, name, NULL, &jerr) == NATS_OK && si->Cluster &&
+        si->Cluster->Leader != NULL && si->Cluster->Leader[0] == 'n')
+        node = atoi(si->Cluster->Leader + 1);
+    jsStreamInfo_Destroy(si);
+    if (node < 0 || node >= NODES)
+        return false;
+    snprintf(c->lead_url[replicas], sizeof c->lead_url[replicas], "nats://127.0.0.1:%d",
+             PORT0 + node);
+    return connect_asap(c->lead_url[replicas], &c->lead_nc[replicas]) == NATS_OK;
 }
 
 static bool cluster_start(cluster *c) {
@@ -208,32 +269,12 @@ static bool cluster_start(cluster *c) {
     uint64_t until = rill_clock_now_ns() + 30000000000ull;
     while (rill_clock_now_ns() < until) {
         sleep_ms(200);
-        if (c->nc == NULL) {
-            natsOptions *o = NULL;
-            natsOptions_Create(&o);
-            char urls[256];
-            const char *servers[NODES];
-            int n = 0;
-            snprintf(urls, sizeof urls, "%s", c->urls);
-            for (char *sv = NULL, *t = strtok_r(urls, ",", &sv); t && n < NODES;
-                 t = strtok_r(NULL, ",", &sv))
-                servers[n++] = t;
-            natsOptions_SetServers(o, servers, n);
-            /* The best settings found for the engine (and the ones the
-             * bridge and consumer use, src/nats/common.c): each publish
-             * written at once, not after libnats's 1 ms flusher wait,
-             * which cost both latency and MB/s. */
-            natsOptions_SetSendAsap(o, true);
-            natsStatus s = natsConnection_Connect(&c->nc, o);
-            natsOptions_Destroy(o);
-            if (s != NATS_OK) {
-                c->nc = NULL;
-                continue;
-            }
-        }
+        if (c->nc == NULL && connect_asap(c->urls, &c->nc) != NATS_OK)
+            continue;
         if (c->js == NULL && natsConnection_JetStream(&c->js, c->nc, NULL) != NATS_OK)
             continue;
-        if (add_stream(c, 1) == NATS_OK && add_stream(c, 3) == NATS_OK)
+        if (add_stream(c, 1) == NATS_OK && add_stream(c, 3) == NATS_OK &&
+            find_leader(c, 1) && find_leader(c, 3))
             return true;
     }
     fprintf(stderr, "bench_nats: the cluster did not come up in 30 s (is nats-server "
@@ -465,7 +506,7 @@ static result run_bridge(cluster *c, const load *ld, int replicas, double rate, 
     snprintf(bucket, sizeof bucket, "kv%d", replicas);
     snprintf(name, sizeof name, "dev%d", run);
     rill_bridge_config bc = rill_bridge_config_default();
-    bc.nats_url = c->urls;
+    bc.nats_url = c->lead_url[replicas];
     bc.stream = stream;
     bc.subject_prefix = prefix;
     bc.kv_bucket = bucket;
@@ -478,7 +519,7 @@ static result run_bridge(cluster *c, const load *ld, int replicas, double rate, 
     cc.on_buffer = on_buffer;
     cc.user = &d;
     rill_nats_config nc = rill_nats_config_default();
-    nc.nats_url = c->urls;
+    nc.nats_url = c->lead_url[replicas];
     nc.device = name;
     nc.stream = stream;
     nc.subject_prefix = prefix;
@@ -574,7 +615,7 @@ static result run_plain(cluster *c, const load *ld, int replicas, bool headers, 
     jo.PublishAsync.MaxPending = 4096; /* the bridge's default */
     jsCtx *js = NULL;
     pthread_t thr;
-    if (natsConnection_JetStream(&js, c->nc, &jo) != NATS_OK ||
+    if (natsConnection_JetStream(&js, c->lead_nc[replicas], &jo) != NATS_OK ||
         js_SubscribeSync(&p.sub, js, filter, NULL, &so, &jerr) != NATS_OK ||
         natsSubscription_SetPendingLimits(p.sub, 1 << 20, 1 << 30) != NATS_OK ||
         pthread_create(&thr, NULL, plain_consume, &p) != 0) {
