@@ -20,15 +20,23 @@
  *    bridge path's own ceiling. Rows: MB/s of values delivered, against the
  *    ceiling (target >= 0.7x), and latency p50/p99 (queueing; no target).
  *    One more row says what rill's message format costs the engine: the
- *    plain publisher with the bridge's six headers (a unique Nats-Msg-Id,
- *    which JetStream checks against its duplicate window); and one the
- *    bridge without that header (--no-dedupe), against the same target.
+ *    plain publisher with the bridge's two headers (a unique Nats-Msg-Id,
+ *    which JetStream checks against its duplicate window, and Rill); and
+ *    one the bridge without the id (--no-dedupe), against the same target.
  *
  * The ceiling ("plain JetStream"): a libnats publisher sending messages of
  * the very sizes the bridge sends (32-byte header + values; no headers),
  * asynchronously acknowledged, into the same stream, and an ordered
  * JetStream consumer reading them, as the rill consumer does. Its MB/s
- * counts the same value bytes; its latency is publish -> consumer.
+ * counts the same value bytes; its latency is publish -> consumer. Its
+ * connection has the best settings found (the bridge's and consumer's
+ * too): natsOptions_SetSendAsap (each publish written at once; libnats's
+ * default flusher waits 1 ms first, which cost the plain publisher a
+ * third of its MB/s in a flood and 0.5 ms at the median when paced), an
+ * async-publish window of 4096 messages (the bridge's default).
+ *
+ * The device sets each block of ticks with rill_var_set_block, as an
+ * audio callback does.
  *
  * Each figure is the median of RILL_BENCH_NATS_REPS repeats (default 3)
  * of a RILL_BENCH_NATS_S window (default 3 s) after 1.5 s of warm-up; the
@@ -113,14 +121,25 @@ typedef struct cluster {
     char urls[256];
     natsConnection *nc;
     jsCtx *js;
+    /* By replication factor: the node leading stream R<n>, which every
+     * row of it connects to (see find_leader), and the plain rows'
+     * connection to it. */
+    char lead_url[4][64];
+    natsConnection *lead_nc[4];
 } cluster;
+
+static void close_nc(natsConnection *nc) {
+    if (nc != NULL) {
+        natsConnection_Close(nc);
+        natsConnection_Destroy(nc);
+    }
+}
 
 static void cluster_stop(cluster *c) {
     jsCtx_Destroy(c->js);
-    if (c->nc != NULL) {
-        natsConnection_Close(c->nc);
-        natsConnection_Destroy(c->nc);
-    }
+    close_nc(c->nc);
+    for (int r = 0; r < 4; r++)
+        close_nc(c->lead_nc[r]);
     for (int i = 0; i < NODES; i++)
         if (c->pid[i] > 0)
             kill(c->pid[i], SIGTERM);
@@ -155,12 +174,62 @@ static natsStatus add_stream(cluster *c, int replicas) {
     sc.Replicas = replicas;
     sc.MaxAge = (int64_t)3600 * 1000000000;
     sc.MaxBytes = (int64_t)1 << 30;
-    sc.Duplicates = (int64_t)120 * 1000000000;
+    sc.Duplicates = (int64_t)20 * 1000000000;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_AddStream(&si, c->js, &sc, NULL, &jerr);
     jsStreamInfo_Destroy(si);
     return s;
+}
+
+/* A connection to `urls` (comma-separated) with the best settings found
+ * for the engine, which the bridge and consumer use too
+ * (src/nats/common.c): each publish written at once, not after libnats's
+ * 1 ms flusher wait, which cost both latency and MB/s. */
+static natsStatus connect_asap(const char *urls, natsConnection **out) {
+    natsOptions *o = NULL;
+    char copy[256];
+    const char *servers[NODES];
+    int n = 0;
+    snprintf(copy, sizeof copy, "%s", urls);
+    for (char *sv = NULL, *t = strtok_r(copy, ",", &sv); t && n < NODES;
+         t = strtok_r(NULL, ",", &sv))
+        servers[n++] = t;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetServers(o, servers, n);
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(out, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK)
+        *out = NULL;
+    return s;
+}
+
+/* Every row of stream R<replicas> (plain, bridge, consumer) connects to
+ * the node leading it. A client on another node has each message routed
+ * once more between nodes (two servers' CPU, a second socket), and which
+ * node a client picked was random: the same row measured 80 or 130 MB/s
+ * by where its connections landed. */
+static bool find_leader(cluster *c, int replicas) {
+    if (c->lead_nc[replicas] != NULL)
+        return true;
+    char name[8];
+    snprintf(name, sizeof name, "R%d", replicas);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    int node = -1;
+    if (js_GetStreamInfo(&si, c->js, name, NULL, &jerr) == NATS_OK && si->Cluster &&
+        si->Cluster->Leader != NULL && si->Cluster->Leader[0] == 'n')
+        node = atoi(si->Cluster->Leader + 1);
+    jsStreamInfo_Destroy(si);
+    if (node < 0 || node >= NODES)
+        return false;
+    snprintf(c->lead_url[replicas], sizeof c->lead_url[replicas], "nats://127.0.0.1:%d",
+             PORT0 + node);
+    return connect_asap(c->lead_url[replicas], &c->lead_nc[replicas]) == NATS_OK;
 }
 
 static bool cluster_start(cluster *c) {
@@ -200,13 +269,12 @@ static bool cluster_start(cluster *c) {
     uint64_t until = rill_clock_now_ns() + 30000000000ull;
     while (rill_clock_now_ns() < until) {
         sleep_ms(200);
-        if (c->nc == NULL && natsConnection_ConnectTo(&c->nc, c->urls) != NATS_OK) {
-            c->nc = NULL;
+        if (c->nc == NULL && connect_asap(c->urls, &c->nc) != NATS_OK)
             continue;
-        }
         if (c->js == NULL && natsConnection_JetStream(&c->js, c->nc, NULL) != NATS_OK)
             continue;
-        if (add_stream(c, 1) == NATS_OK && add_stream(c, 3) == NATS_OK)
+        if (add_stream(c, 1) == NATS_OK && add_stream(c, 3) == NATS_OK &&
+            find_leader(c, 1) && find_leader(c, 3))
             return true;
     }
     fprintf(stderr, "bench_nats: the cluster did not come up in 30 s (is nats-server "
@@ -292,26 +360,32 @@ typedef struct device {
     meter *m; /* its consumer's */
 } device;
 
-/* The tick thread: blocks of ticks at absolute deadlines; every variable
- * set at every tick; the moment each buffer completes is kept. */
+/* The tick thread: blocks of ticks at absolute deadlines, every variable
+ * set for every tick of a block with one rill_var_set_block (as an audio
+ * callback does: one set per value made the device itself a third of the
+ * process's CPU in a flood, on the cores the engine needs); the moment
+ * each block is complete is kept. */
 static void *device_main(void *arg) {
     device *d = arg;
     const double period_ns = (double)d->block * 1e9 / d->rate;
+    float *v = malloc(d->block * sizeof *v);
     uint64_t start = rill_clock_now_ns(), f = 0;
-    for (uint64_t b = 0; !atomic_load_explicit(&d->stop, memory_order_relaxed); b++) {
+    for (uint64_t b = 0; v != NULL && !atomic_load_explicit(&d->stop, memory_order_relaxed);
+         b++) {
         rill_clock_sleep_until_ns(start + (uint64_t)((double)b * period_ns));
-        for (uint32_t i = 0; i < d->block; i++, f++) {
-            rill_server_tick(d->srv, f);
-            float v = (float)(f & 0xFFFFFFu);
-            for (uint32_t k = 0; k < d->ld->vars; k++)
-                rill_var_set_float(d->vars[k], v);
-        }
+        rill_server_tick(d->srv, f);
+        for (uint32_t i = 0; i < d->block; i++)
+            v[i] = (float)((f + i) & 0xFFFFFFu);
+        for (uint32_t k = 0; k < d->ld->vars; k++)
+            rill_var_set_block(d->vars[k], RILL_TYPE_FLOAT, v, d->block);
+        f += d->block;
         /* Block b's ticks are all set: any buffer ending in it is complete
          * (microseconds after its last tick). */
         atomic_store_explicit(&d->done_ns[b % SLOTS], rill_clock_now_ns(),
                               memory_order_relaxed);
         atomic_store_explicit(&d->tag[b % SLOTS], b + 1, memory_order_release);
     }
+    free(v);
     return NULL;
 }
 
@@ -432,7 +506,7 @@ static result run_bridge(cluster *c, const load *ld, int replicas, double rate, 
     snprintf(bucket, sizeof bucket, "kv%d", replicas);
     snprintf(name, sizeof name, "dev%d", run);
     rill_bridge_config bc = rill_bridge_config_default();
-    bc.nats_url = c->urls;
+    bc.nats_url = c->lead_url[replicas];
     bc.stream = stream;
     bc.subject_prefix = prefix;
     bc.kv_bucket = bucket;
@@ -445,7 +519,7 @@ static result run_bridge(cluster *c, const load *ld, int replicas, double rate, 
     cc.on_buffer = on_buffer;
     cc.user = &d;
     rill_nats_config nc = rill_nats_config_default();
-    nc.nats_url = c->urls;
+    nc.nats_url = c->lead_url[replicas];
     nc.device = name;
     nc.stream = stream;
     nc.subject_prefix = prefix;
@@ -518,7 +592,7 @@ static void *plain_consume(void *arg) {
 }
 
 /* `headers`: the same messages with the headers the bridge sets (a unique
- * Nats-Msg-Id, which JetStream checks for duplicates, and five more), to
+ * Nats-Msg-Id, which JetStream checks for duplicates, and Rill), to
  * tell the engine's cost of rill's format from the bridge's own. */
 static result run_plain(cluster *c, const load *ld, int replicas, bool headers, meter *m) {
     result r = {0};
@@ -541,7 +615,7 @@ static result run_plain(cluster *c, const load *ld, int replicas, bool headers, 
     jo.PublishAsync.MaxPending = 4096; /* the bridge's default */
     jsCtx *js = NULL;
     pthread_t thr;
-    if (natsConnection_JetStream(&js, c->nc, &jo) != NATS_OK ||
+    if (natsConnection_JetStream(&js, c->lead_nc[replicas], &jo) != NATS_OK ||
         js_SubscribeSync(&p.sub, js, filter, NULL, &so, &jerr) != NATS_OK ||
         natsSubscription_SetPendingLimits(p.sub, 1 << 20, 1 << 30) != NATS_OK ||
         pthread_create(&thr, NULL, plain_consume, &p) != 0) {
@@ -574,12 +648,9 @@ static result run_plain(cluster *c, const load *ld, int replicas, bool headers, 
                 snprintf(id, sizeof id, "plain.ch%u.%016x.%llu", k, plain_run,
                          (unsigned long long)b);
                 natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
-                natsMsgHeader_Set(msg, "Rill-Run", "0123456789abcdef");
-                natsMsgHeader_Set(msg, "Rill-Type", "f");
-                natsMsgHeader_Set(msg, "Rill-Mode", "dense");
-                natsMsgHeader_Set(msg, "Rill-Rate", "48000");
-                natsMsgHeader_Set(msg, "Rill-Clock",
-                                  "123456789 1765000000123456789 20833.3333333 1234 40");
+                natsMsgHeader_Set(msg, "Rill",
+                                  "0123456789abcdef f dense 48000 123456789 "
+                                  "1765000000123456789 20833.3333333 1234 40");
             }
             if (js_PublishMsgAsync(js, &msg, NULL) != NATS_OK)
                 natsMsg_Destroy(msg);

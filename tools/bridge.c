@@ -29,7 +29,7 @@ static const char usage[] =
     "until Ctrl-C or SIGTERM, then waits for the last acknowledgements; exits\n"
     "1 if any message could not be stored. --no-dedupe leaves out the\n"
     "Nats-Msg-Id that lets JetStream store a retried message once: it then\n"
-    "stores 15-25% more per second, and a retry may be stored twice\n"
+    "stores ~10% more per second, and a retry may be stored twice\n"
     "(rill's consumers skip the second by its sequence).\n"
     "Read a bridged device with: rill stream --nats URL rill.NAME.VAR ...\n\n"
     "example:\n"

@@ -52,7 +52,7 @@ typedef struct rill_bridge_config {
                                    default true. Off, a retry whose first
                                    try was stored is stored twice (rill's
                                    consumers skip it by its sequence), and
-                                   JetStream stores ~15-25% more messages
+                                   JetStream stores ~10% more messages
                                    per second (docs/SCALE.md, Measured) */
 } rill_bridge_config;
 

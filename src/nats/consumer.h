@@ -81,7 +81,7 @@ typedef struct rill__ncons {
     /* the consumer thread's, read by rill_nats_client_clock (under mx) */
     rill_clock_map clock;
     bool have_clock;
-    char clock_text[160]; /* the consumer thread's: the Rill-Clock parsed */
+    char clock_text[160]; /* the consumer thread's: the clock line parsed */
     rill_nats_stats stats;
     /* holding (the consumer thread) */
     size_t held_bytes;

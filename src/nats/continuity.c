@@ -1,6 +1,6 @@
 /* Each variable's continuity, on the consumer's thread (consumer.c has
  * the rest). Before feeding a frame to the client:
- *  - the bridge's run (Rill-Run) changed: the bridge restarted or
+ *  - the bridge's run (in the Rill header) changed: the bridge restarted or
  *    reconnected to the device; the ticks between the old run's last value
  *    and the new run's first are a gap. If the ticks went back, the device
  *    itself restarted: the session ends (RILL_ECLOSED, with why);
@@ -77,9 +77,14 @@ static void deliver(rill__ncons *c, rill__ncvar *v, natsMsg *m,
     if (end_tick > lt)
         atomic_store(&c->last_tick, end_tick);
     /* The line changes a few times a second: parsed only when it did. */
-    const char *clock = NULL;
+    const char *text = NULL;
+    rill__nats_meta meta;
+    const char *clock = natsMsgHeader_Get(m, RILL__H_META, &text) == NATS_OK &&
+                                rill__nats_meta_parse(text, &meta)
+                            ? meta.clock
+                            : NULL;
     rill_clock_map map;
-    if (natsMsgHeader_Get(m, RILL__H_CLOCK, &clock) == NATS_OK &&
+    if (clock != NULL &&
         strncmp(clock, c->clock_text, sizeof c->clock_text) != 0 &&
         rill__clock_parse(clock, &map)) {
         snprintf(c->clock_text, sizeof c->clock_text, "%s", clock);
@@ -108,10 +113,15 @@ static void deliver(rill__ncons *c, rill__ncvar *v, natsMsg *m,
         report_gap(c, v, next_tick, first, dropped, why);
     /* Keep the values in [start, end). */
     size_t size = rill_type_size(f->h.type), a = 0, b = count;
-    for (size_t i = 0; i < count; i++) {
-        uint32_t r = (uint32_t)i;
-        if (f->rel)
-            memcpy(&r, f->rel + 4 * i, 4);
+    if (f->rel == NULL) { /* dense: tick first + i, no walk over values */
+        if (start > first)
+            a = (size_t)RILL__MIN(start - first, (uint64_t)count);
+        if (end != 0 && end < first + count)
+            b = end > first ? (size_t)(end - first) : 0;
+    }
+    for (size_t i = 0; f->rel != NULL && i < count; i++) { /* sparse */
+        uint32_t r;
+        memcpy(&r, f->rel + 4 * i, 4);
         uint64_t t = first + r;
         if (t < start)
             a = i + 1;
@@ -347,9 +357,12 @@ void rill__ncons_message(rill__ncons *c, natsMsg *m) {
         if (t > c->newest_stored_ns)
             c->newest_stored_ns = t;
     }
-    const char *run = NULL;
-    if (natsMsgHeader_Get(m, RILL__H_RUN, &run) != NATS_OK)
-        run = "";
+    const char *text = NULL;
+    rill__nats_meta meta;
+    const char *run = natsMsgHeader_Get(m, RILL__H_META, &text) == NATS_OK &&
+                              rill__nats_meta_parse(text, &meta)
+                          ? meta.run
+                          : "";
     uint64_t lseq = 0, ldropped = 0;
     if (v != NULL && lost_marker(m, &lseq, &ldropped)) {
         /* Frames at or before next_seq are accounted for already; a

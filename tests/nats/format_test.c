@@ -1,4 +1,4 @@
-/* The parts of src/nats/ that need no server: subjects, the clock header,
+/* The parts of src/nats/ that need no server: subjects, the Rill header,
  * and the tick -> clock fit (timefit.c) against lines with known answers. */
 #include <math.h>
 #include <string.h>
@@ -29,6 +29,32 @@ TEST(clock_header_round_trips) {
     ASSERT_EQ_DOUBLE(r.ns_per_tick, m.ns_per_tick, 1e-6);
     ASSERT_EQ_INT(rill_clock_map_ns(&r, m.tick0 + 44100) - m.ns0, 1000000000);
     ASSERT_TRUE(!rill__clock_parse("1 2 x", &r));
+}
+
+TEST(rill_header_carries_run_type_mode_rate_and_clock_and_reads_back) {
+    rill_clock_map m = {123456789, 1733450000123456789LL, 22675.73696, 812, 40}, r;
+    char clock[160], text[RILL__NATS_META_MAX];
+    rill__clock_format(&m, clock, sizeof clock);
+    size_t n = rill__nats_meta_write(text, "0123456789abcdef", 'f', true,
+                                     "44100", clock);
+    ASSERT_EQ_UINT(n, strlen(text));
+    rill__nats_meta got;
+    ASSERT_TRUE(rill__nats_meta_parse(text, &got));
+    ASSERT_EQ_STR(got.run, "0123456789abcdef");
+    ASSERT_TRUE(got.type == 'f');
+    ASSERT_TRUE(got.sparse);
+    ASSERT_EQ_DOUBLE(got.rate, 44100, 0);
+    ASSERT_EQ_STR(got.clock, clock);
+    ASSERT_TRUE(rill__clock_parse(got.clock, &r));
+    ASSERT_EQ_UINT(r.tick0, m.tick0);
+    rill__nats_meta_write(text, "0123456789abcdef", 'i', false, "48000", clock);
+    ASSERT_TRUE(rill__nats_meta_parse(text, &got) && !got.sparse && got.type == 'i');
+    /* Not a Rill header: each a clear false, nothing read past the text. */
+    ASSERT_TRUE(!rill__nats_meta_parse("0123456789abcde f dense 1 x", &got));
+    ASSERT_TRUE(!rill__nats_meta_parse("0123456789abcdef f loud 1 x", &got));
+    ASSERT_TRUE(!rill__nats_meta_parse("0123456789abcdef f dense -1 x", &got));
+    ASSERT_TRUE(!rill__nats_meta_parse("0123456789abcdef", &got));
+    ASSERT_TRUE(!rill__nats_meta_parse("", &got));
 }
 
 /* A device at 48 kHz whose clock runs 50 ppm fast, probed every 250 ms
