@@ -523,8 +523,10 @@ RILL_API int rill_client_set_mask(rill_client *cl, const char *name,
 
 /* Send `count` values of `type` to the device's buffer callback, as
  * pybela's send_buffer does, with the channel number `id`. It queues the
- * message and returns (no waiting), so it may be called from any
- * callback, e.g. to send a received buffer straight back. Any thread.
+ * message and returns (no waiting: into an empty queue it is written to
+ * the socket at once, without blocking, else the I/O thread writes it),
+ * so it may be called from any callback, e.g. to send a received buffer
+ * straight back. Any thread.
  * Returns 0, RILL_EFULL (the send queue holds cfg.send_queue_bytes
  * already: the buffer is not sent, and counted), RILL_EINVAL (bad type,
  * NULL values, too many), RILL_ECLOSED or RILL_ENOMEM. */

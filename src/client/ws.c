@@ -166,6 +166,22 @@ void rill__ws_wake(rill__ws *ws) {
     }
 }
 
+/* Send what is queued, without waiting, from any thread holding tx_lock;
+ * stops at a full socket or an error, leaving both to the owner (its
+ * flush reports the error). */
+static void send_now(rill__ws *ws) {
+    while (ws->tx_off != ws->tx_len) {
+        ssize_t n = send(ws->fd, ws->tx + ws->tx_off, ws->tx_len - ws->tx_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        ws->tx_off += (size_t)n;
+    }
+    ws->tx_off = ws->tx_len = 0;
+}
+
 int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
                            const rill__ws_part *parts, size_t n,
                            size_t limit) {
@@ -176,11 +192,11 @@ int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
      * under it, and nothing framed for the old connection may follow. */
     pthread_mutex_lock(&ws->tx_lock);
     size_t queued = ws->tx_len - ws->tx_off;
-    /* Only the frame that finds the queue empty wakes the owner: frames
-     * queued behind it are sent by the same flush (it sends until the
-     * queue is empty, or the socket is full and it polls for POLLOUT). A
-     * wake per frame cost a system call and a context switch each
-     * (pybela's round trip sends 100 buffers at once). */
+    /* Only the frame that finds the queue empty is sent now or wakes the
+     * owner: frames queued behind it are sent by the same flush (it sends
+     * until the queue is empty, or the socket is full and it polls for
+     * POLLOUT). A wake per frame cost a system call and a context switch
+     * each (pybela's round trip sends 100 buffers at once). */
     bool was_empty = queued == 0;
     /* An empty queue takes any message, so a small limit cannot make a
      * large one impossible to send. */
@@ -188,8 +204,20 @@ int rill__ws_sendv_bounded(rill__ws *ws, bool binary,
              : limit != 0 && queued != 0 && queued + len > limit
                  ? RILL_EFULL
                  : frame(ws, binary ? 0x2 : 0x1, parts, n);
+    /* Write-through: a frame that finds the queue empty goes out from this
+     * thread at once, when the socket takes it whole, instead of waking
+     * the owner to send it (a thread woken on another core runs tens to
+     * hundreds of microseconds later: pybela's round trip, whose poll
+     * thread answers each buffer, paid that twice per buffer). Only what
+     * is left (a full socket, an error, which the owner then reports)
+     * wakes the owner. */
+    bool wake = false;
+    if (rc == 0 && was_empty && tl_delivering != ws) {
+        send_now(ws);
+        wake = ws->tx_off != ws->tx_len;
+    }
     pthread_mutex_unlock(&ws->tx_lock);
-    if (rc == 0 && was_empty && tl_delivering != ws)
+    if (wake)
         rill__ws_wake(ws);
     return rc;
 }

@@ -12,8 +12,10 @@
  *
  * Threads. One thread, the owner, calls rill__ws_poll (which delivers the
  * messages) and rill__ws_close. rill__ws_send may be called from any
- * thread: it queues the message and wakes the owner. Not for real-time
- * threads (it allocates and locks).
+ * thread: it queues the message and, if the queue was empty, writes it at
+ * once (what the socket does not take waits for the owner, which it
+ * wakes). Not for real-time threads (it allocates, locks and may make a
+ * system call).
  */
 #ifndef RILL_CLIENT_WS_H
 #define RILL_CLIENT_WS_H
@@ -43,7 +45,8 @@ typedef void (*rill__ws_msg_fn)(void *user, rill__ws *ws, const uint8_t *data,
 int rill__ws_connect(const char *host, int port, const char *target,
                      int timeout_ms, rill__ws **out, char *err, size_t err_cap);
 
-/* Queue a message (text or binary) and wake the owner; sent in order.
+/* Queue a message (text or binary); sent in order, at once when the queue
+ * was empty, else by the owner (woken).
  * Returns 0, RILL_ECLOSED or RILL_ENOMEM. Any thread; from a message
  * callback of this connection it skips the wake-up (the poll sends it). */
 int rill__ws_send(rill__ws *ws, bool binary, const void *data, size_t len);

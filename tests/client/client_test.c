@@ -833,32 +833,9 @@ TEST(poll_mode_hands_out_aligned_records_where_they_lie_across_the_ring_end) {
     ASSERT_EQ_INT(atomic_load(&p.misaligned), 0);
 }
 
-/* A device in a child process, so that it can be stopped (SIGSTOP): its
- * port comes up the pipe; it runs until killed. */
-static pid_t device_in_child(int *port) {
-    int fds[2];
-    ASSERT_EQ_INT(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ASSERT_TRUE(pid >= 0);
-    if (pid == 0) {
-        test_device d;
-        test_device_start(&d, NULL);
-        int p = test_device_port(&d);
-        (void)!write(fds[1], &p, sizeof p);
-        for (;;)
-            pause();
-    }
-    close(fds[1]);
-    ASSERT_EQ_INT(read(fds[0], port, sizeof *port), (int)sizeof *port);
-    close(fds[0]);
-    return pid;
-}
-
 TEST(send_buffer_to_a_device_that_stops_reading_returns_full_and_counts) {
     int port = 0;
-    pid_t pid = device_in_child(&port);
+    pid_t pid = test_device_in_child(&port);
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
     rill_client_config cfg = rill_client_config_default();

@@ -92,3 +92,24 @@ void test_device_stop(test_device *d) {
         closedir(dir);
     rmdir(d->log_dir);
 }
+
+pid_t test_device_in_child(int *port) {
+    int fds[2];
+    ASSERT_EQ_INT(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        test_device d;
+        test_device_start(&d, NULL);
+        int p = test_device_port(&d);
+        (void)!write(fds[1], &p, sizeof p);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    ASSERT_EQ_INT(read(fds[0], port, sizeof *port), (int)sizeof *port);
+    close(fds[0]);
+    return pid;
+}

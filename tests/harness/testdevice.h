@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "rill/rill.h"
 
@@ -30,6 +31,10 @@ void test_device_start(test_device *d, const char *token);
 /* The same, speaking only the Watcher protocol (as a Bela board). */
 void test_device_start_compat_only(test_device *d);
 int test_device_port(const test_device *d);
+/* A device in a child process, so that it can be stopped (SIGSTOP) to
+ * make a peer that reads nothing: returns its pid and sets *port; it runs
+ * until killed (SIGKILL, then waitpid). */
+pid_t test_device_in_child(int *port);
 void test_device_stop(test_device *d);
 
 #endif
