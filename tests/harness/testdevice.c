@@ -1,7 +1,9 @@
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -101,6 +103,8 @@ pid_t test_device_in_child(int *port) {
     pid_t pid = fork();
     ASSERT_TRUE(pid >= 0);
     if (pid == 0) {
+        /* Gone with the test, even stopped, even if the test fails. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         test_device d;
         test_device_start(&d, NULL);
         int p = test_device_port(&d);
