@@ -31,6 +31,7 @@ it is lost. rill rows are medians of $RILL_BENCH_PYBELA_RUNS runs (default
 run takes as long). Targets (issue 15) on rill.pybela: mean <= 1 ms, max
 <= 10 ms and nothing lost at 100 variables; mean <= 0.5 ms at 1 and 10.
 Rows go to stdout and $RILL_BENCH_JSON like the C benchmarks'.
+$RILL_BENCH_PYBELA_CLIENTS (e.g. "rill,c-batch") runs only those clients.
 
 $RILL_BENCH_PYBELA_NICE (default 0) runs the device and every client at
 that niceness (e.g. -10, as root), the same for all of them: on a machine
@@ -196,6 +197,9 @@ def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "build")
     pypath = locate_pybela()
     clients = ["rill", "rill-numpy"] + (["pybela"] if pypath else []) + ["c-io", "c-batch"]
+    only = os.environ.get("RILL_BENCH_PYBELA_CLIENTS")
+    if only:
+        clients = [c for c in clients if c in only.split(",")]
     results = {}
     load0 = os.getloadavg()[0]
     for n in VARS:
@@ -221,7 +225,9 @@ def main():
     for n in VARS:
         base = results.get((n, "pybela"), [None])[0]
         for which, label in (("rill", "rill.pybela"), ("rill-numpy", "rill.pybela numpy")):
-            rs = results[(n, which)]
+            rs = results.get((n, which))
+            if rs is None:
+                continue
             med = {k: statistics.median(r[k] for r in rs) for k in
                    ("mean_ms", "p99_ms", "max_ms")}
             med_lost = statistics.median(lost(r) / max(1, r["completed"]) * 100 for r in rs)
@@ -249,7 +255,9 @@ def main():
                        "pybela" if bcpu else None, bcpu)
         for which, label in (("c-io", "C client, I/O thread"),
                              ("c-batch", "C client, batch poll thread")):
-            rs = results[(n, which)]
+            rs = results.get((n, which))
+            if rs is None:
+                continue
             for k, what in (("mean_ms", "mean"), ("max_ms", "max")):
                 report(f"{label}, {n} vars: {what}", statistics.median(r[k] for r in rs), "ms")
             cpu = [r["cpu_us"] for r in rs if r.get("cpu_us") is not None]

@@ -410,12 +410,16 @@ class Watcher:
 
     def disconnect(self):
         """Close the connection and stop the callback thread. Returns None."""
-        cl, self._cl = self._cl, None
-        if cl is None:
+        if self._cl is None:
             return None
+        # The callback thread first: one running finishes (its sends still
+        # go out), the rest of its batch is not delivered; then the socket.
         self._poll_stop.set()
         if self._poller is not None and self._poller is not threading.current_thread():
             self._poller.join(5)
+        cl, self._cl = self._cl, None
+        if cl is None:
+            return None
         L.lib.rill_client_destroy(cl)
         self._on_disconnect()
         if self._runner is not None:
@@ -1491,7 +1495,10 @@ class Streamer(Watcher):
         extra = sess.extra
         as_lists = not self.numpy
         runner = self._runner
+        stop = self._poll_stop
         for _k, _e, vid, ts, n, va, ra, _d, last, *_ in rows:
+            if stop.is_set():
+                return  # disconnect() began: the rest of the batch is not delivered
             info = by_id.get(vid)
             if info is None:
                 continue

@@ -102,6 +102,33 @@ def test_unknown_variable_raises_value_error_as_pybela(streamer):
     assert not streamer.is_streaming()
 
 
+def test_disconnect_during_a_batch_of_callbacks_delivers_no_more_of_it(rill_server, caplog):
+    # A slow callback lets buffers queue up; disconnect() while it runs
+    # must not hand the rest of the batch to callbacks that would find the
+    # connection gone (each raising in send_buffer).
+    s = Streamer(ip="127.0.0.1", port=rill_server.port)
+    s.connect()
+    calls, started = [], []
+
+    def cb(buf):
+        started.append(time.monotonic())
+        time.sleep(0.03)
+        s.send_buffer(0, "f", 4, [0.0] * 4)
+        calls.append(buf["buffer"]["ref_timestamp"])
+
+    with caplog.at_level(logging.ERROR, logger="rill"):
+        s.start_streaming(["frame"], on_buffer_callback=cb)
+        deadline = time.monotonic() + 10
+        while len(calls) < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)  # 47 buffers a second, 33 handled: a backlog
+        s.disconnect()
+        n = len(started)
+        time.sleep(0.2)
+    assert len(calls) >= 10, calls
+    assert len(started) == n, "no callback after disconnect() returned"
+    assert s.callback_errors == 0 and "on_buffer_callback" not in caplog.text, caplog.text
+
+
 def test_a_raising_callback_is_reported_and_the_stream_continues(streamer, caplog):
     seen = []
 
