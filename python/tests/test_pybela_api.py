@@ -479,7 +479,8 @@ def test_wait_without_a_time_waits_until_interrupted(rill_server):
     time.sleep(1.5)
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=10)
-    assert out.startswith("interrupted after") and float(out.split()[-1]) >= 1.4, out
+    # At once: the wait sleeps in steps of 0.5 s, but a signal ends a step.
+    assert out.startswith("interrupted after") and 1.4 <= float(out.split()[-1]) <= 1.9, out
 
 
 def test_plot_data_draws_the_streamed_values_headless(streamer, tmp_path, monkeypatch):
