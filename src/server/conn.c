@@ -123,10 +123,7 @@ void rill__send_dropped(rill__conn *to, uint32_t buffers, uint64_t total,
         variable ? (rill__jv)RILL__JV_S("variable", variable)
                  : (rill__jv)RILL__JV_NONE,
     };
-    char *text = NULL;
-    size_t len = 0;
-    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-        rill__conn_send_owned(to, text, len);
+    rill__conn_send_object(to, m, RILL__JV_COUNT(m));
 }
 
 /* An error reply built by the caller's fields (see rill__cmd_error). */
@@ -350,4 +347,19 @@ void rill__broadcast_control(rill_server *srv, const char *text, size_t len) {
     for (rill__conn *c = srv->conns; c != NULL; c = c->next)
         if (c->path == PATH_CONTROL)
             rill__conn_send_text(c, text, len);
+}
+
+void rill__conn_send_object(rill__conn *c, const rill__jv *m, size_t n) {
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, n, &text, &len) == 0)
+        rill__conn_send_owned(c, text, len);
+}
+
+void rill__broadcast_object(rill_server *srv, const rill__jv *m, size_t n) {
+    char *text = NULL;
+    size_t len = 0;
+    if (rill__json_object(m, n, &text, &len) == 0)
+        rill__broadcast_control(srv, text, len);
+    rill__free(text);
 }

@@ -603,11 +603,7 @@ static void log_failed(rill_server *srv, const rill__stream *s, int err) {
     rill__jv e[] = {RILL__JV_S("message", message),
                     RILL__JV_S("variable", var)};
     rill__jv m[] = {RILL__JV_O("error", e, RILL__JV_COUNT(e))};
-    char *text = NULL;
-    size_t len = 0;
-    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-        rill__broadcast_control(srv, text, len);
-    rill__free(text);
+    rill__broadcast_object(srv, m, RILL__JV_COUNT(m));
     rill__free(message);
 }
 
@@ -626,11 +622,7 @@ static void log_dropped(rill_server *srv, const rill__stream *s,
         RILL__JV_S("event", "log-dropped"), RILL__JV_U("buffers", buffers),
         RILL__JV_S("logFileName", s->log_name), RILL__JV_U("total", total),
         RILL__JV_S("variable", s->var->name)};
-    char *text = NULL;
-    size_t len = 0;
-    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-        rill__broadcast_control(srv, text, len);
-    rill__free(text);
+    rill__broadcast_object(srv, m, RILL__JV_COUNT(m));
 }
 
 /* The log writer's events: a file made (or not) for a waiting message; a
@@ -641,8 +633,6 @@ void rill__control_log_events(rill_server *srv) {
     while (rill__logwriter_poll(srv->logwriter, &ev) == 0) {
         rill__stream *s = ev.stream;
         const char *var = s->var->name;
-        char *text = NULL;
-        size_t len = 0;
         if (ev.kind == RILL__LOG_EV_OPENED ||
             ev.kind == RILL__LOG_EV_OPEN_FAILED) {
             s->log_named = ev.kind == RILL__LOG_EV_OPENED;
@@ -670,9 +660,7 @@ void rill__control_log_events(rill_server *srv) {
                             : (rill__jv)RILL__JV_NONE,
                         RILL__JV_S("logFileName", s->log_name),
                         RILL__JV_S("variable", var)};
-        if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-            rill__broadcast_control(srv, text, len);
-        rill__free(text);
+        rill__broadcast_object(srv, m, RILL__JV_COUNT(m));
         if (s->var->log_stream == s)
             s->var->log_stream = NULL;
         rill__release_stream(srv, s);

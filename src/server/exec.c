@@ -205,10 +205,7 @@ static void exec_send(rill__conn *c, const exec_ev_ctx *e) {
         e->stream ? (rill__jv)RILL__JV_S("stream", e->stream) : none,
         e->stream ? (rill__jv)RILL__JV_SN("text", e->text, e->len) : none,
     };
-    char *text = NULL;
-    size_t len = 0;
-    if (rill__json_object(m, RILL__JV_COUNT(m), &text, &len) == 0)
-        rill__conn_send_owned(c, text, len);
+    rill__conn_send_object(c, m, RILL__JV_COUNT(m));
 }
 
 /* Room for one more program (at most RILL__EXEC_MAX_JOBS at once); the

@@ -247,12 +247,18 @@ bool rill__conn_send_data(rill__conn *c, rill__msg *a, rill__msg *b);
  * disconnected). _owned frees `text` (rill__free); NULL is ignored. */
 void rill__conn_send_text(rill__conn *c, const char *text, size_t len);
 void rill__conn_send_owned(rill__conn *c, char *text, size_t len);
+/* The JSON object of members m[0..n) to `c`, as rill__conn_send_owned
+ * (nothing if it cannot be written: out of memory). */
+void rill__conn_send_object(rill__conn *c, const rill__jv *m, size_t n);
 /* True (and the connection closing) if `len` more bytes of messages that
  * are never dropped would leave it owing too much; `what` names them in the
  * log. */
 bool rill__conn_owes_too_much(rill__conn *c, size_t len, const char *what);
 /* A text message to every control socket. */
 void rill__broadcast_control(rill_server *srv, const char *text, size_t len);
+/* The JSON object of members m[0..n) to every control socket (nothing if
+ * it cannot be written: out of memory). */
+void rill__broadcast_object(rill_server *srv, const rill__jv *m, size_t n);
 /* A drop notice to `to` (path or variable may be NULL). */
 void rill__send_dropped(rill__conn *to, uint32_t buffers, uint64_t total,
                         const char *path, const char *variable);
