@@ -541,8 +541,10 @@ def start_patch(pd):
 
 
 def peak_and_level(seg, rate):
-    """The spectrum's peak (1 Hz bins: robust to a period a loaded,
-    non-real-time jackd may skip) and the peak level."""
+    """The spectrum's peak (bins of rate / len(seg): 2.5 Hz for 0.4 s) and
+    the peak level. A period that a loaded, non-real-time jackd skips
+    breaks the sine's phase and can move the peak a few bins (325 Hz for
+    330 seen under load)."""
     spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
     return np.argmax(spec) * rate / len(seg), np.abs(seg).max() / 32768
 
@@ -603,5 +605,6 @@ def test_patch_source_plays_a_pd_patch_and_follows_its_messages(jack_server, tmp
         seg = x[(start + end) // 2:end]
         start = end
         got_f, got_level = peak_and_level(seg, 48000)
-        assert abs(got_f - f) <= 3, (f, got_f)
+        # +-8 Hz: 3 bins, still far from every other note (110 Hz apart).
+        assert abs(got_f - f) <= 8, (f, got_f)
         assert abs(got_level - level) < 0.02, (level, got_level)
