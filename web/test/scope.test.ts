@@ -1,6 +1,8 @@
 import { ChartPicture, newer } from '../src/scope/painter';
 import type { AxesScene } from '../src/scope/render';
-import type { Scene } from '../src/scope/scene';
+import { BREAK, Scene, tracePoints } from '../src/scope/scene';
+import type { Axis } from '../src/scope/render';
+import { withNewest } from '../src/scope/chart';
 import { describe, expect, it } from 'vitest';
 import { Series } from '../src/series';
 import { TriggerScanner, defaultTrigger, sweepFor } from '../src/scope/trigger';
@@ -225,5 +227,52 @@ describe('a chart picture replaced before it was painted', () => {
     expect(newer(undefined, later)).toBe(later);
     const axes2 = { kind: 'axes', w: 2 } as unknown as AxesScene;
     expect(newer(older, { ...later, axes: axes2 })).toEqual({ ...later, axes: axes2 });
+  });
+});
+
+describe('a flat trace', () => {
+  const xAxis = { lo: 0, hi: 888, log: false } as Axis;
+  const yAxis = { lo: -1, hi: 1, log: false } as Axis;
+  const pts = (xs: number[], ys: number[], keepAll = false) => {
+    const r = tracePoints(xs, ys, xs.length, xAxis, yAxis, 888, 140, keepAll);
+    return Array.from(r.pts.subarray(0, r.n));
+  };
+
+  it('is one segment: points in the middle of a horizontal or vertical run are left out, turns and dots kept', () => {
+    // y = 0 is pixel 70; y = 1 pixel 0, y = -1 pixel 140.
+    expect(pts([0, 1, 3, 5, 888], [0, 0, 0, 0, 0])).toEqual([0, 70, 888, 70]);
+    // A bucket's minimum and maximum at one x, then the line goes on.
+    expect(pts([0, 10, 10, 10, 20], [0, 0, 1, -1, -1])).toEqual([0, 70, 10, 70, 10, 0, 10, 140, 20, 140]);
+    expect(pts([0, 10, 10, 10], [0, 0.5, 1, 0.75])).toEqual([0, 70, 10, 35, 10, 0, 10, 18]);
+    // Going back along the same line (X-Y) is not a run.
+    expect(pts([0, 10, 5], [0, 0, 0])).toEqual([0, 70, 10, 70, 5, 70]);
+    // A gap ends the run.
+    expect(pts([0, 1, NaN, 3, 4], [0, 0, NaN, 0, 0].map((v, i) => (i === 2 ? NaN : v)))).toEqual([0, 70, 1, 70, BREAK, BREAK, 3, 70, 4, 70]);
+    // Dots: every point is drawn.
+    expect(pts([0, 1, 2], [0, 0, 0], true)).toEqual([0, 70, 1, 70, 2, 70]);
+  });
+
+  it('ends at the newest value of the window, wherever the buckets fall, so its pixels stay the same', () => {
+    const s = new Series(1 << 16);
+    s.pushDense(0, new Float64Array(20000).fill(0.25));
+    const w = 888,
+      span = 4800;
+    const x = new Float64Array(4 * w),
+      y = new Float64Array(4 * w);
+    const keys = new Set<string>();
+    const ends = new Set<number>();
+    for (const last of [9000, 11048, 13096, 15144, 17192]) {
+      const t0 = last - span;
+      let n = s.decimate(t0, last, w, RATE, x, y);
+      ends.add(Math.round(((x[n - 1] - t0 / RATE) / (span / RATE)) * w)); // its last bucket's first value
+      n = withNewest(s, last, RATE, n, x, y);
+      expect(x[n - 1]).toBeCloseTo(last / RATE, 12);
+      expect(withNewest(s, last, RATE, n, x, y)).toBe(n); // once
+      const ax = { lo: t0 / RATE, hi: last / RATE, log: false } as Axis;
+      const r = tracePoints(x, y, n, ax, yAxis, w, 140);
+      keys.add(Array.from(r.pts.subarray(0, r.n)).join(','));
+    }
+    expect(ends.size).toBeGreaterThan(1); // without it, the end moved
+    expect([...keys]).toEqual([`0,53,${w},53`]);
   });
 });

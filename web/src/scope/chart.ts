@@ -495,8 +495,8 @@ export class ScopeChart {
         roll && this.decimators[i]?.series === s
           ? this.decimators[i].decimate(t0, t1, b.width, r, this.px[i], this.py[i])
           : s.decimate(t0, t1, b.width, r, this.px[i], this.py[i]);
-      this.pn[i] = n;
       if (i === 0) exact = s.upperBound(t1) - s.lowerBound(t0) === n;
+      this.pn[i] = withNewest(s, t1, r, n, this.px[i], this.py[i]);
     }
     this.exact = exact;
   }
@@ -718,7 +718,7 @@ export class ScopeChart {
     const s = this.settings;
     const grid = gridOf(xBg, y, b.width, b.height);
     const traces = this.traces.map((t, i) => {
-      const { pts, n } = tracePoints(this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height);
+      const { pts, n } = tracePoints(this.px[i], this.py[i], this.pn[i], x, y, b.width, b.height, dots);
       return { color: t.color, pts, n, dots };
     });
     let trigger: Scene['trigger'] = null;
@@ -901,6 +901,23 @@ export class ScopeChart {
 let chartIds = 0;
 
 /** A range with a little room around [lo, hi], on 1-2-5 steps. */
+/** The window's newest value after its decimated points, unless it is the
+ * last of them: a bucket's points are its minimum and maximum (one, at its
+ * first value, when they are equal), so without it a trace would end up to
+ * a bucket short of the window's newest value, at an x that moves with how
+ * the buckets fall (a flat line one pixel longer or shorter from one
+ * picture to the next). Returns the new number of points. */
+export function withNewest(s: Series, t1: number, rate: number, n: number, px: Float64Array, py: Float64Array): number {
+  const last = s.upperBound(t1) - 1;
+  if (n === 0 || n >= px.length || last < 0 || last >= s.len) return n;
+  const p = s.at(last);
+  const x = s.ticks[p] * (1 / rate); // as the decimated points were
+  if (!(x > px[n - 1])) return n;
+  px[n] = x;
+  py[n] = s.vals[p];
+  return n + 1;
+}
+
 export function niceRange(lo: number, hi: number): [number, number] {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [-1, 1];
   if (hi - lo < 1e-12 * Math.max(1, Math.abs(hi))) {

@@ -39,8 +39,12 @@ function clamp16(v: number): number {
   return v < -LIMIT ? -LIMIT : v > LIMIT ? LIMIT : v;
 }
 
-/** Points (data units) to pixel pairs, as drawn: rounded, repeats left out. */
-export function tracePoints(xs: ArrayLike<number>, ys: ArrayLike<number>, n: number, x: Axis, y: Axis, w: number, h: number): { pts: Int16Array; n: number } {
+/** Points (data units) to pixel pairs, as drawn: rounded, repeats left
+ * out, and (unless `keepAll`: a point is a dot) a point in the middle of a
+ * horizontal or vertical run left out too, since the line through it is
+ * the same line: a flat trace is one segment, so it paints the same pixels
+ * whichever samples its buckets started at (and is not repainted). */
+export function tracePoints(xs: ArrayLike<number>, ys: ArrayLike<number>, n: number, x: Axis, y: Axis, w: number, h: number, keepAll = false): { pts: Int16Array; n: number } {
   const out = new Int16Array(2 * n + 2);
   const xl = x.lo,
     xs_ = x.log ? 1 / Math.log(x.hi / x.lo) : 1 / (x.hi - x.lo),
@@ -63,6 +67,19 @@ export function tracePoints(xs: ArrayLike<number>, ys: ArrayLike<number>, n: num
     const px = clamp16(Math.round((x.log ? Math.log(xv / xl) * xs_ : (xv - xl) * xs_) * w));
     const py = clamp16(Math.round((1 - (yv - yl) * ys_) * h));
     if (px === px0 && py === py0) continue;
+    if (!keepAll && k >= 4 && out[k - 4] !== BREAK && out[k - 2] !== BREAK) {
+      const ax = out[k - 4],
+        ay = out[k - 3],
+        bx = out[k - 2],
+        by = out[k - 1];
+      if ((ay === by && by === py && (bx - ax) * (px - bx) > 0) || (ax === bx && bx === px && (by - ay) * (py - by) > 0)) {
+        out[k - 2] = px; // b lies on the segment from a to here
+        out[k - 1] = py;
+        px0 = px;
+        py0 = py;
+        continue;
+      }
+    }
     out[k++] = px;
     out[k++] = py;
     px0 = px;
