@@ -186,6 +186,7 @@ static bool drain_records(rill_server *srv, size_t min_bytes) {
         if (rill_ring_read_all(srv->dev.out, &r, sizeof r) != 0)
             return false;
         done += sizeof r + r.bytes;
+        srv->drained_bytes += sizeof r + r.bytes;
         rill__stream *s = r.stream;
         if (s->sink == RILL__SINK_CLIENT) {
             send_native(srv, &r);

@@ -155,6 +155,8 @@ struct rill_server {
     rill__stream **released; /* EV_RELEASED seen, freed after the drain */
     size_t n_released;
     bool release_retry;      /* a release could not be posted: retry */
+    uint64_t drained_bytes;  /* of records taken from `out`, ever (the
+                                flood test in netloop.c) */
     uint8_t *values_scratch; /* client buffers converted to host order */
 
     atomic_ullong client_drops;

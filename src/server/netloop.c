@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -142,6 +143,35 @@ void rill__net_lws_log(int level, const char *line) {
               "libwebsockets: %.*s", (int)n, line);
 }
 
+/* A flood: the tick thread publishes records one or two at a time,
+ * faster than the network thread sleeps. Waiting for each of them costs a
+ * round trip per record or two (the tick thread's write(2) to the eventfd
+ * and the wake-up it causes, the network thread's poll() and context
+ * switch) and sends a record or two per system call: measured in
+ * bench_server's floods, over twice the network thread's CPU per buffer
+ * of napping. So after RILL__FLOOD_WAITS waits in a row that each ended,
+ * within RILL__SHORT_WAIT_NS, with work from the tick thread, after less
+ * than RILL__SMALL_DRAIN_BYTES of records since the wait before, the
+ * network thread stops announcing its waits and naps instead
+ * (RILL__NAP_NS, a plain sleep the tick thread never has to end), then
+ * drains and sends everything the nap gathered in large batches, services
+ * its sockets without waiting, and naps again; the first nap that gathers
+ * nothing ends the flood and the waits are announced again. A stream paced
+ * by a device (a block every 1.3 ms at 64 frames) waits far longer than
+ * RILL__SHORT_WAIT_NS each time, and a flood that arrives in large bursts
+ * (a block completing a buffer of each of 64 channels) already sends in
+ * large batches, so neither naps: their buffers leave as soon as they
+ * are complete. A napping flood's buffers wait at most a nap. */
+#define RILL__SHORT_WAIT_NS (100u * 1000)
+#define RILL__SMALL_DRAIN_BYTES (64u * 1024)
+#define RILL__FLOOD_WAITS 8u
+#define RILL__NAP_NS (100u * 1000)
+
+static void nap(void) {
+    struct timespec ts = {0, RILL__NAP_NS};
+    nanosleep(&ts, NULL);
+}
+
 /* The network thread. Each turn drains what the tick thread left and
  * sends it, then services the sockets: without waiting while records are
  * left, else after announcing the wait (rill__device_will_sleep), in poll()
@@ -149,19 +179,47 @@ void rill__net_lws_log(int level, const char *line) {
  * tick thread writes at most once per such wait when it publishes
  * (var.c's wake_network). So a buffer leaves as soon as it is complete,
  * with no polling period, and an idle server sleeps until a socket, a
- * timer (housekeeping) or another thread has something. */
+ * timer (housekeeping) or another thread has something. Under a flood it
+ * naps between drains instead (see RILL__NAP_NS). */
 void *rill__net_main(void *arg) {
     rill_server *srv = arg;
+    unsigned short_waits = 0;
+    bool napping = false;
+    uint64_t drained_at_wait = 0;
     rill__net_drain(srv);
     while (!atomic_load(&srv->stop)) {
-        bool more = rill__device_has_work(&srv->dev) && drain_data(srv);
-        bool wait = !more && rill__device_will_sleep(&srv->dev);
+        bool work = rill__device_has_work(&srv->dev);
+        bool more = work && drain_data(srv);
+        if (napping && !work)
+            napping = false; /* the last nap gathered nothing */
+        bool wait = !more && !napping && rill__device_will_sleep(&srv->dev);
+        uint64_t t0 = wait ? rill_clock_now_ns() : 0;
         int rc = lws_service(srv->ctx, wait ? 0 : -1);
         rill__device_awake(&srv->dev);
         if (rc < 0)
             break;
         if (atomic_exchange(&srv->poked, false))
             rill__net_drain(srv);
+        if (more)
+            continue;
+        if (napping) {
+            nap();
+            continue;
+        }
+        /* A wait that ended at once with the tick thread's work, or one
+         * not even begun because work came first, after a small drain. */
+        bool short_wait = rill__device_has_work(&srv->dev) &&
+                          srv->drained_bytes - drained_at_wait <
+                              RILL__SMALL_DRAIN_BYTES &&
+                          (!wait || rill_clock_now_ns() - t0 <
+                                        RILL__SHORT_WAIT_NS);
+        drained_at_wait = srv->drained_bytes;
+        short_waits = short_wait ? short_waits + 1 : 0;
+        if (short_waits >= RILL__FLOOD_WAITS) {
+            short_waits = 0;
+            napping = true;
+            nap();
+        }
     }
     return NULL;
 }

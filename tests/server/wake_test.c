@@ -1,7 +1,10 @@
 /* The tick thread wakes the network thread itself (var.c's wake_network):
  * against a real server and client, it makes no wake-up while nothing
  * streams, and while a stream runs at most one per sleep of the network
- * thread, every buffer arriving in order. */
+ * thread, every buffer arriving in order; under a flood the network
+ * thread naps between drains instead (netloop.c), and waits for the tick
+ * thread again once the flood is over. */
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -117,4 +120,109 @@ TEST(watched_while_anything_streams_monitors_logs_or_is_scheduled) {
     rill_client_destroy(cl); /* its streams go with it */
     ASSERT_TRUE(watched_becomes(&d, false));
     test_device_stop(&d);
+}
+
+/* A producer driven by the test: 64-frame blocks of an int32 variable
+ * equal to the frame, one block per `period_ns`, spinning on absolute
+ * deadlines (a flood of small buffers: a record every few microseconds,
+ * far faster than the network thread sleeps and wakes). */
+typedef struct flood {
+    rill_server *srv;
+    rill_var *var;
+    atomic_ullong period_ns; /* 0: stop */
+    atomic_ullong blocks;    /* run so far */
+} flood;
+
+static void *flood_main(void *arg) {
+    flood *f = arg;
+    uint64_t frame = 1, next = rill_clock_now_ns();
+    for (;;) {
+        uint64_t period = atomic_load(&f->period_ns);
+        if (period == 0)
+            break;
+        next += period;
+        uint64_t now = rill_clock_now_ns();
+        if (next < now)
+            next = now; /* late: do not make up for it in a burst */
+        if (period >= 1000000)
+            rill_clock_sleep_until_ns(next);
+        else
+            while (rill_clock_now_ns() < next) {
+            }
+        for (int i = 0; i < 64; i++, frame++) {
+            rill_server_tick(f->srv, frame);
+            rill_var_set_int32(f->var, (int32_t)frame);
+        }
+        atomic_fetch_add(&f->blocks, 1);
+    }
+    return NULL;
+}
+
+static void run_blocks(flood *f, uint64_t period_ns, uint64_t n) {
+    uint64_t b0 = atomic_load(&f->blocks);
+    atomic_store(&f->period_ns, period_ns);
+    while (atomic_load(&f->blocks) - b0 < n)
+        usleep(1000);
+}
+
+static bool arrived(got *g, unsigned n) {
+    uint64_t end = rill_clock_now_ns() + 10000000000u;
+    while (atomic_load(&g->buffers) < n && rill_clock_now_ns() < end)
+        usleep(1000);
+    return atomic_load(&g->buffers) >= n;
+}
+
+TEST(a_flood_of_small_buffers_naps_between_drains_and_paced_ones_wake_it) {
+    rill_server_config scfg = rill_server_config_default();
+    scfg.port = 0;
+    scfg.log_dir = "/tmp";
+    scfg.client_queue_bytes = 64u << 20; /* no drops however late the client */
+    flood f;
+    memset(&f, 0, sizeof f);
+    ASSERT_OK(rill_server_create(&scfg, &f.srv));
+    f.var = rill_var_create(f.srv, "frame", RILL_TYPE_INT32, RILL_TS_DENSE);
+    ASSERT_NOT_NULL(f.var);
+    rill__device *dev = &f.srv->dev;
+    atomic_store(&f.period_ns, 2000000);
+    pthread_t producer;
+    ASSERT_EQ_INT(pthread_create(&producer, NULL, flood_main, &f), 0);
+    got g;
+    memset(&g, 0, sizeof g);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", rill_server_port(f.srv));
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.mode = RILL_CLIENT_NATIVE;
+    cfg.on_buffer = on_buffer;
+    cfg.user = &g;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    const char *names[] = {"frame"};
+    rill_client_stream_opts opts = {0, 0, 64, 0};
+    ASSERT_OK(rill_client_stream_start(cl, names, 1, &opts));
+    ASSERT_TRUE(arrived(&g, 5));
+    /* The flood: a 64-value buffer every 20 us, 20000 of them. Waiting
+     * for each would take about one wake-up (a write(2) on the tick
+     * thread) per buffer; napping takes a few to notice the flood. */
+    uint64_t w0 = atomic_load(&dev->wakeups);
+    unsigned n0 = atomic_load(&g.buffers);
+    run_blocks(&f, 20000, 20000);
+    atomic_store(&f.period_ns, 2000000);
+    ASSERT_TRUE(arrived(&g, n0 + 20000));
+    uint64_t w1 = atomic_load(&dev->wakeups);
+    /* Paced again, a buffer every 3 ms: the flood is over, the network
+     * thread waits for each buffer and the tick thread wakes it. */
+    run_blocks(&f, 3000000, 40);
+    uint64_t w2 = atomic_load(&dev->wakeups);
+    ASSERT_OK(rill_client_stream_stop(cl, names, 1));
+    rill_client_destroy(cl);
+    atomic_store(&f.period_ns, 0);
+    pthread_join(producer, NULL);
+    rill_server_stats st;
+    rill_server_get_stats(f.srv, &st);
+    rill_server_destroy(f.srv);
+    ASSERT_EQ_UINT(atomic_load(&g.bad), 0);
+    ASSERT_EQ_UINT(st.tick_drops + st.client_drops, 0);
+    ASSERT_LE_UINT(w1 - w0, 2000); /* at most one per 10 buffers */
+    ASSERT_LE_UINT(20, w2 - w1);   /* of 40 paced buffers */
 }
