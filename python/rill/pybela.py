@@ -1585,26 +1585,24 @@ class Streamer(Watcher):
         sent are data_list's (buffer_length is what the header says).
         Returns None."""
         t = L.LETTER_TYPES[buffer_type]
-        dtype = _DTYPES[t]
-        if type(data_list) is np.ndarray and data_list.dtype == dtype and \
-                data_list.flags.c_contiguous and data_list.flags.writeable:
-            arr = data_list
+        # The values as bytes, passed to C as they are (bytes convert to a
+        # pointer without a ctypes object per call; the copy of a buffer's
+        # few KiB costs less than making one).
+        if type(data_list) is np.ndarray:
+            arr = data_list.astype(_DTYPES[t], copy=False)
         elif t == 0 and len(data_list) and isinstance(data_list[0], (bytes, bytearray)):
-            arr = np.frombuffer(bytearray(b"".join(data_list)), np.uint8)
+            arr = np.frombuffer(b"".join(data_list), np.uint8)
         else:
-            arr = np.asarray(data_list).astype(dtype, order="C", copy=False)
-            if not arr.flags.writeable:  # c_char.from_buffer needs a writable one
-                arr = arr.copy()
-        n = len(arr)
+            arr = np.asarray(data_list).astype(_DTYPES[t], copy=False)
+        n = arr.size
         if buffer_length != n:
             log.warning("rill: send_buffer: buffer_length %s but %d values; sending the "
                         "values", buffer_length, n)
         cl = self._cl
         if cl is None:
             self._require()
-        # The address without arr.ctypes (a Python object per call).
-        addr = ctypes.addressof(ctypes.c_char.from_buffer(arr)) if n else None
-        rc = _send_buffer(cl, int(buffer_id), t, addr, n)
+        data = arr.tobytes()
+        rc = _send_buffer(cl, int(buffer_id), t, data, n)
         if rc < 0:
             L.check(rc, "send_buffer")
         if verbose:

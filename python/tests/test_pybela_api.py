@@ -281,16 +281,33 @@ def test_saving_a_sparse_stream_loads_back(streamer, tmp_path):
 
 
 def test_send_buffer_reaches_the_device(streamer):
+    def inbox_becomes(expected):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            v = [w["value"] for w in streamer.list()["watchers"] if w["name"] == "inbox"][0]
+            if v == expected:
+                return
+            time.sleep(0.05)
+        assert v == expected
+
     assert streamer.send_buffer(0, "d", 4, [1.0, 2.0, 3.5, 0.25]) is None
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        v = [w["value"] for w in streamer.list()["watchers"] if w["name"] == "inbox"][0]
-        if v == 6.75:
-            break
-        time.sleep(0.05)
-    assert v == 6.75
+    inbox_becomes(6.75)
     streamer.send_buffer(0, "j", 2, [1, 4294967294])  # pybela cannot pack 'j'
+    inbox_becomes(4294967295.0)
     streamer.send_buffer(0, "c", 2, [b"\x01", b"\xff"])
+    inbox_becomes(1.0 + 255.0)
+    # numpy arrays of another type are converted, read-only ones and views
+    # sent as they are, a 2-D array as its values in C order.
+    streamer.send_buffer(0, "i", 3, np.array([1, -2, 40], dtype=np.int64))
+    inbox_becomes(39.0)
+    ro = np.array([0.5, 0.25, 8.0])
+    ro.flags.writeable = False
+    streamer.send_buffer(0, "d", 3, ro)
+    inbox_becomes(8.75)
+    streamer.send_buffer(0, "f", 2, np.arange(10, dtype=np.float32)[::5])
+    inbox_becomes(5.0)
+    streamer.send_buffer(0, "f", 4, np.full((2, 2), 1.5))
+    inbox_becomes(6.0)
 
 
 def test_monitor_values_peek_n_values_and_async(rill_server, tmp_path):
