@@ -66,9 +66,8 @@
  * per side. Everything finishes in about 35 s with the defaults.
  *
  * Knobs: RILL_BENCH_ROUNDTRIP_S, RILL_BENCH_ROUNDTRIP_CPU_S (0 skips the
- * CPU section), RILL_BENCH_ROUNDTRIP_VARS (e.g. "100"; default
- * "1,10,100") and RILL_BENCH_DRAIN_US (the server's drain_interval_us,
- * as in server_bench).
+ * CPU section) and RILL_BENCH_ROUNDTRIP_VARS (e.g. "100"; default
+ * "1,10,100").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -319,9 +318,6 @@ static int device_open(device *d, uint32_t n, bool flood, uint64_t nb) {
     rill_server_config cfg = rill_server_config_default();
     cfg.port = 0;
     cfg.log_dir = "/tmp";
-    const char *drain = getenv("RILL_BENCH_DRAIN_US");
-    if (drain != NULL && *drain != '\0')
-        cfg.drain_interval_us = (unsigned)strtoul(drain, NULL, 10);
     cfg.on_buffer = flood ? NULL : device_on_buffer;
     cfg.user = d;
     if (!flood) {

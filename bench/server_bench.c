@@ -36,9 +36,8 @@
  * sequence numbers and drop counters. Wrong data aborts that row loudly
  * and makes the program exit 1.
  *
- * Knobs for investigating: RILL_BENCH_SERVER_SECTIONS=set,throughput,
- * latency,soak (any subset) and RILL_BENCH_DRAIN_US (overrides the
- * server's drain_interval_us everywhere; the run says so).
+ * Knob for investigating: RILL_BENCH_SERVER_SECTIONS=set,throughput,
+ * latency,soak (any subset).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -126,9 +125,6 @@ static int server_open(server_setup *s, uint32_t n, const char *prefix,
         cfg.client_queue_bytes = queue_bytes;
     if (ring_bytes)
         cfg.out_ring_bytes = ring_bytes;
-    const char *drain = getenv("RILL_BENCH_DRAIN_US");
-    if (drain != NULL && *drain != '\0')
-        cfg.drain_interval_us = (unsigned)strtoul(drain, NULL, 10);
     int rc = rill_server_create(&cfg, &s->srv);
     if (rc != 0) {
         fprintf(stderr, "bench_server: rill_server_create: %s\n",
@@ -1390,11 +1386,6 @@ static void print_load(const char *when) {
 int main(void) {
     bench_set_name("bench_server");
     rill_set_log_callback(bench_log, RILL_LOG_WARN, NULL);
-    const char *drain = getenv("RILL_BENCH_DRAIN_US");
-    if (drain != NULL && *drain != '\0')
-        printf("bench_server: RILL_BENCH_DRAIN_US=%s overrides "
-               "drain_interval_us\n",
-               drain);
     print_load("at start");
     bench_header("server (rill watch): tick cost, throughput, latency, soak");
     if (section("set"))
