@@ -276,6 +276,7 @@ typedef struct rill__device {
                                 none (the flag is still kept) */
     atomic_ullong wakeups;   /* writes to wake_fd so far */
     atomic_ullong net_sleeps; /* waits the network thread announced */
+    atomic_ullong net_naps;   /* naps it took instead, in floods (netloop.c) */
 } rill__device;
 
 /* Tick side (var.c). */

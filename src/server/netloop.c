@@ -167,7 +167,8 @@ void rill__net_lws_log(int level, const char *line) {
 #define RILL__FLOOD_WAITS 8u
 #define RILL__NAP_NS (100u * 1000)
 
-static void nap(void) {
+static void nap(rill_server *srv) {
+    atomic_fetch_add_explicit(&srv->dev.net_naps, 1, memory_order_relaxed);
     struct timespec ts = {0, RILL__NAP_NS};
     nanosleep(&ts, NULL);
 }
@@ -203,7 +204,7 @@ void *rill__net_main(void *arg) {
         if (more)
             continue;
         if (napping) {
-            nap();
+            nap(srv);
             continue;
         }
         /* A wait that ended at once with the tick thread's work, or one
@@ -218,7 +219,7 @@ void *rill__net_main(void *arg) {
         if (short_waits >= RILL__FLOOD_WAITS) {
             short_waits = 0;
             napping = true;
-            nap();
+            nap(srv);
         }
     }
     return NULL;
