@@ -29,7 +29,9 @@
  *   "measure S\n": a window of S seconds starts now; S + GRACE_S later it
  *   prints one JSON line: buffers completed in the window (from the
  *   server's count), echoes of them received, unknown or repeated echoes,
- *   buffers the server dropped, and the delays' mean, p50, p99 and max;
+ *   buffers the server dropped, and the delays' mean, p1, p50, p99 and
+ *   max (p1: about the first echo of a frame's burst, before any waits
+ *   for the callbacks ahead of it);
  *   "quit\n" or EOF: stop and exit 0.
  *
  *   bench_pybela_device [--vars N] [--port P]
@@ -162,6 +164,7 @@ static void measure(double seconds) {
         if (dev.delays[i] > mx)
             mx = dev.delays[i];
     }
+    double p1 = bench_percentile(dev.delays, n, 1.0);
     double p50 = bench_percentile(dev.delays, n, 50.0);
     double p99 = bench_percentile(dev.delays, n, 99.0);
     /* Buffers missing between the first and the last echoed (every
@@ -171,13 +174,15 @@ static void measure(double seconds) {
     printf("{\"vars\":%u,\"completed\":%llu,\"back\":%zu,\"missing_within\":%llu,"
            "\"unmatched\":%llu,"
            "\"dups\":%llu,\"tick_drops\":%llu,\"client_drops\":%llu,"
-           "\"mean_ms\":%.4f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f}\n",
+           "\"mean_ms\":%.4f,\"p1_ms\":%.4f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,"
+           "\"max_ms\":%.4f}\n",
            dev.n, (unsigned long long)(b.buffers_produced - a.buffers_produced), n,
            (unsigned long long)within,
            (unsigned long long)dev.unmatched, (unsigned long long)dev.dups,
            (unsigned long long)(b.tick_drops - a.tick_drops),
            (unsigned long long)(b.client_drops - a.client_drops),
-           n ? sum / (double)n * 1e-3 : 0.0, p50 * 1e-3, p99 * 1e-3, mx * 1e-3);
+           n ? sum / (double)n * 1e-3 : 0.0, p1 * 1e-3, p50 * 1e-3, p99 * 1e-3,
+           mx * 1e-3);
     fflush(stdout);
     pthread_mutex_unlock(&dev.lock);
 }

@@ -273,7 +273,8 @@ def main():
                   f"back, {times}")
     for (n, which), rs in sorted(results.items()):
         print(f"   runs {which:>10}, {n:>3} vars: " + "; ".join(
-            f"mean {r['mean_ms']:.3f} p99 {r['p99_ms']:.3f} max {r['max_ms']:.3f} ms, "
+            f"mean {r['mean_ms']:.3f} (first echo, p1 {r.get('p1_ms', 0):.3f}) "
+            f"p99 {r['p99_ms']:.3f} max {r['max_ms']:.3f} ms, "
             f"cpu {r['cpu_us'] or 0:.1f} us/buffer, "
             f"{r['back']}/{r['completed']} back, drops {r['tick_drops']}+{r['client_drops']}"
             for r in rs))
