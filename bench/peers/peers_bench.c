@@ -310,17 +310,27 @@ static void device_child(int cmd_fd, int res_fd, void *arg) {
     bench_write_full(res_fd, &port, sizeof port);
     char c = 0;
     double cpu0 = 0, w0 = 0;
+    /* The drop counters are read when the client's window ends ('S'):
+     * after it, the client leaves while the producer still runs, and what
+     * the server then makes for the closing connection is no drop of the
+     * run's. */
+    rill_server_stats st;
+    bool counted = false;
     while (bench_read_full(cmd_fd, &c, 1, 120000) == 0 && c != 'E') {
         if (c == 'M') {
             cpu0 = process_cpu_s();
             w0 = (double)rill_clock_now_ns() * 1e-9;
+        } else if (c == 'S') {
+            rill_server_get_stats(d.srv, &st);
+            counted = true;
+            bench_write_full(res_fd, "C", 1);
         }
     }
     double cpu1 = process_cpu_s(), w1 = (double)rill_clock_now_ns() * 1e-9;
     atomic_store(&a->m->stop, true);
     pthread_join(d.thread, NULL);
-    rill_server_stats st;
-    rill_server_get_stats(d.srv, &st);
+    if (!counted)
+        rill_server_get_stats(d.srv, &st);
     rill_server_destroy(d.srv);
     a->m->cpu_pct = w1 > w0 && w0 > 0 ? (cpu1 - cpu0) / (w1 - w0) * 100 : 0;
     a->m->tick_drops = st.tick_drops;
@@ -555,7 +565,15 @@ static run_result run_rill(const shape *sh, const char *row) {
         t1 = rill_clock_now_ns();
         ccpu1 = process_cpu_s();
     }
-    /* The client goes first, so that the server sees it leave. */
+    /* The run's drops are counted now, then the client goes first, so
+     * that the server sees it leave. */
+    char counted = 0;
+    bench_write_full(c.to, "S", 1);
+    if (bench_read_full(c.from, &counted, 1, 30000) != 0 || counted != 'C') {
+        if (ok)
+            bench_row_failed(row, "the device process did not count");
+        ok = false;
+    }
     rill_client_destroy(cl);
     bench_write_full(c.to, "E", 1);
     char res = 0;
