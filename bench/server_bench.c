@@ -1174,14 +1174,21 @@ static void soak_child(int port_fd, int cmd_fd, int res_fd) {
     }
     port = rill_server_port(s.srv);
     (void)!write(port_fd, &port, sizeof port);
+    /* 'S': the counters while the clients are still connected (a
+     * connection's teardown makes records nobody will read: those are
+     * not the soak's drops), then 's' to stop. Anything else (the
+     * parent failed or died): stop. */
     char cmd = 0;
-    read_full(cmd_fd, &cmd, 1); /* 's', or the parent died */
+    read_full(cmd_fd, &cmd, 1);
+    if (cmd == 'S') {
+        rill_server_get_stats(s.srv, &r.st);
+        r.frames = atomic_load(&p.frame);
+        r.late = atomic_load(&p.late);
+        r.ok = 1;
+        (void)!write(res_fd, &r, sizeof r);
+        read_full(cmd_fd, &cmd, 1);
+    }
     rt_stop(&p);
-    rill_server_get_stats(s.srv, &r.st);
-    r.frames = atomic_load(&p.frame);
-    r.late = atomic_load(&p.late);
-    r.ok = 1;
-    (void)!write(res_fd, &r, sizeof r);
     rill_server_destroy(s.srv);
     _exit(0);
 }
@@ -1294,6 +1301,9 @@ static void bench_soak(void) {
         for (int i = 0; i < SOAK_CLIENTS; i++)
             b1[i] = atomic_load(&c[i]->buffers);
     }
+    /* The clients' gaps first, then the server's counters, both while
+     * the clients are connected: a drop is counted before its gap is
+     * seen, so gaps <= drops must hold. */
     uint64_t gaps = 0, notices = 0;
     for (int i = 0; i < SOAK_CLIENTS; i++) {
         if (c[i] != NULL) {
@@ -1302,16 +1312,19 @@ static void bench_soak(void) {
             gaps += atomic_load(&c[i]->gap_buffers);
             notices += atomic_load(&c[i]->drop_notices);
         }
-        client_stop(c[i]);
     }
-    (void)!write(cmd_p[1], "s", 1);
     soak_result r;
     memset(&r, 0, sizeof r);
-    if (read_full(res_p[0], &r, sizeof r) != sizeof r || !r.ok) {
-        if (ok)
+    if (ok) {
+        (void)!write(cmd_p[1], "S", 1);
+        if (read_full(res_p[0], &r, sizeof r) != sizeof r || !r.ok) {
             bench_row_failed(row, "the server process did not report");
-        ok = false;
+            ok = false;
+        }
     }
+    for (int i = 0; i < SOAK_CLIENTS; i++)
+        client_stop(c[i]);
+    (void)!write(cmd_p[1], "s", 1);
     int status = 0;
     waitpid(pid, &status, 0);
     close(port_p[0]);

@@ -9,7 +9,12 @@ a few seconds, alternately with
   - C: bench/python/c_recv.c (rill_client in poll mode, an on_buffer that
     reads the values), compiled here with cc against BUILD_DIR;
   - Python: rill.Streamer.start_streaming with an on_buffer_callback, i.e.
-    every buffer copied into a numpy array, queued, and handed to Python.
+    every buffer copied into a numpy array, queued, and handed to Python:
+    with numpy=True (the arrays themselves) and as pybela gives them (the
+    default: the values as a Python list, made when the callback reads them;
+    this callback reads them all).
+A run whose callback raised, or that received nothing, fails the benchmark
+rather than print a figure (a callback's exception is only logged).
 Throughput is value bytes delivered to the callback per second (buffers the
 server drops for a client that falls behind are not counted); on 2 shared
 cores the demo server is the limit, so both clients usually take all of it.
@@ -80,28 +85,40 @@ PY_RUN = r"""
 import sys, time, json
 sys.path.insert(0, sys.argv[1])
 import rill
-s = rill.Streamer(ip="127.0.0.1", port=int(sys.argv[2]))
+as_numpy = sys.argv[5] == "numpy"
+s = rill.Streamer(ip="127.0.0.1", port=int(sys.argv[2]), numpy=as_numpy)
 s.connect()
 s.streaming_buffers_queue_length = 64
 n = [0, 0]
-def cb(b):
-    n[0] += 1
-    n[1] += b["buffer"]["data"].nbytes
+if as_numpy:
+    def cb(b):
+        n[0] += 1
+        n[1] += b["buffer"]["data"].nbytes
+else:
+    def cb(b):
+        n[0] += 1
+        n[1] += len(b["buffer"]["data"]) * 4  # the demo's variables are 4-byte
 t0 = time.monotonic(); c0 = time.process_time()
 s.start_streaming(sys.argv[4].split(","), on_buffer_callback=cb)
 time.sleep(float(sys.argv[3]))
 dt = time.monotonic() - t0; cpu = time.process_time() - c0
 bufs, nbytes = n
+errors = s.callback_errors
 s.disconnect()
+if errors or bufs == 0:
+    sys.exit(f"bench: the callback raised {errors} times, {bufs} buffers delivered")
 print(json.dumps([nbytes / dt / 1e6, cpu / max(1, bufs) * 1e6, bufs]))
 """
 
 
-def run_py(build, port):
+def run_py(build, port, mode):
     env = dict(os.environ, RILL_LIB=os.path.join(os.path.abspath(build), "src", "librill.so"))
-    out = subprocess.run([sys.executable, "-c", PY_RUN, os.path.join(REPO, "python"),
-                          str(port), str(SECONDS), ",".join(VARS)], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    r = subprocess.run([sys.executable, "-c", PY_RUN, os.path.join(REPO, "python"),
+                        str(port), str(SECONDS), ",".join(VARS), mode], env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: the Python client ({mode}) failed:\n{r.stderr[-2000:]}")
+    out = r.stdout
     mbs, us, _ = json.loads(out.strip().splitlines()[-1])
     return mbs, us
 
@@ -130,10 +147,11 @@ def main():
         exe = build_c(build, tmp)
         proc, port = start_server(build)
         try:
-            c, py = [], []
+            c, py, pyl = [], [], []
             for _ in range(RUNS):
                 c.append(run_c(exe, f"ws://127.0.0.1:{port}"))
-                py.append(run_py(build, port))
+                py.append(run_py(build, port, "numpy"))
+                pyl.append(run_py(build, port, "lists"))
         finally:
             proc.terminate()
             proc.wait(10)
@@ -141,6 +159,8 @@ def main():
     c_us = statistics.median(x[1] for x in c)
     py_mbs = statistics.median(x[0] for x in py)
     py_us = statistics.median(x[1] for x in py)
+    pyl_mbs = statistics.median(x[0] for x in pyl)
+    pyl_us = statistics.median(x[1] for x in pyl)
     print(f"\n== python client (rill.Streamer vs C rill_client, poll mode, "
           f"{len(VARS)} dense vars at {int(RATE) // 1000000} M ticks/s) ==")
     print(f"{'benchmark':<44} {'median':>12} {'unit':<6}  {'baseline (same run)':<30} "
@@ -152,6 +172,10 @@ def main():
     # what the demo server produces on this machine.
     report("Python CPU-bound ceiling (4 KiB / CPU)", 4096 / py_us, "MB/s", "C client",
            4096 / c_us, ">= 0.3x C", 4096 / py_us >= 0.3 * 4096 / c_us)
+    report("Python receive, lists (pybela's default)", pyl_mbs, "MB/s", "C client", c_mbs)
+    report("Python CPU per buffer, lists", pyl_us, "us", "C client", c_us)
+    report("Python CPU-bound ceiling, lists", 4096 / pyl_us, "MB/s", "C client",
+           4096 / c_us)
 
 
 if __name__ == "__main__":
