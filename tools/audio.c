@@ -5,7 +5,7 @@
 
 static const char usage[] =
     "usage: rill audio [--rate HZ] [--channels N] [--buffer-frames N]\n"
-    "                  [--volume 0-100] [--url URL] [--token T]\n\n"
+    "                  [--volume 0-100] [--url URL] [--token T] [--timeout S]\n\n"
     "Print the device's audio input configuration (rate, channels, frames per\n"
     "buffer, volume, and the variable of each channel); with options, ask the\n"
     "device to change it first (what it offers depends on its source: rill\n"

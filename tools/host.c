@@ -11,7 +11,7 @@
 #include "host.h"
 #include "rill/nats.h"
 
-enum { OPT_URL = 256, OPT_TOKEN };
+enum { OPT_URL = 256, OPT_TOKEN, OPT_TIMEOUT };
 
 /* While a command connects, the library's error sentences are kept here
  * instead of printed, so that the command can say once what went wrong
@@ -44,6 +44,7 @@ void host_init(host *h, int argc, char **argv, const char *usage,
                const char *shortopts, const struct option *own) {
     static const struct option common[] = {{"url", required_argument, NULL, OPT_URL},
                                            {"token", required_argument, NULL, OPT_TOKEN},
+                                           {"timeout", required_argument, NULL, OPT_TIMEOUT},
                                            {NULL, 0, NULL, 0}};
     memset(h, 0, sizeof *h);
     cli_opts_init(&h->opts, argc, argv, usage, shortopts, own);
@@ -60,7 +61,17 @@ int host_next(host *h) {
             h->url = optarg;
         else if (c == OPT_TOKEN)
             h->token = optarg;
-        else
+        else if (c == OPT_TIMEOUT) {
+            /* A whole millisecond at least; an hour at most (a wait longer
+             * than that is a hang, not patience). */
+            const char *name = strncmp(h->cmd, "rill ", 5) == 0 ? h->cmd + 5 : h->cmd;
+            double s;
+            if (!parse_option_number(name, "--timeout", optarg, 0.001, 3600, false, &s)) {
+                h->opts.status = EXIT_USAGE;
+                return CLI_STOP;
+            }
+            h->timeout_ms = (int)(s * 1000 + 0.5);
+        } else
             return c;
     }
 }
@@ -127,6 +138,10 @@ static int explain(const host *h, int rc) {
                          "and reachable?)", url, from, why);
     }
     case RILL_ETIMEOUT:
+        return host_fail(h, EXIT_FAILED, "cannot connect to %s%s: %s; is that a rill "
+                         "serve or a Bela board, and is the port right (both use 5555 "
+                         "unless told otherwise)? Over a slow or lossy link, give it "
+                         "longer with --timeout SECONDS", url, from, why);
     case RILL_EPROTO:
     case RILL_ENOTFOUND:
         return host_fail(h, EXIT_FAILED, "cannot connect to %s%s: %s; is that a rill "
@@ -164,6 +179,8 @@ rill_client *host_connect(host *h, rill_client_config cfg, int *status) {
         return NULL;
     cfg.url = h->url;
     cfg.token = h->token;
+    if (h->timeout_ms > 0)
+        cfg.timeout_ms = h->timeout_ms;
     rill_client *cl = NULL;
     *status = end_connect(h, rill_client_connect(&cfg, &cl));
     return cl;
@@ -173,6 +190,8 @@ rill_client *host_connect_nats(host *h, rill_client_config cfg,
                                const rill_nats_config *ncfg, int *status) {
     rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
     capture_log(true);
+    if (h->timeout_ms > 0)
+        cfg.timeout_ms = h->timeout_ms;
     rill_client *cl = NULL;
     int rc = rill_nats_connect(&cfg, ncfg, &cl);
     capture_log(false);
@@ -196,6 +215,8 @@ rill_dash *host_connect_dash(host *h, int *status) {
     rill_dash_config dc = rill_dash_config_default();
     dc.url = h->url;
     dc.token = h->token;
+    if (h->timeout_ms > 0)
+        dc.timeout_ms = h->timeout_ms;
     rill_dash *dash = NULL;
     *status = end_connect(h, rill_dash_connect(&dc, &dash));
     return dash;

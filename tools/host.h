@@ -18,22 +18,26 @@
 /* For each host command's --help. */
 #define HOST_URL_HELP                                                          \
     "--url URL is the device: a rill serve or a Bela board (default $RILL_URL,\n" \
-    "else ws://127.0.0.1:5555); --token T, its access token if it wants one.\n"
+    "else ws://127.0.0.1:5555); --token T, its access token if it wants one;\n" \
+    "--timeout SECONDS, how long to wait for it to answer (connecting, each\n" \
+    "request, a ping on a silent link; default 5: give more over a slow or\n" \
+    "lossy link, where a lost packet costs seconds of TCP retransmission).\n"
 
 typedef struct host {
     cli_opts opts;
     const char *cmd;   /* argv[0] */
     const char *url;   /* --url, else $RILL_URL, else ws://127.0.0.1:5555 */
     const char *token; /* --token, or NULL */
+    int timeout_ms;    /* --timeout, or 0: the library's default (5 s) */
     char host[256];    /* the URL's host, once host_connect has read it */
 } host;
 
 /* Start reading a host command's options: its own (as cli_opts_init) and
- * --url, --token, --help. */
+ * --url, --token, --timeout, --help. */
 void host_init(host *h, int argc, char **argv, const char *usage,
                const char *shortopts, const struct option *own);
 
-/* As cli_next; --url and --token are taken here. */
+/* As cli_next; --url, --token and --timeout are taken here. */
 int host_next(host *h);
 
 /* For a command with no options of its own: read them all, then expect
@@ -41,7 +45,7 @@ int host_next(host *h);
  * return at once (as cli_next and cli_args). */
 int host_parse(host *h, size_t min, size_t max);
 
-/* Connect a client with `cfg` (its url and token are set here) and the
+/* Connect a client with `cfg` (its url, token and timeout are set here) and the
  * library's log on stderr; or say why not, what to do, and set *status
  * (EXIT_USAGE for a malformed URL, checked before anything is sent,
  * else EXIT_FAILED) and return NULL. */

@@ -10,7 +10,8 @@
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill log VAR... -d SECONDS [--at TICK] [-o DIR] [--url URL] [--token T]\n\n"
+    "usage: rill log VAR... -d SECONDS [--at TICK] [-o DIR] [--url URL] [--token T]\n"
+    "                [--timeout S]\n\n"
     "Log variables on the device for SECONDS seconds (dense variables: exactly\n"
     "SECONDS x rate values), starting at tick TICK (ahead of the device's\n"
     "clock) or now, then download the finished files (Watcher .bin format)\n"

@@ -4,7 +4,7 @@
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill ls [--url URL] [--token T]\n\n"
+    "usage: rill ls [--url URL] [--token T] [--timeout S]\n\n"
     "List the device's variables: a header line, then one variable per line,\n"
     "name first: type, timestamp mode, values per Bela buffer, stream and log\n"
     "state, control, monitor period, and the value the program reads now.\n"

@@ -9,7 +9,8 @@
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill monitor VAR... [--period TICKS] [-n COUNT] [--url URL] [--token T]\n\n"
+    "usage: rill monitor VAR... [--period TICKS] [-n COUNT] [--url URL] [--token T]\n"
+    "                    [--timeout S]\n\n"
     "Print 'var tick value' every TICKS ticks (2 or more, default 1000) until\n"
     "Ctrl-C, or until COUNT values of each variable have been printed. For one\n"
     "value now, use rill peek.\n"

@@ -4,7 +4,7 @@
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill peek VAR [--url URL] [--token T]\n\n"
+    "usage: rill peek VAR [--url URL] [--token T] [--timeout S]\n\n"
     "Print the variable's name, the tick its current value was set at, and the\n"
     "value, on one line.\n"
     HOST_URL_HELP

@@ -5,7 +5,8 @@
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill set VAR VALUE [--mask MASK] [--url URL] [--token T]\n\n"
+    "usage: rill set VAR VALUE [--mask MASK] [--url URL] [--token T]\n"
+    "                [--timeout S]\n\n"
     "Take control of the variable and set the value the device program reads\n"
     "(rill_var_get). The variable stays controlled. With --mask, only the bits\n"
     "set in MASK change (Bela's setMask; integer variables only, not float or\n"

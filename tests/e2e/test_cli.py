@@ -547,7 +547,32 @@ def test_a_port_that_never_answers_the_handshake_says_what_to_check():
     assert r.returncode == 1, r.stderr
     assert "did not answer the WebSocket handshake" in r.stderr, r.stderr
     assert "is that a rill serve or a Bela board, and is the port right" in r.stderr
-    assert took < 15, took
+    assert "give it longer with --timeout SECONDS" in r.stderr, r.stderr
+    assert "within 5000 ms" in r.stderr, r.stderr
+    assert 4.9 <= took < 15, took
+
+
+def test_timeout_sets_how_long_a_command_waits_for_the_device():
+    """--timeout SECONDS replaces the 5 s wait (for a slow or lossy link,
+    or to fail sooner); a value that is not a time is a usage error."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    port = lsock.getsockname()[1]
+    try:
+        t0 = time.monotonic()
+        r = run("ls", "--url", f"ws://127.0.0.1:{port}", "--timeout", "1.5", timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        lsock.close()
+    assert r.returncode == 1, r.stderr
+    assert "did not answer the WebSocket handshake within 1500 ms" in r.stderr, r.stderr
+    assert 1.4 <= took < 4.5, took
+    for bad in ("0", "-1", "x", "5s", "7200"):
+        r = run("stream", "frame", "-n", "1", "--timeout", bad, timeout=30)
+        assert r.returncode == 2, (bad, r.stderr)
+        assert f"rill stream: --timeout wants a number from 0.001 to 3600, not '{bad}'" \
+            in r.stderr, r.stderr
 
 
 def test_rill_url_from_the_environment_is_used_without_url(rill_server, tmp_path):
