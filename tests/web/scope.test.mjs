@@ -31,6 +31,14 @@ async function drawn(name, from, more = 1) {
   return snap(name);
 }
 
+/** Wait until the chart shows a triggered sweep. A change of the trigger
+ * drops the sweep shown, and the frames drawn until the scanner finds an
+ * edge with the values it needs after it have none. */
+async function triggered(name) {
+  await page.waitForFunction((n) => Number.isFinite(window.__rill.chart(n)?.scope?.sweep?.trigger ?? NaN), name, { timeout: 20000 });
+  return snap(name);
+}
+
 /** The trace as drawn: for each pixel column of the plot canvas (painted in
  * a worker or on the page), the mean row of the trace's pixels (NaN where
  * the column is empty). */
@@ -67,7 +75,7 @@ describe('the scope', () => {
     assert.equal(await page.evaluate(() => window.__rill.painter()), 'worker');
     await page.click('#vars tr[data-var="sine"]');
     await set('sine', { timeDiv: 0.001, trigger: { mode: 'normal', slope: 'rising', level: 0, position: 0.5 } });
-    let s = await drawn('sine', 0, 3);
+    let s = await triggered('sine');
     const pictures = [];
     const triggers = new Set();
     for (let k = 0; k < 8; k++) {
@@ -108,7 +116,7 @@ describe('the scope', () => {
 
   it('cursors read Δt, Δvalue and 1/Δt; clicked on the plot (A) and shift-clicked (B)', async () => {
     await set('sine', { timeDiv: 0.001, trigger: { mode: 'normal', position: 0.5 } });
-    await drawn('sine', (await snap('sine')).updates, 2);
+    await drawn('sine', (await triggered('sine')).updates, 2);
     await page.evaluate(() => window.__rill.scopePause('sine'));
     const box = await page.locator('.chart[data-var="sine"] canvas.scope-fg').boundingBox();
     const s = await snap('sine');
