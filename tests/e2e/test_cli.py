@@ -530,20 +530,26 @@ def test_a_host_that_does_not_resolve_is_named_with_what_to_do():
     assert "input/output error" not in r.stderr, r.stderr
 
 
-def test_a_port_that_never_answers_the_handshake_says_what_to_check():
-    """A TCP listener that accepts and says nothing (not a rill serve): the
-    client gives up after its 5 s timeout and asks whether it is a rill serve
-    or a Bela and whether the port is right."""
+def ls_against_a_silent_listener(*args):
+    """`rill ls ARGS` against a TCP listener that accepts and never says a
+    word: (its result, seconds it took)."""
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(4)
     port = lsock.getsockname()[1]
     try:
         t0 = time.monotonic()
-        r = run("ls", "--url", f"ws://127.0.0.1:{port}", timeout=30)
-        took = time.monotonic() - t0
+        r = run("ls", "--url", f"ws://127.0.0.1:{port}", *args, timeout=30)
+        return r, time.monotonic() - t0
     finally:
         lsock.close()
+
+
+def test_a_port_that_never_answers_the_handshake_says_what_to_check():
+    """A TCP listener that accepts and says nothing (not a rill serve): the
+    client gives up after its 5 s timeout and asks whether it is a rill serve
+    or a Bela and whether the port is right."""
+    r, took = ls_against_a_silent_listener()
     assert r.returncode == 1, r.stderr
     assert "did not answer the WebSocket handshake" in r.stderr, r.stderr
     assert "is that a rill serve or a Bela board, and is the port right" in r.stderr
@@ -555,16 +561,7 @@ def test_a_port_that_never_answers_the_handshake_says_what_to_check():
 def test_timeout_sets_how_long_a_command_waits_for_the_device():
     """--timeout SECONDS replaces the 5 s wait (for a slow or lossy link,
     or to fail sooner); a value that is not a time is a usage error."""
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(4)
-    port = lsock.getsockname()[1]
-    try:
-        t0 = time.monotonic()
-        r = run("ls", "--url", f"ws://127.0.0.1:{port}", "--timeout", "1.5", timeout=30)
-        took = time.monotonic() - t0
-    finally:
-        lsock.close()
+    r, took = ls_against_a_silent_listener("--timeout", "1.5")
     assert r.returncode == 1, r.stderr
     assert "did not answer the WebSocket handshake within 1500 ms" in r.stderr, r.stderr
     assert 1.4 <= took < 4.5, took
