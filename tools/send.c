@@ -8,8 +8,8 @@
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill send [--channel N] [--type c|i|j|f|d] VALUE... [--url URL] [--token T]\n"
-    "                 [--timeout S]\n"
+    "usage: rill send [--channel N] [--type c|i|j|f|d] VALUE... [--url URL]\n"
+    "                 [--token T] [--timeout S]\n"
     "       rill send [--channel N] [--type T] - < values.txt\n\n"
     "Send one buffer of values to the device program's buffer callback, as\n"
     "pybela's send_buffer does: channel N (default 0), values of type T\n"
