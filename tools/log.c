@@ -156,7 +156,10 @@ static int download(const host *h, rill_client *cl, const char *dir,
         if (tty)
             shown = fprintf(stderr, "%s: downloading %s (%zu of %zu)", h->cmd,
                             files[i].name, i + 1, n);
-        int rc = rill_client_fetch(cl, files[i].name, path, 10000);
+        /* A finished file is served at once; the retries cover a device
+         * that has not closed it yet: 10 s, or --timeout if longer. */
+        int retry_ms = h->timeout_ms > 10000 ? h->timeout_ms : 10000;
+        int rc = rill_client_fetch(cl, files[i].name, path, retry_ms);
         if (shown > 0)
             fprintf(stderr, "\r%*s\r", shown, "");
         if (rc != 0) {
