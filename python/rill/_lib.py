@@ -259,6 +259,9 @@ class ClientConfig(ctypes.Structure):
                  ("busy_poll_us", c_int)])
 
 
+CLIENT_BUSY_POLL_MAX_US = 1000000
+
+
 class ClientStats(ctypes.Structure):
     _fields_ = [("dropped", c_u64), ("reconnects", c_u64), ("gaps", c_u64),
                 ("gap_ticks", c_u64), ("log_dropped", c_u64), ("connected", c_bool)]

@@ -19,6 +19,7 @@ What rill does better is there as explicit options, off by default:
     schedule_logging(..., wait=False)      idem; wait_for_logging()
     Watcher(..., token="...")              devices started with --token
     Watcher(..., timeout_ms=5000)          every request has a timeout
+    Watcher(..., busy_poll_us=2000)        the lowest latency, for a core
 
 How it differs underneath (python/README.md has the table of every
 remaining difference and its reason):
@@ -239,7 +240,7 @@ class Watcher:
 
     def __init__(self, ip="192.168.7.2", port=5555, data_add="gui_data",
                  control_add="gui_control", *, token=None, timeout_ms=5000,
-                 numpy=False, file_transport="auto", reconnect=False):
+                 numpy=False, file_transport="auto", reconnect=False, busy_poll_us=0):
         self.project_name = None
         self._sample_rate = None
         self.ip = ip
@@ -260,6 +261,16 @@ class Watcher:
             raise ValueError("file_transport is 'auto', 'http' (a rill device) or 'sftp' "
                              "(a Bela board)")
         self.file_transport = file_transport
+        # rill's option (off): the C client's I/O thread looks for bytes
+        # without sleeping while a stream arrives within busy_poll_us
+        # (include/rill/client.h): a thread woken by the kernel runs up to
+        # hundreds of microseconds late, a spinning one does not, at the
+        # cost of a core while data flows.
+        if (type(busy_poll_us) is not int or
+                not 0 <= busy_poll_us <= L.CLIENT_BUSY_POLL_MAX_US):
+            raise ValueError(f"busy_poll_us is a whole number of microseconds from 0 (off) "
+                             f"to {L.CLIENT_BUSY_POLL_MAX_US}, not {busy_poll_us!r}")
+        self.busy_poll_us = busy_poll_us
         self._watcher_vars = None
         self._vars = {}        # name -> _VarInfo
         self._by_id = {}       # id -> _VarInfo
@@ -349,6 +360,7 @@ class Watcher:
         cfg.timeout_ms = int(self.timeout_ms)
         cfg.poll = True
         cfg.poll_bytes = 64 << 20
+        cfg.busy_poll_us = self.busy_poll_us
         self._ctrl_path_b = ("/" + str(self.control_add).lstrip("/")).encode()
         self._data_path_b = ("/" + str(self.data_add).lstrip("/")).encode()
         cfg.control_path = self._ctrl_path_b

@@ -59,3 +59,20 @@ def c_fields(header, name):
 @pytest.mark.parametrize("header,name,mirror", MIRRORS, ids=[m[1] for m in MIRRORS])
 def test_ctypes_mirror_matches_the_header(header, name, mirror):
     assert [f[0] for f in mirror._fields_] == c_fields(header, name)
+
+
+# The constants rill/_lib.py copies from the headers.
+CONSTANTS = [
+    ("client.h", "RILL_CLIENT_BUSY_POLL_MAX_US", L.CLIENT_BUSY_POLL_MAX_US),
+    ("watch.h", "RILL_AUDIO_MAX_CHANNELS", L.AUDIO_MAX_CHANNELS),
+    ("watch.h", "RILL_AUDIO_MAX_RATES", L.AUDIO_MAX_RATES),
+    ("watch.h", "RILL_VAR_NAME_MAX", L.VAR_NAME_MAX),
+]
+
+
+@pytest.mark.parametrize("header,name,value", CONSTANTS, ids=[c[1] for c in CONSTANTS])
+def test_constant_matches_the_header(header, name, value):
+    with open(os.path.join(INCLUDE, header)) as f:
+        m = re.search(r"^#define %s (\d+)\b" % name, f.read(), flags=re.M)
+    assert m, f"{name} not found in {header}"
+    assert int(m.group(1)) == value

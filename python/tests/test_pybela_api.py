@@ -96,6 +96,35 @@ def test_connect_gives_pybelas_project_name_sample_rate_and_list(streamer):
     assert streamer.monitored_vars is None
 
 
+@pytest.mark.parametrize("bad", [-1, 1000001, 2.5, "2000", True])
+def test_busy_poll_us_out_of_range_is_refused(bad):
+    with pytest.raises(ValueError, match="busy_poll_us is a whole number"):
+        Streamer(ip="127.0.0.1", busy_poll_us=bad)
+
+
+def test_busy_poll_us_keeps_the_io_thread_awake_while_data_flows(rill_server):
+    # The option reaches the C client: its I/O thread spins while the demo's
+    # buffers arrive (a core), where the default sleeps between them.
+    def cpu_while_streaming(**kw):
+        s = Streamer(ip="127.0.0.1", port=rill_server.port, **kw)
+        s.connect()
+        got = []
+        s.start_streaming(["frame"], on_buffer_callback=lambda b: got.append(b))
+        s.wait(0.2)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        s.wait(0.8)
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
+        s.stop_streaming()
+        s.disconnect()
+        assert got, "no buffers arrived"
+        return cpu / wall
+
+    assert Streamer().busy_poll_us == 0
+    idle = cpu_while_streaming()
+    busy = cpu_while_streaming(busy_poll_us=500000)
+    assert busy > 0.2 and busy > 4 * idle, (busy, idle)
+
+
 def test_unknown_variable_raises_value_error_as_pybela(streamer):
     with pytest.raises(ValueError, match="Variable no_such_var is not in the watcher"):
         streamer.start_streaming(["no_such_var"])
