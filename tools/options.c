@@ -46,8 +46,28 @@ int cli_next(cli_opts *o) {
     return c;
 }
 
+static bool has_option(const cli_opts *o, const char *name) {
+    for (size_t k = 0; k < o->n_longopts; k++)
+        if (strcmp(o->longopts[k].name, name) == 0)
+            return true;
+    return false;
+}
+
 int cli_args(const cli_opts *o, size_t min, size_t max) {
     size_t n = (size_t)(o->argc - optind);
+    /* A device address where a variable or a value belongs (as in
+     * `rill ls ws://bela.local:5555`) is the likeliest slip of all: say so
+     * rather than take it for a variable's name or count it as one too many. */
+    for (int k = optind; k < o->argc && has_option(o, "url"); k++) {
+        const char *a = o->argv[k];
+        if (strncmp(a, "ws://", 5) == 0 || strncmp(a, "wss://", 6) == 0) {
+            fprintf(stderr,
+                    "%s: '%s' looks like a device address: give it as --url %s "
+                    "(or set RILL_URL)\n",
+                    o->argv[0], a, a);
+            return EXIT_USAGE;
+        }
+    }
     if (n < min) {
         fputs(o->usage, stderr);
         return EXIT_USAGE;

@@ -410,6 +410,9 @@ static int parse(host *h, int argc, char **argv, args *a) {
     }
     if (c == CLI_STOP)
         return h->opts.status;
+    int status = cli_args(&h->opts, 0, SIZE_MAX);
+    if (status >= 0)
+        return status;
     a->names = (const char *const *)(argv + optind);
     a->n = (size_t)(argc - optind);
     if (a->n == 0)
@@ -419,7 +422,6 @@ static int parse(host *h, int argc, char **argv, args *a) {
     if (a->reconnect && a->nats.on)
         return host_fail(h, EXIT_USAGE, "--reconnect is for a device's own connection: "
                          "with --nats, the consumer reconnects to NATS by itself");
-    int status;
     if (a->nats.on &&
         (status = stream_nats_subjects(h, &a->nats, argv + optind, a->n)) >= 0)
         return status;

@@ -522,6 +522,20 @@ def test_a_malformed_url_is_a_usage_error_for_every_host_command(cmd, tmp_path):
     assert r.returncode == 2 and "(from $RILL_URL) is not a ws:// URL" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("cmd", HOST_COMMANDS, ids=[c[0] for c in HOST_COMMANDS])
+def test_a_device_address_given_as_an_argument_says_to_use_url(cmd, tmp_path):
+    # `rill ls ws://bela.local:5555`: the address is neither taken for a
+    # variable's name (connecting to the default device) nor reported as
+    # one argument too many; nothing is contacted.
+    for url in ("ws://127.0.0.1:9", "wss://bela.local"):
+        r = subprocess.run([rill_bin(), cmd[0], url, *cmd[1:]], capture_output=True,
+                           text=True, timeout=10, cwd=tmp_path)
+        assert r.returncode == 2, (cmd, url, r.returncode, r.stderr)
+        assert f"rill {cmd[0]}: '{url}' looks like a device address: give it as --url {url}" \
+            in r.stderr, r.stderr
+        assert "cannot connect" not in r.stderr and r.stdout == "", r.stderr
+
+
 def test_a_host_that_does_not_resolve_is_named_with_what_to_do():
     r = run("ls", "--url", "ws://no-such-host.invalid:5555", timeout=60)
     assert r.returncode == 1, r.stderr
