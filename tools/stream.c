@@ -434,13 +434,26 @@ static int parse(host *h, int argc, char **argv, args *a) {
     if (a->fmt_name != NULL && a->dir == NULL)
         return host_fail(h, EXIT_USAGE, "--format needs -o DIR (standard output gets "
                          "'var,tick,value' lines)");
+    struct stat st;
+    bool dir_exists = a->dir != NULL && stat(a->dir, &st) == 0;
+    if (a->fmt_name == NULL && a->dir != NULL && !dir_exists) {
+        /* `-o take.wav`: a file name where a directory belongs would make a
+         * directory of that name holding CSV files. */
+        const char *base = strrchr(a->dir, '/'), *dot;
+        dot = strrchr(base != NULL ? base + 1 : a->dir, '.');
+        rill_file_format f;
+        if (dot != NULL && rill_file_format_from_name(dot + 1, &f) == 0)
+            return host_fail(h, EXIT_USAGE,
+                             "-o %s: -o names a directory, each variable going to "
+                             "DIR/<var>.<format>; for %s files give -o DIR --format %s",
+                             a->dir, dot + 1, dot + 1);
+    }
     if (a->fmt_name == NULL)
         a->fmt_name = "csv";
     if (rill_file_format_from_name(a->fmt_name, &a->fmt) != 0)
         return host_fail(h, EXIT_USAGE, "unknown format '%s' (bin, csv, jsonl, wav, flac)",
                          a->fmt_name);
-    struct stat st;
-    if (a->dir != NULL && stat(a->dir, &st) == 0 && !S_ISDIR(st.st_mode))
+    if (dir_exists && !S_ISDIR(st.st_mode))
         return host_fail(h, EXIT_USAGE, "%s is not a directory", a->dir);
     return -1;
 }

@@ -474,6 +474,10 @@ BAD_NUMBERS = [
     (["stream", "frame", "-n", "5", "--format", "wav"], "--format needs -o DIR"),
     (["stream", "frame", "sine", "frame", "-n", "5"], "frame is named twice"),
     (["stream", "frame", "-n", "5", "-o", "x", "--format", "mp3"], "unknown format 'mp3'"),
+    (["stream", "frame", "-n", "5", "-o", "take.wav"],
+     "-o take.wav: -o names a directory, each variable going to DIR/<var>.<format>; "
+     "for wav files give -o DIR --format wav"),
+    (["stream", "frame", "-n", "5", "-o", "runs/take.csv"], "for csv files give -o DIR --format csv"),
     (["monitor", "frame", "--period", "0"], "--period wants a whole number from 2"),
     (["monitor", "frame", "--period", "1"], "--period wants a whole number from 2"),
     (["monitor", "frame", "--period", "2.5"], "--period wants a whole number"),
@@ -488,6 +492,14 @@ BAD_NUMBERS = [
     (["convert", "x.bin", "--to", "wav", "--rate", "0"], "--rate wants a number"),
     (["convert", "x.bin", "--to", "wav", "--rate", "fast"], "--rate wants a number"),
 ]
+
+
+def test_an_existing_directory_named_like_a_file_is_still_a_directory(rill_server, tmp_path):
+    out = tmp_path / "take.csv"
+    out.mkdir()
+    r = rill("stream", "frame", "-n", "5", "-o", str(out), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    assert len(csv_pairs(out / "frame.csv")) == 5
 
 
 @pytest.mark.parametrize("args,words", BAD_NUMBERS, ids=[" ".join(a) for a, _ in BAD_NUMBERS])
