@@ -1,10 +1,22 @@
 /* What rill info and rill convert share (saved.h). */
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "saved.h"
 
+/* While saved_open runs, the library's first error is kept for its one
+ * message instead of printed on a line of its own. */
+static bool opening;
+static char open_error[512];
+
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
+    if (opening && level == RILL_LOG_ERROR) {
+        if (open_error[0] == '\0')
+            snprintf(open_error, sizeof open_error, "%s", msg);
+        return;
+    }
     if (level <= RILL_LOG_WARN)
         fprintf(stderr, "rill: %s\n", msg);
 }
@@ -28,11 +40,34 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode,
 }
 
 rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: cannot read %s: it is a directory (name a file in it)\n",
+                cmd, path);
+        return NULL;
+    }
     rill_file_reader *r = NULL;
+    open_error[0] = '\0';
+    opening = true;
     int rc = rill_file_reader_open(path, mode, &r);
+    opening = false;
     if (rc != 0) {
-        fprintf(stderr, "%s: cannot read %s: %s%s\n", cmd, path, rill_strerror(rc),
-                rc == RILL_ENOTSUP ? " (known: .bin .csv .jsonl .txt .wav .flac)" : "");
+        /* The library's own words say what is wrong and where ("line 3 is
+         * not ..."); its messages start with the path, said here already. */
+        const char *why = open_error;
+        size_t n = strlen(path);
+        if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+            why += n + 2;
+        for (size_t k = 0; k < 2; k++) {
+            const char *said = k == 0 ? "cannot read: " : "cannot open: ";
+            if (strncmp(why, said, strlen(said)) == 0)
+                why += strlen(said);
+        }
+        bool own = *why != '\0';
+        fprintf(stderr, "%s: cannot read %s: %s%s\n", cmd, path,
+                own ? why : rill_strerror(rc),
+                !own && rc == RILL_ENOTSUP ? " (known: .bin .csv .jsonl .txt .wav .flac)"
+                                           : "");
         return NULL;
     }
     return r;

@@ -640,6 +640,27 @@ def test_a_format_that_cannot_hold_a_variable_writes_no_file(rill_server, tmp_pa
 
 # ---- convert ---------------------------------------------------------------------------
 
+def test_a_file_that_cannot_be_read_gets_one_line_saying_why(tmp_path):
+    (tmp_path / "cut.bin").write_bytes(b"garbage")
+    (tmp_path / "bad.csv").write_text("timestamp,x\n1,2\nfoo,bar\n")
+    (tmp_path / "notes.log").write_text("hello\n")
+    (tmp_path / "dir.csv").mkdir()
+    for name, why in (("missing.bin", "not found"),
+                      ("cut.bin", "log file: truncated inside the magic"),
+                      ("bad.csv", 'line 3 is not "timestamp,value"'),
+                      ("notes.log", "unknown file extension (expected .bin, .wav"),
+                      ("dir.csv", "it is a directory (name a file in it)")):
+        path = str(tmp_path / name)
+        for cmd in (["info", path], ["convert", path, "--to", "jsonl"]):
+            r = run(*cmd)
+            assert r.returncode == 1, (cmd, r.stderr)
+            # One line: the command, the file, and the reader's own reason.
+            assert r.stderr.startswith(f"rill {cmd[0]}: cannot read {path}: {why}"), r.stderr
+            assert r.stderr.count("\n") == 1 and r.stdout == "", r.stderr
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+
 def test_convert_to_jsonl_reads_back_equal_to_the_source(rill_server, tmp_path):
     """A dense float and a sparse int32 stream, saved as csv, converted to
     jsonl: the same ticks and values (the sparse one with rel_timestamps),
