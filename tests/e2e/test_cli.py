@@ -660,7 +660,6 @@ def test_a_file_that_cannot_be_read_gets_one_line_saying_why(tmp_path):
     assert not (tmp_path / "bad.jsonl").exists()
 
 
-
 def test_convert_to_jsonl_reads_back_equal_to_the_source(rill_server, tmp_path):
     """A dense float and a sparse int32 stream, saved as csv, converted to
     jsonl: the same ticks and values (the sparse one with rel_timestamps),
