@@ -493,7 +493,8 @@ static int dial(const char *host, int port, int timeout_ms, int *out,
     if (rc == RILL_EREFUSED)
         rill__set_err(err, cap,
                       "connection to %s:%d refused: no server listens there "
-                      "(start one with 'rill serve', or check --url)",
+                      "(start the device program or 'rill serve', or check the "
+                      "address and port)",
                       host, port);
     else if (rc == RILL_EIO && fd >= 0)
         rill__set_err(err, cap, "cannot connect to %s:%d: %s", host, port,
