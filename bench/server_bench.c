@@ -14,8 +14,11 @@
  *     values into volatile floats.
  *  2. Throughput to one client on loopback, native and compatibility mode,
  *     against a raw TCP socket pair (blocking send/recv of the same 4 KiB
- *     payloads, measured in the same repeat). The producer ticks and sets
- *     4 float variables as fast as it can for a fixed number of frames;
+ *     payloads, measured in the same repeat). The producer feeds 4 float
+ *     variables as an audio callback does, a tick and one
+ *     rill_var_set_block per variable every 64 frames, as fast as it can
+ *     for a fixed number of frames (a set per value, section 1's cost,
+ *     would bound the figure at ~0.2x raw TCP before the server does);
  *     throughput = value bytes the client received per second, from the
  *     first tick to the arrival of the last buffer. Drops are counted
  *     (rill_server_get_stats); with drops the run is repeated with rings
@@ -161,6 +164,23 @@ static void produce(server_setup *s, uint64_t *frame, uint64_t frames) {
         rill_server_tick(s->srv, f);
         for (uint32_t k = 0; k < s->n_vars; k++)
             rill_var_set_float(s->vars[k], value_at(f, k));
+    }
+    *frame = f;
+}
+
+/* As an audio callback feeds rill: one tick per BLOCK frames, then each
+ * variable's BLOCK values in one rill_var_set_block (section 1 has the cost
+ * of a set per value). `frames` is a multiple of BLOCK. */
+static void produce_blocks(server_setup *s, uint64_t *frame, uint64_t frames) {
+    uint64_t f = *frame;
+    float block[BLOCK];
+    for (uint64_t i = 0; i < frames; i += BLOCK, f += BLOCK) {
+        rill_server_tick(s->srv, f);
+        for (uint32_t k = 0; k < s->n_vars; k++) {
+            for (uint32_t j = 0; j < BLOCK; j++)
+                block[j] = value_at(f + j, k);
+            rill_var_set_block(s->vars[k], RILL_TYPE_FLOAT, block, BLOCK);
+        }
     }
     *frame = f;
 }
@@ -849,7 +869,7 @@ static uint64_t bench_throughput(bool native, size_t queue_bytes,
         double p0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID),
                m0 = cpu_s(CLOCK_THREAD_CPUTIME_ID), k0 = cpu_s(client_clock);
         uint64_t t0 = rill_clock_now_ns();
-        produce(&s, &frame, TP_FRAMES);
+        produce_blocks(&s, &frame, TP_FRAMES);
         double m1 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
         ok = wait_delivered(&s, c, b0, d0, (uint64_t)TP_FRAMES / n * TP_VARS,
                             30.0, row);
@@ -891,10 +911,20 @@ static uint64_t bench_throughput(bool native, size_t queue_bytes,
     char name[160];
     snprintf(name, sizeof name, "%s (drops %llu+%llu)", row,
              (unsigned long long)td, (unsigned long long)cd);
+    /* A repeat that dropped measured what got through, not the stream: the
+     * target is judged on a run without drops (the default queues, or the
+     * re-run with queues that hold a whole repeat). */
+    bool judged = native && td + cd == 0;
+    if (native && !judged)
+        fprintf(stderr,
+                "bench_server: %s: the producer, unpaced, outran the socket "
+                "and the queues dropped (counted); judged on the re-run with "
+                "64 MiB queues\n",
+                row);
     bench_report(&(bench_row){SUITE, name, srv_med, "MB/s", "raw TCP 4KiB",
                               raw_med, srv_med / raw_med,
-                              native ? ">= 0.5x raw TCP" : NULL,
-                              native ? srv_med / raw_med >= 0.5 : -1});
+                              judged ? ">= 0.5x raw TCP" : NULL,
+                              judged ? srv_med / raw_med >= 0.5 : -1});
     snprintf(name, sizeof name, "%s: server CPU per buffer", row);
     bench_report(
         &(bench_row){SUITE, name, per_buf, "us", NULL, 0, 0, NULL, -1});
