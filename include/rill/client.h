@@ -380,10 +380,11 @@ typedef struct rill_client_stream_opts {
  * Unknown names are refused (RILL_ENOTFOUND) before anything is sent. opts
  * may be NULL. Any thread but the I/O thread's callbacks (it may wait for
  * a list round trip). Returns 0, RILL_EINVAL, RILL_ENOTFOUND,
- * RILL_ETIMEOUT, RILL_ECLOSED or RILL_ENOMEM. The variables streaming at once form the block group:
- * starting or stopping one restarts the alignment (a stopped variable
- * leaves it at once; its values after the last whole block reach
- * on_buffer only). With on_block set, a start "now" (opts->start 0) is
+ * RILL_ETIMEOUT, RILL_ECLOSED or RILL_ENOMEM. The variables streaming at
+ * once form the block group: starting or stopping one restarts the
+ * alignment (a stopped variable leaves it at once; its values after the
+ * last whole block reach on_buffer only). With on_block set, a start "now"
+ * (opts->start 0) is
  * made a tick a few milliseconds ahead (one list round trip), so the
  * variables start together. With opts->duration above 0 this is
  * rill_client_schedule (no completion callback; opts' length and block

@@ -71,8 +71,9 @@ RILL_API size_t rill_value_from_double(rill_type type, double d, void *out);
 typedef struct rill_var rill_var;
 
 /* Declare a variable on a server. `name` is copied (1 to
- * RILL_VAR_NAME_MAX - 1 bytes, unique on the server). The first 100 variables are visible to compatibility (pybela)
- * clients, which cannot address more. Returns NULL on a bad argument, a
+ * RILL_VAR_NAME_MAX - 1 bytes, unique on the server). The first 100
+ * variables are visible to compatibility (pybela) clients, which cannot
+ * address more. Returns NULL on a bad argument, a
  * duplicate name, a full table (rill_server_config.max_vars) or no memory;
  * the log says which. Any non-real-time thread, before or while serving.
  * The server owns the variable: it lives until rill_server_destroy. */
