@@ -162,8 +162,8 @@ RILL_API int rill_server_port(const rill_server *srv);
  * frame counter). A program that sets whole blocks (rill_var_set_block)
  * ticks once per block instead, with the block's first frame. Applies
  * queued client commands and scheduled starts and stops. Wait-free; an end
- * of stream it publishes may wake the network
- * thread as rill_var_set_* does (watch.h). Never fails. */
+ * of stream it publishes may wake the network thread as rill_var_set_*
+ * does (watch.h). Never fails. */
 RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
 
 /* Real-time thread: true while anything takes the variables' values: a
