@@ -1189,6 +1189,10 @@ static ssize_t read_full(int fd, void *buf, size_t n) {
 }
 
 /* The child: server + real-time producer until the parent says stop. */
+/* bench_server runs itself with this argument and the three pipes' fds
+ * to be the soak's server process. */
+#define SOAK_CHILD_ARG "--soak-child"
+
 static void soak_child(int port_fd, int cmd_fd, int res_fd) {
     soak_result r;
     memset(&r, 0, sizeof r);
@@ -1282,10 +1286,21 @@ static void bench_soak(void) {
         return;
     }
     if (pid == 0) {
+        /* A fresh process image: the RSS row is this server's alone, not
+         * the pages the earlier sections left resident in this process
+         * (fork copies them, and VmHWM starts from them). */
         close(port_p[0]);
         close(cmd_p[1]);
         close(res_p[0]);
-        soak_child(port_p[1], cmd_p[0], res_p[1]);
+        char fds[3][16];
+        snprintf(fds[0], sizeof fds[0], "%d", port_p[1]);
+        snprintf(fds[1], sizeof fds[1], "%d", cmd_p[0]);
+        snprintf(fds[2], sizeof fds[2], "%d", res_p[1]);
+        execl("/proc/self/exe", "bench_server", SOAK_CHILD_ARG, fds[0], fds[1],
+              fds[2], (char *)NULL);
+        fprintf(stderr, "bench_server: cannot run the soak's server: %s\n",
+                strerror(errno));
+        _exit(1);
     }
     close(port_p[1]);
     close(cmd_p[0]);
@@ -1427,9 +1442,11 @@ static void print_load(const char *when) {
                when, l[0], l[1], l[2], sysconf(_SC_NPROCESSORS_ONLN));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     bench_set_name("bench_server");
     rill_set_log_callback(bench_log, RILL_LOG_WARN, NULL);
+    if (argc == 5 && strcmp(argv[1], SOAK_CHILD_ARG) == 0)
+        soak_child(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     print_load("at start");
     bench_header("server (rill watch): tick cost, throughput, latency, soak");
     if (section("set"))
