@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rill/rill.h"
+
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 /* ---- Reading options (options.c) ------------------------------------------ */
@@ -45,6 +47,14 @@ void cli_opts_add(cli_opts *o, const struct option *more);
  * start at optind after CLI_END. */
 int cli_next(cli_opts *o);
 
+/* For commands whose arguments are numbers: "-0.5" is an argument, not an
+ * option, and options may come anywhere. Reorders o's argv as the options
+ * (with the values of those that take one, from o's table), then "--",
+ * then the arguments. Once, after every option is known and before the
+ * first cli_next. Returns the new argv, for the caller to free when done
+ * (NULL: no memory, argv unchanged). */
+char **cli_values_last(cli_opts *o);
+
 /* After the options: from `min` to `max` arguments give -1 (go on); too
  * few print the usage, too many name the first extra; both return
  * EXIT_USAGE. */
@@ -70,6 +80,11 @@ bool parse_option_dir(const char *cmd, const char *opt, const char *s);
 
 /* An unsigned 32-bit integer, decimal or 0x hex (no message). */
 bool parse_u32(const char *s, uint32_t *out);
+
+/* `v` as a value of `type` into out (rill_type_size bytes): true when the
+ * program would read v itself, false when the type cuts it (a fraction or
+ * an out-of-range integer, a float beyond float's range). */
+bool value_fits(rill_type type, double v, void *out);
 
 /* ---- The commands ---------------------------------------------------------------- */
 

@@ -46,6 +46,66 @@ int cli_next(cli_opts *o) {
     return c;
 }
 
+/* Does the option `a` (as written: "--name", "--name=V", "-x") take the
+ * next argument as its value? Long names may be abbreviated, as
+ * getopt_long allows. */
+static bool takes_next(const cli_opts *o, const char *a) {
+    if (a[1] != '-')
+        return a[2] == '\0' && a[1] != ':' &&
+               strstr(o->shortopts, (char[]){a[1], ':', '\0'}) != NULL;
+    const char *name = a + 2;
+    if (strchr(name, '=') != NULL)
+        return false;
+    size_t len = strlen(name);
+    const struct option *hit = NULL;
+    for (size_t k = 0; k < o->n_longopts; k++) {
+        if (strncmp(o->longopts[k].name, name, len) != 0)
+            continue;
+        if (o->longopts[k].name[len] == '\0') {
+            hit = &o->longopts[k];
+            break;
+        }
+        hit = hit == NULL ? &o->longopts[k] : hit;
+    }
+    return hit != NULL && hit->has_arg == required_argument;
+}
+
+char **cli_values_last(cli_opts *o) {
+    int argc = o->argc;
+    char **argv = o->argv;
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    char **values = calloc((size_t)argc + 1, sizeof *values);
+    if (av == NULL || values == NULL) {
+        free(av);
+        free(values);
+        return NULL;
+    }
+    int na = 0, nv = 0;
+    av[na++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end;
+        bool number = a[0] == '-' && a[1] != '\0' && (strtod(a, &end), *end == '\0');
+        if (strcmp(a, "--") == 0) {
+            while (++i < argc)
+                values[nv++] = argv[i];
+        } else if (a[0] == '-' && a[1] != '\0' && !number) {
+            av[na++] = argv[i];
+            if (takes_next(o, a) && i + 1 < argc)
+                av[na++] = argv[++i];
+        } else {
+            values[nv++] = argv[i];
+        }
+    }
+    av[na++] = "--";
+    for (int i = 0; i < nv; i++)
+        av[na++] = values[i];
+    free(values);
+    o->argc = na;
+    o->argv = av;
+    return av;
+}
+
 static bool has_option(const cli_opts *o, const char *name) {
     for (size_t k = 0; k < o->n_longopts; k++)
         if (strcmp(o->longopts[k].name, name) == 0)
@@ -127,4 +187,12 @@ bool parse_u32(const char *s, uint32_t *out) {
         return false;
     *out = (uint32_t)v;
     return true;
+}
+
+bool value_fits(rill_type type, double v, void *out) {
+    rill_value_from_double(type, v, out);
+    double back = rill_value_to_double(type, out);
+    return type == RILL_TYPE_FLOAT    ? isfinite(back) || !isfinite(v)
+           : type == RILL_TYPE_DOUBLE ? true
+                                      : back == v;
 }

@@ -1,6 +1,5 @@
 /* rill send: one buffer of values to the device program, as pybela's
  * send_buffer. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,55 +50,13 @@ static int parse_values(const char *text, double **vals, size_t *n, size_t *cap,
     }
 }
 
-/* Options may come anywhere, and "-0.5" is a value, not an option: argv
- * reordered as options first, then "--", then the values (NULL: no memory). */
-static char **options_first(int argc, char **argv, int *out_argc) {
-    char **av = calloc((size_t)argc + 2, sizeof *av);
-    char **values = calloc((size_t)argc + 1, sizeof *values);
-    if (av == NULL || values == NULL) {
-        free(av);
-        free(values);
-        return NULL;
-    }
-    int na = 0, nv = 0;
-    av[na++] = argv[0];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        char *end;
-        bool number = a[0] == '-' && a[1] != '\0' && (strtod(a, &end), *end == '\0');
-        if (strcmp(a, "--") == 0) {
-            while (++i < argc)
-                values[nv++] = argv[i];
-        } else if (a[0] == '-' && a[1] != '\0' && !number) {
-            av[na++] = argv[i];
-            bool takes = strcmp(a, "--channel") == 0 || strcmp(a, "--type") == 0 ||
-                         strcmp(a, "--url") == 0 || strcmp(a, "--token") == 0;
-            if (takes && i + 1 < argc)
-                av[na++] = argv[++i];
-        } else {
-            values[nv++] = argv[i];
-        }
-    }
-    av[na++] = "--";
-    for (int i = 0; i < nv; i++)
-        av[na++] = values[i];
-    free(values);
-    *out_argc = na;
-    return av;
-}
-
 /* The values as `type`, packed for the wire; NULL after saying which
  * does not fit (integers must be exact, floats only finite). */
 static uint8_t *pack(const host *h, rill_type type, const double *vals, size_t n) {
     size_t size = rill_type_size(type);
     uint8_t *packed = malloc(n ? n * size : 1);
     for (size_t i = 0; packed != NULL && i < n; i++) {
-        rill_value_from_double(type, vals[i], packed + i * size);
-        double back = rill_value_to_double(type, packed + i * size);
-        bool ok = type == RILL_TYPE_FLOAT ? isfinite(back) || !isfinite(vals[i])
-                  : type == RILL_TYPE_DOUBLE ? true
-                                              : back == vals[i];
-        if (!ok) {
+        if (!value_fits(type, vals[i], packed + i * size)) {
             host_fail(h, EXIT_USAGE, "value %zu (%.17g) does not fit a %s%s", i + 1,
                       vals[i], rill_type_name(type),
                       type == RILL_TYPE_FLOAT ? "; use --type d" : "; use --type f or d");
@@ -135,12 +92,12 @@ int cmd_send(int argc, char **argv) {
     static const struct option opts[] = {{"channel", required_argument, NULL, 'c'},
                                          {"type", required_argument, NULL, 'y'},
                                          {NULL, 0, NULL, 0}};
-    int ac;
-    char **av = options_first(argc, argv, &ac);
+    host h;
+    host_init(&h, argc, argv, usage, "", opts);
+    char **av = cli_values_last(&h.opts);
     if (av == NULL)
         return EXIT_FAILED;
-    host h;
-    host_init(&h, ac, av, usage, "", opts);
+    int ac = h.opts.argc;
     double channel = 0, *vals = NULL;
     rill_type type = RILL_TYPE_FLOAT;
     int c, status = EXIT_USAGE;

@@ -141,6 +141,32 @@ def test_set_with_a_mask_changes_only_the_masked_bits(rill_server):
     assert r.returncode == 2 and "unsigned 32-bit integers" in r.stderr
 
 
+def test_set_takes_negative_values_refuses_what_the_type_cannot_hold_and_releases(rill_server):
+    url = rill_server.url
+    r = rill("set", "gain", "-0.5", url=url)  # a value, not an option
+    assert r.returncode == 0, r.stderr
+    gain = ls_rows(url)["gain"]
+    assert gain["controlled"] == "yes" and float(gain["value"]) == -0.5
+    # What the program would read must be VALUE itself, not VALUE cut to
+    # the variable's type; nothing is taken over then.
+    for args, words in ((["flags", "-1"], "-1 does not fit flags, a uint32: give a whole "
+                         "number in its range"),
+                        (["events", "1.5"], "1.5 does not fit events, a int32"),
+                        (["events", "3000000000"], "3000000000 does not fit events, a int32"),
+                        (["gain", "1e39"], "1e39 does not fit gain, a float (too large)")):
+        r = rill("set", *args, url=url)
+        assert r.returncode == 2 and words in r.stderr, (args, r.returncode, r.stderr)
+    rows = ls_rows(url)
+    assert rows["events"]["controlled"] == "no" and float(rows["gain"]["value"]) == -0.5
+    r = rill("set", "gain", "--release", url=url)
+    assert r.returncode == 0, r.stderr
+    assert ls_rows(url)["gain"]["controlled"] == "no"
+    r = rill("set", "gain", "--release", "--mask", "1", url=url)
+    assert r.returncode == 2 and "--release takes no --mask" in r.stderr, r.stderr
+    r = rill("set", "gain", "1", "--release", url=url)
+    assert r.returncode == 2 and "unexpected argument '1'" in r.stderr, r.stderr
+
+
 def test_no_server_is_a_clear_error_with_exit_status_1(tmp_path):
     r = subprocess.run([rill_bin(), "ls", "--url", "ws://127.0.0.1:1"], capture_output=True,
                        text=True, timeout=10)
@@ -388,6 +414,17 @@ def test_send_delivers_a_buffer_the_device_program_sums(rill_server):
     assert p.returncode == 0, p.stderr
     r = rill("peek", "inbox", url=rill_server.url)
     assert float(r.stdout.split()[2]) == 500500
+
+
+def test_send_options_take_their_values_wherever_they_stand(rill_server):
+    # --timeout's value is its own, not a value to send; a negative number
+    # between options is a value.
+    r = rill("send", "--timeout", "5", "1", "2", "3", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    assert float(rill("peek", "inbox", url=rill_server.url).stdout.split()[2]) == 6
+    r = rill("send", "4", "--timeout", "5", "-2", "--type", "d", "0.5", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    assert float(rill("peek", "inbox", url=rill_server.url).stdout.split()[2]) == 2.5
 
 
 def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
