@@ -146,7 +146,7 @@ bool parse_option_number(const char *cmd, const char *opt, const char *s,
     double v = strtod(s, &end);
     if (end == s || *end != '\0' || !(v >= min && v <= max) ||
         (whole && v != floor(v))) {
-        fprintf(stderr, "rill %s: %s wants a %snumber from %g to %g, not '%s'\n",
+        fprintf(stderr, "rill %s: %s wants a %snumber from %.16g to %.16g, not '%s'\n",
                 cmd, opt, whole ? "whole " : "", min, max, s);
         return false;
     }
