@@ -1,5 +1,6 @@
 /* rill log: log variables on the device, wait until it has finished the
  * files, download and check them. */
+#include <ctype.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -142,6 +143,20 @@ static void on_event(rill_client *cl, const rill_client_event *ev, void *user) {
     host_fail(user, EXIT_FAILED, "%s", ev->msg);
 }
 
+/* `name` for a URL's path: every byte but letters, digits and "-._~" as
+ * %XX (a '+' would reach the server as a space). */
+static const char *url_escape(const char *name, char *out, size_t cap) {
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 <= cap; p++) {
+        if (isalnum(*p) || strchr("-._~", *p) != NULL)
+            out[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", *p);
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* Download each file into `dir` and check it. */
 static int download(const host *h, rill_client *cl, const char *dir,
                     const rill_client_log_file *files, const char *const *names,
@@ -163,8 +178,21 @@ static int download(const host *h, rill_client *cl, const char *dir,
         if (shown > 0)
             fprintf(stderr, "\r%*s\r", shown, "");
         if (rc != 0) {
+            /* Nothing is lost: the file stays on the device (a Bela board's
+             * copy command was said by the library). */
+            char hostname[256], where[1200] = "", esc[3 * sizeof files[i].name];
+            int port = 0;
+            if (rc != RILL_ENOTSUP &&
+                rill_client_parse_url(h->url, hostname, sizeof hostname, &port, NULL,
+                                      0) == 0)
+                snprintf(where, sizeof where,
+                         "; it stays on the device: curl -fo %s 'http://%s:%d/files/%s%s'",
+                         files[i].name, hostname, port,
+                         url_escape(files[i].name, esc, sizeof esc),
+                         h->token != NULL ? "?token=YOUR_TOKEN" : "");
             status = host_fail(h, EXIT_FAILED, "%s: the device's file %s was not "
-                               "downloaded: %s", names[i], files[i].name, rill_strerror(rc));
+                               "downloaded: %s%s", names[i], files[i].name,
+                               rill_strerror(rc), where);
             continue;
         }
         /* The span the device announced: a start tick that had passed

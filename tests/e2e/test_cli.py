@@ -394,6 +394,22 @@ def test_log_logs_on_the_device_then_downloads_exactly_the_seconds_asked(rill_se
         assert all(v == 0 for _, v in pairs[want + 1:])
 
 
+def test_a_failed_download_says_how_to_fetch_the_file_that_stays_on_the_device(rill_server):
+    # /proc is a directory where no file can be made, even by root: the
+    # download fails after the device has logged.
+    import re
+    import urllib.request
+    r = rill("log", "frame", "-d", "0.2", "-o", "/proc", url=rill_server.url)
+    assert r.returncode == 1, r.stderr
+    m = re.search(r"frame: the device's file (\S+) was not downloaded: .*; it stays on the "
+                  r"device: curl -fo (\S+) '(http://\S+)'$", r.stderr, re.M)
+    assert m and m.group(1) == m.group(2), r.stderr
+    with urllib.request.urlopen(m.group(3), timeout=10) as got:  # the URL as said
+        body = got.read()
+    header, bufs, _ = parse_log_file(body)
+    assert header["name"] == "frame" and len(bufs) >= int(0.2 * RATE) // 1024, header
+
+
 def test_log_without_a_directory_or_duration_is_a_usage_error(rill_server, tmp_path):
     r = rill("log", "frame", "-d", "1", "-o", str(tmp_path / "missing"), url=rill_server.url)
     assert r.returncode == 2 and "is not a directory" in r.stderr
