@@ -478,7 +478,8 @@ bool rill__log_busy(rill_server *srv, const char *name) {
 
 /* GET /files/<name>: a finished log file from the log directory. */
 static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
-    const char *name = uri + strlen("/files/");
+    char name[512];
+    rill__log_file_resolve(srv, uri + strlen("/files/"), name, sizeof name);
     if (*name == '\0' || strchr(name, '/') != NULL || name[0] == '.' ||
         strlen(name) > 200) {
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,

@@ -386,6 +386,14 @@ bool rill__log_busy(rill_server *srv, const char *name);
  * Returns what the libwebsockets HTTP callback returns (0, or -1 to
  * close). */
 int rill__logfiles_http(rill_server *srv, struct lws *wsi, const char *name);
+/* The log file a request's path names. libwebsockets hands the path out
+ * decoded with '+' read as a space, so "/files/frame+1.bin" typed by hand
+ * (Bela's numbering of a variable's second log) arrives as "frame 1.bin":
+ * `asked` itself when such a file exists, else `asked` with its spaces as
+ * '+' when that one exists, else `asked`. Written to `out` (cap bytes, at
+ * least strlen(asked) + 1). */
+void rill__log_file_resolve(rill_server *srv, const char *asked, char *out,
+                            size_t cap);
 
 /* ---- bela_project.c ----------------------------------------------------- */
 

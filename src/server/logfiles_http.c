@@ -151,7 +151,23 @@ done:
     return rc;
 }
 
-static int delete_file(rill_server *srv, struct lws *wsi, const char *name) {
+void rill__log_file_resolve(rill_server *srv, const char *asked, char *out,
+                            size_t cap) {
+    snprintf(out, cap, "%s", asked);
+    uint64_t size;
+    if (strchr(asked, ' ') == NULL || !is_log_name(asked) ||
+        log_file_size(srv, asked, &size))
+        return;
+    for (char *c = out; *c != '\0'; c++)
+        if (*c == ' ')
+            *c = '+';
+    if (!log_file_size(srv, out, &size))
+        snprintf(out, cap, "%s", asked);
+}
+
+static int delete_file(rill_server *srv, struct lws *wsi, const char *asked) {
+    char name[512];
+    rill__log_file_resolve(srv, asked, name, sizeof name);
     if (!is_log_name(name))
         return respond_message(
             wsi, 400, "error",

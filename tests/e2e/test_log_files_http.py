@@ -143,3 +143,31 @@ def test_listing_and_delete_refuse_a_host_that_is_not_the_servers(rill_server):
     status, data = raw(port, "DELETE", "/files/x.bin", f"127.0.0.1:{port}")
     assert status == 200, data
     assert not os.path.exists(os.path.join(logdir, "x.bin"))
+
+
+def test_a_plus_in_a_name_typed_by_hand_names_that_file(rill_server):
+    """Bela numbers a variable's later logs frame+1.bin, frame+2.bin; the
+    listing shows them so, and a user types that into curl. libwebsockets
+    hands rill the path with '+' decoded as a space, so such a GET or
+    DELETE found nothing (404). Now: a name with a space that is not a file
+    is tried with its spaces as '+'; a file really named with a space is
+    still served for it, and %2B reaches the '+' file as before."""
+    port, logdir = rill_server.port, rill_server.logdir
+    files = {"frame+1.bin": b"plus one", "frame+2.bin": b"plus two",
+             "my var.bin": b"a space", "my+var.bin": b"a plus"}
+    for name, data in files.items():
+        with open(os.path.join(logdir, name), "wb") as f:
+            f.write(data)
+    assert [f["name"] for f in listing(port)] == sorted(files)
+    for path, want in (("/files/frame+1.bin", b"plus one"),
+                       ("/files/frame%2B1.bin", b"plus one"),
+                       ("/files/my%20var.bin", b"a space"),
+                       ("/files/my%2Bvar.bin", b"a plus")):
+        status, _, body = request(port, "GET", path)
+        assert (status, body) == (200, want), (path, status, body)
+    status, _, body = request(port, "GET", "/files/frame+3.bin")
+    assert status == 404, (status, body)
+    status, _, body = request(port, "DELETE", "/files/frame+2.bin")
+    assert (status, json.loads(body)) == (200, {"deleted": "frame+2.bin"})
+    assert not os.path.exists(os.path.join(logdir, "frame+2.bin"))
+    assert sorted(os.listdir(logdir)) == ["frame+1.bin", "my var.bin", "my+var.bin"]
