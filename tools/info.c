@@ -39,12 +39,19 @@ int cmd_info(int argc, char **argv) {
         values += b.count;
     }
     const char *dot = strrchr(path, '.');
+    const char *format = dot ? dot + 1 : "?";
+    /* bin, csv and jsonl keep no sample rate: say so rather than "0". */
+    char rate[64];
+    if (info.sample_rate > 0)
+        snprintf(rate, sizeof rate, "%g", info.sample_rate);
+    else
+        snprintf(rate, sizeof rate, "not recorded in a %.16s file", format);
     printf("file       %s\nformat     %s\nvariable   %s\ntype       %s\n"
-           "mode       %s\nrate       %g\nbuffers    %zu\nvalues     %zu\n"
+           "mode       %s\nrate       %s\nbuffers    %zu\nvalues     %zu\n"
            "first tick %llu\nlast tick  %llu\n",
-           path, dot ? dot + 1 : "?", info.var_name, rill_type_name(info.type),
-           info.mode == RILL_TS_DENSE ? "dense" : "sparse", info.sample_rate,
-           buffers, values, (unsigned long long)first, (unsigned long long)last);
+           path, format, info.var_name, rill_type_name(info.type),
+           info.mode == RILL_TS_DENSE ? "dense" : "sparse", rate, buffers,
+           values, (unsigned long long)first, (unsigned long long)last);
     rill_file_reader_close(r);
     if (rc != RILL_EEMPTY) {
         fprintf(stderr, "%s: %s is damaged after %zu buffers: %s\n", argv[0], path,

@@ -289,6 +289,7 @@ def test_float_and_double_wav_files_open_in_sox_without_a_warning(rill_server, t
         assert info.returncode == 0, info.stderr
         fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
         assert fields["values"] == "4410" and fields["variable"] == name, fields
+        assert fields["rate"] == "44100", fields  # wav keeps the rate
 
 
 def flac_total_samples(path):
@@ -344,6 +345,7 @@ def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
     fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
     assert fields["variable"] == "frame_d" and fields["type"] == "double"
     assert fields["values"] == "2048" and fields["buffers"] == "4"  # 512-value bodies
+    assert fields["rate"] == "not recorded in a bin file", fields  # not "0"
     # bin records no sample rate: converting to wav needs one, and says so.
     bad = subprocess.run([rill_bin(), "convert", src, "--to", "wav"], capture_output=True,
                          text=True)
