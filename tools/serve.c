@@ -147,8 +147,20 @@ static const char serve_usage[] =
 
 static rill_log_level verbosity = RILL_LOG_WARN;
 
+/* While rill_server_create runs on this thread, the library's first error
+ * is kept: if the server does not start, it is the one line saying why
+ * (not that line and then "not started"). */
+static pthread_t creator;
+static bool creating;
+static char create_error[512];
+
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
+    if (creating && level == RILL_LOG_ERROR && create_error[0] == '\0' &&
+        pthread_equal(pthread_self(), creator)) {
+        snprintf(create_error, sizeof create_error, "%s", msg);
+        return;
+    }
     fprintf(stderr, "rill serve: %s: %s\n", rill_log_level_name(level), msg);
 }
 
@@ -368,10 +380,17 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     rill_server *srv = NULL;
+    creator = pthread_self();
+    creating = true;
     int rc = rill_server_create(&cfg, &srv);
+    creating = false;
+    if (rc == 0 && create_error[0] != '\0')
+        print_log(RILL_LOG_ERROR, create_error, NULL); /* it started anyway */
     if (rc != 0) {
-        fprintf(stderr, "rill serve: not started (%s; the reason is above)\n",
-                rill_strerror(rc));
+        if (create_error[0] != '\0')
+            fprintf(stderr, "rill serve: not started: %s\n", create_error);
+        else
+            fprintf(stderr, "rill serve: not started: %s\n", rill_strerror(rc));
         audio_source_free(as);
         nats_source_free(ns);
         return EXIT_FAILED;

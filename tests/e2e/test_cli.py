@@ -641,6 +641,33 @@ def test_a_port_that_never_answers_the_handshake_says_what_to_check():
     assert 4.9 <= took < 15, took
 
 
+def test_serve_that_cannot_start_says_why_in_one_line(tmp_path):
+    """A port another program holds, a log directory that is not there:
+    rill serve exits 1 with one line that says what and what to do (it
+    printed the library's line and then 'not started (input/output error;
+    the reason is above)')."""
+    import socket
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    port = held.getsockname()[1]
+    try:
+        cases = ((["--port", str(port)],
+                  f"rill serve: not started: cannot listen on 127.0.0.1:{port}: "
+                  "Address already in use (another program uses the port: "
+                  "pick another with --port)"),
+                 (["--port", "0", "--log-dir", str(tmp_path / "missing")],
+                  f"rill serve: not started: log directory {tmp_path / 'missing'} "
+                  "does not exist"))
+        for args, want in cases:
+            r = run("serve", "--source", "demo", *args, timeout=30)
+            assert r.returncode == 1, (args, r.returncode, r.stderr)
+            lines = r.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith(want), (args, r.stderr)
+    finally:
+        held.close()
+
+
 def test_timeout_sets_how_long_a_command_waits_for_the_device():
     """--timeout SECONDS replaces the 5 s wait (for a slow or lossy link,
     or to fail sooner); a value that is not a time is a usage error."""
