@@ -17,13 +17,15 @@ enum { OPT_URL = 256, OPT_TOKEN, OPT_TIMEOUT };
  * instead of printed, so that the command can say once what went wrong
  * and what to do (explain). Any thread may log. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool log_capture;
+static bool log_capture, log_capture_own; /* own: one thread's only */
+static pthread_t log_capture_thread;
 static char log_captured[512];
 
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
     pthread_mutex_lock(&log_lock);
-    if (log_capture && level <= RILL_LOG_ERROR) {
+    if (log_capture && level <= RILL_LOG_ERROR &&
+        (!log_capture_own || pthread_equal(pthread_self(), log_capture_thread))) {
         if (log_captured[0] == '\0')
             snprintf(log_captured, sizeof log_captured, "%s", msg);
     } else if (level <= RILL_LOG_WARN) {
@@ -35,8 +37,24 @@ static void print_log(rill_log_level level, const char *msg, void *user) {
 static void capture_log(bool on) {
     pthread_mutex_lock(&log_lock);
     log_capture = on;
+    log_capture_own = false;
     if (on)
         log_captured[0] = '\0';
+    pthread_mutex_unlock(&log_lock);
+}
+
+void host_capture_begin(void) {
+    pthread_mutex_lock(&log_lock);
+    log_capture = log_capture_own = true;
+    log_capture_thread = pthread_self();
+    log_captured[0] = '\0';
+    pthread_mutex_unlock(&log_lock);
+}
+
+void host_capture_end(char *out, size_t cap) {
+    pthread_mutex_lock(&log_lock);
+    log_capture = log_capture_own = false;
+    snprintf(out, cap, "%s", log_captured);
     pthread_mutex_unlock(&log_lock);
 }
 

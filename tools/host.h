@@ -76,6 +76,13 @@ bool host_at_ahead(const host *h, uint64_t at, const rill_client_list *l);
 int host_fail(const host *h, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* From begin to end, the library's errors logged by this thread are kept
+ * rather than printed (other threads' print as usual), so that the
+ * command's own message can carry the reason: end writes the first one,
+ * or "", to out. */
+void host_capture_begin(void);
+void host_capture_end(char *out, size_t cap);
+
 /* Ctrl-C sets a flag instead of killing the command, which then stops
  * what it does and reports as usual. */
 void host_catch_interrupt(void);

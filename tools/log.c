@@ -174,12 +174,15 @@ static int download(const host *h, rill_client *cl, const char *dir,
         /* A finished file is served at once; the retries cover a device
          * that has not closed it yet: 10 s, or --timeout if longer. */
         int retry_ms = h->timeout_ms > 10000 ? h->timeout_ms : 10000;
+        char why[512];
+        host_capture_begin();
         int rc = rill_client_fetch(cl, files[i].name, path, retry_ms);
+        host_capture_end(why, sizeof why);
         if (shown > 0)
             fprintf(stderr, "\r%*s\r", shown, "");
         if (rc != 0) {
-            /* Nothing is lost: the file stays on the device (a Bela board's
-             * copy command was said by the library). */
+            /* Nothing is lost: the file stays on the device (for a Bela
+             * board, the library's reason says how to copy it). */
             char hostname[256], where[1200] = "", esc[3 * sizeof files[i].name];
             int port = 0;
             if (rc != RILL_ENOTSUP &&
@@ -192,7 +195,7 @@ static int download(const host *h, rill_client *cl, const char *dir,
                          h->token != NULL ? "?token=YOUR_TOKEN" : "");
             status = host_fail(h, EXIT_FAILED, "%s: the device's file %s was not "
                                "downloaded: %s%s", names[i], files[i].name,
-                               rill_strerror(rc), where);
+                               why[0] != '\0' ? why : rill_strerror(rc), where);
             continue;
         }
         /* The span the device announced: a start tick that had passed

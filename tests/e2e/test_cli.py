@@ -403,13 +403,32 @@ def test_a_failed_download_says_how_to_fetch_the_file_that_stays_on_the_device(r
     import urllib.request
     r = rill("log", "frame", "-d", "0.2", "-o", "/proc", url=rill_server.url)
     assert r.returncode == 1, r.stderr
-    m = re.search(r"frame: the device's file (\S+) was not downloaded: .*; it stays on the "
+    m = re.search(r"frame: the device's file (\S+) was not downloaded: cannot create "
+                  r"/proc/(\S+)\.part: .*; it stays on the "
                   r"device: curl -fo (\S+) '(http://\S+)'$", r.stderr, re.M)
-    assert m and m.group(1) == m.group(2), r.stderr
-    with urllib.request.urlopen(m.group(3), timeout=10) as got:  # the URL as said
+    assert m and m.group(1) == m.group(2) == m.group(3), r.stderr
+    # One line: the reason inside it, not the library's line above it.
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    with urllib.request.urlopen(m.group(4), timeout=10) as got:  # the URL as said
         body = got.read()
     header, bufs, _ = parse_log_file(body)
     assert header["name"] == "frame" and len(bufs) >= int(0.2 * RATE) // 1024, header
+
+
+def test_log_from_a_bela_board_says_how_to_copy_each_file_in_one_line(rill_serve, tmp_path):
+    """A Bela board (a server speaking only the Watcher protocol) logs but
+    serves no files over HTTP: rill log says, in one line per file, that
+    the file stays there and the scp command that copies it."""
+    import re
+    srv = rill_serve("--compat-only")
+    r = rill("log", "frame", "-d", "0.2", "-o", str(tmp_path), url=srv.url)
+    assert r.returncode == 1, r.stderr
+    m = re.fullmatch(r"rill log: frame: the device's file (\S+\.bin) was not downloaded: a "
+                     r"Bela board serves its log files over SFTP only: copy it with "
+                     r"'scp root@127\.0\.0\.1:Bela/projects/<project>/(\S+) \.'\n", r.stderr)
+    assert m and m.group(1) == m.group(2), r.stderr
+    assert os.path.getsize(os.path.join(srv.logdir, m.group(1))) > 0
+    assert os.listdir(tmp_path) == []
 
 
 def test_log_without_a_directory_or_duration_is_a_usage_error(rill_server, tmp_path):
