@@ -1,34 +1,36 @@
-/* rill peek: a variable's current value. */
+/* rill peek: variables' current values. */
 #include <stdio.h>
 
 #include "host.h"
 
 static const char usage[] =
-    "usage: rill peek VAR [--url URL] [--token T] [--timeout S]\n\n"
-    "Print the variable's name, the tick its current value was set at, and the\n"
-    "value, on one line.\n"
+    "usage: rill peek VAR... [--url URL] [--token T] [--timeout S]\n\n"
+    "Print each variable's name, the tick its current value was set at, and\n"
+    "the value, one line per variable, in the order given.\n"
     HOST_URL_HELP
-    "\nexamples:\n  rill peek sine\n  rill peek frame --url ws://bela.local:5555\n";
+    "\nexamples:\n  rill peek sine\n  rill peek sine level gain\n"
+    "  rill peek frame --url ws://bela.local:5555\n";
 
 int cmd_peek(int argc, char **argv) {
     host h;
     host_init(&h, argc, argv, usage, "", NULL);
-    int status = host_parse(&h, 1, 1);
+    int status = host_parse(&h, 1, SIZE_MAX);
     if (status >= 0)
         return status;
-    const char *name = argv[optind];
+    const char *const *names = (const char *const *)argv + optind;
+    size_t n = (size_t)(argc - optind);
     rill_client *cl = host_connect(&h, rill_client_config_default(), &status);
     if (cl == NULL)
         return status;
-    rill_client_list *l = host_list(&h, cl, &name, 1, NULL, &status);
-    if (l != NULL) {
+    rill_client_list *l = host_list(&h, cl, names, n, NULL, &status);
+    for (size_t i = 0; l != NULL && i < n; i++) {
         double v;
         uint64_t tick;
-        int rc = rill_client_peek(cl, name, &v, &tick);
+        int rc = rill_client_peek(cl, names[i], &v, &tick);
         if (rc == 0)
-            printf("%s %llu %.17g\n", name, (unsigned long long)tick, v);
-        status = rc == 0 ? EXIT_OK : host_fail(&h, EXIT_FAILED, "%s: %s", name,
-                                              rill_strerror(rc));
+            printf("%s %llu %.17g\n", names[i], (unsigned long long)tick, v);
+        else
+            status = host_fail(&h, EXIT_FAILED, "%s: %s", names[i], rill_strerror(rc));
     }
     rill_client_list_free(l);
     rill_client_destroy(cl);

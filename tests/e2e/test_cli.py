@@ -126,6 +126,24 @@ def test_peek_and_set_reach_the_device(rill_server):
     assert gain["controlled"] == "yes" and float(gain["value"]) == 0.5
 
 
+@pytest.mark.parametrize("protocol", ["native", "compat"])
+def test_peek_takes_several_variables_one_line_each_in_order(rill_serve, protocol):
+    """pybela's peek takes a list; rill peek VAR... prints each one's line in
+    the order given, on a rill serve and on a Bela-like device alike; one
+    unknown name fails the whole command before anything is peeked."""
+    srv = rill_serve(*(["--compat-only"] if protocol == "compat" else []))
+    r = rill("peek", "frame", "gain", "frame_d", url=srv.url)
+    assert r.returncode == 0, r.stderr
+    lines = [line.split() for line in r.stdout.splitlines()]
+    assert [x[0] for x in lines] == ["frame", "gain", "frame_d"], r.stdout
+    assert int(lines[0][1]) == int(float(lines[0][2]))      # frame's value is its tick
+    assert float(lines[1][2]) == 1.0                          # gain's default
+    assert int(lines[2][1]) == int(float(lines[2][2]))
+    r = rill("peek", "frame", "nosuch", url=srv.url)
+    assert r.returncode == 1 and r.stdout == "", (r.stdout, r.stderr)
+    assert "the device has no variable 'nosuch'" in r.stderr, r.stderr
+
+
 def test_set_with_a_mask_changes_only_the_masked_bits(rill_server):
     assert rill("set", "flags", "0xf0", url=rill_server.url).returncode == 0
     r = rill("set", "flags", "0x05", "--mask", "0x0f", url=rill_server.url)
