@@ -155,8 +155,10 @@ if [ "${RILL_NO_NATS:-0}" != 1 ] && [ -x "$build/bin/rill" ] &&
     echo "== NATS suite (tests/nats) against $build/bin/rill =="
     abs=$(cd "$build" && pwd)
     nats_start=$(date +%s)
+    # Through run, so that $rc is this suite's (it was the suite before's:
+    # a failed end-to-end suite failed this one too).
     RILL_BIN=$abs/bin/rill RILL_LIB=$abs/src/librill.so PYTHONDONTWRITEBYTECODE=1 \
-        "$python" -m pytest -q -p no:cacheprovider tests/nats 2>&1 | tee "$log"
+        run "$python" -m pytest -q -p no:cacheprovider tests/nats
     count_pytest tests/nats
     echo "NATS suite: $(( $(date +%s) - nats_start )) s"
 fi
