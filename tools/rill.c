@@ -25,7 +25,7 @@ static const command commands[] = {
     {"serve", "serve live variables to clients (the device side)", cmd_serve},
     {"ls", "list a device's variables", cmd_ls},
     {"stream", "stream variables to files or standard output", cmd_stream},
-    {"peek", "print a variable's current value", cmd_peek},
+    {"peek", "print variables' current values", cmd_peek},
     {"monitor", "print variables' values periodically", cmd_monitor},
     {"set", "control a variable and set its value", cmd_set},
     {"log", "log variables on the device and download the files", cmd_log},
