@@ -1,12 +1,14 @@
 /* rill log: log variables on the device, wait until it has finished the
  * files, download and check them. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -16,10 +18,11 @@ static const char usage[] =
     "Log variables on the device for SECONDS seconds (dense variables: exactly\n"
     "SECONDS x rate values), starting at tick TICK (ahead of the device's\n"
     "clock) or now, then download the finished files (Watcher .bin format)\n"
-    "into DIR (default .). The device writes the files itself, so nothing is\n"
-    "lost if this host is slow; a Bela board's files are copied with scp\n"
-    "instead (the message says how). The downloads are checked: values the\n"
-    "device lost (a gap in a dense variable's ticks) are an error.\n"
+    "into DIR (default .; made if missing). The device writes the files\n"
+    "itself, so nothing is lost if this host is slow; a Bela board's files\n"
+    "are copied with scp instead (the message says how). The downloads are\n"
+    "checked: values the device lost (a gap in a dense variable's ticks) are\n"
+    "an error.\n"
     "On a terminal, progress (elapsed time, seconds logged, values and bytes of\n"
     "the dense variables) shows on standard error, then each file's values,\n"
     "bytes, drops and path; otherwise nothing but errors. Ctrl-C stops logging\n"
@@ -265,8 +268,9 @@ int cmd_log(int argc, char **argv) {
         return EXIT_USAGE;
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return host_fail(&h, EXIT_USAGE, "%s is not a directory (create it first)", dir);
+    bool dir_exists = stat(dir, &st) == 0, made_dir = false;
+    if (dir_exists && !S_ISDIR(st.st_mode))
+        return host_fail(&h, EXIT_USAGE, "-o %s is not a directory", dir);
     const char *const *names = (const char *const *)(argv + optind);
     size_t n = (size_t)(argc - optind);
     rill_client_config cfg = rill_client_config_default();
@@ -284,6 +288,16 @@ int cmd_log(int argc, char **argv) {
     }
     if ((l = host_list(&h, cl, names, n, vars, &status)) == NULL)
         goto out;
+    /* Made before logging starts (as rill stream makes its -o DIR), so a
+     * directory that cannot be made is said before the device logs. */
+    if (!dir_exists) {
+        if (mkdir(dir, 0755) != 0) {
+            status = host_fail(&h, EXIT_FAILED, "cannot create directory %s: %s", dir,
+                               strerror(errno));
+            goto out;
+        }
+        made_dir = true;
+    }
     uint64_t listed_ns = rill_clock_now_ns();
     double rate = l->sample_rate > 0 ? l->sample_rate : 1;
     uint64_t dur = (uint64_t)llround(seconds * rate), start = at;
@@ -318,6 +332,8 @@ int cmd_log(int argc, char **argv) {
         atomic_load(&device_dropped))
         status = EXIT_FAILED;
 out:
+    if (made_dir)
+        rmdir(dir); /* only if this run put nothing in it */
     rill_client_list_free(l);
     rill_client_destroy(cl);
     free(files);

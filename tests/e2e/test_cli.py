@@ -449,9 +449,38 @@ def test_log_from_a_bela_board_says_how_to_copy_each_file_in_one_line(rill_serve
     assert os.listdir(tmp_path) == []
 
 
+def test_log_makes_its_output_directory_as_stream_does(rill_server, tmp_path):
+    """rill stream -o DIR makes DIR; rill log -o DIR said 'not a directory
+    (create it first)', so the README's `rill log sine frame -d 2 -o logs`
+    failed in a fresh directory. It is made now, before the device logs; one
+    that cannot be made is said before anything is logged, and a run that
+    fails leaves no empty directory behind."""
+    out = tmp_path / "logs"
+    r = rill("log", "frame", "-d", "0.1", "-o", str(out), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    header, bufs, _ = parse_log_file((out / "frame.bin").read_bytes())
+    assert header["name"] == "frame" and bufs, header
+    before = sorted(os.listdir(rill_server.logdir))
+    r = rill("log", "frame", "-d", "0.1", "-o", str(tmp_path / "no" / "such"),
+             url=rill_server.url)
+    assert r.returncode == 1, r.stderr
+    assert f"cannot create directory {tmp_path / 'no' / 'such'}: No such file" in r.stderr
+    assert sorted(os.listdir(rill_server.logdir)) == before  # nothing was logged
+    r = rill("log", "nosuchvar", "-d", "0.1", "-o", str(tmp_path / "unused"),
+             url=rill_server.url)
+    assert r.returncode == 1 and not (tmp_path / "unused").exists(), r.stderr
+    # Refused after the directory was made (a start tick in the past): it
+    # goes again.
+    r = rill("log", "frame", "-d", "0.1", "--at", "1", "-o", str(tmp_path / "unused"),
+             url=rill_server.url)
+    assert r.returncode == 2 and "--at 1 is in the past" in r.stderr, r.stderr
+    assert not (tmp_path / "unused").exists()
+
+
 def test_log_without_a_directory_or_duration_is_a_usage_error(rill_server, tmp_path):
-    r = rill("log", "frame", "-d", "1", "-o", str(tmp_path / "missing"), url=rill_server.url)
-    assert r.returncode == 2 and "is not a directory" in r.stderr
+    (tmp_path / "a_file").write_text("x")
+    r = rill("log", "frame", "-d", "1", "-o", str(tmp_path / "a_file"), url=rill_server.url)
+    assert r.returncode == 2 and f"-o {tmp_path / 'a_file'} is not a directory" in r.stderr
     r = rill("log", "frame", url=rill_server.url)
     assert r.returncode == 2 and "usage: rill log" in r.stderr
     r = rill("log", "nosuchvar", "-d", "0.1", "-o", str(tmp_path), url=rill_server.url)
