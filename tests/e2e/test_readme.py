@@ -70,7 +70,8 @@ def test_the_readme_host_commands_run_as_written(rill_serve, tmp_path):
     values = [row.split() for row in text.splitlines()]
     assert len(values) >= 5 and all(v[0] == "sine" for v in values), text
     ticks = [int(v[1]) for v in values]
-    assert all(b - a == int(re.search(r"--period (\d+)", line).group(1)) for a, b in zip(ticks, ticks[1:])), ticks
+    period = int(re.search(r"--period (\d+)", line).group(1))
+    assert all(b - a == period for a, b in zip(ticks, ticks[1:])), ticks
     assert len({v[2] for v in values}) > 1, f"{line}: the same value every time:\n{text}"
     stdout = out["rill stream events -d 5 | head"]
     assert len(stdout.splitlines()) == 10 and stdout.startswith("events,"), stdout
