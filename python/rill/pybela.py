@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import os
+import struct
 import threading
 import time
 import traceback
@@ -812,6 +813,11 @@ _REL = np.dtype(np.uint32)
 _CORO = types.CoroutineType
 _DTYPES = {t: np.dtype(d) for t, d in L.TYPE_DTYPES.items()}
 _send_buffer = L.lib.rill_client_send_buffer
+
+
+class _BufferTypeError(struct.error, ValueError):
+    """send_buffer's buffer_type is not one of Bela's letters. A struct.error
+    as pybela's (its struct.pack fails on such a letter), and a ValueError."""
 
 
 def _as_values(arr, letter, as_numpy):
@@ -1596,7 +1602,11 @@ class Streamer(Watcher):
         ints); data_list any sequence or numpy array. As pybela, the values
         sent are data_list's (buffer_length is what the header says).
         Returns None."""
-        t = L.LETTER_TYPES[buffer_type]
+        t = L.LETTER_TYPES.get(buffer_type) if isinstance(buffer_type, str) else None
+        if t is None:
+            raise _BufferTypeError(
+                f"send_buffer: buffer_type {buffer_type!r} is not a Bela buffer type: "
+                "give 'i' (int32), 'j' (uint32), 'f' (float), 'd' (double) or 'c' (char)")
         # The values as bytes, passed to C as they are (bytes convert to a
         # pointer without a ctypes object per call; the copy of a buffer's
         # few KiB costs less than making one).

@@ -337,6 +337,17 @@ def test_send_buffer_reaches_the_device(streamer):
     inbox_becomes(5.0)
     streamer.send_buffer(0, "f", 4, np.full((2, 2), 1.5))
     inbox_becomes(6.0)
+    # A letter that is no Bela type: pybela's struct.pack raises struct.error;
+    # so does rill (a ValueError too), saying which letters there are. It
+    # raised KeyError: 'x'. Nothing is sent.
+    for bad in ("x", "q", "", "ff", None, 3):
+        with pytest.raises(struct.error) as e:
+            streamer.send_buffer(0, bad, 3, [1, 2, 3])
+        assert isinstance(e.value, ValueError)
+        assert f"buffer_type {bad!r} is not a Bela buffer type" in str(e.value)
+        assert "'i' (int32), 'j' (uint32), 'f' (float), 'd' (double) or 'c'" in str(e.value)
+    time.sleep(0.2)
+    inbox_becomes(6.0)
 
 
 def test_monitor_values_peek_n_values_and_async(rill_server, tmp_path):
