@@ -427,8 +427,20 @@ def test_a_failed_download_says_how_to_fetch_the_file_that_stays_on_the_device(r
     assert m and m.group(1) == m.group(2) == m.group(3), r.stderr
     # One line: the reason inside it, not the library's line above it.
     assert len(r.stderr.splitlines()) == 1, r.stderr
-    with urllib.request.urlopen(m.group(4), timeout=10) as got:  # the URL as said
-        body = got.read()
+    # The URL as said. The command failed on its side at once, without
+    # waiting for the device to close the file: until it does, the device
+    # answers 409 (as to rill's client, which waits the same way).
+    import urllib.error
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(m.group(4), timeout=10) as got:
+                body = got.read()
+            break
+        except urllib.error.HTTPError as e:
+            if e.code != 409 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     header, bufs, _ = parse_log_file(body)
     assert header["name"] == "frame" and len(bufs) >= int(0.2 * RATE) // 1024, header
 
