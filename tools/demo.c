@@ -71,7 +71,7 @@ static const struct {
 #define DEMO_TURN_S 20.0
 #define DEMO_AUDIO_FRAMES 1024u
 #define DEMO_HIST 1024u /* source history, a power of two */
-#define DEMO_IDLE_BLOCKS 4u /* blocks per wake-up while nothing watches */
+#define DEMO_IDLE_BLOCKS 8u /* blocks per wake-up while nothing watches */
 
 /* Client buffers arrive on the network thread; the demo thread reads the
  * sum once per frame. One demo per process, so a static suffices. */

@@ -31,8 +31,8 @@
 //                absolute deadlines). Not at the end of the baseline: with
 //                nothing streaming, the estimate rests on the list replies
 //                alone, whose ticks lag (an unwatched demo makes its blocks
-//                four at a time; a reply waits in the socket's worker for
-//                the next batch), and read up to 16 ms behind the device.
+//                eight at a time; a reply waits in the socket's worker for
+//                the next batch), and read up to ~22 ms behind the device.
 //                Error: the calibration's transit (under 1 ms on an idle page)
 //                and one source block (64 frames, 1.3 ms), so about +-2 ms.
 //                The server sends a buffer when its newest value is written,
