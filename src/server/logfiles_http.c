@@ -188,7 +188,7 @@ static int delete_file(rill_server *srv, struct lws *wsi, const char *asked) {
     snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
     if (unlink(path) != 0) {
         char why[300];
-        snprintf(why, sizeof why, "cannot delete %s: %s", name,
+        snprintf(why, sizeof why, "cannot delete %.200s: %s", name, /* a log name */
                  strerror(errno));
         return respond_message(wsi, 500, "error", why);
     }
