@@ -101,6 +101,38 @@ describe('dashboard against rill serve', () => {
     await page.close();
   });
 
+  it('draws no animation frames while idle, yet keeps its device tick current; a chart wakes it', async () => {
+    const { page, errors } = await openPage(b.browser, `${srv.http}/`);
+    await waitLive(page);
+    const frames = () => page.evaluate(() => window.__rill.frames());
+    const tick = async () => Number(await page.textContent('#config dd[data-key="device tick"]'));
+    // Past the second it stays awake after the hello and the first list.
+    await sleep(1500);
+    const f0 = await frames();
+    const t0 = await tick();
+    await sleep(1500);
+    const f1 = await frames();
+    assert.ok(f1 - f0 <= 1, `${f1 - f0} animation frames in 1.5 s on an idle page`);
+    // The once-a-second list replies still reach the page, on its timer.
+    assert.ok((await tick()) > t0, 'the device tick shown moved while idle');
+    // A chart animates in every frame (it scrolls with the device clock).
+    await page.click('#vars tr[data-var="sine"]');
+    await waitChart(page, 'sine', 4096, 101);
+    const f2 = await frames();
+    await sleep(1000);
+    const f3 = await frames();
+    assert.ok(f3 - f2 >= 20, `only ${f3 - f2} animation frames in 1 s with a chart streaming`);
+    // Closed, the page goes back to sleep.
+    await page.click('#vars tr[data-var="sine"]');
+    await page.waitForFunction(() => window.__rill.streaming().length === 0);
+    await sleep(1500);
+    const f4 = await frames();
+    await sleep(1000);
+    assert.ok((await frames()) - f4 <= 1, 'animation frames went on after the chart closed');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   it('shows how far behind live the page is, and the drops (none here)', async () => {
     const { page, errors } = await openPage(b.browser, `${srv.http}/`);
     await waitLive(page);

@@ -26,6 +26,16 @@ export { bufferLength } from './streams';
 /** Longest that other views wait for a frame without chart changes. */
 const SYNC_WAIT_MS = 100;
 
+/** With nothing to animate, the page draws on a timer this often (the
+ * badges' period) instead of in every animation frame: an idle dashboard
+ * left open costs the browser a timer, not 60 frames a second. */
+const IDLE_DRAW_MS = 200;
+
+/** How long after the last data, message or input the page keeps drawing
+ * in every animation frame (a handler's rate-limited redraw, a chart just
+ * opened, a reply on its way). */
+const AWAKE_MS = 1000;
+
 /** The benchmark's probe: the newest tick of each dense buffer received,
  * until a frame draws a chart that shows it, then its lag behind live (ms)
  * at that moment, on the device clock as estimated when the probe started
@@ -69,6 +79,13 @@ export class App {
    * device tick, once a second). */
   private configStale = false;
   private configKey = '';
+  /** The draw loop: an animation frame is requested (`frameQueued`), or
+   * an idle timer runs (`idleTimer`); `awakeUntil` keeps frames coming. */
+  private frameQueued = false;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private awakeUntil = 0;
+  /** Animation frames drawn (the browser tests read it). */
+  frames = 0;
 
   constructor(
     root: HTMLElement,
@@ -93,21 +110,30 @@ export class App {
       address,
       {
         live: (h) => {
+          this.wake();
           this.streams.maxValues = h.maxValues;
           this.setRate(h.sampleRate);
           this.clock.reset(h.sampleRate);
         },
-        control: (m) => this.control(m),
+        control: (m) => {
+          // The list reply comes every second: it wakes the page only
+          // when the variables changed (list()).
+          if (m.t !== 'list') this.wake();
+          this.control(m);
+        },
         native: (m) => {
+          this.wake();
           const s = this.streams.native(m);
           const p = this.probe;
           if (p && s && !m.sparse && m.count > 0 && p.pending.length < 4096) p.pending.push({ stream: s, tick: s.series.lastTick, first: m.ts });
         },
         handlerFrame: (f) => {
+          this.wake();
           if (!this.handlers.frame(f)) this.lastError = `binary data for unknown handler ${f.handler}`;
           else if (f.tick > 0) this.clock.observe(f.tick, performance.now());
         },
         closed: () => {
+          this.wake();
           for (const s of this.streams.streams.values()) this.taps.drop(s);
           this.streams.clear();
           this.charts.detach();
@@ -137,12 +163,50 @@ export class App {
 
   start(): void {
     this.session.start();
-    const frame = () => {
-      this.draw();
-      requestAnimationFrame(frame);
-    };
-    requestAnimationFrame(frame);
-    window.addEventListener('resize', () => this.charts.resize());
+    window.addEventListener('resize', () => {
+      this.charts.resize();
+      this.wake();
+    });
+    for (const ev of ['pointerdown', 'keydown', 'input', 'wheel'])
+      window.addEventListener(ev, () => this.wake(), { capture: true, passive: true });
+    this.wake();
+  }
+
+  /** Draw in every animation frame from now until AWAKE_MS after the last
+   * call, and as long as there is something to animate. */
+  wake(): void {
+    this.awakeUntil = performance.now() + AWAKE_MS;
+    if (this.frameQueued) return;
+    if (this.idleTimer !== null) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+    this.frameQueued = true;
+    requestAnimationFrame(this.animationFrame);
+  }
+
+  private readonly animationFrame = (): void => {
+    this.frameQueued = false;
+    this.frames++;
+    this.draw();
+    this.next();
+  };
+
+  private readonly idleFrame = (): void => {
+    this.idleTimer = null;
+    this.draw();
+    this.next();
+  };
+
+  /** The next draw: an animation frame while anything moves (a chart of
+   * the shown panel scrolls with the device clock whether or not values
+   * arrive), else the idle timer. */
+  private next(): void {
+    const charts = (this.tab === 'vars' || this.showAll) && this.charts.animating();
+    if (charts || this.charts.painting() || this.probe || performance.now() < this.awakeUntil) {
+      this.frameQueued = true;
+      requestAnimationFrame(this.animationFrame);
+    } else this.idleTimer = setTimeout(this.idleFrame, IDLE_DRAW_MS);
   }
 
   private control(m: ControlMessage): void {
@@ -196,6 +260,7 @@ export class App {
     this.audioForm.update(l.audio, false);
     // Charts (from before a reconnect, or opened by name) take their streams.
     const changed = before !== this.vars.map((v) => v.name).join('|');
+    if (changed) this.wake();
     this.charts.listChanged(changed);
     // What changed shows at once; a list that changed only the device tick
     // (one a second) and the counters waits for the badges' turn, draw().

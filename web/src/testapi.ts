@@ -14,6 +14,8 @@ export function testApi(app: App) {
   const entry = (name: string) => app.charts.find(name);
   return {
     state: () => app.state,
+    /** Animation frames the page has drawn so far (none while idle). */
+    frames: () => app.frames,
     vars: () => app.vars.map((v) => ({ name: v.name, type: v.type, timestampMode: v.timestampMode })),
     streaming: () => app.charts.streaming(),
     /** The chart named for a variable: what it draws (its first trace's

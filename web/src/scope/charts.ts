@@ -259,6 +259,12 @@ export class ChartSet {
     this.painter?.flush();
   }
 
+  /** Whether a chart shows any trace (it moves with the device clock). */
+  animating(): boolean {
+    for (const c of this.charts) if (c.streams.some((s) => s !== null)) return true;
+    return false;
+  }
+
   /** Whether the painter still has scenes to paint (a worker's batch). */
   painting(): boolean {
     return this.painter?.busy ?? false;
