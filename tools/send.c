@@ -1,5 +1,6 @@
 /* rill send: one buffer of values to the device program, as pybela's
  * send_buffer. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,18 +121,41 @@ int cmd_send(int argc, char **argv) {
     const char *bad = NULL;
     for (int i = optind; i < ac; i++) {
         int prc = 0;
-        if (strcmp(av[i], "-") == 0) {
-            char line[4096];
-            while (prc == 0 && fgets(line, sizeof line, stdin) != NULL)
+        unsigned long lineno = 0;
+        bool from_stdin = strcmp(av[i], "-") == 0;
+        char *line = NULL;
+        if (from_stdin) {
+            /* Whole lines, however long: a number is never cut in two. */
+            size_t line_cap = 0;
+            while (prc == 0 && getline(&line, &line_cap, stdin) != -1) {
+                lineno++;
                 prc = parse_values(line, &vals, &n, &cap, &bad);
+            }
+            if (prc == 0 && ferror(stdin)) {
+                status = host_fail(&h, EXIT_FAILED, "cannot read standard input: %s",
+                                   strerror(errno));
+                free(line);
+                goto out;
+            }
         } else {
             prc = parse_values(av[i], &vals, &n, &cap, &bad);
         }
         if (prc == -1) {
-            status = host_fail(&h, EXIT_USAGE, "'%.*s' is not a number",
-                               (int)strcspn(bad, " ,\n\t\r"), bad);
+            /* Which value, and where: a channel or a variable's name given
+             * as the first value is the likely slip. */
+            int len = (int)strcspn(bad, " ,\n\t\r");
+            if (from_stdin)
+                status = host_fail(&h, EXIT_USAGE, "value %zu, '%.*s' (line %lu of "
+                                   "standard input), is not a number", n + 1, len, bad,
+                                   lineno);
+            else
+                status = host_fail(&h, EXIT_USAGE, "value %zu, '%.*s', is not a number "
+                                   "(rill send takes values only: the channel is "
+                                   "--channel N, the type --type T)", n + 1, len, bad);
+            free(line);
             goto out;
         }
+        free(line);
         if (prc == -2) {
             status = host_fail(&h, EXIT_FAILED, "out of memory");
             goto out;

@@ -510,6 +510,13 @@ def test_send_delivers_a_buffer_the_device_program_sums(rill_server):
     assert p.returncode == 0, p.stderr
     r = rill("peek", "inbox", url=rill_server.url)
     assert float(r.stdout.split()[2]) == 500500
+    # One line of 3000 values (13 KB): none cut in two where a line buffer ends.
+    p = subprocess.run([rill_bin(), "send", "--type", "i", "-", "--url", rill_server.url],
+                       input=" ".join(str(i) for i in range(1, 3001)) + "\n",
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    r = rill("peek", "inbox", url=rill_server.url)
+    assert float(r.stdout.split()[2]) == 3000 * 3001 // 2
 
 
 def test_send_options_take_their_values_wherever_they_stand(rill_server):
@@ -531,7 +538,15 @@ def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
     r = rill("send", "--type", "c", "300", url=rill_server.url)
     assert r.returncode == 2 and "does not fit a char" in r.stderr
     r = rill("send", "1", "two", url=rill_server.url)
-    assert r.returncode == 2 and "'two' is not a number" in r.stderr
+    assert r.returncode == 2 and "value 2, 'two', is not a number" in r.stderr
+    # A variable's name where the values go: the channel is an option.
+    r = rill("send", "sine", "1", url=rill_server.url)
+    assert r.returncode == 2 and "value 1, 'sine', is not a number (rill send takes values " \
+        "only: the channel is --channel N" in r.stderr
+    p = subprocess.run([rill_bin(), "send", "-", "--url", rill_server.url],
+                       input="1 2\n3 x4\n", capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and \
+        "value 4, 'x4' (line 2 of standard input), is not a number" in p.stderr, p.stderr
     r = rill("send", "--type", "q", "1", url=rill_server.url)
     assert r.returncode == 2 and "--type wants" in r.stderr
 
