@@ -46,6 +46,11 @@
 //                pixels equal those on screen is not repainted), medians over
 //                the 8 charts
 //
+//   left open    before all that, the page as a user opens it and leaves it
+//                (the variables' table, nothing streaming, no frame counter
+//                of the bench's): Chromium's CPU and the page's own animation
+//                frames a second (none: an idle page draws on a 200 ms timer)
+//
 // Two workloads, each against its baseline measured in the same run (the
 // same page, same layout, nothing streaming):
 //   scope  the scope features on: each chart triggered (auto, rising
@@ -86,6 +91,7 @@ const SPECS = 2;
 const INJECT_IDS = [9001, 9002]; // handler ids when injected through the page
 const SECONDS = Number(process.env.RILL_BENCH_BROWSER_S || 30);
 const IDLE_SECONDS = Number(process.env.RILL_BENCH_BROWSER_IDLE_S || Math.min(10, SECONDS));
+const OPENED_SECONDS = Math.min(5, IDLE_SECONDS);
 const RUNS = Math.max(1, Number(process.env.RILL_BENCH_BROWSER_RUNS || 1));
 const QUERY = process.env.RILL_BENCH_BROWSER_QUERY || '';
 const WEB_ROOT = process.env.RILL_BENCH_BROWSER_WEB_ROOT || '';
@@ -194,9 +200,12 @@ async function heapAfterGc(cdp) {
 }
 
 /** Measure the page for `seconds`: fps, main-thread busy time, heap. */
-async function measure(page, cdp, serverPid, seconds, { probe = false, profile = null } = {}) {
+async function measure(page, cdp, serverPid, seconds, { probe = false, profile = null, counter = true } = {}) {
   const heap0 = await heapAfterGc(cdp);
-  await page.evaluate((cap) => {
+  const appFrames0 = await page.evaluate(() => window.__rill.frames?.() ?? NaN);
+  // Without the counter the page's own frames are all there is: a page left
+  // open as a user leaves it.
+  if (counter) await page.evaluate((cap) => {
     const b = (window.__bench = { t: new Float64Array(cap), n: 0, on: true });
     const f = (ts) => {
       if (!b.on) return;
@@ -230,10 +239,13 @@ async function measure(page, cdp, serverPid, seconds, { probe = false, profile =
   const t1 = await page.evaluate(() => performance.now());
   const c1 = cpuSeconds(serverPid);
   const m1 = await metrics(cdp);
-  const stamps = await page.evaluate(() => {
-    window.__bench.on = false;
-    return Array.from(window.__bench.t.subarray(0, window.__bench.n));
-  });
+  const appFrames1 = await page.evaluate(() => window.__rill.frames?.() ?? NaN);
+  const stamps = counter
+    ? await page.evaluate(() => {
+        window.__bench.on = false;
+        return Array.from(window.__bench.t.subarray(0, window.__bench.n));
+      })
+    : [];
   // (A page from before the ages were recorded returns the lags alone.)
   const taken = probe ? await page.evaluate(() => window.__rill.latencyTake(true)) : { lags: [], ages: [] };
   const { lags, ages } = Array.isArray(taken) ? { lags: taken, ages: [] } : taken;
@@ -244,6 +256,7 @@ async function measure(page, cdp, serverPid, seconds, { probe = false, profile =
   for (let i = 1; i < stamps.length; i++) gaps.push(stamps[i] - stamps[i - 1]);
   return {
     frames: stamps.length,
+    appFps: (1000 * (appFrames1 - appFrames0)) / (t1 - t0),
     fpsMedian: median(fps),
     fpsP5: percentile(fps, 5),
     frameP99: percentile(gaps, 99),
@@ -429,6 +442,10 @@ async function oneRun(run, mode) {
     });
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Performance.enable');
+    // The page as a user opens it and leaves it: the variables' table,
+    // nothing streaming, no frame counter of the bench's.
+    await sleep(2000);
+    const opened = await measure(page, cdp, srv.pid, OPENED_SECONDS, { counter: false });
     const dense = (await page.evaluate(() => window.__rill.vars())).filter((v) => v.timestampMode === 0).map((v) => v.name);
     if (dense.length < CHANNELS) throw new Error(`the demo has ${dense.length} dense variables, the bench needs ${CHANNELS}`);
     const names = dense.slice(0, CHANNELS);
@@ -490,7 +507,7 @@ async function oneRun(run, mode) {
     // A chart with no points at the end: the page fell more than its window behind.
     const empty = after.charts.filter((c) => c.points === 0).map((c) => c.name);
     const columns = after.specs.reduce((n, s, k) => n + s.total - before.specs[k].total, 0);
-    return { idle, load, dropped, buffers, empty, columns, viewport: `1400x${height + 10}`, names, relay: !!feeder, before, after };
+    return { opened, idle, load, dropped, buffers, empty, columns, viewport: `1400x${height + 10}`, names, relay: !!feeder, before, after };
   } finally {
     await feeder?.stop();
     await browser.close();
@@ -567,6 +584,8 @@ for (const mode of MODES) {
   const cpu = med((r) => r.load.browserCpu);
   cpuRow('Chromium CPU, all its processes', (m) => m.browserCpu, target ? { target: '<= 60 %core', met: cpu <= 60 } : {});
   cpuRow('rill serve CPU', (m) => m.serverCpu);
+  R({ name: 'page left open, nothing streaming: Chromium CPU', median: med((r) => r.opened.browserCpu), unit: '%core', baseline_name: 'idle page', baseline_median: med((r) => r.idle.browserCpu), ratio: med((r) => r.opened.browserCpu) / med((r) => r.idle.browserCpu) });
+  R({ name: "page left open: the page's animation frames", median: med((r) => r.opened.appFps), unit: '/s' });
   R({ name: 'chart pictures per second (median chart)', median: med((r) => redrawRate(r)), unit: '/s' });
   R({ name: 'chart canvas repaints per second (median)', median: med((r) => redrawRate(r, 'repaints')), unit: '/s' });
   R({ name: 'page events for the data (batches) per s', median: med((r) => (r.after.charts[0].link.batches - r.before.charts[0].link.batches) / SECONDS), unit: '/s', baseline_name: 'messages', baseline_median: med((r) => (r.after.charts[0].link.messages - r.before.charts[0].link.messages) / SECONDS), ratio: NaN });

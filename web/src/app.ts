@@ -167,8 +167,9 @@ export class App {
       this.charts.resize();
       this.wake();
     });
-    for (const ev of ['pointerdown', 'keydown', 'input', 'wheel'])
+    for (const ev of ['pointerdown', 'pointermove', 'keydown', 'input', 'wheel'])
       window.addEventListener(ev, () => this.wake(), { capture: true, passive: true });
+    document.addEventListener('visibilitychange', () => this.wake());
     this.wake();
   }
 
