@@ -72,7 +72,10 @@
 // tallies either; RILL_BENCH_BROWSER_TRACE_CATEGORIES adds trace categories,
 // comma-separated), RILL_BENCH_BROWSER_WEB_ROOT (another dashboard build,
 // given to rill serve as --web-root; it must have this page's test hooks),
-// RILL_BENCH_BROWSER_SHOT (a PNG of the first run's page, loaded).
+// RILL_BENCH_BROWSER_SHOT (a PNG of the first run's page, loaded),
+// RILL_BENCH_BROWSER_DRIVER (cdp: Chromium driven over its DevTools pipe by
+// rawcdp.mjs, the default; playwright: as the browser tests drive it, which
+// adds DevTools' reports of every WebSocket message to Chromium's CPU).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -122,6 +125,13 @@ try {
 } catch {
   skip('playwright-core is not installed in web/node_modules (make deps runs npm ci)');
 }
+// The browser: driven over its DevTools pipe by rawcdp.mjs (the default:
+// nothing but what the figures need runs in Chromium), or by Playwright as
+// the browser tests drive it, which adds Network reports of every
+// WebSocket message to Chromium's CPU (rawcdp.mjs's header).
+const DRIVER = process.env.RILL_BENCH_BROWSER_DRIVER || 'cdp';
+if (DRIVER === 'cdp') ({ launchRawBrowser: launchBrowser } = await import('./rawcdp.mjs'));
+else if (DRIVER !== 'playwright') skip(`RILL_BENCH_BROWSER_DRIVER is cdp or playwright, not '${DRIVER}'`);
 
 // ---- statistics -----------------------------------------------------------------------
 

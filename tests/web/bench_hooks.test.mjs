@@ -73,3 +73,41 @@ describe('benchmark hooks', () => {
     assert.ok(again.length < lags.length / 2, 'taken lags are cleared');
   });
 });
+
+// The benchmark drives Chromium over its DevTools pipe (bench/browser/rawcdp.mjs),
+// not through Playwright: the same page, clicked and read the same way.
+describe("the benchmark's own browser driver", () => {
+  it('loads the dashboard, clicks a variable into a chart, reads values, sizes the window, reports errors', async () => {
+    const { launchRawBrowser } = await import('../../bench/browser/rawcdp.mjs');
+    const { browser } = await launchRawBrowser();
+    try {
+      const p = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+      const seen = [];
+      p.on('console', (m) => m.type() === 'error' && seen.push(m.text()));
+      p.on('pageerror', (e) => seen.push(e.message));
+      await p.goto(`${srv.http}/`);
+      await p.waitForFunction(() => window.__rill && window.__rill.state() === 'native' && window.__rill.vars().length > 0, null, { timeout: 10000 });
+      await p.click('#vars tr[data-var="frame"]');
+      await p.waitForFunction((n) => (window.__rill.chart(n)?.buffers ?? 0) > 2, 'frame', { timeout: 10000 });
+      // Values come back as they are: numbers, NaN, arrays of a typed array.
+      assert.deepEqual(await p.evaluate(() => window.__rill.streaming()), ['frame']);
+      assert.ok(Number.isNaN(await p.evaluate(() => NaN)));
+      assert.deepEqual(await p.evaluate((x) => [x, Float64Array.of(1.5, Infinity)], 7), [7, [1.5, Infinity]]);
+      await p.setViewportSize({ width: 1200, height: 2000 });
+      assert.deepEqual(await p.evaluate(() => [innerWidth, innerHeight]), [1200, 2000]);
+      const cdp = await p.context().newCDPSession(p);
+      await cdp.send('Performance.enable');
+      const { metrics } = await cdp.send('Performance.getMetrics');
+      assert.ok(metrics.some((m) => m.name === 'TaskDuration' && m.value > 0));
+      await assert.rejects(p.evaluate(() => nosuchname), /nosuchname is not defined/);
+      await p.evaluate(() => console.error('a console error'));
+      await p.evaluate(() => setTimeout(() => { throw new Error('thrown later'); }));
+      await sleep(200);
+      assert.equal(seen.length, 2, seen.join(' | '));
+      assert.equal(seen[0], 'a console error');
+      assert.match(seen[1], /thrown later/);
+    } finally {
+      await browser.close();
+    }
+  });
+});
