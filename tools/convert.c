@@ -7,13 +7,16 @@
 #include "saved.h"
 
 static const char usage[] =
-    "usage: rill convert FILE --to bin|csv|jsonl|wav|flac [-o OUT] [--rate HZ]\n"
+    "usage: rill convert FILE OUT [--to FORMAT] [--rate HZ] [--sparse]\n"
+    "       rill convert FILE --to bin|csv|jsonl|wav|flac [-o OUT] [--rate HZ]\n"
     "                    [--sparse]\n\n"
-    "Convert a saved stream to another format, buffer by buffer. OUT defaults\n"
+    "Convert a saved stream to another format, buffer by buffer. The format is\n"
+    "--to's, else OUT's extension (.bin .csv .jsonl .wav .flac); OUT defaults\n"
     "to FILE with the new extension. bin, csv and jsonl files record no sample\n"
     "rate: give it with --rate to convert them to wav or flac.\n\n"
     "examples:\n  rill convert data/sine.bin --to wav\n"
-    "  rill convert data/frame.csv --to jsonl -o frame.jsonl\n";
+    "  rill convert data/frame.csv frame.jsonl\n"
+    "  rill convert data/sine.csv take.wav --rate 44100\n";
 
 typedef struct convert_opts {
     const char *to, *out;
@@ -82,10 +85,29 @@ int cmd_convert(int argc, char **argv) {
     cli_opts_init(&o, argc, argv, usage, "o:", opts);
     convert_opts co = {NULL, NULL, 0};
     rill_ts_mode mode;
-    int status = saved_parse(&o, &mode, take, &co);
+    int status = saved_parse(&o, &mode, 2, take, &co);
     if (status >= 0)
         return status;
+    if (optind + 1 < argc) {
+        if (co.out != NULL) {
+            fprintf(stderr, "%s: two outputs, %s and -o %s: give one\n", argv[0],
+                    argv[optind + 1], co.out);
+            return EXIT_USAGE;
+        }
+        co.out = argv[optind + 1];
+    }
     rill_file_format fmt;
+    if (co.to == NULL && co.out != NULL) {
+        /* The output's name says the format, as it does for sox. */
+        const char *dot = strrchr(co.out, '.');
+        if (dot == NULL || strchr(dot, '/') != NULL ||
+            rill_file_format_from_name(dot + 1, &fmt) != 0) {
+            fprintf(stderr, "%s: cannot tell the format from the name %s: end it in .bin, "
+                    ".csv, .jsonl, .wav or .flac, or give --to\n", argv[0], co.out);
+            return EXIT_USAGE;
+        }
+        co.to = rill_file_format_name(fmt);
+    }
     if (co.to == NULL || rill_file_format_from_name(co.to, &fmt) != 0) {
         fprintf(stderr, "%s: --to needs one of bin, csv, jsonl, wav, flac\n", argv[0]);
         return EXIT_USAGE;

@@ -16,7 +16,7 @@ int cmd_info(int argc, char **argv) {
     cli_opts o;
     cli_opts_init(&o, argc, argv, usage, "", opts);
     rill_ts_mode mode;
-    int status = saved_parse(&o, &mode, NULL, NULL);
+    int status = saved_parse(&o, &mode, 1, NULL, NULL);
     if (status >= 0)
         return status;
     const char *path = argv[optind];

@@ -1,4 +1,5 @@
 /* What rill info and rill convert share (saved.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +22,7 @@ static void print_log(rill_log_level level, const char *msg, void *user) {
         fprintf(stderr, "rill: %s\n", msg);
 }
 
-int saved_parse(cli_opts *o, rill_ts_mode *mode,
+int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
                 bool (*take)(int c, const char *arg, void *user), void *user) {
     *mode = RILL_TS_DENSE;
     int c;
@@ -33,7 +34,7 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode,
     }
     if (c == CLI_STOP)
         return o->status;
-    int status = cli_args(o, 1, 1);
+    int status = cli_args(o, 1, (size_t)max_args);
     if (status < 0)
         rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
     return status;
@@ -41,7 +42,13 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode,
 
 rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode) {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (stat(path, &st) != 0) {
+        /* Said the same for every format (libsndfile has its own words). */
+        fprintf(stderr, "%s: cannot read %s: %s\n", cmd, path,
+                errno == ENOENT ? "not found" : strerror(errno));
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
         fprintf(stderr, "%s: cannot read %s: it is a directory (name a file in it)\n",
                 cmd, path);
         return NULL;

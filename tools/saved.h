@@ -11,11 +11,11 @@
 #define SAVED_SPARSE_OPTION {"sparse", no_argument, NULL, 's'}
 
 /* Read the options (the command's own through `take`, which returns false
- * after saying what is wrong) and one FILE argument, then send the
- * library's warnings and errors to stderr. *mode is RILL_TS_SPARSE with
- * --sparse. Returns -1 to go on (the FILE at argv[optind]), or the exit
- * status to return at once. */
-int saved_parse(cli_opts *o, rill_ts_mode *mode,
+ * after saying what is wrong) and one FILE argument (up to `max_args`
+ * arguments), then send the library's warnings and errors to stderr.
+ * *mode is RILL_TS_SPARSE with --sparse. Returns -1 to go on (the FILE at
+ * argv[optind]), or the exit status to return at once. */
+int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
                 bool (*take)(int c, const char *arg, void *user), void *user);
 
 /* A reader for `path`, or NULL after saying why ("rill CMD: cannot read

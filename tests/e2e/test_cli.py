@@ -822,7 +822,7 @@ def test_a_file_that_cannot_be_read_gets_one_line_saying_why(tmp_path):
     (tmp_path / "bad.csv").write_text("timestamp,x\n1,2\nfoo,bar\n")
     (tmp_path / "notes.log").write_text("hello\n")
     (tmp_path / "dir.csv").mkdir()
-    for name, why in (("missing.bin", "not found"),
+    for name, why in (("missing.bin", "not found"), ("missing.wav", "not found"),
                       ("cut.bin", "log file: truncated inside the magic"),
                       ("bad.csv", 'line 3 is not "timestamp,value"'),
                       ("notes.log", "unknown file extension (expected .bin, .wav"),
@@ -861,6 +861,35 @@ def test_convert_to_jsonl_reads_back_equal_to_the_source(rill_server, tmp_path):
         c = run("convert", str(dst), "--to", "csv", "-o", str(back))
         assert c.returncode == 0, c.stderr
         assert back.read_text() == src.read_text(), name
+
+
+def test_convert_takes_the_output_as_a_second_argument_its_name_saying_the_format(rill_server,
+                                                                                 tmp_path):
+    r = rill("stream", "sine", "-n", "2048", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    src = tmp_path / "sine.csv"
+    # As sox: `rill convert IN OUT`; the same file as --to's.
+    assert run("convert", str(src), str(tmp_path / "a.jsonl")).returncode == 0
+    assert run("convert", str(src), "--to", "jsonl", "-o", str(tmp_path / "b.jsonl")).returncode == 0
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    # -o alone says the format by its name too.
+    assert run("convert", str(src), "-o", str(tmp_path / "c.jsonl")).returncode == 0
+    assert (tmp_path / "c.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+    # A wav still needs the rate a csv does not record.
+    c = run("convert", str(src), str(tmp_path / "take.wav"))
+    assert c.returncode == 2 and "records no sample rate; give it with --rate HZ" in c.stderr
+    c = run("convert", str(src), str(tmp_path / "take.wav"), "--rate", "44100")
+    assert c.returncode == 0, c.stderr
+    info = dict(line.split(None, 1) for line in run("info", str(tmp_path / "take.wav"))
+                .stdout.splitlines())
+    assert info["format"] == "wav" and info["values"] == "2048" and info["rate"] == "44100"
+    # A name that says no format, and two outputs, are usage errors; nothing written.
+    c = run("convert", str(src), str(tmp_path / "out.xyz"))
+    assert c.returncode == 2 and "cannot tell the format from the name" in c.stderr \
+        and "or give --to" in c.stderr, c.stderr
+    c = run("convert", str(src), str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "e.jsonl"))
+    assert c.returncode == 2 and "two outputs" in c.stderr, c.stderr
+    assert not any((tmp_path / n).exists() for n in ("out.xyz", "d.jsonl", "e.jsonl"))
 
 
 # ---- help ----------------------------------------------------------------------------

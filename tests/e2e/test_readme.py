@@ -84,3 +84,6 @@ def test_the_readme_host_commands_run_as_written(rill_serve, tmp_path):
     assert info["format"] == "wav" and info["values"] == str(2 * 44100), info
     jsonl = (work / "data" / "frame.jsonl").read_text().splitlines()
     assert jsonl and sum(len(json.loads(x)["data"]) for x in jsonl) == 44100
+    # The same values as a 44.1 kHz wav, named so.
+    header = (work / "frame.wav").read_bytes()[:12]
+    assert header[:4] == b"RIFF" and header[8:12] == b"WAVE", header
