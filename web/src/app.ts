@@ -186,17 +186,25 @@ export class App {
     requestAnimationFrame(this.animationFrame);
   }
 
+  // A draw that throws still schedules the next one (the error reaches the
+  // console): one bad frame must not stop the page.
   private readonly animationFrame = (): void => {
     this.frameQueued = false;
     this.frames++;
-    this.draw();
-    this.next();
+    try {
+      this.draw();
+    } finally {
+      this.next();
+    }
   };
 
   private readonly idleFrame = (): void => {
     this.idleTimer = null;
-    this.draw();
-    this.next();
+    try {
+      this.draw();
+    } finally {
+      this.next();
+    }
   };
 
   /** The next draw: an animation frame while anything moves (a chart of
