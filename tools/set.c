@@ -51,7 +51,8 @@ static int set(host *h, char **argv) {
         char *end;
         value = strtod(text, &end);
         if (*text == '\0' || *end != '\0')
-            return host_fail(h, EXIT_USAGE, "'%s' is not a number", text);
+            return host_fail(h, EXIT_USAGE, "the value for %s, '%s', is not a number", name,
+                             text);
     }
     rill_client *cl = host_connect(h, rill_client_config_default(), &status);
     if (cl == NULL)

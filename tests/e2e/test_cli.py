@@ -171,7 +171,8 @@ def test_set_takes_negative_values_refuses_what_the_type_cannot_hold_and_release
                          "number in its range"),
                         (["events", "1.5"], "1.5 does not fit events, a int32"),
                         (["events", "3000000000"], "3000000000 does not fit events, a int32"),
-                        (["gain", "1e39"], "1e39 does not fit gain, a float (too large)")):
+                        (["gain", "1e39"], "1e39 does not fit gain, a float (too large)"),
+                        (["gain", "loud"], "the value for gain, 'loud', is not a number")):
         r = rill("set", *args, url=url)
         assert r.returncode == 2 and words in r.stderr, (args, r.returncode, r.stderr)
     rows = ls_rows(url)
