@@ -112,6 +112,17 @@ int cmd_convert(int argc, char **argv) {
         fprintf(stderr, "%s: --to needs one of bin, csv, jsonl, wav, flac\n", argv[0]);
         return EXIT_USAGE;
     }
+    if (co.out != NULL) {
+        /* A name that says another format is a slip: a .wav of csv text. */
+        const char *dot = strrchr(co.out, '.');
+        rill_file_format named;
+        if (dot != NULL && strchr(dot, '/') == NULL &&
+            rill_file_format_from_name(dot + 1, &named) == 0 && named != fmt) {
+            fprintf(stderr, "%s: %s names a .%s file, but --to is %s: give one format\n",
+                    argv[0], co.out, dot + 1, co.to);
+            return EXIT_USAGE;
+        }
+    }
     const char *path = argv[optind], *out = co.out;
     char target[4096];
     if (out == NULL) {

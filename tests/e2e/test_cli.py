@@ -890,7 +890,12 @@ def test_convert_takes_the_output_as_a_second_argument_its_name_saying_the_forma
         and "or give --to" in c.stderr, c.stderr
     c = run("convert", str(src), str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "e.jsonl"))
     assert c.returncode == 2 and "two outputs" in c.stderr, c.stderr
-    assert not any((tmp_path / n).exists() for n in ("out.xyz", "d.jsonl", "e.jsonl"))
+    c = run("convert", str(src), str(tmp_path / "f.wav"), "--to", "jsonl")
+    assert c.returncode == 2 and "f.wav names a .wav file, but --to is jsonl" in c.stderr, c.stderr
+    assert not any((tmp_path / n).exists() for n in ("out.xyz", "d.jsonl", "e.jsonl", "f.wav"))
+    # A name of no known format takes what --to says.
+    assert run("convert", str(src), str(tmp_path / "g.txt"), "--to", "jsonl").returncode == 0
+    assert (tmp_path / "g.txt").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
 
 
 # ---- help ----------------------------------------------------------------------------
