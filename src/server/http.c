@@ -172,7 +172,7 @@ static bool same_ip(const char *a, const uint8_t *b, size_t bn) {
 }
 
 /* Whether the server listens only on loopback (127.0.0.0/8, ::1). */
-static bool bound_to_loopback(const rill_server *srv) {
+bool rill__server_bound_to_loopback(const rill_server *srv) {
     uint8_t b[16];
     size_t n = ip_bytes(srv->host, b);
     static const uint8_t v6_loop[16] = {[15] = 1};
@@ -251,7 +251,7 @@ static bool host_ok(rill_server *srv, struct lws *wsi, const char *host) {
         return fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
                (an = sockaddr_bytes(&ss, a)) != 0 && same_ip(name, a, an);
     }
-    if (bound_to_loopback(srv))
+    if (rill__server_bound_to_loopback(srv))
         return false;
     char self[256 + 8];
     if (gethostname(self, 256) != 0)

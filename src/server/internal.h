@@ -364,6 +364,9 @@ int rill__uri_path(struct lws *wsi, char *buf, int cap);
 int rill__http(rill_server *srv, struct lws *wsi);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0, or 1 after refusing with a status. */
 int rill__http_confirm_upgrade(rill_server *srv, struct lws *wsi);
+/* Whether the server listens only on loopback (127.0.0.0/8, ::1,
+ * localhost). */
+bool rill__server_bound_to_loopback(const rill_server *srv);
 /* Open `rel` (names separated by '/') under the directory `root` for
  * reading, following no symbolic link below `root`, and only if it is a
  * regular file (*st filled). The descriptor, or -1 with errno. Any

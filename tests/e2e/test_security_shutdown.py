@@ -101,6 +101,24 @@ def test_binds_loopback_by_default(rill_serve):
             socket.create_connection((addr, srv.port), timeout=2).close()
 
 
+def test_binding_beyond_loopback_without_a_token_is_warned_of(rill_serve):
+    """Bound to every address with no token, the server says what anyone on the
+    network may then do and how to close it; with a token, or on loopback, it
+    says nothing of the kind. Inside a private network namespace: the host's
+    interfaces are never opened."""
+    warning = "without a token: anyone who reaches this port can stream, set variables"
+    netns = ("unshare", "-n")
+    open_srv = rill_serve(host="0.0.0.0", wrap=netns)
+    out = open_srv.output()
+    line = next((l for l in out.splitlines() if warning in l), None)
+    assert line is not None, f"no warning for 0.0.0.0 without a token:\n{out}"
+    assert line.startswith(f"rill serve: warning: listening on 0.0.0.0:{open_srv.port} "), line
+    assert "--token T" in line and "pybela" in line and "docs/SECURITY.md" in line, line
+    for srv in (rill_serve("--token", "s3cret", host="0.0.0.0", wrap=netns),
+                rill_serve(host=None), rill_serve(host="127.0.0.2")):
+        assert "without a token" not in srv.output(), srv.output()
+
+
 def _sigint_while_streaming_and_logging(rill_server, sig):
     async def body():
         c = BelaClient(rill_server.url)
