@@ -16,9 +16,10 @@
  * float and double are audio with full scale 1.0, stored as
  * lrint(v * 2^23) clipped to [-2^23, 2^23 - 1], so they read back within
  * half a 24-bit step when in range; int32 and uint32 are stored as the
- * integer clipped to that range, exact inside it. The conversion is done
- * here, not by libsndfile, whose float-to-PCM scale differs on the way in
- * and out.
+ * integer clipped to that range, exact inside it. Values clipped (and
+ * NaNs, stored as 0) are counted and said once, when the file is closed.
+ * The conversion is done here, not by libsndfile, whose float-to-PCM scale
+ * differs on the way in and out.
  *
  * A killed process (SIGKILL: nothing of it runs) must leave a file whose
  * header counts what it holds. libsndfile rewrites a WAV header after every
@@ -62,6 +63,7 @@ typedef struct snd_writer {
      * fixed, then STREAMINFO is left alone), and the count it holds. */
     uint32_t block;
     uint64_t counted;
+    uint64_t clipped; /* flac: values outside its 24-bit range */
     /* float and double wav, written here: the header (hdr_len bytes, data
      * after it), rewritten after every write. */
     uint8_t *hdr;
@@ -252,8 +254,13 @@ static int snd_write(rill_file_writer *w, uint64_t first_ts,
         if (s->flac) {
             for (size_t j = 0; j < k; j++) {
                 double v = rill__file_value(type, values, i + j);
-                if (type == RILL_TYPE_FLOAT || type == RILL_TYPE_DOUBLE)
+                if (type == RILL_TYPE_FLOAT || type == RILL_TYPE_DOUBLE) {
+                    /* Full scale, 1.0, is stored a step under: not lost. */
+                    s->clipped += isnan(v) || v < -1.0 || v > 1.0;
                     v = isnan(v) ? 0 : rint(v * 8388608.0);
+                } else {
+                    s->clipped += v < FLAC_MIN || v > FLAC_MAX;
+                }
                 /* The low 8 bits are dropped by the 24-bit file. */
                 s->scratch[j] = flac_int(v) * 256;
             }
@@ -287,6 +294,17 @@ static int snd_write(rill_file_writer *w, uint64_t first_ts,
 static int snd_close(rill_file_writer *w) {
     snd_writer *s = w->impl;
     int rc = 0;
+    /* Said once, at the end: a clipped value is a value lost. */
+    if (s->clipped > 0) {
+        bool audio = w->info.type == RILL_TYPE_FLOAT ||
+                     w->info.type == RILL_TYPE_DOUBLE;
+        rill__log_warn("%s: %" PRIu64 " of %" PRIu64 " values were "
+                       "outside flac's range and were clipped to it (%s; "
+                       "wav keeps every value exactly)",
+                       w->path, s->clipped, s->frames,
+                       audio ? "-1.0 to 1.0, NaN stored as 0"
+                             : "24-bit integers, -8388608 to 8388607");
+    }
     if (s->sf == NULL && s->hdr == NULL && w->err == 0)
         rc = snd_start(w, 0); /* no buffer came: an empty but valid file */
     if (s->hdr != NULL && rc == 0 && w->err == 0)

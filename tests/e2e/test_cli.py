@@ -898,6 +898,42 @@ def test_convert_takes_the_output_as_a_second_argument_its_name_saying_the_forma
     assert (tmp_path / "g.txt").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
 
 
+def test_values_flac_cannot_hold_are_said_once_with_their_count(tmp_path):
+    """flac holds 24-bit samples: audio beyond -1.0..1.0 (and NaN) and integers
+    beyond 24 bits are clipped. The values stay as close as flac can hold them,
+    and the writer says, once, how many of how many were clipped and that wav
+    keeps every value; values that fit say nothing."""
+    audio = tmp_path / "audio.csv"
+    audio.write_text("timestamp,level\n0,0.5\n1,1.0\n2,1.5\n3,-2\n4,nan\n5,-1.0\n")
+    c = run("convert", str(audio), str(tmp_path / "audio.flac"), "--rate", "1000")
+    assert c.returncode == 0, c.stderr
+    assert c.stderr.count("\n") == 1 and "audio.flac: 3 of 6 values were outside flac's " \
+        "range and were clipped to it (-1.0 to 1.0, NaN stored as 0; wav keeps every value " \
+        "exactly)" in c.stderr, c.stderr
+    assert run("convert", str(tmp_path / "audio.flac"), str(tmp_path / "back.csv")).returncode == 0
+    back = [v for _, v in csv_pairs(tmp_path / "back.csv")]
+    assert back[0] == 0.5 and back[3] == -1.0 and back[4] == 0.0 and back[5] == -1.0, back
+    assert 1.0 - 2 ** -23 <= back[1] == back[2] < 1.0, back
+
+    counts = tmp_path / "counts.csv"
+    counts.write_text("timestamp,frame\n0,8388607\n1,8388608\n2,-8388609\n3,7\n")
+    c = run("convert", str(counts), str(tmp_path / "counts.flac"), "--rate", "1000")
+    assert c.returncode == 0, c.stderr
+    assert "counts.flac: 2 of 4 values were outside flac's range and were clipped to it " \
+        "(24-bit integers, -8388608 to 8388607; wav keeps every value exactly)" in c.stderr, \
+        c.stderr
+    run("convert", str(tmp_path / "counts.flac"), str(tmp_path / "counts.back.csv"))
+    assert [v for _, v in csv_pairs(tmp_path / "counts.back.csv")] == \
+        [8388607, 8388607, -8388608, 7]
+    c = run("convert", str(counts), str(tmp_path / "counts.wav"), "--rate", "1000")
+    assert c.returncode == 0 and c.stderr == "", c.stderr
+
+    fits = tmp_path / "fits.csv"
+    fits.write_text("timestamp,level\n0,1.0\n1,-1.0\n2,0.25\n")
+    c = run("convert", str(fits), str(tmp_path / "fits.flac"), "--rate", "1000")
+    assert c.returncode == 0 and c.stderr == "", c.stderr
+
+
 # ---- help ----------------------------------------------------------------------------
 
 def commands():
