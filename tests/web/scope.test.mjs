@@ -138,6 +138,10 @@ describe('the scope', () => {
     await page.waitForFunction(() => (window.__rill.scopeReadout('sine') ?? '').includes('Δt'), null, { timeout: 20000 });
     const text = await page.evaluate(() => window.__rill.scopeReadout('sine'));
     assert.match(text, /A: .*B: .*Δt .* ms.*Δv .*1\/Δt 4[34]\d(\.\d+)? Hz/);
+    // Values to the axis' resolution (a ±0.5 sine: four decimals), with no
+    // exponent even at the zero crossing, and no "-0".
+    assert.match(text, /A: [^,]+, -?\d\.\d{4} {3}B: [^,]+, -?\d\.\d{4} .*Δv -?\d\.\d{4} /);
+    assert.doesNotMatch(text, /\de[-+]?\d|-0\.0000\b/);
     await page.click('.chart[data-var="sine"] .scope-cursors-clear');
     await page.click('.chart[data-var="sine"] .scope-run'); // Run again
     assert.equal((await snap('sine')).scope.paused, false);

@@ -8,7 +8,7 @@ import { Series } from '../src/series';
 import { TriggerScanner, defaultTrigger, sweepFor } from '../src/scope/trigger';
 import { FFT, Spectrum, spectrumPeak, toDb, windowCoefficients } from '../src/scope/fft';
 import { panRange, pxToX, readout, xToPx, zoomRange } from '../src/scope/cursors';
-import { TIME_DIVS, logTicks, niceCeil, si, steps125, ticks } from '../src/scope/ticks';
+import { TIME_DIVS, logTicks, niceCeil, reading, si, steps125, ticks } from '../src/scope/ticks';
 
 const RATE = 48000;
 
@@ -214,6 +214,23 @@ describe('cursors and axes', () => {
     expect(si(440.25, 'Hz', 4)).toBe('440.3 Hz');
     expect(si(2e-5, 's')).toBe('20 µs');
     expect(si(0, 'V')).toBe('0 V');
+  });
+
+  it('reads cursor values to the resolution of the axis shown, never in exponents or as -0', () => {
+    // A sine on a -1..1 axis, read at its zero crossing and at a peak.
+    expect(reading(2.635e-13, 2)).toBe('0.0000');
+    expect(reading(-0.000001076, 2)).toBe('0.0000');
+    expect(reading(0.49999, 2)).toBe('0.5000');
+    expect(reading(-0.12345, 2)).toBe('-0.1235');
+    // A frame counter on a 20000-wide axis reads whole; dB to a hundredth.
+    expect(reading(6412345.2, 20000)).toBe('6412345');
+    expect(reading(123456789012, 1e6)).toBe('123456789012');
+    expect(reading(-5.8123, 120)).toBe('-5.81');
+    // A tiny axis keeps its digits; no axis (X-Y): four significant digits.
+    expect(reading(3.21e-7, 1e-6)).toBe('0.0000003210');
+    expect(reading(2.635e-13, NaN)).toBe('2.635e-13');
+    expect(reading(1234.5678, 0)).toBe('1235');
+    expect(reading(NaN, 2)).toBe('—');
   });
 });
 

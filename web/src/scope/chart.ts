@@ -29,7 +29,7 @@ import { FFT_SIZES, Spectrum, WindowKind, spectrumPeak, toDb } from './fft';
 import { LocalPainter, Painter, Pixels } from './painter';
 import { Axis, AxesScene, Box, MARGIN, axesScene, pixelRatio, plainLabel, toPx } from './render';
 import { Scene, gridOf, sceneKey, tracePoints } from './scene';
-import { DIVISIONS, niceCeil, si } from './ticks';
+import { DIVISIONS, niceCeil, reading, si } from './ticks';
 import { Sweep, TriggerScanner, TriggerSettings, defaultTrigger, sweepFor } from './trigger';
 
 export type ChartMode = 'time' | 'fft' | 'xy';
@@ -777,10 +777,13 @@ export class ScopeChart {
     const yunit = s.mode === 'fft' && s.fft.db ? ' dB' : '';
     const r = this.readout();
     const num = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : '—');
-    if (r.a) parts.push(`A: ${unit ? si(r.a.x, unit, 4) : num(r.a.x)}, ${num(r.a.y)}${yunit}`);
-    if (r.b) parts.push(`B: ${unit ? si(r.b.x, unit, 4) : num(r.b.x)}, ${num(r.b.y)}${yunit}`);
+    // Values to the resolution of the y axis on screen (X-Y: its own).
+    const span = s.mode === 'xy' ? NaN : this.yRange[1] - this.yRange[0];
+    const val = (v: number) => reading(v, span);
+    if (r.a) parts.push(`A: ${unit ? si(r.a.x, unit, 4) : num(r.a.x)}, ${val(r.a.y)}${yunit}`);
+    if (r.b) parts.push(`B: ${unit ? si(r.b.x, unit, 4) : num(r.b.x)}, ${val(r.b.y)}${yunit}`);
     if (r.a && r.b) {
-      parts.push(`Δ${s.mode === 'fft' ? 'f' : 't'} ${unit ? si(r.dx, unit, 4) : num(r.dx)}`, `Δv ${num(r.dy)}${yunit}`);
+      parts.push(`Δ${s.mode === 'fft' ? 'f' : 't'} ${unit ? si(r.dx, unit, 4) : num(r.dx)}`, `Δv ${val(r.dy)}${yunit}`);
       if (s.mode === 'time') parts.push(`1/Δt ${si(r.inv, 'Hz', 4)}`);
     }
     const peak = this.fftPeak();

@@ -80,6 +80,19 @@ export function si(v: number, unit: string, digits = 3): string {
   return `${n} ${p}${unit}`.trim();
 }
 
+/** A value read at a cursor, to the resolution the chart shows: a ten
+ * thousandth of the axis' span (`span`), fixed decimals, no exponent, no
+ * "-0" — so a sine read at its zero crossing says 0.0000, not 2.635e-13,
+ * and a counter reads whole. Without a span (or one too small for fixed
+ * decimals), four significant digits. */
+export function reading(v: number, span: number): string {
+  if (!Number.isFinite(v)) return '—';
+  if (!(span >= 1e-8) || !Number.isFinite(span)) return String(Number(v.toPrecision(4)));
+  const decimals = Math.max(0, Math.min(12, Math.ceil(-Math.log10(span / 10000) - 1e-9)));
+  const t = v.toFixed(decimals);
+  return /^-0(\.0*)?$/.test(t) ? t.slice(1) : t;
+}
+
 /** A plain number for an axis label: few digits, no exponent for the usual
  * ranges. */
 export function plain(v: number, step: number): string {
