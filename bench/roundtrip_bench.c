@@ -905,8 +905,9 @@ static void flood_tcp_child(int cmd_fd, int res_fd, void *arg) {
     if (fd < 0)
         return;
     bench_nodelay(fd);
-    /* Batches of 256 KiB, as the server writes queued messages (see
-     * docs/ARCHITECTURE.md), so the reader gets the same large reads. */
+    /* Batches of 256 KiB, of the order of the server's writes of queued
+     * messages (up to 64 of them, 512 KiB, a sendmsg: docs/ARCHITECTURE.md,
+     * "Throughput"), so the reader gets the same large reads. */
     static uint8_t chunk[READ_CHUNK];
     while (send_all(fd, chunk, sizeof chunk) == 0) {
     }
