@@ -147,12 +147,20 @@ static const char serve_usage[] =
 
 static rill_log_level verbosity = RILL_LOG_WARN;
 
-/* While rill_server_create runs on this thread, the library's first error
- * is kept: if the server does not start, it is the one line saying why
- * (not that line and then "not started"). */
+/* While the source is opened and rill_server_create runs, on this thread,
+ * the library's first error is kept: if they fail, it is the one line
+ * saying why (not that line and then "not started"). */
 static pthread_t creator;
 static bool creating;
 static char create_error[512];
+
+static void capture_begin(void) {
+    creator = pthread_self();
+    create_error[0] = '\0';
+    creating = true;
+}
+
+static void capture_end(void) { creating = false; }
 
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
@@ -344,12 +352,14 @@ int cmd_serve(int argc, char **argv) {
     audio_source *as = NULL;
     if (audio) {
         char err[512] = "";
+        capture_begin();
         int arc = audio_source_open(source, rate, (unsigned)block, play, &as,
                                     err, sizeof err);
+        capture_end();
         if (arc != 0) {
             fprintf(stderr, "rill serve: cannot open --source %s: %s\n", source,
-                    err[0] ? err : rill_strerror(arc));
-            return EXIT_FAILED;
+                    err[0] ? err : create_error[0] ? create_error : rill_strerror(arc));
+            return arc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
         }
         rate = audio_source_rate(as);
         cfg.on_buffer = on_source_buffer;
@@ -359,9 +369,12 @@ int cmd_serve(int argc, char **argv) {
     nats_source *ns = NULL;
     if (nats) {
         char err[512] = "";
+        capture_begin();
         int nrc = nats_source_open(source, &ns, err, sizeof err);
+        capture_end();
         if (nrc != 0) {
-            fprintf(stderr, "rill serve: cannot read --source %s: %s\n", source, err);
+            fprintf(stderr, "rill serve: cannot read --source %s: %s\n", source,
+                    create_error[0] ? create_error : err);
             return nrc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
         }
         rate = nats_source_rate(ns);
@@ -380,10 +393,9 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     rill_server *srv = NULL;
-    creator = pthread_self();
-    creating = true;
+    capture_begin();
     int rc = rill_server_create(&cfg, &srv);
-    creating = false;
+    capture_end();
     if (rc == 0 && create_error[0] != '\0')
         print_log(RILL_LOG_ERROR, create_error, NULL); /* it started anyway */
     if (rc != 0) {

@@ -140,7 +140,8 @@ int nats_source_open(const char *spec, nats_source **out, char *err, size_t err_
     if (rc == 0)
         rc = rill_client_list_vars(s->cl, &s->list);
     if (rc != 0) {
-        snprintf(err, err_size, "%s (the library's reason is above)", rill_strerror(rc));
+        /* The library has logged the reason; the caller says it. */
+        snprintf(err, err_size, "%s", rill_strerror(rc));
         nats_source_free(s);
         return rc;
     }

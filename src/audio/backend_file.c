@@ -16,10 +16,13 @@
  * ones keep 24 bits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sndfile.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "audio/backend.h"
 
@@ -51,10 +54,27 @@ static int file_open(rill__audio_dev *d, char *err, size_t err_size) {
     memset(&si, 0, sizeof si);
     int rc = 0;
     if (d->is_input) {
+        /* Whether the file can be read at all first: libsndfile says
+         * "System error : ..." for that, and leaves errno unreliable for
+         * what it does not recognise. */
+        int fd = open(d->device, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+            int e = fd < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : errno;
+            if (fd >= 0)
+                close(fd);
+            rill__set_err(err, err_size, "%s", strerror(e));
+            rc = e == ENOENT ? RILL_ENOTFOUND : RILL_EIO;
+            goto fail;
+        }
+        close(fd);
         u->sf = sf_open(d->device, SFM_READ, &si);
         if (u->sf == NULL) {
-            rill__set_err(err, err_size, "%s", sf_strerror(NULL));
-            rc = errno == ENOENT ? RILL_ENOTFOUND : RILL_EIO;
+            const char *why = sf_strerror(NULL);
+            size_t n = strlen(why);
+            rill__set_err(err, err_size, "not a sound file libsndfile reads (%.*s)",
+                          (int)(n > 0 && why[n - 1] == '.' ? n - 1 : n), why);
+            rc = RILL_ENOTSUP;
             goto fail;
         }
         if (si.channels < 1 || si.channels > 64 || si.samplerate < 1) {

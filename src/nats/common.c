@@ -165,6 +165,11 @@ int rill__nats_error(natsStatus s, jsErrCode jerr, const char *what) {
     const char *detail = nats_GetLastError(NULL);
     if (detail == NULL || detail[0] == '\0')
         detail = natsStatus_GetText(s);
+    /* The NATS client puts where in its source it failed first, as
+     * "(conn.c:2088): ": of no use to whoever reads the line. */
+    const char *close = detail[0] == '(' ? strstr(detail, "): ") : NULL;
+    if (close != NULL && close - detail < 40 && memchr(detail, ':', (size_t)(close - detail)))
+        detail = close + 3;
     rill__log_error("%s: %s%s", what, detail,
                     jerr != 0 ? " (JetStream refused it)" : "");
     switch (s) {

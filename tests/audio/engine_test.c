@@ -978,7 +978,21 @@ TEST(open_errors_name_backend_device_and_reason) {
     rill_audio_input *in = NULL;
     c.device = "/nonexistent.wav";
     ASSERT_ERR(rill_audio_input_open(&c, collect_fn, NULL, &in), RILL_ENOTFOUND);
-    ASSERT_TRUE(strstr(err, "file: input '/nonexistent.wav'"));
+    ASSERT_TRUE(strstr(err, "file: input '/nonexistent.wav': No such file or directory"));
+    ASSERT_NULL(strstr(err, "System error"));
+    /* A file that is no sound, and a directory: each its own reason. */
+    const char *text = "/tmp/rill-audio-test-not-sound.wav";
+    FILE *f = fopen(text, "w");
+    ASSERT_NOT_NULL(f);
+    fputs("this is not audio\n", f);
+    fclose(f);
+    c.device = text;
+    ASSERT_ERR(rill_audio_input_open(&c, collect_fn, NULL, &in), RILL_ENOTSUP);
+    ASSERT_TRUE(strstr(err, "not a sound file libsndfile reads"));
+    remove(text);
+    c.device = "/tmp";
+    ASSERT_ERR(rill_audio_input_open(&c, collect_fn, NULL, &in), RILL_EIO);
+    ASSERT_TRUE(strstr(err, "file: input '/tmp': Is a directory"));
 
     c.backend = "alsa";
     c.device = "no_such_pcm";

@@ -79,14 +79,28 @@ def test_sine_source_has_the_requested_frequency(rill_serve, tmp_path):
 
 
 def test_bad_sources_are_refused_with_the_reason(tmp_path):
-    for spec, words in (("file:/nonexistent.wav", "/nonexistent.wav"),
-                        ("sine:30000", "half the rate"),
-                        ("alsa:nosuchpcm", "nosuchpcm"),
-                        ("bogus", "available: demo")):
+    """One line on stderr saying which source and why (not the library's line
+    and then the command's); a malformed source is a usage error (2)."""
+    text = tmp_path / "notes.wav"
+    text.write_text("these are words, not samples\n")
+    for spec, status, words in (
+            ("file:/nonexistent.wav", 1, "input '/nonexistent.wav': No such file or directory"),
+            (f"file:{text}", 1, "not a sound file libsndfile reads (Format not recognised)"),
+            (f"file:{tmp_path}", 1, "Is a directory"),
+            ("sine:30000", 2, "half the rate"),
+            ("sine:abc", 2, "not 'abc'"),
+            ("alsa:nosuchpcm", 1, "nosuchpcm"),
+            ("bogus", 2, "available: demo"),
+            ("nats://127.0.0.1:1/board", 1, "cannot connect to NATS at nats://127.0.0.1:1")):
         r = subprocess.run([rill_bin(), "serve", "--port", "0", "--source", spec],
                            capture_output=True, text=True, timeout=30)
-        assert r.returncode in (1, 2), (spec, r.returncode)
+        assert r.returncode == status, (spec, r.returncode, r.stderr)
         assert words in r.stderr, (spec, r.stderr)
+        assert r.stderr.count("\n") == 1, (spec, r.stderr)
+        assert "System error" not in r.stderr and "(conn.c:" not in r.stderr, (spec, r.stderr)
+        if spec != "bogus":
+            assert r.stderr.startswith(f"rill serve: cannot {'read' if 'nats' in spec else 'open'} "
+                                       f"--source {spec}: "), (spec, r.stderr)
 
 
 def test_alsa_null_streams_silence_and_plays_client_buffers(rill_serve, tmp_path):
