@@ -35,11 +35,11 @@ import logging
 import os
 import threading
 import time
-import traceback
 
 import numpy as np
 
 from . import _lib as L
+from . import _report
 from ._lib import RillConnectionError
 
 log = logging.getLogger("rill")
@@ -146,8 +146,7 @@ def _call(fn, *args):
         fn(*args)
     except Exception:
         callback_errors += 1
-        log.error("rill: exception in a browserinterface callback (it goes on):\n%s",
-                  traceback.format_exc())
+        _report.callback_exception("a browserinterface callback", "it goes on")
 
 
 def _callable(fn):
@@ -558,6 +557,7 @@ def _close():
     _audio_out = None
     if d:
         L.lib.rill_dash_destroy(d)
+    _report.flush()
 
 
 import atexit  # noqa: E402

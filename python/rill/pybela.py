@@ -52,6 +52,7 @@ import numpy as np
 
 from . import _lib as L
 from . import _belafiles as F
+from . import _report
 from ._lib import RillError, RillConnectionError
 
 log = logging.getLogger("rill")
@@ -149,9 +150,7 @@ class _CoroRunner:
     def _done(self, task, what):
         self.tasks -= 1
         if not task.cancelled() and task.exception() is not None:
-            e = task.exception()
-            log.error("rill: exception in %s (the stream goes on):\n%s", what,
-                      "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+            _report.callback_exception(what, "the stream goes on", task.exception())
 
     def turn(self):
         """Run what is ready on this thread's loop (the poll thread)."""
@@ -186,8 +185,7 @@ def _call_user(fn, msg, callback_args, runner, what):
         if asyncio.iscoroutine(r):
             runner.run(r, what)
     except Exception:
-        log.error("rill: exception in %s (the stream goes on):\n%s", what,
-                  traceback.format_exc())
+        _report.callback_exception(what, "the stream goes on")
         return False
     return True
 
@@ -437,6 +435,7 @@ class Watcher:
         self._on_disconnect()
         if self._runner is not None:
             self._runner.close()
+        _report.flush()
         _LIVE.discard(self)
         return None
 
@@ -1289,6 +1288,7 @@ class Streamer(Watcher):
                     self._streaming_mode = "OFF"
             self._forget_scheduled(names)
         self._close_writers(names)
+        _report.flush()
         return None
 
     def _compat_stopped(self, names, timeout=1.0):
@@ -1569,8 +1569,7 @@ class Streamer(Watcher):
                     if r is not None and (type(r) is _CORO or asyncio.iscoroutine(r)):
                         runner.run(r, "on_buffer_callback")
                 except Exception:
-                    log.error("rill: exception in on_buffer_callback (the stream goes "
-                              "on):\n%s", traceback.format_exc())
+                    _report.callback_exception("on_buffer_callback", "the stream goes on")
                     self.callback_errors += 1
             elif sess.aligner is not None:
                 ticks = (np.uint64(ts) + rel.astype(np.uint64) if rel is not None
@@ -1820,6 +1819,7 @@ class Monitor(Streamer):
                 if f:
                     f.close()
         self._periods = None
+        _report.flush()
 
     def monitor_n_values(self, variables=[], periods=[], n_values=1000,
                          saving_enabled=False, saving_filename="monitor.txt"):

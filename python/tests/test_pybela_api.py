@@ -182,6 +182,50 @@ def test_a_raising_callback_is_reported_and_the_stream_continues(streamer, caplo
     continuous(q[:-1], 1024)
 
 
+def said_counts(text, what):
+    """From the log: (tracebacks, repeats said) of exceptions in `what`."""
+    import re
+    full = text.count(f"rill: exception in {what} ")
+    more = sum(int(n) for n in re.findall(
+        rf"rill: the same exception in {re.escape(what)} (\d+) more times?", text))
+    return full, more
+
+
+def test_a_callback_raising_on_every_buffer_is_said_once_then_counted(streamer, caplog):
+    """40 tracebacks a second would bury everything else: the first is said in
+    full, its repeats in one line at most once a second, the rest when the
+    stream stops; the counts add up to every exception. A later stream says
+    its first exception in full again."""
+    calls = []
+
+    def cb(buf):
+        calls.append(1)
+        raise IndexError(f"list index {len(calls)} out of range")
+
+    with caplog.at_level(logging.ERROR, logger="rill"):
+        streamer.start_streaming(["frame"], on_buffer_callback=cb)
+        time.sleep(2.6)
+        during = said_counts(caplog.text, "on_buffer_callback")
+        streamer.stop_streaming()
+        full, more = said_counts(caplog.text, "on_buffer_callback")
+    assert len(calls) >= 90, len(calls)  # ~43 buffers a second
+    assert caplog.text.count("Traceback") == 1 and full == 1, caplog.text[:2000]
+    assert 1 <= during[1] and len(caplog.records) <= 1 + 3 + 1, \
+        [r.getMessage()[:120] for r in caplog.records]
+    assert full + more == len(calls) == streamer.callback_errors, (full, more, len(calls))
+    line = [r.getMessage() for r in caplog.records if "the same exception" in r.getMessage()][0]
+    assert "(IndexError: list index" in line and "test_pybela_api.py line" in line \
+        and "the stream goes on" in line, line
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="rill"):
+        streamer.start_streaming(["frame"], on_buffer_callback=cb)
+        deadline = time.monotonic() + 5
+        while "Traceback" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        streamer.stop_streaming()
+    assert caplog.text.count("Traceback") == 1, caplog.text[:2000]
+
+
 def test_async_callbacks_run_also_when_they_await(streamer):
     got, slept = [], []
 

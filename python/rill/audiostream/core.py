@@ -21,6 +21,7 @@ import traceback
 import weakref
 
 from .. import _lib as L
+from .. import _report
 from .._lib import RillError
 
 log = logging.getLogger("rill")
@@ -541,7 +542,7 @@ class AudioInput:
                 self._callback(chunk)
             except Exception:
                 self.callback_errors += 1
-                log.error("rill: exception in the input callback:\n%s", traceback.format_exc())
+                _report.callback_exception("the input callback", "the input goes on")
         return n
 
     def _pull(self, most):
@@ -590,6 +591,7 @@ class AudioInput:
         if self._h:
             _check(L.lib.rill_audio_input_stop(self._h), "AudioInput.stop")
         self._end_pump()
+        _report.flush()
 
     def poll(self, maxiter=10):
         """Deliver up to maxiter chunks (0: all) to the callback on this
