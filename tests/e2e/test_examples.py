@@ -4,12 +4,15 @@ against rill's native mode, and against `rill serve --compat-only`, which
 speaks only the Watcher protocol as a Bela board does, so the client's
 automatic choice falls back to its compatibility mode."""
 
+import math
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
-from conftest import example_path
+from conftest import example_path, rill_bin
 from helpers import RATE
 
 
@@ -72,3 +75,58 @@ def test_save_and_load_reads_back_what_was_streamed(rill_server, tmp_path, fmt):
         m = re.search(r"streamed (\d+) values, loaded (\d+), the same", ln)
         assert m and m.group(1) == m.group(2) and int(m.group(1)) > 0, ln
     assert "sine" in lines[0] and f"{RATE} values" in lines[0]
+
+
+def test_device_sensor_serves_its_variables_takes_control_and_buffers(tmp_path):
+    """examples/device_sensor.c, the device side: its four variables as
+    declared, the sensor's values exactly the sine of its ticks, the sparse
+    peaks at the sine's tops, a gain set remotely scaling what the loop
+    makes, a buffer sent reaching its callback; Ctrl-C ends it with 0."""
+    proc = subprocess.Popen([example_path("device_sensor"), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.match(r"device_sensor: listening on (ws://127\.0\.0\.1:\d+)$", line.strip())
+        assert m, line
+        url = m.group(1)
+
+        def rill(*args):
+            r = subprocess.run([rill_bin(), *args, "--url", url], capture_output=True,
+                               text=True, timeout=30)
+            assert r.returncode == 0, (args, r.stderr)
+            return r.stdout
+
+        rows = [line.split()[:3] for line in rill("ls").splitlines()[1:]]
+        assert rows == [["sensor", "float", "dense"], ["peak", "int32", "sparse"],
+                        ["gain", "float", "dense"], ["received", "double", "dense"]], rows
+
+        def sensor(n):
+            out = rill("stream", "sensor", "-n", str(n)).splitlines()
+            return [(int(t), float(v)) for _, t, v in (row.split(",") for row in out)]
+
+        def check(values, gain):
+            assert len(values) == 2000 and all(b[0] - a[0] == 1 for a, b in zip(values, values[1:]))
+            for t, v in values:
+                want = gain * 0.5 * math.sin(2 * math.pi * 5 * (t % 8820) / 44100)
+                assert abs(v - want) < 1e-6, (t, v, want)
+
+        check(sensor(2000), 1.0)
+        peaks = [row.split(",") for row in rill("stream", "peak", "-d", "0.5").splitlines()]
+        assert len(peaks) in (2, 3), peaks
+        assert all(int(t) % 8820 == 2205 and int(v) == int(t) for _, t, v in peaks), peaks
+        rill("set", "gain", "0.25")
+        check(sensor(2000), 0.25)
+        rill("send", "1", "2", "3.5")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            received = float(rill("peek", "received").split()[2])
+            if received == 6.5:
+                break
+            time.sleep(0.05)
+        assert received == 6.5
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
