@@ -208,6 +208,26 @@ describe('dashboard against rill serve', () => {
     assert.deepEqual([...a.errors, ...c.errors], []);
     await c.page.close();
   });
+
+  it('fits a phone-wide window: nothing off the right edge, the chart under the table', async () => {
+    const page = await b.browser.newPage({ viewport: { width: 420, height: 800 } });
+    try {
+      await page.goto(`${srv.http}/`);
+      await waitLive(page);
+      await page.click('#vars tr[data-var="sine"]');
+      await waitChart(page, 'sine');
+      const box = await page.evaluate(() => {
+        const r = (sel) => document.querySelector(sel).getBoundingClientRect();
+        const table = r('#vars'), chart = r('.chart[data-var="sine"]'), canvas = r('.chart[data-var="sine"] canvas');
+        return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, tableBottom: table.bottom, chartTop: chart.top, chartRight: chart.right, canvasW: canvas.width };
+      });
+      assert.ok(box.scroll <= box.inner, `the page scrolls sideways: ${box.scroll} px wide in a ${box.inner} px window`);
+      assert.ok(box.chartTop >= box.tableBottom, `the chart sits beside the table (top ${box.chartTop}, table ends at ${box.tableBottom})`);
+      assert.ok(box.chartRight <= box.inner && box.canvasW > 300, JSON.stringify(box));
+    } finally {
+      await page.close();
+    }
+  });
 });
 
 describe('serving options', () => {
