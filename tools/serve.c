@@ -429,14 +429,28 @@ int cmd_serve(int argc, char **argv) {
            "%g Hz, %u-frame blocks%s)\n",
            cfg.host, rill_server_port(srv), cfg.project_name, source, rate,
            (unsigned)block, cfg.token ? ", token required" : "");
+    /* Bound to every address: the URLs others can open name this machine
+     * (which the Host check admits), not 0.0.0.0. */
+    const char *shown = cfg.host;
+    char name[256];
+    bool every = strcmp(cfg.host, "0.0.0.0") == 0 || strcmp(cfg.host, "::") == 0;
+    if (every && gethostname(name, sizeof name) == 0 && name[0] != '\0') {
+        name[sizeof name - 1] = '\0';
+        shown = name;
+    }
     printf("rill serve: control ws://%s:%d/gui_control, data "
            "ws://%s:%d/gui_data, log files http://%s:%d/files/<name> (from %s)\n",
-           cfg.host, rill_server_port(srv), cfg.host, rill_server_port(srv),
-           cfg.host, rill_server_port(srv), cfg.log_dir);
-    if (cfg.web_root != NULL && *cfg.web_root != '\0')
-        printf("rill serve: dashboard http://%s:%d/%s%s (from %s)\n", cfg.host,
+           shown, rill_server_port(srv), shown, rill_server_port(srv),
+           shown, rill_server_port(srv), cfg.log_dir);
+    if (cfg.web_root != NULL && *cfg.web_root != '\0') {
+        printf("rill serve: dashboard http://%s:%d/%s%s (from %s)\n", shown,
                rill_server_port(srv), cfg.token ? "?token=" : "",
                cfg.token ? cfg.token : "", cfg.web_root);
+        if (shown != cfg.host)
+            printf("rill serve: on this machine also http://127.0.0.1:%d/%s%s\n",
+                   rill_server_port(srv), cfg.token ? "?token=" : "",
+                   cfg.token ? cfg.token : "");
+    }
     else
         printf("rill serve: no dashboard (%s)\n",
                web_root_set ? "--web-root ''" : "not built: make build writes web/dist");

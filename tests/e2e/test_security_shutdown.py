@@ -114,6 +114,12 @@ def test_binding_beyond_loopback_without_a_token_is_warned_of(rill_serve):
     assert line is not None, f"no warning for 0.0.0.0 without a token:\n{out}"
     assert line.startswith(f"rill serve: warning: listening on 0.0.0.0:{open_srv.port} "), line
     assert "--token T" in line and "pybela" in line and "docs/SECURITY.md" in line, line
+    # The URLs printed name this machine, which others can open (and the
+    # Host check admits), not 0.0.0.0.
+    host = socket.gethostname()
+    assert f"rill serve: dashboard http://{host}:{open_srv.port}/ " in out, out
+    assert f"control ws://{host}:{open_srv.port}/gui_control" in out, out
+    assert f"on this machine also http://127.0.0.1:{open_srv.port}/" in out, out
     for srv in (rill_serve("--token", "s3cret", host="0.0.0.0", wrap=netns),
                 rill_serve(host=None), rill_serve(host="127.0.0.2")):
         assert "without a token" not in srv.output(), srv.output()
