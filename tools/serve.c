@@ -257,6 +257,7 @@ int cmd_serve(int argc, char **argv) {
          log_dir_set = false;
     char allow_hosts[1024] = "";
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
+    bool rate_given = false;
     cli_opts o;
     cli_opts_init(&o, argc, argv, serve_usage, "v", opts);
     int c;
@@ -265,7 +266,7 @@ int cmd_serve(int argc, char **argv) {
         case 's': source = optarg; break;
         case 'H': cfg.host = optarg; break;
         case 'p': if (!parse_option_number("serve", "--port", optarg, 0, 65535, false, &port)) return EXIT_USAGE; break;
-        case 'r': if (!parse_option_number("serve", "--rate", optarg, 1, 1e7, false, &rate)) return EXIT_USAGE; break;
+        case 'r': if (!parse_option_number("serve", "--rate", optarg, 1, 1e7, false, &rate)) return EXIT_USAGE; rate_given = true; break;
         case 'b': if (!parse_option_number("serve", "--block", optarg, 1, 65536, false, &block)) return EXIT_USAGE; break;
         case 't': cfg.token = optarg; break;
         case 'l': cfg.log_dir = optarg; log_dir_set = true; break;
@@ -361,6 +362,10 @@ int cmd_serve(int argc, char **argv) {
                     err[0] ? err : create_error[0] ? create_error : rill_strerror(arc));
             return arc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
         }
+        if (rate_given && audio_source_rate(as) != rate)
+            fprintf(stderr, "rill serve: warning: --rate %g not used: --source %s "
+                            "runs at its own rate, %g Hz\n",
+                    rate, source, audio_source_rate(as));
         rate = audio_source_rate(as);
         cfg.on_buffer = on_source_buffer;
         sources.as = as;
@@ -377,6 +382,10 @@ int cmd_serve(int argc, char **argv) {
                     create_error[0] ? create_error : err);
             return nrc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
         }
+        if (rate_given && nats_source_rate(ns) != rate)
+            fprintf(stderr, "rill serve: warning: --rate %g not used: --source %s "
+                            "has the bridged device's rate, %g Hz\n",
+                    rate, source, nats_source_rate(ns));
         rate = nats_source_rate(ns);
         cfg.on_buffer = NULL;
         sources.ns = ns;

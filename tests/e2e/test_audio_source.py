@@ -56,6 +56,9 @@ def test_file_source_streams_exactly_the_files_samples(rill_serve, tmp_path):
     srv = rill_serve("--source", f"file:{path}", "--rate", "8000")
     out = srv.process._rill_output()
     assert "input file" in out and "48000 Hz, 2 channels" in out, out
+    # The --rate given is not the file's: said, not silently dropped.
+    assert ("rill serve: warning: --rate 8000 not used: --source file:"
+            f"{path} runs at its own rate, 48000 Hz") in out, out
     got = stream_csv(srv.url, tmp_path, 20000, "in1", "in2")
     for ch, name in enumerate(("in1", "in2")):
         pairs = got[name]
@@ -69,6 +72,7 @@ def test_file_source_streams_exactly_the_files_samples(rill_serve, tmp_path):
 
 def test_sine_source_has_the_requested_frequency(rill_serve, tmp_path):
     srv = rill_serve("--source", "sine:1000.5", "--rate", "48000")
+    assert "not used" not in srv.output(), srv.output()  # a sine takes the rate given
     pairs = stream_csv(srv.url, tmp_path, 48000, "in1")["in1"]
     v = [x for _, x in pairs]
     assert max(v) <= 0.5 and min(v) >= -0.5 and max(v) > 0.49
