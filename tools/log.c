@@ -192,8 +192,9 @@ static int download(const host *h, rill_client *cl, const char *dir,
                 rill_client_parse_url(h->url, hostname, sizeof hostname, &port, NULL,
                                       0) == 0)
                 snprintf(where, sizeof where,
-                         "; it stays on the device: curl -fo %s 'http://%s:%d/files/%s%s'",
-                         files[i].name, hostname, port,
+                         "; it stays on the device: curl -fo %s 'http://%s%s%s:%d/files/%s%s'",
+                         files[i].name, strchr(hostname, ':') ? "[" : "", hostname,
+                         strchr(hostname, ':') ? "]" : "", port,
                          url_escape(files[i].name, esc, sizeof esc),
                          h->token != NULL ? "?token=YOUR_TOKEN" : "");
             status = host_fail(h, EXIT_FAILED, "%s: the device's file %s was not "

@@ -434,13 +434,16 @@ int cmd_serve(int argc, char **argv) {
         audio_source_free(as);
         return EXIT_FAILED;
     }
+    /* An IPv6 address goes in brackets in a URL. */
+    char bound[300];
+    snprintf(bound, sizeof bound, strchr(cfg.host, ':') ? "[%s]" : "%s", cfg.host);
     printf("rill serve: listening on ws://%s:%d (project %s, source %s, "
            "%g Hz, %u-frame blocks%s)\n",
-           cfg.host, rill_server_port(srv), cfg.project_name, source, rate,
+           bound, rill_server_port(srv), cfg.project_name, source, rate,
            (unsigned)block, cfg.token ? ", token required" : "");
     /* Bound to every address: the URLs others can open name this machine
      * (which the Host check admits), not 0.0.0.0. */
-    const char *shown = cfg.host;
+    const char *shown = bound;
     char name[256];
     bool every = strcmp(cfg.host, "0.0.0.0") == 0 || strcmp(cfg.host, "::") == 0;
     if (every && gethostname(name, sizeof name) == 0 && name[0] != '\0') {
@@ -455,7 +458,7 @@ int cmd_serve(int argc, char **argv) {
         printf("rill serve: dashboard http://%s:%d/%s%s (from %s)\n", shown,
                rill_server_port(srv), cfg.token ? "?token=" : "",
                cfg.token ? cfg.token : "", cfg.web_root);
-        if (shown != cfg.host)
+        if (shown != bound)
             printf("rill serve: on this machine also http://127.0.0.1:%d/%s%s\n",
                    rill_server_port(srv), cfg.token ? "?token=" : "",
                    cfg.token ? cfg.token : "");

@@ -564,7 +564,8 @@ RILL_API int rill_client_send_message(rill_client *cl, bool binary,
 /* ---- Sessions: URLs, start ticks, log completion ------------------------------ */
 
 /* Check a device URL as rill_client_connect reads it, ws://HOST[:PORT][/...]
- * (port 5555 if none), without connecting: so that a program can refuse a
+ * (port 5555 if none; an IPv6 address in brackets, ws://[::1]:5555, its
+ * host the address without them), without connecting: so that a program can refuse a
  * typo before doing anything else. On success writes the host (when `host`
  * is not NULL; host_size of 256 holds any host this accepts) and the port
  * (when `port` is not NULL). Returns 0, or RILL_EINVAL with, in `why` (when

@@ -136,7 +136,7 @@ def _url():
         return url
     ip = bi_board_ip or board_ip
     if ip:
-        return f"ws://{ip}:5555"
+        return f"ws://[{ip}]:5555" if ":" in str(ip) else f"ws://{ip}:5555"
     return os.environ.get("RILL_URL", "ws://127.0.0.1:5555")
 
 

@@ -182,6 +182,31 @@ def test_a_raising_callback_is_reported_and_the_stream_continues(streamer, caplo
     continuous(q[:-1], 1024)
 
 
+def ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_an_ipv6_address_as_ip_connects(rill_serve):
+    """pybela's ip= may be an IPv6 address; the URL gets its brackets (the C
+    client refused ws://[::1]:PORT before) and the stream flows."""
+    srv = rill_serve(host="::1")
+    s = Streamer(ip="::1", port=srv.port)
+    assert s.url == f"ws://[::1]:{srv.port}"
+    s.connect()
+    try:
+        got = s.stream_n_values(["frame"], n_values=1024)
+        continuous(got["frame"], 1024)
+    finally:
+        s.disconnect()
+
+
 def said_counts(text, what):
     """From the log: (tracebacks, repeats said) of exceptions in `what`."""
     import re

@@ -98,16 +98,19 @@ int rill_client_fetch(rill_client *cl, const char *file_name, const char *path,
         return RILL_EINVAL;
     if (!rill_client_native(cl)) {
         rill__log_error("a Bela board serves its log files over SFTP only: "
-                        "copy it with 'scp root@%s:Bela/projects/<project>/%s .'",
-                        cl->host, file_name);
+                        "copy it with 'scp root@%s%s%s:Bela/projects/<project>/%s .'",
+                        strchr(cl->host, ':') ? "[" : "", cl->host,
+                        strchr(cl->host, ':') ? "]" : "", file_name);
         return RILL_ENOTSUP;
     }
     char url[1024], part[4096];
     char *esc = curl_easy_escape(NULL, file_name, 0);
     if (esc == NULL)
         return RILL_ENOMEM;
-    snprintf(url, sizeof url, "http://%s:%d/files/%s%s%s", cl->host, cl->port,
-             esc, cl->cfg.token ? "?token=" : "", cl->cfg.token ? cl->cfg.token : "");
+    bool v6 = strchr(cl->host, ':') != NULL; /* an IPv6 address: in brackets */
+    snprintf(url, sizeof url, "http://%s%s%s:%d/files/%s%s%s", v6 ? "[" : "", cl->host,
+             v6 ? "]" : "", cl->port, esc, cl->cfg.token ? "?token=" : "",
+             cl->cfg.token ? cl->cfg.token : "");
     curl_free(esc);
     if (snprintf(part, sizeof part, "%s.part", path) >= (int)sizeof part)
         return RILL_EINVAL;

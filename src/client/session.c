@@ -48,6 +48,22 @@ int rill_client_parse_url(const char *url, char *host, size_t host_size,
     }
     const char *h = url + 5;
     size_t hl = strcspn(h, ":/");
+    const char *after = h + hl; /* the port's ':', the path's '/' or the end */
+    if (h[0] == '[') {
+        /* An IPv6 address, ws://[::1]:5555: the host is what the brackets
+         * hold. */
+        const char *close = strchr(h, ']');
+        if (close == NULL || close == h + 1 ||
+            (close[1] != '\0' && close[1] != ':' && close[1] != '/')) {
+            snprintf(why, why_size,
+                     "has a bad IPv6 address: write ws://[ADDRESS]:PORT, e.g. "
+                     "ws://[::1]:5555");
+            return RILL_EINVAL;
+        }
+        h++;
+        hl = (size_t)(close - h);
+        after = close + 1;
+    }
     size_t cap = host != NULL ? RILL__MIN(host_size, (size_t)256) : 256;
     if (hl == 0) {
         snprintf(why, why_size,
@@ -61,8 +77,8 @@ int rill_client_parse_url(const char *url, char *host, size_t host_size,
         return RILL_EINVAL;
     }
     long p = 5555;
-    if (h[hl] == ':') {
-        const char *digits = h + hl + 1;
+    if (*after == ':') {
+        const char *digits = after + 1;
         size_t nd = strspn(digits, "0123456789");
         p = nd > 0 && nd <= 5 ? strtol(digits, NULL, 10) : 0;
         if (p < 1 || p > 65535 || (digits[nd] != '\0' && digits[nd] != '/')) {

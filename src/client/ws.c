@@ -543,11 +543,12 @@ static int handshake(rill__ws *ws, const char *host, int port,
     lws_b64_encode_string((const char *)nonce, (int)sizeof nonce, key,
                           (int)sizeof key);
     char req[1024];
+    bool v6 = strchr(host, ':') != NULL; /* an IPv6 address: in brackets */
     int len = snprintf(req, sizeof req,
-                       "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                       "GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUpgrade: websocket\r\n"
                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                        "Sec-WebSocket-Version: 13\r\n\r\n",
-                       target, host, port, key);
+                       target, v6 ? "[" : "", host, v6 ? "]" : "", port, key);
     if (len < 0 || (size_t)len >= sizeof req) {
         rill__set_err(err, cap, "the request target is too long");
         return RILL_EINVAL;

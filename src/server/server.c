@@ -710,13 +710,14 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     }
     srv->net_started = true;
     if (srv->token == NULL && !rill__server_bound_to_loopback(srv))
-        rill__log_warn("listening on %s:%d without a token: anyone who "
+        rill__log_warn("listening on %s%s%s:%d without a token: anyone who "
                        "reaches this port can stream, set variables, send "
                        "buffers, change the audio and delete log files (rill "
                        "clients: give a token, rill serve --token T; pybela "
                        "cannot send one: keep it to a network you trust; "
                        "docs/SECURITY.md)",
-                       srv->host, srv->port);
+                       strchr(srv->host, ':') ? "[" : "", srv->host,
+                       strchr(srv->host, ':') ? "]" : "", srv->port);
     *out = srv;
     return 0;
 fail:

@@ -28,6 +28,14 @@ TEST(parse_url_gives_host_and_port_or_says_what_is_wrong) {
     ASSERT_EQ_STR(host, "192.168.7.2");
     ASSERT_EQ_INT(port, 5555); /* the default, as Bela's */
     ASSERT_OK(rill_client_parse_url("ws://h:65535/x", NULL, 0, NULL, NULL, 0));
+    /* IPv6 addresses in brackets; the host is the address itself. */
+    ASSERT_OK(rill_client_parse_url("ws://[::1]:6001", host, sizeof host, &port, NULL, 0));
+    ASSERT_EQ_STR(host, "::1");
+    ASSERT_EQ_INT(port, 6001);
+    ASSERT_OK(rill_client_parse_url("ws://[fe80::1%eth0]/gui", host, sizeof host, &port,
+                                    NULL, 0));
+    ASSERT_EQ_STR(host, "fe80::1%eth0");
+    ASSERT_EQ_INT(port, 5555);
     static const struct {
         const char *url, *words;
     } bad[] = {
@@ -42,6 +50,10 @@ TEST(parse_url_gives_host_and_port_or_says_what_is_wrong) {
         {"ws://bela.local:", "has a bad port"},
         {"ws://bela.local: 55", "has a bad port"},
         {"ws://bela.local:+55", "has a bad port"},
+        {"ws://[::1", "has a bad IPv6 address: write ws://[ADDRESS]:PORT"},
+        {"ws://[]:5555", "has a bad IPv6 address"},
+        {"ws://[::1]x", "has a bad IPv6 address"},
+        {"ws://[::1]:0", "has a bad port"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         strcpy(host, "untouched");

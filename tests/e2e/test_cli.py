@@ -490,6 +490,34 @@ def test_log_makes_its_output_directory_as_stream_does(rill_server, tmp_path):
     assert not (tmp_path / "unused").exists()
 
 
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_a_device_on_an_ipv6_address_is_reached_with_brackets(rill_serve, tmp_path):
+    """rill serve --host ::1 prints ws://[::1]:PORT; the client reads that URL
+    (it said "has a bad port"), connects, and fetches a log file over HTTP
+    from the same address."""
+    srv = rill_serve(host="::1")
+    assert f"listening on ws://[::1]:{srv.port} " in srv.output(), srv.output()
+    url = f"ws://[::1]:{srv.port}"
+    r = rill("ls", url=url)
+    assert r.returncode == 0 and "sine" in r.stdout, r.stderr
+    r = rill("log", "frame", "-d", "0.1", "-o", str(tmp_path / "logs"), url=url)
+    assert r.returncode == 0, r.stderr
+    header, bufs, _ = parse_log_file((tmp_path / "logs" / "frame.bin").read_bytes())
+    assert header["name"] == "frame" and bufs, header
+    r = rill("ls", url=f"ws://[::1:{srv.port}")
+    assert r.returncode == 2 and "has a bad IPv6 address: write ws://[ADDRESS]:PORT" in r.stderr, \
+        r.stderr
+
+
 def test_log_without_a_directory_or_duration_is_a_usage_error(rill_server, tmp_path):
     (tmp_path / "a_file").write_text("x")
     r = rill("log", "frame", "-d", "1", "-o", str(tmp_path / "a_file"), url=rill_server.url)
