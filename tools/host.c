@@ -162,6 +162,10 @@ static int explain(const host *h, int rc) {
                          "longer with --timeout SECONDS", url, from, why);
     case RILL_EPROTO:
     case RILL_ENOTFOUND:
+        /* A rill serve that says why it refused (at its connection limit):
+         * the port was right; its reason is the advice. */
+        if (strstr(why, " with HTTP 503: ") != NULL)
+            return host_fail(h, EXIT_FAILED, "cannot connect to %s%s: %s", url, from, why);
         return host_fail(h, EXIT_FAILED, "cannot connect to %s%s: %s; is that a rill "
                          "serve or a Bela board, and is the port right (both use 5555 "
                          "unless told otherwise)?", url, from, why);

@@ -144,6 +144,9 @@ def test_at_its_open_file_limit_the_server_refuses_with_503_and_serves_again():
         # A client is told why, within its timeout.
         st, _, err = rill("ls", "--url", srv.url)
         assert st == 1 and "HTTP 503" in err and "open-file limit" in err, err
+        # The server's reason is the advice: no "is the port right?".
+        assert "try again later" in err and "is the port right" not in err, err
+        assert err.count("\n") == 1, err
         assert srv.alive()
     finally:
         for s in socks:
