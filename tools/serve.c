@@ -257,7 +257,7 @@ int cmd_serve(int argc, char **argv) {
          log_dir_set = false;
     char allow_hosts[1024] = "";
     double port = cfg.port, rate = 44100, block = 64, queue = (double)cfg.client_queue_bytes;
-    bool rate_given = false;
+    bool rate_given = false, block_given = false;
     cli_opts o;
     cli_opts_init(&o, argc, argv, serve_usage, "v", opts);
     int c;
@@ -267,7 +267,7 @@ int cmd_serve(int argc, char **argv) {
         case 'H': cfg.host = optarg; break;
         case 'p': if (!parse_option_number("serve", "--port", optarg, 0, 65535, false, &port)) return EXIT_USAGE; break;
         case 'r': if (!parse_option_number("serve", "--rate", optarg, 1, 1e7, false, &rate)) return EXIT_USAGE; rate_given = true; break;
-        case 'b': if (!parse_option_number("serve", "--block", optarg, 1, 65536, false, &block)) return EXIT_USAGE; break;
+        case 'b': if (!parse_option_number("serve", "--block", optarg, 1, 65536, false, &block)) return EXIT_USAGE; block_given = true; break;
         case 't': cfg.token = optarg; break;
         case 'l': cfg.log_dir = optarg; log_dir_set = true; break;
         case 'P': cfg.project_name = optarg; project_set = true; break;
@@ -367,6 +367,11 @@ int cmd_serve(int argc, char **argv) {
                             "runs at its own rate, %g Hz\n",
                     rate, source, audio_source_rate(as));
         rate = audio_source_rate(as);
+        if (block_given && audio_source_block(as) != block)
+            fprintf(stderr, "rill serve: warning: --block %g not used: --source %s "
+                            "delivers %u-frame blocks\n",
+                    block, source, audio_source_block(as));
+        block = audio_source_block(as);
         cfg.on_buffer = on_source_buffer;
         sources.as = as;
     }

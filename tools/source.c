@@ -231,6 +231,8 @@ int audio_source_open(const char *spec, double rate, unsigned block,
 
 double audio_source_rate(const audio_source *a) { return a->info.rate; }
 
+unsigned audio_source_block(const audio_source *a) { return a->info.buffer_frames; }
+
 /* in1..inN for the current channel count (never removed: a client may be
  * streaming them). */
 static int declare(audio_source *a) {

@@ -26,6 +26,10 @@ int audio_source_open(const char *spec, double rate, unsigned block,
 /* The rate the input actually runs at (the server's sample rate). */
 double audio_source_rate(const audio_source *a);
 
+/* The frames of each block the input delivers (JACK's period for jack,
+ * whatever the block asked). */
+unsigned audio_source_block(const audio_source *a);
+
 /* Declare in1..inN on `srv` and start: from now on the audio thread ticks
  * the server once per frame (the backend's frame clock) and sets them. */
 int audio_source_start(audio_source *a, rill_server *srv);

@@ -144,9 +144,15 @@ def jackd():
 
 
 def test_jack_source_ticks_with_the_jack_clock(rill_serve, tmp_path, jackd):
-    srv = rill_serve("--source", f"jack:{jackd}")
+    srv = rill_serve("--source", f"jack:{jackd}")  # with the fixture's --rate 44100 --block 64
     out = srv.process._rill_output()
     assert "input jack" in out and "48000 Hz" in out, out
+    # JACK's rate and period are the server's, said as such; what was asked
+    # and not used is said too.
+    assert re.search(r"listening on \S+ \(project \S+, source jack:\S+, 48000 Hz, "
+                     r"1024-frame blocks\)", out), out
+    assert "warning: --rate 44100 not used" in out and "runs at its own rate, 48000 Hz" in out
+    assert "warning: --block 64 not used" in out and "delivers 1024-frame blocks" in out
     # A JACK server without real-time priority can run late on a loaded
     # machine (an xrun): the frames it skipped were never captured, so the
     # ticks jump. Then `rill stream` must name the jump, `rill serve` must
