@@ -150,16 +150,15 @@ int cmd_convert(int argc, char **argv) {
         rill_file_reader_close(r);
         return EXIT_USAGE;
     }
-    rill_file_writer *w = NULL;
-    int rc = rill_file_writer_create(out, fmt, &info, &w);
-    if (rc != 0) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", argv[0], out, rill_strerror(rc));
+    status = EXIT_FAILED;
+    rill_file_writer *w = saved_create(argv[0], out, fmt, &info, &status);
+    if (w == NULL) {
         rill_file_reader_close(r);
         unlink(out);
-        return EXIT_FAILED;
+        return status;
     }
     size_t total = 0;
-    rc = copy(r, w, &info, &total);
+    int rc = copy(r, w, &info, &total);
     int crc = rill_file_writer_close(w);
     rill_file_reader_close(r);
     if (rc != 0 || crc != 0) {

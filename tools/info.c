@@ -46,11 +46,19 @@ int cmd_info(int argc, char **argv) {
         snprintf(rate, sizeof rate, "%g", info.sample_rate);
     else
         snprintf(rate, sizeof rate, "not recorded in a %.16s file", format);
+    /* A bin file does not record its mode: what is shown is what was
+     * asked, and the line says so. */
+    bool bin = strcmp(format, "bin") == 0;
+    const char *mode_text = info.mode == RILL_TS_DENSE
+        ? (bin ? "dense (a bin file does not record the mode: add --sparse for a "
+                 "sparse variable's log)" : "dense")
+        : (bin ? "sparse (as --sparse says: a bin file does not record the mode)"
+               : "sparse");
     printf("file       %s\nformat     %s\nvariable   %s\ntype       %s\n"
            "mode       %s\nrate       %s\nbuffers    %zu\nvalues     %zu\n"
            "first tick %llu\nlast tick  %llu\n",
            path, format, info.var_name, rill_type_name(info.type),
-           info.mode == RILL_TS_DENSE ? "dense" : "sparse", rate, buffers,
+           mode_text, rate, buffers,
            values, (unsigned long long)first, (unsigned long long)last);
     rill_file_reader_close(r);
     if (rc != RILL_EEMPTY) {

@@ -40,6 +40,31 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
     return status;
 }
 
+/* The library's first error while `opening`, without the path it starts
+ * with (the command's message says it already). */
+static const char *opened_why(const char *path) {
+    const char *why = open_error;
+    size_t n = strlen(path);
+    if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+        why += n + 2;
+    return why;
+}
+
+rill_file_writer *saved_create(const char *cmd, const char *path, rill_file_format format,
+                               const rill_file_info *info, int *status) {
+    rill_file_writer *w = NULL;
+    open_error[0] = '\0';
+    opening = true;
+    int rc = rill_file_writer_create(path, format, info, &w);
+    opening = false;
+    if (rc == 0)
+        return w;
+    const char *why = opened_why(path);
+    fprintf(stderr, "%s: cannot write %s: %s\n", cmd, path, *why ? why : rill_strerror(rc));
+    *status = rc == RILL_ENOTSUP ? EXIT_USAGE : EXIT_FAILED;
+    return NULL;
+}
+
 rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode) {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -61,10 +86,7 @@ rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mod
     if (rc != 0) {
         /* The library's own words say what is wrong and where ("line 3 is
          * not ..."); its messages start with the path, said here already. */
-        const char *why = open_error;
-        size_t n = strlen(path);
-        if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0)
-            why += n + 2;
+        const char *why = opened_why(path);
         for (size_t k = 0; k < 2; k++) {
             const char *said = k == 0 ? "cannot read: " : "cannot open: ";
             if (strncmp(why, said, strlen(said)) == 0)

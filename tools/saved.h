@@ -22,4 +22,10 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
  * PATH: ..."). */
 rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode);
 
+/* A writer of `info`'s stream to `path` as `format`, or NULL after saying
+ * why in one line ("rill CMD: cannot write PATH: ..."), with *status the
+ * exit status: 2 when the format cannot hold the variable, else 1. */
+rill_file_writer *saved_create(const char *cmd, const char *path, rill_file_format format,
+                               const rill_file_info *info, int *status);
+
 #endif

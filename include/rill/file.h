@@ -172,8 +172,11 @@ RILL_API int rill_file_reader_open(const char *path, rill_ts_mode mode,
 RILL_API int rill_file_reader_get_info(const rill_file_reader *r,
                                        rill_file_info *out);
 
-/* The next buffer: for bin one Bela body (N values, padding included, as
- * pybela reads it), for jsonl one line, for the others up to 4096 values.
+/* The next buffer: for bin one Bela body (a dense one N values, padding
+ * included, as pybela reads it; a sparse one without its padding, the
+ * entries after the first at relative tick 0 with value 0, which rising
+ * ticks tell from data), for jsonl one line, for the others up to 4096
+ * values.
  * Returns 0, RILL_EEMPTY at the end, RILL_EINVAL, RILL_EIO or RILL_ENOMEM.
  * The pointers in *out stay valid until the next call or close. */
 RILL_API int rill_file_reader_next(rill_file_reader *r, rill_file_buffer *out);

@@ -172,6 +172,17 @@ static int bin_next(rill_file_reader *r, rill_file_buffer *out) {
         return rc;
     b->next++;
     rill_type type = r->info.type;
+    /* A sparse body's ticks rise after its first: a short body's zero
+     * padding (relative tick 0, value 0) is not data, so it is left out. A
+     * dense body's padding cannot be told from zeros: it stays, as pybela
+     * reads it. */
+    if (body.rel != NULL) {
+        size_t size = rill_type_size(type);
+        static const uint8_t zero[8];
+        while (body.n > 1 && rill__get_le32(body.rel + 4 * (body.n - 1)) == 0 &&
+               memcmp(body.values + (body.n - 1) * size, zero, size) == 0)
+            body.n--;
+    }
     rill__wire_get_values(b->scratch, type, body.values, body.n);
     for (size_t k = 0; k < body.n; k++) {
         r->values[k] = rill__file_value(type, b->scratch, k);

@@ -926,6 +926,37 @@ def test_convert_takes_the_output_as_a_second_argument_its_name_saying_the_forma
     assert (tmp_path / "g.txt").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
 
 
+def test_a_sparse_bin_reads_back_without_its_padding(rill_server, tmp_path):
+    """A sparse variable's values through bin and back: the same ticks and
+    values, none of the last body's zero padding (relative tick 0, value 0:
+    its ticks would not rise) passing as data; rill info counts them so and
+    says a bin file's mode is what --sparse says. A sound format refuses a
+    sparse variable in one line, as a usage error, writing nothing."""
+    r = rill("stream", "events", "-d", "0.5", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    src = tmp_path / "events.csv"
+    want = csv_pairs(src)
+    assert len(want) > 100 and len(want) % 512, len(want)  # the last sparse body is padded
+    c = run("convert", str(src), str(tmp_path / "events.bin"))
+    assert c.returncode == 0, c.stderr
+    c = run("convert", str(tmp_path / "events.bin"), str(tmp_path / "back.csv"), "--sparse")
+    assert c.returncode == 0, c.stderr
+    assert csv_pairs(tmp_path / "back.csv") == want
+    info = dict(line.split(None, 1) for line in
+                run("info", str(tmp_path / "events.bin"), "--sparse").stdout.splitlines())
+    assert info["values"] == str(len(want)) and info["last"] == f"tick  {want[-1][0]}", info
+    assert info["mode"] == "sparse (as --sparse says: a bin file does not record the mode)"
+    info = dict(line.split(None, 1) for line in
+                run("info", str(tmp_path / "events.bin")).stdout.splitlines())
+    assert info["mode"].startswith("dense (a bin file does not record the mode: add --sparse"), info
+    for fmt in ("wav", "flac"):
+        c = run("convert", str(src), str(tmp_path / f"events.{fmt}"), "--rate", "44100")
+        assert c.returncode == 2 and c.stderr.count("\n") == 1, c.stderr
+        assert c.stderr.startswith(f"rill convert: cannot write {tmp_path / f'events.{fmt}'}: "
+                                   f"{fmt} holds dense numeric variables only"), c.stderr
+        assert not (tmp_path / f"events.{fmt}").exists()
+
+
 def test_values_flac_cannot_hold_are_said_once_with_their_count(tmp_path):
     """flac holds 24-bit samples: audio beyond -1.0..1.0 (and NaN) and integers
     beyond 24 bits are clipped. The values stay as close as flac can hold them,

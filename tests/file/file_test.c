@@ -146,8 +146,9 @@ static const rill_type all_types[] = {RILL_TYPE_CHAR, RILL_TYPE_INT32,
                                       RILL_TYPE_DOUBLE};
 static const size_t odd_chunks[] = {1, 7, 1000, 3, 513, 2048, 2};
 
-/* Write n values in odd buffers, read them back, compare exactly (bin:
- * the values come first, then the last body's zero padding). */
+/* Write n values in odd buffers, read them back, compare exactly (dense
+ * bin: the values come first, then the last body's zero padding; sparse
+ * bin: the values only, the padding's ticks would not rise). */
 static void round_trip(rill_file_format fmt, rill_type type,
                        rill_ts_mode mode, size_t n) {
     tmp t;
@@ -169,7 +170,7 @@ static void round_trip(rill_file_format fmt, rill_type type,
     ASSERT_EQ_INT(rb.info.mode, mode);
     if (fmt == RILL_FILE_BIN || fmt == RILL_FILE_WAV || fmt == RILL_FILE_FLAC)
         ASSERT_EQ_INT(rb.info.type, type);
-    if (fmt == RILL_FILE_BIN) {
+    if (fmt == RILL_FILE_BIN && mode == RILL_TS_DENSE) {
         size_t per = rill__bela_values_per_buffer(type, mode);
         ASSERT_EQ_UINT(rb.n, (n + per - 1) / per * per);
         for (size_t i = n; i < rb.n; i++)
