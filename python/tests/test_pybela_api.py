@@ -656,3 +656,36 @@ def test_pybela_tutorial_code_gets_lists_and_ints(streamer):
         flat.extend([b["ref_timestamp"] + i for i in range(len(b["data"]))])
     assert flat == streamer.streaming_buffers_data["frame"]
     assert type(streamer.get_latest_timestamp() + streamer.sample_rate) is int
+
+
+def test_load_buffers_reads_every_format_with_ticks(rill_server, tmp_path):
+    """rill.pybela.load_buffers (a rill addition): a dense bin as whole Bela
+    buffers (the last padded), a sparse one without its padding, and the same
+    stream as csv, each with numpy arrays and the ticks of its values."""
+    from rill.pybela import load_buffers
+    from conftest import rill_bin
+
+    def stream(*args):
+        r = subprocess.run([rill_bin(), "stream", *args, "--url", rill_server.url],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+
+    stream("frame", "-n", "2000", "-o", str(tmp_path / "bin"), "--format", "bin")
+    stream("frame", "-n", "2000", "-o", str(tmp_path / "csv"))
+    stream("events", "-d", "0.3", "-o", str(tmp_path / "bin"), "--format", "bin")
+    dense = load_buffers(str(tmp_path / "bin" / "frame.bin"))
+    assert [len(b["data"]) for b in dense] == [1024, 1024]
+    first = dense[0]["ref_timestamp"]
+    values = np.concatenate([b["data"] for b in dense])
+    assert list(values[:2000]) == list(range(first, first + 2000))
+    assert not values[2000:].any() and "rel_timestamps" not in dense[0]  # the padding
+    flat = load_buffers(str(tmp_path / "csv" / "frame.csv"))
+    got = np.concatenate([b["data"] for b in flat])
+    assert len(got) == 2000 and got[0] == flat[0]["ref_timestamp"]
+    assert np.all(np.diff(got) == 1)
+    sparse = load_buffers(str(tmp_path / "bin" / "events.bin"), "sparse")
+    assert sparse and all(len(b["data"]) == len(b["rel_timestamps"]) for b in sparse)
+    for b in sparse:
+        ticks = b["ref_timestamp"] + b["rel_timestamps"]
+        assert list(b["data"]) == list(ticks), "an event's value is its frame number"
+        assert np.all(np.diff(ticks) > 0), "rising ticks: no padding read as data"
