@@ -1,4 +1,5 @@
 /* What the host commands share (host.h). */
+#include <ctype.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -244,6 +245,54 @@ rill_dash *host_connect_dash(host *h, int *status) {
     return dash;
 }
 
+/* Edits (insert, delete, replace, swap of neighbours, each 1; case
+ * differences 0) from a to b, up to 3 (more counts as 3): enough to tell a
+ * typo from another name. */
+static int edits(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63 || (la > lb ? la - lb : lb - la) > 2)
+        return 3;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+            int m = d[i - 1][j - 1] + !same;
+            if (d[i - 1][j] + 1 < m)
+                m = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < m)
+                m = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 &&
+                tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == tolower((unsigned char)b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < m)
+                m = d[i - 2][j - 2] + 1;
+            d[i][j] = m;
+        }
+    return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+/* " (did you mean 'sine'?)" for the device's name nearest to `name`, when
+ * one is a typo away (2 edits, 1 for short names), or "". */
+static void suggest(const rill_client_list *l, const char *name, char *out, size_t cap) {
+    const char *best = NULL;
+    int best_d = strlen(name) <= 4 ? 2 : 3; /* what must be beaten */
+    for (size_t k = 0; k < l->n_vars; k++) {
+        int e = edits(name, l->vars[k].name);
+        if (e < best_d) {
+            best_d = e;
+            best = l->vars[k].name;
+        }
+    }
+    if (best != NULL)
+        snprintf(out, cap, "; did you mean '%s'?", best);
+    else
+        out[0] = '\0';
+}
+
 rill_client_list *host_list(const host *h, rill_client *cl, const char *const *names,
                             size_t n, const rill_client_var **vars, int *status) {
     rill_client_list *l = NULL;
@@ -259,8 +308,10 @@ rill_client_list *host_list(const host *h, rill_client *cl, const char *const *n
             if (strcmp(l->vars[k].name, names[i]) == 0)
                 v = &l->vars[k];
         if (v == NULL) {
+            char hint[128];
+            suggest(l, names[i], hint, sizeof hint);
             *status = host_fail(h, EXIT_FAILED, "the device has no variable '%s' (see "
-                                "rill ls)", names[i]);
+                                "rill ls)%s", names[i], hint);
             rill_client_list_free(l);
             return NULL;
         }

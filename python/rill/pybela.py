@@ -36,6 +36,7 @@ remaining difference and its reason):
 import asyncio
 import collections
 import ctypes
+import difflib
 import glob
 import json
 import logging
@@ -682,9 +683,11 @@ class Watcher:
         variables = list(variables)
         for var in variables:
             if var not in names:
+                near = difflib.get_close_matches(str(var), names, n=1, cutoff=0.75)
                 raise ValueError(
                     f"Variable {var} is not in the watcher. Please check the list of "
-                    f"variables in the watcher with watcher.list().")
+                    f"variables in the watcher with watcher.list()."
+                    + (f" Did you mean {near[0]!r}?" if near else ""))
         return variables
 
     def _generate_local_filename(self, local_path):

@@ -126,9 +126,14 @@ def test_busy_poll_us_keeps_the_io_thread_awake_while_data_flows(rill_server):
 
 
 def test_unknown_variable_raises_value_error_as_pybela(streamer):
-    with pytest.raises(ValueError, match="Variable no_such_var is not in the watcher"):
+    with pytest.raises(ValueError, match="Variable no_such_var is not in the watcher") as e:
         streamer.start_streaming(["no_such_var"])
+    assert "Did you mean" not in str(e.value)
     assert not streamer.is_streaming()
+    # pybela's words, then the name meant when one is a typo away.
+    with pytest.raises(ValueError, match=r"Variable sien is not in the watcher\. .*"
+                                         r"watcher\.list\(\)\. Did you mean 'sine'\?$"):
+        streamer.start_streaming(["sien"])
 
 
 def test_disconnect_during_a_batch_of_callbacks_delivers_no_more_of_it(rill_server, caplog):

@@ -142,6 +142,13 @@ def test_peek_takes_several_variables_one_line_each_in_order(rill_serve, protoco
     r = rill("peek", "frame", "nosuch", url=srv.url)
     assert r.returncode == 1 and r.stdout == "", (r.stdout, r.stderr)
     assert "the device has no variable 'nosuch'" in r.stderr, r.stderr
+    assert "did you mean" not in r.stderr, r.stderr
+    # A typo away from a name (a letter off, two swapped, the case): that name.
+    for typo, meant in (("sin", "sine"), ("gian", "gain"), ("Frame", "frame"),
+                        ("evnets", "events")):
+        r = rill("peek", typo, url=srv.url)
+        assert r.returncode == 1 and r.stderr.rstrip().endswith(
+            f"the device has no variable '{typo}' (see rill ls); did you mean '{meant}'?"), r.stderr
 
 
 def test_set_with_a_mask_changes_only_the_masked_bits(rill_server):
