@@ -1,5 +1,6 @@
 /* rill ls: the device's variables, one a line. */
 #include <stdio.h>
+#include <string.h>
 
 #include "host.h"
 
@@ -23,11 +24,17 @@ int cmd_ls(int argc, char **argv) {
         return status;
     rill_client_list *l = host_list(&h, cl, NULL, 0, NULL, &status);
     if (l != NULL) {
-        printf("%-16s %-7s %-7s %-7s %-8s %-7s %-10s %-8s %s\n", "name", "type", "mode",
+        /* The name column as wide as the longest name (at least 16), so
+         * the columns stay aligned. */
+        int w = 16;
+        for (size_t i = 0; i < l->n_vars; i++)
+            if ((int)strlen(l->vars[i].name) > w)
+                w = (int)strlen(l->vars[i].name);
+        printf("%-*s %-7s %-7s %-7s %-8s %-7s %-10s %-8s %s\n", w, "name", "type", "mode",
                "length", "watched", "logged", "controlled", "monitor", "value");
         for (size_t i = 0; i < l->n_vars; i++) {
             const rill_client_var *v = &l->vars[i];
-            printf("%-16s %-7s %-7s %-7u %-8s %-7s %-10s %-8u %.17g\n", v->name,
+            printf("%-*s %-7s %-7s %-7u %-8s %-7s %-10s %-8u %.17g\n", w, v->name,
                    rill_type_name(v->type), v->mode == RILL_TS_DENSE ? "dense" : "sparse",
                    v->length, v->watched ? "yes" : "no", v->logged ? "yes" : "no",
                    v->controlled ? "yes" : "no", v->monitor, v->value);
