@@ -1830,6 +1830,11 @@ class Monitor(Streamer):
         are kept), and return values (every variable)."""
         variables = self._var_arg_checker(variables)
         self._periods = self._check_periods(periods, variables)
+        if min(self._periods, default=1) < 1:
+            # A period of 0 stops monitoring (the Watcher's meaning): no
+            # value would ever come (pybela waits for ever).
+            raise ValueError(f"monitor_n_values: periods must be at least 1 tick, not "
+                             f"{self._periods} (a period of 0 stops monitoring)")
         n_values = int(n_values)
         self._streaming_buffers_queue_length = max(n_values, 1)
         ev = threading.Event()
@@ -2208,7 +2213,15 @@ class Controller(Watcher):
         assert len(variables) == len(values), \
             "The number of variables and values should be the same."
         for v, x in zip(variables, values):
-            if x % 1 != 0 and self._vars[v].letter in ("i", "j"):
+            try:
+                whole = not isinstance(x, (str, bytes)) and x % 1 == 0
+            except TypeError:
+                whole = None
+            if whole is None or isinstance(x, (str, bytes)):
+                # pybela's `x % 1` raises TypeError too, in Python's words
+                # ("not all arguments converted during string formatting").
+                raise TypeError(f"send_value: the value for {v}, {x!r}, is not a number")
+            if not whole and self._vars[v].letter in ("i", "j"):
                 print(f"Value {x} is not an integer, but the variable {v} is of type "
                       f"{self._vars[v].letter}. Only the integer part will be sent.")
             L.clear()

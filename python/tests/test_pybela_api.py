@@ -9,6 +9,7 @@ in tests/pybela/test_side_by_side.py.)"""
 import asyncio
 import logging
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -551,6 +552,23 @@ def test_read_binary_file_reads_char_logs_pybela_cannot(tmp_path):
     assert Logger().read_binary_file(None, "dense") is None
 
 
+def test_monitor_n_values_refuses_a_period_that_never_delivers(rill_server):
+    """A period of 0 stops monitoring on the Watcher: pybela waits for ever
+    for the values; rill.pybela says so at once."""
+    m = Monitor(ip="127.0.0.1", port=rill_server.port)
+    m.connect()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ValueError, match=r"periods must be at least 1 tick, not \[0\] "
+                                             r"\(a period of 0 stops monitoring\)"):
+            m.monitor_n_values(["sine"], periods=[0], n_values=3)
+        assert time.monotonic() - t0 < 1
+        got = m.monitor_n_values(["sine"], periods=[100], n_values=3)
+        assert len(got["sine"]["values"]) == 3
+    finally:
+        m.disconnect()
+
+
 def test_controller_sets_and_gets(rill_server):
     c = Controller(ip="127.0.0.1", port=rill_server.port)
     c.connect()
@@ -561,6 +579,14 @@ def test_controller_sets_and_gets(rill_server):
         assert c.get_value(["gain"]) == {"gain": 0.25}
         with pytest.raises(AssertionError):
             c.send_value(["gain"], 0.5)  # pybela wants a list
+        # Not a number: pybela's TypeError, in words that say which value.
+        for bad in ("x", None, [1]):
+            with pytest.raises(TypeError, match=rf"send_value: the value for gain, "
+                                                rf"{re.escape(repr(bad))}, is not a number"):
+                c.send_value(["gain"], [bad])
+        assert c.get_value(["gain"]) == {"gain": 0.25}  # nothing was sent
+        c.send_value(["gain"], [np.float32(0.5)])  # numpy numbers are numbers
+        assert c.get_value(["gain"]) == {"gain": 0.5}
         c.stop_controlling(["gain"])
         assert c.get_controlled_status(["gain"]) == {"gain": False}
     finally:
