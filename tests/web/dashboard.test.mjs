@@ -209,6 +209,27 @@ describe('dashboard against rill serve', () => {
     await c.page.close();
   });
 
+  it('opens and closes a chart from the keyboard: Tab to a row, Enter or Space', async () => {
+    const { page, errors } = await openPage(b.browser, `${srv.http}/`);
+    try {
+      await waitLive(page);
+      const row = '#vars tr[data-var="noise"]';
+      assert.equal(await page.getAttribute(row, 'role'), 'button');
+      assert.equal(await page.getAttribute(row, 'aria-pressed'), 'false');
+      await page.focus(row);
+      await page.keyboard.press('Enter');
+      await waitChart(page, 'noise');
+      await page.waitForFunction((sel) => document.querySelector(sel).getAttribute('aria-pressed') === 'true', row, { timeout: 5000 });
+      await page.keyboard.press(' ');
+      await page.waitForFunction(() => !document.querySelector('.chart[data-var="noise"]'), null, { timeout: 5000 });
+      await page.waitForFunction((sel) => document.querySelector(sel).getAttribute('aria-pressed') === 'false', row, { timeout: 5000 });
+      assert.equal(await page.evaluate(() => window.scrollY), 0, 'Space did not scroll the page');
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('fits a phone-wide window: nothing off the right edge, the chart under the table', async () => {
     const page = await b.browser.newPage({ viewport: { width: 420, height: 800 } });
     try {

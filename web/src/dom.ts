@@ -131,6 +131,15 @@ export class DashboardDom {
         const tr = el('tr');
         tr.dataset.var = v.name;
         tr.onclick = () => this.onVarClick(v.name);
+        // Keyboard too: Tab to a row, Enter or Space opens or closes its chart.
+        tr.tabIndex = 0;
+        tr.setAttribute('role', 'button');
+        tr.setAttribute('aria-pressed', 'false');
+        tr.onkeydown = (e) => {
+          if (e.key !== 'Enter' && e.key !== ' ') return;
+          e.preventDefault();
+          this.onVarClick(v.name);
+        };
         tr.append(
           el('td', 'name', v.name),
           el('td', 'type', v.type),
@@ -147,6 +156,7 @@ export class DashboardDom {
       const s = state(v);
       const tr = rows[i] as HTMLElement;
       tr.classList.toggle('streaming', s.streaming);
+      if (tr.getAttribute('aria-pressed') !== String(s.streaming)) tr.setAttribute('aria-pressed', String(s.streaming));
       const st = [s.streaming ? 'streaming' : v.watched ? 'watched' : '', v.logged ? 'logged' : '', v.controlled ? 'controlled' : '', v.monitor ? `monitor ${v.monitor}` : '']
         .filter(Boolean)
         .join(', ');
