@@ -80,7 +80,9 @@ typedef enum rill_audio_delivery {
  * fields you need; the strings are copied by open. */
 typedef struct rill_audio_config {
     /* "jack", "alsa", "file", "dummy", or NULL for the first one in
-     * rill_audio_backend_name()'s order that opens. */
+     * rill_audio_backend_name()'s order that opens (with a `device` other
+     * than "default", one that has it: dummy, which has none, is not
+     * tried). */
     const char *backend;
     /* Backend-specific device: ALSA PCM name ("default", "null", "hw:0");
      * the file path for "file" (.wav or .flac; an input file sets rate and

@@ -426,6 +426,11 @@ def test_input_arguments_are_checked_and_properties_read_only(ramp_wav):
                            ({"callback": 5}, TypeError, "callback must be callable")):
         with pytest.raises(err, match=words):
             get_input(source=src, **kw)
+    # A source no backend has (a typo) is an error naming each backend's
+    # reason, not the dummy backend's silence in its place.
+    with pytest.raises(AudioException, match=r"no backend has an input 'mci' \(jack: .*; "
+                                             r"alsa: .*; file: .*\)"):
+        get_input(callback=print, source="mci")
     cb = print
     mic = get_input(callback=cb, source=src)
     # A file input has the file's rate and channels; -1: the device's block.

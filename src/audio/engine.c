@@ -100,7 +100,9 @@ static void fail_msg(const rill_audio_config *cfg, int rc, const char *fmt, ...)
  * a later one opens (jack without a server, alsa without a card are the
  * usual case): its message goes to the log at debug level, and only if
  * every backend fails does the last message become the error, in the log
- * and in cfg->err. On success cfg->err is left empty. */
+ * and in cfg->err. A device named with no backend ("nope", "hw:9") is
+ * never opened by dummy, which has no devices: every backend's reason is
+ * the error then. On success cfg->err is left empty. */
 static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
                     bool is_input, void *owner) {
     d->is_input = is_input;
@@ -138,10 +140,16 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
     atomic_init(&d->failed, false);
 
     int rc = RILL_ENOTFOUND;
-    char why[384] = "", last[512] = "";
+    char why[384] = "", last[512] = "", tried[768] = "";
+    /* A device named without a backend is one the caller wants: the dummy
+     * backend, which has no devices, would open "it" as silence. */
+    bool named = cfg->backend == NULL && d->device != NULL &&
+                 strcmp(d->device, "default") != 0;
     for (size_t i = 0; i < RILL__ARRAY_LEN(backends); i++) {
         const rill__audio_backend *be = backends[i];
         if (cfg->backend != NULL && strcmp(cfg->backend, be->name) != 0)
+            continue;
+        if (named && strcmp(be->name, "dummy") == 0)
             continue;
         d->be = be;
         d->rate = cfg->rate;
@@ -167,12 +175,17 @@ static int dev_open(rill__audio_dev *d, const rill_audio_config *cfg,
         snprintf(last, sizeof last, "audio: %s: %s '%s': %s", be->name,
                  is_input ? "input" : "output",
                  d->device ? d->device : "default", why);
+        size_t t = strlen(tried);
+        snprintf(tried + t, sizeof tried - t, "%s%s: %s", t ? "; " : "", be->name, why);
         rill__log_debug("%s (%s; trying the next backend)", last,
                         rill_err_name(rc));
     }
     if (cfg->backend != NULL)
         fail_msg(cfg, RILL_ENOTFOUND, "audio: %s: no such backend (have "
                  "jack, alsa, file, dummy as built)", cfg->backend);
+    else if (named)
+        fail_msg(cfg, rc = RILL_ENOTFOUND, "audio: no backend has an %s '%s' (%s)",
+                 is_input ? "input" : "output", d->device, tried);
     else
         fail_msg(cfg, rc, "%s", last); /* every backend failed */
     return rc;

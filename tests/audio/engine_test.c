@@ -1062,6 +1062,32 @@ TEST(any_backend_falls_back_and_always_opens) {
     unsetenv("JACK_DEFAULT_SERVER");
 }
 
+/* A device named without a backend is one the program wants: when no
+ * backend has it, opening fails with every backend's reason, instead of
+ * the dummy backend opening silence in its place. */
+TEST(a_named_device_no_backend_has_is_not_replaced_by_silence) {
+    rill_audio_config c = rill_audio_config_default();
+    char err[512];
+    c.err = err;
+    c.err_size = sizeof err;
+    c.device = "rill-no-such-device";
+    setenv("JACK_DEFAULT_SERVER", "rill-no-such-server", 1);
+    rill_audio_input *in = NULL;
+    ASSERT_ERR(rill_audio_input_open(&c, collect_fn, NULL, &in), RILL_ENOTFOUND);
+    ASSERT_NULL(in);
+    ASSERT_TRUE(strstr(err, "audio: no backend has an input 'rill-no-such-device' (jack: ") != NULL);
+    ASSERT_TRUE(strstr(err, "; alsa: ") != NULL && strstr(err, "; file: ") != NULL);
+    ASSERT_NULL(strstr(err, "dummy"));
+    rill_audio_output *o = NULL;
+    ASSERT_ERR(rill_audio_output_open(&c, &o), RILL_ENOTFOUND);
+    ASSERT_TRUE(strstr(err, "audio: no backend has an output 'rill-no-such-device'") != NULL);
+    /* "default", or no device: any backend that opens, dummy last. */
+    c.device = "default";
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    rill_audio_output_close(o);
+    unsetenv("JACK_DEFAULT_SERVER");
+}
+
 typedef struct oom_ctx {
     rill_audio_output *o;
     rill_audio_source *s;
