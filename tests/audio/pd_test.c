@@ -336,7 +336,14 @@ static void rig_open(pd_rig *r, double rate) {
     oc.name = "rillout";
     oc.connect = "";
     oc.format = RILL_AUDIO_F32;
-    ASSERT_OK(rill_audio_output_open(&oc, &r->o));
+    /* The reason, if it fails: JACK's status says which step (a CI run saw
+     * RILL_EIO here once, in two tests starting their servers at once). */
+    char why[256] = "";
+    oc.err = why;
+    oc.err_size = sizeof why;
+    int orc = rill_audio_output_open(&oc, &r->o);
+    if (orc != 0)
+        FAIL("output on jackd %s: %s: %s", server, rill_strerror(orc), why);
     ASSERT_OK(rill_audio_pd_create(r->o, RILL_TEST_DATA "/osc_receive.pd",
                                    server,
                                    RILL_TEST_DATA "/pd-dies-with-parent.sh",
