@@ -88,7 +88,11 @@ export class DashboardDom {
     this.table.innerHTML =
       '<thead><tr><th>name</th><th>type</th><th>timestamps</th><th>state</th><th>drops</th></tr></thead><tbody></tbody>';
     const hint = el('p', 'hint', 'Click a variable to open it in a scope; click again to close it. In a scope: click the plot for cursor A, shift-click for B; Stop, then wheel to zoom and drag to pan.');
-    side.append(this.cfg, hint, this.table);
+    // The table scrolls sideways inside its own box when a long name or
+    // state cannot fit a narrow window; the page itself never does.
+    const tableBox = el('div', 'table-box');
+    tableBox.append(this.table);
+    side.append(this.cfg, hint, tableBox);
     this.charts = el('div', 'charts');
     this.charts.id = 'charts';
     this.errors = el('div', 'errors');
