@@ -54,11 +54,23 @@ int cmd_info(int argc, char **argv) {
                  "sparse variable's log)" : "dense")
         : (bin ? "sparse (as --sparse says: a bin file does not record the mode)"
                : "sparse");
+    /* csv and jsonl keep numbers as text: the type shown is the narrowest
+     * that holds every value (a float variable's read as double), and csv
+     * keeps no buffers (the reader's blocks are not the stream's). */
+    bool csv = strcmp(format, "csv") == 0;
+    bool text = csv || strcmp(format, "jsonl") == 0;
+    char type_text[128], buffers_text[64];
+    snprintf(type_text, sizeof type_text, "%s%s%s%s", rill_type_name(info.type),
+             text ? " (read from the values: a " : "", text ? format : "",
+             text ? " file does not record the type)" : "");
+    if (csv)
+        snprintf(buffers_text, sizeof buffers_text, "not recorded in a csv file");
+    else
+        snprintf(buffers_text, sizeof buffers_text, "%zu", buffers);
     printf("file       %s\nformat     %s\nvariable   %s\ntype       %s\n"
-           "mode       %s\nrate       %s\nbuffers    %zu\nvalues     %zu\n"
+           "mode       %s\nrate       %s\nbuffers    %s\nvalues     %zu\n"
            "first tick %llu\nlast tick  %llu\n",
-           path, format, info.var_name, rill_type_name(info.type),
-           mode_text, rate, buffers,
+           path, format, info.var_name, type_text, mode_text, rate, buffers_text,
            values, (unsigned long long)first, (unsigned long long)last);
     rill_file_reader_close(r);
     if (rc != RILL_EEMPTY) {

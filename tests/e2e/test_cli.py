@@ -361,6 +361,27 @@ def test_a_killed_stream_leaves_headers_that_count_what_the_files_hold(rill_serv
         assert decoded > 8192 and int(soxi.stdout) == decoded, (name, soxi.stdout, decoded)
 
 
+def test_info_says_what_a_text_file_does_not_record(rill_server, tmp_path):
+    """csv and jsonl keep numbers as text: the type shown is read from the
+    values and the line says so; csv keeps no buffers either."""
+    for fmt in ("csv", "jsonl"):
+        out = tmp_path / fmt
+        r = rill("stream", "frame", "sine", "-n", "3000", "-o", str(out), "--format", fmt,
+                 url=rill_server.url)
+        assert r.returncode == 0, r.stderr
+        for name, read_as in (("frame", "int32"), ("sine", "double")):
+            info = run("info", str(out / f"{name}.{fmt}"))
+            assert info.returncode == 0, info.stderr
+            fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
+            assert fields["type"] == (f"{read_as} (read from the values: a {fmt} file "
+                                      "does not record the type)"), fields
+            assert fields["values"] == "3000", fields
+            if fmt == "csv":
+                assert fields["buffers"] == "not recorded in a csv file", fields
+            else:
+                assert int(fields["buffers"]) >= 3, fields  # 1024-value buffers
+
+
 def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
     r = rill("stream", "frame_d", "-n", "2048", "-o", str(tmp_path), "--format", "bin",
              url=rill_server.url)
