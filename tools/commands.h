@@ -86,6 +86,10 @@ bool parse_u32(const char *s, uint32_t *out);
  * an out-of-range integer, a float beyond float's range). */
 bool value_fits(rill_type type, double v, void *out);
 
+/* A type by its letter (c i j f d, as pybela's list names it) or its name
+ * (char int32 uint32 float double, as rill ls and rill info print it). */
+bool parse_type(const char *s, rill_type *out);
+
 /* ---- The commands ---------------------------------------------------------------- */
 
 int cmd_serve(int argc, char **argv);

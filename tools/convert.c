@@ -7,20 +7,27 @@
 #include "saved.h"
 
 static const char usage[] =
-    "usage: rill convert FILE OUT [--to FORMAT] [--rate HZ] [--sparse]\n"
+    "usage: rill convert FILE OUT [--to FORMAT] [--rate HZ] [--type T] [--sparse]\n"
     "       rill convert FILE --to bin|csv|jsonl|wav|flac [-o OUT] [--rate HZ]\n"
-    "                    [--sparse]\n\n"
+    "                    [--type T] [--sparse]\n\n"
     "Convert a saved stream to another format, buffer by buffer. The format is\n"
     "--to's, else OUT's extension (.bin .csv .jsonl .wav .flac); OUT defaults\n"
     "to FILE with the new extension. bin, csv and jsonl files record no sample\n"
-    "rate: give it with --rate to convert them to wav or flac.\n\n"
+    "rate: give it with --rate to convert them to wav or flac. csv and jsonl\n"
+    "files record no type either (their values are read as int32 when all are\n"
+    "whole, else double): --type float (or c, i, j, f, d; char, int32, uint32,\n"
+    "double) writes the variable's own type; a value that type cannot hold\n"
+    "stops the conversion.\n\n"
     "examples:\n  rill convert data/sine.bin --to wav\n"
     "  rill convert data/frame.csv frame.jsonl\n"
-    "  rill convert data/sine.csv take.wav --rate 44100\n";
+    "  rill convert data/sine.csv take.wav --rate 44100\n"
+    "  rill convert data/sine.csv sine.bin --type float\n";
 
 typedef struct convert_opts {
     const char *to, *out;
     double rate;
+    bool typed; /* --type given */
+    rill_type type;
 } convert_opts;
 
 static bool take(int c, const char *arg, void *user) {
@@ -31,20 +38,37 @@ static bool take(int c, const char *arg, void *user) {
         co->out = arg;
     else if (c == 'r')
         return parse_option_number("convert", "--rate", arg, 1, 1e7, false, &co->rate);
+    else if (c == 'y') {
+        if (!parse_type(arg, &co->type)) {
+            fprintf(stderr, "rill convert: --type wants c, i, j, f or d (or char, int32, "
+                    "uint32, float, double), not '%s'\n", arg);
+            return false;
+        }
+        co->typed = true;
+    }
     return true;
 }
 
-/* A reader's doubles back in the variable's type, for the writer. */
-static void to_type(rill_type t, const double *in, size_t n, void *out) {
+/* A reader's doubles back in the variable's type, for the writer; the
+ * index of the first value the type cannot hold (as value_fits), or n. */
+static size_t to_type(rill_type t, const double *in, size_t n, void *out) {
     uint8_t *p = out;
-    for (size_t i = 0; i < n; i++)
-        p += rill_value_from_double(t, in[i], p);
+    for (size_t i = 0; i < n; i++, p += rill_type_size(t))
+        if (!value_fits(t, in[i], p))
+            return i;
+    return n;
 }
 
 /* Every buffer of `r` into `w`: 0 at the end, or the first error; the
- * values written go to *total. */
+ * values written go to *total. A value the type cannot hold is
+ * RILL_ERANGE, with it and its tick in *bad. */
+typedef struct unfit {
+    double value;
+    uint64_t tick;
+} unfit;
+
 static int copy(rill_file_reader *r, rill_file_writer *w, const rill_file_info *info,
-                size_t *total) {
+                size_t *total, unfit *bad) {
     void *vals = NULL;
     uint32_t *rel = NULL;
     size_t cap = 0;
@@ -62,7 +86,14 @@ static int copy(rill_file_reader *r, rill_file_writer *w, const rill_file_info *
                 break;
             }
         }
-        to_type(info->type, b.values, b.count, vals);
+        size_t fit = to_type(info->type, b.values, b.count, vals);
+        if (fit < b.count) {
+            *total += fit;
+            bad->value = b.values[fit];
+            bad->tick = b.timestamps[fit];
+            rc = RILL_ERANGE;
+            break;
+        }
         for (size_t k = 0; k < b.count; k++)
             rel[k] = (uint32_t)(b.timestamps[k] - b.first_ts);
         rc = rill_file_writer_write(w, b.first_ts, vals, b.count,
@@ -79,11 +110,12 @@ static int copy(rill_file_reader *r, rill_file_writer *w, const rill_file_info *
 int cmd_convert(int argc, char **argv) {
     static const struct option opts[] = {{"to", required_argument, NULL, 't'},
                                          {"rate", required_argument, NULL, 'r'},
+                                         {"type", required_argument, NULL, 'y'},
                                          SAVED_SPARSE_OPTION,
                                          {NULL, 0, NULL, 0}};
     cli_opts o;
     cli_opts_init(&o, argc, argv, usage, "o:", opts);
-    convert_opts co = {NULL, NULL, 0};
+    convert_opts co = {NULL, NULL, 0, false, RILL_TYPE_DOUBLE};
     rill_ts_mode mode;
     int status = saved_parse(&o, &mode, 2, take, &co);
     if (status >= 0)
@@ -144,6 +176,8 @@ int cmd_convert(int argc, char **argv) {
     snprintf(var, sizeof var, "%s", info.var_name); /* owned by the reader */
     if (co.rate > 0)
         info.sample_rate = co.rate;
+    if (co.typed)
+        info.type = co.type;
     if ((fmt == RILL_FILE_WAV || fmt == RILL_FILE_FLAC) && !(info.sample_rate >= 1)) {
         fprintf(stderr, "%s: %s records no sample rate; give it with --rate HZ\n",
                 argv[0], path);
@@ -158,9 +192,18 @@ int cmd_convert(int argc, char **argv) {
         return status;
     }
     size_t total = 0;
-    int rc = copy(r, w, &info, &total);
+    unfit bad = {0, 0};
+    int rc = copy(r, w, &info, &total, &bad);
     int crc = rill_file_writer_close(w);
     rill_file_reader_close(r);
+    if (rc == RILL_ERANGE) {
+        /* Only --type can ask for a type the values do not fit. */
+        fprintf(stderr, "%s: %s: value %zu (%.17g, tick %llu) cannot be stored as %s: give "
+                "--type a type that holds it; %s removed\n", argv[0], path, total + 1,
+                bad.value, (unsigned long long)bad.tick, rill_type_name(info.type), out);
+        unlink(out);
+        return EXIT_USAGE;
+    }
     if (rc != 0 || crc != 0) {
         fprintf(stderr, "%s: %s -> %s failed after %zu values: %s; %s removed\n", argv[0],
                 path, out, total, rill_strerror(rc != 0 ? rc : crc), out);

@@ -189,6 +189,19 @@ bool parse_u32(const char *s, uint32_t *out) {
     return true;
 }
 
+bool parse_type(const char *s, rill_type *out) {
+    if (strlen(s) == 1)
+        return rill_type_from_letter(s[0], out) == 0;
+    static const rill_type all[] = {RILL_TYPE_CHAR, RILL_TYPE_INT32, RILL_TYPE_UINT32,
+                                    RILL_TYPE_FLOAT, RILL_TYPE_DOUBLE};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, rill_type_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    return false;
+}
+
 bool value_fits(rill_type type, double v, void *out) {
     rill_value_from_double(type, v, out);
     double back = rill_value_to_double(type, out);

@@ -13,7 +13,8 @@ static const char usage[] =
     "       rill send [--channel N] [--type T] - < values.txt\n\n"
     "Send one buffer of values to the device program's buffer callback, as\n"
     "pybela's send_buffer does: channel N (default 0), values of type T\n"
-    "(default f, float; i int32, j uint32, c char, d double). With '-' the\n"
+    "(default f, float; i int32, j uint32, c char, d double; or the names).\n"
+    "With '-' the\n"
     "values are read from standard input, separated by spaces, commas or\n"
     "newlines. Integer types refuse fractions and values out of their range;\n"
     "float rounds to the nearest float and refuses only overflow.\n"
@@ -106,8 +107,9 @@ int cmd_send(int argc, char **argv) {
         if (c == 'c' && !parse_option_number("send", "--channel", optarg, 0, UINT32_MAX,
                                              true, &channel))
             goto out;
-        if (c == 'y' && (strlen(optarg) != 1 || rill_type_from_letter(optarg[0], &type) != 0)) {
-            host_fail(&h, EXIT_USAGE, "--type wants c, i, j, f or d, not '%s'", optarg);
+        if (c == 'y' && !parse_type(optarg, &type)) {
+            host_fail(&h, EXIT_USAGE, "--type wants c, i, j, f or d (or char, int32, uint32, "
+                      "float, double), not '%s'", optarg);
             goto out;
         }
     }

@@ -382,6 +382,37 @@ def test_info_says_what_a_text_file_does_not_record(rill_server, tmp_path):
                 assert int(fields["buffers"]) >= 3, fields  # 1024-value buffers
 
 
+def test_convert_type_restores_a_csv_variables_own_type_or_says_what_does_not_fit(
+        rill_server, tmp_path):
+    """A float variable's csv reads back as double; --type float writes a bin
+    of floats, as the device's own log would be, with the same values."""
+    r = rill("stream", "sine", "frame", "-n", "2048", "-o", str(tmp_path), "--format", "csv",
+             url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    src, dst = tmp_path / "sine.csv", tmp_path / "sine.bin"
+    c = run("convert", str(src), str(dst), "--type", "float")
+    assert c.returncode == 0 and c.stderr == "", c.stderr
+    header, bufs, rest = parse_log_file(dst.read_bytes())
+    assert header["name"] == "sine" and header["type"] == "f" and not rest, header
+    got = [v for b in parse_log_buffers(bufs, "f", 0) for v in b["data"]][:2048]
+    assert got == [v for _, v in csv_pairs(src)]  # floats printed exactly
+    assert "type       float\n" in run("info", str(dst)).stdout
+    # The letters pybela's list uses work too; a name that is no type is refused.
+    assert run("convert", str(src), str(tmp_path / "l.bin"), "--type", "f").returncode == 0
+    bad = run("convert", str(src), str(tmp_path / "x.bin"), "--type", "float64")
+    assert bad.returncode == 2 and "--type wants c, i, j, f or d" in bad.stderr, bad.stderr
+    # frame's ticks do not fit a char: the first that does not is named, with
+    # its tick, and nothing is left behind.
+    first = csv_pairs(tmp_path / "frame.csv")[0]
+    out = tmp_path / "frame.char.csv"
+    c = run("convert", str(tmp_path / "frame.csv"), str(out), "--type", "char")
+    assert c.returncode == 2, c.stderr
+    assert c.stderr == (f"rill convert: {tmp_path / 'frame.csv'}: value 1 ({first[1]:.0f}, "
+                        f"tick {first[0]}) cannot be stored as char: give --type a type "
+                        f"that holds it; {out} removed\n"), c.stderr
+    assert not out.exists()
+
+
 def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
     r = rill("stream", "frame_d", "-n", "2048", "-o", str(tmp_path), "--format", "bin",
              url=rill_server.url)
