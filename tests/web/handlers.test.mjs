@@ -125,6 +125,21 @@ describe('data handler tabs', () => {
     await show(21);
     assert.deepEqual(await pixel(21, 1, 0), [255, 0, 0, 255]);
     assert.deepEqual(await pixel(21, 0, 0), [0, 0, 255, 13]);
+    // 800 px wide by default: in a phone-wide window it shrinks to fit,
+    // its aspect kept, and the page does not scroll sideways.
+    await feed(page, [data(21, Array.from({ length: 20 }, () => Array(40).fill(0.5)))]);
+    await page.setViewportSize({ width: 360, height: 800 });
+    try {
+      await show(21);
+      const fit = await page.evaluate(() => {
+        const r = document.querySelector('.handler-panel[data-handler="21"] canvas').getBoundingClientRect();
+        return { right: r.right, w: r.width, h: r.height, scroll: document.documentElement.scrollWidth, inner: window.innerWidth };
+      });
+      assert.ok(fit.scroll <= fit.inner && fit.right <= fit.inner, JSON.stringify(fit));
+      assert.ok(Math.abs(fit.w / fit.h - 2) < 0.05 && fit.w > 300, JSON.stringify(fit));
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
   });
 
   it('two spectrograms on one page scroll their own columns in', async () => {
@@ -206,6 +221,11 @@ describe('data handler tabs', () => {
     assert.equal((await show(60)).type, 'meter');
     await show(61);
     assert.match(await page.textContent('.handler-panel[data-handler="61"] .handler-status'), /unknown handler type "base:sparkles"/);
+    // Its data are taken unseen: the tab says why; the page's error line
+    // does not call it an unknown handler.
+    await feed(page, [data(61, [1, 2, 3])]);
+    await sleep(1100); // the error line is redrawn in the badges' turn
+    assert.doesNotMatch(await page.textContent('#errors'), /unknown handler/);
     await feed(page, [remove(60), remove(61)]);
     assert.equal(await page.locator('.handler-tab[data-handler="60"], .handler-tab[data-handler="61"]').count(), 0);
     // Bad data is reported in the tab, not thrown.

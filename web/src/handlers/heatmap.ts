@@ -97,10 +97,11 @@ export class HeatmapView implements HandlerView {
     if (m.rows === 0 || m.cols === 0) return;
     if (this.canvas.width !== m.cols) this.canvas.width = m.cols;
     if (this.canvas.height !== m.rows) this.canvas.height = m.rows;
-    // Scaled up by CSS, pixelated, to at most 800 px wide.
+    // Scaled up by CSS, pixelated, to at most 800 px wide; narrower in a
+    // narrow window (max-width in style.css), its height following.
     const scale = Math.max(1, Math.floor(800 / Math.max(m.cols, 1)));
     this.canvas.style.width = `${m.cols * scale}px`;
-    this.canvas.style.height = `${m.rows * scale}px`;
+    this.canvas.style.height = 'auto';
     const g = this.canvas.getContext('2d');
     if (!g) return;
     const img = g.createImageData(m.cols, m.rows);

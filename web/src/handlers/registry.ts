@@ -255,9 +255,12 @@ export class HandlerManager {
     for (const id of [...this.handlers.keys()]) this.remove(id);
   }
 
+  /** False for a handler never created; a handler whose type is unknown
+   * or failed takes its data unseen (its tab says why). */
   data(id: number, data: unknown, tick?: number): boolean {
     const h = this.handlers.get(id);
-    if (!h || !h.model) return false;
+    if (!h) return false;
+    if (!h.model) return true;
     guard(h, () => h.model!.data(data));
     h.messages++;
     if (tick !== undefined) h.lastTick = tick;
@@ -266,7 +269,8 @@ export class HandlerManager {
 
   frame(f: HandlerFrame): boolean {
     const h = this.handlers.get(f.handler);
-    if (!h || !h.model) return false;
+    if (!h) return false;
+    if (!h.model) return true;
     guard(h, () => h.model!.frame(f));
     h.messages++;
     if (f.tick > 0) h.lastTick = f.tick;
