@@ -32,6 +32,22 @@ char rill__jack_tsan_sync;
 
 static void jack_quiet(const char *msg) { rill__log_debug("jack: %s", msg); }
 
+/* JACK's first complaint while this thread opens a client: its status
+ * bits alone say little ("communication error" covers every step), its
+ * message says which step failed. */
+static _Thread_local bool open_capture;
+static _Thread_local char open_why[400];
+
+static void jack_on_error(const char *msg) {
+    rill__log_debug("jack: %s", msg);
+    if (!open_capture || open_why[0] != '\0')
+        return;
+    snprintf(open_why, sizeof open_why, "%s", msg);
+    for (char *p = open_why; *p != '\0'; p++) /* one line */
+        if (*p == '\n')
+            *p = ' ';
+}
+
 static int process(jack_nframes_t nframes, void *arg) {
     rill__audio_dev *d = arg;
     jackdev *u = d->impl;
@@ -77,11 +93,14 @@ static void on_shutdown(void *arg) {
 
 static jack_client_t *client_open(const char *name, const char *server,
                                   char *err, size_t err_size, int *rc) {
-    jack_set_error_function(jack_quiet);
+    jack_set_error_function(jack_on_error);
     jack_set_info_function(jack_quiet);
     jack_status_t st = 0;
     int opts = JackNoStartServer | (server ? JackServerName : 0);
+    open_why[0] = '\0';
+    open_capture = true;
     jack_client_t *c = jack_client_open(name, (jack_options_t)opts, &st, server);
+    open_capture = false;
     if (c == NULL) {
         if (st & JackServerFailed) {
             rill__set_err(err, err_size, "no JACK server running%s%s",
@@ -91,8 +110,8 @@ static jack_client_t *client_open(const char *name, const char *server,
             rill__set_err(err, err_size, "client name '%s' is taken", name);
             *rc = RILL_EEXISTS;
         } else {
-            rill__set_err(err, err_size, "cannot open a client (status 0x%x)",
-                          (unsigned)st);
+            rill__set_err(err, err_size, "cannot open a client (status 0x%x%s%s)",
+                          (unsigned)st, open_why[0] != '\0' ? ": " : "", open_why);
             *rc = RILL_EIO;
         }
     }

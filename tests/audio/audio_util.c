@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sndfile.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +94,13 @@ static void reclaim_dead_servers(void) {
     int fd = open("/dev/shm/jack-shm-registry", O_RDWR);
     if (fd < 0)
         return;
+    /* Under JACK's own registry lock (libjack's shm.c: a SysV semaphore,
+     * key 0x282929, taken with SEM_UNDO), so a server registering or a
+     * second test reclaiming at the same moment never sees a half-cleared
+     * entry, nor has its new one cleared. */
+    int sem = semget(0x282929, 0, 0);
+    struct sembuf take = {0, -1, SEM_UNDO}, give = {0, 1, SEM_UNDO};
+    bool locked = sem >= 0 && semop(sem, &take, 1) == 0;
     int32_t hdr[6];
     if (pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
         hdr[0] == 0x4a41434b /* "JACK" */ && hdr[4] > 24 &&
@@ -110,6 +118,8 @@ static void reclaim_dead_servers(void) {
             }
         }
     }
+    if (locked)
+        semop(sem, &give, 1);
     close(fd);
 }
 
@@ -186,7 +196,8 @@ pid_t au_jackd_start_named(const char *name, unsigned rate, unsigned period,
             &st, name);
         if (c != NULL) {
             jack_client_close(c);
-            unlink(logpath);
+            /* The log stays until au_jackd_stop: a test whose client
+             * cannot open reads the server's side of it there. */
             for (int k = 0; k < 8; k++)
                 if (running[k] == 0) {
                     running[k] = pid;
@@ -234,6 +245,27 @@ void au_jackd_stop(pid_t pid) {
                     unlink(g.gl_pathv[i]);
                 globfree(&g);
             }
+            snprintf(pat, sizeof pat, "/tmp/%s.log", running_name[k]);
+            unlink(pat);
             running[k] = 0;
         }
+}
+
+void au_jackd_log_tail(const char *name, char *buf, size_t cap) {
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/%s.log", name);
+    snprintf(buf, cap, "(no log at %s)", path);
+    FILE *f = fopen(path, "r");
+    if (f == NULL || cap < 2)
+        goto out;
+    long want = (long)cap - 1;
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > want)
+        fseek(f, -want, SEEK_END);
+    else
+        rewind(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+out:
+    if (f != NULL)
+        fclose(f);
 }

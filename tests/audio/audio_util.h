@@ -36,5 +36,8 @@ pid_t au_jackd_start(char *name, size_t cap, unsigned rate, unsigned period,
 pid_t au_jackd_start_named(const char *name, unsigned rate, unsigned period,
                            unsigned loopback, bool sync);
 void au_jackd_stop(pid_t pid);
+/* The end of server `name`'s output (its log, kept until au_jackd_stop):
+ * what JACK said on its side when a client could not open. */
+void au_jackd_log_tail(const char *name, char *buf, size_t cap);
 
 #endif

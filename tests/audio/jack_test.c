@@ -491,3 +491,30 @@ TEST(input_sources_are_the_servers_output_ports) {
     ASSERT_ERR(rill_audio_list_inputs("jack", server, add_name, names),
                RILL_EREFUSED);
 }
+
+/* A client JACK refuses: the error carries JACK's own reason. */
+TEST(a_client_jack_refuses_is_refused_with_jacks_own_reason) {
+    char server[64];
+    pid_t jackd = au_jackd_start(server, sizeof server, RATE, PERIOD, 0, false);
+    char name[100];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    rill_audio_config oc = rill_audio_config_default();
+    oc.backend = "jack";
+    oc.device = server;
+    oc.name = name; /* longer than jack_client_name_size(), 64 */
+    oc.connect = "";
+    char why[512] = "";
+    oc.err = why;
+    oc.err_size = sizeof why;
+    rill_audio_output *o = NULL;
+    int rc = rill_audio_output_open(&oc, &o);
+    au_jackd_stop(jackd);
+    ASSERT_ERR(rc, RILL_EIO);
+    /* JACK's status bits (0x21, "communication error") alone would not
+     * say what to change; its own sentence does, on one line. */
+    ASSERT_TRUE(strstr(why, "cannot open a client (status 0x") != NULL);
+    ASSERT_TRUE(strstr(why, "is too long to be used as a JACK client name. Please use") !=
+                NULL);
+    ASSERT_TRUE(strchr(why, '\n') == NULL);
+}
