@@ -84,11 +84,11 @@ class RillError(Exception):
         self.code = code
         self.name = lib.rill_err_name(code).decode()
         self.message = message or ""
-        text = f"{self.name}: {lib.rill_strerror(code).decode()}"
+        # librill's sentence says more than the code's: it leads when
+        # there is one (the code's own words otherwise), the symbol last.
+        text = f"{self.message or lib.rill_strerror(code).decode()} [{self.name}]"
         if what:
             text = f"{what}: {text}"
-        if self.message:
-            text += f" ({self.message})"
         super().__init__(text)
 
 

@@ -72,6 +72,9 @@ def test_connection_refused_is_a_connection_error_with_rills_reason():
     assert isinstance(e.value, RillError)
     assert e.value.name in ("RILL_EREFUSED", "RILL_ETIMEOUT")
     assert e.value.message, "the log message of librill should be attached"
+    # One sentence: where, librill's reason, the symbol; the reason once.
+    assert str(e.value) == f"connect to ws://127.0.0.1:1: {e.value.message} [{e.value.name}]"
+    assert str(e.value).count("refused") <= 1, str(e.value)
 
 
 def test_control_add_and_data_add_are_the_paths_used(rill_server):
