@@ -41,10 +41,34 @@ static void on_signal(int sig) {
     stop = 1;
 }
 
+/* While the bridge is made, the library's first error is kept for the
+ * one line that says why it could not be; after, every line is printed. */
+static bool capturing;
+static char captured[512];
+
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
-    if (level <= RILL_LOG_INFO)
+    if (strncmp(msg, "bridge: ", 8) == 0) /* this is rill bridge already */
+        msg += 8;
+    if (capturing && level <= RILL_LOG_ERROR) {
+        if (captured[0] == '\0')
+            snprintf(captured, sizeof captured, "%s", msg);
+    } else if (level <= RILL_LOG_INFO) {
         fprintf(stderr, "rill bridge: %s\n", msg);
+    }
+}
+
+/* NAME=URL[=VAR,...] split in place; false if it is not one. */
+static bool split_spec(char *spec, char **url, char **list) {
+    char *eq = strchr(spec, '=');
+    if (eq == NULL || eq == spec || eq[1] == '\0')
+        return false;
+    *eq = '\0';
+    *url = eq + 1;
+    *list = strchr(*url, '=');
+    if (*list != NULL)
+        *(*list)++ = '\0';
+    return true;
 }
 
 /* The options into cfg, *token and *length: -1 to go on, or the exit
@@ -102,54 +126,45 @@ static int parse(cli_opts *o, rill_bridge_config *cfg, const char **token,
     return -1;
 }
 
-int cmd_bridge(int argc, char **argv) {
-    rill_bridge_config cfg = rill_bridge_config_default();
-    const char *token = NULL;
-    uint32_t length = 0;
-    cli_opts o = {.argc = argc, .argv = argv};
-    int status = parse(&o, &cfg, &token, &length);
-    if (status >= 0)
-        return status;
+/* The bridge of the devices argv[first..argc) (their specs split into
+ * urls and lists), until a signal: the exit status. */
+static int run(const rill_bridge_config *cfg, int first, int argc, char **argv, char **urls,
+               char **lists, const char *token, uint32_t length) {
     rill_set_log_callback(print_log, RILL_LOG_INFO, NULL);
     rill_bridge *b = NULL;
-    int rc = rill_bridge_create(&cfg, &b);
+    capturing = true;
+    int rc = rill_bridge_create(cfg, &b);
+    capturing = false;
     if (rc != 0) {
-        fprintf(stderr, "rill bridge: cannot use NATS at %s: %s\n", cfg.nats_url,
-                rill_strerror(rc));
+        /* The library's sentence says where and what to check. */
+        if (captured[0] != '\0')
+            fprintf(stderr, "rill bridge: %s\n", captured);
+        else
+            fprintf(stderr, "rill bridge: cannot use NATS at %s: %s\n", cfg->nats_url,
+                    rill_strerror(rc));
         return EXIT_FAILED;
     }
-    status = EXIT_OK;
-    for (int i = optind; i < argc && status == EXIT_OK; i++) {
-        char *spec = argv[i];
-        char *eq = strchr(spec, '=');
-        if (eq == NULL) {
-            fprintf(stderr, "rill bridge: '%s' is not NAME=ws://HOST:PORT\n", spec);
-            status = EXIT_USAGE;
-            break;
-        }
-        *eq = '\0';
-        char *url = eq + 1, *list = strchr(url, '=');
+    for (int i = first; i < argc; i++) {
         const char *vars[256];
         size_t nv = 0;
-        if (list != NULL) {
-            *list++ = '\0';
-            for (char *save = NULL, *t = strtok_r(list, ",", &save); t && nv < 256;
+        if (lists[i] != NULL)
+            for (char *save = NULL, *t = strtok_r(lists[i], ",", &save); t && nv < 256;
                  t = strtok_r(NULL, ",", &save))
                 vars[nv++] = t;
+        rill_bridge_device d = {argv[i], urls[i], token, nv ? vars : NULL, nv, length};
+        captured[0] = '\0';
+        capturing = true;
+        rc = rill_bridge_add(b, &d);
+        capturing = false;
+        if (rc != 0) {
+            fprintf(stderr, "rill bridge: cannot bridge %s (%s): %s\n", argv[i], urls[i],
+                    captured[0] != '\0' ? captured : rill_strerror(rc));
+            rill_bridge_destroy(b);
+            return rc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
         }
-        rill_bridge_device d = {spec, url, token, nv ? vars : NULL, nv, length};
-        if ((rc = rill_bridge_add(b, &d)) != 0) {
-            fprintf(stderr, "rill bridge: cannot bridge %s (%s): %s\n", spec, url,
-                    rill_strerror(rc));
-            status = EXIT_FAILED;
-        }
-    }
-    if (status != EXIT_OK) {
-        rill_bridge_destroy(b);
-        return status;
     }
     printf("rill bridge: publishing %d device(s) to %s (stream %s, replicas %d)\n",
-           argc - optind, cfg.nats_url, cfg.stream, cfg.replicas);
+           argc - first, cfg->nats_url, cfg->stream, cfg->replicas);
     fflush(stdout);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -176,4 +191,33 @@ int cmd_bridge(int argc, char **argv) {
         return EXIT_FAILED;
     }
     return EXIT_OK;
+}
+
+int cmd_bridge(int argc, char **argv) {
+    rill_bridge_config cfg = rill_bridge_config_default();
+    const char *token = NULL;
+    uint32_t length = 0;
+    cli_opts o = {.argc = argc, .argv = argv};
+    int status = parse(&o, &cfg, &token, &length);
+    if (status >= 0)
+        return status;
+    /* Every device's spec is checked before anything connects: a typo is
+     * a usage error at once, not after NATS answered. */
+    char **urls = calloc((size_t)argc, sizeof *urls);
+    char **lists = calloc((size_t)argc, sizeof *lists);
+    if (urls == NULL || lists == NULL) {
+        fprintf(stderr, "rill bridge: out of memory\n");
+        status = EXIT_FAILED;
+    }
+    for (int i = optind; status < 0 && i < argc; i++)
+        if (!split_spec(argv[i], &urls[i], &lists[i])) {
+            fprintf(stderr, "rill bridge: '%s' is not NAME=ws://HOST:PORT[=VAR,...]\n",
+                    argv[i]);
+            status = EXIT_USAGE;
+        }
+    if (status < 0)
+        status = run(&cfg, optind, argc, argv, urls, lists, token, length);
+    free(urls);
+    free(lists);
+    return status;
 }

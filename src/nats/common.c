@@ -231,9 +231,9 @@ int rill__nats_connect(const char *urls, int timeout_ms, const char *who,
     if (s != NATS_OK) {
         char what[512];
         snprintf(what, sizeof what,
-                 "%s: cannot connect to NATS at %s (is nats-server running "
+                 "cannot connect to NATS at %s (is nats-server running "
                  "there, with JetStream? docs/SCALE.md)",
-                 who, urls);
+                 urls);
         rc = rill__nats_error(s, 0, what);
         if (rc == RILL_EIO || rc == RILL_ETIMEOUT)
             rc = s == NATS_TIMEOUT ? RILL_ETIMEOUT : RILL_EREFUSED;

@@ -360,6 +360,24 @@ def test_bad_input_gives_clear_errors(lab):
     r = lab.run([RILL, "stream", "--nats", "nats://127.0.0.1:24299", "rill.dev1.frame",
                  "-n", "5"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "cannot connect to NATS" in r.stderr, r.stderr
+    # rill bridge: a device spec that is not one is a usage error before
+    # anything connects; every failure is one line with its reason.
+    def bridge(*args):
+        return lab.run([RILL, "bridge", *args], capture_output=True, text=True, timeout=30)
+    r = bridge("board", "--nats", "nats://127.0.0.1:24299")
+    assert (r.returncode, r.stderr) == (
+        2, "rill bridge: 'board' is not NAME=ws://HOST:PORT[=VAR,...]\n"), r.stderr
+    r = bridge("d=ws://127.0.0.1:1", "--nats", "nats://127.0.0.1:24299")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("rill bridge: cannot connect to NATS at "
+                               "nats://127.0.0.1:24299 (is nats-server running"), r.stderr
+    r = bridge("d=ws://127.0.0.1:1", "--nats", URLS)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("rill bridge: cannot bridge d (ws://127.0.0.1:1): connection "
+                               "to 127.0.0.1:1 refused"), r.stderr
+    r = bridge("d=http://127.0.0.1:1", "--nats", URLS)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "is not a ws:// URL" in r.stderr, r.stderr
     r = lab.run([RILL, "stream", "--nats", URLS, "rill.nodev.frame", "-n", "5"],
                 capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and 'no device "nodev"' in r.stderr, r.stderr
