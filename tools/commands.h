@@ -90,6 +90,9 @@ bool value_fits(rill_type type, double v, void *out);
  * (char int32 uint32 float double, as rill ls and rill info print it). */
 bool parse_type(const char *s, rill_type *out);
 
+/* "a" or "an" before the type's name: a float, an int32. */
+const char *type_article(rill_type type);
+
 /* ---- The commands ---------------------------------------------------------------- */
 
 int cmd_serve(int argc, char **argv);

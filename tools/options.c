@@ -189,6 +189,10 @@ bool parse_u32(const char *s, uint32_t *out) {
     return true;
 }
 
+const char *type_article(rill_type type) {
+    return type == RILL_TYPE_INT32 ? "an" : "a"; /* a uint32: "you-int" */
+}
+
 bool parse_type(const char *s, rill_type *out) {
     if (strlen(s) == 1)
         return rill_type_from_letter(s[0], out) == 0;

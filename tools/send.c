@@ -59,8 +59,8 @@ static uint8_t *pack(const host *h, rill_type type, const double *vals, size_t n
     uint8_t *packed = malloc(n ? n * size : 1);
     for (size_t i = 0; packed != NULL && i < n; i++) {
         if (!value_fits(type, vals[i], packed + i * size)) {
-            host_fail(h, EXIT_USAGE, "value %zu (%.17g) does not fit a %s%s", i + 1,
-                      vals[i], rill_type_name(type),
+            host_fail(h, EXIT_USAGE, "value %zu (%.17g) does not fit %s %s%s", i + 1,
+                      vals[i], type_article(type), rill_type_name(type),
                       type == RILL_TYPE_FLOAT ? "; use --type d" : "; use --type f or d");
             free(packed);
             return NULL;

@@ -77,8 +77,8 @@ static int set(host *h, char **argv) {
          * to the type (1.5 to an int32 would be 1; 300 to a char, 44). */
         uint8_t as[8];
         if (!value_fits(v->type, value, as)) {
-            status = host_fail(h, EXIT_USAGE, "%s does not fit %s, a %s%s", text, name,
-                               rill_type_name(v->type),
+            status = host_fail(h, EXIT_USAGE, "%s does not fit %s, %s %s%s", text, name,
+                               type_article(v->type), rill_type_name(v->type),
                                v->type == RILL_TYPE_FLOAT
                                    ? " (too large)"
                                    : ": give a whole number in its range");

@@ -225,8 +225,8 @@ int rill__bela_monitor_decode(const uint8_t *msg, size_t len, rill_type type,
     }
     if (len != 8 + size) {
         rill__set_err(err, err_cap,
-                "monitor frame: %zu bytes, a %s frame has %zu", len,
-                rill_type_name(type), 8 + size);
+                "monitor frame: %zu bytes, %s %s frame has %zu", len,
+                type == RILL_TYPE_INT32 ? "an" : "a", rill_type_name(type), 8 + size);
         return RILL_EPROTO;
     }
     *tick = rill__get_le64(msg);

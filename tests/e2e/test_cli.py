@@ -176,8 +176,8 @@ def test_set_takes_negative_values_refuses_what_the_type_cannot_hold_and_release
     # the variable's type; nothing is taken over then.
     for args, words in ((["flags", "-1"], "-1 does not fit flags, a uint32: give a whole "
                          "number in its range"),
-                        (["events", "1.5"], "1.5 does not fit events, a int32"),
-                        (["events", "3000000000"], "3000000000 does not fit events, a int32"),
+                        (["events", "1.5"], "1.5 does not fit events, an int32"),
+                        (["events", "3000000000"], "3000000000 does not fit events, an int32"),
                         (["gain", "1e39"], "1e39 does not fit gain, a float (too large)"),
                         (["gain", "loud"], "the value for gain, 'loud', is not a number")):
         r = rill("set", *args, url=url)
@@ -620,7 +620,7 @@ def test_send_options_take_their_values_wherever_they_stand(rill_server):
 
 def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
     r = rill("send", "--type", "i", "1.5", url=rill_server.url)
-    assert r.returncode == 2 and "does not fit a int32" in r.stderr
+    assert r.returncode == 2 and "does not fit an int32" in r.stderr
     r = rill("send", "1e39", url=rill_server.url)  # beyond float's range
     assert r.returncode == 2 and "does not fit a float; use --type d" in r.stderr
     r = rill("send", "--type", "c", "300", url=rill_server.url)
