@@ -2,6 +2,7 @@
  * reads, or give control back. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host.h"
 
@@ -35,6 +36,9 @@ static int set(host *h, char **argv) {
     if (release && mask_arg != NULL)
         return host_fail(h, EXIT_USAGE, "--release takes no --mask: it gives the "
                          "variable back to the device program");
+    if (!release && h->opts.argc - optind == 1 && strncmp(argv[optind], "ws://", 5) != 0)
+        return host_fail(h, EXIT_USAGE, "give %s a VALUE to set, or --release to give it "
+                         "back to the device program (rill set --help)", argv[optind]);
     if ((status = cli_args(&h->opts, release ? 1 : 2, release ? 1 : 2)) >= 0)
         return status;
     const char *name = argv[optind], *text = release ? NULL : argv[optind + 1];

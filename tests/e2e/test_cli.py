@@ -179,7 +179,9 @@ def test_set_takes_negative_values_refuses_what_the_type_cannot_hold_and_release
                         (["events", "1.5"], "1.5 does not fit events, an int32"),
                         (["events", "3000000000"], "3000000000 does not fit events, an int32"),
                         (["gain", "1e39"], "1e39 does not fit gain, a float (too large)"),
-                        (["gain", "loud"], "the value for gain, 'loud', is not a number")):
+                        (["gain", "loud"], "the value for gain, 'loud', is not a number"),
+                        (["gain"], "rill set: give gain a VALUE to set, or --release to give "
+                         "it back to the device program (rill set --help)\n")):
         r = rill("set", *args, url=url)
         assert r.returncode == 2 and words in r.stderr, (args, r.returncode, r.stderr)
     rows = ls_rows(url)
