@@ -546,7 +546,8 @@ RILL_API uint64_t rill_client_send_dropped(const rill_client *cl);
  * the timeout, at least 5 s); every client then gets the new description.
  * Any thread but the I/O thread's callbacks. Returns 0; RILL_EINVAL with
  * the device's sentence in `why` (a value not offered, a device that
- * cannot reopen ...); RILL_ENOTSUP (a Bela board); RILL_ETIMEOUT,
+ * cannot reopen ...; without the protocol's "audio-config: " and
+ * "; refused" around it); RILL_ENOTSUP (a Bela board); RILL_ETIMEOUT,
  * RILL_ECLOSED. */
 RILL_API int rill_client_change_audio(rill_client *cl,
                                       const rill_audio_change *change,

@@ -492,8 +492,17 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         json_t *msg =
             json_is_object(error) ? json_object_get(error, "message") : NULL;
         cl->audio_rc = json_is_object(error) ? RILL_EINVAL : 0;
-        snprintf(cl->audio_why, sizeof cl->audio_why, "%s",
-                 json_is_string(msg) ? json_string_value(msg) : "");
+        /* The device's sentence without the protocol's framing around
+         * it ("audio-config: ...; refused"): the caller says "not changed". */
+        const char *m = json_is_string(msg) ? json_string_value(msg) : "";
+        if (strncmp(m, "audio-config: ", 14) == 0)
+            m += 14;
+        if (strncmp(m, "refused: ", 9) == 0)
+            m += 9;
+        size_t n = strlen(m);
+        if (n >= 9 && strcmp(m + n - 9, "; refused") == 0)
+            n -= 9;
+        snprintf(cl->audio_why, sizeof cl->audio_why, "%.*s", (int)n, m);
         cl->audio_done = true;
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_object(error)) {

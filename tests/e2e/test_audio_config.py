@@ -53,7 +53,8 @@ def change_refused(url, *args):
     before = parse_config(audio(url).stdout)
     r = audio(url, *args)
     assert r.returncode == 1, (args, r.returncode, r.stdout, r.stderr)
-    assert r.stderr.startswith("rill audio: not changed: audio-config: "), r.stderr
+    assert r.stderr.startswith("rill audio: not changed: "), r.stderr
+    assert "audio-config" not in r.stderr and "; refused" not in r.stderr, r.stderr
     assert parse_config(r.stdout) == before, "a refused change changed something"
     return r.stderr
 
@@ -178,11 +179,11 @@ def test_demo_volume_scales_the_microphones(rill_serve, tmp_path):
 def test_demo_refuses_channels_and_rates_it_does_not_offer(rill_serve):
     srv = rill_serve()
     err = change_refused(srv.url, "--channels", "1")
-    assert err == ("rill audio: not changed: audio-config: the channel count is "
-                   "fixed at 2 on this device; refused\n"), err
+    assert err == ("rill audio: not changed: the channel count is "
+                   "fixed at 2 on this device\n"), err
     err = change_refused(srv.url, "--rate", "12345")
-    assert err == (f"rill audio: not changed: audio-config: rate 12345 is not offered "
-                   f"by this device (it offers {DEMO_RATES}); refused\n"), err
+    assert err == (f"rill audio: not changed: rate 12345 is not offered "
+                   f"by this device (it offers {DEMO_RATES})\n"), err
     # The same values as now are no change, and accepted.
     assert change_ok(srv.url, "--rate", "44100", "--channels", "2", "--volume", "100",
                      "--buffer-frames", "1024")["rate"] == 44100
@@ -287,7 +288,7 @@ def test_sine_keeps_its_frequency_at_a_new_rate(rill_serve, tmp_path):
 def test_sine_refuses_a_rate_too_low_for_its_frequency(rill_serve):
     srv = rill_serve("--source", "sine:5000", "--rate", "44100")
     err = change_refused(srv.url, "--rate", "8000")
-    assert err == ("rill audio: not changed: audio-config: the sine's 5000 Hz needs a "
+    assert err == ("rill audio: not changed: the sine's 5000 Hz needs a "
                    "rate above 10000 Hz\n"), err
     err = change_refused(srv.url, "--rate", "12345")
     assert f"(it offers {SOURCE_RATES})" in err, err
@@ -342,8 +343,8 @@ def test_jack_takes_channels_but_not_a_rate(rill_serve, jackd):
     cfg = change_ok(srv.url)
     assert cfg["rate"] == 48000 and cfg["variables"] == ["in1", "in2"]
     err = change_refused(srv.url, "--rate", "44100")
-    assert err == ("rill audio: not changed: audio-config: the rate is fixed at 48000 Hz "
-                   "on this device; refused\n"), err
+    assert err == ("rill audio: not changed: the rate is fixed at 48000 Hz "
+                   "on this device\n"), err
     assert "rates" not in native_list(srv.url)["audio"]["settable"]
     assert change_ok(srv.url, "--channels", "1")["variables"] == ["in1"]
     cfg = change_ok(srv.url, "--channels", "3", "--volume", "70")
