@@ -120,6 +120,16 @@ function option(select: HTMLSelectElement, value: number, text: string): void {
   select.appendChild(o);
 }
 
+/** A refusal's sentence without the protocol's framing around it
+ * ("audio-config: ...; refused"), as `rill audio` prints it. */
+export function deviceSentence(message: string): string {
+  let m = message;
+  if (m.startsWith('audio-config: ')) m = m.slice(14);
+  if (m.startsWith('refused: ')) m = m.slice(9);
+  if (m.endsWith('; refused')) m = m.slice(0, -9);
+  return m;
+}
+
 export class AudioForm {
   /** The form's place in the panel (the form, or a hint when there is none). */
   readonly root: HTMLDivElement;
@@ -173,7 +183,7 @@ export class AudioForm {
     if (m.t === 'error' && m.cmd === 'audio-config') {
       if (!this.pending || m.id === this.pending.id) {
         this.finish();
-        this.setStatus(m.message, 'error');
+        this.setStatus(deviceSentence(m.message), 'error');
       }
       return true;
     }
