@@ -55,6 +55,15 @@ describe('dashboard against rill serve', () => {
     );
     assert.ok(ls.length >= 10, 'rill ls lists the demo variables');
     assert.deepEqual(rows, ls);
+    // In a wide window every column shows, a streaming (bold) row's too:
+    // the side panel is as wide as the table needs, nothing scrolls or is cut.
+    await page.click('#vars tr[data-var="sine"]');
+    await page.waitForSelector('#vars tr.streaming[data-var="sine"]');
+    const box = await page.evaluate(() => {
+      const b = document.querySelector('.table-box');
+      return { scroll: b.scrollWidth, client: b.clientWidth };
+    });
+    assert.ok(box.scroll <= box.client, `the table is cut: ${JSON.stringify(box)}`);
     assert.deepEqual(errors, []);
     await page.close();
   });
