@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "saved.h"
@@ -165,6 +166,15 @@ int cmd_convert(int argc, char **argv) {
     }
     if (strcmp(out, path) == 0) {
         fprintf(stderr, "%s: %s is already a .%s file\n", argv[0], path, co.to);
+        return EXIT_USAGE;
+    }
+    /* Another name for the same file (a link, ./x): writing would
+     * truncate what is being read. */
+    struct stat in_st, out_st;
+    if (stat(path, &in_st) == 0 && stat(out, &out_st) == 0 && in_st.st_dev == out_st.st_dev &&
+        in_st.st_ino == out_st.st_ino) {
+        fprintf(stderr, "%s: %s is %s itself (another name for it): writing it would destroy "
+                "what is read; give another OUT\n", argv[0], out, path);
         return EXIT_USAGE;
     }
     rill_file_reader *r = saved_open(argv[0], path, mode);

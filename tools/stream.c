@@ -20,18 +20,20 @@
 #include "stream_writer.h"
 
 static const char usage[] =
-    "usage: rill stream VAR... [-n N | -d SECONDS] [--at TICK] [-o DIR]\n"
+    "usage: rill stream VAR... [-n N | -d SECONDS] [--at TICK] [-o DIR [--force]]\n"
     "                   [--format bin|csv|jsonl|wav|flac] [--reconnect]\n"
     "                   [--url URL] [--token T] [--timeout S]\n"
     "       rill stream --nats URL [--replay live|all|seq:N|time:T] [--stream S]\n"
     "                   PREFIX.DEVICE.VAR... [-n N | -d SECONDS] [-o DIR] ...\n\n"
     "Stream variables from the device. With -o, each goes to DIR/<var>.<format>\n"
     "(default format csv; DIR is created), written as it arrives; without,\n"
-    "lines 'var,tick,value' go to standard output. -n takes exactly N values of\n"
-    "each variable; -d the values of the ticks of SECONDS seconds (dense\n"
-    "variables: exactly SECONDS x rate values; sparse ones: those set in that\n"
-    "time); without either, streaming goes on until Ctrl-C. Every variable\n"
-    "starts at the same tick: now, or TICK (ahead of the device's clock).\n"
+    "lines 'var,tick,value' go to standard output. A file that is there already\n"
+    "is kept: the command refuses before connecting, unless --force (write over\n"
+    "it). -n takes exactly N values of each variable; -d the values of the\n"
+    "ticks of SECONDS seconds (dense variables: exactly SECONDS x rate values;\n"
+    "sparse ones: those set in that time); without either, streaming goes on\n"
+    "until Ctrl-C. Every variable starts at the same tick: now, or TICK (ahead\n"
+    "of the device's clock).\n"
     "wav and flac hold dense numeric variables only, jsonl no char variables:\n"
     "a format that cannot hold a variable is refused before anything is written.\n"
     "bin is the Bela log format (pybela reads it): whole Bela buffers, so the\n"
@@ -66,7 +68,7 @@ typedef struct args {
     double n_values, seconds;
     uint64_t at;
     stream_nats nats; /* --nats: stream_nats.h */
-    bool reconnect;
+    bool reconnect, force;
 } args;
 
 /* One variable. The I/O thread owns the counts; `done` is read by the
@@ -170,8 +172,8 @@ static void on_buffer(rill_client *cl, const rill_client_buffer *b, void *user) 
         atomic_store(&o->done, true);
 }
 
-static void path_of(char *path, size_t cap, const args *a, const var_out *o) {
-    snprintf(path, cap, "%s/%s.%s", a->dir, o->var->name, a->fmt_name);
+static void path_of(char *path, size_t cap, const args *a, const char *name) {
+    snprintf(path, cap, "%s/%s.%s", a->dir, name, a->fmt_name);
 }
 
 /* Everything that can be refused is, before any file exists: EXIT_OK, or
@@ -205,7 +207,7 @@ static int close_outputs(const args *a, var_out *outs, const stream_writer *w,
         if (!outs[i].created)
             continue;
         char path[4096];
-        path_of(path, sizeof path, a, &outs[i]);
+        path_of(path, sizeof path, a, outs[i].var->name);
         if (discard)
             unlink(path);
         else if (host_tty())
@@ -227,7 +229,7 @@ static int open_outputs(const host *h, const args *a, const rill_client_list *l,
     for (size_t i = 0; i < a->n; i++) {
         const rill_client_var *v = outs[i].var;
         char path[4096];
-        path_of(path, sizeof path, a, &outs[i]);
+        path_of(path, sizeof path, a, outs[i].var->name);
         rill_file_info info = {v->name, v->type, v->mode, l->sample_rate};
         int rc = rill_file_writer_create(path, a->fmt, &info, &outs[i].file);
         outs[i].created = rc == 0;
@@ -315,7 +317,7 @@ static int report(const host *h, const args *a, const stream_ctx *ctx, const var
                          "there", rill_strerror(werr));
     if (werr != 0) {
         char path[4096];
-        path_of(path, sizeof path, a, &outs[which]);
+        path_of(path, sizeof path, a, outs[which].var->name);
         return host_fail(h, EXIT_FAILED, "writing %s failed: %s; stopped there (every file "
                          "ends with a whole row or record)", path, rill_strerror(werr));
     }
@@ -371,6 +373,29 @@ static int start(const host *h, rill_client *cl, const args *a, stream_ctx *ctx,
     return EXIT_OK;
 }
 
+/* A recording already in DIR is kept: -1, or EXIT_USAGE after naming
+ * what is there (before connecting, so nothing is written or truncated). */
+static int refuse_existing(const host *h, const args *a) {
+    char held[1024] = "";
+    size_t found = 0, len = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        char path[4096];
+        struct stat st;
+        path_of(path, sizeof path, a, a->names[i]);
+        if (lstat(path, &st) != 0)
+            continue;
+        int k = snprintf(held + len, sizeof held - len, "%s%s.%s", found++ ? ", " : "",
+                         a->names[i], a->fmt_name);
+        len = k < 0 || (size_t)k >= sizeof held - len ? sizeof held - 1 : len + (size_t)k;
+    }
+    if (found == 0)
+        return -1;
+    const char *it = found > 1 ? "them" : "it";
+    return host_fail(h, EXIT_USAGE, "%s already holds %s; nothing was written: give another "
+                     "-o DIR, move %s away, or --force to write over %s", a->dir, held, it,
+                     it);
+}
+
 static int parse(host *h, int argc, char **argv, args *a) {
     static const struct option opts[] = {{"at", required_argument, NULL, 'a'},
                                          {"format", required_argument, NULL, 'f'},
@@ -380,6 +405,7 @@ static int parse(host *h, int argc, char **argv, args *a) {
                                          {"replay", required_argument, NULL, 'P'},
                                          {"stream", required_argument, NULL, 'S'},
                                          {"reconnect", no_argument, NULL, 'R'},
+                                         {"force", no_argument, NULL, 'F'},
                                          {NULL, 0, NULL, 0}};
     bool nats_opts = false;
     stream_nats_init(&a->nats);
@@ -410,6 +436,8 @@ static int parse(host *h, int argc, char **argv, args *a) {
         }
         else if (c == 'R')
             a->reconnect = true;
+        else if (c == 'F')
+            a->force = true;
     }
     if (c == CLI_STOP)
         return h->opts.status;
@@ -458,7 +486,10 @@ static int parse(host *h, int argc, char **argv, args *a) {
                          a->fmt_name);
     if (dir_exists && !S_ISDIR(st.st_mode))
         return host_fail(h, EXIT_USAGE, "%s is not a directory", a->dir);
-    return -1;
+    if (a->force && a->dir == NULL)
+        return host_fail(h, EXIT_USAGE, "--force goes with -o DIR (it lets the files there "
+                         "be written over)");
+    return dir_exists && !a->force ? refuse_existing(h, a) : -1;
 }
 
 int cmd_stream(int argc, char **argv) {

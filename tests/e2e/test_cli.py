@@ -987,6 +987,46 @@ def test_convert_takes_the_output_as_a_second_argument_its_name_saying_the_forma
     assert (tmp_path / "g.txt").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
 
 
+def test_convert_refuses_an_output_that_is_its_input_under_another_name(rill_server, tmp_path):
+    r = rill("stream", "sine", "-n", "2048", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    src = tmp_path / "sine.csv"
+    before = src.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(src)
+    os.link(src, tmp_path / "hard.csv")
+    for out in (tmp_path / "link.jsonl", tmp_path / "hard.csv", f"{tmp_path}/./sine.csv"):
+        c = run("convert", str(src), str(out), "--to", str(out).rsplit(".", 1)[1])
+        assert c.returncode == 2, (out, c.returncode, c.stderr)
+        assert f"{out} is {src} itself" in c.stderr and "give another OUT" in c.stderr, c.stderr
+        assert src.read_bytes() == before, out
+
+
+def test_stream_keeps_a_recording_already_in_the_directory_unless_forced(rill_server, tmp_path):
+    out = tmp_path / "take"
+    r = rill("stream", "sine", "-n", "300", "-o", str(out), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    first = (out / "sine.csv").read_bytes()
+    # Again into the same directory: refused before connecting, nothing
+    # truncated, and the new variable's file not made either.
+    r = rill("stream", "frame", "sine", "-n", "100", "-o", str(out), url="ws://127.0.0.1:9")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"{out} already holds sine.csv; nothing was written: give another -o DIR, " \
+        "move it away, or --force to write over it" in r.stderr, r.stderr
+    assert (out / "sine.csv").read_bytes() == first
+    assert sorted(p.name for p in out.iterdir()) == ["sine.csv"]
+    # Another format is another file; --force writes over.
+    r = rill("stream", "sine", "-n", "100", "-o", str(out), "--format", "jsonl",
+             url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    r = rill("stream", "sine", "frame", "-n", "100", "-o", str(out), url=rill_server.url)
+    assert r.returncode == 2 and "holds sine.csv; nothing" in r.stderr, r.stderr
+    r = rill("stream", "sine", "-n", "100", "-o", str(out), "--force", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    assert len(csv_pairs(out / "sine.csv")) == 100
+    r = rill("stream", "sine", "-n", "5", "--force", url="ws://127.0.0.1:9")
+    assert r.returncode == 2 and "--force goes with -o DIR" in r.stderr, r.stderr
+
+
 def test_a_sparse_bin_reads_back_without_its_padding(rill_server, tmp_path):
     """A sparse variable's values through bin and back: the same ticks and
     values, none of the last body's zero padding (relative tick 0, value 0:
