@@ -20,14 +20,16 @@ static const char usage[] =
     "clock) or now, then download the finished files (Watcher .bin format)\n"
     "into DIR (default .; made if missing). The device writes the files\n"
     "itself, so nothing is lost if this host is slow; a Bela board's files\n"
-    "are copied with scp instead (the message says how). The downloads are\n"
-    "checked: values the device lost (a gap in a dense variable's ticks) are\n"
-    "an error.\n"
+    "are copied with scp instead (the message says how). A file of the same\n"
+    "name in DIR is kept: the download goes to <name>_<k>.bin, as pybela's\n"
+    "copies do, and says so. The downloads are checked: values the device lost\n"
+    "(a gap in a dense variable's ticks) are an error.\n"
     "On a terminal, progress (elapsed time, seconds logged, values and bytes of\n"
     "the dense variables) shows on standard error, then each file's values,\n"
-    "bytes, drops and path; otherwise nothing but errors. Ctrl-C stops logging\n"
-    "early and still downloads what was logged. A device whose disk cannot keep\n"
-    "up drops buffers of the files: it says so, and so does this (exit 1).\n"
+    "bytes, drops and path; otherwise nothing but errors and the renamed\n"
+    "downloads. Ctrl-C stops logging early and still downloads what was\n"
+    "logged. A device whose disk cannot keep up drops buffers of the files: it\n"
+    "says so, and so does this (exit 1).\n"
     HOST_URL_HELP
     "\nexamples:\n"
     "  rill log sine noise -d 2 -o logs\n"
@@ -160,6 +162,27 @@ static const char *url_escape(const char *name, char *out, size_t cap) {
     return out;
 }
 
+/* Where a download goes: DIR/NAME, or, as pybela names its copies, the
+ * first free DIR/<base>_<k><ext> when that holds an earlier run's file
+ * (said on stderr: a script looking for DIR/NAME must hear of it). */
+static void free_path(const host *h, const char *dir, const char *name, char *path,
+                      size_t cap) {
+    struct stat st;
+    snprintf(path, cap, "%s/%s", dir, name);
+    if (lstat(path, &st) != 0)
+        return;
+    const char *dot = strrchr(name, '.');
+    int base = dot != NULL && dot != name ? (int)(dot - name) : (int)strlen(name);
+    const char *ext = name + base;
+    for (unsigned k = 1; k != 0; k++) {
+        snprintf(path, cap, "%s/%.*s_%u%s", dir, base, name, k, ext);
+        if (lstat(path, &st) != 0)
+            break;
+    }
+    fprintf(stderr, "%s: %s/%s exists (kept); the download goes to %s\n", h->cmd, dir, name,
+            path);
+}
+
 /* Download each file into `dir` and check it. */
 static int download(const host *h, rill_client *cl, const char *dir,
                     const rill_client_log_file *files, const char *const *names,
@@ -169,7 +192,7 @@ static int download(const host *h, rill_client *cl, const char *dir,
     int status = EXIT_OK;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, files[i].name);
+        free_path(h, dir, files[i].name, path, sizeof path);
         int shown = 0;
         if (tty)
             shown = fprintf(stderr, "%s: downloading %s (%zu of %zu)", h->cmd,

@@ -523,6 +523,26 @@ def test_log_from_a_bela_board_says_how_to_copy_each_file_in_one_line(rill_serve
     assert os.listdir(tmp_path) == []
 
 
+def test_log_keeps_an_earlier_download_of_the_same_name_as_pybela_does(rill_serve, tmp_path):
+    """Two devices (or one restarted in a fresh log directory) name their
+    files alike: the second download went over the first. It now goes to
+    <name>_<k>.bin, pybela's rule for its copies, and says so."""
+    out = tmp_path / "logs"
+    out.mkdir()
+    (out / "frame.bin").write_bytes(b"an earlier run")
+    (out / "frame_1.bin").write_bytes(b"and another")
+    srv = rill_serve()
+    r = rill("log", "frame", "-d", "0.1", "-o", str(out), url=srv.url)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == (f"rill log: {out}/frame.bin exists (kept); the download goes to "
+                        f"{out}/frame_2.bin\n"), r.stderr
+    assert (out / "frame.bin").read_bytes() == b"an earlier run"
+    assert (out / "frame_1.bin").read_bytes() == b"and another"
+    header, bufs, _ = parse_log_file((out / "frame_2.bin").read_bytes())
+    assert header["name"] == "frame" and bufs, header
+    assert sorted(os.listdir(srv.logdir)) == ["frame.bin"]
+
+
 def test_log_makes_its_output_directory_as_stream_does(rill_server, tmp_path):
     """rill stream -o DIR makes DIR; rill log -o DIR said 'not a directory
     (create it first)', so the README's `rill log sine frame -d 2 -o logs`
