@@ -358,6 +358,10 @@ int cmd_serve(int argc, char **argv) {
         int arc = audio_source_open(source, rate, (unsigned)block, play, &as,
                                     err, sizeof err);
         capture_end();
+        if (arc != 0 && strncmp(err, "--play ", 7) == 0) {
+            fprintf(stderr, "rill serve: %s\n", err); /* the source was fine */
+            return arc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+        }
         if (arc != 0) {
             fprintf(stderr, "rill serve: cannot open --source %s: %s\n", source,
                     err[0] ? err : create_error[0] ? create_error : rill_strerror(arc));

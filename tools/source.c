@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "source.h"
 
@@ -120,6 +121,16 @@ static int open_output(audio_source *a, const char *play, unsigned block,
             return RILL_EINVAL;
         }
     }
+    /* --source file:x.wav --play file:x.wav (or a link to it) would
+     * truncate the file being played from. */
+    struct stat in_st, out_st;
+    if (strcmp(kind, "file") == 0 && strcmp(a->kind, "file") == 0 &&
+        stat(a->device, &in_st) == 0 && stat(device, &out_st) == 0 &&
+        in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
+        snprintf(err, err_size, "--play file:%s is the source's own file: writing it would "
+                                "destroy it; give another path", device);
+        return RILL_EINVAL;
+    }
     rill_audio_config c = rill_audio_config_default();
     c.backend = kind;
     c.device = *device ? device : (strcmp(kind, "alsa") == 0 ? "default" : NULL);
@@ -131,6 +142,11 @@ static int open_output(audio_source *a, const char *play, unsigned block,
     c.err = err;
     c.err_size = err_size;
     int rc = rill_audio_output_open(&c, &a->out);
+    if (rc != 0 && play != NULL) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, err_size, "--play %s: %s", play, why[0] ? why : rill_strerror(rc));
+    }
     if (rc != 0)
         return rc;
     rill_audio_output_get_info(a->out, &a->out_info);
@@ -439,10 +455,11 @@ void audio_source_describe(const audio_source *a, FILE *out) {
             a->info.device ? a->info.device : "", a->info.rate, a->channels,
             a->channels == 1 ? "" : "s", a->info.buffer_frames);
     if (a->out != NULL)
-        fprintf(out, "rill serve: client buffers play on %s%s%s (%u channels)\n",
+        fprintf(out, "rill serve: client buffers play on %s%s%s (%u channel%s)\n",
                 a->out_info.backend,
                 a->out_info.device && *a->out_info.device ? " " : "",
-                a->out_info.device ? a->out_info.device : "", a->out_info.channels);
+                a->out_info.device ? a->out_info.device : "", a->out_info.channels,
+                a->out_info.channels == 1 ? "" : "s");
     fprintf(out, "%-4s %-8s %-7s %-7s %s\n", "id", "name", "type", "mode", "value");
     for (uint32_t c = 0; c < a->channels; c++)
         fprintf(out, "%-4u %-8s %-7s %-7s %s\n", rill_var_id(a->vars[c]),

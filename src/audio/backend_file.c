@@ -110,6 +110,15 @@ static int file_open(rill__audio_dev *d, char *err, size_t err_size) {
         si.samplerate = (int)d->rate;
         si.channels = (int)d->channels;
         si.format = (flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | sub;
+        /* Whether it can be written at all first, for the reason in
+         * strerror's words (libsndfile's is "System error : ..."). */
+        int fd = open(d->device, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            rill__set_err(err, err_size, "%s", strerror(errno));
+            rc = RILL_EIO;
+            goto fail;
+        }
+        close(fd);
         u->sf = sf_open(d->device, SFM_WRITE, &si);
         if (u->sf == NULL) {
             rill__set_err(err, err_size, "%s", sf_strerror(NULL));

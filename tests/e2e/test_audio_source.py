@@ -137,6 +137,29 @@ def test_file_play_writes_what_clients_send(rill_serve, tmp_path):
     assert all(left == right for left, right in frames)
 
 
+def test_play_into_the_source_file_is_refused_and_a_bad_play_says_so(tmp_path):
+    """--source file:x.wav --play file:x.wav truncated the file being played
+    (found: a 1 s take left as 0.7 MB of the output's silence)."""
+    src = tmp_path / "in.wav"
+    write_wav(src, 48000, 4800)
+    before = src.read_bytes()
+    (tmp_path / "link.wav").symlink_to(src)
+    for play in (src, tmp_path / "link.wav", f"{tmp_path}/./in.wav"):
+        r = subprocess.run([rill_bin(), "serve", "--port", "0", "--source", f"file:{src}",
+                            "--play", f"file:{play}"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (play, r.returncode, r.stderr)
+        assert r.stderr == (f"rill serve: --play file:{play} is the source's own file: writing "
+                            "it would destroy it; give another path\n"), r.stderr
+        assert src.read_bytes() == before, play
+    # An output that cannot be made: which option, and why in one line.
+    bad = tmp_path / "no" / "such" / "back.wav"
+    r = subprocess.run([rill_bin(), "serve", "--port", "0", "--source", "sine:440",
+                        "--play", f"file:{bad}"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"rill serve: --play file:{bad}: ") and \
+        r.stderr.endswith("No such file or directory\n") and r.stderr.count("\n") == 1, r.stderr
+
+
 @pytest.fixture
 def jackd():
     with jack_server("rill-e2e") as name:
