@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "host.h"
 #include "rill/bridge.h"
 #include "rill/rill.h"
 
@@ -126,6 +127,30 @@ static int parse(cli_opts *o, rill_bridge_config *cfg, const char **token,
     return -1;
 }
 
+/* For a device that lacks a variable asked of it: "; did you mean 'x'?"
+ * for the first such name, from a list of the device's own, or "". */
+static void nearest(const char *url, const char *token, const char *const *vars, size_t n,
+                    char *out, size_t cap) {
+    out[0] = '\0';
+    rill_client_config cc = rill_client_config_default();
+    cc.url = url;
+    cc.token = token;
+    rill_client *cl = NULL;
+    rill_client_list *l = NULL;
+    if (rill_client_connect(&cc, &cl) == 0 && rill_client_list_vars(cl, &l) == 0)
+        for (size_t i = 0; i < n; i++) {
+            size_t k = 0;
+            while (k < l->n_vars && strcmp(l->vars[k].name, vars[i]) != 0)
+                k++;
+            if (k == l->n_vars) {
+                host_suggest(l, vars[i], out, cap);
+                break;
+            }
+        }
+    rill_client_list_free(l);
+    rill_client_destroy(cl);
+}
+
 /* The bridge of the devices argv[first..argc) (their specs split into
  * urls and lists), until a signal: the exit status. */
 static int run(const rill_bridge_config *cfg, int first, int argc, char **argv, char **urls,
@@ -157,8 +182,14 @@ static int run(const rill_bridge_config *cfg, int first, int argc, char **argv, 
         rc = rill_bridge_add(b, &d);
         capturing = false;
         if (rc != 0) {
-            fprintf(stderr, "rill bridge: cannot bridge %s (%s): %s\n", argv[i], urls[i],
-                    captured[0] != '\0' ? captured : rill_strerror(rc));
+            char why[512], hint[160] = "";
+            snprintf(why, sizeof why, "%s", captured[0] != '\0' ? captured : rill_strerror(rc));
+            capturing = true; /* the look-up's own failures are not the news */
+            if (rc == RILL_ENOTFOUND && nv != 0)
+                nearest(urls[i], token, vars, nv, hint, sizeof hint);
+            capturing = false;
+            fprintf(stderr, "rill bridge: cannot bridge %s (%s): %s%s\n", argv[i], urls[i],
+                    why, hint);
             rill_bridge_destroy(b);
             return rc == RILL_EINVAL ? EXIT_USAGE : EXIT_FAILED;
         }

@@ -275,9 +275,7 @@ static int edits(const char *a, const char *b) {
     return d[la][lb] < 3 ? d[la][lb] : 3;
 }
 
-/* " (did you mean 'sine'?)" for the device's name nearest to `name`, when
- * one is a typo away (2 edits, 1 for short names), or "". */
-static void suggest(const rill_client_list *l, const char *name, char *out, size_t cap) {
+void host_suggest(const rill_client_list *l, const char *name, char *out, size_t cap) {
     const char *best = NULL;
     int best_d = strlen(name) <= 4 ? 2 : 3; /* what must be beaten */
     for (size_t k = 0; k < l->n_vars; k++) {
@@ -309,7 +307,7 @@ rill_client_list *host_list(const host *h, rill_client *cl, const char *const *n
                 v = &l->vars[k];
         if (v == NULL) {
             char hint[128];
-            suggest(l, names[i], hint, sizeof hint);
+            host_suggest(l, names[i], hint, sizeof hint);
             *status = host_fail(h, EXIT_FAILED, "the device has no variable '%s' (see "
                                 "rill ls)%s", names[i], hint);
             rill_client_list_free(l);

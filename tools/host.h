@@ -72,6 +72,10 @@ rill_client_list *host_list(const host *h, rill_client *cl,
  * true, or false after saying so. */
 bool host_at_ahead(const host *h, uint64_t at, const rill_client_list *l);
 
+/* "; did you mean 'sine'?" for the listed name nearest to `name`, when one
+ * is a typo away (2 edits, 1 for names of 4 letters or fewer), else "". */
+void host_suggest(const rill_client_list *l, const char *name, char *out, size_t cap);
+
 /* Print "<cmd>: <message>" on stderr and return `status`. */
 int host_fail(const host *h, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

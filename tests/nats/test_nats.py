@@ -375,6 +375,11 @@ def test_bad_input_gives_clear_errors(lab):
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("rill bridge: cannot bridge d (ws://127.0.0.1:1): connection "
                                "to 127.0.0.1:1 refused"), r.stderr
+    # A variable the device lacks: named, with the device's nearest name.
+    r = bridge("d=ws://127.0.0.1:15551=frame,evnets", "--nats", URLS)
+    assert (r.returncode, r.stderr) == (1, "rill bridge: cannot bridge d (ws://127.0.0.1:15551): "
+                                           "d has no variable \"evnets\"; did you mean "
+                                           "'events'?\n"), r.stderr
     r = bridge("d=http://127.0.0.1:1", "--nats", URLS)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "is not a ws:// URL" in r.stderr, r.stderr
