@@ -220,7 +220,11 @@ int cmd_convert(int argc, char **argv) {
         unlink(out); /* a half conversion is worse than none */
         return EXIT_FAILED;
     }
-    /* Quiet unless someone is watching: a script sees nothing on success. */
+    /* A tail cut short (a writer stopped mid-write) was not converted:
+     * said even to a script. Otherwise quiet unless someone is watching. */
+    const char *noted = saved_note(path);
+    if (noted != NULL)
+        fprintf(stderr, "%s: %s: %s\n", argv[0], path, noted);
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "%s: %zu values of %s -> %s\n", argv[0], total, var, out);
     return EXIT_OK;

@@ -8,7 +8,9 @@ static const char usage[] =
     "usage: rill info FILE [--sparse]\n\n"
     "Describe a saved stream: format, variable, type, timestamp mode, rate,\n"
     "buffers, values, first and last tick. bin files do not record the mode:\n"
-    "add --sparse for a sparse variable's log.\n\n"
+    "add --sparse for a sparse variable's log. A file whose writer stopped\n"
+    "mid-write ends in part of a buffer or line: a note says so, and that part\n"
+    "is not counted.\n\n"
     "example:\n  rill info data/frame.wav\n";
 
 int cmd_info(int argc, char **argv) {
@@ -72,6 +74,9 @@ int cmd_info(int argc, char **argv) {
            "first tick %llu\nlast tick  %llu\n",
            path, format, info.var_name, type_text, mode_text, rate, buffers_text,
            values, (unsigned long long)first, (unsigned long long)last);
+    const char *noted = saved_note(path); /* a tail cut short, not counted */
+    if (noted != NULL)
+        printf("note       %s\n", noted);
     rill_file_reader_close(r);
     if (rc != RILL_EEMPTY) {
         fprintf(stderr, "%s: %s is damaged after %zu buffers: %s\n", argv[0], path,

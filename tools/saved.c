@@ -10,9 +10,15 @@
  * message instead of printed on a line of its own. */
 static bool opening;
 static char open_error[512];
+static char note[512]; /* the reader's first notice: a cut-short tail */
 
 static void print_log(rill_log_level level, const char *msg, void *user) {
     (void)user;
+    if (level == RILL_LOG_INFO) {
+        if (note[0] == '\0')
+            snprintf(note, sizeof note, "%s", msg);
+        return;
+    }
     if (opening && level == RILL_LOG_ERROR) {
         if (open_error[0] == '\0')
             snprintf(open_error, sizeof open_error, "%s", msg);
@@ -36,8 +42,15 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
         return o->status;
     int status = cli_args(o, 1, (size_t)max_args);
     if (status < 0)
-        rill_set_log_callback(print_log, RILL_LOG_WARN, NULL);
+        rill_set_log_callback(print_log, RILL_LOG_INFO, NULL);
     return status;
+}
+
+const char *saved_note(const char *path) {
+    size_t n = strlen(path);
+    if (note[0] == '\0')
+        return NULL;
+    return strncmp(note, path, n) == 0 && strncmp(note + n, ": ", 2) == 0 ? note + n + 2 : note;
 }
 
 /* The library's first error while `opening`, without the path it starts

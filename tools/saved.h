@@ -22,6 +22,11 @@ int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
  * PATH: ..."). */
 rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode);
 
+/* What the reader of `path` noticed and read past (a last buffer or line
+ * cut short: a writer that stopped mid-write), without the path; NULL if
+ * nothing. */
+const char *saved_note(const char *path);
+
 /* A writer of `info`'s stream to `path` as `format`, or NULL after saying
  * why in one line ("rill CMD: cannot write PATH: ..."), with *status the
  * exit status: 2 when the format cannot hold the variable, else 1. */

@@ -64,7 +64,8 @@ static void csv_free(rill_file_writer *w) {
 
 /* Parse the whole file: the header, then one "tick,value" per line. A last
  * line without its newline that does not parse was cut by a kill and is
- * dropped; anywhere else a bad line is an error naming its number. */
+ * dropped; one that parses is kept (a hand-written file may end so) and
+ * noted; anywhere else a bad line is an error naming its number. */
 static int csv_open(rill_file_reader *r, rill_ts_mode mode) {
     RILL__UNUSED(mode);
     rill__file_table *t = rill__calloc(1, sizeof *t);
@@ -118,6 +119,9 @@ static int csv_open(rill_file_reader *r, rill_ts_mode mode) {
                             r->path, line);
             return RILL_EPROTO;
         }
+        if (nl == NULL) /* rill's writer ends every row with one */
+            rill__log_info("%s: line %zu has no newline: it may be cut short "
+                           "(read as it is)", r->path, line);
         if (t->n % CSV_BUFFER_VALUES == 0 &&
             (rc = rill__file_table_begin_buffer(t, ts)) != 0)
             return rc;

@@ -1007,6 +1007,41 @@ def test_convert_takes_the_output_as_a_second_argument_its_name_saying_the_forma
     assert (tmp_path / "g.txt").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
 
 
+def test_info_and_convert_say_when_a_file_ends_cut_short(rill_server, tmp_path):
+    """A writer killed mid-write leaves part of a buffer (bin) or of a line
+    (csv, jsonl): the readers skip it, and rill info and rill convert now say
+    so instead of reading past it in silence. A csv row that lost only its
+    newline still parses (a number cut short does too): kept, and noted."""
+    def last_line_cut(keep):
+        return lambda data: data[:data.rindex(b"\n", 0, len(data) - 1) + 1 + keep]
+    for fmt, cut, words, left in (
+            ("bin", lambda d: d[:-3000], "is truncated: ", 2048),
+            ("csv", last_line_cut(3), "line 3073 is cut short; ignored", 3071),
+            ("csv", lambda d: d[:-1], "line 3073 has no newline: it may be cut short", 3072),
+            ("jsonl", lambda d: d[:-9], "line 3 is cut short; ignored", 2048)):
+        out = tmp_path / f"{fmt}{left}"
+        r = rill("stream", "sine", "-n", "3072", "-o", str(out), "--format", fmt,
+                 url=rill_server.url)
+        assert r.returncode == 0, r.stderr
+        f = out / f"sine.{fmt}"
+        whole = dict(ln.split(None, 1) for ln in run("info", str(f)).stdout.splitlines())
+        assert "note" not in whole and whole["values"] == "3072", whole
+        c = run("convert", str(f), str(out / "whole.wav"), "--rate", "44100")
+        assert c.returncode == 0 and c.stderr == "", c.stderr
+        f.write_bytes(cut(f.read_bytes()))
+        i = run("info", str(f))
+        assert i.returncode == 0, i.stderr
+        info = dict(ln.split(None, 1) for ln in i.stdout.splitlines())
+        assert words in info.get("note", ""), (fmt, info)
+        assert info["values"] == str(left), (fmt, info)
+        c = run("convert", str(f), str(out / "cut.wav"), "--rate", "44100")
+        assert c.returncode == 0, c.stderr
+        assert c.stderr.startswith(f"rill convert: {f}: ") and words in c.stderr, c.stderr
+        back = dict(ln.split(None, 1) for ln in run("info", str(out / "cut.wav")).stdout
+                    .splitlines())
+        assert back["values"] == str(left), (back, info)
+
+
 def test_convert_refuses_an_output_that_is_its_input_under_another_name(rill_server, tmp_path):
     r = rill("stream", "sine", "-n", "2048", "-o", str(tmp_path), url=rill_server.url)
     assert r.returncode == 0, r.stderr
