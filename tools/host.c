@@ -275,6 +275,20 @@ static int edits(const char *a, const char *b) {
     return d[la][lb] < 3 ? d[la][lb] : 3;
 }
 
+static void count_refusal(rill_client *cl, int err, const char *msg, void *user) {
+    (void)cl;
+    (void)msg;
+    if (err == RILL_EINVAL)
+        atomic_fetch_add((atomic_int *)user, 1);
+}
+
+rill_client_config host_refusals_config(atomic_int *refused) {
+    rill_client_config cfg = rill_client_config_default();
+    cfg.on_error = count_refusal;
+    cfg.user = refused;
+    return cfg;
+}
+
 void host_suggest(const rill_client_list *l, const char *name, char *out, size_t cap) {
     const char *best = NULL;
     int best_d = strlen(name) <= 4 ? 2 : 3; /* what must be beaten */

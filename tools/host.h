@@ -10,6 +10,7 @@
 #ifndef RILL_TOOLS_HOST_H
 #define RILL_TOOLS_HOST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "commands.h"
@@ -71,6 +72,12 @@ rill_client_list *host_list(const host *h, rill_client *cl,
  * taken as "now" by the device, and the values would not be those asked):
  * true, or false after saying so. */
 bool host_at_ahead(const host *h, uint64_t at, const rill_client_list *l);
+
+/* A client config whose on_error counts the commands the device refused
+ * (RILL_EINVAL: the library has said why) in *refused: a command that
+ * ends in a list round trip (rill_client_set, ...) has its refusal counted
+ * when it returns. */
+rill_client_config host_refusals_config(atomic_int *refused);
 
 /* "; did you mean 'sine'?" for the listed name nearest to `name`, when one
  * is a typo away (2 edits, 1 for names of 4 letters or fewer), else "". */

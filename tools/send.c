@@ -1,6 +1,7 @@
 /* rill send: one buffer of values to the device program, as pybela's
  * send_buffer. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static const char usage[] =
     "With '-' the values are read from standard input, separated by spaces,\n"
     "commas or newlines. Integer types refuse fractions and values out of\n"
     "their range; float rounds to the nearest float and refuses only\n"
-    "overflow.\n"
+    "overflow. A buffer the device refuses (rill serve's limit is 64 KiB a\n"
+    "message: 16380 floats) is said with its reason, exit 1.\n"
     HOST_URL_HELP
     "\nexamples:\n"
     "  rill send 1 2 3.5\n"
@@ -25,7 +27,8 @@ static const char usage[] =
     "  seq 1 1024 | rill send -\n";
 
 /* Append the numbers of `text` to *vals; 0, -1 (*bad is the token that is
- * not a number) or -2 (out of memory). */
+ * not a number), -3 (*bad is one beyond a double's range) or -2 (out of
+ * memory). */
 static int parse_values(const char *text, double **vals, size_t *n, size_t *cap,
                         const char **bad) {
     const char *p = text;
@@ -35,10 +38,15 @@ static int parse_values(const char *text, double **vals, size_t *n, size_t *cap,
         if (*p == '\0')
             return 0;
         char *end;
+        errno = 0;
         double v = strtod(p, &end);
         if (end == p || (*end != '\0' && strchr(" ,\n\t\r", *end) == NULL)) {
             *bad = p;
             return -1;
+        }
+        if (errno == ERANGE && isinf(v)) { /* 1e400: no type holds it */
+            *bad = p;
+            return -3;
         }
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 256;
@@ -74,16 +82,20 @@ static int send_values(host *h, double channel, rill_type type, const double *va
     if (packed == NULL)
         return EXIT_USAGE;
     int status;
-    rill_client *cl = host_connect(h, rill_client_config_default(), &status);
+    atomic_int refused = 0;
+    rill_client *cl = host_connect(h, host_refusals_config(&refused), &status);
     if (cl != NULL) {
         int rc = rill_client_send_buffer(cl, (uint32_t)channel, type, packed, n);
         /* A list round trip: the buffer has reached the device (and any
-         * refusal has been printed) when it returns. */
+         * refusal has been printed and counted) when it returns. */
         rill_client_list *l = NULL;
         if (rc == 0)
             rc = rill_client_list_vars(cl, &l);
         rill_client_list_free(l);
         status = rc == 0 ? EXIT_OK : host_fail(h, EXIT_FAILED, "%s", rill_strerror(rc));
+        if (rc == 0 && atomic_load(&refused) != 0)
+            status = host_fail(h, EXIT_FAILED, "the device refused the buffer (its reason "
+                               "is above)");
         rill_client_destroy(cl);
     }
     free(packed);
@@ -141,6 +153,16 @@ int cmd_send(int argc, char **argv) {
             }
         } else {
             prc = parse_values(av[i], &vals, &n, &cap, &bad);
+        }
+        if (prc == -3) {
+            int len = (int)strcspn(bad, " ,\n\t\r");
+            char where[64] = "";
+            if (from_stdin)
+                snprintf(where, sizeof where, " (line %lu of standard input)", lineno);
+            status = host_fail(&h, EXIT_USAGE, "value %zu, '%.*s'%s, is beyond every type's "
+                               "range (a double's largest is 1.8e308)", n + 1, len, bad, where);
+            free(line);
+            goto out;
         }
         if (prc == -1) {
             /* Which value, and where: a channel or a variable's name given

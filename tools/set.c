@@ -1,5 +1,7 @@
 /* rill set: take control of a variable and set the value its program
  * reads, or give control back. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +55,19 @@ static int set(host *h, char **argv) {
                              mask_arg);
     } else {
         char *end;
+        errno = 0;
         value = strtod(text, &end);
         if (*text == '\0' || *end != '\0')
             return host_fail(h, EXIT_USAGE, "the value for %s, '%s', is not a number", name,
                              text);
+        if (!isfinite(value))
+            return host_fail(h, EXIT_USAGE, "the value for %s, '%s', cannot be set: %s", name,
+                             text, errno == ERANGE ? "it is beyond every type's range"
+                                                   : "the control messages are JSON, which "
+                                                     "has no inf or nan");
     }
-    rill_client *cl = host_connect(h, rill_client_config_default(), &status);
+    atomic_int refused = 0;
+    rill_client *cl = host_connect(h, host_refusals_config(&refused), &status);
     if (cl == NULL)
         return status;
     const rill_client_var *v = NULL;
@@ -74,6 +83,9 @@ static int set(host *h, char **argv) {
         int rc = rill_client_control(cl, name, false);
         status = rc == 0 ? EXIT_OK
                          : host_fail(h, EXIT_FAILED, "%s: %s", name, rill_strerror(rc));
+        if (rc == 0 && atomic_load(&refused) != 0)
+            status = host_fail(h, EXIT_FAILED, "%s was not released: the device refused "
+                               "the command (its reason is above)", name);
         goto out;
     }
     if (mask_arg == NULL) {
@@ -94,6 +106,9 @@ static int set(host *h, char **argv) {
         rc = mask_arg != NULL ? rill_client_set_mask(cl, name, bits, mask)
                               : rill_client_set(cl, name, value);
     status = rc == 0 ? EXIT_OK : host_fail(h, EXIT_FAILED, "%s: %s", name, rill_strerror(rc));
+    if (rc == 0 && atomic_load(&refused) != 0)
+        status = host_fail(h, EXIT_FAILED, "%s was not set: the device refused the command "
+                           "(its reason is above)", name);
 out:
     rill_client_list_free(l);
     rill_client_destroy(cl);

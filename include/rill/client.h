@@ -513,7 +513,10 @@ RILL_API int rill_client_peek(rill_client *cl, const char *name,
  * program reads the value set with rill_client_set. Applied before the
  * function returns (a list round trip). Any thread but the I/O thread's
  * callbacks. Returns 0, RILL_ENOTFOUND, RILL_ETIMEOUT, RILL_ECLOSED or
- * RILL_ENOMEM; so do rill_client_set and rill_client_set_mask. */
+ * RILL_ENOMEM; so do rill_client_set and rill_client_set_mask, and
+ * rill_client_set RILL_EINVAL for an infinite or NaN value (the control
+ * messages are JSON, which has neither). A command the device refuses is
+ * said through on_error (RILL_EINVAL) before the function returns. */
 RILL_API int rill_client_control(rill_client *cl, const char *name, bool on);
 RILL_API int rill_client_set(rill_client *cl, const char *name, double value);
 /* Replace only the `mask` bits of a controlled integer variable's value

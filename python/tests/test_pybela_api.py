@@ -590,6 +590,12 @@ def test_controller_sets_and_gets(rill_server):
         assert c.get_value(["gain"]) == {"gain": 0.25}  # nothing was sent
         c.send_value(["gain"], [np.float32(0.5)])  # numpy numbers are numbers
         assert c.get_value(["gain"]) == {"gain": 0.5}
+        # JSON has no inf or nan: a ValueError with librill's reason, not a
+        # command the device drops without a word.
+        for bad in (float("inf"), float("nan")):
+            with pytest.raises(ValueError, match="JSON, which has no inf or nan"):
+                c.send_value(["gain"], [bad])
+        assert c.get_value(["gain"]) == {"gain": 0.5}
         c.stop_controlling(["gain"])
         assert c.get_controlled_status(["gain"]) == {"gain": False}
     finally:

@@ -2,6 +2,7 @@
  * list of variables, monitoring and peeking, control and values, the
  * audio configuration. Caller's thread; one request at a time. */
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -132,6 +133,12 @@ int rill_client_control(rill_client *cl, const char *name, bool on) {
 }
 
 int rill_client_set(rill_client *cl, const char *name, double value) {
+    if (!isfinite(value)) {
+        rill__log_error("set %s: %g cannot be sent: the control messages are JSON, which "
+                        "has no inf or nan; give a finite value", name ? name : "(null)",
+                        value);
+        return RILL_EINVAL;
+    }
     return cmd_then_sync(cl, "set", name,
                          json_pack("{s:[f]}", "values", value));
 }

@@ -1,5 +1,6 @@
 /* The client library against a real rill_server in the same process, in
  * native mode and in the Watcher's compatibility mode (as with a Bela). */
+#include <math.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -176,6 +177,11 @@ static void exercise(rill_client_mode mode, bool want_native, bool bela) {
     /* Control and set: what the program reads. */
     ASSERT_OK(rill_client_control(cl, "level", true));
     ASSERT_OK(rill_client_set(cl, "level", 0.75));
+    ASSERT_EQ_DOUBLE(rill_var_get(d.level), 0.75, 0);
+    /* JSON has no inf or nan: refused here, never sent as a command the
+     * device would refuse without a value; the value stays. */
+    ASSERT_ERR(rill_client_set(cl, "level", INFINITY), RILL_EINVAL);
+    ASSERT_ERR(rill_client_set(cl, "level", NAN), RILL_EINVAL);
     ASSERT_EQ_DOUBLE(rill_var_get(d.level), 0.75, 0);
     ASSERT_OK(rill_client_control(cl, "level", false));
     ASSERT_TRUE(!rill_var_controlled(d.level));

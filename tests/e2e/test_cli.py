@@ -659,6 +659,29 @@ def test_send_refuses_values_its_type_cannot_hold_and_non_numbers(rill_server):
         "value 4, 'x4' (line 2 of standard input), is not a number" in p.stderr, p.stderr
     r = rill("send", "--type", "q", "1", url=rill_server.url)
     assert r.returncode == 2 and "--type wants" in r.stderr
+    r = rill("send", "1", "1e400", url=rill_server.url)
+    assert r.returncode == 2 and "value 2, '1e400', is beyond every type's range" in r.stderr
+    # A buffer the device refuses is a failure, with the device's reason
+    # (it said "sent", exit 0, while the device ignored it).
+    for n, status in ((16380, 0), (16381, 1)):
+        p = subprocess.run([rill_bin(), "send", "-", "--url", rill_server.url],
+                           input=" ".join(["0.5"] * n), capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == status, (n, p.returncode, p.stderr)
+    assert "message over 65536 bytes (the server's max_message_bytes)" in p.stderr, p.stderr
+    assert p.stderr.endswith("rill send: the device refused the buffer (its reason is "
+                             "above)\n"), p.stderr
+
+
+def test_set_refuses_what_json_cannot_carry_before_connecting():
+    # Sent, inf and nan left the value out and the device refused the
+    # command, yet rill set said nothing and exited 0.
+    for value, why in (("inf", "has no inf or nan"), ("-inf", "has no inf or nan"),
+                       ("nan", "has no inf or nan"), ("1e400", "beyond every type's range")):
+        r = run("set", "gain", value, "--url", "ws://127.0.0.1:9")
+        assert r.returncode == 2, (value, r.returncode, r.stderr)
+        assert r.stderr.startswith(f"rill set: the value for gain, '{value}', cannot be set: ")
+        assert why in r.stderr, r.stderr
 
 
 # ---- -d SECONDS and --at TICK -------------------------------------------------------
