@@ -343,6 +343,17 @@ int cmd_log(int argc, char **argv) {
         status = host_fail(&h, EXIT_FAILED, "cannot start logging: %s", rill_strerror(rc));
         goto out;
     }
+    /* A variable the device refused (no room for its stream) has no file:
+     * the library has said why; the others are stopped, so the command
+     * does all it was asked or nothing. */
+    for (size_t i = 0; i < n; i++)
+        if (files[i].name[0] == '\0') {
+            rill_client_log_stop(cl, names, n);
+            status = host_fail(&h, EXIT_FAILED, "the device refused to log %s (its reason is "
+                               "above)%s", names[i],
+                               n > 1 ? "; the others were stopped, nothing downloaded" : "");
+            goto out;
+        }
     host_catch_interrupt();
     if ((status = wait_logged(&h, cl, files, vars, n, l, listed_ns, start, dur)) < 0) {
         status = EXIT_FAILED;

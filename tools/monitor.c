@@ -24,6 +24,7 @@ typedef struct monitor_ctx {
     long *count;
     long limit;
     atomic_bool lost;
+    atomic_bool refused;
 } monitor_ctx;
 
 /* I/O thread. */
@@ -42,12 +43,18 @@ static void on_value(rill_client *cl, const char *name, uint64_t tick, double va
     pthread_mutex_unlock(&m->lock);
 }
 
-/* I/O thread: the library has logged why. */
+/* I/O thread: the library has logged why. A refused command (the device
+ * has no room for a monitor stream) ends the command as a lost connection
+ * does; a report about a variable (RILL_EIO: another client's log) does
+ * not. */
 static void on_error(rill_client *cl, int err, const char *msg, void *user) {
     (void)cl;
-    (void)err;
     (void)msg;
-    atomic_store(&((monitor_ctx *)user)->lost, true);
+    monitor_ctx *m = user;
+    if (err == RILL_EINVAL)
+        atomic_store(&m->refused, true);
+    else if (err != RILL_EIO)
+        atomic_store(&m->lost, true);
 }
 
 static bool all_printed(monitor_ctx *m) {
@@ -86,6 +93,7 @@ int cmd_monitor(int argc, char **argv) {
         return EXIT_FAILED;
     pthread_mutex_init(&m.lock, NULL);
     atomic_init(&m.lost, false);
+    atomic_init(&m.refused, false);
     rill_client_config cfg = rill_client_config_default();
     cfg.on_monitor = on_value;
     cfg.on_error = on_error;
@@ -100,6 +108,11 @@ int cmd_monitor(int argc, char **argv) {
     host_catch_interrupt();
     while (rc == 0 && !host_interrupted() && !all_printed(&m)) {
         usleep(50000);
+        if (atomic_load(&m.refused)) {
+            status = host_fail(&h, EXIT_FAILED, "the device refused to monitor (its reason "
+                               "is above)");
+            break;
+        }
         if (atomic_load(&m.lost)) {
             status = host_fail(&h, EXIT_FAILED, "the connection to %s was lost", h.url);
             break;

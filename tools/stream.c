@@ -94,17 +94,22 @@ typedef struct stream_ctx {
     stream_writer *writer;
     atomic_uint_fast64_t drops; /* buffers lost in transit */
     atomic_bool lost;           /* the connection failed */
+    atomic_bool refused;        /* the device refused a command */
     const host *h;              /* for --reconnect's messages */
 } stream_ctx;
 
-/* I/O thread: the library has logged why. Only a lost connection ends
- * the stream: an undecodable message (a stray one on a NATS subject) is
- * said, skipped, and any values it cost show as a gap at the end. */
+/* I/O thread: the library has logged why. A lost connection ends the
+ * stream, and so does a refused command (the device has no room for the
+ * stream: nothing would come); an undecodable message (a stray one on a
+ * NATS subject) is said, skipped, and any values it cost show as a gap at
+ * the end. */
 static void on_error(rill_client *cl, int err, const char *msg, void *user) {
     (void)cl;
     (void)msg;
     if (err == RILL_ECLOSED)
         atomic_store(&((stream_ctx *)user)->lost, true);
+    else if (err == RILL_EINVAL)
+        atomic_store(&((stream_ctx *)user)->refused, true);
 }
 
 /* I/O thread, --reconnect: the connection was lost and restored; each
@@ -299,6 +304,10 @@ static int run(const host *h, const args *a, rill_client *cl, stream_ctx *ctx,
             return host_fail(h, EXIT_FAILED, "%sthe connection to %s was lost after %.1f s; "
                              "%s", tty ? "\n" : "", h->url, elapsed,
                              a->dir != NULL ? "the files keep what arrived" : "");
+        if (atomic_load(&ctx->refused))
+            return host_fail(h, EXIT_FAILED, "%sthe device refused to stream (its reason is "
+                             "above)%s", tty ? "\n" : "",
+                             a->dir != NULL ? "; the files keep what arrived" : "");
         if (stream_writer_failed(ctx->writer, NULL) != 0)
             return EXIT_FAILED; /* said once the writer has finished */
         if (finished || host_interrupted() || *timed)
@@ -559,14 +568,16 @@ int cmd_stream(int argc, char **argv) {
     bool lost = atomic_load(&ctx.lost);
     if (!lost)
         rill_client_stream_stop(cl, a.names, a.n);
+    /* A refusal was said in full (run): no per-variable shortfall after it. */
+    bool said = lost || atomic_load(&ctx.refused);
     rill_client_destroy(cl); /* no callback runs after this */
     cl = NULL;
     stream_writer_finish(ctx.writer);
-    if (host_tty() && !lost) { /* the last line: everything written */
+    if (host_tty() && !said) { /* the last line: everything written */
         progress(&ctx, (double)(rill_clock_now_ns() - t0) / 1e9);
         fputc('\n', stderr);
     }
-    if (!lost && report(&h, &a, &ctx, outs, timed, limit_s) != EXIT_OK)
+    if (!said && report(&h, &a, &ctx, outs, timed, limit_s) != EXIT_OK)
         status = EXIT_FAILED;
 out:
     rill_client_destroy(cl);

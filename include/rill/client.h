@@ -89,7 +89,10 @@ typedef void (*rill_client_monitor_fn)(rill_client *cl, const char *name,
                                        void *user);
 /* Something failed after connecting, with the reason: the connection
  * closed (RILL_ECLOSED), undecodable data (RILL_EPROTO), the device
- * refused a command (RILL_EINVAL). I/O thread (or rill_client_poll). */
+ * refused a command or a buffer of this client's (RILL_EINVAL), the device
+ * reports a failure about a variable that no command of this client's
+ * caused (RILL_EIO: a log file's write failed). I/O thread (or
+ * rill_client_poll). */
 typedef void (*rill_client_error_fn)(rill_client *cl, int err,
                                      const char *msg, void *user);
 /* A scheduled stream finished (err 0: every variable delivered its last
@@ -505,7 +508,9 @@ RILL_API int rill_client_monitor_n_values(rill_client *cl,
 /* The variable's current value and the tick it was set at (a one-shot
  * monitor; `value` and `tick` may be NULL). Any thread but the I/O
  * thread's callbacks. Returns 0, RILL_ENOTFOUND, RILL_ETIMEOUT (the
- * program set no value within the timeout), RILL_ECLOSED. */
+ * program set no value within the timeout), RILL_EBUSY (the device
+ * refused the one-shot monitor: no room for its stream; said through
+ * on_error), RILL_ECLOSED. */
 RILL_API int rill_client_peek(rill_client *cl, const char *name,
                               double *value, uint64_t *tick);
 

@@ -413,6 +413,22 @@ int rill__client_build_list(json_t *root, rill_client_list **out) {
     return 0;
 }
 
+
+/* A refused monitor command for the variable rill_client_peek waits on
+ * (the device has no room for its stream): the peek fails at once with
+ * RILL_EBUSY instead of at its timeout. With cl->lock held. */
+static void refuse_peek(rill_client *cl, const char *name) {
+    if (cl->peek_var < 0 || cl->peek_done || cl->vars == NULL)
+        return;
+    for (size_t i = 0; i < cl->vars->n_vars; i++)
+        if ((int32_t)cl->vars->vars[i].id == cl->peek_var &&
+            strcmp(cl->vars->vars[i].name, name) == 0) {
+            cl->peek_rc = RILL_EBUSY;
+            cl->peek_done = true;
+            pthread_cond_broadcast(&cl->cond);
+        }
+}
+
 static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     json_error_t jerr;
     json_t *root = json_loadb((const char *)data, len, 0, &jerr);
@@ -432,7 +448,8 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         bad_data(cl, why);
         return;
     }
-    char refused[600] = "";
+    char refused[1024] = ""; /* as long as a log line (core/log.c) */
+    int refused_err = RILL_EINVAL;
     json_t *w = json_object_get(root, "watcher");
     json_t *rill = json_object_get(root, "rill");
     json_t *ev = json_object_get(root, "event");
@@ -507,8 +524,20 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_object(error)) {
         json_t *msg = json_object_get(error, "message");
-        snprintf(refused, sizeof refused, "the device refused a command: %s",
-                 json_is_string(msg) ? json_string_value(msg) : "(no reason)");
+        json_t *cmd = json_object_get(error, "cmd");
+        json_t *var = json_object_get(error, "variable");
+        const char *m = json_is_string(msg) ? json_string_value(msg) : "(no reason)";
+        if (!json_is_string(cmd) && json_is_string(var)) {
+            /* No command's answer: a report about a variable (a log file's
+             * write failed), to every client. */
+            snprintf(refused, sizeof refused, "the device reports: %s", m);
+            refused_err = RILL_EIO;
+        } else {
+            snprintf(refused, sizeof refused, "the device refused a command: %s", m);
+            if (json_is_string(cmd) && strcmp(json_string_value(cmd), "monitor") == 0 &&
+                json_is_string(var))
+                refuse_peek(cl, json_string_value(var));
+        }
         rill__log_warn("%s", refused);
     } else if (json_is_string(ev) &&
                strcmp(json_string_value(ev), "dropped") == 0) {
@@ -518,7 +547,7 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
     json_decref(root);
     rill__deliver_event(cl, &notice);
     if (refused[0] != '\0')
-        rill__deliver_error(cl, RILL_EINVAL, refused);
+        rill__deliver_error(cl, refused_err, refused);
     if (cl->cfg.on_text != NULL)
         cl->cfg.on_text(cl, (const char *)data, len, cl->cfg.user);
 }

@@ -5,6 +5,7 @@ host that does not resolve, a port that is not a rill serve, a format that
 cannot hold a variable, the server killed in the middle of a stream). Exit
 status: 0 success, 1 failure, 2 usage (tools/rill.c)."""
 
+import asyncio
 import json
 import os
 import pathlib
@@ -16,8 +17,10 @@ import time
 
 import pytest
 
+from belaclient import run as run_async
 from conftest import rill_bin, stop_server
 from helpers import DEMO_VARS, RATE, is_event_frame, parse_log_buffers, parse_log_file
+from nativeclient import NativeClient
 
 FORMATS = ("bin", "csv", "jsonl", "wav", "flac")
 
@@ -1213,3 +1216,47 @@ def test_unknown_options_and_commands_are_usage_errors():
             "frobnicate", "help", "info", "convert") else run(*args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
         assert r.stderr != "" and r.stdout == "", (args, r.stdout)
+
+
+def test_a_refused_stream_ends_each_command_at_once_with_the_devices_reason(rill_server,
+                                                                            tmp_path):
+    """A variable carries at most 64 streams. With "sine" full, rill stream
+    waited for ever, rill monitor said the connection was lost, rill peek
+    waited its timeout, rill log said 'lost ... invalid argument'. Each now
+    fails at once (exit 1) under the device's own sentence."""
+    reason = 'rill: the device refused a command: {}: "sine" already has 64 streams'
+
+    async def body():
+        holders = [NativeClient(rill_server.url) for _ in range(64)]
+        try:
+            for c in holders:
+                await c.connect()
+                await c.start_monitoring(["sine"], [44100])
+            await holders[-1].list()  # every monitor has been taken
+            for args, cmd, last in (
+                    (["stream", "sine", "-n", "10"], "watch",
+                     "rill stream: the device refused to stream (its reason is above)\n"),
+                    (["stream", "sine", "-d", "1", "-o", str(tmp_path / "s")], "watch",
+                     "rill stream: the device refused to stream (its reason is above); the "
+                     "files keep what arrived\n"),
+                    (["monitor", "sine", "-n", "2"], "monitor",
+                     "rill monitor: the device refused to monitor (its reason is above)\n"),
+                    (["peek", "sine"], "monitor", "rill peek: sine: resource busy\n"),
+                    (["log", "frame", "sine", "-d", "1", "-o", str(tmp_path / "l")], "log",
+                     "rill log: the device refused to log sine (its reason is above); the "
+                     "others were stopped, nothing downloaded\n")):
+                t0 = time.monotonic()
+                r = await asyncio.to_thread(rill, *args, url=rill_server.url, timeout=30)
+                took = time.monotonic() - t0
+                assert r.returncode == 1, (args, r.returncode, r.stderr)
+                assert r.stderr.startswith(reason.format(cmd)), (args, r.stderr)
+                assert r.stderr.endswith(last), (args, r.stderr)
+                assert took < 3, (args, took)
+            # The device and the other variables are fine.
+            r = await asyncio.to_thread(rill, "stream", "frame", "-n", "10",
+                                        url=rill_server.url)
+            assert r.returncode == 0 and len(r.stdout.splitlines()) == 10, r.stderr
+        finally:
+            for c in holders:
+                await c.close()
+    run_async(body())

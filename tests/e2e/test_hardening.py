@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -23,6 +24,7 @@ import websockets
 import websockets.exceptions
 
 from belaclient import BelaClient, run, within
+from conftest import rill_bin
 from helpers import assert_server_serves_a_new_client, http_get
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs in a new mount "
@@ -66,6 +68,11 @@ def test_a_failed_log_write_reaches_every_client_as_json_naming_the_whole_path(r
     srv = rill_serve(logdir=logdir, wrap=["unshare", "-m", "--propagation", "private",
                                           "sh", "-c", SMALL_DISK, "sh", str(mnt), logdir])
 
+    # A rill stream running meanwhile hears the failure as a report about
+    # another client's log (not a refusal of its own command) and goes on.
+    watcher = subprocess.Popen([rill_bin(), "stream", "frame", "-n", "88200", "--url", srv.url],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     async def body():
         a, b = BelaClient(srv.url), BelaClient(srv.url)
         try:
@@ -90,6 +97,11 @@ def test_a_failed_log_write_reaches_every_client_as_json_naming_the_whole_path(r
             await b.close()
 
     run(body(), 40)
+    out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert len(out.splitlines()) == 88200
+    assert f"rill: the device reports: logging sine to {logdir}/" in err, err
+    assert "refused" not in err, err
 
 
 # ---- Files: no symbolic link, nothing but a regular file -------------------
