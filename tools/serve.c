@@ -308,7 +308,14 @@ int cmd_serve(int argc, char **argv) {
         cfg.project_name = cfg.bela_project;
         cfg.log_dir = bela_dir;
     }
-    if (cfg.allow_exec && (cfg.token == NULL || *cfg.token == '\0')) {
+    if (cfg.token != NULL && *cfg.token == '\0') {
+        /* `--token "$T"` with T unset: announced as "token required", the
+         * server would take anyone. */
+        fprintf(stderr, "rill serve: --token is empty (an unset variable?): give the "
+                        "token, or leave --token out\n");
+        return EXIT_USAGE;
+    }
+    if (cfg.allow_exec && cfg.token == NULL) {
         fprintf(stderr, "rill serve: --allow-exec needs --token: it lets "
                         "whoever connects run programs here\n");
         return EXIT_USAGE;

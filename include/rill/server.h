@@ -136,8 +136,8 @@ RILL_API rill_server_config rill_server_config_default(void);
 
 /* Create a server and start serving (its threads run once this returns).
  * The strings are copied. User thread. Returns 0 and sets *out, or
- *   RILL_EINVAL    a field out of range, NULL pointers, allow_exec without
- *                  a token, a bela_project that is not a plain name (the
+ *   RILL_EINVAL    a field out of range, NULL pointers, an empty token,
+ *                  allow_exec without a token, a bela_project that is not a plain name (the
  *                  log says which);
  *   RILL_ENOTFOUND log_dir does not exist;
  *   RILL_EIO       cannot listen on host:port (taken, not an address of

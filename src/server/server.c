@@ -563,7 +563,12 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         !(cfg->sample_rate >= 0))
         return RILL_EINVAL;
     *out = NULL;
-    if (cfg->allow_exec && (cfg->token == NULL || *cfg->token == '\0')) {
+    if (cfg->token != NULL && *cfg->token == '\0') {
+        rill__log_error("token is empty: give the token clients must present, or "
+                        "none (NULL) to let anyone who reaches the port in");
+        return RILL_EINVAL;
+    }
+    if (cfg->allow_exec && cfg->token == NULL) {
         rill__log_error("allow_exec needs a token: running programs for "
                         "anyone who can reach the port is not offered");
         return RILL_EINVAL;
@@ -642,7 +647,8 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         rc = RILL_ENOTFOUND;
         goto fail;
     }
-    if (cfg->port != 0 && (rc = probe_bind(srv->host, cfg->port)) != 0)
+    /* Port 0 too: the address must be one of this machine's. */
+    if ((rc = probe_bind(srv->host, cfg->port)) != 0)
         goto fail;
     if ((rc = rill__logwriter_start(srv->dev.log, srv->log_dir,
                                     (uint32_t)(uintptr_t)srv, rill__server_poke_from,
@@ -684,6 +690,12 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
     rill__server_fops(srv);
     srv->vhost = lws_get_vhost_by_name(srv->ctx, "default");
     srv->port = srv->vhost ? lws_get_vhost_listen_port(srv->vhost) : cfg->port;
+    if (srv->port <= 0) { /* libwebsockets has said why; it listens nowhere */
+        rill__log_error("cannot listen on %s:%d: libwebsockets opened no listening "
+                        "socket (not an address of this machine?)", srv->host, cfg->port);
+        rc = RILL_EIO;
+        goto fail;
+    }
     if ((rc = rill__net_adopt_fds(srv)) != 0) {
         rill__log_error("cannot make the network thread's eventfd or "
                         "timerfd: %s",

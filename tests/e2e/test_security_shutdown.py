@@ -4,13 +4,14 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
 import websockets
 
 from belaclient import BODY_BYTES, BelaClient, run, within
-from conftest import stop_server
+from conftest import rill_bin, stop_server
 from helpers import (assert_server_serves_a_new_client, check_dense_counter_buffers,
                      check_padded_dense_tail, parse_log_buffers, parse_log_file)
 from nativeclient import NativeClient
@@ -123,6 +124,29 @@ def test_binding_beyond_loopback_without_a_token_is_warned_of(rill_serve):
     for srv in (rill_serve("--token", "s3cret", host="0.0.0.0", wrap=netns),
                 rill_serve(host=None), rill_serve(host="127.0.0.2")):
         assert "without a token" not in srv.output(), srv.output()
+
+
+def test_an_empty_token_or_an_address_not_of_this_machine_is_refused_at_start():
+    """`--token "$T"` with T unset started a server announcing "token
+    required" that let anyone in; --host with an address that is not this
+    machine's (port 0) started one listening nowhere. Both are refused."""
+    for args, status, words in (
+            (["--token", ""], 2, "rill serve: --token is empty (an unset variable?): give "
+                                 "the token, or leave --token out\n"),
+            (["--token", "", "--allow-exec"], 2, "rill serve: --token is empty"),
+            (["--host", "10.99.99.99"], 1, "rill serve: not started: cannot listen on "
+                                           "10.99.99.99:0: Cannot assign requested address "
+                                           "(not an address of this machine)\n"),
+            (["--host", "999.1.1.1"], 1, "cannot listen on 999.1.1.1:0: ")):
+        # In a network namespace of its own, whatever the host has: only lo,
+        # up (with every interface down, Linux lets any address be bound).
+        r = subprocess.run(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                            rill_bin(), "serve", "--port", "0", *args],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == status, (args, r.returncode, r.stderr)
+        assert r.stderr.startswith(words) if words.endswith("\n") else words in r.stderr, \
+            (args, r.stderr)
+        assert r.stderr.count("\n") == 1 and "listening" not in r.stdout, (args, r.stdout)
 
 
 def _sigint_while_streaming_and_logging(rill_server, sig):
