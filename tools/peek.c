@@ -29,6 +29,16 @@ int cmd_peek(int argc, char **argv) {
         int rc = rill_client_peek(cl, names[i], &v, &tick);
         if (rc == 0)
             printf("%s %llu %.17g\n", names[i], (unsigned long long)tick, v);
+        else if (rc == RILL_ETIMEOUT)
+            status = host_fail(&h, EXIT_FAILED, "%s: the program set no value within %g s "
+                               "(a sparse variable is set only when its program sets it; "
+                               "wait longer with --timeout SECONDS)", names[i],
+                               (h.timeout_ms > 0 ? h.timeout_ms
+                                                 : rill_client_config_default().timeout_ms) /
+                                   1000.0);
+        else if (rc == RILL_EBUSY)
+            status = host_fail(&h, EXIT_FAILED, "%s: the device refused to read it (its "
+                               "reason is above)", names[i]);
         else
             status = host_fail(&h, EXIT_FAILED, "%s: %s", names[i], rill_strerror(rc));
     }

@@ -1241,7 +1241,8 @@ def test_a_refused_stream_ends_each_command_at_once_with_the_devices_reason(rill
                      "files keep what arrived\n"),
                     (["monitor", "sine", "-n", "2"], "monitor",
                      "rill monitor: the device refused to monitor (its reason is above)\n"),
-                    (["peek", "sine"], "monitor", "rill peek: sine: resource busy\n"),
+                    (["peek", "sine"], "monitor",
+                     "rill peek: sine: the device refused to read it (its reason is above)\n"),
                     (["log", "frame", "sine", "-d", "1", "-o", str(tmp_path / "l")], "log",
                      "rill log: the device refused to log sine (its reason is above); the "
                      "others were stopped, nothing downloaded\n")):
