@@ -129,6 +129,11 @@ int cmd_convert(int argc, char **argv) {
         }
         co.out = argv[optind + 1];
     }
+    if (co.out != NULL && strcmp(co.out, "-") == 0) {
+        fprintf(stderr, "%s: - : the output is a file (standard output is not offered): "
+                "give its name\n", argv[0]);
+        return EXIT_USAGE;
+    }
     rill_file_format fmt;
     if (co.to == NULL && co.out != NULL) {
         /* The output's name says the format, as it does for sox. */

@@ -280,6 +280,11 @@ int cmd_log(int argc, char **argv) {
             return EXIT_USAGE;
         if (c == 'a' && !parse_tick("log", optarg, &at))
             return EXIT_USAGE;
+        if (c == 'o' && strcmp(optarg, "-") == 0) {
+            fprintf(stderr, "rill log: -o - : the device's files are downloaded into a "
+                            "directory, -o DIR (rill stream writes standard output)\n");
+            return EXIT_USAGE;
+        }
         if (c == 'o')
             dir = optarg;
     }

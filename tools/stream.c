@@ -26,14 +26,14 @@ static const char usage[] =
     "       rill stream --nats URL [--replay live|all|seq:N|time:T] [--stream S]\n"
     "                   PREFIX.DEVICE.VAR... [-n N | -d SECONDS] [-o DIR] ...\n\n"
     "Stream variables from the device. With -o, each goes to DIR/<var>.<format>\n"
-    "(default format csv; DIR is created), written as it arrives; without,\n"
-    "lines 'var,tick,value' go to standard output. A file that is there already\n"
-    "is kept: the command refuses before connecting, unless --force (write over\n"
-    "it). -n takes exactly N values of each variable; -d the values of the\n"
-    "ticks of SECONDS seconds (dense variables: exactly SECONDS x rate values;\n"
-    "sparse ones: those set in that time); without either, streaming goes on\n"
-    "until Ctrl-C. Every variable starts at the same tick: now, or TICK (ahead\n"
-    "of the device's clock).\n"
+    "(default format csv; DIR is created), written as it arrives; without (or\n"
+    "-o -), lines 'var,tick,value' go to standard output. A file that is there\n"
+    "already is kept: the command refuses before connecting, unless --force\n"
+    "(write over it). -n takes exactly N values of each variable; -d the values\n"
+    "of the ticks of SECONDS seconds (dense variables: exactly SECONDS x rate\n"
+    "values; sparse ones: those set in that time); without either, streaming\n"
+    "goes on until Ctrl-C. Every variable starts at the same tick: now, or TICK\n"
+    "(ahead of the device's clock).\n"
     "wav and flac hold dense numeric variables only, jsonl no char variables:\n"
     "a format that cannot hold a variable is refused before anything is written.\n"
     "bin is the Bela log format (pybela reads it): whole Bela buffers, so the\n"
@@ -422,7 +422,7 @@ static int parse(host *h, int argc, char **argv, args *a) {
     int c;
     while ((c = host_next(h)) > 0) {
         if (c == 'o')
-            a->dir = optarg;
+            a->dir = strcmp(optarg, "-") == 0 ? NULL : optarg; /* -: standard output */
         else if (c == 'f')
             a->fmt_name = optarg;
         else if (c == 'n' &&

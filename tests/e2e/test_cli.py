@@ -1082,6 +1082,26 @@ def test_convert_refuses_an_output_that_is_its_input_under_another_name(rill_ser
         assert src.read_bytes() == before, out
 
 
+def test_dash_as_the_output_is_standard_output_for_stream_and_refused_elsewhere(rill_server,
+                                                                               tmp_path):
+    """-o - made a directory named '-'."""
+    r = subprocess.run([rill_bin(), "stream", "sine", "-n", "5", "-o", "-", "--url",
+                        rill_server.url], capture_output=True, text=True, timeout=30,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [ln.split(",")[0] for ln in r.stdout.splitlines()] == ["sine"] * 5
+    for args, words in ((["log", "sine", "-d", "0.1", "-o", "-", "--url", rill_server.url],
+                         "rill log: -o - : the device's files are downloaded into a directory"),
+                        (["convert", "x.csv", "-", "--to", "jsonl"],
+                         "rill convert: - : the output is a file"),
+                        (["convert", "x.csv", "-o", "-"], "rill convert: - : the output is a "
+                                                          "file")):
+        r = subprocess.run([rill_bin(), *args], capture_output=True, text=True, timeout=30,
+                           cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith(words), (args, r.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_stream_keeps_a_recording_already_in_the_directory_unless_forced(rill_server, tmp_path):
     out = tmp_path / "take"
     r = rill("stream", "sine", "-n", "300", "-o", str(out), url=rill_server.url)
