@@ -301,9 +301,9 @@ static int run(const host *h, const args *a, rill_client *cl, stream_ctx *ctx,
             progress(ctx, elapsed);
         *timed = limit_s > 0 && elapsed > limit_s;
         if (atomic_load(&ctx->lost))
-            return host_fail(h, EXIT_FAILED, "%sthe connection to %s was lost after %.1f s; "
-                             "%s", tty ? "\n" : "", h->url, elapsed,
-                             a->dir != NULL ? "the files keep what arrived" : "");
+            return host_fail(h, EXIT_FAILED, "%sthe connection to %s was lost after %.1f s%s",
+                             tty ? "\n" : "", h->url, elapsed,
+                             a->dir != NULL ? "; the files keep what arrived" : "");
         if (atomic_load(&ctx->refused))
             return host_fail(h, EXIT_FAILED, "%sthe device refused to stream (its reason is "
                              "above)%s", tty ? "\n" : "",

@@ -360,9 +360,9 @@ static bool same_vars(const rill_client_list *was, const rill_client_list *now,
                       char *err, size_t cap) {
     if (was->n_vars != now->n_vars) {
         rill__set_err(err, cap,
-                      "the device has %zu variables now and had %zu: its "
+                      "the device has %zu variable%s now and had %zu: its "
                       "program changed; connect again",
-                      now->n_vars, was->n_vars);
+                      now->n_vars, now->n_vars == 1 ? "" : "s", was->n_vars);
         return false;
     }
     for (size_t i = 0; i < now->n_vars; i++) {
@@ -590,9 +590,7 @@ rill__relink rill__client_reconnect(rill_client *cl, const char *why) {
                               "not reconnected within %d ms (%u attempts; the "
                               "last: %s)",
                               cl->cfg.reconnect_ms, attempt, err);
-            rill__log_error("connection to %s:%d: %s", cl->host, cl->port,
-                            reason);
-            return give_up(cl, reason);
+            return give_up(cl, reason); /* rill__client_lost says it */
         }
         rill__log_info("reconnecting to %s:%d: attempt %u failed: %s", cl->host,
                        cl->port, attempt, err);

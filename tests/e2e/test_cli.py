@@ -1281,3 +1281,41 @@ def test_a_refused_stream_ends_each_command_at_once_with_the_devices_reason(rill
             for c in holders:
                 await c.close()
     run_async(body())
+
+
+def test_stream_reconnect_to_a_device_whose_program_changed_ends_with_one_reason(tmp_path):
+    """The device comes back on its port with other variables: rill stream
+    --reconnect ends (exit 1) saying why once, and its last line ends with
+    the time, not a dangling '; '."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def serve(*args):
+        p = subprocess.Popen([rill_bin(), "serve", "--port", str(port), *args], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert "listening on" in p.stdout.readline()
+        return p
+
+    first = serve()
+    cli = subprocess.Popen([rill_bin(), "stream", "sine", "--reconnect", "--url",
+                            f"ws://127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        time.sleep(0.5)
+        first.kill()
+        first.wait(10)
+        second = serve("--source", "sine:440")
+        _, err = cli.communicate(timeout=30)
+    finally:
+        for p in (first, second, cli):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(10)
+    assert cli.returncode == 1, err
+    assert err.count("not reconnected: the device has 1 variable now and had 12: its program "
+                     "changed; connect again") == 1, err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"rill stream: the connection to ws://127.0.0.1:{port} was lost "
+                           "after ") and last.endswith(" s"), last
