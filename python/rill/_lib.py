@@ -72,7 +72,7 @@ lib.rill_version_string.restype = ctypes.c_char_p
 
 EINVAL, ETIMEOUT, EEMPTY, EFULL = -2, -7, -5, -4
 ENOTFOUND, ECLOSED, EREFUSED, ENOTSUP, ECANCELED = -9, -12, -16, -17, -21
-EIO, ESTATE = -8, -19
+EIO, ESTATE, EPROTO = -8, -19, -13
 
 
 class RillError(Exception):

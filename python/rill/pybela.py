@@ -386,6 +386,16 @@ class Watcher:
             rc = L.lib.rill_client_connect(ctypes.byref(cfg), ctypes.byref(cl))
         if rc < 0:
             msg = L.last_message()
+            if rc in (L.ENOTFOUND, L.EPROTO, L.ETIMEOUT) and " with HTTP 503" not in msg:
+                # Something answered that is not a Watcher (the CLI says the same).
+                paths = [f"{n} ({v})" for n, v, d in (
+                    ("control_add", self.control_add, "gui_control"),
+                    ("data_add", self.data_add, "gui_data")) if str(v).lstrip("/") != d]
+                msg += ("; is that a rill serve or a Bela board, and is the port right "
+                        "(both use 5555 unless told otherwise)"
+                        + (", and " + " and ".join(paths) if paths else "") + "?")
+                if rc == L.ETIMEOUT:
+                    msg += " Over a slow or lossy link, give it longer (timeout_ms)"
             cls = L._CLASSES.get(rc)
             if cls is None or not issubclass(cls, ConnectionError):
                 cls = RillConnectionError

@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -77,11 +78,31 @@ def test_connection_refused_is_a_connection_error_with_rills_reason():
     assert str(e.value).count("refused") <= 1, str(e.value)
 
 
+def test_something_not_a_watcher_on_the_port_gets_the_hint():
+    """An HTTP server on the port: its 404, without the page's first tag,
+    and what to check, as the CLI says it."""
+    import http.server
+    srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        s = Streamer(ip="127.0.0.1", port=srv.server_address[1], timeout_ms=2000)
+        with pytest.raises(ConnectionError) as e:
+            s.connect()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert e.value.name == "RILL_ENOTFOUND"
+    assert e.value.message == (f"127.0.0.1:{srv.server_address[1]} refused /gui_control with "
+                               "HTTP 404; is that a rill serve or a Bela board, and is the "
+                               "port right (both use 5555 unless told otherwise)?"), e.value
+
+
 def test_control_add_and_data_add_are_the_paths_used(rill_server):
     s = Streamer(ip="127.0.0.1", port=rill_server.port, control_add="gui2_control",
                  timeout_ms=2000)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError) as e:
         s.connect()  # rill serve has only /gui_control
+    assert e.value.message.endswith("and control_add (gui2_control)?"), e.value
     s = Streamer(ip="127.0.0.1", port=rill_server.port, control_add="/gui_control")
     assert s.connect() == 1
     s.disconnect()

@@ -607,11 +607,15 @@ static int handshake(rill__ws *ws, const char *host, int port,
         return RILL_EPROTO;
     }
     if (status != 101) {
+        /* The body's first line when it is a reason in words (rill serve's
+         * 503 and 401 say what to do); not an HTML page's first tag. */
         const char *body = end + 4;
         size_t body_len = ws->rx_len - (size_t)(body - head);
+        if (body_len != 0 && body[0] == '<')
+            body_len = 0;
         rill__set_err(err, cap, "%s:%d refused %s with HTTP %d%s%.*s", host,
                       port, target, status, body_len ? ": " : "",
-                      (int)RILL__MIN(strcspn(body, "\n"), 200), body);
+                      body_len ? (int)RILL__MIN(strcspn(body, "\r\n"), 200) : 0, body);
         return status == 401 || status == 403 ? RILL_EAUTH
                : status == 404               ? RILL_ENOTFOUND
                                              : RILL_EPROTO;
