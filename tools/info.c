@@ -69,11 +69,17 @@ int cmd_info(int argc, char **argv) {
         snprintf(buffers_text, sizeof buffers_text, "not recorded in a csv file");
     else
         snprintf(buffers_text, sizeof buffers_text, "%zu", buffers);
+    /* No values, no ticks: "none", not a tick 0 that no value has. */
+    char first_text[32] = "none", last_text[32] = "none";
+    if (values != 0) {
+        snprintf(first_text, sizeof first_text, "%llu", (unsigned long long)first);
+        snprintf(last_text, sizeof last_text, "%llu", (unsigned long long)last);
+    }
     printf("file       %s\nformat     %s\nvariable   %s\ntype       %s\n"
            "mode       %s\nrate       %s\nbuffers    %s\nvalues     %zu\n"
-           "first tick %llu\nlast tick  %llu\n",
+           "first tick %s\nlast tick  %s\n",
            path, format, info.var_name, type_text, mode_text, rate, buffers_text,
-           values, (unsigned long long)first, (unsigned long long)last);
+           values, first_text, last_text);
     const char *noted = saved_note(path); /* a tail cut short, not counted */
     if (noted != NULL)
         printf("note       %s\n", noted);

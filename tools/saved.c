@@ -99,7 +99,8 @@ rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mod
     if (rc != 0) {
         /* The library's own words say what is wrong and where ("line 3 is
          * not ..."); its messages start with the path, said here already. */
-        const char *why = opened_why(path);
+        const char *why = st.st_size == 0 ? "it is empty (0 bytes: its writer never wrote?)"
+                                          : opened_why(path);
         for (size_t k = 0; k < 2; k++) {
             const char *said = k == 0 ? "cannot read: " : "cannot open: ";
             if (strncmp(why, said, strlen(said)) == 0)

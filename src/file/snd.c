@@ -384,7 +384,10 @@ static int snd_open(rill_file_reader *r, rill_ts_mode mode) {
     s->sf = sf_open(r->path, SFM_READ, &si);
     if (s->sf == NULL) {
         int missing = access(r->path, F_OK) != 0 && errno == ENOENT;
-        rill__log_error("%s: cannot open: %s", r->path, sf_strerror(NULL));
+        const char *why = sf_strerror(NULL); /* "Format not recognised." */
+        size_t n = strlen(why);
+        rill__log_error("%s: cannot open: not a sound file libsndfile reads (%.*s)", r->path,
+                        (int)(n > 0 && why[n - 1] == '.' ? n - 1 : n), why);
         return missing ? RILL_ENOTFOUND : RILL_EPROTO;
     }
     if (si.channels != 1) {

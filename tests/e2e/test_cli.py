@@ -958,8 +958,12 @@ def test_a_file_that_cannot_be_read_gets_one_line_saying_why(tmp_path):
     (tmp_path / "bad.csv").write_text("timestamp,x\n1,2\nfoo,bar\n")
     (tmp_path / "notes.log").write_text("hello\n")
     (tmp_path / "dir.csv").mkdir()
+    (tmp_path / "empty.bin").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("not a sound\n")
     for name, why in (("missing.bin", "not found"), ("missing.wav", "not found"),
                       ("cut.bin", "log file: truncated inside the magic"),
+                      ("empty.bin", "it is empty (0 bytes: its writer never wrote?)"),
+                      ("text.wav", "not a sound file libsndfile reads (Format not recognised)"),
                       ("bad.csv", 'line 3 is not "timestamp,value"'),
                       ("notes.log", "unknown file extension (expected .bin, .wav"),
                       ("dir.csv", "it is a directory (name a file in it)")):
@@ -971,6 +975,18 @@ def test_a_file_that_cannot_be_read_gets_one_line_saying_why(tmp_path):
             assert r.stderr.startswith(f"rill {cmd[0]}: cannot read {path}: {why}"), r.stderr
             assert r.stderr.count("\n") == 1 and r.stdout == "", r.stderr
     assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_info_of_a_file_with_no_values_gives_no_ticks(tmp_path):
+    """'first tick 0' for a file without values named a tick no value has."""
+    (tmp_path / "x.csv").write_text("timestamp,x\n")
+    (tmp_path / "y.jsonl").write_text("")
+    for name in ("x.csv", "y.jsonl"):
+        r = run("info", str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+        info = {ln[:11].strip(): ln[11:] for ln in r.stdout.splitlines()}
+        assert (info["values"], info["first tick"], info["last tick"]) == ("0", "none",
+                                                                           "none"), info
 
 
 def test_convert_to_jsonl_reads_back_equal_to_the_source(rill_server, tmp_path):
