@@ -155,13 +155,15 @@ bool parse_option_number(const char *cmd, const char *opt, const char *s,
 }
 
 bool parse_seconds(const char *cmd, const char *opt, const char *s, double *out) {
-    if (!parse_option_number(cmd, opt, s, 0, 1e7, false, out))
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v > 0 && v <= 1e7)) {
+        fprintf(stderr, "rill %s: %s wants a number of seconds above 0, up to 10000000, "
+                "not '%s'\n", cmd, opt, s);
         return false;
-    if (*out > 0)
-        return true;
-    fprintf(stderr, "rill %s: %s wants a number of seconds above 0, not '%s'\n", cmd,
-            opt, s);
-    return false;
+    }
+    *out = v;
+    return true;
 }
 
 bool parse_tick(const char *cmd, const char *s, uint64_t *out) {
