@@ -602,7 +602,9 @@ class Watcher:
     def _c_on_error(self, _cl, err, msg, _user):
         text = msg.decode("utf-8", "replace") if msg else ""
         self.errors.append((L.lib.rill_err_name(err).decode(), text))
-        log.warning("rill: connection to %s: %s", self.url, text)
+        # librill's sentence says what ("the device refused a command: ...",
+        # "connection to ... lost: ..."); the URL says which device.
+        log.warning("rill: %s: %s", self.url, text)
 
     def _on_event(self, ev):
         self.events.append(ev)

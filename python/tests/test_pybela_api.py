@@ -408,6 +408,22 @@ def test_saving_a_sparse_stream_loads_back(streamer, tmp_path):
     assert (tmp_path / "events_var_stream__1.txt").exists(), os.listdir(tmp_path)
 
 
+def test_a_buffer_the_device_refuses_is_warned_of_with_its_reason(streamer, caplog):
+    """pybela's send_buffer returns None whatever the device does: so does
+    rill.pybela's, and the device's refusal (over rill serve's 64 KiB a
+    message) reaches the "rill" logger and `errors` with the device's words."""
+    with caplog.at_level(logging.WARNING, logger="rill"):
+        assert streamer.send_buffer(0, "f", 16381, [0.5] * 16381) is None
+        deadline = time.monotonic() + 5
+        while not streamer.errors and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert streamer.errors and streamer.errors[-1][0] == "RILL_EINVAL", streamer.errors
+    assert "message over 65536 bytes" in streamer.errors[-1][1]
+    lines = [r.getMessage() for r in caplog.records if r.name == "rill"]
+    assert any(m.startswith(f"rill: {streamer.url}: the device refused a command: message "
+                            "over 65536 bytes") for m in lines), lines
+
+
 def test_send_buffer_reaches_the_device(streamer):
     def inbox_becomes(expected):
         deadline = time.monotonic() + 5
