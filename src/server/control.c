@@ -75,12 +75,17 @@ static bool stream_running(const rill__stream *s) {
  * finished (log-ended clears the variable's log_stream): after the tick
  * thread ended it, the writer may still hold its last buffers, and a
  * client that reads the list to know when to fetch the file (pybela, a
- * compatibility-mode rill client) would fetch it short. */
-static bool log_unfinished(const rill__stream *s) {
-    return stream_running(s) ||
-           (atomic_load_explicit(&s->pub_state, memory_order_acquire) ==
-                RILL__ST_NO &&
-            atomic_load_explicit(&s->pub_started, memory_order_acquire));
+ * compatibility-mode rill client) would fetch it short. From its first
+ * tick means from `now` (the list's timestamp) reaching it, though the
+ * stream may still be STARTING: a compatibility stream turns YES at the
+ * variable's next assignment, after the tick was published, and a list
+ * in between told a client that the log had already ended. */
+static bool log_unfinished(const rill__stream *s, uint64_t now) {
+    int st = atomic_load_explicit(&s->pub_state, memory_order_acquire);
+    bool started = atomic_load_explicit(&s->pub_started, memory_order_acquire);
+    return stream_running(s) || (st == RILL__ST_NO && started) ||
+           (st == RILL__ST_STARTING && started &&
+            atomic_load_explicit(&s->pub_start, memory_order_relaxed) <= now);
 }
 
 static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
@@ -88,6 +93,7 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
     rill__var_snapshot *snap = rill__calloc(n ? n : 1, sizeof *snap);
     if (snap == NULL)
         return;
+    uint64_t now = rill_server_now(srv); /* the reply's timestamp */
     for (size_t i = 0; i < n; i++) {
         rill_var *v = srv->dev.vars[i];
         rill__stream *w = c->native ? c->sub_buf[i] : v->compat_watch;
@@ -97,7 +103,7 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
             .type = v->type,
             .ts_mode = v->mode,
             .watched = w != NULL && stream_running(w),
-            .logged = v->log_stream != NULL && log_unfinished(v->log_stream),
+            .logged = v->log_stream != NULL && log_unfinished(v->log_stream, now),
             .controlled = atomic_load(&v->controlled),
             .monitor =
                 m ? atomic_load_explicit(&m->pub_period, memory_order_acquire)
@@ -113,8 +119,8 @@ static void send_list(rill_server *srv, rill__conn *c, const rill__cmd_id *id) {
     char *audio = c->native ? rill__audio_description(srv) : NULL;
     char *text = NULL;
     size_t len = 0;
-    if (rill__cmd_list_reply_audio(rill__server_rate(srv), rill_server_now(srv),
-                                   snap, n, id, audio, &text, &len) == 0)
+    if (rill__cmd_list_reply_audio(rill__server_rate(srv), now, snap, n, id, audio,
+                                   &text, &len) == 0)
         rill__conn_send_owned(c, text, len);
     rill__free(audio);
     rill__free(snap);

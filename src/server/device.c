@@ -69,6 +69,7 @@ rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
     s->log_fd = -1;
     atomic_init(&s->pub_state, RILL__ST_NO);
     atomic_init(&s->pub_started, false);
+    atomic_init(&s->pub_start, 0);
     atomic_init(&s->pub_period, 0);
     if (kind == RILL__STREAM_MONITOR)
         return s;

@@ -101,6 +101,7 @@ typedef struct rill__stream {
     atomic_int pub_state;
     atomic_bool pub_started; /* a START was applied (a posted one may not
                                 have been yet) */
+    _Atomic uint64_t pub_start; /* that START's first tick */
     atomic_uint pub_period;
 
     /* Network thread only. */

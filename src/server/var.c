@@ -653,6 +653,7 @@ static void apply_start(rill__device *dev, rill__stream *s,
     s->count = 0; /* a restart discards the partial buffer (spec §2.2) */
     s->end_pending = false; /* a restart supersedes an unsent end */
     s->state = RILL__ST_STARTING;
+    atomic_store_explicit(&s->pub_start, s->start, memory_order_relaxed);
     publish_state(s);
     atomic_store_explicit(&s->pub_started, true, memory_order_release);
     attach(s);
