@@ -200,7 +200,12 @@ RILL_API void rill_audio_output_get_stats(const rill_audio_output *o,
                                           rill_audio_stats *stats);
 
 /* Wait until a file/dummy output with max_frames is done (0), for at most
- * timeout_ms (< 0: forever): RILL_ETIMEOUT; RILL_EINVAL for NULL. */
+ * timeout_ms (< 0: until then): RILL_ETIMEOUT when the time is up;
+ * RILL_EIO as soon as the device fails (a write error, a JACK server that
+ * went away). Without a timeout, a wait for an end that cannot come is
+ * refused with a message: RILL_ESTATE when the output is not running,
+ * RILL_EINVAL when it never ends by itself (JACK, ALSA, no max_frames),
+ * and for NULL. */
 RILL_API int rill_audio_output_wait(rill_audio_output *o, int timeout_ms);
 
 /* Add a source to the mixer / remove it, running or not. Both take effect
@@ -405,8 +410,9 @@ RILL_API void rill_audio_input_get_stats(const rill_audio_input *in,
                                          rill_audio_stats *stats);
 
 /* Wait until a file input has reached its end (or max_frames) and every
- * block has been delivered (THREAD) or queued (POLL): 0 or RILL_ETIMEOUT
- * (RILL_EINVAL for NULL). Not from the input's own callback. */
+ * block has been delivered (THREAD) or queued (POLL): 0 or RILL_ETIMEOUT;
+ * RILL_EIO, RILL_ESTATE and RILL_EINVAL as rill_audio_output_wait. Not
+ * from the input's own callback. */
 RILL_API int rill_audio_input_wait(rill_audio_input *in, int timeout_ms);
 
 #ifdef __cplusplus

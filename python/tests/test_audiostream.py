@@ -152,6 +152,25 @@ def test_a_stopped_sample_that_nothing_drains_is_an_error_not_a_hang():
     stream.close()
 
 
+def test_wait_for_an_end_that_cannot_come_raises_instead_of_hanging(ramp_wav):
+    stream = get_output(channels=1, rate=22050, buffersize=256, backend="dummy")
+    t0 = time.monotonic()
+    with pytest.raises(AudioException, match="never ends by itself.*wait with a timeout"):
+        stream.wait()            # no max_frames: it would never return
+    assert time.monotonic() - t0 < 1
+    assert stream.wait(0.05) is False
+    stream.close()
+    with pytest.raises(AudioException, match="closed"):
+        stream.wait()
+    path, _ = ramp_wav
+    mic = get_input(callback=lambda b: None, source=f"file:{path}", delivery="thread")
+    with pytest.raises(AudioException, match="not running.*start it"):
+        mic.wait()
+    mic.start()
+    assert mic.wait(5) is True
+    mic.close()
+
+
 # ---- ThreadSource -------------------------------------------------------------------
 
 

@@ -279,6 +279,7 @@ int rill_audio_output_start(rill_audio_output *o) {
         o->running = true;
         atomic_store(&o->draining, true);
         atomic_store(&o->dev.done, false);
+        atomic_store(&o->dev.failed, false);
         rc = o->dev.be->start(&o->dev);
         if (rc != 0) {
             o->running = false;
@@ -328,22 +329,64 @@ void rill_audio_output_get_stats(const rill_audio_output *o, rill_audio_stats *s
     dev_stats(&o->dev, st);
 }
 
-static int wait_until(atomic_bool *flag, rill_ring *ring, int timeout_ms,
-                      uint64_t poll_ns) {
+/* Whether a running stream of this device ends by itself. */
+static bool dev_ends(const rill__audio_dev *d) {
+    if (strcmp(d->be->name, "file") == 0)
+        return d->cfg.max_frames != 0 || (d->is_input && !d->cfg.loop);
+    return strcmp(d->be->name, "dummy") == 0 && d->cfg.max_frames != 0;
+}
+
+/* Wait for the end of a stream (and for `ring` to be empty). A device
+ * that failed ends the wait at once; a wait without a timeout for an end
+ * that cannot come (stopped, or a stream that never ends) is refused
+ * rather than blocking for ever. `running` reads the caller's state. */
+static int wait_done(rill__audio_dev *d, rill_ring *ring, int timeout_ms,
+                     uint64_t poll_ns, bool (*running)(void *), void *owner) {
+    const char *dir = d->is_input ? "input" : "output";
+    const char *dev = d->device ? d->device : "default";
     uint64_t deadline = rill_clock_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
-        if (atomic_load(flag) && (ring == NULL || rill_ring_readable(ring) == 0))
+        if (atomic_load(&d->done) && (ring == NULL || rill_ring_readable(ring) == 0))
             return 0;
+        if (atomic_load(&d->failed)) {
+            rill__log_error("audio: %s: %s '%s': the device failed and the stream "
+                            "stopped before its end (the log above says why)",
+                            d->be->name, dir, dev);
+            return RILL_EIO;
+        }
+        if (timeout_ms < 0 && !atomic_load(&d->done)) {
+            if (!running(owner)) {
+                rill__log_error("audio: %s: %s '%s': not running, so it cannot end: "
+                                "start it before waiting for its end",
+                                d->be->name, dir, dev);
+                return RILL_ESTATE;
+            }
+            if (!dev_ends(d)) {
+                rill__log_error("audio: %s: %s '%s': this stream never ends by itself "
+                                "(only file and dummy streams with max_frames, and "
+                                "file inputs that do not loop, do): wait with a timeout",
+                                d->be->name, dir, dev);
+                return RILL_EINVAL;
+            }
+        }
         if (timeout_ms >= 0 && rill_clock_now_ns() >= deadline)
             return RILL_ETIMEOUT;
         rill__sleep_ns(poll_ns);
     }
 }
 
+static bool output_running(void *owner) {
+    rill_audio_output *o = owner;
+    pthread_mutex_lock(&o->ctl);
+    bool r = o->running;
+    pthread_mutex_unlock(&o->ctl);
+    return r;
+}
+
 int rill_audio_output_wait(rill_audio_output *o, int timeout_ms) {
     if (o == NULL)
         return RILL_EINVAL;
-    return wait_until(&o->dev.done, NULL, timeout_ms, o->poll_ns);
+    return wait_done(&o->dev, NULL, timeout_ms, o->poll_ns, output_running, o);
 }
 
 /* The audio thread's block. */
@@ -485,6 +528,7 @@ int rill_audio_input_start(rill_audio_input *in) {
     }
     if (!in->running) {
         atomic_store(&in->dev.done, false);
+        atomic_store(&in->dev.failed, false);
         if (in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD) {
             atomic_store(&in->quit, false);
             if (pthread_create(&in->thread, NULL, delivery_main, in) != 0)
@@ -565,13 +609,21 @@ void rill_audio_input_get_stats(const rill_audio_input *in, rill_audio_stats *st
     dev_stats(&in->dev, st);
 }
 
+static bool input_running(void *owner) {
+    rill_audio_input *in = owner;
+    ctl_lock(in);
+    bool r = in->running;
+    ctl_unlock(in);
+    return r;
+}
+
 int rill_audio_input_wait(rill_audio_input *in, int timeout_ms) {
     if (in == NULL)
         return RILL_EINVAL;
-    return wait_until(&in->dev.done,
-                      in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD ? in->ring
-                                                                       : NULL,
-                      timeout_ms, in->poll_ns);
+    return wait_done(&in->dev,
+                     in->dev.cfg.delivery == RILL_AUDIO_DELIVER_THREAD ? in->ring
+                                                                      : NULL,
+                     timeout_ms, in->poll_ns, input_running, in);
 }
 
 /* The audio thread's captured block. Backends never pass more than

@@ -709,6 +709,12 @@ static void fail_log_fn(rill_log_level level, const char *msg, void *user) {
     pthread_mutex_unlock(&fail_log_lock);
 }
 
+static void fail_log_copy(char dst[sizeof fail_log]) {
+    pthread_mutex_lock(&fail_log_lock);
+    memcpy(dst, fail_log, sizeof fail_log);
+    pthread_mutex_unlock(&fail_log_lock);
+}
+
 static void ignore_block(rill_audio_input *in, const void *data, size_t frames,
                          uint64_t first, void *user) {
     (void)in;
@@ -765,6 +771,17 @@ TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
         rill_audio_input_get_stats(in, &ist);
     }
     double secs = (double)(rill_clock_now_ns() - t0) / 1e9;
+    /* A wait for the end returns at once with the failure, never hangs. */
+    char first_log[sizeof fail_log], out_log[sizeof fail_log];
+    fail_log_copy(first_log);
+    uint64_t tw = rill_clock_now_ns();
+    ASSERT_ERR(rill_audio_output_wait(o, -1), RILL_EIO);
+    fail_log_copy(out_log);
+    ASSERT_TRUE(strstr(out_log, "alsa: output 'jack': the device failed") != NULL);
+    ASSERT_ERR(rill_audio_input_wait(in, -1), RILL_EIO);
+    fail_log_copy(out_log);
+    ASSERT_TRUE(strstr(out_log, "alsa: input 'jack': the device failed") != NULL);
+    ASSERT_TRUE(rill_clock_now_ns() - tw < 1000000000u);
     uint64_t t1 = rill_clock_now_ns();
     ASSERT_OK(rill_audio_output_stop(o));
     ASSERT_OK(rill_audio_input_stop(in));
@@ -772,11 +789,11 @@ TEST(jack_pcm_whose_server_dies_fails_the_stream_and_stop_returns) {
     rill_audio_output_close(o);
     rill_audio_input_close(in);
     printf("  both failed after %.2f s (last error: \"%s\"); both stopped in "
-           "%.3f s\n", secs, fail_log, stop_secs);
+           "%.3f s\n", secs, first_log, stop_secs);
     ASSERT_TRUE(ost.failed && ist.failed);
     ASSERT_TRUE(secs < 5);
     ASSERT_TRUE(stop_secs < 0.5);
-    ASSERT_TRUE(strstr(fail_log, "audio: alsa: ") == fail_log &&
-                strstr(fail_log, "'jack': the device stopped") != NULL);
+    ASSERT_TRUE(strstr(first_log, "audio: alsa: ") == first_log &&
+                strstr(first_log, "'jack': the device stopped") != NULL);
     rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
 }

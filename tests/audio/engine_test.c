@@ -950,6 +950,58 @@ static void log_fn(rill_log_level level, const char *msg, void *user) {
     snprintf(logged, sizeof logged, "%s", msg);
 }
 
+/* A wait without a timeout for an end that cannot come is refused with a
+ * message instead of blocking for ever; with a timeout it times out. */
+TEST(wait_for_an_end_that_cannot_come_is_refused) {
+    rill_set_log_callback(log_fn, RILL_LOG_ERROR, NULL);
+    rill_audio_config c = rill_audio_config_default();
+    c.backend = "dummy";
+    c.channels = 1;
+    c.buffer_frames = 64;
+    rill_audio_output *o;
+    ASSERT_OK(rill_audio_output_open(&c, &o));
+    ASSERT_ERR(rill_audio_output_wait(o, -1), RILL_ESTATE);
+    ASSERT_TRUE(strstr(logged, "audio: dummy: output 'default': not running") != NULL);
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_ERR(rill_audio_output_wait(o, -1), RILL_EINVAL);
+    ASSERT_TRUE(strstr(logged, "never ends by itself") != NULL);
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_ERR(rill_audio_output_wait(o, 50), RILL_ETIMEOUT);
+    ASSERT_TRUE(rill_clock_now_ns() - t0 >= 50000000u);
+    rill_audio_output_close(o);
+
+    /* A looping file input never ends; the same file read once does. */
+    char path[128];
+    au_tmp_path(path, sizeof path, "wait.wav");
+    rill_audio_config fc = file_out(path, RILL_AUDIO_S16, 8000, 1, 800, false);
+    ASSERT_OK(rill_audio_output_open(&fc, &o));
+    ASSERT_OK(rill_audio_output_start(o));
+    ASSERT_OK(rill_audio_output_wait(o, -1));
+    rill_audio_output_close(o);
+    static int16_t got[8000];
+    for (int loop = 1; loop >= 0; loop--) {
+        collect col = {got, 0, 8000, 0, 0, 0};
+        rill_audio_config ic = rill_audio_config_default();
+        ic.backend = "file";
+        ic.device = path;
+        ic.realtime = false;
+        ic.loop = loop;
+        ic.delivery = RILL_AUDIO_DELIVER_POLL;
+        rill_audio_input *in;
+        ASSERT_OK(rill_audio_input_open(&ic, collect_fn, &col, &in));
+        ASSERT_OK(rill_audio_input_start(in));
+        if (loop) {
+            ASSERT_ERR(rill_audio_input_wait(in, -1), RILL_EINVAL);
+            ASSERT_TRUE(strstr(logged, "audio: file: input '") != NULL &&
+                        strstr(logged, "never ends by itself") != NULL);
+        } else {
+            ASSERT_OK(rill_audio_input_wait(in, -1));
+        }
+        rill_audio_input_close(in);
+    }
+    rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
+}
+
 /* Failures name the backend, the device and the reason, in the error
  * buffer and in the log. */
 TEST(open_errors_name_backend_device_and_reason) {

@@ -65,6 +65,18 @@ def _check(rc, what):
     return rc
 
 
+def _wait(fn, h, timeout, what):
+    if h is None:
+        raise AudioException(L.EINVAL, "it is closed", what)
+    ms = -1 if timeout is None else max(0, math.ceil(timeout * 1000))
+    L.clear()
+    rc = fn(h, ms)
+    if rc == L.ETIMEOUT:
+        return False
+    _check(rc, what)
+    return True
+
+
 def _check_args(who, rate, channels, encoding, buffersize, buffersize_min):
     """audiostream's checks (encoding 8 or 16, channels >= 1, a buffer size
     it can use), as ValueError/TypeError naming the argument."""
@@ -206,9 +218,12 @@ class AudioOutput:
         return {k: getattr(st, k) for k, _ in L.AudioStats._fields_}
 
     def wait(self, timeout=None):
-        """Wait for a file/dummy output opened with max_frames to finish."""
-        rc = L.lib.rill_audio_output_wait(self._h, -1 if timeout is None else int(timeout * 1000))
-        return rc == 0
+        """Wait for a file/dummy output opened with max_frames to finish:
+        True when it has, False when `timeout` (seconds) ran out first.
+        Raises AudioException when the device fails, and at once when no
+        end can come without a timeout (not started; JACK, ALSA, no
+        max_frames)."""
+        return _wait(L.lib.rill_audio_output_wait, self._h, timeout, "wait")
 
     def close(self):
         """Stop the thread sources writing to it, stop and close the device;
@@ -608,9 +623,10 @@ class AudioInput:
 
     def wait(self, timeout=None):
         """Wait until a file input has reached its end and every block was
-        delivered ("thread") or queued (otherwise)."""
-        rc = L.lib.rill_audio_input_wait(self._h, -1 if timeout is None else int(timeout * 1000))
-        return rc == 0
+        delivered ("thread") or queued (otherwise): True, or False when
+        `timeout` (seconds) ran out first; AudioException as
+        AudioOutput.wait."""
+        return _wait(L.lib.rill_audio_input_wait, self._h, timeout, "wait")
 
     def stats(self):
         st = L.AudioStats()
