@@ -70,6 +70,12 @@ void rill__audio_capture(rill__audio_dev *dev, const void *data,
 /* Mark the end of a finite stream (file/dummy max_frames, end of file). */
 void rill__audio_done(rill__audio_dev *dev);
 
+/* Sleep until deadline_ns (CLOCK_MONOTONIC) or until *quit, whichever is
+ * first: a clock-paced backend's wait for its next block, which a stop
+ * must not have to sit out (a block at 100 Hz lasts seconds). Wakes at
+ * least every 20 ms to look at quit. */
+void rill__audio_pace(uint64_t deadline_ns, atomic_bool *quit);
+
 /* Conversions (convert.c). to_float with add=true mixes into dst. */
 void rill__audio_from_float(rill_audio_format to, void *dst, const float *src,
                             size_t n);

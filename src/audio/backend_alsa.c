@@ -370,7 +370,7 @@ static void *alsa_main(void *arg) {
             uint64_t due =
                 u->pace_ns + frames_to_ns(u->pos - u->pace_pos, d->rate);
             if (due > rill_clock_now_ns() + ahead_ns)
-                rill_clock_sleep_until_ns(due - ahead_ns);
+                rill__audio_pace(due - ahead_ns, &u->quit);
         }
     }
 out:

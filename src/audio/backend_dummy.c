@@ -1,10 +1,10 @@
 /* The dummy backend: no device, a timer thread. Always available and
  * always last, so a program runs (and its tests run) on any machine.
  *
- * The thread sleeps to absolute deadlines (clock_nanosleep through
- * rill_clock_sleep_until_ns), one block period apart, so the block rate
- * does not drift however long each block takes. An output's mix is
- * computed and thrown away; an input captures silence.
+ * The thread sleeps to absolute deadlines (clock_nanosleep, through
+ * rill__audio_pace, which also watches for a stop), one block period
+ * apart, so the block rate does not drift however long each block takes.
+ * An output's mix is computed and thrown away; an input captures silence.
  */
 #include <pthread.h>
 #include <string.h>
@@ -58,7 +58,7 @@ static void *dummy_main(void *arg) {
         }
         /* Deadlines from the start, not from the last wake-up: no drift. */
         k++;
-        rill_clock_sleep_until_ns(t0 + k * period_ns);
+        rill__audio_pace(t0 + k * period_ns, &u->quit);
     }
     return NULL;
 }

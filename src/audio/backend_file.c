@@ -220,7 +220,7 @@ static void *file_main(void *arg) {
         }
         k++;
         if (d->cfg.realtime)
-            rill_clock_sleep_until_ns(t0 + k * period_ns);
+            rill__audio_pace(t0 + k * period_ns, &u->quit);
     }
     if (!d->is_input)
         sf_write_sync(u->sf);

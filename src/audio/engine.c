@@ -228,6 +228,16 @@ static void dev_stats(const rill__audio_dev *d, rill_audio_stats *st) {
 
 void rill__audio_done(rill__audio_dev *dev) { atomic_store(&dev->done, true); }
 
+void rill__audio_pace(uint64_t deadline_ns, atomic_bool *quit) {
+    const uint64_t slice = 20000000u;
+    for (;;) {
+        uint64_t now = rill_clock_now_ns();
+        if (now >= deadline_ns || atomic_load_explicit(quit, memory_order_relaxed))
+            return;
+        rill_clock_sleep_until_ns(deadline_ns - now > slice ? now + slice : deadline_ns);
+    }
+}
+
 /* The clock origin is refreshed every block (clock at this block minus the
  * frames before it), so it follows the backend's clock across lost cycles
  * and a stale stamp on the very first cycle cannot stick. Relaxed order

@@ -950,6 +950,48 @@ static void log_fn(rill_log_level level, const char *msg, void *user) {
     snprintf(logged, sizeof logged, "%s", msg);
 }
 
+/* A clock-paced stream at a low rate (a block lasts seconds) stops at once,
+ * without sitting out the block it is waiting for. */
+TEST(slow_clock_paced_streams_stop_without_waiting_out_their_block) {
+    char path[128];
+    au_tmp_path(path, sizeof path, "slow.wav");
+    rill_audio_config fc = file_out(path, RILL_AUDIO_S16, 100, 1, 0, true);
+    fc.buffer_frames = 1024; /* 10.24 s a block */
+    rill_audio_config dc = rill_audio_config_default();
+    dc.backend = "dummy";
+    dc.rate = 100;
+    dc.channels = 1;
+    dc.buffer_frames = 1024;
+    const rill_audio_config *cfgs[] = {&fc, &dc};
+    for (int i = 0; i < 2; i++) {
+        rill_audio_output *o;
+        ASSERT_OK(rill_audio_output_open(cfgs[i], &o));
+        ASSERT_OK(rill_audio_output_start(o));
+        wait_frames(o, 1024);
+        uint64_t t0 = rill_clock_now_ns();
+        ASSERT_OK(rill_audio_output_stop(o));
+        uint64_t took = rill_clock_now_ns() - t0;
+        rill_audio_output_close(o);
+        printf("  %s: stopped in %.3f s\n", cfgs[i]->backend, (double)took / 1e9);
+        ASSERT_TRUE(took < 500000000u);
+    }
+    rill_audio_config ic = rill_audio_config_default();
+    ic.backend = "file";
+    ic.device = path;
+    ic.buffer_frames = 1024;
+    rill_audio_input *in;
+    static int16_t got[4096];
+    collect col = {got, 0, 4096, 0, 0, 0};
+    ASSERT_OK(rill_audio_input_open(&ic, collect_fn, &col, &in));
+    ASSERT_OK(rill_audio_input_start(in));
+    rill__sleep_ns(50000000u);
+    uint64_t t0 = rill_clock_now_ns();
+    ASSERT_OK(rill_audio_input_stop(in));
+    uint64_t took = rill_clock_now_ns() - t0;
+    rill_audio_input_close(in);
+    ASSERT_TRUE(took < 500000000u);
+}
+
 /* A wait without a timeout for an end that cannot come is refused with a
  * message instead of blocking for ever; with a timeout it times out. */
 TEST(wait_for_an_end_that_cannot_come_is_refused) {
