@@ -122,6 +122,22 @@ static float demo_delayed(const demo *d, uint64_t frame, double delay) {
     return (float)((1.0 - frac) * a + frac * b);
 }
 
+/* Sleep until t, or until stop is asked; while idle (nothing watched),
+ * also until a client starts watching. In slices of at most 50 ms, so a
+ * low rate's long blocks (6.4 s at 10 Hz with 64-frame blocks, 8 of them
+ * while idle) delay neither a stop nor a stream's start; at audio rates a
+ * sleep is shorter than a slice and this is one clock_nanosleep. */
+static void demo_sleep_until(demo *d, uint64_t t, bool idle) {
+    const uint64_t slice = 50000000u;
+    for (;;) {
+        uint64_t now = rill_clock_now_ns();
+        if (now >= t || atomic_load_explicit(&d->stop, memory_order_relaxed) ||
+            (idle && rill_server_watched(d->srv)))
+            return;
+        rill_clock_sleep_until_ns(t - now > slice ? now + slice : t);
+    }
+}
+
 static void *demo_main(void *arg) {
     demo *d = arg;
     const double two_pi = 6.283185307179586;
@@ -262,10 +278,16 @@ static void *demo_main(void *arg) {
         if (owed > 0) {
             owed--;
         } else if (!rill_server_watched(d->srv)) {
-            rill_clock_sleep_until_ns(deadline + (DEMO_IDLE_BLOCKS - 1) * period_ns);
-            owed = DEMO_IDLE_BLOCKS - 1;
+            demo_sleep_until(d, deadline + (DEMO_IDLE_BLOCKS - 1) * period_ns, true);
+            uint64_t now = rill_clock_now_ns();
+            if (now < deadline) /* woken early: a client watches now */
+                demo_sleep_until(d, deadline, false);
+            else if ((now - deadline) / period_ns < DEMO_IDLE_BLOCKS - 1)
+                owed = (unsigned)((now - deadline) / period_ns);
+            else
+                owed = DEMO_IDLE_BLOCKS - 1;
         } else {
-            rill_clock_sleep_until_ns(deadline);
+            demo_sleep_until(d, deadline, false);
         }
     }
     d->next_frame = frame; /* read after the join */

@@ -276,12 +276,43 @@ static void progress(const stream_ctx *ctx, double elapsed) {
             (unsigned long long)drops);
 }
 
+/* When a schedule's wait gives up: seconds after the start, the tick the
+ * device must reach, the last tick seen, the rate. */
+typedef struct {
+    double limit_s;
+    uint64_t end, seen;
+    double rate;
+} deadline;
+
+/* The safety net of a schedule: past dl->limit_s, give the device more
+ * time as long as its clock moves toward the end (a slow rate, a long
+ * block: ticks come in bursts seconds apart). False when it has stopped,
+ * or has passed the end without ending the stream, after saying which. */
+static bool extend(const host *h, rill_client *cl, deadline *dl, double elapsed) {
+    rill_client_list *l = NULL;
+    if (rill_client_list_vars(cl, &l) != 0)
+        return false;
+    uint64_t now = l->timestamp;
+    rill_client_list_free(l);
+    if (now > dl->seen && now < dl->end) {
+        dl->seen = now;
+        dl->limit_s = elapsed + (double)(dl->end - now) / dl->rate + 5.0;
+        return true;
+    }
+    dl->limit_s = elapsed;
+    if (now < dl->end)
+        host_fail(h, EXIT_FAILED, "%sthe device's clock stopped at tick %llu, short of "
+                  "the stream's end at tick %llu", host_tty() ? "\n" : "",
+                  (unsigned long long)now, (unsigned long long)dl->end);
+    return false;
+}
+
 /* Until the stream is complete, Ctrl-C, a lost connection or a failed
  * write. A -d stream is a schedule the device ends itself; `limit_s` is
  * the safety net for one that does not (its clock stopped). Returns
  * EXIT_OK to report, or EXIT_FAILED after saying why. */
 static int run(const host *h, const args *a, rill_client *cl, stream_ctx *ctx,
-               var_out *outs, uint64_t t0, double limit_s, bool *timed) {
+               var_out *outs, uint64_t t0, deadline *dl, bool *timed) {
     bool tty = host_tty();
     for (;;) {
         bool finished = false;
@@ -299,7 +330,7 @@ static int run(const host *h, const args *a, rill_client *cl, stream_ctx *ctx,
         double elapsed = (double)(rill_clock_now_ns() - t0) / 1e9;
         if (tty)
             progress(ctx, elapsed);
-        *timed = limit_s > 0 && elapsed > limit_s;
+        *timed = dl->limit_s > 0 && elapsed > dl->limit_s && !extend(h, cl, dl, elapsed);
         if (atomic_load(&ctx->lost))
             return host_fail(h, EXIT_FAILED, "%sthe connection to %s was lost after %.1f s%s",
                              tty ? "\n" : "", h->url, elapsed,
@@ -534,6 +565,16 @@ int cmd_stream(int argc, char **argv) {
         goto out;
     double rate = l->sample_rate > 0 ? l->sample_rate : 1;
     uint64_t dur = a.seconds > 0 ? (uint64_t)llround(a.seconds * rate) : 0;
+    /* -n of dense variables is the schedule of N ticks: the device ends it
+     * and sends the last, partial buffer at once. Counted here instead, the
+     * values would wait for a whole buffer (1024 values: 10 s at 100 Hz). */
+    bool dense = a.n_values > 0 && !a.nats.on;
+    for (size_t i = 0; dense && i < a.n; i++)
+        dense = vars[i]->mode == RILL_TS_DENSE;
+    if (dense) {
+        ctx.scheduled = true;
+        dur = (uint64_t)a.n_values;
+    }
     for (size_t i = 0; i < a.n; i++) {
         outs[i].var = vars[i];
         outs[i].want = a.n_values > 0 ? (uint64_t)a.n_values
@@ -562,9 +603,10 @@ int cmd_stream(int argc, char **argv) {
         goto out;
     host_catch_interrupt();
     uint64_t t0 = rill_clock_now_ns();
-    double limit_s = dur != 0 ? (double)(ctx.start + dur - l->timestamp) / rate + 5.0 : 0;
+    deadline dl = {dur != 0 ? (double)(ctx.start + dur - l->timestamp) / rate + 5.0 : 0,
+                   ctx.start + dur, l->timestamp, rate};
     bool timed = false;
-    status = run(&h, &a, cl, &ctx, outs, t0, limit_s, &timed);
+    status = run(&h, &a, cl, &ctx, outs, t0, &dl, &timed);
     bool lost = atomic_load(&ctx.lost);
     if (!lost)
         rill_client_stream_stop(cl, a.names, a.n);
@@ -577,7 +619,7 @@ int cmd_stream(int argc, char **argv) {
         progress(&ctx, (double)(rill_clock_now_ns() - t0) / 1e9);
         fputc('\n', stderr);
     }
-    if (!said && report(&h, &a, &ctx, outs, timed, limit_s) != EXIT_OK)
+    if (!said && report(&h, &a, &ctx, outs, timed, dl.limit_s) != EXIT_OK)
         status = EXIT_FAILED;
 out:
     rill_client_destroy(cl);

@@ -167,7 +167,8 @@ RILL_API int rill_server_port(const rill_server *srv);
 RILL_API void rill_server_tick(rill_server *srv, uint64_t frame);
 
 /* Real-time thread: true while anything takes the variables' values: a
- * stream, a monitor or a log of any variable, running or scheduled. While
+ * stream, a monitor or a log of any variable, running or scheduled, or
+ * while a client's command waits for the next tick. While
  * it is false nobody sees when the program sets its values, only what
  * they are: a program that simulates its source (rill serve's demo) may
  * then wake less often and catch up. Wait-free; never fails. */

@@ -177,7 +177,10 @@ rill_var *rill__var_find(rill_server *srv, const char *name) {
 }
 
 bool rill_server_watched(const rill_server *srv) {
-    return srv->dev.rt_attached != 0 || srv->dev.n_scheduled != 0;
+    /* A command waiting is a client about to start something: it takes
+     * effect at the next tick, which a sleeping program should not delay. */
+    return srv->dev.rt_attached != 0 || srv->dev.n_scheduled != 0 ||
+           rill_queue_count(srv->dev.cmds) != 0;
 }
 
 uint64_t rill_server_now(const rill_server *srv) {

@@ -76,6 +76,44 @@ def test_ls_prints_a_header_then_every_variable_name_first(rill_server):
     assert rows["events"]["length"] == "512"   # sparse int32
 
 
+@pytest.mark.parametrize("protocol", ["native", "compat"])
+def test_stream_n_values_at_a_sensor_rate_ends_with_the_nth_not_a_full_buffer(rill_serve,
+                                                                             protocol):
+    """At 100 Hz a Bela buffer of 1024 values takes 10.24 s to fill: -n 5 of
+    dense variables ends when the 5th value is set (the device ends the
+    stream and sends the partial buffer), with exactly 5 values each."""
+    srv = rill_serve(*(["--compat-only"] if protocol == "compat" else []), rate=100)
+    t0 = time.monotonic()
+    r = rill("stream", "frame", "sine", "-n", "5", url=srv.url)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    rows = [line.split(",") for line in r.stdout.splitlines()]
+    for name in ("frame", "sine"):
+        ticks = [int(row[1]) for row in rows if row[0] == name]
+        assert len(ticks) == 5 and ticks == list(range(ticks[0], ticks[0] + 5)), r.stdout
+    assert [int(float(row[2])) for row in rows if row[0] == "frame"] == \
+        [int(row[1]) for row in rows if row[0] == "frame"]
+    assert took < 6, f"-n 5 at 100 Hz took {took:.1f} s"
+
+
+def test_serve_at_a_low_rate_starts_streams_and_stops_without_waiting_out_its_blocks(rill_serve):
+    """At 20 Hz a 64-frame block lasts 3.2 s, and while nothing is watched
+    the demo sleeps 8 blocks at a time (25.6 s): a client's stream must still
+    come within the client's margin (64 ticks ahead of the device's clock,
+    one more block: ~6.4 s), and Ctrl-C must stop the server at once."""
+    srv = rill_serve(rate=20)
+    time.sleep(1)                      # the demo is in its idle sleep now
+    t0 = time.monotonic()
+    r = rill("stream", "frame", "-n", "2", url=srv.url)
+    took = time.monotonic() - t0
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+    assert took < 12, f"the stream took {took:.1f} s to come"
+    time.sleep(1)
+    t0 = time.monotonic()
+    assert stop_server(srv) == 0
+    assert time.monotonic() - t0 < 2
+
+
 def test_stream_exactly_n_values_round_trips_through_csv_jsonl_and_bin(rill_server, tmp_path):
     for fmt in ("csv", "jsonl", "bin"):
         out = tmp_path / fmt
