@@ -85,7 +85,9 @@ static const char serve_usage[] =
     "                                     publishes, served again with its\n"
     "                                     variables and ticks (docs/SCALE.md)\n"
     "                     an audio source exposes each input channel as a\n"
-    "                     dense float variable in1..inN, ticked per frame\n"
+    "                     dense float variable in1..inN, ticked per frame;\n"
+    "                     when it fails (the JACK server shuts down, the\n"
+    "                     card goes away) rill serve says so and exits 1\n"
     "  --play OUT         where buffers that clients send go, as sound: none,\n"
     "                     jack[:SERVER], alsa[:PCM] or file:PATH.wav (default:\n"
     "                     the source's device for jack and alsa, else none)\n"
@@ -500,13 +502,17 @@ int cmd_serve(int argc, char **argv) {
     /* Once a second, the input's xruns, if any new. Under the lock: a
      * client's change may be closing and reopening the input. */
     int sig;
+    bool failed = false;
     const struct timespec second = {1, 0};
-    while ((sig = sigtimedwait(&stop_signals, NULL, &second)) < 0) {
+    while (!failed && (sig = sigtimedwait(&stop_signals, NULL, &second)) < 0) {
         pthread_mutex_lock(&sources.lock);
         audio_source_report(as, stdout);
+        fflush(stdout);
+        failed = audio_source_failed(as, stderr);
         pthread_mutex_unlock(&sources.lock);
     }
-    printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (!failed)
+        printf("rill serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     set_running(&sources, false);
     if (as != NULL)
         audio_source_stop(as);
@@ -523,5 +529,5 @@ int cmd_serve(int argc, char **argv) {
            (unsigned long long)st.buffers_produced,
            (unsigned long long)st.tick_drops,
            (unsigned long long)st.client_drops);
-    return EXIT_OK;
+    return failed ? EXIT_FAILED : EXIT_OK;
 }

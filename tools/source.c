@@ -37,6 +37,7 @@ struct audio_source {
     unsigned block;
     atomic_uint_fast64_t played, dropped;
     uint64_t xruns_reported; /* main thread */
+    bool out_failed_said;    /* main thread */
     uint64_t xruns_closed; /* of the inputs closed by a reopen */
     /* Changes from clients (audio_source_change, the device-request
      * thread): the gain (volume / 100) the audio thread applies, the
@@ -447,6 +448,40 @@ void audio_source_report(audio_source *a, FILE *out) {
             a->info.backend, (unsigned long long)xruns, xruns == 1 ? "" : "s");
     fflush(out);
     a->xruns_reported = xruns;
+}
+
+bool audio_source_failed(audio_source *a, FILE *err) {
+    if (a == NULL)
+        return false;
+    rill_audio_stats st;
+    if (a->in != NULL) {
+        rill_audio_input_get_stats(a->in, &st);
+        if (st.failed) {
+            fprintf(err, "rill serve: input %s%s%s failed%s: its clock stopped, so "
+                         "nothing more can stream; stopping (the log files keep what "
+                         "was logged)\n",
+                    a->info.backend, a->info.device ? " " : "",
+                    a->info.device ? a->info.device : "",
+                    strcmp(a->info.backend, "jack") == 0
+                        ? " (the JACK server shut down or dropped this client)"
+                        : "");
+            return true;
+        }
+    }
+    if (a->out != NULL && !a->out_failed_said) {
+        rill_audio_output_get_stats(a->out, &st);
+        if (st.failed) {
+            fprintf(err, "rill serve: client buffers no longer play: output %s%s%s "
+                         "failed%s; the variables stream on\n",
+                    a->out_info.backend, a->out_info.device ? " " : "",
+                    a->out_info.device ? a->out_info.device : "",
+                    strcmp(a->out_info.backend, "jack") == 0
+                        ? " (the JACK server shut down or dropped this client)"
+                        : "");
+            a->out_failed_said = true;
+        }
+    }
+    return false;
 }
 
 void audio_source_describe(const audio_source *a, FILE *out) {

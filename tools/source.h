@@ -58,6 +58,12 @@ void audio_source_free(audio_source *a);
  * call (each xrun skips frames, so the ticks jump). Not the audio thread. */
 void audio_source_report(audio_source *a, FILE *out);
 
+/* Whether the input has failed (a JACK server gone, an ALSA device
+ * unplugged): its clock has stopped and nothing more can stream; said on
+ * `err`. A failed --play output is said once and is not a failure of the
+ * source. Main thread, under the lock a reopen takes. */
+bool audio_source_failed(audio_source *a, FILE *err);
+
 /* Prints what runs and the variable table to `out`. */
 void audio_source_describe(const audio_source *a, FILE *out);
 

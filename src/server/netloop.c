@@ -182,6 +182,29 @@ static void nap(rill_server *srv) {
  * with no polling period, and an idle server sleeps until a socket, a
  * timer (housekeeping) or another thread has something. Under a flood it
  * naps between drains instead (see RILL__NAP_NS). */
+/* Stopping: every WebSocket client gets a close frame that says so (1001,
+ * going away), after what was queued for it, rather than a socket that
+ * just ends; a client that does not take it within 250 ms is cut off by
+ * the context's destruction as before. */
+static void goodbye(rill_server *srv) {
+    static const char why[] = "the server is stopping";
+    for (rill__conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->wsi == NULL || c->closing)
+            continue;
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why,
+                         sizeof why - 1);
+        c->closing = true;
+        lws_callback_on_writable(c->wsi);
+    }
+    uint64_t end = rill_clock_now_ns() + 250000000u;
+    while (srv->conns != NULL && rill_clock_now_ns() < end) {
+        if (lws_service(srv->ctx, -1) < 0)
+            break;
+        if (srv->conns != NULL)
+            rill__sleep_ns(1000000u);
+    }
+}
+
 void *rill__net_main(void *arg) {
     rill_server *srv = arg;
     unsigned short_waits = 0;
@@ -222,6 +245,7 @@ void *rill__net_main(void *arg) {
             nap(srv);
         }
     }
+    goodbye(srv);
     return NULL;
 }
 

@@ -197,3 +197,26 @@ def test_jack_source_ticks_with_the_jack_clock(rill_serve, tmp_path, jackd):
     ticks = [t for t, _ in pairs]
     assert ticks == list(range(ticks[0], ticks[0] + 9600))
     assert all(v == 0 for _, v in pairs)  # the dummy driver captures silence
+
+
+def test_a_jack_server_that_goes_away_stops_rill_serve_and_its_clients_are_told(rill_serve):
+    """The JACK server is the source's clock: when it shuts down nothing more
+    can stream. rill serve says so and exits 1 (a supervisor restarts it),
+    not a silent server whose clients wait for ever; each client gets a
+    close frame saying why (1001), not a socket that just ends."""
+    with jack_server("rill-e2e-gone") as name:
+        srv = rill_serve("--source", f"jack:{name}")
+        srv.process._rill_stopped_by_test = True
+        client = subprocess.Popen([rill_bin(), "stream", "in1", "--url", srv.url],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+        subprocess.run(["pkill", "-TERM", "-f", f"jackd --no-realtime -n {name} "], check=True)
+        assert srv.process.wait(10) == 1
+        _, err = client.communicate(timeout=10)
+    srv.process._rill_reader.join(5)
+    out = srv.process._rill_output()
+    assert (f"rill serve: input jack {name} failed (the JACK server shut down or dropped "
+            "this client): its clock stopped, so nothing more can stream; stopping") in out, out
+    assert "client buffers no longer play" not in out, out   # the input's failure says it
+    assert client.returncode == 1
+    assert "the server closed the connection (code 1001: the server is stopping)" in err, err
