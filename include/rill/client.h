@@ -195,7 +195,9 @@ typedef struct rill_client_config {
      * on_error gets RILL_ECLOSED, as without reconnect); 0: never. Default
      * 0. */
     int reconnect_ms;
-    rill_client_event_fn on_event; /* may be NULL */
+    /* May be NULL: then the loss is also a warning in the log; with it,
+     * an info line (the program says it from the event). */
+    rill_client_event_fn on_event;
     /* rill_client_send_buffer's queue: up to this many bytes of buffers
      * wait to be sent (default 8 MiB; 0: no limit). A buffer that does not
      * fit is refused with RILL_EFULL and counted

@@ -187,8 +187,13 @@ static void link_down(rill_client *cl, const char *why) {
     }
     pthread_cond_broadcast(&cl->cond);
     pthread_mutex_unlock(&cl->lock);
-    rill__log_warn("connection to %s:%d lost: %s; reconnecting", cl->host,
-                   cl->port, why);
+    /* A program that takes events hears it from on_event: said once. */
+    if (cl->cfg.on_event != NULL)
+        rill__log_info("connection to %s:%d lost: %s; reconnecting", cl->host,
+                       cl->port, why);
+    else
+        rill__log_warn("connection to %s:%d lost: %s; reconnecting", cl->host,
+                       cl->port, why);
     rill__event e;
     event_init(&e, RILL_CLIENT_EVENT_LOST);
     rill__set_err(e.msg, sizeof e.msg,
