@@ -96,6 +96,34 @@ def test_stream_n_values_at_a_sensor_rate_ends_with_the_nth_not_a_full_buffer(ri
     assert took < 6, f"-n 5 at 100 Hz took {took:.1f} s"
 
 
+def test_stream_at_a_sensor_rate_is_live_for_dense_and_sparse_variables(rill_serve):
+    """At 100 Hz a Bela buffer holds 10 s of a dense variable and 512 of a
+    sparse one's values: rill stream asks for buffers short enough that
+    values come within a fraction of a second, all of them, in order."""
+    srv = rill_serve(rate=100)
+    t0 = time.monotonic()
+    r = rill("stream", "frame", "events", "-n", "3", url=srv.url)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    rows = [line.split(",") for line in r.stdout.splitlines()]
+    frames = [int(row[1]) for row in rows if row[0] == "frame"]
+    events = [int(row[1]) for row in rows if row[0] == "events"]
+    assert frames == list(range(frames[0], frames[0] + 3)), r.stdout
+    assert len(events) == 3 and all(is_event_frame(t) for t in events), r.stdout
+    assert took < 5, f"3 values at 100 Hz took {took:.1f} s"
+    p = subprocess.Popen([rill_bin(), "stream", "sine", "--url", srv.url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        first = p.stdout.readline()
+        took = time.monotonic() - t0
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=10)
+    assert first.startswith("sine,"), first
+    assert took < 3, f"the first value took {took:.1f} s"
+
+
 def test_serve_at_a_low_rate_starts_streams_and_stops_without_waiting_out_its_blocks(rill_serve):
     """At 20 Hz a 64-frame block lasts 3.2 s, and while nothing is watched
     the demo sleeps 8 blocks at a time (25.6 s): a client's stream must still
