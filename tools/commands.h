@@ -95,6 +95,12 @@ const char *type_article(rill_type type);
 
 /* ---- The commands ---------------------------------------------------------------- */
 
+/* A path to write that keeps what is there: `path` itself when nothing
+ * is, else the first free "<base>_<k><ext>" (k = 1, 2, ...; base and ext
+ * of its last component), as pybela names its copies. True when it had
+ * to pick another name. */
+bool free_path(const char *path, char *out, size_t cap);
+
 int cmd_serve(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_stream(int argc, char **argv);

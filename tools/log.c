@@ -165,22 +165,13 @@ static const char *url_escape(const char *name, char *out, size_t cap) {
 /* Where a download goes: DIR/NAME, or, as pybela names its copies, the
  * first free DIR/<base>_<k><ext> when that holds an earlier run's file
  * (said on stderr: a script looking for DIR/NAME must hear of it). */
-static void free_path(const host *h, const char *dir, const char *name, char *path,
-                      size_t cap) {
-    struct stat st;
-    snprintf(path, cap, "%s/%s", dir, name);
-    if (lstat(path, &st) != 0)
-        return;
-    const char *dot = strrchr(name, '.');
-    int base = dot != NULL && dot != name ? (int)(dot - name) : (int)strlen(name);
-    const char *ext = name + base;
-    for (unsigned k = 1; k != 0; k++) {
-        snprintf(path, cap, "%s/%.*s_%u%s", dir, base, name, k, ext);
-        if (lstat(path, &st) != 0)
-            break;
-    }
-    fprintf(stderr, "%s: %s/%s exists (kept); the download goes to %s\n", h->cmd, dir, name,
-            path);
+static void download_path(const host *h, const char *dir, const char *name, char *path,
+                          size_t cap) {
+    char want[4096];
+    snprintf(want, sizeof want, "%s/%s", dir, name);
+    if (free_path(want, path, cap))
+        fprintf(stderr, "%s: %s exists (kept); the download goes to %s\n", h->cmd, want,
+                path);
 }
 
 /* Download each file into `dir` and check it. */
@@ -192,7 +183,7 @@ static int download(const host *h, rill_client *cl, const char *dir,
     int status = EXIT_OK;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
-        free_path(h, dir, files[i].name, path, sizeof path);
+        download_path(h, dir, files[i].name, path, sizeof path);
         int shown = 0;
         if (tty)
             shown = fprintf(stderr, "%s: downloading %s (%zu of %zu)", h->cmd,

@@ -215,3 +215,20 @@ bool value_fits(rill_type type, double v, void *out) {
            : type == RILL_TYPE_DOUBLE ? true
                                       : back == v;
 }
+
+bool free_path(const char *path, char *out, size_t cap) {
+    struct stat st;
+    snprintf(out, cap, "%s", path);
+    if (lstat(path, &st) != 0)
+        return false;
+    const char *slash = strrchr(path, '/');
+    const char *name = slash != NULL ? slash + 1 : path;
+    const char *dot = strrchr(name, '.');
+    int base = (int)(dot != NULL && dot != name ? dot - path : (ptrdiff_t)strlen(path));
+    for (unsigned k = 1; k != 0; k++) {
+        snprintf(out, cap, "%.*s_%u%s", base, path, k, path + base);
+        if (lstat(out, &st) != 0)
+            break;
+    }
+    return true;
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "commands.h"
 #include "source.h"
 
 #define MAX_CHANNELS 64
@@ -131,6 +132,15 @@ static int open_output(audio_source *a, const char *play, unsigned block,
         snprintf(err, err_size, "--play file:%s is the source's own file: writing it would "
                                 "destroy it; give another path", device);
         return RILL_EINVAL;
+    }
+    /* A recording is never written over: an earlier run's, or this run's
+     * before a client changed the rate (which reopens the output). */
+    char path[sizeof device];
+    if (strcmp(kind, "file") == 0 && *device &&
+        free_path(device, path, sizeof path)) {
+        printf("rill serve: %s exists (kept); client buffers play into %s\n", device, path);
+        fflush(stdout);
+        snprintf(device, sizeof device, "%s", path);
     }
     rill_audio_config c = rill_audio_config_default();
     c.backend = kind;
@@ -450,6 +460,17 @@ void audio_source_report(audio_source *a, FILE *out) {
     a->xruns_reported = xruns;
 }
 
+/* "rill serve: <head> <backend> <device> failed<why><tail>" */
+static void say_failed(FILE *err, const char *head, const rill_audio_info *info,
+                       const char *tail) {
+    fprintf(err, "rill serve: %s %s%s%s failed%s%s\n", head, info->backend,
+            info->device ? " " : "", info->device ? info->device : "",
+            strcmp(info->backend, "jack") == 0
+                ? " (the JACK server shut down or dropped this client)"
+                : "",
+            tail);
+}
+
 bool audio_source_failed(audio_source *a, FILE *err) {
     if (a == NULL)
         return false;
@@ -457,27 +478,17 @@ bool audio_source_failed(audio_source *a, FILE *err) {
     if (a->in != NULL) {
         rill_audio_input_get_stats(a->in, &st);
         if (st.failed) {
-            fprintf(err, "rill serve: input %s%s%s failed%s: its clock stopped, so "
-                         "nothing more can stream; stopping (the log files keep what "
-                         "was logged)\n",
-                    a->info.backend, a->info.device ? " " : "",
-                    a->info.device ? a->info.device : "",
-                    strcmp(a->info.backend, "jack") == 0
-                        ? " (the JACK server shut down or dropped this client)"
-                        : "");
+            say_failed(err, "input", &a->info,
+                       ": its clock stopped, so nothing more can stream; stopping "
+                       "(the log files keep what was logged)");
             return true;
         }
     }
     if (a->out != NULL && !a->out_failed_said) {
         rill_audio_output_get_stats(a->out, &st);
         if (st.failed) {
-            fprintf(err, "rill serve: client buffers no longer play: output %s%s%s "
-                         "failed%s; the variables stream on\n",
-                    a->out_info.backend, a->out_info.device ? " " : "",
-                    a->out_info.device ? a->out_info.device : "",
-                    strcmp(a->out_info.backend, "jack") == 0
-                        ? " (the JACK server shut down or dropped this client)"
-                        : "");
+            say_failed(err, "client buffers no longer play: output", &a->out_info,
+                       "; the variables stream on");
             a->out_failed_said = true;
         }
     }

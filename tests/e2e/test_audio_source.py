@@ -137,6 +137,44 @@ def test_file_play_writes_what_clients_send(rill_serve, tmp_path):
     assert all(left == right for left, right in frames)
 
 
+def test_file_play_never_writes_over_a_recording(rill_serve, tmp_path):
+    """--play file:PATH keeps a file that is there (an earlier run's
+    recording): the output goes to PATH's first free <base>_<k>.wav, said
+    on stdout; and a client's rate change, which reopens the output, starts
+    the next free name instead of truncating what was played so far."""
+    back = tmp_path / "back.wav"
+    back.write_bytes(b"an earlier take")
+    srv = rill_serve("--source", "sine:440", "--play", f"file:{back}")
+    out = srv.process._rill_output()
+    first = tmp_path / "back_1.wav"
+    assert f"rill serve: {back} exists (kept); client buffers play into {first}" in out, out
+    assert f"client buffers play on file {first}" in out, out
+
+    def send(*values):
+        r = subprocess.run([rill_bin(), "send", "--url", srv.url, *map(str, values)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+
+    send(0.25, 0.5)
+    time.sleep(0.5)
+    r = subprocess.run([rill_bin(), "audio", "--rate", "48000", "--url", srv.url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    second = tmp_path / "back_2.wav"
+    deadline = time.monotonic() + 5
+    while f"client buffers play into {second}" not in srv.process._rill_output():
+        assert time.monotonic() < deadline, srv.process._rill_output()
+        time.sleep(0.05)
+    assert stop_server(srv) == 0
+    assert back.read_bytes() == b"an earlier take"
+    import struct
+    b = first.read_bytes()               # the take before the change, whole
+    data = b[b.index(b"data") + 8:]
+    vals = struct.unpack(f"<{len(data) // 4}f", data)
+    assert [v for v in vals if v != 0][:2] == [0.25, 0.5]
+    assert second.stat().st_size > 44
+
+
 def test_play_into_the_source_file_is_refused_and_a_bad_play_says_so(tmp_path):
     """--source file:x.wav --play file:x.wav truncated the file being played
     (found: a 1 s take left as 0.7 MB of the output's silence)."""
