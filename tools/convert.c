@@ -1,4 +1,5 @@
 /* rill convert: a saved stream to another format, buffer by buffer. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,9 @@
 
 static const char usage[] =
     "usage: rill convert FILE OUT [--to FORMAT] [--rate HZ] [--type T] [--sparse]\n"
+    "                    [--force]\n"
     "       rill convert FILE --to bin|csv|jsonl|wav|flac [-o OUT] [--rate HZ]\n"
-    "                    [--type T] [--sparse]\n\n"
+    "                    [--type T] [--sparse] [--force]\n\n"
     "Convert a saved stream to another format, buffer by buffer. The format is\n"
     "--to's, else OUT's extension (.bin .csv .jsonl .wav .flac); OUT defaults\n"
     "to FILE with the new extension. bin, csv and jsonl files record no sample\n"
@@ -18,7 +20,9 @@ static const char usage[] =
     "files record no type either (their values are read as int32 when all are\n"
     "whole, else double): --type float (or c, i, j, f, d; char, int32, uint32,\n"
     "double) writes the variable's own type; a value that type cannot hold\n"
-    "stops the conversion.\n\n"
+    "stops the conversion. An OUT that is there already is kept: the command\n"
+    "refuses, unless --force (write over it; it is replaced only once the\n"
+    "conversion has succeeded). A conversion that fails leaves no OUT.\n\n"
     "examples:\n  rill convert data/sine.bin --to wav\n"
     "  rill convert data/frame.csv frame.jsonl\n"
     "  rill convert data/sine.csv take.wav --rate 44100\n"
@@ -28,6 +32,7 @@ typedef struct convert_opts {
     const char *to, *out;
     double rate;
     bool typed; /* --type given */
+    bool force; /* --force: write over an OUT that is there */
     rill_type type;
 } convert_opts;
 
@@ -37,6 +42,8 @@ static bool take(int c, const char *arg, void *user) {
         co->to = arg;
     else if (c == 'o')
         co->out = arg;
+    else if (c == 'F')
+        co->force = true;
     else if (c == 'r')
         return parse_option_number("convert", "--rate", arg, 1, 1e7, false, &co->rate);
     else if (c == 'y') {
@@ -112,11 +119,12 @@ int cmd_convert(int argc, char **argv) {
     static const struct option opts[] = {{"to", required_argument, NULL, 't'},
                                          {"rate", required_argument, NULL, 'r'},
                                          {"type", required_argument, NULL, 'y'},
+                                         {"force", no_argument, NULL, 'F'},
                                          SAVED_SPARSE_OPTION,
                                          {NULL, 0, NULL, 0}};
     cli_opts o;
     cli_opts_init(&o, argc, argv, usage, "o:", opts);
-    convert_opts co = {NULL, NULL, 0, false, RILL_TYPE_DOUBLE};
+    convert_opts co = {NULL, NULL, 0, false, false, RILL_TYPE_DOUBLE};
     rill_ts_mode mode;
     int status = saved_parse(&o, &mode, 2, take, &co);
     if (status >= 0)
@@ -182,6 +190,20 @@ int cmd_convert(int argc, char **argv) {
                 "what is read; give another OUT\n", argv[0], out, path);
         return EXIT_USAGE;
     }
+    /* A file that is there is kept, or with --force replaced once the
+     * conversion has succeeded: written beside it, then renamed over it. */
+    struct stat st;
+    char partial[4096 + 16];
+    const char *dest = out;
+    if (lstat(out, &st) == 0) {
+        if (!co.force) {
+            fprintf(stderr, "%s: %s is there already (kept): give another OUT, or --force to "
+                    "write over it\n", argv[0], out);
+            return EXIT_USAGE;
+        }
+        snprintf(partial, sizeof partial, "%s.partial", out);
+        out = partial;
+    }
     rill_file_reader *r = saved_open(argv[0], path, mode);
     if (r == NULL)
         return EXIT_FAILED;
@@ -199,6 +221,12 @@ int cmd_convert(int argc, char **argv) {
         rill_file_reader_close(r);
         return EXIT_USAGE;
     }
+    char why[256];
+    if (rill_file_format_check(fmt, &info, why, sizeof why) != 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", argv[0], dest, why);
+        rill_file_reader_close(r);
+        return EXIT_USAGE;
+    }
     status = EXIT_FAILED;
     rill_file_writer *w = saved_create(argv[0], out, fmt, &info, &status);
     if (w == NULL) {
@@ -211,20 +239,30 @@ int cmd_convert(int argc, char **argv) {
     int rc = copy(r, w, &info, &total, &bad);
     int crc = rill_file_writer_close(w);
     rill_file_reader_close(r);
+    /* A half conversion is worse than none: removed; a file it was to
+     * replace stays as it was. */
+    char left[4096 + 64];
+    snprintf(left, sizeof left, out != dest ? "%s kept as it was" : "%s removed", dest);
     if (rc == RILL_ERANGE) {
         /* Only --type can ask for a type the values do not fit. */
         fprintf(stderr, "%s: %s: value %zu (%.17g, tick %llu) cannot be stored as %s: give "
-                "--type a type that holds it; %s removed\n", argv[0], path, total + 1,
-                bad.value, (unsigned long long)bad.tick, rill_type_name(info.type), out);
+                "--type a type that holds it; %s\n", argv[0], path, total + 1,
+                bad.value, (unsigned long long)bad.tick, rill_type_name(info.type), left);
         unlink(out);
         return EXIT_USAGE;
     }
     if (rc != 0 || crc != 0) {
-        fprintf(stderr, "%s: %s -> %s failed after %zu values: %s; %s removed\n", argv[0],
-                path, out, total, rill_strerror(rc != 0 ? rc : crc), out);
-        unlink(out); /* a half conversion is worse than none */
+        fprintf(stderr, "%s: %s -> %s failed after %zu values: %s; %s\n", argv[0],
+                path, dest, total, rill_strerror(rc != 0 ? rc : crc), left);
+        unlink(out);
         return EXIT_FAILED;
     }
+    if (out != dest && rename(out, dest) != 0) {
+        fprintf(stderr, "%s: cannot replace %s with the conversion: %s; it is in %s\n",
+                argv[0], dest, strerror(errno), out);
+        return EXIT_FAILED;
+    }
+    out = dest;
     /* A tail cut short (a writer stopped mid-write) was not converted:
      * said even to a script. Otherwise quiet unless someone is watching. */
     const char *noted = saved_note(path);

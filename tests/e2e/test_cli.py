@@ -1166,6 +1166,39 @@ def test_convert_refuses_an_output_that_is_its_input_under_another_name(rill_ser
         assert src.read_bytes() == before, out
 
 
+def test_convert_keeps_an_output_that_is_there_unless_force_and_a_failure_keeps_it_too(
+        rill_server, tmp_path):
+    """rill convert wrote over any OUT (and a failed conversion then removed
+    it): now it refuses, as rill stream does; --force replaces it only once
+    the conversion has succeeded."""
+    r = rill("stream", "sine", "-n", "2048", "-o", str(tmp_path), url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    src, out = tmp_path / "sine.csv", tmp_path / "sine.jsonl"
+    out.write_text("my notes\n")
+    c = run("convert", str(src), "--to", "jsonl")
+    assert c.returncode == 2, c.stderr
+    assert c.stderr == (f"rill convert: {out} is there already (kept): give another OUT, or "
+                        "--force to write over it\n"), c.stderr
+    assert out.read_text() == "my notes\n"
+    # A conversion that fails (a char cannot hold the sine's first value)
+    # or cannot start (jsonl holds no char) leaves it as it was.
+    binary = tmp_path / "sine.bin"
+    binary.write_bytes(b"an earlier take")
+    c = run("convert", str(src), str(binary), "--type", "char", "--force")
+    assert c.returncode == 2 and c.stderr.rstrip().endswith(f"{binary} kept as it was"), \
+        c.stderr
+    c = run("convert", str(src), str(out), "--type", "char", "--force")
+    assert c.returncode == 2 and c.stderr.startswith(f"rill convert: cannot write {out}: jsonl "
+                                                     "cannot hold char"), c.stderr
+    assert out.read_text() == "my notes\n" and binary.read_bytes() == b"an earlier take"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sine.bin", "sine.csv", "sine.jsonl"]
+    c = run("convert", str(src), str(out), "--force")
+    assert c.returncode == 0, c.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sum(len(row["data"]) for row in rows) == 2048
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sine.bin", "sine.csv", "sine.jsonl"]
+
+
 def test_dash_as_the_output_is_standard_output_for_stream_and_refused_elsewhere(rill_server,
                                                                                tmp_path):
     """-o - made a directory named '-'."""
