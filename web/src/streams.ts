@@ -16,11 +16,15 @@ export const MIN_KEEP_SECONDS = 2;
  * (25 by default: 25-50 buffers a second; each message costs the browser
  * and the page a fixed amount, so fewer, longer ones cost less, but the
  * first value of a buffer waits the buffer's length to be sent); small
- * buffers for sparse ones (their values may be rare). */
+ * buffers for sparse ones, whose values may be rare: up to 16, at most
+ * rate / 2756, so that one set on every tick sends at most ~2756 buffers a
+ * second while events at a sensor rate (below 5.5 kHz) come one by one
+ * (`rill stream` asks for the same). */
 export function bufferLength(rate: number, sparse: boolean, maxValues = 65536, perSecond = 25): number {
-  if (sparse) return 16;
+  const per = sparse ? rate / 2756 : rate / perSecond;
+  const cap = sparse ? 16 : maxValues;
   let n = 1;
-  while (n * 2 <= rate / perSecond && n * 2 <= maxValues) n *= 2;
+  while (n * 2 <= per && n * 2 <= cap) n *= 2;
   return n;
 }
 

@@ -78,6 +78,8 @@ describe('buffer lengths asked for', () => {
     expect(bufferLength(48000, false)).toBe(1024);
     expect(bufferLength(100, false)).toBe(4);
     expect(bufferLength(44100, true)).toBe(16);
+    expect(bufferLength(8000, true)).toBe(2);
+    expect(bufferLength(100, true)).toBe(1); // events at a sensor rate come at once
   });
 });
 
