@@ -31,7 +31,10 @@ static const char usage[] =
     "1 if any message could not be stored. --no-dedupe leaves out the\n"
     "Nats-Msg-Id that lets JetStream store a retried message once: it then\n"
     "stores ~10% more per second, and a retry may be stored twice\n"
-    "(rill's consumers skip the second by its sequence).\n"
+    "(rill's consumers skip the second by its sequence). --length N: values\n"
+    "per message (1-65536); by default sized for the device's rate, so that\n"
+    "values reach consumers within a fraction of a second (the Bela buffer at\n"
+    "audio rates; shorter at a sensor's: 1024 values at 100 Hz would take 10 s).\n"
     "Read a bridged device with: rill stream --nats URL rill.NAME.VAR ...\n\n"
     "example:\n"
     "  rill bridge board1=ws://10.0.0.5:5555=sine,frame --nats nats://hub:4222\n";

@@ -402,48 +402,16 @@ static int report(const host *h, const args *a, const stream_ctx *ctx, const var
     return status;
 }
 
-/* Values per native buffer: a buffer is sent when full, so at a low rate
- * the Bela length (1024 floats: 10 s at 100 Hz; 512 events) would hold
- * values back for seconds. A dense variable gets the largest power of two
- * that still arrives 25 times a second, as the dashboard's (0, the Bela
- * length, when that is longer: audio rates keep their big buffers). A
- * sparse one's values may be rare: the largest power of two up to 16 that
- * is at most rate / 2756, so that one set on every tick sends at most
- * ~2756 buffers a second and events at a sensor rate (below 5.5 kHz) come
- * one by one, at once. A Bela board ignores it. */
-static uint32_t buffer_length(const rill_client_var *v, double rate) {
-    double per = v->mode == RILL_TS_DENSE ? rate / 25.0 : rate / 2756.0;
-    uint32_t cap = v->mode == RILL_TS_DENSE ? 1u << 20 : 16, n = 1;
-    while (n * 2.0 <= per && n < cap)
-        n *= 2;
-    return v->mode == RILL_TS_DENSE && n >= v->length ? 0 : n;
-}
-
 /* Start streaming at ctx->start: -d (and -n of dense variables) as a
  * schedule of exactly its ticks (the device ends it), otherwise until
- * stopped. Variables that want the same buffer length start together;
- * each group at ctx->start, so every variable starts on the same tick. */
+ * stopped. Each variable's buffers are sized for a live view at the
+ * device's rate (RILL_CLIENT_LENGTH_LIVE): at 100 Hz the Bela size would
+ * hold values back for 10 s. */
 static int start(const host *h, rill_client *cl, const args *a, stream_ctx *ctx,
-                 const var_out *outs, double rate, uint64_t dur) {
-    bool *done = calloc(a->n, sizeof *done);
-    const char **group = calloc(a->n, sizeof *group);
-    int rc = done == NULL || group == NULL ? RILL_ENOMEM : 0;
-    for (size_t i = 0; rc == 0 && i < a->n; i++) {
-        if (done[i])
-            continue;
-        uint32_t len = buffer_length(outs[i].var, rate);
-        size_t k = 0;
-        for (size_t j = i; j < a->n; j++) {
-            if (!done[j] && buffer_length(outs[j].var, rate) == len) {
-                group[k++] = a->names[j];
-                done[j] = true;
-            }
-        }
-        rill_client_stream_opts so = {ctx->start, ctx->scheduled ? dur : 0, len, 0};
-        rc = rill_client_stream_start(cl, group, k, &so);
-    }
-    free(done);
-    free(group);
+                 uint64_t dur) {
+    rill_client_stream_opts so = {ctx->start, ctx->scheduled ? dur : 0,
+                                  RILL_CLIENT_LENGTH_LIVE, 0};
+    int rc = rill_client_stream_start(cl, a->names, a->n, &so);
     if (rc != 0)
         return host_fail(h, EXIT_FAILED, "cannot start streaming: %s", rill_strerror(rc));
     return EXIT_OK;
@@ -635,7 +603,7 @@ int cmd_stream(int argc, char **argv) {
     if (stream_writer_start(ctx.writer) != 0)
         goto out;
     atomic_store(&ctx.outs, outs); /* ctx.start first: the I/O thread reads it */
-    if (start(&h, cl, &a, &ctx, outs, rate, dur) != EXIT_OK)
+    if (start(&h, cl, &a, &ctx, dur) != EXIT_OK)
         goto out;
     host_catch_interrupt();
     uint64_t t0 = rill_clock_now_ns();

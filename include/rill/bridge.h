@@ -71,7 +71,8 @@ typedef struct rill_bridge_device {
     const char *token; /* or NULL */
     const char *const *vars; /* the variables to publish; NULL: all */
     size_t n_vars;
-    uint32_t length;   /* values per buffer; 0: the device's default */
+    uint32_t length;   /* values per buffer; 0: sized for the rate
+                          (RILL_CLIENT_LENGTH_LIVE, client.h) */
 } rill_bridge_device;
 
 /* Connect to a device (native mode), announce it and publish its

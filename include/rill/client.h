@@ -374,10 +374,21 @@ RILL_API int rill_client_get_audio(rill_client *cl, rill_audio_desc *out);
 
 /* ---- Streaming ------------------------------------------------------------ */
 
+/* rill_client_stream_opts.length: each variable's buffers sized for a live
+ * view at the device's rate. A buffer is sent when full, so the Bela size
+ * (1024 floats: 10 s at 100 Hz; 512 sparse values) holds values back at a
+ * low rate. Dense: the largest power of two that arrives 25 times a second
+ * (the Bela size when that is longer: audio rates keep it). Sparse: a
+ * power of two up to 16 and at most rate / 2756 (1 below 5.5 kHz), so one
+ * set on every tick sends at most ~2756 buffers a second while rare
+ * values come at once. */
+#define RILL_CLIENT_LENGTH_LIVE UINT32_MAX
+
 typedef struct rill_client_stream_opts {
     uint64_t start;  /* tick to start at; 0 = now */
     uint64_t duration; /* ticks; 0 = until stopped */
-    uint32_t length; /* native: values per buffer; 0 = the Bela size */
+    uint32_t length; /* native: values per buffer; 0 = the Bela size;
+                        RILL_CLIENT_LENGTH_LIVE: per variable, above */
     uint32_t block;  /* on_block span in ticks; 0 = the longest buffer */
 } rill_client_stream_opts;
 

@@ -12,6 +12,24 @@
 #include "client/internal.h"
 #include "core/internal.h"
 
+/* The values per buffer asked for v: `asked`, or for
+ * RILL_CLIENT_LENGTH_LIVE the live size at the device's rate (client.h);
+ * 0 is the Bela size. A Bela board takes no length: 0. */
+static uint32_t length_for(const rill_client *cl, const rill_client_var *v,
+                           uint32_t asked) {
+    if (!cl->native)
+        return 0;
+    if (asked != RILL_CLIENT_LENGTH_LIVE)
+        return asked;
+    double rate = cl->vars->sample_rate > 0 ? cl->vars->sample_rate : 1000;
+    bool dense = v->mode == RILL_TS_DENSE;
+    double per = dense ? rate / 25.0 : rate / 2756.0;
+    uint32_t cap = dense ? 1u << 20 : 16, n = 1;
+    while (n * 2.0 <= per && n < cap)
+        n *= 2;
+    return n >= v->length ? 0 : n;
+}
+
 /* The named variables join the on_block group. lock held. */
 static void join_group(rill_client *cl, const char *const *names, size_t n,
                        const rill_client_stream_opts *opts) {
@@ -24,11 +42,11 @@ static void join_group(rill_client *cl, const char *const *names, size_t n,
             st->order = ++cl->group_order;
         st->in_group = true;
         st->from = opts != NULL ? opts->start : 0;
-        uint32_t len = opts != NULL ? opts->length : 0;
-        st->length = cl->native && len != 0 ? len : v->length;
+        uint32_t len = length_for(cl, v, opts != NULL ? opts->length : 0);
+        st->length = len != 0 ? len : v->length;
         /* What a reconnection starts again (reconnect.c). */
         st->streaming = true;
-        st->stream_length = cl->native ? len : 0;
+        st->stream_length = len;
         st->next_known = false;
         st->gap_pending = false;
     }
@@ -40,13 +58,19 @@ static void join_group(rill_client *cl, const char *const *names, size_t n,
 static int send_watch(rill_client *cl, const char *const *names, size_t n,
                       uint64_t start, uint64_t duration, uint32_t length) {
     json_t *ts = json_array(), *du = json_array(), *le = json_array();
+    bool any = false;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(ts, json_integer((json_int_t)start));
         json_array_append_new(du, json_integer((json_int_t)duration));
-        json_array_append_new(le, json_integer(length));
+        /* 0 is the Bela size, which a mixed list names: the device takes
+         * lengths of 1 and up. */
+        const rill_client_var *v = rill__client_find(cl, names[i]);
+        uint32_t len = length_for(cl, v, length);
+        json_array_append_new(le, json_integer(len != 0 ? len : v->length));
+        any |= len != 0;
     }
     json_t *extra = json_pack("{s:o,s:o}", "timestamps", ts, "durations", du);
-    if (cl->native && length != 0)
+    if (any)
         json_object_set_new(extra, "lengths", le);
     else
         json_decref(le);

@@ -680,7 +680,8 @@ static int dev_connect(bdev *d, const char *const *names, size_t n) {
         rc = announce(b, d);
     }
     if (rc == 0) {
-        rill_client_stream_opts so = {0, 0, d->length, 0};
+        rill_client_stream_opts so = {
+            0, 0, d->length != 0 ? d->length : RILL_CLIENT_LENGTH_LIVE, 0};
         rc = rill_client_stream_start(d->cl, names, n, &so);
     }
     if (rc != 0)

@@ -124,6 +124,25 @@ def test_stream_at_a_sensor_rate_is_live_for_dense_and_sparse_variables(rill_ser
     assert took < 3, f"the first value took {took:.1f} s"
 
 
+def test_stream_buffer_lengths_follow_the_rate(rill_serve, tmp_path):
+    """The buffers rill stream asks for (RILL_CLIENT_LENGTH_LIVE), as jsonl
+    records them one per line: at 44.1 kHz the Bela size (1024 int32s, 512
+    doubles, 16 sparse values); at 100 Hz 4 values (25 a second) and events
+    one by one."""
+    for rate, want in ((44100, {"frame": 1024, "frame_d": 512, "events": 16}),
+                       (100, {"frame": 4, "frame_d": 4, "events": 1})):
+        srv = rill_serve(rate=rate)
+        out = tmp_path / str(rate)
+        n = 4096 if rate == 44100 else 12
+        r = rill("stream", "frame", "frame_d", "events", "-n", str(n), "-o", str(out),
+                 "--format", "jsonl", url=srv.url)
+        assert r.returncode == 0, r.stderr
+        for name, length in want.items():
+            rows = [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+            sizes = [len(row["data"]) for row in rows]
+            assert sum(sizes) == n and set(sizes[:-1]) == {length}, (rate, name, sizes)
+
+
 def test_serve_at_a_low_rate_starts_streams_and_stops_without_waiting_out_its_blocks(rill_serve):
     """At 20 Hz a 64-frame block lasts 3.2 s, and while nothing is watched
     the demo sleeps 8 blocks at a time (25.6 s): a client's stream must still
