@@ -40,6 +40,7 @@ struct stream_writer {
     size_t stage_cap;
     uint8_t *scratch; /* writer thread: one record's values and ticks */
     size_t scratch_cap;
+    size_t unflushed; /* writer thread: the output printed lines since its last flush */
 };
 
 /* How long the thread sleeps when the ring is empty: a buffer waits at
@@ -159,6 +160,8 @@ static bool write_one(stream_writer *w) {
         rc = rill_file_writer_write(o->file, h.first_ts, w->scratch, h.count, rel);
     else if (!print_lines(o, h.first_ts, w->scratch, h.count, rel))
         rc = stdout_failed();
+    else
+        w->unflushed = h.out + 1;
     if (rc != 0) {
         fail(w, h.out, rc);
         return true;
@@ -176,6 +179,12 @@ static void *writer_main(void *arg) {
         bool stopping = atomic_load(&w->stop);
         if (write_one(w))
             continue;
+        /* Caught up: what was printed goes out now, not when stdio's
+         * buffer fills (a pipe's 4 KiB is seconds of values at a sensor
+         * rate); under load lines still go out in 4 KiB writes. */
+        if (w->unflushed != 0 && atomic_load(&w->failed) == 0 && fflush(stdout) != 0)
+            fail(w, w->unflushed - 1, stdout_failed());
+        w->unflushed = 0;
         if (stopping)
             break;
         rill_clock_sleep_until_ns(rill_clock_now_ns() + IDLE_NS);

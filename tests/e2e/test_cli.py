@@ -121,7 +121,10 @@ def test_stream_at_a_sensor_rate_is_live_for_dense_and_sparse_variables(rill_ser
         p.send_signal(signal.SIGINT)
         p.communicate(timeout=10)
     assert first.startswith("sine,"), first
-    assert took < 3, f"the first value took {took:.1f} s"
+    # Through a pipe, as a script reads it: printed lines go out when the
+    # writer has caught up, not when stdio's 4 KiB buffer fills (~2 s of
+    # lines at 100 Hz: 3.1 s in all before).
+    assert took < 2, f"the first value took {took:.1f} s"
 
 
 def test_stream_buffer_lengths_follow_the_rate(rill_serve, tmp_path):
