@@ -22,6 +22,7 @@
 typedef struct saver {
     rill_file_writer *w[N_VARS];
     rill_ts_mode mode[N_VARS];
+    rill_type type[N_VARS];
     double *streamed[N_VARS]; /* every value, to compare with the file */
     size_t count[N_VARS], cap[N_VARS];
     int err;
@@ -86,7 +87,7 @@ int main(int argc, char **argv) {
         rill_file_info info = {vars[i], RILL_TYPE_FLOAT, RILL_TS_DENSE, l->sample_rate};
         for (size_t k = 0; k < l->n_vars; k++)
             if (strcmp(l->vars[k].name, vars[i]) == 0) {
-                info.type = l->vars[k].type;
+                info.type = s.type[i] = l->vars[k].type;
                 info.mode = s.mode[i] = l->vars[k].mode;
             }
         snprintf(paths[i], sizeof paths[i], "%s/%s.%s", dir, vars[i], fmt_name);
@@ -119,13 +120,20 @@ int main(int argc, char **argv) {
         }
         /* A bin file holds whole Watcher buffers: after the values comes
          * the last buffer's zero padding, which the reader returns too. */
+        /* A csv file holds each value as the fewest digits that read back
+         * as the variable's type (0.1 for a float's 0.1f): stored as that
+         * type, as here, it is the same value. */
         rill_file_buffer b;
         size_t n = 0;
         double worst = 0;
         while (rill_file_reader_next(r, &b) == 0)
-            for (size_t k = 0; k < b.count; k++, n++)
-                if (n < s.count[i] && fabs(b.values[k] - s.streamed[i][n]) > worst)
-                    worst = fabs(b.values[k] - s.streamed[i][n]);
+            for (size_t k = 0; k < b.count; k++, n++) {
+                char as_type[8];
+                rill_value_from_double(s.type[i], b.values[k], as_type);
+                double v = rill_value_to_double(s.type[i], as_type);
+                if (n < s.count[i] && fabs(v - s.streamed[i][n]) > worst)
+                    worst = fabs(v - s.streamed[i][n]);
+            }
         rill_file_reader_close(r);
         bool same = n >= s.count[i] && worst <= tolerance &&
                     (fmt == RILL_FILE_BIN || n == s.count[i]);

@@ -34,10 +34,12 @@ int cmd_ls(int argc, char **argv) {
                "length", "watched", "logged", "controlled", "monitor", "value");
         for (size_t i = 0; i < l->n_vars; i++) {
             const rill_client_var *v = &l->vars[i];
-            printf("%-*s %-7s %-7s %-7u %-8s %-7s %-10s %-8u %.17g\n", w, v->name,
+            char text[RILL_VALUE_TEXT_MAX];
+            rill_value_format(v->type, v->value, text, sizeof text);
+            printf("%-*s %-7s %-7s %-7u %-8s %-7s %-10s %-8u %s\n", w, v->name,
                    rill_type_name(v->type), v->mode == RILL_TS_DENSE ? "dense" : "sparse",
                    v->length, v->watched ? "yes" : "no", v->logged ? "yes" : "no",
-                   v->controlled ? "yes" : "no", v->monitor, v->value);
+                   v->controlled ? "yes" : "no", v->monitor, text);
         }
         status = EXIT_OK;
     }

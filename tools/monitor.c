@@ -22,6 +22,7 @@ typedef struct monitor_ctx {
     const char *const *names;
     size_t n;
     long *count;
+    rill_type *types; /* each name's, from the list (set before monitoring) */
     long limit;
     atomic_bool lost;
     atomic_bool refused;
@@ -37,7 +38,9 @@ static void on_value(rill_client *cl, const char *name, uint64_t tick, double va
         if (strcmp(m->names[i], name) != 0 || (m->limit > 0 && m->count[i] >= m->limit))
             continue;
         m->count[i]++;
-        printf("%s %llu %.17g\n", name, (unsigned long long)tick, value);
+        char text[RILL_VALUE_TEXT_MAX];
+        rill_value_format(m->types[i], value, text, sizeof text);
+        printf("%s %llu %s\n", name, (unsigned long long)tick, text);
         fflush(stdout);
     }
     pthread_mutex_unlock(&m->lock);
@@ -89,8 +92,14 @@ int cmd_monitor(int argc, char **argv) {
     monitor_ctx m = {.names = (const char *const *)(argv + optind), .n = n,
                      .limit = (long)limit};
     m.count = calloc(n, sizeof *m.count);
-    if (m.count == NULL)
+    m.types = calloc(n, sizeof *m.types);
+    if (m.count == NULL || m.types == NULL) {
+        free(m.count);
+        free(m.types);
         return EXIT_FAILED;
+    }
+    for (size_t i = 0; i < n; i++)
+        m.types[i] = RILL_TYPE_DOUBLE; /* until the list says */
     pthread_mutex_init(&m.lock, NULL);
     atomic_init(&m.lost, false);
     atomic_init(&m.refused, false);
@@ -99,7 +108,14 @@ int cmd_monitor(int argc, char **argv) {
     cfg.on_error = on_error;
     cfg.user = &m;
     rill_client *cl = host_connect(&h, cfg, &status);
-    rill_client_list *l = cl != NULL ? host_list(&h, cl, m.names, n, NULL, &status) : NULL;
+    const rill_client_var **vars = calloc(n, sizeof *vars);
+    rill_client_list *l =
+        cl != NULL && vars != NULL ? host_list(&h, cl, m.names, n, vars, &status) : NULL;
+    pthread_mutex_lock(&m.lock);
+    for (size_t i = 0; l != NULL && i < n; i++)
+        m.types[i] = vars[i]->type;
+    pthread_mutex_unlock(&m.lock);
+    free(vars);
     int rc = l == NULL ? RILL_ENOTFOUND : rill_client_monitor(cl, m.names, n, (uint32_t)period);
     if (l != NULL && rc != 0)
         status = host_fail(&h, EXIT_FAILED, "%s", rill_strerror(rc));
@@ -124,5 +140,6 @@ int cmd_monitor(int argc, char **argv) {
     rill_client_destroy(cl);
     pthread_mutex_destroy(&m.lock);
     free(m.count);
+    free(m.types);
     return status;
 }

@@ -1,5 +1,6 @@
 /* rill peek: variables' current values. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "host.h"
 
@@ -22,13 +23,15 @@ int cmd_peek(int argc, char **argv) {
     rill_client *cl = host_connect(&h, rill_client_config_default(), &status);
     if (cl == NULL)
         return status;
-    rill_client_list *l = host_list(&h, cl, names, n, NULL, &status);
+    const rill_client_var **vars = calloc(n, sizeof *vars);
+    rill_client_list *l = vars != NULL ? host_list(&h, cl, names, n, vars, &status) : NULL;
     for (size_t i = 0; l != NULL && i < n; i++) {
         double v;
         uint64_t tick;
         int rc = rill_client_peek(cl, names[i], &v, &tick);
-        if (rc == 0)
-            printf("%s %llu %.17g\n", names[i], (unsigned long long)tick, v);
+        char text[RILL_VALUE_TEXT_MAX];
+        if (rc == 0 && rill_value_format(vars[i]->type, v, text, sizeof text) > 0)
+            printf("%s %llu %s\n", names[i], (unsigned long long)tick, text);
         else if (rc == RILL_ETIMEOUT)
             status = host_fail(&h, EXIT_FAILED, "%s: the program set no value within %g s "
                                "(a sparse variable is set only when its program sets it; "
@@ -43,6 +46,7 @@ int cmd_peek(int argc, char **argv) {
             status = host_fail(&h, EXIT_FAILED, "%s: %s", names[i], rill_strerror(rc));
     }
     rill_client_list_free(l);
+    free(vars);
     rill_client_destroy(cl);
     return status;
 }

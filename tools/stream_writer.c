@@ -105,9 +105,11 @@ static bool print_lines(const output *o, uint64_t first_ts, const uint8_t *value
                         size_t count, const uint32_t *rel) {
     size_t size = rill_type_size(o->type);
     for (size_t i = 0; i < count; i++) {
-        double v = rill_value_to_double(o->type, values + i * size);
-        printf("%s,%llu,%.17g\n", o->name,
-               (unsigned long long)(first_ts + (rel != NULL ? rel[i] : i)), v);
+        char text[RILL_VALUE_TEXT_MAX];
+        rill_value_format(o->type, rill_value_to_double(o->type, values + i * size), text,
+                          sizeof text);
+        printf("%s,%llu,%s\n", o->name,
+               (unsigned long long)(first_ts + (rel != NULL ? rel[i] : i)), text);
     }
     return !ferror(stdout);
 }

@@ -59,6 +59,20 @@ RILL_API const char *rill_type_name(rill_type type);
  * exact for every type. 0 for an invalid type. Any thread, wait-free. */
 RILL_API double rill_value_to_double(rill_type type, const void *p);
 
+/* Room for any text rill_value_format writes, with its '\0'. */
+#define RILL_VALUE_TEXT_MAX 32
+
+/* `v`, a value of `type` as rill_value_to_double gives it, as the shortest
+ * text that reads back (strtod, then stored as `type`) to the same value:
+ * integer types as decimal integers; a float with the fewest significant
+ * digits that read back as the same float (0.1f is "0.1", at most 9), a
+ * double the fewest that read back as the same double (at most 17); "nan",
+ * "inf", "-inf" for the special values; %g's form otherwise ("1e-05").
+ * Writes at most `size` bytes with the '\0' (RILL_VALUE_TEXT_MAX is always
+ * enough) and returns the length, as snprintf. Any thread; C locale. */
+RILL_API int rill_value_format(rill_type type, double v, char *out,
+                               size_t size);
+
 /* Store `d` at `out` (any alignment) as one value of `type`, converting as
  * C does (integers truncate toward zero) except that out-of-range integers
  * saturate and NaN becomes 0, so no input is undefined behaviour. Returns

@@ -91,8 +91,9 @@ void rill__strbuf_free(rill__strbuf *b);
 /* Longest text of one number written by the helpers below. */
 #define RILL__FILE_NUM_MAX 40
 
-/* Write value i of `values` as CSV does (integers as integers, float and
- * double with %.17g) into b (room reserved). */
+/* Write value i of `values` as CSV does (rill_value_format: integers as
+ * integers, float and double in the fewest digits that read back the same)
+ * into b (room reserved). */
 void rill__file_put_csv_value(rill__strbuf *b, rill_type type,
                               const void *values, size_t i);
 

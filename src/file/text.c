@@ -46,24 +46,14 @@ void rill__strbuf_free(rill__strbuf *b) {
 
 void rill__file_put_csv_value(rill__strbuf *b, rill_type type,
                               const void *values, size_t i) {
-    switch (type) {
-    case RILL_TYPE_CHAR:
-        rill__strbuf_printf(b, "%u",
-                            (unsigned)((const unsigned char *)values)[i]);
-        return;
-    case RILL_TYPE_INT32:
-        rill__strbuf_printf(b, "%" PRId32, ((const int32_t *)values)[i]);
-        return;
-    case RILL_TYPE_UINT32:
-        rill__strbuf_printf(b, "%" PRIu32, ((const uint32_t *)values)[i]);
-        return;
-    case RILL_TYPE_FLOAT:
-        rill__strbuf_printf(b, "%.17g", (double)((const float *)values)[i]);
-        return;
-    case RILL_TYPE_DOUBLE:
-        rill__strbuf_printf(b, "%.17g", ((const double *)values)[i]);
-        return;
-    }
+    size_t room = b->cap - b->len;
+    int n = rill_value_format(type,
+                              rill_value_to_double(
+                                  type, (const char *)values +
+                                            i * rill_type_size(type)),
+                              b->data + b->len, room);
+    if (n > 0)
+        b->len += RILL__MIN((size_t)n, room - 1);
 }
 
 /* Python's float repr: the fewest significant digits that read back as

@@ -1,5 +1,9 @@
 /* The five value types of watched variables: sizes, wire letters, names. */
+#include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rill/watch.h"
@@ -109,6 +113,59 @@ double rill_value_to_double(rill_type type, const void *p) {
     }
     }
     return 0;
+}
+
+/* The fewest significant digits from lo to hi that read
+ * back as v (as a float when `single`), tried in turn from lo; hi always
+ * does (FLT_DECIMAL_DIG 9, DBL_DECIMAL_DIG 17), so it is not checked. %g
+ * drops trailing zeros, so a value that fewer digits give exactly (0.1,
+ * 3) comes out short at lo: lo is the most digits for which that holds
+ * (7 for a float, 15 for a double; past them the decimal steps are finer
+ * than a binade's ulp at its top). A random audio sample takes two or three
+ * tries; each costs a snprintf and a strtod. */
+static int format_shortest(char *out, size_t size, double v, int lo, int hi,
+                           bool single) {
+    char tmp[RILL_VALUE_TEXT_MAX];
+    int n = 0;
+    for (int p = lo; p <= hi; p++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", p, v);
+        if (p == hi)
+            break;
+        double r = strtod(tmp, NULL);
+        if (single ? (float)r == (float)v : r == v)
+            break;
+    }
+    if (size != 0) {
+        size_t k = (size_t)n < size ? (size_t)n : size - 1;
+        memcpy(out, tmp, k);
+        out[k] = '\0';
+    }
+    return n;
+}
+
+int rill_value_format(rill_type type, double v, char *out, size_t size) {
+    switch (type) {
+    case RILL_TYPE_CHAR:
+    case RILL_TYPE_UINT32:
+        if (v >= 0 && v <= 4294967295.0)
+            return snprintf(out, size, "%" PRIu32, (uint32_t)v);
+        break;
+    case RILL_TYPE_INT32:
+        if (v >= -2147483648.0 && v <= 2147483647.0)
+            return snprintf(out, size, "%" PRId32, (int32_t)v);
+        break;
+    case RILL_TYPE_FLOAT:
+        if (isfinite(v))
+            return format_shortest(out, size, v, 7, 9, true);
+        break;
+    case RILL_TYPE_DOUBLE:
+        if (isfinite(v))
+            return format_shortest(out, size, v, 15, 17, false);
+        break;
+    }
+    if (isnan(v)) /* whatever its sign bit ("-nan" from 0.0 / 0.0) */
+        return snprintf(out, size, "nan");
+    return snprintf(out, size, "%.17g", v);
 }
 
 /* C leaves a float -> integer conversion undefined out of range, and a

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import rill_bin, stop_server, jack_server, write_wav
+from helpers import f32
 
 
 def stream_csv(url, tmp_path, n, *names):
@@ -65,8 +66,9 @@ def test_file_source_streams_exactly_the_files_samples(rill_serve, tmp_path):
         assert len(pairs) == 20000
         ticks = [t for t, _ in pairs]
         assert ticks == list(range(ticks[0], ticks[0] + 20000)), "contiguous ticks"
-        # Tick k is frame k of the (looped) file, value for value.
-        bad = [(t, v) for t, v in pairs if v != data[ch][t % frames] / 32768.0]
+        # Tick k is frame k of the (looped) file, value for value (each
+        # float in csv as the fewest digits that read back as it).
+        bad = [(t, v) for t, v in pairs if f32(v) != data[ch][t % frames] / 32768.0]
         assert not bad, f"{name}: {len(bad)} values differ, first {bad[:3]}"
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from belaclient import run as run_async
 from conftest import rill_bin, stop_server
-from helpers import DEMO_VARS, RATE, is_event_frame, parse_log_buffers, parse_log_file
+from helpers import DEMO_VARS, RATE, f32, is_event_frame, parse_log_buffers, parse_log_file
 from nativeclient import NativeClient
 
 FORMATS = ("bin", "csv", "jsonl", "wav", "flac")
@@ -488,7 +488,11 @@ def test_convert_type_restores_a_csv_variables_own_type_or_says_what_does_not_fi
     header, bufs, rest = parse_log_file(dst.read_bytes())
     assert header["name"] == "sine" and header["type"] == "f" and not rest, header
     got = [v for b in parse_log_buffers(bufs, "f", 0) for v in b["data"]][:2048]
-    assert got == [v for _, v in csv_pairs(src)]  # floats printed exactly
+    # Each float printed in the fewest digits that read back as that float.
+    assert got == [f32(v) for _, v in csv_pairs(src)]
+    texts = [row.split(",")[1] for row in src.read_text().splitlines()[1:]]
+    long = [t for t in texts if len(t.split("e")[0].lstrip("-").replace(".", "").lstrip("0")) > 9]
+    assert not long, long[:5]
     assert "type       float\n" in run("info", str(dst)).stdout
     # The letters pybela's list uses work too; a name that is no type is refused.
     assert run("convert", str(src), str(tmp_path / "l.bin"), "--type", "f").returncode == 0
