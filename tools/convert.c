@@ -9,10 +9,10 @@
 #include "saved.h"
 
 static const char usage[] =
-    "usage: rill convert FILE OUT [--to FORMAT] [--rate HZ] [--type T] [--sparse]\n"
-    "                    [--force]\n"
+    "usage: rill convert FILE OUT [--to FORMAT] [--rate HZ] [--type T]\n"
+    "                    [--sparse | --dense] [--force]\n"
     "       rill convert FILE --to bin|csv|jsonl|wav|flac [-o OUT] [--rate HZ]\n"
-    "                    [--type T] [--sparse] [--force]\n\n"
+    "                    [--type T] [--sparse | --dense] [--force]\n\n"
     "Convert a saved stream to another format, buffer by buffer. The format is\n"
     "--to's, else OUT's extension (.bin .csv .jsonl .wav .flac); OUT defaults\n"
     "to FILE with the new extension. bin, csv and jsonl files record no sample\n"
@@ -20,9 +20,12 @@ static const char usage[] =
     "files record no type either (their values are read as int32 when all are\n"
     "whole, else double): --type float (or c, i, j, f, d; char, int32, uint32,\n"
     "double) writes the variable's own type; a value that type cannot hold\n"
-    "stops the conversion. An OUT that is there already is kept: the command\n"
-    "refuses, unless --force (write over it; it is replaced only once the\n"
-    "conversion has succeeded). A conversion that fails leaves no OUT.\n\n"
+    "stops the conversion. bin files do not record the timestamp mode: it is\n"
+    "told from the buffers (a sparse variable's hold values and rising ticks;\n"
+    "said on stderr), or given with --sparse or --dense. An OUT that is there\n"
+    "already is kept: the command refuses, unless --force (write over it; it\n"
+    "is replaced only once the conversion has succeeded). A conversion that\n"
+    "fails leaves no OUT.\n\n"
     "examples:\n  rill convert data/sine.bin --to wav\n"
     "  rill convert data/frame.csv frame.jsonl\n"
     "  rill convert data/sine.csv take.wav --rate 44100\n"
@@ -120,12 +123,12 @@ int cmd_convert(int argc, char **argv) {
                                          {"rate", required_argument, NULL, 'r'},
                                          {"type", required_argument, NULL, 'y'},
                                          {"force", no_argument, NULL, 'F'},
-                                         SAVED_SPARSE_OPTION,
+                                         SAVED_MODE_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     cli_opts o;
     cli_opts_init(&o, argc, argv, usage, "o:", opts);
     convert_opts co = {NULL, NULL, 0, false, false, RILL_TYPE_DOUBLE};
-    rill_ts_mode mode;
+    saved_mode mode;
     int status = saved_parse(&o, &mode, 2, take, &co);
     if (status >= 0)
         return status;
@@ -204,9 +207,13 @@ int cmd_convert(int argc, char **argv) {
         snprintf(partial, sizeof partial, "%s.partial", out);
         out = partial;
     }
-    rill_file_reader *r = saved_open(argv[0], path, mode);
+    rill_file_reader *r = saved_open(argv[0], path, &mode);
     if (r == NULL)
         return EXIT_FAILED;
+    if (mode.guessed && mode.mode == RILL_TS_SPARSE)
+        fprintf(stderr, "%s: %s: read as a sparse variable's log, told from its buffers "
+                "(values and rising ticks): a bin file does not record the mode; --dense "
+                "reads it as dense\n", argv[0], path);
     rill_file_info info;
     rill_file_reader_get_info(r, &info);
     char var[128];

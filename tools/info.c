@@ -5,24 +5,25 @@
 #include "saved.h"
 
 static const char usage[] =
-    "usage: rill info FILE [--sparse]\n\n"
+    "usage: rill info FILE [--sparse | --dense]\n\n"
     "Describe a saved stream: format, variable, type, timestamp mode, rate,\n"
     "buffers, values, first and last tick. bin files do not record the mode:\n"
-    "add --sparse for a sparse variable's log. A file whose writer stopped\n"
+    "it is told from the buffers (a sparse variable's hold values and rising\n"
+    "ticks), or given with --sparse or --dense. A file whose writer stopped\n"
     "mid-write ends in part of a buffer or line: a note says so, and that part\n"
     "is not counted.\n\n"
     "example:\n  rill info data/frame.wav\n";
 
 int cmd_info(int argc, char **argv) {
-    static const struct option opts[] = {SAVED_SPARSE_OPTION, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {SAVED_MODE_OPTIONS, {NULL, 0, NULL, 0}};
     cli_opts o;
     cli_opts_init(&o, argc, argv, usage, "", opts);
-    rill_ts_mode mode;
+    saved_mode mode;
     int status = saved_parse(&o, &mode, 1, NULL, NULL);
     if (status >= 0)
         return status;
     const char *path = argv[optind];
-    rill_file_reader *r = saved_open(argv[0], path, mode);
+    rill_file_reader *r = saved_open(argv[0], path, &mode);
     if (r == NULL)
         return EXIT_FAILED;
     rill_file_info info;
@@ -48,14 +49,17 @@ int cmd_info(int argc, char **argv) {
         snprintf(rate, sizeof rate, "%g", info.sample_rate);
     else
         snprintf(rate, sizeof rate, "not recorded in a %.16s file", format);
-    /* A bin file does not record its mode: what is shown is what was
-     * asked, and the line says so. */
-    bool bin = strcmp(format, "bin") == 0;
-    const char *mode_text = info.mode == RILL_TS_DENSE
-        ? (bin ? "dense (a bin file does not record the mode: add --sparse for a "
-                 "sparse variable's log)" : "dense")
-        : (bin ? "sparse (as --sparse says: a bin file does not record the mode)"
-               : "sparse");
+    /* A bin file does not record its mode: the line says where the one
+     * shown comes from. */
+    bool bin = strcmp(format, "bin") == 0, sparse = info.mode == RILL_TS_SPARSE;
+    const char *mode_text =
+        !bin ? (sparse ? "sparse" : "dense")
+        : mode.told ? (sparse ? "sparse (as --sparse says: a bin file does not record the mode)"
+                              : "dense (as --dense says: a bin file does not record the mode)")
+        : sparse ? "sparse (told from its buffers, values and rising ticks: a bin file does "
+                   "not record the mode; --dense reads it as dense)"
+                 : "dense (a bin file does not record the mode: add --sparse for a "
+                   "sparse variable's log)";
     /* csv and jsonl keep numbers as text: the type shown is the narrowest
      * that holds every value (a float variable's read as double), and csv
      * keeps no buffers (the reader's blocks are not the stream's). */

@@ -28,18 +28,27 @@ static void print_log(rill_log_level level, const char *msg, void *user) {
         fprintf(stderr, "rill: %s\n", msg);
 }
 
-int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
+int saved_parse(cli_opts *o, saved_mode *mode, int max_args,
                 bool (*take)(int c, const char *arg, void *user), void *user) {
-    *mode = RILL_TS_DENSE;
+    *mode = (saved_mode){RILL_TS_DENSE, false, false};
     int c;
+    bool sparse = false, dense = false;
     while ((c = cli_next(o)) > 0) {
-        if (c == 's')
-            *mode = RILL_TS_SPARSE;
-        else if (take == NULL || !take(c, optarg, user))
+        if (c == 's' || c == 'e') {
+            sparse |= c == 's';
+            dense |= c == 'e';
+            *mode = (saved_mode){c == 's' ? RILL_TS_SPARSE : RILL_TS_DENSE, true, false};
+        } else if (take == NULL || !take(c, optarg, user)) {
             return EXIT_USAGE;
+        }
     }
     if (c == CLI_STOP)
         return o->status;
+    if (sparse && dense) {
+        fprintf(stderr, "%s: --sparse and --dense: give one (the variable's timestamp "
+                "mode)\n", o->argv[0]);
+        return EXIT_USAGE;
+    }
     int status = cli_args(o, 1, (size_t)max_args);
     if (status < 0)
         rill_set_log_callback(print_log, RILL_LOG_INFO, NULL);
@@ -78,7 +87,7 @@ rill_file_writer *saved_create(const char *cmd, const char *path, rill_file_form
     return NULL;
 }
 
-rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode) {
+rill_file_reader *saved_open(const char *cmd, const char *path, saved_mode *mode) {
     struct stat st;
     if (stat(path, &st) != 0) {
         /* Said the same for every format (libsndfile has its own words). */
@@ -94,7 +103,14 @@ rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mod
     rill_file_reader *r = NULL;
     open_error[0] = '\0';
     opening = true;
-    int rc = rill_file_reader_open(path, mode, &r);
+    /* Only a bin file needs it (the others record their mode and are read
+     * once); what cannot be read here is said by the open below. */
+    const char *dot = strrchr(path, '.');
+    if (!mode->told && dot != NULL && strcmp(dot, ".bin") == 0 &&
+        rill_file_mode(path, &mode->mode, &mode->guessed) != 0)
+        mode->mode = RILL_TS_DENSE;
+    open_error[0] = '\0';
+    int rc = rill_file_reader_open(path, mode->mode, &r);
     opening = false;
     if (rc != 0) {
         /* The library's own words say what is wrong and where ("line 3 is

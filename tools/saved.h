@@ -7,20 +7,30 @@
 #include "commands.h"
 #include "rill/rill.h"
 
-/* --sparse: bin files do not record the timestamp mode. */
-#define SAVED_SPARSE_OPTION {"sparse", no_argument, NULL, 's'}
+/* --sparse, --dense: bin files do not record the timestamp mode. */
+#define SAVED_MODE_OPTIONS                                                        \
+    {"sparse", no_argument, NULL, 's'}, { "dense", no_argument, NULL, 'e' }
+
+/* The mode a file is read in: as --sparse or --dense said (`told`), else
+ * the file's own, a bin file's told from its buffers (`guessed`). */
+typedef struct saved_mode {
+    rill_ts_mode mode;
+    bool told;
+    bool guessed;
+} saved_mode;
 
 /* Read the options (the command's own through `take`, which returns false
  * after saying what is wrong) and one FILE argument (up to `max_args`
  * arguments), then send the library's warnings and errors to stderr.
- * *mode is RILL_TS_SPARSE with --sparse. Returns -1 to go on (the FILE at
- * argv[optind]), or the exit status to return at once. */
-int saved_parse(cli_opts *o, rill_ts_mode *mode, int max_args,
+ * Returns -1 to go on (the FILE at argv[optind]), or the exit status to
+ * return at once. */
+int saved_parse(cli_opts *o, saved_mode *mode, int max_args,
                 bool (*take)(int c, const char *arg, void *user), void *user);
 
-/* A reader for `path`, or NULL after saying why ("rill CMD: cannot read
- * PATH: ..."). */
-rill_file_reader *saved_open(const char *cmd, const char *path, rill_ts_mode mode);
+/* A reader for `path` in mode->mode (found first, unless told: see
+ * rill_file_mode), or NULL after saying why ("rill CMD: cannot read PATH:
+ * ..."). */
+rill_file_reader *saved_open(const char *cmd, const char *path, saved_mode *mode);
 
 /* What the reader of `path` noticed and read past (a last buffer or line
  * cut short: a writer that stopped mid-write), without the path; NULL if

@@ -156,6 +156,16 @@ typedef struct rill_file_buffer {
 RILL_API int rill_file_reader_open(const char *path, rill_ts_mode mode,
                                    rill_file_reader **out);
 
+/* The timestamp mode of the variable in the file at `path`. A bin file
+ * does not record it: RILL_TS_SPARSE when its bodies look like a sparse
+ * variable's (in each, relative ticks that start at 0 and rise, then zero
+ * padding; the bodies in tick order; some body with two values or more),
+ * else RILL_TS_DENSE, with *guessed set to true. Other formats record
+ * their mode (csv in its ticks): that one, *guessed false. Returns 0, or as
+ * rill_file_reader_open. The caller's thread; reads the whole file. */
+RILL_API int rill_file_mode(const char *path, rill_ts_mode *mode,
+                            bool *guessed);
+
 /* What the file records. var_name is valid until rill_file_reader_close.
  * The reader's thread.
  *   bin:   name and type from the header; mode as passed; sample_rate 0.

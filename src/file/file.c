@@ -9,6 +9,7 @@
 
 #include "core/internal.h"
 #include "file/backend.h"
+#include "proto/logfile.h"
 
 static const rill__file_backend *const backends[] = {
     [RILL_FILE_BIN] = &rill__file_bin,   [RILL_FILE_WAV] = &rill__file_wav,
@@ -312,6 +313,40 @@ int rill_file_reader_open(const char *path, rill_ts_mode mode,
     return 0;
 fail:
     rill_file_reader_close(r);
+    return rc;
+}
+
+int rill_file_mode(const char *path, rill_ts_mode *mode, bool *guessed) {
+    if (path == NULL || mode == NULL || guessed == NULL)
+        return RILL_EINVAL;
+    if (backend_for_path(path) != &rill__file_bin) {
+        rill_file_reader *r = NULL;
+        int rc = rill_file_reader_open(path, RILL_TS_DENSE, &r);
+        if (rc == 0) {
+            *mode = r->info.mode;
+            *guessed = false;
+        }
+        rill_file_reader_close(r);
+        return rc;
+    }
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = rill__logfile_read(path, &data, &len);
+    if (rc != 0) {
+        if (rc != RILL_ENOMEM)
+            rill__log_error("%s: cannot read: %s", path, rill_strerror(rc));
+        return rc;
+    }
+    rill__logfile lf;
+    char err[RILL__WIRE_ERR_CAP] = "";
+    rc = rill__logfile_parse(data, len, &lf, err, sizeof err);
+    if (rc != 0)
+        rill__log_error("%s: %s", path, err);
+    else {
+        *mode = rill__logfile_looks_sparse(&lf) ? RILL_TS_SPARSE : RILL_TS_DENSE;
+        *guessed = true;
+    }
+    rill__free(data);
     return rc;
 }
 

@@ -242,6 +242,36 @@ int rill__logfile_buffer(const rill__logfile *lf, size_t i, rill_ts_mode mode,
                                   NULL, 0);
 }
 
+bool rill__logfile_looks_sparse(const rill__logfile *lf) {
+    size_t size = rill_type_size(lf->type);
+    static const uint8_t zero[8];
+    bool two = false;
+    uint64_t next = 0; /* the first tick the next body may start at */
+    for (size_t i = 0; i < lf->n_buffers; i++) {
+        rill__bela_body b;
+        if (rill__logfile_buffer(lf, i, RILL_TS_SPARSE, &b) != 0 ||
+            rill__get_le32(b.rel) != 0 || b.ref < next)
+            return false;
+        uint32_t last = 0;
+        size_t k = 1;
+        for (; k < b.n; k++) {
+            uint32_t r = rill__get_le32(b.rel + 4 * k);
+            if (r == 0 || r < last)
+                break;
+            last = r;
+        }
+        for (size_t j = k; j < b.n; j++)
+            if (rill__get_le32(b.rel + 4 * j) != 0 ||
+                memcmp(b.values + j * size, zero, size) != 0)
+                return false;
+        if (b.ref > UINT64_MAX - last - 1)
+            return false;
+        next = b.ref + last + 1;
+        two |= k >= 2;
+    }
+    return two;
+}
+
 int rill__logfile_read(const char *path, uint8_t **data, size_t *len) {
     if (path == NULL || data == NULL || len == NULL)
         return RILL_EINVAL;

@@ -22,6 +22,7 @@
 #ifndef RILL_PROTO_LOGFILE_H
 #define RILL_PROTO_LOGFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,17 @@ int rill__logfile_parse(const uint8_t *data, size_t len, rill__logfile *out,
  * timestamp mode. Returns 0 or RILL_EINVAL. */
 int rill__logfile_buffer(const rill__logfile *lf, size_t i, rill_ts_mode mode,
                          rill__bela_body *out);
+
+/* Whether a parsed file's bodies look like a sparse variable's, the mode
+ * the file does not record: in every complete body the relative ticks
+ * start at 0 and rise (the same tick may repeat), then zero padding (tick
+ * 0, value 0); each body starts after the previous one's last tick; and
+ * some body holds two values or more, so that zeros (silence, a padded
+ * last body) are not taken for it. A dense variable matches only if its
+ * value at the relative ticks' offset is exactly 0 and the ones after it
+ * rise as unsigned integers in every body, with the bodies' ticks in
+ * order. */
+bool rill__logfile_looks_sparse(const rill__logfile *lf);
 
 /* Read a whole file into memory from rill__malloc (free with rill__free).
  * Returns 0, RILL_EINVAL, RILL_ENOTFOUND, RILL_EIO or RILL_ENOMEM. */

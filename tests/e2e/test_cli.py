@@ -1291,8 +1291,30 @@ def test_a_sparse_bin_reads_back_without_its_padding(rill_server, tmp_path):
                 run("info", str(tmp_path / "events.bin"), "--sparse").stdout.splitlines())
     assert info["values"] == str(len(want)) and info["last"] == f"tick  {want[-1][0]}", info
     assert info["mode"] == "sparse (as --sparse says: a bin file does not record the mode)"
+    # Without --sparse the mode is told from the buffers (values, then ticks
+    # that rise from 0), and said; --dense reads it as dense all the same.
     info = dict(line.split(None, 1) for line in
                 run("info", str(tmp_path / "events.bin")).stdout.splitlines())
+    assert info["mode"].startswith("sparse (told from its buffers"), info
+    assert info["values"] == str(len(want)), info
+    c = run("convert", str(tmp_path / "events.bin"), str(tmp_path / "told.csv"))
+    assert c.returncode == 0, c.stderr
+    assert c.stderr == (f"rill convert: {tmp_path / 'events.bin'}: read as a sparse variable's "
+                        "log, told from its buffers (values and rising ticks): a bin file does "
+                        "not record the mode; --dense reads it as dense\n"), c.stderr
+    assert csv_pairs(tmp_path / "told.csv") == want
+    info = dict(line.split(None, 1) for line in
+                run("info", str(tmp_path / "events.bin"), "--dense").stdout.splitlines())
+    assert info["mode"] == "dense (as --dense says: a bin file does not record the mode)", info
+    assert info["values"] == str((len(want) + 511) // 512 * 1024), info
+    both = run("info", str(tmp_path / "events.bin"), "--dense", "--sparse")
+    assert both.returncode == 2 and "--sparse and --dense: give one" in both.stderr, both.stderr
+    # A dense variable's log stays dense.
+    r = rill("stream", "frame", "-n", "3000", "-o", str(tmp_path), "--format", "bin",
+             url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    info = dict(line.split(None, 1) for line in
+                run("info", str(tmp_path / "frame.bin")).stdout.splitlines())
     assert info["mode"].startswith("dense (a bin file does not record the mode: add --sparse"), info
     for fmt in ("wav", "flac"):
         c = run("convert", str(src), str(tmp_path / f"events.{fmt}"), "--rate", "44100")

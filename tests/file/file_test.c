@@ -322,6 +322,68 @@ TEST(bin_round_trips_every_type_dense_and_sparse) {
     }
 }
 
+/* A file of n values of `type` in `mode` (random, or zeros, or the ticks
+ * themselves: a dense counter), through the writer. */
+enum { RANDOM, ZEROS, COUNTER };
+static void write_file(const char *path, rill_file_format fmt, rill_type type,
+                       rill_ts_mode mode, size_t n, int what) {
+    rill_file_info info = {"v", type, mode, 1000};
+    rill_file_writer *w = NULL;
+    ASSERT_OK(rill_file_writer_create(path, fmt, &info, &w));
+    void *values = make_values(type, n, 7);
+    if (what == ZEROS)
+        memset(values, 0, n * rill_type_size(type));
+    for (size_t i = 0; what == COUNTER && i < n; i++)
+        rill_value_from_double(type, (double)(5000 + i),
+                               (uint8_t *)values + i * rill_type_size(type));
+    free(write_stream(w, type, mode, values, n, 5000, odd_chunks,
+                      RILL__ARRAY_LEN(odd_chunks)));
+    ASSERT_OK(rill_file_writer_close(w));
+    free(values);
+}
+
+TEST(a_bin_files_mode_is_told_from_its_bodies) {
+    tmp t;
+    tmp_init(&t);
+    const char *path = tmp_path(&t, "v.bin");
+    rill_ts_mode mode;
+    bool guessed;
+    for (size_t i = 0; i < 5; i++) {
+        rill_type type = all_types[i];
+        write_file(path, RILL_FILE_BIN, type, RILL_TS_SPARSE, 2000, RANDOM);
+        ASSERT_OK(rill_file_mode(path, &mode, &guessed));
+        ASSERT_EQ_INT(mode, RILL_TS_SPARSE);
+        ASSERT_TRUE(guessed);
+        /* A sparse variable's zeros: its ticks rise all the same. */
+        write_file(path, RILL_FILE_BIN, type, RILL_TS_SPARSE, 2000, ZEROS);
+        ASSERT_OK(rill_file_mode(path, &mode, &guessed));
+        ASSERT_EQ_INT(mode, RILL_TS_SPARSE);
+        for (int what = RANDOM; what <= COUNTER; what++) {
+            write_file(path, RILL_FILE_BIN, type, RILL_TS_DENSE, 5000, what);
+            ASSERT_OK(rill_file_mode(path, &mode, &guessed));
+            if (mode != RILL_TS_DENSE)
+                FAIL("%s dense (%d) taken for sparse", rill_type_name(type), what);
+        }
+        /* One value is no evidence: as dense zeros it would be the same. */
+        write_file(path, RILL_FILE_BIN, type, RILL_TS_SPARSE, 1, RANDOM);
+        ASSERT_OK(rill_file_mode(path, &mode, &guessed));
+        ASSERT_EQ_INT(mode, RILL_TS_DENSE);
+    }
+    /* A header and no body: dense, nothing to go on. */
+    write_file(path, RILL_FILE_BIN, RILL_TYPE_FLOAT, RILL_TS_SPARSE, 0, RANDOM);
+    ASSERT_OK(rill_file_mode(path, &mode, &guessed));
+    ASSERT_EQ_INT(mode, RILL_TS_DENSE);
+    /* The other formats say theirs; not guessed. */
+    const char *csv = tmp_path(&t, "v.csv");
+    write_file(csv, RILL_FILE_CSV, RILL_TYPE_INT32, RILL_TS_SPARSE, 100, RANDOM);
+    ASSERT_OK(rill_file_mode(csv, &mode, &guessed));
+    ASSERT_EQ_INT(mode, RILL_TS_SPARSE);
+    ASSERT_TRUE(!guessed);
+    ASSERT_ERR(rill_file_mode(tmp_path(&t, "none.bin"), &mode, &guessed), RILL_ENOTFOUND);
+    ASSERT_ERR(rill_file_mode(path, NULL, &guessed), RILL_EINVAL);
+    tmp_done(&t);
+}
+
 /* ---- jsonl and csv ----------------------------------------------------- */
 
 TEST(jsonl_lines_are_what_pybela_json_dumps_writes) {
