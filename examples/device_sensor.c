@@ -123,6 +123,7 @@ int main(int argc, char **argv) {
     rill_server_config cfg = rill_server_config_default();
     cfg.port = port;
     cfg.sample_rate = RATE;
+    cfg.block_ticks = BLOCK; /* its clock moves a block at a time: said to clients */
     cfg.project_name = "device-sensor";
     cfg.on_buffer = on_buffer;
     cfg.user = &d;

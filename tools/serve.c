@@ -98,7 +98,9 @@ static const char serve_usage[] =
     "  --port N           TCP port (default 5555; 0 picks a free one)\n"
     "  --rate HZ          frames per second (default 44100; a file has its\n"
     "                     own, JACK the server's)\n"
-    "  --block N          frames per block of the source (default 64)\n"
+    "  --block N          frames per block of the source (default 64; the\n"
+    "                     demo below 6400 Hz: 10 ms of frames, at least 1,\n"
+    "                     so that streams start without waiting out a block)\n"
     "  --token T          clients must present T (?token=T or\n"
     "                     'Authorization: Bearer T'); pybela cannot, so use\n"
     "                     it with rill clients\n"
@@ -411,6 +413,13 @@ int cmd_serve(int argc, char **argv) {
         sources.ns = ns;
     }
     cfg.sample_rate = rate;
+    /* The demo's 64-frame blocks last 6.4 s at 10 Hz, and a client starts
+     * a stream a block ahead (rill_server_config.block_ticks): below
+     * 6400 Hz its blocks are 10 ms unless --block says. */
+    if (!audio && !nats && !block_given && rate < 6400)
+        block = rate >= 200 ? (double)(unsigned)(rate / 100) : 1;
+    /* A bridged device's ticks come in its messages, of any length. */
+    cfg.block_ticks = nats ? 0 : (unsigned)block;
 
     /* Signals are taken synchronously by this thread with sigwait; every
      * thread the server starts inherits the blocked mask. */

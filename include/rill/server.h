@@ -125,6 +125,13 @@ typedef struct rill_server_config {
      * A name, not a path: no '/', not "." or "..". NULL: not used.
      * Default NULL. */
     const char *bela_project;
+    /* How many ticks the program makes at once: its audio block, or the
+     * frames it ticks through on each wake-up. Native clients are told
+     * (the hello reply's "blockTicks", docs/PROTOCOL.md) and start a
+     * stream at a tick of their choice that many ticks ahead instead of a
+     * guessed 64, which at a sensor rate is seconds (6.4 s at 10 Hz).
+     * 0: not said. Default 0. */
+    unsigned block_ticks;
 } rill_server_config;
 
 /* Where a Bela board keeps its projects, and pybela looks for log files:

@@ -121,15 +121,20 @@ int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate) {
  * 50 ms plus twice the list's round trip (so that the request naming the
  * tick reaches the device before it, on a LAN or USB link and on a slow
  * or lossy one too: a start in the past is taken as "now", and the values
- * before it would be missing) plus one 64-tick block. Schedules,
- * exactly-N, on_block starts and rill_client_start_tick (session.c) all
- * start "now" here. req_lock held. */
+ * before it would be missing) plus one block of the device's ticks (it
+ * may make a block at once): the block rill serve announces
+ * ("blockTicks"), else 64, Bela's usual. Schedules, exactly-N, on_block
+ * starts and rill_client_start_tick (session.c) all start "now" here.
+ * req_lock held. */
 int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate) {
     uint64_t t0 = rill_clock_now_ns();
     int rc = rill__client_device_now(cl, tick, rate);
     double rtt = (double)(rill_clock_now_ns() - t0) / 1e9;
+    pthread_mutex_lock(&cl->lock);
+    uint64_t block = cl->native && cl->server_block != 0 ? cl->server_block : 64;
+    pthread_mutex_unlock(&cl->lock);
     if (rc == 0)
-        *tick += (uint64_t)(*rate * (0.05 + 2 * rtt)) + 64;
+        *tick += (uint64_t)(*rate * (0.05 + 2 * rtt)) + block;
     return rc;
 }
 

@@ -493,6 +493,10 @@ static void on_control(rill_client *cl, const uint8_t *data, size_t len) {
         cl->server_first = json_is_integer(first)
                                ? (uint64_t)json_integer_value(first) + 1
                                : 0;
+        json_t *block = json_object_get(root, "blockTicks");
+        cl->server_block = json_is_integer(block) && json_integer_value(block) > 0
+                               ? (uint64_t)json_integer_value(block)
+                               : 0;
         pthread_cond_broadcast(&cl->cond);
     } else if (json_is_string(ev) &&
                strcmp(json_string_value(ev), "connection") == 0) {

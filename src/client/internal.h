@@ -149,6 +149,7 @@ struct rill_client {
     atomic_bool connected;
     uint64_t server_run;    /* lock: the hello reply's "run", 0 if none */
     uint64_t server_first;  /* lock: its "firstTick" + 1, 0 if none */
+    uint64_t server_block;  /* lock: its "blockTicks", 0 if none */
     uint64_t max_tick;      /* lock: the latest tick the device showed */
     int64_t relink_list_id; /* lock: the reconnection's list request */
     rill_client_list *relink_list;

@@ -482,6 +482,9 @@ void rill__control_hello(rill_server *srv, rill__conn *c) {
         RILL__JV_U("queueBytes", srv->cfg.client_queue_bytes),
         RILL__JV_D("sampleRate", rill__server_rate(srv)),
         RILL__JV_U("run", srv->run_id),
+        srv->cfg.block_ticks != 0
+            ? (rill__jv)RILL__JV_U("blockTicks", srv->cfg.block_ticks)
+            : (rill__jv)RILL__JV_NONE,
         first != 0 ? (rill__jv)RILL__JV_U("firstTick", first - 1)
                    : (rill__jv)RILL__JV_NONE,
     };

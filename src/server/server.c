@@ -502,6 +502,7 @@ rill_server_config rill_server_config_default(void) {
         .compat_only = false,
         .allow_hosts = NULL,
         .bela_project = NULL,
+        .block_ticks = 0,
     };
     return cfg;
 }

@@ -85,7 +85,8 @@ class _Runner:
         if logdir is None:
             logdir = str(self.tmp_path_factory.mktemp("rill-logs"))
         argv = [*wrap, binary, "serve", "--source", "demo", *(["--host", host] if host else []),
-                "--port", "0", "--rate", str(rate), "--block", str(block), "--log-dir", logdir,
+                "--port", "0", "--rate", str(rate),
+                *(["--block", str(block)] if block is not None else []), "--log-dir", logdir,
                 *args]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, text=True, bufsize=1)
@@ -155,6 +156,7 @@ class _Runner:
 @pytest.fixture
 def rill_serve(tmp_path_factory):
     """Factory: rill_serve(*extra_args, rate=, block=, host=, logdir=, wrap=) starts one
+    (block=None: rill serve's own default)
     more server (host=None leaves --host out; wrap: argv that runs it, e.g. in a
     mount namespace, and must end by exec-ing its arguments).
 

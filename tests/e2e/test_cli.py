@@ -149,9 +149,11 @@ def test_stream_buffer_lengths_follow_the_rate(rill_serve, tmp_path):
 def test_serve_at_a_low_rate_starts_streams_and_stops_without_waiting_out_its_blocks(rill_serve):
     """At 20 Hz a 64-frame block lasts 3.2 s, and while nothing is watched
     the demo sleeps 8 blocks at a time (25.6 s): a client's stream must still
-    come within the client's margin (64 ticks ahead of the device's clock,
-    one more block: ~6.4 s), and Ctrl-C must stop the server at once."""
-    srv = rill_serve(rate=20)
+    come within the client's margin (one announced block, 64 ticks, ahead of
+    the device's clock, one more block: ~6.4 s), and Ctrl-C must stop the
+    server at once. By default the demo's blocks are 10 ms below 6400 Hz (one
+    frame at 20 Hz), announced so, and a stream comes within a few ticks."""
+    srv = rill_serve(rate=20)          # --block 64
     time.sleep(1)                      # the demo is in its idle sleep now
     t0 = time.monotonic()
     r = rill("stream", "frame", "-n", "2", url=srv.url)
@@ -162,6 +164,15 @@ def test_serve_at_a_low_rate_starts_streams_and_stops_without_waiting_out_its_bl
     t0 = time.monotonic()
     assert stop_server(srv) == 0
     assert time.monotonic() - t0 < 2
+    srv = rill_serve(rate=20, block=None)
+    assert "20 Hz, 1-frame blocks" in srv.process._rill_output()
+    for _ in range(2):
+        t0 = time.monotonic()
+        r = rill("stream", "frame", "-n", "2", url=srv.url)
+        took = time.monotonic() - t0
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+        # 2 ticks, the client's 50 ms and one tick of margin: 6.4 s before.
+        assert took < 1.5, f"the stream took {took:.1f} s to come"
 
 
 def test_stream_exactly_n_values_round_trips_through_csv_jsonl_and_bin(rill_server, tmp_path):

@@ -43,6 +43,7 @@ def test_native_hello_and_continuous_streams_with_chosen_lengths(rill_server):
         try:
             await c.connect()
             assert c.hello["rill"] == "hello" and c.hello["version"] == 2
+            assert c.hello["blockTicks"] == 64, c.hello  # the demo's --block
             await c.watch(["frame", "frame_d"], lengths=[100, 300])
             await c.wait_messages("frame", 20, timeout=5)
             await c.wait_messages("frame_d", 8, timeout=5)
