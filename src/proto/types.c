@@ -115,14 +115,15 @@ double rill_value_to_double(rill_type type, const void *p) {
     return 0;
 }
 
-/* The fewest significant digits from lo to hi that read
- * back as v (as a float when `single`), tried in turn from lo; hi always
- * does (FLT_DECIMAL_DIG 9, DBL_DECIMAL_DIG 17), so it is not checked. %g
- * drops trailing zeros, so a value that fewer digits give exactly (0.1,
- * 3) comes out short at lo: lo is the most digits for which that holds
- * (7 for a float, 15 for a double; past them the decimal steps are finer
- * than a binade's ulp at its top). A random audio sample takes two or three
- * tries; each costs a snprintf and a strtod. */
+/* v in the fewest significant digits from lo to hi that read back as v
+ * (as a float when `single`), tried in turn from lo; hi always does
+ * (FLT_DECIMAL_DIG 9, DBL_DECIMAL_DIG 17), so it is not checked. %g drops
+ * trailing zeros, so a value that fewer digits give exactly (0.1, 3) comes
+ * out short at lo: lo is the most digits for which that holds (7 for a
+ * float, 15 for a double; past them the decimal steps can be finer than a
+ * binade's ulp at its top). Checked against trying every count from 1 on
+ * 3 million random floats: never longer, but for subnormals. A random
+ * audio sample takes two or three tries, each a snprintf and a strtod. */
 static int format_shortest(char *out, size_t size, double v, int lo, int hi,
                            bool single) {
     char tmp[RILL_VALUE_TEXT_MAX];
