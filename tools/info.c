@@ -28,7 +28,7 @@ int cmd_info(int argc, char **argv) {
         return EXIT_FAILED;
     rill_file_info info;
     rill_file_reader_get_info(r, &info);
-    size_t buffers = 0, values = 0;
+    size_t buffers = 0, values = 0, zeros = 0; /* zeros ending the last buffer */
     uint64_t first = 0, last = 0;
     rill_file_buffer b;
     int rc;
@@ -40,6 +40,8 @@ int cmd_info(int argc, char **argv) {
         last = b.timestamps[b.count - 1];
         buffers++;
         values += b.count;
+        for (zeros = 0; zeros < b.count && b.values[b.count - 1 - zeros] == 0; zeros++)
+            ;
     }
     const char *dot = strrchr(path, '.');
     const char *format = dot ? dot + 1 : "?";
@@ -87,6 +89,12 @@ int cmd_info(int argc, char **argv) {
     const char *noted = saved_note(path); /* a tail cut short, not counted */
     if (noted != NULL)
         printf("note       %s\n", noted);
+    /* A dense bin file's last buffer is padded with zeros to a whole body,
+     * and the file does not say where its values end: counted above, and
+     * said here when the last buffer ends in zeros. */
+    if (bin && !sparse && zeros != 0)
+        printf("padding    the last buffer ends in %zu zeros: the stream's padding if it "
+               "ended there (a bin file does not record where its values end)\n", zeros);
     rill_file_reader_close(r);
     if (rc != RILL_EEMPTY) {
         fprintf(stderr, "%s: %s is damaged after %zu buffers: %s\n", argv[0], path,

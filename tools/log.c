@@ -178,7 +178,7 @@ static void download_path(const host *h, const char *dir, const char *name, char
 static int download(const host *h, rill_client *cl, const char *dir,
                     const rill_client_log_file *files, const char *const *names,
                     const rill_client_var *const *vars, size_t n, uint64_t start,
-                    uint64_t end) {
+                    uint64_t end, uint64_t asked) {
     bool tty = host_tty();
     int status = EXIT_OK;
     for (size_t i = 0; i < n; i++) {
@@ -219,13 +219,13 @@ static int download(const host *h, rill_client *cl, const char *dir,
         /* The span the device announced: a start tick that had passed
          * when it took the command (a loaded device) began "now", with the
          * whole duration after it; those ticks were never asked of the
-         * program, so they are not lost. */
+         * program, so they are not lost. It announces the duration asked
+         * (one tick less than the values: see cmd_log). */
         uint64_t from = start, to = end;
         if (rill_client_log_span(cl, files[i].name, &from, &to) != 0 || to < from ||
-            to - from != end - start) {
+            to - from != asked)
             from = start;
-            to = end;
-        }
+        to = from + (end - start);
         if (tty && from != start)
             fprintf(stderr, "%s: %s: the device began %llu ticks after the tick asked\n",
                     h->cmd, names[i], (unsigned long long)(from - start));
@@ -330,7 +330,11 @@ int cmd_log(int argc, char **argv) {
         status = EXIT_USAGE;
         goto out;
     }
-    rill_client_stream_opts so = {0, dur, 0, 0};
+    /* A device logs the value of the end tick too (the Watcher's D + 1
+     * values, which pybela's Logger keeps): asked for one tick less, the
+     * file holds exactly the ticks [start, start + dur). One tick cannot
+     * be asked so (a duration of 0 has no end): it logs two. */
+    rill_client_stream_opts so = {0, dur > 1 ? dur - 1 : 1, 0, 0};
     int rc = at != 0 ? 0 : rill_client_start_tick(cl, &start);
     so.start = start;
     if (rc == 0)
@@ -359,7 +363,8 @@ int cmd_log(int argc, char **argv) {
         status = host_fail(&h, EXIT_FAILED, "cannot stop logging: %s", rill_strerror(rc));
         goto out;
     }
-    if (download(&h, cl, dir, files, names, vars, n, start, start + dur) != EXIT_OK ||
+    if (download(&h, cl, dir, files, names, vars, n, start, start + dur, so.duration) !=
+            EXIT_OK ||
         atomic_load(&device_dropped))
         status = EXIT_FAILED;
 out:

@@ -575,11 +575,12 @@ def test_log_logs_on_the_device_then_downloads_exactly_the_seconds_asked(rill_se
         for b in parse_log_buffers(bufs, vtype, 0):
             pairs += [(b["ref"] + i, v) for i, v in enumerate(b["data"])]
         want = int(0.5 * RATE)
-        # The values of exactly 0.5 s (plus the Watcher's end value and
-        # padding), each equal to its tick, contiguous.
-        assert all(v == t for t, v in pairs[:want + 1])
-        assert [t for t, _ in pairs[:want + 1]] == list(range(pairs[0][0], pairs[0][0] + want + 1))
-        assert all(v == 0 for _, v in pairs[want + 1:])
+        # The values of exactly 0.5 s, each equal to its tick, contiguous,
+        # then the last body's padding (no Watcher end value: asked one
+        # tick less, the device logs no tick past the 0.5 s).
+        assert all(v == t for t, v in pairs[:want])
+        assert [t for t, _ in pairs[:want]] == list(range(pairs[0][0], pairs[0][0] + want))
+        assert all(v == 0 for _, v in pairs[want:]), pairs[want:want + 3]
 
 
 def test_a_failed_download_says_how_to_fetch_the_file_that_stays_on_the_device(rill_server):
