@@ -531,6 +531,7 @@ def test_info_and_convert_read_back_what_was_streamed(rill_server, tmp_path):
     fields = dict(line.split(None, 1) for line in info.stdout.splitlines())
     assert fields["variable"] == "frame_d" and fields["type"] == "double"
     assert fields["values"] == "2048" and fields["buffers"] == "4"  # 512-value bodies
+    assert "padding" not in fields, fields  # whole bodies: nothing to say
     assert fields["rate"] == "not recorded in a bin file", fields  # not "0"
     # bin records no sample rate: converting to wav needs one, and says so.
     bad = subprocess.run([rill_bin(), "convert", src, "--to", "wav"], capture_output=True,
@@ -1328,6 +1329,9 @@ def test_a_sparse_bin_reads_back_without_its_padding(rill_server, tmp_path):
     info = dict(line.split(None, 1) for line in
                 run("info", str(tmp_path / "frame.bin")).stdout.splitlines())
     assert info["mode"].startswith("dense (a bin file does not record the mode: add --sparse"), info
+    # 3000 values in 1024-value bodies: 72 zeros of padding, counted and said.
+    assert info["values"] == "3072", info
+    assert info["padding"].startswith("the last buffer ends in 72 zeros: the stream's padding"), info
     for fmt in ("wav", "flac"):
         c = run("convert", str(src), str(tmp_path / f"events.{fmt}"), "--rate", "44100")
         assert c.returncode == 2 and c.stderr.count("\n") == 1, c.stderr
