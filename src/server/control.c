@@ -220,6 +220,8 @@ static void prepare_log(rill_server *srv, rill__conn *c, const rill__cmd *cmd,
         snprintf(p->why, sizeof p->why, "log: out of memory");
         return;
     }
+    double rate = rill__server_rate(srv);
+    s->log_flush_ticks = rate >= 1 ? (uint64_t)rate : 1; /* a second */
     if (rill__logwriter_open(srv->logwriter, s) != 0) {
         rill__stream_destroy(s);
         snprintf(p->why, sizeof p->why,

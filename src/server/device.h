@@ -79,6 +79,11 @@ typedef struct rill__stream {
     uint32_t rel_off;     /* offset of rel[0] in `buf` (sparse) */
     uint32_t buf_bytes;   /* bytes of `buf` sent as the payload */
     uint8_t *buf;         /* the payload being filled */
+    /* Log: a body pending this many ticks goes to the file as it is
+     * (RILL__REC_FLAG_PARTIAL), every so many ticks, so a killed server
+     * loses at most that much (a second): at a sensor rate a body is
+     * seconds to minutes of values. */
+    uint64_t log_flush_ticks;
 
     /* Tick thread only ("rt"). */
     rill__state state;
@@ -96,6 +101,7 @@ typedef struct rill__stream {
     bool scheduled;       /* in the server's tick-checked list */
     bool end_pending;     /* native end (or log close) waiting for ring room */
     uint32_t run;         /* which START this run is (the network's count) */
+    uint64_t log_flushed; /* log: the tick its partial body last went out */
 
     /* Published by the tick thread for the list reply. */
     atomic_int pub_state;
@@ -123,6 +129,7 @@ typedef struct rill__stream {
     /* Log streams. The file is the log writer's (logwriter.h): it fills
      * these from the open request until its last event about the stream. */
     int log_fd;
+    uint64_t log_pos; /* where the next body goes: after the last whole one */
     char log_name[RILL__VAR_NAME_MAX + 32];
     bool log_failed;
     char log_error[240];           /* OPEN_FAILED: why, in a sentence */
@@ -219,6 +226,9 @@ typedef enum rill__rec_kind {
 } rill__rec_kind;
 
 #define RILL__REC_FLAG_LAST 0x1u
+/* A log's body so far, zero-padded: the writer puts it where the body
+ * goes and keeps the place for the whole body, which replaces it. */
+#define RILL__REC_FLAG_PARTIAL 0x2u
 
 typedef struct rill__rec {
     rill__stream *stream;

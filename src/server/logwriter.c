@@ -73,6 +73,23 @@ static bool write_all(int fd, const uint8_t *p, size_t n, int *err) {
     return true;
 }
 
+/* n bytes at offset `off` of the file. */
+static bool pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, int *err) {
+    while (n != 0) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            *err = errno;
+            return false;
+        }
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return true;
+}
+
 static void forget(rill__logwriter *lw, rill__stream *s) {
     for (rill__stream **p = &lw->open; *p != NULL; p = &(*p)->log_next) {
         if (*p == s) {
@@ -132,6 +149,7 @@ static void open_file(rill__logwriter *lw, rill__stream *s) {
         return;
     }
     s->log_fd = fd;
+    s->log_pos = hlen;
     snprintf(s->log_name, sizeof s->log_name, "%s", name);
     s->log_next = lw->open;
     lw->open = s;
@@ -201,11 +219,16 @@ static bool write_one(rill__logwriter *lw) {
         post(lw, RILL__LOG_EV_CLOSED, 0, s);
         return true;
     }
+    /* Each body at the end of the whole ones: a partial one (the body so
+     * far, padded) keeps the place for the whole body, which replaces it. */
     int err = 0;
-    if (s->log_fd >= 0 && !s->log_failed &&
-        !write_all(s->log_fd, lw->buf, r.bytes, &err)) {
-        s->log_failed = true;
-        post(lw, RILL__LOG_EV_FAILED, err, s);
+    if (s->log_fd >= 0 && !s->log_failed) {
+        if (!pwrite_all(s->log_fd, lw->buf, r.bytes, s->log_pos, &err)) {
+            s->log_failed = true;
+            post(lw, RILL__LOG_EV_FAILED, err, s);
+        } else if (!(r.flags & RILL__REC_FLAG_PARTIAL)) {
+            s->log_pos += r.bytes;
+        }
     }
     return true;
 }
@@ -225,7 +248,7 @@ static void finish_open_files(rill__logwriter *lw) {
                        (size_t)(s->capacity - s->count) * 4);
             memcpy(s->buf, &s->ref, sizeof s->ref);
             int err = 0;
-            if (!write_all(s->log_fd, s->buf, s->buf_bytes, &err))
+            if (!pwrite_all(s->log_fd, s->buf, s->buf_bytes, s->log_pos, &err))
                 rill__log_error("finishing %s/%s: %s", lw->dir, s->log_name,
                                 strerror(err));
         }

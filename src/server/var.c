@@ -209,6 +209,40 @@ __attribute__((noinline)) static bool emit_buffer(rill__device *dev,
     return ok;
 }
 
+/* A log's partial body to the file, zero-padded, the count kept (see
+ * rill__stream.log_flush_ticks). Not a buffer: no sequence number, and a
+ * full ring skips it uncounted, since the whole body carries the values
+ * again. */
+__attribute__((noinline)) static void flush_log(rill__device *dev,
+                                                rill__stream *s, uint64_t now) {
+    size_t size = s->var->size;
+    uint32_t n = s->count;
+    memset(s->buf + s->values_off + (size_t)n * size, 0,
+           (size_t)(s->capacity - n) * size);
+    if (is_sparse(s))
+        memset(s->buf + s->rel_off + (size_t)n * 4, 0,
+               (size_t)(s->capacity - n) * 4);
+    memcpy(s->buf, &s->ref, sizeof s->ref); /* little-endian host */
+    rill__rec h = {.stream = s,
+                   .ref = s->ref,
+                   .seq = s->seq,
+                   .count = n,
+                   .kind = RILL__REC_BUFFER,
+                   .flags = RILL__REC_FLAG_PARTIAL,
+                   .bytes = s->buf_bytes,
+                   .run = s->run};
+    put_record(dev->log, &h, s->buf, s->buf_bytes, NULL, 0);
+    s->log_flushed = now;
+}
+
+static inline void maybe_flush_log(rill__device *dev, rill__stream *s,
+                                   uint64_t now) {
+    if (s->sink == RILL__SINK_LOG && s->count != 0 &&
+        now - s->ref >= s->log_flush_ticks &&
+        now - s->log_flushed >= s->log_flush_ticks)
+        flush_log(dev, s, now);
+}
+
 RILL__HOT void append(rill__device *dev, rill__stream *s, const void *value,
                      uint64_t now, size_t size) {
     if (s->count == 0)
@@ -320,6 +354,7 @@ RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
         return;
     case RILL__ST_YES:
         append(dev, s, value, now, size);
+        maybe_flush_log(dev, s, now);
         return;
     case RILL__ST_STOPPING:
         append(dev, s, value, now, size);
@@ -329,6 +364,8 @@ RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
             finish(s);
             if (s->sink == RILL__SINK_LOG)
                 try_end(dev, s, now);
+        } else {
+            maybe_flush_log(dev, s, now);
         }
         return;
     }

@@ -584,6 +584,40 @@ def test_log_logs_on_the_device_then_downloads_exactly_the_seconds_asked(rill_se
         assert all(v == 0 for _, v in pairs[want:]), pairs[want:want + 3]
 
 
+def test_a_killed_server_keeps_all_but_the_last_second_of_a_slow_log(rill_serve, tmp_path):
+    """At 100 Hz a log body (1024 int32s) is 10 s of values, written whole:
+    a rill serve killed mid-log kept none of them. The device writes the body
+    so far once a second, zero-padded in the body's place: after 3 s of
+    logging and a SIGKILL the file holds at least 2 s of the values, each
+    equal to its tick, contiguous from the start; a sparse log's events too."""
+    srv = rill_serve(rate=100, block=None)
+    log = subprocess.Popen([rill_bin(), "log", "frame", "events", "-d", "60", "-o",
+                            str(tmp_path), "--url", srv.url],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.5)
+        srv.process.kill()
+        srv.process.wait(5)
+        srv.process._rill_stopped_by_test = True
+        out, err = log.communicate(timeout=10)
+    finally:
+        if log.poll() is None:
+            log.kill()
+    assert log.returncode == 1, (out, err)
+    files = {p.name.split(".")[0].split("+")[0]: p for p in pathlib.Path(srv.logdir).iterdir()}
+    header, bufs, rest = parse_log_file(files["frame"].read_bytes())
+    assert header["name"] == "frame" and len(bufs) == 1 and not rest, (header, len(bufs), rest)
+    b = parse_log_buffers(bufs, "i", 0)[0]
+    got = [v for v in b["data"] if v != 0]
+    assert len(got) >= 200, f"{len(got)} values kept of ~300"
+    assert got == list(range(b["ref"], b["ref"] + len(got)))
+    assert all(v == 0 for v in b["data"][len(got):])  # the padding after them
+    header, bufs, rest = parse_log_file(files["events"].read_bytes())
+    ev = parse_log_buffers(bufs, "i", 1)[0]
+    got = [(ev["ref"] + r, v) for r, v in zip(ev["rel"], ev["data"]) if v != 0]
+    assert len(got) >= 2 and all(t == v and is_event_frame(v) for t, v in got), got
+
+
 def test_a_failed_download_says_how_to_fetch_the_file_that_stays_on_the_device(rill_server):
     # /proc is a directory where no file can be made, even by root: the
     # download fails after the device has logged.
