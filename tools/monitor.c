@@ -1,4 +1,5 @@
 /* rill monitor: variables' values, one every period, as they come. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,9 +12,10 @@
 static const char usage[] =
     "usage: rill monitor VAR... [--period TICKS] [-n COUNT] [--url URL] [--token T]\n"
     "                    [--timeout S]\n\n"
-    "Print 'var tick value' every TICKS ticks (2 or more, default 1000) until\n"
-    "Ctrl-C, or until COUNT values of each variable have been printed. For one\n"
-    "value now, use rill peek.\n"
+    "Print 'var tick value' every TICKS ticks (2 or more; default 1000, or a\n"
+    "tenth of a second's ticks when that is fewer: 10 at 100 Hz) until Ctrl-C,\n"
+    "or until COUNT values of each variable have been printed. For one value\n"
+    "now, use rill peek.\n"
     HOST_URL_HELP
     "\nexamples:\n  rill monitor sine --period 4410\n  rill monitor frame gain -n 3\n";
 
@@ -74,7 +76,7 @@ int cmd_monitor(int argc, char **argv) {
                                          {NULL, 0, NULL, 0}};
     host h;
     host_init(&h, argc, argv, usage, "n:", opts);
-    double period = 1000, limit = 0;
+    double period = 0, limit = 0; /* 0: the default, once the rate is known */
     int c, status;
     while ((c = host_next(&h)) > 0) {
         /* Period 1 is a one-shot on the device: one value, then nothing. */
@@ -116,6 +118,11 @@ int cmd_monitor(int argc, char **argv) {
         m.types[i] = vars[i]->type;
     pthread_mutex_unlock(&m.lock);
     free(vars);
+    /* 1000 ticks is 23 ms at 44.1 kHz and 100 s at 10 Hz. */
+    if (period == 0) {
+        double tenth = l != NULL && l->sample_rate > 0 ? floor(l->sample_rate / 10) : 1000;
+        period = tenth < 2 ? 2 : tenth > 1000 ? 1000 : tenth;
+    }
     int rc = l == NULL ? RILL_ENOTFOUND : rill_client_monitor(cl, m.names, n, (uint32_t)period);
     if (l != NULL && rc != 0)
         status = host_fail(&h, EXIT_FAILED, "%s", rill_strerror(rc));

@@ -120,6 +120,14 @@ def test_stream_at_a_sensor_rate_is_live_for_dense_and_sparse_variables(rill_ser
     finally:
         p.send_signal(signal.SIGINT)
         p.communicate(timeout=10)
+    # rill monitor's default period is a tenth of a second there (10 ticks),
+    # not 1000 ticks (10 s).
+    t0 = time.monotonic()
+    r = rill("monitor", "frame", "-n", "3", url=srv.url)
+    assert r.returncode == 0, r.stderr
+    ticks = [int(line.split()[1]) for line in r.stdout.splitlines()]
+    assert len(ticks) == 3 and ticks[1] - ticks[0] == ticks[2] - ticks[1] == 10, r.stdout
+    assert time.monotonic() - t0 < 2
     assert first.startswith("sine,"), first
     # Through a pipe, as a script reads it: printed lines go out when the
     # writer has caught up, not when stdio's 4 KiB buffer fills (~2 s of
