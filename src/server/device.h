@@ -311,6 +311,11 @@ rill__stream *rill__stream_create(rill_var *var, rill__stream_kind kind,
                                   rill__sink sink, bool compat,
                                   uint32_t capacity);
 void rill__stream_destroy(rill__stream *s);
+/* A compat stream's body as it goes out: the values after its count and
+ * their relative ticks zeroed (spec §3.3 padding), its reference tick in
+ * front. The thread that owns the stream's buffer (the tick thread; the
+ * log writer at shutdown). */
+void rill__stream_pad_body(rill__stream *s);
 
 static inline double rill__bits_to_double(uint64_t b) {
     double d;

@@ -58,21 +58,6 @@ static void post(rill__logwriter *lw, rill__log_ev_kind kind, int err,
         lw->notify(lw->notify_arg);
 }
 
-static bool write_all(int fd, const uint8_t *p, size_t n, int *err) {
-    while (n != 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            *err = errno;
-            return false;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
 /* n bytes at offset `off` of the file. */
 static bool pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, int *err) {
     while (n != 0) {
@@ -141,7 +126,7 @@ static void open_file(rill__logwriter *lw, rill__stream *s) {
     size_t hlen = 0;
     rill__logfile_header_encode(var, s->var->type, (uint32_t)getpid(),
                                 lw->instance, hdr, sizeof hdr, &hlen);
-    if (!write_all(fd, hdr, hlen, &err)) {
+    if (!pwrite_all(fd, hdr, hlen, 0, &err)) {
         close(fd);
         rill__set_err(s->log_error, sizeof s->log_error,
                       "cannot write the header of %s: %s", path, strerror(err));
@@ -240,13 +225,7 @@ static void finish_open_files(rill__logwriter *lw) {
     while (lw->open != NULL) {
         rill__stream *s = lw->open;
         if (s->count != 0 && !s->log_failed && s->log_fd >= 0) {
-            size_t size = s->var->size;
-            memset(s->buf + s->values_off + (size_t)s->count * size, 0,
-                   (size_t)(s->capacity - s->count) * size);
-            if (s->var->mode == RILL_TS_SPARSE)
-                memset(s->buf + s->rel_off + (size_t)s->count * 4, 0,
-                       (size_t)(s->capacity - s->count) * 4);
-            memcpy(s->buf, &s->ref, sizeof s->ref);
+            rill__stream_pad_body(s);
             int err = 0;
             if (!pwrite_all(s->log_fd, s->buf, s->buf_bytes, s->log_pos, &err))
                 rill__log_error("finishing %s/%s: %s", lw->dir, s->log_name,

@@ -169,6 +169,20 @@ static bool is_sparse(const rill__stream *s) {
     return s->var->mode == RILL_TS_SPARSE;
 }
 
+/* device.h. Also the log writer's, at shutdown. */
+void rill__stream_pad_body(rill__stream *s) {
+    size_t size = s->var->size;
+    uint32_t n = s->count;
+    if (n < s->capacity) {
+        memset(s->buf + s->values_off + (size_t)n * size, 0,
+               (size_t)(s->capacity - n) * size);
+        if (is_sparse(s))
+            memset(s->buf + s->rel_off + (size_t)n * 4, 0,
+                   (size_t)(s->capacity - n) * 4);
+    }
+    memcpy(s->buf, &s->ref, sizeof s->ref); /* little-endian host */
+}
+
 /* Send the current buffer. Compatibility buffers are always the full
  * 4104-byte body: the unused tail of the values and of the relative
  * timestamps is zeroed (spec §3.3 padding). Native buffers carry exactly
@@ -179,14 +193,7 @@ __attribute__((noinline)) static bool emit_buffer(rill__device *dev,
     uint32_t n = s->count;
     bool ok;
     if (s->compat) {
-        if (n < s->capacity) {
-            memset(s->buf + s->values_off + (size_t)n * size, 0,
-                   (size_t)(s->capacity - n) * size);
-            if (is_sparse(s))
-                memset(s->buf + s->rel_off + (size_t)n * 4, 0,
-                       (size_t)(s->capacity - n) * 4);
-        }
-        memcpy(s->buf, &s->ref, sizeof s->ref); /* little-endian host */
+        rill__stream_pad_body(s);
         ok = emit(dev, s, RILL__REC_BUFFER, last ? RILL__REC_FLAG_LAST : 0,
                   s->ref, n, s->buf, s->buf_bytes, NULL, 0);
     } else {
@@ -215,18 +222,11 @@ __attribute__((noinline)) static bool emit_buffer(rill__device *dev,
  * again. */
 __attribute__((noinline)) static void flush_log(rill__device *dev,
                                                 rill__stream *s, uint64_t now) {
-    size_t size = s->var->size;
-    uint32_t n = s->count;
-    memset(s->buf + s->values_off + (size_t)n * size, 0,
-           (size_t)(s->capacity - n) * size);
-    if (is_sparse(s))
-        memset(s->buf + s->rel_off + (size_t)n * 4, 0,
-               (size_t)(s->capacity - n) * 4);
-    memcpy(s->buf, &s->ref, sizeof s->ref); /* little-endian host */
+    rill__stream_pad_body(s);
     rill__rec h = {.stream = s,
                    .ref = s->ref,
                    .seq = s->seq,
-                   .count = n,
+                   .count = s->count,
                    .kind = RILL__REC_BUFFER,
                    .flags = RILL__REC_FLAG_PARTIAL,
                    .bytes = s->buf_bytes,
