@@ -126,6 +126,8 @@ void rill__audio_to_float(float *dst, rill_audio_format from, const void *src,
         return;
     }
     }
+    if (!add) /* an unknown format reads as silence */
+        memset(dst, 0, n * sizeof *dst);
 }
 
 void rill_audio_convert(rill_audio_format to, void *dst, rill_audio_format from,
@@ -138,10 +140,12 @@ void rill_audio_convert(rill_audio_format to, void *dst, rill_audio_format from,
         memmove(dst, src, n * rill_audio_format_size(to));
         return;
     }
+    size_t fs = rill_audio_format_size(from), ts = rill_audio_format_size(to);
+    if (fs == 0 || ts == 0)
+        return; /* an unknown format: nothing, as audio.h says */
     float tmp[256];
     const uint8_t *s = src;
     uint8_t *d = dst;
-    size_t fs = rill_audio_format_size(from), ts = rill_audio_format_size(to);
     while (n > 0) {
         size_t k = RILL__MIN(n, RILL__ARRAY_LEN(tmp));
         rill__audio_to_float(tmp, from, s, k, false);

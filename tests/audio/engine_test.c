@@ -74,6 +74,14 @@ TEST(convert_saturates_and_round_trips) {
     float one = 1.0f;
     rill_audio_convert(RILL_AUDIO_S32, &s32, RILL_AUDIO_F32, &one, 1);
     ASSERT_EQ_INT(s32, INT32_MAX);
+    /* An unknown format converts nothing: dst keeps what it held, whichever
+     * side is unknown (the unknown source wrote stack garbage into it). */
+    int16_t keep[4] = {1, 2, 3, 4};
+    const int16_t was[4] = {1, 2, 3, 4};
+    rill_audio_convert(RILL_AUDIO_S16, keep, (rill_audio_format)99, in, 4);
+    ASSERT_EQ_MEM(keep, was, sizeof keep);
+    rill_audio_convert((rill_audio_format)99, keep, RILL_AUDIO_F32, in, 4);
+    ASSERT_EQ_MEM(keep, was, sizeof keep);
 }
 
 /* Four stereo samples and one mono sample of random 16-bit data, mixed
