@@ -82,7 +82,8 @@ typedef struct rill__stream {
     /* Log: a body pending this many ticks goes to the file as it is
      * (RILL__REC_FLAG_PARTIAL), every so many ticks, so a killed server
      * loses at most that much (a second): at a sensor rate a body is
-     * seconds to minutes of values. */
+     * seconds to minutes of values. 0: never. Checked once a tick
+     * (a running log is on the scheduled list). */
     uint64_t log_flush_ticks;
 
     /* Tick thread only ("rt"). */
@@ -102,6 +103,8 @@ typedef struct rill__stream {
     bool end_pending;     /* native end (or log close) waiting for ring room */
     uint32_t run;         /* which START this run is (the network's count) */
     uint64_t log_flushed; /* log: the tick its partial body last went out */
+    uint64_t log_flushed_ref;   /* log: the ref and count of that body, */
+    uint32_t log_flushed_count; /* so the same one is not written again */
 
     /* Published by the tick thread for the list reply. */
     atomic_int pub_state;

@@ -231,15 +231,23 @@ __attribute__((noinline)) static void flush_log(rill__device *dev,
                    .flags = RILL__REC_FLAG_PARTIAL,
                    .bytes = s->buf_bytes,
                    .run = s->run};
-    put_record(dev->log, &h, s->buf, s->buf_bytes, NULL, 0);
+    if (put_record(dev->log, &h, s->buf, s->buf_bytes, NULL, 0)) {
+        s->log_flushed_ref = s->ref;
+        s->log_flushed_count = s->count;
+    }
     s->log_flushed = now;
 }
 
+/* Once a tick for a running log (it is on the scheduled list): however
+ * its values came (one set, a block, the fast path, a lone sparse value),
+ * a body that has been filling for log_flush_ticks goes out, at most that
+ * often, and only when it holds values not yet out. */
 static inline void maybe_flush_log(rill__device *dev, rill__stream *s,
                                    uint64_t now) {
-    if (s->sink == RILL__SINK_LOG && s->count != 0 &&
+    if (s->log_flush_ticks != 0 && s->count != 0 &&
         now - s->ref >= s->log_flush_ticks &&
-        now - s->log_flushed >= s->log_flush_ticks)
+        now - s->log_flushed >= s->log_flush_ticks &&
+        (s->count != s->log_flushed_count || s->ref != s->log_flushed_ref))
         flush_log(dev, s, now);
 }
 
@@ -354,7 +362,6 @@ RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
         return;
     case RILL__ST_YES:
         append(dev, s, value, now, size);
-        maybe_flush_log(dev, s, now);
         return;
     case RILL__ST_STOPPING:
         append(dev, s, value, now, size);
@@ -364,8 +371,6 @@ RILL__HOT void compat_buffer_value(rill__device *dev, rill__stream *s,
             finish(s);
             if (s->sink == RILL__SINK_LOG)
                 try_end(dev, s, now);
-        } else {
-            maybe_flush_log(dev, s, now);
         }
         return;
     }
@@ -694,8 +699,11 @@ static void apply_start(rill__device *dev, rill__stream *s,
     publish_state(s);
     atomic_store_explicit(&s->pub_started, true, memory_order_release);
     attach(s);
-    if (s->sink == RILL__SINK_LOG)
+    if (s->sink == RILL__SINK_LOG) {
         post_event(dev, RILL__EV_LOG_STARTED, s, s->start, s->end);
+        s->log_flushed_count = 0;
+        schedule(dev, s); /* for its partial bodies (maybe_flush_log) */
+    }
     if (!s->compat) {
         schedule(dev, s);
         native_tick(dev, s, now);
@@ -800,10 +808,13 @@ void rill__device_tick(rill__device *dev, uint64_t frame) {
         rill__stream *s = dev->scheduled[i];
         if (!s->compat)
             native_tick(dev, s, frame);
+        else if (s->sink == RILL__SINK_LOG && s->state != RILL__ST_NO)
+            maybe_flush_log(dev, s, frame);
         if (s->end_pending)
             try_end(dev, s, dev->now);
         bool keep = s->end_pending || s->state == RILL__ST_STARTING ||
-                    s->state == RILL__ST_STOPPING;
+                    s->state == RILL__ST_STOPPING ||
+                    (s->sink == RILL__SINK_LOG && s->state == RILL__ST_YES);
         if (keep) {
             i++;
         } else {

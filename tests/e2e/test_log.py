@@ -225,3 +225,35 @@ def test_http_files_refuses_missing_files_and_path_traversal(rill_server):
         assert b"secret" not in data
     status, _ = http_get(rill_server.port, "/nothing-here")
     assert status == 404
+
+
+def test_a_log_with_no_end_keeps_all_but_the_last_second_when_killed(rill_serve):
+    """pybela's start_logging with no duration, at 100 Hz: the log runs on the
+    device's fast path (one running dense stream), which took its values
+    without the once-a-second write of the partial body, so a killed server
+    kept only the file's header. After ~2.5 s and a SIGKILL the file holds
+    at least a second of values, each equal to its tick, contiguous."""
+    srv = rill_serve(rate=100, block=None)
+
+    async def body():
+        c = BelaClient(srv.url)
+        try:
+            await c.connect()
+            st = await c.start_logging(["frame"])
+            assert var_entry(st, "frame")["logFileName"] == "frame.bin"
+            await wait_logged(c, ["frame"], True)
+            await asyncio.sleep(2.5)
+        finally:
+            srv.process.kill()
+            srv.process.wait(5)
+            srv.process._rill_stopped_by_test = True
+            await c.close()
+
+    run(body(), 20)
+    hdr, raw, rest = parse_log_file(open(os.path.join(srv.logdir, "frame.bin"), "rb").read())
+    assert hdr["name"] == "frame" and len(raw) == 1 and not rest, (hdr, len(raw), rest)
+    b = parse_log_buffers(raw, "i", 0)[0]
+    got = [v for v in b["data"] if v != 0]
+    assert len(got) >= 100, f"{len(got)} values kept of ~250"
+    assert got == list(range(b["ref"], b["ref"] + len(got)))
+    assert all(v == 0 for v in b["data"][len(got):])

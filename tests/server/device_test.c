@@ -817,3 +817,81 @@ TEST(set_uint32_keeps_values_past_int32_max_and_converts_to_other_types) {
     rill__stream_destroy(s);
     rill__device_deinit(&f.dev);
 }
+
+/* The partial bodies of a log (RILL__REC_FLAG_PARTIAL) on its ring, after
+ * `ticks` frames from 0 in blocks of `block` (1: one set a frame), every
+ * frame's value set (dense), or only at the ticks in `sets` (sparse).
+ * Returns how many; the count and ref of each in `counts`/`refs`. */
+static size_t run_log(rill_ts_mode mode, uint64_t duration, size_t block,
+                      uint64_t ticks, const uint64_t *sets, size_t n_sets,
+                      uint32_t *counts, uint64_t *refs, size_t max) {
+    static fixture f;
+    setup(&f, RILL_TYPE_INT32, mode, 1 << 16);
+    rill__stream *s = rill__stream_create(&f.var, RILL__STREAM_BUFFER,
+                                          RILL__SINK_LOG, true, 0);
+    s->log_flush_ticks = 100;
+    post(&f, RILL__RT_START, s, 0, duration, 0);
+    int32_t values[64];
+    for (uint64_t t = 0; t < ticks; t += block) {
+        rill__device_tick(&f.dev, t);
+        if (mode == RILL_TS_SPARSE) {
+            for (size_t i = 0; i < n_sets; i++)
+                if (sets[i] == t)
+                    rill_var_set_int32(&f.var, (int32_t)t);
+        } else if (block == 1) {
+            rill_var_set_int32(&f.var, (int32_t)t);
+        } else {
+            for (size_t i = 0; i < block; i++)
+                values[i] = (int32_t)(t + i);
+            rill_var_set_block(&f.var, RILL_TYPE_INT32, values, block);
+        }
+    }
+    size_t n = 0;
+    rec r;
+    while (next_rec(f.dev.log, &r)) {
+        ASSERT_EQ_UINT(r.h.kind, RILL__REC_BUFFER);
+        ASSERT_TRUE(r.h.flags & RILL__REC_FLAG_PARTIAL);
+        ASSERT_EQ_UINT(r.h.bytes, RILL__BELA_BODY_BYTES);
+        ASSERT_LE_UINT(n + 1, max);
+        uint64_t ref;
+        memcpy(&ref, r.payload, 8);
+        ASSERT_EQ_UINT(ref, r.h.ref);
+        for (uint32_t i = 0; i < r.h.count && mode == RILL_TS_DENSE; i++)
+            ASSERT_EQ_INT(value_at(&r, 8, i), (int64_t)(ref + i));
+        counts[n] = r.h.count;
+        refs[n++] = ref;
+    }
+    rill__stream_destroy(s);
+    rill__device_deinit(&f.dev);
+    return n;
+}
+
+TEST(a_slow_logs_partial_body_goes_out_once_a_second_however_it_is_set) {
+    uint32_t counts[8];
+    uint64_t refs[8];
+    /* A log with no end (the fast path takes its values), one with an
+     * end, and one set a block at a time: a partial body at ticks 100,
+     * 200 and 300, each holding every value before its tick. */
+    const uint64_t ends[] = {0, 5000, 0};
+    const size_t blocks[] = {1, 1, 4};
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = run_log(RILL_TS_DENSE, ends[k], blocks[k], 350, NULL, 0,
+                           counts, refs, 8);
+        ASSERT_EQ_UINT(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            ASSERT_EQ_UINT(refs[i], 0);
+            ASSERT_EQ_UINT(counts[i], 100 * (i + 1));
+        }
+    }
+    /* A sparse log's lone value goes out a second after it, once: the
+     * body is not written again while nothing is added to it. A value
+     * added to a body older than a second goes out at the next tick, the
+     * next one a second later (at most once a second). */
+    const uint64_t sets[] = {5, 400, 410};
+    size_t n = run_log(RILL_TS_SPARSE, 0, 1, 700, sets, 3, counts, refs, 8);
+    ASSERT_EQ_UINT(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ_UINT(refs[i], 5);
+        ASSERT_EQ_UINT(counts[i], i + 1);
+    }
+}
