@@ -7,6 +7,7 @@
  * stream, shows progress, and stops at the end, at Ctrl-C, when the
  * connection is lost or at the first failed write. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,11 +29,12 @@ static const char usage[] =
     "Stream variables from the device. With -o, each goes to DIR/<var>.<format>\n"
     "(default format csv; DIR is created), written as it arrives; without (or\n"
     "-o -), lines 'var,tick,value' go to standard output. A file that is there\n"
-    "already is kept: the command refuses before connecting, unless --force\n"
-    "(write over it). -n takes exactly N values of each variable; -d the values\n"
-    "of the ticks of SECONDS seconds (dense variables: exactly SECONDS x rate\n"
-    "values; sparse ones: those set in that time); without either, streaming\n"
-    "goes on until Ctrl-C. Every variable starts at the same tick: now, or TICK\n"
+    "already is kept: the command refuses before connecting (or, if one\n"
+    "appears meanwhile, before writing), unless --force (write over it). -n\n"
+    "takes exactly N values of each variable; -d the values of the ticks of\n"
+    "SECONDS seconds (dense variables: exactly SECONDS x rate values; sparse\n"
+    "ones: those set in that time); without either, streaming goes on until\n"
+    "Ctrl-C. Every variable starts at the same tick: now, or TICK\n"
     "(ahead of the device's clock). Values come within a fraction of a second\n"
     "at any rate: below audio rates in shorter buffers than a Bela's (a rill\n"
     "device; a Bela board sends its own: 1024 values at 100 Hz take 10 s).\n"
@@ -237,11 +239,24 @@ static int open_outputs(const host *h, const args *a, const rill_client_list *l,
         const rill_client_var *v = outs[i].var;
         char path[4096];
         path_of(path, sizeof path, a, outs[i].var->name);
+        /* Claim the name first: the check before connecting cannot see
+         * another command that starts writing into DIR meanwhile (two rill
+         * stream -o DIR at once), and the writer truncates. */
+        int fd = a->force ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && !a->force && errno == EEXIST) {
+            close_outputs(a, outs, NULL, true);
+            return host_fail(h, EXIT_FAILED, "%s appeared while this command started "
+                             "(another one writing into %s?); it was kept and nothing "
+                             "was written: give another -o DIR", path, a->dir);
+        }
+        bool claimed = fd >= 0;
+        if (claimed)
+            close(fd);
         rill_file_info info = {v->name, v->type, v->mode, l->sample_rate};
         int rc = rill_file_writer_create(path, a->fmt, &info, &outs[i].file);
         outs[i].created = rc == 0;
         if (rc != 0) {
-            if (rc != RILL_EIO)
+            if (rc != RILL_EIO || claimed)
                 unlink(path); /* created empty, then refused */
             close_outputs(a, outs, NULL, true);
             return host_fail(h, EXIT_FAILED, "cannot write %s: %s; nothing was kept", path,

@@ -1326,6 +1326,32 @@ def test_stream_keeps_a_recording_already_in_the_directory_unless_forced(rill_se
     assert r.returncode == 2 and "--force goes with -o DIR" in r.stderr, r.stderr
 
 
+def test_two_streams_started_at_once_into_one_directory_never_write_over_each_other(
+        rill_server, tmp_path):
+    """Both pass the check before connecting; one of them used to truncate the
+    other's file as it began and both said nothing (exit 0). The name is now
+    claimed with O_EXCL: one writes its N rows, the other stops with the
+    reason, its own earlier files removed and the winner's kept."""
+    for k in range(3):
+        out = tmp_path / f"take{k}"
+        cmd = [rill_bin(), "stream", "frame", "sine", "-n", "2000", "-o", str(out),
+               "--url", rill_server.url]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+        res = [(p.wait(20), p.communicate()[1]) for p in procs]
+        codes = sorted(rc for rc, _ in res)
+        assert codes in ([0, 1], [0, 2]), res
+        lost = [err for rc, err in res if rc != 0][0]
+        assert ("appeared while this command started (another one writing into "
+                f"{out}?); it was kept and nothing was written" in lost
+                or "already holds" in lost), lost
+        assert len(lost.splitlines()) == 1, lost
+        frames = csv_pairs(out / "frame.csv")
+        first = int(frames[0][1])
+        assert [v for _, v in frames] == list(range(first, first + 2000))
+        assert len(csv_pairs(out / "sine.csv")) == 2000
+
+
 def test_a_sparse_bin_reads_back_without_its_padding(rill_server, tmp_path):
     """A sparse variable's values through bin and back: the same ticks and
     values, none of the last body's zero padding (relative tick 0, value 0:
