@@ -235,15 +235,31 @@ static int open_outputs(const host *h, const args *a, const rill_client_list *l,
     if (mkdir(a->dir, 0755) != 0 && errno != EEXIST)
         return host_fail(h, EXIT_FAILED, "cannot create directory %s: %s", a->dir,
                          strerror(errno));
+    /* --force replaces files, never a directory: refused before any file
+     * is touched. */
+    for (size_t i = 0; i < a->n && a->force; i++) {
+        char path[4096];
+        struct stat st;
+        path_of(path, sizeof path, a, outs[i].var->name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return host_fail(h, EXIT_FAILED, "cannot replace %s: it is a directory; nothing "
+                             "was written", path);
+    }
     for (size_t i = 0; i < a->n; i++) {
         const rill_client_var *v = outs[i].var;
         char path[4096];
         path_of(path, sizeof path, a, outs[i].var->name);
         /* Claim the name first: the check before connecting cannot see
          * another command that starts writing into DIR meanwhile (two rill
-         * stream -o DIR at once), and the writer truncates. */
-        int fd = a->force ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 && !a->force && errno == EEXIST) {
+         * stream -o DIR at once), and the writer truncates. --force
+         * replaces what is there: a link is replaced, not written through. */
+        if (a->force && unlink(path) != 0 && errno != ENOENT) {
+            close_outputs(a, outs, NULL, true);
+            return host_fail(h, EXIT_FAILED, "cannot replace %s: %s; nothing was kept", path,
+                             strerror(errno));
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == EEXIST) {
             close_outputs(a, outs, NULL, true);
             return host_fail(h, EXIT_FAILED, "%s appeared while this command started "
                              "(another one writing into %s?); it was kept and nothing "

@@ -1322,6 +1322,24 @@ def test_stream_keeps_a_recording_already_in_the_directory_unless_forced(rill_se
     r = rill("stream", "sine", "-n", "100", "-o", str(out), "--force", url=rill_server.url)
     assert r.returncode == 0, r.stderr
     assert len(csv_pairs(out / "sine.csv")) == 100
+    # --force replaces a link with the recording; what it pointed to stays.
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n")
+    (out / "sine.csv").unlink()
+    (out / "sine.csv").symlink_to(target)
+    r = rill("stream", "sine", "-n", "100", "-o", str(out), "--force", url=rill_server.url)
+    assert r.returncode == 0, r.stderr
+    assert target.read_text() == "keep me\n"
+    assert not (out / "sine.csv").is_symlink() and len(csv_pairs(out / "sine.csv")) == 100
+    # A directory is not replaced: said before any file is touched.
+    kept = (out / "sine.csv").read_bytes()
+    (out / "frame.csv").mkdir()
+    r = rill("stream", "sine", "frame", "-n", "100", "-o", str(out), "--force",
+             url=rill_server.url)
+    assert r.returncode == 1, r.stderr
+    assert f"cannot replace {out}/frame.csv: it is a directory; nothing was written" \
+        in r.stderr, r.stderr
+    assert (out / "sine.csv").read_bytes() == kept
     r = rill("stream", "sine", "-n", "5", "--force", url="ws://127.0.0.1:9")
     assert r.returncode == 2 and "--force goes with -o DIR" in r.stderr, r.stderr
 
