@@ -18,11 +18,12 @@ static const char usage[] =
     "Log variables on the device for SECONDS seconds (dense variables: exactly\n"
     "SECONDS x rate values), starting at tick TICK (ahead of the device's\n"
     "clock) or now, then download the finished files (Watcher .bin format)\n"
-    "into DIR (default .; made if missing). The device writes the files\n"
-    "itself, so nothing is lost if this host is slow; a Bela board's files\n"
-    "are copied with scp instead (the message says how). A file of the same\n"
-    "name in DIR is kept: the download goes to <name>_<k>.bin, as pybela's\n"
-    "copies do, and says so. The downloads are checked: values the device lost\n"
+    "into DIR (default .; made if missing) as DIR/VAR.bin, whatever the\n"
+    "device named its file (frame+3.bin when it kept earlier logs). The\n"
+    "device writes the files itself, so nothing is lost if this host is\n"
+    "slow; a Bela board's files are copied with scp instead (the message\n"
+    "says how). A file of the same name in DIR is kept: the download goes to\n"
+    "VAR_<k>.bin, as pybela's copies do, and says so. The downloads are checked: values the device lost\n"
     "(a gap in a dense variable's ticks) are an error.\n"
     "On a terminal, progress (elapsed time, seconds logged, values and bytes of\n"
     "the dense variables) shows on standard error, then each file's values,\n"
@@ -162,13 +163,15 @@ static const char *url_escape(const char *name, char *out, size_t cap) {
     return out;
 }
 
-/* Where a download goes: DIR/NAME, or, as pybela names its copies, the
- * first free DIR/<base>_<k><ext> when that holds an earlier run's file
- * (said on stderr: a script looking for DIR/NAME must hear of it). */
-static void download_path(const host *h, const char *dir, const char *name, char *path,
+/* Where a download goes: DIR/VAR.bin, whatever the device's file is
+ * called (VAR+3.bin on a device that kept earlier logs: its directory's
+ * history, not this run's), or, as pybela names its copies, the first free
+ * DIR/VAR_<k>.bin when that holds an earlier run's file (said on stderr: a
+ * script looking for DIR/VAR.bin must hear of it). */
+static void download_path(const host *h, const char *dir, const char *var, char *path,
                           size_t cap) {
     char want[4096];
-    snprintf(want, sizeof want, "%s/%s", dir, name);
+    snprintf(want, sizeof want, "%s/%s.bin", dir, var);
     if (free_path(want, path, cap))
         fprintf(stderr, "%s: %s exists (kept); the download goes to %s\n", h->cmd, want,
                 path);
@@ -183,7 +186,7 @@ static int download(const host *h, rill_client *cl, const char *dir,
     int status = EXIT_OK;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
-        download_path(h, dir, files[i].name, path, sizeof path);
+        download_path(h, dir, names[i], path, sizeof path);
         int shown = 0;
         if (tty)
             shown = fprintf(stderr, "%s: downloading %s (%zu of %zu)", h->cmd,

@@ -691,6 +691,15 @@ def test_log_keeps_an_earlier_download_of_the_same_name_as_pybela_does(rill_serv
     header, bufs, _ = parse_log_file((out / "frame_2.bin").read_bytes())
     assert header["name"] == "frame" and bufs, header
     assert sorted(os.listdir(srv.logdir)) == ["frame.bin"]
+    # The device keeps its earlier file and names the next frame+0.bin (its
+    # directory's history); a fresh DIR still gets DIR/frame.bin.
+    fresh = tmp_path / "fresh"
+    r = rill("log", "frame", "-d", "0.1", "-o", str(fresh), url=srv.url)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert sorted(os.listdir(srv.logdir)) == ["frame+0.bin", "frame.bin"]
+    assert os.listdir(fresh) == ["frame.bin"]
+    assert (fresh / "frame.bin").read_bytes() == \
+        (pathlib.Path(srv.logdir) / "frame+0.bin").read_bytes()
 
 
 def test_log_makes_its_output_directory_as_stream_does(rill_server, tmp_path):
