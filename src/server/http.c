@@ -296,8 +296,7 @@ static int check_host(rill_server *srv, struct lws *wsi, bool upgrade) {
                    plain ? host : "(unprintable)");
     if (upgrade)
         return refuse_upgrade(wsi, 403, "Forbidden", message);
-    lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, message);
-    return lws_http_transaction_completed(wsi) ? -1 : 1;
+    return rill__http_text(wsi, HTTP_STATUS_FORBIDDEN, message) < 0 ? -1 : 1;
 }
 
 /* Answer a WebSocket upgrade request with an error status. Written by hand
@@ -320,8 +319,56 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *reason,
 int rill__uri_path(struct lws *wsi, char *buf, int cap) {
     int n = lws_hdr_copy(wsi, buf, cap, WSI_TOKEN_GET_URI);
     if (n <= 0)
+        n = lws_hdr_copy(wsi, buf, cap, WSI_TOKEN_HEAD_URI);
+    if (n <= 0)
         buf[0] = '\0';
     return n;
+}
+
+/* ---- Whole responses ------------------------------------------------------
+ *
+ * Every answer that is not a file goes out here, written at once (small: a
+ * listing, a message), with its length, not cached, not sniffed; a HEAD
+ * request gets the same headers and no body (lws_serve_http_file does the
+ * same for files). Returns what an LWS_CALLBACK_HTTP handler returns. */
+
+int rill__http_respond(struct lws *wsi, unsigned status, const char *type,
+                       const char *body, size_t len) {
+    uint8_t hdr[LWS_PRE + 512];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr;
+    if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p,
+                                    end) != 0 ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"cache-control:",
+            (const unsigned char *)"no-cache", 8, &p, end) != 0 ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"x-content-type-options:",
+            (const unsigned char *)"nosniff", 7, &p, end) != 0 ||
+        (status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                     (const unsigned char *)"GET, HEAD, DELETE",
+                                     17, &p, end) != 0) ||
+        lws_finalize_write_http_header(wsi, start, &p, end) != 0)
+        return -1;
+    if (len > 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0) {
+        uint8_t *b = rill__malloc(LWS_PRE + len);
+        if (b == NULL)
+            return -1;
+        memcpy(b + LWS_PRE, body, len);
+        int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+        rill__free(b);
+        if (n < 0)
+            return -1;
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int rill__http_text(struct lws *wsi, unsigned status, const char *message) {
+    char body[1024];
+    int n = snprintf(body, sizeof body, "%s\n", message);
+    size_t len = n < 0 ? 0 : RILL__MIN((size_t)n, sizeof body - 1);
+    return rill__http_respond(wsi, status, "text/plain; charset=utf-8", body,
+                              len);
 }
 
 /* ---- Files: only regular files inside the served directory -------------
@@ -482,26 +529,23 @@ static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     rill__log_file_resolve(srv, uri + strlen("/files/"), name, sizeof name);
     if (*name == '\0' || strchr(name, '/') != NULL || name[0] == '.' ||
         strlen(name) > 200) {
-        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+        return rill__http_text(wsi, HTTP_STATUS_BAD_REQUEST,
                                "bad file name: use /files/<name> with a name "
                                "from the list reply's logFileName");
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     if (rill__log_busy(srv, name)) {
-        lws_return_http_status(wsi, 409,
+        return rill__http_text(wsi, 409,
                                "this file is still being logged; "
                                "unlog the variable, then fetch it");
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", srv->log_dir, name);
     struct stat st;
     int fd = rill__open_beneath(srv->log_dir, name, &st);
     if (fd < 0) {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+        return rill__http_text(wsi, HTTP_STATUS_NOT_FOUND,
                                "no such log file (only regular files in the "
                                "log directory are served; links are not)");
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     close(fd); /* opened again, the same way, by lws (fop_open) */
     int n = lws_serve_http_file(wsi, path, "application/octet-stream", NULL, 0);
@@ -557,12 +601,11 @@ static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
         close(fd); /* opened again, the same way, by lws (fop_open) */
     if (fd < 0) {
         bool page = strcmp(rel, "/index.html") == 0;
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+        return rill__http_text(wsi, HTTP_STATUS_NOT_FOUND,
                                page ? "rill serve: the dashboard is not "
                                       "built (make build writes web/dist; "
                                       "or pass --web-root DIR)"
                                     : "no such file");
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     uint8_t hbuf[1024];
     unsigned char *h = hbuf, *end = hbuf + sizeof hbuf;
@@ -604,20 +647,24 @@ static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
 
 int rill__http(rill_server *srv, struct lws *wsi) {
     char uri[512];
-    rill__uri_path(wsi, uri, (int)sizeof uri);
+    if (rill__uri_path(wsi, uri, (int)sizeof uri) <= 0)
+        lws_hdr_copy(wsi, uri, (int)sizeof uri, WSI_TOKEN_HEAD_URI);
     int refused = check_host(srv, wsi, false);
     if (refused != 0)
         return refused < 0 ? -1 : 0;
     if (!authorized(srv, wsi)) {
-        lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED,
+        return rill__http_text(wsi, HTTP_STATUS_UNAUTHORIZED,
                                "this server needs a token: add ?token=...");
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     /* The log directory's listing and deletions (logfiles_http.c). */
     char del[512];
     if (lws_hdr_copy(wsi, del, (int)sizeof del, WSI_TOKEN_DELETE_URI) > 0)
         return rill__logfiles_http(
             srv, wsi, strncmp(del, "/files/", 7) == 0 ? del + 7 : del);
+    if (uri[0] == '\0') /* POST, PUT, OPTIONS ...: nothing here takes them */
+        return rill__http_text(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+                               "rill serve answers GET and HEAD, and DELETE "
+                               "/files/<name>");
     if (strcmp(uri, "/files/") == 0)
         return rill__logfiles_http(srv, wsi, NULL);
     if (strncmp(uri, "/files/", 7) == 0)
@@ -631,11 +678,10 @@ int rill__http(rill_server *srv, struct lws *wsi) {
         return rill__webdir_serve(wsi, srv->examples_dir, uri + 10, py);
     if (srv->web_root != NULL)
         return serve_web(srv, wsi, uri);
-    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND,
+    return rill__http_text(wsi, HTTP_STATUS_NOT_FOUND,
                            "rill serve: WebSocket paths /gui_control and "
                            "/gui_data; log files at /files/ and "
                            "/files/<name>");
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* Refused before the upgrade, with a status saying why (1 tells lws we

@@ -359,7 +359,14 @@ void rill__time_request(rill_server *srv, rill__conn *c, json_t *root);
 
 /* ---- http.c ------------------------------------------------------------- */
 
+/* The path of a GET or HEAD request ("" for another method). */
 int rill__uri_path(struct lws *wsi, char *buf, int cap);
+/* A whole response: `body` (small) as `type`, with its length, not cached,
+ * not sniffed; headers only for a HEAD request. rill__http_text: `message`
+ * and a line break as text/plain. Return what LWS_CALLBACK_HTTP returns. */
+int rill__http_respond(struct lws *wsi, unsigned status, const char *type,
+                       const char *body, size_t len);
+int rill__http_text(struct lws *wsi, unsigned status, const char *message);
 /* LWS_CALLBACK_HTTP. */
 int rill__http(rill_server *srv, struct lws *wsi);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0, or 1 after refusing with a status. */

@@ -32,27 +32,6 @@ static bool is_log_name(const char *name) {
            strcmp(name + n - 4, ".bin") == 0;
 }
 
-/* One response with a JSON body, written at once (small, as lws's own
- * status pages are). */
-static int respond(struct lws *wsi, unsigned status, const char *body,
-                   size_t len) {
-    uint8_t hdr[LWS_PRE + 512];
-    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr;
-    if (lws_add_http_common_headers(wsi, status, "application/json",
-                                    (lws_filepos_t)len, &p, end) != 0 ||
-        lws_finalize_write_http_header(wsi, start, &p, end) != 0)
-        return -1;
-    uint8_t *b = rill__malloc(LWS_PRE + len);
-    if (b == NULL)
-        return -1;
-    memcpy(b + LWS_PRE, body, len);
-    int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-    rill__free(b);
-    if (n < 0)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 typedef struct entry {
     char *name;
     uint64_t size;
@@ -99,7 +78,7 @@ static int respond_message(struct lws *wsi, unsigned status, const char *key,
     size_t len = 0;
     if (rill__json_render(build_message, &m, &text, &len) != 0)
         return -1;
-    int rc = respond(wsi, status, text, len);
+    int rc = rill__http_respond(wsi, status, "application/json", text, len);
     rill__free(text);
     return rc;
 }
@@ -140,7 +119,7 @@ static int list_files(rill_server *srv, struct lws *wsi) {
     char *text = NULL;
     size_t len = 0;
     if (rill__json_render(build_listing, &l, &text, &len) == 0) {
-        rc = respond(wsi, 200, text, len);
+        rc = rill__http_respond(wsi, 200, "application/json", text, len);
         rill__free(text);
     }
 done:

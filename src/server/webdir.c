@@ -70,8 +70,7 @@ static const char *content_type(const char *name) {
 }
 
 static int not_found(struct lws *wsi, const char *why) {
-    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, why);
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return rill__http_text(wsi, HTTP_STATUS_NOT_FOUND, why);
 }
 
 typedef struct index_ctx {
@@ -95,32 +94,6 @@ static void build_index(rill__jw *w, const void *ctx) {
 
 static int cmp_names(const void *a, const void *b) {
     return strcmp((const char *)a, (const char *)b);
-}
-
-/* Headers and a small body, written at once (as lws_return_http_status
- * does): the index is a few hundred bytes. */
-static int send_json(struct lws *wsi, const char *body, size_t len) {
-    uint8_t buf[LWS_PRE + 512];
-    uint8_t *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json",
-                                    (lws_filepos_t)len, &p, end) != 0 ||
-        lws_add_http_header_by_name(
-            wsi, (const unsigned char *)"cache-control:",
-            (const unsigned char *)"no-cache", 8, &p, end) != 0 ||
-        lws_add_http_header_by_name(
-            wsi, (const unsigned char *)"x-content-type-options:",
-            (const unsigned char *)"nosniff", 7, &p, end) != 0 ||
-        lws_finalize_write_http_header(wsi, start, &p, end) != 0)
-        return -1;
-    uint8_t *out = rill__malloc(LWS_PRE + len);
-    if (out == NULL)
-        return -1;
-    memcpy(out + LWS_PRE, body, len);
-    int n = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-    rill__free(out);
-    if (n < 0)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int serve_index(struct lws *wsi, const char *dir,
@@ -154,7 +127,8 @@ static int serve_index(struct lws *wsi, const char *dir,
     char *text = NULL;
     size_t len = 0;
     if (rill__json_render(build_index, &x, &text, &len) == 0) {
-        rc = send_json(wsi, text, len);
+        rc = rill__http_respond(wsi, HTTP_STATUS_OK, "application/json", text,
+                             len);
         rill__free(text);
     }
 done:

@@ -171,3 +171,48 @@ def test_a_plus_in_a_name_typed_by_hand_names_that_file(rill_server):
     assert (status, json.loads(body)) == (200, {"deleted": "frame+2.bin"})
     assert not os.path.exists(os.path.join(logdir, "frame+2.bin"))
     assert sorted(os.listdir(logdir)) == ["frame+1.bin", "my var.bin", "my+var.bin"]
+
+
+def test_head_answers_as_get_would_without_the_body_and_other_methods_are_refused(rill_server):
+    """curl -I, wget --spider and download managers ask with HEAD first: rill
+    serve answered 404 to a HEAD of a file GET serves, and the listing's and
+    every error's HEAD carried a body, which on a kept-alive connection reads
+    as the start of the next response. Each HEAD now gets the status and
+    headers of the GET and no body, on one connection in turn; POST, PUT and
+    OPTIONS get 405 with Allow."""
+    port, logdir = rill_server.port, rill_server.logdir
+    with open(os.path.join(logdir, "old.bin"), "wb") as f:
+        f.write(b"\x01" * 5000)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        for path in ("/files/old.bin", "/files/", "/files/nosuch.bin", "/files/.x", "/",
+                     "/nosuch.js", "/handlers/"):
+            conn.request("GET", path)
+            g = conn.getresponse()
+            gbody = g.read()
+            conn.request("HEAD", path)
+            h = conn.getresponse()
+            assert h.read() == b"", path
+            assert h.status == g.status, (path, h.status, g.status)
+            for name in ("content-type", "content-length", "cache-control"):
+                assert h.getheader(name) == g.getheader(name), (path, name)
+            assert int(h.getheader("content-length")) == len(gbody), path
+            if path == "/files/old.bin":
+                assert h.status == 200 and gbody == b"\x01" * 5000
+            if path == "/files/nosuch.bin":
+                assert h.status == 404 and h.getheader("content-type").startswith("text/plain")
+                assert gbody.startswith(b"no such log file") and gbody.endswith(b"\n"), gbody
+    finally:
+        conn.close()
+    for method in ("POST", "PUT", "OPTIONS"):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request(method, "/files/old.bin", body=b"data" if method != "OPTIONS" else None)
+            r = conn.getresponse()
+            body = r.read()
+            assert r.status == 405 and r.getheader("allow") == "GET, HEAD, DELETE", \
+                (method, r.status, body)
+            assert body == b"rill serve answers GET and HEAD, and DELETE /files/<name>\n"
+        finally:
+            conn.close()
+    assert open(os.path.join(logdir, "old.bin"), "rb").read() == b"\x01" * 5000
