@@ -101,6 +101,14 @@ const char *type_article(rill_type type);
  * to pick another name. */
 bool free_path(const char *path, char *out, size_t cap);
 
+/* Make `path` an empty file of this command's, atomically: 0, or errno
+ * (EEXIST: something is there, and was left alone). With `replace`,
+ * what is there (a file, a link: never what a link points to) is removed
+ * first; a directory is not (EISDIR). A writer that opens the path with
+ * O_TRUNC after this writes into the file made here, not through a link
+ * planted before, nor over one that appeared since a check. */
+int claim_path(const char *path, bool replace);
+
 int cmd_serve(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_stream(int argc, char **argv);

@@ -234,6 +234,15 @@ int cmd_convert(int argc, char **argv) {
         rill_file_reader_close(r);
         return EXIT_USAGE;
     }
+    /* Made here first (claim_path): an OUT that appeared since the check
+     * above is kept, and a link at OUT.partial is replaced, not written
+     * through. */
+    if (claim_path(out, out != dest) == EEXIST) {
+        fprintf(stderr, "%s: %s is there already (kept): give another OUT, or --force to "
+                "write over it\n", argv[0], out);
+        rill_file_reader_close(r);
+        return EXIT_USAGE;
+    }
     status = EXIT_FAILED;
     rill_file_writer *w = saved_create(argv[0], out, fmt, &info, &status);
     if (w == NULL) {

@@ -1,9 +1,12 @@
 /* Reading the subcommands' options and their values (commands.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -231,4 +234,14 @@ bool free_path(const char *path, char *out, size_t cap) {
             break;
     }
     return true;
+}
+
+int claim_path(const char *path, bool replace) {
+    if (replace && unlink(path) != 0 && errno != ENOENT)
+        return errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
 }

@@ -7,7 +7,6 @@
  * stream, shows progress, and stops at the end, at Ctrl-C, when the
  * connection is lost or at the first failed write. */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -253,21 +252,19 @@ static int open_outputs(const host *h, const args *a, const rill_client_list *l,
          * another command that starts writing into DIR meanwhile (two rill
          * stream -o DIR at once), and the writer truncates. --force
          * replaces what is there: a link is replaced, not written through. */
-        if (a->force && unlink(path) != 0 && errno != ENOENT) {
-            close_outputs(a, outs, NULL, true);
-            return host_fail(h, EXIT_FAILED, "cannot replace %s: %s; nothing was kept", path,
-                             strerror(errno));
-        }
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == EEXIST) {
+        int err = claim_path(path, a->force);
+        if (err == EEXIST && !a->force) {
             close_outputs(a, outs, NULL, true);
             return host_fail(h, EXIT_FAILED, "%s appeared while this command started "
                              "(another one writing into %s?); it was kept and nothing "
                              "was written: give another -o DIR", path, a->dir);
         }
-        bool claimed = fd >= 0;
-        if (claimed)
-            close(fd);
+        if (err != 0 && a->force) {
+            close_outputs(a, outs, NULL, true);
+            return host_fail(h, EXIT_FAILED, "cannot replace %s: %s; nothing was kept", path,
+                             strerror(err));
+        }
+        bool claimed = err == 0;
         rill_file_info info = {v->name, v->type, v->mode, l->sample_rate};
         int rc = rill_file_writer_create(path, a->fmt, &info, &outs[i].file);
         outs[i].created = rc == 0;

@@ -1282,10 +1282,17 @@ def test_convert_keeps_an_output_that_is_there_unless_force_and_a_failure_keeps_
                                                      "cannot hold char"), c.stderr
     assert out.read_text() == "my notes\n" and binary.read_bytes() == b"an earlier take"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sine.bin", "sine.csv", "sine.jsonl"]
+    # A link where the conversion is written before it replaces OUT (a
+    # leftover, or planted) is replaced, not written through.
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep me\n")
+    (tmp_path / "sine.jsonl.partial").symlink_to(elsewhere)
     c = run("convert", str(src), str(out), "--force")
     assert c.returncode == 0, c.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sum(len(row["data"]) for row in rows) == 2048
+    assert elsewhere.read_text() == "keep me\n"
+    elsewhere.unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sine.bin", "sine.csv", "sine.jsonl"]
 
 
