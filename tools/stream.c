@@ -366,9 +366,7 @@ static int run(const host *h, const args *a, rill_client *cl, stream_ctx *ctx,
                              tty ? "\n" : "", h->url, elapsed,
                              a->dir != NULL ? "; the files keep what arrived" : "");
         if (atomic_load(&ctx->refused))
-            return host_fail(h, EXIT_FAILED, "%sthe device refused to stream (its reason is "
-                             "above)%s", tty ? "\n" : "",
-                             a->dir != NULL ? "; the files keep what arrived" : "");
+            return EXIT_FAILED; /* said once the writer has written what came */
         if (stream_writer_failed(ctx->writer, NULL) != 0)
             return EXIT_FAILED; /* said once the writer has finished */
         if (finished || host_interrupted() || *timed)
@@ -573,6 +571,7 @@ int cmd_stream(int argc, char **argv) {
         return status;
     stream_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
+    bool discard = false; /* the files at the end (a refusal before any value) */
     ctx.n = a.n;
     ctx.scheduled = a.seconds > 0;
     rill_client_config cfg = rill_client_config_default();
@@ -639,14 +638,26 @@ int cmd_stream(int argc, char **argv) {
                    ctx.start + dur, l->timestamp, rate};
     bool timed = false;
     status = run(&h, &a, cl, &ctx, outs, t0, &dl, &timed);
-    bool lost = atomic_load(&ctx.lost);
+    bool lost = atomic_load(&ctx.lost), refused = atomic_load(&ctx.refused);
     if (!lost)
         rill_client_stream_stop(cl, a.names, a.n);
-    /* A refusal was said in full (run): no per-variable shortfall after it. */
-    bool said = lost || atomic_load(&ctx.refused);
+    /* A refusal is said in full here: no per-variable shortfall after it. */
+    bool said = lost || refused;
     rill_client_destroy(cl); /* no callback runs after this */
     cl = NULL;
     stream_writer_finish(ctx.writer);
+    if (refused && !lost) {
+        /* Files of headers alone would pass for a recording of nothing. */
+        uint64_t got = 0;
+        for (size_t i = 0; i < a.n; i++)
+            got += stream_writer_values(ctx.writer, i);
+        discard = a.dir != NULL && got == 0;
+        host_fail(&h, EXIT_FAILED, "%sthe device refused to stream (its reason is above)%s",
+                  host_tty() ? "\n" : "",
+                  a.dir == NULL ? ""
+                  : discard     ? "; nothing arrived, so no file was kept"
+                                : "; the files keep what arrived");
+    }
     if (host_tty() && !said) { /* the last line: everything written */
         progress(&ctx, (double)(rill_clock_now_ns() - t0) / 1e9);
         fputc('\n', stderr);
@@ -656,7 +667,7 @@ int cmd_stream(int argc, char **argv) {
 out:
     rill_client_destroy(cl);
     stream_writer_finish(ctx.writer);
-    if (close_outputs(&a, outs, ctx.writer, false) != EXIT_OK)
+    if (close_outputs(&a, outs, ctx.writer, discard) != EXIT_OK)
         status = EXIT_FAILED;
     stream_writer_destroy(ctx.writer);
     free(outs);

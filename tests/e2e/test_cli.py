@@ -1540,8 +1540,11 @@ def test_a_refused_stream_ends_each_command_at_once_with_the_devices_reason(rill
                     (["stream", "sine", "-n", "10"], "watch",
                      "rill stream: the device refused to stream (its reason is above)\n"),
                     (["stream", "sine", "-d", "1", "-o", str(tmp_path / "s")], "watch",
-                     "rill stream: the device refused to stream (its reason is above); the "
-                     "files keep what arrived\n"),
+                     "rill stream: the device refused to stream (its reason is above); "
+                     "nothing arrived, so no file was kept\n"),
+                    (["stream", "frame", "sine", "-d", "1", "-o", str(tmp_path / "fs")],
+                     "watch", "rill stream: the device refused to stream (its reason is "
+                     "above); the files keep what arrived\n"),
                     (["monitor", "sine", "-n", "2"], "monitor",
                      "rill monitor: the device refused to monitor (its reason is above)\n"),
                     (["peek", "sine"], "monitor",
@@ -1556,6 +1559,10 @@ def test_a_refused_stream_ends_each_command_at_once_with_the_devices_reason(rill
                 assert r.stderr.startswith(reason.format(cmd)), (args, r.stderr)
                 assert r.stderr.endswith(last), (args, r.stderr)
                 assert took < 3, (args, took)
+            # Files of a header alone are not left to pass for a recording;
+            # what did arrive is kept.
+            assert list((tmp_path / "s").iterdir()) == []
+            assert len(csv_pairs(tmp_path / "fs" / "frame.csv")) > 0
             # The device and the other variables are fine.
             r = await asyncio.to_thread(rill, "stream", "frame", "-n", "10",
                                         url=rill_server.url)
