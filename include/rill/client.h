@@ -600,8 +600,9 @@ RILL_API int rill_client_parse_url(const char *url, char *host,
                                    size_t why_size);
 
 /* The tick to start streams or logs at for "now": a little (50 ms and twice
- * the round trip) after the device's latest tick, asked with one list
- * round trip, so that
+ * the round trip; on a device of more than 128 variables, 20 us more for
+ * each, which a request naming them all may take) after the device's
+ * latest tick, asked with one list round trip, so that
  * the request naming it reaches the device in time, every variable
  * started with it starts on that same tick, and no buffer of an earlier
  * stream is taken for the start. rill_client_schedule and the exactly-N

@@ -11,6 +11,7 @@
 
 #include "client/internal.h"
 #include "core/internal.h"
+#include "proto/command.h"
 
 /* Wait on cond until *flag or the deadline; lock held. */
 int rill__client_wait_for(rill_client *cl, const bool *flag,
@@ -47,16 +48,76 @@ int rill__client_send_json(rill_client *cl, json_t *msg) {
     return rc;
 }
 
-/* {"watcher":[{"cmd":cmd,"watchers":[names...], extra...}]} */
-int rill__client_send_cmd(rill_client *cl, const char *cmd,
-                          const char *const *names, size_t n, json_t *extra) {
+/* A device takes at most RILL__CMD_MAX_ENTRIES names a command and
+ * RILL__CMD_MAX_BYTES a message (proto/command.h). A command for more than
+ * RILL__CMD_CHUNK names goes as commands of that many, each with its slice
+ * of `extra`'s per-name arrays, packed into as few messages as hold them
+ * (a chunk of the longest names with three per-name arrays is ~17 KB): the
+ * commands of one message take effect on one tick; a start "now" across
+ * several messages is not one tick, so the callers that start together
+ * name it. */
+#define RILL__CMD_CHUNK 128
+#define RILL__MSG_BUDGET (RILL__CMD_MAX_BYTES - 4096)
+
+/* The command for names[at .. at + k) of n. */
+static json_t *cmd_part(const char *cmd, const char *const *names, size_t n,
+                        size_t at, size_t k, json_t *extra) {
     json_t *w = json_array();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = at; i < at + k; i++)
         json_array_append_new(w, json_string(names[i]));
     json_t *c = json_pack("{s:s,s:o}", "cmd", cmd, "watchers", w);
-    if (extra != NULL)
-        json_object_update(c, extra), json_decref(extra);
-    return rill__client_send_json(cl, json_pack("{s:[o]}", "watcher", c));
+    const char *key;
+    json_t *value;
+    json_object_foreach(extra, key, value) {
+        if (!json_is_array(value) || json_array_size(value) != n || k == n) {
+            json_object_set(c, key, value);
+            continue;
+        }
+        json_t *slice = json_array();
+        for (size_t i = at; i < at + k; i++)
+            json_array_append(slice, json_array_get(value, i));
+        json_object_set_new(c, key, slice);
+    }
+    return c;
+}
+
+static size_t dumped_bytes(const json_t *c) {
+    char *text = json_dumps(c, JSON_COMPACT);
+    size_t len = text != NULL ? strlen(text) + 1 : 0; /* and its comma */
+    free(text);
+    return len;
+}
+
+int rill__client_send_cmd(rill_client *cl, const char *cmd,
+                          const char *const *names, size_t n, json_t *extra) {
+    if (n <= RILL__CMD_CHUNK) { /* the common case: one command */
+        json_t *c = cmd_part(cmd, names, n, 0, n, extra);
+        json_decref(extra);
+        return rill__client_send_json(cl, json_pack("{s:[o]}", "watcher", c));
+    }
+    json_t *msg = json_array();
+    size_t bytes = 0;
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < n; at += RILL__CMD_CHUNK) {
+        json_t *c = cmd_part(cmd, names, n, at,
+                             RILL__MIN((size_t)RILL__CMD_CHUNK, n - at), extra);
+        size_t len = dumped_bytes(c);
+        if (json_array_size(msg) != 0 &&
+            (bytes + len > RILL__MSG_BUDGET ||
+             json_array_size(msg) == RILL__CMD_MAX_COMMANDS)) {
+            rc = rill__client_send_json(cl, json_pack("{s:o}", "watcher", msg));
+            msg = json_array();
+            bytes = 0;
+        }
+        json_array_append_new(msg, c);
+        bytes += len;
+    }
+    if (rc == 0)
+        rc = rill__client_send_json(cl, json_pack("{s:o}", "watcher", msg));
+    else
+        json_decref(msg);
+    json_decref(extra);
+    return rc;
 }
 
 int rill__client_list_locked(rill_client *cl, rill_client_list **out) {
@@ -126,15 +187,20 @@ int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate) {
  * ("blockTicks"), else 64, Bela's usual. Schedules, exactly-N, on_block
  * starts and rill_client_start_tick (session.c) all start "now" here.
  * req_lock held. */
-int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate) {
+int rill__client_soon(rill_client *cl, size_t n_names, uint64_t *tick,
+                      double *rate) {
     uint64_t t0 = rill_clock_now_ns();
     int rc = rill__client_device_now(cl, tick, rate);
     double rtt = (double)(rill_clock_now_ns() - t0) / 1e9;
     pthread_mutex_lock(&cl->lock);
     uint64_t block = cl->native && cl->server_block != 0 ? cl->server_block : 64;
     pthread_mutex_unlock(&cl->lock);
+    /* A command for more names than one chunk goes in several messages
+     * (rill__client_send_cmd), which the device takes in turn: 20 us a
+     * name covers a slow device (a Bela's ARM) or a checked build. */
+    double names = n_names > RILL__CMD_CHUNK ? 20e-6 * (double)n_names : 0;
     if (rc == 0)
-        *tick += (uint64_t)(*rate * (0.05 + 2 * rtt)) + block;
+        *tick += (uint64_t)(*rate * (0.05 + 2 * rtt + names)) + block;
     return rc;
 }
 

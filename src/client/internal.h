@@ -211,8 +211,10 @@ const rill_client_var *rill__client_find(rill_client *cl, const char *name);
 int rill__client_device_now(rill_client *cl, uint64_t *tick, double *rate);
 /* A tick a little after the device's latest, for starting together: what
  * schedules, exactly-N collectors, on_block starts and
- * rill_client_start_tick (session.c) start on. req_lock held. */
-int rill__client_soon(rill_client *cl, uint64_t *tick, double *rate);
+ * rill_client_start_tick (session.c) start on, `n_names` the variables
+ * started on it (more take longer to ask for). req_lock held. */
+int rill__client_soon(rill_client *cl, size_t n_names, uint64_t *tick,
+                      double *rate);
 /* Send a command, then a list round trip, so that it has taken effect;
  * `extra` as rill__client_send_cmd; `after` (may be NULL) gets the list. */
 int rill__client_cmd_sync(rill_client *cl, const char *cmd,

@@ -105,7 +105,7 @@ int rill_client_start_tick(rill_client *cl, uint64_t *tick) {
         return RILL_EINVAL;
     double rate;
     pthread_mutex_lock(&cl->req_lock);
-    int rc = rill__client_soon(cl, tick, &rate);
+    int rc = rill__client_soon(cl, cl->vars->n_vars, tick, &rate);
     pthread_mutex_unlock(&cl->req_lock);
     return rc;
 }

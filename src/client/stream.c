@@ -100,7 +100,7 @@ int rill_client_stream_start(rill_client *cl, const char *const *names,
      * before the first value can be counted from it. */
     double rate;
     if ((cl->cfg.on_block != NULL || cl->cfg.reconnect) && o.start == 0 &&
-        (rc = rill__client_soon(cl, &o.start, &rate)) != 0) {
+        (rc = rill__client_soon(cl, n, &o.start, &rate)) != 0) {
         pthread_mutex_unlock(&cl->req_lock);
         return rc;
     }
@@ -195,7 +195,7 @@ static int schedule(rill_client *cl, const char *const *names, size_t n,
         return RILL_EINVAL;
     pthread_mutex_lock(&cl->req_lock);
     double rate;
-    if (start == 0 && (rc = rill__client_soon(cl, &start, &rate)) != 0) {
+    if (start == 0 && (rc = rill__client_soon(cl, n, &start, &rate)) != 0) {
         pthread_mutex_unlock(&cl->req_lock);
         return rc;
     }
@@ -318,7 +318,7 @@ static int collect_n_values(rill_client *cl, rill__collect_kind kind,
     uint64_t start = 0;
     double rate = 1000;
     rc = kind == RILL__COLLECT_STREAM
-             ? rill__client_soon(cl, &start, &rate)
+             ? rill__client_soon(cl, n, &start, &rate)
              : rill__client_device_now(cl, &start, &rate);
     pthread_mutex_lock(&cl->lock);
     for (size_t i = 0; i < n; i++) {

@@ -253,6 +253,11 @@ typedef struct rill__device {
     rill_var **vars;      /* max_vars slots */
     size_t max_vars;
     atomic_size_t n_vars; /* published with release after a var is ready */
+    /* The variables by name (rill__var_find): open addressing, at least
+     * twice max_vars slots, a power of two; filled under vars_lock, read
+     * without it (a slot is set once, with release, to a ready var). */
+    _Atomic(rill_var *) *by_name;
+    size_t by_name_mask;
 
     rill_queue *cmds;     /* network -> tick */
     rill_queue *events;   /* tick -> network */

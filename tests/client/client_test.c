@@ -932,3 +932,100 @@ TEST(busy_polling_looks_without_sleeping_while_data_flows_then_sleeps) {
     rill_client_destroy(cl);
     test_device_stop(&d);
 }
+
+/* A device with more variables than one command may name (1024, and 64
+ * KiB a message): 1500 of the longest names. */
+#define MANY_VARS 1500
+
+typedef struct many_device {
+    rill_server *srv;
+    rill_var *v[MANY_VARS];
+    char names[MANY_VARS][RILL_VAR_NAME_MAX];
+    atomic_bool stop;
+    pthread_t producer;
+} many_device;
+
+static void *many_produce(void *p) {
+    many_device *d = p;
+    for (uint64_t f = 1; !atomic_load(&d->stop); f++) {
+        rill_server_tick(d->srv, f);
+        for (size_t k = 0; k < MANY_VARS; k++)
+            rill_var_set_int32(d->v[k], (int32_t)f);
+        if (f % 8 == 0)
+            usleep(1000); /* about 8 kHz */
+    }
+    return NULL;
+}
+
+TEST(streams_of_more_variables_than_a_command_takes_start_stop_and_count) {
+    static many_device d;
+    memset(&d, 0, sizeof d);
+    rill_server_config sc = rill_server_config_default();
+    sc.port = 0;
+    sc.max_vars = MANY_VARS;
+    sc.sample_rate = 8000;
+    ASSERT_OK(rill_server_create(&sc, &d.srv));
+    const char *names[MANY_VARS];
+    for (size_t k = 0; k < MANY_VARS; k++) {
+        snprintf(d.names[k], sizeof d.names[k], "%055zu_sensor", k);
+        ASSERT_EQ_UINT(strlen(d.names[k]), RILL_VAR_NAME_MAX - 2);
+        d.v[k] = rill_var_create(d.srv, d.names[k], RILL_TYPE_INT32, RILL_TS_DENSE);
+        ASSERT_NOT_NULL(d.v[k]);
+        names[k] = d.names[k];
+    }
+    atomic_init(&d.stop, false);
+    ASSERT_EQ_INT(pthread_create(&d.producer, NULL, many_produce, &d), 0);
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", rill_server_port(d.srv));
+    errors e;
+    memset(&e, 0, sizeof e);
+    rill_client_config cfg = rill_client_config_default();
+    cfg.url = url;
+    cfg.on_error = on_error;
+    cfg.user = &e;
+    cfg.timeout_ms = 5000;
+    rill_client *cl = NULL;
+    ASSERT_OK(rill_client_connect(&cfg, &cl));
+    /* Exactly N values of each, all from one tick: the watch went as
+     * several commands (the device refused the one of 1500 names). */
+    static double *values[MANY_VARS];
+    static uint64_t *ticks[MANY_VARS];
+    ASSERT_OK(rill_client_stream_n_values(cl, names, MANY_VARS, 20, values, ticks));
+    uint64_t first = ticks[0][0];
+    for (size_t k = 0; k < MANY_VARS; k++) {
+        for (size_t i = 0; i < 20; i++) {
+            ASSERT_EQ_UINT(ticks[k][i], first + i);
+            ASSERT_EQ_DOUBLE(values[k][i], (double)(first + i), 0);
+        }
+        rill_client_free(values[k]);
+        rill_client_free(ticks[k]);
+    }
+    /* Started and stopped whole (stop with NULL names: every variable). */
+    ASSERT_OK(rill_client_stream_start(cl, names, MANY_VARS, NULL));
+    rill_client_list *l = NULL;
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    size_t watched = 0;
+    while (watched != MANY_VARS && rill_clock_now_ns() < end) {
+        ASSERT_OK(rill_client_list_vars(cl, &l));
+        watched = 0;
+        for (size_t k = 0; k < l->n_vars; k++)
+            watched += l->vars[k].watched;
+        rill_client_list_free(l);
+    }
+    ASSERT_EQ_UINT(watched, MANY_VARS);
+    ASSERT_OK(rill_client_stream_stop(cl, NULL, 0));
+    end = rill_clock_now_ns() + 5000000000u;
+    while (watched != 0 && rill_clock_now_ns() < end) {
+        ASSERT_OK(rill_client_list_vars(cl, &l));
+        watched = 0;
+        for (size_t k = 0; k < l->n_vars; k++)
+            watched += l->vars[k].watched;
+        rill_client_list_free(l);
+    }
+    ASSERT_EQ_UINT(watched, 0);
+    ASSERT_EQ_INT(atomic_load(&e.n), 0);
+    rill_client_destroy(cl);
+    atomic_store(&d.stop, true);
+    pthread_join(d.producer, NULL);
+    rill_server_destroy(d.srv);
+}
