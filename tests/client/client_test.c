@@ -957,6 +957,22 @@ static void *many_produce(void *p) {
     return NULL;
 }
 
+/* How many variables the device lists as watched, once that is `want`
+ * (a start or stop applies at the device's next tick) or after 5 s. */
+static size_t wait_watched(rill_client *cl, size_t want) {
+    uint64_t end = rill_clock_now_ns() + 5000000000u;
+    for (;;) {
+        rill_client_list *l = NULL;
+        ASSERT_OK(rill_client_list_vars(cl, &l));
+        size_t watched = 0;
+        for (size_t k = 0; k < l->n_vars; k++)
+            watched += l->vars[k].watched;
+        rill_client_list_free(l);
+        if (watched == want || rill_clock_now_ns() > end)
+            return watched;
+    }
+}
+
 TEST(streams_of_more_variables_than_a_command_takes_start_stop_and_count) {
     static many_device d;
     memset(&d, 0, sizeof d);
@@ -1002,27 +1018,9 @@ TEST(streams_of_more_variables_than_a_command_takes_start_stop_and_count) {
     }
     /* Started and stopped whole (stop with NULL names: every variable). */
     ASSERT_OK(rill_client_stream_start(cl, names, MANY_VARS, NULL));
-    rill_client_list *l = NULL;
-    uint64_t end = rill_clock_now_ns() + 5000000000u;
-    size_t watched = 0;
-    while (watched != MANY_VARS && rill_clock_now_ns() < end) {
-        ASSERT_OK(rill_client_list_vars(cl, &l));
-        watched = 0;
-        for (size_t k = 0; k < l->n_vars; k++)
-            watched += l->vars[k].watched;
-        rill_client_list_free(l);
-    }
-    ASSERT_EQ_UINT(watched, MANY_VARS);
+    ASSERT_EQ_UINT(wait_watched(cl, MANY_VARS), MANY_VARS);
     ASSERT_OK(rill_client_stream_stop(cl, NULL, 0));
-    end = rill_clock_now_ns() + 5000000000u;
-    while (watched != 0 && rill_clock_now_ns() < end) {
-        ASSERT_OK(rill_client_list_vars(cl, &l));
-        watched = 0;
-        for (size_t k = 0; k < l->n_vars; k++)
-            watched += l->vars[k].watched;
-        rill_client_list_free(l);
-    }
-    ASSERT_EQ_UINT(watched, 0);
+    ASSERT_EQ_UINT(wait_watched(cl, 0), 0);
     ASSERT_EQ_INT(atomic_load(&e.n), 0);
     rill_client_destroy(cl);
     atomic_store(&d.stop, true);
