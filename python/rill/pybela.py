@@ -1574,8 +1574,6 @@ class Streamer(Watcher):
                         # after (the stop's last, shorter buffer included).
                         sess.accepting = False
                         ct[1].set()
-            if done is not None:
-                done.set()
             if fn is not None:
                 if as_lists:
                     buf = _lazy_buffer(ts, arr, rel, info.letter)
@@ -1593,6 +1591,12 @@ class Streamer(Watcher):
                     if not _call_user(sess.on_block, block, sess.args, runner,
                                       "on_block_callback"):
                         self.callback_errors += 1
+            # Once its callbacks have run: stop_streaming returns after the
+            # last buffer's callback, as a script that reads what its
+            # callback gathered expects (and its exception is counted in
+            # the stop's summary, not after it).
+            if done is not None:
+                done.set()
 
     def _save(self, wr, name, ts, va, n, ra, arr, rel):
         h, path, kind = wr
