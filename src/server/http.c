@@ -647,8 +647,7 @@ static int serve_web(rill_server *srv, struct lws *wsi, const char *uri) {
 
 int rill__http(rill_server *srv, struct lws *wsi) {
     char uri[512];
-    if (rill__uri_path(wsi, uri, (int)sizeof uri) <= 0)
-        lws_hdr_copy(wsi, uri, (int)sizeof uri, WSI_TOKEN_HEAD_URI);
+    rill__uri_path(wsi, uri, (int)sizeof uri); /* a GET's or a HEAD's */
     int refused = check_host(srv, wsi, false);
     if (refused != 0)
         return refused < 0 ? -1 : 0;
