@@ -9,6 +9,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,6 +92,21 @@ static int get_once(rill_client *cl, const char *url, FILE *f, long *status,
     return rc;
 }
 
+/* "<path>.part", created afresh: a stale one (a download killed midway) is
+ * removed first, and O_EXCL refuses whatever appears in between, so the
+ * download never writes through a symbolic link planted at that name. */
+static FILE *open_part(const char *part) {
+    if (unlink(part) != 0 && errno != ENOENT)
+        return NULL;
+    int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "wb");
+    if (f == NULL)
+        close(fd);
+    return f;
+}
+
 int rill_client_fetch(rill_client *cl, const char *file_name, const char *path,
                       int timeout_ms) {
     if (file_name == NULL || path == NULL || file_name[0] == '\0' ||
@@ -116,7 +132,7 @@ int rill_client_fetch(rill_client *cl, const char *file_name, const char *path,
         return RILL_EINVAL;
     uint64_t end = rill_clock_now_ns() + (uint64_t)RILL__MAX(timeout_ms, 0) * 1000000u;
     for (;;) {
-        FILE *f = fopen(part, "wb");
+        FILE *f = open_part(part);
         if (f == NULL) {
             rill__log_error("cannot create %s: %s", part, strerror(errno));
             return RILL_EIO;

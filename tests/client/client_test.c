@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "test.h"
 #include "testdevice.h"
@@ -744,6 +745,23 @@ TEST(logging_on_the_device_then_fetching_gives_the_logged_values) {
     }
     ASSERT_EQ_UINT(n, 6400); /* then the last body's padding, FILES.md */
     rill_file_reader_close(rf);
+    /* A link planted at the temporary name is replaced, never written
+     * through. */
+    char part[160], victim[160];
+    snprintf(part, sizeof part, "%s.part", path);
+    snprintf(victim, sizeof victim, "%s/victim", d.log_dir);
+    FILE *vf = fopen(victim, "w");
+    ASSERT_TRUE(vf != NULL);
+    fputs("keep", vf);
+    fclose(vf);
+    ASSERT_OK(symlink(victim, part));
+    ASSERT_OK(rill_client_fetch(cl, f.name, path, 5000));
+    struct stat st;
+    ASSERT_OK(stat(victim, &st));
+    ASSERT_EQ_UINT(st.st_size, 4);
+    ASSERT_TRUE(lstat(part, &st) != 0);
+    ASSERT_OK(stat(path, &st));
+    ASSERT_TRUE(st.st_size > 6400 * 4);
     ASSERT_ERR(rill_client_fetch(cl, "nope.bin", path, 100), RILL_ENOTFOUND);
     ASSERT_ERR(rill_client_fetch(cl, "../etc/passwd", path, 100), RILL_EINVAL);
     ASSERT_OK(rill_client_log_stop(cl, names, 1));
