@@ -530,7 +530,7 @@ def test_async_stream_n_values(streamer):
     continuous(out["frame"], 1024)
 
 
-def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path):
+def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path, capsys):
     lg = Logger(ip="127.0.0.1", port=rill_server.port)
     lg.connect()
     try:
@@ -559,6 +559,14 @@ def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path):
         again = lg.copy_file_from_bela(paths["remote_paths"]["frame"],
                                        paths["local_paths"]["frame"], verbose=False)
         assert again == str(tmp_path / "a" / "frame_1.bin") and os.path.exists(again)
+        # Only log files leave the device's log directory (it may be the
+        # program's working directory).
+        with open(os.path.join(rill_server.logdir, "notes.txt"), "w") as f:
+            f.write("private")
+        assert lg.copy_file_from_bela("/root/Bela/projects/rill-demo/notes.txt",
+                                      str(tmp_path / "notes.txt"), verbose=False) is None
+        assert "only its log files" in capsys.readouterr().out  # printed, as pybela's errors
+        assert not os.path.exists(tmp_path / "notes.txt")
         # finish_copying_file completes a copy cut short.
         cut = tmp_path / "cut.bin"
         with open(on_device, "rb") as f:

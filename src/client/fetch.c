@@ -165,6 +165,11 @@ int rill_client_fetch(rill_client *cl, const char *file_name, const char *path,
                             "logging it first (rill_client_log_stop)",
                             file_name, timeout_ms);
             return RILL_ETIMEOUT;
+        case 400:
+            rill__log_error("the device serves no file named %s: only its "
+                            "log files (names ending in .bin, as the list "
+                            "reply's logFileName)", file_name);
+            return RILL_EINVAL;
         case 404:
             rill__log_error("the device has no log file %s", file_name);
             return RILL_ENOTFOUND;

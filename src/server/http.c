@@ -527,11 +527,11 @@ bool rill__log_busy(rill_server *srv, const char *name) {
 static int serve_file(rill_server *srv, struct lws *wsi, const char *uri) {
     char name[512];
     rill__log_file_resolve(srv, uri + strlen("/files/"), name, sizeof name);
-    if (*name == '\0' || strchr(name, '/') != NULL || name[0] == '.' ||
-        strlen(name) > 200) {
+    if (!rill__is_log_name(name)) {
         return rill__http_text(wsi, HTTP_STATUS_BAD_REQUEST,
-                               "bad file name: use /files/<name> with a name "
-                               "from the list reply's logFileName");
+                               "not a log file's name: use /files/<name> with "
+                               "a name from the list reply's logFileName or "
+                               "GET /files/ (log files end in .bin)");
     }
     if (rill__log_busy(srv, name)) {
         return rill__http_text(wsi, 409,

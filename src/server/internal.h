@@ -396,6 +396,11 @@ bool rill__log_busy(rill_server *srv, const char *name);
  * Returns what the libwebsockets HTTP callback returns (0, or -1 to
  * close). */
 int rill__logfiles_http(rill_server *srv, struct lws *wsi, const char *name);
+/* Whether `name` can be a log file's: ending in ".bin" (the only names the
+ * server gives them), without '/', not starting with '.', at most 200
+ * bytes. The log directory may be a program's working directory: nothing
+ * else in it is served, listed or deleted. */
+bool rill__is_log_name(const char *name);
 /* The log file a request's path names. libwebsockets hands the path out
  * decoded with '+' read as a space, so "/files/frame+1.bin" typed by hand
  * (Bela's numbering of a variable's second log) arrives as "frame 1.bin":

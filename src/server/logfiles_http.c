@@ -5,9 +5,10 @@
  *   DELETE /files/NAME   200 {"deleted":"NAME"}; 400 not a log file's
  *                        name; 404 no such file; 409 still being logged
  *
- * Only log files are listed or deleted: names ending in ".bin" (what the
- * server names them), without '/', not starting with '.', and only what
- * GET /files/<name> would serve: a regular file opened through
+ * Only log files are served, listed or deleted: names ending in ".bin"
+ * (what the server names them), without '/', not starting with '.'
+ * (rill__is_log_name, which GET /files/<name> in http.c applies too), and
+ * only a regular file opened through
  * rill__open_beneath (http.c), so a symbolic link or a FIFO in the log
  * directory is neither listed nor deleted. The log directory may be a
  * program's working directory, so nothing else in it is shown or touched.
@@ -26,7 +27,7 @@
 #include "core/internal.h"
 #include "server/internal.h"
 
-static bool is_log_name(const char *name) {
+bool rill__is_log_name(const char *name) {
     size_t n = strlen(name);
     return n > 4 && n <= 200 && name[0] != '.' && strchr(name, '/') == NULL &&
            strcmp(name + n - 4, ".bin") == 0;
@@ -112,7 +113,7 @@ static int list_files(rill_server *srv, struct lws *wsi) {
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         uint64_t size;
-        if (!is_log_name(name) || !log_file_size(srv, name, &size))
+        if (!rill__is_log_name(name) || !log_file_size(srv, name, &size))
             continue;
         l.e[l.n++] = (entry){names[i]->d_name, size, rill__log_busy(srv, name)};
     }
@@ -134,7 +135,7 @@ void rill__log_file_resolve(rill_server *srv, const char *asked, char *out,
                             size_t cap) {
     snprintf(out, cap, "%s", asked);
     uint64_t size;
-    if (strchr(asked, ' ') == NULL || !is_log_name(asked) ||
+    if (strchr(asked, ' ') == NULL || !rill__is_log_name(asked) ||
         log_file_size(srv, asked, &size))
         return;
     for (char *c = out; *c != '\0'; c++)
@@ -147,7 +148,7 @@ void rill__log_file_resolve(rill_server *srv, const char *asked, char *out,
 static int delete_file(rill_server *srv, struct lws *wsi, const char *asked) {
     char name[512];
     rill__log_file_resolve(srv, asked, name, sizeof name);
-    if (!is_log_name(name))
+    if (!rill__is_log_name(name))
         return respond_message(
             wsi, 400, "error",
             "not a log file's name: DELETE /files/<name> "

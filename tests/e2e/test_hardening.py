@@ -119,12 +119,12 @@ def test_a_symlink_or_fifo_in_the_log_dir_is_not_served(rill_serve, tmp_path, se
     logdir.mkdir()
     (logdir / "real.bin").write_bytes(b"watcher\0real")
     os.symlink(secret, logdir / "leak.bin")
-    os.symlink("/etc/passwd", logdir / "passwd")
+    os.symlink("/etc/passwd", logdir / "passwd.bin")
     os.symlink(logdir / "real.bin", logdir / "inside.bin")   # a link, even to a file inside
     os.mkfifo(logdir / "pipe.bin")
     srv = rill_serve(logdir=str(logdir))
     assert http_get(srv.port, "/files/real.bin") == (200, b"watcher\0real")
-    for name in ("leak.bin", "passwd", "inside.bin", "pipe.bin"):
+    for name in ("leak.bin", "passwd.bin", "inside.bin", "pipe.bin"):
         t0 = time.monotonic()
         status, body = http_get(srv.port, f"/files/{name}")
         assert status == 404, (name, status, body[:200])
@@ -134,6 +134,32 @@ def test_a_symlink_or_fifo_in_the_log_dir_is_not_served(rill_serve, tmp_path, se
     # Still serving.
     assert http_get(srv.port, "/files/real.bin") == (200, b"watcher\0real")
     run(assert_server_serves_a_new_client(srv.url), 20)
+
+
+def test_only_log_files_of_the_log_dir_are_served(rill_serve, tmp_path):
+    """The log directory defaults to the working directory: its other files
+    (the server's own output, a script, notes) are not log files and not
+    served, by GET or HEAD; log files still are."""
+    logdir = tmp_path / "work"
+    logdir.mkdir()
+    (logdir / "real.bin").write_bytes(b"watcher\0real")
+    for name in ("serve.log", "notes.txt", "run.sh", "bin", "x.bin.txt"):
+        (logdir / name).write_text("private: not a log file\n")
+    srv = rill_serve(logdir=str(logdir))
+    for name in ("serve.log", "notes.txt", "run.sh", "bin", "x.bin.txt"):
+        status, body = http_get(srv.port, f"/files/{name}")
+        assert status == 400, (name, status, body[:200])
+        assert b"private" not in body
+        assert b"log files end in .bin" in body, body
+        assert head(srv.port, f"/files/{name}") == 400
+    assert http_get(srv.port, "/files/real.bin") == (200, b"watcher\0real")
+    assert head(srv.port, "/files/real.bin") == 200
+
+
+def head(port, path):
+    """HEAD's status (the server closes after it: Connection: close)."""
+    return raw_request(port, f"HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                             "Connection: close\r\n\r\n")[0]
 
 
 def test_a_symlink_in_the_web_root_is_not_served(rill_serve, tmp_path, secret):
@@ -230,7 +256,7 @@ def test_allow_host_admits_a_name_of_the_users(rill_serve):
     assert upgrade(p, f"studio.example:{p}")[0] == 101
     assert upgrade(p, "proxy.example:443")[0] == 101          # any port: a proxy's
     assert upgrade(p, f"evil.example:{p}")[0] == 403
-    assert get(p, f"Studio.Example:{p}", "/files/nothing")[0] == 404   # past the check
+    assert get(p, f"Studio.Example:{p}", "/files/nothing.bin")[0] == 404   # past the check
     any_host = rill_serve("--allow-host", "*")
     assert upgrade(any_host.port, f"evil.example:{any_host.port}")[0] == 101
 
