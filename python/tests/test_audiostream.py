@@ -76,6 +76,32 @@ def test_the_modules_are_laid_out_as_audiostreams():
 # ---- Output and samples -----------------------------------------------------------
 
 
+def test_a_write_of_part_of_a_frame_or_not_of_bytes_says_what_is_wrong(tmp_path):
+    stream = get_output(channels=2, buffersize=256, rate=48000, backend="file",
+                        device=str(tmp_path / "out.wav"))
+    sample = AudioSample()
+    stream.add_sample(sample)
+    for chunk, n in ((b"\x00", "1 byte,"), (np.zeros(7, np.int16), "14 bytes,")):
+        with pytest.raises(RillError, match=n + r" not a whole number of frames: "
+                           r"a frame is 4 bytes \(2 channels of s16\); nothing written"):
+            sample.write(chunk)
+    with pytest.raises(TypeError, match=r"AudioSample.write takes bytes.*not float"):
+        sample.write(3.5)
+    # A strided view (two channels of a 4-column array) is written as its
+    # values, frame by frame: nothing else reached the sample before it.
+    frames = np.arange(1, 17, dtype=np.int16).reshape(4, 4)[:, :2]
+    sample.write(frames)
+    sample.play()
+    deadline = time.monotonic() + 20
+    while sample.stats()["frames"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stream.close()
+    x, _ = read_wav(tmp_path / "out.wav")
+    start = first_sound(x)
+    assert x[start:start + 4].tolist() == frames.tolist()
+    assert not x[start + 4:].any()
+
+
 def test_doc_sample_example_writes_exact_frames(tmp_path, monkeypatch):
     monkeypatch.setenv("RILL_AUDIO_BACKEND", "file")
     monkeypatch.setenv("RILL_AUDIO_DEVICE", str(tmp_path / "out.wav"))

@@ -334,9 +334,16 @@ int rill_audio_sample_write(rill_audio_source *s, const void *data,
                             size_t bytes, int timeout_ms, size_t *written) {
     if (written)
         *written = 0;
-    if (s == NULL || s->kind != &rill__source_sample || (data == NULL && bytes) ||
-        bytes % s->frame_bytes != 0)
+    if (s == NULL || s->kind != &rill__source_sample || (data == NULL && bytes))
         return RILL_EINVAL;
+    if (bytes % s->frame_bytes != 0) {
+        rill__log_error("audio: sample write: %zu byte%s, not a whole number "
+                        "of frames: a frame is %zu bytes (%u channel%s of %s); "
+                        "nothing written",
+                        bytes, bytes == 1 ? "" : "s", s->frame_bytes, s->channels,
+                        s->channels == 1 ? "" : "s", rill_audio_format_name(s->fmt));
+        return RILL_EINVAL;
+    }
     int64_t tns = timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;
     return rill__source_write(s, data, bytes, tns, NULL, false, written);
 }

@@ -364,7 +364,15 @@ class AudioSample(_Source):
         `timeout` seconds if given, then RillTimeoutError)."""
         if isinstance(chunk, str):  # audiostream's Python 2 examples write str
             chunk = chunk.encode("latin-1")
-        mv = memoryview(chunk).cast("B")
+        try:
+            mv = memoryview(chunk)
+        except TypeError:
+            raise TypeError(f"AudioSample.write takes bytes, a bytearray, a memoryview or "
+                            f"a numpy array of whole frames, not {type(chunk).__name__}") \
+                from None
+        if not mv.c_contiguous:  # a strided view (a[::2], a channel of a 2-D array)
+            mv = memoryview(mv.tobytes())
+        mv = mv.cast("B")
         n = len(mv)
         if n == 0:
             return
