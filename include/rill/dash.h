@@ -99,12 +99,18 @@ RILL_API rill_client *rill_dash_client(rill_dash *dash);
 
 /* ---- Handlers ------------------------------------------------------------- */
 
+/* The longest handler type and name (UTF-8 bytes) a server relays. */
+#define RILL_DASH_TYPE_MAX 64
+#define RILL_DASH_NAME_MAX 256
+
 /* Create a handler: a tab named `name` in every page, of `type` (line,
  * area, bar, scatter, polar-line, polar-area, heatmap, spectrogram, audio,
  * meter; or EasyDSP's names) with `params_json`, a JSON object or NULL
  * (docs/HANDLERS.md). Returns the handler, or NULL (bad arguments: not
- * JSON, not an object, an empty type; or no memory; the log says which).
- * The server's own checks come back to on_error. Any thread. */
+ * JSON, not an object, an empty type, a type or name that is not UTF-8 or
+ * is longer than RILL_DASH_TYPE_MAX / RILL_DASH_NAME_MAX; or no memory;
+ * the log says which). The server's own checks come back to on_error. Any
+ * thread. */
 RILL_API rill_dash_handler *rill_dash_add_handler(rill_dash *dash,
                                                   const char *name,
                                                   const char *type,

@@ -47,6 +47,7 @@ log = logging.getLogger("rill")
 # ---- The C API (include/rill/dash.h) ----------------------------------------
 
 MAX_CHANNELS = L.AUDIO_MAX_CHANNELS
+_TYPE_MAX, _NAME_MAX = 64, 256  # RILL_DASH_TYPE_MAX, RILL_DASH_NAME_MAX (dash.h)
 
 # The dash's callbacks get the dash first (rill_dash *).
 _DATA_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
@@ -278,6 +279,16 @@ class DataHandler:
     """A tab in every dashboard page; send_data(data) updates it."""
 
     def __init__(self, name, type, parameters):
+        for what, text, most in (("name", name, _NAME_MAX), ("type", type, _TYPE_MAX)):
+            try:
+                n = len(str(text).encode())
+            except UnicodeEncodeError:
+                raise ValueError(f"add_handler: a handler's {what} must be text that "
+                                 f"UTF-8 can hold, not {text!r}") from None
+            if n > most or (what == "type" and n == 0):
+                size = f"1 to {most}" if what == "type" else f"at most {most}"
+                raise ValueError(f"add_handler: a handler's {what} is {size} bytes of "
+                                 f"UTF-8, not {n}: {str(text)[:40]!r}")
         self.name, self.type = name, type
         self.parameters = _parameters(type, parameters)
         self._h = None
@@ -321,9 +332,9 @@ def add_handler(name, type, parameters=None):
     """Create a data handler (EasyDSP's types and rill's, docs/HANDLERS.md)."""
     h = DataHandler(name, type, parameters)
     with _lock:
-        _handlers.append(h)
         if _dash is not None:
-            h._create()
+            h._create()  # a refused handler raises, and is not kept
+        _handlers.append(h)
     return h
 
 

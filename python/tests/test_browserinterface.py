@@ -175,6 +175,22 @@ def test_handlers_appear_in_the_dashboard(bi, rill_server):
     assert data and data[0]["data"] == [-12.5, -18.0], seen
 
 
+def test_a_handler_the_server_would_refuse_raises_at_once_and_is_not_kept(bi):
+    with pytest.raises(ValueError, match=r"name is at most 256 bytes of UTF-8, not 300"):
+        bi.add_handler("n" * 300, "line")  # before start(): checked all the same
+    bi.start()
+    with pytest.raises(ValueError, match=r"type is 1 to 64 bytes of UTF-8, not 0"):
+        bi.add_handler("x", "")
+    with pytest.raises(ValueError, match=r"name must be text that UTF-8 can hold"):
+        bi.add_handler("\ud800", "line")
+    # Refused by librill (NaN is not JSON): raised, and not kept.
+    with pytest.raises(ValueError, match=r"refused: .*parameters must be a JSON object"):
+        bi.add_handler("x", "line", {"min": float("nan")})
+    ok = bi.add_handler("é" * 128, "line")  # 256 bytes: the longest name
+    assert ok.id is not None
+    assert [h.name for h in bi._handlers] == ["é" * 128]
+
+
 def test_change_config_applies_and_updates_the_module_and_callback(bi):
     cfgs, got = [], []
     bi.register_when_new_config(lambda *a: cfgs.append(a))

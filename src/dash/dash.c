@@ -418,6 +418,23 @@ static int send_text(rill_dash *d, const char *text, size_t len) {
     return rill_client_send_message(d->cl, false, text, len, NULL, 0);
 }
 
+/* A handler's type or name: UTF-8 (JSON strings are) of at most `max`
+ * bytes; false, logged, if not. */
+static bool handler_text_ok(const char *what, const char *text, size_t max) {
+    size_t n = strlen(text);
+    json_t *j = json_string(text);
+    bool utf8 = j != NULL;
+    json_decref(j);
+    if (n <= max && utf8)
+        return true;
+    if (!utf8)
+        rill__log_error("dash: a handler's %s must be UTF-8 text", what);
+    else
+        rill__log_error("dash: a handler's %s is at most %zu bytes, not %zu "
+                        "(\"%.40s...\")", what, max, n, text);
+    return false;
+}
+
 rill_dash_handler *rill_dash_add_handler(rill_dash *d, const char *name,
                                          const char *type,
                                          const char *params_json) {
@@ -425,6 +442,11 @@ rill_dash_handler *rill_dash_add_handler(rill_dash *d, const char *name,
         rill__log_error("dash: rill_dash_add_handler needs a dash and a type");
         return NULL;
     }
+    /* The server's rules, said here rather than by an error that comes
+     * back later to on_error with the handler already returned. */
+    if (!handler_text_ok("type", type, RILL_DASH_TYPE_MAX) ||
+        (name != NULL && !handler_text_ok("name", name, RILL_DASH_NAME_MAX)))
+        return NULL;
     json_t *params = NULL;
     if (params_json != NULL) {
         json_error_t jerr;

@@ -17,10 +17,9 @@
 #include "proto/json_out.h"
 #include "proto/wire.h"
 #include "server/internal.h"
+#include "rill/dash.h" /* RILL_DASH_TYPE_MAX, RILL_DASH_NAME_MAX */
 
 #define RILL__DASH_MAX_HANDLERS 1024
-#define RILL__DASH_MAX_TYPE 64
-#define RILL__DASH_MAX_NAME 256
 
 static rill__relay_handler *dash_find(rill_server *srv, const rill__conn *owner,
                                       uint32_t local) {
@@ -166,20 +165,20 @@ static void dash_create(rill_server *srv, rill__conn *c, json_t *root,
     json_t *name = json_object_get(root, "name");
     json_t *params = json_object_get(root, "parameters");
     if (!json_is_string(type) || json_string_length(type) == 0 ||
-        json_string_length(type) > RILL__DASH_MAX_TYPE) {
+        json_string_length(type) > RILL_DASH_TYPE_MAX) {
         dash_error(c, ev, local,
                    "handler %lld: \"type\" must be a string of 1 to %d "
                    "bytes (line, area, bar, scatter, polar-line, "
                    "polar-area, heatmap, spectrogram, audio, meter); ignored",
-                   (long long)local, RILL__DASH_MAX_TYPE);
+                   (long long)local, RILL_DASH_TYPE_MAX);
         return;
     }
     if (name != NULL && (!json_is_string(name) ||
-                         json_string_length(name) > RILL__DASH_MAX_NAME)) {
+                         json_string_length(name) > RILL_DASH_NAME_MAX)) {
         dash_error(c, ev, local,
                    "handler %lld: \"name\" must be a string of at most %d "
                    "bytes; ignored",
-                   (long long)local, RILL__DASH_MAX_NAME);
+                   (long long)local, RILL_DASH_NAME_MAX);
         return;
     }
     if (params != NULL && !json_is_object(params)) {

@@ -523,6 +523,18 @@ TEST(the_dash_api_checks_its_arguments) {
     ASSERT_NULL(rill_dash_add_handler(dash, "x", "line", "[1]"));
     ASSERT_NULL(rill_dash_add_handler(dash, "x", "line", "{nope"));
     ASSERT_NULL(rill_dash_add_handler(dash, "x", "", NULL));
+    /* The server's limits, refused at once (not later through on_error). */
+    char longest[RILL_DASH_NAME_MAX + 2];
+    memset(longest, 'n', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    ASSERT_NULL(rill_dash_add_handler(dash, longest, "line", NULL));
+    ASSERT_NULL(rill_dash_add_handler(dash, "x", longest + RILL_DASH_NAME_MAX -
+                                                     RILL_DASH_TYPE_MAX, NULL));
+    ASSERT_NULL(rill_dash_add_handler(dash, "\xff\xfe", "line", NULL));
+    longest[RILL_DASH_NAME_MAX] = '\0'; /* the longest name there may be */
+    rill_dash_handler *named = rill_dash_add_handler(dash, longest, "line", NULL);
+    ASSERT_NOT_NULL(named);
+    ASSERT_OK(rill_dash_remove_handler(named));
     rill_dash_handler *h = rill_dash_add_handler(dash, "x", "line", NULL);
     ASSERT_NOT_NULL(h);
     ASSERT_ERR(rill_dash_send_json(h, "{nope", 0), RILL_EINVAL);
