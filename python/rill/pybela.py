@@ -1437,6 +1437,15 @@ class Streamer(Watcher):
         self._streaming_buffers_queue_length = -(-n_values // max(1, min(
             self.get_data_length(self._vars[v].letter, self._vars[v].mode) or 1
             for v in variables)))
+        if n_values <= 0:
+            # pybela's queue of no buffers is full at once: nothing streams,
+            # and every variable's queue (and file, if saving) is empty.
+            log.warning("rill: stream_n_values: n_values is %d: nothing to stream", n_values)
+            variables, _sess = self._begin(variables, saving_enabled, saving_filename,
+                                           saving_dir, on_buffer_callback, on_block_callback,
+                                           callback_args)
+            self._close_writers(variables)
+            return self.streaming_buffers_queue
         rate = float(self._sample_rate or 1000.0)
         sparse = [v for v in variables if self._vars[v].mode == "sparse"]
         if exact and not sparse:

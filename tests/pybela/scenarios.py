@@ -221,6 +221,12 @@ def stream_n_values(api, port, args):
            "others_empty": all(len(ret[k]) == 0 for k in ret if k not in variables),
            "seconds": took, "is_streaming_after": s.is_streaming(),
            "queue_length": s.streaming_buffers_queue_length}
+    # No values asked (0, or a negative number): nothing comes back.
+    for k in (0, -5):
+        again = s.stream_n_values(variables, n_values=k)
+        out[f"n{k}"] = {v: plain(again[v]) for v in sorted(again)}
+        out[f"n{k}_queue_length"] = s.streaming_buffers_queue_length
+    out["n0_is_streaming_after"] = s.is_streaming()
     s.disconnect()
     return out
 

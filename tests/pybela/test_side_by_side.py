@@ -99,7 +99,9 @@ def test_saving_and_files_written_by_either_read_the_same_with_either(device, ru
 
 def test_stream_n_values(device, run_scenario):
     p, r = both(run_scenario, device.port, "stream_n_values", vars="frame_i,frame_d", n=3000)
-    same(p, r, "keys", "others_empty", "is_streaming_after", "queue_length")
+    same(p, r, "keys", "others_empty", "is_streaming_after", "queue_length", "n0", "n-5",
+         "n0_queue_length", "n-5_queue_length", "n0_is_streaming_after")
+    assert all(v == [] for v in r["n0"].values()) and r["n0_queue_length"] == 0
     for res in (p, r):
         got_i = check_dense("frame_i", res["returned"]["frame_i"], n=1024)
         got_d = check_dense("frame_d", res["returned"]["frame_d"], n=512)
