@@ -32,6 +32,7 @@ The remaining differences from EasyDSP are listed in python/README.md.
 import ctypes
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -275,6 +276,35 @@ def _default(o):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
+def _finite(o):
+    """`o` with every NaN and infinity as None. JSON has neither (Python's
+    json writes tokens no parser takes), and a spectrum in dB of a silent
+    input is -inf: the page draws null as a gap (docs/HANDLERS.md)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, np.ndarray):
+        if o.dtype.kind in "fc":
+            bad = ~np.isfinite(o)
+            if bad.any():
+                o = o.astype(object)
+                o[bad] = None
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return _finite(o.item())
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
+
+
+def _json(data):
+    try:
+        return json.dumps(data, default=_default, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the slower walk
+        return json.dumps(_finite(data), default=_default, allow_nan=False)
+
+
 class DataHandler:
     """A tab in every dashboard page; send_data(data) updates it."""
 
@@ -307,7 +337,8 @@ class DataHandler:
         self._pending = []
 
     def send_data(self, data, tick=None):
-        """Small data as JSON (numpy arrays allowed); before start() it waits.
+        """Small data as JSON (numpy arrays allowed; NaN and infinities go as
+        null, drawn as gaps); before start() it waits.
         `tick`: the device tick it belongs to (the page's latency badge);
         from a handle_data callback, that buffer's by default."""
         if self._h is None:
@@ -316,8 +347,8 @@ class DataHandler:
         if tick is None:
             tick = getattr(_data_tick, "tick", 0)
         L.clear()
-        L.check(L.lib.rill_dash_send_json(self._h, json.dumps(data, default=_default).encode(),
-                                          int(tick)), f"send_data to {self.name}")
+        L.check(L.lib.rill_dash_send_json(self._h, _json(data).encode(), int(tick)),
+                f"send_data to {self.name}")
 
     def remove(self):
         h, self._h = self._h, None

@@ -175,6 +175,34 @@ def test_handlers_appear_in_the_dashboard(bi, rill_server):
     assert data and data[0]["data"] == [-12.5, -18.0], seen
 
 
+def test_nan_and_infinities_reach_the_page_as_null(bi, rill_server):
+    """A dB spectrum of silence is -inf: it goes as null (a gap), not as a
+    refusal on every buffer."""
+    bi.start()
+    h = bi.add_handler("Spectrum", "line", {})
+    sent = [np.array([1.0, np.nan, np.inf, -np.inf], dtype=np.float32),
+            {"add": [{"x": [1, 2, 3], "y": np.array([0.0, -np.inf, 20.0])}]},  # 20 log10
+            [float("nan"), 2.5, np.float64("-inf")]]
+    expect = [[1.0, None, None, None],
+              {"add": [{"x": [1, 2, 3], "y": [0.0, None, 20.0]}]},
+              [None, 2.5, None]]
+
+    async def page():
+        task = asyncio.create_task(page_handlers(
+            rill_server.url, lambda s: sum(m["event"] == "handler-data" and m["id"] == h.id
+                                           for m in s) >= 3 * 5))
+        await asyncio.sleep(0.5)
+        for _ in range(5):
+            for d in sent:
+                h.send_data(d)
+            await asyncio.sleep(0.05)
+        return await task
+
+    seen = asyncio.run(page())
+    data = [m["data"] for m in seen if m["event"] == "handler-data" and m["id"] == h.id]
+    assert data[-3:] == expect, data[-3:]
+
+
 def test_a_handler_the_server_would_refuse_raises_at_once_and_is_not_kept(bi):
     with pytest.raises(ValueError, match=r"name is at most 256 bytes of UTF-8, not 300"):
         bi.add_handler("n" * 300, "line")  # before start(): checked all the same
