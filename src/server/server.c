@@ -641,10 +641,16 @@ int rill_server_create(const rill_server_config *cfg, rill_server **out) {
         goto fail;
     }
     struct stat st;
-    if (stat(srv->log_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rill__log_error("log directory %s does not exist (create it, or "
-                        "choose another with log_dir / --log-dir)",
-                        srv->log_dir);
+    int st_rc = stat(srv->log_dir, &st), st_err = errno;
+    if (st_rc != 0 || !S_ISDIR(st.st_mode)) {
+        bool missing = st_rc != 0 && (st_err == ENOENT || st_err == ENOTDIR);
+        rill__log_error("log directory %s %s (%s, or choose another with "
+                        "log_dir / --log-dir)",
+                        srv->log_dir,
+                        missing ? "does not exist"
+                        : st_rc == 0 ? "is not a directory"
+                                     : strerror(st_err),
+                        missing ? "create it" : "check the path");
         rc = RILL_ENOTFOUND;
         goto fail;
     }

@@ -1045,7 +1045,11 @@ def test_serve_that_cannot_start_says_why_in_one_line(tmp_path):
                   "pick another with --port)"),
                  (["--port", "0", "--log-dir", str(tmp_path / "missing")],
                   f"rill serve: not started: log directory {tmp_path / 'missing'} "
-                  "does not exist"))
+                  "does not exist (create it"),
+                 (["--port", "0", "--log-dir", str(tmp_path / "a_file")],
+                  f"rill serve: not started: log directory {tmp_path / 'a_file'} "
+                  "is not a directory (check the path"))
+        (tmp_path / "a_file").write_text("")
         for args, want in cases:
             r = run("serve", "--source", "demo", *args, timeout=30)
             assert r.returncode == 1, (args, r.returncode, r.stderr)
