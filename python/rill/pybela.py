@@ -2136,9 +2136,20 @@ class Logger(Watcher):
                        else files.list())
             os.makedirs(dir, exist_ok=True)
             for e in entries:
-                if e["name"].endswith(".bin"):
+                if not e["name"].endswith(".bin"):
+                    continue
+                if e.get("logging"):
+                    # A rill device serves a log file once it is finished:
+                    # waiting for one that goes on for minutes would hold
+                    # up every other file.
+                    print(f"{e['name']} is still being logged: not copied (copy it with "
+                          f"copy_file_from_bela once its logging stops)")
+                    continue
+                try:
                     self._copy_quiet(files, f"{remote_dir}/{e['name']}",
                                      _generate_local_filename(os.path.join(dir, e["name"])))
+                except Exception as err:  # the others are still copied
+                    print(f"Error copying {remote_dir}/{e['name']}: {err}")
             if verbose:
                 print(f"All .bin files in {remote_dir} have been copied to {dir}.")
         except Exception as e:
