@@ -2207,11 +2207,24 @@ class Logger(Watcher):
             files = self._files()
             entries = (files.list(remote_dir) if isinstance(files, F.SftpFiles)
                        else files.list())
+            kept = 0
             for e in entries:
-                if e["name"].endswith(".bin"):
+                if not e["name"].endswith(".bin"):
+                    continue
+                if e.get("logging"):
+                    # A rill device keeps a file it is writing (409).
+                    print(f"{e['name']} is still being logged: not deleted")
+                    kept += 1
+                    continue
+                try:
                     files.delete(self._remote(files, f"{remote_dir}/{e['name']}"))
+                except Exception as err:  # the others are still deleted
+                    print(f"Error deleting {remote_dir}/{e['name']}: {err}")
+                    kept += 1
             if verbose:
-                print(f"All .bin files in {remote_dir} have been removed.")
+                print(f"All .bin files in {remote_dir} have been removed."
+                      if not kept else
+                      f"The .bin files in {remote_dir} have been removed but {kept}.")
         except Exception as e:
             print(f"Error deleting .bin files in {remote_dir}: {e}")
         return None

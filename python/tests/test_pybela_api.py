@@ -585,7 +585,7 @@ def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path, c
         lg.disconnect()
 
 
-def test_copy_all_bin_files_skips_a_file_still_being_logged(rill_server, tmp_path, capsys):
+def test_copy_and_delete_all_bin_files_skip_a_file_still_being_logged(rill_server, tmp_path, capsys):
     """A rill device serves a log file once it is finished: copying every
     file must not wait for one that is still being written (it waited the
     download's 10 s and then gave up on the files after it)."""
@@ -593,17 +593,22 @@ def test_copy_all_bin_files_skips_a_file_still_being_logged(rill_server, tmp_pat
     lg.connect()
     try:
         lg.delete_all_bin_files_in_project(verbose=False)  # other tests' logs
-        lg.start_logging(["events"], transfer=False)
+        lg.start_logging(["events", "level"], transfer=False)  # before and after "frame"
         lg.wait(0.3)
-        lg.stop_logging(["events"])
+        lg.stop_logging(["events", "level"])
         lg.start_logging(["frame"], transfer=False)
         lg.wait(0.3)
         t0 = time.monotonic()
         lg.copy_all_bin_files_in_project(dir=str(tmp_path / "all"), verbose=False)
         took = time.monotonic() - t0
         assert took < 3, took
-        assert os.listdir(tmp_path / "all") == ["events.bin"]
+        assert sorted(os.listdir(tmp_path / "all")) == ["events.bin", "level.bin"]
         assert "frame.bin is still being logged: not copied" in capsys.readouterr().out
+        # Deleting every file deletes all but the one being written.
+        lg.delete_all_bin_files_in_project(verbose=False)
+        assert "frame.bin is still being logged: not deleted" in capsys.readouterr().out
+        assert sorted(f for f in os.listdir(rill_server.logdir)
+                      if f.endswith(".bin")) == ["frame.bin"]
         lg.stop_logging(["frame"])
     finally:
         lg.disconnect()
