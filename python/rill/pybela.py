@@ -1153,8 +1153,10 @@ class Streamer(Watcher):
             log.warning("rill: stopping the previous streaming session")
             self.stop_streaming()
         if on_buffer_callback and on_block_callback:
-            raise ValueError("on_buffer_callback and on_block_callback cannot both be set "
-                             "(pybela prints an error and ignores both)")
+            # As pybela: said, neither runs, the stream goes on.
+            log.error("rill: on_buffer_callback and on_block_callback cannot both be set: "
+                      "neither is called (give one)")
+            on_buffer_callback = on_block_callback = None
         variables = self._var_arg_checker(variables)
         self._reset_queues()
         with self._lock:

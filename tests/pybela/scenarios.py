@@ -289,6 +289,17 @@ def on_buffer_callback(api, port, args):
     s.wait(0.3)
     out = {"timestamps": timestamps, "buffers": buffers, "kinds": kinds_seen[:1],
            "calls_after_stop": {v: len(timestamps[v]) - n_after[v] for v in variables}}
+    # Both callbacks at once: pybela says so and calls neither; the values
+    # still come.
+    both_calls = []
+    try:
+        got = s.stream_n_values(variables[:1], n_values=2048,
+                                on_buffer_callback=lambda b: both_calls.append("buffer"),
+                                on_block_callback=lambda b: both_calls.append("block"))
+        out["both_callbacks"] = {"raised": None, "calls": both_calls,
+                                 "values": sum(len(b["data"]) for b in got[variables[0]]) >= 2048}
+    except Exception as e:
+        out["both_callbacks"] = {"raised": type(e).__name__, "calls": both_calls}
     s.disconnect()
     return out
 

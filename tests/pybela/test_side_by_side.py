@@ -131,7 +131,8 @@ def test_schedule_streaming_blocks_and_saves(device, run_scenario):
 
 def test_on_buffer_callbacks(device, run_scenario):
     p, r = both(run_scenario, device.port, "on_buffer_callback", vars="frame_i,frame_d,event_f")
-    same(p, r, "calls_after_stop")
+    same(p, r, "calls_after_stop", "both_callbacks")
+    assert r["both_callbacks"] == {"raised": None, "calls": [], "values": True}
     assert p["kinds"][0]["dict"]["name"] == r["kinds"][0]["dict"]["name"] == "str"
     for res in (p, r):
         for name, n in (("frame_i", 1024), ("frame_d", 512)):
