@@ -1781,13 +1781,25 @@ class Monitor(Streamer):
 
     def peek(self, variables=[]):
         """{var: {"timestamp", "value"}}: each variable's next value (a
-        one-shot monitor, as pybela's)."""
+        one-shot monitor, as pybela's). A variable the program sets no
+        value of within the timeout (timeout_ms; a sparse variable it does
+        not set) raises RillTimeoutError naming it, with the values got
+        before it as its `peeked` (pybela's peek waits for ever)."""
         out = {}
         for v in self._var_arg_checker(variables):
             val, tick = L.c_double(), L.c_u64()
             L.clear()
-            L.check(L.lib.rill_client_peek(self._require(), v.encode(),
-                                           ctypes.byref(val), ctypes.byref(tick)), f"peek {v}")
+            rc = L.lib.rill_client_peek(self._require(), v.encode(),
+                                        ctypes.byref(val), ctypes.byref(tick))
+            if rc == L.ETIMEOUT:
+                L.clear()
+                e = L.RillTimeoutError(
+                    rc, f"the program set no value of {v} within {self.timeout_ms / 1000:g} s "
+                    "(a sparse variable has a value only once its program sets it; peek the "
+                    "others by name, or wait longer: timeout_ms= when connecting)", "peek")
+                e.peeked = out
+                raise e
+            L.check(rc, f"peek {v}")
             out[v] = {"timestamp": int(tick.value), "value": self._value(v, val.value)}
         return out
 

@@ -463,6 +463,27 @@ def monitor(api, port, args):
     return out
 
 
+@scenario
+def peek_unset(api, port, args):
+    """rill only: peek at a sparse variable the program never sets (pybela's
+    peek waits for ever)."""
+    m = api.Monitor(ip="127.0.0.1", port=port, timeout_ms=int(args.get("timeout_ms", 500)))
+    m.connect()
+    out = {}
+    t = time.monotonic()
+    try:
+        m.peek(["frame_i", "trigger", "frame_d"])
+    except Exception as e:
+        out["raises"] = type(e).__name__
+        out["is_timeout"] = isinstance(e, TimeoutError)
+        out["message"] = str(e)
+        out["peeked"] = plain(getattr(e, "peeked", None))
+    out["seconds"] = time.monotonic() - t
+    out["after"] = plain(m.peek(["frame_i"]))
+    m.disconnect()
+    return out
+
+
 # ---- Controller -------------------------------------------------------------------
 
 

@@ -218,6 +218,21 @@ def test_monitor(device, run_scenario):
     assert len(r["n_values"]["frame_i"]["timestamps"]) == 10
 
 
+def test_peek_at_a_variable_the_program_never_sets_says_so_in_rill(device, run_scenario):
+    """pybela's peek waits for ever for a sparse variable the program does
+    not set; rill's raises a timeout that names it and says why, keeps the
+    values it did get (e.peeked), and the connection goes on (python/README.md)."""
+    r = run_scenario("peek_unset", device.port, client="rill", timeout_ms=500)
+    assert r["raises"] == "RillTimeoutError" and r["is_timeout"], r
+    msg = r["message"]
+    assert "trigger" in msg and "0.5 s" in msg and "sparse" in msg and "timeout_ms" in msg, msg
+    assert 0.4 < r["seconds"] < 3, r["seconds"]
+    got = r["peeked"]
+    assert list(got) == ["frame_i"], got
+    assert got["frame_i"]["value"] == got["frame_i"]["timestamp"]
+    assert r["after"]["frame_i"]["value"] == r["after"]["frame_i"]["timestamp"]
+
+
 def test_controller(device, run_scenario):
     p, r = both(run_scenario, device.port, "controller")
     same(p, r, "status_before", "start_return", "status", "send_return", "value", "stop_return",
