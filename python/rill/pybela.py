@@ -2086,10 +2086,14 @@ class Logger(Watcher):
         return True
 
     def stop_logging(self, variables=[]):
-        """Stop logging `variables` (all if empty); with transfer, copy the
-        files (waiting until the device has finished them). Returns None."""
-        names = ([variables] if isinstance(variables, str) else list(variables)) \
-            or list(self._logging)
+        """Stop logging `variables` (all if empty: every variable of the
+        device, as pybela, so a log that a session which died left running
+        stops too); with transfer, copy the files this Logger started
+        (waiting until the device has finished them). Returns None."""
+        names = ([variables] if isinstance(variables, str) else list(variables))
+        if not names:
+            names = ([v["name"] for v in self.watcher_vars] if self._cl is not None
+                     else list(self._logging))
         if names and self._cl is not None:
             L.clear()
             L.check(L.lib.rill_client_log_stop(self._require(), L.names_array(names),

@@ -636,6 +636,30 @@ def log_some(api, port, args):
 
 
 @scenario
+def log_orphan(api, port, args):
+    """step=start: start logging without transfer and leave without
+    stopping (the notebook crashed); step=stop: a new Logger's
+    stop_logging() with no variables. The variables the device logs
+    before and after."""
+    lg = api.Logger(ip="127.0.0.1", port=port)
+    lg.connect()
+
+    def logged():
+        return sorted(v["name"] for v in lg.list()["watchers"] if v["logged"])
+
+    if args["step"] == "start":
+        lg.start_logging(args["vars"].split(","), transfer=False)
+        lg.wait(0.3)
+        return {"logged": logged()}  # the process ends without stopping
+    out = {"before": logged(), "is_logging": lg.is_logging(),
+           "stop_return": plain(lg.stop_logging())}
+    time.sleep(0.3)
+    out["after"] = logged()
+    lg.disconnect()
+    return out
+
+
+@scenario
 def read_files(api, port, args):
     """Read files another run made: log files with read_binary_file, saved
     streams and monitors with load_data_from_file (no device needed)."""

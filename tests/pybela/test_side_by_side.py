@@ -233,6 +233,19 @@ def test_peek_at_a_variable_the_program_never_sets_says_so_in_rill(device, run_s
     assert r["after"]["frame_i"]["value"] == r["after"]["frame_i"]["timestamp"]
 
 
+def test_stop_logging_stops_a_log_a_crashed_session_left_running(device, run_scenario):
+    """A notebook that died while logging leaves the device logging; a new
+    Logger's stop_logging() stops it, with pybela and with rill."""
+    for client in ("pybela", "rill"):
+        s = run_scenario("log_orphan", device.port, client=client, step="start",
+                         vars="frame_i,event_i")
+        assert s["logged"] == ["event_i", "frame_i"], (client, s)
+        r = run_scenario("log_orphan", device.port, client=client, step="stop")
+        assert r["before"] == ["event_i", "frame_i"], (client, r)
+        assert r["is_logging"] is False and r["stop_return"] is None, (client, r)
+        assert r["after"] == [], (client, r)
+
+
 def test_controller(device, run_scenario):
     p, r = both(run_scenario, device.port, "controller")
     same(p, r, "status_before", "start_return", "status", "send_return", "value", "stop_return",
