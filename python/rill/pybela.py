@@ -834,6 +834,40 @@ class _BufferTypeError(struct.error, ValueError):
     as pybela's (its struct.pack fails on such a letter), and a ValueError."""
 
 
+class _BufferValueError(struct.error, ValueError):
+    """send_buffer's buffer_id or a value does not fit the header or the
+    buffer's type. A struct.error as pybela's (its struct.pack refuses
+    them), and a ValueError."""
+
+
+_TYPE_WORDS = {0: "'c' (char): 0 to 255", 1: "'i' (int32): -2147483648 to 2147483647",
+               2: "'j' (uint32): 0 to 4294967295", 3: "'f' (float): at most 3.4e38 in size"}
+
+
+def _check_cast(src, arr, t):
+    """Raise if converting `src` to the buffer's type `arr` lost a value:
+    out of range, a fraction into an integer type, NaN into one, a finite
+    value that became an infinite float. 'd' holds what Python numbers are."""
+    # The quick tests first (this runs on send_buffer's path): an integer
+    # type held every value if they convert back to the same bytes; a
+    # float one if its sum is finite (no infinity in it).
+    if t == 4:
+        return
+    if t == 3:
+        if math.isfinite(arr.sum()):
+            return
+        bad = np.isinf(arr) & ~np.isinf(src)
+    else:
+        if arr.astype(src.dtype).tobytes() == src.tobytes():
+            return
+        bad = arr != src  # -0.0 did not come back as its bytes, but is 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _BufferValueError(
+            f"send_buffer: value {src.flat[i]!r} (index {i}) does not fit buffer type "
+            f"{_TYPE_WORDS[t]}; nothing was sent (give values that fit, or another type)")
+
+
 def _as_values(arr, letter, as_numpy):
     """Values as pybela gives them: a list ('c' as 1-byte bytes), or the
     numpy array."""
@@ -1627,10 +1661,12 @@ class Streamer(Watcher):
 
     def send_buffer(self, buffer_id, buffer_type, buffer_length, data_list, verbose=False):
         """Send a buffer to the device program's buffer callback (pybela's
-        send_buffer). buffer_type 'i', 'j', 'f', 'd' or 'c' (1-byte bytes, or
-        ints); data_list any sequence or numpy array. As pybela, the values
-        sent are data_list's (buffer_length is what the header says).
-        Returns None."""
+        send_buffer). buffer_type 'i', 'j', 'f', 'd' or 'c' (1-byte bytes,
+        a bytes object, or ints); data_list any sequence or numpy array. As
+        pybela, the values sent are data_list's (buffer_length is what the
+        header says), and a buffer_id or value that does not fit (out of
+        range, a fraction for an integer type) raises struct.error (also a
+        ValueError) and sends nothing. Returns None."""
         t = L.LETTER_TYPES.get(buffer_type) if isinstance(buffer_type, str) else None
         if t is None:
             raise _BufferTypeError(
@@ -1639,12 +1675,19 @@ class Streamer(Watcher):
         # The values as bytes, passed to C as they are (bytes convert to a
         # pointer without a ctypes object per call; the copy of a buffer's
         # few KiB costs less than making one).
-        if type(data_list) is np.ndarray:
-            arr = data_list.astype(_DTYPES[t], copy=False)
+        if not 0 <= buffer_id <= 0xFFFFFFFF:
+            raise _BufferValueError(
+                f"send_buffer: buffer_id {buffer_id!r} is out of range: a Bela buffer id "
+                "is 0 to 4294967295; nothing was sent")
+        if t == 0 and isinstance(data_list, (bytes, bytearray, memoryview)):
+            arr = np.frombuffer(data_list, np.uint8)
         elif t == 0 and len(data_list) and isinstance(data_list[0], (bytes, bytearray)):
             arr = np.frombuffer(b"".join(data_list), np.uint8)
         else:
-            arr = np.asarray(data_list).astype(_DTYPES[t], copy=False)
+            src = data_list if type(data_list) is np.ndarray else np.asarray(data_list)
+            arr = src.astype(_DTYPES[t], copy=False)
+            if arr is not src:
+                _check_cast(src, arr, t)
         n = arr.size
         if buffer_length != n:
             log.warning("rill: send_buffer: buffer_length %s but %d values; sending the "

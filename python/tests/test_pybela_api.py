@@ -489,7 +489,33 @@ def test_send_buffer_reaches_the_device(streamer):
         assert isinstance(e.value, ValueError)
         assert f"buffer_type {bad!r} is not a Bela buffer type" in str(e.value)
         assert "'i' (int32), 'j' (uint32), 'f' (float), 'd' (double) or 'c'" in str(e.value)
+    # A buffer_id or a value that does not fit: pybela's struct.pack raises
+    # struct.error; so does rill, naming it. They were sent wrapped or cut
+    # (2**31 as -2147483648, id 2**32 as id 0, 1.5 as 1). Nothing is sent.
+    for args, said in [((-1, "f", 1, [1.0]), "buffer_id -1 is out of range"),
+                       ((2**32, "f", 1, [1.0]), "buffer_id 4294967296 is out of range"),
+                       ((0, "i", 2, [1, 2**31]), "value 2147483648 (index 1) does not fit "
+                        "buffer type 'i' (int32): -2147483648 to 2147483647"),
+                       ((0, "i", 2, np.array([1, -2**31 - 1])), "value -2147483649 (index 1)"),
+                       ((0, "i", 2, [1.5, 2.0]), "value 1.5 (index 0) does not fit"),
+                       ((0, "i", 1, [float("nan")]), "value nan (index 0)"),
+                       ((0, "j", 2, [3, -1]), "value -1 (index 1) does not fit buffer type "
+                        "'j' (uint32)"),
+                       ((0, "c", 2, [65, 256]), "value 256 (index 1) does not fit buffer type "
+                        "'c' (char): 0 to 255"),
+                       ((0, "f", 2, [1.0, 1e39]), "value 1e+39 (index 1) does not fit buffer "
+                        "type 'f' (float)")]:
+        with pytest.raises(struct.error) as e:
+            streamer.send_buffer(*args)
+        assert isinstance(e.value, ValueError)
+        assert said in str(e.value) and "nothing was sent" in str(e.value), str(e.value)
     time.sleep(0.2)
+    inbox_becomes(6.0)
+    # What fits is sent: whole floats into 'i', infinities as floats, a
+    # bytes object as a 'c' buffer.
+    streamer.send_buffer(0, "i", 2, [2.0, -1e9])
+    inbox_becomes(-999999998.0)
+    streamer.send_buffer(0, "c", 3, b"\x01\x02\x03")
     inbox_becomes(6.0)
 
 
