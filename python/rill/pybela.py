@@ -2331,9 +2331,15 @@ class Controller(Watcher):
                 # pybela's `x % 1` raises TypeError too, in Python's words
                 # ("not all arguments converted during string formatting").
                 raise TypeError(f"send_value: the value for {v}, {x!r}, is not a number")
-            if not whole and self._vars[v].letter in ("i", "j"):
+            letter = self._vars[v].letter
+            if not whole and letter in ("i", "j"):
                 print(f"Value {x} is not an integer, but the variable {v} is of type "
-                      f"{self._vars[v].letter}. Only the integer part will be sent.")
+                      f"{letter}. Only the integer part will be sent.")
+            lo, hi = _SET_RANGES.get(letter, (None, None))
+            if lo is not None and not lo <= x <= hi:
+                # pybela sends it and says nothing; the device saturates it.
+                print(f"Value {x} is out of the range of the variable {v} of type {letter} "
+                      f"({lo} to {hi}). The device will hold {lo if x < lo else hi}.")
             L.clear()
             L.check(L.lib.rill_client_set(self._require(), v.encode(), float(x)), f"set {v}")
         return None
@@ -2347,6 +2353,12 @@ class Controller(Watcher):
         variables = self._var_arg_checker(variables)
         return {w["name"]: w["value"] for w in self.list()["watchers"]
                 if w["name"] in variables}
+
+
+# What each type holds of a controlled value: the device saturates the rest
+# ('f': a finite value beyond float's range becomes an infinity).
+_SET_RANGES = {"i": (-2**31, 2**31 - 1), "j": (0, 2**32 - 1), "c": (0, 255),
+               "f": (-3.4028234663852886e38, 3.4028234663852886e38)}
 
 
 def load_buffers(filename, timestamp_mode="dense"):

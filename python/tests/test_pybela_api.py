@@ -700,7 +700,7 @@ def test_monitor_n_values_refuses_a_period_that_never_delivers(rill_server):
         m.disconnect()
 
 
-def test_controller_sets_and_gets(rill_server):
+def test_controller_sets_and_gets(rill_server, capsys):
     c = Controller(ip="127.0.0.1", port=rill_server.port)
     c.connect()
     try:
@@ -726,6 +726,21 @@ def test_controller_sets_and_gets(rill_server):
         assert c.get_value(["gain"]) == {"gain": 0.5}
         c.stop_controlling(["gain"])
         assert c.get_controlled_status(["gain"]) == {"gain": False}
+        # A value out of the variable's range: pybela sends it without a
+        # word and the device saturates it; rill sends it and says so.
+        c.start_controlling(["frame", "flags"])
+        capsys.readouterr()
+        c.send_value(["frame", "flags"], [2**31, -3])
+        said = capsys.readouterr().out
+        assert ("Value 2147483648 is out of the range of the variable frame of type i "
+                "(-2147483648 to 2147483647). The device will hold 2147483647.") in said, said
+        assert "Value -3 is out of the range of the variable flags of type j " \
+               "(0 to 4294967295). The device will hold 0." in said, said
+        assert c.get_value(["frame", "flags"]) == {"frame": 2147483647, "flags": 0}
+        c.send_value(["frame", "flags"], [-7, 4294967295])
+        assert capsys.readouterr().out == ""
+        assert c.get_value(["frame", "flags"]) == {"frame": -7, "flags": 4294967295}
+        c.stop_controlling(["frame", "flags"])
     finally:
         c.disconnect()
 
