@@ -1391,6 +1391,7 @@ class Streamer(Watcher):
         if any(d <= 0 for d in durations):
             raise ValueError("schedule_streaming: durations must be > 0 ticks (pybela would "
                              "stream forever and never return)")
+        _check_ticks("schedule_streaming", timestamps, durations)
         floor = max(min(min(timestamps), int(self.list()["timestamp"])), self._stop_floor)
         variables, sess = self._begin(variables, saving_enabled, saving_filename, saving_dir,
                                       on_buffer_callback, on_block_callback, callback_args,
@@ -1812,6 +1813,12 @@ class Monitor(Streamer):
             "Periods list must have the same length as variables list"
         for p in periods:
             assert isinstance(p, int), "Periods must be integers"
+        bad = [p for p in periods if not 0 <= p < 2**31]
+        if bad:
+            # pybela sends them: the device takes them as no period (nothing
+            # comes) or a far other one.
+            raise ValueError(f"periods must be ticks from 1 to 2147483647 (0 stops "
+                             f"monitoring), not {bad[0]}")
         return periods
 
     def _value(self, name, value):
@@ -2084,6 +2091,7 @@ class Logger(Watcher):
         if len(timestamps) != len(variables) or len(durations) != len(variables):
             raise ValueError("schedule_logging needs one timestamp and one duration per "
                              "variable (or one of each for all)")
+        _check_ticks("schedule_logging", timestamps, durations)
         os.makedirs(logging_dir, exist_ok=True)
         if self.is_logging():
             self.stop_logging()
@@ -2353,6 +2361,18 @@ class Controller(Watcher):
         variables = self._var_arg_checker(variables)
         return {w["name"]: w["value"] for w in self.list()["watchers"]
                 if w["name"] in variables}
+
+
+def _check_ticks(what, timestamps, durations):
+    """Ticks are the device's clock, from 0: a negative one, or one past
+    2^63, is a mistake the C call would only call an invalid argument."""
+    for name, ticks, hint in (
+            ("timestamps", timestamps, "the device's clock: see get_latest_timestamp()"),
+            ("durations", durations, "how many ticks")):
+        bad = [t for t in ticks if not 0 <= t < 2**63]
+        if bad:
+            raise ValueError(f"{what}: {name} must be ticks from 0 to 2^63 ({hint}), "
+                             f"not {bad[0]}")
 
 
 # What each type holds of a controlled value: the device saturates the rest

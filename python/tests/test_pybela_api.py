@@ -384,6 +384,40 @@ def test_schedule_streaming_wait_false_returns_at_once(streamer, tmp_path):
     continuous(q)
     with pytest.raises(ValueError, match="durations must be > 0"):
         streamer.schedule_streaming(["frame"], [start], [0])
+    # A negative tick: a ValueError that says what ticks are (it was "invalid
+    # argument [RILL_EINVAL]" from the C call).
+    with pytest.raises(ValueError, match=r"schedule_streaming: timestamps must be ticks from "
+                                         r"0 to 2\^63 \(the device's clock: see "
+                                         r"get_latest_timestamp\(\)\), not -1000"):
+        streamer.schedule_streaming(["frame"], [-1000], [100])
+
+
+def test_out_of_range_periods_and_log_ticks_say_what_is_wrong(rill_server):
+    """pybela sends a negative or huge period and gets nothing, without a
+    word; rill says which period is wrong (it was "invalid argument", or
+    2**40 taken as 0 by ctypes: no values). Period 0 stops monitoring, as
+    the Watcher's."""
+    m = Monitor(ip="127.0.0.1", port=rill_server.port)
+    m.connect()
+    lg = Logger(ip="127.0.0.1", port=rill_server.port)
+    lg.connect()
+    try:
+        for bad in (-5, 2**31, 2**40):
+            with pytest.raises(ValueError, match=rf"periods must be ticks from 1 to 2147483647 "
+                                                 rf"\(0 stops monitoring\), not {bad}$"):
+                m.start_monitoring(["frame"], periods=[bad])
+        assert m.start_monitoring(["frame"], periods=[0]) is None
+        for ts, d, said in (([-5], [100], "timestamps must be ticks from 0 to 2^63 (the "
+                             "device's clock: see get_latest_timestamp()), not -5"),
+                            ([0], [-1], "durations must be ticks from 0 to 2^63 (how many "
+                             "ticks), not -1")):
+            with pytest.raises(ValueError) as e:
+                lg.schedule_logging(["frame"], timestamps=ts, durations=d, transfer=False)
+            assert str(e.value) == "schedule_logging: " + said
+        assert lg.list()["watchers"][0]["logged"] is False
+    finally:
+        m.disconnect()
+        lg.disconnect()
 
 
 def test_a_bela_session_never_takes_the_previous_sessions_buffers(rill_serve):
