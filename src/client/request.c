@@ -59,8 +59,11 @@ static void unmute_monitor(rill_client *cl, uint32_t id) {
 
 int rill_client_monitor(rill_client *cl, const char *const *names, size_t n,
                         uint32_t period) {
-    if (period > INT32_MAX)
+    if (period > INT32_MAX) {
+        rill__log_error("monitor: period %lu is too long: a period is at most "
+                        "2147483647 ticks (0 stops monitoring)", (unsigned long)period);
         return RILL_EINVAL;
+    }
     json_t *periods = json_array();
     for (size_t i = 0; i < n; i++) {
         if (rill__client_find(cl, names[i]) == NULL) {

@@ -191,8 +191,17 @@ static int schedule(rill_client *cl, const char *const *names, size_t n,
     if (rc != 0)
         return rc;
     uint64_t start = o.start, duration = o.duration;
-    if (n == 0 || duration == 0 || start > UINT64_MAX - duration)
+    if (n == 0 || duration == 0 || start > UINT64_MAX - duration) {
+        if (n == 0)
+            rill__log_error("schedule: no variables named: give at least one");
+        else if (duration == 0)
+            rill__log_error("schedule: a duration of 0 ticks: give how many ticks to stream");
+        else
+            rill__log_error("schedule: start tick %llu + duration %llu passes the last "
+                            "tick (2^64 - 1): is a negative number behind them?",
+                            (unsigned long long)start, (unsigned long long)duration);
         return RILL_EINVAL;
+    }
     pthread_mutex_lock(&cl->req_lock);
     double rate;
     if (start == 0 && (rc = rill__client_soon(cl, n, &start, &rate)) != 0) {

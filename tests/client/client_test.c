@@ -528,6 +528,49 @@ TEST(poll_mode_runs_every_callback_on_the_polling_thread) {
     scheduled_exact(RILL_CLIENT_NATIVE, true);
 }
 
+static char last_error[512];
+static void capture_error(rill_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level == RILL_LOG_ERROR)
+        snprintf(last_error, sizeof last_error, "%s", msg);
+}
+
+/* What the caller got wrong is said, not only RILL_EINVAL. */
+TEST(a_bad_schedule_or_monitor_period_is_refused_with_the_reason) {
+    test_device d;
+    test_device_start(&d, NULL);
+    blocks s;
+    memset(&s, 0, sizeof s);
+    rill_client *cl = connect_blocks(&d, RILL_CLIENT_NATIVE, &s, false);
+    const char *names[] = {"counter"};
+    rill_set_log_callback(capture_error, RILL_LOG_ERROR, NULL);
+    static const struct {
+        size_t n;
+        uint64_t start, duration;
+        const char *says;
+    } bad[] = {
+        {0, 100, 100, "schedule: no variables named"},
+        {1, 100, 0, "schedule: a duration of 0 ticks"},
+        {1, (uint64_t)-1000, 4410, "schedule: start tick 18446744073709550616 + duration "
+                                   "4410 passes the last tick (2^64 - 1)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        last_error[0] = '\0';
+        ASSERT_ERR(rill_client_schedule(cl, names, bad[i].n, bad[i].start,
+                                        bad[i].duration, blocks_on_done, &s),
+                   RILL_EINVAL);
+        ASSERT_TRUE(strstr(last_error, bad[i].says) == last_error);
+    }
+    last_error[0] = '\0';
+    ASSERT_ERR(rill_client_monitor(cl, names, 1, 0x80000000u), RILL_EINVAL);
+    ASSERT_TRUE(strcmp(last_error, "monitor: period 2147483648 is too long: a period is "
+                                   "at most 2147483647 ticks (0 stops monitoring)") == 0);
+    rill_set_log_callback(NULL, RILL_LOG_ERROR, NULL);
+    ASSERT_EQ_INT(atomic_load(&s.done_calls), 0);
+    rill_client_destroy(cl);
+    test_device_stop(&d);
+}
+
 TEST(a_schedule_fails_with_closed_when_the_device_goes_away) {
     test_device d;
     test_device_start(&d, NULL);
