@@ -15,7 +15,8 @@ Two transports, chosen per connection (rill.pybela.Watcher picks one):
     password).
 
 Remote paths are pybela's: /root/Bela/projects/<project>/<logFileName>; over
-HTTP only the file name counts.
+HTTP the file's name alone may be given too, and a path in another directory
+is refused (it names another file than this device's of the same name).
 """
 
 import http.client

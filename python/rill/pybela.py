@@ -726,8 +726,19 @@ class Watcher:
         return F.HttpFiles(str(self.ip), self.port, self.token, fetch)
 
     def _remote(self, files, remote_path):
-        """What the transport calls the file: SFTP the path, HTTP its name."""
-        return remote_path if isinstance(files, F.SftpFiles) else os.path.basename(remote_path)
+        """What the transport calls the file: SFTP the path, HTTP its name
+        (a bare name, or a path in this project's directory: a path
+        elsewhere names another file, which a rill device does not serve)."""
+        if isinstance(files, F.SftpFiles):
+            return remote_path
+        directory, name = os.path.split(str(remote_path))
+        project_dir = f"{F.BELA_PROJECTS}/{self.project_name}"
+        if directory not in ("", ".", project_dir, project_dir + "/"):
+            raise F.TransferError(
+                f"{remote_path} is not in this device's project directory {project_dir}: "
+                "a rill device serves only its own log files (give a name from "
+                "start_logging's remote_paths, or the file's name alone)")
+        return name
 
     def connect_ssh(self):
         """pybela's connect_ssh(): SSH and SFTP to root@ip:22 with paramiko,
@@ -766,11 +777,12 @@ class Watcher:
         for, even when it renamed), or None if it failed (printed)."""
         try:
             files = self._files()
+            remote = self._remote(files, remote_path)
             path = _generate_local_filename(local_path)
             d = os.path.dirname(path)
             if d:
                 os.makedirs(d, exist_ok=True)
-            files.get(self._remote(files, remote_path), path)
+            files.get(remote, path)
         except Exception as e:
             print(f"Error while transferring file: {e}")
             return None

@@ -634,6 +634,20 @@ def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path, c
         lg.finish_copying_file(paths["remote_paths"]["frame"], str(cut))
         with open(on_device, "rb") as f:
             assert cut.read_bytes() == f.read()
+        # A path in another project names another file: refused, not taken
+        # as this project's file of that name (it was copied, and deleted).
+        for other in ("/root/Bela/projects/other/frame.bin", "/tmp/frame.bin"):
+            assert lg.copy_file_from_bela(other, str(tmp_path / "other.bin")) is None
+            said = capsys.readouterr().out
+            assert f"{other} is not in this device's project directory " \
+                   "/root/Bela/projects/rill-demo: a rill device serves only its own log " \
+                   "files" in said, said
+            assert "already exists" not in said and not os.path.exists(tmp_path / "other.bin")
+            lg.delete_file_from_bela(other)
+            assert "is not in this device's project directory" in capsys.readouterr().out
+            assert os.path.exists(on_device)
+        assert lg.copy_file_from_bela("frame.bin", str(tmp_path / "bare.bin"),
+                                      verbose=False) == str(tmp_path / "bare.bin")
         # Every .bin file, then deletions.
         lg.copy_all_bin_files_in_project(dir=str(tmp_path / "all"), verbose=False)
         assert sorted(os.listdir(tmp_path / "all")) == ["events.bin", "frame.bin"]
