@@ -194,9 +194,15 @@ def read_log_file(path, timestamp_mode, as_numpy=False):
     pos = 0
     fields = []
     for _ in range(3):
-        end = blob.index(b"\0", pos)
-        fields.append(blob[pos:end].decode("utf-8"))
+        end = blob.find(b"\0", pos, pos + 1024)
+        if end < 0:
+            break
+        fields.append(blob[pos:end].decode("utf-8", "replace"))
         pos = end + 1
+    if len(fields) < 3 or fields[0] != "watcher" or fields[2] not in _SIZES:
+        raise ValueError(f"{path} is not a Watcher log file: it does not start with the "
+                         "header 'watcher', a variable name and a type letter (give a "
+                         ".bin file a Logger or a Bela wrote)")
     magic, var_name, t = fields
     pos += 8  # pid, instance
     if pos % 4:

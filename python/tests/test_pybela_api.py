@@ -729,6 +729,14 @@ def test_read_binary_file_reads_char_logs_pybela_cannot(tmp_path):
     assert [b["ref_timestamp"] for b in r["buffers"]] == [1000, 5096]
     assert r["buffers"][1]["data"][:2] == [bytes([(5096) & 0xFF]), bytes([(5097) & 0xFF])]
     assert Logger().read_binary_file(None, "dense") is None
+    # Not a log file: a ValueError that says so (it was "subsection not
+    # found"; pybela's reader loops for ever on a header with no NUL).
+    for junk in (b"hello, not a log file" * 10, b"watcher\0x\0q\0" + b"\0" * 4200,
+                 b"WATCHER\0x\0i\0" + b"\0" * 4200, b"watcher\0" + b"x" * 5000):
+        path.write_bytes(junk)
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(path))} is not a Watcher log "
+                                             r"file: it does not start with the header"):
+            Logger().read_binary_file(str(path), "dense")
 
 
 def test_monitor_n_values_refuses_a_period_that_never_delivers(rill_server):
