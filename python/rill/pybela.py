@@ -1657,18 +1657,31 @@ class Streamer(Watcher):
                 done.set()
 
     def _save(self, wr, name, ts, va, n, ra, arr, rel):
+        """Save one buffer (with self._lock held). A write that fails (a
+        full disk) stops that file, said once: what it holds stays whole
+        lines, and streaming goes on."""
         h, path, kind = wr
         if kind == "py":
             line = {"ref_timestamp": ts, "data": arr.tolist()}
             if rel is not None:
                 line["rel_timestamps"] = rel.tolist()
-            h.write(json.dumps(line) + "\n")
-            h.flush()
+            try:
+                h.write(json.dumps(line) + "\n")
+                h.flush()
+            except OSError as e:
+                del self._writers[name]
+                _close_whole_lines(h)
+                _saving_stopped(name, path, e.strerror or str(e))
             return
+        L.clear()
         rc = L.lib.rill_file_writer_write(h, ts, va, n,
                                           ctypes.cast(ra, L.P(L.c_u32)) if ra else None)
         if rc < 0:
-            log.error("rill: saving %s to %s: %s", name, path, L.lib.rill_strerror(rc).decode())
+            why = L.last_message() or L.lib.rill_strerror(rc).decode()
+            del self._writers[name]
+            L.lib.rill_file_writer_close(h)  # the file ends after its last whole line
+            L.clear()
+            _saving_stopped(name, path, why)
 
     # ---- to the device -------------------------------------------------------------
 
@@ -2011,8 +2024,14 @@ class Monitor(Streamer):
             self._last[name] = (tick, v)
             f = self._mon_files.get(name)
             if f is not None:
-                f.write(json.dumps({"timestamp": tick,
-                                    "value": v if not isinstance(v, bytes) else v[0]}) + "\n")
+                try:
+                    f.write(json.dumps({"timestamp": tick,
+                                        "value": v if not isinstance(v, bytes) else v[0]})
+                            + "\n")
+                except OSError as e:
+                    del self._mon_files[name]
+                    _close_whole_lines(f)
+                    _saving_stopped(name, f.name, e.strerror or str(e))
             if t is not None and all(len(self._streaming_buffers_queue[x]) >= t[0]
                                      for x in t[1]):
                 t[2].set()
@@ -2373,6 +2392,31 @@ class Controller(Watcher):
         variables = self._var_arg_checker(variables)
         return {w["name"]: w["value"] for w in self.list()["watchers"]
                 if w["name"] in variables}
+
+
+def _saving_stopped(name, path, why):
+    if why.startswith(f"{path}: "):
+        why = why[len(path) + 2:]
+    log.error("rill: saving %s to %s stopped: %s (what was saved stays in the file, whole; "
+              "the values still reach the queue and callbacks)", name, path, why)
+
+
+def _close_whole_lines(f):
+    """Close a text file whose write failed, and cut it after its last
+    whole line (a buffered write may have left part of one)."""
+    try:
+        f.close()
+    except OSError:
+        pass
+    try:
+        with open(f.name, "r+b") as g:
+            end = g.seek(0, os.SEEK_END)
+            start = max(0, end - 65536)
+            g.seek(start)
+            tail = g.read()
+            g.truncate(start + tail.rfind(b"\n") + 1 if b"\n" in tail else start)
+    except OSError:
+        pass
 
 
 def _check_ticks(what, timestamps, durations):

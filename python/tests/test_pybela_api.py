@@ -7,6 +7,7 @@ places where pybela's behaviour is fixed; against a real `rill serve`.
 in tests/pybela/test_side_by_side.py.)"""
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -846,6 +847,60 @@ def test_wait_without_a_time_waits_until_interrupted(rill_server):
     out, _ = p.communicate(timeout=10)
     # At once: the wait sleeps in steps of 0.5 s, but a signal ends a step.
     assert out.startswith("interrupted after") and 1.4 <= float(out.split()[-1]) <= 1.9, out
+
+
+def test_a_full_disk_stops_saving_once_keeps_whole_lines_and_streaming_goes_on(rill_server,
+                                                                              tmp_path):
+    """A save file that can grow no more (here: RLIMIT_FSIZE, as a full
+    disk) is said once per file, left with whole lines only, and the values
+    still reach the queue (it was said for every buffer, in librill's
+    "input/output error", while pybela writes half lines)."""
+    code = textwrap.dedent(f"""
+        import json, logging, resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60000, 60000))
+        said = []
+        class H(logging.Handler):
+            def emit(self, r):
+                said.append(r.getMessage())
+        logging.getLogger("rill").addHandler(H())
+        from rill import Streamer, Monitor
+        s = Streamer(ip="127.0.0.1", port={rill_server.port})
+        s.connect()
+        m = Monitor(ip="127.0.0.1", port={rill_server.port})
+        m.connect()
+        s.start_streaming(["frame"], saving_enabled=True, saving_dir="s")
+        m.start_monitoring(["frame"], periods=[5], saving_enabled=True, saving_dir="m")
+        s.wait(1.5)
+        s.stop_streaming()
+        got = m.stop_monitoring()
+        print(json.dumps({{"said": said, "queue": len(s.streaming_buffers_queue["frame"]),
+                          "saved": s.load_data_from_file("s/frame_var_stream.txt"),
+                          "monitored": len(got["frame"]["values"]),
+                          "mon_saved": m.load_data_from_file("m/frame_monitor.txt")}}))
+        s.disconnect(); m.disconnect()
+    """)
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       cwd=str(tmp_path), timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    said = [m for m in out["said"] if "saving" in m]
+    assert len(said) == 2, out["said"]
+    for where, what in (("s/frame_var_stream.txt", "write failed: File too large"),
+                        ("m/frame_monitor.txt", "File too large")):
+        assert any(m.startswith(f"rill: saving frame to {where} stopped: {what} (what was "
+                                "saved stays in the file, whole") for m in said), said
+        with open(tmp_path / where, "rb") as f:
+            assert f.read().endswith(b"\n")
+    saved = out["saved"]
+    assert saved is not None and 2 <= len(saved) < out["queue"], (len(saved), out["queue"])
+    assert [b["ref_timestamp"] for b in saved] == \
+        [saved[0]["ref_timestamp"] + sum(len(b["data"]) for b in saved[:i])
+         for i in range(len(saved))]
+    mon = out["mon_saved"]
+    assert mon is not None and 100 < len(mon["values"]) < out["monitored"]
+    assert mon["values"] == mon["timestamps"]
 
 
 def test_plot_data_draws_the_streamed_values_headless(streamer, tmp_path, monkeypatch):
