@@ -35,6 +35,7 @@ remaining difference and its reason):
 
 import asyncio
 import collections
+import contextlib
 import ctypes
 import difflib
 import glob
@@ -1417,8 +1418,23 @@ class Streamer(Watcher):
         for (t, d), names in groups.items():
             self._schedule(names, t, d)
         if wait:
-            self.wait_for_schedule()
+            with self._stop_if_interrupted("schedule_streaming", variables):
+                self.wait_for_schedule()
         return None
+
+    @contextlib.contextmanager
+    def _stop_if_interrupted(self, what, variables):
+        """A blocking call interrupted (Ctrl-C, a notebook's interrupt) stops
+        what it started, keeps what came, and says so; then re-raises."""
+        try:
+            yield
+        except BaseException:
+            try:
+                self.stop_streaming(variables)
+            finally:
+                log.warning("rill: %s interrupted: streaming of %s stopped (what came is in "
+                            "the queue)", what, ", ".join(variables))
+            raise
 
     def _schedule(self, names, start, duration):
         with self._lock:
@@ -1506,7 +1522,9 @@ class Streamer(Watcher):
                 self._session = sess
                 self._streaming_mode = "N_VALUES"
             key = self._schedule(variables, 0, n_values)
-            if not self.wait_for_schedule(n_values / rate + 10 + self.timeout_ms / 1000):
+            with self._stop_if_interrupted("stream_n_values", variables):
+                done = self.wait_for_schedule(n_values / rate + 10 + self.timeout_ms / 1000)
+            if not done:
                 self.stop_streaming(variables)
                 raise L.RillTimeoutError(L.ETIMEOUT, "", "stream_n_values")
             del key
@@ -1521,7 +1539,8 @@ class Streamer(Watcher):
             with self._lock:
                 self._streaming_mode = "N_VALUES"
             limit = n_values / rate * (100 if sparse else 1) + 10 + self.timeout_ms / 1000
-            got = ev.wait(limit)
+            with self._stop_if_interrupted("stream_n_values", variables):
+                got = ev.wait(limit)
             self.stop_streaming(variables)
             if not got:
                 raise L.RillTimeoutError(L.ETIMEOUT, "", f"stream_n_values: fewer than "
@@ -1890,7 +1909,9 @@ class Monitor(Streamer):
 
     def _start_monitor(self, variables, periods, saving_enabled, saving_filename, saving_dir):
         if self.is_streaming():
+            kept = self._periods  # the new session's, set by the caller
             self.stop_monitoring()
+            self._periods = kept
         self._reset_queues()
         with self._lock:
             self._last = {}
@@ -1943,29 +1964,35 @@ class Monitor(Streamer):
         """Monitor until every variable has n_values values (exactly those
         are kept), and return values (every variable)."""
         variables = self._var_arg_checker(variables)
-        self._periods = self._check_periods(periods, variables)
-        if min(self._periods, default=1) < 1:
+        periods = self._check_periods(periods, variables)
+        if min(periods, default=1) < 1:
             # A period of 0 stops monitoring (the Watcher's meaning): no
             # value would ever come (pybela waits for ever).
             raise ValueError(f"monitor_n_values: periods must be at least 1 tick, not "
-                             f"{self._periods} (a period of 0 stops monitoring)")
+                             f"{periods} (a period of 0 stops monitoring)")
         n_values = int(n_values)
         self._streaming_buffers_queue_length = max(n_values, 1)
         ev = threading.Event()
-        self._start_monitor(variables, self._periods, saving_enabled, saving_filename, "./")
+        self._start_monitor(variables, periods, saving_enabled, saving_filename, "./")
+        self._periods = periods
         with self._lock:
             self._streaming_mode = "N_VALUES"
             self._mon_target = (n_values, set(variables), ev)
             if all(len(self._streaming_buffers_queue[v]) >= n_values for v in variables):
                 ev.set()
         rate = float(self._sample_rate or 1000.0)
-        limit = n_values * max(self._periods) / rate * 3 + 10
-        got = ev.wait(limit)
-        periods = self._periods
-        self._stop_monitor(variables)
-        self._periods = periods
-        with self._lock:
-            self._mon_target = None
+        limit = n_values * max(periods) / rate * 3 + 10
+        try:
+            got = ev.wait(limit)
+        except BaseException:
+            log.warning("rill: monitor_n_values interrupted: monitoring of %s stopped (what "
+                        "came is in values)", ", ".join(variables))
+            raise
+        finally:
+            self._stop_monitor(variables)
+            self._periods = periods
+            with self._lock:
+                self._mon_target = None
         if not got:
             raise L.RillTimeoutError(L.ETIMEOUT, "", f"monitor_n_values: fewer than "
                                      f"{n_values} values within {limit:.0f} s")

@@ -849,6 +849,89 @@ def test_wait_without_a_time_waits_until_interrupted(rill_server):
     assert out.startswith("interrupted after") and 1.4 <= float(out.split()[-1]) <= 1.9, out
 
 
+def test_an_interrupted_blocking_call_stops_what_it_started(rill_server):
+    """Ctrl-C (a notebook's interrupt) in stream_n_values, schedule_streaming
+    or monitor_n_values stops the streaming or monitoring it started, keeps
+    what came, and the object goes on working (the stream ran on, and a
+    monitor_n_values after an interrupted one raised TypeError)."""
+    code = textwrap.dedent(f"""
+        import json, logging, os, signal, threading
+        said = []
+        class H(logging.Handler):
+            def emit(self, r):
+                said.append(r.getMessage())
+        logging.getLogger("rill").addHandler(H())
+        from rill import Streamer, Monitor
+        out = {{}}
+        def interrupt_soon():
+            threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        s = Streamer(ip="127.0.0.1", port={rill_server.port})
+        s.connect()
+        for name, call in (
+                ("n_values", lambda: s.stream_n_values(["frame"], n_values=10**8)),
+                ("exact", lambda: s.stream_n_values(["frame"], n_values=10**8, exact=True)),
+                ("schedule", lambda: s.schedule_streaming(
+                    ["frame"], [s.get_latest_timestamp()], [10**8]))):
+            interrupt_soon()
+            try:
+                call()
+                out[name] = "returned"
+            except KeyboardInterrupt:
+                out[name] = {{"streaming": s.is_streaming(),
+                             "got": len(s.streaming_buffers_data["frame"])}}
+        q = s.stream_n_values(["frame"], n_values=2048)
+        d = [v for b in q["frame"] for v in b["data"]]
+        out["after"] = len(d) >= 2048 and d == list(range(d[0], d[0] + len(d)))
+        s.disconnect()
+        m = Monitor(ip="127.0.0.1", port={rill_server.port})
+        m.connect()
+        interrupt_soon()
+        try:
+            m.monitor_n_values(["frame"], periods=[44100], n_values=1000)
+        except KeyboardInterrupt:
+            out["monitor"] = {{"streaming": m.is_streaming(),
+                              "got": len(m.values["frame"]["values"])}}
+        out["monitor_after"] = len(m.monitor_n_values(["frame"], periods=[100],
+                                                      n_values=3)["frame"]["values"])
+        out["device_monitors"] = [w["name"] for w in m.list()["watchers"] if w["monitor"]]
+        m.disconnect()
+        out["said"] = said
+        print(json.dumps(out))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    for name in ("n_values", "exact", "schedule"):
+        assert out[name]["streaming"] is False and out[name]["got"] > 1000, (name, out)
+    assert out["after"] is True
+    assert out["monitor"]["streaming"] is False and out["monitor"]["got"] >= 1, out
+    assert out["monitor_after"] == 3 and out["device_monitors"] == []
+    said = out["said"]
+    for what in ("stream_n_values", "stream_n_values", "schedule_streaming"):
+        assert f"rill: {what} interrupted: streaming of frame stopped (what came is in the " \
+               "queue)" in said, said
+    assert "rill: monitor_n_values interrupted: monitoring of frame stopped (what came is " \
+           "in values)" in said, said
+
+
+def test_monitor_n_values_while_monitoring_starts_afresh(rill_server):
+    m = Monitor(ip="127.0.0.1", port=rill_server.port)
+    m.connect()
+    try:
+        m.start_monitoring(["frame"], periods=[441])
+        got = m.monitor_n_values(["frame", "gain"], periods=[441, 882], n_values=4)
+        assert [len(got[v]["values"]) for v in ("frame", "gain")] == [4, 4]
+        ts = got["gain"]["timestamps"]
+        assert all(b - a == 882 for a, b in zip(ts, ts[1:])), ts
+        m.start_monitoring(["frame"], periods=[441])
+        assert m._periods == [441]  # noqa: SLF001 (pybela keeps the session's periods)
+        m.stop_monitoring()
+    finally:
+        m.disconnect()
+
+
 def test_a_full_disk_stops_saving_once_keeps_whole_lines_and_streaming_goes_on(rill_server,
                                                                               tmp_path):
     """A save file that can grow no more (here: RLIMIT_FSIZE, as a full
