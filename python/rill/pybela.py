@@ -2094,6 +2094,17 @@ class Logger(Watcher):
     def is_logging(self):
         return self._logging_mode != "OFF"
 
+    def disconnect(self):
+        """Close the connection (see Watcher.disconnect). Logs this Logger
+        started go on on the device, as on a Bela, and are not copied: said
+        on the "rill" logger. Returns None."""
+        if self._cl is not None and self._logging:
+            log.warning("rill: disconnecting while logging %s: the device goes on logging "
+                        "(until stop_logging() or the schedule's end) and nothing is copied "
+                        "(stop_logging() before disconnecting stops it and copies the files)",
+                        ", ".join(self._logging))
+        return super().disconnect()
+
     def _remote_paths(self, variables, files):
         return {v: F.remote_path(self.project_name, files[i].name.decode())
                 for i, v in enumerate(variables)}

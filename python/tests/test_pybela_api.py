@@ -660,6 +660,31 @@ def test_logger_logs_copies_lists_and_deletes_over_http(rill_server, tmp_path, c
         lg.disconnect()
 
 
+def test_disconnecting_while_logging_says_the_device_goes_on(rill_server, tmp_path, caplog):
+    """As on a Bela, a log goes on when its Logger disconnects (another
+    Logger can stop it); rill says so, and that nothing was copied."""
+    lg = Logger(ip="127.0.0.1", port=rill_server.port)
+    lg.connect()
+    lg.start_logging(["frame"], transfer=True, logging_dir=str(tmp_path / "a"))
+    with caplog.at_level(logging.WARNING, logger="rill"):
+        assert lg.disconnect() is None
+    said = [r.getMessage() for r in caplog.records if r.name == "rill"]
+    assert "rill: disconnecting while logging frame: the device goes on logging (until " \
+           "stop_logging() or the schedule's end) and nothing is copied" in said[-1], said
+    other = Logger(ip="127.0.0.1", port=rill_server.port)
+    other.connect()
+    try:
+        assert [w["name"] for w in other.list()["watchers"] if w["logged"]] == ["frame"]
+        other.stop_logging()
+        deadline = time.monotonic() + 5  # the tick thread takes the unlog
+        while [w for w in other.list()["watchers"] if w["logged"]]:
+            assert time.monotonic() < deadline, "still logging"
+            time.sleep(0.02)
+    finally:
+        other.disconnect()
+    assert not os.listdir(tmp_path / "a")
+
+
 def test_copy_and_delete_all_bin_files_skip_a_file_still_being_logged(rill_server, tmp_path, capsys):
     """A rill device serves a log file once it is finished: copying every
     file must not wait for one that is still being written (it waited the
