@@ -343,8 +343,15 @@ class Watcher:
     def url(self):
         if "://" in str(self.ip):
             return str(self.ip)
-        host = f"[{self.ip}]" if ":" in str(self.ip) else self.ip
+        host = self._host
+        host = f"[{host}]" if ":" in host else host
         return f"ws://{host}:{self.port}"
+
+    @property
+    def _host(self):
+        """The address without an IPv6 address's brackets ("[::1]" is ::1)."""
+        ip = str(self.ip)
+        return ip[1:-1] if ip.startswith("[") and ip.endswith("]") else ip
 
     def connect(self):
         """Connect: rill's native mode against a rill device, the Watcher
@@ -716,7 +723,7 @@ class Watcher:
                                                       and not self._native)
         if use_sftp:
             if self._sftp is None:
-                self._sftp = F.SftpFiles(self.ip)
+                self._sftp = F.SftpFiles(self._host)
             return self._sftp
 
         def fetch(name, local_path, timeout_ms):
@@ -724,7 +731,7 @@ class Watcher:
             L.check(L.lib.rill_client_fetch(self._require(), name.encode(),
                                             os.fsencode(local_path), int(timeout_ms)),
                     f"copy {name}")
-        return F.HttpFiles(str(self.ip), self.port, self.token, fetch)
+        return F.HttpFiles(self._host, self.port, self.token, fetch)
 
     def _remote(self, files, remote_path):
         """What the transport calls the file: SFTP the path, HTTP its name
@@ -749,7 +756,7 @@ class Watcher:
         laid out as one (--bela-project) on a machine with sshd. Returns
         None; on failure prints why, as pybela does."""
         self.disconnect_ssh()
-        self._sftp = F.SftpFiles(self.ip)
+        self._sftp = F.SftpFiles(self._host)
         try:
             self._sftp.connect()
         except Exception as e:

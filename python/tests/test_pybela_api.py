@@ -224,7 +224,7 @@ def ipv6_loopback():
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
-def test_an_ipv6_address_as_ip_connects(rill_serve):
+def test_an_ipv6_address_as_ip_connects(rill_serve, tmp_path):
     """pybela's ip= may be an IPv6 address; the URL gets its brackets (the C
     client refused ws://[::1]:PORT before) and the stream flows."""
     srv = rill_serve(host="::1")
@@ -236,6 +236,18 @@ def test_an_ipv6_address_as_ip_connects(rill_serve):
         continuous(got["frame"], 1024)
     finally:
         s.disconnect()
+    # Given with its brackets, as pybela takes it (it was ws://[[::1]]:PORT,
+    # refused); the log files come from the same host.
+    lg = Logger(ip="[::1]", port=srv.port)
+    assert lg.url == f"ws://[::1]:{srv.port}"
+    lg.connect()
+    try:
+        out = lg.start_logging(["frame"], logging_dir=str(tmp_path))
+        lg.wait(0.3)
+        lg.stop_logging()
+        assert os.path.getsize(out["local_paths"]["frame"]) > 4104
+    finally:
+        lg.disconnect()
 
 
 def said_counts(text, what):
