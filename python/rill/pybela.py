@@ -1435,7 +1435,7 @@ class Streamer(Watcher):
         what it started, keeps what came, and says so; then re-raises."""
         try:
             yield
-        except BaseException:
+        except KeyboardInterrupt:
             try:
                 self.stop_streaming(variables)
             finally:
@@ -1991,7 +1991,7 @@ class Monitor(Streamer):
         limit = n_values * max(periods) / rate * 3 + 10
         try:
             got = ev.wait(limit)
-        except BaseException:
+        except KeyboardInterrupt:
             log.warning("rill: monitor_n_values interrupted: monitoring of %s stopped (what "
                         "came is in values)", ", ".join(variables))
             raise
