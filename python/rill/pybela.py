@@ -45,6 +45,7 @@ import math
 import os
 import struct
 import threading
+import warnings
 import time
 import traceback
 import types
@@ -1313,7 +1314,9 @@ class Streamer(Watcher):
         """Start streaming `variables` (all if empty) until stop_streaming().
         With saving_enabled, each variable goes to
         <saving_dir>/<var>_<saving_filename> as pybela's JSON lines. Returns
-        None. (periods are for the Monitor, ignored here, as in pybela.)"""
+        None. (periods are for the Monitor: ignored here, with pybela's
+        warning.)"""
+        _periods_ignored(periods)
         variables, sess = self._begin(variables, saving_enabled, saving_filename, saving_dir,
                                       on_buffer_callback, on_block_callback, callback_args)
         self._start_session(sess)
@@ -1500,6 +1503,7 @@ class Streamer(Watcher):
         streaming_buffers_queue (every variable; the others empty). As
         pybela, whole buffers: at least n_values each. exact=True (rill):
         exactly n_values per variable, dense ones from the same tick."""
+        _periods_ignored(periods)
         n_values = int(n_values)
         variables = self._var_arg_checker(variables)
         if saving_enabled and saving_filename is None:
@@ -2437,6 +2441,16 @@ class Controller(Watcher):
         variables = self._var_arg_checker(variables)
         return {w["name"]: w["value"] for w in self.list()["watchers"]
                 if w["name"] in variables}
+
+
+def _periods_ignored(periods):
+    """pybela's warning for periods given to a Streamer."""
+    try:
+        given = periods is not None and len(periods) > 0
+    except TypeError:  # one number
+        given = True
+    if given:
+        warnings.warn("Periods list is ignored in streaming mode STREAM", stacklevel=3)
 
 
 def _saving_stopped(name, path, why):

@@ -969,6 +969,19 @@ def test_monitor_n_values_while_monitoring_starts_afresh(rill_server):
         m.disconnect()
 
 
+def test_periods_given_to_a_streamer_are_ignored_with_pybelas_warning(streamer):
+    for call in (lambda: streamer.start_streaming(["frame"], periods=[100]),
+                 lambda: streamer.stream_n_values(["frame"], periods=100, n_values=10)):
+        with pytest.warns(UserWarning, match="^Periods list is ignored in streaming mode "
+                                             "STREAM$"):
+            call()
+        streamer.stop_streaming()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        streamer.stream_n_values(["frame"], n_values=10)  # none without periods
+
+
 def test_a_full_disk_stops_saving_once_keeps_whole_lines_and_streaming_goes_on(rill_server,
                                                                               tmp_path):
     """A save file that can grow no more (here: RLIMIT_FSIZE, as a full
