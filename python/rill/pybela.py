@@ -2283,24 +2283,31 @@ class Logger(Watcher):
             files = self._files()
             entries = (files.list(remote_dir) if isinstance(files, F.SftpFiles)
                        else files.list())
+            entries = [e for e in entries if e["name"].endswith(".bin")]
+            if not entries:
+                print(f"No .bin files in {remote_dir}.")  # pybela's warning
+                return None
             os.makedirs(dir, exist_ok=True)
+            left = 0
             for e in entries:
-                if not e["name"].endswith(".bin"):
-                    continue
                 if e.get("logging"):
                     # A rill device serves a log file once it is finished:
                     # waiting for one that goes on for minutes would hold
                     # up every other file.
                     print(f"{e['name']} is still being logged: not copied (copy it with "
                           f"copy_file_from_bela once its logging stops)")
+                    left += 1
                     continue
                 try:
                     self._copy_quiet(files, f"{remote_dir}/{e['name']}",
                                      _generate_local_filename(os.path.join(dir, e["name"])))
                 except Exception as err:  # the others are still copied
                     print(f"Error copying {remote_dir}/{e['name']}: {err}")
+                    left += 1
             if verbose:
-                print(f"All .bin files in {remote_dir} have been copied to {dir}.")
+                print(f"All .bin files in {remote_dir} have been copied to {dir}."
+                      if not left else
+                      f"The .bin files in {remote_dir} have been copied to {dir} but {left}.")
         except Exception as e:
             print(f"Error copying .bin files in {remote_dir}: {e}")
         finally:
@@ -2356,10 +2363,12 @@ class Logger(Watcher):
             files = self._files()
             entries = (files.list(remote_dir) if isinstance(files, F.SftpFiles)
                        else files.list())
+            entries = [e for e in entries if e["name"].endswith(".bin")]
+            if not entries:
+                print(f"No .bin files in {remote_dir}.")  # pybela's warning
+                return None
             kept = 0
             for e in entries:
-                if not e["name"].endswith(".bin"):
-                    continue
                 if e.get("logging"):
                     # A rill device keeps a file it is writing (409).
                     print(f"{e['name']} is still being logged: not deleted")

@@ -705,20 +705,33 @@ def test_copy_and_delete_all_bin_files_skip_a_file_still_being_logged(rill_serve
     lg.connect()
     try:
         lg.delete_all_bin_files_in_project(verbose=False)  # other tests' logs
+        capsys.readouterr()
+        # None there: pybela's warning, not "All .bin files ... copied".
+        lg.copy_all_bin_files_in_project(dir=str(tmp_path / "none"))
+        lg.delete_all_bin_files_in_project()
+        said = capsys.readouterr().out
+        assert said == "No .bin files in /root/Bela/projects/rill-demo.\n" * 2, said
+        assert not os.path.exists(tmp_path / "none")
         lg.start_logging(["events", "level"], transfer=False)  # before and after "frame"
         lg.wait(0.3)
         lg.stop_logging(["events", "level"])
         lg.start_logging(["frame"], transfer=False)
         lg.wait(0.3)
         t0 = time.monotonic()
-        lg.copy_all_bin_files_in_project(dir=str(tmp_path / "all"), verbose=False)
+        lg.copy_all_bin_files_in_project(dir=str(tmp_path / "all"))
         took = time.monotonic() - t0
         assert took < 3, took
         assert sorted(os.listdir(tmp_path / "all")) == ["events.bin", "level.bin"]
-        assert "frame.bin is still being logged: not copied" in capsys.readouterr().out
+        said = capsys.readouterr().out
+        assert "frame.bin is still being logged: not copied" in said
+        # Not "All ... copied" when one was not.
+        assert said.endswith("The .bin files in /root/Bela/projects/rill-demo have been copied "
+                             f"to {tmp_path / 'all'} but 1.\n"), said
         # Deleting every file deletes all but the one being written.
-        lg.delete_all_bin_files_in_project(verbose=False)
-        assert "frame.bin is still being logged: not deleted" in capsys.readouterr().out
+        lg.delete_all_bin_files_in_project()
+        said = capsys.readouterr().out
+        assert "frame.bin is still being logged: not deleted" in said
+        assert said.endswith("have been removed but 1.\n"), said
         assert sorted(f for f in os.listdir(rill_server.logdir)
                       if f.endswith(".bin")) == ["frame.bin"]
         lg.stop_logging(["frame"])
