@@ -460,7 +460,8 @@ class Watcher:
         return None
 
     def _on_disconnect(self):
-        pass
+        """End what ran on the connection (subclasses): on disconnect(), and
+        on the callback thread when the connection is lost."""
 
     def cleanup(self):
         """pybela's cleanup(): stop everything this object runs (callbacks,
@@ -501,6 +502,14 @@ class Watcher:
                 break
             if n < 0 and n != L.ETIMEOUT:
                 time.sleep(0.05)
+        if not self._poll_stop.is_set():
+            # The connection is gone for good: what ran on it has ended
+            # (its files are closed, whole; is_streaming() is False).
+            try:
+                self._on_disconnect()
+            except Exception:
+                log.error("rill: internal error ending the sessions of a lost connection:\n%s",
+                          traceback.format_exc())
 
     def _on_polled(self, ev, records):
         """A batch of queued callbacks (`ev`, a numpy view of `records`, the
@@ -542,7 +551,18 @@ class Watcher:
         if self._cl is None:
             raise RillConnectionError(
                 L.ECLOSED, "", f"{type(self).__name__} is not connected: call connect() first")
+        if self._connection_lost():
+            raise RillConnectionError(
+                L.ECLOSED, "", f"{type(self).__name__} lost its connection to {self.url} (the "
+                "device closed it or went away): call connect() to connect again")
         return self._cl
+
+    def _connection_lost(self):
+        """The device closed the connection (or it broke) and the callback
+        thread has ended, without disconnect()."""
+        poller = self._poller
+        return (self._cl is not None and poller is not None and not poller.is_alive()
+                and not self._poll_stop.is_set())
 
     # ---- control messages ------------------------------------------------------
 
@@ -1326,8 +1346,9 @@ class Streamer(Watcher):
         """Stop streaming `variables` (all if empty). On a rill device every
         buffer sent before the stop is delivered (and saved) before this
         returns; from a Bela, as pybela, what arrives after the stop is
-        dropped (its last buffer is zero-padded). Returns None, as pybela."""
-        if self._cl is None:
+        dropped (its last buffer is zero-padded). Returns None, as pybela;
+        also once the connection is lost (the streams ended with it)."""
+        if self._cl is None or self._connection_lost():
             return None
         with self._lock:
             sess = self._session
@@ -1829,6 +1850,17 @@ class Monitor(Streamer):
         self._streaming_buffers_queue_length = 2000
         self._reset_queues()
 
+    def _on_disconnect(self):
+        super()._on_disconnect()
+        with self._lock:
+            self._mon_vars.clear()
+            files, self._mon_files = self._mon_files, {}
+        for f in files.values():
+            try:
+                f.close()
+            except OSError:
+                pass
+
     @property
     def last_streamed_buffer(self):
         """{var: {"timestamp", "value"}} of each variable's last monitored
@@ -1955,7 +1987,7 @@ class Monitor(Streamer):
         with self._lock:
             names = ([str(v) for v in ([variables] if isinstance(variables, str) else variables)]
                      or sorted(self._mon_vars))
-        if names and self._cl is not None:
+        if names and self._cl is not None and not self._connection_lost():
             L.clear()
             L.check(L.lib.rill_client_monitor(self._cl, L.names_array(names), len(names), 0),
                     "stop_monitoring")

@@ -995,6 +995,44 @@ def test_periods_given_to_a_streamer_are_ignored_with_pybelas_warning(streamer):
         streamer.stream_n_values(["frame"], n_values=10)  # none without periods
 
 
+def test_a_device_that_goes_away_ends_the_sessions_and_says_how_to_go_on(rill_serve, tmp_path):
+    """The device stops mid-stream: the stream and the monitor end with the
+    connection (is_streaming() False, the save files closed with whole
+    lines); stop_streaming and stop_monitoring return as pybela's do (they
+    raised RillConnectionError); a new start says to connect() again."""
+    import conftest
+    srv = rill_serve()
+    s = Streamer(ip="127.0.0.1", port=srv.port)
+    m = Monitor(ip="127.0.0.1", port=srv.port)
+    s.connect()
+    m.connect()
+    s.start_streaming(["frame"], saving_enabled=True, saving_dir=str(tmp_path / "s"))
+    m.start_monitoring(["frame"], periods=[441], saving_enabled=True,
+                       saving_dir=str(tmp_path / "m"))
+    time.sleep(0.5)
+    assert conftest._e2e.stop_server(srv) == 0
+    deadline = time.monotonic() + 5
+    while s.is_streaming() or m.is_streaming():
+        assert time.monotonic() < deadline, "still streaming after the device went away"
+        time.sleep(0.02)
+    assert not s.is_connected() and not m.is_connected()
+    assert s.stop_streaming() is None
+    assert m.stop_monitoring()["frame"]["values"]
+    saved = s.load_data_from_file(str(tmp_path / "s" / "frame_var_stream.txt"))
+    assert saved and [b["ref_timestamp"] for b in saved] == \
+        [saved[0]["ref_timestamp"] + sum(len(b["data"]) for b in saved[:i])
+         for i in range(len(saved))]
+    assert len(m.load_data_from_file(str(tmp_path / "m" / "frame_monitor.txt"))["values"]) >= 5
+    for call in (lambda: s.start_streaming(["frame"]), lambda: m.peek(["frame"])):
+        with pytest.raises(ConnectionError, match=rf"lost its connection to "
+                                                  rf"ws://127.0.0.1:{srv.port} \(the device "
+                                                  r"closed it or went away\): call connect\(\) "
+                                                  r"to connect again"):
+            call()
+    s.disconnect()
+    m.disconnect()
+
+
 def test_a_full_disk_stops_saving_once_keeps_whole_lines_and_streaming_goes_on(rill_server,
                                                                               tmp_path):
     """A save file that can grow no more (here: RLIMIT_FSIZE, as a full

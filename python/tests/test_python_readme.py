@@ -79,7 +79,7 @@ def test_the_readme_pybela_examples_run_as_written(rill_serve, tmp_path, monkeyp
         assert [f for f in os.listdir(srv.logdir) if f.endswith(".bin")] == []
         # The controller set the demo's gain: the sine is now half as loud.
         assert ns["controller"].get_value(["gain"]) == {"gain": 0.5}
-        sine = streamer.stream_n_values(["sine"], 4410)["sine"]
+        sine = streamer.stream_n_values(["sine"], n_values=4410)["sine"]
         half = np.concatenate([np.asarray(b["data"]) for b in sine])
         assert 0.2 < half.max() <= 0.25 + 1e-6, half.max()
     finally:
