@@ -281,6 +281,7 @@ class Watcher:
         self._native = False
         self._poller = None
         self._poll_stop = threading.Event()
+        self._lost = False  # the connection closed without disconnect()
         self._lock = threading.RLock()
         self._runner = None
         self._list_cv = threading.Condition()
@@ -413,6 +414,7 @@ class Watcher:
         self._native = bool(L.lib.rill_client_native(cl))
         self._runner = _CoroRunner()
         self._poll_stop.clear()
+        self._lost = False
         self._poller = threading.Thread(target=self._poll_loop, daemon=True,
                                         name=f"rill-poll {self.url}")
         self._poller.start()
@@ -505,6 +507,7 @@ class Watcher:
         if not self._poll_stop.is_set():
             # The connection is gone for good: what ran on it has ended
             # (its files are closed, whole; is_streaming() is False).
+            self._lost = True
             try:
                 self._on_disconnect()
             except Exception:
@@ -561,8 +564,8 @@ class Watcher:
         """The device closed the connection (or it broke) and the callback
         thread has ended, without disconnect()."""
         poller = self._poller
-        return (self._cl is not None and poller is not None and not poller.is_alive()
-                and not self._poll_stop.is_set())
+        return self._cl is not None and (self._lost or (
+            poller is not None and not poller.is_alive() and not self._poll_stop.is_set()))
 
     # ---- control messages ------------------------------------------------------
 
@@ -1086,10 +1089,12 @@ class Streamer(Watcher):
     def _on_disconnect(self):
         self._close_writers(None)
         with self._lock:
-            self._session = None
+            sess, self._session = self._session, None
             self._streaming_mode = "OFF"
             self._sched.clear()
             self._sched_cv.notify_all()
+        if sess is not None and sess.count_target is not None:
+            sess.count_target[1].set()  # stream_n_values: no more will come
 
     # ---- pybela's properties ---------------------------------------------------
 
@@ -1574,6 +1579,10 @@ class Streamer(Watcher):
             with self._stop_if_interrupted("stream_n_values", variables):
                 got = ev.wait(limit)
             self.stop_streaming(variables)
+            if self._connection_lost():
+                raise RillConnectionError(
+                    L.ECLOSED, "", f"stream_n_values: the connection to {self.url} was lost "
+                    f"before {n_values} values came (the queue has what came)")
             if not got:
                 raise L.RillTimeoutError(L.ETIMEOUT, "", f"stream_n_values: fewer than "
                                          f"{n_values} values within {limit:.0f} s")
@@ -1855,6 +1864,8 @@ class Monitor(Streamer):
         with self._lock:
             self._mon_vars.clear()
             files, self._mon_files = self._mon_files, {}
+            if self._mon_target is not None:
+                self._mon_target[2].set()  # monitor_n_values: no more will come
         for f in files.values():
             try:
                 f.close()
@@ -2036,6 +2047,10 @@ class Monitor(Streamer):
             self._periods = periods
             with self._lock:
                 self._mon_target = None
+        if self._connection_lost():
+            raise RillConnectionError(
+                L.ECLOSED, "", f"monitor_n_values: the connection to {self.url} was lost "
+                f"before {n_values} values came (values has what came)")
         if not got:
             raise L.RillTimeoutError(L.ETIMEOUT, "", f"monitor_n_values: fewer than "
                                      f"{n_values} values within {limit:.0f} s")

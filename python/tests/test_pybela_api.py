@@ -1009,8 +1009,41 @@ def test_a_device_that_goes_away_ends_the_sessions_and_says_how_to_go_on(rill_se
     s.start_streaming(["frame"], saving_enabled=True, saving_dir=str(tmp_path / "s"))
     m.start_monitoring(["frame"], periods=[441], saving_enabled=True,
                        saving_dir=str(tmp_path / "m"))
+    # Calls waiting for values end at once with the reason (they waited out
+    # their time limit, tens of seconds here, then said "timed out").
+    waiting = {}
+
+    def wait_for(name, call):
+        t0 = time.monotonic()
+        try:
+            call()
+            waiting[name] = "returned"
+        except Exception as e:
+            waiting[name] = (type(e).__name__, str(e), time.monotonic() - t0)
+
+    s2 = Streamer(ip="127.0.0.1", port=srv.port)
+    m2 = Monitor(ip="127.0.0.1", port=srv.port)
+    s2.connect()
+    m2.connect()
+    threads = [threading.Thread(target=wait_for, args=(
+                   "stream_n_values", lambda: s2.stream_n_values(["frame"], n_values=10**6))),
+               threading.Thread(target=wait_for, args=(
+                   "monitor_n_values", lambda: m2.monitor_n_values(["frame"], periods=[44100],
+                                                                   n_values=100)))]
+    for t in threads:
+        t.start()
     time.sleep(0.5)
     assert conftest._e2e.stop_server(srv) == 0
+    for t in threads:
+        t.join(10)
+    for name, n, has in (("stream_n_values", 10**6, "the queue has"),
+                         ("monitor_n_values", 100, "values has")):
+        kind, msg, took = waiting[name]
+        assert kind == "RillConnectionError" and took < 3, waiting
+        assert msg.startswith(f"{name}: the connection to ws://127.0.0.1:{srv.port} was lost "
+                              f"before {n} values came ({has} what came)"), msg
+    s2.disconnect()
+    m2.disconnect()
     deadline = time.monotonic() + 5
     while s.is_streaming() or m.is_streaming():
         assert time.monotonic() < deadline, "still streaming after the device went away"
